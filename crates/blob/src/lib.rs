@@ -1,0 +1,91 @@
+//! Chunk storage for Silent-NAS: where chunk frames live, and nothing about what they mean.
+//!
+//! [`BlobStore`] is the seam: local disk now ([`LocalPackStore`]), S3-compatible object
+//! storage later. Frames are appended to **pack files** (decided by measurement, see
+//! `docs/design/on-disk-format.md`): one fsync per commit instead of one per chunk, and a
+//! few large files instead of millions of small ones. The metadata store records where each
+//! chunk lives ([`BlobLocation`]); a frame without a metadata row is dead space that GC
+//! reclaims by compacting packs.
+//!
+//! ```
+//! use nas_blob::{BlobStore, LocalPackStore};
+//! let dir = tempfile::tempdir().unwrap();
+//! let store = LocalPackStore::open(dir.path(), 1 << 20).unwrap();
+//! let id = nas_types::ChunkId::of(b"frame");
+//! let loc = store.append(&id, b"frame").unwrap();
+//! store.sync().unwrap();
+//! assert_eq!(store.read(&loc).unwrap(), b"frame");
+//! ```
+
+mod local;
+
+pub use local::{LocalPackStore, PACK_MAGIC, RECORD_HEADER_LEN};
+use nas_types::{ChunkId, PackId};
+use thiserror::Error;
+
+/// Where a frame lives: the pack, the offset of the frame's first byte, its length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlobLocation {
+    /// The pack holding the frame.
+    pub pack: PackId,
+    /// Offset of the frame (after its record header) in the pack.
+    pub offset: u64,
+    /// Frame length in bytes.
+    pub len: u32,
+}
+
+/// A pack as listed by the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PackInfo {
+    /// Its id.
+    pub id: PackId,
+    /// Bytes on disk.
+    pub size: u64,
+    /// True for packs still being appended to (never compacted or deleted).
+    pub active: bool,
+}
+
+/// Chunk storage errors.
+#[derive(Debug, Error)]
+pub enum BlobError {
+    /// The pack does not exist, or the frame lies past its end.
+    #[error("frame {pack}@{offset} is missing: {reason}")]
+    Missing {
+        /// Pack asked for.
+        pack: PackId,
+        /// Offset asked for.
+        offset: u64,
+        /// Why.
+        reason: &'static str,
+    },
+    /// An I/O failure; retrying may help.
+    #[error("chunk storage I/O error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Stores chunk frames.
+///
+/// Contract:
+/// - [`append`](BlobStore::append) writes a frame and returns where it is; the frame is
+///   readable at once but **not durable** until [`sync`](BlobStore::sync) returns.
+/// - `sync` makes every frame appended before the call durable (all threads' frames: it is
+///   a barrier, so concurrent committers share fsyncs).
+/// - Frames are immutable. A pack is only ever removed whole, by
+///   [`delete_pack`](BlobStore::delete_pack), and never while it is active.
+/// - All errors are I/O errors or [`BlobError::Missing`]; `Io` may be retried.
+pub trait BlobStore: Send + Sync {
+    /// Appends one frame for chunk `id` to the active pack.
+    fn append(&self, id: &ChunkId, frame: &[u8]) -> Result<BlobLocation, BlobError>;
+    /// Durability barrier for everything appended so far.
+    fn sync(&self) -> Result<(), BlobError>;
+    /// Reads one frame.
+    fn read(&self, loc: &BlobLocation) -> Result<Vec<u8>, BlobError>;
+    /// Lists every pack.
+    fn packs(&self) -> Result<Vec<PackInfo>, BlobError>;
+    /// Removes a sealed pack. Removing a missing pack is not an error.
+    fn delete_pack(&self, pack: PackId) -> Result<(), BlobError>;
+    /// Seals the active pack (syncing it) so that the next append starts a new one.
+    fn seal(&self) -> Result<(), BlobError>;
+    /// Every record (chunk id, frame location) in a pack, read from the pack itself.
+    fn records(&self, pack: PackId) -> Result<Vec<(ChunkId, BlobLocation)>, BlobError>;
+}

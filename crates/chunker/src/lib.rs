@@ -1,0 +1,158 @@
+//! Content-defined chunking for Silent-NAS: FastCDC (2020, normalization level 1) over a
+//! *pushed* stream, so a network door can feed bytes as they arrive and memory stays bounded
+//! (the buffer never holds more than `2 * max` bytes).
+//!
+//! Boundaries are identical to running FastCDC over the whole input at once: a cut is only
+//! searched when `max` bytes are buffered (or at end of stream), which is all the lookahead
+//! FastCDC ever uses. Snapshot tests pin them: if boundaries move, dedup against data
+//! already stored silently breaks.
+//!
+//! ```
+//! use nas_chunker::{Chunker, ChunkerParams};
+//! let mut c = Chunker::new(ChunkerParams::DEFAULT);
+//! let mut sizes = Vec::new();
+//! c.push(&vec![7u8; 300_000], |chunk| { sizes.push(chunk.len()); Ok::<_, ()>(()) }).unwrap();
+//! c.finish(|chunk| { sizes.push(chunk.len()); Ok::<_, ()>(()) }).unwrap();
+//! assert_eq!(sizes.iter().sum::<usize>(), 300_000);
+//! ```
+
+use fastcdc::v2020::{Normalization, cut, select_masks};
+use thiserror::Error;
+
+/// Chunk size limits in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChunkerParams {
+    /// No chunk is shorter, except the last one of a stream.
+    pub min: usize,
+    /// Target average.
+    pub avg: usize,
+    /// No chunk is longer.
+    pub max: usize,
+}
+
+/// Invalid chunker parameters.
+#[derive(Debug, Error, PartialEq, Eq)]
+#[error("invalid chunker parameters: {0}")]
+pub struct ParamsError(&'static str);
+
+impl ChunkerParams {
+    /// The store's parameters: 16 KiB / 64 KiB / 256 KiB. Chosen by measurement on the
+    /// shared corpus (see `docs/design/chunking.md`). Changing them breaks dedup against
+    /// existing data, so they are fixed per store.
+    pub const DEFAULT: ChunkerParams = ChunkerParams {
+        min: 16 * 1024,
+        avg: 64 * 1024,
+        max: 256 * 1024,
+    };
+
+    /// Checks the limits FastCDC accepts.
+    pub fn validate(&self) -> Result<(), ParamsError> {
+        use fastcdc::v2020 as f;
+        if !(f::MINIMUM_MIN..=f::MINIMUM_MAX).contains(&self.min) {
+            return Err(ParamsError("min out of range"));
+        }
+        if !(f::AVERAGE_MIN..=f::AVERAGE_MAX).contains(&self.avg) {
+            return Err(ParamsError("avg out of range"));
+        }
+        if !(f::MAXIMUM_MIN..=f::MAXIMUM_MAX).contains(&self.max) {
+            return Err(ParamsError("max out of range"));
+        }
+        if !(self.min <= self.avg && self.avg <= self.max) {
+            return Err(ParamsError("need min <= avg <= max"));
+        }
+        if self.min % 2 + self.avg % 2 + self.max % 2 != 0 {
+            return Err(ParamsError("sizes must be even"));
+        }
+        Ok(())
+    }
+}
+
+/// A push-based chunker: feed bytes with [`Chunker::push`], end with [`Chunker::finish`].
+/// Each complete chunk is handed to the callback as a slice valid for that call only.
+pub struct Chunker {
+    params: ChunkerParams,
+    masks: (u64, u64),
+    buf: Vec<u8>,
+    /// Start of the unconsumed bytes in `buf`.
+    pos: usize,
+}
+
+impl Chunker {
+    /// A chunker with `params` (call [`ChunkerParams::validate`] on untrusted ones).
+    pub fn new(params: ChunkerParams) -> Self {
+        Chunker {
+            params,
+            masks: select_masks(params.avg, Normalization::Level1),
+            buf: Vec::with_capacity(2 * params.max),
+            pos: 0,
+        }
+    }
+
+    /// The limits in use.
+    pub fn params(&self) -> ChunkerParams {
+        self.params
+    }
+
+    fn next_cut(&self, window: &[u8]) -> usize {
+        let (ms, ml) = self.masks;
+        let p = self.params;
+        let (_, n) = cut(window, p.min, p.avg, p.max, ms, ml, ms << 1, ml << 1);
+        n
+    }
+
+    /// Adds bytes; emits every chunk whose end is now known.
+    pub fn push<E>(
+        &mut self,
+        mut data: &[u8],
+        mut emit: impl FnMut(&[u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let max = self.params.max;
+        while !data.is_empty() {
+            // Fill up to 2*max so each cut search has a full window and copies stay amortized.
+            let room = 2 * max - (self.buf.len() - self.pos);
+            let take = room.min(data.len());
+            if self.pos > 0 && self.buf.len() + take > 2 * max {
+                self.buf.drain(..self.pos);
+                self.pos = 0;
+            }
+            self.buf.extend_from_slice(&data[..take]);
+            data = &data[take..];
+            while self.buf.len() - self.pos >= max {
+                let window = &self.buf[self.pos..self.pos + max];
+                let n = self.next_cut(window);
+                emit(&self.buf[self.pos..self.pos + n])?;
+                self.pos += n;
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends the stream, emitting the remaining chunks (none for an empty stream).
+    pub fn finish<E>(mut self, mut emit: impl FnMut(&[u8]) -> Result<(), E>) -> Result<(), E> {
+        while self.pos < self.buf.len() {
+            let window = &self.buf[self.pos..];
+            let n = self.next_cut(window).max(1);
+            emit(&self.buf[self.pos..self.pos + n])?;
+            self.pos += n;
+        }
+        Ok(())
+    }
+}
+
+/// Chunk lengths of a whole in-memory buffer (used by tests and tools).
+pub fn chunk_lengths(params: ChunkerParams, data: &[u8]) -> Vec<usize> {
+    let mut out = Vec::new();
+    let mut c = Chunker::new(params);
+    let _ = c.push(data, |ch| {
+        out.push(ch.len());
+        Ok::<_, ()>(())
+    });
+    let _ = c.finish(|ch| {
+        out.push(ch.len());
+        Ok::<_, ()>(())
+    });
+    out
+}
+
+#[cfg(test)]
+mod tests;

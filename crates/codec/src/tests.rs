@@ -1,0 +1,120 @@
+use super::*;
+use proptest::prelude::*;
+
+fn noise(len: usize, seed: u64) -> Vec<u8> {
+    // xorshift: deterministic, incompressible enough.
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+#[test]
+fn text_compresses_with_both_codecs() {
+    let text = b"the quick brown fox jumps over the lazy dog. ".repeat(500);
+    for (c, want) in [(Compression::Lz4, Codec::Lz4), (Compression::Zstd(3), Codec::Zstd)] {
+        let mut f = Vec::new();
+        assert_eq!(encode(&text, c, &mut f), want);
+        assert!(f.len() < text.len() / 4);
+        assert_eq!(decode_verified(&f, &ChunkId::of(&text)).unwrap(), text);
+    }
+}
+
+#[test]
+fn random_is_stored_raw_without_trying() {
+    let data = noise(64 * 1024, 9);
+    assert!(looks_incompressible(&data));
+    let mut f = Vec::new();
+    assert_eq!(encode(&data, Compression::Zstd(3), &mut f), Codec::Raw);
+    assert_eq!(f.len(), HEADER_LEN + data.len());
+    assert_eq!(decode(&f).unwrap(), data);
+}
+
+#[test]
+fn text_is_not_flagged_incompressible() {
+    let text = b"fn main() { println!(\"hello\"); }\n".repeat(400);
+    assert!(!looks_incompressible(&text));
+    assert!(!looks_incompressible(&vec![0u8; 100_000]));
+}
+
+#[test]
+fn none_stores_raw() {
+    let mut f = Vec::new();
+    assert_eq!(encode(&[0u8; 5000], Compression::None, &mut f), Codec::Raw);
+    assert_eq!(header(&f).unwrap().raw_len, 5000);
+}
+
+#[test]
+fn corruption_is_detected() {
+    let text = b"some text that compresses well. ".repeat(200);
+    let id = ChunkId::of(&text);
+    for c in [Compression::None, Compression::Lz4, Compression::Zstd(3)] {
+        let mut f = Vec::new();
+        encode(&text, c, &mut f);
+        for pos in [HEADER_LEN, f.len() / 2, f.len() - 1] {
+            let mut bad = f.clone();
+            bad[pos] ^= 0x40;
+            assert!(decode_verified(&bad, &id).is_err(), "flip at {pos} with {c:?}");
+        }
+        assert!(decode_verified(&f[..f.len() - 1], &id).is_err());
+    }
+}
+
+#[test]
+fn header_errors() {
+    assert_eq!(header(&[1, 0, 0]), Err(CodecError::Truncated));
+    assert_eq!(header(&[9, 0, 0, 0, 0, 0]), Err(CodecError::UnknownFormat(9)));
+    assert_eq!(header(&[1, 7, 0, 0, 0, 0]), Err(CodecError::UnknownCodec(7)));
+    assert_eq!(
+        header(&[1, 0, 0xff, 0xff, 0xff, 0xff]),
+        Err(CodecError::BadLength(u32::MAX))
+    );
+}
+
+#[test]
+fn delta_frames_are_reserved_and_decodable_with_base() {
+    // A delta frame built by hand: zstd with the base as a raw-content dictionary.
+    let base = b"version one of a long document, many paragraphs... ".repeat(100);
+    let mut target = base.clone();
+    target.extend_from_slice(b"one more line");
+    let mut c = zstd::bulk::Compressor::with_dictionary(3, &base).unwrap();
+    let patch = c.compress(&target).unwrap();
+    let base_id = ChunkId::of(&base);
+    let mut frame = vec![FORMAT_V1, Codec::ZstdDelta as u8];
+    frame.extend_from_slice(&(target.len() as u32).to_le_bytes());
+    frame.extend_from_slice(&base_id.0);
+    frame.extend_from_slice(&patch);
+    assert_eq!(decode(&frame), Err(CodecError::NeedsBase(base_id)));
+    assert_eq!(decode_with_base(&frame, Some(&base)).unwrap(), target);
+    assert!(frame.len() < 100);
+}
+
+#[test]
+fn parses_compression_names() {
+    assert_eq!(Compression::parse("lz4"), Some(Compression::Lz4));
+    assert_eq!(Compression::parse("zstd"), Some(Compression::Zstd(3)));
+    assert_eq!(Compression::parse("zstd:9"), Some(Compression::Zstd(9)));
+    assert_eq!(Compression::parse("zstd:99"), None);
+    assert_eq!(Compression::parse("gzip"), None);
+}
+
+proptest! {
+    #[test]
+    fn round_trip(data in proptest::collection::vec(any::<u8>(), 0..20_000), rep in 1usize..4, which in 0u8..3) {
+        let data = data.repeat(rep);
+        let c = [Compression::None, Compression::Lz4, Compression::Zstd(1)][which as usize];
+        let mut f = Vec::new();
+        encode(&data, c, &mut f);
+        prop_assert_eq!(decode_verified(&f, &ChunkId::of(&data)).unwrap(), data);
+    }
+
+    #[test]
+    fn decode_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..2000)) {
+        let _ = decode(&bytes);
+    }
+}
