@@ -293,7 +293,11 @@ mod tests {
         let recs = s.records(loc.pack).unwrap();
         assert_eq!(recs.len(), 1);
         assert_eq!(recs[0].1, loc);
-        let past = BlobLocation { pack: loc.pack, offset: len - 50, len: 100 };
+        let past = BlobLocation {
+            pack: loc.pack,
+            offset: len - 50,
+            len: 100,
+        };
         assert!(matches!(s.read(&past), Err(BlobError::Missing { .. })));
     }
 }

@@ -18,7 +18,11 @@ fn whole_fastcdc(p: ChunkerParams, data: &[u8]) -> Vec<usize> {
 #[test]
 fn default_params_are_valid() {
     assert_eq!(ChunkerParams::DEFAULT.validate(), Ok(()));
-    let bad = ChunkerParams { min: 10, avg: 64, max: 128 };
+    let bad = ChunkerParams {
+        min: 10,
+        avg: 64,
+        max: 128,
+    };
     assert!(bad.validate().is_err());
 }
 
@@ -42,7 +46,10 @@ fn snapshot_default_boundaries() {
         SNAPSHOT_INPUT_HASH,
         "test input changed (rand crate?), not the chunker"
     );
-    assert_eq!(chunk_lengths(ChunkerParams::DEFAULT, &data), SNAPSHOT_LENGTHS);
+    assert_eq!(
+        chunk_lengths(ChunkerParams::DEFAULT, &data),
+        SNAPSHOT_LENGTHS
+    );
 }
 
 const SNAPSHOT_INPUT_HASH: &str = "3115621c6316682b";

@@ -86,7 +86,9 @@ impl Compression {
             "zstd" => Some(Compression::Zstd(3)),
             _ => {
                 let level: i32 = s.strip_prefix("zstd:")?.parse().ok()?;
-                (1..=19).contains(&level).then_some(Compression::Zstd(level))
+                (1..=19)
+                    .contains(&level)
+                    .then_some(Compression::Zstd(level))
             }
         }
     }
@@ -193,7 +195,9 @@ pub fn header(frame: &[u8]) -> Result<FrameHeader, CodecError> {
         return Err(CodecError::BadLength(raw_len));
     }
     let (base, payload_offset) = if codec == Codec::ZstdDelta {
-        let b = frame.get(HEADER_LEN..HEADER_LEN + 32).ok_or(CodecError::Truncated)?;
+        let b = frame
+            .get(HEADER_LEN..HEADER_LEN + 32)
+            .ok_or(CodecError::Truncated)?;
         (ChunkId::from_slice(b), HEADER_LEN + 32)
     } else {
         (None, HEADER_LEN)

@@ -17,7 +17,10 @@ fn noise(len: usize, seed: u64) -> Vec<u8> {
 #[test]
 fn text_compresses_with_both_codecs() {
     let text = b"the quick brown fox jumps over the lazy dog. ".repeat(500);
-    for (c, want) in [(Compression::Lz4, Codec::Lz4), (Compression::Zstd(3), Codec::Zstd)] {
+    for (c, want) in [
+        (Compression::Lz4, Codec::Lz4),
+        (Compression::Zstd(3), Codec::Zstd),
+    ] {
         let mut f = Vec::new();
         assert_eq!(encode(&text, c, &mut f), want);
         assert!(f.len() < text.len() / 4);
@@ -59,7 +62,10 @@ fn corruption_is_detected() {
         for pos in [HEADER_LEN, f.len() / 2, f.len() - 1] {
             let mut bad = f.clone();
             bad[pos] ^= 0x40;
-            assert!(decode_verified(&bad, &id).is_err(), "flip at {pos} with {c:?}");
+            assert!(
+                decode_verified(&bad, &id).is_err(),
+                "flip at {pos} with {c:?}"
+            );
         }
         assert!(decode_verified(&f[..f.len() - 1], &id).is_err());
     }
@@ -68,8 +74,14 @@ fn corruption_is_detected() {
 #[test]
 fn header_errors() {
     assert_eq!(header(&[1, 0, 0]), Err(CodecError::Truncated));
-    assert_eq!(header(&[9, 0, 0, 0, 0, 0]), Err(CodecError::UnknownFormat(9)));
-    assert_eq!(header(&[1, 7, 0, 0, 0, 0]), Err(CodecError::UnknownCodec(7)));
+    assert_eq!(
+        header(&[9, 0, 0, 0, 0, 0]),
+        Err(CodecError::UnknownFormat(9))
+    );
+    assert_eq!(
+        header(&[1, 7, 0, 0, 0, 0]),
+        Err(CodecError::UnknownCodec(7))
+    );
     assert_eq!(
         header(&[1, 0, 0xff, 0xff, 0xff, 0xff]),
         Err(CodecError::BadLength(u32::MAX))

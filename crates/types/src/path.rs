@@ -209,13 +209,31 @@ mod tests {
 
     #[test]
     fn refuses_bad_paths() {
-        assert!(matches!(NasPath::parse("a//b"), Err(PathError::EmptySegment(_))));
-        assert!(matches!(NasPath::parse("/a/../b"), Err(PathError::DotSegment(_))));
-        assert!(matches!(NasPath::parse("./a"), Err(PathError::DotSegment(_))));
-        assert!(matches!(NasPath::parse("a\0b"), Err(PathError::ControlChar(_))));
-        assert!(matches!(NasPath::parse("a\nb"), Err(PathError::ControlChar(_))));
+        assert!(matches!(
+            NasPath::parse("a//b"),
+            Err(PathError::EmptySegment(_))
+        ));
+        assert!(matches!(
+            NasPath::parse("/a/../b"),
+            Err(PathError::DotSegment(_))
+        ));
+        assert!(matches!(
+            NasPath::parse("./a"),
+            Err(PathError::DotSegment(_))
+        ));
+        assert!(matches!(
+            NasPath::parse("a\0b"),
+            Err(PathError::ControlChar(_))
+        ));
+        assert!(matches!(
+            NasPath::parse("a\nb"),
+            Err(PathError::ControlChar(_))
+        ));
         let long = "x".repeat(256);
-        assert!(matches!(NasPath::parse(&long), Err(PathError::NameTooLong(_))));
+        assert!(matches!(
+            NasPath::parse(&long),
+            Err(PathError::NameTooLong(_))
+        ));
         let deep = vec!["abcdefghij"; 400].join("/");
         assert_eq!(NasPath::parse(&deep), Err(PathError::PathTooLong));
         assert!(NasPath::root().join("a/b").is_err());
@@ -226,7 +244,10 @@ mod tests {
         let nfc = NasPath::parse("/caf\u{e9}").unwrap();
         let nfd = NasPath::parse("/cafe\u{301}").unwrap();
         assert_eq!(nfc, nfd);
-        assert_ne!(NasPath::parse("/Cafe").unwrap(), NasPath::parse("/cafe").unwrap());
+        assert_ne!(
+            NasPath::parse("/Cafe").unwrap(),
+            NasPath::parse("/cafe").unwrap()
+        );
     }
 
     #[test]
@@ -234,11 +255,18 @@ mod tests {
         let p = NasPath::parse("/a/b/c").unwrap();
         assert_eq!(p.name(), Some("c"));
         assert_eq!(p.parent().unwrap().as_str(), "/a/b");
-        assert_eq!(NasPath::parse("/a").unwrap().parent().unwrap(), NasPath::root());
+        assert_eq!(
+            NasPath::parse("/a").unwrap().parent().unwrap(),
+            NasPath::root()
+        );
         assert_eq!(NasPath::root().parent(), None);
         assert_eq!(p.parent().unwrap().join("c").unwrap(), p);
         assert!(p.is_within(&NasPath::parse("/a").unwrap()));
-        assert!(!NasPath::parse("/ab").unwrap().is_within(&NasPath::parse("/a").unwrap()));
+        assert!(
+            !NasPath::parse("/ab")
+                .unwrap()
+                .is_within(&NasPath::parse("/a").unwrap())
+        );
         assert_eq!(p.segments().collect::<Vec<_>>(), vec!["a", "b", "c"]);
     }
 

@@ -1,0 +1,34 @@
+//! One module per command family.
+
+pub mod browse;
+pub mod export;
+pub mod import;
+pub mod maintain;
+pub mod trash;
+
+use crate::{DataArgs, HomeArgs};
+use anyhow::{Context, Result};
+use nas_engine::{Home, Store, StoreOptions};
+use nas_types::NasPath;
+
+/// Opens the store (exclusively: refuses when another process has it).
+pub fn open(d: &DataArgs) -> Result<Store> {
+    open_with(d, StoreOptions::default())
+}
+
+/// Opens the store with options.
+pub fn open_with(d: &DataArgs, opts: StoreOptions) -> Result<Store> {
+    Store::open(&d.data, opts).with_context(|| format!("cannot open store {}", d.data.display()))
+}
+
+/// Opens the store and the home.
+pub fn open_home(h: &HomeArgs) -> Result<(Store, Home)> {
+    let s = open(&h.data)?;
+    let home = s.home(&h.home)?;
+    Ok((s, home))
+}
+
+/// Parses a path argument.
+pub fn path(p: &str) -> Result<NasPath> {
+    NasPath::parse(p).with_context(|| format!("bad path {p:?}"))
+}

@@ -1,0 +1,118 @@
+//! `silent-nas`: the binary. Parses the command line, opens the store, calls the engine,
+//! prints. No business logic lives here.
+
+mod cmd;
+mod output;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Silent-NAS: a self-hosted file store with chunk-level dedup, compression and versions.
+#[derive(Parser)]
+#[command(name = "silent-nas", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Options shared by every command that opens a store.
+#[derive(clap::Args, Clone)]
+pub struct DataArgs {
+    /// Data directory (created on first use).
+    #[arg(long, env = "SILENT_NAS_DATA")]
+    pub data: PathBuf,
+}
+
+/// Options of commands working inside one home.
+#[derive(clap::Args, Clone)]
+pub struct HomeArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Home (one tree per user).
+    #[arg(long)]
+    pub home: String,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a store (optional: any command creates one) and set its compression.
+    Init(cmd::maintain::InitArgs),
+    /// Copy the contents of a local folder in (existing files get a new version).
+    Import(cmd::import::ImportArgs),
+    /// Copy a folder (or file) out, optionally as it was at a given time.
+    Export(cmd::export::ExportArgs),
+    /// Write standard input to a file.
+    Put(cmd::browse::PutArgs),
+    /// List a folder.
+    Ls(cmd::browse::LsArgs),
+    /// Show one file or folder.
+    Stat(cmd::browse::PathArgs),
+    /// Print a file (or one of its versions) to standard output.
+    Cat(cmd::browse::CatArgs),
+    /// Create a folder (and its parents).
+    Mkdir(cmd::browse::PathArgs),
+    /// Rename or move a file or folder.
+    Mv(cmd::browse::MoveArgs),
+    /// Copy a file or folder (shares chunks; no data is copied).
+    Cp(cmd::browse::MoveArgs),
+    /// Move a file or folder to the trash.
+    Rm(cmd::browse::PathArgs),
+    /// List a file's versions.
+    Versions(cmd::browse::PathArgs),
+    /// Make an old version the newest again.
+    Restore(cmd::browse::VersionArgs),
+    /// Delete one version of a file.
+    DeleteVersion(cmd::browse::VersionArgs),
+    /// List, restore, purge or expire trash entries.
+    Trash(cmd::trash::TrashArgs),
+    /// Delete old versions by a retention policy.
+    Prune(cmd::maintain::PruneArgs),
+    /// Free chunks nothing references and compact packs.
+    Gc(cmd::maintain::GcArgs),
+    /// Check the store (exit 0 clean, 1 damage found, 2 could not check).
+    Fsck(cmd::maintain::FsckArgs),
+    /// Show totals: bytes, chunks, dedup and compression ratios.
+    Stats(cmd::maintain::StatsArgs),
+    /// Copy the metadata database consistently (works while the store is in use by this process).
+    BackupMeta(cmd::maintain::BackupArgs),
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    use Command::*;
+    match cli.command {
+        Init(a) => cmd::maintain::init(a),
+        Import(a) => cmd::import::run(a),
+        Export(a) => cmd::export::run(a),
+        Put(a) => cmd::browse::put(a),
+        Ls(a) => cmd::browse::ls(a),
+        Stat(a) => cmd::browse::stat(a),
+        Cat(a) => cmd::browse::cat(a),
+        Mkdir(a) => cmd::browse::mkdir(a),
+        Mv(a) => cmd::browse::mv(a, false),
+        Cp(a) => cmd::browse::mv(a, true),
+        Rm(a) => cmd::browse::rm(a),
+        Versions(a) => cmd::browse::versions(a),
+        Restore(a) => cmd::browse::restore(a),
+        DeleteVersion(a) => cmd::browse::delete_version(a),
+        Trash(a) => cmd::trash::run(a),
+        Prune(a) => cmd::maintain::prune(a),
+        Gc(a) => cmd::maintain::gc(a),
+        Fsck(a) => cmd::maintain::fsck(a),
+        Stats(a) => cmd::maintain::stats(a),
+        BackupMeta(a) => cmd::maintain::backup(a),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            // One clear line, the causes joined; never a backtrace.
+            eprintln!("silent-nas: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

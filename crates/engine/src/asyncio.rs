@@ -1,0 +1,129 @@
+//! [`AsyncHome`]: the engine from async code. Each call runs on tokio's blocking pool,
+//! so disk and database waits never stall the runtime's workers.
+
+use crate::error::{EngineError, EngineResult};
+use crate::home::{Entry, Home, ListPage};
+use crate::write::WriteOptions;
+use nas_meta::{TrashRecord, VersionRecord};
+use nas_types::{ByteRange, NasPath, VersionNum};
+use tokio::sync::mpsc;
+
+/// An async view of a [`Home`].
+#[derive(Clone)]
+pub struct AsyncHome {
+    home: Home,
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> EngineResult<T> + Send + 'static,
+) -> EngineResult<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| EngineError::Io(std::io::Error::other(e)))?
+}
+
+impl AsyncHome {
+    /// Wraps a home.
+    pub fn new(home: Home) -> Self {
+        AsyncHome { home }
+    }
+
+    /// See [`Home::stat`].
+    pub async fn stat(&self, path: NasPath) -> EngineResult<Entry> {
+        let h = self.home.clone();
+        blocking(move || h.stat(&path)).await
+    }
+
+    /// See [`Home::list`].
+    pub async fn list(
+        &self,
+        path: NasPath,
+        after: Option<String>,
+        limit: usize,
+    ) -> EngineResult<ListPage> {
+        let h = self.home.clone();
+        blocking(move || h.list(&path, after.as_deref(), limit)).await
+    }
+
+    /// See [`Home::mkdir`].
+    pub async fn mkdir(&self, path: NasPath) -> EngineResult<Entry> {
+        let h = self.home.clone();
+        blocking(move || h.mkdir(&path)).await
+    }
+
+    /// See [`Home::rename`].
+    pub async fn rename(&self, from: NasPath, to: NasPath, overwrite: bool) -> EngineResult<Entry> {
+        let h = self.home.clone();
+        blocking(move || h.rename(&from, &to, overwrite)).await
+    }
+
+    /// See [`Home::delete`].
+    pub async fn delete(&self, path: NasPath) -> EngineResult<TrashRecord> {
+        let h = self.home.clone();
+        blocking(move || h.delete(&path)).await
+    }
+
+    /// Writes a version from a channel of byte buffers (e.g. an HTTP body). The write is
+    /// committed when the sender is dropped after the last buffer; if the producer sends
+    /// an `Err`, nothing is committed and the old version stays.
+    pub async fn write(
+        &self,
+        path: NasPath,
+        opts: WriteOptions,
+        mut body: mpsc::Receiver<std::io::Result<Vec<u8>>>,
+    ) -> EngineResult<VersionRecord> {
+        let h = self.home.clone();
+        blocking(move || {
+            let mut w = h.writer(&path, opts)?;
+            while let Some(buf) = body.blocking_recv() {
+                w.write(&buf?)?;
+            }
+            w.commit()
+        })
+        .await
+    }
+
+    /// Streams a range of a version into a channel of buffers (bounded: the reader waits
+    /// when the consumer is slow).
+    pub async fn read(
+        &self,
+        path: NasPath,
+        version: Option<VersionNum>,
+        range: Option<ByteRange>,
+    ) -> EngineResult<(VersionRecord, mpsc::Receiver<EngineResult<Vec<u8>>>)> {
+        let h = self.home.clone();
+        let reader = blocking(move || h.open(&path, version)).await?;
+        let v = reader.version().clone();
+        let (tx, rx) = mpsc::channel(4);
+        let mut r = reader.range(range.unwrap_or(ByteRange::full(v.size)));
+        tokio::task::spawn_blocking(move || {
+            use std::io::Read;
+            loop {
+                let mut buf = vec![0u8; 256 * 1024];
+                match r.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        buf.truncate(n);
+                        if tx.blocking_send(Ok(buf)).is_err() {
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        let err = match e.downcast::<EngineError>() {
+                            Ok(ee) => ee,
+                            Err(e) => EngineError::Io(e),
+                        };
+                        let _ = tx.blocking_send(Err(err));
+                        break;
+                    }
+                }
+            }
+        });
+        Ok((v, rx))
+    }
+
+    /// The wrapped synchronous handle.
+    pub fn sync_home(&self) -> &Home {
+        &self.home
+    }
+}

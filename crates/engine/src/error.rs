@@ -1,0 +1,79 @@
+//! [`EngineError`]: what a door maps to its status codes (in exactly one function per door).
+
+use nas_blob::BlobError;
+use nas_meta::MetaError;
+use nas_types::PathError;
+use std::path::PathBuf;
+use thiserror::Error;
+
+/// Everything an engine call can fail with.
+#[derive(Debug, Error)]
+pub enum EngineError {
+    /// The path breaks the path rules.
+    #[error(transparent)]
+    Path(#[from] PathError),
+    /// Nothing at this path (or no such version / trash entry).
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// Something is already there.
+    #[error("already exists: {0}")]
+    AlreadyExists(String),
+    /// A folder was needed.
+    #[error("not a folder: {0}")]
+    NotADirectory(String),
+    /// A file was needed.
+    #[error("is a folder: {0}")]
+    IsADirectory(String),
+    /// The operation makes no sense (e.g. moving a folder into itself).
+    #[error("invalid operation: {0}")]
+    Invalid(String),
+    /// Stored data is damaged or missing: never served as data.
+    #[error("data of {path} is damaged: {detail}")]
+    Corrupt {
+        /// The file whose data failed.
+        path: String,
+        /// What failed (chunk, pack, hash).
+        detail: String,
+    },
+    /// Another process holds the data directory.
+    #[error("data directory {0} is in use by another silent-nas process")]
+    Locked(PathBuf),
+    /// Metadata failure.
+    #[error(transparent)]
+    Meta(MetaError),
+    /// Chunk storage failure.
+    #[error(transparent)]
+    Blob(#[from] BlobError),
+    /// Other I/O failure.
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Result alias for the engine.
+pub type EngineResult<T> = Result<T, EngineError>;
+
+impl From<MetaError> for EngineError {
+    fn from(e: MetaError) -> Self {
+        match e {
+            MetaError::NotFound(s) => EngineError::NotFound(s),
+            MetaError::Exists(s) => EngineError::AlreadyExists(s),
+            MetaError::NotADirectory(s) => EngineError::NotADirectory(s),
+            MetaError::IsADirectory(s) => EngineError::IsADirectory(s),
+            MetaError::Invalid(s) => EngineError::Invalid(s),
+            other => EngineError::Meta(other),
+        }
+    }
+}
+
+impl EngineError {
+    /// Replaces the subject of a not-found/exists/kind error with a user-facing path.
+    pub(crate) fn at(self, path: &str) -> Self {
+        match self {
+            EngineError::NotFound(_) => EngineError::NotFound(path.to_owned()),
+            EngineError::AlreadyExists(_) => EngineError::AlreadyExists(path.to_owned()),
+            EngineError::NotADirectory(_) => EngineError::NotADirectory(path.to_owned()),
+            EngineError::IsADirectory(_) => EngineError::IsADirectory(path.to_owned()),
+            other => other,
+        }
+    }
+}

@@ -1,0 +1,197 @@
+//! fsck and scrub. The structural check proves that every version's chunk list covers its
+//! length, every referenced chunk is indexed and lies inside an existing pack, and every
+//! reference count matches the versions that use it. With `verify_data` every chunk is
+//! read back, decoded and re-hashed. Every damaged file is reported by path; nothing is
+//! ever "repaired" here.
+
+use crate::error::EngineResult;
+use crate::store::Store;
+use nas_meta::{ChunkRecord, ChunkRow};
+use nas_types::{NodeId, PackId};
+use serde::Serialize;
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+/// One thing found wrong.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Problem {
+    /// The damaged file (and version), when the problem belongs to one.
+    pub path: Option<String>,
+    /// What is wrong.
+    pub detail: String,
+}
+
+/// Result of a check.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct FsckReport {
+    /// Versions examined.
+    pub versions: u64,
+    /// Chunks examined.
+    pub chunks: u64,
+    /// Chunks re-hashed (with `verify_data`).
+    pub chunks_verified: u64,
+    /// Packs on disk.
+    pub packs: u64,
+    /// Every problem found.
+    pub problems: Vec<Problem>,
+    /// Paths of the damaged files, sorted.
+    pub damaged_files: BTreeSet<String>,
+}
+
+impl FsckReport {
+    /// True when nothing is wrong.
+    pub fn is_clean(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+impl Store {
+    /// Checks the store. `progress` is called with (done, total) chunk counts while
+    /// verifying data.
+    pub fn fsck(
+        &self,
+        verify_data: bool,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> EngineResult<FsckReport> {
+        let meta = &self.inner.meta;
+        let blobs = &self.inner.blobs;
+        let mut rep = FsckReport::default();
+        for msg in meta.integrity_check()? {
+            rep.problems.push(Problem {
+                path: None,
+                detail: format!("sqlite: {msg}"),
+            });
+        }
+        let packs: HashMap<PackId, u64> =
+            blobs.packs()?.into_iter().map(|p| (p.id, p.size)).collect();
+        rep.packs = packs.len() as u64;
+        let mut chunks: HashMap<ChunkRow, ChunkRecord> = HashMap::new();
+        meta.for_each_chunk(&mut |c| {
+            chunks.insert(c.row, c);
+            Ok(())
+        })?;
+        rep.chunks = chunks.len() as u64;
+        let total = chunks.len() as u64;
+        let mut bad: HashMap<ChunkRow, String> = HashMap::new();
+        let mut done = 0u64;
+        for c in chunks.values() {
+            let end = c.loc.offset + u64::from(c.loc.len);
+            match packs.get(&c.loc.pack) {
+                None => {
+                    bad.insert(
+                        c.row,
+                        format!("chunk {} is in pack {}, which is missing", c.id, c.loc.pack),
+                    );
+                }
+                Some(&size) if end > size => {
+                    bad.insert(
+                        c.row,
+                        format!("chunk {} lies past the end of pack {}", c.id, c.loc.pack),
+                    );
+                }
+                Some(_) if verify_data => {
+                    rep.chunks_verified += 1;
+                    let checked = blobs.read(&c.loc).map_err(|e| e.to_string()).and_then(|f| {
+                        nas_codec::decode_verified(&f, &c.id).map_err(|e| e.to_string())
+                    });
+                    match checked {
+                        Ok(data) if data.len() == c.raw_len as usize => {}
+                        Ok(_) => {
+                            bad.insert(
+                                c.row,
+                                format!("chunk {} decodes to the wrong length", c.id),
+                            );
+                        }
+                        Err(e) => {
+                            bad.insert(c.row, format!("chunk {}: {e}", c.id));
+                        }
+                    }
+                    done += 1;
+                    if done.is_multiple_of(256) {
+                        progress(done, total);
+                    }
+                }
+                Some(_) => {}
+            }
+        }
+        progress(done, total);
+
+        let mut counted: HashMap<ChunkRow, i64> = HashMap::new();
+        let mut damaged: Vec<(NodeId, u64, String)> = Vec::new();
+        let mut reported: HashSet<ChunkRow> = HashSet::new();
+        meta.for_each_version(&mut |scan| {
+            rep.versions += 1;
+            let v = &scan.version;
+            let extents = match &scan.extents {
+                Ok(e) => e,
+                Err(e) => {
+                    damaged.push((v.node, v.num.0, format!("chunk list unreadable: {e}")));
+                    return Ok(());
+                }
+            };
+            let covered: u64 = extents.iter().map(|e| u64::from(e.len)).sum();
+            if covered != v.size {
+                damaged.push((
+                    v.node,
+                    v.num.0,
+                    format!("chunk list covers {covered} of {} bytes", v.size),
+                ));
+            }
+            for e in extents {
+                *counted.entry(e.chunk).or_default() += 1;
+                match chunks.get(&e.chunk) {
+                    None => damaged.push((
+                        v.node,
+                        v.num.0,
+                        format!("chunk row {} is not in the index", e.chunk.0),
+                    )),
+                    Some(c) if c.raw_len != e.len => damaged.push((
+                        v.node,
+                        v.num.0,
+                        format!("chunk {} length differs from the chunk list", c.id),
+                    )),
+                    Some(_) => {
+                        if let Some(why) = bad.get(&e.chunk) {
+                            damaged.push((v.node, v.num.0, why.clone()));
+                            reported.insert(e.chunk);
+                        }
+                    }
+                }
+            }
+            Ok(())
+        })?;
+        for (node, num, detail) in damaged {
+            let path = meta
+                .node_path(node)?
+                .unwrap_or_else(|| format!("[detached node {node}]"));
+            let p = format!("{path} (version {num})");
+            rep.damaged_files.insert(path);
+            rep.problems.push(Problem {
+                path: Some(p),
+                detail,
+            });
+        }
+        for (row, why) in &bad {
+            if !reported.contains(row) {
+                rep.problems.push(Problem {
+                    path: None,
+                    detail: format!("unreferenced {why}"),
+                });
+            }
+        }
+        for c in chunks.values() {
+            let actual = counted.get(&c.row).copied().unwrap_or(0);
+            if actual != c.refs {
+                rep.problems.push(Problem {
+                    path: None,
+                    detail: format!(
+                        "chunk {} has reference count {} but {} references",
+                        c.id, c.refs, actual
+                    ),
+                });
+            }
+        }
+        rep.problems.sort();
+        rep.problems.dedup();
+        Ok(rep)
+    }
+}

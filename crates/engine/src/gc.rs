@@ -1,0 +1,188 @@
+//! Garbage collection: a plan (what is unreferenced, which packs empty or mostly dead),
+//! then an execution. Runs while writes go on:
+//! - index rows are deleted only if they still have no reference *and* no writer has them
+//!   pinned (see [`crate::pins`]), in one transaction under the pin lock;
+//! - a pack is deleted only when no index row points into it; a pack that is mostly dead
+//!   is compacted first (live frames copied to the active pack, fsynced, rows relocated in
+//!   one transaction, then the old pack removed). A crash at any step leaves either the
+//!   old or the new copy indexed; the other is dead space for the next run.
+
+use crate::error::EngineResult;
+use crate::store::Store;
+use nas_blob::RECORD_HEADER_LEN;
+use nas_meta::{ChunkRecord, ChunkRow};
+use nas_types::PackId;
+use serde::Serialize;
+use std::collections::HashMap;
+
+/// A pack is compacted when more than this fraction of it is dead.
+const COMPACT_DEAD_FRACTION: f64 = 0.3;
+const BATCH: usize = 1000;
+
+/// What a GC run would do.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct GcPlan {
+    /// Chunks no version references.
+    pub chunks: usize,
+    /// Their stored bytes.
+    pub chunk_bytes: u64,
+    /// Packs that hold nothing live (deleted outright): `(id, size)`.
+    pub delete_packs: Vec<(String, u64)>,
+    /// Packs mostly dead (compacted): `(id, size, live bytes)`.
+    pub compact_packs: Vec<(String, u64, u64)>,
+    /// Disk bytes the run would give back.
+    pub reclaim_bytes: u64,
+    #[serde(skip)]
+    rows: Vec<ChunkRow>,
+    #[serde(skip)]
+    packs: Vec<PackId>,
+}
+
+/// What a GC run did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct GcReport {
+    /// The plan it executed.
+    pub plan: GcPlan,
+    /// Index rows deleted.
+    pub chunks_freed: usize,
+    /// Unreferenced chunks kept because a write in flight had pinned them.
+    pub chunks_pinned: usize,
+    /// Packs removed.
+    pub packs_deleted: usize,
+    /// Packs rewritten.
+    pub packs_compacted: usize,
+    /// Disk bytes given back.
+    pub bytes_freed: u64,
+    /// Packs left alone because reading them failed (see fsck).
+    pub errors: Vec<String>,
+}
+
+fn disk_bytes_of(chunks: u64, live: u64) -> u64 {
+    live + chunks * RECORD_HEADER_LEN + nas_blob::PACK_MAGIC.len() as u64
+}
+
+impl Store {
+    /// Plans a GC run (this is the whole of `--dry-run`).
+    pub fn gc_plan(&self) -> EngineResult<GcPlan> {
+        let meta = &self.inner.meta;
+        let mut unref: Vec<ChunkRecord> = Vec::new();
+        let mut after = ChunkRow(0);
+        loop {
+            let page = meta.unreferenced_chunks(after, BATCH)?;
+            let Some(last) = page.last() else { break };
+            after = last.row;
+            unref.extend(page);
+        }
+        let mut usage: HashMap<PackId, (u64, u64)> = meta
+            .pack_usage()?
+            .into_iter()
+            .map(|u| (u.pack, (u.chunks, u.live_bytes)))
+            .collect();
+        for c in &unref {
+            if let Some(u) = usage.get_mut(&c.loc.pack) {
+                u.0 -= 1;
+                u.1 -= u64::from(c.loc.len);
+            }
+        }
+        let mut plan = GcPlan {
+            chunks: unref.len(),
+            chunk_bytes: unref.iter().map(|c| u64::from(c.loc.len)).sum(),
+            rows: unref.iter().map(|c| c.row).collect(),
+            ..GcPlan::default()
+        };
+        for p in self.inner.blobs.packs()? {
+            if p.active {
+                continue;
+            }
+            let (chunks, live) = usage.get(&p.id).copied().unwrap_or((0, 0));
+            if chunks == 0 {
+                plan.delete_packs.push((p.id.to_string(), p.size));
+                plan.reclaim_bytes += p.size;
+                plan.packs.push(p.id);
+            } else {
+                let keep = disk_bytes_of(chunks, live);
+                let dead = p.size.saturating_sub(keep);
+                if dead as f64 > COMPACT_DEAD_FRACTION * p.size as f64 {
+                    plan.compact_packs.push((p.id.to_string(), p.size, live));
+                    plan.reclaim_bytes += dead;
+                    plan.packs.push(p.id);
+                }
+            }
+        }
+        Ok(plan)
+    }
+
+    /// Executes a plan. Safe to run while writers work; never frees a referenced or
+    /// pinned chunk.
+    pub fn gc_execute(&self, plan: GcPlan) -> EngineResult<GcReport> {
+        let inner = &self.inner;
+        let _one_at_a_time = inner.gc_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let mut report = GcReport::default();
+        for batch in plan.rows.chunks(BATCH) {
+            let deleted = inner
+                .pins
+                .while_frozen(|pinned| inner.meta.delete_unreferenced(batch, pinned))?;
+            report.chunks_pinned += batch.len() - deleted.len();
+            report.chunks_freed += deleted.len();
+        }
+        let sizes: HashMap<PackId, u64> = inner
+            .blobs
+            .packs()?
+            .into_iter()
+            .filter(|p| !p.active)
+            .map(|p| (p.id, p.size))
+            .collect();
+        for pack in &plan.packs {
+            let Some(&size) = sizes.get(pack) else {
+                continue;
+            };
+            let live = inner.meta.chunks_in_pack(*pack)?;
+            if !live.is_empty() {
+                match self.compact(&live) {
+                    Ok(()) => report.packs_compacted += 1,
+                    Err(e) => {
+                        report.errors.push(format!("pack {pack}: {e}"));
+                        continue;
+                    }
+                }
+                let kept = disk_bytes_of(
+                    live.len() as u64,
+                    live.iter().map(|c| u64::from(c.loc.len)).sum(),
+                );
+                report.bytes_freed += size.saturating_sub(kept);
+            } else {
+                report.bytes_freed += size;
+            }
+            inner.blobs.delete_pack(*pack)?;
+            report.packs_deleted += 1;
+        }
+        report.plan = plan;
+        Ok(report)
+    }
+
+    /// Plans and, unless `dry_run`, executes.
+    pub fn gc(&self, dry_run: bool) -> EngineResult<GcReport> {
+        let plan = self.gc_plan()?;
+        if dry_run {
+            return Ok(GcReport {
+                plan,
+                ..GcReport::default()
+            });
+        }
+        self.gc_execute(plan)
+    }
+
+    /// Copies the given indexed frames of a pack to the active pack and re-points the index.
+    fn compact(&self, live: &[ChunkRecord]) -> EngineResult<()> {
+        let blobs = &self.inner.blobs;
+        let mut moves = Vec::with_capacity(live.len());
+        for c in live {
+            let frame = blobs.read(&c.loc)?;
+            let loc = blobs.append(&c.id, &frame)?;
+            moves.push((c.row, loc));
+        }
+        blobs.sync()?;
+        self.inner.meta.relocate(&moves)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,245 @@
+//! [`Home`]: one tree of folders and files, and the namespace operations on it.
+//!
+//! Paths arrive as [`NasPath`] (already normalized and confined) and are resolved here,
+//! segment by segment, to node ids; the metadata store never sees a path it must parse.
+//! Reads, writes, versions and the trash are further `impl Home` blocks in their modules.
+
+use crate::error::{EngineError, EngineResult};
+use crate::store::Inner;
+use crate::time::now_ns;
+use nas_meta::{Displace, FileAttrs, HomeRecord, NodeKind, NodeRecord};
+use nas_types::{ContentHash, NasPath, NodeId, VersionNum};
+use std::sync::Arc;
+
+/// A file or folder as the engine reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    /// Stable id (survives renames).
+    pub id: NodeId,
+    /// Where it is.
+    pub path: NasPath,
+    /// File or folder.
+    pub kind: NodeKind,
+    /// Bytes (0 for folders).
+    pub size: u64,
+    /// Modification time, ns since the epoch.
+    pub mtime_ns: i64,
+    /// Current version of a file.
+    pub version: Option<VersionNum>,
+    /// BLAKE3 of a file's current content.
+    pub hash: Option<ContentHash>,
+    /// Content type and user metadata of a file's current version.
+    pub attrs: FileAttrs,
+}
+
+impl Entry {
+    pub(crate) fn from_node(path: NasPath, n: NodeRecord) -> Entry {
+        let (size, mtime_ns, version, hash, attrs) = match n.head {
+            Some(v) => (v.size, v.mtime_ns, Some(v.num), Some(v.hash), v.attrs),
+            None => (0, n.mtime_ns, None, None, FileAttrs::default()),
+        };
+        Entry {
+            id: n.id,
+            path,
+            kind: n.kind,
+            size,
+            mtime_ns,
+            version,
+            hash,
+            attrs,
+        }
+    }
+
+    /// The last path segment (empty for the root).
+    pub fn name(&self) -> &str {
+        self.path.name().unwrap_or("")
+    }
+}
+
+/// One page of a folder listing.
+#[derive(Debug, Clone)]
+pub struct ListPage {
+    /// Entries sorted bytewise by name.
+    pub entries: Vec<Entry>,
+    /// Pass as `after` to get the next page; `None` on the last page.
+    pub next_after: Option<String>,
+}
+
+/// A handle on one home. Cheap to clone.
+#[derive(Clone)]
+pub struct Home {
+    pub(crate) inner: Arc<Inner>,
+    pub(crate) rec: HomeRecord,
+}
+
+impl Home {
+    pub(crate) fn new(inner: Arc<Inner>, rec: HomeRecord) -> Home {
+        Home { inner, rec }
+    }
+
+    /// The home's name.
+    pub fn name(&self) -> &str {
+        &self.rec.name
+    }
+
+    /// Resolves a path to its node.
+    pub(crate) fn resolve(&self, path: &NasPath) -> EngineResult<NodeRecord> {
+        let meta = &self.inner.meta;
+        let mut node = meta
+            .node(self.rec.root)?
+            .ok_or_else(|| EngineError::NotFound(path.to_string()))?;
+        for seg in path.segments() {
+            if node.kind != NodeKind::Dir {
+                return Err(EngineError::NotFound(path.to_string()));
+            }
+            node = meta
+                .child(node.id, seg)?
+                .ok_or_else(|| EngineError::NotFound(path.to_string()))?;
+        }
+        Ok(node)
+    }
+
+    /// Resolves the folder that holds `path`, and `path`'s name.
+    pub(crate) fn resolve_parent<'p>(
+        &self,
+        path: &'p NasPath,
+    ) -> EngineResult<(NodeRecord, &'p str)> {
+        let (Some(parent), Some(name)) = (path.parent(), path.name()) else {
+            return Err(EngineError::Invalid("the root has no parent".into()));
+        };
+        let p = self.resolve(&parent).map_err(|e| e.at(parent.as_str()))?;
+        if p.kind != NodeKind::Dir {
+            return Err(EngineError::NotADirectory(parent.to_string()));
+        }
+        Ok((p, name))
+    }
+
+    /// Stats a path.
+    pub fn stat(&self, path: &NasPath) -> EngineResult<Entry> {
+        Ok(Entry::from_node(path.clone(), self.resolve(path)?))
+    }
+
+    /// Whether something exists at `path`.
+    pub fn exists(&self, path: &NasPath) -> EngineResult<bool> {
+        match self.resolve(path) {
+            Ok(_) => Ok(true),
+            Err(EngineError::NotFound(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Lists up to `limit` entries of a folder with names after `after` (bytewise order).
+    pub fn list(
+        &self,
+        path: &NasPath,
+        after: Option<&str>,
+        limit: usize,
+    ) -> EngineResult<ListPage> {
+        let dir = self.resolve(path)?;
+        if dir.kind != NodeKind::Dir {
+            return Err(EngineError::NotADirectory(path.to_string()));
+        }
+        let limit = limit.clamp(1, 10_000);
+        let nodes = self.inner.meta.list(dir.id, after, limit)?;
+        let next_after = (nodes.len() == limit).then(|| nodes[limit - 1].name.clone());
+        let mut entries = Vec::with_capacity(nodes.len());
+        for n in nodes {
+            let p = path.join(&n.name)?;
+            entries.push(Entry::from_node(p, n));
+        }
+        Ok(ListPage {
+            entries,
+            next_after,
+        })
+    }
+
+    /// Creates a folder; its parent must exist.
+    pub fn mkdir(&self, path: &NasPath) -> EngineResult<Entry> {
+        let (parent, name) = self.resolve_parent(path)?;
+        let n = self
+            .inner
+            .meta
+            .mkdir(parent.id, name, now_ns())
+            .map_err(|e| EngineError::from(e).at(path.as_str()))?;
+        Ok(Entry::from_node(path.clone(), n))
+    }
+
+    /// Creates a folder and any missing parents; succeeds if it already exists.
+    pub fn mkdir_all(&self, path: &NasPath) -> EngineResult<()> {
+        let mut cur = NasPath::root();
+        let mut node = self.resolve(&cur)?;
+        for seg in path.segments() {
+            cur = cur.join(seg)?;
+            node = match self.inner.meta.child(node.id, seg)? {
+                Some(n) if n.kind == NodeKind::Dir => n,
+                Some(_) => return Err(EngineError::NotADirectory(cur.to_string())),
+                None => match self.inner.meta.mkdir(node.id, seg, now_ns()) {
+                    Ok(n) => n,
+                    Err(nas_meta::MetaError::Exists(_)) => self.resolve(&cur)?,
+                    Err(e) => return Err(EngineError::from(e).at(cur.as_str())),
+                },
+            };
+        }
+        Ok(())
+    }
+
+    fn displace(&self, to: &NasPath, overwrite: bool) -> Option<Displace> {
+        overwrite.then(|| Displace {
+            path: to.to_string(),
+            now_ns: now_ns(),
+        })
+    }
+
+    /// Renames or moves a file or folder (O(1): one row changes). With `overwrite`, an
+    /// existing destination goes to the trash; without it, `AlreadyExists`.
+    pub fn rename(&self, from: &NasPath, to: &NasPath, overwrite: bool) -> EngineResult<Entry> {
+        let src = self.resolve(from)?;
+        if to.is_within(from) && to != from {
+            return Err(EngineError::Invalid(format!(
+                "cannot move {from} into itself"
+            )));
+        }
+        let (parent, name) = self.resolve_parent(to)?;
+        let d = self.displace(to, overwrite);
+        let n = self
+            .inner
+            .meta
+            .rename(src.id, parent.id, name, d.as_ref())
+            .map_err(|e| EngineError::from(e).at(to.as_str()))?;
+        Ok(Entry::from_node(to.clone(), n))
+    }
+
+    /// Copies a file (its current version) or a folder tree. Chunks are shared: the cost
+    /// is metadata only.
+    pub fn copy(&self, from: &NasPath, to: &NasPath, overwrite: bool) -> EngineResult<Entry> {
+        let src = self.resolve(from)?;
+        if to.is_within(from) {
+            return Err(EngineError::Invalid(format!(
+                "cannot copy {from} into itself"
+            )));
+        }
+        let (parent, name) = self.resolve_parent(to)?;
+        let d = self.displace(to, overwrite);
+        let n = self
+            .inner
+            .meta
+            .copy(src.id, parent.id, name, d.as_ref(), now_ns())
+            .map_err(|e| EngineError::from(e).at(to.as_str()))?;
+        Ok(Entry::from_node(to.clone(), n))
+    }
+
+    /// Sets the modification time (for sync clients).
+    pub fn set_mtime(&self, path: &NasPath, mtime_ns: i64) -> EngineResult<()> {
+        let n = self.resolve(path)?;
+        Ok(self.inner.meta.set_mtime(n.id, mtime_ns)?)
+    }
+
+    /// Replaces a file's content type and user metadata (current version).
+    pub fn set_attrs(&self, path: &NasPath, attrs: &FileAttrs) -> EngineResult<()> {
+        let n = self.resolve(path)?;
+        self.inner
+            .meta
+            .set_attrs(n.id, attrs)
+            .map_err(|e| EngineError::from(e).at(path.as_str()))
+    }
+}

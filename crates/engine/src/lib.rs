@@ -1,0 +1,51 @@
+//! The Silent-NAS storage engine: the one facade every door (WebDAV, S3, REST, CLI) calls.
+//!
+//! It owns the write pipeline (chunk → hash → dedup → compress → append → commit), the read
+//! pipeline (offset index → fetch → verify), the namespace, versions and retention, the
+//! trash, garbage collection and fsck. It knows nothing of HTTP; it reaches disk only
+//! through [`nas_blob::BlobStore`] and [`nas_meta::MetaStore`].
+//!
+//! ```
+//! use nas_engine::{Store, StoreOptions, WriteOptions};
+//! use nas_types::NasPath;
+//! let dir = tempfile::tempdir().unwrap();
+//! let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+//! let home = store.home("alice").unwrap();
+//! let path = NasPath::parse("/notes.txt").unwrap();
+//! home.write_all(&path, b"first", WriteOptions::default()).unwrap();
+//! home.write_all(&path, b"second", WriteOptions::default()).unwrap();
+//! assert_eq!(home.read_all(&path, None).unwrap(), b"second");
+//! assert_eq!(home.versions(&path).unwrap().len(), 2);
+//! ```
+//!
+//! The API is synchronous and thread-safe (`Store` is `Clone + Send + Sync`). From async
+//! code use [`AsyncHome`], which runs each call on tokio's blocking pool so the runtime's
+//! workers never wait on disk.
+
+mod asyncio;
+mod error;
+mod fsck;
+mod gc;
+mod home;
+mod pins;
+mod read;
+mod retention;
+mod stats;
+mod store;
+mod time;
+mod trash;
+mod write;
+
+pub use asyncio::AsyncHome;
+pub use error::{EngineError, EngineResult};
+pub use fsck::{FsckReport, Problem};
+pub use gc::{GcPlan, GcReport};
+pub use home::{Entry, Home, ListPage};
+pub use nas_codec::Compression;
+pub use nas_meta::{FileAttrs, NodeKind, TrashRecord, VersionRecord};
+pub use read::{FileReader, RangeReader};
+pub use retention::{RetentionPlan, RetentionPolicy};
+pub use stats::StoreStats;
+pub use store::{Store, StoreOptions};
+pub use time::now_ns;
+pub use write::{FileWriter, WriteOptions};

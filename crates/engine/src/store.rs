@@ -1,0 +1,172 @@
+//! [`Store`]: opening a data directory and the shared state behind every handle.
+//!
+//! Data directory layout (see `docs/design/on-disk-format.md`):
+//! `lock` (held exclusively while a store is open), `meta.sqlite` (+ WAL), `packs/`.
+
+use crate::error::{EngineError, EngineResult};
+use crate::home::Home;
+use crate::pins::Pins;
+use crate::time::now_ns;
+use nas_blob::{BlobStore, LocalPackStore};
+use nas_chunker::ChunkerParams;
+use nas_codec::Compression;
+use nas_meta::{MetaStore, SqliteMeta};
+use std::fs::{self, File, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// How to open a store.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Compression for new chunks; `None` keeps the store's setting (LZ4 on a new store).
+    pub compression: Option<Compression>,
+    /// Pack files are sealed at about this size.
+    pub pack_size: u64,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            compression: None,
+            pack_size: 64 << 20,
+        }
+    }
+}
+
+pub(crate) struct Inner {
+    pub dir: PathBuf,
+    pub meta: Box<dyn MetaStore>,
+    pub blobs: Box<dyn BlobStore>,
+    pub chunker: ChunkerParams,
+    pub compression: Compression,
+    pub pins: Pins,
+    /// One GC (or compaction) at a time.
+    pub gc_lock: Mutex<()>,
+    _lock: File,
+}
+
+/// An open store. Cheap to clone; all clones share one state.
+#[derive(Clone)]
+pub struct Store {
+    pub(crate) inner: Arc<Inner>,
+}
+
+const SETTING_CHUNKER: &str = "chunker";
+const SETTING_COMPRESSION: &str = "compression";
+
+fn compression_name(c: Compression) -> String {
+    match c {
+        Compression::None => "none".into(),
+        Compression::Lz4 => "lz4".into(),
+        Compression::Zstd(l) => format!("zstd:{l}"),
+    }
+}
+
+fn take_lock(dir: &Path) -> EngineResult<File> {
+    let f = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join("lock"))?;
+    match f.try_lock() {
+        Ok(()) => Ok(f),
+        Err(std::fs::TryLockError::WouldBlock) => Err(EngineError::Locked(dir.to_path_buf())),
+        Err(std::fs::TryLockError::Error(e)) => Err(e.into()),
+    }
+}
+
+impl Store {
+    /// Opens the store in `dir`, creating it when empty. Fails with
+    /// [`EngineError::Locked`] when another process has it open.
+    pub fn open(dir: &Path, opts: StoreOptions) -> EngineResult<Store> {
+        fs::create_dir_all(dir)?;
+        let lock = take_lock(dir)?;
+        let meta = SqliteMeta::open(&dir.join("meta.sqlite"))?;
+        let chunker = match meta.setting(SETTING_CHUNKER)? {
+            Some(s) => parse_chunker(&s)?,
+            None => {
+                let p = ChunkerParams::DEFAULT;
+                meta.set_setting(SETTING_CHUNKER, &format!("{},{},{}", p.min, p.avg, p.max))?;
+                p
+            }
+        };
+        let stored = meta
+            .setting(SETTING_COMPRESSION)?
+            .and_then(|s| Compression::parse(&s));
+        let compression = match (opts.compression, stored) {
+            (Some(c), _) => c,
+            (None, Some(c)) => c,
+            (None, None) => Compression::Lz4,
+        };
+        if stored.is_none() {
+            meta.set_setting(SETTING_COMPRESSION, &compression_name(compression))?;
+        }
+        let blobs = LocalPackStore::open(dir, opts.pack_size)?;
+        Ok(Store {
+            inner: Arc::new(Inner {
+                dir: dir.to_path_buf(),
+                meta: Box::new(meta),
+                blobs: Box::new(blobs),
+                chunker,
+                compression,
+                pins: Pins::default(),
+                gc_lock: Mutex::new(()),
+                _lock: lock,
+            }),
+        })
+    }
+
+    /// Makes `c` the store's default compression for new chunks (persisted).
+    pub fn set_default_compression(&self, c: Compression) -> EngineResult<()> {
+        self.inner
+            .meta
+            .set_setting(SETTING_COMPRESSION, &compression_name(c))?;
+        Ok(())
+    }
+
+    /// The compression new chunks get in this session.
+    pub fn compression(&self) -> Compression {
+        self.inner.compression
+    }
+
+    /// The data directory.
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// The home called `name`, created on first use.
+    pub fn home(&self, name: &str) -> EngineResult<Home> {
+        if name.is_empty() || name.contains('/') || name.chars().any(|c| c.is_control()) {
+            return Err(EngineError::Invalid(format!("invalid home name {name:?}")));
+        }
+        let rec = self.inner.meta.create_home(name, now_ns())?;
+        Ok(Home::new(self.inner.clone(), rec))
+    }
+
+    /// Names of every home.
+    pub fn homes(&self) -> EngineResult<Vec<String>> {
+        Ok(self
+            .inner
+            .meta
+            .homes()?
+            .into_iter()
+            .map(|h| h.name)
+            .collect())
+    }
+
+    /// A consistent copy of the metadata database at `dest`, taken while the store runs.
+    pub fn backup_meta(&self, dest: &Path) -> EngineResult<()> {
+        Ok(self.inner.meta.backup(dest)?)
+    }
+}
+
+fn parse_chunker(s: &str) -> EngineResult<ChunkerParams> {
+    let v: Vec<usize> = s.split(',').filter_map(|x| x.trim().parse().ok()).collect();
+    let [min, avg, max] = v[..] else {
+        return Err(EngineError::Invalid(format!("bad chunker setting {s:?}")));
+    };
+    let p = ChunkerParams { min, avg, max };
+    p.validate()
+        .map_err(|e| EngineError::Invalid(e.to_string()))?;
+    Ok(p)
+}

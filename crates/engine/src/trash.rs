@@ -1,0 +1,84 @@
+//! The trash: deletes detach a subtree (O(1)); it can be listed, restored to its old or a
+//! new path, purged, or expire after an age.
+
+use crate::error::{EngineError, EngineResult};
+use crate::home::Home;
+use crate::store::Store;
+use crate::time::now_ns;
+use nas_meta::TrashRecord;
+use nas_types::{NasPath, TrashId};
+use std::time::Duration;
+
+impl Home {
+    /// Moves a file or folder to the trash.
+    pub fn delete(&self, path: &NasPath) -> EngineResult<TrashRecord> {
+        if path.is_root() {
+            return Err(EngineError::Invalid("the root cannot be deleted".into()));
+        }
+        let n = self.resolve(path)?;
+        Ok(self.inner.meta.trash(n.id, path.as_str(), now_ns())?)
+    }
+
+    /// Trash entries of this home, newest first.
+    pub fn trash_list(&self) -> EngineResult<Vec<TrashRecord>> {
+        Ok(self.inner.meta.trash_list(self.rec.id)?)
+    }
+
+    fn own_entry(&self, id: TrashId) -> EngineResult<TrashRecord> {
+        match self.inner.meta.trash_entry(id)? {
+            Some(t) if t.home == self.rec.id => Ok(t),
+            _ => Err(EngineError::NotFound(format!("trash entry {id}"))),
+        }
+    }
+
+    /// Restores an entry to `to`, or to where it was (re-creating missing folders).
+    pub fn trash_restore(&self, id: TrashId, to: Option<&NasPath>) -> EngineResult<NasPath> {
+        let t = self.own_entry(id)?;
+        let dest = match to {
+            Some(p) => p.clone(),
+            None => NasPath::parse(&t.path)?,
+        };
+        let parent = dest
+            .parent()
+            .ok_or_else(|| EngineError::Invalid("cannot restore onto the root".into()))?;
+        if to.is_none() {
+            self.mkdir_all(&parent)?;
+        }
+        let (p, name) = self.resolve_parent(&dest)?;
+        self.inner
+            .meta
+            .trash_restore(id, p.id, name)
+            .map_err(|e| EngineError::from(e).at(dest.as_str()))?;
+        Ok(dest)
+    }
+
+    /// Deletes an entry for good (its chunks become garbage once nothing else uses them).
+    pub fn trash_purge(&self, id: TrashId) -> EngineResult<()> {
+        self.own_entry(id)?;
+        Ok(self.inner.meta.trash_purge(id)?)
+    }
+
+    /// Purges every entry of this home.
+    pub fn trash_purge_all(&self) -> EngineResult<usize> {
+        let all = self.trash_list()?;
+        for t in &all {
+            self.inner.meta.trash_purge(t.id)?;
+        }
+        Ok(all.len())
+    }
+}
+
+impl Store {
+    /// Purges trash entries (all homes) older than `age`. Returns how many.
+    pub fn expire_trash(&self, age: Duration) -> EngineResult<usize> {
+        let before = now_ns().saturating_sub(age.as_nanos() as i64);
+        let old = self.inner.meta.trash_older_than(before)?;
+        for t in &old {
+            match self.inner.meta.trash_purge(t.id) {
+                Ok(()) | Err(nas_meta::MetaError::NotFound(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(old.len())
+    }
+}

@@ -1,0 +1,205 @@
+//! Metadata for Silent-NAS: the namespace (homes, folders, files), versions, the chunk
+//! index with reference counts, and the trash — behind traits, so that a PostgreSQL
+//! implementation can follow without touching the engine.
+//!
+//! [`MetaStore`] is the union of four narrow traits, one per concern:
+//! [`Namespace`], [`Versions`], [`ChunkIndex`], [`TrashStore`]. Every method is one ACID
+//! transaction: when it returns `Ok`, its effect is durable (SQLite: WAL with
+//! `synchronous=FULL`). This crate is the only one that names the database.
+//! The schema is documented in `docs/design/metadata-schema.md`.
+//!
+//! ```
+//! use nas_meta::{Namespace, SqliteMeta};
+//! let dir = tempfile::tempdir().unwrap();
+//! let meta = SqliteMeta::open(&dir.path().join("meta.sqlite")).unwrap();
+//! let home = meta.create_home("alice", 0).unwrap();
+//! let docs = meta.mkdir(home.root, "docs", 0).unwrap();
+//! assert_eq!(meta.child(home.root, "docs").unwrap().unwrap().id, docs.id);
+//! ```
+
+mod extents;
+mod records;
+mod sqlite;
+
+pub use extents::{Extent, decode_extents, encode_extents};
+pub use records::*;
+pub use sqlite::{SCHEMA_VERSION, SqliteMeta};
+
+use nas_types::{ChunkId, HomeId, NodeId, PackId, TrashId, VersionNum};
+use thiserror::Error;
+
+/// Metadata errors.
+#[derive(Debug, Error)]
+pub enum MetaError {
+    /// No such node, version, home or trash entry.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The name is taken.
+    #[error("already exists: {0}")]
+    Exists(String),
+    /// A folder was needed.
+    #[error("not a folder: {0}")]
+    NotADirectory(String),
+    /// A file was needed.
+    #[error("is a folder: {0}")]
+    IsADirectory(String),
+    /// E.g. moving a folder into itself, deleting the only version.
+    #[error("invalid operation: {0}")]
+    Invalid(String),
+    /// The database holds something impossible (reported by fsck, never repaired silently).
+    #[error("metadata is inconsistent: {0}")]
+    Corrupt(String),
+    /// The database was written by a newer version.
+    #[error("metadata schema version {found} is newer than this program ({supported})")]
+    TooNew {
+        /// Version in the file.
+        found: i64,
+        /// Newest this build knows.
+        supported: i64,
+    },
+    /// The database itself failed.
+    #[error("metadata database error: {0}")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl From<rusqlite::Error> for MetaError {
+    fn from(e: rusqlite::Error) -> Self {
+        MetaError::Backend(Box::new(e))
+    }
+}
+
+/// Result alias for this crate.
+pub type MetaResult<T> = Result<T, MetaError>;
+
+/// Homes, folders and files (by node id; paths are resolved by the engine).
+pub trait Namespace {
+    /// Returns the home called `name`, creating it (with an empty root folder) if needed.
+    fn create_home(&self, name: &str, now_ns: i64) -> MetaResult<HomeRecord>;
+    /// The home called `name`.
+    fn home(&self, name: &str) -> MetaResult<Option<HomeRecord>>;
+    /// Every home.
+    fn homes(&self) -> MetaResult<Vec<HomeRecord>>;
+    /// A node by id (live or in the trash).
+    fn node(&self, id: NodeId) -> MetaResult<Option<NodeRecord>>;
+    /// The child of folder `parent` called `name`.
+    fn child(&self, parent: NodeId, name: &str) -> MetaResult<Option<NodeRecord>>;
+    /// Up to `limit` children of `parent` with names sorted bytewise after `after`.
+    fn list(
+        &self,
+        parent: NodeId,
+        after: Option<&str>,
+        limit: usize,
+    ) -> MetaResult<Vec<NodeRecord>>;
+    /// Creates folder `parent/name`.
+    fn mkdir(&self, parent: NodeId, name: &str, now_ns: i64) -> MetaResult<NodeRecord>;
+    /// Moves `node` to `new_parent/new_name` (O(1) for folders). If the destination exists
+    /// it is moved to the trash when `displace` is given (as its path), else `Exists`.
+    fn rename(
+        &self,
+        node: NodeId,
+        new_parent: NodeId,
+        new_name: &str,
+        displace: Option<&Displace>,
+    ) -> MetaResult<NodeRecord>;
+    /// Copies `node` (a file's head version, or a whole folder tree) to `new_parent/new_name`;
+    /// chunks are shared, not copied.
+    fn copy(
+        &self,
+        node: NodeId,
+        new_parent: NodeId,
+        new_name: &str,
+        displace: Option<&Displace>,
+        now_ns: i64,
+    ) -> MetaResult<NodeRecord>;
+    /// Sets a folder's mtime or a file's head version's mtime.
+    fn set_mtime(&self, node: NodeId, mtime_ns: i64) -> MetaResult<()>;
+    /// Sets the head version's content type and user metadata.
+    fn set_attrs(&self, node: NodeId, attrs: &FileAttrs) -> MetaResult<()>;
+    /// The path of a node inside its home, or inside its trash entry (`None` if gone).
+    fn node_path(&self, node: NodeId) -> MetaResult<Option<String>>;
+    /// Whether the node hangs off its home's root (not trashed, not detached).
+    fn is_live(&self, node: NodeId) -> MetaResult<bool>;
+}
+
+/// File versions.
+pub trait Versions {
+    /// Commits a new version of `parent/name` (creating the file), atomically registering
+    /// new chunks and taking references on every chunk the version uses.
+    fn commit_version(&self, req: &CommitRequest<'_>) -> MetaResult<VersionRecord>;
+    /// All versions of a file, oldest first.
+    fn versions(&self, node: NodeId) -> MetaResult<Vec<VersionRecord>>;
+    /// One version (the head when `num` is `None`) with its extent list.
+    fn version(
+        &self,
+        node: NodeId,
+        num: Option<VersionNum>,
+    ) -> MetaResult<Option<(VersionRecord, Vec<Extent>)>>;
+    /// Makes version `num` the newest, as a new version sharing its chunks.
+    fn restore_version(
+        &self,
+        node: NodeId,
+        num: VersionNum,
+        now_ns: i64,
+    ) -> MetaResult<VersionRecord>;
+    /// Deletes one version, releasing its chunk references. The only version cannot be deleted.
+    fn delete_version(&self, node: NodeId, num: VersionNum) -> MetaResult<()>;
+    /// Every file node with more than `keep` versions (for retention).
+    fn files_with_versions_over(&self, keep: usize) -> MetaResult<Vec<NodeId>>;
+    /// Visits every version of every file (live and trashed), for fsck.
+    fn for_each_version(&self, f: &mut dyn FnMut(VersionScan) -> MetaResult<()>) -> MetaResult<()>;
+}
+
+/// The chunk index: where each chunk lives and how many versions reference it.
+pub trait ChunkIndex {
+    /// Looks a chunk up by content id.
+    fn find_chunk(&self, id: &ChunkId) -> MetaResult<Option<ChunkRecord>>;
+    /// Looks a chunk up by row.
+    fn chunk(&self, row: ChunkRow) -> MetaResult<Option<ChunkRecord>>;
+    /// Up to `limit` chunks with no reference, rows after `after`.
+    fn unreferenced_chunks(&self, after: ChunkRow, limit: usize) -> MetaResult<Vec<ChunkRecord>>;
+    /// Deletes each listed chunk that still has no reference and for which `keep` is false,
+    /// in one transaction (run while holding the engine's pin lock). Returns the deleted ones.
+    fn delete_unreferenced(
+        &self,
+        rows: &[ChunkRow],
+        keep: &dyn Fn(&ChunkId) -> bool,
+    ) -> MetaResult<Vec<ChunkRecord>>;
+    /// Live bytes and chunk count per pack.
+    fn pack_usage(&self) -> MetaResult<Vec<PackUsage>>;
+    /// Every chunk stored in `pack`.
+    fn chunks_in_pack(&self, pack: PackId) -> MetaResult<Vec<ChunkRecord>>;
+    /// Points chunks at new locations (after compaction copied them), atomically.
+    fn relocate(&self, moves: &[(ChunkRow, nas_blob::BlobLocation)]) -> MetaResult<()>;
+    /// Visits every chunk, for fsck and scrub.
+    fn for_each_chunk(&self, f: &mut dyn FnMut(ChunkRecord) -> MetaResult<()>) -> MetaResult<()>;
+    /// Totals for `stats`.
+    fn stats(&self) -> MetaResult<MetaStats>;
+}
+
+/// The trash: deleted subtrees, restorable until purged.
+pub trait TrashStore {
+    /// Detaches `node` into a new trash entry remembering `path`.
+    fn trash(&self, node: NodeId, path: &str, now_ns: i64) -> MetaResult<TrashRecord>;
+    /// Entries of a home, newest first.
+    fn trash_list(&self, home: HomeId) -> MetaResult<Vec<TrashRecord>>;
+    /// One entry.
+    fn trash_entry(&self, id: TrashId) -> MetaResult<Option<TrashRecord>>;
+    /// Re-attaches an entry at `parent/name`.
+    fn trash_restore(&self, id: TrashId, parent: NodeId, name: &str) -> MetaResult<NodeRecord>;
+    /// Deletes an entry's subtree for good, releasing chunk references.
+    fn trash_purge(&self, id: TrashId) -> MetaResult<()>;
+    /// Entries (all homes) deleted before `before_ns`.
+    fn trash_older_than(&self, before_ns: i64) -> MetaResult<Vec<TrashRecord>>;
+}
+
+/// Everything the engine needs from a metadata store.
+pub trait MetaStore: Namespace + Versions + ChunkIndex + TrashStore + Send + Sync {
+    /// A consistent copy of the metadata at `dest` (online).
+    fn backup(&self, dest: &std::path::Path) -> MetaResult<()>;
+    /// Reads a store-wide setting.
+    fn setting(&self, key: &str) -> MetaResult<Option<String>>;
+    /// Writes a store-wide setting.
+    fn set_setting(&self, key: &str, value: &str) -> MetaResult<()>;
+    /// The database's own consistency check; empty when clean.
+    fn integrity_check(&self) -> MetaResult<Vec<String>>;
+}

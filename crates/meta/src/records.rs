@@ -1,0 +1,200 @@
+//! Plain records passed across the [`crate::MetaStore`] traits.
+
+use nas_blob::BlobLocation;
+use nas_types::{ChunkId, ContentHash, HomeId, NodeId, PackId, TrashId, VersionNum};
+use std::collections::BTreeMap;
+
+/// Row id of a chunk in the index (compact reference used in extent lists).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ChunkRow(pub i64);
+
+/// A home.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HomeRecord {
+    /// Its id.
+    pub id: HomeId,
+    /// Its name.
+    pub name: String,
+    /// Its root folder.
+    pub root: NodeId,
+}
+
+/// File or folder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeKind {
+    /// A folder.
+    Dir,
+    /// A file.
+    File,
+}
+
+/// A node with its head version (files).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeRecord {
+    /// Stable id (survives renames; a file id for sync clients).
+    pub id: NodeId,
+    /// Home.
+    pub home: HomeId,
+    /// Enclosing folder (`None` for a root or a trashed subtree top).
+    pub parent: Option<NodeId>,
+    /// Name in its folder.
+    pub name: String,
+    /// File or folder.
+    pub kind: NodeKind,
+    /// Folder mtime (files: see `head`).
+    pub mtime_ns: i64,
+    /// Newest version of a file.
+    pub head: Option<VersionRecord>,
+}
+
+/// Content type and user metadata of a version.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FileAttrs {
+    /// MIME type.
+    pub content_type: Option<String>,
+    /// User key/value metadata.
+    pub user: BTreeMap<String, String>,
+}
+
+/// One version of a file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VersionRecord {
+    /// File.
+    pub node: NodeId,
+    /// 1, 2, 3… oldest first.
+    pub num: VersionNum,
+    /// Bytes.
+    pub size: u64,
+    /// Modification time (settable by clients).
+    pub mtime_ns: i64,
+    /// When this version was committed.
+    pub created_ns: i64,
+    /// BLAKE3 of the content.
+    pub hash: ContentHash,
+    /// Content type and user metadata.
+    pub attrs: FileAttrs,
+}
+
+/// A chunk in the index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChunkRecord {
+    /// Row.
+    pub row: ChunkRow,
+    /// Content id.
+    pub id: ChunkId,
+    /// Plaintext length.
+    pub raw_len: u32,
+    /// Codec tag of the stored frame.
+    pub codec: u8,
+    /// Where the frame is.
+    pub loc: BlobLocation,
+    /// Number of version references.
+    pub refs: i64,
+}
+
+/// A chunk written by a commit (not yet in the index).
+#[derive(Debug, Clone, Copy)]
+pub struct NewChunk {
+    /// Content id.
+    pub id: ChunkId,
+    /// Plaintext length.
+    pub raw_len: u32,
+    /// Codec tag.
+    pub codec: u8,
+    /// Where it was appended.
+    pub loc: BlobLocation,
+}
+
+/// What to do with an existing destination: move it to the trash under this path.
+#[derive(Debug, Clone)]
+pub struct Displace {
+    /// Path of the destination, recorded in its trash entry.
+    pub path: String,
+    /// Time of the deletion.
+    pub now_ns: i64,
+}
+
+/// A new version to commit.
+#[derive(Debug, Clone)]
+pub struct CommitRequest<'a> {
+    /// Folder of the file.
+    pub parent: NodeId,
+    /// File name.
+    pub name: &'a str,
+    /// Chunk ids in file order with their plaintext lengths.
+    pub extents: &'a [(ChunkId, u32)],
+    /// Chunks this write appended (others are deduplicated against the index).
+    pub new_chunks: &'a [NewChunk],
+    /// Content length.
+    pub size: u64,
+    /// BLAKE3 of the content.
+    pub hash: ContentHash,
+    /// Modification time.
+    pub mtime_ns: i64,
+    /// Commit time.
+    pub now_ns: i64,
+    /// Content type and user metadata.
+    pub attrs: FileAttrs,
+}
+
+/// A trash entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrashRecord {
+    /// Entry id.
+    pub id: TrashId,
+    /// Home.
+    pub home: HomeId,
+    /// Top node of the deleted subtree.
+    pub node: NodeId,
+    /// Path it had.
+    pub path: String,
+    /// Deletion time.
+    pub deleted_ns: i64,
+    /// File or folder.
+    pub kind: NodeKind,
+}
+
+/// Live bytes in one pack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PackUsage {
+    /// Pack.
+    pub pack: PackId,
+    /// Frames still indexed.
+    pub chunks: u64,
+    /// Their bytes (frames only).
+    pub live_bytes: u64,
+}
+
+/// One version as seen by fsck.
+#[derive(Debug, Clone)]
+pub struct VersionScan {
+    /// Its record.
+    pub version: VersionRecord,
+    /// Decoded extents, or why they do not decode.
+    pub extents: Result<Vec<Extent>, String>,
+}
+
+/// Totals.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MetaStats {
+    /// Live files.
+    pub files: u64,
+    /// Live folders (roots excluded).
+    pub dirs: u64,
+    /// Versions of all files, live and trashed.
+    pub versions: u64,
+    /// Sum of all versions' sizes.
+    pub logical_bytes: u64,
+    /// Sum of head versions' sizes of live files.
+    pub current_bytes: u64,
+    /// Distinct chunks.
+    pub chunks: u64,
+    /// Their plaintext bytes.
+    pub chunk_raw_bytes: u64,
+    /// Their stored frame bytes.
+    pub chunk_stored_bytes: u64,
+    /// Trash entries.
+    pub trash_entries: u64,
+}
+
+use crate::Extent;

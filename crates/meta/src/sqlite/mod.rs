@@ -1,0 +1,122 @@
+//! [`SqliteMeta`]: the embedded implementation (SQLite in WAL mode, `synchronous=FULL`).
+//!
+//! One writer connection behind a mutex (SQLite has one writer anyway; every write is a
+//! `BEGIN IMMEDIATE` transaction) and a small pool of reader connections that run
+//! concurrently with it (WAL readers see the last committed state and never block).
+
+mod chunks;
+mod namespace;
+mod rows;
+mod schema;
+mod trash;
+mod versions;
+
+pub use schema::SCHEMA_VERSION;
+
+use crate::{MetaError, MetaResult, MetaStore};
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+const MAX_IDLE_READERS: usize = 16;
+
+/// Metadata in one SQLite file.
+pub struct SqliteMeta {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(30))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "OFF")?;
+    conn.pragma_update(None, "cache_size", -16000)?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(())
+}
+
+impl SqliteMeta {
+    /// Opens (creating and migrating) the database at `path`.
+    pub fn open(path: &Path) -> MetaResult<Self> {
+        let mut conn = Connection::open(path)?;
+        configure(&conn)?;
+        schema::migrate(&mut conn)?;
+        Ok(SqliteMeta {
+            path: path.to_path_buf(),
+            writer: Mutex::new(conn),
+            readers: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Runs `f` on a reader connection.
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> MetaResult<T>) -> MetaResult<T> {
+        let conn = match lock(&self.readers).pop() {
+            Some(c) => c,
+            None => {
+                let c = Connection::open_with_flags(
+                    &self.path,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )?;
+                c.busy_timeout(std::time::Duration::from_secs(30))?;
+                c.set_prepared_statement_cache_capacity(64);
+                c
+            }
+        };
+        let out = f(&conn);
+        let mut pool = lock(&self.readers);
+        if pool.len() < MAX_IDLE_READERS {
+            pool.push(conn);
+        }
+        out
+    }
+
+    /// Runs `f` in one immediate write transaction, committed when `f` returns `Ok`.
+    fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> MetaResult<T>) -> MetaResult<T> {
+        let mut conn = lock(&self.writer);
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+}
+
+impl MetaStore for SqliteMeta {
+    fn backup(&self, dest: &Path) -> MetaResult<()> {
+        let dest = dest
+            .to_str()
+            .ok_or_else(|| MetaError::Invalid("backup path is not UTF-8".into()))?;
+        self.read(|c| {
+            c.execute("VACUUM INTO ?1", [dest])?;
+            Ok(())
+        })
+    }
+
+    /// Reads a value from the `settings` table.
+    fn setting(&self, key: &str) -> MetaResult<Option<String>> {
+        self.read(|c| schema::get_setting(c, key))
+    }
+
+    /// Writes a value to the `settings` table.
+    fn set_setting(&self, key: &str, value: &str) -> MetaResult<()> {
+        self.write(|tx| schema::set_setting(tx, key, value))
+    }
+
+    /// Runs SQLite's own integrity check.
+    fn integrity_check(&self) -> MetaResult<Vec<String>> {
+        self.read(|c| {
+            let mut st = c.prepare("PRAGMA integrity_check")?;
+            let rows = st.query_map([], |r| r.get::<_, String>(0))?;
+            let out: Vec<String> = rows.collect::<Result<_, _>>()?;
+            Ok(out.into_iter().filter(|s| s != "ok").collect())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

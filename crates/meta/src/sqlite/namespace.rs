@@ -1,0 +1,339 @@
+//! [`Namespace`] on SQLite: homes, folders, rename/move (one row update) and copy.
+
+use super::SqliteMeta;
+use super::rows::{
+    NODE_SELECT, add_refs, get_child, get_node, is_live, kind_code, need_live_dir, need_node,
+    node_from, trash_node, user_meta_json,
+};
+use crate::{
+    Displace, FileAttrs, HomeRecord, MetaError, MetaResult, Namespace, NodeKind, NodeRecord,
+};
+use nas_types::{HomeId, NodeId};
+use rusqlite::{Connection, OptionalExtension, params};
+
+fn home_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<HomeRecord> {
+    Ok(HomeRecord {
+        id: HomeId(r.get(0)?),
+        name: r.get(1)?,
+        root: NodeId(r.get(2)?),
+    })
+}
+
+/// Fails when `moving` is `dest` or one of its ancestors (a folder moved into itself).
+fn refuse_cycle(c: &Connection, moving: NodeId, dest: NodeId) -> MetaResult<()> {
+    let mut st = c.prepare_cached("SELECT parent FROM nodes WHERE id = ?1")?;
+    let mut cur = Some(dest.0);
+    while let Some(id) = cur {
+        if id == moving.0 {
+            return Err(MetaError::Invalid(
+                "cannot move or copy a folder into itself".into(),
+            ));
+        }
+        cur = st
+            .query_row([id], |r| r.get::<_, Option<i64>>(0))
+            .optional()?
+            .flatten();
+    }
+    Ok(())
+}
+
+/// Clears the way for `parent/name`: trashes what is there when allowed, else `Exists`.
+fn make_room(
+    c: &Connection,
+    parent: NodeId,
+    name: &str,
+    except: Option<NodeId>,
+    displace: Option<&Displace>,
+) -> MetaResult<()> {
+    if let Some(existing) = get_child(c, parent, name)? {
+        if Some(existing.id) == except {
+            return Ok(());
+        }
+        match displace {
+            Some(d) => {
+                trash_node(c, &existing, &d.path, d.now_ns)?;
+            }
+            None => return Err(MetaError::Exists(name.to_owned())),
+        }
+    }
+    Ok(())
+}
+
+fn insert_node(
+    c: &Connection,
+    home: HomeId,
+    parent: Option<NodeId>,
+    name: &str,
+    kind: NodeKind,
+    mtime_ns: i64,
+) -> MetaResult<NodeId> {
+    c.prepare_cached(
+        "INSERT INTO nodes (home, parent, name, kind, mtime_ns) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![
+        home.0,
+        parent.map(|p| p.0),
+        name,
+        kind_code(kind),
+        mtime_ns
+    ])?;
+    Ok(NodeId(c.last_insert_rowid()))
+}
+
+/// Copies `src` (recursively) under `parent` as `name`; chunk references are shared.
+fn copy_tree(
+    c: &Connection,
+    src: &NodeRecord,
+    parent: NodeId,
+    name: &str,
+    now_ns: i64,
+) -> MetaResult<NodeId> {
+    let id = insert_node(
+        c,
+        src.home,
+        Some(parent),
+        name,
+        src.kind,
+        src.mtime_ns.max(0),
+    )?;
+    match src.kind {
+        NodeKind::File => {
+            let extents: Vec<u8> = c
+                .prepare_cached("SELECT v.extents FROM versions v JOIN nodes n ON v.id = n.head WHERE n.id = ?1")?
+                .query_row([src.id.0], |r| r.get(0))?;
+            c.prepare_cached(
+                "INSERT INTO versions (node, num, size, mtime_ns, created_ns, hash, content_type, user_meta, extents)
+                 SELECT ?1, 1, size, mtime_ns, ?2, hash, content_type, user_meta, extents
+                 FROM versions WHERE id = (SELECT head FROM nodes WHERE id = ?3)",
+            )?
+            .execute(params![id.0, now_ns, src.id.0])?;
+            let vid = c.last_insert_rowid();
+            c.prepare_cached("UPDATE nodes SET head = ?1, next_num = 2 WHERE id = ?2")?
+                .execute(params![vid, id.0])?;
+            add_refs(c, &extents, 1)?;
+        }
+        NodeKind::Dir => {
+            let children: Vec<NodeRecord> = {
+                let mut st = c.prepare_cached(&format!("{NODE_SELECT} WHERE n.parent = ?1"))?;
+                st.query_map([src.id.0], node_from)?
+                    .collect::<Result<_, _>>()?
+            };
+            for child in &children {
+                copy_tree(c, child, id, &child.name, now_ns)?;
+            }
+        }
+    }
+    Ok(id)
+}
+
+impl Namespace for SqliteMeta {
+    fn create_home(&self, name: &str, now_ns: i64) -> MetaResult<HomeRecord> {
+        if let Some(h) = self.home(name)? {
+            return Ok(h);
+        }
+        self.write(|tx| {
+            if let Some(h) = tx
+                .query_row(
+                    "SELECT id, name, root FROM homes WHERE name = ?1",
+                    [name],
+                    home_from,
+                )
+                .optional()?
+            {
+                return Ok(h);
+            }
+            tx.execute(
+                "INSERT INTO homes (name, root, created_ns) VALUES (?1, 0, ?2)",
+                params![name, now_ns],
+            )?;
+            let home = HomeId(tx.last_insert_rowid());
+            let root = insert_node(tx, home, None, "", NodeKind::Dir, now_ns)?;
+            tx.execute(
+                "UPDATE homes SET root = ?1 WHERE id = ?2",
+                params![root.0, home.0],
+            )?;
+            Ok(HomeRecord {
+                id: home,
+                name: name.to_owned(),
+                root,
+            })
+        })
+    }
+
+    fn home(&self, name: &str) -> MetaResult<Option<HomeRecord>> {
+        self.read(|c| {
+            Ok(
+                c.prepare_cached("SELECT id, name, root FROM homes WHERE name = ?1")?
+                    .query_row([name], home_from)
+                    .optional()?,
+            )
+        })
+    }
+
+    fn homes(&self) -> MetaResult<Vec<HomeRecord>> {
+        self.read(|c| {
+            let mut st = c.prepare_cached("SELECT id, name, root FROM homes ORDER BY name")?;
+            Ok(st.query_map([], home_from)?.collect::<Result<_, _>>()?)
+        })
+    }
+
+    fn node(&self, id: NodeId) -> MetaResult<Option<NodeRecord>> {
+        self.read(|c| get_node(c, id))
+    }
+
+    fn child(&self, parent: NodeId, name: &str) -> MetaResult<Option<NodeRecord>> {
+        self.read(|c| get_child(c, parent, name))
+    }
+
+    fn list(
+        &self,
+        parent: NodeId,
+        after: Option<&str>,
+        limit: usize,
+    ) -> MetaResult<Vec<NodeRecord>> {
+        self.read(|c| {
+            let mut st = c.prepare_cached(&format!(
+                "{NODE_SELECT} WHERE n.parent = ?1 AND n.name > ?2 ORDER BY n.name LIMIT ?3"
+            ))?;
+            let rows = st.query_map(
+                params![parent.0, after.unwrap_or(""), limit as i64],
+                node_from,
+            )?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
+    fn mkdir(&self, parent: NodeId, name: &str, now_ns: i64) -> MetaResult<NodeRecord> {
+        self.write(|tx| {
+            let p = need_live_dir(tx, parent)?;
+            if get_child(tx, parent, name)?.is_some() {
+                return Err(MetaError::Exists(name.to_owned()));
+            }
+            let id = insert_node(tx, p.home, Some(parent), name, NodeKind::Dir, now_ns)?;
+            need_node(tx, id)
+        })
+    }
+
+    fn rename(
+        &self,
+        node: NodeId,
+        new_parent: NodeId,
+        new_name: &str,
+        displace: Option<&Displace>,
+    ) -> MetaResult<NodeRecord> {
+        self.write(|tx| {
+            let n = need_node(tx, node)?;
+            if n.parent.is_none() {
+                return Err(MetaError::Invalid("a root cannot be moved".into()));
+            }
+            let dest = need_live_dir(tx, new_parent)?;
+            if dest.home != n.home {
+                return Err(MetaError::Invalid("cannot move between homes".into()));
+            }
+            refuse_cycle(tx, node, new_parent)?;
+            make_room(tx, new_parent, new_name, Some(node), displace)?;
+            tx.prepare_cached("UPDATE nodes SET parent = ?1, name = ?2 WHERE id = ?3")?
+                .execute(params![new_parent.0, new_name, node.0])?;
+            need_node(tx, node)
+        })
+    }
+
+    fn copy(
+        &self,
+        node: NodeId,
+        new_parent: NodeId,
+        new_name: &str,
+        displace: Option<&Displace>,
+        now_ns: i64,
+    ) -> MetaResult<NodeRecord> {
+        self.write(|tx| {
+            let src = need_node(tx, node)?;
+            let dest = need_live_dir(tx, new_parent)?;
+            if dest.home != src.home {
+                return Err(MetaError::Invalid("cannot copy between homes".into()));
+            }
+            refuse_cycle(tx, node, new_parent)?;
+            if get_child(tx, new_parent, new_name)?.map(|e| e.id) == Some(node) {
+                return Err(MetaError::Invalid(
+                    "source and destination are the same".into(),
+                ));
+            }
+            make_room(tx, new_parent, new_name, None, displace)?;
+            let id = copy_tree(tx, &src, new_parent, new_name, now_ns)?;
+            need_node(tx, id)
+        })
+    }
+
+    fn set_mtime(&self, node: NodeId, mtime_ns: i64) -> MetaResult<()> {
+        self.write(|tx| {
+            let n = need_node(tx, node)?;
+            match n.kind {
+                NodeKind::Dir => tx.execute("UPDATE nodes SET mtime_ns = ?1 WHERE id = ?2", params![mtime_ns, node.0])?,
+                NodeKind::File => tx.execute(
+                    "UPDATE versions SET mtime_ns = ?1 WHERE id = (SELECT head FROM nodes WHERE id = ?2)",
+                    params![mtime_ns, node.0],
+                )?,
+            };
+            Ok(())
+        })
+    }
+
+    fn set_attrs(&self, node: NodeId, attrs: &FileAttrs) -> MetaResult<()> {
+        self.write(|tx| {
+            let n = need_node(tx, node)?;
+            if n.kind != NodeKind::File {
+                return Err(MetaError::IsADirectory(n.name));
+            }
+            tx.execute(
+                "UPDATE versions SET content_type = ?1, user_meta = ?2 WHERE id = (SELECT head FROM nodes WHERE id = ?3)",
+                params![attrs.content_type, user_meta_json(attrs), node.0],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn node_path(&self, node: NodeId) -> MetaResult<Option<String>> {
+        self.read(|c| {
+            let mut names = Vec::new();
+            let mut st = c.prepare_cached("SELECT parent, name, trash FROM nodes WHERE id = ?1")?;
+            let mut cur = node.0;
+            for _ in 0..10_000 {
+                let Some((parent, name, trash)) = st
+                    .query_row([cur], |r| {
+                        Ok((
+                            r.get::<_, Option<i64>>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, Option<i64>>(2)?,
+                        ))
+                    })
+                    .optional()?
+                else {
+                    return Ok(None);
+                };
+                match parent {
+                    Some(p) => {
+                        names.push(name);
+                        cur = p;
+                    }
+                    None => {
+                        names.reverse();
+                        let below = names.iter().fold(String::new(), |acc, n| acc + "/" + n);
+                        if let Some(t) = trash {
+                            let orig: String =
+                                c.query_row("SELECT path FROM trash WHERE id = ?1", [t], |r| {
+                                    r.get(0)
+                                })?;
+                            return Ok(Some(format!("[trash #{t}]{orig}{below}")));
+                        }
+                        return Ok(Some(if below.is_empty() { "/".into() } else { below }));
+                    }
+                }
+            }
+            Err(MetaError::Corrupt(format!("cycle above node {node}")))
+        })
+    }
+
+    fn is_live(&self, node: NodeId) -> MetaResult<bool> {
+        self.read(|c| is_live(c, node))
+    }
+}

@@ -1,0 +1,189 @@
+//! Mapping SQL rows to records, and helpers shared by the trait implementations.
+
+use crate::{
+    ChunkRecord, ChunkRow, FileAttrs, MetaError, MetaResult, NodeKind, NodeRecord, VersionRecord,
+    decode_extents,
+};
+use nas_blob::BlobLocation;
+use nas_types::{ChunkId, ContentHash, HomeId, NodeId, PackId, VersionNum};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use std::collections::{BTreeMap, HashMap};
+
+pub const NODE_SELECT: &str = "SELECT n.id, n.home, n.parent, n.name, n.kind, n.mtime_ns,
+    v.node, v.num, v.size, v.mtime_ns, v.created_ns, v.hash, v.content_type, v.user_meta
+    FROM nodes n LEFT JOIN versions v ON v.id = n.head";
+
+pub const VERSION_COLS: &str =
+    "node, num, size, mtime_ns, created_ns, hash, content_type, user_meta";
+
+pub const CHUNK_SELECT: &str =
+    "SELECT id, hash, raw_len, stored_len, codec, pack, offset, refs FROM chunks";
+
+fn kind_of(k: i64) -> NodeKind {
+    if k == 0 {
+        NodeKind::Dir
+    } else {
+        NodeKind::File
+    }
+}
+
+pub fn kind_code(k: NodeKind) -> i64 {
+    match k {
+        NodeKind::Dir => 0,
+        NodeKind::File => 1,
+    }
+}
+
+fn attrs_from(ct: Option<String>, um: Option<String>) -> FileAttrs {
+    let user: BTreeMap<String, String> = um
+        .and_then(|s| serde_json::from_str(&s).ok())
+        .unwrap_or_default();
+    FileAttrs {
+        content_type: ct,
+        user,
+    }
+}
+
+pub fn user_meta_json(attrs: &FileAttrs) -> Option<String> {
+    if attrs.user.is_empty() {
+        None
+    } else {
+        serde_json::to_string(&attrs.user).ok()
+    }
+}
+
+fn hash_from(b: Vec<u8>) -> rusqlite::Result<[u8; 32]> {
+    <[u8; 32]>::try_from(b.as_slice()).map_err(|_| {
+        rusqlite::Error::FromSqlConversionFailure(
+            b.len(),
+            rusqlite::types::Type::Blob,
+            "hash is not 32 bytes".into(),
+        )
+    })
+}
+
+/// A version from columns starting at `i` (see [`VERSION_COLS`]).
+pub fn version_at(r: &Row<'_>, i: usize) -> rusqlite::Result<VersionRecord> {
+    Ok(VersionRecord {
+        node: NodeId(r.get(i)?),
+        num: VersionNum(r.get::<_, i64>(i + 1)? as u64),
+        size: r.get::<_, i64>(i + 2)? as u64,
+        mtime_ns: r.get(i + 3)?,
+        created_ns: r.get(i + 4)?,
+        hash: ContentHash(hash_from(r.get(i + 5)?)?),
+        attrs: attrs_from(r.get(i + 6)?, r.get(i + 7)?),
+    })
+}
+
+pub fn node_from(r: &Row<'_>) -> rusqlite::Result<NodeRecord> {
+    let head = match r.get::<_, Option<i64>>(6)? {
+        Some(_) => Some(version_at(r, 6)?),
+        None => None,
+    };
+    Ok(NodeRecord {
+        id: NodeId(r.get(0)?),
+        home: HomeId(r.get(1)?),
+        parent: r.get::<_, Option<i64>>(2)?.map(NodeId),
+        name: r.get(3)?,
+        kind: kind_of(r.get(4)?),
+        mtime_ns: r.get(5)?,
+        head,
+    })
+}
+
+pub fn chunk_from(r: &Row<'_>) -> rusqlite::Result<ChunkRecord> {
+    Ok(ChunkRecord {
+        row: ChunkRow(r.get(0)?),
+        id: ChunkId(hash_from(r.get(1)?)?),
+        raw_len: r.get::<_, i64>(2)? as u32,
+        loc: BlobLocation {
+            pack: PackId(r.get::<_, i64>(5)? as u64),
+            offset: r.get::<_, i64>(6)? as u64,
+            len: r.get::<_, i64>(3)? as u32,
+        },
+        codec: r.get::<_, i64>(4)? as u8,
+        refs: r.get(7)?,
+    })
+}
+
+pub fn get_node(c: &Connection, id: NodeId) -> MetaResult<Option<NodeRecord>> {
+    let mut st = c.prepare_cached(&format!("{NODE_SELECT} WHERE n.id = ?1"))?;
+    Ok(st.query_row([id.0], node_from).optional()?)
+}
+
+pub fn get_child(c: &Connection, parent: NodeId, name: &str) -> MetaResult<Option<NodeRecord>> {
+    let mut st = c.prepare_cached(&format!(
+        "{NODE_SELECT} WHERE n.parent = ?1 AND n.name = ?2"
+    ))?;
+    Ok(st
+        .query_row(params![parent.0, name], node_from)
+        .optional()?)
+}
+
+pub fn need_node(c: &Connection, id: NodeId) -> MetaResult<NodeRecord> {
+    get_node(c, id)?.ok_or_else(|| MetaError::NotFound(format!("node {id}")))
+}
+
+/// The live folder `id`, or the matching error.
+pub fn need_live_dir(c: &Connection, id: NodeId) -> MetaResult<NodeRecord> {
+    let n = need_node(c, id)?;
+    if n.kind != NodeKind::Dir {
+        return Err(MetaError::NotADirectory(n.name));
+    }
+    if !is_live(c, id)? {
+        return Err(MetaError::NotFound(format!(
+            "folder {} was deleted",
+            n.name
+        )));
+    }
+    Ok(n)
+}
+
+/// Walks up to the top of `id`'s tree: live iff the top is a home root.
+pub fn is_live(c: &Connection, id: NodeId) -> MetaResult<bool> {
+    let mut st = c.prepare_cached("SELECT parent FROM nodes WHERE id = ?1")?;
+    let mut cur = id.0;
+    for _ in 0..10_000 {
+        let parent: Option<Option<i64>> = st.query_row([cur], |r| r.get(0)).optional()?;
+        match parent {
+            None => return Ok(false),
+            Some(Some(p)) => cur = p,
+            Some(None) => {
+                let mut hs = c.prepare_cached("SELECT 1 FROM homes WHERE root = ?1")?;
+                return Ok(hs.exists([cur])?);
+            }
+        }
+    }
+    Err(MetaError::Corrupt(format!("cycle above node {id}")))
+}
+
+/// Adds `delta` references to every chunk an encoded extent list names.
+pub fn add_refs(c: &Connection, extents: &[u8], delta: i64) -> MetaResult<()> {
+    let list = decode_extents(extents).map_err(MetaError::Corrupt)?;
+    let mut counts: HashMap<i64, i64> = HashMap::new();
+    for e in list {
+        *counts.entry(e.chunk.0).or_default() += 1;
+    }
+    let mut st = c.prepare_cached("UPDATE chunks SET refs = refs + ?1 WHERE id = ?2")?;
+    for (row, n) in counts {
+        if st.execute(params![n * delta, row])? != 1 {
+            return Err(MetaError::Corrupt(format!(
+                "extent names missing chunk row {row}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Trashes `victim` (inside an open transaction).
+pub fn trash_node(c: &Connection, victim: &NodeRecord, path: &str, now_ns: i64) -> MetaResult<i64> {
+    if victim.parent.is_none() {
+        return Err(MetaError::Invalid("a root cannot be deleted".into()));
+    }
+    c.prepare_cached("INSERT INTO trash (home, node, path, deleted_ns) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![victim.home.0, victim.id.0, path, now_ns])?;
+    let id = c.last_insert_rowid();
+    c.prepare_cached("UPDATE nodes SET parent = NULL, trash = ?1 WHERE id = ?2")?
+        .execute(params![id, victim.id.0])?;
+    Ok(id)
+}

@@ -1,0 +1,118 @@
+//! Schema and migrations. `meta.schema_version` counts applied migrations; each entry of
+//! [`MIGRATIONS`] moves the schema one version up, in one transaction. Documented in
+//! `docs/design/metadata-schema.md`.
+
+use crate::{MetaError, MetaResult};
+use rusqlite::{Connection, OptionalExtension};
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+const MIGRATIONS: &[&str] = &[
+    // 1: the initial schema.
+    r#"
+    CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE homes (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL UNIQUE,
+        root INTEGER NOT NULL,
+        created_ns INTEGER NOT NULL
+    );
+    CREATE TABLE nodes (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        home INTEGER NOT NULL,
+        parent INTEGER,
+        name TEXT NOT NULL,
+        kind INTEGER NOT NULL,
+        head INTEGER,
+        next_num INTEGER NOT NULL DEFAULT 1,
+        mtime_ns INTEGER NOT NULL,
+        trash INTEGER
+    );
+    CREATE UNIQUE INDEX nodes_child ON nodes(parent, name) WHERE parent IS NOT NULL;
+    CREATE TABLE versions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        node INTEGER NOT NULL,
+        num INTEGER NOT NULL,
+        size INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        created_ns INTEGER NOT NULL,
+        hash BLOB NOT NULL,
+        content_type TEXT,
+        user_meta TEXT,
+        extents BLOB NOT NULL,
+        UNIQUE (node, num)
+    );
+    CREATE TABLE chunks (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        hash BLOB NOT NULL UNIQUE,
+        raw_len INTEGER NOT NULL,
+        stored_len INTEGER NOT NULL,
+        codec INTEGER NOT NULL,
+        pack INTEGER NOT NULL,
+        offset INTEGER NOT NULL,
+        refs INTEGER NOT NULL
+    );
+    CREATE INDEX chunks_pack ON chunks(pack);
+    CREATE INDEX chunks_unreferenced ON chunks(id) WHERE refs = 0;
+    CREATE TABLE trash (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        home INTEGER NOT NULL,
+        node INTEGER NOT NULL,
+        path TEXT NOT NULL,
+        deleted_ns INTEGER NOT NULL
+    );
+    CREATE INDEX trash_home ON trash(home, deleted_ns);
+    "#,
+];
+
+/// Brings the database to [`SCHEMA_VERSION`].
+pub fn migrate(conn: &mut Connection) -> MetaResult<()> {
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)",
+        [],
+    )?;
+    let found: i64 = conn
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'schema_version'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?
+        .unwrap_or(0);
+    if found > SCHEMA_VERSION {
+        return Err(MetaError::TooNew {
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES ('schema_version', ?1)
+             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            [i as i64 + 1],
+        )?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+pub fn get_setting(c: &Connection, key: &str) -> MetaResult<Option<String>> {
+    Ok(
+        c.query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
+            r.get(0)
+        })
+        .optional()?,
+    )
+}
+
+pub fn set_setting(c: &Connection, key: &str, value: &str) -> MetaResult<()> {
+    c.execute(
+        "INSERT INTO settings (key, value) VALUES (?1, ?2)
+         ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        [key, value],
+    )?;
+    Ok(())
+}

@@ -1,0 +1,142 @@
+use crate::*;
+use nas_blob::BlobLocation;
+use nas_types::{ChunkId, ContentHash, PackId, VersionNum};
+
+fn open() -> (tempfile::TempDir, SqliteMeta) {
+    let dir = tempfile::tempdir().unwrap();
+    let m = SqliteMeta::open(&dir.path().join("m.sqlite")).unwrap();
+    (dir, m)
+}
+
+fn chunk(n: u8) -> NewChunk {
+    NewChunk {
+        id: ChunkId::of(&[n]),
+        raw_len: 1,
+        codec: 0,
+        loc: BlobLocation {
+            pack: PackId(1),
+            offset: u64::from(n) * 100,
+            len: 7,
+        },
+    }
+}
+
+fn commit(
+    m: &SqliteMeta,
+    parent: nas_types::NodeId,
+    name: &str,
+    chunks: &[NewChunk],
+) -> VersionRecord {
+    let extents: Vec<_> = chunks.iter().map(|c| (c.id, 1)).collect();
+    m.commit_version(&CommitRequest {
+        parent,
+        name,
+        extents: &extents,
+        new_chunks: chunks,
+        size: chunks.len() as u64,
+        hash: ContentHash::of(name.as_bytes()),
+        mtime_ns: 5,
+        now_ns: 6,
+        attrs: FileAttrs::default(),
+    })
+    .unwrap()
+}
+
+#[test]
+fn schema_is_current_and_reopens() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("m.sqlite");
+    SqliteMeta::open(&p).unwrap().create_home("a", 0).unwrap();
+    let m = SqliteMeta::open(&p).unwrap();
+    assert!(m.home("a").unwrap().is_some());
+    assert!(m.integrity_check().unwrap().is_empty());
+    let v: i64 = rusqlite::Connection::open(&p)
+        .unwrap()
+        .query_row(
+            "SELECT value FROM meta WHERE key='schema_version'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(v, SCHEMA_VERSION);
+}
+
+#[test]
+fn refuses_newer_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("m.sqlite");
+    drop(SqliteMeta::open(&p).unwrap());
+    rusqlite::Connection::open(&p)
+        .unwrap()
+        .execute("UPDATE meta SET value = 999 WHERE key='schema_version'", [])
+        .unwrap();
+    assert!(matches!(
+        SqliteMeta::open(&p),
+        Err(MetaError::TooNew { found: 999, .. })
+    ));
+}
+
+#[test]
+fn refs_follow_versions_copies_and_purges() {
+    let (_d, m) = open();
+    let h = m.create_home("h", 0).unwrap();
+    let a = commit(&m, h.root, "a", &[chunk(1), chunk(2)]);
+    commit(&m, h.root, "a", &[chunk(2), chunk(3)]);
+    let refs = |n: u8| m.find_chunk(&ChunkId::of(&[n])).unwrap().unwrap().refs;
+    assert_eq!((refs(1), refs(2), refs(3)), (1, 2, 1));
+    let copy = m.copy(a.node, h.root, "b", None, 7).unwrap();
+    assert_eq!(copy.head.as_ref().unwrap().num, VersionNum(1));
+    assert_eq!((refs(1), refs(2), refs(3)), (1, 3, 2));
+    m.delete_version(a.node, VersionNum(1)).unwrap();
+    assert_eq!((refs(1), refs(2), refs(3)), (0, 2, 2));
+    assert!(matches!(
+        m.delete_version(a.node, VersionNum(2)),
+        Err(MetaError::Invalid(_))
+    ));
+    let t = m.trash(a.node, "/a", 9).unwrap();
+    m.trash_purge(t.id).unwrap();
+    assert_eq!((refs(2), refs(3)), (1, 1));
+    let un = m.unreferenced_chunks(ChunkRow(0), 10).unwrap();
+    assert_eq!(un.len(), 1);
+    let gone = m.delete_unreferenced(&[un[0].row], &|_| false).unwrap();
+    assert_eq!(gone.len(), 1);
+    assert!(m.find_chunk(&ChunkId::of(&[1])).unwrap().is_none());
+}
+
+#[test]
+fn rename_refuses_cycles_and_displaces() {
+    let (_d, m) = open();
+    let h = m.create_home("h", 0).unwrap();
+    let a = m.mkdir(h.root, "a", 0).unwrap();
+    let b = m.mkdir(a.id, "b", 0).unwrap();
+    assert!(matches!(
+        m.rename(a.id, b.id, "x", None),
+        Err(MetaError::Invalid(_))
+    ));
+    commit(&m, h.root, "f", &[chunk(1)]);
+    let g = commit(&m, h.root, "g", &[chunk(2)]);
+    assert!(matches!(
+        m.rename(g.node, h.root, "f", None),
+        Err(MetaError::Exists(_))
+    ));
+    let d = Displace {
+        path: "/f".into(),
+        now_ns: 1,
+    };
+    m.rename(g.node, h.root, "f", Some(&d)).unwrap();
+    assert_eq!(m.trash_list(h.id).unwrap().len(), 1);
+    assert_eq!(m.child(h.root, "f").unwrap().unwrap().id, g.node);
+    assert_eq!(m.node_path(b.id).unwrap().unwrap(), "/a/b");
+}
+
+#[test]
+fn backup_is_a_working_database() {
+    let (d, m) = open();
+    let h = m.create_home("h", 0).unwrap();
+    commit(&m, h.root, "f", &[chunk(1)]);
+    let dest = d.path().join("copy.sqlite");
+    m.backup(&dest).unwrap();
+    let copy = SqliteMeta::open(&dest).unwrap();
+    let h2 = copy.home("h").unwrap().unwrap();
+    assert!(copy.child(h2.root, "f").unwrap().is_some());
+}

@@ -1,0 +1,227 @@
+//! [`Versions`] on SQLite: commit (the write pipeline's single transaction), list, restore,
+//! delete.
+
+use super::SqliteMeta;
+use super::rows::{
+    VERSION_COLS, add_refs, get_child, kind_code, need_live_dir, need_node, user_meta_json,
+    version_at,
+};
+use crate::{
+    ChunkRow, CommitRequest, Extent, MetaError, MetaResult, NodeKind, VersionRecord, VersionScan,
+    Versions, decode_extents, encode_extents,
+};
+use nas_types::{NodeId, VersionNum};
+use rusqlite::{Connection, OptionalExtension, params};
+use std::collections::HashMap;
+
+fn insert_version(
+    c: &Connection,
+    node: NodeId,
+    v: &VersionRecord,
+    extents: &[u8],
+) -> MetaResult<VersionRecord> {
+    let num: i64 = c
+        .prepare_cached("SELECT next_num FROM nodes WHERE id = ?1")?
+        .query_row([node.0], |r| r.get(0))?;
+    c.prepare_cached(
+        "INSERT INTO versions (node, num, size, mtime_ns, created_ns, hash, content_type, user_meta, extents)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(params![
+        node.0,
+        num,
+        v.size as i64,
+        v.mtime_ns,
+        v.created_ns,
+        &v.hash.0[..],
+        v.attrs.content_type,
+        user_meta_json(&v.attrs),
+        extents
+    ])?;
+    let vid = c.last_insert_rowid();
+    c.prepare_cached("UPDATE nodes SET head = ?1, next_num = ?2 WHERE id = ?3")?
+        .execute(params![vid, num + 1, node.0])?;
+    add_refs(c, extents, 1)?;
+    Ok(VersionRecord {
+        node,
+        num: VersionNum(num as u64),
+        ..v.clone()
+    })
+}
+
+fn version_row(
+    c: &Connection,
+    node: NodeId,
+    num: Option<VersionNum>,
+) -> MetaResult<Option<(i64, VersionRecord, Vec<u8>)>> {
+    let sql_head = format!(
+        "SELECT id, {VERSION_COLS}, extents FROM versions WHERE id = (SELECT head FROM nodes WHERE id = ?1)"
+    );
+    let sql_num =
+        format!("SELECT id, {VERSION_COLS}, extents FROM versions WHERE node = ?1 AND num = ?2");
+    let map = |r: &rusqlite::Row<'_>| Ok((r.get(0)?, version_at(r, 1)?, r.get(9)?));
+    Ok(match num {
+        None => c
+            .prepare_cached(&sql_head)?
+            .query_row([node.0], map)
+            .optional()?,
+        Some(n) => c
+            .prepare_cached(&sql_num)?
+            .query_row(params![node.0, n.0 as i64], map)
+            .optional()?,
+    })
+}
+
+impl Versions for SqliteMeta {
+    fn commit_version(&self, req: &CommitRequest<'_>) -> MetaResult<VersionRecord> {
+        self.write(|tx| {
+            let parent = need_live_dir(tx, req.parent)?;
+            let node = match get_child(tx, req.parent, req.name)? {
+                Some(n) if n.kind == NodeKind::Dir => return Err(MetaError::IsADirectory(req.name.to_owned())),
+                Some(n) => n.id,
+                None => {
+                    tx.prepare_cached("INSERT INTO nodes (home, parent, name, kind, mtime_ns) VALUES (?1, ?2, ?3, ?4, ?5)")?
+                        .execute(params![parent.home.0, req.parent.0, req.name, kind_code(NodeKind::File), req.mtime_ns])?;
+                    NodeId(tx.last_insert_rowid())
+                }
+            };
+            {
+                let mut ins = tx.prepare_cached(
+                    "INSERT INTO chunks (hash, raw_len, stored_len, codec, pack, offset, refs)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0) ON CONFLICT(hash) DO NOTHING",
+                )?;
+                for ch in req.new_chunks {
+                    ins.execute(params![
+                        &ch.id.0[..],
+                        ch.raw_len,
+                        ch.loc.len,
+                        ch.codec,
+                        ch.loc.pack.0 as i64,
+                        ch.loc.offset as i64
+                    ])?;
+                }
+            }
+            let mut rows: HashMap<[u8; 32], i64> = HashMap::new();
+            let mut find = tx.prepare_cached("SELECT id FROM chunks WHERE hash = ?1")?;
+            let mut items = Vec::with_capacity(req.extents.len());
+            for (id, len) in req.extents {
+                let row = match rows.get(&id.0) {
+                    Some(r) => *r,
+                    None => {
+                        let r: i64 = find
+                            .query_row([&id.0[..]], |r| r.get(0))
+                            .optional()?
+                            .ok_or_else(|| MetaError::Corrupt(format!("chunk {id} vanished before commit")))?;
+                        rows.insert(id.0, r);
+                        r
+                    }
+                };
+                items.push((ChunkRow(row), *len));
+            }
+            let extents = encode_extents(items);
+            let v = VersionRecord {
+                node,
+                num: VersionNum(0),
+                size: req.size,
+                mtime_ns: req.mtime_ns,
+                created_ns: req.now_ns,
+                hash: req.hash,
+                attrs: req.attrs.clone(),
+            };
+            insert_version(tx, node, &v, &extents)
+        })
+    }
+
+    fn versions(&self, node: NodeId) -> MetaResult<Vec<VersionRecord>> {
+        self.read(|c| {
+            let mut st = c.prepare_cached(&format!(
+                "SELECT {VERSION_COLS} FROM versions WHERE node = ?1 ORDER BY num"
+            ))?;
+            Ok(st
+                .query_map([node.0], |r| version_at(r, 0))?
+                .collect::<Result<_, _>>()?)
+        })
+    }
+
+    fn version(
+        &self,
+        node: NodeId,
+        num: Option<VersionNum>,
+    ) -> MetaResult<Option<(VersionRecord, Vec<Extent>)>> {
+        self.read(|c| match version_row(c, node, num)? {
+            None => Ok(None),
+            Some((_, v, blob)) => {
+                let ext = decode_extents(&blob).map_err(|e| {
+                    MetaError::Corrupt(format!("version {} of node {node}: {e}", v.num))
+                })?;
+                Ok(Some((v, ext)))
+            }
+        })
+    }
+
+    fn restore_version(
+        &self,
+        node: NodeId,
+        num: VersionNum,
+        now_ns: i64,
+    ) -> MetaResult<VersionRecord> {
+        self.write(|tx| {
+            let (_, old, blob) = version_row(tx, node, Some(num))?
+                .ok_or_else(|| MetaError::NotFound(format!("version {num}")))?;
+            let v = VersionRecord {
+                created_ns: now_ns,
+                mtime_ns: now_ns,
+                ..old
+            };
+            insert_version(tx, node, &v, &blob)
+        })
+    }
+
+    fn delete_version(&self, node: NodeId, num: VersionNum) -> MetaResult<()> {
+        self.write(|tx| {
+            need_node(tx, node)?;
+            let (vid, _, blob) = version_row(tx, node, Some(num))?
+                .ok_or_else(|| MetaError::NotFound(format!("version {num}")))?;
+            let count: i64 = tx.query_row("SELECT count(*) FROM versions WHERE node = ?1", [node.0], |r| r.get(0))?;
+            if count <= 1 {
+                return Err(MetaError::Invalid("the only version of a file cannot be deleted; delete the file".into()));
+            }
+            tx.execute("DELETE FROM versions WHERE id = ?1", [vid])?;
+            add_refs(tx, &blob, -1)?;
+            tx.execute(
+                "UPDATE nodes SET head = (SELECT id FROM versions WHERE node = ?1 ORDER BY num DESC LIMIT 1) WHERE id = ?1",
+                [node.0],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn files_with_versions_over(&self, keep: usize) -> MetaResult<Vec<NodeId>> {
+        self.read(|c| {
+            let mut st = c.prepare(
+                "SELECT node FROM versions GROUP BY node HAVING count(*) > ?1 ORDER BY node",
+            )?;
+            Ok(st
+                .query_map([keep as i64], |r| Ok(NodeId(r.get(0)?)))?
+                .collect::<Result<_, _>>()?)
+        })
+    }
+
+    fn for_each_version(&self, f: &mut dyn FnMut(VersionScan) -> MetaResult<()>) -> MetaResult<()> {
+        self.read(|c| {
+            let mut st = c.prepare(&format!(
+                "SELECT {VERSION_COLS}, extents FROM versions ORDER BY node, num"
+            ))?;
+            let mut rows = st.query([])?;
+            while let Some(r) = rows.next()? {
+                let version = version_at(r, 0)?;
+                let blob: Vec<u8> = r.get(8)?;
+                f(VersionScan {
+                    version,
+                    extents: decode_extents(&blob),
+                })?;
+            }
+            Ok(())
+        })
+    }
+}
