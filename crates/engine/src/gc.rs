@@ -7,7 +7,7 @@
 //!   one transaction, then the old pack removed). A crash at any step leaves either the
 //!   old or the new copy indexed; the other is dead space for the next run.
 
-use crate::error::EngineResult;
+use crate::error::{EngineError, EngineResult};
 use crate::store::Store;
 use nas_blob::RECORD_HEADER_LEN;
 use nas_meta::{ChunkRecord, ChunkRow};
@@ -119,9 +119,11 @@ impl Store {
         let _one_at_a_time = inner.gc_lock.lock().unwrap_or_else(|p| p.into_inner());
         let mut report = GcReport::default();
         for batch in plan.rows.chunks(BATCH) {
-            let deleted = inner
-                .pins
-                .while_frozen(|pinned| inner.meta.delete_unreferenced(batch, pinned))?;
+            let deleted = inner.pins.locked(|pins| {
+                inner
+                    .meta
+                    .delete_unreferenced(batch, &|id| pins.chunk_pinned(id))
+            })?;
             report.chunks_pinned += batch.len() - deleted.len();
             report.chunks_freed += deleted.len();
         }
@@ -137,24 +139,29 @@ impl Store {
                 continue;
             };
             let live = inner.meta.chunks_in_pack(*pack)?;
+            let mut freed = size;
             if !live.is_empty() {
-                match self.compact(&live) {
-                    Ok(()) => report.packs_compacted += 1,
-                    Err(e) => {
-                        report.errors.push(format!("pack {pack}: {e}"));
-                        continue;
-                    }
+                if let Err(e) = self.compact(&live) {
+                    report.errors.push(format!("pack {pack}: {e}"));
+                    continue;
                 }
-                let kept = disk_bytes_of(
-                    live.len() as u64,
-                    live.iter().map(|c| u64::from(c.loc.len)).sum(),
-                );
-                report.bytes_freed += size.saturating_sub(kept);
-            } else {
-                report.bytes_freed += size;
+                report.packs_compacted += 1;
+                let kept = live.iter().map(|c| u64::from(c.loc.len)).sum();
+                freed = size.saturating_sub(disk_bytes_of(live.len() as u64, kept));
             }
-            inner.blobs.delete_pack(*pack)?;
-            report.packs_deleted += 1;
+            // Delete only if no index row points here any more and no writer has an
+            // uncommitted frame here, checked under the pin lock (see `pins`).
+            let deleted = inner.pins.locked(|pins| {
+                if pins.pack_pinned(*pack) || !inner.meta.chunks_in_pack(*pack)?.is_empty() {
+                    return Ok::<_, EngineError>(false);
+                }
+                inner.blobs.delete_pack(*pack)?;
+                Ok(true)
+            })?;
+            if deleted {
+                report.packs_deleted += 1;
+                report.bytes_freed += freed;
+            }
         }
         report.plan = plan;
         Ok(report)

@@ -13,7 +13,7 @@ use crate::store::Inner;
 use crate::time::now_ns;
 use nas_chunker::Chunker;
 use nas_meta::{CommitRequest, FileAttrs, NewChunk, NodeKind, VersionRecord};
-use nas_types::{ChunkId, ContentHash, NasPath, NodeId};
+use nas_types::{ChunkId, ContentHash, NasPath, NodeId, PackId};
 use std::collections::HashSet;
 use std::io::Read;
 use std::sync::Arc;
@@ -34,6 +34,7 @@ struct Pipeline {
     extents: Vec<(ChunkId, u32)>,
     new_chunks: Vec<NewChunk>,
     pinned: Vec<ChunkId>,
+    pinned_packs: Vec<PackId>,
     seen: HashSet<ChunkId>,
     frame: Vec<u8>,
 }
@@ -52,7 +53,18 @@ impl Pipeline {
             return Ok(()); // dedup: referenced at commit, protected by the pin until then
         }
         let codec = nas_codec::encode(data, self.inner.compression, &mut self.frame);
-        let loc = self.inner.blobs.append(&id, &self.frame)?;
+        let (blobs, frame) = (&self.inner.blobs, &self.frame);
+        let loc = self.inner.pins.locked(|pins| {
+            let loc = blobs.append(&id, frame)?;
+            pins.pin_pack(loc.pack);
+            Ok::<_, EngineError>(loc)
+        })?;
+        if self.pinned_packs.last() != Some(&loc.pack) {
+            self.pinned_packs.push(loc.pack);
+        } else {
+            // one pin per pack is enough; drop the extra count at once
+            self.inner.pins.unpin_all(&[], &[loc.pack]);
+        }
         self.new_chunks.push(NewChunk {
             id,
             raw_len: len,
@@ -65,7 +77,7 @@ impl Pipeline {
 
 impl Drop for Pipeline {
     fn drop(&mut self) {
-        self.inner.pins.unpin_all(&self.pinned);
+        self.inner.pins.unpin_all(&self.pinned, &self.pinned_packs);
     }
 }
 
@@ -155,6 +167,7 @@ impl Home {
                 extents: Vec::new(),
                 new_chunks: Vec::new(),
                 pinned: Vec::new(),
+                pinned_packs: Vec::new(),
                 seen: HashSet::new(),
                 frame: Vec::new(),
             },

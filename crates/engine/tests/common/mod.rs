@@ -1,0 +1,40 @@
+//! Helpers shared by the engine's integration tests.
+#![allow(dead_code)]
+
+use nas_engine::{Home, Store, StoreOptions};
+use nas_types::NasPath;
+use rand::{Rng, SeedableRng, rngs::StdRng};
+
+pub fn p(s: &str) -> NasPath {
+    NasPath::parse(s).unwrap()
+}
+
+pub fn store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(dir.path(), StoreOptions::default()).unwrap();
+    (dir, s)
+}
+
+pub fn home(s: &Store) -> Home {
+    s.home("test").unwrap()
+}
+
+pub fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
+    let mut v = vec![0u8; len];
+    StdRng::seed_from_u64(seed).fill(&mut v[..]);
+    v
+}
+
+/// Text-like bytes that compress.
+pub fn text_bytes(len: usize, seed: u64) -> Vec<u8> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let words = [
+        "alpha ", "beta ", "gamma ", "delta ", "storage ", "chunk ", "\n",
+    ];
+    let mut v = Vec::with_capacity(len);
+    while v.len() < len {
+        v.extend_from_slice(words[rng.random_range(0..words.len())].as_bytes());
+    }
+    v.truncate(len);
+    v
+}
