@@ -11,7 +11,7 @@ use std::process::ExitCode;
 
 /// Silent-NAS: a self-hosted file store with chunk-level dedup, compression and versions.
 #[derive(Parser)]
-#[command(name = "silent-nas", version, propagate_version = true)]
+#[command(name = "silent-nas", version)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -114,5 +114,16 @@ fn main() -> ExitCode {
             eprintln!("silent-nas: error: {e:#}");
             ExitCode::from(2)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
     }
 }
