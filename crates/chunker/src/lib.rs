@@ -36,13 +36,13 @@ pub struct ChunkerParams {
 pub struct ParamsError(&'static str);
 
 impl ChunkerParams {
-    /// The store's parameters: 16 KiB / 64 KiB / 256 KiB. Chosen by measurement on the
+    /// The store's parameters: 8 KiB / 32 KiB / 128 KiB. Chosen by measurement on the
     /// shared corpus (see `docs/design/chunking.md`). Changing them breaks dedup against
-    /// existing data, so they are fixed per store.
+    /// existing data, so a store records its parameters when it is created.
     pub const DEFAULT: ChunkerParams = ChunkerParams {
-        min: 16 * 1024,
-        avg: 64 * 1024,
-        max: 256 * 1024,
+        min: 8 * 1024,
+        avg: 32 * 1024,
+        max: 128 * 1024,
     };
 
     /// Checks the limits FastCDC accepts.
