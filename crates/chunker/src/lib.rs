@@ -83,7 +83,7 @@ impl Chunker {
         Chunker {
             params,
             masks: select_masks(params.avg, Normalization::Level1),
-            buf: Vec::with_capacity(2 * params.max),
+            buf: Vec::new(), // grows to at most 2 * max; small files stay small
             pos: 0,
         }
     }

@@ -48,4 +48,4 @@ pub use retention::{RetentionPlan, RetentionPolicy};
 pub use stats::StoreStats;
 pub use store::{Store, StoreOptions};
 pub use time::now_ns;
-pub use write::{FileWriter, WriteOptions};
+pub use write::{FileWriter, PreparedWrite, WriteOptions};

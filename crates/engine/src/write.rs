@@ -88,7 +88,7 @@ pub struct FileWriter {
     parent: NodeId,
     name: String,
     opts: WriteOptions,
-    chunker: Chunker,
+    chunker: Option<Chunker>,
     pipe: Pipeline,
 }
 
@@ -98,7 +98,12 @@ impl FileWriter {
         self.pipe.hasher.update(data);
         self.pipe.size += data.len() as u64;
         let pipe = &mut self.pipe;
-        self.chunker.push(data, |c| pipe.chunk(c))
+        match self.chunker.as_mut() {
+            Some(c) => c.push(data, |chunk| pipe.chunk(chunk)),
+            None => Err(EngineError::Invalid(
+                "write after the end of the stream".into(),
+            )),
+        }
     }
 
     /// Bytes written so far.
@@ -107,31 +112,69 @@ impl FileWriter {
     }
 
     /// Makes the content durable and commits it as the file's newest version.
-    pub fn commit(mut self) -> EngineResult<VersionRecord> {
-        let pipe = &mut self.pipe;
-        let chunker = std::mem::replace(&mut self.chunker, Chunker::new(pipe.inner.chunker));
-        chunker.finish(|c| pipe.chunk(c))?;
-        let now = now_ns();
-        if !pipe.new_chunks.is_empty() {
-            pipe.inner.blobs.sync()?;
-        }
-        let hash = ContentHash::from(pipe.hasher.finalize());
-        let req = CommitRequest {
-            parent: self.parent,
-            name: &self.name,
-            extents: &pipe.extents,
-            new_chunks: &pipe.new_chunks,
-            size: pipe.size,
-            hash,
-            mtime_ns: self.opts.mtime_ns.unwrap_or(now),
-            now_ns: now,
-            attrs: std::mem::take(&mut self.opts.attrs),
-        };
-        pipe.inner
-            .meta
-            .commit_version(&req)
-            .map_err(|e| EngineError::from(e).at(self.path.as_str()))
+    pub fn commit(self) -> EngineResult<VersionRecord> {
+        let inner = self.pipe.inner.clone();
+        let mut v = commit_all(&inner, vec![self.prepare()?])?;
+        v.pop()
+            .ok_or_else(|| EngineError::Invalid("empty commit".into()))
     }
+
+    /// Ends the stream: every chunk is stored (not yet durable), nothing is visible yet.
+    /// Commit with [`Home::commit_batch`] together with other prepared writes.
+    pub fn prepare(mut self) -> EngineResult<PreparedWrite> {
+        let pipe = &mut self.pipe;
+        if let Some(chunker) = self.chunker.take() {
+            chunker.finish(|c| pipe.chunk(c))?;
+        }
+        pipe.frame = Vec::new(); // a prepared write waiting in a batch holds no buffers
+        pipe.seen = HashSet::new();
+        let hash = ContentHash::from(pipe.hasher.finalize());
+        Ok(PreparedWrite { w: self, hash })
+    }
+}
+
+/// A write whose chunks are all stored but which is not committed yet. It keeps its pins,
+/// so GC cannot take what it relies on. Dropping it abandons the write.
+pub struct PreparedWrite {
+    w: FileWriter,
+    hash: ContentHash,
+}
+
+impl PreparedWrite {
+    /// Bytes in the write.
+    pub fn size(&self) -> u64 {
+        self.w.pipe.size
+    }
+}
+
+/// One durability barrier for every chunk, then one metadata transaction for every
+/// version: all commit or none does.
+fn commit_all(inner: &Inner, writes: Vec<PreparedWrite>) -> EngineResult<Vec<VersionRecord>> {
+    if writes.iter().any(|p| !p.w.pipe.new_chunks.is_empty()) {
+        inner.blobs.sync()?;
+    }
+    let now = now_ns();
+    let reqs: Vec<CommitRequest<'_>> = writes
+        .iter()
+        .map(|p| CommitRequest {
+            parent: p.w.parent,
+            name: &p.w.name,
+            extents: &p.w.pipe.extents,
+            new_chunks: &p.w.pipe.new_chunks,
+            size: p.w.pipe.size,
+            hash: p.hash,
+            mtime_ns: p.w.opts.mtime_ns.unwrap_or(now),
+            now_ns: now,
+            attrs: p.w.opts.attrs.clone(),
+        })
+        .collect();
+    inner.meta.commit_versions(&reqs).map_err(|e| {
+        let e = EngineError::from(e);
+        match writes.as_slice() {
+            [one] => e.at(one.w.path.as_str()),
+            _ => e,
+        }
+    })
 }
 
 impl std::io::Write for FileWriter {
@@ -159,7 +202,7 @@ impl Home {
             parent: parent.id,
             name: name.to_owned(),
             opts,
-            chunker: Chunker::new(self.inner.chunker),
+            chunker: Some(Chunker::new(self.inner.chunker)),
             pipe: Pipeline {
                 inner: self.inner.clone(),
                 hasher: blake3::Hasher::new(),
@@ -172,6 +215,11 @@ impl Home {
                 frame: Vec::new(),
             },
         })
+    }
+
+    /// Commits prepared writes together (group commit: one fsync, one transaction).
+    pub fn commit_batch(&self, writes: Vec<PreparedWrite>) -> EngineResult<Vec<VersionRecord>> {
+        commit_all(&self.inner, writes)
     }
 
     /// Writes a whole stream as a new version of `path`.

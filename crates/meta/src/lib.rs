@@ -125,7 +125,13 @@ pub trait Namespace {
 pub trait Versions {
     /// Commits a new version of `parent/name` (creating the file), atomically registering
     /// new chunks and taking references on every chunk the version uses.
-    fn commit_version(&self, req: &CommitRequest<'_>) -> MetaResult<VersionRecord>;
+    fn commit_version(&self, req: &CommitRequest<'_>) -> MetaResult<VersionRecord> {
+        let mut v = self.commit_versions(std::slice::from_ref(req))?;
+        v.pop()
+            .ok_or_else(|| MetaError::Corrupt("empty commit".into()))
+    }
+    /// Commits several versions in one transaction: all or none (group commit).
+    fn commit_versions(&self, reqs: &[CommitRequest<'_>]) -> MetaResult<Vec<VersionRecord>>;
     /// All versions of a file, oldest first.
     fn versions(&self, node: NodeId) -> MetaResult<Vec<VersionRecord>>;
     /// One version (the head when `num` is `None`) with its extent list.
