@@ -49,7 +49,7 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "OFF")?;
-    conn.pragma_update(None, "cache_size", -16000)?;
+    conn.pragma_update(None, "cache_size", -8000)?; // 8 MiB for the writer; readers keep 2 MiB
     Ok(())
 }
 
