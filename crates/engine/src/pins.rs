@@ -66,7 +66,7 @@ impl Pins {
     }
 
     /// Releases the pins one writer took.
-    pub fn unpin_all(&self, ids: &[ChunkId], packs: &[PackId]) {
+    pub fn unpin_all<'a>(&self, ids: impl IntoIterator<Item = &'a ChunkId>, packs: &[PackId]) {
         let mut s = self.guard();
         for id in ids {
             remove(&mut s.chunks, id);

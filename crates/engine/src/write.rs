@@ -33,9 +33,9 @@ struct Pipeline {
     size: u64,
     extents: Vec<(ChunkId, u32)>,
     new_chunks: Vec<NewChunk>,
-    pinned: Vec<ChunkId>,
-    pinned_packs: Vec<PackId>,
+    /// Distinct chunk ids of this file, each pinned once.
     seen: HashSet<ChunkId>,
+    pinned_packs: Vec<PackId>,
     frame: Vec<u8>,
 }
 
@@ -48,7 +48,6 @@ impl Pipeline {
             return Ok(()); // repeated inside this file
         }
         self.inner.pins.pin(id);
-        self.pinned.push(id);
         if self.inner.meta.find_chunk(&id)?.is_some() {
             return Ok(()); // dedup: referenced at commit, protected by the pin until then
         }
@@ -77,7 +76,9 @@ impl Pipeline {
 
 impl Drop for Pipeline {
     fn drop(&mut self) {
-        self.inner.pins.unpin_all(&self.pinned, &self.pinned_packs);
+        self.inner
+            .pins
+            .unpin_all(self.seen.iter(), &self.pinned_packs);
     }
 }
 
@@ -127,7 +128,6 @@ impl FileWriter {
             chunker.finish(|c| pipe.chunk(c))?;
         }
         pipe.frame = Vec::new(); // a prepared write waiting in a batch holds no buffers
-        pipe.seen = HashSet::new();
         let hash = ContentHash::from(pipe.hasher.finalize());
         Ok(PreparedWrite { w: self, hash })
     }
@@ -209,7 +209,6 @@ impl Home {
                 size: 0,
                 extents: Vec::new(),
                 new_chunks: Vec::new(),
-                pinned: Vec::new(),
                 pinned_packs: Vec::new(),
                 seen: HashSet::new(),
                 frame: Vec::new(),

@@ -1,0 +1,182 @@
+//! Concurrency: many writers and readers on one store. Two writers to the same path each
+//! commit a complete version (last commit newest); a reader always sees one whole version,
+//! never a mix. Also: the async facade works from a tokio runtime, and the frames of writes
+//! that never commit are reclaimed by GC.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed unwrap is a failed test
+
+mod common;
+use common::*;
+use nas_engine::{AsyncHome, Store, StoreOptions, WriteOptions};
+use nas_types::ContentHash;
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+#[test]
+fn same_path_writers_commit_whole_versions_and_readers_never_see_a_mix() {
+    let (_d, s) = store();
+    let h = home(&s);
+    let f = p("/shared.bin");
+    let contents: Arc<Vec<Vec<u8>>> = Arc::new(
+        (0..8)
+            .map(|i| random_bytes(700_000 + i * 10_000, i as u64))
+            .collect(),
+    );
+    let hashes: Arc<HashSet<ContentHash>> =
+        Arc::new(contents.iter().map(|c| ContentHash::of(c)).collect());
+    h.write_all(&f, &contents[0], WriteOptions::default())
+        .unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let readers: Vec<_> = (0..3)
+        .map(|_| {
+            let (h, f, hashes, stop) = (h.clone(), f.clone(), hashes.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut reads = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    let data = h.read_all(&f, None).unwrap();
+                    assert!(
+                        hashes.contains(&ContentHash::of(&data)),
+                        "a read returned a mix of versions"
+                    );
+                    reads += 1;
+                }
+                reads
+            })
+        })
+        .collect();
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let (h, f, contents) = (h.clone(), f.clone(), contents.clone());
+            std::thread::spawn(move || {
+                (0..5)
+                    .map(|i| {
+                        let c = &contents[(w * 5 + i) % contents.len()];
+                        let mut wr = h.writer(&f, WriteOptions::default()).unwrap();
+                        for piece in c.chunks(50_000) {
+                            wr.write(piece).unwrap(); // interleaves with the other writers
+                        }
+                        let v = wr.commit().unwrap();
+                        (v.num, ContentHash::of(c))
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut committed: Vec<_> = writers
+        .into_iter()
+        .flat_map(|w| w.join().unwrap())
+        .collect();
+    stop.store(true, Ordering::Relaxed);
+    let reads: usize = readers.into_iter().map(|r| r.join().unwrap()).sum();
+    assert!(reads > 0);
+    committed.sort();
+    let versions = h.versions(&f).unwrap();
+    assert_eq!(
+        versions.len(),
+        21,
+        "every writer's every commit is a version"
+    );
+    // each committed version holds exactly what its writer wrote; the last commit is newest
+    for (num, hash) in &committed {
+        let v = versions.iter().find(|v| v.num == *num).unwrap();
+        assert_eq!(&v.hash, hash);
+        assert_eq!(ContentHash::of(&h.read_all(&f, Some(*num)).unwrap()), *hash);
+    }
+    let newest = committed.last().unwrap();
+    assert_eq!(h.stat(&f).unwrap().version, Some(newest.0));
+    assert_eq!(h.stat(&f).unwrap().hash, Some(newest.1));
+    assert!(s.fsck(true, &mut |_, _| {}).unwrap().is_clean());
+}
+
+#[test]
+fn async_facade_streams_from_a_tokio_runtime() {
+    let (_d, s) = store();
+    let h = AsyncHome::new(home(&s));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let data = random_bytes(2_000_000, 77);
+    let got = rt.block_on(async {
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        let body = data.clone();
+        let producer = tokio::spawn(async move {
+            for piece in body.chunks(100_000) {
+                tx.send(Ok(piece.to_vec())).await.unwrap();
+            }
+        });
+        let v = h
+            .write(p("/a.bin"), WriteOptions::default(), rx)
+            .await
+            .unwrap();
+        producer.await.unwrap();
+        assert_eq!(v.size, 2_000_000);
+        // an upload that fails midway commits nothing
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        tx.send(Ok(vec![1u8; 1000])).await.unwrap();
+        tx.send(Err(std::io::Error::other("client went away")))
+            .await
+            .unwrap();
+        drop(tx);
+        assert!(
+            h.write(p("/a.bin"), WriteOptions::default(), rx)
+                .await
+                .is_err()
+        );
+        assert_eq!(h.stat(p("/a.bin")).await.unwrap().version.unwrap().0, 1);
+        let (_, mut rx) = h
+            .read(
+                p("/a.bin"),
+                None,
+                Some(nas_types::ByteRange {
+                    start: 10,
+                    end: 1_500_000,
+                }),
+            )
+            .await
+            .unwrap();
+        let mut out = Vec::new();
+        while let Some(buf) = rx.recv().await {
+            out.extend(buf.unwrap());
+        }
+        out
+    });
+    assert_eq!(got, &data[10..1_500_000]);
+}
+
+#[test]
+fn frames_of_writes_that_never_commit_are_reclaimed() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(
+        dir.path(),
+        StoreOptions {
+            compression: None,
+            pack_size: 1 << 20,
+        },
+    )
+    .unwrap();
+    let h = home(&s);
+    h.write_all(&p("/keep"), b"kept", WriteOptions::default())
+        .unwrap();
+    let mut w = h.writer(&p("/lost"), WriteOptions::default()).unwrap();
+    w.write(&random_bytes(5_000_000, 3)).unwrap();
+    drop(w); // the client went away
+    let before = s.stats().unwrap();
+    assert!(
+        before.pack_bytes > 4_000_000,
+        "the abandoned frames are on disk: {}",
+        before.pack_bytes
+    );
+    assert!(!h.exists(&p("/lost")).unwrap());
+    let r = s.gc(false).unwrap();
+    assert!(r.packs_deleted >= 3, "{r:?}");
+    let after = s.stats().unwrap();
+    assert!(
+        after.pack_bytes < 2_000_000,
+        "dead packs reclaimed: {} left",
+        after.pack_bytes
+    );
+    assert_eq!(h.read_all(&p("/keep"), None).unwrap(), b"kept");
+    assert!(s.fsck(true, &mut |_, _| {}).unwrap().is_clean());
+}
