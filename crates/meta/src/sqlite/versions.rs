@@ -73,66 +73,64 @@ fn version_row(
 }
 
 fn commit_one(tx: &Connection, req: &CommitRequest<'_>) -> MetaResult<VersionRecord> {
+    let parent = need_live_dir(tx, req.parent)?;
+    let node = match get_child(tx, req.parent, req.name)? {
+        Some(n) if n.kind == NodeKind::Dir => {
+            return Err(MetaError::IsADirectory(req.name.to_owned()));
+        }
+        Some(n) => n.id,
+        None => {
+            tx.prepare_cached("INSERT INTO nodes (home, parent, name, kind, mtime_ns) VALUES (?1, ?2, ?3, ?4, ?5)")?
+                .execute(params![parent.home.0, req.parent.0, req.name, kind_code(NodeKind::File), req.mtime_ns])?;
+            NodeId(tx.last_insert_rowid())
+        }
+    };
     {
-        let parent = need_live_dir(tx, req.parent)?;
-        let node = match get_child(tx, req.parent, req.name)? {
-            Some(n) if n.kind == NodeKind::Dir => {
-                return Err(MetaError::IsADirectory(req.name.to_owned()));
-            }
-            Some(n) => n.id,
-            None => {
-                tx.prepare_cached("INSERT INTO nodes (home, parent, name, kind, mtime_ns) VALUES (?1, ?2, ?3, ?4, ?5)")?
-                    .execute(params![parent.home.0, req.parent.0, req.name, kind_code(NodeKind::File), req.mtime_ns])?;
-                NodeId(tx.last_insert_rowid())
-            }
-        };
-        {
-            let mut ins = tx.prepare_cached(
-                "INSERT INTO chunks (hash, raw_len, stored_len, codec, pack, offset, refs)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0) ON CONFLICT(hash) DO NOTHING",
-            )?;
-            for ch in req.new_chunks {
-                ins.execute(params![
-                    &ch.id.0[..],
-                    ch.raw_len,
-                    ch.loc.len,
-                    ch.codec,
-                    ch.loc.pack.0 as i64,
-                    ch.loc.offset as i64
-                ])?;
-            }
+        let mut ins = tx.prepare_cached(
+            "INSERT INTO chunks (hash, raw_len, stored_len, codec, pack, offset, refs)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0) ON CONFLICT(hash) DO NOTHING",
+        )?;
+        for ch in req.new_chunks {
+            ins.execute(params![
+                &ch.id.0[..],
+                ch.raw_len,
+                ch.loc.len,
+                ch.codec,
+                ch.loc.pack.0 as i64,
+                ch.loc.offset as i64
+            ])?;
         }
-        let mut rows: HashMap<[u8; 32], i64> = HashMap::new();
-        let mut find = tx.prepare_cached("SELECT id FROM chunks WHERE hash = ?1")?;
-        let mut items = Vec::with_capacity(req.extents.len());
-        for (id, len) in req.extents {
-            let row = match rows.get(&id.0) {
-                Some(r) => *r,
-                None => {
-                    let r: i64 = find
-                        .query_row([&id.0[..]], |r| r.get(0))
-                        .optional()?
-                        .ok_or_else(|| {
-                            MetaError::Corrupt(format!("chunk {id} vanished before commit"))
-                        })?;
-                    rows.insert(id.0, r);
-                    r
-                }
-            };
-            items.push((ChunkRow(row), *len));
-        }
-        let extents = encode_extents(items);
-        let v = VersionRecord {
-            node,
-            num: VersionNum(0),
-            size: req.size,
-            mtime_ns: req.mtime_ns,
-            created_ns: req.now_ns,
-            hash: req.hash,
-            attrs: req.attrs.clone(),
-        };
-        insert_version(tx, node, &v, &extents)
     }
+    let mut rows: HashMap<[u8; 32], i64> = HashMap::new();
+    let mut find = tx.prepare_cached("SELECT id FROM chunks WHERE hash = ?1")?;
+    let mut items = Vec::with_capacity(req.extents.len());
+    for (id, len) in req.extents {
+        let row = match rows.get(&id.0) {
+            Some(r) => *r,
+            None => {
+                let r: i64 = find
+                    .query_row([&id.0[..]], |r| r.get(0))
+                    .optional()?
+                    .ok_or_else(|| {
+                        MetaError::Corrupt(format!("chunk {id} vanished before commit"))
+                    })?;
+                rows.insert(id.0, r);
+                r
+            }
+        };
+        items.push((ChunkRow(row), *len));
+    }
+    let extents = encode_extents(items);
+    let v = VersionRecord {
+        node,
+        num: VersionNum(0),
+        size: req.size,
+        mtime_ns: req.mtime_ns,
+        created_ns: req.now_ns,
+        hash: req.hash,
+        attrs: req.attrs.clone(),
+    };
+    insert_version(tx, node, &v, &extents)
 }
 
 impl Versions for SqliteMeta {

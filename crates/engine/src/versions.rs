@@ -1,5 +1,5 @@
-//! Versions of a file (list, restore, delete) and the retention policy that prunes old
-//! ones — a plan, then an execution, so a dry run is free.
+//! Versions of a file (list, restore, delete, version at a time) and the retention policy that
+//! prunes old ones — a plan, then an execution, so a dry run is free.
 
 use crate::error::{EngineError, EngineResult};
 use crate::home::Home;

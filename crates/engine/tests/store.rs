@@ -1,0 +1,177 @@
+//! The store as a whole: homes, settings that persist, group commits, metadata backup.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed unwrap is a failed test
+
+mod common;
+use common::*;
+use nas_engine::{Compression, EngineError, Store, StoreOptions, WriteOptions};
+use std::io::Write;
+
+#[test]
+fn homes_are_separate_trees_with_valid_names() {
+    let (_d, s) = store();
+    let a = s.home("alice").unwrap();
+    let b = s.home("bob").unwrap();
+    a.write_all(&p("/f"), b"alice's", WriteOptions::default())
+        .unwrap();
+    assert!(!b.exists(&p("/f")).unwrap());
+    assert_eq!(s.homes().unwrap(), vec!["alice", "bob"]);
+    assert_eq!(a.name(), "alice");
+    for bad in ["", "a/b", "x\ny"] {
+        assert!(
+            matches!(s.home(bad), Err(EngineError::Invalid(_))),
+            "{bad:?}"
+        );
+    }
+}
+
+#[test]
+fn compression_setting_persists_and_applies() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = text_bytes(500_000, 1);
+    {
+        let s = Store::open(
+            dir.path(),
+            StoreOptions {
+                compression: Some(Compression::Zstd(3)),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        s.set_default_compression(Compression::Zstd(3)).unwrap();
+        home(&s)
+            .write_all(&p("/z"), &text, WriteOptions::default())
+            .unwrap();
+    }
+    let s = Store::open(dir.path(), StoreOptions::default()).unwrap();
+    assert_eq!(s.compression(), Compression::Zstd(3));
+    let zstd_stored = s.stats().unwrap().stored_bytes;
+    drop(s);
+    let other = tempfile::tempdir().unwrap();
+    let s2 = Store::open(other.path(), StoreOptions::default()).unwrap();
+    assert_eq!(
+        s2.compression(),
+        Compression::Lz4,
+        "a new store defaults to LZ4"
+    );
+    home(&s2)
+        .write_all(&p("/z"), &text, WriteOptions::default())
+        .unwrap();
+    assert!(
+        zstd_stored < s2.stats().unwrap().stored_bytes,
+        "zstd shrinks text more than lz4"
+    );
+    let s3 = Store::open(
+        tempfile::tempdir().unwrap().path(),
+        StoreOptions {
+            compression: Some(Compression::None),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    home(&s3)
+        .write_all(&p("/z"), &text, WriteOptions::default())
+        .unwrap();
+    let r = s3.stats().unwrap().compression_ratio;
+    assert!(r > 0.99 && r <= 1.0, "stored raw (plus frame headers): {r}");
+}
+
+#[test]
+fn group_commit_is_all_or_nothing() {
+    let (_d, s) = store();
+    let h = home(&s);
+    h.mkdir(&p("/gone")).unwrap();
+    let mut w1 = h.writer(&p("/a"), WriteOptions::default()).unwrap();
+    w1.write_all(b"first file").unwrap();
+    let mut w2 = h.writer(&p("/gone/b"), WriteOptions::default()).unwrap();
+    w2.write(b"second").unwrap();
+    let (p1, p2) = (w1.prepare().unwrap(), w2.prepare().unwrap());
+    assert_eq!(p1.size(), 10);
+    h.delete(&p("/gone")).unwrap(); // the second file's folder disappears before commit
+    assert!(matches!(
+        h.commit_batch(vec![p1, p2]),
+        Err(EngineError::NotFound(_))
+    ));
+    assert!(
+        !h.exists(&p("/a")).unwrap(),
+        "nothing of a failed group is visible"
+    );
+    // a good group commits every file
+    let mut batch = Vec::new();
+    for i in 0..20 {
+        let mut w = h
+            .writer(&p(&format!("/f{i}")), WriteOptions::default())
+            .unwrap();
+        w.write(&random_bytes(1000 + i, i as u64)).unwrap();
+        batch.push(w.prepare().unwrap());
+    }
+    let vs = h.commit_batch(batch).unwrap();
+    assert_eq!(vs.len(), 20);
+    assert_eq!(h.read_all(&p("/f7"), None).unwrap(), random_bytes(1007, 7));
+    assert!(s.fsck(true, &mut |_, _| {}).unwrap().is_clean());
+}
+
+#[test]
+fn write_from_a_reader_and_version_at_a_time() {
+    let (_d, s) = store();
+    let h = home(&s);
+    let data = random_bytes(1_500_000, 4);
+    let v1 = h
+        .write_from(&p("/r"), &data[..], WriteOptions::default())
+        .unwrap();
+    assert_eq!(v1.size, 1_500_000);
+    let v2 = h
+        .write_from(&p("/r"), &b"later"[..], WriteOptions::default())
+        .unwrap();
+    assert_eq!(
+        h.version_at(&p("/r"), v1.created_ns).unwrap().unwrap().num,
+        v1.num
+    );
+    assert_eq!(
+        h.version_at(&p("/r"), v2.created_ns).unwrap().unwrap().num,
+        v2.num
+    );
+    assert!(h.version_at(&p("/r"), v1.created_ns - 1).unwrap().is_none());
+    assert!(matches!(
+        h.versions(&p("/")),
+        Err(EngineError::IsADirectory(_))
+    ));
+    assert!(matches!(
+        h.open(&p("/"), None),
+        Err(EngineError::IsADirectory(_))
+    ));
+}
+
+#[test]
+fn metadata_backup_is_consistent_and_restorable() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let backup = dir.path().join("meta-backup.sqlite");
+    let content = random_bytes(400_000, 8);
+    {
+        let s = Store::open(&data, StoreOptions::default()).unwrap();
+        home(&s)
+            .write_all(&p("/keep.bin"), &content, WriteOptions::default())
+            .unwrap();
+        s.backup_meta(&backup).unwrap(); // while the store is open
+        home(&s)
+            .write_all(
+                &p("/after.bin"),
+                b"not in the backup",
+                WriteOptions::default(),
+            )
+            .unwrap();
+    }
+    // the documented restore: replace the database (and drop its WAL) with the backup
+    for f in ["meta.sqlite", "meta.sqlite-wal", "meta.sqlite-shm"] {
+        let _ = std::fs::remove_file(data.join(f));
+    }
+    std::fs::copy(&backup, data.join("meta.sqlite")).unwrap();
+    let s = Store::open(&data, StoreOptions::default()).unwrap();
+    let h = home(&s);
+    assert_eq!(h.read_all(&p("/keep.bin"), None).unwrap(), content);
+    assert!(!h.exists(&p("/after.bin")).unwrap());
+    assert!(s.fsck(true, &mut |_, _| {}).unwrap().is_clean());
+    // the chunks written after the backup are unindexed dead space; gc leaves live data alone
+    s.gc(false).unwrap();
+    assert_eq!(h.read_all(&p("/keep.bin"), None).unwrap(), content);
+}
