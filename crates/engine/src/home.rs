@@ -242,4 +242,21 @@ impl Home {
             .set_attrs(n.id, attrs)
             .map_err(|e| EngineError::from(e).at(path.as_str()))
     }
+
+    /// Dead properties of a file or folder (WebDAV PROPPATCH).
+    pub fn props(&self, path: &NasPath) -> EngineResult<Vec<nas_meta::DeadProp>> {
+        let n = self.resolve(path)?;
+        Ok(self.inner.meta.props(n.id)?)
+    }
+
+    /// Sets and removes dead properties in one transaction.
+    pub fn patch_props(
+        &self,
+        path: &NasPath,
+        set: &[nas_meta::DeadProp],
+        remove: &[(String, String)],
+    ) -> EngineResult<()> {
+        let n = self.resolve(path)?;
+        Ok(self.inner.meta.patch_props(n.id, set, remove)?)
+    }
 }

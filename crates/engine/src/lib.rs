@@ -22,6 +22,7 @@
 //! code use [`AsyncHome`], which runs each call on tokio's blocking pool so the runtime's
 //! workers never wait on disk.
 
+mod accounts;
 mod asyncio;
 mod error;
 mod fsck;
@@ -36,13 +37,14 @@ mod trash;
 mod versions;
 mod write;
 
+pub use accounts::Accounts;
 pub use asyncio::AsyncHome;
 pub use error::{EngineError, EngineResult};
 pub use fsck::{FsckReport, Problem};
 pub use gc::{GcPlan, GcReport};
 pub use home::{Entry, Home, ListPage};
 pub use nas_codec::Compression;
-pub use nas_meta::{FileAttrs, NodeKind, TrashRecord, VersionRecord};
+pub use nas_meta::{DeadProp, FileAttrs, NodeKind, TrashRecord, UserRecord, VersionRecord};
 pub use read::{FileReader, RangeReader};
 pub use stats::StoreStats;
 pub use store::{Store, StoreOptions};

@@ -35,7 +35,7 @@ impl Default for StoreOptions {
 
 pub(crate) struct Inner {
     pub dir: PathBuf,
-    pub meta: Box<dyn MetaStore>,
+    pub meta: Arc<dyn MetaStore>,
     pub blobs: Box<dyn BlobStore>,
     pub chunker: ChunkerParams,
     pub compression: Compression,
@@ -105,7 +105,7 @@ impl Store {
         Ok(Store {
             inner: Arc::new(Inner {
                 dir: dir.to_path_buf(),
-                meta: Box::new(meta),
+                meta: Arc::new(meta),
                 blobs: Box::new(blobs),
                 chunker,
                 compression,

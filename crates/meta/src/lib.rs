@@ -198,8 +198,37 @@ pub trait TrashStore {
     fn trash_older_than(&self, before_ns: i64) -> MetaResult<Vec<TrashRecord>>;
 }
 
+/// User accounts, shared by every door.
+pub trait Users {
+    /// Creates a user; `Exists` if the name is taken.
+    fn create_user(&self, user: &UserRecord) -> MetaResult<()>;
+    /// One user.
+    fn user(&self, name: &str) -> MetaResult<Option<UserRecord>>;
+    /// Every user, by name.
+    fn users(&self) -> MetaResult<Vec<UserRecord>>;
+    /// Replaces a user's password hash, role, quota and disabled flag.
+    fn update_user(&self, user: &UserRecord) -> MetaResult<()>;
+    /// Deletes a user (not their home).
+    fn delete_user(&self, name: &str) -> MetaResult<()>;
+}
+
+/// Dead properties of nodes (they follow renames; copies copy them).
+pub trait Props {
+    /// Every dead property of a node.
+    fn props(&self, node: NodeId) -> MetaResult<Vec<DeadProp>>;
+    /// Sets and removes properties in one transaction.
+    fn patch_props(
+        &self,
+        node: NodeId,
+        set: &[DeadProp],
+        remove: &[(String, String)],
+    ) -> MetaResult<()>;
+}
+
 /// Everything the engine needs from a metadata store.
-pub trait MetaStore: Namespace + Versions + ChunkIndex + TrashStore + Send + Sync {
+pub trait MetaStore:
+    Namespace + Versions + ChunkIndex + TrashStore + Users + Props + Send + Sync
+{
     /// A consistent copy of the metadata at `dest` (online).
     fn backup(&self, dest: &std::path::Path) -> MetaResult<()>;
     /// Reads a store-wide setting.

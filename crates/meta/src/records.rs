@@ -197,4 +197,34 @@ pub struct MetaStats {
     pub trash_entries: u64,
 }
 
+/// A user account (the password is a PHC string: never the password itself).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    /// Login name (also the name of the user's home).
+    pub name: String,
+    /// Password hash in PHC format (argon2id).
+    pub password: String,
+    /// `admin`, `user` or `readonly`.
+    pub role: String,
+    /// Byte quota; `None` is unlimited.
+    pub quota: Option<u64>,
+    /// A disabled user cannot sign in.
+    pub disabled: bool,
+    /// Creation time.
+    pub created_ns: i64,
+}
+
+/// A dead property (WebDAV PROPPATCH): namespace, name, XML value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadProp {
+    /// XML namespace URI.
+    pub ns: String,
+    /// XML prefix the client used.
+    pub prefix: String,
+    /// Local name.
+    pub name: String,
+    /// The property element's XML, as sent.
+    pub value: Vec<u8>,
+}
+
 use crate::Extent;

@@ -9,6 +9,7 @@ mod namespace;
 mod rows;
 mod schema;
 mod trash;
+mod users;
 mod versions;
 
 pub use schema::SCHEMA_VERSION;

@@ -64,6 +64,26 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX trash_home ON trash(home, deleted_ns);
     "#,
+    // 2: users (for every door) and dead properties (WebDAV PROPPATCH).
+    r#"
+    CREATE TABLE users (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL UNIQUE,
+        password TEXT NOT NULL,
+        role TEXT NOT NULL,
+        quota INTEGER,
+        disabled INTEGER NOT NULL DEFAULT 0,
+        created_ns INTEGER NOT NULL
+    );
+    CREATE TABLE props (
+        node INTEGER NOT NULL,
+        ns TEXT NOT NULL,
+        name TEXT NOT NULL,
+        prefix TEXT NOT NULL,
+        value BLOB NOT NULL,
+        PRIMARY KEY (node, ns, name)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// Brings the database to [`SCHEMA_VERSION`].

@@ -1,0 +1,191 @@
+//! Users and sign-in for every door of Silent-NAS: password hashing (argon2id), roles,
+//! quotas, and rate-limited verification. Knows nothing of HTTP: a door extracts a name and
+//! a password and asks [`Authenticator::verify`].
+//!
+//! ```
+//! use nas_auth::{Authenticator, Role, add_user};
+//! let dir = tempfile::tempdir().unwrap();
+//! let store = nas_engine::Store::open(dir.path(), Default::default()).unwrap();
+//! add_user(&store.accounts(), "alice", "correct horse", Role::User, None).unwrap();
+//! let auth = Authenticator::new(store.accounts());
+//! let who = auth.verify("alice", "correct horse", "127.0.0.1".parse().unwrap()).unwrap();
+//! assert_eq!(who.role, Role::User);
+//! assert!(auth.verify("alice", "wrong", "127.0.0.1".parse().unwrap()).is_err());
+//! ```
+
+mod limiter;
+mod password;
+
+pub use limiter::RateLimiter;
+pub use password::{generate_password, hash_password, verify_password};
+
+use nas_engine::{Accounts, EngineError, UserRecord};
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use thiserror::Error;
+
+/// What a user may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Everything, plus administration.
+    Admin,
+    /// Read and write their own home.
+    User,
+    /// Read their own home.
+    ReadOnly,
+}
+
+impl Role {
+    /// Parses `admin`, `user`, `readonly`.
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "admin" => Some(Role::Admin),
+            "user" => Some(Role::User),
+            "readonly" => Some(Role::ReadOnly),
+            _ => None,
+        }
+    }
+
+    /// The stored name.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::User => "user",
+            Role::ReadOnly => "readonly",
+        }
+    }
+
+    /// Whether this role may change files.
+    pub fn can_write(&self) -> bool {
+        !matches!(self, Role::ReadOnly)
+    }
+}
+
+/// A signed-in user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// User name (= home name).
+    pub name: String,
+    /// Role.
+    pub role: Role,
+    /// Byte quota, if any.
+    pub quota: Option<u64>,
+}
+
+/// Why a sign-in failed. Doors answer all of these alike (no user enumeration), except
+/// `RateLimited` (429) and `Backend` (500).
+#[derive(Debug, Error)]
+pub enum AuthError {
+    /// Unknown user, wrong password or disabled account.
+    #[error("invalid credentials")]
+    Invalid,
+    /// Too many failures for this user or client address.
+    #[error("too many failed sign-ins; retry in {0:?}")]
+    RateLimited(Duration),
+    /// A user name that cannot exist.
+    #[error("invalid user name {0:?}")]
+    BadName(String),
+    /// The store failed.
+    #[error(transparent)]
+    Backend(#[from] EngineError),
+}
+
+/// Checks a user name: 1–64 of `[A-Za-z0-9._-]`, not starting with `.`.
+pub fn valid_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && !name.starts_with('.')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+/// Creates a user with a hashed password.
+pub fn add_user(accounts: &Accounts, name: &str, password: &str, role: Role, quota: Option<u64>) -> Result<(), AuthError> {
+    if !valid_name(name) {
+        return Err(AuthError::BadName(name.to_owned()));
+    }
+    let rec = UserRecord {
+        name: name.to_owned(),
+        password: hash_password(password),
+        role: role.as_str().to_owned(),
+        quota,
+        disabled: false,
+        created_ns: nas_engine::now_ns(),
+    };
+    Ok(accounts.create(&rec)?)
+}
+
+const CACHE_TTL: Duration = Duration::from_secs(300);
+
+/// Verifies credentials. Argon2 is deliberately slow (~tens of ms), so a successful
+/// verification is remembered for a few minutes, keyed by user, a hash of the password and
+/// the stored hash — a password change or a disabled account takes effect at the next
+/// request. Failures are rate-limited per user and per client address.
+pub struct Authenticator {
+    accounts: Accounts,
+    verified: Mutex<HashMap<(String, [u8; 32]), (String, Instant)>>,
+    limiter: RateLimiter,
+}
+
+impl Authenticator {
+    /// An authenticator over `accounts` with the default limits (10 failures per 5 minutes).
+    pub fn new(accounts: Accounts) -> Self {
+        Authenticator { accounts, verified: Mutex::new(HashMap::new()), limiter: RateLimiter::default() }
+    }
+
+    /// The accounts it reads.
+    pub fn accounts(&self) -> &Accounts {
+        &self.accounts
+    }
+
+    /// Verifies `name`/`password` from `client`. A Windows-style `DOMAIN\user` name is
+    /// accepted as `user`. Blocking (argon2): call from a blocking thread in async code.
+    pub fn verify(&self, name: &str, password: &str, client: IpAddr) -> Result<Principal, AuthError> {
+        let name = name.rsplit('\\').next().unwrap_or(name);
+        self.limiter.check(name, client).map_err(AuthError::RateLimited)?;
+        let user = match self.accounts.get(name)? {
+            Some(u) if !u.disabled => u,
+            _ => {
+                // same cost as a real check, so timing does not reveal which names exist
+                let _ = verify_password(password, dummy_hash());
+                self.limiter.fail(name, client);
+                return Err(AuthError::Invalid);
+            }
+        };
+        let key = (name.to_owned(), *blake3::hash(password.as_bytes()).as_bytes());
+        let cached = self
+            .verified
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&key).cloned())
+            .is_some_and(|(phc, at)| phc == user.password && at.elapsed() < CACHE_TTL);
+        if !cached {
+            if !verify_password(password, &user.password) {
+                self.limiter.fail(name, client);
+                return Err(AuthError::Invalid);
+            }
+            if let Ok(mut m) = self.verified.lock() {
+                if m.len() > 10_000 {
+                    m.clear();
+                }
+                m.insert(key, (user.password.clone(), Instant::now()));
+            }
+        }
+        self.limiter.succeed(name, client);
+        Ok(Principal {
+            role: Role::parse(&user.role).unwrap_or(Role::ReadOnly),
+            quota: user.quota,
+            name: user.name,
+        })
+    }
+}
+
+/// A real argon2id hash of a random password, so an unknown user costs the same time as a
+/// wrong password (no user enumeration by timing).
+fn dummy_hash() -> &'static str {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| hash_password(&generate_password()))
+}
+
+#[cfg(test)]
+mod tests;

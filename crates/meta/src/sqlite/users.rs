@@ -1,0 +1,113 @@
+//! [`Users`] and [`Props`] on SQLite.
+
+use super::SqliteMeta;
+use crate::{DeadProp, MetaError, MetaResult, Props, UserRecord, Users};
+use nas_types::NodeId;
+use rusqlite::{OptionalExtension, params};
+
+const USER_SELECT: &str = "SELECT name, password, role, quota, disabled, created_ns FROM users";
+
+fn user_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserRecord> {
+    Ok(UserRecord {
+        name: r.get(0)?,
+        password: r.get(1)?,
+        role: r.get(2)?,
+        quota: r.get::<_, Option<i64>>(3)?.map(|q| q as u64),
+        disabled: r.get::<_, i64>(4)? != 0,
+        created_ns: r.get(5)?,
+    })
+}
+
+impl Users for SqliteMeta {
+    fn create_user(&self, u: &UserRecord) -> MetaResult<()> {
+        self.write(|tx| {
+            let taken: bool = tx.query_row("SELECT count(*) FROM users WHERE name = ?1", [&u.name], |r| r.get::<_, i64>(0))? > 0;
+            if taken {
+                return Err(MetaError::Exists(format!("user {}", u.name)));
+            }
+            tx.execute(
+                "INSERT INTO users (name, password, role, quota, disabled, created_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![u.name, u.password, u.role, u.quota.map(|q| q as i64), u.disabled as i64, u.created_ns],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn user(&self, name: &str) -> MetaResult<Option<UserRecord>> {
+        self.read(|c| {
+            Ok(c.prepare_cached(&format!("{USER_SELECT} WHERE name = ?1"))?
+                .query_row([name], user_from)
+                .optional()?)
+        })
+    }
+
+    fn users(&self) -> MetaResult<Vec<UserRecord>> {
+        self.read(|c| {
+            let mut st = c.prepare(&format!("{USER_SELECT} ORDER BY name"))?;
+            Ok(st.query_map([], user_from)?.collect::<Result<_, _>>()?)
+        })
+    }
+
+    fn update_user(&self, u: &UserRecord) -> MetaResult<()> {
+        self.write(|tx| {
+            let n = tx.execute(
+                "UPDATE users SET password = ?1, role = ?2, quota = ?3, disabled = ?4 WHERE name = ?5",
+                params![u.password, u.role, u.quota.map(|q| q as i64), u.disabled as i64, u.name],
+            )?;
+            if n == 0 {
+                return Err(MetaError::NotFound(format!("user {}", u.name)));
+            }
+            Ok(())
+        })
+    }
+
+    fn delete_user(&self, name: &str) -> MetaResult<()> {
+        self.write(|tx| {
+            if tx.execute("DELETE FROM users WHERE name = ?1", [name])? == 0 {
+                return Err(MetaError::NotFound(format!("user {name}")));
+            }
+            Ok(())
+        })
+    }
+}
+
+impl Props for SqliteMeta {
+    fn props(&self, node: NodeId) -> MetaResult<Vec<DeadProp>> {
+        self.read(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT ns, name, prefix, value FROM props WHERE node = ?1 ORDER BY ns, name",
+            )?;
+            let rows = st.query_map([node.0], |r| {
+                Ok(DeadProp {
+                    ns: r.get(0)?,
+                    name: r.get(1)?,
+                    prefix: r.get(2)?,
+                    value: r.get(3)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
+    fn patch_props(
+        &self,
+        node: NodeId,
+        set: &[DeadProp],
+        remove: &[(String, String)],
+    ) -> MetaResult<()> {
+        self.write(|tx| {
+            for p in set {
+                tx.prepare_cached(
+                    "INSERT INTO props (node, ns, name, prefix, value) VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT(node, ns, name) DO UPDATE SET prefix = excluded.prefix, value = excluded.value",
+                )?
+                .execute(params![node.0, p.ns, p.name, p.prefix, p.value])?;
+            }
+            for (ns, name) in remove {
+                tx.prepare_cached("DELETE FROM props WHERE node = ?1 AND ns = ?2 AND name = ?3")?
+                    .execute(params![node.0, ns, name])?;
+            }
+            Ok(())
+        })
+    }
+}
