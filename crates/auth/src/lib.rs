@@ -96,11 +96,19 @@ pub enum AuthError {
 pub fn valid_name(name: &str) -> bool {
     (1..=64).contains(&name.len())
         && !name.starts_with('.')
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
 /// Creates a user with a hashed password.
-pub fn add_user(accounts: &Accounts, name: &str, password: &str, role: Role, quota: Option<u64>) -> Result<(), AuthError> {
+pub fn add_user(
+    accounts: &Accounts,
+    name: &str,
+    password: &str,
+    role: Role,
+    quota: Option<u64>,
+) -> Result<(), AuthError> {
     if !valid_name(name) {
         return Err(AuthError::BadName(name.to_owned()));
     }
@@ -117,20 +125,27 @@ pub fn add_user(accounts: &Accounts, name: &str, password: &str, role: Role, quo
 
 const CACHE_TTL: Duration = Duration::from_secs(300);
 
+/// (user name, BLAKE3 of the password): never the password itself.
+type CacheKey = (String, [u8; 32]);
+
 /// Verifies credentials. Argon2 is deliberately slow (~tens of ms), so a successful
 /// verification is remembered for a few minutes, keyed by user, a hash of the password and
 /// the stored hash — a password change or a disabled account takes effect at the next
 /// request. Failures are rate-limited per user and per client address.
 pub struct Authenticator {
     accounts: Accounts,
-    verified: Mutex<HashMap<(String, [u8; 32]), (String, Instant)>>,
+    verified: Mutex<HashMap<CacheKey, (String, Instant)>>,
     limiter: RateLimiter,
 }
 
 impl Authenticator {
     /// An authenticator over `accounts` with the default limits (10 failures per 5 minutes).
     pub fn new(accounts: Accounts) -> Self {
-        Authenticator { accounts, verified: Mutex::new(HashMap::new()), limiter: RateLimiter::default() }
+        Authenticator {
+            accounts,
+            verified: Mutex::new(HashMap::new()),
+            limiter: RateLimiter::default(),
+        }
     }
 
     /// The accounts it reads.
@@ -140,9 +155,16 @@ impl Authenticator {
 
     /// Verifies `name`/`password` from `client`. A Windows-style `DOMAIN\user` name is
     /// accepted as `user`. Blocking (argon2): call from a blocking thread in async code.
-    pub fn verify(&self, name: &str, password: &str, client: IpAddr) -> Result<Principal, AuthError> {
+    pub fn verify(
+        &self,
+        name: &str,
+        password: &str,
+        client: IpAddr,
+    ) -> Result<Principal, AuthError> {
         let name = name.rsplit('\\').next().unwrap_or(name);
-        self.limiter.check(name, client).map_err(AuthError::RateLimited)?;
+        self.limiter
+            .check(name, client)
+            .map_err(AuthError::RateLimited)?;
         let user = match self.accounts.get(name)? {
             Some(u) if !u.disabled => u,
             _ => {
@@ -152,7 +174,10 @@ impl Authenticator {
                 return Err(AuthError::Invalid);
             }
         };
-        let key = (name.to_owned(), *blake3::hash(password.as_bytes()).as_bytes());
+        let key = (
+            name.to_owned(),
+            *blake3::hash(password.as_bytes()).as_bytes(),
+        );
         let cached = self
             .verified
             .lock()

@@ -20,7 +20,12 @@ impl Default for RateLimiter {
     }
 }
 
-fn blocked<K: std::hash::Hash + Eq>(m: &Mutex<HashMap<K, (u32, Instant)>>, k: &K, max: u32, window: Duration) -> Option<Duration> {
+fn blocked<K: std::hash::Hash + Eq>(
+    m: &Mutex<HashMap<K, (u32, Instant)>>,
+    k: &K,
+    max: u32,
+    window: Duration,
+) -> Option<Duration> {
     let m = m.lock().ok()?;
     let (n, first) = m.get(k)?;
     let age = first.elapsed();
@@ -43,12 +48,22 @@ fn bump<K: std::hash::Hash + Eq>(m: &Mutex<HashMap<K, (u32, Instant)>>, k: K, wi
 impl RateLimiter {
     /// A limiter allowing `max_failures` per `window`.
     pub fn new(max_failures: u32, window: Duration) -> Self {
-        RateLimiter { max_failures, window, by_user: Mutex::default(), by_addr: Mutex::default() }
+        RateLimiter {
+            max_failures,
+            window,
+            by_user: Mutex::default(),
+            by_addr: Mutex::default(),
+        }
     }
 
     /// `Err(retry_after)` when the user or the address is currently blocked.
     pub fn check(&self, user: &str, addr: IpAddr) -> Result<(), Duration> {
-        let u = blocked(&self.by_user, &user.to_owned(), self.max_failures, self.window);
+        let u = blocked(
+            &self.by_user,
+            &user.to_owned(),
+            self.max_failures,
+            self.window,
+        );
         let a = blocked(&self.by_addr, &addr, self.max_failures * 3, self.window);
         match u.into_iter().chain(a).max() {
             Some(d) => Err(d),

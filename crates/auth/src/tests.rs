@@ -3,7 +3,14 @@ use super::*;
 fn setup() -> (tempfile::TempDir, Authenticator) {
     let dir = tempfile::tempdir().unwrap();
     let store = nas_engine::Store::open(dir.path(), Default::default()).unwrap();
-    add_user(&store.accounts(), "bob", "s3cret!", Role::ReadOnly, Some(1000)).unwrap();
+    add_user(
+        &store.accounts(),
+        "bob",
+        "s3cret!",
+        Role::ReadOnly,
+        Some(1000),
+    )
+    .unwrap();
     (dir, Authenticator::new(store.accounts()))
 }
 
@@ -33,27 +40,45 @@ fn verify_roles_domain_names_and_changes() {
     let p = auth.verify("bob", "s3cret!", ip()).unwrap();
     assert_eq!((p.role, p.quota), (Role::ReadOnly, Some(1000)));
     assert!(!p.role.can_write());
-    assert_eq!(auth.verify("WORKGROUP\\bob", "s3cret!", ip()).unwrap().name, "bob");
-    assert!(matches!(auth.verify("nobody", "x", ip()), Err(AuthError::Invalid)));
+    assert_eq!(
+        auth.verify("WORKGROUP\\bob", "s3cret!", ip()).unwrap().name,
+        "bob"
+    );
+    assert!(matches!(
+        auth.verify("nobody", "x", ip()),
+        Err(AuthError::Invalid)
+    ));
     // a password change applies at once, even with a cached verification
     let mut u = auth.accounts().get("bob").unwrap().unwrap();
     u.password = hash_password("new");
     auth.accounts().update(&u).unwrap();
-    assert!(matches!(auth.verify("bob", "s3cret!", ip()), Err(AuthError::Invalid)));
+    assert!(matches!(
+        auth.verify("bob", "s3cret!", ip()),
+        Err(AuthError::Invalid)
+    ));
     assert!(auth.verify("bob", "new", ip()).is_ok());
     u = auth.accounts().get("bob").unwrap().unwrap();
     u.disabled = true;
     auth.accounts().update(&u).unwrap();
-    assert!(matches!(auth.verify("bob", "new", ip()), Err(AuthError::Invalid)));
+    assert!(matches!(
+        auth.verify("bob", "new", ip()),
+        Err(AuthError::Invalid)
+    ));
 }
 
 #[test]
 fn failures_are_rate_limited() {
     let (_d, auth) = setup();
     for _ in 0..10 {
-        assert!(matches!(auth.verify("bob", "wrong", ip()), Err(AuthError::Invalid)));
+        assert!(matches!(
+            auth.verify("bob", "wrong", ip()),
+            Err(AuthError::Invalid)
+        ));
     }
-    assert!(matches!(auth.verify("bob", "s3cret!", ip()), Err(AuthError::RateLimited(_))));
+    assert!(matches!(
+        auth.verify("bob", "s3cret!", ip()),
+        Err(AuthError::RateLimited(_))
+    ));
     // another user from another address is not affected
     let l = RateLimiter::new(2, Duration::from_secs(60));
     l.fail("x", ip());

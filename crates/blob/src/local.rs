@@ -123,12 +123,13 @@ impl LocalPackStore {
 impl BlobStore for LocalPackStore {
     fn append(&self, id: &ChunkId, frame: &[u8]) -> Result<BlobLocation, BlobError> {
         let mut guard = lock(&self.active);
-        if guard
-            .as_ref()
-            .is_some_and(|a| a.len + frame.len() as u64 > self.target_pack_size)
-            && let Some(old) = guard.take()
+        if let Some(a) = guard.as_ref()
+            && a.len + frame.len() as u64 > self.target_pack_size
         {
-            old.file.sync_data()?;
+            // Sync before sealing: if this fails the pack stays active, so a later `sync`
+            // still covers its frames (no commit can ever point at unsynced data).
+            a.file.sync_data()?;
+            *guard = None;
         }
         if guard.is_none() {
             *guard = Some(self.new_pack()?);
@@ -216,8 +217,10 @@ impl BlobStore for LocalPackStore {
     }
 
     fn seal(&self) -> Result<(), BlobError> {
-        if let Some(old) = lock(&self.active).take() {
-            old.file.sync_data()?;
+        let mut guard = lock(&self.active);
+        if let Some(a) = guard.as_ref() {
+            a.file.sync_data()?;
+            *guard = None;
         }
         Ok(())
     }

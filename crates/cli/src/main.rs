@@ -2,6 +2,7 @@
 //! prints. No business logic lives here.
 
 mod cmd;
+mod config;
 mod output;
 
 use anyhow::Result;
@@ -37,6 +38,10 @@ pub struct HomeArgs {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the server (WebDAV at /dav/).
+    Serve(cmd::serve::ServeArgs),
+    /// Manage user accounts (works while the server runs).
+    User(cmd::user::UserArgs),
     /// Create a store (optional: any command creates one) and set its compression.
     Init(cmd::maintain::InitArgs),
     /// Copy the contents of a local folder in (existing files get a new version).
@@ -82,6 +87,8 @@ enum Command {
 fn run(cli: Cli) -> Result<ExitCode> {
     use Command::*;
     match cli.command {
+        Serve(a) => cmd::serve::run(a),
+        User(a) => cmd::user::run(a),
         Init(a) => cmd::maintain::init(a),
         Import(a) => cmd::import::run(a),
         Export(a) => cmd::export::run(a),

@@ -63,22 +63,31 @@ impl AsyncHome {
         blocking(move || h.delete(&path)).await
     }
 
-    /// Writes a version from a channel of byte buffers (e.g. an HTTP body). The write is
-    /// committed when the sender is dropped after the last buffer; if the producer sends
-    /// an `Err`, nothing is committed and the old version stays.
+    /// Writes a version from a channel of body parts (e.g. an HTTP body): `Ok(Some(bytes))`
+    /// for data, `Ok(None)` to end the body. Only an explicit end commits: if the producer
+    /// sends an `Err`, or goes away (drop, panic, cancelled request) before `Ok(None)`,
+    /// nothing is committed and the old version stays.
     pub async fn write(
         &self,
         path: NasPath,
         opts: WriteOptions,
-        mut body: mpsc::Receiver<std::io::Result<Vec<u8>>>,
+        mut body: mpsc::Receiver<std::io::Result<Option<Vec<u8>>>>,
     ) -> EngineResult<VersionRecord> {
         let h = self.home.clone();
         blocking(move || {
             let mut w = h.writer(&path, opts)?;
-            while let Some(buf) = body.blocking_recv() {
-                w.write(&buf?)?;
+            loop {
+                match body.blocking_recv() {
+                    Some(Ok(Some(buf))) => w.write(&buf)?,
+                    Some(Ok(None)) => return w.commit(),
+                    Some(Err(e)) => return Err(e.into()),
+                    None => {
+                        return Err(EngineError::Invalid(
+                            "upload ended before its last byte".into(),
+                        ));
+                    }
+                }
             }
-            w.commit()
         })
         .await
     }

@@ -80,8 +80,8 @@ impl Store {
             .collect();
         for c in &unref {
             if let Some(u) = usage.get_mut(&c.loc.pack) {
-                u.0 -= 1;
-                u.1 -= u64::from(c.loc.len);
+                u.0 = u.0.saturating_sub(1);
+                u.1 = u.1.saturating_sub(u64::from(c.loc.len));
             }
         }
         let mut plan = GcPlan {
@@ -115,8 +115,12 @@ impl Store {
     /// Executes a plan. Safe to run while writers work; never frees a referenced or
     /// pinned chunk.
     pub fn gc_execute(&self, plan: GcPlan) -> EngineResult<GcReport> {
+        let _one_at_a_time = self.inner.gc_lock.lock().unwrap_or_else(|p| p.into_inner());
+        self.execute_locked(plan)
+    }
+
+    fn execute_locked(&self, plan: GcPlan) -> EngineResult<GcReport> {
         let inner = &self.inner;
-        let _one_at_a_time = inner.gc_lock.lock().unwrap_or_else(|p| p.into_inner());
         let mut report = GcReport::default();
         for batch in plan.rows.chunks(BATCH) {
             let deleted = inner.pins.locked(|pins| {
@@ -169,6 +173,7 @@ impl Store {
 
     /// Plans and, unless `dry_run`, executes.
     pub fn gc(&self, dry_run: bool) -> EngineResult<GcReport> {
+        let _one_at_a_time = self.inner.gc_lock.lock().unwrap_or_else(|p| p.into_inner());
         let plan = self.gc_plan()?;
         if dry_run {
             return Ok(GcReport {
@@ -176,7 +181,7 @@ impl Store {
                 ..GcReport::default()
             });
         }
-        self.gc_execute(plan)
+        self.execute_locked(plan)
     }
 
     /// Copies the given indexed frames of a pack to the active pack and re-points the index.

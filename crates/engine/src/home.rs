@@ -249,14 +249,14 @@ impl Home {
         Ok(self.inner.meta.props(n.id)?)
     }
 
-    /// Sets and removes dead properties in one transaction.
-    pub fn patch_props(
-        &self,
-        path: &NasPath,
-        set: &[nas_meta::DeadProp],
-        remove: &[(String, String)],
-    ) -> EngineResult<()> {
+    /// Applies dead-property sets and removals in order, in one transaction.
+    pub fn patch_props(&self, path: &NasPath, ops: &[nas_meta::PropOp]) -> EngineResult<()> {
         let n = self.resolve(path)?;
-        Ok(self.inner.meta.patch_props(n.id, set, remove)?)
+        Ok(self.inner.meta.patch_props(n.id, ops)?)
+    }
+
+    /// Bytes of the current content of every live file in this home (what quotas count).
+    pub fn used_bytes(&self) -> EngineResult<u64> {
+        Ok(self.inner.meta.tree_bytes(self.rec.root)?)
     }
 }

@@ -44,7 +44,7 @@ pub use fsck::{FsckReport, Problem};
 pub use gc::{GcPlan, GcReport};
 pub use home::{Entry, Home, ListPage};
 pub use nas_codec::Compression;
-pub use nas_meta::{DeadProp, FileAttrs, NodeKind, TrashRecord, UserRecord, VersionRecord};
+pub use nas_meta::{DeadProp, FileAttrs, NodeKind, PropOp, TrashRecord, UserRecord, VersionRecord};
 pub use read::{FileReader, RangeReader};
 pub use stats::StoreStats;
 pub use store::{Store, StoreOptions};

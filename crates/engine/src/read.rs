@@ -35,6 +35,7 @@ impl FileReader {
             inner: self.inner.clone(),
             path: self.path.clone(),
             num: self.version.num,
+            node: self.version.node,
             extents: self.extents.clone(),
             idx,
             pos: r.start,
@@ -55,6 +56,7 @@ pub struct RangeReader {
     inner: Arc<Inner>,
     path: NasPath,
     num: VersionNum,
+    node: nas_types::NodeId,
     extents: Arc<Vec<Extent>>,
     idx: usize,
     pos: u64,
@@ -82,12 +84,24 @@ impl RangeReader {
         Ok(())
     }
 
+    /// A chunk is gone: damage, unless the version itself was deleted (and its chunks
+    /// collected) while this reader was open — then the honest answer is "not found".
+    fn vanished(&self, detail: String) -> EngineError {
+        match self.inner.meta.versions(self.node) {
+            Ok(vs) if !vs.iter().any(|v| v.num == self.num) => EngineError::NotFound(format!(
+                "{} version {} (deleted while being read)",
+                self.path, self.num
+            )),
+            _ => self.corrupt(detail),
+        }
+    }
+
     fn fetch(&self, ext: &Extent) -> EngineResult<Vec<u8>> {
         let meta = &self.inner.meta;
         // A compaction may move the chunk between lookup and read: look up again once.
         for attempt in 0..2 {
             let Some(rec) = meta.chunk(ext.chunk)? else {
-                return Err(self.corrupt(format!(
+                return Err(self.vanished(format!(
                     "chunk row {} is missing from the index",
                     ext.chunk.0
                 )));
@@ -105,7 +119,7 @@ impl RangeReader {
                 }
                 Err(BlobError::Missing { .. }) if attempt == 0 => continue,
                 Err(BlobError::Missing { reason, .. }) => {
-                    return Err(self.corrupt(format!(
+                    return Err(self.vanished(format!(
                         "chunk {} in pack {}: {reason}",
                         rec.id, rec.loc.pack
                     )));

@@ -2,6 +2,11 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+/// A duration in nanoseconds, saturating (300 years does not wrap into the past).
+pub fn duration_ns(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
+}
+
 /// Now, in nanoseconds since the Unix epoch.
 pub fn now_ns() -> i64 {
     SystemTime::now()

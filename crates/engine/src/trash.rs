@@ -71,7 +71,7 @@ impl Home {
 impl Store {
     /// Purges trash entries (all homes) older than `age`. Returns how many.
     pub fn expire_trash(&self, age: Duration) -> EngineResult<usize> {
-        let before = now_ns().saturating_sub(age.as_nanos() as i64);
+        let before = now_ns().saturating_sub(crate::time::duration_ns(age));
         let old = self.inner.meta.trash_older_than(before)?;
         for t in &old {
             match self.inner.meta.trash_purge(t.id) {

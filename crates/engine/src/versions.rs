@@ -49,7 +49,7 @@ fn doomed(policy: &RetentionPolicy, versions: &[VersionRecord], now: i64) -> Vec
             let kept_by_count = policy.keep_last.is_some_and(|k| rank < k);
             let kept_by_age = policy
                 .keep_within
-                .is_some_and(|d| now.saturating_sub(v.created_ns) < d.as_nanos() as i64);
+                .is_some_and(|d| now.saturating_sub(v.created_ns) < crate::time::duration_ns(d));
             !(kept_by_count || kept_by_age)
         })
         .map(|(_, v)| v.num)

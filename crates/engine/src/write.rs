@@ -91,20 +91,32 @@ pub struct FileWriter {
     opts: WriteOptions,
     chunker: Option<Chunker>,
     pipe: Pipeline,
+    /// Set when a write failed: the stream is incomplete and must never be committed.
+    failed: bool,
 }
 
 impl FileWriter {
-    /// Adds bytes.
+    /// Adds bytes. After an error the writer refuses further writes and cannot commit.
     pub fn write(&mut self, data: &[u8]) -> EngineResult<()> {
+        if self.failed {
+            return Err(EngineError::Invalid(
+                "an earlier write to this file failed".into(),
+            ));
+        }
+        self.failed = true; // until this write has fully gone through
         self.pipe.hasher.update(data);
         self.pipe.size += data.len() as u64;
         let pipe = &mut self.pipe;
         match self.chunker.as_mut() {
-            Some(c) => c.push(data, |chunk| pipe.chunk(chunk)),
-            None => Err(EngineError::Invalid(
-                "write after the end of the stream".into(),
-            )),
+            Some(c) => c.push(data, |chunk| pipe.chunk(chunk))?,
+            None => {
+                return Err(EngineError::Invalid(
+                    "write after the end of the stream".into(),
+                ));
+            }
         }
+        self.failed = false;
+        Ok(())
     }
 
     /// Bytes written so far.
@@ -123,6 +135,11 @@ impl FileWriter {
     /// Ends the stream: every chunk is stored (not yet durable), nothing is visible yet.
     /// Commit with [`Home::commit_batch`] together with other prepared writes.
     pub fn prepare(mut self) -> EngineResult<PreparedWrite> {
+        if self.failed {
+            return Err(EngineError::Invalid(
+                "an earlier write to this file failed".into(),
+            ));
+        }
         let pipe = &mut self.pipe;
         if let Some(chunker) = self.chunker.take() {
             chunker.finish(|c| pipe.chunk(c))?;
@@ -152,6 +169,15 @@ impl PreparedWrite {
 fn commit_all(inner: &Inner, writes: Vec<PreparedWrite>) -> EngineResult<Vec<VersionRecord>> {
     if writes.iter().any(|p| !p.w.pipe.new_chunks.is_empty()) {
         inner.blobs.sync()?;
+    }
+    for p in &writes {
+        let covered: u64 = p.w.pipe.extents.iter().map(|(_, l)| u64::from(*l)).sum();
+        if covered != p.w.pipe.size {
+            return Err(EngineError::Invalid(format!(
+                "{}: chunk list does not cover the content",
+                p.w.path
+            )));
+        }
     }
     let now = now_ns();
     let reqs: Vec<CommitRequest<'_>> = writes
@@ -203,6 +229,7 @@ impl Home {
             name: name.to_owned(),
             opts,
             chunker: Some(Chunker::new(self.inner.chunker)),
+            failed: false,
             pipe: Pipeline {
                 inner: self.inner.clone(),
                 hasher: blake3::Hasher::new(),

@@ -103,8 +103,9 @@ fn async_facade_streams_from_a_tokio_runtime() {
         let body = data.clone();
         let producer = tokio::spawn(async move {
             for piece in body.chunks(100_000) {
-                tx.send(Ok(piece.to_vec())).await.unwrap();
+                tx.send(Ok(Some(piece.to_vec()))).await.unwrap();
             }
+            tx.send(Ok(None)).await.unwrap();
         });
         let v = h
             .write(p("/a.bin"), WriteOptions::default(), rx)
@@ -114,10 +115,19 @@ fn async_facade_streams_from_a_tokio_runtime() {
         assert_eq!(v.size, 2_000_000);
         // an upload that fails midway commits nothing
         let (tx, rx) = tokio::sync::mpsc::channel(4);
-        tx.send(Ok(vec![1u8; 1000])).await.unwrap();
+        tx.send(Ok(Some(vec![1u8; 1000]))).await.unwrap();
         tx.send(Err(std::io::Error::other("client went away")))
             .await
             .unwrap();
+        drop(tx);
+        assert!(
+            h.write(p("/a.bin"), WriteOptions::default(), rx)
+                .await
+                .is_err()
+        );
+        // a producer that just goes away (dropped, panicked) commits nothing either
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        tx.send(Ok(Some(vec![2u8; 11]))).await.unwrap();
         drop(tx);
         assert!(
             h.write(p("/a.bin"), WriteOptions::default(), rx)

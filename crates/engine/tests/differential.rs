@@ -90,6 +90,9 @@ fn step(s: &Store, h: &Home, m: &mut Model, rng: &mut StdRng, pool: &[u8]) -> St
                 .unwrap();
             let f = m.files.entry(path.into()).or_default();
             f.next = f.next.max(1);
+            if f.versions.last().is_some_and(|(_, d)| d.is_empty()) {
+                f.versions.pop(); // an empty version is replaced, not kept as history
+            }
             assert_eq!(v.num.0, f.next);
             f.versions.push((f.next, data));
             f.next += 1;

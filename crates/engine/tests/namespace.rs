@@ -370,3 +370,36 @@ fn interrupted_write_leaves_old_version() {
     // the abandoned frames are dead space that gc reclaims (once the pack is sealed)
     assert!(s.fsck(true, &mut |_, _| {}).unwrap().is_clean());
 }
+
+#[test]
+fn an_empty_version_is_replaced_not_kept() {
+    let (_d, s) = store();
+    let h = home(&s);
+    let f = p("/win.docx");
+    h.write_all(&f, b"", WriteOptions::default()).unwrap(); // Explorer's 0-byte PUT
+    let v = h.write_all(&f, b"real content", WriteOptions::default()).unwrap();
+    let vs = h.versions(&f).unwrap();
+    assert_eq!(vs.len(), 1, "the empty placeholder is not history");
+    assert_eq!(vs[0].num, v.num);
+    assert_eq!(h.read_all(&f, None).unwrap(), b"real content");
+    // non-empty versions are kept as always
+    h.write_all(&f, b"second", WriteOptions::default()).unwrap();
+    assert_eq!(h.versions(&f).unwrap().len(), 2);
+}
+
+#[test]
+fn a_read_of_a_version_deleted_meanwhile_is_not_found_not_corrupt() {
+    let (_d, s) = store();
+    let h = home(&s);
+    let f = p("/gone.bin");
+    h.write_all(&f, &random_bytes(300_000, 1), WriteOptions::default()).unwrap();
+    let r = h.open(&f, None).unwrap();
+    let t = h.delete(&f).unwrap();
+    h.trash_purge(t.id).unwrap();
+    s.gc(false).unwrap();
+    match r.reader().read_to_vec() {
+        Err(EngineError::NotFound(m)) => assert!(m.contains("/gone.bin"), "{m}"),
+        other => panic!("expected NotFound, got {:?}", other.map(|v| v.len())),
+    }
+    assert!(s.fsck(true, &mut |_, _| {}).unwrap().is_clean());
+}

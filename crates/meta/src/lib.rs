@@ -117,6 +117,8 @@ pub trait Namespace {
     fn set_attrs(&self, node: NodeId, attrs: &FileAttrs) -> MetaResult<()>;
     /// The path of a node inside its home, or inside its trash entry (`None` if gone).
     fn node_path(&self, node: NodeId) -> MetaResult<Option<String>>;
+    /// Sum of the current sizes of every file below `node`.
+    fn tree_bytes(&self, node: NodeId) -> MetaResult<u64>;
     /// Whether the node hangs off its home's root (not trashed, not detached).
     fn is_live(&self, node: NodeId) -> MetaResult<bool>;
 }
@@ -212,17 +214,21 @@ pub trait Users {
     fn delete_user(&self, name: &str) -> MetaResult<()>;
 }
 
+/// One PROPPATCH operation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PropOp {
+    /// Set a property.
+    Set(DeadProp),
+    /// Remove a property by (namespace, name).
+    Remove(String, String),
+}
+
 /// Dead properties of nodes (they follow renames; copies copy them).
 pub trait Props {
     /// Every dead property of a node.
     fn props(&self, node: NodeId) -> MetaResult<Vec<DeadProp>>;
-    /// Sets and removes properties in one transaction.
-    fn patch_props(
-        &self,
-        node: NodeId,
-        set: &[DeadProp],
-        remove: &[(String, String)],
-    ) -> MetaResult<()>;
+    /// Applies set and remove operations in order, in one transaction.
+    fn patch_props(&self, node: NodeId, ops: &[PropOp]) -> MetaResult<()>;
 }
 
 /// Everything the engine needs from a metadata store.

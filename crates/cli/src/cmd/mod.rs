@@ -4,7 +4,9 @@ pub mod browse;
 pub mod export;
 pub mod import;
 pub mod maintain;
+pub mod serve;
 pub mod trash;
+pub mod user;
 
 use crate::{DataArgs, HomeArgs};
 use anyhow::{Context, Result};

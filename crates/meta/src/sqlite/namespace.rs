@@ -224,7 +224,14 @@ impl Namespace for SqliteMeta {
         self.write(|tx| {
             let n = need_node(tx, node)?;
             if n.parent.is_none() {
-                return Err(MetaError::Invalid("a root cannot be moved".into()));
+                let is_root: bool = tx
+                    .prepare_cached("SELECT 1 FROM homes WHERE root = ?1")?
+                    .exists([n.id.0])?;
+                return Err(if is_root {
+                    MetaError::Invalid("a root cannot be moved".into())
+                } else {
+                    MetaError::NotFound(n.name) // moved to the trash meanwhile
+                });
             }
             let dest = need_live_dir(tx, new_parent)?;
             if dest.home != n.home {
@@ -330,6 +337,17 @@ impl Namespace for SqliteMeta {
                 }
             }
             Err(MetaError::Corrupt(format!("cycle above node {node}")))
+        })
+    }
+
+    fn tree_bytes(&self, node: NodeId) -> MetaResult<u64> {
+        self.read(|c| {
+            let n: i64 = c.prepare_cached(
+                "WITH RECURSIVE sub(id) AS (SELECT ?1 UNION ALL SELECT n.id FROM nodes n JOIN sub ON n.parent = sub.id)
+                 SELECT coalesce(sum(v.size), 0) FROM sub JOIN nodes n ON n.id = sub.id JOIN versions v ON v.id = n.head",
+            )?
+            .query_row([node.0], |r| r.get(0))?;
+            Ok(n as u64)
         })
     }
 

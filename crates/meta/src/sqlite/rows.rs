@@ -178,7 +178,14 @@ pub fn add_refs(c: &Connection, extents: &[u8], delta: i64) -> MetaResult<()> {
 /// Trashes `victim` (inside an open transaction).
 pub fn trash_node(c: &Connection, victim: &NodeRecord, path: &str, now_ns: i64) -> MetaResult<i64> {
     if victim.parent.is_none() {
-        return Err(MetaError::Invalid("a root cannot be deleted".into()));
+        let is_root: bool = c
+            .prepare_cached("SELECT 1 FROM homes WHERE root = ?1")?
+            .exists([victim.id.0])?;
+        return Err(if is_root {
+            MetaError::Invalid("a root cannot be deleted".into())
+        } else {
+            MetaError::NotFound(victim.name.clone()) // already in the trash
+        });
     }
     c.prepare_cached("INSERT INTO trash (home, node, path, deleted_ns) VALUES (?1, ?2, ?3, ?4)")?
         .execute(params![victim.home.0, victim.id.0, path, now_ns])?;

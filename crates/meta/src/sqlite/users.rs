@@ -1,7 +1,7 @@
 //! [`Users`] and [`Props`] on SQLite.
 
 use super::SqliteMeta;
-use crate::{DeadProp, MetaError, MetaResult, Props, UserRecord, Users};
+use crate::{DeadProp, MetaError, MetaResult, PropOp, Props, UserRecord, Users};
 use nas_types::NodeId;
 use rusqlite::{OptionalExtension, params};
 
@@ -89,23 +89,22 @@ impl Props for SqliteMeta {
         })
     }
 
-    fn patch_props(
-        &self,
-        node: NodeId,
-        set: &[DeadProp],
-        remove: &[(String, String)],
-    ) -> MetaResult<()> {
+    fn patch_props(&self, node: NodeId, ops: &[PropOp]) -> MetaResult<()> {
         self.write(|tx| {
-            for p in set {
-                tx.prepare_cached(
-                    "INSERT INTO props (node, ns, name, prefix, value) VALUES (?1, ?2, ?3, ?4, ?5)
-                     ON CONFLICT(node, ns, name) DO UPDATE SET prefix = excluded.prefix, value = excluded.value",
-                )?
-                .execute(params![node.0, p.ns, p.name, p.prefix, p.value])?;
-            }
-            for (ns, name) in remove {
-                tx.prepare_cached("DELETE FROM props WHERE node = ?1 AND ns = ?2 AND name = ?3")?
-                    .execute(params![node.0, ns, name])?;
+            for op in ops {
+                match op {
+                    PropOp::Set(p) => {
+                        tx.prepare_cached(
+                            "INSERT INTO props (node, ns, name, prefix, value) VALUES (?1, ?2, ?3, ?4, ?5)
+                             ON CONFLICT(node, ns, name) DO UPDATE SET prefix = excluded.prefix, value = excluded.value",
+                        )?
+                        .execute(params![node.0, p.ns, p.name, p.prefix, p.value])?;
+                    }
+                    PropOp::Remove(ns, name) => {
+                        tx.prepare_cached("DELETE FROM props WHERE node = ?1 AND ns = ?2 AND name = ?3")?
+                            .execute(params![node.0, ns, name])?;
+                    }
+                }
             }
             Ok(())
         })

@@ -78,7 +78,17 @@ fn commit_one(tx: &Connection, req: &CommitRequest<'_>) -> MetaResult<VersionRec
         Some(n) if n.kind == NodeKind::Dir => {
             return Err(MetaError::IsADirectory(req.name.to_owned()));
         }
-        Some(n) => n.id,
+        Some(n) => {
+            // An empty version is never kept as history: the next write replaces it
+            // (Windows Explorer and davfs2 create a 0-byte file, then PUT the content).
+            if n.head.as_ref().is_some_and(|h| h.size == 0) {
+                tx.prepare_cached(
+                    "DELETE FROM versions WHERE id = (SELECT head FROM nodes WHERE id = ?1)",
+                )?
+                .execute([n.id.0])?;
+            }
+            n.id
+        }
         None => {
             tx.prepare_cached("INSERT INTO nodes (home, parent, name, kind, mtime_ns) VALUES (?1, ?2, ?3, ?4, ?5)")?
                 .execute(params![parent.home.0, req.parent.0, req.name, kind_code(NodeKind::File), req.mtime_ns])?;

@@ -1,0 +1,130 @@
+//! Server configuration: typed, read from a TOML file, overridden by `SILENT_NAS_*`
+//! environment variables, overridden by flags; validated once at start-up. Every field is
+//! documented in `docs/configuration.md`. Secrets never appear here (passwords are hashed in
+//! the database; the first admin password comes from `SILENT_NAS_ADMIN_PASSWORD` or is
+//! generated and printed once).
+
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// The configuration file's shape (every field optional).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// Data directory.
+    pub data: Option<PathBuf>,
+    /// Address to listen on.
+    pub listen: Option<String>,
+    /// Public base URL when behind a proxy, e.g. `https://nas.example.com`.
+    pub public_url: Option<String>,
+    /// Log filter (`info`, `debug`, `silent_nas=debug,nas_webdav=trace`…).
+    pub log: Option<String>,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Data directory.
+    pub data: PathBuf,
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// Public base URL, if set.
+    pub public_url: Option<String>,
+    /// Log filter.
+    pub log: String,
+}
+
+/// Values given on the command line (highest precedence).
+#[derive(Debug, Default)]
+pub struct Overrides {
+    pub data: Option<PathBuf>,
+    pub listen: Option<String>,
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+impl Config {
+    /// File, then environment, then flags.
+    pub fn load(file: Option<&Path>, flags: Overrides) -> Result<Config> {
+        let fc: FileConfig = match file {
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .with_context(|| format!("cannot read config {}", p.display()))?;
+                toml::from_str(&text).with_context(|| format!("invalid config {}", p.display()))?
+            }
+            None => FileConfig::default(),
+        };
+        let data = flags
+            .data
+            .or_else(|| env("SILENT_NAS_DATA").map(PathBuf::from))
+            .or(fc.data)
+            .context(
+                "no data directory: give --data, SILENT_NAS_DATA or `data` in the config file",
+            )?;
+        let listen_s = flags
+            .listen
+            .or_else(|| env("SILENT_NAS_LISTEN"))
+            .or(fc.listen)
+            .unwrap_or_else(|| "127.0.0.1:8080".to_owned());
+        let listen: SocketAddr = listen_s
+            .parse()
+            .with_context(|| format!("invalid listen address {listen_s:?}"))?;
+        let public_url = env("SILENT_NAS_PUBLIC_URL").or(fc.public_url);
+        if let Some(u) = &public_url
+            && !(u.starts_with("http://") || u.starts_with("https://"))
+        {
+            bail!("public_url must start with http:// or https://: {u:?}");
+        }
+        let log = env("RUST_LOG")
+            .or_else(|| env("SILENT_NAS_LOG"))
+            .or(fc.log)
+            .unwrap_or_else(|| "info".to_owned());
+        Ok(Config {
+            data,
+            listen,
+            public_url,
+            log,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_then_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("c.toml");
+        std::fs::write(
+            &f,
+            "data = \"/srv/nas\"\nlisten = \"127.0.0.1:9999\"\nlog = \"debug\"\n",
+        )
+        .unwrap();
+        let c = Config::load(Some(&f), Overrides::default()).unwrap();
+        assert_eq!(c.data, PathBuf::from("/srv/nas"));
+        assert_eq!(c.listen.port(), 9999);
+        let c = Config::load(
+            Some(&f),
+            Overrides {
+                listen: Some("127.0.0.1:1234".into()),
+                data: None,
+            },
+        )
+        .unwrap();
+        assert_eq!(c.listen.port(), 1234);
+        std::fs::write(&f, "bogus = 1\n").unwrap();
+        assert!(Config::load(Some(&f), Overrides::default()).is_err());
+    }
+
+    #[test]
+    fn example_config_is_valid() {
+        let text = include_str!("../../../deploy/silent-nas.example.toml");
+        let fc: FileConfig = toml::from_str(text).unwrap();
+        assert!(fc.data.is_some());
+    }
+}

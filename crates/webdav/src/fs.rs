@@ -1,0 +1,356 @@
+//! [`EngineFs`]: dav-server's file-system trait on the engine. Every call runs on tokio's
+//! blocking pool (the engine is synchronous). The credentials carry the signed-in user's
+//! home, so a request can never name a path outside it: paths are relative to the home
+//! and go through `NasPath` (no `..`, no empty segments, NFC).
+
+use crate::file::{ReadFile, WriteFile};
+use crate::metadata::{DirEntry, Meta};
+use dav_server::davpath::DavPath;
+use dav_server::fs::{
+    DavDirEntry, DavFile, DavMetaData, DavProp, FsError, FsFuture, FsResult, FsStream,
+    GuardedFileSystem, OpenOptions, ReadDirMeta,
+};
+use futures_util::stream;
+use http::StatusCode;
+use nas_engine::{DeadProp, EngineError, Home, NodeKind, PropOp};
+use nas_types::NasPath;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Who is asking: their home and what they may do.
+#[derive(Clone)]
+pub struct DavUser {
+    /// The user's home.
+    pub home: Home,
+    /// False for read-only users.
+    pub can_write: bool,
+    /// Byte quota on the current content of the home.
+    pub quota: Option<u64>,
+}
+
+/// The engine as a dav-server file system (stateless: all state is in the credentials).
+#[derive(Clone, Default)]
+pub struct EngineFs;
+
+/// Maps an engine error to the file-system error dav-server turns into a status.
+pub fn fs_err(e: EngineError) -> FsError {
+    match e {
+        EngineError::NotFound(_) => FsError::NotFound,
+        EngineError::AlreadyExists(_) => FsError::Exists,
+        EngineError::NotADirectory(_) => FsError::NotFound,
+        EngineError::IsADirectory(_) | EngineError::Invalid(_) | EngineError::Path(_) => {
+            FsError::Forbidden
+        }
+        other => {
+            tracing::error!("webdav: {other}");
+            FsError::GeneralFailure
+        }
+    }
+}
+
+/// A DAV path as a home path; refused (403) when it breaks the path rules.
+pub fn nas_path(path: &DavPath) -> FsResult<NasPath> {
+    let s = std::str::from_utf8(path.as_bytes()).map_err(|_| FsError::Forbidden)?;
+    NasPath::parse(s).map_err(|_| FsError::Forbidden)
+}
+
+/// Runs engine work on the blocking pool.
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, EngineError> + Send + 'static,
+) -> FsResult<T> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => r.map_err(fs_err),
+        Err(_) => Err(FsError::GeneralFailure),
+    }
+}
+
+fn writable(u: &DavUser) -> FsResult<()> {
+    if u.can_write {
+        Ok(())
+    } else {
+        Err(FsError::Forbidden)
+    }
+}
+
+fn prop_key(p: &DavProp) -> (String, String) {
+    (p.namespace.clone().unwrap_or_default(), p.name.clone())
+}
+
+impl GuardedFileSystem<DavUser> for EngineFs {
+    fn open<'a>(
+        &'a self,
+        path: &'a DavPath,
+        options: OpenOptions,
+        u: &'a DavUser,
+    ) -> FsFuture<'a, Box<dyn DavFile>> {
+        Box::pin(async move {
+            let p = nas_path(path)?;
+            let home = u.home.clone();
+            if options.write {
+                writable(u)?;
+                if options.append {
+                    return Err(FsError::NotImplemented); // partial updates: whole-file writes only
+                }
+                let (truncate, create, create_new) =
+                    (options.truncate, options.create, options.create_new);
+                let w = blocking(move || {
+                    let exists = home.exists(&p)?;
+                    if exists && create_new {
+                        return Err(EngineError::AlreadyExists(p.to_string()));
+                    }
+                    if !exists && !create {
+                        return Err(EngineError::NotFound(p.to_string()));
+                    }
+                    if !truncate {
+                        if exists {
+                            return Err(EngineError::Invalid(
+                                "partial writes are not supported".into(),
+                            ));
+                        }
+                        // LOCK on a missing path (davfs2, Windows): the empty locked
+                        // resource must exist now, not when the handle is flushed.
+                        home.write_all(&p, b"", Default::default())?;
+                    }
+                    let w = home.writer(&p, Default::default())?;
+                    Ok((w, home, p))
+                })
+                .await?;
+                return Ok(Box::new(WriteFile::new(w.0, w.1, w.2, u.quota)) as Box<dyn DavFile>);
+            }
+            let r = blocking(move || {
+                let r = home.open(&p, None)?;
+                let e = home.stat(&p)?;
+                Ok((r, e))
+            })
+            .await?;
+            Ok(Box::new(ReadFile::new(r.0, r.1)) as Box<dyn DavFile>)
+        })
+    }
+
+    fn read_dir<'a>(
+        &'a self,
+        path: &'a DavPath,
+        _meta: ReadDirMeta,
+        u: &'a DavUser,
+    ) -> FsFuture<'a, FsStream<Box<dyn DavDirEntry>>> {
+        Box::pin(async move {
+            let p = nas_path(path)?;
+            let home = u.home.clone();
+            // Pages of 1,000 are fetched as the response is written: bounded memory for
+            // folders of any size.
+            let pages = stream::unfold(Some(None::<String>), move |cursor| {
+                let (home, p) = (home.clone(), p.clone());
+                async move {
+                    let after = cursor?;
+                    let page = blocking(move || home.list(&p, after.as_deref(), 1000)).await;
+                    match page {
+                        Ok(page) => {
+                            let next = page.next_after.clone().map(Some);
+                            let items: Vec<FsResult<Box<dyn DavDirEntry>>> = page
+                                .entries
+                                .into_iter()
+                                .map(|e| {
+                                    let name = e.name().as_bytes().to_vec();
+                                    Ok(Box::new(DirEntry {
+                                        name,
+                                        meta: Meta { entry: e },
+                                    })
+                                        as Box<dyn DavDirEntry>)
+                                })
+                                .collect();
+                            Some((stream::iter(items), next))
+                        }
+                        Err(e) => Some((stream::iter(vec![Err(e)]), None)),
+                    }
+                }
+            });
+            use futures_util::StreamExt;
+            let s: FsStream<Box<dyn DavDirEntry>> = Box::pin(pages.flatten());
+            Ok(s)
+        })
+    }
+
+    fn metadata<'a>(
+        &'a self,
+        path: &'a DavPath,
+        u: &'a DavUser,
+    ) -> FsFuture<'a, Box<dyn DavMetaData>> {
+        Box::pin(async move {
+            let p = nas_path(path)?;
+            let home = u.home.clone();
+            let e = blocking(move || home.stat(&p)).await?;
+            Ok(Box::new(Meta { entry: e }) as Box<dyn DavMetaData>)
+        })
+    }
+
+    fn create_dir<'a>(&'a self, path: &'a DavPath, u: &'a DavUser) -> FsFuture<'a, ()> {
+        Box::pin(async move {
+            writable(u)?;
+            let p = nas_path(path)?;
+            let home = u.home.clone();
+            blocking(move || home.mkdir(&p).map(|_| ())).await
+        })
+    }
+
+    fn remove_dir<'a>(&'a self, path: &'a DavPath, u: &'a DavUser) -> FsFuture<'a, ()> {
+        self.remove_file(path, u)
+    }
+
+    fn remove_file<'a>(&'a self, path: &'a DavPath, u: &'a DavUser) -> FsFuture<'a, ()> {
+        Box::pin(async move {
+            writable(u)?;
+            let p = nas_path(path)?;
+            let home = u.home.clone();
+            blocking(move || home.delete(&p).map(|_| ())).await
+        })
+    }
+
+    fn rename<'a>(
+        &'a self,
+        from: &'a DavPath,
+        to: &'a DavPath,
+        u: &'a DavUser,
+    ) -> FsFuture<'a, ()> {
+        Box::pin(async move {
+            writable(u)?;
+            let (f, t) = (nas_path(from)?, nas_path(to)?);
+            let home = u.home.clone();
+            // dav-server has already removed an existing destination when Overwrite allowed it
+            blocking(move || home.rename(&f, &t, true).map(|_| ())).await
+        })
+    }
+
+    fn copy<'a>(&'a self, from: &'a DavPath, to: &'a DavPath, u: &'a DavUser) -> FsFuture<'a, ()> {
+        Box::pin(async move {
+            writable(u)?;
+            let (f, t) = (nas_path(from)?, nas_path(to)?);
+            let home = u.home.clone();
+            blocking(move || home.copy(&f, &t, true).map(|_| ())).await
+        })
+    }
+
+    fn set_modified<'a>(
+        &'a self,
+        path: &'a DavPath,
+        tm: SystemTime,
+        u: &'a DavUser,
+    ) -> FsFuture<'a, ()> {
+        Box::pin(async move {
+            writable(u)?;
+            let p = nas_path(path)?;
+            let ns = tm
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_nanos() as i64)
+                .unwrap_or(0);
+            let home = u.home.clone();
+            blocking(move || home.set_mtime(&p, ns)).await
+        })
+    }
+
+    fn have_props<'a>(
+        &'a self,
+        _path: &'a DavPath,
+        _u: &'a DavUser,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send + 'a>> {
+        Box::pin(async { true })
+    }
+
+    fn patch_props<'a>(
+        &'a self,
+        path: &'a DavPath,
+        patch: Vec<(bool, DavProp)>,
+        u: &'a DavUser,
+    ) -> FsFuture<'a, Vec<(StatusCode, DavProp)>> {
+        Box::pin(async move {
+            writable(u)?;
+            let p = nas_path(path)?;
+            let mut ops = Vec::new();
+            let mut out = Vec::new();
+            for (is_set, prop) in patch {
+                let (ns, name) = prop_key(&prop);
+                if is_set {
+                    ops.push(PropOp::Set(DeadProp {
+                        ns,
+                        name,
+                        prefix: prop.prefix.clone().unwrap_or_default(),
+                        value: prop.xml.clone().unwrap_or_default(),
+                    }));
+                } else {
+                    ops.push(PropOp::Remove(ns, name));
+                }
+                let mut echo = prop;
+                echo.xml = None;
+                out.push((StatusCode::OK, echo));
+            }
+            let home = u.home.clone();
+            blocking(move || home.patch_props(&p, &ops)).await?;
+            Ok(out)
+        })
+    }
+
+    fn get_props<'a>(
+        &'a self,
+        path: &'a DavPath,
+        do_content: bool,
+        u: &'a DavUser,
+    ) -> FsFuture<'a, Vec<DavProp>> {
+        Box::pin(async move {
+            let p = nas_path(path)?;
+            let home = u.home.clone();
+            let props = blocking(move || home.props(&p)).await?;
+            Ok(props
+                .into_iter()
+                .map(|d| DavProp {
+                    name: d.name,
+                    prefix: Some(d.prefix),
+                    namespace: Some(d.ns),
+                    xml: do_content.then_some(d.value),
+                })
+                .collect())
+        })
+    }
+
+    fn get_prop<'a>(
+        &'a self,
+        path: &'a DavPath,
+        prop: DavProp,
+        u: &'a DavUser,
+    ) -> FsFuture<'a, Vec<u8>> {
+        Box::pin(async move {
+            let p = nas_path(path)?;
+            let (ns, name) = prop_key(&prop);
+            let home = u.home.clone();
+            let entry_and_props = blocking(move || Ok((home.stat(&p)?, home.props(&p)?))).await?;
+            let (entry, props) = entry_and_props;
+            if ns == "http://owncloud.org/ns" {
+                // live sync-client properties: a stable file id and the content checksum
+                match name.as_str() {
+                    "fileid" => {
+                        return Ok(format!(
+                            "<oc:fileid xmlns:oc=\"{ns}\">{}</oc:fileid>",
+                            entry.id
+                        )
+                        .into_bytes());
+                    }
+                    "checksums" if entry.kind == NodeKind::File => {
+                        let h = entry.hash.map(|h| h.to_hex()).unwrap_or_default();
+                        return Ok(format!("<oc:checksums xmlns:oc=\"{ns}\"><oc:checksum>BLAKE3:{h}</oc:checksum></oc:checksums>").into_bytes());
+                    }
+                    _ => {}
+                }
+            }
+            props
+                .into_iter()
+                .find(|d| d.ns == ns && d.name == name)
+                .map(|d| d.value)
+                .ok_or(FsError::NotFound)
+        })
+    }
+
+    fn get_quota<'a>(&'a self, u: &'a DavUser) -> FsFuture<'a, (u64, Option<u64>)> {
+        Box::pin(async move {
+            let home = u.home.clone();
+            let used = blocking(move || home.used_bytes()).await?;
+            Ok((used, u.quota))
+        })
+    }
+}

@@ -1,0 +1,299 @@
+//! The HTTP side of the door: Basic auth (before any body is read), per-user lock spaces,
+//! the `?version=N` read-only view of old versions, `X-OC-Mtime`, finite PROPFIND depth,
+//! and cheap answers to macOS metadata files; everything else goes to dav-server.
+
+use crate::fs::{DavUser, EngineFs};
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, State};
+use axum::response::Response;
+use axum::routing::any;
+use base64::Engine as _;
+use dav_server::DavHandler;
+use dav_server::memls::MemLs;
+use http::{HeaderValue, Method, Request, StatusCode, header};
+use nas_auth::{AuthError, Authenticator, Principal};
+use nas_engine::{AsyncHome, Store};
+use nas_types::{NasPath, VersionNum};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+/// Shared state of the WebDAV door.
+#[derive(Clone)]
+pub struct DavState {
+    store: Store,
+    auth: Arc<Authenticator>,
+    /// One dav-server handler (and lock space) per user: lock paths are home-relative.
+    handlers: Arc<Mutex<HashMap<String, DavHandler<DavUser>>>>,
+}
+
+impl DavState {
+    /// State over a store and an authenticator.
+    pub fn new(store: Store, auth: Arc<Authenticator>) -> Self {
+        DavState {
+            store,
+            auth,
+            handlers: Arc::default(),
+        }
+    }
+
+    fn handler(&self, user: &str) -> DavHandler<DavUser> {
+        let mut m = self.handlers.lock().unwrap_or_else(|p| p.into_inner());
+        m.entry(user.to_owned())
+            .or_insert_with(|| {
+                DavHandler::builder()
+                    .filesystem(Box::new(EngineFs))
+                    .locksystem(MemLs::new())
+                    .strip_prefix("/dav")
+                    .read_buf_size(256 * 1024)
+                    .build_handler()
+            })
+            .clone()
+    }
+}
+
+/// The `/dav` routes.
+pub fn router(state: DavState) -> Router {
+    Router::new()
+        .route("/dav", any(handle))
+        .route("/dav/", any(handle))
+        .route("/dav/{*path}", any(handle))
+        .with_state(state)
+}
+
+fn status(code: StatusCode, msg: &str) -> Response {
+    let mut r = Response::new(Body::from(format!("{msg}\n")));
+    *r.status_mut() = code;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
+
+fn challenge() -> Response {
+    let mut r = status(StatusCode::UNAUTHORIZED, "authentication required");
+    r.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Basic realm=\"Silent-NAS\", charset=\"UTF-8\""),
+    );
+    r
+}
+
+fn dav_options() -> Response {
+    let mut r = Response::new(Body::empty());
+    let h = r.headers_mut();
+    h.insert("DAV", HeaderValue::from_static("1, 2"));
+    h.insert("MS-Author-Via", HeaderValue::from_static("DAV"));
+    h.insert(
+        header::ALLOW,
+        HeaderValue::from_static(
+            "OPTIONS, GET, HEAD, PUT, DELETE, MKCOL, COPY, MOVE, PROPFIND, PROPPATCH, LOCK, UNLOCK",
+        ),
+    );
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+    r
+}
+
+fn basic_credentials(req: &Request<Body>) -> Option<(String, String)> {
+    let v = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, b64) = v.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .ok()?;
+    let s = String::from_utf8(raw).ok()?;
+    let (u, p) = s.split_once(':')?;
+    Some((u.to_owned(), p.to_owned()))
+}
+
+fn is_write(m: &Method) -> bool {
+    !matches!(m.as_str(), "GET" | "HEAD" | "OPTIONS" | "PROPFIND")
+}
+
+/// macOS metadata files (`._name` resource forks, `.DS_Store`): answered without touching
+/// the store — GET/HEAD/PROPFIND say 404, PUT is accepted and discarded, DELETE succeeds.
+fn macos_noise(path: &str) -> bool {
+    let name = path.rsplit('/').find(|s| !s.is_empty()).unwrap_or("");
+    name.starts_with("._") || name == ".DS_Store"
+}
+
+async fn signed_in(
+    st: &DavState,
+    creds: Option<(String, String)>,
+    addr: SocketAddr,
+) -> Result<Principal, Response> {
+    let Some((user, pass)) = creds else {
+        return Err(challenge());
+    };
+    let auth = st.auth.clone();
+    let res = tokio::task::spawn_blocking(move || auth.verify(&user, &pass, addr.ip())).await;
+    match res {
+        Ok(Ok(p)) => Ok(p),
+        Ok(Err(AuthError::RateLimited(d))) => {
+            let mut r = status(StatusCode::TOO_MANY_REQUESTS, "too many failed sign-ins");
+            if let Ok(v) = HeaderValue::from_str(&d.as_secs().max(1).to_string()) {
+                r.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            Err(r)
+        }
+        Ok(Err(AuthError::Backend(e))) => {
+            tracing::error!("auth backend: {e}");
+            Err(status(StatusCode::INTERNAL_SERVER_ERROR, "internal error"))
+        }
+        Ok(Err(_)) => Err(challenge()),
+        Err(_) => Err(status(StatusCode::INTERNAL_SERVER_ERROR, "internal error")),
+    }
+}
+
+async fn handle(
+    State(st): State<DavState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    req: Request<Body>,
+) -> Response {
+    if req.method() == Method::OPTIONS && req.headers().get(header::AUTHORIZATION).is_none() {
+        return dav_options(); // discovery must work before sign-in
+    }
+    let creds = basic_credentials(&req);
+    let who = match signed_in(&st, creds, addr).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    if is_write(req.method()) && !who.role.can_write() {
+        return status(StatusCode::FORBIDDEN, "read-only account");
+    }
+    let path = req.uri().path().to_owned();
+    if macos_noise(&path) {
+        return match req.method().as_str() {
+            "PUT" => {
+                let _ = axum::body::to_bytes(req.into_body(), 64 << 20).await;
+                status(StatusCode::CREATED, "macOS metadata is not stored")
+            }
+            "DELETE" => status(StatusCode::NO_CONTENT, ""),
+            "GET" | "HEAD" | "PROPFIND" => status(StatusCode::NOT_FOUND, "not found"),
+            _ => status(StatusCode::FORBIDDEN, "macOS metadata is not stored"),
+        };
+    }
+    if req.method().as_str() == "PROPFIND"
+        && req
+            .headers()
+            .get("depth")
+            .and_then(|d| d.to_str().ok())
+            .is_some_and(|d| d.eq_ignore_ascii_case("infinity"))
+        && req.headers().get("x-litmus").is_none()
+    {
+        let mut r = Response::new(Body::from(
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<D:error xmlns:D=\"DAV:\"><D:propfind-finite-depth/></D:error>\n",
+        ));
+        *r.status_mut() = StatusCode::FORBIDDEN;
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/xml; charset=utf-8"),
+        );
+        return r;
+    }
+    let home = match st.store.home(&who.name) {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::error!("home of {}: {e}", who.name);
+            return status(StatusCode::INTERNAL_SERVER_ERROR, "internal error");
+        }
+    };
+    if matches!(req.method().as_str(), "GET" | "HEAD")
+        && let Some(v) = version_param(req.uri().query())
+    {
+        return old_version(AsyncHome::new(home), &path, v, req.method() == Method::HEAD).await;
+    }
+    let oc_mtime = (req.method() == Method::PUT)
+        .then(|| {
+            req.headers()
+                .get("x-oc-mtime")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<i64>().ok())
+        })
+        .flatten();
+    let user = DavUser {
+        home: home.clone(),
+        can_write: who.role.can_write(),
+        quota: who.quota,
+    };
+    let handler = st.handler(&who.name);
+    let resp = handler.handle_guarded(req, who.name.clone(), user).await;
+    let mut resp = resp.map(Body::new);
+    if let Some(secs) = oc_mtime
+        && resp.status().is_success()
+        && let Some(p) = dav_path(&path)
+    {
+        let ok = tokio::task::spawn_blocking(move || {
+            home.set_mtime(&p, secs.saturating_mul(1_000_000_000))
+        })
+        .await;
+        if matches!(ok, Ok(Ok(()))) {
+            resp.headers_mut()
+                .insert("X-OC-MTime", HeaderValue::from_static("accepted"));
+        }
+    }
+    resp
+}
+
+fn version_param(query: Option<&str>) -> Option<u64> {
+    query?
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("version="))
+        .and_then(|v| v.parse().ok())
+}
+
+/// The home path of a `/dav/...` request path (percent-decoded).
+fn dav_path(uri_path: &str) -> Option<NasPath> {
+    let rest = uri_path.strip_prefix("/dav")?;
+    let decoded = percent_encoding::percent_decode_str(rest)
+        .decode_utf8()
+        .ok()?;
+    NasPath::parse(&decoded).ok()
+}
+
+/// `GET /dav/PATH?version=N`: an old version, read-only.
+async fn old_version(home: AsyncHome, uri_path: &str, v: u64, head_only: bool) -> Response {
+    let Some(p) = dav_path(uri_path) else {
+        return status(StatusCode::BAD_REQUEST, "bad path");
+    };
+    match home.read(p, Some(VersionNum(v)), None).await {
+        Ok((rec, rx)) => {
+            let body = if head_only {
+                Body::empty()
+            } else {
+                Body::from_stream(futures_util::stream::unfold(rx, |mut rx| async move {
+                    match rx.recv().await? {
+                        Ok(buf) => Some((Ok::<_, std::io::Error>(bytes::Bytes::from(buf)), rx)),
+                        Err(e) => Some((Err(std::io::Error::other(e.to_string())), rx)),
+                    }
+                }))
+            };
+            let mut r = Response::new(body);
+            let h = r.headers_mut();
+            h.insert(header::CONTENT_LENGTH, HeaderValue::from(rec.size));
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/octet-stream"),
+            );
+            if let Ok(e) = HeaderValue::from_str(&format!("\"{}\"", &rec.hash.to_hex()[..32])) {
+                h.insert(header::ETAG, e);
+            }
+            h.insert("X-Silent-NAS-Version", HeaderValue::from(rec.num.0));
+            r
+        }
+        Err(nas_engine::EngineError::NotFound(_)) => {
+            status(StatusCode::NOT_FOUND, "no such version")
+        }
+        Err(nas_engine::EngineError::IsADirectory(_)) => {
+            status(StatusCode::BAD_REQUEST, "folders have no versions")
+        }
+        Err(e) => {
+            tracing::error!("version read: {e}");
+            status(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! The WebDAV door of Silent-NAS, mounted at `/dav/`: each signed-in user sees their own
+//! home. The protocol (PROPFIND/PROPPATCH, COPY/MOVE, LOCK/UNLOCK, `If:` evaluation,
+//! conditional GET/PUT, ranges) comes from the `dav-server` crate; this crate backs it with
+//! the engine ([`fs::EngineFs`]) and adds what the engine makes possible: content-hash
+//! ETags, dead properties stored in the metadata database, old versions at
+//! `GET /dav/PATH?version=N`, `X-OC-Mtime`, and cheap answers to macOS metadata noise.
+//!
+//! It depends on `nas-engine` and `nas-auth` only: no chunk, pack or database detail.
+
+mod file;
+mod fs;
+mod http_layer;
+mod metadata;
+
+pub use http_layer::{DavState, router};
