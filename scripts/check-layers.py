@@ -15,7 +15,9 @@ ALLOWED = {
     "nas-blob": {"nas-types"},
     "nas-meta": {"nas-types", "nas-blob"},
     "nas-engine": {"nas-types", "nas-chunker", "nas-codec", "nas-blob", "nas-meta"},
-    "silent-nas": {"nas-engine", "nas-types"},
+    "nas-auth": {"nas-engine"},
+    "nas-webdav": {"nas-engine", "nas-auth", "nas-types"},
+    "silent-nas": {"nas-engine", "nas-types", "nas-auth", "nas-webdav"},
     "nas-testkit": {"nas-engine", "nas-types"},
 }
 DOOR_FORBIDDEN = {"nas-meta", "nas-blob", "nas-chunker", "nas-codec"}

@@ -377,7 +377,9 @@ fn an_empty_version_is_replaced_not_kept() {
     let h = home(&s);
     let f = p("/win.docx");
     h.write_all(&f, b"", WriteOptions::default()).unwrap(); // Explorer's 0-byte PUT
-    let v = h.write_all(&f, b"real content", WriteOptions::default()).unwrap();
+    let v = h
+        .write_all(&f, b"real content", WriteOptions::default())
+        .unwrap();
     let vs = h.versions(&f).unwrap();
     assert_eq!(vs.len(), 1, "the empty placeholder is not history");
     assert_eq!(vs[0].num, v.num);
@@ -392,7 +394,8 @@ fn a_read_of_a_version_deleted_meanwhile_is_not_found_not_corrupt() {
     let (_d, s) = store();
     let h = home(&s);
     let f = p("/gone.bin");
-    h.write_all(&f, &random_bytes(300_000, 1), WriteOptions::default()).unwrap();
+    h.write_all(&f, &random_bytes(300_000, 1), WriteOptions::default())
+        .unwrap();
     let r = h.open(&f, None).unwrap();
     let t = h.delete(&f).unwrap();
     h.trash_purge(t.id).unwrap();

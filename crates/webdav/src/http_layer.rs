@@ -166,6 +166,25 @@ async fn handle(
         return status(StatusCode::FORBIDDEN, "read-only account");
     }
     let path = req.uri().path().to_owned();
+    if let Err(why) = check_uri_path(&path) {
+        return status(StatusCode::BAD_REQUEST, why);
+    }
+    if let Some(dest) = req.headers().get("destination") {
+        let dest_path = dest
+            .to_str()
+            .ok()
+            .and_then(|d| d.parse::<http::Uri>().ok())
+            .map(|u| u.path().to_owned());
+        match dest_path {
+            Some(dp) if dp.starts_with("/dav/") || dp == "/dav" => {
+                if let Err(why) = check_uri_path(&dp) {
+                    return status(StatusCode::BAD_REQUEST, why);
+                }
+            }
+            Some(_) => {} // another server's URL: dav-server answers 502 as RFC 4918 says
+            None => return status(StatusCode::BAD_REQUEST, "invalid Destination header"),
+        }
+    }
     if macos_noise(&path) {
         return match req.method().as_str() {
             "PUT" => {
@@ -207,6 +226,17 @@ async fn handle(
     {
         return old_version(AsyncHome::new(home), &path, v, req.method() == Method::HEAD).await;
     }
+    // Windows sets times with PROPPATCH Win32LastModifiedTime: applied as the mtime.
+    let (req, win32_mtime) = if req.method().as_str() == "PROPPATCH" {
+        let (parts, body) = req.into_parts();
+        let Ok(bytes) = axum::body::to_bytes(body, 1 << 20).await else {
+            return status(StatusCode::PAYLOAD_TOO_LARGE, "PROPPATCH body too large");
+        };
+        let mtime = win32_modified(&bytes);
+        (Request::from_parts(parts, Body::from(bytes)), mtime)
+    } else {
+        (req, None)
+    };
     let oc_mtime = (req.method() == Method::PUT)
         .then(|| {
             req.headers()
@@ -223,6 +253,13 @@ async fn handle(
     let handler = st.handler(&who.name);
     let resp = handler.handle_guarded(req, who.name.clone(), user).await;
     let mut resp = resp.map(Body::new);
+    if let Some(ns) = win32_mtime
+        && resp.status() == StatusCode::MULTI_STATUS
+        && let Some(p) = dav_path(&path)
+    {
+        let home = home.clone();
+        let _ = tokio::task::spawn_blocking(move || home.set_mtime(&p, ns)).await;
+    }
     if let Some(secs) = oc_mtime
         && resp.status().is_success()
         && let Some(p) = dav_path(&path)
@@ -237,6 +274,53 @@ async fn handle(
         }
     }
     resp
+}
+
+/// Enforces the path rules on the raw request path, before dav-server (which would
+/// silently resolve `..` and `.`): every percent-decoded segment must be UTF-8, non-empty
+/// (a trailing `/` is fine), not `.` or `..`, without NUL or `/`; the whole path must pass
+/// `NasPath`. Anything else is a 400, never a 5xx and never a path outside the home.
+fn check_uri_path(raw: &str) -> Result<(), &'static str> {
+    let rest = raw.strip_prefix("/dav").ok_or("not a WebDAV path")?;
+    let rest = rest.strip_prefix('/').unwrap_or(rest);
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    if rest.is_empty() {
+        return Ok(());
+    }
+    let mut decoded = String::new();
+    for seg in rest.split('/') {
+        let bytes: Vec<u8> = percent_encoding::percent_decode_str(seg).collect();
+        let s = String::from_utf8(bytes).map_err(|_| "path is not UTF-8")?;
+        if s.is_empty() {
+            return Err("empty path segment");
+        }
+        if s == "." || s == ".." {
+            return Err("'.' and '..' are not allowed in paths");
+        }
+        if s.contains(['/', '\0']) {
+            return Err("encoded '/' or NUL in a path segment");
+        }
+        decoded.push('/');
+        decoded.push_str(&s);
+    }
+    NasPath::parse(&decoded)
+        .map(|_| ())
+        .map_err(|_| "path breaks the naming rules")
+}
+
+/// The `Win32LastModifiedTime` value of a PROPPATCH body (an HTTP date), in ns.
+fn win32_modified(body: &[u8]) -> Option<i64> {
+    let text = std::str::from_utf8(body).ok()?;
+    let at = text.find("Win32LastModifiedTime")?;
+    let open_end = at + text[at..].find('>')?;
+    if text[..open_end].ends_with('/') {
+        return None; // <Win32LastModifiedTime/>: no value
+    }
+    let value = &text[open_end + 1..];
+    let value = value[..value.find('<')?].trim();
+    let t = httpdate::parse_http_date(value).ok()?;
+    let d = t.duration_since(std::time::UNIX_EPOCH).ok()?;
+    i64::try_from(d.as_nanos()).ok()
 }
 
 fn version_param(query: Option<&str>) -> Option<u64> {

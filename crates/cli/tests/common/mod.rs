@@ -1,0 +1,168 @@
+//! Test harness: the real `silent-nas serve` on a random port in a temp dir, real users,
+//! and curl as the client.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+pub const ADMIN_PW: &str = "admin-password-1";
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_silent-nas")
+}
+
+/// A running server; killed when dropped.
+pub struct Server {
+    pub child: Child,
+    pub addr: String,
+    pub data: PathBuf,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Server {
+    pub fn start() -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let mut s = Server::start_on(&data);
+        s._dir = Some(dir);
+        s
+    }
+
+    /// Starts (or restarts) a server on an existing data directory.
+    pub fn start_on(data: &Path) -> Server {
+        let mut child = Command::new(bin())
+            .args([
+                "serve",
+                "--data",
+                data.to_str().unwrap(),
+                "--listen",
+                "127.0.0.1:0",
+            ])
+            .env("SILENT_NAS_ADMIN_PASSWORD", ADMIN_PW)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let out = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(out).lines();
+        let addr = loop {
+            let line = lines
+                .next()
+                .expect("server exited before listening")
+                .unwrap();
+            if let Some(rest) = line.strip_prefix("listening on http://") {
+                break rest.split('/').next().unwrap().to_owned();
+            }
+        };
+        // keep draining stdout so the server never blocks on a full pipe
+        std::thread::spawn(move || for _ in lines {});
+        Server {
+            child,
+            addr,
+            data: data.to_path_buf(),
+            _dir: None,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn add_user(&self, name: &str, pw: &str, extra: &[&str]) {
+        let mut args = vec![
+            "user",
+            "add",
+            name,
+            "--password-stdin",
+            "--data",
+            self.data.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let mut c = Command::new(bin())
+            .args(&args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        writeln!(c.stdin.take().unwrap(), "{pw}").unwrap();
+        assert!(c.wait().unwrap().success(), "user add {name}");
+    }
+
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// One curl exchange.
+pub struct Reply {
+    pub status: u16,
+    pub headers: String,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<String> {
+        let want = format!("{}:", name.to_ascii_lowercase());
+        self.headers
+            .lines()
+            .rev()
+            .find(|l| l.to_ascii_lowercase().starts_with(&want))
+            .map(|l| l[want.len()..].trim().to_owned())
+    }
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// Runs curl with `args` (plus `-s`, header and body capture) and an optional stdin body.
+pub fn curl(args: &[&str], stdin: Option<&[u8]>) -> Reply {
+    let dir = tempfile::tempdir().unwrap();
+    let (h, b) = (dir.path().join("h"), dir.path().join("b"));
+    let mut cmd = Command::new("curl");
+    cmd.args([
+        "-s",
+        "--path-as-is",
+        "-g",
+        "-D",
+        h.to_str().unwrap(),
+        "-o",
+        b.to_str().unwrap(),
+        "-w",
+        "%{http_code}",
+    ])
+    .args(args)
+    .stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped());
+    let mut child = cmd.spawn().expect("curl is installed");
+    if let Some(data) = stdin {
+        let mut si = child.stdin.take().unwrap();
+        let _ = si.write_all(data); // curl may be gone already (server killed): its status says so
+    }
+    let out = child.wait_with_output().unwrap();
+    let status = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0);
+    Reply {
+        status,
+        headers: std::fs::read_to_string(&h).unwrap_or_default(),
+        body: std::fs::read(&b).unwrap_or_default(),
+    }
+}
+
+pub fn auth(user: &str, pw: &str) -> String {
+    format!("{user}:{pw}")
+}

@@ -1,0 +1,296 @@
+//! Client sequences that broke other servers, replayed with curl against the real server:
+//! the Windows Explorer copy, davfs2's LOCK on a missing path, macOS metadata noise — and a
+//! kill -9 of the server during concurrent uploads.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed unwrap is a failed test
+
+mod common;
+use common::*;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+fn admin() -> String {
+    auth("admin", ADMIN_PW)
+}
+
+/// Per path: the content of the last PUT that got a 2xx, and of the one in flight.
+type Uploads = HashMap<String, (Vec<u8>, Option<Vec<u8>>)>;
+
+const LOCKINFO: &str = r#"<?xml version="1.0" encoding="utf-8"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype><D:owner><D:href>test</D:href></D:owner></D:lockinfo>"#;
+
+fn win32_times(date: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="utf-8"?><D:propertyupdate xmlns:D="DAV:" xmlns:Z="urn:schemas-microsoft-com:"><D:set><D:prop><Z:Win32CreationTime>{date}</Z:Win32CreationTime><Z:Win32LastAccessTime>{date}</Z:Win32LastAccessTime><Z:Win32LastModifiedTime>{date}</Z:Win32LastModifiedTime><Z:Win32FileAttributes>00000020</Z:Win32FileAttributes></D:prop></D:set></D:propertyupdate>"#
+    )
+}
+
+#[test]
+fn windows_explorer_copy_sequence() {
+    let s = Server::start();
+    let a = admin();
+    let url = s.url("/dav/report.docx");
+    assert_eq!(
+        curl(&["-u", &a, "-X", "PROPFIND", "-H", "Depth: 0", &url], None).status,
+        404
+    );
+    assert_eq!(curl(&["-u", &a, "-T", "-", &url], Some(b"")).status, 201); // 0-byte placeholder
+    let lock = curl(
+        &[
+            "-u",
+            &a,
+            "-X",
+            "LOCK",
+            "-H",
+            "Timeout: Second-3600",
+            "--data-binary",
+            LOCKINFO,
+            &url,
+        ],
+        None,
+    );
+    assert_eq!(lock.status, 200);
+    let token = lock.header("lock-token").unwrap();
+    let date = "Tue, 14 Nov 2023 22:13:20 GMT";
+    let pp = curl(
+        &[
+            "-u",
+            &a,
+            "-X",
+            "PROPPATCH",
+            "-H",
+            &format!("If: ({token})"),
+            "--data-binary",
+            &win32_times(date),
+            &url,
+        ],
+        None,
+    );
+    assert_eq!(pp.status, 207, "{}", pp.text());
+    assert!(
+        !pp.text().contains("403"),
+        "Win32 props accepted: {}",
+        pp.text()
+    );
+    assert_eq!(curl(&["-u", &a, "-I", &url], None).status, 200);
+    // without the token the locked file cannot be written
+    assert_eq!(
+        curl(&["-u", &a, "-T", "-", &url], Some(b"intruder")).status,
+        423
+    );
+    let body = vec![7u8; 100_000];
+    let put = curl(
+        &["-u", &a, "-T", "-", "-H", &format!("If: ({token})"), &url],
+        Some(&body),
+    );
+    assert_eq!(put.status, 204);
+    assert_eq!(
+        curl(
+            &[
+                "-u",
+                &a,
+                "-X",
+                "PROPPATCH",
+                "-H",
+                &format!("If: ({token})"),
+                "--data-binary",
+                &win32_times(date),
+                &url
+            ],
+            None
+        )
+        .status,
+        207
+    );
+    assert_eq!(
+        curl(
+            &[
+                "-u",
+                &a,
+                "-X",
+                "UNLOCK",
+                "-H",
+                &format!("Lock-Token: {token}"),
+                &url
+            ],
+            None
+        )
+        .status,
+        204
+    );
+    let g = curl(&["-u", &a, &url], None);
+    assert_eq!(g.body, body);
+    assert_eq!(
+        g.header("last-modified").as_deref(),
+        Some(date),
+        "Win32LastModifiedTime applied as mtime"
+    );
+    // the 0-byte placeholder did not become a version
+    assert_eq!(
+        curl(&["-u", &a, &format!("{url}?version=1")], None).status,
+        404
+    );
+    assert_eq!(
+        curl(&["-u", &a, &format!("{url}?version=2")], None).body,
+        body
+    );
+}
+
+#[test]
+fn davfs2_lock_on_a_missing_path_creates_an_empty_locked_file() {
+    let s = Server::start();
+    let a = admin();
+    let url = s.url("/dav/new.txt");
+    let lock = curl(
+        &["-u", &a, "-X", "LOCK", "--data-binary", LOCKINFO, &url],
+        None,
+    );
+    assert_eq!(lock.status, 201);
+    let token = lock.header("lock-token").unwrap();
+    let g = curl(&["-u", &a, &url], None);
+    assert_eq!((g.status, g.body.len()), (200, 0));
+    assert_eq!(
+        curl(&["-u", &a, "-T", "-", &url], Some(b"no token")).status,
+        423
+    );
+    assert_eq!(
+        curl(
+            &["-u", &a, "-T", "-", "-H", &format!("If: ({token})"), &url],
+            Some(b"content")
+        )
+        .status,
+        204
+    );
+    assert_eq!(curl(&["-u", &a, &url], None).body, b"content");
+}
+
+#[test]
+fn macos_metadata_is_answered_cheaply_and_not_stored() {
+    let s = Server::start();
+    let a = admin();
+    assert_eq!(
+        curl(
+            &["-u", &a, "-T", "-", &s.url("/dav/._photo.jpg")],
+            Some(b"resource fork")
+        )
+        .status,
+        201
+    );
+    assert_eq!(
+        curl(
+            &["-u", &a, "-T", "-", &s.url("/dav/.DS_Store")],
+            Some(b"finder")
+        )
+        .status,
+        201
+    );
+    assert_eq!(
+        curl(&["-u", &a, &s.url("/dav/._photo.jpg")], None).status,
+        404
+    );
+    assert_eq!(
+        curl(
+            &["-u", &a, "-X", "PROPFIND", &s.url("/dav/.DS_Store")],
+            None
+        )
+        .status,
+        404
+    );
+    let list = curl(
+        &[
+            "-u",
+            &a,
+            "-X",
+            "PROPFIND",
+            "-H",
+            "Depth: 1",
+            &s.url("/dav/"),
+        ],
+        None,
+    )
+    .text();
+    assert!(
+        !list.contains("DS_Store") && !list.contains("._photo"),
+        "{list}"
+    );
+}
+
+#[test]
+fn kill_9_during_concurrent_puts_keeps_every_acknowledged_upload() {
+    let mut s = Server::start();
+    let a = admin();
+    // per path: the content of the last PUT that got a 2xx, and of the one in flight
+    let acked: Arc<Mutex<Uploads>> = Arc::default();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let workers: Vec<_> = (0..6)
+        .map(|w| {
+            let (acked, stop, a, base) = (acked.clone(), stop.clone(), a.clone(), s.url("/dav/"));
+            std::thread::spawn(move || {
+                let path = format!("w{w}.bin");
+                for i in 0u32.. {
+                    if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        break;
+                    }
+                    let body: Vec<u8> = (0..(50_000 + i * 7919 % 400_000))
+                        .map(|j| ((j ^ i) % 253) as u8)
+                        .collect();
+                    acked
+                        .lock()
+                        .unwrap()
+                        .entry(path.clone())
+                        .or_insert((Vec::new(), None))
+                        .1 = Some(body.clone());
+                    let r = curl(
+                        &["-u", &a, "-T", "-", &format!("{base}{path}")],
+                        Some(&body),
+                    );
+                    let mut m = acked.lock().unwrap();
+                    let e = m.get_mut(&path).unwrap();
+                    if (200..300).contains(&r.status) {
+                        *e = (body, None);
+                    } else {
+                        break; // the server is gone
+                    }
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    s.kill9();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for w in workers {
+        w.join().unwrap();
+    }
+    let data = s.data.clone();
+    let s2 = Server::start_on(&data);
+    let m = acked.lock().unwrap();
+    assert!(
+        m.values().filter(|(b, _)| !b.is_empty()).count() >= 3,
+        "uploads were acknowledged before the kill"
+    );
+    for (path, (last, in_flight)) in m.iter() {
+        let g = curl(&["-u", &a, &s2.url(&format!("/dav/{path}"))], None);
+        if last.is_empty() {
+            assert!(
+                g.status == 404 || in_flight.as_ref() == Some(&g.body),
+                "{path}: {}",
+                g.status
+            );
+            continue;
+        }
+        assert_eq!(g.status, 200, "{path}");
+        assert!(
+            g.body == *last || in_flight.as_ref() == Some(&g.body),
+            "{path}: neither the acknowledged nor the in-flight content ({} bytes)",
+            g.body.len()
+        );
+    }
+    drop(s2);
+    let out = std::process::Command::new(bin())
+        .args(["fsck", "--verify-data", "--data", data.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "fsck after the crash: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
