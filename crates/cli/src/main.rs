@@ -42,6 +42,8 @@ enum Command {
     Serve(cmd::serve::ServeArgs),
     /// Manage user accounts (works while the server runs).
     User(cmd::user::UserArgs),
+    /// List or break WebDAV locks (works while the server runs).
+    Locks(cmd::locks::LocksArgs),
     /// Create a store (optional: any command creates one) and set its compression.
     Init(cmd::maintain::InitArgs),
     /// Copy the contents of a local folder in (existing files get a new version).
@@ -89,6 +91,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Serve(a) => cmd::serve::run(a),
         User(a) => cmd::user::run(a),
+        Locks(a) => cmd::locks::run(a),
         Init(a) => cmd::maintain::init(a),
         Import(a) => cmd::import::run(a),
         Export(a) => cmd::export::run(a),

@@ -294,3 +294,89 @@ fn kill_9_during_concurrent_puts_keeps_every_acknowledged_upload() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+#[test]
+fn locks_survive_a_restart_and_an_admin_can_break_them() {
+    let mut s = Server::start();
+    let a = admin();
+    let url = s.url("/dav/held.txt");
+    assert_eq!(curl(&["-u", &a, "-T", "-", &url], Some(b"v1")).status, 201);
+    let lock = curl(
+        &[
+            "-u",
+            &a,
+            "-X",
+            "LOCK",
+            "-H",
+            "Timeout: Second-600",
+            "--data-binary",
+            LOCKINFO,
+            &url,
+        ],
+        None,
+    );
+    assert_eq!(lock.status, 200);
+    assert!(lock.text().contains("Second-600"), "{}", lock.text());
+    let token = lock.header("lock-token").unwrap();
+    s.kill9();
+    let data = s.data.clone();
+    let s = Server::start_on(&data);
+    let url = s.url("/dav/held.txt");
+    assert_eq!(
+        curl(&["-u", &a, "-T", "-", &url], Some(b"v2")).status,
+        423,
+        "the lock outlived the crash (within its timeout)"
+    );
+    let list = std::process::Command::new(bin())
+        .args(["locks", "list", "--json", "--data", data.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 1);
+    assert_eq!(v[0]["path"], "/held.txt");
+    let bare = token.trim_matches(['<', '>']);
+    let out = std::process::Command::new(bin())
+        .args(["locks", "break", bare, "--data", data.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        curl(&["-u", &a, "-T", "-", &url], Some(b"v2")).status,
+        204,
+        "broken at once, no restart"
+    );
+}
+
+#[test]
+fn locks_expire_by_their_timeout() {
+    let s = Server::start();
+    let a = admin();
+    let url = s.url("/dav/brief.txt");
+    assert_eq!(curl(&["-u", &a, "-T", "-", &url], Some(b"x")).status, 201);
+    let lock = curl(
+        &[
+            "-u",
+            &a,
+            "-X",
+            "LOCK",
+            "-H",
+            "Timeout: Second-1",
+            "--data-binary",
+            LOCKINFO,
+            &url,
+        ],
+        None,
+    );
+    assert_eq!(lock.status, 200);
+    assert_eq!(curl(&["-u", &a, "-T", "-", &url], Some(b"y")).status, 423);
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert_eq!(
+        curl(&["-u", &a, "-T", "-", &url], Some(b"y")).status,
+        204,
+        "an expired lock does not block"
+    );
+}

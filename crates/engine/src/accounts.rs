@@ -7,7 +7,7 @@
 
 use crate::error::{EngineError, EngineResult};
 use crate::store::Store;
-use nas_meta::{MetaStore, SqliteMeta, UserRecord};
+use nas_meta::{LockRecord, MetaStore, SqliteMeta, UserRecord};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -58,11 +58,76 @@ impl Accounts {
     }
 }
 
+/// Persisted WebDAV locks of a data directory. Like [`Accounts`], it can be opened while
+/// a server runs (`silent-nas locks list|break`); the server reads the table on every lock
+/// check, so a broken lock is gone at the next request.
+#[derive(Clone)]
+pub struct LockTable {
+    meta: Arc<dyn MetaStore>,
+    /// Serializes check-then-insert within this process (one server per data directory).
+    guard: Arc<std::sync::Mutex<()>>,
+}
+
+impl LockTable {
+    /// Opens the lock table of `dir` without locking the store.
+    pub fn open(dir: &Path) -> EngineResult<LockTable> {
+        let a = Accounts::open(dir)?;
+        Ok(LockTable {
+            meta: a.meta,
+            guard: Arc::default(),
+        })
+    }
+
+    /// Unexpired locks of a space (or of all spaces), oldest first.
+    pub fn list(&self, space: Option<&str>) -> EngineResult<Vec<LockRecord>> {
+        Ok(self.meta.locks(space, crate::now_ns())?)
+    }
+
+    /// Runs `f` with lock changes of this process serialized (check, then insert).
+    pub fn exclusive<T>(&self, f: impl FnOnce() -> T) -> T {
+        let _g = self.guard.lock().unwrap_or_else(|p| p.into_inner());
+        f()
+    }
+
+    /// Stores a new lock.
+    pub fn insert(&self, l: &LockRecord) -> EngineResult<()> {
+        Ok(self.meta.insert_lock(l)?)
+    }
+
+    /// Removes a lock (unlock, or an admin breaking it); false if there was none.
+    pub fn remove(&self, token: &str) -> EngineResult<bool> {
+        Ok(self.meta.delete_lock(token)?)
+    }
+
+    /// Sets a lock's timeout and expiry.
+    pub fn refresh(
+        &self,
+        token: &str,
+        timeout_ns: Option<i64>,
+        expires_ns: Option<i64>,
+    ) -> EngineResult<bool> {
+        Ok(self.meta.refresh_lock(token, timeout_ns, expires_ns)?)
+    }
+
+    /// Removes a space's locks on a path and below (after DELETE or MOVE).
+    pub fn remove_below(&self, space: &str, path: &str) -> EngineResult<()> {
+        Ok(self.meta.delete_locks_below(space, path)?)
+    }
+}
+
 impl Store {
     /// The accounts of this store (same database connection pool).
     pub fn accounts(&self) -> Accounts {
         Accounts {
             meta: self.inner.meta.clone(),
+        }
+    }
+
+    /// The persisted WebDAV locks of this store.
+    pub fn locks(&self) -> LockTable {
+        LockTable {
+            meta: self.inner.meta.clone(),
+            guard: self.inner.lock_guard.clone(),
         }
     }
 }

@@ -37,14 +37,16 @@ mod trash;
 mod versions;
 mod write;
 
-pub use accounts::Accounts;
+pub use accounts::{Accounts, LockTable};
 pub use asyncio::AsyncHome;
 pub use error::{EngineError, EngineResult};
 pub use fsck::{FsckReport, Problem};
 pub use gc::{GcPlan, GcReport};
 pub use home::{Entry, Home, ListPage};
 pub use nas_codec::Compression;
-pub use nas_meta::{DeadProp, FileAttrs, NodeKind, PropOp, TrashRecord, UserRecord, VersionRecord};
+pub use nas_meta::{
+    DeadProp, FileAttrs, LockRecord, NodeKind, PropOp, TrashRecord, UserRecord, VersionRecord,
+};
 pub use read::{FileReader, RangeReader};
 pub use stats::StoreStats;
 pub use store::{Store, StoreOptions};

@@ -42,6 +42,8 @@ pub(crate) struct Inner {
     pub pins: Pins,
     /// One GC (or compaction) at a time.
     pub gc_lock: Mutex<()>,
+    /// Serializes WebDAV lock check-then-insert.
+    pub lock_guard: Arc<Mutex<()>>,
     _lock: File,
 }
 
@@ -111,6 +113,7 @@ impl Store {
                 compression,
                 pins: Pins::default(),
                 gc_lock: Mutex::new(()),
+                lock_guard: Arc::default(),
                 _lock: lock,
             }),
         })

@@ -231,9 +231,28 @@ pub trait Props {
     fn patch_props(&self, node: NodeId, ops: &[PropOp]) -> MetaResult<()>;
 }
 
+/// Persisted WebDAV locks. Expired locks are never returned and are deleted lazily.
+pub trait Locks {
+    /// Unexpired locks of a space (all spaces with `None`), oldest first.
+    fn locks(&self, space: Option<&str>, now_ns: i64) -> MetaResult<Vec<LockRecord>>;
+    /// Stores a new lock.
+    fn insert_lock(&self, lock: &LockRecord) -> MetaResult<()>;
+    /// Deletes a lock; false if there was none.
+    fn delete_lock(&self, token: &str) -> MetaResult<bool>;
+    /// Sets a lock's timeout and expiry; false if there is no such lock.
+    fn refresh_lock(
+        &self,
+        token: &str,
+        timeout_ns: Option<i64>,
+        expires_ns: Option<i64>,
+    ) -> MetaResult<bool>;
+    /// Deletes the locks of a space on `path` and below.
+    fn delete_locks_below(&self, space: &str, path: &str) -> MetaResult<()>;
+}
+
 /// Everything the engine needs from a metadata store.
 pub trait MetaStore:
-    Namespace + Versions + ChunkIndex + TrashStore + Users + Props + Send + Sync
+    Namespace + Versions + ChunkIndex + TrashStore + Users + Props + Locks + Send + Sync
 {
     /// A consistent copy of the metadata at `dest` (online).
     fn backup(&self, dest: &std::path::Path) -> MetaResult<()>;

@@ -227,4 +227,31 @@ pub struct DeadProp {
     pub value: Vec<u8>,
 }
 
+/// A WebDAV lock as persisted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockRecord {
+    /// Opaque lock token (`urn:uuid:…`).
+    pub token: String,
+    /// Lock space: the user whose home the path is in.
+    pub space: String,
+    /// Locked path inside the home, decoded, `/`-separated, without trailing `/`.
+    pub path: String,
+    /// The path as the client addressed it (URL-encoded, with the door's prefix).
+    pub href: String,
+    /// Who took it.
+    pub principal: Option<String>,
+    /// The client's `<owner>` XML.
+    pub owner: Option<Vec<u8>>,
+    /// Shared (else exclusive).
+    pub shared: bool,
+    /// Depth infinity (else depth 0).
+    pub deep: bool,
+    /// Requested timeout; `None` is infinite.
+    pub timeout_ns: Option<i64>,
+    /// When it expires; `None` never.
+    pub expires_ns: Option<i64>,
+    /// When it was taken.
+    pub created_ns: i64,
+}
+
 use crate::Extent;

@@ -3,6 +3,7 @@
 //! and cheap answers to macOS metadata files; everything else goes to dav-server.
 
 use crate::fs::{DavUser, EngineFs};
+use crate::locks::DbLs;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
@@ -10,7 +11,6 @@ use axum::response::Response;
 use axum::routing::any;
 use base64::Engine as _;
 use dav_server::DavHandler;
-use dav_server::memls::MemLs;
 use http::{HeaderValue, Method, Request, StatusCode, header};
 use nas_auth::{AuthError, Authenticator, Principal};
 use nas_engine::{AsyncHome, Store};
@@ -44,7 +44,7 @@ impl DavState {
             .or_insert_with(|| {
                 DavHandler::builder()
                     .filesystem(Box::new(EngineFs))
-                    .locksystem(MemLs::new())
+                    .locksystem(DbLs::new(user, "/dav", self.store.locks()))
                     .strip_prefix("/dav")
                     .read_buf_size(256 * 1024)
                     .build_handler()

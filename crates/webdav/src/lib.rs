@@ -10,6 +10,8 @@
 mod file;
 mod fs;
 mod http_layer;
+mod locks;
 mod metadata;
 
 pub use http_layer::{DavState, router};
+pub use locks::{DbLs, MAX_LOCK_TIMEOUT};

@@ -3,6 +3,7 @@
 pub mod browse;
 pub mod export;
 pub mod import;
+pub mod locks;
 pub mod maintain;
 pub mod serve;
 pub mod trash;

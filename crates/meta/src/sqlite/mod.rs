@@ -5,6 +5,7 @@
 //! concurrently with it (WAL readers see the last committed state and never block).
 
 mod chunks;
+mod locks;
 mod namespace;
 mod rows;
 mod schema;

@@ -84,6 +84,23 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (node, ns, name)
     ) WITHOUT ROWID;
     "#,
+    // 3: WebDAV locks, persisted so they survive restarts and expire by their timeout.
+    r#"
+    CREATE TABLE locks (
+        token TEXT PRIMARY KEY,
+        space TEXT NOT NULL,
+        path TEXT NOT NULL,
+        href TEXT NOT NULL,
+        principal TEXT,
+        owner BLOB,
+        shared INTEGER NOT NULL,
+        deep INTEGER NOT NULL,
+        timeout_ns INTEGER,
+        expires_ns INTEGER,
+        created_ns INTEGER NOT NULL
+    );
+    CREATE INDEX locks_space ON locks(space);
+    "#,
 ];
 
 /// Brings the database to [`SCHEMA_VERSION`].

@@ -1,0 +1,355 @@
+//! [`DbLs`]: dav-server's lock system on the engine's persisted lock table, one lock space
+//! per user. Locks survive restarts, expire by their timeout (capped at 24 hours, so no
+//! lock can outlive a crash by more than that), and can be listed and broken by an admin
+//! (`silent-nas locks`). The conflict rules are RFC 4918's, as dav-server's in-memory
+//! `MemLs` implements them, evaluated over the space's current locks.
+
+use dav_server::davpath::DavPath;
+use dav_server::ls::{DavLock, DavLockSystem, LsFuture};
+use nas_engine::{LockRecord, LockTable, now_ns};
+use std::fmt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use xmltree::Element;
+
+/// Longest lock the server grants; a client asking for more (or infinite) gets this.
+pub const MAX_LOCK_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
+
+/// The persisted lock space of one user.
+#[derive(Clone)]
+pub struct DbLs {
+    space: String,
+    prefix: String,
+    table: LockTable,
+}
+
+impl fmt::Debug for DbLs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DbLs({})", self.space)
+    }
+}
+
+impl DbLs {
+    /// The lock space of `space` (a user name), for paths under `prefix`.
+    pub fn new(space: &str, prefix: &str, table: LockTable) -> Box<DbLs> {
+        Box::new(DbLs {
+            space: space.to_owned(),
+            prefix: prefix.to_owned(),
+            table,
+        })
+    }
+}
+
+/// A lock with its path split into segments.
+struct Held {
+    segs: Vec<String>,
+    rec: LockRecord,
+}
+
+fn segs_of(path: &DavPath) -> Vec<String> {
+    String::from_utf8_lossy(path.as_bytes())
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn key_of(segs: &[String]) -> String {
+    format!("/{}", segs.join("/"))
+}
+
+fn is_prefix(a: &[String], b: &[String]) -> bool {
+    a.len() <= b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+}
+
+/// Serializes a lock owner so that it parses back: dav-server hands over elements whose
+/// prefix (`D:`) is not declared on the element itself, so the binding is added first.
+fn owner_xml(o: &Element) -> Option<Vec<u8>> {
+    let mut o = o.clone();
+    if let (Some(prefix), Some(uri)) = (o.prefix.clone(), o.namespace.clone()) {
+        let mut nss = o
+            .namespaces
+            .take()
+            .unwrap_or_else(xmltree::Namespace::empty);
+        nss.force_put(prefix, uri);
+        o.namespaces = Some(nss);
+    }
+    let mut b = Vec::new();
+    o.write(&mut b).ok().map(|_| b)
+}
+
+fn ns_to_time(ns: i64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_nanos(ns.max(0) as u64)
+}
+
+impl DbLs {
+    fn current(&self) -> Vec<Held> {
+        let mut v: Vec<Held> = match self.table.list(Some(&self.space)) {
+            Ok(l) => l
+                .into_iter()
+                .map(|rec| Held {
+                    segs: rec
+                        .path
+                        .split('/')
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_owned)
+                        .collect(),
+                    rec,
+                })
+                .collect(),
+            Err(e) => {
+                tracing::error!("lock table: {e}");
+                Vec::new()
+            }
+        };
+        v.sort_by_key(|h| h.segs.len()); // root to leaf, then oldest first (stable)
+        v
+    }
+
+    fn to_dav(&self, rec: &LockRecord) -> DavLock {
+        let path = DavPath::new(&rec.href)
+            .and_then(|mut p| p.set_prefix(&self.prefix).map(|_| p))
+            .unwrap_or_else(|_| {
+                DavPath::new("/").unwrap_or_else(|_| unreachable!("\"/\" is a valid path"))
+            });
+        DavLock {
+            token: rec.token.clone(),
+            path: Box::new(path),
+            principal: rec.principal.clone(),
+            owner: rec
+                .owner
+                .as_deref()
+                .and_then(|b| Element::parse(b).ok())
+                .map(Box::new),
+            timeout_at: rec.expires_ns.map(ns_to_time),
+            timeout: rec
+                .timeout_ns
+                .map(|n| Duration::from_nanos(n.max(0) as u64)),
+            shared: rec.shared,
+            deep: rec.deep,
+        }
+    }
+
+    /// RFC 4918 conflicts on the way from the root to `segs`.
+    fn check_to(
+        &self,
+        locks: &[Held],
+        segs: &[String],
+        principal: Option<&str>,
+        ignore_principal: bool,
+        tokens: &[String],
+        shared_ok: bool,
+    ) -> Result<(), DavLock> {
+        let mut holds = false;
+        let mut first: Option<&Held> = None;
+        for h in locks.iter().filter(|h| is_prefix(&h.segs, segs)) {
+            if h.segs.len() < segs.len() && !h.rec.deep {
+                continue;
+            }
+            if tokens.contains(&h.rec.token)
+                && (ignore_principal || principal == h.rec.principal.as_deref())
+            {
+                holds = true;
+            } else {
+                if !h.rec.shared {
+                    return Err(self.to_dav(&h.rec));
+                }
+                if !shared_ok {
+                    first.get_or_insert(h);
+                }
+            }
+        }
+        match first {
+            Some(h) if !holds => Err(self.to_dav(&h.rec)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Conflicts at `segs` and below.
+    fn check_below(
+        &self,
+        locks: &[Held],
+        segs: &[String],
+        principal: Option<&str>,
+        ignore_principal: bool,
+        tokens: &[String],
+        shared_ok: bool,
+    ) -> Result<(), DavLock> {
+        for h in locks.iter().filter(|h| is_prefix(segs, &h.segs)) {
+            if (!h.rec.shared || !shared_ok)
+                && (!tokens.contains(&h.rec.token)
+                    || (!ignore_principal && principal != h.rec.principal.as_deref()))
+            {
+                return Err(self.to_dav(&h.rec));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl DavLockSystem for DbLs {
+    fn lock(
+        &self,
+        path: &DavPath,
+        principal: Option<&str>,
+        owner: Option<&Element>,
+        timeout: Option<Duration>,
+        shared: bool,
+        deep: bool,
+    ) -> LsFuture<'_, Result<DavLock, DavLock>> {
+        let segs = segs_of(path);
+        let href = path.with_prefix().as_url_string();
+        let principal = principal.map(str::to_owned);
+        let owner = owner.and_then(owner_xml);
+        let res = self.table.exclusive(|| {
+            let locks = self.current();
+            self.check_to(&locks, &segs, None, true, &[], shared)?;
+            if deep {
+                self.check_below(&locks, &segs, None, true, &[], shared)?;
+            }
+            let timeout = Some(timeout.unwrap_or(MAX_LOCK_TIMEOUT).min(MAX_LOCK_TIMEOUT));
+            let now = now_ns();
+            let timeout_ns = timeout.map(|d| d.as_nanos() as i64);
+            let rec = LockRecord {
+                token: uuid::Uuid::new_v4().urn().to_string(),
+                space: self.space.clone(),
+                path: key_of(&segs),
+                href,
+                principal,
+                owner,
+                shared,
+                deep,
+                timeout_ns,
+                expires_ns: timeout_ns.map(|t| now.saturating_add(t)),
+                created_ns: now,
+            };
+            match self.table.insert(&rec) {
+                Ok(()) => Ok(self.to_dav(&rec)),
+                Err(e) => {
+                    tracing::error!("lock table: {e}");
+                    Err(self.to_dav(&rec))
+                }
+            }
+        });
+        Box::pin(async move { res })
+    }
+
+    fn unlock(&self, path: &DavPath, token: &str) -> LsFuture<'_, Result<(), ()>> {
+        let segs = segs_of(path);
+        let res = self.table.exclusive(|| {
+            let locks = self.current();
+            match locks
+                .iter()
+                .find(|h| h.rec.token == token && is_prefix(&h.segs, &segs))
+            {
+                Some(h) => self.table.remove(&h.rec.token).map(|_| ()).map_err(|_| ()),
+                None => Err(()),
+            }
+        });
+        Box::pin(async move { res })
+    }
+
+    fn refresh(
+        &self,
+        path: &DavPath,
+        token: &str,
+        timeout: Option<Duration>,
+    ) -> LsFuture<'_, Result<DavLock, ()>> {
+        let segs = segs_of(path);
+        let res = self.table.exclusive(|| {
+            let locks = self.current();
+            let h = locks
+                .iter()
+                .find(|h| h.rec.token == token && is_prefix(&h.segs, &segs))
+                .ok_or(())?;
+            let t = timeout
+                .unwrap_or(MAX_LOCK_TIMEOUT)
+                .min(MAX_LOCK_TIMEOUT)
+                .as_nanos() as i64;
+            let expires = now_ns().saturating_add(t);
+            self.table
+                .refresh(token, Some(t), Some(expires))
+                .map_err(|_| ())?;
+            let mut rec = h.rec.clone();
+            rec.timeout_ns = Some(t);
+            rec.expires_ns = Some(expires);
+            Ok(self.to_dav(&rec))
+        });
+        Box::pin(async move { res })
+    }
+
+    fn check(
+        &self,
+        path: &DavPath,
+        principal: Option<&str>,
+        ignore_principal: bool,
+        deep: bool,
+        submitted_tokens: &[String],
+    ) -> LsFuture<'_, Result<(), DavLock>> {
+        let segs = segs_of(path);
+        let locks = self.current();
+        let mut res = self.check_to(
+            &locks,
+            &segs,
+            principal,
+            ignore_principal,
+            submitted_tokens,
+            false,
+        );
+        if res.is_ok() && deep {
+            res = self.check_below(
+                &locks,
+                &segs,
+                principal,
+                ignore_principal,
+                submitted_tokens,
+                false,
+            );
+        }
+        Box::pin(async move { res })
+    }
+
+    fn discover(&self, path: &DavPath) -> LsFuture<'_, Vec<DavLock>> {
+        let segs = segs_of(path);
+        let found: Vec<DavLock> = self
+            .current()
+            .iter()
+            .filter(|h| is_prefix(&h.segs, &segs))
+            .map(|h| self.to_dav(&h.rec))
+            .collect();
+        Box::pin(async move { found })
+    }
+
+    fn delete(&self, path: &DavPath) -> LsFuture<'_, Result<(), ()>> {
+        let key = key_of(&segs_of(path));
+        let res = self.table.remove_below(&self.space, &key).map_err(|_| ());
+        Box::pin(async move { res })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owners_round_trip_whatever_their_namespace_form() {
+        for xml in [
+            &br#"<D:owner xmlns:D="DAV:">litmus test suite</D:owner>"#[..],
+            br#"<owner xmlns="DAV:"><href>mailto:x@y</href></owner>"#,
+        ] {
+            let mut e = Element::parse(xml).unwrap();
+            e.prefix = Some("D".into()); // what dav-server hands over
+            let back = Element::parse(&owner_xml(&e).unwrap()[..]).unwrap();
+            assert_eq!(back.name, "owner");
+            assert_eq!(back.namespace.as_deref(), Some("DAV:"));
+        }
+    }
+
+    #[test]
+    fn prefixes_and_keys() {
+        let a = vec!["a".to_owned()];
+        let ab = vec!["a".to_owned(), "b".to_owned()];
+        assert!(is_prefix(&[], &ab) && is_prefix(&a, &ab) && !is_prefix(&ab, &a));
+        assert_eq!(key_of(&ab), "/a/b");
+        assert_eq!(key_of(&[]), "/");
+    }
+}
