@@ -21,6 +21,18 @@ pub struct FileConfig {
     pub public_url: Option<String>,
     /// Log filter (`info`, `debug`, `silent_nas=debug,nas_webdav=trace`…).
     pub log: Option<String>,
+    /// TLS certificate and key: serve HTTPS directly.
+    pub tls: Option<TlsFiles>,
+}
+
+/// PEM files for HTTPS.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsFiles {
+    /// Certificate chain (PEM).
+    pub cert: PathBuf,
+    /// Private key (PEM).
+    pub key: PathBuf,
 }
 
 /// The validated configuration.
@@ -34,6 +46,8 @@ pub struct Config {
     pub public_url: Option<String>,
     /// Log filter.
     pub log: String,
+    /// HTTPS certificate and key, when serving TLS directly.
+    pub tls: Option<TlsFiles>,
 }
 
 /// Values given on the command line (highest precedence).
@@ -41,6 +55,8 @@ pub struct Config {
 pub struct Overrides {
     pub data: Option<PathBuf>,
     pub listen: Option<String>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -83,11 +99,30 @@ impl Config {
             .or_else(|| env("SILENT_NAS_LOG"))
             .or(fc.log)
             .unwrap_or_else(|| "info".to_owned());
+        let cert = flags
+            .tls_cert
+            .or_else(|| env("SILENT_NAS_TLS_CERT").map(PathBuf::from));
+        let key = flags
+            .tls_key
+            .or_else(|| env("SILENT_NAS_TLS_KEY").map(PathBuf::from));
+        let tls = match (cert, key, fc.tls) {
+            (Some(cert), Some(key), _) => Some(TlsFiles { cert, key }),
+            (None, None, t) => t,
+            _ => bail!("TLS needs both a certificate and a key"),
+        };
+        if let Some(t) = &tls {
+            for f in [&t.cert, &t.key] {
+                if !f.is_file() {
+                    bail!("TLS file {} does not exist", f.display());
+                }
+            }
+        }
         Ok(Config {
             data,
             listen,
             public_url,
             log,
+            tls,
         })
     }
 }
@@ -117,6 +152,14 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.listen.port(), 1234);
+        let half = Overrides {
+            tls_cert: Some("/nonexistent.pem".into()),
+            ..Default::default()
+        };
+        assert!(
+            Config::load(Some(&f), half).is_err(),
+            "a certificate without a key is refused"
+        );
         std::fs::write(&f, "bogus = 1\n").unwrap();
         assert!(Config::load(Some(&f), Overrides::default()).is_err());
     }

@@ -279,3 +279,98 @@ fn names_with_special_characters_round_trip() {
     let g = curl(&["-u", &a, &s.url("/dav/caf%C3%A9.txt")], None);
     assert_eq!(g.status, 200);
 }
+
+#[test]
+fn https_directly_with_a_certificate() {
+    let t = tempfile::tempdir().unwrap();
+    let (cert, key) = (t.path().join("c.pem"), t.path().join("k.pem"));
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(made.status.success());
+    let s = Server::start_with(
+        &t.path().join("data"),
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+    );
+    let url = format!("https://{}/dav/", s.addr);
+    let r = curl(
+        &[
+            "-k",
+            "-u",
+            &admin(),
+            "-X",
+            "PROPFIND",
+            "-H",
+            "Depth: 0",
+            &url,
+        ],
+        None,
+    );
+    assert_eq!(r.status, 207);
+    assert_eq!(
+        curl(
+            &["-k", "-u", &admin(), "-T", "-", &format!("{url}tls.txt")],
+            Some(b"over tls")
+        )
+        .status,
+        201
+    );
+    assert_eq!(
+        curl(&["-k", "-u", &admin(), &format!("{url}tls.txt")], None).body,
+        b"over tls"
+    );
+    assert_eq!(
+        curl(&[&format!("http://{}/dav/", s.addr)], None).status,
+        0,
+        "no plain HTTP on a TLS listener"
+    );
+}
+
+#[test]
+fn sigterm_stops_gracefully_with_exit_0() {
+    let mut s = Server::start();
+    assert_eq!(
+        curl(&["-u", &admin(), "-T", "-", &s.url("/dav/x")], Some(b"x")).status,
+        201
+    );
+    let pid = s.child.id().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = s.child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    // the store is closed cleanly: offline commands can open it
+    let out = std::process::Command::new(bin())
+        .args(["fsck", "--data", s.data.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

@@ -25,6 +25,12 @@ pub struct ServeArgs {
     /// Address to listen on (default 127.0.0.1:8080).
     #[arg(long)]
     listen: Option<String>,
+    /// Serve HTTPS with this certificate chain (PEM); needs --tls-key.
+    #[arg(long)]
+    tls_cert: Option<PathBuf>,
+    /// Private key (PEM) for --tls-cert.
+    #[arg(long)]
+    tls_key: Option<PathBuf>,
 }
 
 /// Creates the `admin` user on a store without users. The password comes from
@@ -66,13 +72,13 @@ async fn shutdown_signal() {
 }
 
 pub fn run(a: ServeArgs) -> Result<ExitCode> {
-    let cfg = Config::load(
-        a.config.as_deref(),
-        Overrides {
-            data: a.data,
-            listen: a.listen,
-        },
-    )?;
+    let flags = Overrides {
+        data: a.data,
+        listen: a.listen,
+        tls_cert: a.tls_cert,
+        tls_key: a.tls_key,
+    };
+    let cfg = Config::load(a.config.as_deref(), flags)?;
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_new(&cfg.log).context("invalid log filter")?,
@@ -93,21 +99,32 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
         .enable_all()
         .build()?;
     rt.block_on(async {
-        let listener = tokio::net::TcpListener::bind(cfg.listen)
-            .await
-            .with_context(|| format!("cannot listen on {}", cfg.listen))?;
+        let listener = std::net::TcpListener::bind(cfg.listen).with_context(|| format!("cannot listen on {}", cfg.listen))?;
+        listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
-        tracing::info!(%addr, data = %cfg.data.display(), "silent-nas listening; WebDAV at /dav/");
-        println!("listening on http://{addr}/ (WebDAV: http://{addr}/dav/)");
+        let scheme = if cfg.tls.is_some() { "https" } else { "http" };
+        tracing::info!(%addr, data = %cfg.data.display(), "silent-nas listening ({scheme}); WebDAV at /dav/");
+        println!("listening on {scheme}://{addr}/ (WebDAV: {scheme}://{addr}/dav/)");
         if let Some(u) = &cfg.public_url {
             println!("public URL: {}/dav/", u.trim_end_matches('/'));
         }
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown_signal())
-        .await
+        let handle = axum_server::Handle::new();
+        let stopper = handle.clone();
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            stopper.graceful_shutdown(Some(std::time::Duration::from_secs(30)));
+        });
+        let service = app.into_make_service_with_connect_info::<SocketAddr>();
+        match &cfg.tls {
+            Some(t) => {
+                let _ = rustls::crypto::ring::default_provider().install_default();
+                let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(&t.cert, &t.key)
+                    .await
+                    .with_context(|| format!("cannot load TLS certificate {} / key {}", t.cert.display(), t.key.display()))?;
+                axum_server::from_tcp_rustls(listener, tls)?.handle(handle).serve(service).await
+            }
+            None => axum_server::from_tcp(listener)?.handle(handle).serve(service).await,
+        }
         .context("server failed")
     })?;
     drop(store);

@@ -31,6 +31,11 @@ impl Server {
 
     /// Starts (or restarts) a server on an existing data directory.
     pub fn start_on(data: &Path) -> Server {
+        Server::start_with(data, &[])
+    }
+
+    /// Starts a server with extra `serve` arguments.
+    pub fn start_with(data: &Path, extra: &[&str]) -> Server {
         let mut child = Command::new(bin())
             .args([
                 "serve",
@@ -39,6 +44,7 @@ impl Server {
                 "--listen",
                 "127.0.0.1:0",
             ])
+            .args(extra)
             .env("SILENT_NAS_ADMIN_PASSWORD", ADMIN_PW)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
@@ -52,7 +58,10 @@ impl Server {
                 .next()
                 .expect("server exited before listening")
                 .unwrap();
-            if let Some(rest) = line.strip_prefix("listening on http://") {
+            if let Some(rest) = line
+                .strip_prefix("listening on http://")
+                .or_else(|| line.strip_prefix("listening on https://"))
+            {
                 break rest.split('/').next().unwrap().to_owned();
             }
         };
