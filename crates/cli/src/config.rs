@@ -147,7 +147,7 @@ mod tests {
             Some(&f),
             Overrides {
                 listen: Some("127.0.0.1:1234".into()),
-                data: None,
+                ..Default::default()
             },
         )
         .unwrap();
