@@ -380,3 +380,60 @@ fn locks_expire_by_their_timeout() {
         "an expired lock does not block"
     );
 }
+
+#[test]
+fn an_interrupted_upload_leaves_the_old_version() {
+    use std::io::{Read, Write};
+    let s = Server::start();
+    let a = admin();
+    let url = s.url("/dav/doc.bin");
+    let old = vec![1u8; 200_000];
+    assert_eq!(curl(&["-u", &a, "-T", "-", &url], Some(&old)).status, 201);
+    // a client that announces 5 MB, sends 1 MB and goes away
+    let mut sock = std::net::TcpStream::connect(&s.addr).unwrap();
+    let creds = base64_basic("admin", ADMIN_PW);
+    write!(sock, "PUT /dav/doc.bin HTTP/1.1\r\nHost: {}\r\nAuthorization: Basic {creds}\r\nContent-Length: 5000000\r\n\r\n", s.addr).unwrap();
+    sock.write_all(&vec![2u8; 1_000_000]).unwrap();
+    sock.shutdown(std::net::Shutdown::Both).unwrap();
+    drop(sock);
+    // and one with a chunked body that never sends its last chunk
+    let mut sock = std::net::TcpStream::connect(&s.addr).unwrap();
+    write!(sock, "PUT /dav/doc.bin HTTP/1.1\r\nHost: {}\r\nAuthorization: Basic {creds}\r\nTransfer-Encoding: chunked\r\n\r\n", s.addr).unwrap();
+    write!(sock, "{:x}\r\n", 300_000).unwrap();
+    sock.write_all(&vec![3u8; 300_000]).unwrap();
+    sock.write_all(b"\r\n").unwrap();
+    sock.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut sink = Vec::new();
+    let _ = sock.read_to_end(&mut sink);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let g = curl(&["-u", &a, &url], None);
+    assert_eq!(
+        g.body.len(),
+        old.len(),
+        "neither partial body became the file"
+    );
+    assert_eq!(g.body, old);
+    assert_eq!(
+        curl(&["-u", &a, &format!("{url}?version=2")], None).status,
+        404,
+        "no partial version was committed"
+    );
+}
+
+fn base64_basic(user: &str, pw: &str) -> String {
+    const T: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let input = format!("{user}:{pw}").into_bytes();
+    let mut out = String::new();
+    for c in input.chunks(3) {
+        let b = [c[0], *c.get(1).unwrap_or(&0), *c.get(2).unwrap_or(&0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= c.len() {
+                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
