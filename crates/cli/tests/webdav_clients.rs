@@ -437,3 +437,64 @@ fn base64_basic(user: &str, pw: &str) -> String {
     }
     out
 }
+
+#[test]
+fn deleting_a_folder_is_one_restorable_trash_entry() {
+    let mut s = Server::start();
+    let a = admin();
+    assert_eq!(
+        curl(&["-u", &a, "-X", "MKCOL", &s.url("/dav/album")], None).status,
+        201
+    );
+    for i in 0..5 {
+        assert_eq!(
+            curl(
+                &["-u", &a, "-T", "-", &s.url(&format!("/dav/album/p{i}.jpg"))],
+                Some(format!("photo {i}").as_bytes())
+            )
+            .status,
+            201
+        );
+    }
+    assert_eq!(
+        curl(&["-u", &a, "-X", "DELETE", &s.url("/dav/album")], None).status,
+        204
+    );
+    assert_eq!(
+        curl(&["-u", &a, &s.url("/dav/album/p1.jpg")], None).status,
+        404
+    );
+    let pid = s.child.id().to_string();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    s.child.wait().unwrap();
+    let data = s.data.to_str().unwrap().to_owned();
+    let list = std::process::Command::new(bin())
+        .args([
+            "trash", "--home", "admin", "--json", "--data", &data, "list",
+        ])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(
+        v.as_array().unwrap().len(),
+        1,
+        "one entry for the whole folder: {v}"
+    );
+    assert_eq!(v[0]["path"], "/album");
+    let id = v[0]["id"].to_string();
+    assert!(
+        std::process::Command::new(bin())
+            .args(["trash", "--home", "admin", "--data", &data, "restore", &id])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let s2 = Server::start_on(&s.data);
+    assert_eq!(
+        curl(&["-u", &a, &s2.url("/dav/album/p3.jpg")], None).body,
+        b"photo 3"
+    );
+}
