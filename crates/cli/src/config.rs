@@ -23,6 +23,8 @@ pub struct FileConfig {
     pub log: Option<String>,
     /// TLS certificate and key: serve HTTPS directly.
     pub tls: Option<TlsFiles>,
+    /// Reverse proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Option<Vec<String>>,
 }
 
 /// PEM files for HTTPS.
@@ -48,6 +50,8 @@ pub struct Config {
     pub log: String,
     /// HTTPS certificate and key, when serving TLS directly.
     pub tls: Option<TlsFiles>,
+    /// Reverse proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 /// Values given on the command line (highest precedence).
@@ -117,12 +121,28 @@ impl Config {
                 }
             }
         }
+        let proxies: Vec<String> = match env("SILENT_NAS_TRUSTED_PROXIES") {
+            Some(v) => v
+                .split(',')
+                .map(|p| p.trim().to_owned())
+                .filter(|p| !p.is_empty())
+                .collect(),
+            None => fc.trusted_proxies.unwrap_or_default(),
+        };
+        let trusted_proxies = proxies
+            .iter()
+            .map(|p| {
+                p.parse()
+                    .with_context(|| format!("invalid trusted proxy address {p:?}"))
+            })
+            .collect::<Result<Vec<_>>>()?;
         Ok(Config {
             data,
             listen,
             public_url,
             log,
             tls,
+            trusted_proxies,
         })
     }
 }
@@ -159,6 +179,23 @@ mod tests {
         assert!(
             Config::load(Some(&f), half).is_err(),
             "a certificate without a key is refused"
+        );
+        std::fs::write(
+            &f,
+            "data = \"/x\"\ntrusted_proxies = [\"127.0.0.1\", \"::1\"]\n",
+        )
+        .unwrap();
+        assert_eq!(
+            Config::load(Some(&f), Overrides::default())
+                .unwrap()
+                .trusted_proxies
+                .len(),
+            2
+        );
+        std::fs::write(&f, "data = \"/x\"\ntrusted_proxies = [\"proxy.local\"]\n").unwrap();
+        assert!(
+            Config::load(Some(&f), Overrides::default()).is_err(),
+            "addresses, not names"
         );
         std::fs::write(&f, "bogus = 1\n").unwrap();
         assert!(Config::load(Some(&f), Overrides::default()).is_err());

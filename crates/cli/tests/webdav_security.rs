@@ -248,3 +248,65 @@ fn quota_exceeded_is_507_and_stores_nothing() {
     .text();
     assert!(q.contains("quota-used-bytes>900<"), "{q}");
 }
+
+#[test]
+fn failed_sign_ins_are_limited_per_client_even_behind_a_trusted_proxy() {
+    let t = tempfile::tempdir().unwrap();
+    let cfg = t.path().join("c.toml");
+    std::fs::write(&cfg, "trusted_proxies = [\"127.0.0.1\"]\n").unwrap();
+    let s = Server::start_with(&t.path().join("data"), &["--config", cfg.to_str().unwrap()]);
+    let url = s.url("/dav/");
+    // an attacker (10.0.0.66, as the proxy reports) guesses passwords for many names
+    let mut limited = false;
+    for i in 0..40 {
+        let r = curl(
+            &[
+                "-u",
+                &format!("user{i}:guess"),
+                "-H",
+                "X-Forwarded-For: 10.0.0.66",
+                &url,
+            ],
+            None,
+        );
+        if r.status == 429 {
+            limited = true;
+            assert!(r.header("retry-after").is_some());
+            break;
+        }
+        assert_eq!(r.status, 401);
+    }
+    assert!(limited, "the attacker's address gets 429");
+    // the attacker is refused even with a right password; another client behind the same
+    // proxy is not affected
+    assert_eq!(
+        curl(
+            &[
+                "-u",
+                &format!("admin:{ADMIN_PW}"),
+                "-H",
+                "X-Forwarded-For: 10.0.0.66",
+                &url
+            ],
+            None
+        )
+        .status,
+        429
+    );
+    assert_eq!(
+        curl(
+            &[
+                "-u",
+                &format!("admin:{ADMIN_PW}"),
+                "-H",
+                "X-Forwarded-For: 10.0.0.7",
+                "-X",
+                "PROPFIND",
+                &url
+            ],
+            None
+        )
+        .status,
+        207
+    );
+}

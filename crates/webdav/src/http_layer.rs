@@ -2,8 +2,11 @@
 //! the `?version=N` read-only view of old versions, `X-OC-Mtime`, finite PROPFIND depth,
 //! and cheap answers to macOS metadata files; everything else goes to dav-server.
 
+use crate::extras::{old_version, version_param, win32_modified};
 use crate::fs::{DavUser, EngineFs};
 use crate::locks::DbLs;
+use crate::paths::{check_uri_path, dav_path, macos_noise};
+use crate::responses::{challenge, dav_options, status};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
@@ -14,9 +17,8 @@ use dav_server::DavHandler;
 use http::{HeaderValue, Method, Request, StatusCode, header};
 use nas_auth::{AuthError, Authenticator, Principal};
 use nas_engine::{AsyncHome, Store};
-use nas_types::{NasPath, VersionNum};
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 
 /// Shared state of the WebDAV door.
@@ -26,6 +28,8 @@ pub struct DavState {
     auth: Arc<Authenticator>,
     /// One dav-server handler (and lock space) per user: lock paths are home-relative.
     handlers: Arc<Mutex<HashMap<String, DavHandler<DavUser>>>>,
+    /// Reverse proxies whose `X-Forwarded-For` names the real client (for rate limits).
+    trusted_proxies: Arc<Vec<IpAddr>>,
 }
 
 impl DavState {
@@ -35,7 +39,28 @@ impl DavState {
             store,
             auth,
             handlers: Arc::default(),
+            trusted_proxies: Arc::default(),
         }
+    }
+
+    /// Trusts `X-Forwarded-For` from these peers (a reverse proxy on the same host, say):
+    /// the address it names is the one sign-in failures are counted against.
+    pub fn with_trusted_proxies(mut self, proxies: Vec<IpAddr>) -> Self {
+        self.trusted_proxies = Arc::new(proxies);
+        self
+    }
+
+    /// The client's address: the peer, or what a trusted proxy says it forwarded for.
+    fn client_ip(&self, peer: IpAddr, headers: &http::HeaderMap) -> IpAddr {
+        if !self.trusted_proxies.contains(&peer) {
+            return peer;
+        }
+        headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(peer)
     }
 
     fn handler(&self, user: &str) -> DavHandler<DavUser> {
@@ -62,40 +87,6 @@ pub fn router(state: DavState) -> Router {
         .with_state(state)
 }
 
-fn status(code: StatusCode, msg: &str) -> Response {
-    let mut r = Response::new(Body::from(format!("{msg}\n")));
-    *r.status_mut() = code;
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    r
-}
-
-fn challenge() -> Response {
-    let mut r = status(StatusCode::UNAUTHORIZED, "authentication required");
-    r.headers_mut().insert(
-        header::WWW_AUTHENTICATE,
-        HeaderValue::from_static("Basic realm=\"Silent-NAS\", charset=\"UTF-8\""),
-    );
-    r
-}
-
-fn dav_options() -> Response {
-    let mut r = Response::new(Body::empty());
-    let h = r.headers_mut();
-    h.insert("DAV", HeaderValue::from_static("1, 2"));
-    h.insert("MS-Author-Via", HeaderValue::from_static("DAV"));
-    h.insert(
-        header::ALLOW,
-        HeaderValue::from_static(
-            "OPTIONS, GET, HEAD, PUT, DELETE, MKCOL, COPY, MOVE, PROPFIND, PROPPATCH, LOCK, UNLOCK",
-        ),
-    );
-    h.insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
-    r
-}
-
 fn basic_credentials(req: &Request<Body>) -> Option<(String, String)> {
     let v = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, b64) = v.split_once(' ')?;
@@ -112,13 +103,6 @@ fn basic_credentials(req: &Request<Body>) -> Option<(String, String)> {
 
 fn is_write(m: &Method) -> bool {
     !matches!(m.as_str(), "GET" | "HEAD" | "OPTIONS" | "PROPFIND")
-}
-
-/// macOS metadata files (`._name` resource forks, `.DS_Store`): answered without touching
-/// the store — GET/HEAD/PROPFIND say 404, PUT is accepted and discarded, DELETE succeeds.
-fn macos_noise(path: &str) -> bool {
-    let name = path.rsplit('/').find(|s| !s.is_empty()).unwrap_or("");
-    name.starts_with("._") || name == ".DS_Store"
 }
 
 async fn signed_in(
@@ -158,6 +142,7 @@ async fn handle(
         return dav_options(); // discovery must work before sign-in
     }
     let creds = basic_credentials(&req);
+    let addr = SocketAddr::new(st.client_ip(addr.ip(), req.headers()), addr.port());
     let who = match signed_in(&st, creds, addr).await {
         Ok(p) => p,
         Err(r) => return r,
@@ -306,110 +291,4 @@ async fn handle(
         }
     }
     resp
-}
-
-/// Enforces the path rules on the raw request path, before dav-server (which would
-/// silently resolve `..` and `.`): every percent-decoded segment must be UTF-8, non-empty
-/// (a trailing `/` is fine), not `.` or `..`, without NUL or `/`; the whole path must pass
-/// `NasPath`. Anything else is a 400, never a 5xx and never a path outside the home.
-fn check_uri_path(raw: &str) -> Result<(), &'static str> {
-    let rest = raw.strip_prefix("/dav").ok_or("not a WebDAV path")?;
-    let rest = rest.strip_prefix('/').unwrap_or(rest);
-    let rest = rest.strip_suffix('/').unwrap_or(rest);
-    if rest.is_empty() {
-        return Ok(());
-    }
-    let mut decoded = String::new();
-    for seg in rest.split('/') {
-        let bytes: Vec<u8> = percent_encoding::percent_decode_str(seg).collect();
-        let s = String::from_utf8(bytes).map_err(|_| "path is not UTF-8")?;
-        if s.is_empty() {
-            return Err("empty path segment");
-        }
-        if s == "." || s == ".." {
-            return Err("'.' and '..' are not allowed in paths");
-        }
-        if s.contains(['/', '\0']) {
-            return Err("encoded '/' or NUL in a path segment");
-        }
-        decoded.push('/');
-        decoded.push_str(&s);
-    }
-    NasPath::parse(&decoded)
-        .map(|_| ())
-        .map_err(|_| "path breaks the naming rules")
-}
-
-/// The `Win32LastModifiedTime` value of a PROPPATCH body (an HTTP date), in ns.
-fn win32_modified(body: &[u8]) -> Option<i64> {
-    let text = std::str::from_utf8(body).ok()?;
-    let at = text.find("Win32LastModifiedTime")?;
-    let open_end = at + text[at..].find('>')?;
-    if text[..open_end].ends_with('/') {
-        return None; // <Win32LastModifiedTime/>: no value
-    }
-    let value = &text[open_end + 1..];
-    let value = value[..value.find('<')?].trim();
-    let t = httpdate::parse_http_date(value).ok()?;
-    let d = t.duration_since(std::time::UNIX_EPOCH).ok()?;
-    i64::try_from(d.as_nanos()).ok()
-}
-
-fn version_param(query: Option<&str>) -> Option<u64> {
-    query?
-        .split('&')
-        .find_map(|kv| kv.strip_prefix("version="))
-        .and_then(|v| v.parse().ok())
-}
-
-/// The home path of a `/dav/...` request path (percent-decoded).
-fn dav_path(uri_path: &str) -> Option<NasPath> {
-    let rest = uri_path.strip_prefix("/dav")?;
-    let decoded = percent_encoding::percent_decode_str(rest)
-        .decode_utf8()
-        .ok()?;
-    NasPath::parse(&decoded).ok()
-}
-
-/// `GET /dav/PATH?version=N`: an old version, read-only.
-async fn old_version(home: AsyncHome, uri_path: &str, v: u64, head_only: bool) -> Response {
-    let Some(p) = dav_path(uri_path) else {
-        return status(StatusCode::BAD_REQUEST, "bad path");
-    };
-    match home.read(p, Some(VersionNum(v)), None).await {
-        Ok((rec, rx)) => {
-            let body = if head_only {
-                Body::empty()
-            } else {
-                Body::from_stream(futures_util::stream::unfold(rx, |mut rx| async move {
-                    match rx.recv().await? {
-                        Ok(buf) => Some((Ok::<_, std::io::Error>(bytes::Bytes::from(buf)), rx)),
-                        Err(e) => Some((Err(std::io::Error::other(e.to_string())), rx)),
-                    }
-                }))
-            };
-            let mut r = Response::new(body);
-            let h = r.headers_mut();
-            h.insert(header::CONTENT_LENGTH, HeaderValue::from(rec.size));
-            h.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/octet-stream"),
-            );
-            if let Ok(e) = HeaderValue::from_str(&format!("\"{}\"", &rec.hash.to_hex()[..32])) {
-                h.insert(header::ETAG, e);
-            }
-            h.insert("X-Silent-NAS-Version", HeaderValue::from(rec.num.0));
-            r
-        }
-        Err(nas_engine::EngineError::NotFound(_)) => {
-            status(StatusCode::NOT_FOUND, "no such version")
-        }
-        Err(nas_engine::EngineError::IsADirectory(_)) => {
-            status(StatusCode::BAD_REQUEST, "folders have no versions")
-        }
-        Err(e) => {
-            tracing::error!("version read: {e}");
-            status(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
-        }
-    }
 }

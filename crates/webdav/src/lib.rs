@@ -7,11 +7,14 @@
 //!
 //! It depends on `nas-engine` and `nas-auth` only: no chunk, pack or database detail.
 
+mod extras;
 mod file;
 mod fs;
 mod http_layer;
 mod locks;
 mod metadata;
+mod paths;
+mod responses;
 
 pub use http_layer::{DavState, router};
 pub use locks::{DbLs, MAX_LOCK_TIMEOUT};

@@ -91,10 +91,10 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
     let auth = Arc::new(Authenticator::new(store.accounts()));
     let app = Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
-        .merge(nas_webdav::router(nas_webdav::DavState::new(
-            store.clone(),
-            auth,
-        )));
+        .merge(nas_webdav::router(
+            nas_webdav::DavState::new(store.clone(), auth)
+                .with_trusted_proxies(cfg.trusted_proxies.clone()),
+        ));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
