@@ -123,6 +123,49 @@ pub fn add_user(
     Ok(accounts.create(&rec)?)
 }
 
+/// Creates an S3 access key pair for an existing user: `(access key id, secret)`.
+pub fn create_key(accounts: &Accounts, user: &str) -> Result<(String, String), AuthError> {
+    if accounts.get(user)?.is_none() {
+        return Err(AuthError::Invalid);
+    }
+    const UPPER: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    use rand::Rng;
+    let mut rng = rand::rng();
+    let id: String = std::iter::once('S')
+        .chain(std::iter::once('N'))
+        .chain((0..18).map(|_| UPPER[rng.random_range(0..UPPER.len())] as char))
+        .collect();
+    let secret: String = generate_password() + &generate_password()[..16];
+    accounts.create_key(&nas_engine::KeyRecord {
+        access_key: id.clone(),
+        secret: secret.clone(),
+        user: user.to_owned(),
+        created_ns: nas_engine::now_ns(),
+        revoked: false,
+    })?;
+    Ok((id, secret))
+}
+
+/// The user a valid (not revoked, owner enabled) access key belongs to, with its secret.
+pub fn key_owner(accounts: &Accounts, access_key: &str) -> Result<(Principal, String), AuthError> {
+    let k = accounts
+        .key(access_key)?
+        .filter(|k| !k.revoked)
+        .ok_or(AuthError::Invalid)?;
+    let u = accounts
+        .get(&k.user)?
+        .filter(|u| !u.disabled)
+        .ok_or(AuthError::Invalid)?;
+    Ok((
+        Principal {
+            role: Role::parse(&u.role).unwrap_or(Role::ReadOnly),
+            quota: u.quota,
+            name: u.name,
+        },
+        k.secret,
+    ))
+}
+
 const CACHE_TTL: Duration = Duration::from_secs(300);
 
 /// (user name, BLAKE3 of the password): never the password itself.

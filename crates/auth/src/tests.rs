@@ -96,3 +96,18 @@ fn names_are_checked() {
     assert_eq!(Role::parse("admin"), Some(Role::Admin));
     assert_eq!(Role::parse("root"), None);
 }
+
+#[test]
+fn access_keys_belong_to_users_and_can_be_revoked() {
+    let (_d, auth) = setup();
+    let a = auth.accounts();
+    assert!(matches!(create_key(a, "nobody"), Err(AuthError::Invalid)));
+    let (id, secret) = create_key(a, "bob").unwrap();
+    assert!(id.starts_with("SN") && id.len() == 20);
+    assert_eq!(secret.len(), 40);
+    let (who, s) = key_owner(a, &id).unwrap();
+    assert_eq!((who.name.as_str(), s.as_str()), ("bob", secret.as_str()));
+    assert!(a.revoke_key(&id).unwrap());
+    assert!(matches!(key_owner(a, &id), Err(AuthError::Invalid)));
+    assert!(matches!(key_owner(a, "SNUNKNOWN"), Err(AuthError::Invalid)));
+}

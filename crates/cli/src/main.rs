@@ -42,6 +42,8 @@ enum Command {
     Serve(cmd::serve::ServeArgs),
     /// Manage user accounts (works while the server runs).
     User(cmd::user::UserArgs),
+    /// Create, list or revoke S3 access keys (works while the server runs).
+    Key(cmd::key::KeyArgs),
     /// List or break WebDAV locks (works while the server runs).
     Locks(cmd::locks::LocksArgs),
     /// Create a store (optional: any command creates one) and set its compression.
@@ -92,6 +94,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Serve(a) => cmd::serve::run(a),
         User(a) => cmd::user::run(a),
         Locks(a) => cmd::locks::run(a),
+        Key(a) => cmd::key::run(a),
         Init(a) => cmd::maintain::init(a),
         Import(a) => cmd::import::run(a),
         Export(a) => cmd::export::run(a),

@@ -7,7 +7,7 @@
 
 use crate::error::{EngineError, EngineResult};
 use crate::store::Store;
-use nas_meta::{LockRecord, MetaStore, SqliteMeta, UserRecord};
+use nas_meta::{KeyRecord, LockRecord, MetaStore, SqliteMeta, UserRecord};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -55,6 +55,26 @@ impl Accounts {
     /// Deletes a user (their home and files stay until purged by an admin).
     pub fn remove(&self, name: &str) -> EngineResult<()> {
         Ok(self.meta.delete_user(name)?)
+    }
+
+    /// Stores a new S3 access key.
+    pub fn create_key(&self, k: &KeyRecord) -> EngineResult<()> {
+        Ok(self.meta.create_key(k)?)
+    }
+
+    /// One access key.
+    pub fn key(&self, access_key: &str) -> EngineResult<Option<KeyRecord>> {
+        Ok(self.meta.key(access_key)?)
+    }
+
+    /// Keys of a user, or of everyone.
+    pub fn keys(&self, user: Option<&str>) -> EngineResult<Vec<KeyRecord>> {
+        Ok(self.meta.keys(user)?)
+    }
+
+    /// Revokes a key (false if unknown).
+    pub fn revoke_key(&self, access_key: &str) -> EngineResult<bool> {
+        Ok(self.meta.revoke_key(access_key)?)
     }
 }
 

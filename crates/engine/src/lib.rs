@@ -45,7 +45,8 @@ pub use gc::{GcPlan, GcReport};
 pub use home::{Entry, Home, ListPage};
 pub use nas_codec::Compression;
 pub use nas_meta::{
-    DeadProp, FileAttrs, LockRecord, NodeKind, PropOp, TrashRecord, UserRecord, VersionRecord,
+    DeadProp, FileAttrs, KeyRecord, LockRecord, NodeKind, PropOp, TrashRecord, UserRecord,
+    VersionRecord,
 };
 pub use read::{FileReader, RangeReader};
 pub use stats::StoreStats;

@@ -212,6 +212,14 @@ pub trait Users {
     fn update_user(&self, user: &UserRecord) -> MetaResult<()>;
     /// Deletes a user (not their home).
     fn delete_user(&self, name: &str) -> MetaResult<()>;
+    /// Stores a new access key.
+    fn create_key(&self, key: &KeyRecord) -> MetaResult<()>;
+    /// One access key.
+    fn key(&self, access_key: &str) -> MetaResult<Option<KeyRecord>>;
+    /// Keys of a user (all users with `None`).
+    fn keys(&self, user: Option<&str>) -> MetaResult<Vec<KeyRecord>>;
+    /// Revokes a key; false if there is no such key.
+    fn revoke_key(&self, access_key: &str) -> MetaResult<bool>;
 }
 
 /// One PROPPATCH operation.

@@ -254,4 +254,19 @@ pub struct LockRecord {
     pub created_ns: i64,
 }
 
+/// An S3 access key of a user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRecord {
+    /// Access key id (public).
+    pub access_key: String,
+    /// Secret access key (SigV4 needs it in clear).
+    pub secret: String,
+    /// Owner.
+    pub user: String,
+    /// Creation time.
+    pub created_ns: i64,
+    /// A revoked key is refused.
+    pub revoked: bool,
+}
+
 use crate::Extent;

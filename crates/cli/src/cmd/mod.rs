@@ -3,6 +3,7 @@
 pub mod browse;
 pub mod export;
 pub mod import;
+pub mod key;
 pub mod locks;
 pub mod maintain;
 pub mod serve;

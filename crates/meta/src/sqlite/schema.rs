@@ -101,6 +101,17 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX locks_space ON locks(space);
     "#,
+    // 4: S3 access keys. The secret is kept as is: SigV4 verification needs it.
+    r#"
+    CREATE TABLE access_keys (
+        access_key TEXT PRIMARY KEY,
+        secret TEXT NOT NULL,
+        user TEXT NOT NULL,
+        created_ns INTEGER NOT NULL,
+        revoked INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX access_keys_user ON access_keys(user);
+    "#,
 ];
 
 /// Brings the database to [`SCHEMA_VERSION`].

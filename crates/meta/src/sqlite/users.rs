@@ -1,7 +1,7 @@
 //! [`Users`] and [`Props`] on SQLite.
 
 use super::SqliteMeta;
-use crate::{DeadProp, MetaError, MetaResult, PropOp, Props, UserRecord, Users};
+use crate::{DeadProp, KeyRecord, MetaError, MetaResult, PropOp, Props, UserRecord, Users};
 use nas_types::NodeId;
 use rusqlite::{OptionalExtension, params};
 
@@ -69,6 +69,56 @@ impl Users for SqliteMeta {
             Ok(())
         })
     }
+
+    fn create_key(&self, k: &KeyRecord) -> MetaResult<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO access_keys (access_key, secret, user, created_ns, revoked) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![k.access_key, k.secret, k.user, k.created_ns, k.revoked as i64],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn key(&self, access_key: &str) -> MetaResult<Option<KeyRecord>> {
+        self.read(|c| {
+            Ok(
+                c.prepare_cached(&format!("{KEY_SELECT} WHERE access_key = ?1"))?
+                    .query_row([access_key], key_from)
+                    .optional()?,
+            )
+        })
+    }
+
+    fn keys(&self, user: Option<&str>) -> MetaResult<Vec<KeyRecord>> {
+        self.read(|c| {
+            let mut st = c.prepare(&format!(
+                "{KEY_SELECT} WHERE (?1 IS NULL OR user = ?1) ORDER BY user, created_ns"
+            ))?;
+            Ok(st.query_map([user], key_from)?.collect::<Result<_, _>>()?)
+        })
+    }
+
+    fn revoke_key(&self, access_key: &str) -> MetaResult<bool> {
+        self.write(|tx| {
+            Ok(tx.execute(
+                "UPDATE access_keys SET revoked = 1 WHERE access_key = ?1",
+                [access_key],
+            )? > 0)
+        })
+    }
+}
+
+const KEY_SELECT: &str = "SELECT access_key, secret, user, created_ns, revoked FROM access_keys";
+
+fn key_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRecord> {
+    Ok(KeyRecord {
+        access_key: r.get(0)?,
+        secret: r.get(1)?,
+        user: r.get(2)?,
+        created_ns: r.get(3)?,
+        revoked: r.get::<_, i64>(4)? != 0,
+    })
 }
 
 impl Props for SqliteMeta {
