@@ -17,7 +17,8 @@ ALLOWED = {
     "nas-engine": {"nas-types", "nas-chunker", "nas-codec", "nas-blob", "nas-meta"},
     "nas-auth": {"nas-engine"},
     "nas-webdav": {"nas-engine", "nas-auth", "nas-types"},
-    "silent-nas": {"nas-engine", "nas-types", "nas-auth", "nas-webdav"},
+    "nas-s3": {"nas-engine", "nas-auth", "nas-types"},
+    "silent-nas": {"nas-engine", "nas-types", "nas-auth", "nas-webdav", "nas-s3"},
     "nas-testkit": {"nas-engine", "nas-types"},
 }
 DOOR_FORBIDDEN = {"nas-meta", "nas-blob", "nas-chunker", "nas-codec"}

@@ -25,6 +25,8 @@ pub struct FileConfig {
     pub tls: Option<TlsFiles>,
     /// Reverse proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Option<Vec<String>>,
+    /// Address of the S3-compatible listener (off when unset).
+    pub s3_listen: Option<String>,
 }
 
 /// PEM files for HTTPS.
@@ -52,6 +54,8 @@ pub struct Config {
     pub tls: Option<TlsFiles>,
     /// Reverse proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// S3 listener address, when enabled.
+    pub s3_listen: Option<SocketAddr>,
 }
 
 /// Values given on the command line (highest precedence).
@@ -61,6 +65,7 @@ pub struct Overrides {
     pub listen: Option<String>,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    pub s3_listen: Option<String>,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -136,6 +141,17 @@ impl Config {
                     .with_context(|| format!("invalid trusted proxy address {p:?}"))
             })
             .collect::<Result<Vec<_>>>()?;
+        let s3_listen = match flags
+            .s3_listen
+            .or_else(|| env("SILENT_NAS_S3_LISTEN"))
+            .or(fc.s3_listen)
+        {
+            Some(a) => Some(
+                a.parse()
+                    .with_context(|| format!("invalid S3 listen address {a:?}"))?,
+            ),
+            None => None,
+        };
         Ok(Config {
             data,
             listen,
@@ -143,6 +159,7 @@ impl Config {
             log,
             tls,
             trusted_proxies,
+            s3_listen,
         })
     }
 }

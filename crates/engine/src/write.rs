@@ -119,6 +119,12 @@ impl FileWriter {
         Ok(())
     }
 
+    /// Replaces the content type and user metadata the version will get (e.g. a checksum
+    /// only known once the whole body arrived).
+    pub fn set_attrs(&mut self, attrs: FileAttrs) {
+        self.opts.attrs = attrs;
+    }
+
     /// Bytes written so far.
     pub fn written(&self) -> u64 {
         self.pipe.size

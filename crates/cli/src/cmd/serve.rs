@@ -31,6 +31,9 @@ pub struct ServeArgs {
     /// Private key (PEM) for --tls-cert.
     #[arg(long)]
     tls_key: Option<PathBuf>,
+    /// Also serve the S3-compatible API on this address (e.g. 127.0.0.1:9000).
+    #[arg(long)]
+    s3_listen: Option<String>,
 }
 
 /// Creates the `admin` user on a store without users. The password comes from
@@ -71,12 +74,34 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: finishing in-flight requests");
 }
 
+/// The S3 listener: s3s on hyper, one task per connection.
+async fn serve_s3(listener: tokio::net::TcpListener, store: Store) {
+    let mut b = s3s::service::S3ServiceBuilder::new(nas_s3::NasS3::new(store.clone()));
+    b.set_auth(nas_s3::KeyAuth::new(store.accounts()));
+    let service = b.build();
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let svc = service.clone();
+        tokio::spawn(async move {
+            let io = hyper_util::rt::TokioIo::new(stream);
+            let builder =
+                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+            if let Err(e) = builder.serve_connection(io, svc).await {
+                tracing::debug!("s3 connection: {e}");
+            }
+        });
+    }
+}
+
 pub fn run(a: ServeArgs) -> Result<ExitCode> {
     let flags = Overrides {
         data: a.data,
         listen: a.listen,
         tls_cert: a.tls_cert,
         tls_key: a.tls_key,
+        s3_listen: a.s3_listen,
     };
     let cfg = Config::load(a.config.as_deref(), flags)?;
     tracing_subscriber::fmt()
@@ -107,6 +132,12 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
         println!("listening on {scheme}://{addr}/ (WebDAV: {scheme}://{addr}/dav/)");
         if let Some(u) = &cfg.public_url {
             println!("public URL: {}/dav/", u.trim_end_matches('/'));
+        }
+        if let Some(s3_addr) = cfg.s3_listen {
+            let l = tokio::net::TcpListener::bind(s3_addr).await.with_context(|| format!("cannot listen on {s3_addr} for S3"))?;
+            let bound = l.local_addr()?;
+            println!("S3 API on http://{bound}/ (region us-east-1, path-style)");
+            tokio::spawn(serve_s3(l, store.clone()));
         }
         let handle = axum_server::Handle::new();
         let stopper = handle.clone();

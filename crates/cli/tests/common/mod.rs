@@ -16,6 +16,8 @@ pub fn bin() -> &'static str {
 pub struct Server {
     pub child: Child,
     pub addr: String,
+    /// The S3 listener, when started with `--s3-listen`.
+    pub s3_addr: Option<String>,
     pub data: PathBuf,
     _dir: Option<tempfile::TempDir>,
 }
@@ -65,11 +67,23 @@ impl Server {
                 break rest.split('/').next().unwrap().to_owned();
             }
         };
+        let s3_addr = extra.contains(&"--s3-listen").then(|| {
+            loop {
+                let line = lines
+                    .next()
+                    .expect("server exited before its S3 listener")
+                    .unwrap();
+                if let Some(rest) = line.strip_prefix("S3 API on http://") {
+                    break rest.split('/').next().unwrap().to_owned();
+                }
+            }
+        });
         // keep draining stdout so the server never blocks on a full pipe
         std::thread::spawn(move || for _ in lines {});
         Server {
             child,
             addr,
+            s3_addr,
             data: data.to_path_buf(),
             _dir: None,
         }

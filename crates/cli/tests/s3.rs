@@ -1,0 +1,101 @@
+//! The S3 door against the real server with boto3 (current defaults), keys from
+//! `silent-nas key create`, WebDAV on the same tree.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed unwrap is a failed test
+
+mod common;
+use common::*;
+use std::process::Command;
+
+fn key(s: &Server, user: &str) -> (String, String) {
+    let out = Command::new(bin())
+        .args(["key", "create", user, "--data", s.data.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = String::from_utf8(out.stdout).unwrap();
+    let mut parts = line.split_whitespace();
+    (
+        parts.next().unwrap().to_owned(),
+        parts.next().unwrap().to_owned(),
+    )
+}
+
+#[test]
+fn boto3_suite_passes() {
+    let t = tempfile::tempdir().unwrap();
+    let s = Server::start_with(&t.path().join("data"), &["--s3-listen", "127.0.0.1:0"]);
+    let (ak, sk) = key(&s, "admin");
+    let out = Command::new("python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/s3/test_boto3.py"
+        ))
+        .args([
+            &format!("http://{}", s.s3_addr.as_ref().unwrap()),
+            &ak,
+            &sk,
+            &s.url("/dav"),
+            "admin",
+            ADMIN_PW,
+        ])
+        .output()
+        .expect("python3 with boto3 (pip install boto3)");
+    assert!(
+        out.status.success(),
+        "boto3 suite failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn revoked_keys_and_read_only_users_are_refused() {
+    let t = tempfile::tempdir().unwrap();
+    let s = Server::start_with(&t.path().join("data"), &["--s3-listen", "127.0.0.1:0"]);
+    s.add_user("ro", "readonly-password", &["--role", "readonly"]);
+    let (ak, sk) = key(&s, "ro");
+    let endpoint = format!("http://{}", s.s3_addr.as_ref().unwrap());
+    let script = r#"
+import sys, boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+s3 = boto3.client("s3", endpoint_url=sys.argv[1], aws_access_key_id=sys.argv[2], aws_secret_access_key=sys.argv[3], region_name="us-east-1", config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
+try:
+    s3.create_bucket(Bucket=sys.argv[4]); print("OK")
+except ClientError as e:
+    print(e.response["Error"]["Code"])
+"#;
+    let run = |bucket: &str| {
+        let out = Command::new("python3")
+            .args(["-c", script, &endpoint, &ak, &sk, bucket])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    assert_eq!(
+        run("ro-bucket"),
+        "AccessDenied",
+        "read-only users cannot write"
+    );
+    let out = Command::new(bin())
+        .args([
+            "key",
+            "revoke",
+            "ro",
+            &ak,
+            "--data",
+            s.data.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        run("ro-bucket2"),
+        "InvalidAccessKeyId",
+        "a revoked key is refused at once"
+    );
+}

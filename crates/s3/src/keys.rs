@@ -1,0 +1,80 @@
+//! Buckets and keys onto the tree: `/bucket/a/b` — and the engine's errors onto S3's.
+
+use nas_engine::EngineError;
+use nas_types::NasPath;
+use s3s::{S3Error, S3ErrorCode, s3_error};
+
+/// The home path of a bucket.
+pub fn bucket_path(bucket: &str) -> Result<NasPath, S3Error> {
+    NasPath::root()
+        .join(bucket)
+        .map_err(|_| s3_error!(InvalidBucketName))
+}
+
+/// The home path of an object. Keys with empty segments (`a//b`), `.`/`..` segments or
+/// control characters cannot map onto the tree and are refused with `InvalidArgument`.
+pub fn object_path(bucket: &str, key: &str) -> Result<NasPath, S3Error> {
+    let k = key.strip_suffix('/').unwrap_or(key);
+    if k.is_empty() {
+        return Err(S3Error::with_message(
+            S3ErrorCode::InvalidArgument,
+            "empty object key",
+        ));
+    }
+    let mut p = bucket_path(bucket)?;
+    for seg in k.split('/') {
+        p = p.join(seg).map_err(|e| {
+            S3Error::with_message(
+                S3ErrorCode::InvalidArgument,
+                format!("key {key:?} cannot be stored as a path: {e}"),
+            )
+        })?;
+    }
+    Ok(p)
+}
+
+/// Maps an engine error to the S3 error a client expects.
+pub fn s3_err(e: EngineError) -> S3Error {
+    match e {
+        EngineError::NotFound(_) => s3_error!(NoSuchKey),
+        EngineError::AlreadyExists(m)
+        | EngineError::NotADirectory(m)
+        | EngineError::IsADirectory(m) => S3Error::with_message(
+            S3ErrorCode::InvalidArgument,
+            format!("key conflicts with an existing object or prefix: {m}"),
+        ),
+        EngineError::Invalid(m) => S3Error::with_message(S3ErrorCode::InvalidArgument, m),
+        EngineError::Path(p) => S3Error::with_message(S3ErrorCode::InvalidArgument, p.to_string()),
+        other => {
+            tracing::error!("s3: {other}");
+            s3_error!(InternalError)
+        }
+    }
+}
+
+/// Runs engine work on the blocking pool.
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, EngineError> + Send + 'static,
+) -> Result<T, S3Error> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => r.map_err(s3_err),
+        Err(_) => Err(s3_error!(InternalError)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_map_onto_paths() {
+        assert_eq!(
+            object_path("b", "a/c d/e+f.txt").unwrap().as_str(),
+            "/b/a/c d/e+f.txt"
+        );
+        assert_eq!(object_path("b", "dir/").unwrap().as_str(), "/b/dir");
+        assert!(object_path("b", "a//b").is_err());
+        assert!(object_path("b", "a/../b").is_err());
+        assert!(object_path("b", "").is_err());
+    }
+}

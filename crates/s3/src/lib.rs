@@ -1,0 +1,17 @@
+//! The S3-compatible door of Silent-NAS. `s3s` provides the protocol (routing, XML,
+//! SigV4 with presigned URLs and `aws-chunked` bodies); this crate implements its service
+//! trait on the engine. One namespace: a bucket is a top-level folder of the signed-in
+//! user's home and an object key is a path below it, so what WebDAV writes S3 lists and
+//! the other way round. Rules for keys that cannot map onto a tree: `docs/compat/s3.md`.
+//!
+//! Operations not implemented here answer `NotImplemented` (s3s's default), never a fake
+//! success.
+
+mod auth;
+mod keys;
+mod list;
+mod objects;
+mod service;
+
+pub use auth::KeyAuth;
+pub use service::NasS3;

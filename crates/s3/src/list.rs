@@ -1,0 +1,242 @@
+//! ListObjectsV2 over the tree. Keys are produced by a depth-first walk with siblings in
+//! name order; the continuation token is the last key returned, and a walk resumes from it
+//! level by level (skipping whole subtrees), so every key comes exactly once across pages
+//! even while objects are added and removed. With the `/` delimiter folders are not
+//! entered: each becomes one common prefix. Other delimiters group keys as S3 does.
+
+use crate::keys::{blocking, bucket_path};
+use crate::objects::etag_for_list;
+use crate::service::{NasS3, need_bucket, timestamp};
+use nas_engine::{EngineError, Home, NodeKind};
+use nas_types::NasPath;
+use s3s::dto::*;
+use s3s::{S3Request, S3Response, S3Result};
+
+struct Walk<'a> {
+    home: &'a Home,
+    prefix: String,
+    delimiter: Option<String>,
+    max: usize,
+    contents: Vec<Object>,
+    prefixes: Vec<String>,
+    last: Option<String>,
+    truncated: bool,
+}
+
+impl Walk<'_> {
+    fn full(&self) -> bool {
+        self.contents.len() + self.prefixes.len() >= self.max
+    }
+
+    /// Returns false once the page is full (and marks it truncated).
+    fn emit_key(&mut self, key: String, obj: Object) -> bool {
+        if self.full() {
+            self.truncated = true;
+            return false;
+        }
+        self.last = Some(key);
+        self.contents.push(obj);
+        true
+    }
+
+    fn emit_prefix(&mut self, cp: String) -> bool {
+        if self.prefixes.last() == Some(&cp) {
+            return true;
+        }
+        if self.full() {
+            self.truncated = true;
+            return false;
+        }
+        self.last = Some(cp.clone());
+        self.prefixes.push(cp);
+        true
+    }
+
+    /// The common prefix a key falls under, for a non-`/` delimiter.
+    fn group(&self, key: &str) -> Option<String> {
+        let d = self.delimiter.as_deref()?;
+        let rest = key.strip_prefix(&self.prefix)?;
+        rest.find(d)
+            .map(|i| format!("{}{}", self.prefix, &rest[..i + d.len()]))
+    }
+
+    /// Walks `dir` (whose key is `dir_key`, ending in `/` or empty), resuming after the
+    /// position `token` (remaining segments; a trailing empty segment marks a common prefix).
+    fn walk(
+        &mut self,
+        dir: &NasPath,
+        dir_key: &str,
+        token: Option<&[String]>,
+    ) -> Result<bool, EngineError> {
+        let (first, rest) = match token.and_then(|t| t.split_first()) {
+            Some((f, r)) => (Some(f.clone()), r),
+            None => (None, &[][..]),
+        };
+        if let Some(f) = &first
+            && !rest.is_empty()
+            && !(rest.len() == 1 && rest[0].is_empty())
+            && let Ok(child) = dir.join(f)
+            && let Ok(e) = self.home.stat(&child)
+            && e.kind == NodeKind::Dir
+            && !self.walk(&child, &format!("{dir_key}{f}/"), Some(rest))?
+        {
+            return Ok(false);
+        }
+        let mut after = first.clone();
+        loop {
+            let page = self.home.list(dir, after.as_deref(), 1000)?;
+            for e in &page.entries {
+                let name = e.name();
+                let is_dir = e.kind == NodeKind::Dir;
+                let key = if is_dir {
+                    format!("{dir_key}{name}/")
+                } else {
+                    format!("{dir_key}{name}")
+                };
+                if !(key.starts_with(&self.prefix) || self.prefix.starts_with(&key)) {
+                    if key.as_str() > self.prefix.as_str() && !is_dir {
+                        return Ok(true); // siblings come in name order: nothing further matches
+                    }
+                    continue;
+                }
+                if is_dir {
+                    // a folder strictly below the prefix is one common prefix; the folder
+                    // the prefix names (or leads into) is entered
+                    if self.delimiter.as_deref() == Some("/")
+                        && key.starts_with(&self.prefix)
+                        && key.len() > self.prefix.len()
+                    {
+                        if !self.emit_prefix(key) {
+                            return Ok(false);
+                        }
+                    } else if !self.walk(&e.path, &key, None)? {
+                        return Ok(false);
+                    }
+                    continue;
+                }
+                if let Some(cp) = self.group(&key) {
+                    if !self.emit_prefix(cp) {
+                        return Ok(false);
+                    }
+                    continue;
+                }
+                let obj = Object {
+                    key: Some(key.clone()),
+                    size: Some(e.size as i64),
+                    last_modified: Some(timestamp(e.mtime_ns)),
+                    e_tag: Some(etag_for_list(e)),
+                    storage_class: Some(ObjectStorageClass::from_static(
+                        ObjectStorageClass::STANDARD,
+                    )),
+                    ..Default::default()
+                };
+                if !self.emit_key(key, obj) {
+                    return Ok(false);
+                }
+            }
+            match page.next_after {
+                Some(n) => after = Some(n),
+                None => return Ok(true),
+            }
+        }
+    }
+}
+
+/// URL-encodes a key for `encoding-type=url` (everything but unreserved characters and `/`;
+/// so `+` comes back as `%2B` and a space as `%20`).
+fn url_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+pub async fn list_v2(
+    s3: &NasS3,
+    req: S3Request<ListObjectsV2Input>,
+) -> S3Result<S3Response<ListObjectsV2Output>> {
+    let (home, _) = s3.caller(&req).await?;
+    let input = req.input;
+    need_bucket(&home, &input.bucket).await?;
+    let prefix = input.prefix.clone().unwrap_or_default();
+    let delimiter = input.delimiter.clone().filter(|d| !d.is_empty());
+    let max = input.max_keys.unwrap_or(1000).clamp(0, 1000) as usize;
+    let resume = input
+        .continuation_token
+        .clone()
+        .or_else(|| input.start_after.clone());
+    let root = bucket_path(&input.bucket)?;
+    let (p2, d2) = (prefix.clone(), delimiter.clone());
+    let (contents, prefixes, truncated, last) = blocking(move || {
+        let mut w = Walk {
+            home: &home,
+            prefix: p2,
+            delimiter: d2,
+            max,
+            contents: Vec::new(),
+            prefixes: Vec::new(),
+            last: None,
+            truncated: false,
+        };
+        if max > 0 {
+            let token: Option<Vec<String>> =
+                resume.map(|t| t.split('/').map(str::to_owned).collect());
+            w.walk(&root, "", token.as_deref())?;
+        } else {
+            w.truncated = true;
+        }
+        Ok((w.contents, w.prefixes, w.truncated, w.last))
+    })
+    .await?;
+    let url = input
+        .encoding_type
+        .as_ref()
+        .is_some_and(|e| e.as_str() == EncodingType::URL);
+    let enc = |s: String| if url { url_encode(&s) } else { s };
+    let contents: Vec<Object> = contents
+        .into_iter()
+        .map(|mut o| {
+            o.key = o.key.map(enc);
+            o
+        })
+        .collect();
+    let common: Vec<CommonPrefix> = prefixes
+        .into_iter()
+        .map(|p| CommonPrefix {
+            prefix: Some(enc(p)),
+        })
+        .collect();
+    let key_count = (contents.len() + common.len()) as i32;
+    Ok(S3Response::new(ListObjectsV2Output {
+        name: Some(input.bucket),
+        prefix: Some(enc(prefix)),
+        delimiter: delimiter.map(enc),
+        max_keys: Some(max as i32),
+        key_count: Some(key_count),
+        is_truncated: Some(truncated),
+        next_continuation_token: if truncated { last } else { None },
+        continuation_token: input.continuation_token,
+        start_after: input.start_after.map(enc),
+        encoding_type: input.encoding_type,
+        contents: Some(contents),
+        common_prefixes: if common.is_empty() {
+            None
+        } else {
+            Some(common)
+        },
+        ..Default::default()
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn url_encoding_of_keys() {
+        assert_eq!(super::url_encode("a b+c/é"), "a%20b%2Bc/%C3%A9");
+    }
+}

@@ -1,0 +1,195 @@
+//! [`NasS3`]: the `s3s::S3` trait on the engine. Each method resolves the caller's home from
+//! the verified access key, then delegates to `objects` / `list`.
+
+use crate::keys::{blocking, bucket_path};
+use crate::{list, objects};
+use nas_auth::Principal;
+use nas_engine::{Accounts, EngineError, Home, NodeKind, Store};
+use nas_types::NasPath;
+use s3s::dto::*;
+use s3s::{S3, S3Request, S3Response, S3Result, s3_error};
+use std::time::{Duration, UNIX_EPOCH};
+
+/// The S3 door over a store.
+#[derive(Clone)]
+pub struct NasS3 {
+    store: Store,
+    accounts: Accounts,
+}
+
+impl NasS3 {
+    /// The door over `store`.
+    pub fn new(store: Store) -> Self {
+        let accounts = store.accounts();
+        NasS3 { store, accounts }
+    }
+
+    /// The signed-in user's home (requests are signed: s3s verified the key already).
+    pub(crate) async fn caller<T>(&self, req: &S3Request<T>) -> S3Result<(Home, Principal)> {
+        let Some(cred) = &req.credentials else {
+            return Err(s3_error!(AccessDenied, "anonymous access is not allowed"));
+        };
+        let (acc, key, store) = (
+            self.accounts.clone(),
+            cred.access_key.clone(),
+            self.store.clone(),
+        );
+        let found = tokio::task::spawn_blocking(move || {
+            let (who, _) =
+                nas_auth::key_owner(&acc, &key).map_err(|_| EngineError::NotFound("key".into()))?;
+            Ok::<_, EngineError>((store.home(&who.name)?, who))
+        })
+        .await;
+        match found {
+            Ok(Ok(x)) => Ok(x),
+            Ok(Err(EngineError::NotFound(_))) => Err(s3_error!(InvalidAccessKeyId)),
+            _ => Err(s3_error!(InternalError)),
+        }
+    }
+
+    pub(crate) async fn writer<T>(&self, req: &S3Request<T>) -> S3Result<(Home, Principal)> {
+        let (home, who) = self.caller(req).await?;
+        if !who.role.can_write() {
+            return Err(s3_error!(AccessDenied, "read-only account"));
+        }
+        Ok((home, who))
+    }
+}
+
+/// The bucket must exist (as a folder).
+pub(crate) async fn need_bucket(home: &Home, bucket: &str) -> S3Result<()> {
+    let p = bucket_path(bucket)?;
+    let h = home.clone();
+    match tokio::task::spawn_blocking(move || h.stat(&p)).await {
+        Ok(Ok(e)) if e.kind == NodeKind::Dir => Ok(()),
+        Ok(Ok(_)) | Ok(Err(EngineError::NotFound(_))) => Err(s3_error!(NoSuchBucket)),
+        _ => Err(s3_error!(InternalError)),
+    }
+}
+
+pub(crate) fn timestamp(ns: i64) -> Timestamp {
+    Timestamp::from(UNIX_EPOCH + Duration::from_nanos(ns.max(0) as u64))
+}
+
+#[async_trait::async_trait]
+impl S3 for NasS3 {
+    async fn list_buckets(
+        &self,
+        req: S3Request<ListBucketsInput>,
+    ) -> S3Result<S3Response<ListBucketsOutput>> {
+        let (home, _) = self.caller(&req).await?;
+        let page = blocking(move || home.list(&NasPath::root(), None, 10_000)).await?;
+        let buckets = page
+            .entries
+            .into_iter()
+            .filter(|e| e.kind == NodeKind::Dir)
+            .map(|e| Bucket {
+                name: Some(e.name().to_owned()),
+                creation_date: Some(timestamp(e.mtime_ns)),
+                ..Default::default()
+            })
+            .collect();
+        Ok(S3Response::new(ListBucketsOutput {
+            buckets: Some(buckets),
+            ..Default::default()
+        }))
+    }
+
+    async fn create_bucket(
+        &self,
+        req: S3Request<CreateBucketInput>,
+    ) -> S3Result<S3Response<CreateBucketOutput>> {
+        let (home, _) = self.writer(&req).await?;
+        let p = bucket_path(&req.input.bucket)?;
+        let h = home.clone();
+        match tokio::task::spawn_blocking(move || h.mkdir(&p)).await {
+            Ok(Ok(_)) => Ok(S3Response::new(CreateBucketOutput {
+                location: Some(format!("/{}", req.input.bucket)),
+            })),
+            Ok(Err(EngineError::AlreadyExists(_))) => Err(s3_error!(BucketAlreadyOwnedByYou)),
+            Ok(Err(e)) => Err(crate::keys::s3_err(e)),
+            Err(_) => Err(s3_error!(InternalError)),
+        }
+    }
+
+    async fn head_bucket(
+        &self,
+        req: S3Request<HeadBucketInput>,
+    ) -> S3Result<S3Response<HeadBucketOutput>> {
+        let (home, _) = self.caller(&req).await?;
+        need_bucket(&home, &req.input.bucket).await?;
+        Ok(S3Response::new(HeadBucketOutput {
+            bucket_region: Some("us-east-1".into()),
+            ..Default::default()
+        }))
+    }
+
+    async fn get_bucket_location(
+        &self,
+        req: S3Request<GetBucketLocationInput>,
+    ) -> S3Result<S3Response<GetBucketLocationOutput>> {
+        let (home, _) = self.caller(&req).await?;
+        need_bucket(&home, &req.input.bucket).await?;
+        Ok(S3Response::new(GetBucketLocationOutput::default())) // empty = us-east-1
+    }
+
+    async fn delete_bucket(
+        &self,
+        req: S3Request<DeleteBucketInput>,
+    ) -> S3Result<S3Response<DeleteBucketOutput>> {
+        let (home, _) = self.writer(&req).await?;
+        need_bucket(&home, &req.input.bucket).await?;
+        let p = bucket_path(&req.input.bucket)?;
+        let empty = {
+            let (h, p) = (home.clone(), p.clone());
+            blocking(move || Ok(h.list(&p, None, 1)?.entries.is_empty())).await?
+        };
+        if !empty {
+            return Err(s3_error!(BucketNotEmpty));
+        }
+        blocking(move || home.delete(&p).map(|_| ())).await?;
+        Ok(S3Response::new(DeleteBucketOutput::default()))
+    }
+
+    async fn put_object(
+        &self,
+        req: S3Request<PutObjectInput>,
+    ) -> S3Result<S3Response<PutObjectOutput>> {
+        objects::put(self, req).await
+    }
+
+    async fn get_object(
+        &self,
+        req: S3Request<GetObjectInput>,
+    ) -> S3Result<S3Response<GetObjectOutput>> {
+        objects::get(self, req).await
+    }
+
+    async fn head_object(
+        &self,
+        req: S3Request<HeadObjectInput>,
+    ) -> S3Result<S3Response<HeadObjectOutput>> {
+        objects::head(self, req).await
+    }
+
+    async fn delete_object(
+        &self,
+        req: S3Request<DeleteObjectInput>,
+    ) -> S3Result<S3Response<DeleteObjectOutput>> {
+        objects::delete(self, req).await
+    }
+
+    async fn copy_object(
+        &self,
+        req: S3Request<CopyObjectInput>,
+    ) -> S3Result<S3Response<CopyObjectOutput>> {
+        objects::copy(self, req).await
+    }
+
+    async fn list_objects_v2(
+        &self,
+        req: S3Request<ListObjectsV2Input>,
+    ) -> S3Result<S3Response<ListObjectsV2Output>> {
+        list::list_v2(self, req).await
+    }
+}

@@ -1,0 +1,133 @@
+#!/usr/bin/env python3
+"""boto3 (current defaults: CRC32 checksums on every upload) against the S3 door.
+
+    test_boto3.py ENDPOINT ACCESS_KEY SECRET WEBDAV_BASE_URL WEBDAV_USER WEBDAV_PASS
+
+Exits non-zero on the first failed check. Run by crates/cli/tests/s3.rs.
+"""
+import base64
+import sys
+import urllib.error
+import urllib.request
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+endpoint, ak, sk, dav, dav_user, dav_pass = sys.argv[1:7]
+cfg = Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1})
+
+
+def client(key=ak, secret=sk):
+    return boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=key, aws_secret_access_key=secret,
+                        region_name="us-east-1", config=cfg)
+
+
+def error_code(fn, *a, **kw):
+    try:
+        fn(*a, **kw)
+    except ClientError as e:
+        return e.response["Error"]["Code"]
+    raise AssertionError(f"{fn.__name__} should have failed")
+
+
+def dav_req(method, path, body=None):
+    req = urllib.request.Request(dav + path, data=body, method=method)
+    tok = base64.b64encode(f"{dav_user}:{dav_pass}".encode()).decode()
+    req.add_header("Authorization", f"Basic {tok}")
+    try:
+        with urllib.request.urlopen(req) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+s3 = client()
+
+# buckets
+s3.create_bucket(Bucket="bkt")
+assert error_code(s3.create_bucket, Bucket="bkt") == "BucketAlreadyOwnedByYou"
+s3.head_bucket(Bucket="bkt")
+assert "bkt" in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+assert error_code(s3.head_bucket, Bucket="nope") in ("404", "NoSuchBucket")
+assert s3.get_bucket_location(Bucket="bkt").get("LocationConstraint") in (None, "")
+
+# objects, metadata, ranges
+body = bytes(range(256)) * 4000
+s3.put_object(Bucket="bkt", Key="dir/data.bin", Body=body, ContentType="application/x-test", Metadata={"k": "v"})
+o = s3.get_object(Bucket="bkt", Key="dir/data.bin")
+assert o["Body"].read() == body, "object body is the payload, never framing"
+assert o["ContentType"] == "application/x-test" and o["Metadata"] == {"k": "v"}
+import hashlib
+assert o["ETag"].strip('"') == hashlib.md5(body).hexdigest(), "single-part ETag is the MD5"
+h = s3.head_object(Bucket="bkt", Key="dir/data.bin")
+assert h["ContentLength"] == len(body)
+r = s3.get_object(Bucket="bkt", Key="dir/data.bin", Range="bytes=100-199")
+assert r["Body"].read() == body[100:200] and r["ContentRange"] == f"bytes 100-199/{len(body)}"
+r = s3.get_object(Bucket="bkt", Key="dir/data.bin", Range="bytes=-10")
+assert r["Body"].read() == body[-10:]
+assert error_code(s3.get_object, Bucket="bkt", Key="dir/data.bin", Range="bytes=99999999-") == "InvalidRange"
+assert error_code(s3.get_object, Bucket="bkt", Key="missing") == "NoSuchKey"
+assert error_code(s3.get_object, Bucket="nope", Key="x") == "NoSuchBucket"
+assert error_code(s3.put_object, Bucket="bkt", Key="a//b", Body=b"x") == "InvalidArgument"
+
+# copy shares chunks; COPY keeps metadata, REPLACE replaces it
+s3.copy_object(Bucket="bkt", Key="copy.bin", CopySource={"Bucket": "bkt", "Key": "dir/data.bin"})
+c = s3.get_object(Bucket="bkt", Key="copy.bin")
+assert c["Body"].read() == body and c["Metadata"] == {"k": "v"}
+s3.copy_object(Bucket="bkt", Key="copy.bin", CopySource={"Bucket": "bkt", "Key": "copy.bin"},
+               MetadataDirective="REPLACE", Metadata={"new": "1"}, ContentType="text/plain")
+c = s3.head_object(Bucket="bkt", Key="copy.bin")
+assert c["Metadata"] == {"new": "1"} and c["ContentType"] == "text/plain"
+
+# delete; a missing key deletes fine; a non-empty bucket cannot be deleted
+s3.delete_object(Bucket="bkt", Key="copy.bin")
+s3.delete_object(Bucket="bkt", Key="never-existed")
+assert error_code(s3.head_object, Bucket="bkt", Key="copy.bin") in ("404", "NoSuchKey")
+assert error_code(s3.delete_bucket, Bucket="bkt") == "BucketNotEmpty"
+
+# one namespace with WebDAV
+status, got = dav_req("GET", "/bkt/dir/data.bin")
+assert status == 200 and got == body
+assert dav_req("PUT", "/bkt/from-webdav.txt", b"hello from webdav")[0] == 201
+assert s3.get_object(Bucket="bkt", Key="from-webdav.txt")["Body"].read() == b"hello from webdav"
+
+# listing: every key exactly once across pages, any page size; odd characters
+names = [f"p/{i:03d}.txt" for i in range(120)] + ["p/a b.txt", "p/a+b.txt", "p/100%.txt", "p/\u00e9t\u00e9.txt", "p/sub/x.txt", "p/sub-y.txt"]
+for n in names:
+    s3.put_object(Bucket="bkt", Key=n, Body=n.encode())
+for page in (1, 7, 1000):
+    seen, token = [], None
+    while True:
+        kw = {"Bucket": "bkt", "Prefix": "p/", "MaxKeys": page}
+        if token:
+            kw["ContinuationToken"] = token
+        resp = s3.list_objects_v2(**kw)
+        assert resp["KeyCount"] == len(resp.get("Contents", [])) + len(resp.get("CommonPrefixes", []))
+        assert resp["KeyCount"] <= page
+        seen += [o["Key"] for o in resp.get("Contents", [])]
+        if not resp["IsTruncated"]:
+            break
+        token = resp["NextContinuationToken"]
+    assert sorted(seen) == sorted(names), f"page size {page}: {len(seen)} keys"
+    assert len(seen) == len(set(seen)), f"page size {page}: duplicates"
+resp = s3.list_objects_v2(Bucket="bkt", Prefix="p/", Delimiter="/")
+assert [c["Prefix"] for c in resp["CommonPrefixes"]] == ["p/sub/"]
+assert "p/sub/x.txt" not in [o["Key"] for o in resp["Contents"]]
+resp = s3.list_objects_v2(Bucket="bkt", Prefix="p/a", EncodingType="url")
+# asked for explicitly, boto3 hands the encoded keys over as they came: '+' must be %2B
+assert sorted(o["Key"] for o in resp["Contents"]) == ["p/a%20b.txt", "p/a%2Bb.txt"], resp["Contents"]
+from urllib.parse import unquote_plus
+assert sorted(unquote_plus(o["Key"]) for o in resp["Contents"]) == ["p/a b.txt", "p/a+b.txt"]
+paginator = s3.get_paginator("list_objects_v2")
+assert sum(len(p.get("Contents", [])) for p in paginator.paginate(Bucket="bkt", Prefix="p/", PaginationConfig={"PageSize": 50})) == len(names)
+
+# presigned GET
+url = s3.generate_presigned_url("get_object", Params={"Bucket": "bkt", "Key": "p/a+b.txt"}, ExpiresIn=60)
+with urllib.request.urlopen(url) as r:
+    assert r.read() == b"p/a+b.txt"
+
+# wrong secret, unknown key
+assert error_code(client(secret="x" * 40).list_buckets) == "SignatureDoesNotMatch"
+assert error_code(client(key="SNNOSUCHKEY000000000").list_buckets) == "InvalidAccessKeyId"
+print("boto3 S3 checks passed")
