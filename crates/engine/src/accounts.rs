@@ -78,6 +78,13 @@ impl Accounts {
     }
 }
 
+/// Whether any lock may exist, and a counter of locks taken (to detect races).
+#[derive(Debug, Default)]
+pub struct LockHint {
+    any: Option<bool>,
+    generation: u64,
+}
+
 /// Persisted WebDAV locks of a data directory. Like [`Accounts`], it can be opened while
 /// a server runs (`silent-nas locks list|break`); the server reads the table on every lock
 /// check, so a broken lock is gone at the next request.
@@ -86,6 +93,9 @@ pub struct LockTable {
     meta: Arc<dyn MetaStore>,
     /// Serializes check-then-insert within this process (one server per data directory).
     guard: Arc<std::sync::Mutex<()>>,
+    /// Whether any lock may exist (`None`: unknown yet). Only the server creates locks, so
+    /// "none" stays true until this process takes one; other processes only remove.
+    maybe_any: Arc<std::sync::Mutex<LockHint>>,
 }
 
 impl LockTable {
@@ -95,12 +105,30 @@ impl LockTable {
         Ok(LockTable {
             meta: a.meta,
             guard: Arc::default(),
+            maybe_any: Arc::default(),
         })
     }
 
-    /// Unexpired locks of a space (or of all spaces), oldest first.
+    /// Unexpired locks of a space (or of all spaces), oldest first. When no lock can exist
+    /// (none taken since the table was last seen empty) this costs no database query — what
+    /// keeps a PROPFIND of a large folder from querying the table once per entry.
     pub fn list(&self, space: Option<&str>) -> EngineResult<Vec<LockRecord>> {
-        Ok(self.meta.locks(space, crate::now_ns())?)
+        let (known, generation) = {
+            let h = self.maybe_any.lock().unwrap_or_else(|p| p.into_inner());
+            (h.any, h.generation)
+        };
+        if known == Some(false) {
+            return Ok(Vec::new());
+        }
+        let locks = self.meta.locks(space, crate::now_ns())?;
+        if known.is_none() || locks.is_empty() {
+            let any = !self.meta.locks(None, crate::now_ns())?.is_empty();
+            let mut h = self.maybe_any.lock().unwrap_or_else(|p| p.into_inner());
+            if h.generation == generation {
+                h.any = Some(any); // no lock was taken meanwhile: the answer is current
+            }
+        }
+        Ok(locks)
     }
 
     /// Runs `f` with lock changes of this process serialized (check, then insert).
@@ -111,6 +139,11 @@ impl LockTable {
 
     /// Stores a new lock.
     pub fn insert(&self, l: &LockRecord) -> EngineResult<()> {
+        {
+            let mut h = self.maybe_any.lock().unwrap_or_else(|p| p.into_inner());
+            h.any = Some(true);
+            h.generation += 1;
+        }
         Ok(self.meta.insert_lock(l)?)
     }
 
@@ -148,6 +181,7 @@ impl Store {
         LockTable {
             meta: self.inner.meta.clone(),
             guard: self.inner.lock_guard.clone(),
+            maybe_any: self.inner.locks_maybe_any.clone(),
         }
     }
 }

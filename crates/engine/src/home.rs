@@ -245,13 +245,40 @@ impl Home {
 
     /// Dead properties of a file or folder (WebDAV PROPPATCH).
     pub fn props(&self, path: &NasPath) -> EngineResult<Vec<nas_meta::DeadProp>> {
+        let known = *self
+            .inner
+            .props_maybe_any
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if known == Some(false) {
+            return Ok(Vec::new()); // no dead property anywhere: nothing to look up
+        }
         let n = self.resolve(path)?;
-        Ok(self.inner.meta.props(n.id)?)
+        let props = self.inner.meta.props(n.id)?;
+        if known.is_none() {
+            let any = !props.is_empty() || self.inner.meta.any_props()?;
+            let mut k = self
+                .inner
+                .props_maybe_any
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            if k.is_none() {
+                *k = Some(any);
+            }
+        }
+        Ok(props)
     }
 
     /// Applies dead-property sets and removals in order, in one transaction.
     pub fn patch_props(&self, path: &NasPath, ops: &[nas_meta::PropOp]) -> EngineResult<()> {
         let n = self.resolve(path)?;
+        if ops.iter().any(|o| matches!(o, nas_meta::PropOp::Set(_))) {
+            *self
+                .inner
+                .props_maybe_any
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()) = Some(true);
+        }
         Ok(self.inner.meta.patch_props(n.id, ops)?)
     }
 

@@ -44,6 +44,11 @@ pub(crate) struct Inner {
     pub gc_lock: Mutex<()>,
     /// Serializes WebDAV lock check-then-insert.
     pub lock_guard: Arc<Mutex<()>>,
+    /// Whether any WebDAV lock may exist (see `LockTable::list`).
+    pub locks_maybe_any: Arc<Mutex<crate::accounts::LockHint>>,
+    /// Whether any dead property may exist (`None`: not checked yet). Becomes true on the
+    /// first PROPPATCH set; lets a PROPFIND skip a query per entry on stores without any.
+    pub props_maybe_any: Mutex<Option<bool>>,
     _lock: File,
 }
 
@@ -114,6 +119,8 @@ impl Store {
                 pins: Pins::default(),
                 gc_lock: Mutex::new(()),
                 lock_guard: Arc::default(),
+                locks_maybe_any: Arc::default(),
+                props_maybe_any: Mutex::new(None),
                 _lock: lock,
             }),
         })

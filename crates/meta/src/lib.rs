@@ -235,6 +235,8 @@ pub enum PropOp {
 pub trait Props {
     /// Every dead property of a node.
     fn props(&self, node: NodeId) -> MetaResult<Vec<DeadProp>>;
+    /// Whether any node has a dead property.
+    fn any_props(&self) -> MetaResult<bool>;
     /// Applies set and remove operations in order, in one transaction.
     fn patch_props(&self, node: NodeId, ops: &[PropOp]) -> MetaResult<()>;
 }

@@ -122,6 +122,13 @@ fn key_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRecord> {
 }
 
 impl Props for SqliteMeta {
+    fn any_props(&self) -> MetaResult<bool> {
+        self.read(|c| {
+            Ok(c.prepare_cached("SELECT 1 FROM props LIMIT 1")?
+                .exists([])?)
+        })
+    }
+
     fn props(&self, node: NodeId) -> MetaResult<Vec<DeadProp>> {
         self.read(|c| {
             let mut st = c.prepare_cached(
