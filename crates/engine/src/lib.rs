@@ -27,6 +27,7 @@ mod asyncio;
 mod error;
 mod fsck;
 mod gc;
+mod group_commit;
 mod home;
 mod pins;
 mod read;

@@ -42,6 +42,8 @@ pub(crate) struct Inner {
     pub pins: Pins,
     /// One GC (or compaction) at a time.
     pub gc_lock: Mutex<()>,
+    /// Group commit of concurrent writes.
+    pub commits: crate::group_commit::CommitQueue,
     /// Serializes WebDAV lock check-then-insert.
     pub lock_guard: Arc<Mutex<()>>,
     /// Whether any WebDAV lock may exist (see `LockTable::list`).
@@ -118,6 +120,7 @@ impl Store {
                 compression,
                 pins: Pins::default(),
                 gc_lock: Mutex::new(()),
+                commits: Default::default(),
                 lock_guard: Arc::default(),
                 locks_maybe_any: Arc::default(),
                 props_maybe_any: Mutex::new(None),

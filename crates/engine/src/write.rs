@@ -131,11 +131,12 @@ impl FileWriter {
     }
 
     /// Makes the content durable and commits it as the file's newest version.
+    /// Concurrent commits are grouped (see `group_commit`): one fsync and one transaction
+    /// for all the writes that arrive while another commit is running.
     pub fn commit(self) -> EngineResult<VersionRecord> {
         let inner = self.pipe.inner.clone();
-        let mut v = commit_all(&inner, vec![self.prepare()?])?;
-        v.pop()
-            .ok_or_else(|| EngineError::Invalid("empty commit".into()))
+        let prepared = self.prepare()?;
+        inner.commits.commit(&inner, prepared)
     }
 
     /// Ends the stream: every chunk is stored (not yet durable), nothing is visible yet.
@@ -172,11 +173,14 @@ impl PreparedWrite {
 
 /// One durability barrier for every chunk, then one metadata transaction for every
 /// version: all commit or none does.
-fn commit_all(inner: &Inner, writes: Vec<PreparedWrite>) -> EngineResult<Vec<VersionRecord>> {
+pub(crate) fn commit_all(
+    inner: &Inner,
+    writes: &[PreparedWrite],
+) -> EngineResult<Vec<VersionRecord>> {
     if writes.iter().any(|p| !p.w.pipe.new_chunks.is_empty()) {
         inner.blobs.sync()?;
     }
-    for p in &writes {
+    for p in writes {
         let covered: u64 = p.w.pipe.extents.iter().map(|(_, l)| u64::from(*l)).sum();
         if covered != p.w.pipe.size {
             return Err(EngineError::Invalid(format!(
@@ -202,7 +206,7 @@ fn commit_all(inner: &Inner, writes: Vec<PreparedWrite>) -> EngineResult<Vec<Ver
         .collect();
     inner.meta.commit_versions(&reqs).map_err(|e| {
         let e = EngineError::from(e);
-        match writes.as_slice() {
+        match writes {
             [one] => e.at(one.w.path.as_str()),
             _ => e,
         }
@@ -251,7 +255,7 @@ impl Home {
 
     /// Commits prepared writes together (group commit: one fsync, one transaction).
     pub fn commit_batch(&self, writes: Vec<PreparedWrite>) -> EngineResult<Vec<VersionRecord>> {
-        commit_all(&self.inner, writes)
+        commit_all(&self.inner, &writes)
     }
 
     /// Writes a whole stream as a new version of `path`.

@@ -190,3 +190,49 @@ fn frames_of_writes_that_never_commit_are_reclaimed() {
     assert_eq!(h.read_all(&p("/keep"), None).unwrap(), b"kept");
     assert!(s.fsck(true, &mut |_, _| {}).unwrap().is_clean());
 }
+
+#[test]
+fn concurrent_commits_are_grouped_and_a_bad_one_fails_alone() {
+    let (_d, s) = store();
+    let h = home(&s);
+    h.mkdir(&p("/ok")).unwrap();
+    h.mkdir(&p("/doomed")).unwrap();
+    let barrier = Arc::new(std::sync::Barrier::new(17));
+    let handles: Vec<_> = (0..17)
+        .map(|i| {
+            let (h, barrier) = (h.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                let path = if i == 16 {
+                    p("/doomed/x")
+                } else {
+                    p(&format!("/ok/f{i}"))
+                };
+                let mut w = h.writer(&path, WriteOptions::default()).unwrap();
+                w.write(&random_bytes(3000 + i, i as u64)).unwrap();
+                barrier.wait();
+                if i == 16 {
+                    // its folder disappears just before it commits
+                    h.delete(&p("/doomed")).unwrap();
+                }
+                (i, w.commit())
+            })
+        })
+        .collect();
+    for t in handles {
+        let (i, r) = t.join().unwrap();
+        if i == 16 {
+            assert!(
+                matches!(r, Err(nas_engine::EngineError::NotFound(_))),
+                "{r:?}"
+            );
+        } else {
+            r.unwrap();
+            assert_eq!(
+                h.read_all(&p(&format!("/ok/f{i}")), None).unwrap(),
+                random_bytes(3000 + i, i as u64)
+            );
+        }
+    }
+    assert_eq!(h.list(&p("/ok"), None, 100).unwrap().entries.len(), 16);
+    assert!(s.fsck(true, &mut |_, _| {}).unwrap().is_clean());
+}
