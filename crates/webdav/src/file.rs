@@ -119,7 +119,13 @@ pub struct WriteFile {
     /// Bytes of the home not counting the file being replaced (known when a quota applies).
     base: Option<u64>,
     committed: Option<Entry>,
+    /// Body bytes gathered before they go to the engine in one blocking call: HTTP frames
+    /// are small (often 16 KiB), a thread hand-off per frame would cost more than the work.
+    pending: Vec<u8>,
 }
+
+/// How much body is gathered before it is handed to the write pipeline.
+const HAND_OFF: usize = 1 << 20;
 
 impl WriteFile {
     pub fn new(writer: FileWriter, home: Home, path: NasPath, quota: Option<u64>) -> Self {
@@ -130,13 +136,16 @@ impl WriteFile {
             quota,
             base: None,
             committed: None,
+            pending: Vec::new(),
         }
     }
 
     async fn push(&mut self, data: Bytes) -> Result<(), FsError> {
-        let Some(mut w) = self.writer.take() else {
-            return Err(FsError::GeneralFailure);
-        };
+        let written = self
+            .writer
+            .as_ref()
+            .map(|w| w.written())
+            .ok_or(FsError::GeneralFailure)?;
         if let Some(limit) = self.quota {
             let base = match self.base {
                 Some(b) => b,
@@ -156,15 +165,34 @@ impl WriteFile {
                     b
                 }
             };
-            if base + w.written() + data.len() as u64 > limit {
-                return Err(FsError::InsufficientStorage); // the writer is dropped: nothing stored
+            if base + written + (self.pending.len() + data.len()) as u64 > limit {
+                self.writer = None; // dropped: nothing is stored
+                return Err(FsError::InsufficientStorage);
             }
         }
-        let w = blocking(move || {
-            w.write(&data)?;
-            Ok(w)
+        self.pending.extend_from_slice(&data);
+        if self.pending.len() >= HAND_OFF {
+            self.hand_off().await?;
+        }
+        Ok(())
+    }
+
+    /// Sends the gathered bytes through the write pipeline.
+    async fn hand_off(&mut self) -> Result<(), FsError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let Some(mut w) = self.writer.take() else {
+            return Err(FsError::GeneralFailure);
+        };
+        let buf = std::mem::take(&mut self.pending);
+        let (w, mut buf) = blocking(move || {
+            w.write(&buf)?;
+            Ok((w, buf))
         })
         .await?;
+        buf.clear();
+        self.pending = buf; // keep the allocation
         self.writer = Some(w);
         Ok(())
     }
@@ -216,8 +244,12 @@ impl DavFile for WriteFile {
     /// Commits the upload as the file's newest version (durable when this returns).
     fn flush(&mut self) -> FsFuture<'_, ()> {
         Box::pin(async move {
-            let Some(w) = self.writer.take() else {
+            if self.writer.is_none() {
                 return Ok(()); // already committed
+            }
+            self.hand_off().await?;
+            let Some(w) = self.writer.take() else {
+                return Err(FsError::GeneralFailure);
             };
             let (home, path) = (self.home.clone(), self.path.clone());
             let entry = blocking(move || {
