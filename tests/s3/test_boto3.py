@@ -71,6 +71,24 @@ assert error_code(s3.get_object, Bucket="bkt", Key="missing") == "NoSuchKey"
 assert error_code(s3.get_object, Bucket="nope", Key="x") == "NoSuchBucket"
 assert error_code(s3.put_object, Bucket="bkt", Key="a//b", Body=b"x") == "InvalidArgument"
 
+# conditional requests
+etag = h["ETag"]
+assert error_code(s3.get_object, Bucket="bkt", Key="dir/data.bin", IfNoneMatch=etag) in ("304", "NotModified")
+assert s3.get_object(Bucket="bkt", Key="dir/data.bin", IfMatch=etag)["ContentLength"] == len(body)
+assert error_code(s3.get_object, Bucket="bkt", Key="dir/data.bin", IfMatch='"0000"') in ("412", "PreconditionFailed")
+assert error_code(s3.head_object, Bucket="bkt", Key="dir/data.bin", IfMatch='"0000"') in ("412", "PreconditionFailed")
+assert error_code(s3.put_object, Bucket="bkt", Key="dir/data.bin", Body=b"x", IfNoneMatch="*") in ("412", "PreconditionFailed")
+s3.put_object(Bucket="bkt", Key="fresh.txt", Body=b"new", IfNoneMatch="*")
+assert s3.get_object(Bucket="bkt", Key="dir/data.bin")["Body"].read() == body, "a refused conditional PUT stores nothing"
+
+# batch delete
+s3.put_object(Bucket="bkt", Key="del/1", Body=b"1")
+s3.put_object(Bucket="bkt", Key="del/2", Body=b"2")
+r = s3.delete_objects(Bucket="bkt", Delete={"Objects": [{"Key": "del/1"}, {"Key": "del/2"}, {"Key": "del/none"}]})
+assert sorted(d["Key"] for d in r["Deleted"]) == ["del/1", "del/2", "del/none"] and not r.get("Errors")
+assert error_code(s3.head_object, Bucket="bkt", Key="del/1") in ("404", "NoSuchKey")
+s3.delete_object(Bucket="bkt", Key="fresh.txt")
+
 # copy shares chunks; COPY keeps metadata, REPLACE replaces it
 s3.copy_object(Bucket="bkt", Key="copy.bin", CopySource={"Bucket": "bkt", "Key": "dir/data.bin"})
 c = s3.get_object(Bucket="bkt", Key="copy.bin")

@@ -8,6 +8,7 @@
 //! success.
 
 mod auth;
+mod conditions;
 mod keys;
 mod list;
 mod objects;

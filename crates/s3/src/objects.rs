@@ -2,6 +2,7 @@
 //! the way for the S3 ETag), GET/HEAD (ranges, verified reads), DELETE (to the trash),
 //! COPY (shares chunks: no data copied).
 
+use crate::conditions::{check_read, check_write};
 use crate::keys::{blocking, object_path, s3_err};
 use crate::service::{NasS3, need_bucket, timestamp};
 use bytes::Bytes;
@@ -76,6 +77,23 @@ pub async fn put(
             e_tag: Some(ETag::Strong(hex::encode(Md5::digest(b"")))),
             ..Default::default()
         }));
+    }
+    if input.if_match.is_some() || input.if_none_match.is_some() {
+        // checked when the upload starts (not atomically with its commit)
+        let (h, p) = (home.clone(), path.clone());
+        let current = tokio::task::spawn_blocking(move || h.stat(&p))
+            .await
+            .map_err(|_| s3_error!(InternalError))?;
+        let tag = match current {
+            Ok(e) if e.kind == NodeKind::File => Some(etag_of(&e).value().to_owned()),
+            Ok(_) | Err(EngineError::NotFound(_)) => None,
+            Err(e) => return Err(s3_err(e)),
+        };
+        check_write(
+            tag.as_deref(),
+            input.if_match.as_ref(),
+            input.if_none_match.as_ref(),
+        )?;
     }
     let quota = who.quota;
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Part>(4);
@@ -188,6 +206,14 @@ pub async fn get(
     let (home, _) = s3.caller(&req).await?;
     let input = req.input;
     let e = file_entry(s3, &home, &input.bucket, &input.key).await?;
+    check_read(
+        etag_of(&e).value(),
+        e.mtime_ns,
+        input.if_match.as_ref(),
+        input.if_none_match.as_ref(),
+        input.if_modified_since.as_ref(),
+        input.if_unmodified_since.as_ref(),
+    )?;
     let (range, content_range) = match &input.range {
         Some(r) => {
             let rr = r.check(e.size).map_err(|_| s3_error!(InvalidRange))?;
@@ -232,6 +258,14 @@ pub async fn head(
     let (home, _) = s3.caller(&req).await?;
     let input = req.input;
     let e = file_entry(s3, &home, &input.bucket, &input.key).await?;
+    check_read(
+        etag_of(&e).value(),
+        e.mtime_ns,
+        input.if_match.as_ref(),
+        input.if_none_match.as_ref(),
+        input.if_modified_since.as_ref(),
+        input.if_unmodified_since.as_ref(),
+    )?;
     Ok(S3Response::new(HeadObjectOutput {
         content_length: Some(e.size as i64),
         accept_ranges: Some("bytes".into()),
@@ -321,6 +355,54 @@ pub async fn copy(
             last_modified: Some(timestamp(e.mtime_ns)),
             ..Default::default()
         }),
+        ..Default::default()
+    }))
+}
+
+pub async fn delete_many(
+    s3: &NasS3,
+    req: S3Request<DeleteObjectsInput>,
+) -> S3Result<S3Response<DeleteObjectsOutput>> {
+    let (home, _) = s3.writer(&req).await?;
+    let input = req.input;
+    need_bucket(&home, &input.bucket).await?;
+    let quiet = input.delete.quiet.unwrap_or(false);
+    let mut deleted = Vec::new();
+    let mut errors = Vec::new();
+    for obj in input.delete.objects {
+        let key = obj.key.clone();
+        let result = match object_path(&input.bucket, &key) {
+            Ok(p) => {
+                let h = home.clone();
+                blocking(move || match h.delete(&p) {
+                    Ok(_) | Err(EngineError::NotFound(_)) => Ok(()),
+                    Err(e) => Err(e),
+                })
+                .await
+            }
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(()) if !quiet => deleted.push(DeletedObject {
+                key: Some(key),
+                ..Default::default()
+            }),
+            Ok(()) => {}
+            Err(e) => errors.push(Error {
+                key: Some(key),
+                code: Some(e.code().as_str().to_owned()),
+                message: e.message().map(str::to_owned),
+                ..Default::default()
+            }),
+        }
+    }
+    Ok(S3Response::new(DeleteObjectsOutput {
+        deleted: Some(deleted),
+        errors: if errors.is_empty() {
+            None
+        } else {
+            Some(errors)
+        },
         ..Default::default()
     }))
 }

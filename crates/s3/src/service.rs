@@ -179,6 +179,13 @@ impl S3 for NasS3 {
         objects::delete(self, req).await
     }
 
+    async fn delete_objects(
+        &self,
+        req: S3Request<DeleteObjectsInput>,
+    ) -> S3Result<S3Response<DeleteObjectsOutput>> {
+        objects::delete_many(self, req).await
+    }
+
     async fn copy_object(
         &self,
         req: S3Request<CopyObjectInput>,
