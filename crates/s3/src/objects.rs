@@ -199,21 +199,30 @@ async fn file_entry(
     Ok(e)
 }
 
+/// The file a GET or HEAD names, once its preconditions hold (both inputs have the same
+/// condition fields).
+macro_rules! readable {
+    ($s3:expr, $home:expr, $input:expr) => {{
+        let e = file_entry($s3, $home, &$input.bucket, &$input.key).await?;
+        check_read(
+            etag_of(&e).value(),
+            e.mtime_ns,
+            $input.if_match.as_ref(),
+            $input.if_none_match.as_ref(),
+            $input.if_modified_since.as_ref(),
+            $input.if_unmodified_since.as_ref(),
+        )?;
+        e
+    }};
+}
+
 pub async fn get(
     s3: &NasS3,
     req: S3Request<GetObjectInput>,
 ) -> S3Result<S3Response<GetObjectOutput>> {
     let (home, _) = s3.caller(&req).await?;
     let input = req.input;
-    let e = file_entry(s3, &home, &input.bucket, &input.key).await?;
-    check_read(
-        etag_of(&e).value(),
-        e.mtime_ns,
-        input.if_match.as_ref(),
-        input.if_none_match.as_ref(),
-        input.if_modified_since.as_ref(),
-        input.if_unmodified_since.as_ref(),
-    )?;
+    let e = readable!(s3, &home, input);
     let (range, content_range) = match &input.range {
         Some(r) => {
             let rr = r.check(e.size).map_err(|_| s3_error!(InvalidRange))?;
@@ -257,15 +266,7 @@ pub async fn head(
 ) -> S3Result<S3Response<HeadObjectOutput>> {
     let (home, _) = s3.caller(&req).await?;
     let input = req.input;
-    let e = file_entry(s3, &home, &input.bucket, &input.key).await?;
-    check_read(
-        etag_of(&e).value(),
-        e.mtime_ns,
-        input.if_match.as_ref(),
-        input.if_none_match.as_ref(),
-        input.if_modified_since.as_ref(),
-        input.if_unmodified_since.as_ref(),
-    )?;
+    let e = readable!(s3, &home, input);
     Ok(S3Response::new(HeadObjectOutput {
         content_length: Some(e.size as i64),
         accept_ranges: Some("bytes".into()),
