@@ -18,7 +18,8 @@ ALLOWED = {
     "nas-auth": {"nas-engine"},
     "nas-webdav": {"nas-engine", "nas-auth", "nas-types"},
     "nas-s3": {"nas-engine", "nas-auth", "nas-types"},
-    "silent-nas": {"nas-engine", "nas-types", "nas-auth", "nas-webdav", "nas-s3"},
+    "nas-observe": {"nas-engine"},
+    "silent-nas": {"nas-engine", "nas-types", "nas-auth", "nas-webdav", "nas-s3", "nas-observe"},
     "nas-testkit": {"nas-engine", "nas-types"},
 }
 DOOR_FORBIDDEN = {"nas-meta", "nas-blob", "nas-chunker", "nas-codec"}

@@ -6,7 +6,6 @@
 use crate::config::{Config, Overrides};
 use anyhow::{Context, Result};
 use axum::Router;
-use axum::routing::get;
 use nas_auth::{Authenticator, Role, add_user, generate_password};
 use nas_engine::{Store, StoreOptions};
 use std::net::SocketAddr;
@@ -35,6 +34,9 @@ pub struct ServeArgs {
     #[arg(long)]
     s3_listen: Option<String>,
 }
+
+/// Readiness fails when the data directory's file system has less free space than this.
+const MIN_FREE_BYTES: u64 = 1 << 30;
 
 /// Creates the `admin` user on a store without users. The password comes from
 /// `SILENT_NAS_ADMIN_PASSWORD` or is generated and printed once on standard output
@@ -114,11 +116,21 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
         .with_context(|| format!("cannot open store {}", cfg.data.display()))?;
     first_admin(&store)?;
     let auth = Arc::new(Authenticator::new(store.accounts()));
+    let metrics = Arc::new(nas_observe::Metrics::new());
+    let observe = nas_observe::Observe {
+        store: store.clone(),
+        metrics: metrics.clone(),
+        min_free_bytes: MIN_FREE_BYTES,
+    };
     let app = Router::new()
-        .route("/healthz", get(|| async { "ok\n" }))
+        .merge(nas_observe::routes(observe))
         .merge(nas_webdav::router(
             nas_webdav::DavState::new(store.clone(), auth)
                 .with_trusted_proxies(cfg.trusted_proxies.clone()),
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            metrics,
+            nas_observe::track,
         ));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -1,0 +1,114 @@
+//! Metrics, liveness and readiness of the real server: every door series moves with the
+//! requests that pass, the store series match the store, `promtool check metrics` accepts
+//! the exposition, and readiness names the check that fails.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed unwrap is a failed test
+
+mod common;
+use common::*;
+
+fn sample(text: &str, name_and_labels: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name_and_labels)?.trim().parse().ok())
+}
+
+#[test]
+fn metrics_follow_requests_and_pass_promtool() {
+    let s = Server::start();
+    let a = auth("admin", ADMIN_PW);
+    let body = vec![5u8; 70_000];
+    assert_eq!(
+        curl(&["-u", &a, "-T", "-", &s.url("/dav/m.bin")], Some(&body)).status,
+        201
+    );
+    assert_eq!(
+        curl(&["-u", &a, &s.url("/dav/m.bin")], None).body.len(),
+        body.len()
+    );
+    assert_eq!(curl(&[&s.url("/dav/")], None).status, 401);
+    let m = curl(&[&s.url("/metrics")], None);
+    assert_eq!(m.status, 200);
+    let t = m.text();
+    assert_eq!(
+        sample(
+            &t,
+            r#"silent_nas_http_requests_total{door="webdav",method="PUT",status="201"}"#
+        ),
+        Some(1.0),
+        "{t}"
+    );
+    assert_eq!(
+        sample(
+            &t,
+            r#"silent_nas_http_requests_total{door="webdav",method="GET",status="401"}"#
+        ),
+        Some(1.0)
+    );
+    assert!(
+        sample(&t, r#"silent_nas_http_request_bytes_total{door="webdav"}"#).unwrap()
+            >= body.len() as f64
+    );
+    assert!(
+        sample(&t, r#"silent_nas_http_response_bytes_total{door="webdav"}"#).unwrap()
+            >= body.len() as f64
+    );
+    assert_eq!(
+        sample(
+            &t,
+            r#"silent_nas_http_request_duration_seconds_count{door="webdav",method="PUT"}"#
+        ),
+        Some(1.0)
+    );
+    assert_eq!(sample(&t, "silent_nas_storage_files"), Some(1.0));
+    assert_eq!(
+        sample(&t, "silent_nas_storage_logical_bytes"),
+        Some(body.len() as f64)
+    );
+    assert_eq!(
+        sample(&t, r#"silent_nas_user_used_bytes{user="admin"}"#),
+        Some(body.len() as f64)
+    );
+    assert!(sample(&t, "process_resident_memory_bytes").unwrap() > 1_000_000.0);
+    // the compatibility path serves the same exposition
+    assert!(
+        curl(&[&s.url("/metrics/storage-v2")], None)
+            .text()
+            .contains("silent_nas_storage_chunks")
+    );
+    let mut p = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool is installed (Debian package prometheus)");
+    use std::io::Write;
+    p.stdin.take().unwrap().write_all(t.as_bytes()).unwrap();
+    let out = p.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn liveness_and_readiness() {
+    let s = Server::start();
+    assert_eq!(curl(&[&s.url("/healthz")], None).status, 200);
+    let r = curl(&[&s.url("/readyz")], None);
+    assert_eq!((r.status, r.text().trim()), (200, "ready"));
+    assert_eq!(
+        curl(&[&s.url("/metrics/storage-v2/health")], None).status,
+        200
+    );
+    // the chunk store disappears: not ready, and the answer says why
+    let packs = s.data.join("packs");
+    let moved = s.data.join("packs.away");
+    std::fs::rename(&packs, &moved).unwrap();
+    let r = curl(&[&s.url("/readyz")], None);
+    assert_eq!(r.status, 503);
+    assert!(r.text().contains("chunk store"), "{}", r.text());
+    std::fs::rename(&moved, &packs).unwrap();
+    assert_eq!(curl(&[&s.url("/readyz")], None).status, 200);
+}

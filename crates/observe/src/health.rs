@@ -1,0 +1,60 @@
+//! Liveness and readiness.
+
+use crate::Observe;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use nas_engine::Store;
+
+/// What readiness found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Readiness {
+    /// Failed checks, by name with the reason; empty when ready.
+    pub failures: Vec<String>,
+}
+
+/// Checks the metadata database, that the chunk store accepts a write, and free space.
+pub fn check_ready(store: &Store, min_free_bytes: u64) -> Readiness {
+    let mut failures = Vec::new();
+    if let Err(e) = store.accounts().list() {
+        failures.push(format!("metadata: {e}"));
+    }
+    let probe = store.dir().join("packs").join(".ready-probe");
+    match std::fs::write(&probe, b"ok").and_then(|_| std::fs::remove_file(&probe)) {
+        Ok(()) => {}
+        Err(e) => failures.push(format!("chunk store not writable: {e}")),
+    }
+    match rustix::fs::statvfs(store.dir()) {
+        Ok(s) => {
+            let free = s.f_bavail.saturating_mul(s.f_frsize);
+            if free < min_free_bytes {
+                failures.push(format!(
+                    "disk space: {free} bytes free, below {min_free_bytes}"
+                ));
+            }
+        }
+        Err(e) => failures.push(format!("disk space: {e}")),
+    }
+    Readiness { failures }
+}
+
+pub async fn live() -> &'static str {
+    "ok\n"
+}
+
+pub async fn ready(State(o): State<Observe>) -> Response {
+    let r = tokio::task::spawn_blocking(move || check_ready(&o.store, o.min_free_bytes)).await;
+    match r {
+        Ok(r) if r.failures.is_empty() => (StatusCode::OK, "ready\n").into_response(),
+        Ok(r) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready\n{}\n", r.failures.join("\n")),
+        )
+            .into_response(),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready\nreadiness check failed\n",
+        )
+            .into_response(),
+    }
+}

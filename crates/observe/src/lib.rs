@@ -1,0 +1,40 @@
+//! Observability of a running Silent-NAS: Prometheus metrics (`/metrics`, also at
+//! `/metrics/storage-v2`), liveness (`/healthz`: no I/O) and readiness (`/readyz`, also at
+//! `/metrics/storage-v2/health`: the metadata database answers, the chunk store is
+//! writable, free disk space is above a threshold).
+//!
+//! Door metrics are recorded by [`Metrics::track`], a wrapper every door's service goes
+//! through; store and process metrics are read when Prometheus scrapes.
+
+mod health;
+mod metrics;
+
+pub use health::{Readiness, check_ready};
+pub use metrics::{Metrics, track};
+
+use axum::Router;
+use axum::routing::get;
+use nas_engine::Store;
+use std::sync::Arc;
+
+/// State of the observability routes.
+#[derive(Clone)]
+pub struct Observe {
+    /// The store whose totals are exported.
+    pub store: Store,
+    /// The registry of every series.
+    pub metrics: Arc<Metrics>,
+    /// Readiness fails below this many free bytes on the data directory's file system.
+    pub min_free_bytes: u64,
+}
+
+/// `/healthz`, `/readyz`, `/metrics` and their `storage-v2` aliases. None needs sign-in.
+pub fn routes(o: Observe) -> Router {
+    Router::new()
+        .route("/healthz", get(health::live))
+        .route("/readyz", get(health::ready))
+        .route("/metrics/storage-v2/health", get(health::ready))
+        .route("/metrics", get(metrics::scrape))
+        .route("/metrics/storage-v2", get(metrics::scrape))
+        .with_state(o)
+}

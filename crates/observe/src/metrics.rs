@@ -1,0 +1,329 @@
+//! The Prometheus registry: door series recorded as requests pass through [`track`],
+//! store and process series refreshed at each scrape.
+
+use crate::Observe;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http_body_util::BodyExt;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+type Labels = Vec<(String, String)>;
+type Ratio = Gauge<f64, AtomicU64>;
+
+/// Every series Silent-NAS exports.
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<Labels, Counter>,
+    duration: Family<Labels, Histogram, fn() -> Histogram>,
+    bytes_in: Family<Labels, Counter>,
+    bytes_out: Family<Labels, Counter>,
+    in_flight: Family<Labels, Gauge>,
+    logical: Gauge,
+    stored: Gauge,
+    packs: Gauge,
+    chunks: Gauge,
+    files: Gauge,
+    versions: Gauge,
+    trash: Gauge,
+    dedup: Ratio,
+    compression: Ratio,
+    user_used: Family<Labels, Gauge>,
+    rss: Gauge,
+    fds: Gauge,
+    started: Gauge,
+}
+
+fn latency_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.0005, 2.0, 16)) // 0.5 ms .. ~16 s
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    /// A registry with every series registered.
+    pub fn new() -> Metrics {
+        let mut r = Registry::default();
+        let m = Metrics {
+            registry: Registry::default(),
+            requests: Family::default(),
+            duration: Family::new_with_constructor(latency_histogram as fn() -> Histogram),
+            bytes_in: Family::default(),
+            bytes_out: Family::default(),
+            in_flight: Family::default(),
+            logical: Gauge::default(),
+            stored: Gauge::default(),
+            packs: Gauge::default(),
+            chunks: Gauge::default(),
+            files: Gauge::default(),
+            versions: Gauge::default(),
+            trash: Gauge::default(),
+            dedup: Ratio::default(),
+            compression: Ratio::default(),
+            user_used: Family::default(),
+            rss: Gauge::default(),
+            fds: Gauge::default(),
+            started: Gauge::default(),
+        };
+        r.register(
+            "silent_nas_http_requests",
+            "Requests by door, method and status",
+            m.requests.clone(),
+        );
+        r.register(
+            "silent_nas_http_request_duration_seconds",
+            "Request latency by door and method",
+            m.duration.clone(),
+        );
+        r.register(
+            "silent_nas_http_request_bytes",
+            "Request body bytes received, by door",
+            m.bytes_in.clone(),
+        );
+        r.register(
+            "silent_nas_http_response_bytes",
+            "Response body bytes sent, by door",
+            m.bytes_out.clone(),
+        );
+        r.register(
+            "silent_nas_http_requests_in_flight",
+            "Requests being served, by door",
+            m.in_flight.clone(),
+        );
+        r.register(
+            "silent_nas_storage_logical_bytes",
+            "Sum of the sizes of every version of every file",
+            m.logical.clone(),
+        );
+        r.register(
+            "silent_nas_storage_stored_bytes",
+            "Bytes of chunk frames after dedup and compression",
+            m.stored.clone(),
+        );
+        r.register(
+            "silent_nas_storage_pack_bytes",
+            "Bytes of pack files on disk",
+            m.packs.clone(),
+        );
+        r.register(
+            "silent_nas_storage_chunks",
+            "Distinct chunks",
+            m.chunks.clone(),
+        );
+        r.register("silent_nas_storage_files", "Live files", m.files.clone());
+        r.register(
+            "silent_nas_storage_versions",
+            "File versions, live and trashed",
+            m.versions.clone(),
+        );
+        r.register(
+            "silent_nas_storage_trash_entries",
+            "Entries in the trash",
+            m.trash.clone(),
+        );
+        r.register(
+            "silent_nas_storage_dedup_ratio",
+            "Logical bytes over unique bytes",
+            m.dedup.clone(),
+        );
+        r.register(
+            "silent_nas_storage_compression_ratio",
+            "Unique bytes over stored bytes",
+            m.compression.clone(),
+        );
+        r.register(
+            "silent_nas_user_used_bytes",
+            "Current content of each user's home (what quotas count)",
+            m.user_used.clone(),
+        );
+        r.register(
+            "process_resident_memory_bytes",
+            "Resident memory",
+            m.rss.clone(),
+        );
+        r.register("process_open_fds", "Open file descriptors", m.fds.clone());
+        r.register(
+            "process_start_time_seconds",
+            "Start time, seconds since the Unix epoch",
+            m.started.clone(),
+        );
+        let started = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        m.started.set(started);
+        Metrics { registry: r, ..m }
+    }
+
+    fn refresh(&self, store: &nas_engine::Store) {
+        if let Ok(s) = store.stats() {
+            self.logical.set(s.logical_bytes as i64);
+            self.stored.set(s.stored_bytes as i64);
+            self.packs.set(s.pack_bytes as i64);
+            self.chunks.set(s.chunks as i64);
+            self.files.set(s.files as i64);
+            self.versions.set(s.versions as i64);
+            self.trash.set(s.trash_entries as i64);
+            self.dedup.set(s.dedup_ratio);
+            self.compression.set(s.compression_ratio);
+        }
+        if let Ok(users) = store.accounts().list() {
+            for u in users {
+                if let Ok(h) = store.home(&u.name)
+                    && let Ok(b) = h.used_bytes()
+                {
+                    self.user_used
+                        .get_or_create(&vec![("user".into(), u.name.clone())])
+                        .set(b as i64);
+                }
+            }
+        }
+        if let Ok(status) = std::fs::read_to_string("/proc/self/status")
+            && let Some(kb) = status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<i64>().ok())
+        {
+            self.rss.set(kb * 1024);
+        }
+        if let Ok(d) = std::fs::read_dir("/proc/self/fd") {
+            self.fds.set(d.count() as i64);
+        }
+    }
+
+    /// The exposition text, in the Prometheus text format (0.0.4).
+    pub fn render(&self, store: &nas_engine::Store) -> String {
+        self.refresh(store);
+        let mut out = String::new();
+        if encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        to_prometheus_text(&out)
+    }
+}
+
+/// prometheus-client writes OpenMetrics, where a counter family `x` has samples `x_total`;
+/// the classic text format (what `promtool check metrics` and older scrapers read) names
+/// the family `x_total` in HELP and TYPE, and has no `# EOF`.
+fn to_prometheus_text(openmetrics: &str) -> String {
+    let counters: Vec<&str> = openmetrics
+        .lines()
+        .filter_map(|l| {
+            l.strip_prefix("# TYPE ")
+                .and_then(|r| r.strip_suffix(" counter"))
+        })
+        .collect();
+    let mut out = String::with_capacity(openmetrics.len());
+    for line in openmetrics.lines() {
+        if line == "# EOF" {
+            continue;
+        }
+        let renamed = ["# HELP ", "# TYPE "].iter().find_map(|tag| {
+            let rest = line.strip_prefix(tag)?;
+            let (name, tail) = rest.split_once(' ')?;
+            counters
+                .contains(&name)
+                .then(|| format!("{tag}{name}_total {tail}"))
+        });
+        out.push_str(renamed.as_deref().unwrap_or(line));
+        out.push('\n');
+    }
+    out
+}
+
+fn door_of(path: &str) -> &'static str {
+    if path == "/dav" || path.starts_with("/dav/") {
+        "webdav"
+    } else if path.starts_with("/metrics") || path == "/healthz" || path == "/readyz" {
+        "ops"
+    } else {
+        "other"
+    }
+}
+
+/// Axum middleware recording every request: count by door, method and status, latency,
+/// body bytes in both directions (counted as they stream), requests in flight.
+pub async fn track(State(m): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
+    let door = door_of(req.uri().path());
+    let method = req.method().as_str().to_owned();
+    let door_l: Labels = vec![("door".into(), door.into())];
+    let inflight = m.in_flight.get_or_create(&door_l).clone();
+    inflight.inc();
+    let start = Instant::now();
+    let bytes_in = m.bytes_in.get_or_create(&door_l).clone();
+    let req = req.map(|b| {
+        Body::new(b.map_frame(move |f| {
+            if let Some(d) = f.data_ref() {
+                bytes_in.inc_by(d.len() as u64);
+            }
+            f
+        }))
+    });
+    let resp = next.run(req).await;
+    inflight.dec();
+    let status = resp.status().as_u16().to_string();
+    m.requests
+        .get_or_create(&vec![
+            ("door".into(), door.into()),
+            ("method".into(), method.clone()),
+            ("status".into(), status),
+        ])
+        .inc();
+    m.duration
+        .get_or_create(&vec![
+            ("door".into(), door.into()),
+            ("method".into(), method),
+        ])
+        .observe(start.elapsed().as_secs_f64());
+    let bytes_out = m.bytes_out.get_or_create(&door_l).clone();
+    resp.map(|b| {
+        Body::new(b.map_frame(move |f| {
+            if let Some(d) = f.data_ref() {
+                bytes_out.inc_by(d.len() as u64);
+            }
+            f
+        }))
+    })
+}
+
+pub async fn scrape(State(o): State<Observe>) -> Response {
+    let text = tokio::task::spawn_blocking(move || o.metrics.render(&o.store)).await;
+    match text {
+        Ok(t) => {
+            let mut r = t.into_response();
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            );
+            r
+        }
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn counters_get_total_names_in_the_classic_format() {
+        let om = "# HELP a_b Things.\n# TYPE a_b counter\na_b_total 3\n# HELP g A gauge.\n# TYPE g gauge\ng 1\n# EOF\n";
+        let t = super::to_prometheus_text(om);
+        assert_eq!(
+            t,
+            "# HELP a_b_total Things.\n# TYPE a_b_total counter\na_b_total 3\n# HELP g A gauge.\n# TYPE g gauge\ng 1\n"
+        );
+    }
+}
