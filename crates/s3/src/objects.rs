@@ -50,15 +50,29 @@ enum Part {
     End(FileAttrs),
 }
 
+/// PutObject. A refused request still has its body read (up to a bound), so the client's
+/// next request on the same connection is not parsed from the middle of this one's body.
 pub async fn put(
     s3: &NasS3,
+    mut req: S3Request<PutObjectInput>,
+) -> S3Result<S3Response<PutObjectOutput>> {
+    let mut body = req.input.body.take();
+    let r = put_body(s3, req, &mut body).await;
+    if r.is_err() {
+        drain(&mut body).await;
+    }
+    r
+}
+
+async fn put_body(
+    s3: &NasS3,
     req: S3Request<PutObjectInput>,
+    body: &mut Option<StreamingBlob>,
 ) -> S3Result<S3Response<PutObjectOutput>> {
     let (home, who) = s3.writer(&req).await?;
     let input = req.input;
     need_bucket(&home, &input.bucket).await?;
     let path = object_path(&input.bucket, &input.key)?;
-    let mut body = input.body;
     if input.key.ends_with('/') {
         // a "folder" marker: the folder itself
         if let Some(b) = body.as_mut() {
@@ -176,6 +190,20 @@ pub async fn put(
         )),
         Ok(Err(e)) => Err(s3_err(e)),
         Err(_) => Err(s3_error!(InternalError)),
+    }
+}
+
+/// Reads and discards a request body we refuse (up to 64 MiB; a larger one is left to the
+/// connection being closed).
+async fn drain(body: &mut Option<StreamingBlob>) {
+    if let Some(b) = body.as_mut() {
+        let mut seen = 0usize;
+        while let Some(Ok(chunk)) = b.next().await {
+            seen += chunk.len();
+            if seen > 64 << 20 {
+                break;
+            }
+        }
     }
 }
 
