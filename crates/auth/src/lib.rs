@@ -196,6 +196,33 @@ impl Authenticator {
         &self.accounts
     }
 
+    /// The fast path of [`verify`](Self::verify): answers without argon2 when these exact
+    /// credentials were verified recently against the user's current hash, so async code can
+    /// call it inline; `None` means "run `verify` on a blocking thread".
+    pub fn verify_cached(&self, name: &str, password: &str, client: IpAddr) -> Option<Principal> {
+        let name = name.rsplit('\\').next().unwrap_or(name);
+        self.limiter.check(name, client).ok()?;
+        let user = self.accounts.get(name).ok()??;
+        if user.disabled {
+            return None;
+        }
+        let key = (
+            name.to_owned(),
+            *blake3::hash(password.as_bytes()).as_bytes(),
+        );
+        let hit = self
+            .verified
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&key).cloned())
+            .is_some_and(|(phc, at)| phc == user.password && at.elapsed() < CACHE_TTL);
+        hit.then(|| Principal {
+            role: Role::parse(&user.role).unwrap_or(Role::ReadOnly),
+            quota: user.quota,
+            name: user.name,
+        })
+    }
+
     /// Verifies `name`/`password` from `client`. A Windows-style `DOMAIN\user` name is
     /// accepted as `user`. Blocking (argon2): call from a blocking thread in async code.
     pub fn verify(

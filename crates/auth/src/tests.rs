@@ -37,7 +37,13 @@ fn hashes_verify_and_differ() {
 #[test]
 fn verify_roles_domain_names_and_changes() {
     let (_d, auth) = setup();
+    assert!(
+        auth.verify_cached("bob", "s3cret!", ip()).is_none(),
+        "nothing cached yet"
+    );
     let p = auth.verify("bob", "s3cret!", ip()).unwrap();
+    assert_eq!(auth.verify_cached("bob", "s3cret!", ip()), Some(p.clone()));
+    assert!(auth.verify_cached("bob", "wrong", ip()).is_none());
     assert_eq!((p.role, p.quota), (Role::ReadOnly, Some(1000)));
     assert!(!p.role.can_write());
     assert_eq!(

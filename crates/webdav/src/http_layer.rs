@@ -113,6 +113,9 @@ async fn signed_in(
     let Some((user, pass)) = creds else {
         return Err(challenge());
     };
+    if let Some(p) = st.auth.verify_cached(&user, &pass, addr.ip()) {
+        return Ok(p); // no argon2 needed: no thread hand-off either
+    }
     let auth = st.auth.clone();
     let res = tokio::task::spawn_blocking(move || auth.verify(&user, &pass, addr.ip())).await;
     match res {
