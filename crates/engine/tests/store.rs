@@ -175,3 +175,74 @@ fn metadata_backup_is_consistent_and_restorable() {
     s.gc(false).unwrap();
     assert_eq!(h.read_all(&p("/keep.bin"), None).unwrap(), content);
 }
+
+#[test]
+fn dead_props_accounts_and_lock_table_through_the_facade() {
+    use nas_engine::{DeadProp, LockRecord, PropOp, UserRecord};
+    let (d, s) = store();
+    let h = home(&s);
+    h.write_all(&p("/f"), b"x", WriteOptions::default())
+        .unwrap();
+    assert!(
+        h.props(&p("/f")).unwrap().is_empty(),
+        "no dead property anywhere yet"
+    );
+    let prop = DeadProp {
+        ns: "urn:a".into(),
+        prefix: "a".into(),
+        name: "n".into(),
+        value: b"<a:n>1</a:n>".to_vec(),
+    };
+    h.patch_props(&p("/f"), &[PropOp::Set(prop.clone())])
+        .unwrap();
+    assert_eq!(h.props(&p("/f")).unwrap(), vec![prop.clone()]);
+    h.copy(&p("/f"), &p("/g"), false).unwrap();
+    assert_eq!(h.props(&p("/g")).unwrap(), vec![prop]);
+
+    let acc = nas_engine::Accounts::open(d.path()).unwrap();
+    acc.create(&UserRecord {
+        name: "u".into(),
+        password: "h".into(),
+        role: "user".into(),
+        quota: None,
+        disabled: false,
+        created_ns: 0,
+    })
+    .unwrap();
+    assert_eq!(
+        s.accounts().list().unwrap().len(),
+        1,
+        "both views share one database"
+    );
+    assert!(nas_engine::Accounts::open(&d.path().join("nowhere")).is_err());
+
+    let locks = s.locks();
+    assert!(locks.list(Some("u")).unwrap().is_empty());
+    let rec = LockRecord {
+        token: "t".into(),
+        space: "u".into(),
+        path: "/f".into(),
+        href: "/dav/f".into(),
+        principal: None,
+        owner: None,
+        shared: true,
+        deep: false,
+        timeout_ns: None,
+        expires_ns: None,
+        created_ns: 0,
+    };
+    locks.exclusive(|| locks.insert(&rec)).unwrap();
+    assert_eq!(locks.list(Some("u")).unwrap(), vec![rec.clone()]);
+    // another process (the CLI) breaks it: seen at once
+    assert!(
+        nas_engine::LockTable::open(d.path())
+            .unwrap()
+            .remove("t")
+            .unwrap()
+    );
+    assert!(locks.list(Some("u")).unwrap().is_empty());
+    locks.insert(&rec).unwrap();
+    assert!(locks.refresh("t", Some(1), Some(i64::MAX)).unwrap());
+    locks.remove_below("u", "/").unwrap();
+    assert!(locks.list(None).unwrap().is_empty());
+}

@@ -96,6 +96,11 @@ fn copy_tree(
         src.kind,
         src.mtime_ns.max(0),
     )?;
+    // dead properties travel with a copy (WebDAV COPY copies them)
+    c.prepare_cached(
+        "INSERT INTO props (node, ns, name, prefix, value) SELECT ?1, ns, name, prefix, value FROM props WHERE node = ?2",
+    )?
+    .execute(params![id.0, src.id.0])?;
     match src.kind {
         NodeKind::File => {
             let extents: Vec<u8> = c

@@ -140,3 +140,151 @@ fn backup_is_a_working_database() {
     let h2 = copy.home("h").unwrap().unwrap();
     assert!(copy.child(h2.root, "f").unwrap().is_some());
 }
+
+fn user(name: &str) -> UserRecord {
+    UserRecord {
+        name: name.into(),
+        password: "$argon2id$x".into(),
+        role: "user".into(),
+        quota: Some(10),
+        disabled: false,
+        created_ns: 1,
+    }
+}
+
+#[test]
+fn users_and_keys() {
+    let (_d, m) = open();
+    m.create_user(&user("ann")).unwrap();
+    assert!(matches!(
+        m.create_user(&user("ann")),
+        Err(MetaError::Exists(_))
+    ));
+    m.create_user(&user("bob")).unwrap();
+    assert_eq!(
+        m.users()
+            .unwrap()
+            .iter()
+            .map(|u| u.name.as_str())
+            .collect::<Vec<_>>(),
+        vec!["ann", "bob"]
+    );
+    let mut u = m.user("ann").unwrap().unwrap();
+    assert_eq!(u.quota, Some(10));
+    u.role = "readonly".into();
+    u.quota = None;
+    u.disabled = true;
+    m.update_user(&u).unwrap();
+    assert_eq!(m.user("ann").unwrap().unwrap(), u);
+    assert!(matches!(
+        m.update_user(&user("zed")),
+        Err(MetaError::NotFound(_))
+    ));
+    let k = KeyRecord {
+        access_key: "AK1".into(),
+        secret: "s".into(),
+        user: "bob".into(),
+        created_ns: 2,
+        revoked: false,
+    };
+    m.create_key(&k).unwrap();
+    assert_eq!(m.key("AK1").unwrap().unwrap(), k);
+    assert_eq!(m.keys(Some("bob")).unwrap().len(), 1);
+    assert_eq!(m.keys(Some("ann")).unwrap().len(), 0);
+    assert_eq!(m.keys(None).unwrap().len(), 1);
+    assert!(m.revoke_key("AK1").unwrap());
+    assert!(m.key("AK1").unwrap().unwrap().revoked);
+    assert!(!m.revoke_key("nope").unwrap());
+    m.delete_user("bob").unwrap();
+    assert!(matches!(m.delete_user("bob"), Err(MetaError::NotFound(_))));
+    assert!(m.user("bob").unwrap().is_none());
+}
+
+#[test]
+fn dead_props_apply_in_order_and_follow_copies() {
+    let (_d, m) = open();
+    let h = m.create_home("h", 0).unwrap();
+    let f = commit(&m, h.root, "f", &[chunk(1)]);
+    assert!(!m.any_props().unwrap());
+    let prop = |v: &str| DeadProp {
+        ns: "urn:x".into(),
+        prefix: "x".into(),
+        name: "p".into(),
+        value: v.as_bytes().to_vec(),
+    };
+    m.patch_props(
+        f.node,
+        &[
+            PropOp::Set(prop("1")),
+            PropOp::Remove("urn:x".into(), "p".into()),
+            PropOp::Set(prop("2")),
+        ],
+    )
+    .unwrap();
+    assert_eq!(m.props(f.node).unwrap(), vec![prop("2")]);
+    assert!(m.any_props().unwrap());
+    let c = m.copy(f.node, h.root, "g", None, 3).unwrap();
+    assert_eq!(
+        m.props(c.id).unwrap(),
+        vec![prop("2")],
+        "copies keep dead properties"
+    );
+    m.patch_props(f.node, &[PropOp::Remove("urn:x".into(), "p".into())])
+        .unwrap();
+    assert!(m.props(f.node).unwrap().is_empty());
+    let t = m.trash(c.id, "/g", 4).unwrap();
+    m.trash_purge(t.id).unwrap();
+    assert!(m.props(c.id).unwrap().is_empty(), "purged with their node");
+}
+
+#[test]
+fn locks_expire_refresh_and_go_with_their_subtree() {
+    let (_d, m) = open();
+    let lock = |token: &str, path: &str, expires: Option<i64>| LockRecord {
+        token: token.into(),
+        space: "ann".into(),
+        path: path.into(),
+        href: format!("/dav{path}"),
+        principal: Some("ann".into()),
+        owner: Some(b"<owner/>".to_vec()),
+        shared: false,
+        deep: true,
+        timeout_ns: expires.map(|e| e - 1),
+        expires_ns: expires,
+        created_ns: 1,
+    };
+    m.insert_lock(&lock("t1", "/a", Some(100))).unwrap();
+    m.insert_lock(&lock("t2", "/a/b", None)).unwrap();
+    m.insert_lock(&lock("t3", "/ab", Some(1_000))).unwrap();
+    assert_eq!(m.locks(Some("ann"), 50).unwrap().len(), 3);
+    assert_eq!(m.locks(Some("bob"), 50).unwrap().len(), 0);
+    // t1 expired at 100: never returned, and deleted
+    let live: Vec<_> = m
+        .locks(None, 150)
+        .unwrap()
+        .into_iter()
+        .map(|l| l.token)
+        .collect();
+    assert_eq!(live, vec!["t2", "t3"]);
+    assert!(
+        !m.refresh_lock("t1", Some(5), Some(500)).unwrap(),
+        "gone for good"
+    );
+    assert!(m.refresh_lock("t3", Some(5), Some(5_000)).unwrap());
+    assert_eq!(
+        m.locks(None, 2_000).unwrap().len(),
+        2,
+        "refreshed past its old expiry"
+    );
+    // DELETE /a removes the locks on /a and below, not on /ab
+    m.delete_locks_below("ann", "/a").unwrap();
+    let live: Vec<_> = m
+        .locks(None, 2_000)
+        .unwrap()
+        .into_iter()
+        .map(|l| l.token)
+        .collect();
+    assert_eq!(live, vec!["t3"]);
+    assert!(m.delete_lock("t3").unwrap());
+    assert!(!m.delete_lock("t3").unwrap());
+}
