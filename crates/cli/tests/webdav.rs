@@ -186,53 +186,16 @@ fn sync_client_extensions() {
     assert_eq!(r.status, 201);
     assert_eq!(r.header("x-oc-mtime").as_deref(), Some("accepted"));
     let body = r#"<?xml version="1.0"?><d:propfind xmlns:d="DAV:" xmlns:oc="http://owncloud.org/ns"><d:prop><d:getlastmodified/><d:getetag/><oc:fileid/><oc:checksums/><d:quota-used-bytes/></d:prop></d:propfind>"#;
-    let p = curl(
-        &[
-            "-u",
-            &a,
-            "-X",
-            "PROPFIND",
-            "-H",
-            "Depth: 0",
-            "--data-binary",
-            body,
-            &s.url("/dav/m.txt"),
-        ],
-        None,
-    );
+    let p = propfind(&a, &s.url("/dav/m.txt"), "0", Some(body));
     assert_eq!(p.status, 207);
     let t = p.text();
     assert!(t.contains("Tue, 14 Nov 2023 22:13:20 GMT"), "{t}");
     assert!(t.contains("fileid>"), "{t}");
     assert!(t.contains("BLAKE3:"), "{t}");
-    let q = curl(
-        &[
-            "-u",
-            &a,
-            "-X",
-            "PROPFIND",
-            "-H",
-            "Depth: 0",
-            "--data-binary",
-            body,
-            &s.url("/dav/"),
-        ],
-        None,
-    );
+    let q = propfind(&a, &s.url("/dav/"), "0", Some(body));
     assert!(q.text().contains("quota-used-bytes>5<"), "{}", q.text());
     // Depth: infinity is refused, not answered with a whole tree
-    let inf = curl(
-        &[
-            "-u",
-            &a,
-            "-X",
-            "PROPFIND",
-            "-H",
-            "Depth: infinity",
-            &s.url("/dav/"),
-        ],
-        None,
-    );
+    let inf = propfind(&a, &s.url("/dav/"), "infinity", None);
     assert_eq!(inf.status, 403);
     assert!(inf.text().contains("propfind-finite-depth"));
 }
@@ -258,19 +221,7 @@ fn names_with_special_characters_round_trip() {
         let g = curl(&["-u", &a, &s.url(&format!("/dav/{enc}"))], None);
         assert_eq!((g.status, g.text()), (200, name.to_owned()));
     }
-    let list = curl(
-        &[
-            "-u",
-            &a,
-            "-X",
-            "PROPFIND",
-            "-H",
-            "Depth: 1",
-            &s.url("/dav/"),
-        ],
-        None,
-    )
-    .text();
+    let list = propfind(&a, &s.url("/dav/"), "1", None).text();
     assert!(
         list.contains("<D:href>/dav/a%20b%25c%23d%3Fe%2Bf.txt</D:href>"),
         "{list}"

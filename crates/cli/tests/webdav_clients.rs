@@ -28,10 +28,7 @@ fn windows_explorer_copy_sequence() {
     let s = Server::start();
     let a = admin();
     let url = s.url("/dav/report.docx");
-    assert_eq!(
-        curl(&["-u", &a, "-X", "PROPFIND", "-H", "Depth: 0", &url], None).status,
-        404
-    );
+    assert_eq!(propfind(&a, &url, "0", None).status, 404);
     assert_eq!(curl(&["-u", &a, "-T", "-", &url], Some(b"")).status, 201); // 0-byte placeholder
     let lock = curl(
         &[
@@ -194,19 +191,7 @@ fn macos_metadata_is_answered_cheaply_and_not_stored() {
         .status,
         404
     );
-    let list = curl(
-        &[
-            "-u",
-            &a,
-            "-X",
-            "PROPFIND",
-            "-H",
-            "Depth: 1",
-            &s.url("/dav/"),
-        ],
-        None,
-    )
-    .text();
+    let list = propfind(&a, &s.url("/dav/"), "1", None).text();
     assert!(
         !list.contains("DS_Store") && !list.contains("._photo"),
         "{list}"

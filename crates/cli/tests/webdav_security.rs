@@ -50,10 +50,7 @@ fn a_user_cannot_reach_another_home_by_any_spelling() {
             "{path} leaked alice's file"
         );
         assert!(r.status >= 400, "{path}: {}", r.status);
-        let l = curl(
-            &["-u", &b, "-X", "PROPFIND", "-H", "Depth: 1", &s.url(path)],
-            None,
-        );
+        let l = propfind(&b, &s.url(path), "1", None);
         assert!(!l.text().contains("secret"), "{path} listed alice's file");
     }
     // writes land in bob's own home, never in alice's
@@ -231,21 +228,7 @@ fn quota_exceeded_is_507_and_stores_nothing() {
         204
     );
     let body = r#"<?xml version="1.0"?><d:propfind xmlns:d="DAV:"><d:prop><d:quota-available-bytes/><d:quota-used-bytes/></d:prop></d:propfind>"#;
-    let q = curl(
-        &[
-            "-u",
-            &u,
-            "-X",
-            "PROPFIND",
-            "-H",
-            "Depth: 0",
-            "--data-binary",
-            body,
-            &s.url("/dav/"),
-        ],
-        None,
-    )
-    .text();
+    let q = propfind(&u, &s.url("/dav/"), "0", Some(body)).text();
     assert!(q.contains("quota-used-bytes>900<"), "{q}");
 }
 

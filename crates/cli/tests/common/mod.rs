@@ -189,3 +189,14 @@ pub fn curl(args: &[&str], stdin: Option<&[u8]>) -> Reply {
 pub fn auth(user: &str, pw: &str) -> String {
     format!("{user}:{pw}")
 }
+
+/// PROPFIND with a depth (`"0"`, `"1"`, `"infinity"`) and an optional body.
+pub fn propfind(user_pw: &str, url: &str, depth: &str, body: Option<&str>) -> Reply {
+    let depth = format!("Depth: {depth}");
+    let mut args = vec!["-u", user_pw, "-X", "PROPFIND", "-H", &depth];
+    if let Some(b) = body {
+        args.extend(["--data-binary", b]);
+    }
+    args.push(url);
+    curl(&args, None)
+}
