@@ -39,6 +39,16 @@ impl DbLs {
     }
 }
 
+/// Who asks, in a conflict check: the principal, the lock tokens the request submitted,
+/// and whether shared locks are compatible with what it wants.
+#[derive(Clone, Copy)]
+struct Asker<'a> {
+    principal: Option<&'a str>,
+    ignore_principal: bool,
+    tokens: &'a [String],
+    shared_ok: bool,
+}
+
 /// A lock with its path split into segments.
 struct Held {
     segs: Vec<String>,
@@ -130,15 +140,13 @@ impl DbLs {
     }
 
     /// RFC 4918 conflicts on the way from the root to `segs`.
-    fn check_to(
-        &self,
-        locks: &[Held],
-        segs: &[String],
-        principal: Option<&str>,
-        ignore_principal: bool,
-        tokens: &[String],
-        shared_ok: bool,
-    ) -> Result<(), DavLock> {
+    fn check_to(&self, locks: &[Held], segs: &[String], who: &Asker<'_>) -> Result<(), DavLock> {
+        let Asker {
+            principal,
+            ignore_principal,
+            tokens,
+            shared_ok,
+        } = *who;
         let mut holds = false;
         let mut first: Option<&Held> = None;
         for h in locks.iter().filter(|h| is_prefix(&h.segs, segs)) {
@@ -165,15 +173,13 @@ impl DbLs {
     }
 
     /// Conflicts at `segs` and below.
-    fn check_below(
-        &self,
-        locks: &[Held],
-        segs: &[String],
-        principal: Option<&str>,
-        ignore_principal: bool,
-        tokens: &[String],
-        shared_ok: bool,
-    ) -> Result<(), DavLock> {
+    fn check_below(&self, locks: &[Held], segs: &[String], who: &Asker<'_>) -> Result<(), DavLock> {
+        let Asker {
+            principal,
+            ignore_principal,
+            tokens,
+            shared_ok,
+        } = *who;
         for h in locks.iter().filter(|h| is_prefix(segs, &h.segs)) {
             if (!h.rec.shared || !shared_ok)
                 && (!tokens.contains(&h.rec.token)
@@ -202,9 +208,15 @@ impl DavLockSystem for DbLs {
         let owner = owner.and_then(owner_xml);
         let res = self.table.exclusive(|| {
             let locks = self.current();
-            self.check_to(&locks, &segs, None, true, &[], shared)?;
+            let new_lock = Asker {
+                principal: None,
+                ignore_principal: true,
+                tokens: &[],
+                shared_ok: shared,
+            };
+            self.check_to(&locks, &segs, &new_lock)?;
             if deep {
-                self.check_below(&locks, &segs, None, true, &[], shared)?;
+                self.check_below(&locks, &segs, &new_lock)?;
             }
             let timeout = Some(timeout.unwrap_or(MAX_LOCK_TIMEOUT).min(MAX_LOCK_TIMEOUT));
             let now = now_ns();
@@ -287,23 +299,15 @@ impl DavLockSystem for DbLs {
     ) -> LsFuture<'_, Result<(), DavLock>> {
         let segs = segs_of(path);
         let locks = self.current();
-        let mut res = self.check_to(
-            &locks,
-            &segs,
+        let who = Asker {
             principal,
             ignore_principal,
-            submitted_tokens,
-            false,
-        );
+            tokens: submitted_tokens,
+            shared_ok: false,
+        };
+        let mut res = self.check_to(&locks, &segs, &who);
         if res.is_ok() && deep {
-            res = self.check_below(
-                &locks,
-                &segs,
-                principal,
-                ignore_principal,
-                submitted_tokens,
-                false,
-            );
+            res = self.check_below(&locks, &segs, &who);
         }
         Box::pin(async move { res })
     }
