@@ -52,11 +52,11 @@ fn same_trees(a: &Path, b: &Path) {
 fn rclone_copy_check_download_delete_the_corpus() {
     let t = tempfile::tempdir().unwrap();
     let corpus = t.path().join("corpus");
+    // `../shared` next to the project root (CI provides it), or SILENT_NAS_SHARED
+    let shared = std::env::var("SILENT_NAS_SHARED")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared").to_owned());
     let made = Command::new("python3")
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/datasets/make_corpus.py"
-        ))
+        .arg(format!("{shared}/datasets/make_corpus.py"))
         .arg(&corpus)
         .args(["--versions", "1", "--small", "200", "--text-mb", "2"])
         .output()
