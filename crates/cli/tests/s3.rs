@@ -24,15 +24,15 @@ fn key(s: &Server, user: &str) -> (String, String) {
     )
 }
 
-#[test]
-fn boto3_suite_passes() {
+/// Runs one of the Python suites in tests/s3 against a fresh server.
+fn run_suite(script: &str) {
     let t = tempfile::tempdir().unwrap();
     let s = Server::start_with(&t.path().join("data"), &["--s3-listen", "127.0.0.1:0"]);
     let (ak, sk) = key(&s, "admin");
     let out = Command::new("python3")
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../tests/s3/test_boto3.py"
+        .arg(format!(
+            "{}/../../tests/s3/{script}",
+            env!("CARGO_MANIFEST_DIR")
         ))
         .args([
             &format!("http://{}", s.s3_addr.as_ref().unwrap()),
@@ -46,10 +46,20 @@ fn boto3_suite_passes() {
         .expect("python3 with boto3 (pip install boto3)");
     assert!(
         out.status.success(),
-        "boto3 suite failed:\n{}\n{}",
+        "{script} failed:\n{}\n{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn boto3_suite_passes() {
+    run_suite("test_boto3.py");
+}
+
+#[test]
+fn boto3_multipart_checksum_and_version_suite_passes() {
+    run_suite("test_boto3_multipart.py");
 }
 
 #[test]

@@ -24,6 +24,7 @@
 
 mod accounts;
 mod asyncio;
+mod compose;
 mod error;
 mod fsck;
 mod gc;
@@ -40,6 +41,7 @@ mod write;
 
 pub use accounts::{Accounts, LockTable};
 pub use asyncio::AsyncHome;
+pub use compose::Composition;
 pub use error::{EngineError, EngineResult};
 pub use fsck::{FsckReport, Problem};
 pub use gc::{GcPlan, GcReport};

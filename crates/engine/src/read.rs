@@ -45,6 +45,11 @@ impl FileReader {
         }
     }
 
+    /// The version's extent list (offsets ascending).
+    pub(crate) fn extents(&self) -> &[Extent] {
+        &self.extents
+    }
+
     /// A reader over the whole version.
     pub fn reader(&self) -> RangeReader {
         self.range(ByteRange::full(self.version.size))
@@ -130,6 +135,11 @@ impl RangeReader {
         Err(self.corrupt("chunk unreadable".into()))
     }
 
+    /// Whether the range is exhausted.
+    pub(crate) fn done(&self) -> bool {
+        self.pos >= self.end
+    }
+
     /// Reads the rest of the range into a vector.
     pub fn read_to_vec(mut self) -> EngineResult<Vec<u8>> {
         let mut out = Vec::with_capacity((self.end - self.pos) as usize);
@@ -141,7 +151,7 @@ impl RangeReader {
     }
 
     /// The next piece of data (non-empty while the range is not exhausted).
-    fn next_slice(&mut self) -> EngineResult<&[u8]> {
+    pub(crate) fn next_slice(&mut self) -> EngineResult<&[u8]> {
         let cur_end = self.cur_start + self.cur.len() as u64;
         if self.cur.is_empty() || self.pos >= cur_end {
             self.load()?;

@@ -8,11 +8,16 @@
 //! success.
 
 mod auth;
+mod checksums;
+mod complete;
 mod conditions;
 mod keys;
 mod list;
+mod multipart;
 mod objects;
 mod service;
+mod staging;
+mod upload;
 
 pub use auth::KeyAuth;
 pub use service::NasS3;

@@ -2,13 +2,15 @@
 //! the way for the S3 ETag), GET/HEAD (ranges, verified reads), DELETE (to the trash),
 //! COPY (shares chunks: no data copied).
 
+use crate::checksums::{self, Claims};
 use crate::conditions::{check_read, check_write};
 use crate::keys::{blocking, object_path, s3_err};
 use crate::service::{NasS3, need_bucket, timestamp};
+use crate::upload::{QuotaBase, Target, drain, receive};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use md5::{Digest, Md5};
-use nas_engine::{AsyncHome, EngineError, Entry, FileAttrs, NodeKind, WriteOptions};
+use nas_engine::{AsyncHome, EngineError, Entry, FileAttrs, Home, NodeKind};
 use nas_types::ByteRange;
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
@@ -16,7 +18,10 @@ use std::collections::BTreeMap;
 
 /// User-metadata key under which the MD5 of the content is kept (the S3 ETag). Keys with
 /// the `s3:` prefix are reserved and never returned as `x-amz-meta-*`.
-const MD5_KEY: &str = "s3:md5";
+pub const MD5_KEY: &str = "s3:md5";
+
+/// User-metadata key listing the part sizes of an object assembled by a multipart upload.
+pub const PARTS_KEY: &str = "s3:parts";
 
 /// The ETag listings show (the same as GET's).
 pub fn etag_for_list(e: &Entry) -> ETag {
@@ -45,13 +50,62 @@ fn user_metadata(e: &Entry) -> Option<Metadata> {
     (!m.is_empty()).then_some(m)
 }
 
-enum Part {
-    Data(Bytes),
-    End(FileAttrs),
+/// Standard headers kept with an object, under reserved `s3:` keys.
+const STANDARD: [&str; 4] = [
+    "s3:cache-control",
+    "s3:content-disposition",
+    "s3:content-encoding",
+    "s3:content-language",
+];
+
+/// The headers S3 stores with an object besides its type and `x-amz-meta-*`.
+#[derive(Debug, Default, Clone)]
+pub struct Standard {
+    pub cache_control: Option<String>,
+    pub content_disposition: Option<String>,
+    pub content_encoding: Option<String>,
+    pub content_language: Option<String>,
 }
 
-/// PutObject. A refused request still has its body read (up to a bound), so the client's
-/// next request on the same connection is not parsed from the middle of this one's body.
+impl Standard {
+    fn values(&self) -> [&Option<String>; 4] {
+        [
+            &self.cache_control,
+            &self.content_disposition,
+            &self.content_encoding,
+            &self.content_language,
+        ]
+    }
+
+    pub fn of(e: &Entry) -> Standard {
+        let get = |i: usize| e.attrs.user.get(STANDARD[i]).cloned();
+        Standard {
+            cache_control: get(0),
+            content_disposition: get(1),
+            content_encoding: get(2),
+            content_language: get(3),
+        }
+    }
+}
+
+/// The attributes of a new object: its type, standard headers and user metadata (keys
+/// under the reserved `s3:` prefix are dropped).
+pub fn object_attrs(
+    content_type: Option<String>,
+    std: &Standard,
+    metadata: Option<Metadata>,
+) -> FileAttrs {
+    let mut user: BTreeMap<String, String> = metadata.unwrap_or_default().into_iter().collect();
+    user.retain(|k, _| !k.starts_with("s3:"));
+    for (k, v) in STANDARD.iter().zip(std.values()) {
+        if let Some(v) = v {
+            user.insert((*k).to_owned(), v.clone());
+        }
+    }
+    FileAttrs { content_type, user }
+}
+
+/// PutObject.
 pub async fn put(
     s3: &NasS3,
     mut req: S3Request<PutObjectInput>,
@@ -70,6 +124,8 @@ async fn put_body(
     body: &mut Option<StreamingBlob>,
 ) -> S3Result<S3Response<PutObjectOutput>> {
     let (home, who) = s3.writer(&req).await?;
+    let trailers = req.trailing_headers.clone();
+    let headers = req.headers;
     let input = req.input;
     need_bucket(&home, &input.bucket).await?;
     let path = object_path(&input.bucket, &input.key)?;
@@ -109,102 +165,60 @@ async fn put_body(
             input.if_none_match.as_ref(),
         )?;
     }
-    let quota = who.quota;
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Part>(4);
-    let (h, p) = (home.clone(), path.clone());
-    let writer = tokio::task::spawn_blocking(move || -> Result<Entry, EngineError> {
-        if let Some(parent) = p.parent() {
-            h.mkdir_all(&parent)?;
-        }
-        let base = match quota {
-            Some(_) => h
-                .used_bytes()?
-                .saturating_sub(h.stat(&p).map(|e| e.size).unwrap_or(0)),
-            None => 0,
-        };
-        let mut w = h.writer(&p, WriteOptions::default())?;
-        loop {
-            match rx.blocking_recv() {
-                Some(Part::Data(b)) => {
-                    if quota.is_some_and(|q| base + w.written() + b.len() as u64 > q) {
-                        return Err(EngineError::Invalid("quota exceeded".into()));
-                    }
-                    w.write(&b)?;
-                }
-                Some(Part::End(attrs)) => {
-                    w.set_attrs(attrs);
-                    w.commit()?;
-                    return h.stat(&p);
-                }
-                None => {
-                    return Err(EngineError::Invalid(
-                        "upload ended before its last byte".into(),
-                    ));
-                }
-            }
-        }
-    });
-    let mut md5 = Md5::new();
-    let mut failed = None;
-    if let Some(b) = body.as_mut() {
-        while let Some(chunk) = b.next().await {
-            match chunk {
-                Ok(bytes) => {
-                    md5.update(&bytes);
-                    if tx.send(Part::Data(bytes)).await.is_err() {
-                        break; // the writer stopped: its error is reported below
-                    }
-                }
-                Err(e) => {
-                    failed = Some(e.to_string());
-                    break;
-                }
-            }
-        }
-    }
-    let md5_hex = hex::encode(md5.finalize());
-    if let Some(e) = failed {
-        drop(tx); // the writer sees no end: nothing is committed
-        let _ = writer.await;
-        return Err(S3Error::with_message(S3ErrorCode::IncompleteBody, e));
-    }
-    let mut user: BTreeMap<String, String> =
-        input.metadata.unwrap_or_default().into_iter().collect();
-    user.retain(|k, _| !k.starts_with("s3:"));
-    user.insert(MD5_KEY.into(), md5_hex.clone());
-    let _ = tx
-        .send(Part::End(FileAttrs {
-            content_type: input.content_type.map(|c| c.to_string()),
-            user,
-        }))
-        .await;
-    drop(tx);
-    match writer.await {
-        Ok(Ok(_)) => Ok(S3Response::new(PutObjectOutput {
-            e_tag: Some(ETag::Strong(md5_hex)),
+    let claims = Claims::from_request(
+        &headers,
+        input.content_md5.clone(),
+        Checksum {
+            checksum_crc32: input.checksum_crc32.clone(),
+            checksum_crc32c: input.checksum_crc32c.clone(),
+            checksum_crc64nvme: input.checksum_crc64nvme.clone(),
+            checksum_sha1: input.checksum_sha1.clone(),
+            checksum_sha256: input.checksum_sha256.clone(),
             ..Default::default()
-        })),
-        Ok(Err(EngineError::Invalid(m))) if m == "quota exceeded" => Err(S3Error::with_message(
-            S3ErrorCode::Custom("QuotaExceeded".into()),
-            "the user's quota would be exceeded; nothing was stored",
-        )),
-        Ok(Err(e)) => Err(s3_err(e)),
-        Err(_) => Err(s3_error!(InternalError)),
-    }
-}
-
-/// Reads and discards a request body we refuse (up to 64 MiB; a larger one is left to the
-/// connection being closed).
-async fn drain(body: &mut Option<StreamingBlob>) {
-    if let Some(b) = body.as_mut() {
-        let mut seen = 0usize;
-        while let Some(Ok(chunk)) = b.next().await {
-            seen += chunk.len();
-            if seen > 64 << 20 {
-                break;
-            }
-        }
-    }
+        },
+    )?;
+    let quota = who.quota.map(|q| {
+        let (h, p) = (home.clone(), path.clone());
+        let base: QuotaBase = Box::new(move || {
+            Ok(h.used_bytes()?
+                .saturating_sub(h.stat(&p).map(|e| e.size).unwrap_or(0)))
+        });
+        (q, base)
+    });
+    let std = Standard {
+        cache_control: input.cache_control.clone(),
+        content_disposition: input.content_disposition.clone(),
+        content_encoding: input.content_encoding.clone(),
+        content_language: input.content_language.clone(),
+    };
+    let mut attrs = object_attrs(
+        input.content_type.as_ref().map(|c| c.to_string()),
+        &std,
+        input.metadata.clone(),
+    );
+    let target = Target {
+        home,
+        path,
+        mkdirs: true,
+        quota,
+    };
+    let got = receive(target, body, &claims, trailers, |md5, sums| {
+        attrs.user.insert(MD5_KEY.into(), md5.to_owned());
+        checksums::to_attrs(sums, &mut attrs.user);
+        attrs
+    })
+    .await?;
+    let c = got.checksum;
+    Ok(S3Response::new(PutObjectOutput {
+        e_tag: Some(ETag::Strong(got.md5_hex)),
+        version_id: got.entry.version.map(|v| v.to_string()),
+        checksum_crc32: c.checksum_crc32,
+        checksum_crc32c: c.checksum_crc32c,
+        checksum_crc64nvme: c.checksum_crc64nvme,
+        checksum_sha1: c.checksum_sha1,
+        checksum_sha256: c.checksum_sha256,
+        ..Default::default()
+    }))
 }
 
 async fn file_entry(
@@ -227,11 +241,35 @@ async fn file_entry(
     Ok(e)
 }
 
-/// The file a GET or HEAD names, once its preconditions hold (both inputs have the same
-/// condition fields).
+/// Version `id` of the object `e` (its current version when `id` is `None`). Version ids
+/// are the engine's version numbers.
+async fn at_version(home: &Home, mut e: Entry, id: Option<&str>) -> S3Result<Entry> {
+    let Some(id) = id.filter(|v| *v != "null") else {
+        return Ok(e);
+    };
+    let num: u64 = id
+        .parse()
+        .map_err(|_| s3_error!(NoSuchVersion, "no such version"))?;
+    let (h, p) = (home.clone(), e.path.clone());
+    let all = blocking(move || h.versions(&p)).await?;
+    let v = all
+        .into_iter()
+        .find(|v| v.num.0 == num)
+        .ok_or_else(|| s3_error!(NoSuchVersion, "no such version"))?;
+    e.version = Some(v.num);
+    e.size = v.size;
+    e.mtime_ns = v.mtime_ns;
+    e.hash = Some(v.hash);
+    e.attrs = v.attrs;
+    Ok(e)
+}
+
+/// The file a GET or HEAD names, at the version asked for, once its preconditions hold
+/// (both inputs have the same fields).
 macro_rules! readable {
     ($s3:expr, $home:expr, $input:expr) => {{
         let e = file_entry($s3, $home, &$input.bucket, &$input.key).await?;
+        let e = at_version($home, e, $input.version_id.as_deref()).await?;
         check_read(
             etag_of(&e).value(),
             e.mtime_ns,
@@ -244,15 +282,61 @@ macro_rules! readable {
     }};
 }
 
-pub async fn get(
-    s3: &NasS3,
-    req: S3Request<GetObjectInput>,
-) -> S3Result<S3Response<GetObjectOutput>> {
-    let (home, _) = s3.caller(&req).await?;
-    let input = req.input;
-    let e = readable!(s3, &home, input);
-    let (range, content_range) = match &input.range {
-        Some(r) => {
+/// Sizes of the parts a multipart object was assembled from (one part for others).
+fn part_sizes(e: &Entry) -> Vec<u64> {
+    match e.attrs.user.get(PARTS_KEY) {
+        Some(list) => list.split(',').filter_map(|s| s.parse().ok()).collect(),
+        None => vec![e.size],
+    }
+}
+
+/// The byte range of part `n` (1-based) and the number of parts.
+fn part_range(e: &Entry, n: i32) -> S3Result<(ByteRange, usize)> {
+    let sizes = part_sizes(e);
+    let idx = usize::try_from(n)
+        .ok()
+        .filter(|i| (1..=sizes.len()).contains(i));
+    let Some(idx) = idx else {
+        let mut err = S3Error::with_message(
+            S3ErrorCode::Custom("InvalidPartNumber".into()),
+            "the requested part number is not satisfiable",
+        );
+        err.set_status_code(http::StatusCode::RANGE_NOT_SATISFIABLE);
+        return Err(err);
+    };
+    let start: u64 = sizes[..idx - 1].iter().sum();
+    Ok((
+        ByteRange {
+            start,
+            end: start + sizes[idx - 1],
+        },
+        sizes.len(),
+    ))
+}
+
+/// What a GET or HEAD answers with besides the body: range, headers, checksums.
+struct Answer {
+    range: ByteRange,
+    content_range: Option<String>,
+    parts_count: Option<i32>,
+    std: Standard,
+    checksum: Checksum,
+}
+
+fn answer(
+    e: &Entry,
+    range: Option<&Range>,
+    part: Option<i32>,
+    checksum_mode: Option<&ChecksumMode>,
+) -> S3Result<Answer> {
+    let (range, content_range, parts_count) = match (range, part) {
+        (Some(_), Some(_)) => {
+            return Err(s3_error!(
+                InvalidRequest,
+                "Range and partNumber cannot be used together"
+            ));
+        }
+        (Some(r), None) => {
             let rr = r.check(e.size).map_err(|_| s3_error!(InvalidRange))?;
             let cr = format!("bytes {}-{}/{}", rr.start, rr.end.saturating_sub(1), e.size);
             (
@@ -261,12 +345,47 @@ pub async fn get(
                     end: rr.end,
                 },
                 Some(cr),
+                None,
             )
         }
-        None => (ByteRange::full(e.size), None),
+        (None, Some(n)) => {
+            let (r, count) = part_range(e, n)?;
+            let cr = (count > 1 && !r.is_empty())
+                .then(|| format!("bytes {}-{}/{}", r.start, r.end - 1, e.size));
+            (r, cr, Some(count as i32))
+        }
+        (None, None) => (ByteRange::full(e.size), None, None),
     };
+    let full = range.len() == e.size;
+    let checksum = if checksum_mode.is_some_and(|m| m.as_str() == ChecksumMode::ENABLED) && full {
+        checksums::from_attrs(&e.attrs.user)
+    } else {
+        Checksum::default()
+    };
+    Ok(Answer {
+        range,
+        content_range,
+        parts_count,
+        std: Standard::of(e),
+        checksum,
+    })
+}
+
+pub async fn get(
+    s3: &NasS3,
+    req: S3Request<GetObjectInput>,
+) -> S3Result<S3Response<GetObjectOutput>> {
+    let (home, _) = s3.caller(&req).await?;
+    let input = req.input;
+    let e = readable!(s3, &home, input);
+    let a = answer(
+        &e,
+        input.range.as_ref(),
+        input.part_number,
+        input.checksum_mode.as_ref(),
+    )?;
     let (_, rx) = AsyncHome::new(home)
-        .read(e.path.clone(), e.version, Some(range))
+        .read(e.path.clone(), e.version, Some(a.range))
         .await
         .map_err(s3_err)?;
     let stream = futures_util::stream::unfold(rx, |mut rx| async move {
@@ -275,14 +394,27 @@ pub async fn get(
             Err(e) => Some((Err(std::io::Error::other(e.to_string())), rx)),
         }
     });
+    let c = a.checksum;
     Ok(S3Response::new(GetObjectOutput {
         body: Some(StreamingBlob::wrap(stream)),
-        content_length: Some(range.len() as i64),
-        content_range,
+        content_length: Some(a.range.len() as i64),
+        content_range: a.content_range,
+        parts_count: a.parts_count,
         accept_ranges: Some("bytes".into()),
         e_tag: Some(etag_of(&e)),
         last_modified: Some(timestamp(e.mtime_ns)),
+        version_id: e.version.map(|v| v.to_string()),
         content_type: e.attrs.content_type.clone().and_then(|c| c.parse().ok()),
+        cache_control: a.std.cache_control,
+        content_disposition: a.std.content_disposition,
+        content_encoding: a.std.content_encoding,
+        content_language: a.std.content_language,
+        checksum_crc32: c.checksum_crc32,
+        checksum_crc32c: c.checksum_crc32c,
+        checksum_crc64nvme: c.checksum_crc64nvme,
+        checksum_sha1: c.checksum_sha1,
+        checksum_sha256: c.checksum_sha256,
+        checksum_type: c.checksum_type,
         metadata: user_metadata(&e),
         ..Default::default()
     }))
@@ -295,12 +427,32 @@ pub async fn head(
     let (home, _) = s3.caller(&req).await?;
     let input = req.input;
     let e = readable!(s3, &home, input);
+    let a = answer(
+        &e,
+        input.range.as_ref(),
+        input.part_number,
+        input.checksum_mode.as_ref(),
+    )?;
+    let c = a.checksum;
     Ok(S3Response::new(HeadObjectOutput {
-        content_length: Some(e.size as i64),
+        content_length: Some(a.range.len() as i64),
+        content_range: a.content_range,
+        parts_count: a.parts_count,
         accept_ranges: Some("bytes".into()),
         e_tag: Some(etag_of(&e)),
         last_modified: Some(timestamp(e.mtime_ns)),
+        version_id: e.version.map(|v| v.to_string()),
         content_type: e.attrs.content_type.clone().and_then(|c| c.parse().ok()),
+        cache_control: a.std.cache_control,
+        content_disposition: a.std.content_disposition,
+        content_encoding: a.std.content_encoding,
+        content_language: a.std.content_language,
+        checksum_crc32: c.checksum_crc32,
+        checksum_crc32c: c.checksum_crc32c,
+        checksum_crc64nvme: c.checksum_crc64nvme,
+        checksum_sha1: c.checksum_sha1,
+        checksum_sha256: c.checksum_sha256,
+        checksum_type: c.checksum_type,
         metadata: user_metadata(&e),
         ..Default::default()
     }))

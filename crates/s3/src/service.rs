@@ -2,12 +2,14 @@
 //! the verified access key, then delegates to `objects` / `list`.
 
 use crate::keys::{blocking, bucket_path};
-use crate::{list, objects};
+use crate::staging::{UploadLocks, staging_name};
+use crate::{complete, list, multipart, objects};
 use nas_auth::Principal;
 use nas_engine::{Accounts, EngineError, Home, NodeKind, Store};
 use nas_types::NasPath;
 use s3s::dto::*;
 use s3s::{S3, S3Request, S3Response, S3Result, s3_error};
+use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
 /// The S3 door over a store.
@@ -15,13 +17,35 @@ use std::time::{Duration, UNIX_EPOCH};
 pub struct NasS3 {
     store: Store,
     accounts: Accounts,
+    uploads: Arc<UploadLocks>,
 }
 
 impl NasS3 {
     /// The door over `store`.
     pub fn new(store: Store) -> Self {
         let accounts = store.accounts();
-        NasS3 { store, accounts }
+        NasS3 {
+            store,
+            accounts,
+            uploads: Arc::default(),
+        }
+    }
+
+    /// Purges multipart uploads started more than `age` ago (for the expiry worker).
+    /// Returns how many were removed.
+    pub fn expire_uploads(&self, age: Duration) -> Result<usize, EngineError> {
+        crate::staging::expire_uploads(&self.store, age, &self.uploads)
+    }
+
+    /// The caller's staging home (multipart uploads in progress).
+    pub(crate) async fn staging(&self, who: &Principal) -> S3Result<Home> {
+        let (store, name) = (self.store.clone(), staging_name(&who.name));
+        blocking(move || store.home(&name)).await
+    }
+
+    /// The locks serializing completion and abort of each upload.
+    pub(crate) fn upload_locks(&self) -> &UploadLocks {
+        &self.uploads
     }
 
     /// The signed-in user's home (requests are signed: s3s verified the key already).
@@ -198,5 +222,54 @@ impl S3 for NasS3 {
         req: S3Request<ListObjectsV2Input>,
     ) -> S3Result<S3Response<ListObjectsV2Output>> {
         list::list_v2(self, req).await
+    }
+
+    async fn create_multipart_upload(
+        &self,
+        req: S3Request<CreateMultipartUploadInput>,
+    ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
+        multipart::create(self, req).await
+    }
+
+    async fn upload_part(
+        &self,
+        req: S3Request<UploadPartInput>,
+    ) -> S3Result<S3Response<UploadPartOutput>> {
+        multipart::upload_part(self, req).await
+    }
+
+    async fn upload_part_copy(
+        &self,
+        req: S3Request<UploadPartCopyInput>,
+    ) -> S3Result<S3Response<UploadPartCopyOutput>> {
+        multipart::upload_part_copy(self, req).await
+    }
+
+    async fn complete_multipart_upload(
+        &self,
+        req: S3Request<CompleteMultipartUploadInput>,
+    ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+        complete::complete(self, req).await
+    }
+
+    async fn abort_multipart_upload(
+        &self,
+        req: S3Request<AbortMultipartUploadInput>,
+    ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
+        multipart::abort(self, req).await
+    }
+
+    async fn list_parts(
+        &self,
+        req: S3Request<ListPartsInput>,
+    ) -> S3Result<S3Response<ListPartsOutput>> {
+        multipart::list_parts(self, req).await
+    }
+
+    async fn list_multipart_uploads(
+        &self,
+        req: S3Request<ListMultipartUploadsInput>,
+    ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
+        multipart::list_uploads(self, req).await
     }
 }

@@ -1,0 +1,220 @@
+//! CompleteMultipartUpload: verify the part list against what was staged, compose the
+//! object from the parts' chunks (nothing copied; every byte read once to hash and, when
+//! asked, to compute a full-object checksum), commit it as the key's newest version, then
+//! purge the upload. A crash after the commit leaves a stale upload folder that expiry
+//! removes; a crash before it leaves the upload as it was.
+
+use crate::checksums::{self, Claims};
+use crate::conditions::check_write;
+use crate::keys::{object_path, s3_err};
+use crate::multipart::MIN_PART_SIZE;
+use crate::objects::{MD5_KEY, PARTS_KEY, etag_for_list};
+use crate::service::{NasS3, need_bucket};
+use crate::staging::{
+    ALGORITHM_KEY, BUCKET_KEY, CHECKSUM_TYPE_KEY, OBJECT_KEY, marker, part_path, purge, upload_dir,
+};
+use md5::{Digest, Md5};
+use nas_engine::{EngineError, Entry, FileAttrs, NodeKind, WriteOptions};
+use s3s::dto::*;
+use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
+
+fn invalid_part(msg: String) -> S3Error {
+    S3Error::with_message(S3ErrorCode::InvalidPart, msg)
+}
+
+/// The checksum a CompletedPart claims for `algo`.
+fn claimed(p: &CompletedPart, algo: &str) -> Option<String> {
+    let c = Checksum {
+        checksum_crc32: p.checksum_crc32.clone(),
+        checksum_crc32c: p.checksum_crc32c.clone(),
+        checksum_crc64nvme: p.checksum_crc64nvme.clone(),
+        checksum_sha1: p.checksum_sha1.clone(),
+        checksum_sha256: p.checksum_sha256.clone(),
+        ..Default::default()
+    };
+    checksums::get(&c, algo).cloned()
+}
+
+/// Everything decided before the commit.
+struct Plan {
+    etag: String,
+    checksum: Checksum,
+}
+
+pub async fn complete(
+    s3: &NasS3,
+    req: S3Request<CompleteMultipartUploadInput>,
+) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+    let (home, who) = s3.writer(&req).await?;
+    let input = req.input;
+    need_bucket(&home, &input.bucket).await?;
+    let dst = object_path(&input.bucket, &input.key)?;
+    let staging = s3.staging(&who).await?;
+    let s3c = s3.clone();
+    let (bucket, key) = (input.bucket.clone(), input.key.clone());
+    let (e, plan) = tokio::task::spawn_blocking(move || -> S3Result<(Entry, Plan)> {
+        let _held = s3c.upload_locks().lock(&input.upload_id);
+        let dir = upload_dir(&input.upload_id).ok_or_else(|| s3_error!(NoSuchUpload))?;
+        let m = match staging.stat(&marker(&dir)) {
+            Ok(m) => m,
+            Err(EngineError::NotFound(_)) => return Err(s3_error!(NoSuchUpload)),
+            Err(e) => return Err(s3_err(e)),
+        };
+        let mu = &m.attrs.user;
+        if mu.get(BUCKET_KEY) != Some(&input.bucket) || mu.get(OBJECT_KEY) != Some(&input.key) {
+            return Err(s3_error!(NoSuchUpload));
+        }
+        if input.if_match.is_some() || input.if_none_match.is_some() {
+            let current = match home.stat(&dst) {
+                Ok(e) if e.kind == NodeKind::File => Some(etag_for_list(&e).value().to_owned()),
+                Ok(_) | Err(EngineError::NotFound(_)) => None,
+                Err(e) => return Err(s3_err(e)),
+            };
+            check_write(
+                current.as_deref(),
+                input.if_match.as_ref(),
+                input.if_none_match.as_ref(),
+            )?;
+        }
+        let listed = input
+            .multipart_upload
+            .as_ref()
+            .and_then(|u| u.parts.clone())
+            .unwrap_or_default();
+        if listed.is_empty() {
+            return Err(S3Error::with_message(
+                S3ErrorCode::MalformedXML,
+                "the part list is empty",
+            ));
+        }
+        let algo = mu.get(ALGORITHM_KEY).cloned();
+        let ctype = mu.get(CHECKSUM_TYPE_KEY).cloned();
+        let mut readers = Vec::with_capacity(listed.len());
+        let mut md5s = Md5::new();
+        let mut part_sums = Vec::new();
+        let mut sizes = Vec::new();
+        let mut prev = 0;
+        for p in &listed {
+            let n = p
+                .part_number
+                .ok_or_else(|| invalid_part("a part has no number".into()))?;
+            if n <= prev {
+                return Err(S3Error::with_message(
+                    S3ErrorCode::InvalidPartOrder,
+                    "the part list is not in ascending order",
+                ));
+            }
+            prev = n;
+            let path = part_path(&dir, n);
+            let staged = match staging.stat(&path) {
+                Ok(e) => e,
+                Err(EngineError::NotFound(_)) => {
+                    return Err(invalid_part(format!("part {n} was not uploaded")));
+                }
+                Err(e) => return Err(s3_err(e)),
+            };
+            let stored = staged.attrs.user.get(MD5_KEY).cloned().unwrap_or_default();
+            match &p.e_tag {
+                Some(t) if t.value().trim_matches('"') == stored => {}
+                _ => {
+                    return Err(invalid_part(format!(
+                        "part {n}: the ETag does not match the uploaded part"
+                    )));
+                }
+            }
+            if let Some(a) = &algo {
+                let have = checksums::from_attrs(&staged.attrs.user);
+                let have = checksums::get(&have, a).cloned();
+                if let Some(c) = claimed(p, a)
+                    && Some(&c) != have.as_ref()
+                {
+                    return Err(invalid_part(format!(
+                        "part {n}: the {} does not match the uploaded part",
+                        a.to_ascii_uppercase()
+                    )));
+                }
+                part_sums.push(have);
+            }
+            md5s.update(hex::decode(&stored).unwrap_or_default());
+            sizes.push(staged.size.to_string());
+            readers.push(staging.open(&path, staged.version).map_err(s3_err)?);
+        }
+        // sizes last: a missing or mismatched part is the more useful error
+        for (p, r) in listed.iter().zip(&readers).rev().skip(1) {
+            if r.version().size < MIN_PART_SIZE {
+                return Err(S3Error::with_message(
+                    S3ErrorCode::EntityTooSmall,
+                    format!(
+                        "part {} is smaller than the 5 MiB minimum",
+                        p.part_number.unwrap_or_default()
+                    ),
+                ));
+            }
+        }
+        let etag = format!("{}-{}", hex::encode(md5s.finalize()), listed.len());
+        // a full-object checksum is computed from the data while composing
+        let full = ctype.as_deref() == Some(ChecksumType::FULL_OBJECT);
+        let mut full_hasher = Claims {
+            algorithm: algo.clone().filter(|_| full),
+            ..Default::default()
+        }
+        .hasher();
+        if let Some(parent) = dst.parent() {
+            home.mkdir_all(&parent).map_err(s3_err)?;
+        }
+        let composed = home
+            .compose(&dst, &readers, &mut |piece| full_hasher.update(piece))
+            .map_err(s3_err)?;
+        let mut checksum = Checksum::default();
+        if let Some(a) = &algo {
+            let value = if full {
+                checksums::get(&full_hasher.finalize(), a).cloned()
+            } else {
+                checksums::composite(a, &part_sums)
+            };
+            if let Some(v) = value {
+                checksums::set(&mut checksum, a, v);
+                checksum.checksum_type = ctype.clone().map(ChecksumType::from);
+            }
+        }
+        let mut attrs = FileAttrs {
+            content_type: m.attrs.content_type.clone(),
+            user: m.attrs.user.clone(),
+        };
+        attrs.user.retain(|k, _| {
+            ![BUCKET_KEY, OBJECT_KEY, ALGORITHM_KEY, CHECKSUM_TYPE_KEY].contains(&k.as_str())
+        });
+        attrs.user.insert(MD5_KEY.into(), etag.clone());
+        attrs.user.insert(PARTS_KEY.into(), sizes.join(","));
+        checksums::to_attrs(&checksum, &mut attrs.user);
+        composed
+            .commit(WriteOptions {
+                mtime_ns: None,
+                attrs,
+            })
+            .map_err(s3_err)?;
+        drop(readers);
+        if let Err(e) = purge(&staging, &dir) {
+            tracing::warn!("s3: completed upload {} not purged: {e}", input.upload_id);
+        }
+        let e = home.stat(&dst).map_err(s3_err)?;
+        Ok((e, Plan { etag, checksum }))
+    })
+    .await
+    .map_err(|_| s3_error!(InternalError))??;
+    let c = plan.checksum;
+    Ok(S3Response::new(CompleteMultipartUploadOutput {
+        bucket: Some(bucket.clone()),
+        key: Some(key.clone()),
+        e_tag: Some(ETag::Strong(plan.etag)),
+        location: Some(format!("/{bucket}/{key}")),
+        version_id: e.version.map(|v| v.to_string()),
+        checksum_crc32: c.checksum_crc32,
+        checksum_crc32c: c.checksum_crc32c,
+        checksum_crc64nvme: c.checksum_crc64nvme,
+        checksum_sha1: c.checksum_sha1,
+        checksum_sha256: c.checksum_sha256,
+        checksum_type: c.checksum_type,
+        ..Default::default()
+    }))
+}

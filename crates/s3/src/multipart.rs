@@ -1,0 +1,548 @@
+//! Multipart uploads: Create, UploadPart (idempotent per part number), UploadPartCopy,
+//! Complete, Abort (idempotent), ListParts, ListMultipartUploads. Staging layout and
+//! locking: `staging`. Completion checks the part list (ascending, present, ETags match,
+//! every part but the last at least 5 MiB), composes the object from the parts' chunks
+//! (no data copied) and answers the S3 multipart ETag `md5-of-md5s-N`.
+
+use crate::checksums::{self, Claims};
+use crate::keys::{blocking, object_path, s3_err};
+use crate::objects::{MD5_KEY, Standard, object_attrs};
+use crate::service::{NasS3, need_bucket, timestamp};
+use crate::staging::{
+    ALGORITHM_KEY, BUCKET_KEY, CHECKSUM_TYPE_KEY, MAX_PART, OBJECT_KEY, marker, new_upload_id,
+    part_number, part_path, upload_dir,
+};
+use crate::upload::{QuotaBase, Target, drain, receive};
+use md5::{Digest, Md5};
+use nas_engine::{EngineError, Entry, FileAttrs, Home, WriteOptions};
+use nas_types::{ByteRange, NasPath};
+use s3s::dto::*;
+use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
+use std::io::Read;
+
+/// Smallest size of every part but the last.
+pub const MIN_PART_SIZE: u64 = 5 << 20;
+
+/// The upload `id` of `bucket`/`key` in `staging`: its folder and marker.
+fn find_upload(
+    staging: &Home,
+    id: &str,
+    bucket: &str,
+    key: &str,
+) -> Result<(NasPath, Entry), S3Error> {
+    let dir = upload_dir(id).ok_or_else(|| s3_error!(NoSuchUpload))?;
+    let m = match staging.stat(&marker(&dir)) {
+        Ok(m) => m,
+        Err(EngineError::NotFound(_)) => return Err(s3_error!(NoSuchUpload)),
+        Err(e) => return Err(s3_err(e)),
+    };
+    let user = &m.attrs.user;
+    if user.get(BUCKET_KEY).map(String::as_str) != Some(bucket)
+        || user.get(OBJECT_KEY).map(String::as_str) != Some(key)
+    {
+        return Err(s3_error!(NoSuchUpload));
+    }
+    Ok((dir, m))
+}
+
+fn part_in_range(n: i32) -> S3Result<()> {
+    if (1..=MAX_PART).contains(&n) {
+        Ok(())
+    } else {
+        Err(S3Error::with_message(
+            S3ErrorCode::InvalidArgument,
+            format!("part number must be an integer between 1 and {MAX_PART}"),
+        ))
+    }
+}
+
+pub async fn create(
+    s3: &NasS3,
+    req: S3Request<CreateMultipartUploadInput>,
+) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
+    let (home, who) = s3.writer(&req).await?;
+    let input = req.input;
+    need_bucket(&home, &input.bucket).await?;
+    object_path(&input.bucket, &input.key)?; // the key must map onto the tree
+    if input.key.ends_with('/') {
+        return Err(S3Error::with_message(
+            S3ErrorCode::InvalidArgument,
+            "a key ending in '/' names a folder and takes no data",
+        ));
+    }
+    let algo = match &input.checksum_algorithm {
+        Some(a) => Some(checksums::algo_named(a.as_str()).ok_or_else(|| {
+            S3Error::with_message(S3ErrorCode::InvalidRequest, "unknown checksum algorithm")
+        })?),
+        None => None,
+    };
+    let ctype = match (&input.checksum_type, algo) {
+        (Some(t), _) => Some(t.as_str().to_owned()),
+        (None, Some("crc64nvme")) => Some(ChecksumType::FULL_OBJECT.to_owned()),
+        (None, Some(_)) => Some(ChecksumType::COMPOSITE.to_owned()),
+        (None, None) => None,
+    };
+    if ctype.as_deref() == Some(ChecksumType::FULL_OBJECT)
+        && algo.is_some_and(|a| a.starts_with("sha"))
+    {
+        return Err(S3Error::with_message(
+            S3ErrorCode::InvalidRequest,
+            "FULL_OBJECT checksums are defined for the CRC algorithms only",
+        ));
+    }
+    let std = Standard {
+        cache_control: input.cache_control.clone(),
+        content_disposition: input.content_disposition.clone(),
+        content_encoding: input.content_encoding.clone(),
+        content_language: input.content_language.clone(),
+    };
+    let mut attrs = object_attrs(
+        input.content_type.as_ref().map(|c| c.to_string()),
+        &std,
+        input.metadata.clone(),
+    );
+    attrs.user.insert(BUCKET_KEY.into(), input.bucket.clone());
+    attrs.user.insert(OBJECT_KEY.into(), input.key.clone());
+    if let Some(a) = algo {
+        attrs.user.insert(ALGORITHM_KEY.into(), a.to_owned());
+    }
+    if let Some(t) = &ctype {
+        attrs.user.insert(CHECKSUM_TYPE_KEY.into(), t.clone());
+    }
+    let id = new_upload_id();
+    let staging = s3.staging(&who).await?;
+    let dir = upload_dir(&id).ok_or_else(|| s3_error!(InternalError))?;
+    blocking(move || {
+        staging.mkdir(&dir)?;
+        let opts = WriteOptions {
+            mtime_ns: None,
+            attrs,
+        };
+        staging.write_all(&marker(&dir), b"", opts).map(|_| ())
+    })
+    .await?;
+    Ok(S3Response::new(CreateMultipartUploadOutput {
+        bucket: Some(input.bucket),
+        key: Some(input.key),
+        upload_id: Some(id),
+        checksum_algorithm: algo.map(|a| ChecksumAlgorithm::from(a.to_ascii_uppercase())),
+        checksum_type: ctype.map(ChecksumType::from),
+        ..Default::default()
+    }))
+}
+
+pub async fn upload_part(
+    s3: &NasS3,
+    mut req: S3Request<UploadPartInput>,
+) -> S3Result<S3Response<UploadPartOutput>> {
+    let mut body = req.input.body.take();
+    let r = upload_part_body(s3, req, &mut body).await;
+    if r.is_err() {
+        drain(&mut body).await;
+    }
+    r
+}
+
+async fn upload_part_body(
+    s3: &NasS3,
+    req: S3Request<UploadPartInput>,
+    body: &mut Option<StreamingBlob>,
+) -> S3Result<S3Response<UploadPartOutput>> {
+    let (home, who) = s3.writer(&req).await?;
+    let trailers = req.trailing_headers.clone();
+    let headers = req.headers;
+    let input = req.input;
+    part_in_range(input.part_number)?;
+    let staging = s3.staging(&who).await?;
+    let (dir, _) = {
+        let (s, id, b, k) = (
+            staging.clone(),
+            input.upload_id.clone(),
+            input.bucket.clone(),
+            input.key.clone(),
+        );
+        tokio::task::spawn_blocking(move || find_upload(&s, &id, &b, &k))
+            .await
+            .map_err(|_| s3_error!(InternalError))??
+    };
+    let claims = Claims::from_request(
+        &headers,
+        input.content_md5.clone(),
+        Checksum {
+            checksum_crc32: input.checksum_crc32.clone(),
+            checksum_crc32c: input.checksum_crc32c.clone(),
+            checksum_crc64nvme: input.checksum_crc64nvme.clone(),
+            checksum_sha1: input.checksum_sha1.clone(),
+            checksum_sha256: input.checksum_sha256.clone(),
+            ..Default::default()
+        },
+    )?;
+    let path = part_path(&dir, input.part_number);
+    let quota = who.quota.map(|q| {
+        let (h, s, p) = (home.clone(), staging.clone(), path.clone());
+        let base: QuotaBase = Box::new(move || {
+            let replaced = s.stat(&p).map(|e| e.size).unwrap_or(0);
+            Ok((h.used_bytes()? + s.used_bytes()?).saturating_sub(replaced))
+        });
+        (q, base)
+    });
+    let target = Target {
+        home: staging,
+        path,
+        mkdirs: false,
+        quota,
+    };
+    let got = receive(target, body, &claims, trailers, |md5, sums| {
+        let mut attrs = FileAttrs::default();
+        attrs.user.insert(MD5_KEY.into(), md5.to_owned());
+        checksums::to_attrs(sums, &mut attrs.user);
+        attrs
+    })
+    .await
+    .map_err(|e| match e.code() {
+        // the folder went away under the part: the upload was aborted or completed
+        S3ErrorCode::NoSuchKey => s3_error!(NoSuchUpload),
+        _ => e,
+    })?;
+    let c = got.checksum;
+    Ok(S3Response::new(UploadPartOutput {
+        e_tag: Some(ETag::Strong(got.md5_hex)),
+        checksum_crc32: c.checksum_crc32,
+        checksum_crc32c: c.checksum_crc32c,
+        checksum_crc64nvme: c.checksum_crc64nvme,
+        checksum_sha1: c.checksum_sha1,
+        checksum_sha256: c.checksum_sha256,
+        ..Default::default()
+    }))
+}
+
+/// `bytes=first-last` of a copy source (both inclusive, both required, as S3 says).
+fn copy_range(spec: Option<&str>, size: u64) -> S3Result<ByteRange> {
+    let Some(spec) = spec else {
+        return Ok(ByteRange::full(size));
+    };
+    let bad = || {
+        S3Error::with_message(
+            S3ErrorCode::InvalidArgument,
+            "x-amz-copy-source-range must be bytes=first-last within the source object",
+        )
+    };
+    let (a, b) = spec
+        .trim()
+        .strip_prefix("bytes=")
+        .and_then(|r| r.split_once('-'))
+        .ok_or_else(bad)?;
+    let (start, last): (u64, u64) = (
+        a.trim().parse().map_err(|_| bad())?,
+        b.trim().parse().map_err(|_| bad())?,
+    );
+    if start > last || last >= size {
+        return Err(s3_error!(InvalidRange));
+    }
+    Ok(ByteRange {
+        start,
+        end: last + 1,
+    })
+}
+
+pub async fn upload_part_copy(
+    s3: &NasS3,
+    req: S3Request<UploadPartCopyInput>,
+) -> S3Result<S3Response<UploadPartCopyOutput>> {
+    let (home, who) = s3.writer(&req).await?;
+    let input = req.input;
+    part_in_range(input.part_number)?;
+    let CopySource::Bucket {
+        bucket: sb,
+        key: sk,
+        version_id,
+    } = &input.copy_source
+    else {
+        return Err(s3_error!(
+            NotImplemented,
+            "access point copy sources are not supported"
+        ));
+    };
+    need_bucket(&home, sb).await?;
+    let from = object_path(sb, sk)?;
+    let version = match version_id.as_deref() {
+        None | Some("null") => None,
+        Some(v) => Some(nas_types::VersionNum(
+            v.parse().map_err(|_| s3_error!(NoSuchVersion))?,
+        )),
+    };
+    let staging = s3.staging(&who).await?;
+    let (id, b, k) = (
+        input.upload_id.clone(),
+        input.bucket.clone(),
+        input.key.clone(),
+    );
+    let range_spec = input.copy_source_range.clone();
+    let n = input.part_number;
+    let quota = who.quota;
+    let (md5_hex, mtime) = tokio::task::spawn_blocking(move || -> S3Result<(String, i64)> {
+        let (dir, _) = find_upload(&staging, &id, &b, &k)?;
+        let src = home.open(&from, version).map_err(s3_err)?;
+        let range = copy_range(range_spec.as_deref(), src.version().size)?;
+        let path = part_path(&dir, n);
+        if let Some(q) = quota {
+            let replaced = staging.stat(&path).map(|e| e.size).unwrap_or(0);
+            let used = home.used_bytes().map_err(s3_err)? + staging.used_bytes().map_err(s3_err)?;
+            if used.saturating_sub(replaced) + range.len() > q {
+                return Err(S3Error::with_message(
+                    S3ErrorCode::Custom("QuotaExceeded".into()),
+                    "the user's quota would be exceeded; nothing was stored",
+                ));
+            }
+        }
+        let mut w = staging
+            .writer(&path, WriteOptions::default())
+            .map_err(s3_err)?;
+        let mut r = src.range(range);
+        let mut md5 = Md5::new();
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let got = r.read(&mut buf).map_err(|_| s3_error!(InternalError))?;
+            if got == 0 {
+                break;
+            }
+            md5.update(&buf[..got]);
+            w.write(&buf[..got]).map_err(s3_err)?;
+        }
+        let md5_hex = hex::encode(md5.finalize());
+        let mut attrs = FileAttrs::default();
+        attrs.user.insert(MD5_KEY.into(), md5_hex.clone());
+        w.set_attrs(attrs);
+        let v = w.commit().map_err(|e| match e {
+            EngineError::NotFound(_) => s3_error!(NoSuchUpload),
+            other => s3_err(other),
+        })?;
+        Ok((md5_hex, v.mtime_ns))
+    })
+    .await
+    .map_err(|_| s3_error!(InternalError))??;
+    Ok(S3Response::new(UploadPartCopyOutput {
+        copy_part_result: Some(CopyPartResult {
+            e_tag: Some(ETag::Strong(md5_hex)),
+            last_modified: Some(timestamp(mtime)),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }))
+}
+
+pub async fn abort(
+    s3: &NasS3,
+    req: S3Request<AbortMultipartUploadInput>,
+) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
+    let (_, who) = s3.writer(&req).await?;
+    let input = req.input;
+    let staging = s3.staging(&who).await?;
+    let s3c = s3.clone();
+    tokio::task::spawn_blocking(move || -> S3Result<()> {
+        let _held = s3c.upload_locks().lock(&input.upload_id);
+        match find_upload(&staging, &input.upload_id, &input.bucket, &input.key) {
+            Ok((dir, _)) => crate::staging::purge(&staging, &dir).map_err(s3_err),
+            // idempotent: an upload already aborted (or never issued) is gone either way
+            Err(e) if e.code() == &S3ErrorCode::NoSuchUpload => Ok(()),
+            Err(e) => Err(e),
+        }
+    })
+    .await
+    .map_err(|_| s3_error!(InternalError))??;
+    Ok(S3Response::new(AbortMultipartUploadOutput::default()))
+}
+
+/// The staged parts of upload folder `dir`, by part number.
+fn staged_parts(staging: &Home, dir: &NasPath) -> Result<Vec<(i32, Entry)>, EngineError> {
+    let mut parts = Vec::new();
+    let mut after = None;
+    loop {
+        let page = staging.list(dir, after.as_deref(), 1000)?;
+        parts.extend(
+            page.entries
+                .into_iter()
+                .filter_map(|e| Some((part_number(&e)?, e))),
+        );
+        match page.next_after {
+            Some(a) => after = Some(a),
+            None => break,
+        }
+    }
+    parts.sort_by_key(|(n, _)| *n);
+    Ok(parts)
+}
+
+fn part_etag(e: &Entry) -> String {
+    e.attrs.user.get(MD5_KEY).cloned().unwrap_or_default()
+}
+
+pub async fn list_parts(
+    s3: &NasS3,
+    req: S3Request<ListPartsInput>,
+) -> S3Result<S3Response<ListPartsOutput>> {
+    let (_, who) = s3.caller(&req).await?;
+    let input = req.input;
+    let staging = s3.staging(&who).await?;
+    let max = input.max_parts.unwrap_or(1000).clamp(0, 1000) as usize;
+    let marker_n = input.part_number_marker.unwrap_or(0);
+    let (id, b, k) = (
+        input.upload_id.clone(),
+        input.bucket.clone(),
+        input.key.clone(),
+    );
+    let (m, all) = tokio::task::spawn_blocking(move || -> S3Result<_> {
+        let (dir, m) = find_upload(&staging, &id, &b, &k)?;
+        Ok((m, staged_parts(&staging, &dir).map_err(s3_err)?))
+    })
+    .await
+    .map_err(|_| s3_error!(InternalError))??;
+    let rest: Vec<_> = all.into_iter().filter(|(n, _)| *n > marker_n).collect();
+    let truncated = rest.len() > max;
+    let page: Vec<_> = rest.into_iter().take(max).collect();
+    let next = page.last().map(|(n, _)| *n);
+    let parts = page
+        .iter()
+        .map(|(n, e)| {
+            let c = checksums::from_attrs(&e.attrs.user);
+            Part {
+                part_number: Some(*n),
+                e_tag: Some(ETag::Strong(part_etag(e))),
+                size: Some(e.size as i64),
+                last_modified: Some(timestamp(e.mtime_ns)),
+                checksum_crc32: c.checksum_crc32,
+                checksum_crc32c: c.checksum_crc32c,
+                checksum_crc64nvme: c.checksum_crc64nvme,
+                checksum_sha1: c.checksum_sha1,
+                checksum_sha256: c.checksum_sha256,
+            }
+        })
+        .collect();
+    let user = &m.attrs.user;
+    Ok(S3Response::new(ListPartsOutput {
+        bucket: Some(input.bucket),
+        key: Some(input.key),
+        upload_id: Some(input.upload_id),
+        parts: Some(parts),
+        max_parts: Some(max as i32),
+        part_number_marker: input.part_number_marker,
+        next_part_number_marker: if truncated { next } else { None },
+        is_truncated: Some(truncated),
+        checksum_algorithm: user
+            .get(ALGORITHM_KEY)
+            .map(|a| ChecksumAlgorithm::from(a.to_ascii_uppercase())),
+        checksum_type: user.get(CHECKSUM_TYPE_KEY).cloned().map(ChecksumType::from),
+        ..Default::default()
+    }))
+}
+
+pub async fn list_uploads(
+    s3: &NasS3,
+    req: S3Request<ListMultipartUploadsInput>,
+) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
+    let (home, who) = s3.caller(&req).await?;
+    let input = req.input;
+    need_bucket(&home, &input.bucket).await?;
+    let staging = s3.staging(&who).await?;
+    let bucket = input.bucket.clone();
+    // (key, initiated, id, algorithm)
+    let mut all = blocking(move || {
+        let mut out = Vec::new();
+        let mut after = None;
+        loop {
+            let page = staging.list(&NasPath::root(), after.as_deref(), 1000)?;
+            for dir in &page.entries {
+                let Ok(m) = staging.stat(&marker(&dir.path)) else {
+                    continue; // a create cut short: expiry removes it
+                };
+                if m.attrs.user.get(BUCKET_KEY) != Some(&bucket) {
+                    continue;
+                }
+                let key = m.attrs.user.get(OBJECT_KEY).cloned().unwrap_or_default();
+                let algo = m.attrs.user.get(ALGORITHM_KEY).cloned();
+                out.push((key, m.mtime_ns, dir.name().to_owned(), algo));
+            }
+            match page.next_after {
+                Some(a) => after = Some(a),
+                None => break,
+            }
+        }
+        Ok(out)
+    })
+    .await?;
+    all.sort();
+    let prefix = input.prefix.clone().unwrap_or_default();
+    let key_marker = input.key_marker.clone().unwrap_or_default();
+    let id_marker = input.upload_id_marker.clone();
+    let max = input.max_uploads.unwrap_or(1000).clamp(0, 1000) as usize;
+    let delimiter = input.delimiter.clone().filter(|d| !d.is_empty());
+    let mut uploads = Vec::new();
+    let mut prefixes: Vec<String> = Vec::new();
+    let mut truncated = false;
+    let mut last: Option<(String, String)> = None;
+    all.retain(|(key, ..)| key.starts_with(&prefix));
+    // the markers name a position in the list (key, then initiation order)
+    let start = if key_marker.is_empty() {
+        0
+    } else {
+        let by_id = id_marker.as_ref().and_then(|m| {
+            all.iter()
+                .position(|(k, _, id, _)| *k == key_marker && id == m)
+        });
+        match by_id {
+            Some(i) => i + 1,
+            None => all.partition_point(|(k, ..)| *k <= key_marker),
+        }
+    };
+    for (key, initiated, id, algo) in all.into_iter().skip(start) {
+        if let Some(d) = &delimiter
+            && let Some(pos) = key[prefix.len()..].find(d.as_str())
+        {
+            let cp = key[..prefix.len() + pos + d.len()].to_owned();
+            if prefixes.last() != Some(&cp) {
+                if uploads.len() + prefixes.len() >= max {
+                    truncated = true;
+                    break;
+                }
+                prefixes.push(cp);
+                last = Some((key.clone(), id.clone()));
+            }
+            continue;
+        }
+        if uploads.len() + prefixes.len() >= max {
+            truncated = true;
+            break;
+        }
+        last = Some((key.clone(), id.clone()));
+        uploads.push(MultipartUpload {
+            key: Some(key),
+            upload_id: Some(id),
+            initiated: Some(timestamp(initiated)),
+            checksum_algorithm: algo.map(|a| ChecksumAlgorithm::from(a.to_ascii_uppercase())),
+            ..Default::default()
+        });
+    }
+    let (next_key, next_id) = match (truncated, last) {
+        (true, Some((k, i))) => (Some(k), Some(i)),
+        _ => (None, None),
+    };
+    Ok(S3Response::new(ListMultipartUploadsOutput {
+        bucket: Some(input.bucket),
+        uploads: Some(uploads),
+        common_prefixes: Some(
+            prefixes
+                .into_iter()
+                .map(|p| CommonPrefix { prefix: Some(p) })
+                .collect(),
+        ),
+        prefix: input.prefix,
+        delimiter: input.delimiter,
+        key_marker: input.key_marker,
+        upload_id_marker: input.upload_id_marker,
+        max_uploads: Some(max as i32),
+        is_truncated: Some(truncated),
+        next_key_marker: next_key,
+        next_upload_id_marker: next_id,
+        ..Default::default()
+    }))
+}

@@ -1,0 +1,164 @@
+//! Receiving a body into the engine: PutObject and UploadPart both stream here. The
+//! body goes through a bounded channel into a blocking writer (memory stays bounded
+//! whatever the size); MD5 and the claimed checksums are computed on the way; quota is
+//! enforced per block. The version is committed only when the body ended cleanly and
+//! every digest matched — otherwise nothing is stored and the old version stays.
+
+use crate::checksums::Claims;
+use crate::keys::s3_err;
+use bytes::Bytes;
+use futures_util::StreamExt;
+use md5::{Digest, Md5};
+use nas_engine::{EngineError, Entry, FileAttrs, Home, WriteOptions};
+use nas_types::NasPath;
+use s3s::dto::{Checksum, StreamingBlob};
+use s3s::{S3Error, S3ErrorCode, S3Result, TrailingHeaders, s3_error};
+
+/// Computes the bytes already in use that count against a quota (run on the blocking pool).
+pub type QuotaBase = Box<dyn FnOnce() -> Result<u64, EngineError> + Send>;
+
+/// Where a body goes.
+pub struct Target {
+    /// Home written to.
+    pub home: Home,
+    /// File written.
+    pub path: NasPath,
+    /// Create missing parent folders.
+    pub mkdirs: bool,
+    /// The quota and how to compute what already counts against it.
+    pub quota: Option<(u64, QuotaBase)>,
+}
+
+/// What was stored.
+pub struct Received {
+    /// The file as committed.
+    pub entry: Entry,
+    /// Hex MD5 of the body.
+    pub md5_hex: String,
+    /// The checksums the request named, computed.
+    pub checksum: Checksum,
+}
+
+enum Msg {
+    Data(Bytes),
+    End(FileAttrs),
+}
+
+const QUOTA_EXCEEDED: &str = "quota exceeded";
+
+/// Streams `body` into `t`, verifies it against `claims`, and commits it with the
+/// attributes `attrs` returns (given the computed MD5 hex and checksums).
+pub async fn receive(
+    t: Target,
+    body: &mut Option<StreamingBlob>,
+    claims: &Claims,
+    trailers: Option<TrailingHeaders>,
+    attrs: impl FnOnce(&str, &Checksum) -> FileAttrs,
+) -> S3Result<Received> {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Msg>(4);
+    let Target {
+        home,
+        path,
+        mkdirs,
+        quota,
+    } = t;
+    let writer = tokio::task::spawn_blocking(move || -> Result<Entry, EngineError> {
+        if mkdirs && let Some(parent) = path.parent() {
+            home.mkdir_all(&parent)?;
+        }
+        let limit = match quota {
+            Some((q, base)) => Some((q, base()?)),
+            None => None,
+        };
+        let mut w = home.writer(&path, WriteOptions::default())?;
+        loop {
+            match rx.blocking_recv() {
+                Some(Msg::Data(b)) => {
+                    if limit.is_some_and(|(q, base)| base + w.written() + b.len() as u64 > q) {
+                        return Err(EngineError::Invalid(QUOTA_EXCEEDED.into()));
+                    }
+                    w.write(&b)?;
+                }
+                Some(Msg::End(attrs)) => {
+                    w.set_attrs(attrs);
+                    w.commit()?;
+                    return home.stat(&path);
+                }
+                None => {
+                    return Err(EngineError::Invalid(
+                        "upload ended before its last byte".into(),
+                    ));
+                }
+            }
+        }
+    });
+    let mut md5 = Md5::new();
+    let mut sums = claims.hasher();
+    let mut failed = None;
+    if let Some(b) = body.as_mut() {
+        while let Some(chunk) = b.next().await {
+            match chunk {
+                Ok(bytes) => {
+                    md5.update(&bytes);
+                    sums.update(&bytes);
+                    if tx.send(Msg::Data(bytes)).await.is_err() {
+                        break; // the writer stopped: its error is reported below
+                    }
+                }
+                Err(e) => {
+                    failed = Some(S3Error::with_message(
+                        S3ErrorCode::IncompleteBody,
+                        e.to_string(),
+                    ));
+                    break;
+                }
+            }
+        }
+    }
+    let md5: [u8; 16] = md5.finalize().into();
+    let checksum = sums.finalize();
+    let verdict = match failed {
+        Some(e) => Err(e),
+        None => claims.verify(
+            &md5,
+            &checksum,
+            trailers.as_ref().and_then(|t| t.take()).as_ref(),
+        ),
+    };
+    if let Err(e) = verdict {
+        drop(tx); // the writer sees no end: nothing is committed
+        let _ = writer.await;
+        return Err(e);
+    }
+    let md5_hex = hex::encode(md5);
+    let _ = tx.send(Msg::End(attrs(&md5_hex, &checksum))).await;
+    drop(tx);
+    match writer.await {
+        Ok(Ok(entry)) => Ok(Received {
+            entry,
+            md5_hex,
+            checksum,
+        }),
+        Ok(Err(EngineError::Invalid(m))) if m == QUOTA_EXCEEDED => Err(S3Error::with_message(
+            S3ErrorCode::Custom("QuotaExceeded".into()),
+            "the user's quota would be exceeded; nothing was stored",
+        )),
+        Ok(Err(e)) => Err(s3_err(e)),
+        Err(_) => Err(s3_error!(InternalError)),
+    }
+}
+
+/// Reads and discards a request body we refuse (up to 64 MiB; a larger one is left to the
+/// connection being closed), so the client's next request on the connection is not parsed
+/// from the middle of this one's body.
+pub async fn drain(body: &mut Option<StreamingBlob>) {
+    if let Some(b) = body.as_mut() {
+        let mut seen = 0usize;
+        while let Some(Ok(chunk)) = b.next().await {
+            seen += chunk.len();
+            if seen > 64 << 20 {
+                break;
+            }
+        }
+    }
+}
