@@ -18,6 +18,7 @@ mod objects;
 mod service;
 mod staging;
 mod upload;
+mod versions;
 
 pub use auth::KeyAuth;
 pub use service::NasS3;

@@ -1,4 +1,4 @@
-//! ListObjectsV2 over the tree. Keys are produced by a depth-first walk with siblings in
+//! ListObjects (v1 and v2) over the tree. Keys are produced by a depth-first walk with siblings in
 //! name order; the continuation token is the last key returned, and a walk resumes from it
 //! level by level (skipping whole subtrees), so every key comes exactly once across pages
 //! even while objects are added and removed. With the `/` delimiter folders are not
@@ -156,6 +156,66 @@ fn url_encode(s: &str) -> String {
     out
 }
 
+/// One page of the walk: objects, common prefixes, whether more follow, the last key or
+/// prefix returned (the resume point).
+pub struct Page {
+    pub contents: Vec<Object>,
+    pub prefixes: Vec<String>,
+    pub truncated: bool,
+    pub last: Option<String>,
+}
+
+/// Walks bucket `root` for up to `max` keys and prefixes after `resume`.
+pub fn walk_page(
+    home: &Home,
+    root: &NasPath,
+    prefix: String,
+    delimiter: Option<String>,
+    max: usize,
+    resume: Option<String>,
+) -> Result<Page, EngineError> {
+    let mut w = Walk {
+        home,
+        prefix,
+        delimiter,
+        max,
+        contents: Vec::new(),
+        prefixes: Vec::new(),
+        last: None,
+        truncated: false,
+    };
+    if max > 0 {
+        let token: Option<Vec<String>> = resume.map(|t| t.split('/').map(str::to_owned).collect());
+        w.walk(root, "", token.as_deref())?;
+    } else {
+        w.truncated = true;
+    }
+    Ok(Page {
+        contents: w.contents,
+        prefixes: w.prefixes,
+        truncated: w.truncated,
+        last: w.last,
+    })
+}
+
+/// Key encoding as the request asked (`encoding-type=url` or none).
+pub fn encoder(t: Option<&EncodingType>) -> impl Fn(String) -> String + use<> {
+    let url = t.is_some_and(|e| e.as_str() == EncodingType::URL);
+    move |s: String| if url { url_encode(&s) } else { s }
+}
+
+/// Common prefixes as S3 lists them (absent when there are none).
+pub fn common(prefixes: Vec<String>, enc: &impl Fn(String) -> String) -> Option<Vec<CommonPrefix>> {
+    (!prefixes.is_empty()).then(|| {
+        prefixes
+            .into_iter()
+            .map(|p| CommonPrefix {
+                prefix: Some(enc(p)),
+            })
+            .collect()
+    })
+}
+
 pub async fn list_v2(
     s3: &NasS3,
     req: S3Request<ListObjectsV2Input>,
@@ -172,63 +232,75 @@ pub async fn list_v2(
         .or_else(|| input.start_after.clone());
     let root = bucket_path(&input.bucket)?;
     let (p2, d2) = (prefix.clone(), delimiter.clone());
-    let (contents, prefixes, truncated, last) = blocking(move || {
-        let mut w = Walk {
-            home: &home,
-            prefix: p2,
-            delimiter: d2,
-            max,
-            contents: Vec::new(),
-            prefixes: Vec::new(),
-            last: None,
-            truncated: false,
-        };
-        if max > 0 {
-            let token: Option<Vec<String>> =
-                resume.map(|t| t.split('/').map(str::to_owned).collect());
-            w.walk(&root, "", token.as_deref())?;
-        } else {
-            w.truncated = true;
-        }
-        Ok((w.contents, w.prefixes, w.truncated, w.last))
-    })
-    .await?;
-    let url = input
-        .encoding_type
-        .as_ref()
-        .is_some_and(|e| e.as_str() == EncodingType::URL);
-    let enc = |s: String| if url { url_encode(&s) } else { s };
-    let contents: Vec<Object> = contents
+    let page = blocking(move || walk_page(&home, &root, p2, d2, max, resume)).await?;
+    let enc = encoder(input.encoding_type.as_ref());
+    let contents: Vec<Object> = page
+        .contents
         .into_iter()
         .map(|mut o| {
-            o.key = o.key.map(enc);
+            o.key = o.key.map(&enc);
             o
         })
         .collect();
-    let common: Vec<CommonPrefix> = prefixes
-        .into_iter()
-        .map(|p| CommonPrefix {
-            prefix: Some(enc(p)),
-        })
-        .collect();
-    let key_count = (contents.len() + common.len()) as i32;
+    let common = common(page.prefixes, &enc);
+    let key_count = (contents.len() + common.as_ref().map_or(0, Vec::len)) as i32;
     Ok(S3Response::new(ListObjectsV2Output {
         name: Some(input.bucket),
         prefix: Some(enc(prefix)),
-        delimiter: delimiter.map(enc),
+        delimiter: delimiter.map(&enc),
         max_keys: Some(max as i32),
         key_count: Some(key_count),
-        is_truncated: Some(truncated),
-        next_continuation_token: if truncated { last } else { None },
+        is_truncated: Some(page.truncated),
+        next_continuation_token: if page.truncated { page.last } else { None },
         continuation_token: input.continuation_token,
-        start_after: input.start_after.map(enc),
+        start_after: input.start_after.map(&enc),
         encoding_type: input.encoding_type,
         contents: Some(contents),
-        common_prefixes: if common.is_empty() {
-            None
+        common_prefixes: common,
+        ..Default::default()
+    }))
+}
+
+/// ListObjects (v1): the same walk, resumed from `marker`.
+pub async fn list_v1(
+    s3: &NasS3,
+    req: S3Request<ListObjectsInput>,
+) -> S3Result<S3Response<ListObjectsOutput>> {
+    let (home, _) = s3.caller(&req).await?;
+    let input = req.input;
+    need_bucket(&home, &input.bucket).await?;
+    let prefix = input.prefix.clone().unwrap_or_default();
+    let delimiter = input.delimiter.clone().filter(|d| !d.is_empty());
+    let max = input.max_keys.unwrap_or(1000).clamp(0, 1000) as usize;
+    let resume = input.marker.clone().filter(|m| !m.is_empty());
+    let root = bucket_path(&input.bucket)?;
+    let (p2, d2) = (prefix.clone(), delimiter.clone());
+    let page = blocking(move || walk_page(&home, &root, p2, d2, max, resume)).await?;
+    let enc = encoder(input.encoding_type.as_ref());
+    let contents: Vec<Object> = page
+        .contents
+        .into_iter()
+        .map(|mut o| {
+            o.key = o.key.map(&enc);
+            o
+        })
+        .collect();
+    Ok(S3Response::new(ListObjectsOutput {
+        name: Some(input.bucket),
+        prefix: Some(enc(prefix)),
+        delimiter: delimiter.map(&enc),
+        marker: Some(input.marker.map(&enc).unwrap_or_default()),
+        max_keys: Some(max as i32),
+        is_truncated: Some(page.truncated),
+        // given always (S3 gives it only with a delimiter; clients fall back to the last key)
+        next_marker: if page.truncated {
+            page.last.map(&enc)
         } else {
-            Some(common)
+            None
         },
+        encoding_type: input.encoding_type,
+        contents: Some(contents),
+        common_prefixes: common(page.prefixes, &enc),
         ..Default::default()
     }))
 }

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use md5::{Digest, Md5};
 use nas_engine::{AsyncHome, EngineError, Entry, FileAttrs, Home, NodeKind};
-use nas_types::ByteRange;
+use nas_types::{ByteRange, ContentHash};
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 use std::collections::BTreeMap;
@@ -29,11 +29,16 @@ pub fn etag_for_list(e: &Entry) -> ETag {
 }
 
 fn etag_of(e: &Entry) -> ETag {
-    match e.attrs.user.get(MD5_KEY) {
+    etag_of_version(&e.attrs, e.hash.as_ref())
+}
+
+/// The ETag of a version: the MD5 S3 computed when it was written, or (for content
+/// written by another door) the first 128 bits of its BLAKE3.
+pub fn etag_of_version(attrs: &FileAttrs, hash: Option<&ContentHash>) -> ETag {
+    match attrs.user.get(MD5_KEY) {
         Some(m) => ETag::Strong(m.clone()),
         None => ETag::Strong(
-            e.hash
-                .map(|h| h.to_hex()[..32].to_owned())
+            hash.map(|h| h.to_hex()[..32].to_owned())
                 .unwrap_or_default(),
         ),
     }

@@ -3,7 +3,7 @@
 
 use crate::keys::{blocking, bucket_path};
 use crate::staging::{UploadLocks, staging_name};
-use crate::{complete, list, multipart, objects};
+use crate::{complete, list, multipart, objects, versions};
 use nas_auth::Principal;
 use nas_engine::{Accounts, EngineError, Home, NodeKind, Store};
 use nas_types::NasPath;
@@ -271,5 +271,33 @@ impl S3 for NasS3 {
         req: S3Request<ListMultipartUploadsInput>,
     ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
         multipart::list_uploads(self, req).await
+    }
+
+    async fn list_objects(
+        &self,
+        req: S3Request<ListObjectsInput>,
+    ) -> S3Result<S3Response<ListObjectsOutput>> {
+        list::list_v1(self, req).await
+    }
+
+    async fn list_object_versions(
+        &self,
+        req: S3Request<ListObjectVersionsInput>,
+    ) -> S3Result<S3Response<ListObjectVersionsOutput>> {
+        versions::list_versions(self, req).await
+    }
+
+    async fn get_bucket_versioning(
+        &self,
+        req: S3Request<GetBucketVersioningInput>,
+    ) -> S3Result<S3Response<GetBucketVersioningOutput>> {
+        versions::get_versioning(self, req).await
+    }
+
+    async fn put_bucket_versioning(
+        &self,
+        req: S3Request<PutBucketVersioningInput>,
+    ) -> S3Result<S3Response<PutBucketVersioningOutput>> {
+        versions::put_versioning(self, req).await
     }
 }
