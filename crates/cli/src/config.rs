@@ -27,6 +27,8 @@ pub struct FileConfig {
     pub trusted_proxies: Option<Vec<String>>,
     /// Address of the S3-compatible listener (off when unset).
     pub s3_listen: Option<String>,
+    /// Base domain for virtual-host-style S3 requests (`bucket.DOMAIN`).
+    pub s3_domain: Option<String>,
 }
 
 /// PEM files for HTTPS.
@@ -56,6 +58,8 @@ pub struct Config {
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// S3 listener address, when enabled.
     pub s3_listen: Option<SocketAddr>,
+    /// Base domain for virtual-host-style S3 requests.
+    pub s3_domain: Option<String>,
 }
 
 /// Values given on the command line (highest precedence).
@@ -66,6 +70,7 @@ pub struct Overrides {
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     pub s3_listen: Option<String>,
+    pub s3_domain: Option<String>,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -152,6 +157,16 @@ impl Config {
             ),
             None => None,
         };
+        let s3_domain = flags
+            .s3_domain
+            .or_else(|| env("SILENT_NAS_S3_DOMAIN"))
+            .or(fc.s3_domain)
+            .map(|d| d.trim_matches('.').to_ascii_lowercase());
+        if let Some(d) = &s3_domain
+            && (d.is_empty() || d.contains(['/', ':', ' ']))
+        {
+            bail!("s3_domain must be a bare domain name like s3.example.com: {d:?}");
+        }
         Ok(Config {
             data,
             listen,
@@ -160,6 +175,7 @@ impl Config {
             tls,
             trusted_proxies,
             s3_listen,
+            s3_domain,
         })
     }
 }

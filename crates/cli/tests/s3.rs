@@ -63,6 +63,57 @@ fn boto3_multipart_checksum_and_version_suite_passes() {
 }
 
 #[test]
+fn tls_trailers_hand_made_chunked_bodies_virtual_hosts_and_cors() {
+    let t = tempfile::tempdir().unwrap();
+    let (cert, keyf) = (t.path().join("c.pem"), t.path().join("k.pem"));
+    let made = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args(["-subj", "/CN=s3.test"])
+        .args([
+            "-addext",
+            "subjectAltName=DNS:s3.test,DNS:*.s3.test,IP:127.0.0.1",
+        ])
+        .arg("-keyout")
+        .arg(&keyf)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(made.status.success());
+    let s = Server::start_with(
+        &t.path().join("data"),
+        &[
+            "--s3-listen",
+            "127.0.0.1:0",
+            "--s3-domain",
+            "s3.test",
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            keyf.to_str().unwrap(),
+        ],
+    );
+    let (ak, sk) = key(&s, "admin");
+    let port = s.s3_addr.as_ref().unwrap().rsplit(':').next().unwrap();
+    let out = Command::new("python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/s3/test_s3_wire.py"
+        ))
+        .args([port, &ak, &sk, cert.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "test_s3_wire.py failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
 fn revoked_keys_and_read_only_users_are_refused() {
     let t = tempfile::tempdir().unwrap();
     let s = Server::start_with(&t.path().join("data"), &["--s3-listen", "127.0.0.1:0"]);

@@ -10,7 +10,7 @@ mod health;
 mod metrics;
 
 pub use health::{Readiness, check_ready};
-pub use metrics::{Metrics, track};
+pub use metrics::{Door, Metrics, track};
 
 use axum::Router;
 use axum::routing::get;

@@ -245,6 +245,11 @@ fn to_prometheus_text(openmetrics: &str) -> String {
     out
 }
 
+/// Names the door of a listener whose requests [`track`] cannot tell by path (the S3
+/// listener): add it as a request extension before `track` runs.
+#[derive(Debug, Clone, Copy)]
+pub struct Door(pub &'static str);
+
 fn door_of(path: &str) -> &'static str {
     if path == "/dav" || path.starts_with("/dav/") {
         "webdav"
@@ -258,7 +263,10 @@ fn door_of(path: &str) -> &'static str {
 /// Axum middleware recording every request: count by door, method and status, latency,
 /// body bytes in both directions (counted as they stream), requests in flight.
 pub async fn track(State(m): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
-    let door = door_of(req.uri().path());
+    let door = match req.extensions().get::<Door>() {
+        Some(d) => d.0,
+        None => door_of(req.uri().path()),
+    };
     let method = req.method().as_str().to_owned();
     let door_l: Labels = vec![("door".into(), door.into())];
     let inflight = m.in_flight.get_or_create(&door_l).clone();

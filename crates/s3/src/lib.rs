@@ -11,8 +11,10 @@ mod auth;
 mod checksums;
 mod complete;
 mod conditions;
+mod cors;
 mod keys;
 mod list;
+mod listener;
 mod multipart;
 mod objects;
 mod service;
@@ -21,4 +23,5 @@ mod upload;
 mod versions;
 
 pub use auth::KeyAuth;
+pub use listener::{S3Options, router};
 pub use service::NasS3;

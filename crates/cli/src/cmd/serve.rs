@@ -33,6 +33,9 @@ pub struct ServeArgs {
     /// Also serve the S3-compatible API on this address (e.g. 127.0.0.1:9000).
     #[arg(long)]
     s3_listen: Option<String>,
+    /// Base domain for virtual-host-style S3 requests (bucket.DOMAIN).
+    #[arg(long)]
+    s3_domain: Option<String>,
 }
 
 /// Readiness fails when the data directory's file system has less free space than this.
@@ -76,27 +79,6 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: finishing in-flight requests");
 }
 
-/// The S3 listener: s3s on hyper, one task per connection.
-async fn serve_s3(listener: tokio::net::TcpListener, store: Store) {
-    let mut b = s3s::service::S3ServiceBuilder::new(nas_s3::NasS3::new(store.clone()));
-    b.set_auth(nas_s3::KeyAuth::new(store.accounts()));
-    let service = b.build();
-    loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
-        };
-        let svc = service.clone();
-        tokio::spawn(async move {
-            let io = hyper_util::rt::TokioIo::new(stream);
-            let builder =
-                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
-            if let Err(e) = builder.serve_connection(io, svc).await {
-                tracing::debug!("s3 connection: {e}");
-            }
-        });
-    }
-}
-
 pub fn run(a: ServeArgs) -> Result<ExitCode> {
     let flags = Overrides {
         data: a.data,
@@ -104,6 +86,7 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
         tls_cert: a.tls_cert,
         tls_key: a.tls_key,
         s3_listen: a.s3_listen,
+        s3_domain: a.s3_domain,
     };
     let cfg = Config::load(a.config.as_deref(), flags)?;
     tracing_subscriber::fmt()
@@ -129,7 +112,7 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
                 .with_trusted_proxies(cfg.trusted_proxies.clone()),
         ))
         .layer(axum::middleware::from_fn_with_state(
-            metrics,
+            metrics.clone(),
             nas_observe::track,
         ));
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -145,27 +128,48 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
         if let Some(u) = &cfg.public_url {
             println!("public URL: {}/dav/", u.trim_end_matches('/'));
         }
-        if let Some(s3_addr) = cfg.s3_listen {
-            let l = tokio::net::TcpListener::bind(s3_addr).await.with_context(|| format!("cannot listen on {s3_addr} for S3"))?;
-            let bound = l.local_addr()?;
-            println!("S3 API on http://{bound}/ (region us-east-1, path-style)");
-            tokio::spawn(serve_s3(l, store.clone()));
-        }
         let handle = axum_server::Handle::new();
+        let tls = match &cfg.tls {
+            Some(t) => {
+                let _ = rustls::crypto::ring::default_provider().install_default();
+                Some(
+                    axum_server::tls_rustls::RustlsConfig::from_pem_file(&t.cert, &t.key)
+                        .await
+                        .with_context(|| format!("cannot load TLS certificate {} / key {}", t.cert.display(), t.key.display()))?,
+                )
+            }
+            None => None,
+        };
+        if let Some(s3_addr) = cfg.s3_listen {
+            let l = std::net::TcpListener::bind(s3_addr).with_context(|| format!("cannot listen on {s3_addr} for S3"))?;
+            l.set_nonblocking(true)?;
+            let bound = l.local_addr()?;
+            let opts = nas_s3::S3Options { domain: cfg.s3_domain.clone() };
+            let (s3_app, _s3) = nas_s3::router(store.clone(), opts).map_err(anyhow::Error::msg)?;
+            let s3_app = s3_app
+                .layer(axum::middleware::from_fn_with_state(metrics.clone(), nas_observe::track))
+                .layer(axum::Extension(nas_observe::Door("s3")));
+            let style = match &cfg.s3_domain {
+                Some(d) => format!("path-style and virtual-host *.{d}"),
+                None => "path-style".to_owned(),
+            };
+            println!("S3 API on {scheme}://{bound}/ (region us-east-1, {style})");
+            let svc = s3_app.into_make_service_with_connect_info::<SocketAddr>();
+            let h = handle.clone();
+            let server = match &tls {
+                Some(tls) => tokio::spawn(axum_server::from_tcp_rustls(l, tls.clone())?.handle(h).serve(svc)),
+                None => tokio::spawn(axum_server::from_tcp(l)?.handle(h).serve(svc)),
+            };
+            drop(server); // stops with the shared handle at shutdown
+        }
         let stopper = handle.clone();
         tokio::spawn(async move {
             shutdown_signal().await;
             stopper.graceful_shutdown(Some(std::time::Duration::from_secs(30)));
         });
         let service = app.into_make_service_with_connect_info::<SocketAddr>();
-        match &cfg.tls {
-            Some(t) => {
-                let _ = rustls::crypto::ring::default_provider().install_default();
-                let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(&t.cert, &t.key)
-                    .await
-                    .with_context(|| format!("cannot load TLS certificate {} / key {}", t.cert.display(), t.key.display()))?;
-                axum_server::from_tcp_rustls(listener, tls)?.handle(handle).serve(service).await
-            }
+        match tls {
+            Some(tls) => axum_server::from_tcp_rustls(listener, tls)?.handle(handle).serve(service).await,
             None => axum_server::from_tcp(listener)?.handle(handle).serve(service).await,
         }
         .context("server failed")

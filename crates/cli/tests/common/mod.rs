@@ -73,7 +73,10 @@ impl Server {
                     .next()
                     .expect("server exited before its S3 listener")
                     .unwrap();
-                if let Some(rest) = line.strip_prefix("S3 API on http://") {
+                if let Some(rest) = line
+                    .strip_prefix("S3 API on http://")
+                    .or_else(|| line.strip_prefix("S3 API on https://"))
+                {
                     break rest.split('/').next().unwrap().to_owned();
                 }
             }

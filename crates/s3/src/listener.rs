@@ -1,0 +1,214 @@
+//! The S3 listener's HTTP stack: CORS first (a browser's preflight is answered before
+//! authentication, since it carries no credentials), then `s3s` (SigV4, routing, XML) on
+//! [`NasS3`]. Path-style addressing always works; virtual-host style (`bucket.DOMAIN`)
+//! too when a domain is configured.
+
+use crate::auth::KeyAuth;
+use crate::cors::Cors;
+use crate::service::NasS3;
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use nas_engine::Store;
+use s3s::S3Result;
+use s3s::host::{S3Host, VirtualHost};
+use s3s::service::S3ServiceBuilder;
+
+/// How the S3 door is reached.
+#[derive(Debug, Clone, Default)]
+pub struct S3Options {
+    /// Base domain for virtual-host-style requests (`bucket.s3.example.com`).
+    pub domain: Option<String>,
+}
+
+/// Virtual-host addressing under one domain: `bucket.DOMAIN[:port]` names a bucket; any
+/// other host (the domain itself, an IP address, `localhost`) is path-style. (s3s's
+/// `SingleDomain` would take an unknown host for a bucket name, which breaks path-style
+/// requests to an address.)
+struct Domain(String);
+
+impl S3Host for Domain {
+    fn parse_host_header<'a>(&'a self, host: &'a str) -> S3Result<VirtualHost<'a>> {
+        let name = match host.rsplit_once(':') {
+            Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) && !h.ends_with(']') => h,
+            _ => host,
+        };
+        let bucket = name
+            .strip_suffix(self.0.as_str())
+            .and_then(|b| b.strip_suffix('.'))
+            .filter(|b| !b.is_empty());
+        Ok(match bucket {
+            Some(b) => VirtualHost::new(self.0.as_str()).with_bucket(b.to_ascii_lowercase()),
+            None => VirtualHost::new(name),
+        })
+    }
+}
+
+#[derive(Clone)]
+struct CorsState {
+    cors: Cors,
+    domain: Option<String>,
+}
+
+/// The S3 door as an axum router, and the service behind it (for maintenance work such
+/// as expiring abandoned uploads).
+pub fn router(store: Store, opts: S3Options) -> Result<(Router, NasS3), String> {
+    let s3 = NasS3::new(store.clone());
+    let mut b = S3ServiceBuilder::new(s3.clone());
+    b.set_auth(KeyAuth::new(store.accounts()));
+    if let Some(d) = &opts.domain {
+        b.set_host(Domain(d.to_ascii_lowercase()));
+    }
+    let svc = b.build();
+    let state = CorsState {
+        cors: Cors::new(store),
+        domain: opts.domain,
+    };
+    let app = Router::new()
+        .fallback(move |req: Request| {
+            let svc = svc.clone();
+            async move {
+                // a request without a body says so exactly (s3s wants a known length)
+                let bodyless = !req.headers().contains_key(header::CONTENT_LENGTH)
+                    && !req.headers().contains_key(header::TRANSFER_ENCODING);
+                let req = req.map(|b| {
+                    if bodyless {
+                        s3s::Body::empty()
+                    } else {
+                        s3s::Body::http_body_unsync(b)
+                    }
+                });
+                match svc.call(req).await {
+                    Ok(resp) => resp.map(axum::body::Body::new),
+                    Err(e) => {
+                        tracing::error!("s3: {e:?}");
+                        StatusCode::INTERNAL_SERVER_ERROR.into_response()
+                    }
+                }
+            }
+        })
+        .layer(axum::middleware::from_fn_with_state(state, cors_layer));
+    Ok((app, s3))
+}
+
+/// The bucket a request addresses.
+fn bucket_of(req: &Request, domain: Option<&str>) -> Option<String> {
+    if let Some(d) = domain {
+        let host = req.headers().get(header::HOST)?.to_str().ok()?;
+        let host = host.split(':').next().unwrap_or(host);
+        if let Some(b) = host
+            .strip_suffix(d)
+            .and_then(|b| b.strip_suffix('.'))
+            .filter(|b| !b.is_empty())
+        {
+            return Some(b.to_owned());
+        }
+    }
+    let first = req.uri().path().trim_start_matches('/').split('/').next()?;
+    (!first.is_empty()).then(|| first.to_owned())
+}
+
+fn text(h: &HeaderMap, name: header::HeaderName) -> Option<String> {
+    h.get(name)?.to_str().ok().map(str::to_owned)
+}
+
+fn forbidden() -> Response {
+    let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>AccessForbidden</Code>\
+                <Message>CORSResponse: This CORS request is not allowed.</Message></Error>";
+    (
+        StatusCode::FORBIDDEN,
+        [(header::CONTENT_TYPE, "application/xml")],
+        body,
+    )
+        .into_response()
+}
+
+fn set(h: &mut HeaderMap, name: header::HeaderName, v: &str) {
+    if let Ok(v) = HeaderValue::from_str(v) {
+        h.insert(name, v);
+    }
+}
+
+async fn cors_layer(State(st): State<CorsState>, req: Request, next: Next) -> Response {
+    let Some(origin) = text(req.headers(), header::ORIGIN) else {
+        return next.run(req).await;
+    };
+    let preflight = req.method() == Method::OPTIONS
+        && req
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+    let rules = match bucket_of(&req, st.domain.as_deref()) {
+        Some(b) => {
+            let cors = st.cors.clone();
+            tokio::task::spawn_blocking(move || cors.rules(&b))
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .unwrap_or_default()
+        }
+        None => Vec::new(),
+    };
+    if preflight {
+        let method = text(req.headers(), header::ACCESS_CONTROL_REQUEST_METHOD).unwrap_or_default();
+        let asked = text(req.headers(), header::ACCESS_CONTROL_REQUEST_HEADERS).unwrap_or_default();
+        let headers: Vec<&str> = asked
+            .split(',')
+            .map(str::trim)
+            .filter(|h| !h.is_empty())
+            .collect();
+        let Some(rule) = rules.iter().find(|r| r.allows(&origin, &method, &headers)) else {
+            return forbidden();
+        };
+        let mut resp = StatusCode::OK.into_response();
+        let h = resp.headers_mut();
+        set(
+            h,
+            header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            rule.allow_origin(&origin),
+        );
+        set(
+            h,
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            &rule.methods().join(", "),
+        );
+        if !headers.is_empty() {
+            set(h, header::ACCESS_CONTROL_ALLOW_HEADERS, &headers.join(", "));
+        }
+        if let Some(age) = rule.max_age() {
+            set(h, header::ACCESS_CONTROL_MAX_AGE, &age.to_string());
+        }
+        if rule.allow_origin(&origin) != "*" {
+            set(h, header::ACCESS_CONTROL_ALLOW_CREDENTIALS, "true");
+        }
+        set(
+            h,
+            header::VARY,
+            "Origin, Access-Control-Request-Headers, Access-Control-Request-Method",
+        );
+        return resp;
+    }
+    let method = req.method().as_str().to_owned();
+    let mut resp = next.run(req).await;
+    if let Some(rule) = rules.iter().find(|r| r.allows(&origin, &method, &[])) {
+        let h = resp.headers_mut();
+        set(
+            h,
+            header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            rule.allow_origin(&origin),
+        );
+        if !rule.expose().is_empty() {
+            set(
+                h,
+                header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                &rule.expose().join(", "),
+            );
+        }
+        if rule.allow_origin(&origin) != "*" {
+            set(h, header::ACCESS_CONTROL_ALLOW_CREDENTIALS, "true");
+        }
+        set(h, header::VARY, "Origin");
+    }
+    resp
+}
