@@ -35,6 +35,10 @@ pub struct FsckReport {
     pub problems: Vec<Problem>,
     /// Paths of the damaged files, sorted.
     pub damaged_files: BTreeSet<String>,
+    /// The check was stopped before it finished (a scrub interrupted by shutdown): only
+    /// what was examined so far is reported.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub interrupted: bool,
 }
 
 impl FsckReport {
@@ -51,6 +55,23 @@ impl Store {
         &self,
         verify_data: bool,
         progress: &mut dyn FnMut(u64, u64),
+    ) -> EngineResult<FsckReport> {
+        self.check(verify_data, progress, &mut |_| true)
+    }
+
+    /// A scrub: fsck with data verification, calling `after_chunk` with the stored bytes
+    /// of each chunk read back. The hook paces the scrub (it may sleep) and stops it by
+    /// returning `false`; the report is then marked [`FsckReport::interrupted`] and holds
+    /// only the chunk damage found so far.
+    pub fn scrub(&self, after_chunk: &mut dyn FnMut(u64) -> bool) -> EngineResult<FsckReport> {
+        self.check(true, &mut |_, _| {}, after_chunk)
+    }
+
+    fn check(
+        &self,
+        verify_data: bool,
+        progress: &mut dyn FnMut(u64, u64),
+        after_chunk: &mut dyn FnMut(u64) -> bool,
     ) -> EngineResult<FsckReport> {
         let meta = &self.inner.meta;
         let blobs = &self.inner.blobs;
@@ -109,11 +130,24 @@ impl Store {
                     if done.is_multiple_of(256) {
                         progress(done, total);
                     }
+                    if !after_chunk(u64::from(c.loc.len)) {
+                        rep.interrupted = true;
+                        break;
+                    }
                 }
                 Some(_) => {}
             }
         }
         progress(done, total);
+        if rep.interrupted {
+            let mut found: Vec<Problem> = bad
+                .into_values()
+                .map(|detail| Problem { path: None, detail })
+                .collect();
+            found.sort();
+            rep.problems = found;
+            return Ok(rep);
+        }
 
         let mut counted: HashMap<ChunkRow, i64> = HashMap::new();
         let mut damaged: Vec<(NodeId, u64, String)> = Vec::new();
