@@ -4,6 +4,8 @@
 //! the database; the first admin password comes from `SILENT_NAS_ADMIN_PASSWORD` or is
 //! generated and printed once).
 
+mod workers;
+
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -27,6 +29,8 @@ pub struct FileConfig {
     pub trusted_proxies: Option<Vec<String>>,
     /// Address of the S3-compatible listener (off when unset).
     pub s3_listen: Option<String>,
+    /// Background workers: GC, retention, trash expiry, scrub.
+    pub workers: Option<workers::WorkersFile>,
 }
 
 /// PEM files for HTTPS.
@@ -56,6 +60,8 @@ pub struct Config {
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// S3 listener address, when enabled.
     pub s3_listen: Option<SocketAddr>,
+    /// Schedules and limits of the background workers.
+    pub workers: nas_engine::workers::MaintenanceConfig,
 }
 
 /// Values given on the command line (highest precedence).
@@ -152,6 +158,7 @@ impl Config {
             ),
             None => None,
         };
+        let workers = workers::resolve(fc.workers)?;
         Ok(Config {
             data,
             listen,
@@ -160,6 +167,7 @@ impl Config {
             tls,
             trusted_proxies,
             s3_listen,
+            workers,
         })
     }
 }

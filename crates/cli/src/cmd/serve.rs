@@ -1,12 +1,13 @@
 //! `serve`: the server process. Wires the store, the authenticator and the doors into one
 //! HTTP listener; creates the first admin on an empty store; shuts down gracefully on
-//! SIGTERM/SIGINT (stops accepting, lets in-flight requests finish, then exits 0 — an
-//! upload cut off by the shutdown is never committed).
+//! SIGTERM/SIGINT (stops accepting, lets in-flight requests finish, stops the background
+//! workers, then exits 0 — an upload cut off by the shutdown is never committed).
 
 use crate::config::{Config, Overrides};
 use anyhow::{Context, Result};
 use axum::Router;
 use nas_auth::{Authenticator, Role, add_user, generate_password};
+use nas_engine::workers::{WorkerRunner, maintenance_workers};
 use nas_engine::{Store, StoreOptions};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -97,6 +98,23 @@ async fn serve_s3(listener: tokio::net::TcpListener, store: Store) {
     }
 }
 
+/// Starts the maintenance workers (GC, retention, trash expiry, scrub) the configuration
+/// enables, reporting to the metrics. A door adds its own workers to the same runner.
+fn start_workers(
+    store: &Store,
+    cfg: &Config,
+    metrics: Arc<nas_observe::Metrics>,
+) -> Result<Arc<WorkerRunner>> {
+    let runner = Arc::new(WorkerRunner::new(Some(metrics)));
+    for w in maintenance_workers(store, &cfg.workers) {
+        runner.add(w)?;
+    }
+    for st in runner.states() {
+        tracing::info!(worker = %st.name, every = %humantime::format_duration(st.interval), "background worker scheduled");
+    }
+    Ok(runner)
+}
+
 pub fn run(a: ServeArgs) -> Result<ExitCode> {
     let flags = Overrides {
         data: a.data,
@@ -117,6 +135,7 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
     first_admin(&store)?;
     let auth = Arc::new(Authenticator::new(store.accounts()));
     let metrics = Arc::new(nas_observe::Metrics::new());
+    let workers = start_workers(&store, &cfg, metrics.clone())?;
     let observe = nas_observe::Observe {
         store: store.clone(),
         metrics: metrics.clone(),
@@ -170,6 +189,7 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
         }
         .context("server failed")
     })?;
+    workers.stop();
     drop(store);
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
