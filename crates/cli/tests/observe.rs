@@ -94,6 +94,10 @@ fn metrics_follow_requests_and_pass_promtool() {
             Some(0.0)
         );
     }
+    assert_eq!(
+        sample(&t, r#"silent_nas_worker_interval_seconds{worker="gc"}"#),
+        Some(6.0 * 3600.0)
+    );
     for counter in [
         "silent_nas_gc_runs_total",
         "silent_nas_gc_freed_bytes_total",

@@ -21,6 +21,7 @@ pub(crate) struct WorkerSeries {
     last_success: Family<Labels, Seconds>,
     last_duration: Family<Labels, Seconds>,
     running: Family<Labels, Gauge>,
+    interval: Family<Labels, Seconds>,
     gc_runs: Counter,
     gc_freed: Counter,
     scrub_runs: Counter,
@@ -46,6 +47,7 @@ impl WorkerSeries {
             last_success: Family::default(),
             last_duration: Family::default(),
             running: Family::default(),
+            interval: Family::default(),
             gc_runs: Counter::default(),
             gc_freed: Counter::default(),
             scrub_runs: Counter::default(),
@@ -78,6 +80,11 @@ impl WorkerSeries {
             "silent_nas_worker_running",
             "1 while a worker runs",
             s.running.clone(),
+        );
+        r.register(
+            "silent_nas_worker_interval_seconds",
+            "How often each worker is scheduled to run",
+            s.interval.clone(),
         );
         r.register(
             "silent_nas_gc_runs",
@@ -119,8 +126,11 @@ impl WorkerSeries {
 }
 
 impl WorkerObserver for Metrics {
-    fn registered(&self, name: &str) {
+    fn registered(&self, name: &str, interval: Duration) {
         let s = &self.workers;
+        s.interval
+            .get_or_create(&worker(name))
+            .set(interval.as_secs_f64());
         for result in ["ok", "error"] {
             let mut l = worker(name);
             l.push(("result".into(), result.into()));

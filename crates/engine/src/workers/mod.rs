@@ -118,8 +118,8 @@ pub struct WorkerState {
 
 /// Told about each worker's life; the server turns this into metrics.
 pub trait WorkerObserver: Send + Sync {
-    /// A worker was added.
-    fn registered(&self, _name: &str) {}
+    /// A worker was added; it runs every `interval`.
+    fn registered(&self, _name: &str, _interval: Duration) {}
     /// A run began.
     fn started(&self, _name: &str) {}
     /// A run ended; `state` is the state after it.

@@ -132,7 +132,7 @@ impl WorkerRunner {
             wake: Condvar::new(),
         });
         if let Some(o) = &self.observer {
-            o.registered(&w.name);
+            o.registered(&w.name, w.interval);
         }
         let ctx = RunContext {
             shared: self.shared.clone(),

@@ -194,8 +194,11 @@ fn stop_interrupts_a_long_run_and_joins_every_thread() {
 struct Log(Mutex<Vec<String>>);
 
 impl WorkerObserver for Log {
-    fn registered(&self, name: &str) {
-        self.0.lock().unwrap().push(format!("registered {name}"));
+    fn registered(&self, name: &str, every: Duration) {
+        self.0
+            .lock()
+            .unwrap()
+            .push(format!("registered {name} every {}s", every.as_secs()));
     }
     fn started(&self, name: &str) {
         self.0.lock().unwrap().push(format!("started {name}"));
@@ -228,6 +231,10 @@ fn the_observer_hears_of_every_run() {
     r.stop();
     assert_eq!(
         *log.0.lock().unwrap(),
-        ["registered w", "started w", "finished w run 1 ok=true"]
+        [
+            "registered w every 3600s",
+            "started w",
+            "finished w run 1 ok=true"
+        ]
     );
 }
