@@ -209,3 +209,67 @@ fn a_throttled_scrub_stops_at_shutdown() {
     assert_eq!((st.runs, st.failures), (1, 1));
     assert!(st.last_error.unwrap().contains("interrupted"));
 }
+
+#[test]
+fn schedules_survive_a_restart() {
+    let (dir, s) = store();
+    let cfg = MaintenanceConfig {
+        gc_interval: Some(HOUR),
+        trash_retention: None,
+        scrub_interval: None,
+        ..MaintenanceConfig::default()
+    };
+    // a fresh store: the first GC is one interval away
+    let r = WorkerRunner::new(None);
+    for w in maintenance_workers(&s, &cfg) {
+        r.add(w).unwrap();
+    }
+    let now = std::time::SystemTime::now();
+    let next = state(&r, GC).next_run.unwrap();
+    assert!(next > now + HOUR - Duration::from_secs(60), "{next:?}");
+    r.stop();
+    // GC last succeeded 30 minutes ago (as recorded by a previous run): due in about 30
+    let db = rusqlite::Connection::open(dir.path().join("meta.sqlite")).unwrap();
+    let set = |ago: Duration| {
+        let at = nas_engine::now_ns() - ago.as_nanos() as i64;
+        db.execute(
+            "INSERT OR REPLACE INTO settings (key, value) VALUES ('worker.gc.last_success_ns', ?1)",
+            [at.to_string()],
+        )
+        .unwrap();
+    };
+    set(HOUR / 2);
+    let r = WorkerRunner::new(None);
+    for w in maintenance_workers(&s, &cfg) {
+        r.add(w).unwrap();
+    }
+    let now = std::time::SystemTime::now();
+    let next = state(&r, GC).next_run.unwrap();
+    assert!(next > now + Duration::from_secs(25 * 60) && next < now + Duration::from_secs(35 * 60));
+    // a run records its end: the next runner counts from it
+    let st = run(&r, GC);
+    r.stop();
+    let recorded: i64 = db
+        .query_row(
+            "SELECT value FROM settings WHERE key = 'worker.gc.last_success_ns'",
+            [],
+            |row| row.get::<_, String>(0),
+        )
+        .unwrap()
+        .parse()
+        .unwrap();
+    let end = st
+        .last_end
+        .unwrap()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    assert!((recorded - end.as_nanos() as i64).abs() < 5_000_000_000);
+    // overdue (two intervals ago): runs within a minute of start-up
+    set(2 * HOUR);
+    let r = WorkerRunner::new(None);
+    for w in maintenance_workers(&s, &cfg) {
+        r.add(w).unwrap();
+    }
+    let next = state(&r, GC).next_run.unwrap();
+    assert!(next <= std::time::SystemTime::now() + Duration::from_secs(60));
+}

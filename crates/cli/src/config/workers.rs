@@ -205,6 +205,22 @@ mod tests {
     }
 
     #[test]
+    fn the_example_config_spells_out_the_defaults() {
+        let text = include_str!("../../../../deploy/silent-nas.example.toml");
+        let fc: super::super::FileConfig = toml::from_str(text).unwrap();
+        let c = resolve(fc.workers).unwrap();
+        let d = MaintenanceConfig::default();
+        assert_eq!(
+            (c.gc_interval, c.trash_retention, c.trash_interval),
+            (d.gc_interval, d.trash_retention, d.trash_interval)
+        );
+        assert_eq!(
+            (c.scrub_interval, c.scrub_rate),
+            (d.scrub_interval, d.scrub_rate)
+        );
+    }
+
+    #[test]
     fn bad_values_are_refused_at_start_up() {
         for bad in [
             "gc_interval = \"soon\"",

@@ -1,9 +1,11 @@
 //! The store's own workers: GC, retention of old versions, trash expiry and scrub. Each
 //! is a plan followed by its execution (see `gc`, `versions`, `trash`, `fsck`), so what a
-//! worker does is exactly what the matching offline command does.
+//! worker does is exactly what the matching offline command does. Their schedules survive
+//! restarts (the last success of each is kept in the store's settings).
 
 use super::{Outcome, RunContext, Throttle, Worker, WorkerError};
 use crate::store::Store;
+use crate::time::{duration_ns, now_ns};
 use crate::versions::RetentionPolicy;
 use std::time::Duration;
 
@@ -15,6 +17,10 @@ pub const RETENTION: &str = "retention";
 pub const TRASH: &str = "trash";
 /// Name of the scrub worker (fsck with data verification).
 pub const SCRUB: &str = "scrub";
+
+/// A worker whose last success lies more than one interval back runs this soon after
+/// start-up (or after one interval, if that is shorter).
+const OVERDUE_DELAY: Duration = Duration::from_secs(60);
 
 /// Schedules and limits of the maintenance workers. `None` intervals disable a worker.
 #[derive(Debug, Clone)]
@@ -54,7 +60,7 @@ pub fn maintenance_workers(store: &Store, cfg: &MaintenanceConfig) -> Vec<Worker
     let mut out = Vec::new();
     if let Some(every) = cfg.gc_interval {
         let s = store.clone();
-        out.push(Worker::new(GC, every, move |_: &RunContext| gc(&s)));
+        out.push(persisted(store, GC, every, move |_: &RunContext| gc(&s)));
     }
     let policy = cfg.retention;
     if let (Some(every), true) = (
@@ -62,7 +68,7 @@ pub fn maintenance_workers(store: &Store, cfg: &MaintenanceConfig) -> Vec<Worker
         policy.keep_last.is_some() || policy.keep_within.is_some(),
     ) {
         let s = store.clone();
-        out.push(Worker::new(RETENTION, every, move |_: &RunContext| {
+        out.push(persisted(store, RETENTION, every, move |_: &RunContext| {
             retention(&s, &policy)
         }));
     }
@@ -84,11 +90,60 @@ pub fn maintenance_workers(store: &Store, cfg: &MaintenanceConfig) -> Vec<Worker
     if let Some(every) = cfg.scrub_interval {
         let s = store.clone();
         let rate = cfg.scrub_rate;
-        out.push(Worker::new(SCRUB, every, move |ctx: &RunContext| {
+        out.push(persisted(store, SCRUB, every, move |ctx: &RunContext| {
             scrub(&s, rate, ctx)
         }));
     }
     out
+}
+
+fn last_success_key(name: &str) -> String {
+    format!("worker.{name}.last_success_ns")
+}
+
+/// When a worker last succeeded on this store (kept in the store's settings).
+fn first_run_in(store: &Store, name: &str, every: Duration) -> Duration {
+    let last = store
+        .inner
+        .meta
+        .setting(&last_success_key(name))
+        .ok()
+        .flatten()
+        .and_then(|v| v.parse::<i64>().ok());
+    let Some(last) = last else {
+        return every;
+    };
+    let since = now_ns().saturating_sub(last).max(0);
+    match duration_ns(every).checked_sub(since) {
+        Some(left) if left > 0 => Duration::from_nanos(left as u64),
+        _ => every.min(OVERDUE_DELAY),
+    }
+}
+
+/// A maintenance worker whose schedule survives restarts: the end of each successful run
+/// is recorded in the store's settings, and the first run after start-up comes one
+/// interval after the recorded one (soon, if that is past).
+fn persisted(
+    store: &Store,
+    name: &'static str,
+    every: Duration,
+    mut job: impl FnMut(&RunContext) -> Result<Outcome, WorkerError> + Send + 'static,
+) -> Worker {
+    let first = first_run_in(store, name, every);
+    let s = store.clone();
+    Worker::new(name, every, move |ctx: &RunContext| {
+        let mut o = job(ctx)?;
+        if let Err(e) = s
+            .inner
+            .meta
+            .set_setting(&last_success_key(name), &now_ns().to_string())
+        {
+            o.summary
+                .push_str(&format!(" (the run time was not recorded: {e})"));
+        }
+        Ok(o)
+    })
+    .first_run_in(first)
 }
 
 fn gc(s: &Store) -> Result<Outcome, WorkerError> {

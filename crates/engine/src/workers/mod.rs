@@ -41,6 +41,7 @@ pub type Job = Box<dyn FnMut(&RunContext) -> Result<Outcome, WorkerError> + Send
 pub struct Worker {
     pub(crate) name: String,
     pub(crate) interval: Duration,
+    pub(crate) first_in: Option<Duration>,
     pub(crate) job: Job,
 }
 
@@ -55,8 +56,16 @@ impl Worker {
         Worker {
             name: name.into(),
             interval,
+            first_in: None,
             job: Box::new(job),
         }
+    }
+
+    /// Makes the first run come after `d` instead of one interval (e.g. to keep a schedule
+    /// across restarts).
+    pub fn first_run_in(mut self, d: Duration) -> Worker {
+        self.first_in = Some(d);
+        self
     }
 
     /// Its name.

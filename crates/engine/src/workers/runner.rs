@@ -111,6 +111,7 @@ impl WorkerRunner {
         if slots.iter().any(|s| s.lock().public.name == w.name) {
             return Err(EngineError::AlreadyExists(format!("worker {}", w.name)));
         }
+        let first = w.first_in.unwrap_or(w.interval);
         let slot = Arc::new(Slot {
             state: Mutex::new(SlotState {
                 public: WorkerState {
@@ -120,13 +121,13 @@ impl WorkerRunner {
                     last_start: None,
                     last_end: None,
                     last_success: None,
-                    next_run: Some(system_time_in(w.interval)),
+                    next_run: Some(system_time_in(first)),
                     last_outcome: None,
                     last_error: None,
                     runs: 0,
                     failures: 0,
                 },
-                due: Instant::now() + w.interval,
+                due: Instant::now() + first,
                 triggered: false,
             }),
             wake: Condvar::new(),
