@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Checks the monitoring files in deploy/ (run by .ci/run): the Prometheus rules parse and
 # their unit tests pass, the Grafana dashboard is valid JSON with a Prometheus datasource
-# variable, and every metric name the rules, their tests and the dashboard use is one that
+# variable and queries that parse (promtool), and every metric name the rules, their tests and the dashboard use is one that
 # crates/observe exports.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -63,8 +63,22 @@ for path, where, text in exprs:
         used += 1
         if name not in exported:
             bad.append(f"{path}: {where} uses {name}, which crates/observe does not export")
+# Every dashboard query must parse as PromQL: promtool checks them as recording rules,
+# with Grafana's variables replaced by plain values.
+import os, subprocess, tempfile
+queries = [e for (path, _, e) in exprs if path == dash_path and e and not e.startswith("label_values")]
+with tempfile.TemporaryDirectory() as tmp:
+    f = os.path.join(tmp, "dashboard-queries.yml")
+    with open(f, "w") as out:
+        out.write("groups:\n  - name: dashboard\n    rules:\n")
+        for i, q in enumerate(queries):
+            q = q.replace("$__rate_interval", "5m").replace("$instance", ".*")
+            out.write(f"      - record: dashboard:query{i}\n        expr: {json.dumps(q)}\n")
+    r = subprocess.run(["promtool", "check", "rules", f], capture_output=True, text=True)
+    if r.returncode != 0:
+        bad.append(f"{dash_path}: a query does not parse:\n{r.stdout}{r.stderr}")
 if bad:
     print("deploy check failed:\n  " + "\n  ".join(sorted(set(bad))))
     sys.exit(1)
-print(f"deploy ok: {len(exported)} exported series, {used} uses checked in dashboard, rules and rule tests")
+print(f"deploy ok: {len(exported)} exported series, {used} uses checked in dashboard, rules and rule tests; {len(queries)} dashboard queries parse")
 PY
