@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Checks the monitoring files in deploy/ (run by .ci/run): the Prometheus rules parse and
-# their unit tests pass, the Grafana dashboard is valid JSON with a Prometheus datasource
-# variable and queries that parse (promtool), and every metric name the rules, their tests and the dashboard use is one that
-# crates/observe exports.
+# their unit tests pass; the Grafana dashboard is valid JSON with a Prometheus datasource
+# variable and queries that parse (promtool); every metric name the rules, their tests and
+# the dashboard use is one that crates/observe exports.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
