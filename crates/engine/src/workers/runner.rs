@@ -158,9 +158,13 @@ impl WorkerRunner {
         slots.iter().map(|s| s.lock().public.clone()).collect()
     }
 
-    /// Runs the worker `name` now (or right after its current run).
+    /// Runs the worker `name` now (or right after its current run). Fails with
+    /// `NotFound` for an unknown name and `Invalid` once the runner is stopped.
     pub fn run_now(&self, name: &str) -> EngineResult<Trigger> {
         let slots = self.shared.slots.lock().unwrap_or_else(|p| p.into_inner());
+        if self.shared.stop.load(Ordering::SeqCst) {
+            return Err(EngineError::Invalid("the worker runner is stopped".into()));
+        }
         for slot in slots.iter() {
             let mut st = slot.lock();
             if st.public.name == name {

@@ -58,28 +58,36 @@ fn a_worker_runs_on_its_schedule_and_its_state_says_so() {
 }
 
 #[test]
-fn a_worker_never_runs_twice_at_once() {
+fn a_worker_never_runs_twice_at_once_and_triggers_during_a_run_coalesce() {
     let r = WorkerRunner::new(None);
     let inside = Arc::new(AtomicUsize::new(0));
     let most = Arc::new(AtomicUsize::new(0));
     let (i, m) = (inside.clone(), most.clone());
-    r.add(Worker::new("slow", Duration::from_millis(1), move |_| {
+    let (entered_tx, entered) = std::sync::mpsc::channel::<()>();
+    let (release, release_rx) = std::sync::mpsc::channel::<()>();
+    r.add(Worker::new("gated", Duration::from_secs(3600), move |_| {
         let now = i.fetch_add(1, Ordering::SeqCst) + 1;
         m.fetch_max(now, Ordering::SeqCst);
-        std::thread::sleep(Duration::from_millis(10));
+        entered_tx.send(()).unwrap();
+        release_rx.recv().unwrap(); // the run lasts until the test lets it end
         i.fetch_sub(1, Ordering::SeqCst);
         Ok(Outcome::default())
     }))
     .unwrap();
-    let mut saw_busy = false;
-    while r.states()[0].runs < 10 {
-        // hammer the manual trigger while it runs
-        saw_busy |= r.run_now("slow").unwrap() == Trigger::AfterCurrentRun;
-        std::thread::sleep(Duration::from_millis(1));
+    assert_eq!(r.run_now("gated").unwrap(), Trigger::Started);
+    entered.recv_timeout(PATIENCE).unwrap();
+    assert!(r.states()[0].running);
+    for _ in 0..3 {
+        assert_eq!(r.run_now("gated").unwrap(), Trigger::AfterCurrentRun);
     }
+    release.send(()).unwrap();
+    // the triggers made during the first run start exactly one more run, after it
+    entered.recv_timeout(PATIENCE).unwrap();
+    release.send(()).unwrap();
+    wait_for(&r, "gated", |s| s.runs == 2 && !s.running);
     r.stop();
+    assert_eq!(r.states()[0].runs, 2);
     assert_eq!(most.load(Ordering::SeqCst), 1);
-    assert!(saw_busy, "some trigger arrived during a run");
 }
 
 #[test]
@@ -184,9 +192,11 @@ fn stop_interrupts_a_long_run_and_joins_every_thread() {
     assert_eq!(saw_stop.load(Ordering::SeqCst), 1);
     let st = &r.states()[0];
     assert_eq!((st.runs, st.running), (1, false));
-    // no run starts after stop, triggered or not
-    r.run_now("idle").unwrap();
-    std::thread::sleep(Duration::from_millis(50));
+    // every thread is joined: nothing runs any more, and triggers are refused
+    assert!(matches!(
+        r.run_now("idle"),
+        Err(crate::EngineError::Invalid(_))
+    ));
     assert_eq!(r.states()[1].runs, 0);
 }
 
