@@ -54,7 +54,7 @@ impl RunContext {
 
     /// Sleeps for `d`, waking early when the runner stops. Returns `false` if it stopped.
     pub fn sleep(&self, d: Duration) -> bool {
-        let until = Instant::now() + d;
+        let until = instant_in(d);
         let mut g = self.slot.lock();
         loop {
             if self.should_stop() {
@@ -83,8 +83,16 @@ pub enum Trigger {
     AfterCurrentRun,
 }
 
+/// Intervals are capped here, so a schedule of "a million years" means "not in this
+/// process's life" instead of overflowing the clock arithmetic.
+const FOREVER: Duration = Duration::from_secs(100 * 365 * 86_400);
+
 fn system_time_in(d: Duration) -> SystemTime {
-    SystemTime::now() + d
+    SystemTime::now() + d.min(FOREVER)
+}
+
+fn instant_in(d: Duration) -> Instant {
+    Instant::now() + d.min(FOREVER)
 }
 
 impl WorkerRunner {
@@ -127,7 +135,7 @@ impl WorkerRunner {
                     runs: 0,
                     failures: 0,
                 },
-                due: Instant::now() + first,
+                due: instant_in(first),
                 triggered: false,
             }),
             wake: Condvar::new(),
@@ -269,7 +277,7 @@ fn worker_loop(mut w: Worker, ctx: RunContext, observer: Option<Arc<dyn WorkerOb
                 }
             }
             p.next_run = Some(system_time_in(w.interval));
-            st.due = Instant::now() + w.interval;
+            st.due = instant_in(w.interval);
             st.public.clone()
         };
         if let Some(o) = &observer {

@@ -139,6 +139,13 @@ fn run_now_runs_a_worker_whose_schedule_is_far_away() {
         r.run_now("nope"),
         Err(crate::EngineError::NotFound(_))
     ));
+    // an absurd interval is "never", not an overflow
+    r.add(Worker::new("never", Duration::MAX, |_| {
+        Ok(Outcome::default())
+    }))
+    .unwrap();
+    r.run_now("never").unwrap();
+    wait_for(&r, "never", |s| s.runs == 1);
 }
 
 #[test]

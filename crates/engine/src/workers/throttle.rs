@@ -15,7 +15,7 @@ fn pace(bytes: u64, rate: u64, elapsed: Duration) -> Duration {
     if rate == 0 {
         return Duration::ZERO;
     }
-    let due = Duration::from_secs_f64(bytes as f64 / rate as f64);
+    let due = Duration::try_from_secs_f64(bytes as f64 / rate as f64).unwrap_or(Duration::MAX);
     due.saturating_sub(elapsed)
 }
 
