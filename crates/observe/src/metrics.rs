@@ -216,6 +216,11 @@ impl Metrics {
     /// `min_free_bytes` is the readiness threshold (see [`crate::check_ready`]).
     pub fn render(&self, store: &nas_engine::Store, min_free_bytes: u64) -> String {
         self.refresh(store, min_free_bytes);
+        self.text()
+    }
+
+    /// The exposition text of the series as they are (nothing refreshed).
+    pub(crate) fn text(&self) -> String {
         let mut out = String::new();
         if encode(&mut out, &self.registry).is_err() {
             out.clear();

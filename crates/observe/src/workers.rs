@@ -202,3 +202,171 @@ impl WorkerObserver for Metrics {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(text: &str, series: &str) -> Option<f64> {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+    }
+
+    fn state(name: &str, runs: u64, failures: u64, end: u64, success: Option<u64>) -> WorkerState {
+        let at = |s: u64| UNIX_EPOCH + Duration::from_secs(s);
+        WorkerState {
+            name: name.into(),
+            interval: Duration::from_secs(60),
+            running: false,
+            last_start: Some(at(end - 1)),
+            last_end: Some(at(end)),
+            last_success: success.map(at),
+            next_run: Some(at(end + 60)),
+            last_outcome: None,
+            last_error: None,
+            runs,
+            failures,
+        }
+    }
+
+    #[test]
+    fn each_run_moves_the_series_it_names() {
+        let m = Metrics::new();
+        m.registered(GC, Duration::from_secs(60));
+        m.registered(SCRUB, Duration::from_secs(600));
+        let t = m.text();
+        assert_eq!(
+            sample(
+                &t,
+                r#"silent_nas_worker_runs_total{worker="gc",result="error"}"#
+            ),
+            Some(0.0)
+        );
+        assert_eq!(
+            sample(&t, r#"silent_nas_worker_interval_seconds{worker="scrub"}"#),
+            Some(600.0)
+        );
+        assert_eq!(
+            sample(
+                &t,
+                r#"silent_nas_worker_last_success_timestamp_seconds{worker="gc"}"#
+            ),
+            None
+        );
+
+        m.started(GC);
+        assert_eq!(
+            sample(&m.text(), r#"silent_nas_worker_running{worker="gc"}"#),
+            Some(1.0)
+        );
+        let freed = Outcome {
+            summary: "x".into(),
+            freed_bytes: 4096,
+            items: 3,
+            damage: 0,
+        };
+        m.finished(
+            GC,
+            &state(GC, 1, 0, 1000, Some(1000)),
+            &Ok(freed),
+            Duration::from_millis(1500),
+        );
+        m.finished(
+            GC,
+            &state(GC, 2, 1, 2000, Some(1000)),
+            &Err("disk gone".into()),
+            Duration::ZERO,
+        );
+        let t = m.text();
+        assert_eq!(
+            sample(&t, r#"silent_nas_worker_running{worker="gc"}"#),
+            Some(0.0)
+        );
+        assert_eq!(
+            sample(
+                &t,
+                r#"silent_nas_worker_runs_total{worker="gc",result="ok"}"#
+            ),
+            Some(1.0)
+        );
+        assert_eq!(
+            sample(
+                &t,
+                r#"silent_nas_worker_runs_total{worker="gc",result="error"}"#
+            ),
+            Some(1.0)
+        );
+        assert_eq!(
+            sample(
+                &t,
+                r#"silent_nas_worker_last_run_timestamp_seconds{worker="gc"}"#
+            ),
+            Some(2000.0)
+        );
+        assert_eq!(
+            sample(
+                &t,
+                r#"silent_nas_worker_last_success_timestamp_seconds{worker="gc"}"#
+            ),
+            Some(1000.0)
+        );
+        assert_eq!(
+            sample(&t, "silent_nas_gc_runs_total"),
+            Some(1.0),
+            "failed runs are not GC runs"
+        );
+        assert_eq!(sample(&t, "silent_nas_gc_freed_bytes_total"), Some(4096.0));
+
+        let damaged = Outcome {
+            damage: 2,
+            ..Outcome::default()
+        };
+        m.finished(
+            SCRUB,
+            &state(SCRUB, 1, 0, 3000, Some(3000)),
+            &Ok(damaged),
+            Duration::ZERO,
+        );
+        let clean = Outcome::default();
+        m.finished(
+            SCRUB,
+            &state(SCRUB, 2, 0, 4000, Some(4000)),
+            &Ok(clean),
+            Duration::ZERO,
+        );
+        let t = m.text();
+        assert_eq!(sample(&t, "silent_nas_scrub_runs_total"), Some(2.0));
+        assert_eq!(sample(&t, "silent_nas_scrub_damage_found_total"), Some(2.0));
+        assert_eq!(
+            sample(&t, "silent_nas_scrub_last_damage_found"),
+            Some(0.0),
+            "the last scrub was clean"
+        );
+
+        let three = Outcome {
+            items: 3,
+            ..Outcome::default()
+        };
+        m.finished(
+            TRASH,
+            &state(TRASH, 1, 0, 10, Some(10)),
+            &Ok(three.clone()),
+            Duration::ZERO,
+        );
+        m.finished(
+            RETENTION,
+            &state(RETENTION, 1, 0, 10, Some(10)),
+            &Ok(three),
+            Duration::ZERO,
+        );
+        let t = m.text();
+        assert_eq!(
+            sample(&t, "silent_nas_trash_expired_entries_total"),
+            Some(3.0)
+        );
+        assert_eq!(
+            sample(&t, "silent_nas_retention_deleted_versions_total"),
+            Some(3.0)
+        );
+    }
+}
