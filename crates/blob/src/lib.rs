@@ -80,7 +80,8 @@ pub trait BlobStore: Send + Sync {
     fn sync(&self) -> Result<(), BlobError>;
     /// Reads one frame.
     fn read(&self, loc: &BlobLocation) -> Result<Vec<u8>, BlobError>;
-    /// Lists every pack.
+    /// Lists every pack. Safe while packs are deleted: a pack removed during the listing
+    /// may be left out, never reported as an error.
     fn packs(&self) -> Result<Vec<PackInfo>, BlobError>;
     /// Removes a sealed pack. Removing a missing pack is not an error.
     fn delete_pack(&self, pack: PackId) -> Result<(), BlobError>;

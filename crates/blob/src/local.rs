@@ -191,9 +191,15 @@ impl BlobStore for LocalPackStore {
                 else {
                     continue;
                 };
+                // a pack GC deletes while we list is simply not there any more
+                let size = match f.metadata() {
+                    Ok(m) => m.len(),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(e.into()),
+                };
                 out.push(PackInfo {
                     id,
-                    size: f.metadata()?.len(),
+                    size,
                     active: Some(id) == active,
                 });
             }

@@ -4,6 +4,8 @@
 //! the database; the first admin password comes from `SILENT_NAS_ADMIN_PASSWORD` or is
 //! generated and printed once).
 
+mod workers;
+
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -29,6 +31,8 @@ pub struct FileConfig {
     pub s3_listen: Option<String>,
     /// Base domain for virtual-host-style S3 requests (`bucket.DOMAIN`).
     pub s3_domain: Option<String>,
+    /// Background workers: GC, retention, trash expiry, scrub.
+    pub workers: Option<workers::WorkersFile>,
 }
 
 /// PEM files for HTTPS.
@@ -60,6 +64,10 @@ pub struct Config {
     pub s3_listen: Option<SocketAddr>,
     /// Base domain for virtual-host-style S3 requests.
     pub s3_domain: Option<String>,
+    /// Schedules and limits of the background workers.
+    pub workers: nas_engine::workers::MaintenanceConfig,
+    /// Age after which unfinished S3 multipart uploads are removed (`None`: never).
+    pub s3_upload_expiry: Option<std::time::Duration>,
 }
 
 /// Values given on the command line (highest precedence).
@@ -167,6 +175,8 @@ impl Config {
         {
             bail!("s3_domain must be a bare domain name like s3.example.com: {d:?}");
         }
+        let s3_upload_expiry = workers::s3_upload_expiry(fc.workers.as_ref())?;
+        let workers = workers::resolve(fc.workers)?;
         Ok(Config {
             data,
             listen,
@@ -176,6 +186,8 @@ impl Config {
             trusted_proxies,
             s3_listen,
             s3_domain,
+            workers,
+            s3_upload_expiry,
         })
     }
 }

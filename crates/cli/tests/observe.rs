@@ -68,6 +68,44 @@ fn metrics_follow_requests_and_pass_promtool() {
         Some(body.len() as f64)
     );
     assert!(sample(&t, "process_resident_memory_bytes").unwrap() > 1_000_000.0);
+    assert!(sample(&t, "process_virtual_memory_bytes").unwrap() > 1_000_000.0);
+    assert!(sample(&t, "process_max_fds").unwrap() > 0.0);
+    assert!(sample(&t, "process_cpu_seconds_total").is_some());
+    assert_eq!(sample(&t, "silent_nas_ready"), Some(1.0));
+    assert!(sample(&t, "silent_nas_disk_free_bytes").unwrap() > 0.0);
+    assert!(
+        sample(&t, "silent_nas_disk_size_bytes").unwrap()
+            >= sample(&t, "silent_nas_disk_free_bytes").unwrap()
+    );
+    // the default workers are registered (and have not run yet: their intervals are hours)
+    for w in ["gc", "trash", "scrub"] {
+        for result in ["ok", "error"] {
+            assert_eq!(
+                sample(
+                    &t,
+                    &format!(r#"silent_nas_worker_runs_total{{worker="{w}",result="{result}"}}"#)
+                ),
+                Some(0.0),
+                "{w} {result}"
+            );
+        }
+        assert_eq!(
+            sample(&t, &format!(r#"silent_nas_worker_running{{worker="{w}"}}"#)),
+            Some(0.0)
+        );
+    }
+    assert_eq!(
+        sample(&t, r#"silent_nas_worker_interval_seconds{worker="gc"}"#),
+        Some(6.0 * 3600.0)
+    );
+    for counter in [
+        "silent_nas_gc_runs_total",
+        "silent_nas_gc_freed_bytes_total",
+        "silent_nas_scrub_runs_total",
+        "silent_nas_scrub_damage_found_total",
+    ] {
+        assert_eq!(sample(&t, counter), Some(0.0), "{counter}");
+    }
     // the compatibility path serves the same exposition
     assert!(
         curl(&[&s.url("/metrics/storage-v2")], None)
@@ -109,6 +147,10 @@ fn liveness_and_readiness() {
     let r = curl(&[&s.url("/readyz")], None);
     assert_eq!(r.status, 503);
     assert!(r.text().contains("chunk store"), "{}", r.text());
+    let m = curl(&[&s.url("/metrics")], None).text();
+    assert_eq!(sample(&m, "silent_nas_ready"), Some(0.0), "{m}");
     std::fs::rename(&moved, &packs).unwrap();
     assert_eq!(curl(&[&s.url("/readyz")], None).status, 200);
+    let m = curl(&[&s.url("/metrics")], None).text();
+    assert_eq!(sample(&m, "silent_nas_ready"), Some(1.0));
 }

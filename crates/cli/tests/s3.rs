@@ -160,3 +160,53 @@ except ClientError as e:
         "a revoked key is refused at once"
     );
 }
+
+#[test]
+fn abandoned_multipart_uploads_expire() {
+    let t = tempfile::tempdir().unwrap();
+    let cfg = t.path().join("c.toml");
+    std::fs::write(&cfg, "[workers]\ns3_upload_expiry = \"1s\"\n").unwrap();
+    let s = Server::start_with(
+        &t.path().join("data"),
+        &[
+            "--s3-listen",
+            "127.0.0.1:0",
+            "--config",
+            cfg.to_str().unwrap(),
+        ],
+    );
+    let (ak, sk) = key(&s, "admin");
+    let endpoint = format!("http://{}", s.s3_addr.as_ref().unwrap());
+    let script = r#"
+import sys, time, boto3
+from botocore.config import Config
+s3 = boto3.client("s3", endpoint_url=sys.argv[1], aws_access_key_id=sys.argv[2], aws_secret_access_key=sys.argv[3], region_name="us-east-1", config=Config(s3={"addressing_style": "path"}))
+s3.create_bucket(Bucket="exp")
+up = s3.create_multipart_upload(Bucket="exp", Key="left/behind.bin")
+s3.upload_part(Bucket="exp", Key="left/behind.bin", UploadId=up["UploadId"], PartNumber=1, Body=b"x" * 100000)
+assert len(s3.list_multipart_uploads(Bucket="exp").get("Uploads", [])) == 1
+deadline = time.time() + 30
+while s3.list_multipart_uploads(Bucket="exp").get("Uploads", []):
+    assert time.time() < deadline, "the abandoned upload never expired"
+    time.sleep(0.2)
+print("expired")
+"#;
+    let out = Command::new("python3")
+        .args(["-c", script, &endpoint, &ak, &sk])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let m = curl(&[&s.url("/metrics")], None);
+    let text = String::from_utf8_lossy(&m.body);
+    assert!(
+        text.lines().any(|l| l
+            .starts_with("silent_nas_worker_runs_total{worker=\"s3_uploads\",result=\"ok\"}")
+            && !l.ends_with(" 0")),
+        "the expiry worker's runs are counted:\n{text}"
+    );
+}

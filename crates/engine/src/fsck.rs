@@ -6,6 +6,7 @@
 
 use crate::error::EngineResult;
 use crate::store::Store;
+use nas_blob::BlobStore;
 use nas_meta::{ChunkRecord, ChunkRow};
 use nas_types::{NodeId, PackId};
 use serde::Serialize;
@@ -35,6 +36,10 @@ pub struct FsckReport {
     pub problems: Vec<Problem>,
     /// Paths of the damaged files, sorted.
     pub damaged_files: BTreeSet<String>,
+    /// The check was stopped before it finished (a scrub interrupted by shutdown): only
+    /// what was examined so far is reported.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub interrupted: bool,
 }
 
 impl FsckReport {
@@ -51,6 +56,37 @@ impl Store {
         &self,
         verify_data: bool,
         progress: &mut dyn FnMut(u64, u64),
+    ) -> EngineResult<FsckReport> {
+        self.check(verify_data, false, progress, &mut |_| true)
+    }
+
+    /// A scrub: fsck with data verification that is safe while the store serves (writes,
+    /// deletes, GC and compaction going on). Whatever looks wrong against the scan's
+    /// snapshot of the index is checked again against the index as it is now, so a chunk
+    /// moved or freed meanwhile is not damage; reference counts are not compared (that
+    /// needs an offline `fsck`). `after_chunk` is called with the stored bytes of each
+    /// chunk read back: it paces the scrub (it may sleep) and stops it by returning
+    /// `false`; the report is then marked [`FsckReport::interrupted`] and holds only the
+    /// chunk damage found so far.
+    pub fn scrub(&self, after_chunk: &mut dyn FnMut(u64) -> bool) -> EngineResult<FsckReport> {
+        self.check(true, true, &mut |_, _| {}, after_chunk)
+    }
+
+    /// What is wrong with the chunk at `row` now: `None` if the row is gone (freed) or
+    /// its frame, wherever it lives now, reads back and verifies.
+    fn recheck(&self, row: ChunkRow) -> EngineResult<Option<String>> {
+        Ok(match self.inner.meta.chunk(row)? {
+            None => None,
+            Some(c) => verify_frame(&*self.inner.blobs, &c).err(),
+        })
+    }
+
+    fn check(
+        &self,
+        verify_data: bool,
+        online: bool,
+        progress: &mut dyn FnMut(u64, u64),
+        after_chunk: &mut dyn FnMut(u64) -> bool,
     ) -> EngineResult<FsckReport> {
         let meta = &self.inner.meta;
         let blobs = &self.inner.blobs;
@@ -75,48 +111,56 @@ impl Store {
         let mut done = 0u64;
         for c in chunks.values() {
             let end = c.loc.offset + u64::from(c.loc.len);
-            match packs.get(&c.loc.pack) {
-                None => {
-                    bad.insert(
-                        c.row,
-                        format!("chunk {} is in pack {}, which is missing", c.id, c.loc.pack),
-                    );
-                }
-                Some(&size) if end > size => {
-                    bad.insert(
-                        c.row,
-                        format!("chunk {} lies past the end of pack {}", c.id, c.loc.pack),
-                    );
-                }
+            let mut problem = match packs.get(&c.loc.pack) {
+                None => Some(format!(
+                    "chunk {} is in pack {}, which is missing",
+                    c.id, c.loc.pack
+                )),
+                Some(&size) if end > size => Some(format!(
+                    "chunk {} lies past the end of pack {}",
+                    c.id, c.loc.pack
+                )),
                 Some(_) if verify_data => {
                     rep.chunks_verified += 1;
-                    let checked = blobs.read(&c.loc).map_err(|e| e.to_string()).and_then(|f| {
-                        nas_codec::decode_verified(&f, &c.id).map_err(|e| e.to_string())
-                    });
-                    match checked {
-                        Ok(data) if data.len() == c.raw_len as usize => {}
-                        Ok(_) => {
-                            bad.insert(
-                                c.row,
-                                format!("chunk {} decodes to the wrong length", c.id),
-                            );
-                        }
-                        Err(e) => {
-                            bad.insert(c.row, format!("chunk {}: {e}", c.id));
-                        }
-                    }
                     done += 1;
                     if done.is_multiple_of(256) {
                         progress(done, total);
                     }
+                    let found = verify_frame(&**blobs, c).err();
+                    if !after_chunk(u64::from(c.loc.len)) {
+                        rep.interrupted = true;
+                    }
+                    found
                 }
-                Some(_) => {}
+                Some(_) => None,
+            };
+            if problem.is_some() && online {
+                // GC may have moved or deleted the chunk since the scan began, and the
+                // active pack grows: only what is wrong with the chunk *now* is damage.
+                problem = self.recheck(c.row)?;
+            }
+            if let Some(p) = problem {
+                bad.insert(c.row, p);
+            }
+            if rep.interrupted {
+                break;
             }
         }
         progress(done, total);
+        if rep.interrupted {
+            let mut found: Vec<Problem> = bad
+                .into_values()
+                .map(|detail| Problem { path: None, detail })
+                .collect();
+            found.sort();
+            rep.problems = found;
+            return Ok(rep);
+        }
 
         let mut counted: HashMap<ChunkRow, i64> = HashMap::new();
         let mut damaged: Vec<(NodeId, u64, String)> = Vec::new();
+        // extents naming a chunk row the index snapshot lacks or disagrees with
+        let mut suspects: Vec<(NodeId, u64, ChunkRow, u32, String)> = Vec::new();
         let mut reported: HashSet<ChunkRow> = HashSet::new();
         meta.for_each_version(&mut |scan| {
             rep.versions += 1;
@@ -139,14 +183,18 @@ impl Store {
             for e in extents {
                 *counted.entry(e.chunk).or_default() += 1;
                 match chunks.get(&e.chunk) {
-                    None => damaged.push((
+                    None => suspects.push((
                         v.node,
                         v.num.0,
+                        e.chunk,
+                        e.len,
                         format!("chunk row {} is not in the index", e.chunk.0),
                     )),
-                    Some(c) if c.raw_len != e.len => damaged.push((
+                    Some(c) if c.raw_len != e.len => suspects.push((
                         v.node,
                         v.num.0,
+                        e.chunk,
+                        e.len,
                         format!("chunk {} length differs from the chunk list", c.id),
                     )),
                     Some(_) => {
@@ -159,6 +207,22 @@ impl Store {
             }
             Ok(())
         })?;
+        for (node, num, row, len, detail) in suspects {
+            if online {
+                // a version committed after the index snapshot names a newer chunk row
+                let now = meta.chunk(row)?;
+                if let Some(c) = now.filter(|c| c.raw_len == len) {
+                    match verify_frame(&**blobs, &c) {
+                        Ok(()) => continue,
+                        Err(why) => {
+                            damaged.push((node, num, why));
+                            continue;
+                        }
+                    }
+                }
+            }
+            damaged.push((node, num, detail));
+        }
         for (node, num, detail) in damaged {
             let path = meta
                 .node_path(node)?
@@ -178,7 +242,9 @@ impl Store {
                 });
             }
         }
-        for c in chunks.values() {
+        // Reference counts move with every write and delete: only an offline check (no
+        // writer) can compare them with the versions.
+        for c in chunks.values().filter(|_| !online) {
             let actual = counted.get(&c.row).copied().unwrap_or(0);
             if actual != c.refs {
                 rep.problems.push(Problem {
@@ -194,4 +260,17 @@ impl Store {
         rep.problems.dedup();
         Ok(rep)
     }
+}
+
+/// Reads a chunk's frame back, decodes it and checks its hash and length.
+fn verify_frame(blobs: &dyn BlobStore, c: &ChunkRecord) -> Result<(), String> {
+    let data = blobs
+        .read(&c.loc)
+        .map_err(|e| e.to_string())
+        .and_then(|f| nas_codec::decode_verified(&f, &c.id).map_err(|e| e.to_string()))
+        .map_err(|e| format!("chunk {}: {e}", c.id))?;
+    if data.len() != c.raw_len as usize {
+        return Err(format!("chunk {} decodes to the wrong length", c.id));
+    }
+    Ok(())
 }

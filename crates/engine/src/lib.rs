@@ -2,7 +2,8 @@
 //!
 //! It owns the write pipeline (chunk → hash → dedup → compress → append → commit), the read
 //! pipeline (offset index → fetch → verify), the namespace, versions and retention, the
-//! trash, garbage collection and fsck. It knows nothing of HTTP; it reaches disk only
+//! trash, garbage collection and fsck, and the background workers that run them on a
+//! schedule ([`workers`]). It knows nothing of HTTP; it reaches disk only
 //! through [`nas_blob::BlobStore`] and [`nas_meta::MetaStore`].
 //!
 //! ```
@@ -37,6 +38,7 @@ mod store;
 mod time;
 mod trash;
 mod versions;
+pub mod workers;
 mod write;
 
 pub use accounts::{Accounts, LockTable};

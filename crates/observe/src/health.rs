@@ -43,7 +43,12 @@ pub async fn live() -> &'static str {
 }
 
 pub async fn ready(State(o): State<Observe>) -> Response {
-    let r = tokio::task::spawn_blocking(move || check_ready(&o.store, o.min_free_bytes)).await;
+    let r = tokio::task::spawn_blocking(move || {
+        let r = check_ready(&o.store, o.min_free_bytes);
+        o.metrics.host.ready.set(i64::from(r.failures.is_empty()));
+        r
+    })
+    .await;
     match r {
         Ok(r) if r.failures.is_empty() => (StatusCode::OK, "ready\n").into_response(),
         Ok(r) => (

@@ -4,10 +4,14 @@
 //! writable, free disk space is above a threshold).
 //!
 //! Door metrics are recorded by [`Metrics::track`], a wrapper every door's service goes
-//! through; store and process metrics are read when Prometheus scrapes.
+//! through; store, host and process metrics are read when Prometheus scrapes; worker
+//! metrics are updated by the worker runner, to which [`Metrics`] is a
+//! [`nas_engine::workers::WorkerObserver`].
 
 mod health;
+mod host;
 mod metrics;
+mod workers;
 
 pub use health::{Readiness, check_ready};
 pub use metrics::{Door, Metrics, track};

@@ -2,6 +2,8 @@
 //! store and process series refreshed at each scrape.
 
 use crate::Observe;
+use crate::host::HostSeries;
+use crate::workers::WorkerSeries;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -42,6 +44,8 @@ pub struct Metrics {
     rss: Gauge,
     fds: Gauge,
     started: Gauge,
+    pub(crate) host: HostSeries,
+    pub(crate) workers: WorkerSeries,
 }
 
 fn latency_histogram() -> Histogram {
@@ -78,6 +82,8 @@ impl Metrics {
             rss: Gauge::default(),
             fds: Gauge::default(),
             started: Gauge::default(),
+            host: HostSeries::register(&mut r),
+            workers: WorkerSeries::register(&mut r),
         };
         r.register(
             "silent_nas_http_requests",
@@ -169,7 +175,7 @@ impl Metrics {
         Metrics { registry: r, ..m }
     }
 
-    fn refresh(&self, store: &nas_engine::Store) {
+    fn refresh(&self, store: &nas_engine::Store, min_free_bytes: u64) {
         if let Ok(s) = store.stats() {
             self.logical.set(s.logical_bytes as i64);
             self.stored.set(s.stored_bytes as i64);
@@ -203,11 +209,18 @@ impl Metrics {
         if let Ok(d) = std::fs::read_dir("/proc/self/fd") {
             self.fds.set(d.count() as i64);
         }
+        self.host.refresh(store, min_free_bytes);
     }
 
     /// The exposition text, in the Prometheus text format (0.0.4).
-    pub fn render(&self, store: &nas_engine::Store) -> String {
-        self.refresh(store);
+    /// `min_free_bytes` is the readiness threshold (see [`crate::check_ready`]).
+    pub fn render(&self, store: &nas_engine::Store, min_free_bytes: u64) -> String {
+        self.refresh(store, min_free_bytes);
+        self.text()
+    }
+
+    /// The exposition text of the series as they are (nothing refreshed).
+    pub(crate) fn text(&self) -> String {
         let mut out = String::new();
         if encode(&mut out, &self.registry).is_err() {
             out.clear();
@@ -309,7 +322,8 @@ pub async fn track(State(m): State<Arc<Metrics>>, req: Request, next: Next) -> R
 }
 
 pub async fn scrape(State(o): State<Observe>) -> Response {
-    let text = tokio::task::spawn_blocking(move || o.metrics.render(&o.store)).await;
+    let text =
+        tokio::task::spawn_blocking(move || o.metrics.render(&o.store, o.min_free_bytes)).await;
     match text {
         Ok(t) => {
             let mut r = t.into_response();

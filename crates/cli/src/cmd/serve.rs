@@ -1,12 +1,13 @@
 //! `serve`: the server process. Wires the store, the authenticator and the doors into one
 //! HTTP listener; creates the first admin on an empty store; shuts down gracefully on
-//! SIGTERM/SIGINT (stops accepting, lets in-flight requests finish, then exits 0 — an
-//! upload cut off by the shutdown is never committed).
+//! SIGTERM/SIGINT (stops accepting, lets in-flight requests finish, stops the background
+//! workers, then exits 0 — an upload cut off by the shutdown is never committed).
 
 use crate::config::{Config, Overrides};
 use anyhow::{Context, Result};
 use axum::Router;
 use nas_auth::{Authenticator, Role, add_user, generate_password};
+use nas_engine::workers::{Outcome, Worker, WorkerRunner, maintenance_workers};
 use nas_engine::{Store, StoreOptions};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -79,6 +80,23 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: finishing in-flight requests");
 }
 
+/// Starts the maintenance workers (GC, retention, trash expiry, scrub) the configuration
+/// enables, reporting to the metrics. A door adds its own workers to the same runner.
+fn start_workers(
+    store: &Store,
+    cfg: &Config,
+    metrics: Arc<nas_observe::Metrics>,
+) -> Result<Arc<WorkerRunner>> {
+    let runner = Arc::new(WorkerRunner::new(Some(metrics)));
+    for w in maintenance_workers(store, &cfg.workers) {
+        runner.add(w)?;
+    }
+    for st in runner.states() {
+        tracing::info!(worker = %st.name, every = %humantime::format_duration(st.interval), "background worker scheduled");
+    }
+    Ok(runner)
+}
+
 pub fn run(a: ServeArgs) -> Result<ExitCode> {
     let flags = Overrides {
         data: a.data,
@@ -100,6 +118,7 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
     first_admin(&store)?;
     let auth = Arc::new(Authenticator::new(store.accounts()));
     let metrics = Arc::new(nas_observe::Metrics::new());
+    let workers = start_workers(&store, &cfg, metrics.clone())?;
     let observe = nas_observe::Observe {
         store: store.clone(),
         metrics: metrics.clone(),
@@ -145,7 +164,19 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
             l.set_nonblocking(true)?;
             let bound = l.local_addr()?;
             let opts = nas_s3::S3Options { domain: cfg.s3_domain.clone() };
-            let (s3_app, _s3) = nas_s3::router(store.clone(), opts).map_err(anyhow::Error::msg)?;
+            let (s3_app, s3) = nas_s3::router(store.clone(), opts).map_err(anyhow::Error::msg)?;
+            if let Some(age) = cfg.s3_upload_expiry {
+                // checked hourly (or as often as the age, when shorter)
+                let every = age.min(std::time::Duration::from_secs(3600));
+                workers.add(Worker::new("s3_uploads", every, move |_| {
+                    let n = s3.expire_uploads(age)?;
+                    Ok(Outcome {
+                        summary: format!("removed {n} abandoned multipart uploads"),
+                        items: n as u64,
+                        ..Outcome::default()
+                    })
+                }))?;
+            }
             let s3_app = s3_app
                 .layer(axum::middleware::from_fn_with_state(metrics.clone(), nas_observe::track))
                 .layer(axum::Extension(nas_observe::Door("s3")));
@@ -174,6 +205,7 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
         }
         .context("server failed")
     })?;
+    workers.stop();
     drop(store);
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
