@@ -51,6 +51,7 @@ impl Composition<'_> {
     pub fn commit(self, opts: WriteOptions) -> EngineResult<VersionRecord> {
         let now = now_ns();
         let req = CommitRequest {
+            expect: opts.expect,
             parent: self.parent,
             name: &self.name,
             extents: &self.extents,

@@ -27,6 +27,9 @@ pub enum EngineError {
     /// The operation makes no sense (e.g. moving a folder into itself).
     #[error("invalid operation: {0}")]
     Invalid(String),
+    /// A conditional write found the file changed (or present, or absent); nothing written.
+    #[error("precondition failed: {0}")]
+    PreconditionFailed(String),
     /// Stored data is damaged or missing: never served as data.
     #[error("data of {path} is damaged: {detail}")]
     Corrupt {
@@ -60,6 +63,7 @@ impl From<MetaError> for EngineError {
             MetaError::NotADirectory(s) => EngineError::NotADirectory(s),
             MetaError::IsADirectory(s) => EngineError::IsADirectory(s),
             MetaError::Invalid(s) => EngineError::Invalid(s),
+            MetaError::Precondition(s) => EngineError::PreconditionFailed(s),
             other => EngineError::Meta(other),
         }
     }

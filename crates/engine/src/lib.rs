@@ -50,7 +50,7 @@ pub use gc::{GcPlan, GcReport};
 pub use home::{Entry, Home, ListPage};
 pub use nas_codec::Compression;
 pub use nas_meta::{
-    DeadProp, FileAttrs, KeyRecord, LockRecord, NodeKind, PropOp, TrashRecord, UserRecord,
+    DeadProp, Expect, FileAttrs, KeyRecord, LockRecord, NodeKind, PropOp, TrashRecord, UserRecord,
     VersionRecord,
 };
 pub use read::{FileReader, RangeReader};

@@ -12,7 +12,7 @@ use crate::home::Home;
 use crate::store::Inner;
 use crate::time::now_ns;
 use nas_chunker::Chunker;
-use nas_meta::{CommitRequest, FileAttrs, NewChunk, NodeKind, VersionRecord};
+use nas_meta::{CommitRequest, Expect, FileAttrs, NewChunk, NodeKind, VersionRecord};
 use nas_types::{ChunkId, ContentHash, NasPath, NodeId, PackId};
 use std::collections::HashSet;
 use std::io::Read;
@@ -25,6 +25,9 @@ pub struct WriteOptions {
     pub mtime_ns: Option<i64>,
     /// Content type and user metadata of the new version.
     pub attrs: FileAttrs,
+    /// Commit only if the file's current version is still what the caller saw
+    /// (checked atomically with the commit; otherwise `PreconditionFailed`).
+    pub expect: Option<Expect>,
 }
 
 struct Pipeline {
@@ -193,6 +196,7 @@ pub(crate) fn commit_all(
     let reqs: Vec<CommitRequest<'_>> = writes
         .iter()
         .map(|p| CommitRequest {
+            expect: p.w.opts.expect,
             parent: p.w.parent,
             name: &p.w.name,
             extents: &p.w.pipe.extents,

@@ -276,6 +276,7 @@ fn metadata_mtime_attrs() {
         WriteOptions {
             mtime_ns: Some(1_000_000_000),
             attrs: attrs.clone(),
+            ..Default::default()
         },
     )
     .unwrap();

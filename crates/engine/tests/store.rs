@@ -246,3 +246,74 @@ fn dead_props_accounts_and_lock_table_through_the_facade() {
     locks.remove_below("u", "/").unwrap();
     assert!(locks.list(None).unwrap().is_empty());
 }
+
+#[test]
+fn conditional_writes_are_checked_atomically_with_the_commit() {
+    use nas_engine::Expect;
+    let (_d, s) = store();
+    let h = home(&s);
+    let f = p("/doc.txt");
+    let expect = |e| WriteOptions {
+        expect: Some(e),
+        ..Default::default()
+    };
+    // create-only: the first succeeds, a second create-only fails
+    h.write_all(&f, b"one", expect(Expect::Absent)).unwrap();
+    assert!(matches!(
+        h.write_all(&f, b"two", expect(Expect::Absent)),
+        Err(EngineError::PreconditionFailed(_))
+    ));
+    let v1 = h.stat(&f).unwrap().version.unwrap();
+    // a writer that saw v1, overtaken by another write before it commits, stores nothing
+    let mut slow = h.writer(&f, expect(Expect::Head(v1))).unwrap();
+    slow.write(b"slow").unwrap();
+    h.write_all(&f, b"fast", WriteOptions::default()).unwrap();
+    assert!(matches!(
+        slow.commit(),
+        Err(EngineError::PreconditionFailed(_))
+    ));
+    assert_eq!(h.read_all(&f, None).unwrap(), b"fast");
+    let v2 = h.stat(&f).unwrap().version.unwrap();
+    h.write_all(&f, b"next", expect(Expect::Head(v2))).unwrap();
+    assert_eq!(h.read_all(&f, None).unwrap(), b"next");
+    assert_eq!(h.versions(&f).unwrap().len(), 3, "one, fast, next");
+}
+
+#[test]
+fn compose_shares_the_parts_chunks_and_hashes_the_whole() {
+    let (_d, s) = store();
+    let h = home(&s);
+    let staging = s.home("staging").unwrap();
+    let (a, b) = (random_bytes(300_000, 1), random_bytes(200_000, 2));
+    staging
+        .write_all(&p("/a"), &a, WriteOptions::default())
+        .unwrap();
+    staging
+        .write_all(&p("/b"), &b, WriteOptions::default())
+        .unwrap();
+    let chunks_before = s.stats().unwrap().chunks;
+    let parts = [
+        staging.open(&p("/a"), None).unwrap(),
+        staging.open(&p("/b"), None).unwrap(),
+    ];
+    let mut seen = 0usize;
+    let c = h
+        .compose(&p("/whole"), &parts, &mut |piece| seen += piece.len())
+        .unwrap();
+    assert_eq!(seen, a.len() + b.len(), "every byte goes past the tap");
+    let whole = [a.clone(), b.clone()].concat();
+    assert_eq!(c.hash().to_hex(), blake3::hash(&whole).to_hex().to_string());
+    c.commit(WriteOptions::default()).unwrap();
+    assert_eq!(h.read_all(&p("/whole"), None).unwrap(), whole);
+    assert_eq!(
+        s.stats().unwrap().chunks,
+        chunks_before,
+        "no chunk was written"
+    );
+    // the parts can go: the composed file keeps the chunks alive through GC
+    staging.delete(&p("/a")).unwrap();
+    staging.delete(&p("/b")).unwrap();
+    staging.trash_purge_all().unwrap();
+    s.gc(false).unwrap();
+    assert_eq!(h.read_all(&p("/whole"), None).unwrap(), whole);
+}

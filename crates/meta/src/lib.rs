@@ -46,6 +46,9 @@ pub enum MetaError {
     /// E.g. moving a folder into itself, deleting the only version.
     #[error("invalid operation: {0}")]
     Invalid(String),
+    /// A conditional write's expectation did not hold; nothing was written.
+    #[error("precondition failed: {0}")]
+    Precondition(String),
     /// The database holds something impossible (reported by fsck, never repaired silently).
     #[error("metadata is inconsistent: {0}")]
     Corrupt(String),

@@ -117,6 +117,9 @@ pub struct Displace {
 /// A new version to commit.
 #[derive(Debug, Clone)]
 pub struct CommitRequest<'a> {
+    /// What the file's current version must be for the commit to happen (conditional
+    /// writes); checked inside the transaction.
+    pub expect: Option<Expect>,
     /// Folder of the file.
     pub parent: NodeId,
     /// File name.
@@ -270,3 +273,13 @@ pub struct KeyRecord {
 }
 
 use crate::Extent;
+
+/// A conditional write's expectation of the file's current version, checked atomically
+/// with the commit (optimistic concurrency).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// The file must not exist.
+    Absent,
+    /// The file's current version must be this one.
+    Head(VersionNum),
+}

@@ -14,7 +14,7 @@ use crate::staging::{
     ALGORITHM_KEY, BUCKET_KEY, CHECKSUM_TYPE_KEY, OBJECT_KEY, marker, part_path, purge, upload_dir,
 };
 use md5::{Digest, Md5};
-use nas_engine::{EngineError, Entry, FileAttrs, NodeKind, WriteOptions};
+use nas_engine::{EngineError, Entry, Expect, FileAttrs, NodeKind, WriteOptions};
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 
@@ -64,17 +64,25 @@ pub async fn complete(
         if mu.get(BUCKET_KEY) != Some(&input.bucket) || mu.get(OBJECT_KEY) != Some(&input.key) {
             return Err(s3_error!(NoSuchUpload));
         }
+        let mut expect = None;
         if input.if_match.is_some() || input.if_none_match.is_some() {
             let current = match home.stat(&dst) {
-                Ok(e) if e.kind == NodeKind::File => Some(etag_for_list(&e).value().to_owned()),
+                Ok(e) if e.kind == NodeKind::File => Some(e),
                 Ok(_) | Err(EngineError::NotFound(_)) => None,
                 Err(e) => return Err(s3_err(e)),
             };
+            let tag = current
+                .as_ref()
+                .map(|e| etag_for_list(e).value().to_owned());
             check_write(
-                current.as_deref(),
+                tag.as_deref(),
                 input.if_match.as_ref(),
                 input.if_none_match.as_ref(),
             )?;
+            expect = Some(match current.and_then(|e| e.version) {
+                Some(v) => Expect::Head(v),
+                None => Expect::Absent,
+            });
         }
         let listed = input
             .multipart_upload
@@ -189,8 +197,9 @@ pub async fn complete(
         checksums::to_attrs(&checksum, &mut attrs.user);
         composed
             .commit(WriteOptions {
-                mtime_ns: None,
                 attrs,
+                expect,
+                ..WriteOptions::default()
             })
             .map_err(s3_err)?;
         drop(readers);

@@ -44,6 +44,10 @@ pub fn s3_err(e: EngineError) -> S3Error {
             format!("key conflicts with an existing object or prefix: {m}"),
         ),
         EngineError::Invalid(m) => S3Error::with_message(S3ErrorCode::InvalidArgument, m),
+        EngineError::PreconditionFailed(_) => S3Error::with_message(
+            S3ErrorCode::PreconditionFailed,
+            "the object changed while it was being written; nothing was stored",
+        ),
         EngineError::Path(p) => S3Error::with_message(S3ErrorCode::InvalidArgument, p.to_string()),
         other => {
             tracing::error!("s3: {other}");

@@ -115,8 +115,8 @@ pub async fn create(
     blocking(move || {
         staging.mkdir(&dir)?;
         let opts = WriteOptions {
-            mtime_ns: None,
             attrs,
+            ..WriteOptions::default()
         };
         staging.write_all(&marker(&dir), b"", opts).map(|_| ())
     })
@@ -191,6 +191,7 @@ async fn upload_part_body(
         path,
         mkdirs: false,
         quota,
+        expect: None,
     };
     let got = receive(target, body, &claims, trailers, |md5, sums| {
         let mut attrs = FileAttrs::default();

@@ -10,7 +10,7 @@ use crate::upload::{QuotaBase, Target, drain, receive};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use md5::{Digest, Md5};
-use nas_engine::{AsyncHome, EngineError, Entry, FileAttrs, Home, NodeKind};
+use nas_engine::{AsyncHome, EngineError, Entry, Expect, FileAttrs, Home, NodeKind};
 use nas_types::{ByteRange, ContentHash};
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
@@ -153,22 +153,31 @@ async fn put_body(
             ..Default::default()
         }));
     }
+    let mut expect = None;
     if input.if_match.is_some() || input.if_none_match.is_some() {
-        // checked when the upload starts (not atomically with its commit)
+        // checked now (a refused upload sends no data), then again atomically with the
+        // commit: the version seen here must still be the current one
         let (h, p) = (home.clone(), path.clone());
         let current = tokio::task::spawn_blocking(move || h.stat(&p))
             .await
             .map_err(|_| s3_error!(InternalError))?;
-        let tag = match current {
-            Ok(e) if e.kind == NodeKind::File => Some(etag_of(&e).value().to_owned()),
+        let current = match current {
+            Ok(e) if e.kind == NodeKind::File => Some(e),
             Ok(_) | Err(EngineError::NotFound(_)) => None,
             Err(e) => return Err(s3_err(e)),
         };
         check_write(
-            tag.as_deref(),
+            current
+                .as_ref()
+                .map(|e| etag_of(e).value().to_owned())
+                .as_deref(),
             input.if_match.as_ref(),
             input.if_none_match.as_ref(),
         )?;
+        expect = Some(match current.and_then(|e| e.version) {
+            Some(v) => Expect::Head(v),
+            None => Expect::Absent,
+        });
     }
     let claims = Claims::from_request(
         &headers,
@@ -206,6 +215,7 @@ async fn put_body(
         path,
         mkdirs: true,
         quota,
+        expect,
     };
     let got = receive(target, body, &claims, trailers, |md5, sums| {
         attrs.user.insert(MD5_KEY.into(), md5.to_owned());

@@ -9,7 +9,7 @@ use crate::keys::s3_err;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use md5::{Digest, Md5};
-use nas_engine::{EngineError, Entry, FileAttrs, Home, WriteOptions};
+use nas_engine::{EngineError, Entry, Expect, FileAttrs, Home, WriteOptions};
 use nas_types::NasPath;
 use s3s::dto::{Checksum, StreamingBlob};
 use s3s::{S3Error, S3ErrorCode, S3Result, TrailingHeaders, s3_error};
@@ -27,6 +27,8 @@ pub struct Target {
     pub mkdirs: bool,
     /// The quota and how to compute what already counts against it.
     pub quota: Option<(u64, QuotaBase)>,
+    /// A conditional write's expectation, checked atomically with the commit.
+    pub expect: Option<Expect>,
 }
 
 /// What was stored.
@@ -61,6 +63,7 @@ pub async fn receive(
         path,
         mkdirs,
         quota,
+        expect,
     } = t;
     let writer = tokio::task::spawn_blocking(move || -> Result<Entry, EngineError> {
         if mkdirs && let Some(parent) = path.parent() {
@@ -70,7 +73,11 @@ pub async fn receive(
             Some((q, base)) => Some((q, base()?)),
             None => None,
         };
-        let mut w = home.writer(&path, WriteOptions::default())?;
+        let opts = WriteOptions {
+            expect,
+            ..WriteOptions::default()
+        };
+        let mut w = home.writer(&path, opts)?;
         loop {
             match rx.blocking_recv() {
                 Some(Msg::Data(b)) => {

@@ -29,6 +29,7 @@ fn commit(
 ) -> VersionRecord {
     let extents: Vec<_> = chunks.iter().map(|c| (c.id, 1)).collect();
     m.commit_version(&CommitRequest {
+        expect: None,
         parent,
         name,
         extents: &extents,

@@ -7,8 +7,8 @@ use super::rows::{
     version_at,
 };
 use crate::{
-    ChunkRow, CommitRequest, Extent, MetaError, MetaResult, NodeKind, VersionRecord, VersionScan,
-    Versions, decode_extents, encode_extents,
+    ChunkRow, CommitRequest, Expect, Extent, MetaError, MetaResult, NodeKind, VersionRecord,
+    VersionScan, Versions, decode_extents, encode_extents,
 };
 use nas_types::{NodeId, VersionNum};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -74,7 +74,21 @@ fn version_row(
 
 fn commit_one(tx: &Connection, req: &CommitRequest<'_>) -> MetaResult<VersionRecord> {
     let parent = need_live_dir(tx, req.parent)?;
-    let node = match get_child(tx, req.parent, req.name)? {
+    let existing = get_child(tx, req.parent, req.name)?;
+    if let Some(expect) = req.expect {
+        let head = existing
+            .as_ref()
+            .and_then(|n| n.head.as_ref())
+            .map(|h| h.num);
+        let holds = match expect {
+            Expect::Absent => existing.is_none(),
+            Expect::Head(v) => head == Some(v),
+        };
+        if !holds {
+            return Err(MetaError::Precondition(req.name.to_owned()));
+        }
+    }
+    let node = match existing {
         Some(n) if n.kind == NodeKind::Dir => {
             return Err(MetaError::IsADirectory(req.name.to_owned()));
         }
