@@ -210,3 +210,52 @@ print("expired")
         "the expiry worker's runs are counted:\n{text}"
     );
 }
+
+#[test]
+fn kill_9_during_concurrent_multipart_uploads() {
+    use std::io::{BufRead, BufReader};
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("data");
+    let state = t.path().join("state.json");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/s3/crash_multipart.py"
+    );
+    let mut s = Server::start_with(&data, &["--s3-listen", "127.0.0.1:0"]);
+    let (ak, sk) = key(&s, "admin");
+    let endpoint = format!("http://{}", s.s3_addr.as_ref().unwrap());
+    let mut up = Command::new("python3")
+        .args([script, "upload", &endpoint, &ak, &sk, state.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(up.stdout.take().unwrap()).lines();
+    let ready = lines.any(|l| l.map(|l| l.trim() == "READY").unwrap_or(false));
+    assert!(ready, "the upload phase did not get going");
+    std::thread::sleep(std::time::Duration::from_millis(300)); // parts in flight
+    s.kill9();
+    let _ = up.kill();
+    let _ = up.wait();
+    let fsck = Command::new(bin())
+        .args(["fsck", "--verify-data", "--data", data.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        fsck.status.success(),
+        "fsck after kill -9: {}{}",
+        String::from_utf8_lossy(&fsck.stdout),
+        String::from_utf8_lossy(&fsck.stderr)
+    );
+    let s = Server::start_with(&data, &["--s3-listen", "127.0.0.1:0"]);
+    let endpoint = format!("http://{}", s.s3_addr.as_ref().unwrap());
+    let out = Command::new("python3")
+        .args([script, "verify", &endpoint, &ak, &sk, state.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "after the restart: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
