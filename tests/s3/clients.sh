@@ -98,6 +98,7 @@ s3c get s3://s3cmd/notes.gz "$WORK/notes.gz" >/dev/null
 s3c get s3://s3cmd/media.bin "$WORK/media.s3cmd" >/dev/null
 cmp "$WORK/notes.gz" "$CORPUS/notes.gz" || fail "s3cmd get notes.gz"
 cmp "$WORK/media.s3cmd" "$CORPUS/media.bin" || fail "s3cmd get media.bin"
-s3c ls s3://s3cmd | grep -q media.bin || fail "s3cmd ls"
+listing=$(s3c ls s3://s3cmd)
+[[ "$listing" == *s3://s3cmd/media.bin* ]] || fail "s3cmd ls: $listing"
 echo "s3cmd ok"
 echo "all S3 clients ok"
