@@ -140,10 +140,61 @@ assert sorted(unquote_plus(o["Key"]) for o in resp["Contents"]) == ["p/a b.txt",
 paginator = s3.get_paginator("list_objects_v2")
 assert sum(len(p.get("Contents", [])) for p in paginator.paginate(Bucket="bkt", Prefix="p/", PaginationConfig={"PageSize": 50})) == len(names)
 
+# 2,500 keys in nested folders, paged with max-keys 1, 7 and 1000; every key exactly once,
+# also while other keys are added and removed during the walk
+from concurrent.futures import ThreadPoolExecutor
+many = [f"many/{i % 7}/{i:05d}" for i in range(2500)]
+with ThreadPoolExecutor(16) as pool:
+    list(pool.map(lambda k: s3.put_object(Bucket="bkt", Key=k, Body=b"x"), many))
+for page in (1, 7, 1000):
+    seen, token, churn = [], None, 0
+    while True:
+        kw = {"Bucket": "bkt", "Prefix": "many/", "MaxKeys": page}
+        if token:
+            kw["ContinuationToken"] = token
+        resp = s3.list_objects_v2(**kw)
+        assert resp["KeyCount"] == len(resp.get("Contents", [])) <= page
+        seen += [o["Key"] for o in resp.get("Contents", [])]
+        if not resp["IsTruncated"]:
+            break
+        token = resp["NextContinuationToken"]
+        if page == 7 and churn < 50:  # add and remove keys on both sides of the cursor
+            churn += 1
+            s3.put_object(Bucket="bkt", Key=f"many/{churn % 7}/churn-{churn}", Body=b"c")
+            s3.delete_object(Bucket="bkt", Key=f"many/{churn % 7}/churn-{churn - 1}")
+    stable = [k for k in seen if "churn" not in k]
+    assert sorted(stable) == sorted(many), f"page size {page}: {len(stable)} of {len(many)}"
+    assert len(seen) == len(set(seen)), f"page size {page}: a key came twice"
+s3.delete_objects(Bucket="bkt", Delete={"Objects": [{"Key": k} for k in many[:1000]], "Quiet": True})
+
 # presigned GET
 url = s3.generate_presigned_url("get_object", Params={"Bucket": "bkt", "Key": "p/a+b.txt"}, ExpiresIn=60)
 with urllib.request.urlopen(url) as r:
     assert r.read() == b"p/a+b.txt"
+
+# presigned PUT (SigV4 query signing, as current SDKs do), and an expired URL is refused
+v4 = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=ak, aws_secret_access_key=sk,
+                  region_name="us-east-1", config=Config(s3={"addressing_style": "path"}, signature_version="s3v4"))
+url = v4.generate_presigned_url("put_object", Params={"Bucket": "bkt", "Key": "presigned.txt",
+                                                      "ContentType": "text/plain"}, ExpiresIn=60)
+assert "X-Amz-Signature" in url
+req = urllib.request.Request(url, data=b"put by url", method="PUT", headers={"Content-Type": "text/plain"})
+try:
+    with urllib.request.urlopen(req) as r:
+        assert r.status == 200
+except urllib.error.HTTPError as e:
+    raise AssertionError(f"presigned PUT: {e.code} {e.read()}")
+assert s3.get_object(Bucket="bkt", Key="presigned.txt")["Body"].read() == b"put by url"
+url = v4.generate_presigned_url("get_object", Params={"Bucket": "bkt", "Key": "presigned.txt"}, ExpiresIn=1)
+with urllib.request.urlopen(url) as r:
+    assert r.read() == b"put by url"
+import time
+time.sleep(2)
+try:
+    urllib.request.urlopen(url)
+    raise AssertionError("an expired presigned URL was honoured")
+except urllib.error.HTTPError as e:
+    assert e.code == 403 and b"AccessDenied" in e.read(), e.code
 
 # wrong secret, unknown key
 assert error_code(client(secret="x" * 40).list_buckets) == "SignatureDoesNotMatch"

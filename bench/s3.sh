@@ -1,0 +1,377 @@
+#!/usr/bin/env bash
+# Silent-NAS's S3 door vs its own WebDAV door and vs the disk (dd conv=fsync): one server
+# (`silent-nas serve --listen … --s3-listen …`, both on 127.0.0.1), one data directory, one run.
+#
+#   bench/s3.sh [--quick]
+#
+# --quick   256 MiB instead of 1 GiB, 500 small objects, 2,000 keys, 1 GiB multipart upload.
+#
+# Environment:
+#   SILENT_NAS_BIN   use this binary instead of building it (cargo build --release -p silent-nas)
+#   CARGO_TARGET_DIR honoured when building
+#   KEEP=1           keep bench/out/s3-work (data directory, logs) after the run
+# Needs python3 with boto3, curl, openssl, dd.
+#
+# Steps (S3 requests are SigV4-signed with a key from `silent-nas key create admin`; WebDAV
+# uses Basic auth; every big file is unique pseudo-random data (openssl AES-CTR, one key per
+# file, so no upload dedups against an earlier one), made in /dev/shm (tmpfs: "page cache"),
+# one at a time):
+#   0. before the server starts: N files of 4 KiB imported with `silent-nas import` into the
+#      top-level folder /list (= bucket "list"); the rest goes into bucket "bench";
+#   1. big PUT, one run each, `sync` before each: WebDAV `curl -T`; S3 PutObject as one stream
+#      (`curl -T` of a presigned PUT URL: same client as WebDAV, client cost minimal — this is
+#      the figure the goal compares); boto3 upload_file with TransferConfig(8 MiB threshold,
+#      8 MiB parts, 10 threads) = awscli/boto3 defaults (info); and the disk itself: `dd
+#      bs=4M conv=fsync` of the S3 file from tmpfs into the data directory's filesystem;
+#   2. big GET of the object PUT by curl: presigned URL with `curl -o /dev/null` (best of 2),
+#      WebDAV `curl -o /dev/null` of the same file (best of 2), boto3 download_fileobj into a
+#      counting sink (one run, 8 MiB ranges, 10 threads); the S3 download is compared with the
+#      upload by sha256 (untimed);
+#   3. small objects of 4 KiB (unique data), 16 threads, clock around the requests only:
+#      WebDAV (webdav_lib.py put-many, one keep-alive connection per thread), boto3 put_object
+#      (one client per thread), and presigned PUT URLs sent by http.client (info: the server's
+#      rate when the client costs next to nothing);
+#   4. listing of the imported folder: ListObjectsV2 with boto3's paginator (1000 keys a page),
+#      best of 3; the same pages presigned and fetched by http.client without botocore's XML
+#      parser (info); WebDAV PROPFIND Depth 1 of the same folder via curl, best of 3; every
+#      listing is checked to hold all N keys;
+#   5. 4 GiB (1 GiB with --quick) generated on the fly by openssl and piped into boto3
+#      upload_fileobj (multipart, 8 MiB parts, 10 threads — what `aws s3 cp - s3://…` does);
+#      the server's VmHWM is reset just before (echo 5 > /proc/PID/clear_refs) and read after;
+#      the object's length is checked with HeadObject.
+# Output: the table on stdout and in bench/out/s3-summary.txt (with `uptime` load averages at
+# start and end); raw figures in bench/out/s3-results.tsv; server log in bench/out/s3-work
+# (removed unless KEEP=1). Goals: S3 single-stream PUT >= 0.80 x WebDAV curl -T; S3 GET
+# >= 1 GB/s (1e9 bytes/s); server peak RSS during the multipart upload <= 100 MiB.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(dirname "$HERE")
+OUT=$HERE/out
+WORK=$OUT/s3-work
+LIB="python3 $HERE/s3_lib.py"
+DAVLIB="python3 $HERE/webdav_lib.py"
+
+QUICK=0
+for arg in "$@"; do
+    case $arg in
+        --quick) QUICK=1 ;;
+        -h|--help) sed -n '2,45p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) echo "unknown argument: $arg (try --help)" >&2; exit 2 ;;
+    esac
+done
+
+if [[ $QUICK == 1 ]]; then
+    BIG_MIB=256; SMALL_N=500; LIST_N=2000; FOUR_MIB=1024
+else
+    BIG_MIB=1024; SMALL_N=2000; LIST_N=10000; FOUR_MIB=4096
+fi
+SMALL_SIZE=4096
+THREADS=16
+export LC_ALL=C
+
+T0=$(date +%s)
+log() { printf '[%5ss] %s\n' "$(( $(date +%s) - T0 ))" "$*" >&2; }
+die() { echo "s3.sh: $*" >&2; exit 1; }
+result() { printf '%s\t%s\n' "$1" "$2" >> "$RESULTS"; }
+# rate BYTES SECS: MB/s (1e6)
+rate() { python3 -c "import sys; print(f'{float(sys.argv[1]) / float(sys.argv[2]) / 1e6:.2f}')" "$@"; }
+fmin() { python3 -c "import sys; print(min(float(x) for x in sys.argv[1:]))" "$@"; }
+hwm_kb() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
+loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
+
+# random_stream MIB KEY: MIB MiB of pseudo-random bytes on stdout
+random_stream() {
+    head -c "$(( $1 << 20 ))" /dev/zero \
+        | openssl enc -aes-128-ctr -nosalt -K "$(printf '%032x' "$2")" \
+              -iv 00000000000000000000000000000000
+}
+
+# ---- processes: only the ones this script started are ever stopped ------------------------
+
+PIDS=()
+stop_pid() {
+    local pid=$1
+    if kill -0 "$pid" 2>/dev/null; then
+        kill -TERM "$pid" 2>/dev/null || true
+        for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null || true
+    fi
+    local keep=() p
+    for p in "${PIDS[@]}"; do [[ $p == "$pid" ]] || keep+=("$p"); done
+    PIDS=("${keep[@]}")
+}
+cleanup() {
+    local rc=$?
+    local pid
+    for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
+    [[ -n ${TMPBIG:-} && -d $TMPBIG ]] && rm -rf "$TMPBIG"
+    if [[ ${KEEP:-0} != 1 && -d $WORK ]]; then
+        rm -rf "$WORK"
+    fi
+    exit $rc
+}
+
+# start_server DATA: silent-nas serve with WebDAV and S3 on free ports; sets SN_PID, DAV, S3
+start_server() {
+    local data=$1 logf=$WORK/server.log
+    SILENT_NAS_ADMIN_PASSWORD=$PW RUST_LOG=warn \
+        "$BIN" serve --data "$data" --listen 127.0.0.1:0 --s3-listen 127.0.0.1:0 > "$logf" 2>&1 &
+    SN_PID=$!
+    PIDS+=("$SN_PID")
+    local addr="" s3addr=""
+    for _ in $(seq 300); do
+        addr=$(sed -n 's#^listening on http://\([^/]*\)/.*#\1#p' "$logf" | head -n1)
+        s3addr=$(sed -n 's#^S3 API on http://\([^/]*\)/.*#\1#p' "$logf" | head -n1)
+        [[ -n $addr && -n $s3addr ]] && break
+        kill -0 "$SN_PID" 2>/dev/null || { cat "$logf" >&2; die "silent-nas exited"; }
+        sleep 0.1
+    done
+    [[ -n $addr && -n $s3addr ]] || die "silent-nas did not start listening (WebDAV and S3)"
+    DAV=http://$addr/dav
+    S3=http://$s3addr
+    log "silent-nas pid $SN_PID: WebDAV $DAV/, S3 $S3/"
+}
+
+# ---- curl measurements ----------------------------------------------------------------------
+
+CURL=(curl -sS --max-time 1800)
+DAVAUTH=()   # set once the password is known
+
+# put_file URL FILE [curl args…]: one PUT with curl -T; sets SECS; dies unless 200/201/204
+# and every byte was sent
+put_file() {
+    local url=$1 file=$2 code secs sent
+    shift 2
+    read -r code secs sent < <("${CURL[@]}" "$@" -T "$file" -o /dev/null \
+        -w '%{http_code} %{time_total} %{size_upload}\n' "$url")
+    [[ $code == 200 || $code == 201 || $code == 204 ]] || die "PUT ${url%%\?*}: HTTP $code"
+    [[ $sent == "$(stat -c %s "$file")" ]] || die "PUT ${url%%\?*}: sent $sent bytes"
+    SECS=$secs
+}
+
+# get_best URL SIZE N [curl args…]: best of N GETs to /dev/null; sets SECS
+get_best() {
+    local url=$1 size=$2 n=$3 code secs got best=""
+    shift 3
+    for _ in $(seq "$n"); do
+        read -r code secs got < <("${CURL[@]}" "$@" -o /dev/null \
+            -w '%{http_code} %{time_total} %{size_download}\n' "$url")
+        [[ $code == 200 ]] || die "GET ${url%%\?*}: HTTP $code"
+        [[ $got == "$size" ]] || die "GET ${url%%\?*}: $got bytes, expected $size"
+        best=${best:+$(fmin "$best" "$secs")}; best=${best:-$secs}
+    done
+    SECS=$best
+}
+
+# propfind_best URL N: best of N PROPFIND Depth 1; sets SECS and ENTRIES
+propfind_best() {
+    local code secs best="" body=$WORK/propfind.xml
+    for _ in $(seq "$2"); do
+        read -r code secs < <("${CURL[@]}" "${DAVAUTH[@]}" -X PROPFIND -H 'Depth: 1' -o "$body" \
+            -w '%{http_code} %{time_total}\n' "$1")
+        [[ $code == 207 ]] || die "PROPFIND $1: HTTP $code"
+        best=${best:+$(fmin "$best" "$secs")}; best=${best:-$secs}
+    done
+    ENTRIES=$($DAVLIB count "$body")
+    SECS=$best
+}
+
+# make_big KEY: a BIG_MIB MiB file of unique data in tmpfs; sets BIG and BIG_SHA
+make_big() {
+    rm -f "$TMPBIG"/*.bin
+    BIG=$TMPBIG/big-$1.bin
+    random_stream "$BIG_MIB" "$1" > "$BIG"
+    BIG_SHA=$(sha256sum "$BIG" | cut -d' ' -f1)
+}
+
+# ---- setup ----------------------------------------------------------------------------------
+
+for tool in python3 curl openssl awk dd sha256sum; do
+    command -v "$tool" >/dev/null || die "$tool not found"
+done
+python3 -c 'import boto3' 2>/dev/null || die "python3 cannot import boto3 (pip install boto3)"
+BOTO_VERSION=$(python3 -c 'import boto3; print(boto3.__version__)')
+
+mkdir -p "$OUT"
+rm -rf "$WORK"
+mkdir -p "$WORK"
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+if [[ -d /dev/shm && $(df --output=avail -k /dev/shm | tail -n1) -gt $(( (BIG_MIB + 64) << 10 )) ]]; then
+    TMPBIG=$(mktemp -d /dev/shm/silent-nas-s3bench.XXXXXX)
+else
+    TMPBIG=$WORK/big   # no tmpfs: the file is read back once to sit in the page cache
+    mkdir -p "$TMPBIG"
+fi
+RESULTS=$OUT/s3-results.tsv
+SUMMARY=$OUT/s3-summary.txt
+: > "$RESULTS"
+PW=bench-$(openssl rand -hex 12)
+DAVAUTH=(-u "admin:$PW")
+LOAD_START=$(loadavg)
+# boto3/awscli must not pick up a user's config, profile or credentials
+export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_EC2_METADATA_DISABLED=true
+unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL AWS_ENDPOINT_URL_S3 2>/dev/null || true
+
+if [[ -n ${SILENT_NAS_BIN:-} ]]; then
+    BIN=$SILENT_NAS_BIN
+else
+    log "building release binary"
+    (cd "$REPO" && cargo build --release -q -p silent-nas)
+    BIN=${CARGO_TARGET_DIR:-$REPO/target}/release/silent-nas
+    [[ $BIN == /* ]] || BIN=$REPO/$BIN
+fi
+[[ -x $BIN ]] || die "no binary at $BIN"
+
+result big_mib "$BIG_MIB"
+result small_n "$SMALL_N"
+result small_threads "$THREADS"
+result list_n "$LIST_N"
+result four_mib "$FOUR_MIB"
+
+DATA=$WORK/data
+log "silent-nas import of ${LIST_N} files of 4 KiB into /list (bucket \"list\")"
+$DAVLIB mkfiles "$WORK/list-src" "$LIST_N" 4096
+"$BIN" import --data "$DATA" --home admin --quiet "$WORK/list-src" --dest /list > /dev/null
+rm -rf "$WORK/list-src"
+
+start_server "$DATA"
+read -r AK SK < <("$BIN" key create admin --data "$DATA")
+[[ -n ${SK:-} ]] || die "silent-nas key create printed no key"
+export S3_ENDPOINT=$S3 AWS_ACCESS_KEY_ID=$AK AWS_SECRET_ACCESS_KEY=$SK AWS_DEFAULT_REGION=us-east-1
+$LIB mkbucket bench
+
+# ---- 1. one big file up ----------------------------------------------------------------------
+
+log "PUT ${BIG_MIB} MiB (files made in $TMPBIG)"
+make_big 1
+sync
+put_file "$DAV/bench/big-dav.bin" "$BIG" "${DAVAUTH[@]}"; UP_DAV=$(rate "$(stat -c %s "$BIG")" "$SECS")
+log "PUT ${BIG_MIB} MiB WebDAV curl -T:            ${SECS}s = $UP_DAV MB/s"
+result up_dav "$UP_DAV"
+
+make_big 2
+BIG_BYTES=$(stat -c %s "$BIG"); S3_SHA=$BIG_SHA
+URL=$($LIB presign put bench big-s3.bin)
+sync
+put_file "$URL" "$BIG"; UP_S3=$(rate "$BIG_BYTES" "$SECS")
+log "PUT ${BIG_MIB} MiB S3 curl -T presigned:      ${SECS}s = $UP_S3 MB/s"
+result up_s3_curl "$UP_S3"
+read -r len etag < <($LIB head bench big-s3.bin)
+[[ $len == "$BIG_BYTES" ]] || die "HeadObject big-s3.bin: $len bytes"
+
+# the disk's own rate, same file, same filesystem as the data directory
+sync
+dd_line=$(dd if="$BIG" of="$WORK/dd.out" bs=4M conv=fsync 2>&1 | tail -n1)
+rm -f "$WORK/dd.out"
+DD_SECS=$(awk '{for (i = 1; i <= NF; i++) if ($i ~ /^s,?$/) print $(i-1)}' <<< "$dd_line" | head -n1)
+[[ -n $DD_SECS ]] || die "cannot read dd's time from: $dd_line"
+DD=$(rate "$BIG_BYTES" "$DD_SECS")
+log "dd bs=4M conv=fsync:                         ${DD_SECS}s = $DD MB/s"
+result dd_fsync "$DD"
+
+make_big 3
+sync
+read -r secs parts < <($LIB upload-file bench big-boto.bin "$BIG")
+[[ -n ${parts:-} ]] || die "boto3 upload_file failed"
+UP_BOTO=$(rate "$BIG_BYTES" "$secs")
+log "PUT ${BIG_MIB} MiB boto3 upload_file ($parts parts): ${secs}s = $UP_BOTO MB/s"
+result up_s3_boto "$UP_BOTO"
+result up_s3_boto_parts "$parts"
+rm -f "$TMPBIG"/*.bin
+sync
+
+# ---- 2. the same object down -------------------------------------------------------------------
+
+URL=$($LIB presign get bench big-s3.bin)
+get_best "$URL" "$BIG_BYTES" 2; DOWN_S3=$(rate "$BIG_BYTES" "$SECS")
+log "GET ${BIG_MIB} MiB S3 curl presigned:         ${SECS}s = $DOWN_S3 MB/s"
+result down_s3_curl "$DOWN_S3"
+get_best "$DAV/bench/big-s3.bin" "$BIG_BYTES" 2 "${DAVAUTH[@]}"; DOWN_DAV=$(rate "$BIG_BYTES" "$SECS")
+log "GET ${BIG_MIB} MiB WebDAV curl (same file):   ${SECS}s = $DOWN_DAV MB/s"
+result down_dav "$DOWN_DAV"
+secs=$($LIB download bench big-s3.bin "$BIG_BYTES")
+DOWN_BOTO=$(rate "$BIG_BYTES" "$secs")
+log "GET ${BIG_MIB} MiB boto3 download_fileobj:    ${secs}s = $DOWN_BOTO MB/s"
+result down_s3_boto "$DOWN_BOTO"
+got_sha=$("${CURL[@]}" "$URL" | sha256sum | cut -d' ' -f1)
+if [[ $got_sha == "$S3_SHA" ]]; then
+    result s3_download_exact yes
+else
+    result s3_download_exact NO
+    log "WARNING: the S3 download differs from the uploaded file (sha256)"
+fi
+
+# ---- 3. small objects, 16 in parallel ------------------------------------------------------------
+
+sync
+read -r n secs errs codes < <($DAVLIB put-many "$DAV/bench/small-dav" admin "$PW" "$SMALL_N" "$SMALL_SIZE" "$THREADS")
+[[ -n ${secs:-} ]] || die "WebDAV small-file PUTs failed"
+(( errs == 0 )) || die "WebDAV small-file PUTs: $errs errors ($codes)"
+SMALL_DAV=$(python3 -c "print(f'{$n / $secs:.1f}')")
+log "PUT ${SMALL_N} x 4 KiB WebDAV:          ${secs}s = $SMALL_DAV files/s ($codes)"
+result small_dav "$SMALL_DAV"
+sync
+read -r n secs errs codes < <($LIB put-many bench small-s3 "$SMALL_N" "$SMALL_SIZE" "$THREADS")
+[[ -n ${secs:-} ]] || die "S3 small-object PUTs failed"
+(( errs == 0 )) || die "S3 small-object PUTs: $errs errors ($codes)"
+SMALL_S3=$(python3 -c "print(f'{$n / $secs:.1f}')")
+log "PUT ${SMALL_N} x 4 KiB S3 boto3:        ${secs}s = $SMALL_S3 files/s ($codes)"
+result small_s3 "$SMALL_S3"
+sync
+read -r n secs errs codes < <($LIB put-many-presigned bench small-pre "$SMALL_N" "$SMALL_SIZE" "$THREADS")
+[[ -n ${secs:-} ]] || die "S3 presigned small-object PUTs failed"
+(( errs == 0 )) || die "S3 presigned small-object PUTs: $errs errors ($codes)"
+SMALL_PRE=$(python3 -c "print(f'{$n / $secs:.1f}')")
+log "PUT ${SMALL_N} x 4 KiB S3 presigned:    ${secs}s = $SMALL_PRE files/s ($codes)"
+result small_s3_pre "$SMALL_PRE"
+sync
+
+# ---- 4. listing ----------------------------------------------------------------------------------
+
+read -r secs keys pages < <($LIB list list "" "$LIST_N" 3)
+[[ -n ${pages:-} ]] || die "ListObjectsV2 (boto3) failed"
+log "ListObjectsV2 ${LIST_N} keys boto3:       ${secs}s ($keys keys, $pages pages)"
+result list_s3 "$secs"
+read -r secs keys pages < <($LIB list-raw list "" "$LIST_N" 3)
+[[ -n ${pages:-} ]] || die "ListObjectsV2 (raw) failed"
+log "ListObjectsV2 ${LIST_N} keys http.client: ${secs}s ($keys keys, $pages pages)"
+result list_s3_raw "$secs"
+propfind_best "$DAV/list/" 3
+log "PROPFIND Depth 1 ${LIST_N} entries:       ${SECS}s ($ENTRIES responses)"
+(( ENTRIES == LIST_N + 1 )) || die "PROPFIND: $ENTRIES responses, expected $(( LIST_N + 1 ))"
+result propfind_dav "$SECS"
+
+# ---- 5. peak RSS during a multipart upload from a pipe -----------------------------------------
+
+result rss_all "$(hwm_kb "$SN_PID")"
+sync
+echo 5 > "/proc/$SN_PID/clear_refs" || die "cannot reset VmHWM of pid $SN_PID"
+secs=$(random_stream "$FOUR_MIB" 4 | $LIB put-stream bench four.bin "$FOUR_MIB")
+[[ -n $secs ]] || die "multipart upload from a pipe failed"
+rss=$(hwm_kb "$SN_PID")
+result rss4g_s3 "$rss"
+result up4g_s3 "$(rate $(( FOUR_MIB << 20 )) "$secs")"
+read -r len etag < <($LIB head bench four.bin)
+log "PUT ${FOUR_MIB} MiB multipart from a pipe: ${secs}s, peak RSS $rss KiB, ETag $etag"
+[[ $len == $(( FOUR_MIB << 20 )) ]] || die "HeadObject four.bin: $len bytes"
+result four_etag "$etag"
+
+# ---- summary ----------------------------------------------------------------------------------
+
+stop_pid "$SN_PID"
+if grep -q -E 'ERROR|panicked' "$WORK/server.log"; then
+    log "silent-nas logged errors:"; grep -E 'ERROR|panicked' "$WORK/server.log" | head -n 5 >&2
+fi
+result server_log_warnings "$(grep -c -E 'WARN' "$WORK/server.log" || true)"
+result server_log_errors "$(grep -c -E 'ERROR|panicked' "$WORK/server.log" || true)"
+LOAD_END=$(loadavg)
+REV=$(cd "$REPO" && git rev-parse --short HEAD 2>/dev/null || echo unknown)
+# (no optional locks: this must never write the index of a repository someone is working in)
+[[ -n $(cd "$REPO" && GIT_OPTIONAL_LOCKS=0 git status --porcelain --untracked-files=no 2>/dev/null) ]] && REV="$REV+dirty"
+{
+    echo "silent-nas $REV, S3 door vs WebDAV door of the same server; boto3 $BOTO_VERSION; $(nproc) cores; load $LOAD_START at start, $LOAD_END at end; $(date -u +%Y-%m-%dT%H:%MZ)$([[ $QUICK == 1 ]] && echo ' (--quick)')"
+    $LIB summary "$RESULTS"
+} | tee "$SUMMARY"
