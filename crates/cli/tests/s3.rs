@@ -225,7 +225,14 @@ fn kill_9_during_concurrent_multipart_uploads() {
     let (ak, sk) = key(&s, "admin");
     let endpoint = format!("http://{}", s.s3_addr.as_ref().unwrap());
     let mut up = Command::new("python3")
-        .args([script, "upload", &endpoint, &ak, &sk, state.to_str().unwrap()])
+        .args([
+            script,
+            "upload",
+            &endpoint,
+            &ak,
+            &sk,
+            state.to_str().unwrap(),
+        ])
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -249,7 +256,14 @@ fn kill_9_during_concurrent_multipart_uploads() {
     let s = Server::start_with(&data, &["--s3-listen", "127.0.0.1:0"]);
     let endpoint = format!("http://{}", s.s3_addr.as_ref().unwrap());
     let out = Command::new("python3")
-        .args([script, "verify", &endpoint, &ak, &sk, state.to_str().unwrap()])
+        .args([
+            script,
+            "verify",
+            &endpoint,
+            &ak,
+            &sk,
+            state.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     assert!(
@@ -258,4 +272,59 @@ fn kill_9_during_concurrent_multipart_uploads() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn quota_is_enforced_for_objects_and_parts_and_requests_are_counted() {
+    let t = tempfile::tempdir().unwrap();
+    let s = Server::start_with(&t.path().join("data"), &["--s3-listen", "127.0.0.1:0"]);
+    s.add_user("small", "small-password-1", &["--quota", "8M"]);
+    let (ak, sk) = key(&s, "small");
+    let endpoint = format!("http://{}", s.s3_addr.as_ref().unwrap());
+    let script = r#"
+import sys, boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+s3 = boto3.client("s3", endpoint_url=sys.argv[1], aws_access_key_id=sys.argv[2], aws_secret_access_key=sys.argv[3], region_name="us-east-1", config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
+def code(fn, **kw):
+    try:
+        fn(**kw)
+    except ClientError as e:
+        return e.response["Error"]["Code"]
+    return "OK"
+s3.create_bucket(Bucket="quota")
+s3.put_object(Bucket="quota", Key="fits.bin", Body=b"a" * (3 << 20))
+c = code(s3.put_object, Bucket="quota", Key="big.bin", Body=b"b" * (6 << 20)); assert c == "QuotaExceeded", c
+assert code(s3.head_object, Bucket="quota", Key="big.bin") in ("404", "NoSuchKey"), "nothing stored"
+up = s3.create_multipart_upload(Bucket="quota", Key="mp.bin")
+s3.upload_part(Bucket="quota", Key="mp.bin", UploadId=up["UploadId"], PartNumber=1, Body=b"c" * (4 << 20))
+# staged parts count: 3 MiB stored + 4 MiB staged + 2 MiB more > 8 MiB
+assert code(s3.upload_part, Bucket="quota", Key="mp.bin", UploadId=up["UploadId"], PartNumber=2, Body=b"d" * (2 << 20)) == "QuotaExceeded"
+parts = s3.list_parts(Bucket="quota", Key="mp.bin", UploadId=up["UploadId"])["Parts"]
+assert [p["PartNumber"] for p in parts] == [1], parts
+assert s3.get_object(Bucket="quota", Key="fits.bin")["Body"].read() == b"a" * (3 << 20)
+print("ok")
+"#;
+    let out = Command::new("python3")
+        .args(["-c", script, &endpoint, &ak, &sk])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let m = curl(&[&s.url("/metrics")], None);
+    let text = String::from_utf8_lossy(&m.body);
+    for want in [
+        "silent_nas_http_requests_total{door=\"s3\",method=\"PUT\",status=\"200\"}",
+        "silent_nas_http_request_bytes_total{door=\"s3\"}",
+    ] {
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with(want) && !l.ends_with(" 0")),
+            "{want} missing or zero in:\n{text}"
+        );
+    }
 }

@@ -109,7 +109,12 @@ pub async fn receive(
                     md5.update(&bytes);
                     sums.update(&bytes);
                     if tx.send(Msg::Data(bytes)).await.is_err() {
-                        break; // the writer stopped: its error is reported below
+                        // the writer stopped (quota, disk…): its error is the answer
+                        drop(tx);
+                        return Err(match writer.await {
+                            Ok(Err(e)) => refusal(e),
+                            _ => s3_error!(InternalError),
+                        });
                     }
                 }
                 Err(e) => {
@@ -146,12 +151,23 @@ pub async fn receive(
             md5_hex,
             checksum,
         }),
-        Ok(Err(EngineError::Invalid(m))) if m == QUOTA_EXCEEDED => Err(S3Error::with_message(
-            S3ErrorCode::Custom("QuotaExceeded".into()),
-            "the user's quota would be exceeded; nothing was stored",
-        )),
-        Ok(Err(e)) => Err(s3_err(e)),
+        Ok(Err(e)) => Err(refusal(e)),
         Err(_) => Err(s3_error!(InternalError)),
+    }
+}
+
+/// The S3 error for a writer that refused the upload.
+fn refusal(e: EngineError) -> S3Error {
+    match e {
+        EngineError::Invalid(m) if m == QUOTA_EXCEEDED => {
+            let mut err = S3Error::with_message(
+                S3ErrorCode::Custom("QuotaExceeded".into()),
+                "the user's quota would be exceeded; nothing was stored",
+            );
+            err.set_status_code(http::StatusCode::FORBIDDEN);
+            err
+        }
+        other => s3_err(other),
     }
 }
 
