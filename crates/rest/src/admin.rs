@@ -11,6 +11,18 @@ use axum::extract::{Path, State};
 use http::StatusCode;
 use nas_auth::{AuthError, Role, add_user, hash_password};
 
+/// Shortest password accepted (as `silent-nas user add`).
+const MIN_PASSWORD: usize = 8;
+
+fn check_password(p: &str) -> RestResult<()> {
+    if p.chars().count() < MIN_PASSWORD {
+        return Err(RestError::BadRequest(format!(
+            "a password needs at least {MIN_PASSWORD} characters"
+        )));
+    }
+    Ok(())
+}
+
 fn role(s: &str) -> RestResult<Role> {
     Role::parse(s)
         .ok_or_else(|| RestError::BadRequest(format!("unknown role {s:?} (admin, user, readonly)")))
@@ -48,9 +60,7 @@ pub async fn create_user(
 ) -> RestResult<(StatusCode, Json<UserJson>)> {
     c.need_admin()?;
     let r = role(b.role.as_deref().unwrap_or("user"))?;
-    if b.password.is_empty() {
-        return Err(RestError::BadRequest("the password is empty".into()));
-    }
+    check_password(&b.password)?;
     blocking(move || {
         let accounts = st.accounts();
         add_user(accounts, &b.name, &b.password, r, b.quota).map_err(|e| match e {
@@ -84,6 +94,9 @@ pub async fn update_user(
 ) -> RestResult<Json<UserJson>> {
     c.need_admin()?;
     let new_role = b.role.as_deref().map(role).transpose()?;
+    if let Some(p) = &b.password {
+        check_password(p)?;
+    }
     blocking(move || {
         let accounts = st.accounts();
         let mut u = accounts
@@ -99,9 +112,6 @@ pub async fn update_user(
             u.disabled = d;
         }
         if let Some(p) = &b.password {
-            if p.is_empty() {
-                return Err(RestError::BadRequest("the password is empty".into()));
-            }
             u.password = hash_password(p);
         }
         accounts.update(&u)?;

@@ -1,0 +1,590 @@
+//! The REST door (`/api/v1`) of the real server, over real sockets with curl: sign-in and
+//! token rules (refresh, logout surviving a restart), files (streamed upload, ranges,
+//! ETags, paging), the namespace, versions, the trash, roles, path rules, administration
+//! and the OpenAPI description.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed unwrap is a failed test
+
+mod common;
+use common::*;
+use serde_json::Value;
+use std::io::{Read, Write};
+
+fn json(r: &Reply) -> Value {
+    serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", r.text()))
+}
+
+/// Asserts a JSON error with this status and code.
+fn assert_error(r: &Reply, status: u16, code: &str) {
+    assert_eq!(r.status, status, "{}", r.text());
+    let v = json(r);
+    assert_eq!(v["error"]["code"], code, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{v}"
+    );
+}
+
+fn login(s: &Server, user: &str, pw: &str) -> (String, String) {
+    let body = serde_json::json!({"username": user, "password": pw}).to_string();
+    let r = post(s, None, "/api/v1/auth/login", &body);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = json(&r);
+    (
+        v["access_token"].as_str().unwrap().to_owned(),
+        v["refresh_token"].as_str().unwrap().to_owned(),
+    )
+}
+
+fn bearer(token: &str) -> String {
+    format!("Authorization: Bearer {token}")
+}
+
+fn get(s: &Server, token: &str, path: &str) -> Reply {
+    curl(&["-H", &bearer(token), &s.url(path)], None)
+}
+
+fn post(s: &Server, token: Option<&str>, path: &str, body: &str) -> Reply {
+    let mut args = vec!["-X", "POST", "-H", "Content-Type: application/json"];
+    let b;
+    if let Some(t) = token {
+        b = bearer(t);
+        args.extend(["-H", &b]);
+    }
+    let url = s.url(path);
+    args.extend(["--data-binary", body, &url]);
+    curl(&args, None)
+}
+
+fn send(s: &Server, token: &str, method: &str, path: &str) -> Reply {
+    curl(&["-X", method, "-H", &bearer(token), &s.url(path)], None)
+}
+
+fn upload(s: &Server, token: &str, path: &str, data: &[u8]) -> Reply {
+    let url = s.url(&format!("/api/v1/upload{path}"));
+    curl(&["-H", &bearer(token), "-T", "-", &url], Some(data))
+}
+
+fn download(s: &Server, token: &str, path: &str, extra: &[&str]) -> Reply {
+    let url = s.url(&format!("/api/v1/download{path}"));
+    let b = bearer(token);
+    let mut args = vec!["-H", &b];
+    args.extend_from_slice(extra);
+    args.push(&url);
+    curl(&args, None)
+}
+
+/// Deterministic, incompressible-ish bytes.
+fn content(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+#[test]
+fn login_refresh_logout_and_revocation_survive_a_restart() {
+    let mut s = Server::start();
+    let bad = post(
+        &s,
+        None,
+        "/api/v1/auth/login",
+        r#"{"username":"admin","password":"wrong"}"#,
+    );
+    assert_error(&bad, 401, "unauthorized");
+    let (access, refresh) = login(&s, "admin", ADMIN_PW);
+    let me = get(&s, &access, "/api/v1/me");
+    assert_eq!(me.status, 200, "{}", me.text());
+    assert_eq!(json(&me)["name"], "admin");
+    // a refresh token only refreshes; an access token cannot refresh
+    assert_error(&get(&s, &refresh, "/api/v1/me"), 401, "unauthorized");
+    let body = |t: &str| serde_json::json!({ "refresh_token": t }).to_string();
+    assert_error(
+        &post(&s, None, "/api/v1/auth/refresh", &body(&access)),
+        401,
+        "unauthorized",
+    );
+    let r = post(&s, None, "/api/v1/auth/refresh", &body(&refresh));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = json(&r);
+    assert!(v["expires_in"].as_i64().unwrap() > 0);
+    let access2 = v["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(get(&s, &access2, "/api/v1/me").status, 200);
+    // a second session, still valid after the restart (the secret is kept)
+    let (other, _) = login(&s, "admin", ADMIN_PW);
+    // logout ends the session: its access tokens and its refresh token
+    assert_eq!(
+        post(&s, Some(&access), "/api/v1/auth/logout", "").status,
+        204
+    );
+    assert_error(&get(&s, &access, "/api/v1/me"), 401, "unauthorized");
+    assert_error(&get(&s, &access2, "/api/v1/me"), 401, "unauthorized");
+    assert_error(
+        &post(&s, None, "/api/v1/auth/refresh", &body(&refresh)),
+        401,
+        "unauthorized",
+    );
+    let data = s.data.clone();
+    s.kill9();
+    let s2 = Server::start_on(&data);
+    assert_error(&get(&s2, &access, "/api/v1/me"), 401, "unauthorized");
+    assert_error(
+        &post(&s2, None, "/api/v1/auth/refresh", &body(&refresh)),
+        401,
+        "unauthorized",
+    );
+    assert_eq!(get(&s2, &other, "/api/v1/me").status, 200);
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(data.join("rest-token.key"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    // a forged token is refused
+    let forged = format!("{}x", &other[..other.len() - 1]);
+    assert_error(&get(&s2, &forged, "/api/v1/me"), 401, "unauthorized");
+}
+
+#[test]
+fn failed_logins_share_the_webdav_rate_limiter() {
+    let s = Server::start();
+    let bad = r#"{"username":"admin","password":"wrong-password"}"#;
+    let mut statuses = Vec::new();
+    for _ in 0..11 {
+        statuses.push(post(&s, None, "/api/v1/auth/login", bad).status);
+    }
+    assert_eq!(statuses[..10], [401; 10]);
+    let limited = post(&s, None, "/api/v1/auth/login", bad);
+    assert_error(&limited, 429, "rate_limited");
+    assert!(limited.header("retry-after").is_some());
+    // the same limiter guards WebDAV: even the right password waits now
+    let dav = curl(&["-u", &auth("admin", ADMIN_PW), &s.url("/dav/")], None);
+    assert_eq!(dav.status, 429);
+}
+
+#[test]
+fn me_reports_role_quota_and_usage_and_basic_auth_works() {
+    let s = Server::start();
+    s.add_user("alice", "alice-pw", &["--quota", "10M"]);
+    let (t, _) = login(&s, "alice", "alice-pw");
+    assert_eq!(upload(&s, &t, "/x.bin", &[7u8; 1234]).status, 201);
+    let v = json(&get(&s, &t, "/api/v1/me"));
+    assert_eq!(v["role"], "user");
+    assert_eq!(v["quota"], 10 << 20);
+    assert_eq!(v["used_bytes"], 1234);
+    let basic = curl(&["-u", "alice:alice-pw", &s.url("/api/v1/me")], None);
+    assert_eq!(json(&basic)["name"], "alice");
+    let wrong = curl(&["-u", "alice:nope", &s.url("/api/v1/me")], None);
+    assert_error(&wrong, 401, "unauthorized");
+    assert_error(&curl(&[&s.url("/api/v1/me")], None), 401, "unauthorized");
+}
+
+#[test]
+fn streamed_upload_downloads_byte_exact_with_ranges_and_etags() {
+    let s = Server::start();
+    let (t, _) = login(&s, "admin", ADMIN_PW);
+    let data = content(9 << 20, 1);
+    let up = upload(&s, &t, "/big/data.bin", &data);
+    assert_eq!(up.status, 201, "{}", up.text());
+    assert_eq!(json(&up)["size"], data.len());
+    let full = download(&s, &t, "/big/data.bin", &[]);
+    assert_eq!(full.status, 200);
+    assert!(full.body == data, "download differs from upload");
+    let etag = full.header("etag").unwrap();
+    assert!(
+        full.header("content-disposition")
+            .unwrap()
+            .contains("data.bin")
+    );
+    let part = download(&s, &t, "/big/data.bin", &["-H", "Range: bytes=1000-1999"]);
+    assert_eq!(part.status, 206);
+    assert_eq!(
+        part.header("content-range").unwrap(),
+        format!("bytes 1000-1999/{}", data.len())
+    );
+    assert!(part.body == data[1000..2000]);
+    let tail = download(&s, &t, "/big/data.bin", &["-H", "Range: bytes=-10"]);
+    assert_eq!(
+        (tail.status, &tail.body[..]),
+        (206, &data[data.len() - 10..])
+    );
+    let past = format!("Range: bytes={}-", data.len());
+    assert_error(
+        &download(&s, &t, "/big/data.bin", &["-H", &past]),
+        416,
+        "range_not_satisfiable",
+    );
+    let inm = format!("If-None-Match: {etag}");
+    let cached = download(&s, &t, "/big/data.bin", &["-H", &inm]);
+    assert_eq!((cached.status, cached.body.len()), (304, 0));
+    let wrong_match = download(&s, &t, "/big/data.bin", &["-H", "If-Match: \"nope\""]);
+    assert_error(&wrong_match, 412, "precondition_failed");
+    // a new version answers 200; a body that breaks off keeps the old content
+    assert_eq!(upload(&s, &t, "/big/data.bin", b"small").status, 200);
+    let mut c = std::net::TcpStream::connect(&s.addr).unwrap();
+    write!(
+        c,
+        "PUT /api/v1/upload/big/data.bin HTTP/1.1\r\nHost: x\r\n{}\r\nContent-Length: 1000000\r\n\r\n",
+        bearer(&t)
+    )
+    .unwrap();
+    c.write_all(&[1u8; 300_000]).unwrap();
+    drop(c);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(download(&s, &t, "/big/data.bin", &[]).body, b"small");
+    assert_error(&download(&s, &t, "/big/nope", &[]), 404, "not_found");
+    assert_error(&download(&s, &t, "/big", &[]), 409, "is_a_folder");
+}
+
+#[test]
+fn quota_and_read_only_accounts_are_enforced_on_upload() {
+    let s = Server::start();
+    s.add_user("ro", "readonly-pw", &["--role", "readonly"]);
+    s.add_user("small", "small-pw", &["--quota", "1K"]);
+    let (ro, _) = login(&s, "ro", "readonly-pw");
+    assert_error(&upload(&s, &ro, "/f", b"data"), 403, "forbidden");
+    assert_error(
+        &post(&s, Some(&ro), "/api/v1/mkdir/d", ""),
+        403,
+        "forbidden",
+    );
+    assert_eq!(
+        get(&s, &ro, "/api/v1/files").status,
+        200,
+        "reading is allowed"
+    );
+    let (small, _) = login(&s, "small", "small-pw");
+    assert_error(
+        &upload(&s, &small, "/f", &[0u8; 5000]),
+        507,
+        "quota_exceeded",
+    );
+    assert_error(&get(&s, &small, "/api/v1/stat/f"), 404, "not_found");
+    assert_eq!(upload(&s, &small, "/f", &[0u8; 500]).status, 201);
+}
+
+#[test]
+fn listing_pages_with_a_cursor_return_every_entry_once() {
+    let s = Server::start();
+    let (t, _) = login(&s, "admin", ADMIN_PW);
+    assert_eq!(post(&s, Some(&t), "/api/v1/mkdir/many", "").status, 201);
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("f");
+    std::fs::write(&f, b"x").unwrap();
+    // one curl process, one connection, 250 uploads
+    let mut cmd = std::process::Command::new("curl");
+    cmd.args(["-s", "-o", "/dev/null", "-H", &bearer(&t)]);
+    for i in 0..250 {
+        cmd.arg("-T")
+            .arg(&f)
+            .arg(s.url(&format!("/api/v1/upload/many/f{i:03}")));
+    }
+    let status = cmd.stdout(std::process::Stdio::null()).status().unwrap();
+    assert!(status.success());
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let q = match &cursor {
+            Some(c) => format!("/api/v1/files/many?limit=100&cursor={c}"),
+            None => "/api/v1/files/many?limit=100".to_owned(),
+        };
+        let v = json(&get(&s, &t, &q));
+        pages += 1;
+        let entries = v["entries"].as_array().unwrap();
+        assert!(entries.len() <= 100);
+        seen.extend(
+            entries
+                .iter()
+                .map(|e| e["name"].as_str().unwrap().to_owned()),
+        );
+        match v["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    let want: Vec<String> = (0..250).map(|i| format!("f{i:03}")).collect();
+    assert_eq!(seen, want, "every entry exactly once, in name order");
+    // sorting by size, descending, pages too
+    for (name, len) in [("a", 3), ("b", 1), ("c", 2)] {
+        upload(&s, &t, &format!("/sized/{name}"), &vec![0u8; len]);
+    }
+    let p1 = json(&get(
+        &s,
+        &t,
+        "/api/v1/files/sized?sort=size&order=desc&limit=2",
+    ));
+    let names = |v: &Value| -> Vec<String> {
+        v["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(names(&p1), ["a", "c"]);
+    let c = p1["next_cursor"].as_str().unwrap();
+    let p2 = json(&get(
+        &s,
+        &t,
+        &format!("/api/v1/files/sized?sort=size&order=desc&limit=2&cursor={c}"),
+    ));
+    assert_eq!(names(&p2), ["b"]);
+    assert!(p2["next_cursor"].is_null());
+    assert_error(
+        &get(&s, &t, "/api/v1/files/sized?sort=colour"),
+        400,
+        "bad_request",
+    );
+    // a file's GET is its metadata
+    let f = json(&get(&s, &t, "/api/v1/files/sized/a"));
+    assert_eq!(
+        (f["kind"].as_str(), f["size"].as_u64()),
+        (Some("file"), Some(3))
+    );
+}
+
+#[test]
+fn mkdir_move_copy_delete_and_the_trash() {
+    let s = Server::start();
+    let (t, _) = login(&s, "admin", ADMIN_PW);
+    assert_eq!(post(&s, Some(&t), "/api/v1/mkdir/docs", "").status, 201);
+    assert_error(
+        &post(&s, Some(&t), "/api/v1/mkdir/docs", ""),
+        409,
+        "already_exists",
+    );
+    assert_eq!(
+        post(&s, Some(&t), "/api/v1/mkdir/x/y/z?parents=true", "").status,
+        201
+    );
+    assert_eq!(upload(&s, &t, "/docs/a.txt", b"alpha").status, 201);
+    let copy = r#"{"from":"/docs/a.txt","to":"/docs/b.txt"}"#;
+    assert_eq!(post(&s, Some(&t), "/api/v1/copy", copy).status, 200);
+    assert_error(
+        &post(&s, Some(&t), "/api/v1/copy", copy),
+        409,
+        "already_exists",
+    );
+    let over = r#"{"from":"/docs/a.txt","to":"/docs/b.txt","overwrite":true}"#;
+    assert_eq!(post(&s, Some(&t), "/api/v1/copy", over).status, 200);
+    let mv = r#"{"from":"/docs/b.txt","to":"/c.txt"}"#;
+    let moved = post(&s, Some(&t), "/api/v1/move", mv);
+    assert_eq!(json(&moved)["path"], "/c.txt");
+    assert_error(&get(&s, &t, "/api/v1/stat/docs/b.txt"), 404, "not_found");
+    assert_eq!(download(&s, &t, "/c.txt", &[]).body, b"alpha");
+    // delete → trash
+    let d1 = json(&send(&s, &t, "DELETE", "/api/v1/files/c.txt"));
+    let d2 = json(&send(&s, &t, "DELETE", "/api/v1/files/docs"));
+    assert_eq!(d2["kind"], "folder");
+    assert_error(&get(&s, &t, "/api/v1/stat/docs/a.txt"), 404, "not_found");
+    let list = |q: &str| {
+        json(&get(&s, &t, &format!("/api/v1/trash{q}")))["entries"]
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    // the copy with overwrite sent the old /docs/b.txt to the trash too
+    assert_eq!(list("").len(), 3);
+    let in_docs = list("?path_prefix=/docs");
+    assert_eq!(in_docs.len(), 2, "{in_docs:?}");
+    assert!(list("?since=4000000000").is_empty());
+    assert_eq!(list("?until=4000000000").len(), 3);
+    let restore = format!(r#"{{"ids":[{}]}}"#, d2["id"]);
+    let r = post(&s, Some(&t), "/api/v1/trash/restore", &restore);
+    assert_eq!(json(&r)["restored"][0]["path"], "/docs", "{}", r.text());
+    assert_eq!(download(&s, &t, "/docs/a.txt", &[]).body, b"alpha");
+    let to = format!(r#"{{"ids":[{}],"to":"/docs/c-again.txt"}}"#, d1["id"]);
+    assert_eq!(post(&s, Some(&t), "/api/v1/trash/restore", &to).status, 200);
+    assert_eq!(download(&s, &t, "/docs/c-again.txt", &[]).body, b"alpha");
+    let left = list("");
+    assert_eq!(left.len(), 1);
+    let one = format!("/api/v1/trash/{}", left[0]["id"]);
+    assert_eq!(send(&s, &t, "DELETE", &one).status, 204);
+    assert_error(&send(&s, &t, "DELETE", &one), 404, "not_found");
+    send(&s, &t, "DELETE", "/api/v1/files/x");
+    let purged = json(&send(&s, &t, "DELETE", "/api/v1/trash"));
+    assert_eq!(purged["purged"], 1);
+    assert!(list("").is_empty());
+}
+
+#[test]
+fn versions_list_download_restore_and_delete() {
+    let s = Server::start();
+    let (t, _) = login(&s, "admin", ADMIN_PW);
+    let (v1, v2) = (content(300_000, 2), content(200_000, 3));
+    upload(&s, &t, "/f.bin", &v1);
+    let second = json(&upload(&s, &t, "/f.bin", &v2));
+    let vs = json(&get(&s, &t, "/api/v1/versions/f.bin"));
+    let list = vs["versions"].as_array().unwrap();
+    assert_eq!(list.len(), 2);
+    assert_eq!(
+        (list[0]["version"].as_u64(), list[0]["size"].as_u64()),
+        (Some(1), Some(300_000))
+    );
+    assert_eq!(list[1]["hash"], second["hash"]);
+    assert_eq!(list[1]["hash"].as_str().unwrap().len(), 64);
+    assert!(list[0]["created"].as_i64().unwrap() > 1_600_000_000);
+    let old = download(&s, &t, "/f.bin?version=1", &[]);
+    assert_eq!(old.status, 200);
+    assert!(old.body == v1, "old version differs");
+    assert_error(&download(&s, &t, "/f.bin?version=9", &[]), 404, "not_found");
+    let r = post(
+        &s,
+        Some(&t),
+        "/api/v1/versions/f.bin/restore",
+        r#"{"version":1}"#,
+    );
+    assert_eq!(json(&r)["version"], 3, "{}", r.text());
+    assert!(download(&s, &t, "/f.bin", &[]).body == v1);
+    assert_eq!(
+        send(&s, &t, "DELETE", "/api/v1/versions/f.bin?version=2").status,
+        204
+    );
+    let nums: Vec<u64> = json(&get(&s, &t, "/api/v1/versions/f.bin"))["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["version"].as_u64().unwrap())
+        .collect();
+    assert_eq!(nums, [1, 3]);
+}
+
+#[test]
+fn path_traversal_is_refused_with_400() {
+    let s = Server::start();
+    let (t, _) = login(&s, "admin", ADMIN_PW);
+    for p in [
+        "/api/v1/files/../etc",
+        "/api/v1/files/%2e%2e/etc",
+        "/api/v1/files/a/%2E%2E/b",
+        "/api/v1/download/a/..",
+        "/api/v1/files/a%2fb",
+        "/api/v1/files/a//b",
+        "/api/v1/stat/%00",
+    ] {
+        assert_error(&get(&s, &t, p), 400, "invalid_path");
+    }
+    assert_error(&upload(&s, &t, "/%2e%2e/x", b"x"), 400, "invalid_path");
+    let mv = r#"{"from":"/a","to":"../b"}"#;
+    assert_error(&post(&s, Some(&t), "/api/v1/move", mv), 400, "invalid_path");
+}
+
+#[test]
+fn admin_routes_are_for_admins_only() {
+    let s = Server::start();
+    s.add_user("alice", "alice-pw", &[]);
+    let (alice, _) = login(&s, "alice", "alice-pw");
+    assert_error(&get(&s, &alice, "/api/v1/admin/users"), 403, "forbidden");
+    assert_error(&get(&s, &alice, "/api/v1/admin/stats"), 403, "forbidden");
+    let (admin, _) = login(&s, "admin", ADMIN_PW);
+    let users = json(&get(&s, &admin, "/api/v1/admin/users"));
+    let names: Vec<&str> = users["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["admin", "alice"]);
+    let bob = r#"{"name":"bob","password":"bob-password","role":"readonly","quota":1000}"#;
+    let created = post(&s, Some(&admin), "/api/v1/admin/users", bob);
+    assert_eq!(created.status, 201, "{}", created.text());
+    assert_eq!(json(&created)["role"], "readonly");
+    assert_error(
+        &post(&s, Some(&admin), "/api/v1/admin/users", bob),
+        409,
+        "already_exists",
+    );
+    let patch = |body: &str| {
+        let url = s.url("/api/v1/admin/users/bob");
+        curl(
+            &[
+                "-X",
+                "PATCH",
+                "-H",
+                &bearer(&admin),
+                "-H",
+                "Content-Type: application/json",
+                "--data-binary",
+                body,
+                &url,
+            ],
+            None,
+        )
+    };
+    let p = json(&patch(r#"{"role":"user","quota":null}"#));
+    assert_eq!(
+        (p["role"].as_str(), p["quota"].is_null()),
+        (Some("user"), true)
+    );
+    let (bob_t, _) = login(&s, "bob", "bob-password");
+    assert_eq!(upload(&s, &bob_t, "/f", b"hi").status, 201);
+    assert_eq!(json(&patch(r#"{"disabled":true}"#))["disabled"], true);
+    assert_error(&get(&s, &bob_t, "/api/v1/me"), 401, "unauthorized");
+    assert_eq!(
+        send(&s, &admin, "DELETE", "/api/v1/admin/users/bob").status,
+        204
+    );
+    assert_error(
+        &send(&s, &admin, "DELETE", "/api/v1/admin/users/bob"),
+        404,
+        "not_found",
+    );
+    assert_error(
+        &send(&s, &admin, "DELETE", "/api/v1/admin/users/admin"),
+        400,
+        "bad_request",
+    );
+    let stats = json(&get(&s, &admin, "/api/v1/admin/stats"));
+    assert_eq!(stats["files"], 1);
+}
+
+#[test]
+fn openapi_json_is_valid_and_names_the_routes() {
+    let s = Server::start();
+    let r = curl(&[&s.url("/api/v1/openapi.json")], None);
+    assert_eq!(r.status, 200);
+    let v = json(&r);
+    assert!(v["openapi"].as_str().unwrap().starts_with("3."));
+    let paths = v["paths"].as_object().unwrap();
+    for p in [
+        "/api/v1/auth/login",
+        "/api/v1/auth/refresh",
+        "/api/v1/auth/logout",
+        "/api/v1/me",
+        "/api/v1/files/{path}",
+        "/api/v1/download/{path}",
+        "/api/v1/upload/{path}",
+        "/api/v1/mkdir/{path}",
+        "/api/v1/move",
+        "/api/v1/copy",
+        "/api/v1/versions/{path}",
+        "/api/v1/versions/{path}/restore",
+        "/api/v1/trash",
+        "/api/v1/trash/restore",
+        "/api/v1/trash/{id}",
+        "/api/v1/admin/users",
+        "/api/v1/admin/users/{name}",
+        "/api/v1/admin/stats",
+    ] {
+        assert!(paths.contains_key(p), "{p} is not described");
+    }
+    assert_error(
+        &curl(&[&s.url("/api/v1/no-such-route")], None),
+        404,
+        "not_found",
+    );
+    let mut c = std::net::TcpStream::connect(&s.addr).unwrap();
+    c.write_all(b"GET /api/v1/openapi.json HTTP/1.0\r\n\r\n")
+        .unwrap();
+    let mut text = String::new();
+    c.read_to_string(&mut text).unwrap();
+    assert!(text.contains("application/json"));
+}
