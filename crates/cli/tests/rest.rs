@@ -581,6 +581,8 @@ fn openapi_json_is_valid_and_names_the_routes() {
         404,
         "not_found",
     );
+    let wrong_method = curl(&["-X", "DELETE", &s.url("/api/v1/me")], None);
+    assert_error(&wrong_method, 405, "method_not_allowed");
     let mut c = std::net::TcpStream::connect(&s.addr).unwrap();
     c.write_all(b"GET /api/v1/openapi.json HTTP/1.0\r\n\r\n")
         .unwrap();

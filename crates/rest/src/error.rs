@@ -65,7 +65,8 @@ pub struct ErrorDetail {
     /// Stable, machine-readable: `bad_request`, `invalid_path`, `unauthorized`,
     /// `forbidden`, `not_found`, `already_exists`, `not_a_folder`, `is_a_folder`,
     /// `invalid_operation`, `rate_limited`, `quota_exceeded`, `precondition_failed`,
-    /// `range_not_satisfiable`, `data_damaged`, `unavailable`, `internal`.
+    /// `range_not_satisfiable`, `method_not_allowed`, `data_damaged`, `unavailable`,
+    /// `internal`.
     pub code: String,
     /// For people; may change.
     pub message: String,

@@ -50,7 +50,7 @@ use axum::routing::{get, post};
 use http::StatusCode;
 
 /// The `/api/v1` routes. Unknown paths under `/api/` get a JSON 404 (the router's
-/// fallback; other paths keep an empty 404).
+/// fallback; other paths keep an empty 404), a wrong method a JSON 405.
 pub fn router(state: RestState) -> Router {
     Router::new()
         .route("/api/v1/openapi.json", get(openapi::serve))
@@ -96,19 +96,36 @@ pub fn router(state: RestState) -> Router {
             axum::routing::patch(admin::update_user).delete(admin::delete_user),
         )
         .route("/api/v1/admin/stats", get(admin::stats))
+        .method_not_allowed_fallback(method_not_allowed)
         .fallback(fallback)
         .with_state(state)
 }
 
+fn json_error(status: StatusCode, code: &str, message: String) -> Response {
+    let body = ErrorBody {
+        error: ErrorDetail {
+            code: code.into(),
+            message,
+        },
+    };
+    (status, axum::Json(body)).into_response()
+}
+
+async fn method_not_allowed(req: Request) -> Response {
+    json_error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{} is not allowed on {}", req.method(), req.uri().path()),
+    )
+}
+
 async fn fallback(req: Request) -> Response {
     if req.uri().path().starts_with("/api/") {
-        let body = ErrorBody {
-            error: ErrorDetail {
-                code: "not_found".into(),
-                message: format!("no route {} {}", req.method(), req.uri().path()),
-            },
-        };
-        (StatusCode::NOT_FOUND, axum::Json(body)).into_response()
+        json_error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no route {} {}", req.method(), req.uri().path()),
+        )
     } else {
         StatusCode::NOT_FOUND.into_response()
     }
