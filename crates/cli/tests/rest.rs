@@ -242,6 +242,35 @@ fn streamed_upload_downloads_byte_exact_with_ranges_and_etags() {
     assert_error(&download(&s, &t, "/big", &[]), 409, "is_a_folder");
 }
 
+/// Peak resident memory of a process (VmHWM), in bytes.
+fn peak_rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    line.split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse::<u64>()
+        .unwrap()
+        * 1024
+}
+
+#[test]
+fn a_large_upload_and_download_stream_in_bounded_memory() {
+    let s = Server::start();
+    let (t, _) = login(&s, "admin", ADMIN_PW);
+    let data = content(256 << 20, 9);
+    let before = peak_rss(s.child.id());
+    assert_eq!(upload(&s, &t, "/huge.bin", &data).status, 201);
+    let down = download(&s, &t, "/huge.bin", &[]);
+    assert!(down.body == data, "256 MiB round trip differs");
+    let grown = peak_rss(s.child.id()).saturating_sub(before);
+    eprintln!("server peak RSS grew by {} MiB", grown >> 20);
+    assert!(
+        grown < 96 << 20,
+        "a 256 MiB body must not be held in memory: +{grown} bytes"
+    );
+}
+
 #[test]
 fn quota_and_read_only_accounts_are_enforced_on_upload() {
     let s = Server::start();
