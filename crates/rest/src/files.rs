@@ -141,7 +141,7 @@ pub async fn copy_entry(
 }
 
 /// Moves a file or folder to the trash.
-#[utoipa::path(delete, path = "/api/v1/files/{path}", tag = "files",
+#[utoipa::path(delete, path = "/api/v1/files/{path}", tag = "files", operation_id = "delete_entry",
     params(("path" = String, Path, description = "What to delete")),
     responses(
         (status = 200, description = "In the trash", body = TrashJson),

@@ -1,7 +1,7 @@
 //! The OpenAPI 3.1 description of the API, generated from the handlers' `#[utoipa::path]`
 //! annotations and the body types' schemas, served at `GET /api/v1/openapi.json`.
 
-use crate::{account, admin, download, error, files, trash, upload, versions};
+use crate::{account, admin, download, error, files, list, trash, upload, versions};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use std::sync::OnceLock;
@@ -29,7 +29,7 @@ use utoipa::{Modify, OpenApi};
         admin::list_users, admin::create_user, admin::update_user, admin::delete_user,
         admin::stats,
     ),
-    components(schemas(error::ErrorBody)),
+    components(schemas(error::ErrorBody, list::Sort, list::Order)),
     modifiers(&Security),
     security(("bearer" = []), ("basic" = [])),
     tags(
@@ -99,5 +99,41 @@ mod tests {
             assert!(paths.contains_key(p), "{p} missing");
         }
         assert!(v["components"]["schemas"]["ErrorBody"].is_object());
+    }
+
+    fn refs<'a>(v: &'a serde_json::Value, out: &mut Vec<&'a str>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                if let Some(r) = m.get("$ref").and_then(|r| r.as_str()) {
+                    out.push(r);
+                }
+                m.values().for_each(|x| refs(x, out));
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|x| refs(x, out)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn every_reference_resolves_and_operation_ids_are_unique() {
+        let v: serde_json::Value = serde_json::from_str(super::json()).unwrap();
+        let mut all = Vec::new();
+        refs(&v, &mut all);
+        assert!(!all.is_empty());
+        for r in all {
+            let name = r.strip_prefix("#/components/schemas/").unwrap();
+            assert!(v["components"]["schemas"][name].is_object(), "{r} dangles");
+        }
+        let mut ids: Vec<&str> = v["paths"]
+            .as_object()
+            .unwrap()
+            .values()
+            .flat_map(|p| p.as_object().unwrap().values())
+            .map(|op| op["operationId"].as_str().unwrap())
+            .collect();
+        let n = ids.len();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), n, "duplicate operationId");
     }
 }

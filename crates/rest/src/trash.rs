@@ -29,7 +29,8 @@ pub struct TrashQuery {
 }
 
 /// Trash entries, newest first.
-#[utoipa::path(get, path = "/api/v1/trash", tag = "trash", params(TrashQuery),
+#[utoipa::path(get, path = "/api/v1/trash", tag = "trash", operation_id = "list_trash",
+    params(TrashQuery),
     responses((status = 200, description = "Entries", body = TrashListResponse)))]
 pub async fn list(
     State(st): State<RestState>,
@@ -58,6 +59,7 @@ pub async fn list(
 /// entry, to `to`. Entries are restored in order; the first failure stops and is the
 /// answer (entries before it stay restored).
 #[utoipa::path(post, path = "/api/v1/trash/restore", tag = "trash",
+    operation_id = "restore_trash",
     request_body = TrashRestoreRequest,
     responses(
         (status = 200, description = "Restored", body = TrashRestoreResponse),
@@ -92,6 +94,7 @@ pub async fn restore(
 
 /// Deletes one entry for good.
 #[utoipa::path(delete, path = "/api/v1/trash/{id}", tag = "trash",
+    operation_id = "purge_trash_entry",
     params(("id" = i64, Path, description = "Entry id")),
     responses(
         (status = 204, description = "Purged"),
@@ -114,7 +117,7 @@ pub async fn purge_one(
 }
 
 /// Empties the trash.
-#[utoipa::path(delete, path = "/api/v1/trash", tag = "trash",
+#[utoipa::path(delete, path = "/api/v1/trash", tag = "trash", operation_id = "purge_trash",
     responses((status = 200, description = "Purged", body = PurgeResponse)))]
 pub async fn purge_all(State(st): State<RestState>, c: Caller) -> RestResult<Json<PurgeResponse>> {
     c.need_write()?;

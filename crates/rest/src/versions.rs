@@ -17,6 +17,7 @@ const PREFIX: &str = "/api/v1/versions";
 
 /// Every version of a file, oldest first.
 #[utoipa::path(get, path = "/api/v1/versions/{path}", tag = "versions",
+    operation_id = "list_versions",
     params(("path" = String, Path, description = "File in the home")),
     responses(
         (status = 200, description = "The versions", body = VersionsResponse),
@@ -41,6 +42,7 @@ pub async fn list(
 /// Makes an old version current again, as a new version (nothing is lost). The URL is the
 /// file's path followed by `/restore`.
 #[utoipa::path(post, path = "/api/v1/versions/{path}/restore", tag = "versions",
+    operation_id = "restore_version",
     params(("path" = String, Path, description = "File in the home")),
     request_body = RestoreVersionRequest,
     responses(
@@ -80,6 +82,7 @@ pub struct VersionQuery {
 
 /// Deletes one version (not the only one).
 #[utoipa::path(delete, path = "/api/v1/versions/{path}", tag = "versions",
+    operation_id = "delete_version",
     params(("path" = String, Path, description = "File in the home"), VersionQuery),
     responses(
         (status = 204, description = "Deleted"),
