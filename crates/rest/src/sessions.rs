@@ -13,7 +13,7 @@ use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Mutex, RwLock};
 
 /// File of the session table inside the data directory.
 pub const SESSIONS_FILE: &str = "rest-sessions.json";
@@ -36,11 +36,14 @@ struct OnDisk {
     sessions: HashMap<String, Session>,
 }
 
-/// The session table: in memory, written through to disk on every change.
+/// The session table: in memory, written through to disk on every change. Checks read
+/// the in-memory table and never wait for a change's fsync.
 #[derive(Debug)]
 pub struct Sessions {
     path: PathBuf,
-    table: Mutex<HashMap<String, Session>>,
+    table: RwLock<HashMap<String, Session>>,
+    /// Serializes changes (read, write the file, swap) so none is lost.
+    writer: Mutex<()>,
 }
 
 impl Sessions {
@@ -66,13 +69,14 @@ impl Sessions {
         };
         Ok(Sessions {
             path,
-            table: Mutex::new(table),
+            table: RwLock::new(table),
+            writer: Mutex::new(()),
         })
     }
 
     /// The session `sid`, if it exists and has not expired at `now`.
     pub fn get(&self, sid: &str, now: i64) -> Option<Session> {
-        let t = self.table.lock().unwrap_or_else(|p| p.into_inner());
+        let t = self.table.read().unwrap_or_else(|p| p.into_inner());
         t.get(sid).filter(|s| s.expires > now).cloned()
     }
 
@@ -102,12 +106,12 @@ impl Sessions {
         now: i64,
         f: impl FnOnce(&mut HashMap<String, Session>),
     ) -> std::io::Result<()> {
-        let mut t = self.table.lock().unwrap_or_else(|p| p.into_inner());
-        let mut next = t.clone();
+        let _one_at_a_time = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let mut next = self.table.read().unwrap_or_else(|p| p.into_inner()).clone();
         f(&mut next);
         next.retain(|_, s| s.expires > now);
         self.write(&next)?;
-        *t = next;
+        *self.table.write().unwrap_or_else(|p| p.into_inner()) = next;
         Ok(())
     }
 
