@@ -44,8 +44,21 @@ fn streamed_upload_downloads_byte_exact_with_ranges_and_etags() {
     assert_eq!((cached.status, cached.body.len()), (304, 0));
     let wrong_match = download(&s, &t, "/big/data.bin", &["-H", "If-Match: \"nope\""]);
     assert_error(&wrong_match, 412, "precondition_failed");
-    // a new version answers 200; a body that breaks off keeps the old content
-    assert_eq!(upload(&s, &t, "/big/data.bin", b"small").status, 200);
+    // a new version answers 200 and keeps its Content-Type; a body that breaks off keeps
+    // the old content
+    let url = s.url("/api/v1/upload/big/data.bin");
+    let typed = [
+        "-H",
+        &bearer(&t),
+        "-H",
+        "Content-Type: text/plain",
+        "-T",
+        "-",
+        &url,
+    ];
+    assert_eq!(curl(&typed, Some(b"small")).status, 200);
+    let small = download(&s, &t, "/big/data.bin", &[]);
+    assert_eq!(small.header("content-type").as_deref(), Some("text/plain"));
     let mut c = std::net::TcpStream::connect(&s.addr).unwrap();
     write!(
         c,

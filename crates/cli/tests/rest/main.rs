@@ -32,7 +32,13 @@ pub fn assert_error(r: &Reply, status: u16, code: &str) {
 pub fn login(s: &Server, user: &str, pw: &str) -> (String, String) {
     let body = serde_json::json!({"username": user, "password": pw}).to_string();
     let r = post(s, None, "/api/v1/auth/login", &body);
-    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.status,
+        200,
+        "login: {} (a 404 here means the binary has no REST door: with a CARGO_TARGET_DIR \
+         shared between work trees, another tree's build may have replaced it)",
+        r.text()
+    );
     let v = json(&r);
     (
         v["access_token"].as_str().unwrap().to_owned(),
