@@ -121,7 +121,7 @@ fn respond(status: StatusCode, headers: HeaderMap, body: Body) -> Response {
 
 /// Whether an `If-Match`/`If-None-Match` list names `etag` (or is `*`); weak tags compare
 /// by their value.
-fn etag_matches(list: &str, etag: &str) -> bool {
+pub(crate) fn etag_matches(list: &str, etag: &str) -> bool {
     list.split(',')
         .map(str::trim)
         .any(|t| t == "*" || t.strip_prefix("W/").unwrap_or(t) == etag)

@@ -38,8 +38,8 @@ pub enum RestError {
     /// The user's quota would be exceeded; nothing was stored.
     #[error("the user's quota would be exceeded; nothing was stored")]
     QuotaExceeded,
-    /// `If-Match` did not match.
-    #[error("the file's current ETag does not match If-Match")]
+    /// `If-Match` or `If-None-Match` does not hold.
+    #[error("the file's current ETag does not satisfy If-Match / If-None-Match")]
     PreconditionFailed,
     /// A `Range` outside the file (its size is given for `Content-Range: bytes */size`).
     #[error("range not satisfiable for a file of {0} bytes")]

@@ -2,12 +2,18 @@
 //! through a bounded channel to one blocking task, so memory stays bounded whatever the
 //! size. Read-only accounts get 403; the quota is checked as bytes arrive (507, nothing
 //! stored); a body that breaks off is never committed (the old version stays).
+//!
+//! Optional headers: `If-Match: "<etag>"` (replace only that content) and `If-None-Match: *`
+//! (create only), checked before the body is read — not atomically with the commit, so two
+//! racing conditional uploads can both pass; `X-Nas-Mtime: <unix seconds>` sets the
+//! version's modification time (sync clients).
 
+use crate::download::etag_matches;
 use crate::error::{ErrorBody, RestError, RestResult};
 use crate::extract::{Caller, home_path};
 use crate::files::home_of;
 use crate::model::EntryJson;
-use crate::state::RestState;
+use crate::state::{RestState, blocking};
 use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
@@ -32,6 +38,7 @@ enum Part {
         (status = 400, description = "Invalid path, or the body broke off", body = ErrorBody),
         (status = 403, description = "Read-only account", body = ErrorBody),
         (status = 409, description = "A folder is there", body = ErrorBody),
+        (status = 412, description = "If-Match / If-None-Match: * does not hold", body = ErrorBody),
         (status = 507, description = "The quota would be exceeded; nothing was stored", body = ErrorBody),
     ))]
 pub async fn upload(
@@ -50,6 +57,17 @@ pub async fn upload(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
+    let mtime_ns = match headers.get("x-nas-mtime") {
+        None => None,
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .and_then(|s| s.trim().parse::<i64>().ok())
+                .map(|s| s.saturating_mul(1_000_000_000))
+                .ok_or_else(|| RestError::BadRequest("X-Nas-Mtime is Unix seconds".into()))?,
+        ),
+    };
+    check_preconditions(&st, &c, &path, &headers).await?;
     let quota = c.who.quota;
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Part>(4);
     let writer = tokio::task::spawn_blocking(move || -> RestResult<(bool, EntryJson)> {
@@ -66,7 +84,11 @@ pub async fn upload(
             Some(_) => home.used_bytes()?.saturating_sub(old.unwrap_or(0)),
             None => 0,
         };
-        let mut w = home.writer(&path, WriteOptions::default())?;
+        let opts = WriteOptions {
+            mtime_ns,
+            ..WriteOptions::default()
+        };
+        let mut w = home.writer(&path, opts)?;
         loop {
             match rx.blocking_recv() {
                 Some(Part::Data(b)) => {
@@ -122,4 +144,40 @@ pub async fn upload(
         StatusCode::OK
     };
     Ok((status, Json(entry)))
+}
+
+/// `If-Match` / `If-None-Match` of an upload against the file's current ETag (412 when one
+/// does not hold). Costs a stat only when such a header is present.
+async fn check_preconditions(
+    st: &RestState,
+    c: &Caller,
+    path: &nas_types::NasPath,
+    headers: &HeaderMap,
+) -> RestResult<()> {
+    let text = |h: header::HeaderName| {
+        headers
+            .get(h)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let (if_match, if_none) = (text(header::IF_MATCH), text(header::IF_NONE_MATCH));
+    if if_match.is_none() && if_none.is_none() {
+        return Ok(());
+    }
+    let (st, c, p) = (st.clone(), c.clone(), path.clone());
+    let current = blocking(move || match home_of(&st, &c)?.stat(&p) {
+        Ok(e) => Ok(e.hash.map(|h| format!("\"{}\"", h.to_hex()))),
+        Err(EngineError::NotFound(_)) => Ok(None),
+        Err(e) => Err(e.into()),
+    })
+    .await?;
+    let holds_match =
+        if_match.is_none_or(|m| current.as_deref().is_some_and(|t| etag_matches(&m, t)));
+    let holds_none =
+        if_none.is_none_or(|n| current.as_deref().is_none_or(|t| !etag_matches(&n, t)));
+    if holds_match && holds_none {
+        Ok(())
+    } else {
+        Err(RestError::PreconditionFailed)
+    }
 }

@@ -337,3 +337,27 @@ fn path_traversal_is_refused_with_400() {
     let mv = r#"{"from":"/a","to":"../b"}"#;
     assert_error(&post(&s, Some(&t), "/api/v1/move", mv), 400, "invalid_path");
 }
+
+#[test]
+fn conditional_uploads_and_client_mtimes() {
+    let s = Server::start();
+    let (t, _) = login(&s, "admin", ADMIN_PW);
+    let url = s.url("/api/v1/upload/c.txt");
+    let b = bearer(&t);
+    let put = |extra: &[&str], data: &[u8]| {
+        let mut args = vec!["-H", b.as_str()];
+        args.extend_from_slice(extra);
+        args.extend(["-T", "-", url.as_str()]);
+        curl(&args, Some(data))
+    };
+    let create_only = ["-H", "If-None-Match: *", "-H", "X-Nas-Mtime: 1000000000"];
+    let first = put(&create_only, b"one");
+    assert_eq!(first.status, 201, "{}", first.text());
+    assert_eq!(json(&first)["mtime"], 1_000_000_000);
+    assert_error(&put(&create_only, b"two"), 412, "precondition_failed");
+    let etag = format!("If-Match: \"{}\"", json(&first)["hash"].as_str().unwrap());
+    assert_eq!(put(&["-H", &etag], b"two").status, 200);
+    assert_error(&put(&["-H", &etag], b"three"), 412, "precondition_failed");
+    assert_eq!(download(&s, &t, "/c.txt", &[]).body, b"two");
+    assert_error(&put(&["-H", "X-Nas-Mtime: soon"], b"x"), 400, "bad_request");
+}
