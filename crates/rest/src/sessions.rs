@@ -28,6 +28,10 @@ pub struct Session {
     pub created: i64,
     /// When its refresh token stops working, Unix seconds.
     pub expires: i64,
+    /// Fingerprint of the account's password hash at sign-in: a password change ends the
+    /// session.
+    #[serde(default)]
+    pub password: String,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -148,6 +152,7 @@ mod tests {
             user: user.into(),
             created: 0,
             expires,
+            password: "00".into(),
         }
     }
 

@@ -37,6 +37,14 @@ pub struct Issued {
     pub refresh: String,
 }
 
+/// A short fingerprint of an account's password hash (the first 8 bytes of its SHA-256, in
+/// hex), kept with each session: a password change ends every session of the account.
+/// It cannot be used to sign in or to test passwords (it hashes a salted argon2 hash).
+fn password_mark(phc: &str) -> String {
+    use sha2::Digest;
+    hex::encode(&sha2::Sha256::digest(phc.as_bytes())[..8])
+}
+
 /// Now, in Unix seconds.
 pub fn now_secs() -> i64 {
     nas_engine::now_ns() / 1_000_000_000
@@ -111,7 +119,8 @@ impl RestState {
     }
 
     /// The current account of `name`, if it exists and is enabled.
-    fn principal(&self, name: &str) -> RestResult<Principal> {
+    /// Also returns the fingerprint of its password hash (see [`password_mark`]).
+    fn principal(&self, name: &str) -> RestResult<(Principal, String)> {
         let u = self
             .inner
             .auth
@@ -119,11 +128,15 @@ impl RestState {
             .get(name)?
             .filter(|u| !u.disabled)
             .ok_or(RestError::Unauthorized("the account is gone or disabled"))?;
-        Ok(Principal {
-            role: Role::parse(&u.role).unwrap_or(Role::ReadOnly),
-            quota: u.quota,
-            name: u.name,
-        })
+        let mark = password_mark(&u.password);
+        Ok((
+            Principal {
+                role: Role::parse(&u.role).unwrap_or(Role::ReadOnly),
+                quota: u.quota,
+                name: u.name,
+            },
+            mark,
+        ))
     }
 
     /// Checks a token of the wanted kind: signature, expiry, live session, enabled account.
@@ -137,15 +150,21 @@ impl RestState {
                 Kind::Refresh => "an access token cannot be used to refresh",
             }));
         }
-        match self.inner.sessions.get(&c.sid, now) {
-            Some(s) if s.user == c.sub => {}
+        let session = match self.inner.sessions.get(&c.sid, now) {
+            Some(s) if s.user == c.sub => s,
             _ => {
                 return Err(RestError::Unauthorized(
                     "the session has ended (signed out)",
                 ));
             }
+        };
+        let (who, mark) = self.principal(&c.sub)?;
+        if session.password != mark {
+            return Err(RestError::Unauthorized(
+                "the password changed since this session began: sign in again",
+            ));
         }
-        Ok((self.principal(&c.sub)?, c.sid))
+        Ok((who, c.sid))
     }
 
     fn sign(&self, kind: Kind, user: &str, sid: &str, now: i64, exp: i64) -> RestResult<String> {
@@ -160,6 +179,7 @@ impl RestState {
 
     /// Opens a session for a verified user and issues its two tokens. Blocking (fsync).
     pub fn open_session(&self, user: &str) -> RestResult<Issued> {
+        let (_, password) = self.principal(user)?;
         let now = now_secs();
         let sid = new_sid();
         let expires = now + REFRESH_TTL_SECS;
@@ -171,6 +191,7 @@ impl RestState {
                     user: user.to_owned(),
                     created: now,
                     expires,
+                    password,
                 },
                 now,
             )

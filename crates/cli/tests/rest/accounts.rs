@@ -150,6 +150,11 @@ fn admin_routes_are_for_admins_only() {
     );
     let (bob_t, _) = login(&s, "bob", "bob-password");
     assert_eq!(upload(&s, &bob_t, "/f", b"hi").status, 201);
+    // a password change ends bob's sessions; the new password signs in
+    assert_eq!(patch(r#"{"password":"bob-new-password"}"#).status, 200);
+    assert_error(&get(&s, &bob_t, "/api/v1/me"), 401, "unauthorized");
+    let (bob_t, _) = login(&s, "bob", "bob-new-password");
+    assert_eq!(get(&s, &bob_t, "/api/v1/me").status, 200);
     assert_eq!(json(&patch(r#"{"disabled":true}"#))["disabled"], true);
     assert_error(&get(&s, &bob_t, "/api/v1/me"), 401, "unauthorized");
     assert_eq!(
