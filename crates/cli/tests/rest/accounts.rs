@@ -102,7 +102,7 @@ fn me_reports_role_quota_and_usage_and_basic_auth_works() {
 }
 
 #[test]
-fn admin_routes_are_for_admins_only() {
+fn admin_routes_manage_accounts_and_refuse_non_admins() {
     let s = Server::start();
     s.add_user("alice", "alice-pw", &[]);
     let (alice, _) = login(&s, "alice", "alice-pw");
@@ -176,7 +176,7 @@ fn admin_routes_are_for_admins_only() {
 }
 
 #[test]
-fn openapi_json_is_valid_and_names_the_routes() {
+fn openapi_json_names_the_routes_and_unknown_routes_are_json_errors() {
     let s = Server::start();
     let r = curl(&[&s.url("/api/v1/openapi.json")], None);
     assert_eq!(r.status, 200);

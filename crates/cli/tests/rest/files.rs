@@ -44,8 +44,7 @@ fn streamed_upload_downloads_byte_exact_with_ranges_and_etags() {
     assert_eq!((cached.status, cached.body.len()), (304, 0));
     let wrong_match = download(&s, &t, "/big/data.bin", &["-H", "If-Match: \"nope\""]);
     assert_error(&wrong_match, 412, "precondition_failed");
-    // a new version answers 200 and keeps its Content-Type; a body that breaks off keeps
-    // the old content
+    // a new version answers 200 and keeps its Content-Type
     let url = s.url("/api/v1/upload/big/data.bin");
     let typed = [
         "-H",
@@ -59,19 +58,32 @@ fn streamed_upload_downloads_byte_exact_with_ranges_and_etags() {
     assert_eq!(curl(&typed, Some(b"small")).status, 200);
     let small = download(&s, &t, "/big/data.bin", &[]);
     assert_eq!(small.header("content-type").as_deref(), Some("text/plain"));
+    assert_error(&download(&s, &t, "/big/nope", &[]), 404, "not_found");
+    assert_error(&download(&s, &t, "/big", &[]), 409, "is_a_folder");
+}
+
+#[test]
+fn an_upload_that_breaks_off_keeps_the_old_version() {
+    let s = Server::start();
+    let (t, _) = login(&s, "admin", ADMIN_PW);
+    assert_eq!(upload(&s, &t, "/f.bin", b"old content").status, 201);
     let mut c = std::net::TcpStream::connect(&s.addr).unwrap();
     write!(
         c,
-        "PUT /api/v1/upload/big/data.bin HTTP/1.1\r\nHost: x\r\n{}\r\nContent-Length: 1000000\r\n\r\n",
+        "PUT /api/v1/upload/f.bin HTTP/1.1\r\nHost: x\r\n{}\r\nContent-Length: 1000000\r\n\r\n",
         bearer(&t)
     )
     .unwrap();
     c.write_all(&[1u8; 300_000]).unwrap();
-    drop(c);
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    assert_eq!(download(&s, &t, "/big/data.bin", &[]).body, b"small");
-    assert_error(&download(&s, &t, "/big/nope", &[]), 404, "not_found");
-    assert_error(&download(&s, &t, "/big", &[]), 409, "is_a_folder");
+    drop(c); // 700,000 bytes short
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(download(&s, &t, "/f.bin", &[]).body, b"old content");
+    let versions = json(&get(&s, &t, "/api/v1/versions/f.bin"));
+    assert_eq!(
+        versions["versions"].as_array().unwrap().len(),
+        1,
+        "{versions}"
+    );
 }
 
 /// Peak resident memory of a process (VmHWM), in bytes.
