@@ -18,6 +18,9 @@ use std::sync::{Mutex, RwLock};
 /// File of the session table inside the data directory.
 pub const SESSIONS_FILE: &str = "rest-sessions.json";
 const FORMAT: u32 = 1;
+/// Sessions kept per user: a new sign-in beyond this ends the user's oldest session, so a
+/// script that logs in on every run cannot grow the table without bound.
+pub const MAX_PER_USER: usize = 100;
 
 /// One session.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -84,10 +87,23 @@ impl Sessions {
         t.get(sid).filter(|s| s.expires > now).cloned()
     }
 
-    /// Adds a session; durable when this returns. Blocking (fsync).
+    /// Adds a session (ending the user's oldest beyond [`MAX_PER_USER`]); durable when this
+    /// returns. Blocking (fsync).
     pub fn insert(&self, sid: String, s: Session, now: i64) -> std::io::Result<()> {
         self.change(now, |t| {
+            let user = s.user.clone();
             t.insert(sid, s);
+            let mut mine: Vec<(i64, String)> = t
+                .iter()
+                .filter(|(_, x)| x.user == user)
+                .map(|(id, x)| (x.created, id.clone()))
+                .collect();
+            if mine.len() > MAX_PER_USER {
+                mine.sort();
+                for (_, id) in &mine[..mine.len() - MAX_PER_USER] {
+                    t.remove(id);
+                }
+            }
         })
     }
 
@@ -171,5 +187,21 @@ mod tests {
         assert_eq!(again.get("c", 30), None, "expired");
         again.remove_user("alice", 10).unwrap();
         assert_eq!(Sessions::load(dir.path()).unwrap().get("a", 10), None);
+    }
+
+    #[test]
+    fn a_user_keeps_at_most_max_per_user_sessions_the_newest() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = Sessions::load(dir.path()).unwrap();
+        t.insert("bob".into(), s("bob", 1000), 0).unwrap();
+        for i in 0..=MAX_PER_USER as i64 {
+            let mut x = s("alice", 1000);
+            x.created = i;
+            t.insert(format!("a{i}"), x, 0).unwrap();
+        }
+        assert_eq!(t.get("a0", 0), None, "the oldest went");
+        assert!(t.get("a1", 0).is_some());
+        assert!(t.get(&format!("a{MAX_PER_USER}"), 0).is_some());
+        assert!(t.get("bob", 0).is_some(), "other users keep theirs");
     }
 }
