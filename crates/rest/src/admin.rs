@@ -78,11 +78,13 @@ pub async fn create_user(
 }
 
 /// Changes an account: only the fields present change (`"quota": null` = unlimited).
+/// Administrators cannot demote or disable themselves.
 #[utoipa::path(patch, path = "/api/v1/admin/users/{name}", tag = "admin",
     params(("name" = String, Path, description = "User name")),
     request_body = UpdateUserRequest,
     responses(
         (status = 200, description = "The changed account", body = UserJson),
+        (status = 400, description = "Invalid role or password, or demoting yourself", body = ErrorBody),
         (status = 403, description = "Not an administrator", body = ErrorBody),
         (status = 404, description = "No such user", body = ErrorBody),
     ))]
@@ -94,6 +96,12 @@ pub async fn update_user(
 ) -> RestResult<Json<UserJson>> {
     c.need_admin()?;
     let new_role = b.role.as_deref().map(role).transpose()?;
+    let demotes = new_role.is_some_and(|r| r != Role::Admin) || b.disabled == Some(true);
+    if name == c.who.name && demotes {
+        return Err(RestError::BadRequest(
+            "you cannot demote or disable your own account (ask another admin)".into(),
+        ));
+    }
     if let Some(p) = &b.password {
         check_password(p)?;
     }

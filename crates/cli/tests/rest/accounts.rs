@@ -126,6 +126,24 @@ fn admin_routes_manage_accounts_and_refuse_non_admins() {
         409,
         "already_exists",
     );
+    let short = r#"{"name":"carol","password":"short"}"#;
+    let refused = post(&s, Some(&admin), "/api/v1/admin/users", short);
+    assert_error(&refused, 400, "bad_request");
+    let self_demote = curl(
+        &[
+            "-X",
+            "PATCH",
+            "-H",
+            &bearer(&admin),
+            "-H",
+            "Content-Type: application/json",
+            "--data-binary",
+            r#"{"role":"user"}"#,
+            &s.url("/api/v1/admin/users/admin"),
+        ],
+        None,
+    );
+    assert_error(&self_demote, 400, "bad_request");
     let patch = |body: &str| {
         let url = s.url("/api/v1/admin/users/bob");
         curl(
