@@ -266,6 +266,8 @@ pub struct Door(pub &'static str);
 fn door_of(path: &str) -> &'static str {
     if path == "/dav" || path.starts_with("/dav/") {
         "webdav"
+    } else if path.starts_with("/api/") {
+        "rest"
     } else if path.starts_with("/metrics") || path == "/healthz" || path == "/readyz" {
         "ops"
     } else {

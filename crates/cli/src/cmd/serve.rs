@@ -1,5 +1,6 @@
-//! `serve`: the server process. Wires the store, the authenticator and the doors into one
-//! HTTP listener; creates the first admin on an empty store; shuts down gracefully on
+//! `serve`: the server process. Wires the store, the authenticator and the doors (WebDAV at
+//! `/dav`, REST at `/api/v1`, health and metrics; S3 on its own listener) into HTTP
+//! listeners; creates the first admin on an empty store; shuts down gracefully on
 //! SIGTERM/SIGINT (stops accepting, lets in-flight requests finish, stops the background
 //! workers, then exits 0 — an upload cut off by the shutdown is never committed).
 
@@ -124,12 +125,15 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
         metrics: metrics.clone(),
         min_free_bytes: MIN_FREE_BYTES,
     };
+    let rest = nas_rest::RestState::new(store.clone(), auth.clone(), cfg.trusted_proxies.clone())
+        .context("cannot load the REST door's token secret or sessions")?;
     let app = Router::new()
         .merge(nas_observe::routes(observe))
         .merge(nas_webdav::router(
             nas_webdav::DavState::new(store.clone(), auth)
                 .with_trusted_proxies(cfg.trusted_proxies.clone()),
         ))
+        .merge(nas_rest::router(rest))
         .layer(axum::middleware::from_fn_with_state(
             metrics.clone(),
             nas_observe::track,
@@ -142,7 +146,7 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
         let scheme = if cfg.tls.is_some() { "https" } else { "http" };
-        tracing::info!(%addr, data = %cfg.data.display(), "silent-nas listening ({scheme}); WebDAV at /dav/");
+        tracing::info!(%addr, data = %cfg.data.display(), "silent-nas listening ({scheme}); WebDAV at /dav/, REST at /api/v1/");
         println!("listening on {scheme}://{addr}/ (WebDAV: {scheme}://{addr}/dav/)");
         if let Some(u) = &cfg.public_url {
             println!("public URL: {}/dav/", u.trim_end_matches('/'));

@@ -1,0 +1,244 @@
+//! `GET /download/{path}`: a file's content (current or `?version=N`), streamed from the
+//! engine in bounded memory, with a single `Range` (206/416), strong ETags (the BLAKE3 of
+//! the content), `If-Match` (412), `If-None-Match` and `If-Modified-Since` (304), and a
+//! `Content-Disposition` naming the file.
+
+use crate::error::{ErrorBody, RestError, RestResult};
+use crate::extract::{Caller, Query, home_path};
+use crate::files::home_of;
+use crate::state::{RestState, blocking};
+use axum::body::Body;
+use axum::extract::State;
+use axum::response::Response;
+use http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use nas_engine::{EngineError, FileReader};
+use nas_types::{ByteRange, VersionNum};
+use serde::Deserialize;
+use std::time::{Duration, UNIX_EPOCH};
+use utoipa::IntoParams;
+
+/// Query of a download.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DownloadQuery {
+    /// An older version (numbers from `GET /versions/{path}`); default the current one.
+    pub version: Option<u64>,
+}
+
+/// Downloads a file.
+#[utoipa::path(get, path = "/api/v1/download/{path}", tag = "files",
+    params(("path" = String, Path, description = "File in the home"), DownloadQuery),
+    responses(
+        (status = 200, description = "The content", content_type = "application/octet-stream"),
+        (status = 206, description = "The requested range"),
+        (status = 304, description = "Not modified (If-None-Match / If-Modified-Since)"),
+        (status = 404, description = "No such file or version", body = ErrorBody),
+        (status = 409, description = "A folder", body = ErrorBody),
+        (status = 412, description = "If-Match does not match", body = ErrorBody),
+        (status = 416, description = "Range outside the file", body = ErrorBody),
+    ))]
+pub async fn download(
+    State(st): State<RestState>,
+    c: Caller,
+    uri: Uri,
+    headers: HeaderMap,
+    Query(q): Query<DownloadQuery>,
+) -> RestResult<Response> {
+    let path = home_path(&uri, "/api/v1/download")?;
+    let version = q.version.map(VersionNum);
+    let p = path.clone();
+    let reader = blocking(move || Ok(home_of(&st, &c)?.open(&p, version)?)).await?;
+    let v = reader.version().clone();
+    let etag = format!("\"{}\"", v.hash.to_hex());
+    let mtime = UNIX_EPOCH + Duration::from_secs(v.mtime_ns.max(0) as u64 / 1_000_000_000);
+    if let Some(im) = header_str(&headers, header::IF_MATCH)
+        && !etag_matches(im, &etag)
+    {
+        return Err(RestError::PreconditionFailed);
+    }
+    let not_modified = match header_str(&headers, header::IF_NONE_MATCH) {
+        Some(inm) => etag_matches(inm, &etag),
+        None => header_str(&headers, header::IF_MODIFIED_SINCE)
+            .and_then(|d| httpdate::parse_http_date(d).ok())
+            .is_some_and(|since| mtime <= since),
+    };
+    let mut h = HeaderMap::new();
+    insert(&mut h, header::ETAG, &etag);
+    insert(
+        &mut h,
+        header::LAST_MODIFIED,
+        &httpdate::fmt_http_date(mtime),
+    );
+    insert(&mut h, header::ACCEPT_RANGES, "bytes");
+    insert(&mut h, "x-nas-version", &v.num.to_string());
+    if not_modified {
+        return Ok(respond(StatusCode::NOT_MODIFIED, h, Body::empty()));
+    }
+    let range_applies = header_str(&headers, header::IF_RANGE).is_none_or(|ir| ir == etag);
+    let range = match header_str(&headers, header::RANGE).filter(|_| range_applies) {
+        Some(r) => parse_range(r, v.size)?,
+        None => None,
+    };
+    let ct = v
+        .attrs
+        .content_type
+        .clone()
+        .unwrap_or_else(|| "application/octet-stream".into());
+    insert(&mut h, header::CONTENT_TYPE, &ct);
+    insert(
+        &mut h,
+        header::CONTENT_DISPOSITION,
+        &disposition(path.name().unwrap_or("download")),
+    );
+    let (status, r) = match range {
+        Some(r) => {
+            let cr = format!("bytes {}-{}/{}", r.start, r.end - 1, v.size);
+            insert(&mut h, header::CONTENT_RANGE, &cr);
+            (StatusCode::PARTIAL_CONTENT, r)
+        }
+        None => (StatusCode::OK, ByteRange::full(v.size)),
+    };
+    insert(&mut h, header::CONTENT_LENGTH, &r.len().to_string());
+    Ok(respond(status, h, stream(reader, r)))
+}
+
+fn header_str(h: &HeaderMap, name: header::HeaderName) -> Option<&str> {
+    h.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn insert(h: &mut HeaderMap, name: impl header::IntoHeaderName, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        h.insert(name, v);
+    }
+}
+
+fn respond(status: StatusCode, headers: HeaderMap, body: Body) -> Response {
+    let mut r = Response::new(body);
+    *r.status_mut() = status;
+    *r.headers_mut() = headers;
+    r
+}
+
+/// Whether an `If-Match`/`If-None-Match` list names `etag` (or is `*`); weak tags compare
+/// by their value.
+pub(crate) fn etag_matches(list: &str, etag: &str) -> bool {
+    list.split(',')
+        .map(str::trim)
+        .any(|t| t == "*" || t.strip_prefix("W/").unwrap_or(t) == etag)
+}
+
+/// One `bytes=` range of a file of `size` bytes: `Ok(None)` for a header we ignore (not
+/// bytes, several ranges, malformed), 416 for a range that starts past the end.
+fn parse_range(h: &str, size: u64) -> RestResult<Option<ByteRange>> {
+    let Some(spec) = h.trim().strip_prefix("bytes=") else {
+        return Ok(None);
+    };
+    if spec.contains(',') {
+        return Ok(None); // several ranges: the whole file (RFC 9110 allows ignoring Range)
+    }
+    let Some((a, b)) = spec.trim().split_once('-') else {
+        return Ok(None);
+    };
+    let r = match (a.parse::<u64>(), b.parse::<u64>()) {
+        (Ok(start), Ok(end)) if start <= end => (start, end.saturating_add(1)),
+        (Ok(start), Err(_)) if b.is_empty() => (start, size),
+        (Err(_), Ok(n)) if a.is_empty() => {
+            if n == 0 {
+                return Err(RestError::RangeNotSatisfiable(size));
+            }
+            (size.saturating_sub(n), size)
+        }
+        _ => return Ok(None),
+    };
+    if r.0 >= size {
+        return Err(RestError::RangeNotSatisfiable(size));
+    }
+    Ok(Some(ByteRange::clamped(r.0, r.1, size)))
+}
+
+/// `attachment` with an ASCII fallback name and the UTF-8 name (RFC 6266).
+fn disposition(name: &str) -> String {
+    let ascii: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let utf8 = percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC);
+    format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{utf8}")
+}
+
+/// The range as a body: a blocking reader fills a bounded channel (4 × 256 KiB), so a slow
+/// client holds back the reader instead of filling memory. A read failure mid-body
+/// (damaged data) aborts the response: the client sees a short body, never wrong bytes.
+fn stream(reader: FileReader, range: ByteRange) -> Body {
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(4);
+    let mut r = reader.range(range);
+    tokio::task::spawn_blocking(move || {
+        use std::io::Read;
+        loop {
+            let mut buf = vec![0u8; 256 * 1024];
+            match r.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    buf.truncate(n);
+                    if tx.blocking_send(Ok(buf.into())).is_err() {
+                        break; // the client went away
+                    }
+                }
+                Err(e) => {
+                    let why = match e.downcast::<EngineError>() {
+                        Ok(ee) => ee.to_string(),
+                        Err(e) => e.to_string(),
+                    };
+                    tracing::error!("download: {why}");
+                    let _ = tx.blocking_send(Err(std::io::Error::other(why)));
+                    break;
+                }
+            }
+        }
+    });
+    Body::from_stream(futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges() {
+        let r = |h: &str| parse_range(h, 100).map(|o| o.map(|r| (r.start, r.end)));
+        assert_eq!(r("bytes=0-9").ok(), Some(Some((0, 10))));
+        assert_eq!(r("bytes=90-").ok(), Some(Some((90, 100))));
+        assert_eq!(r("bytes=-10").ok(), Some(Some((90, 100))));
+        assert_eq!(r("bytes=95-200").ok(), Some(Some((95, 100))));
+        assert_eq!(r("bytes=0-1,5-6").ok(), Some(None));
+        assert_eq!(r("items=0-1").ok(), Some(None));
+        assert!(matches!(
+            r("bytes=100-"),
+            Err(RestError::RangeNotSatisfiable(100))
+        ));
+        assert!(matches!(
+            r("bytes=-0"),
+            Err(RestError::RangeNotSatisfiable(100))
+        ));
+    }
+
+    #[test]
+    fn etags_and_names() {
+        assert!(etag_matches("\"a\", \"b\"", "\"b\""));
+        assert!(etag_matches("*", "\"b\""));
+        assert!(etag_matches("W/\"b\"", "\"b\""));
+        assert!(!etag_matches("\"a\"", "\"b\""));
+        assert_eq!(
+            disposition("é \"x\".txt"),
+            "attachment; filename=\"_ _x_.txt\"; filename*=UTF-8''%C3%A9%20%22x%22%2Etxt"
+        );
+    }
+}

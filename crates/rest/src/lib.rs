@@ -1,0 +1,132 @@
+//! The REST door of Silent-NAS, mounted at `/api/v1`: a JSON API over the signed-in
+//! user's home — files and folders (list, stat, upload, download with ranges and ETags,
+//! mkdir, move, copy, delete to the trash), versions, the trash, the user's account, and
+//! administration — described by an OpenAPI document generated from the code
+//! (`GET /api/v1/openapi.json`).
+//!
+//! Sign-in: `POST /api/v1/auth/login` trades a password for an access token (15 minutes)
+//! and a refresh token (30 days), both HMAC-SHA256-signed with a per-install secret and
+//! bound to a session persisted in the data directory, so a logout survives restarts.
+//! Scripts may send HTTP Basic instead. Failed sign-ins count against the same rate
+//! limiter as WebDAV (the server shares one [`nas_auth::Authenticator`]).
+//!
+//! Errors are `{"error":{"code":"...","message":"..."}}`; engine errors become statuses in
+//! one function (`error.rs`). Like every door, this crate talks to `nas-engine` and
+//! `nas-auth` only.
+//!
+//! ```no_run
+//! # fn wire(store: nas_engine::Store, auth: std::sync::Arc<nas_auth::Authenticator>) -> std::io::Result<()> {
+//! let state = nas_rest::RestState::new(store, auth, Vec::new())?;
+//! let app: axum::Router = axum::Router::new().merge(nas_rest::router(state));
+//! # Ok(()) }
+//! ```
+
+mod account;
+mod admin;
+mod download;
+mod error;
+mod extract;
+mod files;
+mod list;
+mod model;
+mod openapi;
+mod sessions;
+mod state;
+mod token;
+mod trash;
+mod upload;
+mod versions;
+
+pub use error::{ErrorBody, ErrorDetail, RestError};
+pub use openapi::ApiDoc;
+pub use sessions::SESSIONS_FILE;
+pub use state::RestState;
+pub use token::SECRET_FILE;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use http::StatusCode;
+
+/// The `/api/v1` routes. Unknown paths under `/api/` get a JSON 404 (the router's
+/// fallback; other paths keep an empty 404), a wrong method a JSON 405.
+pub fn router(state: RestState) -> Router {
+    Router::new()
+        .route("/api/v1/openapi.json", get(openapi::serve))
+        .route("/api/v1/auth/login", post(account::login))
+        .route("/api/v1/auth/refresh", post(account::refresh))
+        .route("/api/v1/auth/logout", post(account::logout))
+        .route("/api/v1/me", get(account::me))
+        .route("/api/v1/files", get(files::get_files))
+        .route("/api/v1/files/", get(files::get_files))
+        .route(
+            "/api/v1/files/{*path}",
+            get(files::get_files).delete(files::delete),
+        )
+        .route("/api/v1/stat", get(files::stat))
+        .route("/api/v1/stat/", get(files::stat))
+        .route("/api/v1/stat/{*path}", get(files::stat))
+        .route("/api/v1/mkdir/{*path}", post(files::mkdir))
+        .route("/api/v1/move", post(files::move_entry))
+        .route("/api/v1/copy", post(files::copy_entry))
+        .route("/api/v1/download/{*path}", get(download::download))
+        .route(
+            "/api/v1/upload/{*path}",
+            axum::routing::put(upload::upload).post(upload::upload),
+        )
+        .route(
+            "/api/v1/versions/{*path}",
+            get(versions::list)
+                .post(versions::restore)
+                .delete(versions::delete),
+        )
+        .route("/api/v1/trash", get(trash::list).delete(trash::purge_all))
+        .route("/api/v1/trash/restore", post(trash::restore))
+        .route(
+            "/api/v1/trash/{id}",
+            axum::routing::delete(trash::purge_one),
+        )
+        .route(
+            "/api/v1/admin/users",
+            get(admin::list_users).post(admin::create_user),
+        )
+        .route(
+            "/api/v1/admin/users/{name}",
+            axum::routing::patch(admin::update_user).delete(admin::delete_user),
+        )
+        .route("/api/v1/admin/stats", get(admin::stats))
+        .method_not_allowed_fallback(method_not_allowed)
+        .fallback(fallback)
+        .with_state(state)
+}
+
+fn json_error(status: StatusCode, code: &str, message: String) -> Response {
+    let body = ErrorBody {
+        error: ErrorDetail {
+            code: code.into(),
+            message,
+        },
+    };
+    (status, axum::Json(body)).into_response()
+}
+
+async fn method_not_allowed(req: Request) -> Response {
+    json_error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{} is not allowed on {}", req.method(), req.uri().path()),
+    )
+}
+
+async fn fallback(req: Request) -> Response {
+    if req.uri().path().starts_with("/api/") {
+        json_error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no route {} {}", req.method(), req.uri().path()),
+        )
+    } else {
+        StatusCode::NOT_FOUND.into_response()
+    }
+}

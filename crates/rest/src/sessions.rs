@@ -1,0 +1,207 @@
+//! Sign-in sessions of the REST door, persisted in the data directory so that a logout
+//! (a revoked session) survives a restart.
+//!
+//! Every token names a session id; a token is accepted only while its session exists.
+//! Login adds a session, logout removes it, expired sessions are dropped whenever the file
+//! is rewritten. The file `rest-sessions.json` (mode 0600) is rewritten whole and
+//! atomically (temporary file, fsync, rename, fsync of the folder): after a crash it holds
+//! the old or the new table, never a mix. See `docs/design/rest-sessions.md`.
+
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, RwLock};
+
+/// File of the session table inside the data directory.
+pub const SESSIONS_FILE: &str = "rest-sessions.json";
+const FORMAT: u32 = 1;
+/// Sessions kept per user: a new sign-in beyond this ends the user's oldest session, so a
+/// script that logs in on every run cannot grow the table without bound.
+pub const MAX_PER_USER: usize = 100;
+
+/// One session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    /// Who signed in.
+    pub user: String,
+    /// When, Unix seconds.
+    pub created: i64,
+    /// When its refresh token stops working, Unix seconds.
+    pub expires: i64,
+    /// Fingerprint of the account's password hash at sign-in: a password change ends the
+    /// session.
+    #[serde(default)]
+    pub password: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct OnDisk {
+    format: u32,
+    sessions: HashMap<String, Session>,
+}
+
+/// The session table: in memory, written through to disk on every change. Checks read
+/// the in-memory table and never wait for a change's fsync.
+#[derive(Debug)]
+pub struct Sessions {
+    path: PathBuf,
+    table: RwLock<HashMap<String, Session>>,
+    /// Serializes changes (read, write the file, swap) so none is lost.
+    writer: Mutex<()>,
+}
+
+impl Sessions {
+    /// Loads the table of `dir` (empty when there is no file yet).
+    pub fn load(dir: &Path) -> std::io::Result<Sessions> {
+        let path = dir.join(SESSIONS_FILE);
+        let table = match fs::read(&path) {
+            Ok(b) => {
+                let d: OnDisk = serde_json::from_slice(&b).map_err(|e| {
+                    std::io::Error::other(format!("{} is damaged: {e}", path.display()))
+                })?;
+                if d.format != FORMAT {
+                    return Err(std::io::Error::other(format!(
+                        "{}: unknown format {}",
+                        path.display(),
+                        d.format
+                    )));
+                }
+                d.sessions
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => HashMap::new(),
+            Err(e) => return Err(e),
+        };
+        Ok(Sessions {
+            path,
+            table: RwLock::new(table),
+            writer: Mutex::new(()),
+        })
+    }
+
+    /// The session `sid`, if it exists and has not expired at `now`.
+    pub fn get(&self, sid: &str, now: i64) -> Option<Session> {
+        let t = self.table.read().unwrap_or_else(|p| p.into_inner());
+        t.get(sid).filter(|s| s.expires > now).cloned()
+    }
+
+    /// Adds a session (ending the user's oldest beyond [`MAX_PER_USER`]); durable when this
+    /// returns. Blocking (fsync).
+    pub fn insert(&self, sid: String, s: Session, now: i64) -> std::io::Result<()> {
+        self.change(now, |t| {
+            let user = s.user.clone();
+            t.insert(sid, s);
+            let mut mine: Vec<(i64, String)> = t
+                .iter()
+                .filter(|(_, x)| x.user == user)
+                .map(|(id, x)| (x.created, id.clone()))
+                .collect();
+            if mine.len() > MAX_PER_USER {
+                mine.sort();
+                for (_, id) in &mine[..mine.len() - MAX_PER_USER] {
+                    t.remove(id);
+                }
+            }
+        })
+    }
+
+    /// Removes a session (logout); durable when this returns. Blocking (fsync).
+    pub fn remove(&self, sid: &str, now: i64) -> std::io::Result<bool> {
+        let mut found = false;
+        self.change(now, |t| found = t.remove(sid).is_some())?;
+        Ok(found)
+    }
+
+    /// Removes every session of a user (the account was deleted).
+    pub fn remove_user(&self, user: &str, now: i64) -> std::io::Result<()> {
+        self.change(now, |t| t.retain(|_, s| s.user != user))
+    }
+
+    /// Applies `f`, drops expired sessions and writes the table; the in-memory table changes
+    /// only once the file is durable.
+    fn change(
+        &self,
+        now: i64,
+        f: impl FnOnce(&mut HashMap<String, Session>),
+    ) -> std::io::Result<()> {
+        let _one_at_a_time = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let mut next = self.table.read().unwrap_or_else(|p| p.into_inner()).clone();
+        f(&mut next);
+        next.retain(|_, s| s.expires > now);
+        self.write(&next)?;
+        *self.table.write().unwrap_or_else(|p| p.into_inner()) = next;
+        Ok(())
+    }
+
+    fn write(&self, sessions: &HashMap<String, Session>) -> std::io::Result<()> {
+        let json = serde_json::to_vec(&OnDisk {
+            format: FORMAT,
+            sessions: sessions.clone(),
+        })
+        .map_err(std::io::Error::other)?;
+        let tmp = self.path.with_extension("json.tmp");
+        let _ = fs::remove_file(&tmp);
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        f.write_all(&json)?;
+        f.sync_all()?;
+        fs::rename(&tmp, &self.path)?;
+        if let Some(dir) = self.path.parent() {
+            fs::File::open(dir)?.sync_all()?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn s(user: &str, expires: i64) -> Session {
+        Session {
+            user: user.into(),
+            created: 0,
+            expires,
+            password: "00".into(),
+        }
+    }
+
+    #[test]
+    fn sessions_persist_and_expire() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = Sessions::load(dir.path()).unwrap();
+        t.insert("a".into(), s("alice", 100), 10).unwrap();
+        t.insert("b".into(), s("bob", 100), 10).unwrap();
+        t.insert("c".into(), s("alice", 20), 10).unwrap();
+        assert!(t.remove("b", 10).unwrap());
+        assert!(!t.remove("b", 10).unwrap());
+        let again = Sessions::load(dir.path()).unwrap();
+        assert_eq!(again.get("a", 10), Some(s("alice", 100)));
+        assert_eq!(again.get("b", 10), None, "a logout survives a reload");
+        assert_eq!(again.get("c", 30), None, "expired");
+        again.remove_user("alice", 10).unwrap();
+        assert_eq!(Sessions::load(dir.path()).unwrap().get("a", 10), None);
+    }
+
+    #[test]
+    fn a_user_keeps_at_most_max_per_user_sessions_the_newest() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = Sessions::load(dir.path()).unwrap();
+        t.insert("bob".into(), s("bob", 1000), 0).unwrap();
+        for i in 0..=MAX_PER_USER as i64 {
+            let mut x = s("alice", 1000);
+            x.created = i;
+            t.insert(format!("a{i}"), x, 0).unwrap();
+        }
+        assert_eq!(t.get("a0", 0), None, "the oldest went");
+        assert!(t.get("a1", 0).is_some());
+        assert!(t.get(&format!("a{MAX_PER_USER}"), 0).is_some());
+        assert!(t.get("bob", 0).is_some(), "other users keep theirs");
+    }
+}

@@ -1,0 +1,241 @@
+//! [`RestState`]: what every handler shares — the store, the authenticator (shared with
+//! WebDAV, so failed sign-ins count against the same rate limits), the token signer and the
+//! session table — and the token rules built on them: issue, check, refresh, revoke.
+
+use crate::error::{RestError, RestResult};
+use crate::sessions::{Session, Sessions};
+use crate::token::{Claims, Kind, Signer};
+use nas_auth::{Authenticator, Principal, Role};
+use nas_engine::Store;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+/// Lifetime of an access token.
+pub const ACCESS_TTL_SECS: i64 = 15 * 60;
+/// Lifetime of a session and its refresh token.
+pub const REFRESH_TTL_SECS: i64 = 30 * 24 * 3600;
+
+/// Shared state of the REST door. Cheap to clone.
+#[derive(Clone)]
+pub struct RestState {
+    inner: Arc<Shared>,
+}
+
+struct Shared {
+    store: Store,
+    auth: Arc<Authenticator>,
+    signer: Signer,
+    sessions: Sessions,
+    trusted_proxies: Vec<IpAddr>,
+}
+
+/// Tokens handed out at sign-in.
+pub struct Issued {
+    /// Bearer token.
+    pub access: String,
+    /// Refresh token.
+    pub refresh: String,
+}
+
+/// A short fingerprint of an account's password hash (the first 8 bytes of its SHA-256, in
+/// hex), kept with each session: a password change ends every session of the account.
+/// It cannot be used to sign in or to test passwords (it hashes a salted argon2 hash).
+fn password_mark(phc: &str) -> String {
+    use sha2::Digest;
+    hex::encode(&sha2::Sha256::digest(phc.as_bytes())[..8])
+}
+
+/// Now, in Unix seconds.
+pub fn now_secs() -> i64 {
+    nas_engine::now_ns() / 1_000_000_000
+}
+
+/// Runs blocking work (argon2, fsync, engine calls) on tokio's blocking pool.
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> RestResult<T> + Send + 'static,
+) -> RestResult<T> {
+    tokio::task::spawn_blocking(f).await?
+}
+
+fn new_sid() -> String {
+    let mut b = [0u8; 16];
+    rand::fill(&mut b);
+    hex::encode(b)
+}
+
+impl RestState {
+    /// State over a store and the server's authenticator. Loads (or on first start
+    /// creates) the signing secret and the session table in the store's data directory.
+    /// `trusted_proxies` are peers whose `X-Forwarded-For` names the real client.
+    pub fn new(
+        store: Store,
+        auth: Arc<Authenticator>,
+        trusted_proxies: Vec<IpAddr>,
+    ) -> std::io::Result<RestState> {
+        let signer = Signer::load_or_create(store.dir())?;
+        let sessions = Sessions::load(store.dir())?;
+        Ok(RestState {
+            inner: Arc::new(Shared {
+                store,
+                auth,
+                signer,
+                sessions,
+                trusted_proxies,
+            }),
+        })
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// The client's address: the peer, or what a trusted proxy says it forwarded for.
+    pub fn client_ip(&self, peer: IpAddr, headers: &http::HeaderMap) -> IpAddr {
+        if !self.inner.trusted_proxies.contains(&peer) {
+            return peer;
+        }
+        headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(peer)
+    }
+
+    /// Checks a password (rate-limited like every door); argon2 runs on the blocking pool
+    /// unless these credentials were verified moments ago.
+    pub async fn verify_password(
+        &self,
+        user: String,
+        pass: String,
+        ip: IpAddr,
+    ) -> RestResult<Principal> {
+        if let Some(p) = self.inner.auth.verify_cached(&user, &pass, ip) {
+            return Ok(p);
+        }
+        let auth = self.inner.auth.clone();
+        blocking(move || Ok(auth.verify(&user, &pass, ip)?)).await
+    }
+
+    /// The current account of `name`, if it exists and is enabled.
+    /// Also returns the fingerprint of its password hash (see [`password_mark`]).
+    fn principal(&self, name: &str) -> RestResult<(Principal, String)> {
+        let u = self
+            .inner
+            .auth
+            .accounts()
+            .get(name)?
+            .filter(|u| !u.disabled)
+            .ok_or(RestError::Unauthorized("the account is gone or disabled"))?;
+        let mark = password_mark(&u.password);
+        Ok((
+            Principal {
+                role: Role::parse(&u.role).unwrap_or(Role::ReadOnly),
+                quota: u.quota,
+                name: u.name,
+            },
+            mark,
+        ))
+    }
+
+    /// Checks a token of the wanted kind: signature, expiry, live session, enabled account.
+    /// Returns the account and the session id.
+    pub fn check_token(&self, token: &str, want: Kind) -> RestResult<(Principal, String)> {
+        let now = now_secs();
+        let c = self.inner.signer.verify(token, now)?;
+        if c.kind != want {
+            return Err(RestError::Unauthorized(match want {
+                Kind::Access => "a refresh token can only be used at /api/v1/auth/refresh",
+                Kind::Refresh => "an access token cannot be used to refresh",
+            }));
+        }
+        let session = match self.inner.sessions.get(&c.sid, now) {
+            Some(s) if s.user == c.sub => s,
+            _ => {
+                return Err(RestError::Unauthorized(
+                    "the session has ended (signed out)",
+                ));
+            }
+        };
+        let (who, mark) = self.principal(&c.sub)?;
+        if session.password != mark {
+            return Err(RestError::Unauthorized(
+                "the password changed since this session began: sign in again",
+            ));
+        }
+        Ok((who, c.sid))
+    }
+
+    fn sign(&self, kind: Kind, user: &str, sid: &str, now: i64, exp: i64) -> RestResult<String> {
+        self.inner.signer.sign(&Claims {
+            kind,
+            sub: user.to_owned(),
+            sid: sid.to_owned(),
+            iat: now,
+            exp,
+        })
+    }
+
+    /// Opens a session for a verified user and issues its two tokens. Blocking (fsync).
+    pub fn open_session(&self, user: &str) -> RestResult<Issued> {
+        let (_, password) = self.principal(user)?;
+        let now = now_secs();
+        let sid = new_sid();
+        let expires = now + REFRESH_TTL_SECS;
+        self.inner
+            .sessions
+            .insert(
+                sid.clone(),
+                Session {
+                    user: user.to_owned(),
+                    created: now,
+                    expires,
+                    password,
+                },
+                now,
+            )
+            .map_err(|e| RestError::Internal(format!("session table: {e}")))?;
+        Ok(Issued {
+            access: self.sign(Kind::Access, user, &sid, now, now + ACCESS_TTL_SECS)?,
+            refresh: self.sign(Kind::Refresh, user, &sid, now, expires)?,
+        })
+    }
+
+    /// A new access token for a refresh token (whose session must still exist).
+    pub fn refresh(&self, refresh_token: &str) -> RestResult<String> {
+        let (who, sid) = self.check_token(refresh_token, Kind::Refresh)?;
+        let now = now_secs();
+        let session_end = self
+            .inner
+            .sessions
+            .get(&sid, now)
+            .map(|s| s.expires)
+            .unwrap_or(now);
+        let exp = (now + ACCESS_TTL_SECS).min(session_end);
+        self.sign(Kind::Access, &who.name, &sid, now, exp)
+    }
+
+    /// Ends a session: its access and refresh tokens stop working, also after a restart.
+    /// Blocking (fsync).
+    pub fn close_session(&self, sid: &str) -> RestResult<()> {
+        self.inner
+            .sessions
+            .remove(sid, now_secs())
+            .map(|_| ())
+            .map_err(|e| RestError::Internal(format!("session table: {e}")))
+    }
+
+    /// Ends every session of a user (the account was deleted). Blocking (fsync).
+    pub fn close_sessions_of(&self, user: &str) -> RestResult<()> {
+        self.inner
+            .sessions
+            .remove_user(user, now_secs())
+            .map_err(|e| RestError::Internal(format!("session table: {e}")))
+    }
+
+    /// The accounts (for the admin routes).
+    pub fn accounts(&self) -> &nas_engine::Accounts {
+        self.inner.auth.accounts()
+    }
+}

@@ -1,0 +1,172 @@
+//! Signed tokens: the per-install secret (created randomly on first start, kept in the data
+//! directory with mode 0600, never logged) and HMAC-SHA256 signing and checking.
+//!
+//! A token is `snt1.<claims>.<mac>`: `claims` is base64url JSON ([`Claims`]), `mac` the
+//! base64url HMAC-SHA256 of `snt1.<claims>` under the secret. The `kind` claim keeps access
+//! and refresh tokens apart; the `sid` claim names the session that must still exist
+//! (see [`crate::sessions`]) for either to be accepted.
+
+use crate::error::{RestError, RestResult};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use hmac::{KeyInit, Mac};
+use serde::{Deserialize, Serialize};
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+
+type HmacSha256 = hmac::Hmac<sha2::Sha256>;
+
+/// File of the signing secret inside the data directory.
+pub const SECRET_FILE: &str = "rest-token.key";
+const SECRET_LEN: usize = 32;
+const PREFIX: &str = "snt1";
+
+/// What a token is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// Bearer for every API call; short-lived.
+    Access,
+    /// Only for `POST /auth/refresh`; lives as long as its session.
+    Refresh,
+}
+
+/// The signed content of a token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    /// Access or refresh.
+    pub kind: Kind,
+    /// User name.
+    pub sub: String,
+    /// Session id (hex).
+    pub sid: String,
+    /// Issued at, Unix seconds.
+    pub iat: i64,
+    /// Expires at, Unix seconds.
+    pub exp: i64,
+}
+
+/// The signing key of this install.
+pub struct Signer {
+    key: [u8; SECRET_LEN],
+}
+
+impl std::fmt::Debug for Signer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Signer(..)") // the secret is never printed
+    }
+}
+
+impl Signer {
+    /// Loads the secret of `dir`, creating it (32 random bytes, mode 0600, written to a
+    /// temporary file, synced, then renamed into place) on first start.
+    pub fn load_or_create(dir: &Path) -> std::io::Result<Signer> {
+        let path = dir.join(SECRET_FILE);
+        if !path.exists() {
+            let mut key = [0u8; SECRET_LEN];
+            rand::fill(&mut key);
+            let tmp = dir.join(format!("{SECRET_FILE}.tmp"));
+            let _ = fs::remove_file(&tmp);
+            let mut f = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&tmp)?;
+            f.write_all(&key)?;
+            f.sync_all()?;
+            fs::rename(&tmp, &path)?;
+            fs::File::open(dir)?.sync_all()?;
+        }
+        let meta = fs::metadata(&path)?;
+        if meta.permissions().mode() & 0o077 != 0 {
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o600))?;
+        }
+        let bytes = fs::read(&path)?;
+        let key: [u8; SECRET_LEN] = bytes.as_slice().try_into().map_err(|_| {
+            std::io::Error::other(format!(
+                "{} is damaged (expected {SECRET_LEN} bytes); delete it to sign everyone out",
+                path.display()
+            ))
+        })?;
+        Ok(Signer { key })
+    }
+
+    fn mac(&self) -> RestResult<HmacSha256> {
+        <HmacSha256 as KeyInit>::new_from_slice(&self.key)
+            .map_err(|e| RestError::Internal(format!("hmac key: {e}")))
+    }
+
+    /// Signs claims into a token.
+    pub fn sign(&self, c: &Claims) -> RestResult<String> {
+        let json = serde_json::to_vec(c).map_err(|e| RestError::Internal(e.to_string()))?;
+        let head = format!("{PREFIX}.{}", B64.encode(json));
+        let mut m = self.mac()?;
+        m.update(head.as_bytes());
+        Ok(format!("{head}.{}", B64.encode(m.finalize().into_bytes())))
+    }
+
+    /// Checks a token's signature and expiry (at `now`, Unix seconds) and returns its
+    /// claims. Does not look at sessions.
+    pub fn verify(&self, token: &str, now: i64) -> RestResult<Claims> {
+        const BAD: RestError = RestError::Unauthorized("invalid token");
+        let (head, sig) = token.rsplit_once('.').ok_or(BAD)?;
+        let (prefix, body) = head.split_once('.').ok_or(BAD)?;
+        if prefix != PREFIX {
+            return Err(BAD);
+        }
+        let sig = B64.decode(sig).map_err(|_| BAD)?;
+        let mut m = self.mac()?;
+        m.update(head.as_bytes());
+        m.verify_slice(&sig).map_err(|_| BAD)?; // constant time
+        let json = B64.decode(body).map_err(|_| BAD)?;
+        let c: Claims = serde_json::from_slice(&json).map_err(|_| BAD)?;
+        if c.exp <= now {
+            return Err(RestError::Unauthorized("token expired"));
+        }
+        Ok(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn claims(kind: Kind, exp: i64) -> Claims {
+        Claims {
+            kind,
+            sub: "alice".into(),
+            sid: "00ff".into(),
+            iat: 0,
+            exp,
+        }
+    }
+
+    #[test]
+    fn tokens_round_trip_and_tampering_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Signer::load_or_create(dir.path()).unwrap();
+        let mode = fs::metadata(dir.path().join(SECRET_FILE))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let t = s.sign(&claims(Kind::Access, 100)).unwrap();
+        assert_eq!(s.verify(&t, 50).unwrap(), claims(Kind::Access, 100));
+        assert!(s.verify(&t, 100).is_err(), "expired");
+        // a token signed by another install is refused; the same install's secret is kept
+        let other = Signer::load_or_create(tempfile::tempdir().unwrap().path()).unwrap();
+        assert!(other.verify(&t, 50).is_err());
+        let again = Signer::load_or_create(dir.path()).unwrap();
+        assert!(again.verify(&t, 50).is_ok());
+        // changing the claims breaks the signature
+        let (head, sig) = t.rsplit_once('.').unwrap();
+        let forged_claims = B64.encode(serde_json::to_vec(&claims(Kind::Refresh, 100)).unwrap());
+        let forged = format!("{PREFIX}.{forged_claims}.{sig}");
+        assert!(s.verify(&forged, 50).is_err());
+        assert!(s.verify(head, 50).is_err());
+        assert!(!format!("{s:?}").contains(&hex::encode(s.key)));
+    }
+}
