@@ -372,6 +372,7 @@ REV=$(cd "$REPO" && git rev-parse --short HEAD 2>/dev/null || echo unknown)
 # (no optional locks: this must never write the index of a repository someone is working in)
 [[ -n $(cd "$REPO" && GIT_OPTIONAL_LOCKS=0 git status --porcelain --untracked-files=no 2>/dev/null) ]] && REV="$REV+dirty"
 {
+    [[ -n ${SILENT_NAS_BIN:-} ]] && echo "binary: $BIN ($(date -u -r "$BIN" +%Y-%m-%dT%H:%MZ)); repository at $REV"
     echo "silent-nas $REV, S3 door vs WebDAV door of the same server; boto3 $BOTO_VERSION; $(nproc) cores; load $LOAD_START at start, $LOAD_END at end; $(date -u +%Y-%m-%dT%H:%MZ)$([[ $QUICK == 1 ]] && echo ' (--quick)')"
     $LIB summary "$RESULTS"
 } | tee "$SUMMARY"

@@ -171,6 +171,20 @@ impl Store {
     pub fn backup_meta(&self, dest: &Path) -> EngineResult<()> {
         Ok(self.inner.meta.backup(dest)?)
     }
+
+    /// A consistent copy of the metadata database of the store in `dir` at `dest`, taken
+    /// without the store's lock: it works while a server has the store open (SQLite's WAL
+    /// lets this read transaction see one committed state while the server writes).
+    pub fn backup_meta_at(dir: &Path, dest: &Path) -> EngineResult<()> {
+        let db = dir.join("meta.sqlite");
+        if !db.exists() {
+            return Err(EngineError::NotFound(format!(
+                "no store in {}",
+                dir.display()
+            )));
+        }
+        Ok(SqliteMeta::open(&db)?.backup(dest)?)
+    }
 }
 
 fn parse_chunker(s: &str) -> EngineResult<ChunkerParams> {

@@ -3,7 +3,7 @@
 use super::{import::parse_compression, open, open_with};
 use crate::DataArgs;
 use crate::output::{json, size};
-use anyhow::Result;
+use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use nas_engine::{Compression, RetentionPolicy, StoreOptions};
 use std::path::PathBuf;
@@ -265,8 +265,9 @@ pub fn backup(a: BackupArgs) -> Result<ExitCode> {
     if a.out.exists() {
         anyhow::bail!("{} already exists", a.out.display());
     }
-    let s = open(&a.data)?;
-    s.backup_meta(&a.out)?;
+    // no store lock: this works while the server runs
+    nas_engine::Store::backup_meta_at(&a.data.data, &a.out)
+        .with_context(|| format!("cannot back up the metadata of {}", a.data.data.display()))?;
     println!("metadata copied to {}", a.out.display());
     Ok(ExitCode::SUCCESS)
 }
