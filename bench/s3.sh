@@ -37,8 +37,12 @@
 #      listing is checked to hold all N keys;
 #   5. 4 GiB (1 GiB with --quick) generated on the fly by openssl and piped into boto3
 #      upload_fileobj (multipart, 8 MiB parts, 10 threads — what `aws s3 cp - s3://…` does);
-#      the server's VmHWM is reset just before (echo 5 > /proc/PID/clear_refs) and read after;
-#      the object's length is checked with HeadObject.
+#      the server is restarted first, on the same data directory, so the figure is the
+#      upload's own footprint and not what the allocator kept from steps 1-4 (the first
+#      process's peaks are reported too); while it is down the three big files are deleted and
+#      collected (rm, trash purge, gc) to save disk space; its VmHWM is reset just before
+#      (echo 5 > /proc/PID/clear_refs) and read after; the length is checked with HeadObject.
+#   Server CPU seconds (utime + stime) are read around the two curl -T uploads (info).
 # Output: the table on stdout and in bench/out/s3-summary.txt (with `uptime` load averages at
 # start and end); raw figures in bench/out/s3-results.tsv; server log in bench/out/s3-work
 # (removed unless KEEP=1). Goals: S3 single-stream PUT >= 0.80 x WebDAV curl -T; S3 GET
@@ -56,7 +60,7 @@ QUICK=0
 for arg in "$@"; do
     case $arg in
         --quick) QUICK=1 ;;
-        -h|--help) sed -n '2,45p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,48p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "unknown argument: $arg (try --help)" >&2; exit 2 ;;
     esac
 done
@@ -78,6 +82,10 @@ result() { printf '%s\t%s\n' "$1" "$2" >> "$RESULTS"; }
 rate() { python3 -c "import sys; print(f'{float(sys.argv[1]) / float(sys.argv[2]) / 1e6:.2f}')" "$@"; }
 fmin() { python3 -c "import sys; print(min(float(x) for x in sys.argv[1:]))" "$@"; }
 hwm_kb() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+# cpu_secs PID: user + system CPU seconds the process has used so far
+cpu_secs() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f\n", ($14 + $15) / hz}' "/proc/$1/stat"; }
+fsub() { python3 -c "import sys; print(f'{float(sys.argv[1]) - float(sys.argv[2]):.2f}')" "$@"; }
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 
 # random_stream MIB KEY: MIB MiB of pseudo-random bytes on stdout
@@ -116,14 +124,15 @@ cleanup() {
 # start_server DATA: silent-nas serve with WebDAV and S3 on free ports; sets SN_PID, DAV, S3
 start_server() {
     local data=$1 logf=$WORK/server.log
+    : > "$logf"
     SILENT_NAS_ADMIN_PASSWORD=$PW RUST_LOG=warn \
         "$BIN" serve --data "$data" --listen 127.0.0.1:0 --s3-listen 127.0.0.1:0 > "$logf" 2>&1 &
     SN_PID=$!
     PIDS+=("$SN_PID")
     local addr="" s3addr=""
     for _ in $(seq 300); do
-        addr=$(sed -n 's#^listening on http://\([^/]*\)/.*#\1#p' "$logf" | head -n1)
-        s3addr=$(sed -n 's#^S3 API on http://\([^/]*\)/.*#\1#p' "$logf" | head -n1)
+        addr=$(sed -n 's#^listening on http://\([^/]*\)/.*#\1#p' "$logf" | head -n1 || true)
+        s3addr=$(sed -n 's#^S3 API on http://\([^/]*\)/.*#\1#p' "$logf" | head -n1 || true)
         [[ -n $addr && -n $s3addr ]] && break
         kill -0 "$SN_PID" 2>/dev/null || { cat "$logf" >&2; die "silent-nas exited"; }
         sleep 0.1
@@ -202,9 +211,15 @@ trap 'exit 130' INT TERM
 if [[ -d /dev/shm && $(df --output=avail -k /dev/shm | tail -n1) -gt $(( (BIG_MIB + 64) << 10 )) ]]; then
     TMPBIG=$(mktemp -d /dev/shm/silent-nas-s3bench.XXXXXX)
 else
-    TMPBIG=$WORK/big   # no tmpfs: the file is read back once to sit in the page cache
+    TMPBIG=$WORK/big   # no tmpfs: each file is used right after it is written (page cache)
     mkdir -p "$TMPBIG"
 fi
+# the data directory holds at most 3 big files (or 2 and dd's copy), then — the big files are
+# deleted and collected while the server is down before step 5 — the multipart object;
+# leave 1 GiB to spare
+need_mib=$(( (3 * BIG_MIB > FOUR_MIB ? 3 * BIG_MIB : FOUR_MIB) + 1024 ))
+free_mib=$(( $(df --output=avail -k "$WORK" | tail -n1) >> 10 ))
+(( free_mib >= need_mib )) || die "$free_mib MiB free under $WORK, the run needs about $need_mib MiB"
 RESULTS=$OUT/s3-results.tsv
 SUMMARY=$OUT/s3-summary.txt
 : > "$RESULTS"
@@ -224,6 +239,11 @@ else
     [[ $BIN == /* ]] || BIN=$REPO/$BIN
 fi
 [[ -x $BIN ]] || die "no binary at $BIN"
+# a private copy: a build elsewhere that replaces the binary mid-run must not change the one
+# the restart in step 5 starts
+cp -p "$BIN" "$WORK/silent-nas"
+BIN_SRC=$BIN
+BIN=$WORK/silent-nas
 
 result big_mib "$BIG_MIB"
 result small_n "$SMALL_N"
@@ -248,7 +268,9 @@ $LIB mkbucket bench
 log "PUT ${BIG_MIB} MiB (files made in $TMPBIG)"
 make_big 1
 sync
+c0=$(cpu_secs "$SN_PID")
 put_file "$DAV/bench/big-dav.bin" "$BIG" "${DAVAUTH[@]}"; UP_DAV=$(rate "$(stat -c %s "$BIG")" "$SECS")
+result up_dav_cpu "$(fsub "$(cpu_secs "$SN_PID")" "$c0")"
 log "PUT ${BIG_MIB} MiB WebDAV curl -T:            ${SECS}s = $UP_DAV MB/s"
 result up_dav "$UP_DAV"
 
@@ -256,7 +278,9 @@ make_big 2
 BIG_BYTES=$(stat -c %s "$BIG"); S3_SHA=$BIG_SHA
 URL=$($LIB presign put bench big-s3.bin)
 sync
+c0=$(cpu_secs "$SN_PID")
 put_file "$URL" "$BIG"; UP_S3=$(rate "$BIG_BYTES" "$SECS")
+result up_s3_curl_cpu "$(fsub "$(cpu_secs "$SN_PID")" "$c0")"
 log "PUT ${BIG_MIB} MiB S3 curl -T presigned:      ${SECS}s = $UP_S3 MB/s"
 result up_s3_curl "$UP_S3"
 read -r len etag < <($LIB head bench big-s3.bin)
@@ -281,6 +305,7 @@ log "PUT ${BIG_MIB} MiB boto3 upload_file ($parts parts): ${secs}s = $UP_BOTO MB
 result up_s3_boto "$UP_BOTO"
 result up_s3_boto_parts "$parts"
 rm -f "$TMPBIG"/*.bin
+result rss_step1 "$(hwm_kb "$SN_PID")"
 sync
 
 # ---- 2. the same object down -------------------------------------------------------------------
@@ -303,6 +328,7 @@ else
     result s3_download_exact NO
     log "WARNING: the S3 download differs from the uploaded file (sha256)"
 fi
+result rss_step2 "$(hwm_kb "$SN_PID")"
 
 # ---- 3. small objects, 16 in parallel ------------------------------------------------------------
 
@@ -320,6 +346,7 @@ read -r n secs errs codes < <($LIB put-many bench small-s3 "$SMALL_N" "$SMALL_SI
 SMALL_S3=$(python3 -c "print(f'{$n / $secs:.1f}')")
 log "PUT ${SMALL_N} x 4 KiB S3 boto3:        ${secs}s = $SMALL_S3 files/s ($codes)"
 result small_s3 "$SMALL_S3"
+result rss_step3_boto "$(hwm_kb "$SN_PID")"
 sync
 read -r n secs errs codes < <($LIB put-many-presigned bench small-pre "$SMALL_N" "$SMALL_SIZE" "$THREADS")
 [[ -n ${secs:-} ]] || die "S3 presigned small-object PUTs failed"
@@ -327,6 +354,7 @@ read -r n secs errs codes < <($LIB put-many-presigned bench small-pre "$SMALL_N"
 SMALL_PRE=$(python3 -c "print(f'{$n / $secs:.1f}')")
 log "PUT ${SMALL_N} x 4 KiB S3 presigned:    ${secs}s = $SMALL_PRE files/s ($codes)"
 result small_s3_pre "$SMALL_PRE"
+result rss_step3 "$(hwm_kb "$SN_PID")"
 sync
 
 # ---- 4. listing ----------------------------------------------------------------------------------
@@ -335,19 +363,38 @@ read -r secs keys pages < <($LIB list list "" "$LIST_N" 3)
 [[ -n ${pages:-} ]] || die "ListObjectsV2 (boto3) failed"
 log "ListObjectsV2 ${LIST_N} keys boto3:       ${secs}s ($keys keys, $pages pages)"
 result list_s3 "$secs"
-read -r secs keys pages < <($LIB list-raw list "" "$LIST_N" 3)
-[[ -n ${pages:-} ]] || die "ListObjectsV2 (raw) failed"
-log "ListObjectsV2 ${LIST_N} keys http.client: ${secs}s ($keys keys, $pages pages)"
+read -r secs keys pages bytes < <($LIB list-raw list "" "$LIST_N" 3)
+[[ -n ${bytes:-} ]] || die "ListObjectsV2 (raw) failed"
+log "ListObjectsV2 ${LIST_N} keys http.client: ${secs}s ($keys keys, $pages pages, $bytes bytes)"
+result list_s3_raw_bytes "$bytes"
 result list_s3_raw "$secs"
 propfind_best "$DAV/list/" 3
-log "PROPFIND Depth 1 ${LIST_N} entries:       ${SECS}s ($ENTRIES responses)"
+log "PROPFIND Depth 1 ${LIST_N} entries:       ${SECS}s ($ENTRIES responses, $(stat -c %s "$WORK/propfind.xml") bytes)"
+result propfind_bytes "$(stat -c %s "$WORK/propfind.xml")"
 (( ENTRIES == LIST_N + 1 )) || die "PROPFIND: $ENTRIES responses, expected $(( LIST_N + 1 ))"
 result propfind_dav "$SECS"
 
 # ---- 5. peak RSS during a multipart upload from a pipe -----------------------------------------
 
+# the long-running process keeps what its allocator took during steps 1-4 (10 concurrent part
+# uploads, 16 concurrent small PUTs); that is reported, and the upload is measured on a fresh
+# process on the same data directory, so the figure is the upload's own footprint
 result rss_all "$(hwm_kb "$SN_PID")"
+result rss_before_restart "$(rss_kb "$SN_PID")"
+stop_pid "$SN_PID"
+mv "$WORK/server.log" "$WORK/server-1.log"
+# disk space: the three big files go (rm, trash purge, gc) before the multipart object comes
+for f in big-dav.bin big-s3.bin big-boto.bin; do
+    "$BIN" rm --data "$DATA" --home admin "/bench/$f" > /dev/null
+done
+"$BIN" trash --data "$DATA" --home admin purge > /dev/null
+"$BIN" gc --data "$DATA" > "$WORK/gc.log"
+log "big files deleted and collected: $(du -sh "$DATA" | cut -f1) left in the data directory"
+start_server "$DATA"
+export S3_ENDPOINT=$S3
+$LIB list list "" "$LIST_N" 1 > /dev/null   # the key still works, the data is there
 sync
+result rss_fresh "$(rss_kb "$SN_PID")"
 echo 5 > "/proc/$SN_PID/clear_refs" || die "cannot reset VmHWM of pid $SN_PID"
 secs=$(random_stream "$FOUR_MIB" 4 | $LIB put-stream bench four.bin "$FOUR_MIB")
 [[ -n $secs ]] || die "multipart upload from a pipe failed"
@@ -362,17 +409,17 @@ result four_etag "$etag"
 # ---- summary ----------------------------------------------------------------------------------
 
 stop_pid "$SN_PID"
-if grep -q -E 'ERROR|panicked' "$WORK/server.log"; then
-    log "silent-nas logged errors:"; grep -E 'ERROR|panicked' "$WORK/server.log" | head -n 5 >&2
+if cat "$WORK"/server*.log | grep -q -E 'ERROR|panicked'; then
+    log "silent-nas logged errors:"; cat "$WORK"/server*.log | grep -E 'ERROR|panicked' | head -n 5 >&2
 fi
-result server_log_warnings "$(grep -c -E 'WARN' "$WORK/server.log" || true)"
-result server_log_errors "$(grep -c -E 'ERROR|panicked' "$WORK/server.log" || true)"
+result server_log_warnings "$(cat "$WORK"/server*.log | grep -c -E 'WARN' || true)"
+result server_log_errors "$(cat "$WORK"/server*.log | grep -c -E 'ERROR|panicked' || true)"
 LOAD_END=$(loadavg)
 REV=$(cd "$REPO" && git rev-parse --short HEAD 2>/dev/null || echo unknown)
 # (no optional locks: this must never write the index of a repository someone is working in)
 [[ -n $(cd "$REPO" && GIT_OPTIONAL_LOCKS=0 git status --porcelain --untracked-files=no 2>/dev/null) ]] && REV="$REV+dirty"
 {
-    [[ -n ${SILENT_NAS_BIN:-} ]] && echo "binary: $BIN ($(date -u -r "$BIN" +%Y-%m-%dT%H:%MZ)); repository at $REV"
+    [[ -n ${SILENT_NAS_BIN:-} ]] && echo "binary: $BIN_SRC ($(date -u -r "$BIN" +%Y-%m-%dT%H:%MZ)); repository at $REV"
     echo "silent-nas $REV, S3 door vs WebDAV door of the same server; boto3 $BOTO_VERSION; $(nproc) cores; load $LOAD_START at start, $LOAD_END at end; $(date -u +%Y-%m-%dT%H:%MZ)$([[ $QUICK == 1 ]] && echo ' (--quick)')"
     $LIB summary "$RESULTS"
 } | tee "$SUMMARY"

@@ -30,7 +30,8 @@ timed figure is printed in seconds; the clock never covers client start-up.
     s3_lib.py list-raw BUCKET PREFIX EXPECT RUNS the same listing with each page's URL
                                                  presigned locally and fetched by
                                                  http.client, keys counted by regex (no
-                                                 botocore XML parsing); same output
+                                                 botocore XML parsing); prints
+                                                 "SECONDS KEYS PAGES BODY_BYTES"
     s3_lib.py put-stream BUCKET KEY MIB          multipart upload of MIB MiB read from stdin
                                                  (a pipe) with boto3 upload_fileobj and the
                                                  TransferConfig above; prints "SECONDS"
@@ -261,7 +262,7 @@ def list_raw(bucket, prefix, expect, runs):
     for _ in range(int(runs)):
         c = http.client.HTTPConnection(u0.hostname, u0.port, timeout=120)
         c.connect()
-        keys = pages = 0
+        keys = pages = nbytes = 0
         token = None
         t0 = time.perf_counter()
         while True:
@@ -276,6 +277,7 @@ def list_raw(bucket, prefix, expect, runs):
             if r.status != 200:
                 sys.exit(f"list-raw: HTTP {r.status}: {body[:300]!r}")
             keys += len(key_re.findall(body))
+            nbytes += len(body)
             pages += 1
             m = tok_re.search(body)
             if not m or b"<IsTruncated>true</IsTruncated>" not in body:
@@ -288,7 +290,7 @@ def list_raw(bucket, prefix, expect, runs):
         if keys != int(expect):
             sys.exit(f"list-raw: {keys} keys, expected {expect}")
         best = secs if best is None else min(best, secs)
-    print(f"{best:.4f}", keys, pages)
+    print(f"{best:.4f}", keys, pages, nbytes)
 
 
 def put_stream(bucket, key, mib):
@@ -355,6 +357,9 @@ def summary(path):
         q = r["up_s3_curl"] / r["up_dav"]
         row(f"PUT {big:.0f} MiB: S3 PutObject (curl -T presigned) vs WebDAV curl -T",
             fmt_rate(r["up_s3_curl"]), fmt_rate(r["up_dav"]), q, ">= 0.80", q >= 0.80)
+    if have("up_s3_curl_cpu", "up_dav_cpu"):
+        row(f"  server CPU for that PUT (user+sys seconds)", f"{r['up_s3_curl_cpu']:.2f} s",
+            f"{r['up_dav_cpu']:.2f} s", r["up_s3_curl_cpu"] / r["up_dav_cpu"], "info", None)
     if have("up_s3_boto", "up_dav"):
         parts = r.get("up_s3_boto_parts", 0)
         row(f"  PUT {big:.0f} MiB: boto3 upload_file ({parts:.0f} parts of 8 MiB, 10 threads)",
@@ -398,15 +403,26 @@ def summary(path):
             f"{n / r['list_s3_raw']:.0f} keys/s", f"{n / r['propfind_dav']:.0f} entries/s",
             r["propfind_dav"] / r["list_s3_raw"], "info", None)
     if have("rss4g_s3"):
-        row(f"server peak RSS during {r['four_mib']:.0f} MiB S3 multipart upload (VmHWM)",
+        row(f"server peak RSS during {r['four_mib']:.0f} MiB S3 multipart upload (VmHWM, fresh process)",
             f"{r['rss4g_s3'] / 1024:.1f} MiB", "-", None, "<= 100 MiB",
             r["rss4g_s3"] <= 100 * 1024)
     if have("up4g_s3"):
         row(f"  {r['four_mib']:.0f} MiB multipart from a pipe (boto3 upload_fileobj, 8 MiB x 10), MB/s",
             fmt_rate(r["up4g_s3"]), "-", None, "info", None)
-    if have("rss_all"):
-        row("  server peak RSS over all earlier steps (VmHWM)", f"{r['rss_all'] / 1024:.1f} MiB",
+    if have("rss_fresh"):
+        row("  (its RSS when the upload started)", f"{r['rss_fresh'] / 1024:.1f} MiB", "-", None,
+            "info", None)
+    if have("rss_step1", "rss_step2", "rss_step3_boto", "rss_step3", "rss_all"):
+        row("  first process: VmHWM after PUTs / GETs / small boto3 / small presigned / lists",
+            " / ".join(f"{r[k] / 1024:.0f}" for k in ("rss_step1", "rss_step2", "rss_step3_boto",
+                                                       "rss_step3", "rss_all")) + " MiB",
             "-", None, "info", None)
+    elif have("rss_all"):
+        row("  first process: peak RSS over steps 1-4 (VmHWM)", f"{r['rss_all'] / 1024:.1f} MiB",
+            "-", None, "info", None)
+    if have("rss_before_restart"):
+        row("  first process: RSS after steps 1-4 (kept by the allocator)",
+            f"{r['rss_before_restart'] / 1024:.1f} MiB", "-", None, "info", None)
 
     head_ = ("figure", "S3", "WebDAV / ref", "ratio", "goal", "")
     w = [max(len(str(x[i])) for x in rows + [head_]) for i in range(5)]

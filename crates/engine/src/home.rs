@@ -7,7 +7,7 @@
 use crate::error::{EngineError, EngineResult};
 use crate::store::Inner;
 use crate::time::now_ns;
-use nas_meta::{Displace, FileAttrs, HomeRecord, NodeKind, NodeRecord};
+use nas_meta::{Displace, FileAttrs, HomeRecord, NodeKind, NodeRecord, VersionRecord};
 use nas_types::{ContentHash, NasPath, NodeId, VersionNum};
 use std::sync::Arc;
 
@@ -47,6 +47,21 @@ impl Entry {
             version,
             hash,
             attrs,
+        }
+    }
+
+    /// The file at `path` as a version just committed there leaves it (what a stat right
+    /// after the commit would say, without the lookup).
+    pub fn of_version(path: NasPath, v: &VersionRecord) -> Entry {
+        Entry {
+            id: v.node,
+            path,
+            kind: NodeKind::File,
+            size: v.size,
+            mtime_ns: v.mtime_ns,
+            version: Some(v.num),
+            hash: Some(v.hash),
+            attrs: v.attrs.clone(),
         }
     }
 

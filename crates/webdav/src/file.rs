@@ -110,42 +110,62 @@ impl DavFile for ReadFile {
     }
 }
 
+/// Where the body of a PUT goes.
+enum Sink {
+    /// Small so far: the writer is here and bytes gather in `pending` (a small PUT crosses
+    /// to the blocking pool once, at `flush`).
+    Inline(FileWriter),
+    /// Large: a blocking task owns the writer and takes blocks from a bounded channel, so
+    /// receiving the next block overlaps with chunking, hashing and compressing this one
+    /// (two cores at work instead of one, memory bounded by the channel).
+    Piped {
+        tx: tokio::sync::mpsc::Sender<Vec<u8>>,
+        task: tokio::task::JoinHandle<Result<FileWriter, EngineError>>,
+    },
+    /// Committed, refused or failed.
+    Closed,
+}
+
 /// A PUT in progress.
 pub struct WriteFile {
-    writer: Option<FileWriter>,
+    sink: Sink,
     home: Home,
     path: NasPath,
     quota: Option<u64>,
     /// Bytes of the home not counting the file being replaced (known when a quota applies).
     base: Option<u64>,
+    /// Body bytes taken so far (gathered or handed on).
+    received: u64,
     committed: Option<Entry>,
-    /// Body bytes gathered before they go to the engine in one blocking call: HTTP frames
-    /// are small (often 16 KiB), a thread hand-off per frame would cost more than the work.
+    /// Body bytes gathered before they go to the engine in one piece: HTTP frames are small
+    /// (often 16 KiB), a hand-off per frame would cost more than the work.
     pending: Vec<u8>,
 }
 
 /// How much body is gathered before it is handed to the write pipeline.
 const HAND_OFF: usize = 1 << 20;
 
+/// Blocks in flight between the connection and the writer task.
+const PIPE_DEPTH: usize = 4;
+
 impl WriteFile {
     pub fn new(writer: FileWriter, home: Home, path: NasPath, quota: Option<u64>) -> Self {
         WriteFile {
-            writer: Some(writer),
+            sink: Sink::Inline(writer),
             home,
             path,
             quota,
             base: None,
+            received: 0,
             committed: None,
             pending: Vec::new(),
         }
     }
 
     async fn push(&mut self, data: Bytes) -> Result<(), FsError> {
-        let written = self
-            .writer
-            .as_ref()
-            .map(|w| w.written())
-            .ok_or(FsError::GeneralFailure)?;
+        if matches!(self.sink, Sink::Closed) {
+            return Err(FsError::GeneralFailure);
+        }
         if let Some(limit) = self.quota {
             let base = match self.base {
                 Some(b) => b,
@@ -165,11 +185,12 @@ impl WriteFile {
                     b
                 }
             };
-            if base + written + (self.pending.len() + data.len()) as u64 > limit {
-                self.writer = None; // dropped: nothing is stored
+            if base + self.received + data.len() as u64 > limit {
+                self.sink = Sink::Closed; // the writer is dropped: nothing is stored
                 return Err(FsError::InsufficientStorage);
             }
         }
+        self.received += data.len() as u64;
         self.pending.extend_from_slice(&data);
         if self.pending.len() >= HAND_OFF {
             self.hand_off().await?;
@@ -177,23 +198,35 @@ impl WriteFile {
         Ok(())
     }
 
-    /// Sends the gathered bytes through the write pipeline.
+    /// Sends the gathered bytes on to the writer task (starting it on the first call).
     async fn hand_off(&mut self) -> Result<(), FsError> {
-        if self.pending.is_empty() {
-            return Ok(());
+        let block = std::mem::replace(&mut self.pending, Vec::with_capacity(HAND_OFF));
+        if let Sink::Inline(_) = self.sink {
+            let Sink::Inline(mut w) = std::mem::replace(&mut self.sink, Sink::Closed) else {
+                return Err(FsError::GeneralFailure);
+            };
+            let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(PIPE_DEPTH);
+            let task = tokio::task::spawn_blocking(move || {
+                while let Some(block) = rx.blocking_recv() {
+                    w.write(&block)?;
+                }
+                Ok(w)
+            });
+            self.sink = Sink::Piped { tx, task };
         }
-        let Some(mut w) = self.writer.take() else {
+        let Sink::Piped { tx, .. } = &self.sink else {
             return Err(FsError::GeneralFailure);
         };
-        let buf = std::mem::take(&mut self.pending);
-        let (w, mut buf) = blocking(move || {
-            w.write(&buf)?;
-            Ok((w, buf))
-        })
-        .await?;
-        buf.clear();
-        self.pending = buf; // keep the allocation
-        self.writer = Some(w);
+        if tx.send(block).await.is_err() {
+            // the writer task stopped: its error is the answer
+            return Err(match std::mem::replace(&mut self.sink, Sink::Closed) {
+                Sink::Piped { task, .. } => match task.await {
+                    Ok(Err(e)) => fs_err(e),
+                    _ => FsError::GeneralFailure,
+                },
+                _ => FsError::GeneralFailure,
+            });
+        }
         Ok(())
     }
 }
@@ -244,17 +277,31 @@ impl DavFile for WriteFile {
     /// Commits the upload as the file's newest version (durable when this returns).
     fn flush(&mut self) -> FsFuture<'_, ()> {
         Box::pin(async move {
-            if self.writer.is_none() {
-                return Ok(()); // already committed
-            }
-            self.hand_off().await?;
-            let Some(w) = self.writer.take() else {
-                return Err(FsError::GeneralFailure);
+            let mut w = match std::mem::replace(&mut self.sink, Sink::Closed) {
+                Sink::Closed => {
+                    return match self.committed {
+                        Some(_) => Ok(()), // already committed
+                        None => Err(FsError::GeneralFailure),
+                    };
+                }
+                Sink::Inline(w) => w,
+                Sink::Piped { tx, task } => {
+                    drop(tx); // the task writes what it has, then hands the writer back
+                    match task.await {
+                        Ok(Ok(w)) => w,
+                        Ok(Err(e)) => return Err(fs_err(e)),
+                        Err(_) => return Err(FsError::GeneralFailure),
+                    }
+                }
             };
-            let (home, path) = (self.home.clone(), self.path.clone());
+            // the last gathered bytes and the commit in one hand-off
+            let rest = std::mem::take(&mut self.pending);
+            let path = self.path.clone();
             let entry = blocking(move || {
-                w.commit()?;
-                home.stat(&path)
+                if !rest.is_empty() {
+                    w.write(&rest)?;
+                }
+                Ok(Entry::of_version(path, &w.commit()?))
             })
             .await?;
             self.committed = Some(entry);
