@@ -114,7 +114,7 @@ impl DavFile for ReadFile {
 enum Sink {
     /// Small so far: the writer is here and bytes gather in `pending` (a small PUT crosses
     /// to the blocking pool once, at `flush`).
-    Inline(FileWriter),
+    Inline(Box<FileWriter>),
     /// Large: a blocking task owns the writer and takes blocks from a bounded channel, so
     /// receiving the next block overlaps with chunking, hashing and compressing this one
     /// (two cores at work instead of one, memory bounded by the channel).
@@ -151,7 +151,7 @@ const PIPE_DEPTH: usize = 4;
 impl WriteFile {
     pub fn new(writer: FileWriter, home: Home, path: NasPath, quota: Option<u64>) -> Self {
         WriteFile {
-            sink: Sink::Inline(writer),
+            sink: Sink::Inline(Box::new(writer)),
             home,
             path,
             quota,
@@ -210,7 +210,7 @@ impl WriteFile {
                 while let Some(block) = rx.blocking_recv() {
                     w.write(&block)?;
                 }
-                Ok(w)
+                Ok(*w)
             });
             self.sink = Sink::Piped { tx, task };
         }
@@ -284,7 +284,7 @@ impl DavFile for WriteFile {
                         None => Err(FsError::GeneralFailure),
                     };
                 }
-                Sink::Inline(w) => w,
+                Sink::Inline(w) => *w,
                 Sink::Piped { tx, task } => {
                     drop(tx); // the task writes what it has, then hands the writer back
                     match task.await {
