@@ -48,6 +48,9 @@ enum Msg {
 
 const QUOTA_EXCEEDED: &str = "quota exceeded";
 
+/// Size of the blocks handed to the writer task.
+const BLOCK: usize = 1 << 20;
+
 /// Streams `body` into `t`, verifies it against `claims`, and commits it with the
 /// attributes `attrs` returns (given the computed MD5 hex and checksums).
 pub async fn receive(
@@ -102,28 +105,41 @@ pub async fn receive(
     let mut md5 = Md5::new();
     let mut sums = claims.hasher();
     let mut failed = None;
+    // HTTP frames are small: they are gathered into blocks of ~1 MiB, so the writer task is
+    // woken once per block, not once per frame
+    let mut block = Vec::new();
     if let Some(b) = body.as_mut() {
-        while let Some(chunk) = b.next().await {
-            match chunk {
-                Ok(bytes) => {
+        loop {
+            let next = b.next().await;
+            let last = next.is_none();
+            match next {
+                Some(Ok(bytes)) => {
                     md5.update(&bytes);
                     sums.update(&bytes);
-                    if tx.send(Msg::Data(bytes)).await.is_err() {
-                        // the writer stopped (quota, disk…): its error is the answer
-                        drop(tx);
-                        return Err(match writer.await {
-                            Ok(Err(e)) => refusal(e),
-                            _ => s3_error!(InternalError),
-                        });
-                    }
+                    block.extend_from_slice(&bytes);
                 }
-                Err(e) => {
+                Some(Err(e)) => {
                     failed = Some(S3Error::with_message(
                         S3ErrorCode::IncompleteBody,
                         e.to_string(),
                     ));
                     break;
                 }
+                None => {}
+            }
+            if block.len() >= BLOCK || (last && !block.is_empty()) {
+                let full = std::mem::replace(&mut block, Vec::with_capacity(BLOCK));
+                if tx.send(Msg::Data(Bytes::from(full))).await.is_err() {
+                    // the writer stopped (quota, disk…): its error is the answer
+                    drop(tx);
+                    return Err(match writer.await {
+                        Ok(Err(e)) => refusal(e),
+                        _ => s3_error!(InternalError),
+                    });
+                }
+            }
+            if last {
+                break;
             }
         }
     }
