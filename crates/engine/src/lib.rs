@@ -25,6 +25,7 @@
 
 mod accounts;
 mod asyncio;
+pub mod audit;
 mod compose;
 mod error;
 mod fsck;

@@ -8,11 +8,13 @@
 //! metrics are updated by the worker runner, to which [`Metrics`] is a
 //! [`nas_engine::workers::WorkerObserver`].
 
+mod audit;
 mod health;
 mod host;
 mod metrics;
 mod workers;
 
+pub use audit::{Auditor, audit_trail};
 pub use health::{Readiness, check_ready};
 pub use metrics::{Door, Metrics, track};
 
