@@ -1,8 +1,8 @@
 //! The audit log: who changed what, and which sign-ins or permissions were refused, at
 //! every door. Doors (through the server's middleware) hand entries to an [`AuditLog`],
 //! which queues them on a bounded channel and returns at once; one background thread
-//! stores them in batches (one metadata transaction per batch) and keeps only the newest
-//! `max_entries`. A request never waits for the database: when the queue is full (the
+//! stores them in batches (gathered for up to 200 ms, one metadata transaction per batch)
+//! and keeps only the newest `max_entries`. A request never waits for the database: when the queue is full (the
 //! database is stuck), entries are dropped and counted ([`AuditLog::dropped`]).
 //!
 //! [`AuditNote`] is the request-scoped slot through which a door tells the middleware what
@@ -29,15 +29,17 @@ use crate::store::Store;
 pub use nas_meta::{AuditQuery, AuditRecord};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Entries waiting for the writer before new ones are dropped.
 const QUEUE: usize = 65_536;
 /// Entries stored per transaction at most.
 const BATCH: usize = 1_024;
+/// How long the writer gathers entries before storing them (unless a flush is waiting).
+const LINGER: Duration = Duration::from_millis(200);
 /// How long [`AuditLog::flush`] waits for the writer.
 const FLUSH_WAIT: Duration = Duration::from_secs(10);
 
@@ -197,6 +199,7 @@ fn write_loop(store: &Store, rx: &Receiver<Msg>, keep: u64) {
         };
         let mut stop = false;
         let mut next = Some(first);
+        let until = Instant::now() + LINGER;
         while let Some(m) = next {
             match m {
                 Msg::Entry(mut e) => {
@@ -210,10 +213,22 @@ fn write_loop(store: &Store, rx: &Receiver<Msg>, keep: u64) {
                 Msg::Flush(done) => waiting.push(done),
                 Msg::Stop => stop = true,
             }
+            // Gather for up to LINGER, so a steady stream of requests costs a few
+            // transactions a second, not one each; a flush or stop ends the wait.
+            let now = Instant::now();
             next = if stop || batch.len() >= BATCH {
                 None
-            } else {
+            } else if !waiting.is_empty() || now >= until {
                 rx.try_recv().ok()
+            } else {
+                match rx.recv_timeout(until - now) {
+                    Ok(m) => Some(m),
+                    Err(RecvTimeoutError::Timeout) => None,
+                    Err(RecvTimeoutError::Disconnected) => {
+                        stop = true;
+                        None
+                    }
+                }
             };
         }
         if let Err(e) = store.inner.meta.append_audit(&batch, keep) {

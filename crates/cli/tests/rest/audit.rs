@@ -200,10 +200,14 @@ fn writes_and_refusals_at_every_door_are_recorded_and_filtered() {
 }
 
 #[test]
-fn the_audit_log_keeps_only_the_newest_entries() {
+fn the_audit_log_keeps_only_the_newest_entries_and_names_the_client_behind_a_proxy() {
     let t = tempfile::tempdir().unwrap();
     let cfg = t.path().join("c.toml");
-    std::fs::write(&cfg, "audit_max_entries = 50\n").unwrap();
+    std::fs::write(
+        &cfg,
+        "audit_max_entries = 50\ntrusted_proxies = [\"127.0.0.1\"]\n",
+    )
+    .unwrap();
     let s = Server::start_with(&t.path().join("data"), &["--config", cfg.to_str().unwrap()]);
     let a = auth("admin", ADMIN_PW);
     for i in 0..80 {
@@ -217,6 +221,25 @@ fn the_audit_log_keeps_only_the_newest_entries() {
     assert_eq!(all[0]["path"], "/api/v1/auth/login");
     assert_eq!(all[1]["path"], "/dav/f79.txt");
     assert_eq!(all[49]["path"], "/dav/f31.txt");
+    // behind a trusted proxy the entry names the client it forwarded for
+    let put = curl(
+        &[
+            "-u",
+            &a,
+            "-H",
+            "X-Forwarded-For: 203.0.113.7",
+            "-T",
+            "-",
+            &s.url("/dav/proxied.txt"),
+        ],
+        Some(b"x"),
+    );
+    assert_eq!(put.status, 201);
+    let all = entries(&audit(&s, &admin, "?limit=1000"));
+    assert_eq!(all.len(), 50, "still bounded");
+    assert_eq!(all[0]["path"], "/dav/proxied.txt");
+    assert_eq!(all[0]["client"], "203.0.113.7");
+    assert_eq!(all[1]["client"], "127.0.0.1");
 }
 
 /// Runs the server with a debug log, signs in, writes over WebDAV with Basic, creates an S3
