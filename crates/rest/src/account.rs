@@ -46,9 +46,11 @@ pub async fn login(
     ))]
 pub async fn refresh(
     State(st): State<RestState>,
+    Note(note): Note,
     JsonBody(b): JsonBody<RefreshRequest>,
 ) -> RestResult<Json<RefreshResponse>> {
-    let access = st.refresh(&b.refresh_token)?;
+    let (access, user) = st.refresh(&b.refresh_token)?;
+    note.set_user(&user);
     Ok(Json(RefreshResponse {
         access_token: access,
         expires_in: ACCESS_TTL_SECS,

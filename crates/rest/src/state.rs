@@ -233,8 +233,9 @@ impl RestState {
         })
     }
 
-    /// A new access token for a refresh token (whose session must still exist).
-    pub fn refresh(&self, refresh_token: &str) -> RestResult<String> {
+    /// A new access token for a refresh token (whose session must still exist), and the
+    /// user it is for.
+    pub fn refresh(&self, refresh_token: &str) -> RestResult<(String, String)> {
         let (who, sid) = self.check_token(refresh_token, Kind::Refresh)?;
         let now = now_secs();
         let session_end = self
@@ -244,7 +245,8 @@ impl RestState {
             .map(|s| s.expires)
             .unwrap_or(now);
         let exp = (now + ACCESS_TTL_SECS).min(session_end);
-        self.sign(Kind::Access, &who.name, &sid, now, exp)
+        let token = self.sign(Kind::Access, &who.name, &sid, now, exp)?;
+        Ok((token, who.name))
     }
 
     /// Ends a session: its access and refresh tokens stop working, also after a restart.

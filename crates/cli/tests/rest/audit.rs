@@ -29,7 +29,9 @@ fn writes_and_refusals_at_every_door_are_recorded_and_filtered() {
     s.add_user("alice", "alice-password", &[]);
     s.add_user("bob", "bob-password", &[]);
     let (admin, _) = login(&s, "admin", ADMIN_PW);
-    let (alice, _) = login(&s, "alice", "alice-password");
+    let (alice, alice_refresh) = login(&s, "alice", "alice-password");
+    let body = serde_json::json!({ "refresh_token": alice_refresh }).to_string();
+    assert_eq!(post(&s, None, "/api/v1/auth/refresh", &body).status, 200);
     // WebDAV: a PUT and a MOVE by alice (Basic)
     let a = auth("alice", "alice-password");
     assert_eq!(
@@ -111,6 +113,8 @@ fn writes_and_refusals_at_every_door_are_recorded_and_filtered() {
     let mk = find(&all, "rest", "POST", "/api/v1/mkdir/projects");
     assert_eq!(mk["user"], "alice");
     assert_eq!(mk["status"], 201);
+    let refresh = find(&all, "rest", "POST", "/api/v1/auth/refresh");
+    assert_eq!(refresh["user"], "alice", "the refresh token's owner");
     let cp = find(&all, "rest", "POST", "/api/v1/copy");
     assert_eq!(cp["destination"], "/projects/copy.txt");
     let s3 = find(&all, "s3", "PUT", "/photos/cat.jpg");
