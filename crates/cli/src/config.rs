@@ -33,6 +33,8 @@ pub struct FileConfig {
     pub s3_domain: Option<String>,
     /// Background workers: GC, retention, trash expiry, scrub.
     pub workers: Option<workers::WorkersFile>,
+    /// Entries the audit log keeps (the oldest are deleted beyond this).
+    pub audit_max_entries: Option<u64>,
 }
 
 /// PEM files for HTTPS.
@@ -68,7 +70,12 @@ pub struct Config {
     pub workers: nas_engine::workers::MaintenanceConfig,
     /// Age after which unfinished S3 multipart uploads are removed (`None`: never).
     pub s3_upload_expiry: Option<std::time::Duration>,
+    /// Entries the audit log keeps (≥ 1).
+    pub audit_max_entries: u64,
 }
+
+/// Entries the audit log keeps by default (about 20 MB of database).
+pub const DEFAULT_AUDIT_MAX_ENTRIES: u64 = 100_000;
 
 /// Values given on the command line (highest precedence).
 #[derive(Debug, Default)]
@@ -177,6 +184,15 @@ impl Config {
         }
         let s3_upload_expiry = workers::s3_upload_expiry(fc.workers.as_ref())?;
         let workers = workers::resolve(fc.workers)?;
+        let audit_max_entries = match env("SILENT_NAS_AUDIT_MAX_ENTRIES") {
+            Some(v) => v
+                .parse()
+                .with_context(|| format!("invalid SILENT_NAS_AUDIT_MAX_ENTRIES {v:?}"))?,
+            None => fc.audit_max_entries.unwrap_or(DEFAULT_AUDIT_MAX_ENTRIES),
+        };
+        if audit_max_entries == 0 {
+            bail!("audit_max_entries must be at least 1");
+        }
         Ok(Config {
             data,
             listen,
@@ -188,6 +204,7 @@ impl Config {
             s3_domain,
             workers,
             s3_upload_expiry,
+            audit_max_entries,
         })
     }
 }
@@ -242,6 +259,11 @@ mod tests {
             Config::load(Some(&f), Overrides::default()).is_err(),
             "addresses, not names"
         );
+        std::fs::write(&f, "data = \"/x\"\naudit_max_entries = 50\n").unwrap();
+        let c = Config::load(Some(&f), Overrides::default()).unwrap();
+        assert_eq!(c.audit_max_entries, 50);
+        std::fs::write(&f, "data = \"/x\"\naudit_max_entries = 0\n").unwrap();
+        assert!(Config::load(Some(&f), Overrides::default()).is_err());
         std::fs::write(&f, "bogus = 1\n").unwrap();
         assert!(Config::load(Some(&f), Overrides::default()).is_err());
     }

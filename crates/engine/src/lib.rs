@@ -2,8 +2,8 @@
 //!
 //! It owns the write pipeline (chunk → hash → dedup → compress → append → commit), the read
 //! pipeline (offset index → fetch → verify), the namespace, versions and retention, the
-//! trash, garbage collection and fsck, and the background workers that run them on a
-//! schedule ([`workers`]). It knows nothing of HTTP; it reaches disk only
+//! trash, garbage collection and fsck, the background workers that run them on a
+//! schedule ([`workers`]), and the batched writer of the audit log ([`audit`]). It knows nothing of HTTP; it reaches disk only
 //! through [`nas_blob::BlobStore`] and [`nas_meta::MetaStore`].
 //!
 //! ```
@@ -25,6 +25,7 @@
 
 mod accounts;
 mod asyncio;
+pub mod audit;
 mod compose;
 mod error;
 mod fsck;

@@ -244,6 +244,15 @@ pub trait Props {
     fn patch_props(&self, node: NodeId, ops: &[PropOp]) -> MetaResult<()>;
 }
 
+/// The audit log: appended in batches, kept to the newest entries, read newest first.
+pub trait AuditTrail {
+    /// Appends `entries` (their `id` is ignored) and deletes the oldest entries beyond the
+    /// newest `keep`, in one transaction.
+    fn append_audit(&self, entries: &[AuditRecord], keep: u64) -> MetaResult<()>;
+    /// A page of entries, newest first.
+    fn audit(&self, q: &AuditQuery) -> MetaResult<Vec<AuditRecord>>;
+}
+
 /// Persisted WebDAV locks. Expired locks are never returned and are deleted lazily.
 pub trait Locks {
     /// Unexpired locks of a space (all spaces with `None`), oldest first.
@@ -265,7 +274,7 @@ pub trait Locks {
 
 /// Everything the engine needs from a metadata store.
 pub trait MetaStore:
-    Namespace + Versions + ChunkIndex + TrashStore + Users + Props + Locks + Send + Sync
+    Namespace + Versions + ChunkIndex + TrashStore + Users + Props + Locks + AuditTrail + Send + Sync
 {
     /// A consistent copy of the metadata at `dest` (online).
     fn backup(&self, dest: &std::path::Path) -> MetaResult<()>;

@@ -283,3 +283,49 @@ pub enum Expect {
     /// The file's current version must be this one.
     Head(VersionNum),
 }
+
+/// One entry of the audit log: a change, or a refused sign-in / permission, at any door.
+/// Never holds a password, a token or a secret key; the path is the request path without
+/// its query string (presigned URLs carry signatures there).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRecord {
+    /// Row id, increasing with time (0 in a record not yet stored).
+    pub id: i64,
+    /// When the request was answered.
+    pub time_ns: i64,
+    /// The user, when known (for a refused sign-in: the name that was tried).
+    pub user: Option<String>,
+    /// `webdav`, `s3`, `rest`, `ops` or `other`.
+    pub door: String,
+    /// `write` or `auth_failure`.
+    pub kind: String,
+    /// The client's address.
+    pub client: Option<String>,
+    /// HTTP method.
+    pub method: String,
+    /// Request path (as sent, percent-encoded; no query string).
+    pub path: String,
+    /// HTTP status of the answer.
+    pub status: u16,
+    /// Destination of a move or copy.
+    pub destination: Option<String>,
+    /// The S3 access key id the request was signed with.
+    pub access_key: Option<String>,
+}
+
+/// A page request over the audit log: newest first, every filter optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    /// Only this user's entries.
+    pub user: Option<String>,
+    /// Only this door's entries.
+    pub door: Option<String>,
+    /// Only entries at or after this time.
+    pub since_ns: Option<i64>,
+    /// Only entries before this time.
+    pub until_ns: Option<i64>,
+    /// Only entries older than this id (the cursor of the previous page).
+    pub before_id: Option<i64>,
+    /// At most this many entries.
+    pub limit: usize,
+}

@@ -4,15 +4,18 @@
 //! writable, free disk space is above a threshold).
 //!
 //! Door metrics are recorded by [`Metrics::track`], a wrapper every door's service goes
-//! through; store, host and process metrics are read when Prometheus scrapes; worker
-//! metrics are updated by the worker runner, to which [`Metrics`] is a
+//! through; the audit log is written by [`audit_trail`], a second such wrapper; store,
+//! host and process metrics are read when Prometheus scrapes; worker metrics are updated
+//! by the worker runner, to which [`Metrics`] is a
 //! [`nas_engine::workers::WorkerObserver`].
 
+mod audit;
 mod health;
 mod host;
 mod metrics;
 mod workers;
 
+pub use audit::{Auditor, audit_trail};
 pub use health::{Readiness, check_ready};
 pub use metrics::{Door, Metrics, track};
 

@@ -44,6 +44,7 @@ pub struct Metrics {
     rss: Gauge,
     fds: Gauge,
     started: Gauge,
+    audit_events: Family<Labels, Counter>,
     pub(crate) host: HostSeries,
     pub(crate) workers: WorkerSeries,
 }
@@ -82,6 +83,7 @@ impl Metrics {
             rss: Gauge::default(),
             fds: Gauge::default(),
             started: Gauge::default(),
+            audit_events: Family::default(),
             host: HostSeries::register(&mut r),
             workers: WorkerSeries::register(&mut r),
         };
@@ -167,12 +169,27 @@ impl Metrics {
             "Start time, seconds since the Unix epoch",
             m.started.clone(),
         );
+        r.register(
+            "silent_nas_audit_events",
+            "Audit log entries by door and kind (write, auth_failure)",
+            m.audit_events.clone(),
+        );
         let started = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0);
         m.started.set(started);
         Metrics { registry: r, ..m }
+    }
+
+    /// Counts an audit log entry.
+    pub(crate) fn audit_event(&self, door: &str, kind: &str) {
+        self.audit_events
+            .get_or_create(&vec![
+                ("door".into(), door.into()),
+                ("kind".into(), kind.into()),
+            ])
+            .inc();
     }
 
     fn refresh(&self, store: &nas_engine::Store, min_free_bytes: u64) {
@@ -263,7 +280,7 @@ fn to_prometheus_text(openmetrics: &str) -> String {
 #[derive(Debug, Clone, Copy)]
 pub struct Door(pub &'static str);
 
-fn door_of(path: &str) -> &'static str {
+pub(crate) fn door_of(path: &str) -> &'static str {
     if path == "/dav" || path.starts_with("/dav/") {
         "webdav"
     } else if path.starts_with("/api/") {

@@ -3,7 +3,7 @@
 //! the session for good) and `/me`.
 
 use crate::error::{ErrorBody, RestError, RestResult};
-use crate::extract::{Caller, ClientIp, JsonBody};
+use crate::extract::{Caller, ClientIp, JsonBody, Note};
 use crate::model::{LoginRequest, LoginResponse, Me, RefreshRequest, RefreshResponse};
 use crate::state::{ACCESS_TTL_SECS, REFRESH_TTL_SECS, RestState, blocking};
 use axum::Json;
@@ -21,8 +21,10 @@ use http::StatusCode;
 pub async fn login(
     State(st): State<RestState>,
     ClientIp(ip): ClientIp,
+    Note(note): Note,
     JsonBody(b): JsonBody<LoginRequest>,
 ) -> RestResult<Json<LoginResponse>> {
+    note.set_user(&b.username); // the audit log names who tried (never the password)
     let who = st.verify_password(b.username, b.password, ip).await?;
     let st2 = st.clone();
     let issued = blocking(move || st2.open_session(&who.name)).await?;
@@ -44,9 +46,11 @@ pub async fn login(
     ))]
 pub async fn refresh(
     State(st): State<RestState>,
+    Note(note): Note,
     JsonBody(b): JsonBody<RefreshRequest>,
 ) -> RestResult<Json<RefreshResponse>> {
-    let access = st.refresh(&b.refresh_token)?;
+    let (access, user) = st.refresh(&b.refresh_token)?;
+    note.set_user(&user);
     Ok(Json(RefreshResponse {
         access_token: access,
         expires_in: ACCESS_TTL_SECS,

@@ -1,9 +1,10 @@
-//! Administration (role `admin` only; everyone else gets 403): accounts and store totals.
+//! Administration (role `admin` only; everyone else gets 403, before any body is read):
+//! accounts and store totals.
 //! Accounts are changed through `nas-auth` (names, password hashing) and the engine's
 //! `Accounts`, exactly as `silent-nas user …` does.
 
 use crate::error::{ErrorBody, RestError, RestResult};
-use crate::extract::{Caller, JsonBody};
+use crate::extract::{Admin, JsonBody};
 use crate::model::{CreateUserRequest, StatsJson, UpdateUserRequest, UserJson, UsersResponse};
 use crate::state::{RestState, blocking};
 use axum::Json;
@@ -34,8 +35,7 @@ fn role(s: &str) -> RestResult<Role> {
         (status = 200, description = "Accounts", body = UsersResponse),
         (status = 403, description = "Not an administrator", body = ErrorBody),
     ))]
-pub async fn list_users(State(st): State<RestState>, c: Caller) -> RestResult<Json<UsersResponse>> {
-    c.need_admin()?;
+pub async fn list_users(State(st): State<RestState>, _: Admin) -> RestResult<Json<UsersResponse>> {
     blocking(move || {
         let mut users: Vec<UserJson> = st.accounts().list()?.iter().map(UserJson::from).collect();
         users.sort_by(|a, b| a.name.cmp(&b.name));
@@ -55,10 +55,9 @@ pub async fn list_users(State(st): State<RestState>, c: Caller) -> RestResult<Js
     ))]
 pub async fn create_user(
     State(st): State<RestState>,
-    c: Caller,
+    _: Admin,
     JsonBody(b): JsonBody<CreateUserRequest>,
 ) -> RestResult<(StatusCode, Json<UserJson>)> {
-    c.need_admin()?;
     let r = role(b.role.as_deref().unwrap_or("user"))?;
     check_password(&b.password)?;
     blocking(move || {
@@ -90,11 +89,10 @@ pub async fn create_user(
     ))]
 pub async fn update_user(
     State(st): State<RestState>,
-    c: Caller,
+    Admin(c): Admin,
     Path(name): Path<String>,
     JsonBody(b): JsonBody<UpdateUserRequest>,
 ) -> RestResult<Json<UserJson>> {
-    c.need_admin()?;
     let new_role = b.role.as_deref().map(role).transpose()?;
     let demotes = new_role.is_some_and(|r| r != Role::Admin) || b.disabled == Some(true);
     if name == c.who.name && demotes {
@@ -140,10 +138,9 @@ pub async fn update_user(
     ))]
 pub async fn delete_user(
     State(st): State<RestState>,
-    c: Caller,
+    Admin(c): Admin,
     Path(name): Path<String>,
 ) -> RestResult<StatusCode> {
-    c.need_admin()?;
     if name == c.who.name {
         return Err(RestError::BadRequest(
             "you cannot delete your own account".into(),
@@ -166,7 +163,6 @@ pub async fn delete_user(
         (status = 200, description = "Totals", body = StatsJson),
         (status = 403, description = "Not an administrator", body = ErrorBody),
     ))]
-pub async fn stats(State(st): State<RestState>, c: Caller) -> RestResult<Json<StatsJson>> {
-    c.need_admin()?;
+pub async fn stats(State(st): State<RestState>, _: Admin) -> RestResult<Json<StatsJson>> {
     blocking(move || Ok(Json(StatsJson::from(st.store().stats()?)))).await
 }

@@ -44,6 +44,9 @@ pub enum RestError {
     /// A `Range` outside the file (its size is given for `Content-Range: bytes */size`).
     #[error("range not satisfiable for a file of {0} bytes")]
     RangeNotSatisfiable(u64),
+    /// A part of the server this route needs is not running.
+    #[error("{0}")]
+    Unavailable(&'static str),
     /// Something that is not the client's fault (the cause is logged, not sent).
     #[error("internal error: {0}")]
     Internal(String),
@@ -133,6 +136,9 @@ impl RestError {
                 "range_not_satisfiable",
                 self.to_string(),
             ),
+            RestError::Unavailable(m) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "unavailable", (*m).into())
+            }
             RestError::Internal(m) => {
                 tracing::error!("rest: {m}");
                 (

@@ -11,6 +11,7 @@ use base64::Engine as _;
 use http::request::Parts;
 use http::{Uri, header};
 use nas_auth::{Principal, Role};
+use nas_engine::audit::AuditNote;
 use nas_types::NasPath;
 use serde::de::DeserializeOwned;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -41,6 +42,38 @@ impl Caller {
         } else {
             Err(RestError::Forbidden("administrators only"))
         }
+    }
+}
+
+/// The request's audit note (see [`AuditNote`]): a fresh, unobserved one when the server
+/// has no audit middleware.
+pub struct Note(pub AuditNote);
+
+impl<S: Send + Sync> FromRequestParts<S> for Note {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Note, Self::Rejection> {
+        Ok(Note(
+            parts
+                .extensions
+                .get::<AuditNote>()
+                .cloned()
+                .unwrap_or_default(),
+        ))
+    }
+}
+
+/// A signed-in administrator: everyone else is refused (403) before the request's body is
+/// read, so a non-admin gets 403 whatever the body holds.
+pub struct Admin(pub Caller);
+
+impl FromRequestParts<RestState> for Admin {
+    type Rejection = RestError;
+
+    async fn from_request_parts(parts: &mut Parts, st: &RestState) -> RestResult<Admin> {
+        let c = Caller::from_request_parts(parts, st).await?;
+        c.need_admin()?;
+        Ok(Admin(c))
     }
 }
 
@@ -86,8 +119,12 @@ impl FromRequestParts<RestState> for Caller {
                 "sign in: Authorization: Bearer <access token> (or Basic)",
             ))?;
         let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
+        let note = parts.extensions.get::<AuditNote>().cloned();
         if scheme.eq_ignore_ascii_case("bearer") {
             let (who, sid) = st.check_token(rest.trim(), Kind::Access)?;
+            if let Some(n) = &note {
+                n.set_user(&who.name);
+            }
             return Ok(Caller {
                 who,
                 session: Some(sid),
@@ -97,6 +134,9 @@ impl FromRequestParts<RestState> for Caller {
             let (user, pass) =
                 basic(rest).ok_or(RestError::Unauthorized("malformed Basic credentials"))?;
             let ip = client_ip(parts, st);
+            if let Some(n) = &note {
+                n.set_user(&user); // the name tried, also when the sign-in fails
+            }
             let who = st.verify_password(user, pass, ip).await?;
             return Ok(Caller { who, session: None });
         }

@@ -2,7 +2,7 @@
 //! delete (to the trash). Every path is in the caller's home.
 
 use crate::error::{ErrorBody, RestResult};
-use crate::extract::{Caller, JsonBody, Query, body_path, home_path};
+use crate::extract::{Caller, JsonBody, Note, Query, body_path, home_path};
 use crate::list::{ListQuery, list_page};
 use crate::model::{EntryJson, FilesResponse, TransferRequest, TrashJson};
 use crate::state::{RestState, blocking};
@@ -107,8 +107,10 @@ pub async fn mkdir(
 pub async fn move_entry(
     State(st): State<RestState>,
     c: Caller,
+    Note(note): Note,
     JsonBody(b): JsonBody<TransferRequest>,
 ) -> RestResult<Json<EntryJson>> {
+    note.set_destination(&b.to);
     c.need_write()?;
     let (from, to) = (body_path(&b.from)?, body_path(&b.to)?);
     blocking(move || {
@@ -129,8 +131,10 @@ pub async fn move_entry(
 pub async fn copy_entry(
     State(st): State<RestState>,
     c: Caller,
+    Note(note): Note,
     JsonBody(b): JsonBody<TransferRequest>,
 ) -> RestResult<Json<EntryJson>> {
+    note.set_destination(&b.to);
     c.need_write()?;
     let (from, to) = (body_path(&b.from)?, body_path(&b.to)?);
     blocking(move || {

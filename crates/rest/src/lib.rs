@@ -1,7 +1,8 @@
 //! The REST door of Silent-NAS, mounted at `/api/v1`: a JSON API over the signed-in
 //! user's home — files and folders (list, stat, upload, download with ranges and ETags,
 //! mkdir, move, copy, delete to the trash), versions, the trash, the user's account, and
-//! administration — described by an OpenAPI document generated from the code
+//! administration (accounts, S3 keys, WebDAV locks, background workers, the audit log) —
+//! described by an OpenAPI document generated from the code
 //! (`GET /api/v1/openapi.json`).
 //!
 //! Sign-in: `POST /api/v1/auth/login` trades a password for an access token (15 minutes)
@@ -23,6 +24,7 @@
 
 mod account;
 mod admin;
+mod audit;
 mod download;
 mod error;
 mod extract;
@@ -30,6 +32,8 @@ mod files;
 mod list;
 mod model;
 mod openapi;
+mod ops;
+mod ops_model;
 mod sessions;
 mod state;
 mod token;
@@ -96,6 +100,19 @@ pub fn router(state: RestState) -> Router {
             axum::routing::patch(admin::update_user).delete(admin::delete_user),
         )
         .route("/api/v1/admin/stats", get(admin::stats))
+        .route("/api/v1/admin/keys", get(ops::list_keys).post(ops::create))
+        .route(
+            "/api/v1/admin/keys/{id}",
+            axum::routing::delete(ops::revoke),
+        )
+        .route("/api/v1/admin/locks", get(ops::list_locks))
+        .route(
+            "/api/v1/admin/locks/{token}",
+            axum::routing::delete(ops::break_lock),
+        )
+        .route("/api/v1/admin/workers", get(ops::list_workers))
+        .route("/api/v1/admin/workers/{name}/run", post(ops::run_worker))
+        .route("/api/v1/admin/audit", get(audit::list))
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(fallback)
         .with_state(state)

@@ -1,7 +1,7 @@
 //! The OpenAPI 3.1 description of the API, generated from the handlers' `#[utoipa::path]`
 //! annotations and the body types' schemas, served at `GET /api/v1/openapi.json`.
 
-use crate::{account, admin, download, error, files, list, trash, upload, versions};
+use crate::{account, admin, audit, download, error, files, list, ops, trash, upload, versions};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use std::sync::OnceLock;
@@ -28,6 +28,8 @@ use utoipa::{Modify, OpenApi};
         trash::list, trash::restore, trash::purge_one, trash::purge_all,
         admin::list_users, admin::create_user, admin::update_user, admin::delete_user,
         admin::stats,
+        ops::list_keys, ops::create, ops::revoke, ops::list_locks, ops::break_lock,
+        ops::list_workers, ops::run_worker, audit::list,
     ),
     components(schemas(error::ErrorBody, list::Sort, list::Order)),
     modifiers(&Security),
@@ -38,7 +40,8 @@ use utoipa::{Modify, OpenApi};
         (name = "files", description = "Files and folders of the caller's home"),
         (name = "versions", description = "Versions of a file"),
         (name = "trash", description = "The caller's trash"),
-        (name = "admin", description = "Accounts and store totals (admins only)"),
+        (name = "admin", description = "Accounts, store totals, S3 keys, WebDAV locks, \
+            background workers (start GC or scrub) and the audit log (admins only)"),
     )
 )]
 pub struct ApiDoc;
@@ -95,6 +98,12 @@ mod tests {
             "/api/v1/versions/{path}/restore",
             "/api/v1/trash/restore",
             "/api/v1/admin/users/{name}",
+            "/api/v1/admin/keys",
+            "/api/v1/admin/keys/{id}",
+            "/api/v1/admin/locks/{token}",
+            "/api/v1/admin/workers",
+            "/api/v1/admin/workers/{name}/run",
+            "/api/v1/admin/audit",
         ] {
             assert!(paths.contains_key(p), "{p} missing");
         }

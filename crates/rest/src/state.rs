@@ -7,6 +7,8 @@ use crate::sessions::{Session, Sessions};
 use crate::token::{Claims, Kind, Signer};
 use nas_auth::{Authenticator, Principal, Role};
 use nas_engine::Store;
+use nas_engine::audit::AuditLog;
+use nas_engine::workers::WorkerRunner;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -19,6 +21,10 @@ pub const REFRESH_TTL_SECS: i64 = 30 * 24 * 3600;
 #[derive(Clone)]
 pub struct RestState {
     inner: Arc<Shared>,
+    /// The server's background workers (`/admin/workers`), when given.
+    workers: Option<Arc<WorkerRunner>>,
+    /// The audit log (`/admin/audit`), when given.
+    audit: Option<AuditLog>,
 }
 
 struct Shared {
@@ -82,7 +88,32 @@ impl RestState {
                 sessions,
                 trusted_proxies,
             }),
+            workers: None,
+            audit: None,
         })
+    }
+
+    /// Gives the admin routes the server's background workers (listed and started at
+    /// `/api/v1/admin/workers`).
+    pub fn with_workers(mut self, workers: Arc<WorkerRunner>) -> RestState {
+        self.workers = Some(workers);
+        self
+    }
+
+    /// Gives the admin routes the audit log (read at `/api/v1/admin/audit`).
+    pub fn with_audit(mut self, audit: AuditLog) -> RestState {
+        self.audit = Some(audit);
+        self
+    }
+
+    /// The background workers, if the server gave them.
+    pub fn workers(&self) -> Option<&Arc<WorkerRunner>> {
+        self.workers.as_ref()
+    }
+
+    /// The audit log, if the server gave it.
+    pub fn audit(&self) -> Option<&AuditLog> {
+        self.audit.as_ref()
     }
 
     /// The store.
@@ -202,8 +233,9 @@ impl RestState {
         })
     }
 
-    /// A new access token for a refresh token (whose session must still exist).
-    pub fn refresh(&self, refresh_token: &str) -> RestResult<String> {
+    /// A new access token for a refresh token (whose session must still exist), and the
+    /// user it is for.
+    pub fn refresh(&self, refresh_token: &str) -> RestResult<(String, String)> {
         let (who, sid) = self.check_token(refresh_token, Kind::Refresh)?;
         let now = now_secs();
         let session_end = self
@@ -213,7 +245,8 @@ impl RestState {
             .map(|s| s.expires)
             .unwrap_or(now);
         let exp = (now + ACCESS_TTL_SECS).min(session_end);
-        self.sign(Kind::Access, &who.name, &sid, now, exp)
+        let token = self.sign(Kind::Access, &who.name, &sid, now, exp)?;
+        Ok((token, who.name))
     }
 
     /// Ends a session: its access and refresh tokens stop working, also after a restart.

@@ -2,12 +2,13 @@
 //! `/dav`, REST at `/api/v1`, health and metrics; S3 on its own listener) into HTTP
 //! listeners; creates the first admin on an empty store; shuts down gracefully on
 //! SIGTERM/SIGINT (stops accepting, lets in-flight requests finish, stops the background
-//! workers, then exits 0 — an upload cut off by the shutdown is never committed).
+//! workers and the audit log's writer, then exits 0 — an upload cut off by the shutdown is never committed).
 
 use crate::config::{Config, Overrides};
 use anyhow::{Context, Result};
 use axum::Router;
 use nas_auth::{Authenticator, Role, add_user, generate_password};
+use nas_engine::audit::AuditLog;
 use nas_engine::workers::{Outcome, Worker, WorkerRunner, maintenance_workers};
 use nas_engine::{Store, StoreOptions};
 use std::net::SocketAddr;
@@ -125,8 +126,16 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
         metrics: metrics.clone(),
         min_free_bytes: MIN_FREE_BYTES,
     };
+    let audit = AuditLog::start(&store, cfg.audit_max_entries)?;
+    let auditor = nas_observe::Auditor {
+        log: audit.clone(),
+        metrics: metrics.clone(),
+        trusted_proxies: Arc::new(cfg.trusted_proxies.clone()),
+    };
     let rest = nas_rest::RestState::new(store.clone(), auth.clone(), cfg.trusted_proxies.clone())
-        .context("cannot load the REST door's token secret or sessions")?;
+        .context("cannot load the REST door's token secret or sessions")?
+        .with_workers(workers.clone())
+        .with_audit(audit.clone());
     let app = Router::new()
         .merge(nas_observe::routes(observe))
         .merge(nas_webdav::router(
@@ -134,6 +143,10 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
                 .with_trusted_proxies(cfg.trusted_proxies.clone()),
         ))
         .merge(nas_rest::router(rest))
+        .layer(axum::middleware::from_fn_with_state(
+            auditor.clone(),
+            nas_observe::audit_trail,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             metrics.clone(),
             nas_observe::track,
@@ -182,6 +195,7 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
                 }))?;
             }
             let s3_app = s3_app
+                .layer(axum::middleware::from_fn_with_state(auditor.clone(), nas_observe::audit_trail))
                 .layer(axum::middleware::from_fn_with_state(metrics.clone(), nas_observe::track))
                 .layer(axum::Extension(nas_observe::Door("s3")));
             let style = match &cfg.s3_domain {
@@ -210,6 +224,7 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
         .context("server failed")
     })?;
     workers.stop();
+    audit.stop(); // stores the entries still queued
     drop(store);
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)

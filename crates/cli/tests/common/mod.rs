@@ -38,6 +38,17 @@ impl Server {
 
     /// Starts a server with extra `serve` arguments.
     pub fn start_with(data: &Path, extra: &[&str]) -> Server {
+        Server::start_logged(data, extra, "warn", None)
+    }
+
+    /// Starts a server with extra `serve` arguments, a log filter, and its standard error
+    /// written to `stderr` (discarded when `None`).
+    pub fn start_logged(
+        data: &Path,
+        extra: &[&str],
+        log: &str,
+        stderr: Option<std::fs::File>,
+    ) -> Server {
         let mut child = Command::new(bin())
             .args([
                 "serve",
@@ -48,9 +59,9 @@ impl Server {
             ])
             .args(extra)
             .env("SILENT_NAS_ADMIN_PASSWORD", ADMIN_PW)
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", log)
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(stderr.map_or_else(Stdio::null, Stdio::from))
             .spawn()
             .unwrap();
         let out = child.stdout.take().unwrap();

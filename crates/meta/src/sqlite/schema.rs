@@ -112,6 +112,23 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX access_keys_user ON access_keys(user);
     "#,
+    // 5: the audit log (changes and refused sign-ins at every door), kept to the newest N
+    // rows by the writer; read newest first by id.
+    r#"
+    CREATE TABLE audit (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        time_ns INTEGER NOT NULL,
+        user TEXT,
+        door TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        client TEXT,
+        method TEXT NOT NULL,
+        path TEXT NOT NULL,
+        status INTEGER NOT NULL,
+        destination TEXT,
+        access_key TEXT
+    );
+    "#,
 ];
 
 /// Brings the database to [`SCHEMA_VERSION`].

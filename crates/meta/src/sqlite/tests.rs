@@ -289,3 +289,83 @@ fn locks_expire_refresh_and_go_with_their_subtree() {
     assert!(m.delete_lock("t3").unwrap());
     assert!(!m.delete_lock("t3").unwrap());
 }
+
+fn audit_entry(i: i64, user: &str, door: &str) -> AuditRecord {
+    AuditRecord {
+        id: 0,
+        time_ns: i * 1_000,
+        user: Some(user.into()),
+        door: door.into(),
+        kind: "write".into(),
+        client: Some("127.0.0.1".into()),
+        method: "PUT".into(),
+        path: format!("/dav/f{i}"),
+        status: 201,
+        destination: None,
+        access_key: None,
+    }
+}
+
+#[test]
+fn the_audit_log_keeps_the_newest_entries_and_pages_newest_first() {
+    let (_d, m) = open();
+    for batch in 0..4 {
+        let entries: Vec<_> = (0..10)
+            .map(|i| {
+                let n = batch * 10 + i;
+                audit_entry(n, if n % 2 == 0 { "alice" } else { "bob" }, "webdav")
+            })
+            .collect();
+        m.append_audit(&entries, 25).unwrap();
+    }
+    let all = m
+        .audit(&AuditQuery {
+            limit: 100,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(all.len(), 25, "pruned to the newest 25");
+    assert_eq!(all[0].path, "/dav/f39", "newest first");
+    assert_eq!(all[24].path, "/dav/f15");
+    let page1 = m
+        .audit(&AuditQuery {
+            user: Some("alice".into()),
+            limit: 5,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(page1.len(), 5);
+    assert!(page1.iter().all(|e| e.user.as_deref() == Some("alice")));
+    let page2 = m
+        .audit(&AuditQuery {
+            user: Some("alice".into()),
+            before_id: Some(page1[4].id),
+            limit: 100,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(
+        page1.len() + page2.len(),
+        12,
+        "alice's 12 of the newest 25 (f16, f18 … f38)"
+    );
+    assert!(page2[0].id < page1[4].id);
+    let window = m
+        .audit(&AuditQuery {
+            since_ns: Some(20_000),
+            until_ns: Some(30_000),
+            door: Some("webdav".into()),
+            limit: 100,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(window.len(), 10);
+    let none = m
+        .audit(&AuditQuery {
+            door: Some("s3".into()),
+            limit: 100,
+            ..Default::default()
+        })
+        .unwrap();
+    assert!(none.is_empty());
+}

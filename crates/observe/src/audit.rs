@@ -1,0 +1,211 @@
+//! The audit middleware: after each request, records a change (a write method of WebDAV,
+//! S3 or REST, whatever its status) or a refusal (401 or 403 at any door) in the
+//! [`AuditLog`], and counts it in `silent_nas_audit_events_total{door,kind}`. The user is
+//! what the door noted in the request's [`AuditNote`] (a bearer token's owner, the name a
+//! REST login tried), else the name of HTTP Basic credentials (never the password); an S3
+//! request names its access key id, whose owner the log's writer looks up. Only the path
+//! is kept, never the query string (a presigned URL carries its signature there).
+
+use crate::Metrics;
+use crate::metrics::{Door, door_of};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, Method, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use base64::Engine as _;
+use nas_engine::audit::{AuditLog, AuditNote, AuditRecord};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+/// State of [`audit_trail`].
+#[derive(Clone)]
+pub struct Auditor {
+    /// Where entries go.
+    pub log: AuditLog,
+    /// Counts entries by door and kind.
+    pub metrics: Arc<Metrics>,
+    /// Peers whose `X-Forwarded-For` names the real client.
+    pub trusted_proxies: Arc<Vec<IpAddr>>,
+}
+
+/// Whether `method` changes something at `door`.
+fn is_write(door: &str, method: &Method) -> bool {
+    let m = method.as_str();
+    match door {
+        "webdav" => matches!(
+            m,
+            "PUT" | "DELETE" | "MKCOL" | "MOVE" | "COPY" | "PROPPATCH" | "LOCK" | "UNLOCK"
+        ),
+        "s3" => matches!(m, "PUT" | "POST" | "DELETE"),
+        "rest" => matches!(m, "POST" | "PUT" | "PATCH" | "DELETE"),
+        _ => false,
+    }
+}
+
+/// The user name of HTTP Basic credentials (`DOMAIN\user` → `user`); the password is
+/// dropped here.
+fn basic_user(headers: &HeaderMap) -> Option<String> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, rest) = v.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(rest.trim())
+        .ok()?;
+    let s = String::from_utf8(raw).ok()?;
+    let user = s.split_once(':')?.0;
+    let user = user.rsplit('\\').next().unwrap_or(user);
+    (!user.is_empty()).then(|| user.to_owned())
+}
+
+/// The access key id an S3 request is signed with: SigV4 or SigV2 header, or a presigned
+/// URL's query.
+fn s3_access_key(headers: &HeaderMap, query: Option<&str>) -> Option<String> {
+    if let Some(v) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        if let Some(i) = v.find("Credential=") {
+            let rest = &v[i + "Credential=".len()..];
+            return rest.split('/').next().map(str::to_owned);
+        }
+        if let Some(rest) = v.strip_prefix("AWS ") {
+            return rest.split(':').next().map(|k| k.trim().to_owned());
+        }
+    }
+    for pair in query?.split('&') {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        if k == "X-Amz-Credential" || k == "AWSAccessKeyId" {
+            let v = percent_decode(v);
+            return v.split('/').next().map(str::to_owned);
+        }
+    }
+    None
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && let Some(h) = s.get(i + 1..i + 3)
+            && let Ok(x) = u8::from_str_radix(h, 16)
+        {
+            out.push(x);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The path of a WebDAV `Destination` (an absolute URL or a path).
+fn destination(headers: &HeaderMap) -> Option<String> {
+    let d = headers.get("destination")?.to_str().ok()?;
+    let path = match d.split_once("://") {
+        Some((_, rest)) => rest.find('/').map_or("/", |i| &rest[i..]),
+        None => d,
+    };
+    Some(path.split('?').next().unwrap_or(path).to_owned())
+}
+
+fn client(req: &Request, trusted: &[IpAddr]) -> Option<IpAddr> {
+    let peer = req.extensions().get::<ConnectInfo<SocketAddr>>()?.0.ip();
+    if !trusted.contains(&peer) {
+        return Some(peer);
+    }
+    let forwarded = req
+        .headers()
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .and_then(|v| v.trim().parse().ok());
+    Some(forwarded.unwrap_or(peer))
+}
+
+/// Axum middleware writing the audit log (see the module docs).
+pub async fn audit_trail(State(a): State<Auditor>, mut req: Request, next: Next) -> Response {
+    let door = match req.extensions().get::<Door>() {
+        Some(d) => d.0,
+        None => door_of(req.uri().path()),
+    };
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let ip = client(&req, &a.trusted_proxies);
+    let basic = basic_user(req.headers());
+    let key = (door == "s3")
+        .then(|| s3_access_key(req.headers(), req.uri().query()))
+        .flatten();
+    let dest = matches!(method.as_str(), "MOVE" | "COPY")
+        .then(|| destination(req.headers()))
+        .flatten();
+    let note = AuditNote::default();
+    req.extensions_mut().insert(note.clone());
+    let resp = next.run(req).await;
+    let status = resp.status().as_u16();
+    let kind = if status == 401 || status == 403 {
+        "auth_failure"
+    } else if is_write(door, &method) {
+        "write"
+    } else {
+        return resp;
+    };
+    a.metrics.audit_event(door, kind);
+    a.log.record(AuditRecord {
+        id: 0,
+        time_ns: nas_engine::now_ns(),
+        user: note.user().or(basic),
+        door: door.to_owned(),
+        kind: kind.to_owned(),
+        client: ip.map(|i| i.to_string()),
+        method: method.as_str().to_owned(),
+        path,
+        status,
+        destination: note.destination().or(dest),
+        access_key: key,
+    });
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(
+                axum::http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
+        }
+        h
+    }
+
+    #[test]
+    fn credentials_give_names_never_secrets() {
+        let b = base64::engine::general_purpose::STANDARD.encode("CORP\\alice:s3cret:x");
+        let h = headers(&[("authorization", &format!("Basic {b}"))]);
+        assert_eq!(basic_user(&h).as_deref(), Some("alice"));
+        let v4 = "AWS4-HMAC-SHA256 Credential=SNABC/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=ff";
+        let h = headers(&[("authorization", v4)]);
+        assert_eq!(s3_access_key(&h, None).as_deref(), Some("SNABC"));
+        let h = headers(&[("authorization", "AWS SNV2:sig")]);
+        assert_eq!(s3_access_key(&h, None).as_deref(), Some("SNV2"));
+        let q = "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=SNQ%2F20260101%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Signature=ab";
+        assert_eq!(
+            s3_access_key(&HeaderMap::new(), Some(q)).as_deref(),
+            Some("SNQ")
+        );
+        let h = headers(&[("destination", "http://127.0.0.1:80/dav/b%20c.txt")]);
+        assert_eq!(destination(&h).as_deref(), Some("/dav/b%20c.txt"));
+        assert!(is_write("webdav", &Method::from_bytes(b"MKCOL").unwrap()));
+        assert!(!is_write("webdav", &Method::GET));
+        assert!(!is_write("ops", &Method::POST));
+    }
+}

@@ -1,0 +1,274 @@
+//! The JSON shapes of the operations routes (`/admin/keys`, `/admin/locks`,
+//! `/admin/workers`, `/admin/audit`), with their OpenAPI schemas. Times are Unix seconds.
+
+use nas_engine::audit::AuditRecord;
+use nas_engine::workers::WorkerState;
+use nas_engine::{KeyRecord, LockRecord};
+use serde::{Deserialize, Serialize};
+use std::time::{SystemTime, UNIX_EPOCH};
+use utoipa::{IntoParams, ToSchema};
+
+fn secs(ns: i64) -> i64 {
+    ns.div_euclid(1_000_000_000)
+}
+
+fn unix(t: SystemTime) -> i64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => d.as_secs() as i64,
+        Err(e) => -(e.duration().as_secs() as i64),
+    }
+}
+
+/// `?user=`: only this user's keys or locks.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UserFilter {
+    /// Only this user's (all users when absent).
+    pub user: Option<String>,
+}
+
+/// An S3 access key, without its secret.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KeyJson {
+    /// Access key id (public).
+    pub access_key_id: String,
+    /// Owner.
+    pub user: String,
+    /// Creation time, Unix seconds.
+    pub created: i64,
+    /// Revoked keys are refused by the S3 door.
+    pub revoked: bool,
+}
+
+impl From<&KeyRecord> for KeyJson {
+    fn from(k: &KeyRecord) -> Self {
+        KeyJson {
+            access_key_id: k.access_key.clone(),
+            user: k.user.clone(),
+            created: secs(k.created_ns),
+            revoked: k.revoked,
+        }
+    }
+}
+
+/// Access keys.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KeysResponse {
+    /// Oldest first.
+    pub keys: Vec<KeyJson>,
+}
+
+/// `POST /admin/keys` body.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CreateKeyRequest {
+    /// Owner of the new key (an existing user).
+    pub user: String,
+}
+
+/// A new key pair. The secret is shown here once and never again.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedKeyJson {
+    /// Access key id.
+    pub access_key_id: String,
+    /// Secret access key (shown once).
+    pub secret_access_key: String,
+    /// Owner.
+    pub user: String,
+}
+
+/// A WebDAV lock.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LockJson {
+    /// Lock token (`urn:uuid:…`), what `DELETE /admin/locks/{token}` takes.
+    pub token: String,
+    /// The user whose home holds the locked path.
+    pub user: String,
+    /// Locked path in that home.
+    pub path: String,
+    /// Shared (else exclusive).
+    pub shared: bool,
+    /// Depth infinity (else 0).
+    pub deep: bool,
+    /// Who took it, when known.
+    pub principal: Option<String>,
+    /// When it was taken, Unix seconds.
+    pub created: i64,
+    /// When it expires, Unix seconds (`null`: never).
+    pub expires: Option<i64>,
+}
+
+impl From<&LockRecord> for LockJson {
+    fn from(l: &LockRecord) -> Self {
+        LockJson {
+            token: l.token.clone(),
+            user: l.space.clone(),
+            path: l.path.clone(),
+            shared: l.shared,
+            deep: l.deep,
+            principal: l.principal.clone(),
+            created: secs(l.created_ns),
+            expires: l.expires_ns.map(secs),
+        }
+    }
+}
+
+/// WebDAV locks.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LocksResponse {
+    /// Unexpired locks, oldest first.
+    pub locks: Vec<LockJson>,
+}
+
+/// What a worker's last successful run did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OutcomeJson {
+    /// A short human summary.
+    pub summary: String,
+    /// Disk bytes given back.
+    pub freed_bytes: u64,
+    /// Things acted on (chunks freed, versions deleted, entries expired, chunks verified).
+    pub items: u64,
+    /// Problems found (scrub).
+    pub damage: u64,
+}
+
+/// A background worker and its last runs.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WorkerJson {
+    /// `gc`, `retention`, `trash`, `scrub`, `s3_uploads`…
+    pub name: String,
+    /// Seconds between runs.
+    pub interval_secs: u64,
+    /// A run is in progress.
+    pub running: bool,
+    /// Start of the last (or current) run, Unix seconds.
+    pub last_start: Option<i64>,
+    /// End of the last finished run.
+    pub last_end: Option<i64>,
+    /// End of the last successful run.
+    pub last_success: Option<i64>,
+    /// When the next run is due (`null` while one runs).
+    pub next_run: Option<i64>,
+    /// What the last successful run did.
+    pub last_outcome: Option<OutcomeJson>,
+    /// Error of the last run, if it failed.
+    pub last_error: Option<String>,
+    /// Finished runs since the server started.
+    pub runs: u64,
+    /// Finished runs that failed.
+    pub failures: u64,
+}
+
+impl From<&WorkerState> for WorkerJson {
+    fn from(w: &WorkerState) -> Self {
+        WorkerJson {
+            name: w.name.clone(),
+            interval_secs: w.interval.as_secs(),
+            running: w.running,
+            last_start: w.last_start.map(unix),
+            last_end: w.last_end.map(unix),
+            last_success: w.last_success.map(unix),
+            next_run: w.next_run.map(unix),
+            last_outcome: w.last_outcome.as_ref().map(|o| OutcomeJson {
+                summary: o.summary.clone(),
+                freed_bytes: o.freed_bytes,
+                items: o.items,
+                damage: o.damage,
+            }),
+            last_error: w.last_error.clone(),
+            runs: w.runs,
+            failures: w.failures,
+        }
+    }
+}
+
+/// Background workers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WorkersResponse {
+    /// In the order they were scheduled.
+    pub workers: Vec<WorkerJson>,
+}
+
+/// What `POST /admin/workers/{name}/run` did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunResponse {
+    /// The worker was idle and starts now.
+    pub started: bool,
+    /// A run is in progress; another starts as soon as it ends.
+    pub queued_after_current_run: bool,
+}
+
+/// `GET /admin/audit` query.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditParams {
+    /// Only this user's entries.
+    pub user: Option<String>,
+    /// Only this door's: `webdav`, `s3`, `rest`, `ops`, `other`.
+    pub door: Option<String>,
+    /// Only entries at or after this time, Unix seconds.
+    pub since: Option<i64>,
+    /// Only entries before this time, Unix seconds.
+    pub until: Option<i64>,
+    /// Page size, 1–1000 (default 100).
+    pub limit: Option<usize>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// One audit entry.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditJson {
+    /// Increases with time.
+    pub id: i64,
+    /// When the request was answered, Unix seconds.
+    pub time: i64,
+    /// The same, in milliseconds.
+    pub time_ms: i64,
+    /// The user, when known; for a refused sign-in the name that was tried.
+    pub user: Option<String>,
+    /// `webdav`, `s3`, `rest`, `ops` or `other`.
+    pub door: String,
+    /// `write` (a change) or `auth_failure` (401 or 403).
+    pub kind: String,
+    /// Client address (the peer, or what a trusted proxy forwarded for).
+    pub client: Option<String>,
+    /// HTTP method.
+    pub method: String,
+    /// Request path as sent (no query string).
+    pub path: String,
+    /// HTTP status of the answer.
+    pub status: u16,
+    /// Destination of a move or copy.
+    pub destination: Option<String>,
+    /// The S3 access key id the request was signed with.
+    pub access_key_id: Option<String>,
+}
+
+impl From<AuditRecord> for AuditJson {
+    fn from(r: AuditRecord) -> Self {
+        AuditJson {
+            id: r.id,
+            time: secs(r.time_ns),
+            time_ms: r.time_ns.div_euclid(1_000_000),
+            user: r.user,
+            door: r.door,
+            kind: r.kind,
+            client: r.client,
+            method: r.method,
+            path: r.path,
+            status: r.status,
+            destination: r.destination,
+            access_key_id: r.access_key,
+        }
+    }
+}
+
+/// A page of the audit log.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditResponse {
+    /// Newest first.
+    pub entries: Vec<AuditJson>,
+    /// Pass as `cursor` for the next (older) page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
