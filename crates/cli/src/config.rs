@@ -68,6 +68,8 @@ pub struct Config {
     pub workers: nas_engine::workers::MaintenanceConfig,
     /// Age after which unfinished S3 multipart uploads are removed (`None`: never).
     pub s3_upload_expiry: Option<std::time::Duration>,
+    /// Age after which an idle tus upload (REST) is removed (`None`: never).
+    pub upload_expiry: Option<std::time::Duration>,
 }
 
 /// Values given on the command line (highest precedence).
@@ -176,6 +178,7 @@ impl Config {
             bail!("s3_domain must be a bare domain name like s3.example.com: {d:?}");
         }
         let s3_upload_expiry = workers::s3_upload_expiry(fc.workers.as_ref())?;
+        let upload_expiry = workers::upload_expiry(fc.workers.as_ref())?;
         let workers = workers::resolve(fc.workers)?;
         Ok(Config {
             data,
@@ -188,6 +191,7 @@ impl Config {
             s3_domain,
             workers,
             s3_upload_expiry,
+            upload_expiry,
         })
     }
 }

@@ -34,6 +34,7 @@ mod sessions;
 mod state;
 mod token;
 mod trash;
+mod tus;
 mod upload;
 mod versions;
 
@@ -96,6 +97,7 @@ pub fn router(state: RestState) -> Router {
             axum::routing::patch(admin::update_user).delete(admin::delete_user),
         )
         .route("/api/v1/admin/stats", get(admin::stats))
+        .merge(tus::routes())
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(fallback)
         .with_state(state)

@@ -1,7 +1,7 @@
 //! The OpenAPI 3.1 description of the API, generated from the handlers' `#[utoipa::path]`
 //! annotations and the body types' schemas, served at `GET /api/v1/openapi.json`.
 
-use crate::{account, admin, download, error, files, list, trash, upload, versions};
+use crate::{account, admin, download, error, files, list, trash, tus, upload, versions};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use std::sync::OnceLock;
@@ -28,6 +28,7 @@ use utoipa::{Modify, OpenApi};
         trash::list, trash::restore, trash::purge_one, trash::purge_all,
         admin::list_users, admin::create_user, admin::update_user, admin::delete_user,
         admin::stats,
+        tus::describe, tus::create, tus::head, tus::patch::patch, tus::terminate,
     ),
     components(schemas(error::ErrorBody, list::Sort, list::Order)),
     modifiers(&Security),
@@ -39,6 +40,7 @@ use utoipa::{Modify, OpenApi};
         (name = "versions", description = "Versions of a file"),
         (name = "trash", description = "The caller's trash"),
         (name = "admin", description = "Accounts and store totals (admins only)"),
+        (name = "tus", description = "Resumable uploads (tus 1.0: creation, termination, checksum, expiration)"),
     )
 )]
 pub struct ApiDoc;

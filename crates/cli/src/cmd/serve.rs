@@ -126,7 +126,21 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
         min_free_bytes: MIN_FREE_BYTES,
     };
     let rest = nas_rest::RestState::new(store.clone(), auth.clone(), cfg.trusted_proxies.clone())
-        .context("cannot load the REST door's token secret or sessions")?;
+        .context("cannot load the REST door's token secret or sessions")?
+        .with_upload_expiry(cfg.upload_expiry);
+    if let Some(age) = cfg.upload_expiry {
+        // checked hourly (or as often as the age, when shorter)
+        let every = age.min(std::time::Duration::from_secs(3600));
+        let r = rest.clone();
+        workers.add(Worker::new("tus_uploads", every, move |_| {
+            let n = r.expire_uploads(age)?;
+            Ok(Outcome {
+                summary: format!("removed {n} abandoned resumable uploads"),
+                items: n as u64,
+                ..Outcome::default()
+            })
+        }))?;
+    }
     let app = Router::new()
         .merge(nas_observe::routes(observe))
         .merge(nas_webdav::router(

@@ -8,6 +8,7 @@ mod accounts;
 #[path = "../common/mod.rs"]
 mod common;
 mod files;
+mod tus;
 
 use common::*;
 use serde_json::Value;
