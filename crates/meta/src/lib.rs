@@ -25,7 +25,7 @@ pub use extents::{Extent, decode_extents, encode_extents};
 pub use records::*;
 pub use sqlite::{SCHEMA_VERSION, SqliteMeta};
 
-use nas_types::{ChunkId, HomeId, NodeId, PackId, TrashId, VersionNum};
+use nas_types::{ChunkId, ContentHash, HomeId, NodeId, PackId, TrashId, VersionNum};
 use thiserror::Error;
 
 /// Metadata errors.
@@ -156,6 +156,15 @@ pub trait Versions {
     fn delete_version(&self, node: NodeId, num: VersionNum) -> MetaResult<()>;
     /// Every file node with more than `keep` versions (for retention).
     fn files_with_versions_over(&self, keep: usize) -> MetaResult<Vec<NodeId>>;
+    /// A version of size `size` whose content hash is `hash`, among the files of home
+    /// `home` only (live files first, then trashed ones; newest first), with its extent
+    /// list. Indexed by hash (schema 5).
+    fn find_version_by_hash(
+        &self,
+        home: HomeId,
+        hash: &ContentHash,
+        size: u64,
+    ) -> MetaResult<Option<(VersionRecord, Vec<Extent>)>>;
     /// Visits every version of every file (live and trashed), for fsck.
     fn for_each_version(&self, f: &mut dyn FnMut(VersionScan) -> MetaResult<()>) -> MetaResult<()>;
 }

@@ -27,6 +27,7 @@ mod download;
 mod error;
 mod extract;
 mod files;
+mod instant;
 mod list;
 mod model;
 mod openapi;
@@ -72,6 +73,7 @@ pub fn router(state: RestState) -> Router {
         .route("/api/v1/move", post(files::move_entry))
         .route("/api/v1/copy", post(files::copy_entry))
         .route("/api/v1/download/{*path}", get(download::download))
+        .route("/api/v1/instant/{*path}", post(instant::instant))
         .route(
             "/api/v1/upload/{*path}",
             axum::routing::put(upload::upload).post(upload::upload),

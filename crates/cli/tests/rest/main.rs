@@ -8,6 +8,7 @@ mod accounts;
 #[path = "../common/mod.rs"]
 mod common;
 mod files;
+mod instant;
 mod tus;
 
 use common::*;
