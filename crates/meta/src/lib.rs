@@ -124,6 +124,18 @@ pub trait Namespace {
     fn tree_bytes(&self, node: NodeId) -> MetaResult<u64>;
     /// Whether the node hangs off its home's root (not trashed, not detached).
     fn is_live(&self, node: NodeId) -> MetaResult<bool>;
+    /// Name search in home `home`: up to `limit` nodes (not the root, not the top of a
+    /// trashed subtree) whose name contains `filter.needle` case-insensitively and that
+    /// match the filter, with ids above `after`, ascending. Indexed (FTS5 trigram, schema
+    /// 6) for needles of three characters or more. Nodes below a trashed folder are
+    /// returned too: the caller drops them (their path says so).
+    fn search(
+        &self,
+        home: HomeId,
+        filter: &SearchFilter,
+        after: Option<NodeId>,
+        limit: usize,
+    ) -> MetaResult<Vec<NodeId>>;
 }
 
 /// File versions.

@@ -31,6 +31,7 @@ mod instant;
 mod list;
 mod model;
 mod openapi;
+mod search;
 mod sessions;
 mod state;
 mod token;
@@ -74,6 +75,7 @@ pub fn router(state: RestState) -> Router {
         .route("/api/v1/copy", post(files::copy_entry))
         .route("/api/v1/download/{*path}", get(download::download))
         .route("/api/v1/instant/{*path}", post(instant::instant))
+        .route("/api/v1/search", get(search::search))
         .route(
             "/api/v1/upload/{*path}",
             axum::routing::put(upload::upload).post(upload::upload),

@@ -1,7 +1,9 @@
 //! The OpenAPI 3.1 description of the API, generated from the handlers' `#[utoipa::path]`
 //! annotations and the body types' schemas, served at `GET /api/v1/openapi.json`.
 
-use crate::{account, admin, download, error, files, instant, list, trash, tus, upload, versions};
+use crate::{
+    account, admin, download, error, files, instant, list, search, trash, tus, upload, versions,
+};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use std::sync::OnceLock;
@@ -23,7 +25,7 @@ use utoipa::{Modify, OpenApi};
         account::login, account::refresh, account::logout, account::me,
         files::get_files, files::stat, files::mkdir, files::move_entry, files::copy_entry,
         files::delete,
-        download::download, upload::upload, instant::instant,
+        download::download, upload::upload, instant::instant, search::search,
         versions::list, versions::restore, versions::delete,
         trash::list, trash::restore, trash::purge_one, trash::purge_all,
         admin::list_users, admin::create_user, admin::update_user, admin::delete_user,

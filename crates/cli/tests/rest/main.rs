@@ -9,6 +9,7 @@ mod accounts;
 mod common;
 mod files;
 mod instant;
+mod search;
 mod tus;
 
 use common::*;
