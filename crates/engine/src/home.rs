@@ -295,7 +295,8 @@ impl Home {
     /// Name search in this home: files and folders whose name contains `filter.needle`
     /// (case-insensitive) and that match the filter, in node-id order, one page of at most
     /// `limit` (≤ 1000) after `after` (the previous page's `next_after`). Items in the
-    /// trash are not returned. Indexed (FTS5 trigram) for needles of 3+ characters.
+    /// trash are not returned. Not indexed: a scan of names that stops at `limit` matches
+    /// (ASCII case-insensitive).
     pub fn search(
         &self,
         filter: &SearchFilter,

@@ -126,8 +126,8 @@ pub trait Namespace {
     fn is_live(&self, node: NodeId) -> MetaResult<bool>;
     /// Name search in home `home`: up to `limit` nodes (not the root, not the top of a
     /// trashed subtree) whose name contains `filter.needle` case-insensitively and that
-    /// match the filter, with ids above `after`, ascending. Indexed (FTS5 trigram, schema
-    /// 6) for needles of three characters or more. Nodes below a trashed folder are
+    /// match the filter, with ids above `after`, ascending. Not indexed: a scan of names
+    /// in id order that stops at `limit` matches. Nodes below a trashed folder are
     /// returned too: the caller drops them (their path says so).
     fn search(
         &self,

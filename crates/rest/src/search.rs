@@ -1,6 +1,6 @@
 //! `GET /search`: files and folders of the caller's home whose name contains `q`
-//! (case-insensitive), with optional filters, paged by an opaque cursor. Backed by the
-//! metadata store's name index (FTS5 trigram) for `q` of three characters or more.
+//! (ASCII case-insensitive), with optional filters, paged by an opaque cursor. A scan of
+//! the names in the metadata store that stops once a page is full (no name index yet).
 
 use crate::error::{ErrorBody, RestError, RestResult};
 use crate::extract::{Caller, Query};
@@ -19,7 +19,7 @@ use utoipa::{IntoParams, ToSchema};
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SearchQuery {
-    /// Substring of the name (case-insensitive; required).
+    /// Substring of the name (ASCII case-insensitive; required).
     pub q: Option<String>,
     /// `file` or `folder`.
     #[serde(rename = "type")]

@@ -117,25 +117,6 @@ const MIGRATIONS: &[&str] = &[
     r#"
     CREATE INDEX versions_hash ON versions(hash);
     "#,
-    // 6: name search. An FTS5 index of node names with the trigram tokenizer (substring
-    // matches, case folded), kept in step with `nodes` by triggers; filled from the
-    // existing rows.
-    r#"
-    CREATE VIRTUAL TABLE nodes_fts USING fts5(
-        name, content='nodes', content_rowid='id', tokenize='trigram'
-    );
-    INSERT INTO nodes_fts(rowid, name) SELECT id, name FROM nodes;
-    CREATE TRIGGER nodes_fts_insert AFTER INSERT ON nodes BEGIN
-        INSERT INTO nodes_fts(rowid, name) VALUES (new.id, new.name);
-    END;
-    CREATE TRIGGER nodes_fts_delete AFTER DELETE ON nodes BEGIN
-        INSERT INTO nodes_fts(nodes_fts, rowid, name) VALUES ('delete', old.id, old.name);
-    END;
-    CREATE TRIGGER nodes_fts_rename AFTER UPDATE OF name ON nodes BEGIN
-        INSERT INTO nodes_fts(nodes_fts, rowid, name) VALUES ('delete', old.id, old.name);
-        INSERT INTO nodes_fts(rowid, name) VALUES (new.id, new.name);
-    END;
-    "#,
 ];
 
 /// Brings the database to [`SCHEMA_VERSION`].

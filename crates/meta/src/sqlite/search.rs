@@ -1,8 +1,7 @@
-//! Name search on SQLite: `nodes_fts` (FTS5, trigram tokenizer, external content = `nodes`,
-//! kept in step by triggers — schema 6) finds names containing a substring of three
-//! characters or more, case folded; shorter needles scan the home's names with `LIKE`
-//! (ASCII case-insensitive). Filters on kind, size and modification time use the node's
-//! head version.
+//! Name search on SQLite: a `LIKE '%needle%'` scan of the names in node-id order (ASCII
+//! case-insensitive), stopping at the page size; filters on kind, size and modification
+//! time use the node's head version. There is no name index: an FTS5 trigram index was
+//! tried and withdrawn (see `docs/api/rest.md`, Search).
 
 use crate::{MetaResult, NodeKind, SearchFilter};
 use nas_types::{HomeId, NodeId};
@@ -29,29 +28,17 @@ pub fn search(
     });
     let size = |s: Option<u64>| s.map(|v| i64::try_from(v).unwrap_or(i64::MAX));
     let after = after.map_or(0, |n| n.0);
-    let indexed = f.needle.chars().count() >= 3;
-    let (sql, pattern) = if indexed {
-        let sql = format!(
-            "SELECT n.id FROM nodes_fts JOIN nodes n ON n.id = nodes_fts.rowid
-             LEFT JOIN versions v ON v.id = n.head
-             WHERE nodes_fts MATCH ?1 AND nodes_fts.rowid > ?8 AND {FILTERS}
-             ORDER BY nodes_fts.rowid LIMIT ?9"
-        );
-        // one phrase: the needle as a literal substring
-        (sql, format!("\"{}\"", f.needle.replace('"', "\"\"")))
-    } else {
-        let sql = format!(
-            "SELECT n.id FROM nodes n LEFT JOIN versions v ON v.id = n.head
-             WHERE n.name LIKE ?1 ESCAPE '\\' AND n.id > ?8 AND {FILTERS}
-             ORDER BY n.id LIMIT ?9"
-        );
-        let escaped = f
-            .needle
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
-        (sql, format!("%{escaped}%"))
-    };
+    let sql = format!(
+        "SELECT n.id FROM nodes n LEFT JOIN versions v ON v.id = n.head
+         WHERE n.name LIKE ?1 ESCAPE '\\' AND n.id > ?8 AND {FILTERS}
+         ORDER BY n.id LIMIT ?9"
+    );
+    let escaped = f
+        .needle
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    let pattern = format!("%{escaped}%");
     let mut st = c.prepare_cached(&sql)?;
     let rows = st.query_map(
         params![
