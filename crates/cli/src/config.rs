@@ -72,6 +72,8 @@ pub struct Config {
     pub s3_upload_expiry: Option<std::time::Duration>,
     /// Entries the audit log keeps (≥ 1).
     pub audit_max_entries: u64,
+    /// Age after which an idle tus upload (REST) is removed (`None`: never).
+    pub upload_expiry: Option<std::time::Duration>,
 }
 
 /// Entries the audit log keeps by default (about 20 MB of database).
@@ -183,6 +185,7 @@ impl Config {
             bail!("s3_domain must be a bare domain name like s3.example.com: {d:?}");
         }
         let s3_upload_expiry = workers::s3_upload_expiry(fc.workers.as_ref())?;
+        let upload_expiry = workers::upload_expiry(fc.workers.as_ref())?;
         let workers = workers::resolve(fc.workers)?;
         let audit_max_entries = match env("SILENT_NAS_AUDIT_MAX_ENTRIES") {
             Some(v) => v
@@ -205,6 +208,7 @@ impl Config {
             workers,
             s3_upload_expiry,
             audit_max_entries,
+            upload_expiry,
         })
     }
 }

@@ -83,6 +83,32 @@ impl Home {
         parts: &[FileReader],
         tap: &mut dyn FnMut(&[u8]),
     ) -> EngineResult<Composition<'_>> {
+        let mut c = self.assemble(path, parts)?;
+        let mut hasher = blake3::Hasher::new();
+        for part in parts {
+            let mut r = part.reader();
+            while !r.done() {
+                let piece = r.next_slice()?;
+                hasher.update(piece);
+                tap(piece);
+            }
+        }
+        c.hash = ContentHash::from(hasher.finalize());
+        Ok(c)
+    }
+
+    /// A new version of `path` with exactly the content of `source` (any home of this
+    /// store), sharing its chunks. Nothing is read: the content hash is the source's.
+    /// Commit it like a composition. The folder must exist.
+    pub fn share(&self, path: &NasPath, source: &FileReader) -> EngineResult<Composition<'_>> {
+        let mut c = self.assemble(path, std::slice::from_ref(source))?;
+        c.hash = source.version().hash;
+        Ok(c)
+    }
+
+    /// The extent list of `parts` back to back, every chunk pinned; the hash is left to
+    /// the caller.
+    fn assemble(&self, path: &NasPath, parts: &[FileReader]) -> EngineResult<Composition<'_>> {
         let (parent, name) = self.resolve_parent(path)?;
         if let Some(existing) = self.inner.meta.child(parent.id, name)?
             && existing.kind == NodeKind::Dir
@@ -122,16 +148,6 @@ impl Home {
             }
             c.size += part.version().size;
         }
-        let mut hasher = blake3::Hasher::new();
-        for part in parts {
-            let mut r = part.reader();
-            while !r.done() {
-                let piece = r.next_slice()?;
-                hasher.update(piece);
-                tap(piece);
-            }
-        }
-        c.hash = ContentHash::from(hasher.finalize());
         Ok(c)
     }
 }

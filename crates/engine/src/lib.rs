@@ -48,11 +48,11 @@ pub use compose::Composition;
 pub use error::{EngineError, EngineResult};
 pub use fsck::{FsckReport, Problem};
 pub use gc::{GcPlan, GcReport};
-pub use home::{Entry, Home, ListPage};
+pub use home::{Entry, Home, ListPage, SearchPage};
 pub use nas_codec::Compression;
 pub use nas_meta::{
-    DeadProp, Expect, FileAttrs, KeyRecord, LockRecord, NodeKind, PropOp, TrashRecord, UserRecord,
-    VersionRecord,
+    DeadProp, Expect, FileAttrs, KeyRecord, LockRecord, NodeKind, PropOp, SearchFilter,
+    TrashRecord, UserRecord, VersionRecord,
 };
 pub use read::{FileReader, RangeReader};
 pub use stats::StoreStats;

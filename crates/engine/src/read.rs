@@ -7,7 +7,7 @@ use crate::home::Home;
 use crate::store::Inner;
 use nas_blob::BlobError;
 use nas_meta::{Extent, NodeKind, VersionRecord};
-use nas_types::{ByteRange, NasPath, VersionNum};
+use nas_types::{ByteRange, ContentHash, NasPath, VersionNum};
 use std::io::Read;
 use std::sync::Arc;
 
@@ -216,6 +216,38 @@ impl Home {
             version: v,
             extents: Arc::new(extents),
         })
+    }
+
+    /// A version in this home (any file, live or in the trash, any version) whose content
+    /// is `size` bytes with BLAKE3 `hash`, opened; `None` when this home holds no such
+    /// content. Other homes are never looked at. Indexed by hash.
+    pub fn find_content(&self, hash: &ContentHash, size: u64) -> EngineResult<Option<FileReader>> {
+        let Some((v, extents)) = self
+            .inner
+            .meta
+            .find_version_by_hash(self.rec.id, hash, size)?
+        else {
+            return Ok(None);
+        };
+        let path = self
+            .inner
+            .meta
+            .node_path(v.node)?
+            .and_then(|p| NasPath::parse(&p).ok())
+            .unwrap_or_else(NasPath::root);
+        let covered: u64 = extents.iter().map(|e| u64::from(e.len)).sum();
+        if covered != v.size {
+            return Err(EngineError::Corrupt {
+                path: format!("{path} (version {})", v.num),
+                detail: format!("chunk list covers {covered} bytes of {}", v.size),
+            });
+        }
+        Ok(Some(FileReader {
+            inner: self.inner.clone(),
+            path,
+            version: v,
+            extents: Arc::new(extents),
+        }))
     }
 
     /// Reads a whole version into memory (small files, tests).

@@ -407,3 +407,94 @@ fn a_read_of_a_version_deleted_meanwhile_is_not_found_not_corrupt() {
     }
     assert!(s.fsck(true, &mut |_, _| {}).unwrap().is_clean());
 }
+
+#[test]
+fn search_finds_names_case_insensitively_and_follows_renames_and_the_trash() {
+    use nas_engine::SearchFilter;
+    let (_d, s) = store();
+    let h = s.home("alice").unwrap();
+    let other = s.home("bob").unwrap();
+    h.mkdir_all(&p("/Photos/Holiday")).unwrap();
+    h.write_all(
+        &p("/Photos/Holiday/Beach.JPG"),
+        &[1u8; 100],
+        WriteOptions::default(),
+    )
+    .unwrap();
+    h.write_all(
+        &p("/Photos/holiday-notes.txt"),
+        b"x",
+        WriteOptions::default(),
+    )
+    .unwrap();
+    h.write_all(&p("/Photos/Café.txt"), b"yy", WriteOptions::default())
+        .unwrap();
+    other
+        .write_all(&p("/holiday.txt"), b"bob's", WriteOptions::default())
+        .unwrap();
+    let find = |needle: &str, f: SearchFilter| -> Vec<String> {
+        let f = SearchFilter {
+            needle: needle.into(),
+            ..f
+        };
+        let mut out: Vec<String> = h
+            .search(&f, None, 1000)
+            .unwrap()
+            .entries
+            .iter()
+            .map(|e| e.path.to_string())
+            .collect();
+        out.sort();
+        out
+    };
+    let all = SearchFilter::default();
+    assert_eq!(
+        find("HOLIDAY", all.clone()),
+        ["/Photos/Holiday", "/Photos/holiday-notes.txt"]
+    );
+    assert_eq!(find("beach", all.clone()), ["/Photos/Holiday/Beach.JPG"]);
+    assert_eq!(find("é", all.clone()), ["/Photos/Café.txt"]);
+    assert_eq!(find("jp", all.clone()), ["/Photos/Holiday/Beach.JPG"]);
+    let files = SearchFilter {
+        kind: Some(NodeKind::File),
+        ..all.clone()
+    };
+    assert_eq!(find("holiday", files), ["/Photos/holiday-notes.txt"]);
+    let big = SearchFilter {
+        min_size: Some(50),
+        ..all.clone()
+    };
+    assert_eq!(find("a", big), ["/Photos/Holiday/Beach.JPG"]);
+    // renames are followed, trashed subtrees disappear
+    h.rename(&p("/Photos/Holiday"), &p("/Photos/Trip"), false)
+        .unwrap();
+    assert_eq!(find("holiday", all.clone()), ["/Photos/holiday-notes.txt"]);
+    assert_eq!(find("beach", all.clone()), ["/Photos/Trip/Beach.JPG"]);
+    h.delete(&p("/Photos/Trip")).unwrap();
+    assert!(find("beach", all.clone()).is_empty());
+    // paging: every match exactly once
+    for i in 0..25 {
+        h.write_all(
+            &p(&format!("/many-{i:02}.log")),
+            b"",
+            WriteOptions::default(),
+        )
+        .unwrap();
+    }
+    let f = SearchFilter {
+        needle: "many-".into(),
+        ..all
+    };
+    let (mut seen, mut after) = (Vec::new(), None);
+    loop {
+        let page = h.search(&f, after, 7).unwrap();
+        seen.extend(page.entries.into_iter().map(|e| e.path.to_string()));
+        match page.next_after {
+            Some(a) => after = Some(a),
+            None => break,
+        }
+    }
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), 25);
+}

@@ -317,3 +317,34 @@ fn compose_shares_the_parts_chunks_and_hashes_the_whole() {
     s.gc(false).unwrap();
     assert_eq!(h.read_all(&p("/whole"), None).unwrap(), whole);
 }
+
+#[test]
+fn find_content_looks_in_one_home_only_and_share_reads_nothing() {
+    let (_d, s) = store();
+    let alice = s.home("alice").unwrap();
+    let bob = s.home("bob").unwrap();
+    let data = random_bytes(400_000, 9);
+    let v = alice
+        .write_all(&p("/orig"), &data, WriteOptions::default())
+        .unwrap();
+    let size = data.len() as u64;
+    assert!(
+        bob.find_content(&v.hash, size).unwrap().is_none(),
+        "bob's home has none"
+    );
+    assert!(alice.find_content(&v.hash, size + 1).unwrap().is_none());
+    let found = alice.find_content(&v.hash, size).unwrap().unwrap();
+    assert_eq!(found.version().hash, v.hash);
+    let chunks_before = s.stats().unwrap().chunks;
+    let c = alice.share(&p("/copy"), &found).unwrap();
+    assert_eq!((c.size(), c.hash()), (size, v.hash));
+    c.commit(WriteOptions::default()).unwrap();
+    assert_eq!(alice.read_all(&p("/copy"), None).unwrap(), data);
+    assert_eq!(s.stats().unwrap().chunks, chunks_before);
+    // an old version and a trashed file still count: they are alice's
+    alice
+        .write_all(&p("/orig"), b"other", WriteOptions::default())
+        .unwrap();
+    alice.delete(&p("/copy")).unwrap();
+    assert!(alice.find_content(&v.hash, size).unwrap().is_some());
+}

@@ -25,7 +25,7 @@ pub use extents::{Extent, decode_extents, encode_extents};
 pub use records::*;
 pub use sqlite::{SCHEMA_VERSION, SqliteMeta};
 
-use nas_types::{ChunkId, HomeId, NodeId, PackId, TrashId, VersionNum};
+use nas_types::{ChunkId, ContentHash, HomeId, NodeId, PackId, TrashId, VersionNum};
 use thiserror::Error;
 
 /// Metadata errors.
@@ -124,6 +124,18 @@ pub trait Namespace {
     fn tree_bytes(&self, node: NodeId) -> MetaResult<u64>;
     /// Whether the node hangs off its home's root (not trashed, not detached).
     fn is_live(&self, node: NodeId) -> MetaResult<bool>;
+    /// Name search in home `home`: up to `limit` nodes (not the root, not the top of a
+    /// trashed subtree) whose name contains `filter.needle` case-insensitively and that
+    /// match the filter, with ids above `after`, ascending. Not indexed: a scan of names
+    /// in id order that stops at `limit` matches. Nodes below a trashed folder are
+    /// returned too: the caller drops them (their path says so).
+    fn search(
+        &self,
+        home: HomeId,
+        filter: &SearchFilter,
+        after: Option<NodeId>,
+        limit: usize,
+    ) -> MetaResult<Vec<NodeId>>;
 }
 
 /// File versions.
@@ -156,6 +168,15 @@ pub trait Versions {
     fn delete_version(&self, node: NodeId, num: VersionNum) -> MetaResult<()>;
     /// Every file node with more than `keep` versions (for retention).
     fn files_with_versions_over(&self, keep: usize) -> MetaResult<Vec<NodeId>>;
+    /// A version of size `size` whose content hash is `hash`, among the files of home
+    /// `home` only (live files first, then trashed ones; newest first), with its extent
+    /// list. Indexed by hash (schema 6).
+    fn find_version_by_hash(
+        &self,
+        home: HomeId,
+        hash: &ContentHash,
+        size: u64,
+    ) -> MetaResult<Option<(VersionRecord, Vec<Extent>)>>;
     /// Visits every version of every file (live and trashed), for fsck.
     fn for_each_version(&self, f: &mut dyn FnMut(VersionScan) -> MetaResult<()>) -> MetaResult<()>;
 }

@@ -329,3 +329,20 @@ pub struct AuditQuery {
     /// At most this many entries.
     pub limit: usize,
 }
+
+/// What a name search looks for (see `Namespace::search`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SearchFilter {
+    /// Substring of the name, case-insensitive (not empty).
+    pub needle: String,
+    /// Only files or only folders.
+    pub kind: Option<NodeKind>,
+    /// Files of at least this many bytes (excludes folders).
+    pub min_size: Option<u64>,
+    /// Files of at most this many bytes (excludes folders).
+    pub max_size: Option<u64>,
+    /// Modified at or after (ns).
+    pub modified_after: Option<i64>,
+    /// Modified before (ns).
+    pub modified_before: Option<i64>,
+}

@@ -47,6 +47,24 @@ pub enum RestError {
     /// A part of the server this route needs is not running.
     #[error("{0}")]
     Unavailable(&'static str),
+    /// Nothing there, with a code more precise than `not_found` (e.g. `not_found_content`).
+    #[error("{1}")]
+    NotFound(&'static str, String),
+    /// A tus upload's offset is not where the client says (409).
+    #[error("{0}")]
+    OffsetMismatch(String),
+    /// The request body's type is not the one the route takes (415).
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// The body does not match the checksum the client sent (tus: 460).
+    #[error("the body does not match Upload-Checksum; nothing was stored")]
+    ChecksumMismatch,
+    /// More bytes than announced or allowed (413).
+    #[error("{0}")]
+    TooLarge(String),
+    /// A tus request without a supported `Tus-Resumable` version (412, with `Tus-Version`).
+    #[error("unsupported or missing Tus-Resumable version (this server speaks 1.0.0)")]
+    TusVersion,
     /// Something that is not the client's fault (the cause is logged, not sent).
     #[error("internal error: {0}")]
     Internal(String),
@@ -69,7 +87,9 @@ pub struct ErrorDetail {
     /// `forbidden`, `not_found`, `already_exists`, `not_a_folder`, `is_a_folder`,
     /// `invalid_operation`, `rate_limited`, `quota_exceeded`, `precondition_failed`,
     /// `range_not_satisfiable`, `method_not_allowed`, `data_damaged`, `unavailable`,
-    /// `internal`.
+    /// `internal`; tus uploads add `offset_mismatch`, `unsupported_media_type`,
+    /// `checksum_mismatch`, `too_large`, `unsupported_version`; instant upload
+    /// `not_found_content`.
     pub code: String,
     /// For people; may change.
     pub message: String,
@@ -139,6 +159,24 @@ impl RestError {
             RestError::Unavailable(m) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "unavailable", (*m).into())
             }
+            RestError::NotFound(code, m) => (StatusCode::NOT_FOUND, code, m.clone()),
+            RestError::OffsetMismatch(m) => (StatusCode::CONFLICT, "offset_mismatch", m.clone()),
+            RestError::UnsupportedMediaType(m) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                m.clone(),
+            ),
+            RestError::ChecksumMismatch => (
+                StatusCode::from_u16(460).unwrap_or(StatusCode::BAD_REQUEST),
+                "checksum_mismatch",
+                self.to_string(),
+            ),
+            RestError::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large", m.clone()),
+            RestError::TusVersion => (
+                StatusCode::PRECONDITION_FAILED,
+                "unsupported_version",
+                self.to_string(),
+            ),
             RestError::Internal(m) => {
                 tracing::error!("rest: {m}");
                 (
@@ -202,6 +240,9 @@ impl IntoResponse for RestError {
                 if let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}")) {
                     h.insert(header::CONTENT_RANGE, v);
                 }
+            }
+            RestError::TusVersion => {
+                h.insert("tus-version", HeaderValue::from_static("1.0.0"));
             }
             _ => {}
         }

@@ -29,15 +29,18 @@ mod download;
 mod error;
 mod extract;
 mod files;
+mod instant;
 mod list;
 mod model;
 mod openapi;
 mod ops;
 mod ops_model;
+mod search;
 mod sessions;
 mod state;
 mod token;
 mod trash;
+mod tus;
 mod upload;
 mod versions;
 
@@ -75,6 +78,8 @@ pub fn router(state: RestState) -> Router {
         .route("/api/v1/move", post(files::move_entry))
         .route("/api/v1/copy", post(files::copy_entry))
         .route("/api/v1/download/{*path}", get(download::download))
+        .route("/api/v1/instant/{*path}", post(instant::instant))
+        .route("/api/v1/search", get(search::search))
         .route(
             "/api/v1/upload/{*path}",
             axum::routing::put(upload::upload).post(upload::upload),
@@ -113,6 +118,7 @@ pub fn router(state: RestState) -> Router {
         .route("/api/v1/admin/workers", get(ops::list_workers))
         .route("/api/v1/admin/workers/{name}/run", post(ops::run_worker))
         .route("/api/v1/admin/audit", get(audit::list))
+        .merge(tus::routes())
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(fallback)
         .with_state(state)

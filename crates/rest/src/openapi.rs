@@ -1,7 +1,10 @@
 //! The OpenAPI 3.1 description of the API, generated from the handlers' `#[utoipa::path]`
 //! annotations and the body types' schemas, served at `GET /api/v1/openapi.json`.
 
-use crate::{account, admin, audit, download, error, files, list, ops, trash, upload, versions};
+use crate::{
+    account, admin, audit, download, error, files, instant, list, ops, search, trash, tus, upload,
+    versions,
+};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use std::sync::OnceLock;
@@ -23,13 +26,14 @@ use utoipa::{Modify, OpenApi};
         account::login, account::refresh, account::logout, account::me,
         files::get_files, files::stat, files::mkdir, files::move_entry, files::copy_entry,
         files::delete,
-        download::download, upload::upload,
+        download::download, upload::upload, instant::instant, search::search,
         versions::list, versions::restore, versions::delete,
         trash::list, trash::restore, trash::purge_one, trash::purge_all,
         admin::list_users, admin::create_user, admin::update_user, admin::delete_user,
         admin::stats,
         ops::list_keys, ops::create, ops::revoke, ops::list_locks, ops::break_lock,
         ops::list_workers, ops::run_worker, audit::list,
+        tus::describe, tus::create, tus::head, tus::patch::patch, tus::terminate,
     ),
     components(schemas(error::ErrorBody, list::Sort, list::Order)),
     modifiers(&Security),
@@ -42,6 +46,7 @@ use utoipa::{Modify, OpenApi};
         (name = "trash", description = "The caller's trash"),
         (name = "admin", description = "Accounts, store totals, S3 keys, WebDAV locks, \
             background workers (start GC or scrub) and the audit log (admins only)"),
+        (name = "tus", description = "Resumable uploads (tus 1.0: creation, termination, checksum, expiration)"),
     )
 )]
 pub struct ApiDoc;

@@ -5,12 +5,15 @@
 use crate::error::{RestError, RestResult};
 use crate::sessions::{Session, Sessions};
 use crate::token::{Claims, Kind, Signer};
+use crate::tus::UploadLocks;
 use nas_auth::{Authenticator, Principal, Role};
 use nas_engine::Store;
 use nas_engine::audit::AuditLog;
 use nas_engine::workers::WorkerRunner;
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 /// Lifetime of an access token.
 pub const ACCESS_TTL_SECS: i64 = 15 * 60;
@@ -33,6 +36,9 @@ struct Shared {
     signer: Signer,
     sessions: Sessions,
     trusted_proxies: Vec<IpAddr>,
+    tus_locks: UploadLocks,
+    /// Age (seconds) after which an idle tus upload expires; 0 = never.
+    upload_expiry_secs: AtomicU64,
 }
 
 /// Tokens handed out at sign-in.
@@ -87,6 +93,8 @@ impl RestState {
                 signer,
                 sessions,
                 trusted_proxies,
+                tus_locks: UploadLocks::default(),
+                upload_expiry_secs: AtomicU64::new(0),
             }),
             workers: None,
             audit: None,
@@ -119,6 +127,32 @@ impl RestState {
     /// The store.
     pub fn store(&self) -> &Store {
         &self.inner.store
+    }
+
+    /// Sets the age after which an idle tus upload expires (`None`: never), as announced
+    /// in `Upload-Expires`; the server's `tus_uploads` worker does the removing.
+    pub fn with_upload_expiry(self, age: Option<Duration>) -> RestState {
+        let secs = age.map_or(0, |d| d.as_secs().max(1));
+        self.inner.upload_expiry_secs.store(secs, Ordering::Relaxed);
+        self
+    }
+
+    /// The age after which an idle tus upload expires.
+    pub fn upload_expiry(&self) -> Option<Duration> {
+        match self.inner.upload_expiry_secs.load(Ordering::Relaxed) {
+            0 => None,
+            s => Some(Duration::from_secs(s)),
+        }
+    }
+
+    /// The locks serializing completion, termination and expiry of each tus upload.
+    pub fn tus_locks(&self) -> &UploadLocks {
+        &self.inner.tus_locks
+    }
+
+    /// Removes tus uploads idle for longer than `age` (for the server's worker). Blocking.
+    pub fn expire_uploads(&self, age: Duration) -> Result<usize, nas_engine::EngineError> {
+        crate::tus::expire_uploads(&self.inner.store, age, &self.inner.tus_locks)
     }
 
     /// The client's address: the peer, or what a trusted proxy says it forwarded for.

@@ -135,7 +135,21 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
     let rest = nas_rest::RestState::new(store.clone(), auth.clone(), cfg.trusted_proxies.clone())
         .context("cannot load the REST door's token secret or sessions")?
         .with_workers(workers.clone())
-        .with_audit(audit.clone());
+        .with_audit(audit.clone())
+        .with_upload_expiry(cfg.upload_expiry);
+    if let Some(age) = cfg.upload_expiry {
+        // checked hourly (or as often as the age, when shorter)
+        let every = age.min(std::time::Duration::from_secs(3600));
+        let r = rest.clone();
+        workers.add(Worker::new("tus_uploads", every, move |_| {
+            let n = r.expire_uploads(age)?;
+            Ok(Outcome {
+                summary: format!("removed {n} abandoned resumable uploads"),
+                items: n as u64,
+                ..Outcome::default()
+            })
+        }))?;
+    }
     let app = Router::new()
         .merge(nas_observe::routes(observe))
         .merge(nas_webdav::router(

@@ -32,6 +32,8 @@ pub struct WorkersFile {
     pub scrub_rate: Option<String>,
     /// Age after which an unfinished S3 multipart upload is removed (`7d`; `off`).
     pub s3_upload_expiry: Option<String>,
+    /// Age after which an idle tus upload (REST, `/api/v1/tus`) is removed (`24h`; `off`).
+    pub upload_expiry: Option<String>,
 }
 
 /// Default age after which unfinished S3 multipart uploads are removed.
@@ -43,6 +45,20 @@ pub fn s3_upload_expiry(f: Option<&WorkersFile>) -> Result<Option<Duration>> {
         "SILENT_NAS_S3_UPLOAD_EXPIRY",
         f.and_then(|w| w.s3_upload_expiry.clone()),
         Some(S3_UPLOAD_EXPIRY),
+        false,
+    )
+}
+
+/// Default age after which an idle tus upload is removed.
+pub const UPLOAD_EXPIRY: Duration = Duration::from_secs(24 * 3600);
+
+/// The age after which an idle tus upload is removed (`None`: never). Zero is refused:
+/// it would remove uploads between two PATCHes.
+pub fn upload_expiry(f: Option<&WorkersFile>) -> Result<Option<Duration>> {
+    duration(
+        "SILENT_NAS_UPLOAD_EXPIRY",
+        f.and_then(|w| w.upload_expiry.clone()),
+        Some(UPLOAD_EXPIRY),
         false,
     )
 }
@@ -187,6 +203,20 @@ mod tests {
         assert_eq!(d.trash_retention, Some(Duration::from_secs(30 * 86_400)));
         assert_eq!(d.scrub_interval, Some(Duration::from_secs(7 * 86_400)));
         assert_eq!(d.scrub_rate, Some(50 << 20));
+        assert_eq!(upload_expiry(None).unwrap(), Some(UPLOAD_EXPIRY));
+        let w = WorkersFile {
+            upload_expiry: Some("90s".into()),
+            ..WorkersFile::default()
+        };
+        assert_eq!(
+            upload_expiry(Some(&w)).unwrap(),
+            Some(Duration::from_secs(90))
+        );
+        let off = WorkersFile {
+            upload_expiry: Some("off".into()),
+            ..WorkersFile::default()
+        };
+        assert_eq!(upload_expiry(Some(&off)).unwrap(), None);
         assert!(d.retention.keep_last.is_none() && d.retention.keep_within.is_none());
         let c = parse(
             "[workers]\ngc_interval = \"90s\"\nretention_keep_versions = 5\nretention_keep_days = 30\n\

@@ -10,6 +10,9 @@ mod audit;
 #[path = "../common/mod.rs"]
 mod common;
 mod files;
+mod instant;
+mod search;
+mod tus;
 
 use common::*;
 use serde_json::Value;

@@ -10,6 +10,7 @@ mod locks;
 mod namespace;
 mod rows;
 mod schema;
+mod search;
 mod trash;
 mod users;
 mod versions;

@@ -359,4 +359,14 @@ impl Namespace for SqliteMeta {
     fn is_live(&self, node: NodeId) -> MetaResult<bool> {
         self.read(|c| is_live(c, node))
     }
+
+    fn search(
+        &self,
+        home: HomeId,
+        filter: &crate::SearchFilter,
+        after: Option<NodeId>,
+        limit: usize,
+    ) -> MetaResult<Vec<NodeId>> {
+        self.read(|c| super::search::search(c, home, filter, after, limit))
+    }
 }

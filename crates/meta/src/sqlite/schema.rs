@@ -129,6 +129,11 @@ const MIGRATIONS: &[&str] = &[
         access_key TEXT
     );
     "#,
+    // 6: find a version by its content hash (REST instant upload: "does this home already
+    // hold content with this BLAKE3?"). An index only: no row changes.
+    r#"
+    CREATE INDEX versions_hash ON versions(hash);
+    "#,
 ];
 
 /// Brings the database to [`SCHEMA_VERSION`].

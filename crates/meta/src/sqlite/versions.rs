@@ -10,7 +10,7 @@ use crate::{
     ChunkRow, CommitRequest, Expect, Extent, MetaError, MetaResult, NodeKind, VersionRecord,
     VersionScan, Versions, decode_extents, encode_extents,
 };
-use nas_types::{NodeId, VersionNum};
+use nas_types::{ContentHash, HomeId, NodeId, VersionNum};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::HashMap;
 
@@ -234,6 +234,38 @@ impl Versions for SqliteMeta {
             Ok(st
                 .query_map([keep as i64], |r| Ok(NodeId(r.get(0)?)))?
                 .collect::<Result<_, _>>()?)
+        })
+    }
+
+    fn find_version_by_hash(
+        &self,
+        home: HomeId,
+        hash: &ContentHash,
+        size: u64,
+    ) -> MetaResult<Option<(VersionRecord, Vec<Extent>)>> {
+        self.read(|c| {
+            // the hash index finds the candidates; each one's node is checked by primary key
+            let row = c
+                .prepare_cached(&format!(
+                    "SELECT {VERSION_COLS}, extents FROM versions v
+                     WHERE hash = ?1 AND size = ?2
+                       AND EXISTS (SELECT 1 FROM nodes n WHERE n.id = v.node AND n.home = ?3)
+                     ORDER BY (SELECT trash IS NOT NULL FROM nodes n WHERE n.id = v.node), id DESC
+                     LIMIT 1"
+                ))?
+                .query_row(params![&hash.0[..], size as i64, home.0], |r| {
+                    Ok((version_at(r, 0)?, r.get::<_, Vec<u8>>(8)?))
+                })
+                .optional()?;
+            match row {
+                None => Ok(None),
+                Some((v, blob)) => {
+                    let ext = decode_extents(&blob).map_err(|e| {
+                        MetaError::Corrupt(format!("version {} of node {}: {e}", v.num, v.node))
+                    })?;
+                    Ok(Some((v, ext)))
+                }
+            }
         })
     }
 

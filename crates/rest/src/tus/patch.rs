@@ -1,0 +1,245 @@
+//! `PATCH /api/v1/tus/{id}`: appends the body at `Upload-Offset` as one segment, streamed
+//! through a bounded channel into the engine's writer on one blocking task (memory stays
+//! bounded whatever the size), and answers only once the segment is committed (durable).
+//! The PATCH that reaches `Upload-Length` also completes the upload.
+
+use super::checksum::Claim;
+use super::staging::{Upload, load, open_segments, progress, purge, segment_path};
+use super::{expires, header_u64, need_tus, replaced, set, staging_of};
+use crate::error::{ErrorBody, RestError, RestResult};
+use crate::extract::Caller;
+use crate::files::home_of;
+use crate::state::RestState;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use futures_util::StreamExt;
+use http::{HeaderMap, StatusCode, header};
+use nas_engine::{EngineError, Expect, FileAttrs, Home, WriteOptions, now_ns};
+
+/// The only body type a PATCH takes.
+const OFFSET_STREAM: &str = "application/offset+octet-stream";
+
+enum Part {
+    Data(Bytes),
+    /// The body ended cleanly.
+    End,
+    /// The body broke off: keep what arrived, if it can be trusted.
+    Broken,
+}
+
+/// Appends to an upload (tus core; checksum extension).
+#[utoipa::path(patch, path = "/api/v1/tus/{id}", tag = "tus",
+    params(("id" = String, Path, description = "Upload id"),
+        ("Tus-Resumable" = String, Header, description = "1.0.0"),
+        ("Upload-Offset" = u64, Header, description = "Where this body starts; must equal the upload's offset"),
+        ("Upload-Checksum" = Option<String>, Header, description = "`<algorithm> <base64 digest>` of this body (sha1, md5, crc32, sha256)")),
+    request_body(content = Vec<u8>, content_type = "application/offset+octet-stream"),
+    responses(
+        (status = 204, description = "Stored (durable); Upload-Offset is the new offset"),
+        (status = 400, description = "Bad headers, or the body broke off", body = ErrorBody),
+        (status = 403, description = "Read-only account", body = ErrorBody),
+        (status = 404, description = "No such upload of yours", body = ErrorBody),
+        (status = 409, description = "Upload-Offset is not the upload's offset", body = ErrorBody),
+        (status = 413, description = "The body goes past Upload-Length", body = ErrorBody),
+        (status = 415, description = "Content-Type is not application/offset+octet-stream", body = ErrorBody),
+        (status = 460, description = "The body does not match Upload-Checksum; nothing stored", body = ErrorBody),
+        (status = 507, description = "The quota would be exceeded; nothing stored", body = ErrorBody),
+    ))]
+pub async fn patch(
+    State(st): State<RestState>,
+    c: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> RestResult<Response> {
+    need_tus(&headers)?;
+    c.need_write()?;
+    let ctype = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase());
+    if ctype.as_deref() != Some(OFFSET_STREAM) {
+        return Err(RestError::UnsupportedMediaType(format!(
+            "a PATCH body must be {OFFSET_STREAM}"
+        )));
+    }
+    let offset = header_u64(&headers, "upload-offset")?
+        .ok_or_else(|| RestError::BadRequest("Upload-Offset is required".into()))?;
+    let claim = match headers.get("upload-checksum") {
+        Some(v) => Some(Claim::parse(v.to_str().map_err(|_| {
+            RestError::BadRequest("Upload-Checksum is not ASCII".into())
+        })?)?),
+        None => None,
+    };
+    let (tx, rx) = tokio::sync::mpsc::channel::<Part>(4);
+    let st2 = st.clone();
+    let writer = tokio::task::spawn_blocking(move || append(&st2, &c, &id, offset, claim, rx));
+    let mut data = body.into_data_stream();
+    let mut last = Part::End;
+    while let Some(chunk) = data.next().await {
+        match chunk {
+            Ok(b) => {
+                if tx.send(Part::Data(b)).await.is_err() {
+                    break; // the writer stopped: its error is the answer
+                }
+            }
+            Err(_) => {
+                last = Part::Broken;
+                break;
+            }
+        }
+    }
+    let _ = tx.send(last).await;
+    drop(tx);
+    let new_offset = writer.await??;
+    let mut h = HeaderMap::new();
+    set(&mut h, "upload-offset", new_offset.to_string());
+    expires(&st, &mut h, now_ns());
+    Ok((StatusCode::NO_CONTENT, h).into_response())
+}
+
+/// The blocking side of a PATCH: checks the offset, writes the segment, commits it, and
+/// completes the upload when it is whole. Returns the new offset.
+fn append(
+    st: &RestState,
+    c: &Caller,
+    id: &str,
+    offset: u64,
+    mut claim: Option<Claim>,
+    mut rx: tokio::sync::mpsc::Receiver<Part>,
+) -> RestResult<u64> {
+    let home = home_of(st, c)?;
+    let staging = staging_of(st, c)?;
+    let up = load(&staging, id)?;
+    let at = progress(&staging, &up)?.offset;
+    if at != offset {
+        return Err(RestError::OffsetMismatch(format!(
+            "the upload is at offset {at}, not {offset}"
+        )));
+    }
+    let room = up.length - offset;
+    let quota = match c.who.quota {
+        Some(q) => {
+            let base = home
+                .used_bytes()?
+                .saturating_sub(replaced(&home, &up.target)?)
+                + staging.used_bytes()?;
+            Some((q, base))
+        }
+        None => None,
+    };
+    let opts = WriteOptions {
+        expect: Some(Expect::Absent),
+        ..WriteOptions::default()
+    };
+    let mut w = staging.writer(&segment_path(&up.dir, offset), opts)?;
+    let clean = loop {
+        match rx.blocking_recv() {
+            Some(Part::Data(b)) => {
+                let n = w.written() + b.len() as u64;
+                if n > room {
+                    return Err(RestError::TooLarge(format!(
+                        "the body goes past Upload-Length ({} bytes left); nothing was stored",
+                        room
+                    )));
+                }
+                if quota.is_some_and(|(q, base)| base + n > q) {
+                    return Err(RestError::QuotaExceeded);
+                }
+                if let Some(c) = claim.as_mut() {
+                    c.update(&b);
+                }
+                w.write(&b)?;
+            }
+            Some(Part::End) => break true,
+            Some(Part::Broken) => break false,
+            None => {
+                return Err(RestError::BadRequest(
+                    "the request was cancelled; nothing was stored".into(),
+                ));
+            }
+        }
+    };
+    if !clean && claim.is_some() {
+        return Err(RestError::BadRequest(
+            "the body broke off; with Upload-Checksum nothing is kept".into(),
+        ));
+    }
+    if let Some(c) = claim
+        && !c.holds()
+    {
+        return Err(RestError::ChecksumMismatch);
+    }
+    let n = w.written();
+    if n > 0 {
+        match w.commit() {
+            Ok(_) => {}
+            Err(EngineError::PreconditionFailed(_)) => {
+                return Err(RestError::OffsetMismatch(
+                    "another PATCH at this offset was stored first".into(),
+                ));
+            }
+            Err(EngineError::NotFound(_)) => {
+                return Err(RestError::NotFound(
+                    "not_found",
+                    format!("no upload {id} (terminated meanwhile)"),
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let now = offset + n;
+    if !clean {
+        return Err(RestError::BadRequest(format!(
+            "the body broke off; the {n} bytes received were kept (offset {now})"
+        )));
+    }
+    if now == up.length {
+        complete(st, c, &home, &staging, id)?;
+    }
+    Ok(now)
+}
+
+/// Composes the segments into the target file (no data copied), checks the quota,
+/// commits one new version, then purges the staging folder. Serialized with termination
+/// and expiry of the same upload. A crash after the commit leaves a whole upload behind
+/// (offset = length); an empty PATCH at that offset completes it again, expiry removes it.
+fn complete(st: &RestState, c: &Caller, home: &Home, staging: &Home, id: &str) -> RestResult<()> {
+    let _held = st.tus_locks().lock(id);
+    let up: Upload = load(staging, id)?;
+    let p = progress(staging, &up)?;
+    if p.offset != up.length {
+        return Err(RestError::OffsetMismatch(format!(
+            "the upload is at offset {} of {}",
+            p.offset, up.length
+        )));
+    }
+    let readers = open_segments(staging, &p)?;
+    if let Some(parent) = up.target.parent() {
+        home.mkdir_all(&parent)?;
+    }
+    let composed = home.compose(&up.target, &readers, &mut |_| {})?;
+    if let Some(q) = c.who.quota {
+        let base = home
+            .used_bytes()?
+            .saturating_sub(replaced(home, &up.target)?);
+        if base + composed.size() > q {
+            return Err(RestError::QuotaExceeded);
+        }
+    }
+    composed.commit(WriteOptions {
+        attrs: FileAttrs {
+            content_type: up.content_type.clone(),
+            ..FileAttrs::default()
+        },
+        ..WriteOptions::default()
+    })?;
+    drop(readers);
+    if let Err(e) = purge(staging, &up.dir) {
+        tracing::warn!("rest: completed tus upload {id} not purged: {e}");
+    }
+    Ok(())
+}
