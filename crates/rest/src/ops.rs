@@ -40,7 +40,8 @@ pub async fn list_keys(
 }
 
 /// Creates an S3 key pair for a user. The secret is in this answer only.
-#[utoipa::path(post, path = "/api/v1/admin/keys", tag = "admin", request_body = CreateKeyRequest,
+#[utoipa::path(post, path = "/api/v1/admin/keys", tag = "admin", operation_id = "create_key",
+    request_body = CreateKeyRequest,
     responses(
         (status = 201, description = "Created; the secret is shown once", body = CreatedKeyJson),
         (status = 403, description = "Not an administrator", body = ErrorBody),

@@ -190,7 +190,7 @@ pub async fn describe() -> Response {
 }
 
 /// Creates an upload (tus creation extension).
-#[utoipa::path(post, path = "/api/v1/tus", tag = "tus",
+#[utoipa::path(post, path = "/api/v1/tus", tag = "tus", operation_id = "tus_create",
     params(
         ("Tus-Resumable" = String, Header, description = "1.0.0"),
         ("Upload-Length" = u64, Header, description = "Total bytes"),
