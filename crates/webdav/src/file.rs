@@ -143,10 +143,10 @@ pub struct WriteFile {
 }
 
 /// How much body is gathered before it is handed to the write pipeline.
-const HAND_OFF: usize = 1 << 20;
+const HAND_OFF: usize = 256 << 10;
 
 /// Blocks in flight between the connection and the writer task.
-const PIPE_DEPTH: usize = 4;
+const PIPE_DEPTH: usize = 2;
 
 impl WriteFile {
     pub fn new(writer: FileWriter, home: Home, path: NasPath, quota: Option<u64>) -> Self {
