@@ -8,9 +8,10 @@ use crate::checksums::Claims;
 use crate::keys::s3_err;
 use bytes::Bytes;
 use futures_util::StreamExt;
-use md5::{Digest, Md5};
+use md5::{Digest as _, Md5};
 use nas_engine::{EngineError, Entry, Expect, FileAttrs, Home, WriteOptions};
 use nas_types::NasPath;
+use s3s::checksum::ChecksumHasher;
 use s3s::dto::{Checksum, StreamingBlob};
 use s3s::{S3Error, S3ErrorCode, S3Result, TrailingHeaders, s3_error};
 
@@ -102,8 +103,7 @@ pub async fn receive(
             }
         }
     });
-    let mut md5 = Md5::new();
-    let mut sums = claims.hasher();
+    let mut digest = Digest::Inline(Box::new((Md5::new(), claims.hasher())));
     let mut failed = None;
     // HTTP frames are small: they are gathered into blocks of ~1 MiB, so the writer task is
     // woken once per block, not once per frame
@@ -113,11 +113,7 @@ pub async fn receive(
             let next = b.next().await;
             let last = next.is_none();
             match next {
-                Some(Ok(bytes)) => {
-                    md5.update(&bytes);
-                    sums.update(&bytes);
-                    block.extend_from_slice(&bytes);
-                }
+                Some(Ok(bytes)) => block.extend_from_slice(&bytes),
                 Some(Err(e)) => {
                     failed = Some(S3Error::with_message(
                         S3ErrorCode::IncompleteBody,
@@ -128,8 +124,9 @@ pub async fn receive(
                 None => {}
             }
             if block.len() >= BLOCK || (last && !block.is_empty()) {
-                let full = std::mem::replace(&mut block, Vec::with_capacity(BLOCK));
-                if tx.send(Msg::Data(Bytes::from(full))).await.is_err() {
+                let full = Bytes::from(std::mem::replace(&mut block, Vec::with_capacity(BLOCK)));
+                digest.feed(full.clone(), last).await;
+                if tx.send(Msg::Data(full)).await.is_err() {
                     // the writer stopped (quota, disk…): its error is the answer
                     drop(tx);
                     return Err(match writer.await {
@@ -143,6 +140,7 @@ pub async fn receive(
             }
         }
     }
+    let (md5, sums) = digest.finish().await?;
     let md5: [u8; 16] = md5.finalize().into();
     let checksum = sums.finalize();
     let verdict = match failed {
@@ -169,6 +167,58 @@ pub async fn receive(
         }),
         Ok(Err(e)) => Err(refusal(e)),
         Err(_) => Err(s3_error!(InternalError)),
+    }
+}
+
+/// MD5 and the claimed checksums of a body. A body of one block is digested inline; a
+/// larger one on a thread of its own, fed the same blocks as the writer (MD5 is the
+/// slowest step of a PUT: on its own thread it runs beside chunking and hashing instead
+/// of in front of them).
+enum Digest {
+    Inline(Box<(Md5, ChecksumHasher)>),
+    Threaded {
+        tx: tokio::sync::mpsc::Sender<Bytes>,
+        task: tokio::task::JoinHandle<(Md5, ChecksumHasher)>,
+    },
+    Gone,
+}
+
+impl Digest {
+    async fn feed(&mut self, block: Bytes, last: bool) {
+        if let Digest::Inline(state) = self {
+            if last {
+                state.0.update(&block);
+                state.1.update(&block);
+                return;
+            }
+            let Digest::Inline(state) = std::mem::replace(self, Digest::Gone) else {
+                return;
+            };
+            let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(4);
+            let task = tokio::task::spawn_blocking(move || {
+                let (mut md5, mut sums) = *state;
+                while let Some(b) = rx.blocking_recv() {
+                    md5.update(&b);
+                    sums.update(&b);
+                }
+                (md5, sums)
+            });
+            *self = Digest::Threaded { tx, task };
+        }
+        if let Digest::Threaded { tx, .. } = self {
+            let _ = tx.send(block).await;
+        }
+    }
+
+    async fn finish(self) -> S3Result<(Md5, ChecksumHasher)> {
+        match self {
+            Digest::Inline(state) => Ok(*state),
+            Digest::Threaded { tx, task } => {
+                drop(tx);
+                task.await.map_err(|_| s3_error!(InternalError))
+            }
+            Digest::Gone => Err(s3_error!(InternalError)),
+        }
     }
 }
 
