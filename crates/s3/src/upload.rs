@@ -14,6 +14,7 @@ use nas_types::NasPath;
 use s3s::checksum::ChecksumHasher;
 use s3s::dto::{Checksum, StreamingBlob};
 use s3s::{S3Error, S3ErrorCode, S3Result, TrailingHeaders, s3_error};
+use std::sync::Arc;
 
 /// Computes the bytes already in use that count against a quota (run on the blocking pool).
 pub type QuotaBase = Box<dyn FnOnce() -> Result<u64, EngineError> + Send>;
@@ -42,8 +43,15 @@ pub struct Received {
     pub checksum: Checksum,
 }
 
+/// A block of body frames, shared by the writer and the digest (never copied).
+type Block = Arc<[Bytes]>;
+
+fn block_len(b: &Block) -> u64 {
+    b.iter().map(|f| f.len() as u64).sum()
+}
+
 enum Msg {
-    Data(Bytes),
+    Data(Block),
     End(FileAttrs),
 }
 
@@ -85,10 +93,12 @@ pub async fn receive(
         loop {
             match rx.blocking_recv() {
                 Some(Msg::Data(b)) => {
-                    if limit.is_some_and(|(q, base)| base + w.written() + b.len() as u64 > q) {
+                    if limit.is_some_and(|(q, base)| base + w.written() + block_len(&b) > q) {
                         return Err(EngineError::Invalid(QUOTA_EXCEEDED.into()));
                     }
-                    w.write(&b)?;
+                    for frame in b.iter() {
+                        w.write(frame)?;
+                    }
                 }
                 Some(Msg::End(attrs)) => {
                     w.set_attrs(attrs);
@@ -105,15 +115,19 @@ pub async fn receive(
     });
     let mut digest = Digest::Inline(Box::new((Md5::new(), claims.hasher())));
     let mut failed = None;
-    // HTTP frames are small: they are gathered into blocks of ~1 MiB, so the writer task is
-    // woken once per block, not once per frame
-    let mut block = Vec::new();
+    // HTTP frames are small: they are gathered (not copied) into blocks of ~1 MiB, so the
+    // writer task is woken once per block, not once per frame
+    let mut block: Vec<Bytes> = Vec::new();
+    let mut gathered = 0usize;
     if let Some(b) = body.as_mut() {
         loop {
             let next = b.next().await;
             let last = next.is_none();
             match next {
-                Some(Ok(bytes)) => block.extend_from_slice(&bytes),
+                Some(Ok(bytes)) => {
+                    gathered += bytes.len();
+                    block.push(bytes);
+                }
                 Some(Err(e)) => {
                     failed = Some(S3Error::with_message(
                         S3ErrorCode::IncompleteBody,
@@ -123,8 +137,9 @@ pub async fn receive(
                 }
                 None => {}
             }
-            if block.len() >= BLOCK || (last && !block.is_empty()) {
-                let full = Bytes::from(std::mem::replace(&mut block, Vec::with_capacity(BLOCK)));
+            if gathered >= BLOCK || (last && gathered > 0) {
+                let full: Block = std::mem::take(&mut block).into();
+                gathered = 0;
                 digest.feed(full.clone(), last).await;
                 if tx.send(Msg::Data(full)).await.is_err() {
                     // the writer stopped (quota, disk…): its error is the answer
@@ -177,29 +192,33 @@ pub async fn receive(
 enum Digest {
     Inline(Box<(Md5, ChecksumHasher)>),
     Threaded {
-        tx: tokio::sync::mpsc::Sender<Bytes>,
+        tx: tokio::sync::mpsc::Sender<Block>,
         task: tokio::task::JoinHandle<(Md5, ChecksumHasher)>,
     },
     Gone,
 }
 
 impl Digest {
-    async fn feed(&mut self, block: Bytes, last: bool) {
+    async fn feed(&mut self, block: Block, last: bool) {
         if let Digest::Inline(state) = self {
             if last {
-                state.0.update(&block);
-                state.1.update(&block);
+                for f in block.iter() {
+                    state.0.update(f);
+                    state.1.update(f);
+                }
                 return;
             }
             let Digest::Inline(state) = std::mem::replace(self, Digest::Gone) else {
                 return;
             };
-            let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(4);
+            let (tx, mut rx) = tokio::sync::mpsc::channel::<Block>(4);
             let task = tokio::task::spawn_blocking(move || {
                 let (mut md5, mut sums) = *state;
                 while let Some(b) = rx.blocking_recv() {
-                    md5.update(&b);
-                    sums.update(&b);
+                    for f in b.iter() {
+                        md5.update(f);
+                        sums.update(f);
+                    }
                 }
                 (md5, sums)
             });
