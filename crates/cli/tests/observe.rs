@@ -154,3 +154,37 @@ fn liveness_and_readiness() {
     let m = curl(&[&s.url("/metrics")], None).text();
     assert_eq!(sample(&m, "silent_nas_ready"), Some(1.0));
 }
+
+#[test]
+fn active_sessions_follow_rest_sign_ins_and_sign_outs() {
+    let s = Server::start();
+    let scrape = || String::from_utf8_lossy(&curl(&[&s.url("/metrics")], None).body).into_owned();
+    assert_eq!(sample(&scrape(), "silent_nas_active_sessions"), Some(0.0));
+    let body = format!(r#"{{"username":"admin","password":"{ADMIN_PW}"}}"#);
+    let login = curl(
+        &[
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            &body,
+            &s.url("/api/v1/auth/login"),
+        ],
+        None,
+    );
+    assert_eq!(login.status, 200);
+    assert_eq!(sample(&scrape(), "silent_nas_active_sessions"), Some(1.0));
+    let v: serde_json::Value = serde_json::from_slice(&login.body).unwrap();
+    let token = v["access_token"].as_str().unwrap();
+    let out = curl(
+        &[
+            "-X",
+            "POST",
+            "-H",
+            &format!("Authorization: Bearer {token}"),
+            &s.url("/api/v1/auth/logout"),
+        ],
+        None,
+    );
+    assert!(out.status == 200 || out.status == 204, "{}", out.status);
+    assert_eq!(sample(&scrape(), "silent_nas_active_sessions"), Some(0.0));
+}

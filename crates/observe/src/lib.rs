@@ -33,6 +33,8 @@ pub struct Observe {
     pub metrics: Arc<Metrics>,
     /// Readiness fails below this many free bytes on the data directory's file system.
     pub min_free_bytes: u64,
+    /// Counts the signed-in sessions (the REST door's), read at each scrape.
+    pub sessions: Option<Arc<dyn Fn() -> usize + Send + Sync>>,
 }
 
 /// `/healthz`, `/readyz`, `/metrics` and their `storage-v2` aliases. None needs sign-in.

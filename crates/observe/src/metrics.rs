@@ -41,6 +41,7 @@ pub struct Metrics {
     dedup: Ratio,
     compression: Ratio,
     user_used: Family<Labels, Gauge>,
+    sessions: Gauge,
     rss: Gauge,
     fds: Gauge,
     started: Gauge,
@@ -80,6 +81,7 @@ impl Metrics {
             dedup: Ratio::default(),
             compression: Ratio::default(),
             user_used: Family::default(),
+            sessions: Gauge::default(),
             rss: Gauge::default(),
             fds: Gauge::default(),
             started: Gauge::default(),
@@ -157,6 +159,11 @@ impl Metrics {
             "silent_nas_user_used_bytes",
             "Current content of each user's home (what quotas count)",
             m.user_used.clone(),
+        );
+        r.register(
+            "silent_nas_active_sessions",
+            "Signed-in REST sessions not expired (WebDAV and S3 requests carry their own credentials)",
+            m.sessions.clone(),
         );
         r.register(
             "process_resident_memory_bytes",
@@ -341,6 +348,11 @@ pub async fn track(State(m): State<Arc<Metrics>>, req: Request, next: Next) -> R
 }
 
 pub async fn scrape(State(o): State<Observe>) -> Response {
+    if let Some(count) = &o.sessions {
+        o.metrics
+            .sessions
+            .set(i64::try_from(count()).unwrap_or(i64::MAX));
+    }
     let text =
         tokio::task::spawn_blocking(move || o.metrics.render(&o.store, o.min_free_bytes)).await;
     match text {

@@ -81,6 +81,12 @@ impl Sessions {
         })
     }
 
+    /// Sessions not expired at `now`.
+    pub fn live(&self, now: i64) -> usize {
+        let t = self.table.read().unwrap_or_else(|p| p.into_inner());
+        t.values().filter(|s| s.expires > now).count()
+    }
+
     /// The session `sid`, if it exists and has not expired at `now`.
     pub fn get(&self, sid: &str, now: i64) -> Option<Session> {
         let t = self.table.read().unwrap_or_else(|p| p.into_inner());

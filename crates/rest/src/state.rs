@@ -150,6 +150,11 @@ impl RestState {
         &self.inner.tus_locks
     }
 
+    /// Signed-in sessions not expired now (for the metrics).
+    pub fn active_sessions(&self) -> usize {
+        self.inner.sessions.live(now_secs())
+    }
+
     /// Removes tus uploads idle for longer than `age` (for the server's worker). Blocking.
     pub fn expire_uploads(&self, age: Duration) -> Result<usize, nas_engine::EngineError> {
         crate::tus::expire_uploads(&self.inner.store, age, &self.inner.tus_locks)

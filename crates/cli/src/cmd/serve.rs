@@ -121,11 +121,6 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
     let auth = Arc::new(Authenticator::new(store.accounts()));
     let metrics = Arc::new(nas_observe::Metrics::new());
     let workers = start_workers(&store, &cfg, metrics.clone())?;
-    let observe = nas_observe::Observe {
-        store: store.clone(),
-        metrics: metrics.clone(),
-        min_free_bytes: MIN_FREE_BYTES,
-    };
     let audit = AuditLog::start(&store, cfg.audit_max_entries)?;
     let auditor = nas_observe::Auditor {
         log: audit.clone(),
@@ -150,6 +145,13 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
             })
         }))?;
     }
+    let sessions_of = rest.clone();
+    let observe = nas_observe::Observe {
+        store: store.clone(),
+        metrics: metrics.clone(),
+        min_free_bytes: MIN_FREE_BYTES,
+        sessions: Some(Arc::new(move || sessions_of.active_sessions())),
+    };
     let app = Router::new()
         .merge(nas_observe::routes(observe))
         .merge(nas_webdav::router(
