@@ -200,6 +200,20 @@ done = s3.complete_multipart_upload(Bucket="mpu", Key="sums.bin", UploadId=up["U
 composite = b64(zlib.crc32(b"".join(zlib.crc32(d).to_bytes(4, "big") for d in parts_data[1:])).to_bytes(4, "big"))
 assert done["ChecksumCRC32"] == composite + "-2", (done["ChecksumCRC32"], composite)
 
+# --- standard headers round-trip (PutObject, multipart, CopyObject with COPY)
+std = dict(ContentType="text/csv", ContentDisposition='attachment; filename="r.csv"',
+           ContentEncoding="gzip", CacheControl="max-age=60", ContentLanguage="fr")
+s3.put_object(Bucket="mpu", Key="std.csv", Body=b"a,b\n", **std)
+up = s3.create_multipart_upload(Bucket="mpu", Key="std-mp.csv", **std)
+e = s3.upload_part(Bucket="mpu", Key="std-mp.csv", UploadId=up["UploadId"], PartNumber=1, Body=b"c,d\n")["ETag"]
+s3.complete_multipart_upload(Bucket="mpu", Key="std-mp.csv", UploadId=up["UploadId"],
+                             MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": e}]})
+s3.copy_object(Bucket="mpu", Key="std-copy.csv", CopySource={"Bucket": "mpu", "Key": "std.csv"})
+for key in ("std.csv", "std-mp.csv", "std-copy.csv"):
+    h = s3.head_object(Bucket="mpu", Key=key)
+    got = {k: h.get(k) for k in std}
+    assert got == std, (key, got)
+
 # --- versions: every overwrite keeps the old version, reachable by its id
 v1 = s3.put_object(Bucket="mpu", Key="ver.txt", Body=b"first")["VersionId"]
 v2 = s3.put_object(Bucket="mpu", Key="ver.txt", Body=b"second")["VersionId"]
