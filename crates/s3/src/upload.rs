@@ -58,7 +58,7 @@ enum Msg {
 const QUOTA_EXCEEDED: &str = "quota exceeded";
 
 /// Size of the blocks handed to the writer task.
-const BLOCK: usize = 1 << 20;
+const BLOCK: usize = 256 << 10;
 
 /// Streams `body` into `t`, verifies it against `claims`, and commits it with the
 /// attributes `attrs` returns (given the computed MD5 hex and checksums).
@@ -69,7 +69,7 @@ pub async fn receive(
     trailers: Option<TrailingHeaders>,
     attrs: impl FnOnce(&str, &Checksum) -> FileAttrs,
 ) -> S3Result<Received> {
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Msg>(4);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Msg>(2);
     let Target {
         home,
         path,
@@ -115,7 +115,7 @@ pub async fn receive(
     });
     let mut digest = Digest::Inline(Box::new((Md5::new(), claims.hasher())));
     let mut failed = None;
-    // HTTP frames are small: they are gathered (not copied) into blocks of ~1 MiB, so the
+    // HTTP frames are small: they are gathered (not copied) into blocks of ~256 KiB, so the
     // writer task is woken once per block, not once per frame
     let mut block: Vec<Bytes> = Vec::new();
     let mut gathered = 0usize;
@@ -211,7 +211,7 @@ impl Digest {
             let Digest::Inline(state) = std::mem::replace(self, Digest::Gone) else {
                 return;
             };
-            let (tx, mut rx) = tokio::sync::mpsc::channel::<Block>(4);
+            let (tx, mut rx) = tokio::sync::mpsc::channel::<Block>(2);
             let task = tokio::task::spawn_blocking(move || {
                 let (mut md5, mut sums) = *state;
                 while let Some(b) = rx.blocking_recv() {
