@@ -34,6 +34,7 @@ mod group_commit;
 mod home;
 mod pins;
 mod read;
+mod staging;
 mod stats;
 mod store;
 mod time;
@@ -55,6 +56,7 @@ pub use nas_meta::{
     TrashRecord, UserRecord, VersionRecord,
 };
 pub use read::{FileReader, RangeReader};
+pub use staging::{KeyedLocks, new_upload_id, upload_dir};
 pub use stats::StoreStats;
 pub use store::{Store, StoreOptions};
 pub use time::now_ns;

@@ -11,7 +11,7 @@ use crate::multipart::MIN_PART_SIZE;
 use crate::objects::{MD5_KEY, PARTS_KEY, etag_for_list};
 use crate::service::{NasS3, need_bucket};
 use crate::staging::{
-    ALGORITHM_KEY, BUCKET_KEY, CHECKSUM_TYPE_KEY, OBJECT_KEY, marker, part_path, purge, upload_dir,
+    ALGORITHM_KEY, BUCKET_KEY, CHECKSUM_TYPE_KEY, OBJECT_KEY, marker, part_path, upload_dir,
 };
 use md5::{Digest, Md5};
 use nas_engine::{EngineError, Entry, Expect, FileAttrs, NodeKind, WriteOptions};
@@ -203,7 +203,7 @@ pub async fn complete(
             })
             .map_err(s3_err)?;
         drop(readers);
-        if let Err(e) = purge(&staging, &dir) {
+        if let Err(e) = staging.purge(&dir) {
             tracing::warn!("s3: completed upload {} not purged: {e}", input.upload_id);
         }
         let e = home.stat(&dst).map_err(s3_err)?;

@@ -343,7 +343,7 @@ pub async fn abort(
     tokio::task::spawn_blocking(move || -> S3Result<()> {
         let _held = s3c.upload_locks().lock(&input.upload_id);
         match find_upload(&staging, &input.upload_id, &input.bucket, &input.key) {
-            Ok((dir, _)) => crate::staging::purge(&staging, &dir).map_err(s3_err),
+            Ok((dir, _)) => staging.purge(&dir).map_err(s3_err),
             // idempotent: an upload already aborted (or never issued) is gone either way
             Err(e) if e.code() == &S3ErrorCode::NoSuchUpload => Ok(()),
             Err(e) => Err(e),

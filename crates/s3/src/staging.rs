@@ -9,9 +9,8 @@
 //! owns a staging home); an UploadPart racing an abort cannot land in the purged folder,
 //! because the engine refuses to commit into a folder that is gone.
 
-use nas_engine::{EngineError, Entry, Home, NodeKind, Store, now_ns};
+use nas_engine::{EngineError, Entry, NodeKind, Store};
 use nas_types::NasPath;
-use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 /// Prefix of the staging homes' names (user names never start with a dot).
@@ -31,16 +30,7 @@ pub const CHECKSUM_TYPE_KEY: &str = "s3:checksum-type";
 /// Largest part number S3 allows.
 pub const MAX_PART: i32 = 10_000;
 
-/// A fresh upload id: 128 random bits in hex.
-pub fn new_upload_id() -> String {
-    hex::encode(rand::random::<[u8; 16]>())
-}
-
-/// The folder of upload `id`, when `id` is one we could have issued.
-pub fn upload_dir(id: &str) -> Option<NasPath> {
-    let ok = id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit());
-    ok.then(|| NasPath::root().join(id).ok()).flatten()
-}
+pub use nas_engine::{KeyedLocks as UploadLocks, new_upload_id, upload_dir};
 
 /// The marker file of upload folder `dir`.
 pub fn marker(dir: &NasPath) -> NasPath {
@@ -61,35 +51,6 @@ pub fn part_number(e: &Entry) -> Option<i32> {
     e.name().strip_prefix("part-")?.parse().ok()
 }
 
-/// Serializes completion and abort of one upload (striped by id).
-pub struct UploadLocks([Mutex<()>; 64]);
-
-impl Default for UploadLocks {
-    fn default() -> Self {
-        UploadLocks(std::array::from_fn(|_| Mutex::new(())))
-    }
-}
-
-impl UploadLocks {
-    /// Holds the lock of upload `id`.
-    pub fn lock(&self, id: &str) -> MutexGuard<'_, ()> {
-        let h = id
-            .bytes()
-            .fold(0usize, |a, b| a.wrapping_mul(31).wrapping_add(b as usize));
-        self.0[h % 64].lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
-/// Removes an upload folder for good: parts are not versioned history and do not go to
-/// the trash.
-pub fn purge(staging: &Home, dir: &NasPath) -> Result<(), EngineError> {
-    match staging.delete(dir) {
-        Ok(rec) => staging.trash_purge(rec.id),
-        Err(EngineError::NotFound(_)) => Ok(()),
-        Err(e) => Err(e),
-    }
-}
-
 /// Purges every upload started more than `age` ago, in every staging home. Returns how
 /// many were removed. Their chunks are freed by the next GC.
 pub fn expire_uploads(
@@ -97,33 +58,11 @@ pub fn expire_uploads(
     age: Duration,
     locks: &UploadLocks,
 ) -> Result<usize, EngineError> {
-    let cutoff = now_ns().saturating_sub(i64::try_from(age.as_nanos()).unwrap_or(i64::MAX));
-    let mut removed = 0;
-    for name in store.homes()? {
-        if !name.starts_with(STAGING_PREFIX) {
-            continue;
-        }
-        let staging = store.home(&name)?;
-        let mut after = None;
-        loop {
-            let page = staging.list(&NasPath::root(), after.as_deref(), 1000)?;
-            for dir in page.entries.iter().filter(|e| e.kind == NodeKind::Dir) {
-                // started = the marker's time; a folder without one is a create cut short
-                let started = staging
-                    .stat(&marker(&dir.path))
-                    .map(|m| m.mtime_ns)
-                    .unwrap_or(dir.mtime_ns);
-                if started < cutoff {
-                    let _held = locks.lock(dir.name());
-                    purge(&staging, &dir.path)?;
-                    removed += 1;
-                }
-            }
-            match page.next_after {
-                Some(a) => after = Some(a),
-                None => break,
-            }
-        }
-    }
-    Ok(removed)
+    // started = the marker's time; a folder without one is a create cut short
+    store.expire_staged(STAGING_PREFIX, age, locks, |staging, dir| {
+        staging
+            .stat(&marker(&dir.path))
+            .map(|m| m.mtime_ns)
+            .unwrap_or(dir.mtime_ns)
+    })
 }

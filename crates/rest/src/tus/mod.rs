@@ -36,7 +36,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use nas_engine::{EngineError, FileAttrs, Home, NodeKind, WriteOptions};
 use nas_types::NasPath;
 use staging::{
-    LENGTH_KEY, METADATA_KEY, PATH_KEY, Upload, load, marker, new_upload_id, progress, purge,
+    LENGTH_KEY, METADATA_KEY, PATH_KEY, Upload, load, marker, new_upload_id, progress,
     staging_name, upload_dir,
 };
 use std::collections::BTreeMap;
@@ -340,7 +340,7 @@ pub async fn terminate(
         let staging = staging_of(&st, &c)?;
         let _held = st.tus_locks().lock(&id);
         let up = load(&staging, &id)?;
-        purge(&staging, &up.dir)?;
+        staging.purge(&up.dir)?;
         Ok(())
     })
     .await?;

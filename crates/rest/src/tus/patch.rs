@@ -4,7 +4,7 @@
 //! The PATCH that reaches `Upload-Length` also completes the upload.
 
 use super::checksum::Claim;
-use super::staging::{Upload, load, open_segments, progress, purge, segment_path};
+use super::staging::{Upload, load, open_segments, progress, segment_path};
 use super::{expires, header_u64, need_tus, replaced, set, staging_of};
 use crate::error::{ErrorBody, RestError, RestResult};
 use crate::extract::Caller;
@@ -238,7 +238,7 @@ fn complete(st: &RestState, c: &Caller, home: &Home, staging: &Home, id: &str) -
         ..WriteOptions::default()
     })?;
     drop(readers);
-    if let Err(e) = purge(staging, &up.dir) {
+    if let Err(e) = staging.purge(&up.dir) {
         tracing::warn!("rest: completed tus upload {id} not purged: {e}");
     }
     Ok(())

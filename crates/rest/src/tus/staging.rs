@@ -10,9 +10,8 @@
 //! the upload's offset is the end of the chain of segments starting at 0.
 
 use crate::error::{RestError, RestResult};
-use nas_engine::{EngineError, Entry, FileReader, Home, NodeKind, Store, now_ns};
+use nas_engine::{EngineError, Entry, FileReader, Home, NodeKind, Store};
 use nas_types::NasPath;
-use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 /// Prefix of the staging homes' names (user names never start with a dot).
@@ -28,18 +27,7 @@ pub fn staging_name(user: &str) -> String {
     format!("{STAGING_PREFIX}{user}")
 }
 
-/// A fresh upload id: 128 random bits in hex.
-pub fn new_upload_id() -> String {
-    let mut b = [0u8; 16];
-    rand::fill(&mut b);
-    hex::encode(b)
-}
-
-/// The folder of upload `id`, when `id` is one we could have issued.
-pub fn upload_dir(id: &str) -> Option<NasPath> {
-    let ok = id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit());
-    ok.then(|| NasPath::root().join(id).ok()).flatten()
-}
+pub use nas_engine::{KeyedLocks as UploadLocks, new_upload_id, upload_dir};
 
 /// The marker file of upload folder `dir`.
 pub fn marker(dir: &NasPath) -> NasPath {
@@ -148,34 +136,6 @@ pub fn open_segments(staging: &Home, p: &Progress) -> RestResult<Vec<FileReader>
         .collect()
 }
 
-/// Serializes completion, termination and expiry of one upload (striped by id).
-pub struct UploadLocks([Mutex<()>; 64]);
-
-impl Default for UploadLocks {
-    fn default() -> Self {
-        UploadLocks(std::array::from_fn(|_| Mutex::new(())))
-    }
-}
-
-impl UploadLocks {
-    /// Holds the lock of upload `id`.
-    pub fn lock(&self, id: &str) -> MutexGuard<'_, ()> {
-        let h = id
-            .bytes()
-            .fold(0usize, |a, b| a.wrapping_mul(31).wrapping_add(b as usize));
-        self.0[h % 64].lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
-/// Removes an upload folder for good: segments are not history and skip the trash.
-pub fn purge(staging: &Home, dir: &NasPath) -> Result<(), EngineError> {
-    match staging.delete(dir) {
-        Ok(rec) => staging.trash_purge(rec.id),
-        Err(EngineError::NotFound(_)) => Ok(()),
-        Err(e) => Err(e),
-    }
-}
-
 /// Purges every upload with no activity (creation or acknowledged PATCH) for longer than
 /// `age`, in every staging home. Returns how many were removed; GC frees their chunks.
 pub fn expire_uploads(
@@ -183,36 +143,14 @@ pub fn expire_uploads(
     age: Duration,
     locks: &UploadLocks,
 ) -> Result<usize, EngineError> {
-    let cutoff = now_ns().saturating_sub(i64::try_from(age.as_nanos()).unwrap_or(i64::MAX));
-    let mut removed = 0;
-    for name in store.homes()? {
-        if !name.starts_with(STAGING_PREFIX) {
-            continue;
+    store.expire_staged(STAGING_PREFIX, age, locks, |staging, dir| {
+        match load(staging, dir.name()) {
+            Ok(up) => match progress(staging, &up) {
+                Ok(p) => p.last_activity_ns,
+                Err(_) => up.created_ns,
+            },
+            // a folder without a readable marker is a creation cut short
+            Err(_) => dir.mtime_ns,
         }
-        let staging = store.home(&name)?;
-        let mut after = None;
-        loop {
-            let page = staging.list(&NasPath::root(), after.as_deref(), 1000)?;
-            for dir in page.entries.iter().filter(|e| e.kind == NodeKind::Dir) {
-                let _held = locks.lock(dir.name());
-                let last = match load(&staging, dir.name()) {
-                    Ok(up) => match progress(&staging, &up) {
-                        Ok(p) => p.last_activity_ns,
-                        Err(_) => up.created_ns,
-                    },
-                    // a folder without a readable marker is a creation cut short
-                    Err(_) => dir.mtime_ns,
-                };
-                if last < cutoff {
-                    purge(&staging, &dir.path)?;
-                    removed += 1;
-                }
-            }
-            match page.next_after {
-                Some(a) => after = Some(a),
-                None => break,
-            }
-        }
-    }
-    Ok(removed)
+    })
 }

@@ -1,0 +1,96 @@
+//! What the doors' upload staging areas share (S3 multipart uploads, tus resumable
+//! uploads): an upload is a folder named by a random id at the root of a per-user staging
+//! home, its pieces are ordinary files in it, and it ends by being purged — not sent to
+//! the trash, since pieces are not history. Completion, abort and expiry of one upload are
+//! serialized by [`KeyedLocks`] (in-process: one server owns a staging home).
+
+use crate::error::{EngineError, EngineResult};
+use crate::home::{Entry, Home};
+use crate::store::Store;
+use crate::time::now_ns;
+use nas_meta::NodeKind;
+use nas_types::NasPath;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+/// A fresh upload id: 128 random bits in hex.
+pub fn new_upload_id() -> String {
+    let b: [u8; 16] = rand::random();
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// The folder of upload `id`, when `id` is one [`new_upload_id`] could have issued (so a
+/// client-supplied id can never name another path).
+pub fn upload_dir(id: &str) -> Option<NasPath> {
+    let ok = id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit());
+    ok.then(|| NasPath::root().join(id).ok()).flatten()
+}
+
+/// Locks by key, striped over 64 mutexes.
+pub struct KeyedLocks([Mutex<()>; 64]);
+
+impl Default for KeyedLocks {
+    fn default() -> Self {
+        KeyedLocks(std::array::from_fn(|_| Mutex::new(())))
+    }
+}
+
+impl KeyedLocks {
+    /// Holds the lock of `key`.
+    pub fn lock(&self, key: &str) -> MutexGuard<'_, ()> {
+        let h = key
+            .bytes()
+            .fold(0usize, |a, b| a.wrapping_mul(31).wrapping_add(b as usize));
+        self.0[h % 64].lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Home {
+    /// Removes `path` for good, skipping the trash (a missing path is not an error). Its
+    /// chunks are freed by the next GC.
+    pub fn purge(&self, path: &NasPath) -> EngineResult<()> {
+        match self.delete(path) {
+            Ok(rec) => self.trash_purge(rec.id),
+            Err(EngineError::NotFound(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl Store {
+    /// Purges the uploads older than `age` in every home whose name starts with `prefix`,
+    /// each under its lock in `locks`. `started` says when an upload last showed life
+    /// (creation, or its latest piece). Returns how many were removed.
+    pub fn expire_staged(
+        &self,
+        prefix: &str,
+        age: Duration,
+        locks: &KeyedLocks,
+        started: impl Fn(&Home, &Entry) -> i64,
+    ) -> EngineResult<usize> {
+        let cutoff = now_ns().saturating_sub(i64::try_from(age.as_nanos()).unwrap_or(i64::MAX));
+        let mut removed = 0;
+        for name in self.homes()? {
+            if !name.starts_with(prefix) {
+                continue;
+            }
+            let staging = self.home(&name)?;
+            let mut after = None;
+            loop {
+                let page = staging.list(&NasPath::root(), after.as_deref(), 1000)?;
+                for dir in page.entries.iter().filter(|e| e.kind == NodeKind::Dir) {
+                    let _held = locks.lock(dir.name());
+                    if started(&staging, dir) < cutoff {
+                        staging.purge(&dir.path)?;
+                        removed += 1;
+                    }
+                }
+                match page.next_after {
+                    Some(a) => after = Some(a),
+                    None => break,
+                }
+            }
+        }
+        Ok(removed)
+    }
+}
