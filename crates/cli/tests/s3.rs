@@ -6,29 +6,23 @@ mod common;
 use common::*;
 use std::process::Command;
 
-fn key(s: &Server, user: &str) -> (String, String) {
-    let out = Command::new(bin())
-        .args(["key", "create", user, "--data", s.data.to_str().unwrap()])
-        .output()
-        .unwrap();
+/// Runs python3 with `args`; the test fails, showing its output, unless it succeeds.
+fn python_ok(args: &[&str]) {
+    let out = Command::new("python3").args(args).output().unwrap();
     assert!(
         out.status.success(),
-        "{}",
+        "python3 {}:\n{}\n{}",
+        args.first().unwrap_or(&""),
+        String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    let line = String::from_utf8(out.stdout).unwrap();
-    let mut parts = line.split_whitespace();
-    (
-        parts.next().unwrap().to_owned(),
-        parts.next().unwrap().to_owned(),
-    )
 }
 
 /// Runs one of the Python suites in tests/s3 against a fresh server.
 fn run_suite(script: &str) {
     let t = tempfile::tempdir().unwrap();
     let s = Server::start_with(&t.path().join("data"), &["--s3-listen", "127.0.0.1:0"]);
-    let (ak, sk) = key(&s, "admin");
+    let (ak, sk) = s.s3_key("admin");
     let out = Command::new("python3")
         .arg(format!(
             "{}/../../tests/s3/{script}",
@@ -95,7 +89,7 @@ fn tls_trailers_hand_made_chunked_bodies_virtual_hosts_and_cors() {
             keyf.to_str().unwrap(),
         ],
     );
-    let (ak, sk) = key(&s, "admin");
+    let (ak, sk) = s.s3_key("admin");
     let port = s.s3_addr.as_ref().unwrap().rsplit(':').next().unwrap();
     let out = Command::new("python3")
         .arg(concat!(
@@ -118,7 +112,7 @@ fn revoked_keys_and_read_only_users_are_refused() {
     let t = tempfile::tempdir().unwrap();
     let s = Server::start_with(&t.path().join("data"), &["--s3-listen", "127.0.0.1:0"]);
     s.add_user("ro", "readonly-password", &["--role", "readonly"]);
-    let (ak, sk) = key(&s, "ro");
+    let (ak, sk) = s.s3_key("ro");
     let endpoint = format!("http://{}", s.s3_addr.as_ref().unwrap());
     let script = r#"
 import sys, boto3
@@ -175,7 +169,7 @@ fn abandoned_multipart_uploads_expire() {
             cfg.to_str().unwrap(),
         ],
     );
-    let (ak, sk) = key(&s, "admin");
+    let (ak, sk) = s.s3_key("admin");
     let endpoint = format!("http://{}", s.s3_addr.as_ref().unwrap());
     let script = r#"
 import sys, time, boto3
@@ -191,16 +185,7 @@ while s3.list_multipart_uploads(Bucket="exp").get("Uploads", []):
     time.sleep(0.2)
 print("expired")
 "#;
-    let out = Command::new("python3")
-        .args(["-c", script, &endpoint, &ak, &sk])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    python_ok(&["-c", script, &endpoint, &ak, &sk]);
     let m = curl(&[&s.url("/metrics")], None);
     let text = String::from_utf8_lossy(&m.body);
     assert!(
@@ -222,7 +207,7 @@ fn kill_9_during_concurrent_multipart_uploads() {
         "/../../tests/s3/crash_multipart.py"
     );
     let mut s = Server::start_with(&data, &["--s3-listen", "127.0.0.1:0"]);
-    let (ak, sk) = key(&s, "admin");
+    let (ak, sk) = s.s3_key("admin");
     let endpoint = format!("http://{}", s.s3_addr.as_ref().unwrap());
     let mut up = Command::new("python3")
         .args([
@@ -255,23 +240,14 @@ fn kill_9_during_concurrent_multipart_uploads() {
     );
     let s = Server::start_with(&data, &["--s3-listen", "127.0.0.1:0"]);
     let endpoint = format!("http://{}", s.s3_addr.as_ref().unwrap());
-    let out = Command::new("python3")
-        .args([
-            script,
-            "verify",
-            &endpoint,
-            &ak,
-            &sk,
-            state.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "after the restart: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    python_ok(&[
+        script,
+        "verify",
+        &endpoint,
+        &ak,
+        &sk,
+        state.to_str().unwrap(),
+    ]);
 }
 
 #[test]
@@ -279,7 +255,7 @@ fn quota_is_enforced_for_objects_and_parts_and_requests_are_counted() {
     let t = tempfile::tempdir().unwrap();
     let s = Server::start_with(&t.path().join("data"), &["--s3-listen", "127.0.0.1:0"]);
     s.add_user("small", "small-password-1", &["--quota", "8M"]);
-    let (ak, sk) = key(&s, "small");
+    let (ak, sk) = s.s3_key("small");
     let endpoint = format!("http://{}", s.s3_addr.as_ref().unwrap());
     let script = r#"
 import sys, boto3
@@ -305,16 +281,7 @@ assert [p["PartNumber"] for p in parts] == [1], parts
 assert s3.get_object(Bucket="quota", Key="fits.bin")["Body"].read() == b"a" * (3 << 20)
 print("ok")
 "#;
-    let out = Command::new("python3")
-        .args(["-c", script, &endpoint, &ak, &sk])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    python_ok(&["-c", script, &endpoint, &ak, &sk]);
     let m = curl(&[&s.url("/metrics")], None);
     let text = String::from_utf8_lossy(&m.body);
     for want in [

@@ -6,20 +6,6 @@ mod common;
 use common::*;
 use std::process::Command;
 
-fn key(s: &Server, user: &str) -> (String, String) {
-    let out = Command::new(bin())
-        .args(["key", "create", user, "--data", s.data.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let line = String::from_utf8(out.stdout).unwrap();
-    let mut parts = line.split_whitespace();
-    (
-        parts.next().unwrap().to_owned(),
-        parts.next().unwrap().to_owned(),
-    )
-}
-
 #[test]
 fn awscli_rclone_and_s3cmd_move_the_corpus_byte_exact() {
     let t = tempfile::tempdir().unwrap();
@@ -42,8 +28,8 @@ fn awscli_rclone_and_s3cmd_move_the_corpus_byte_exact() {
     std::fs::rename(corpus.join("small"), src.join("small")).unwrap();
     let s = Server::start_with(&t.path().join("data"), &["--s3-listen", "127.0.0.1:0"]);
     s.add_user("bob", "bob-password-1", &[]);
-    let (ak, sk) = key(&s, "admin");
-    let (bak, bsk) = key(&s, "bob");
+    let (ak, sk) = s.s3_key("admin");
+    let (bak, bsk) = s.s3_key("bob");
     let out = Command::new("bash")
         .arg(concat!(
             env!("CARGO_MANIFEST_DIR"),

@@ -32,6 +32,22 @@ pub struct Claims {
     pub trailer: Option<String>,
 }
 
+/// The `x-amz-checksum-*` values an S3 input carries (every input with checksums has the
+/// same five fields).
+macro_rules! claimed {
+    ($x:expr) => {
+        s3s::dto::Checksum {
+            checksum_crc32: $x.checksum_crc32.clone(),
+            checksum_crc32c: $x.checksum_crc32c.clone(),
+            checksum_crc64nvme: $x.checksum_crc64nvme.clone(),
+            checksum_sha1: $x.checksum_sha1.clone(),
+            checksum_sha256: $x.checksum_sha256.clone(),
+            ..Default::default()
+        }
+    };
+}
+pub(crate) use claimed;
+
 /// The value of algorithm `algo` in `c`.
 pub fn get<'a>(c: &'a Checksum, algo: &str) -> Option<&'a String> {
     match algo {

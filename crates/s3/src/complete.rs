@@ -24,15 +24,7 @@ fn invalid_part(msg: String) -> S3Error {
 
 /// The checksum a CompletedPart claims for `algo`.
 fn claimed(p: &CompletedPart, algo: &str) -> Option<String> {
-    let c = Checksum {
-        checksum_crc32: p.checksum_crc32.clone(),
-        checksum_crc32c: p.checksum_crc32c.clone(),
-        checksum_crc64nvme: p.checksum_crc64nvme.clone(),
-        checksum_sha1: p.checksum_sha1.clone(),
-        checksum_sha256: p.checksum_sha256.clone(),
-        ..Default::default()
-    };
-    checksums::get(&c, algo).cloned()
+    checksums::get(&checksums::claimed!(p), algo).cloned()
 }
 
 /// Everything decided before the commit.

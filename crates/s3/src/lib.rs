@@ -17,6 +17,7 @@ mod list;
 mod listener;
 mod multipart;
 mod objects;
+mod read;
 mod service;
 mod staging;
 mod upload;

@@ -168,14 +168,7 @@ async fn upload_part_body(
     let claims = Claims::from_request(
         &headers,
         input.content_md5.clone(),
-        Checksum {
-            checksum_crc32: input.checksum_crc32.clone(),
-            checksum_crc32c: input.checksum_crc32c.clone(),
-            checksum_crc64nvme: input.checksum_crc64nvme.clone(),
-            checksum_sha1: input.checksum_sha1.clone(),
-            checksum_sha256: input.checksum_sha256.clone(),
-            ..Default::default()
-        },
+        checksums::claimed!(input),
     )?;
     let path = part_path(&dir, input.part_number);
     let quota = who.quota.map(|q| {

@@ -3,7 +3,7 @@
 
 use crate::keys::{blocking, bucket_path};
 use crate::staging::{UploadLocks, staging_name};
-use crate::{complete, cors, list, multipart, objects, versions};
+use crate::{complete, cors, list, multipart, objects, read, versions};
 use nas_auth::Principal;
 use nas_engine::{Accounts, EngineError, Home, NodeKind, Store};
 use nas_types::NasPath;
@@ -186,14 +186,14 @@ impl S3 for NasS3 {
         &self,
         req: S3Request<GetObjectInput>,
     ) -> S3Result<S3Response<GetObjectOutput>> {
-        objects::get(self, req).await
+        read::get(self, req).await
     }
 
     async fn head_object(
         &self,
         req: S3Request<HeadObjectInput>,
     ) -> S3Result<S3Response<HeadObjectOutput>> {
-        objects::head(self, req).await
+        read::head(self, req).await
     }
 
     async fn delete_object(

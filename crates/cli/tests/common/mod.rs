@@ -107,6 +107,25 @@ impl Server {
         format!("http://{}{}", self.addr, path)
     }
 
+    /// A new S3 access key of `user` (`silent-nas key create`): (id, secret).
+    pub fn s3_key(&self, user: &str) -> (String, String) {
+        let out = Command::new(bin())
+            .args(["key", "create", user, "--data", self.data.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let line = String::from_utf8(out.stdout).unwrap();
+        let mut parts = line.split_whitespace();
+        (
+            parts.next().unwrap().to_owned(),
+            parts.next().unwrap().to_owned(),
+        )
+    }
+
     pub fn add_user(&self, name: &str, pw: &str, extra: &[&str]) {
         let mut args = vec![
             "user",
