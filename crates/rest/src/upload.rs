@@ -103,8 +103,9 @@ pub async fn upload(
                         content_type,
                         ..FileAttrs::default()
                     });
-                    w.commit()?;
-                    return Ok((old.is_none(), EntryJson::from(&home.stat(&path)?)));
+                    let v = w.commit()?;
+                    let e = nas_engine::Entry::of_version(path, &v);
+                    return Ok((old.is_none(), EntryJson::from(&e)));
                 }
                 None => {
                     return Err(RestError::BadRequest(
