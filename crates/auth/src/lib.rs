@@ -13,9 +13,11 @@
 //! assert!(auth.verify("alice", "wrong", "127.0.0.1".parse().unwrap()).is_err());
 //! ```
 
+mod apps;
 mod limiter;
 mod password;
 
+pub use apps::{APP_PASSWORD_PREFIX, MAX_APP_NAME, create_app_password, looks_like_app_password};
 pub use limiter::RateLimiter;
 pub use password::{generate_password, hash_password, verify_password};
 
@@ -72,6 +74,9 @@ pub struct Principal {
     pub role: Role,
     /// Byte quota, if any.
     pub quota: Option<u64>,
+    /// The id of the app password this sign-in used (`None`: the account password, or an
+    /// S3 key). Such a principal may not open sessions or create credentials.
+    pub app_password: Option<String>,
 }
 
 /// Why a sign-in failed. Doors answer all of these alike (no user enumeration), except
@@ -125,6 +130,21 @@ pub fn add_user(
 
 /// Creates an S3 access key pair for an existing user: `(access key id, secret)`.
 pub fn create_key(accounts: &Accounts, user: &str) -> Result<(String, String), AuthError> {
+    create_named_key(accounts, user, None)
+}
+
+/// [`create_key`] with a name the owner gives it (e.g. "laptop restic").
+pub fn create_named_key(
+    accounts: &Accounts,
+    user: &str,
+    name: Option<&str>,
+) -> Result<(String, String), AuthError> {
+    let name = name.map(str::trim).filter(|n| !n.is_empty());
+    if let Some(n) = name
+        && (n.chars().count() > MAX_APP_NAME || n.chars().any(char::is_control))
+    {
+        return Err(AuthError::BadName(n.to_owned()));
+    }
     if accounts.get(user)?.is_none() {
         return Err(AuthError::Invalid);
     }
@@ -142,6 +162,7 @@ pub fn create_key(accounts: &Accounts, user: &str) -> Result<(String, String), A
         user: user.to_owned(),
         created_ns: nas_engine::now_ns(),
         revoked: false,
+        name: name.map(str::to_owned),
     })?;
     Ok((id, secret))
 }
@@ -161,6 +182,7 @@ pub fn key_owner(accounts: &Accounts, access_key: &str) -> Result<(Principal, St
             role: Role::parse(&u.role).unwrap_or(Role::ReadOnly),
             quota: u.quota,
             name: u.name,
+            app_password: None,
         },
         k.secret,
     ))
@@ -179,6 +201,8 @@ pub struct Authenticator {
     accounts: Accounts,
     verified: Mutex<HashMap<CacheKey, (String, Instant)>>,
     limiter: RateLimiter,
+    /// When each app password's use was last written (see `app_password`).
+    touched: Mutex<HashMap<String, Instant>>,
 }
 
 impl Authenticator {
@@ -188,6 +212,7 @@ impl Authenticator {
             accounts,
             verified: Mutex::new(HashMap::new()),
             limiter: RateLimiter::default(),
+            touched: Mutex::new(HashMap::new()),
         }
     }
 
@@ -202,6 +227,9 @@ impl Authenticator {
     pub fn verify_cached(&self, name: &str, password: &str, client: IpAddr) -> Option<Principal> {
         let name = name.rsplit('\\').next().unwrap_or(name);
         self.limiter.check(name, client).ok()?;
+        if let Ok(Some(p)) = self.app_password(Some(name), password) {
+            return Some(p);
+        }
         let user = self.accounts.get(name).ok()??;
         if user.disabled {
             return None;
@@ -220,6 +248,7 @@ impl Authenticator {
             role: Role::parse(&user.role).unwrap_or(Role::ReadOnly),
             quota: user.quota,
             name: user.name,
+            app_password: None,
         })
     }
 
@@ -235,6 +264,10 @@ impl Authenticator {
         self.limiter
             .check(name, client)
             .map_err(AuthError::RateLimited)?;
+        if let Some(p) = self.app_password(Some(name), password)? {
+            self.limiter.succeed(name, client);
+            return Ok(p);
+        }
         let user = match self.accounts.get(name)? {
             Some(u) if !u.disabled => u,
             _ => {
@@ -271,9 +304,65 @@ impl Authenticator {
             role: Role::parse(&user.role).unwrap_or(Role::ReadOnly),
             quota: user.quota,
             name: user.name,
+            app_password: None,
         })
     }
 }
+
+impl Authenticator {
+    /// Signs in with an app password alone (REST `Authorization: Bearer snap_…`). Cheap (one
+    /// indexed lookup), so callable from async code; a random 190-bit secret needs no rate
+    /// limit.
+    pub fn verify_app_token(&self, secret: &str) -> Result<Principal, AuthError> {
+        self.app_password(None, secret)?.ok_or(AuthError::Invalid)
+    }
+
+    /// An app password of `user` (any user with `None`) → its principal; remembers the use
+    /// (at most once a minute per app password, on a thread of its own: it is a write).
+    fn app_password(
+        &self,
+        user: Option<&str>,
+        secret: &str,
+    ) -> Result<Option<Principal>, AuthError> {
+        let Some((p, app)) = apps::app_principal(&self.accounts, user, secret)? else {
+            return Ok(None);
+        };
+        let due = app
+            .last_used_ns
+            .is_none_or(|t| nas_engine::now_ns().saturating_sub(t) > TOUCH_EVERY_NS);
+        if due {
+            let fresh = self.touched.lock().is_ok_and(|mut m| {
+                if m.len() > 10_000 {
+                    m.clear();
+                }
+                let now = Instant::now();
+                match m.get(&app.id) {
+                    Some(t)
+                        if now.duration_since(*t) < Duration::from_nanos(TOUCH_EVERY_NS as u64) =>
+                    {
+                        false
+                    }
+                    _ => {
+                        m.insert(app.id.clone(), now);
+                        true
+                    }
+                }
+            });
+            if fresh {
+                let accounts = self.accounts.clone();
+                let id = app.id;
+                // best effort: "last used" is informational, a failed write changes nothing
+                let _ = std::thread::Builder::new()
+                    .name("app-password-used".into())
+                    .spawn(move || accounts.touch_app_password(&id));
+            }
+        }
+        Ok(Some(p))
+    }
+}
+
+/// How often an app password's "last used" time is written.
+const TOUCH_EVERY_NS: i64 = 60_000_000_000;
 
 /// A real argon2id hash of a random password, so an unknown user costs the same time as a
 /// wrong password (no user enumeration by timing).

@@ -117,3 +117,73 @@ fn access_keys_belong_to_users_and_can_be_revoked() {
     assert!(matches!(key_owner(a, &id), Err(AuthError::Invalid)));
     assert!(matches!(key_owner(a, "SNUNKNOWN"), Err(AuthError::Invalid)));
 }
+
+#[test]
+fn app_passwords_sign_in_as_their_owner_until_deleted() {
+    let (_d, auth) = setup();
+    let acc = auth.accounts().clone();
+    add_user(&acc, "ann", "ann-password", Role::Admin, None).unwrap();
+    let (rec, secret) = create_app_password(&acc, "ann", " phone ", false).unwrap();
+    assert_eq!(rec.name, "phone");
+    assert!(looks_like_app_password(&secret), "{secret}");
+    assert_ne!(rec.hash, [0; 32]);
+    let (ro, ro_secret) = create_app_password(&acc, "ann", "backup", true).unwrap();
+    // Basic (name + app password), cached path and full path alike
+    let p = auth.verify_cached("ann", &secret, ip()).unwrap();
+    assert_eq!(
+        (p.role, p.app_password.as_deref()),
+        (Role::Admin, Some(rec.id.as_str()))
+    );
+    assert_eq!(auth.verify("ann", &secret, ip()).unwrap(), p);
+    assert_eq!(
+        auth.verify("DOM\\ann", &ro_secret, ip()).unwrap().role,
+        Role::ReadOnly
+    );
+    // Bearer (no name)
+    assert_eq!(auth.verify_app_token(&secret).unwrap().name, "ann");
+    // another user's name with ann's app password is refused
+    assert!(auth.verify_cached("bob", &secret, ip()).is_none());
+    assert!(matches!(
+        auth.verify("bob", &secret, ip()),
+        Err(AuthError::Invalid)
+    ));
+    // the account password is not an app token, a near miss is nothing
+    assert!(auth.verify_app_token("ann-password").is_err());
+    let mut wrong = secret.clone();
+    wrong.pop();
+    wrong.push(if secret.ends_with('a') { 'b' } else { 'a' });
+    assert!(auth.verify_app_token(&wrong).is_err());
+    assert!(matches!(
+        auth.verify("ann", &wrong, ip()),
+        Err(AuthError::Invalid)
+    ));
+    // deleting one stops it at once, the other goes on
+    assert!(acc.delete_app_password("ann", &rec.id).unwrap());
+    assert!(auth.verify_cached("ann", &secret, ip()).is_none());
+    assert!(auth.verify_app_token(&secret).is_err());
+    assert!(auth.verify_app_token(&ro_secret).is_ok());
+    // a disabled owner signs in with none
+    let mut u = acc.get("ann").unwrap().unwrap();
+    u.disabled = true;
+    acc.update(&u).unwrap();
+    assert!(auth.verify_app_token(&ro_secret).is_err());
+    assert!(
+        acc.app_passwords("ann")
+            .unwrap()
+            .iter()
+            .any(|a| a.id == ro.id)
+    );
+    // bad names, unknown owners
+    assert!(matches!(
+        create_app_password(&acc, "bob", "  ", false),
+        Err(AuthError::BadName(_))
+    ));
+    assert!(matches!(
+        create_app_password(&acc, "bob", &"x".repeat(MAX_APP_NAME + 1), false),
+        Err(AuthError::BadName(_))
+    ));
+    assert!(matches!(
+        create_app_password(&acc, "nobody", "x", false),
+        Err(AuthError::Invalid)
+    ));
+}

@@ -7,7 +7,7 @@
 
 use crate::error::{EngineError, EngineResult};
 use crate::store::Store;
-use nas_meta::{KeyRecord, LockRecord, MetaStore, SqliteMeta, UserRecord};
+use nas_meta::{AppPasswordRecord, KeyRecord, LockRecord, MetaStore, SqliteMeta, UserRecord};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -75,6 +75,31 @@ impl Accounts {
     /// Revokes a key (false if unknown).
     pub fn revoke_key(&self, access_key: &str) -> EngineResult<bool> {
         Ok(self.meta.revoke_key(access_key)?)
+    }
+
+    /// Stores a new app password.
+    pub fn create_app_password(&self, a: &AppPasswordRecord) -> EngineResult<()> {
+        Ok(self.meta.create_app_password(a)?)
+    }
+
+    /// The app password whose secret hashes to `hash`.
+    pub fn app_password_by_hash(&self, hash: &[u8; 32]) -> EngineResult<Option<AppPasswordRecord>> {
+        Ok(self.meta.app_password_by_hash(hash)?)
+    }
+
+    /// A user's app passwords, oldest first.
+    pub fn app_passwords(&self, user: &str) -> EngineResult<Vec<AppPasswordRecord>> {
+        Ok(self.meta.app_passwords(user)?)
+    }
+
+    /// Deletes one of `user`'s app passwords (false if they have none with that id).
+    pub fn delete_app_password(&self, user: &str, id: &str) -> EngineResult<bool> {
+        Ok(self.meta.delete_app_password(user, id)?)
+    }
+
+    /// Records that an app password was used now.
+    pub fn touch_app_password(&self, id: &str) -> EngineResult<()> {
+        Ok(self.meta.touch_app_password(id, crate::now_ns())?)
     }
 }
 

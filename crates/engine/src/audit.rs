@@ -277,6 +277,7 @@ mod tests {
                 user: "alice".into(),
                 created_ns: 0,
                 revoked: false,
+                name: None,
             })
             .unwrap();
         let log = AuditLog::start(&store, 50).unwrap();

@@ -234,7 +234,8 @@ pub trait Users {
     fn users(&self) -> MetaResult<Vec<UserRecord>>;
     /// Replaces a user's password hash, role, quota and disabled flag.
     fn update_user(&self, user: &UserRecord) -> MetaResult<()>;
-    /// Deletes a user (not their home).
+    /// Deletes a user (not their home), their app passwords, and revokes their access keys
+    /// (a new account of the same name inherits no credential).
     fn delete_user(&self, name: &str) -> MetaResult<()>;
     /// Stores a new access key.
     fn create_key(&self, key: &KeyRecord) -> MetaResult<()>;
@@ -244,6 +245,21 @@ pub trait Users {
     fn keys(&self, user: Option<&str>) -> MetaResult<Vec<KeyRecord>>;
     /// Revokes a key; false if there is no such key.
     fn revoke_key(&self, access_key: &str) -> MetaResult<bool>;
+}
+
+/// App passwords: user-created, named, revocable credentials for scripts and WebDAV/REST
+/// clients. Only a hash of the secret is kept; the secret is looked up by that hash.
+pub trait AppPasswords {
+    /// Stores a new app password.
+    fn create_app_password(&self, app: &AppPasswordRecord) -> MetaResult<()>;
+    /// The app password whose secret hashes to `hash`.
+    fn app_password_by_hash(&self, hash: &[u8; 32]) -> MetaResult<Option<AppPasswordRecord>>;
+    /// A user's app passwords, oldest first.
+    fn app_passwords(&self, user: &str) -> MetaResult<Vec<AppPasswordRecord>>;
+    /// Deletes one of `user`'s app passwords; false if `user` has none with that id.
+    fn delete_app_password(&self, user: &str, id: &str) -> MetaResult<bool>;
+    /// Records a use (at most as precise as the caller wants; see `nas-auth`).
+    fn touch_app_password(&self, id: &str, now_ns: i64) -> MetaResult<()>;
 }
 
 /// One PROPPATCH operation.
@@ -295,7 +311,17 @@ pub trait Locks {
 
 /// Everything the engine needs from a metadata store.
 pub trait MetaStore:
-    Namespace + Versions + ChunkIndex + TrashStore + Users + Props + Locks + AuditTrail + Send + Sync
+    Namespace
+    + Versions
+    + ChunkIndex
+    + TrashStore
+    + Users
+    + AppPasswords
+    + Props
+    + Locks
+    + AuditTrail
+    + Send
+    + Sync
 {
     /// A consistent copy of the metadata at `dest` (online).
     fn backup(&self, dest: &std::path::Path) -> MetaResult<()>;

@@ -270,6 +270,27 @@ pub struct KeyRecord {
     pub created_ns: i64,
     /// A revoked key is refused.
     pub revoked: bool,
+    /// What the owner called it (e.g. "laptop restic"), if anything.
+    pub name: Option<String>,
+}
+
+/// An app password (see [`crate::AppPasswords`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppPasswordRecord {
+    /// Public id (for listing and revoking).
+    pub id: String,
+    /// Owner.
+    pub user: String,
+    /// What the owner called it.
+    pub name: String,
+    /// BLAKE3 of the secret (the secret itself is never stored).
+    pub hash: [u8; 32],
+    /// Signs in with the read-only role whatever the owner's role.
+    pub read_only: bool,
+    /// Creation time.
+    pub created_ns: i64,
+    /// Last use, if any (recorded with a coarse resolution).
+    pub last_used_ns: Option<i64>,
 }
 
 use crate::Extent;

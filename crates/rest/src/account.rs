@@ -15,7 +15,7 @@ use http::StatusCode;
     security(()),
     responses(
         (status = 200, description = "Signed in", body = LoginResponse),
-        (status = 401, description = "Wrong user name or password", body = ErrorBody),
+        (status = 401, description = "Wrong user name or password, or an app password", body = ErrorBody),
         (status = 429, description = "Too many failed sign-ins (Retry-After)", body = ErrorBody),
     ))]
 pub async fn login(
@@ -26,6 +26,11 @@ pub async fn login(
 ) -> RestResult<Json<LoginResponse>> {
     note.set_user(&b.username); // the audit log names who tried (never the password)
     let who = st.verify_password(b.username, b.password, ip).await?;
+    if who.app_password.is_some() {
+        return Err(RestError::Unauthorized(
+            "an app password opens no session: send it as Basic or Bearer on each request",
+        ));
+    }
     let st2 = st.clone();
     let issued = blocking(move || st2.open_session(&who.name)).await?;
     Ok(Json(LoginResponse {
@@ -63,7 +68,7 @@ pub async fn refresh(
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth",
     responses(
         (status = 204, description = "Signed out"),
-        (status = 400, description = "Signed in with Basic: there is no session", body = ErrorBody),
+        (status = 400, description = "Signed in with Basic or an app password: there is no session", body = ErrorBody),
         (status = 401, description = "Not signed in", body = ErrorBody),
     ))]
 pub async fn logout(State(st): State<RestState>, c: Caller) -> RestResult<StatusCode> {

@@ -21,7 +21,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 pub struct Caller {
     /// Name, role and quota, read from the account on this request.
     pub who: Principal,
-    /// The session of the access token (`None` when signed in with Basic).
+    /// The session of the access token (`None` when signed in with Basic or an app
+    /// password).
     pub session: Option<String>,
 }
 
@@ -121,7 +122,15 @@ impl FromRequestParts<RestState> for Caller {
         let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
         let note = parts.extensions.get::<AuditNote>().cloned();
         if scheme.eq_ignore_ascii_case("bearer") {
-            let (who, sid) = st.check_token(rest.trim(), Kind::Access)?;
+            let token = rest.trim();
+            if nas_auth::looks_like_app_password(token) {
+                let who = st.verify_app_token(token)?;
+                if let Some(n) = &note {
+                    n.set_user(&who.name);
+                }
+                return Ok(Caller { who, session: None });
+            }
+            let (who, sid) = st.check_token(token, Kind::Access)?;
             if let Some(n) = &note {
                 n.set_user(&who.name);
             }

@@ -25,6 +25,7 @@
 mod account;
 mod admin;
 mod audit;
+mod credentials;
 mod download;
 mod error;
 mod extract;
@@ -53,7 +54,7 @@ pub use token::SECRET_FILE;
 use axum::Router;
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use http::StatusCode;
 
 /// The `/api/v1` routes. Unknown paths under `/api/` get a JSON 404 (the router's
@@ -65,6 +66,19 @@ pub fn router(state: RestState) -> Router {
         .route("/api/v1/auth/refresh", post(account::refresh))
         .route("/api/v1/auth/logout", post(account::logout))
         .route("/api/v1/me", get(account::me))
+        .route(
+            "/api/v1/me/app-passwords",
+            get(credentials::list_app_passwords).post(credentials::create_app),
+        )
+        .route(
+            "/api/v1/me/app-passwords/{id}",
+            delete(credentials::delete_app),
+        )
+        .route(
+            "/api/v1/me/keys",
+            get(credentials::list_keys).post(credentials::create_key),
+        )
+        .route("/api/v1/me/keys/{id}", delete(credentials::revoke_key))
         .route("/api/v1/files", get(files::get_files))
         .route("/api/v1/files/", get(files::get_files))
         .route(

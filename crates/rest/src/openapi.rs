@@ -2,8 +2,8 @@
 //! annotations and the body types' schemas, served at `GET /api/v1/openapi.json`.
 
 use crate::{
-    account, admin, audit, download, error, files, instant, list, ops, search, trash, tus, upload,
-    versions,
+    account, admin, audit, credentials, download, error, files, instant, list, ops, search, trash,
+    tus, upload, versions,
 };
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
@@ -24,6 +24,8 @@ use utoipa::{Modify, OpenApi};
     ),
     paths(
         account::login, account::refresh, account::logout, account::me,
+        credentials::list_app_passwords, credentials::create_app, credentials::delete_app,
+        credentials::list_keys, credentials::create_key, credentials::revoke_key,
         files::get_files, files::stat, files::mkdir, files::move_entry, files::copy_entry,
         files::delete,
         download::download, upload::upload, instant::instant, search::search,
@@ -40,7 +42,7 @@ use utoipa::{Modify, OpenApi};
     security(("bearer" = []), ("basic" = [])),
     tags(
         (name = "auth", description = "Sign in, refresh, sign out"),
-        (name = "account", description = "The signed-in user"),
+        (name = "account", description = "The signed-in user, their app passwords and S3 keys"),
         (name = "files", description = "Files and folders of the caller's home"),
         (name = "versions", description = "Versions of a file"),
         (name = "trash", description = "The caller's trash"),

@@ -65,6 +65,7 @@ pub async fn create(
                 access_key_id: id,
                 secret_access_key: secret,
                 user: b.user,
+                name: None,
             }),
         ))
     })

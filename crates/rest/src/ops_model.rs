@@ -38,6 +38,8 @@ pub struct KeyJson {
     pub created: i64,
     /// Revoked keys are refused by the S3 door.
     pub revoked: bool,
+    /// What its owner called it, if anything.
+    pub name: Option<String>,
 }
 
 impl From<&KeyRecord> for KeyJson {
@@ -47,6 +49,7 @@ impl From<&KeyRecord> for KeyJson {
             user: k.user.clone(),
             created: secs(k.created_ns),
             revoked: k.revoked,
+            name: k.name.clone(),
         }
     }
 }
@@ -74,6 +77,8 @@ pub struct CreatedKeyJson {
     pub secret_access_key: String,
     /// Owner.
     pub user: String,
+    /// Its name, if given.
+    pub name: Option<String>,
 }
 
 /// A WebDAV lock.

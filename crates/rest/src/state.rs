@@ -188,6 +188,17 @@ impl RestState {
         blocking(move || Ok(auth.verify(&user, &pass, ip)?)).await
     }
 
+    /// Signs in with an app password sent as a Bearer token (one indexed lookup, no argon2).
+    pub fn verify_app_token(&self, token: &str) -> RestResult<Principal> {
+        self.inner
+            .auth
+            .verify_app_token(token)
+            .map_err(|e| match e {
+                nas_auth::AuthError::Backend(e) => RestError::Engine(e),
+                _ => RestError::Unauthorized("unknown or deleted app password"),
+            })
+    }
+
     /// The current account of `name`, if it exists and is enabled.
     /// Also returns the fingerprint of its password hash (see [`password_mark`]).
     fn principal(&self, name: &str) -> RestResult<(Principal, String)> {
@@ -204,6 +215,7 @@ impl RestState {
                 role: Role::parse(&u.role).unwrap_or(Role::ReadOnly),
                 quota: u.quota,
                 name: u.name,
+                app_password: None,
             },
             mark,
         ))

@@ -9,6 +9,7 @@ mod admin;
 mod audit;
 #[path = "../common/mod.rs"]
 mod common;
+mod credentials;
 mod files;
 mod instant;
 mod search;

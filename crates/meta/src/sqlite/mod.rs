@@ -4,6 +4,7 @@
 //! `BEGIN IMMEDIATE` transaction) and a small pool of reader connections that run
 //! concurrently with it (WAL readers see the last committed state and never block).
 
+mod apps;
 mod audit;
 mod chunks;
 mod locks;

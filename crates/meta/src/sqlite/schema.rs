@@ -134,6 +134,20 @@ const MIGRATIONS: &[&str] = &[
     r#"
     CREATE INDEX versions_hash ON versions(hash);
     "#,
+    // 7: app passwords (only a hash of the secret; looked up by it) and names of access keys.
+    r#"
+    CREATE TABLE app_passwords (
+        id TEXT PRIMARY KEY,
+        user TEXT NOT NULL,
+        name TEXT NOT NULL,
+        hash BLOB NOT NULL UNIQUE,
+        read_only INTEGER NOT NULL,
+        created_ns INTEGER NOT NULL,
+        last_used_ns INTEGER
+    );
+    CREATE INDEX app_passwords_user ON app_passwords(user);
+    ALTER TABLE access_keys ADD COLUMN name TEXT;
+    "#,
 ];
 
 /// Brings the database to [`SCHEMA_VERSION`].

@@ -187,6 +187,7 @@ fn users_and_keys() {
         user: "bob".into(),
         created_ns: 2,
         revoked: false,
+        name: Some("backup".into()),
     };
     m.create_key(&k).unwrap();
     assert_eq!(m.key("AK1").unwrap().unwrap(), k);
@@ -199,6 +200,61 @@ fn users_and_keys() {
     m.delete_user("bob").unwrap();
     assert!(matches!(m.delete_user("bob"), Err(MetaError::NotFound(_))));
     assert!(m.user("bob").unwrap().is_none());
+}
+
+#[test]
+fn app_passwords_are_found_by_hash_and_go_with_their_user() {
+    let (_d, m) = open();
+    m.create_user(&user("ann")).unwrap();
+    let app = |id: &str, user: &str, h: u8| AppPasswordRecord {
+        id: id.into(),
+        user: user.into(),
+        name: format!("{id} of {user}"),
+        hash: [h; 32],
+        read_only: h.is_multiple_of(2),
+        created_ns: h as i64,
+        last_used_ns: None,
+    };
+    m.create_app_password(&app("a1", "ann", 1)).unwrap();
+    m.create_app_password(&app("a2", "ann", 2)).unwrap();
+    m.create_app_password(&app("b1", "bob", 3)).unwrap();
+    assert!(
+        m.create_app_password(&app("a3", "ann", 1)).is_err(),
+        "hash is unique"
+    );
+    assert_eq!(
+        m.app_password_by_hash(&[2; 32]).unwrap(),
+        Some(app("a2", "ann", 2))
+    );
+    assert_eq!(m.app_password_by_hash(&[9; 32]).unwrap(), None);
+    let ids = |u: &str| -> Vec<String> {
+        m.app_passwords(u)
+            .unwrap()
+            .into_iter()
+            .map(|a| a.id)
+            .collect()
+    };
+    assert_eq!(ids("ann"), ["a1", "a2"]);
+    m.touch_app_password("a1", 77).unwrap();
+    assert_eq!(m.app_passwords("ann").unwrap()[0].last_used_ns, Some(77));
+    // only the owner's id is deleted
+    assert!(!m.delete_app_password("ann", "b1").unwrap());
+    assert!(m.delete_app_password("ann", "a2").unwrap());
+    assert_eq!(ids("ann"), ["a1"]);
+    // deleting a user takes their app passwords and revokes their keys
+    m.create_key(&KeyRecord {
+        access_key: "AK".into(),
+        secret: "s".into(),
+        user: "ann".into(),
+        created_ns: 1,
+        revoked: false,
+        name: None,
+    })
+    .unwrap();
+    m.delete_user("ann").unwrap();
+    assert!(ids("ann").is_empty());
+    assert!(m.key("AK").unwrap().unwrap().revoked);
+    assert_eq!(ids("bob"), ["b1"]);
 }
 
 #[test]

@@ -66,6 +66,8 @@ impl Users for SqliteMeta {
             if tx.execute("DELETE FROM users WHERE name = ?1", [name])? == 0 {
                 return Err(MetaError::NotFound(format!("user {name}")));
             }
+            tx.execute("DELETE FROM app_passwords WHERE user = ?1", [name])?;
+            tx.execute("UPDATE access_keys SET revoked = 1 WHERE user = ?1", [name])?;
             Ok(())
         })
     }
@@ -73,8 +75,8 @@ impl Users for SqliteMeta {
     fn create_key(&self, k: &KeyRecord) -> MetaResult<()> {
         self.write(|tx| {
             tx.execute(
-                "INSERT INTO access_keys (access_key, secret, user, created_ns, revoked) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![k.access_key, k.secret, k.user, k.created_ns, k.revoked as i64],
+                "INSERT INTO access_keys (access_key, secret, user, created_ns, revoked, name) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![k.access_key, k.secret, k.user, k.created_ns, k.revoked as i64, k.name],
             )?;
             Ok(())
         })
@@ -109,7 +111,8 @@ impl Users for SqliteMeta {
     }
 }
 
-const KEY_SELECT: &str = "SELECT access_key, secret, user, created_ns, revoked FROM access_keys";
+const KEY_SELECT: &str =
+    "SELECT access_key, secret, user, created_ns, revoked, name FROM access_keys";
 
 fn key_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRecord> {
     Ok(KeyRecord {
@@ -118,6 +121,7 @@ fn key_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRecord> {
         user: r.get(2)?,
         created_ns: r.get(3)?,
         revoked: r.get::<_, i64>(4)? != 0,
+        name: r.get(5)?,
     })
 }
 
