@@ -8,7 +8,7 @@ use crate::error::{EngineError, EngineResult};
 use crate::store::Inner;
 use crate::time::now_ns;
 use nas_meta::{
-    Displace, FileAttrs, HomeRecord, NodeKind, NodeRecord, SearchFilter, VersionRecord,
+    Displace, FileAttrs, HomeRecord, ListKey, NodeKind, NodeRecord, SearchFilter, VersionRecord,
 };
 use nas_types::{ContentHash, NasPath, NodeId, VersionNum};
 use std::sync::Arc;
@@ -49,6 +49,16 @@ impl Entry {
             version,
             hash,
             attrs,
+        }
+    }
+
+    /// This entry's value for a sorted listing's key (see [`Home::list_sorted`]): size in
+    /// bytes (0 for folders), modification time in ns, or 0 for name order.
+    pub fn sort_value(&self, key: ListKey) -> i64 {
+        match key {
+            ListKey::Name => 0,
+            ListKey::Size => i64::try_from(self.size).unwrap_or(i64::MAX),
+            ListKey::Mtime => self.mtime_ns,
         }
     }
 
@@ -178,6 +188,29 @@ impl Home {
             entries,
             next_after,
         })
+    }
+
+    /// Lists up to `limit` entries of a folder ordered by `key` then name (descending with
+    /// `desc`), after the entry whose (key value, name) is `after` — see
+    /// [`Entry::sort_value`] for the key value of an entry, to continue after it.
+    pub fn list_sorted(
+        &self,
+        path: &NasPath,
+        key: ListKey,
+        desc: bool,
+        after: Option<(i64, &str)>,
+        limit: usize,
+    ) -> EngineResult<Vec<Entry>> {
+        let dir = self.resolve(path)?;
+        if dir.kind != NodeKind::Dir {
+            return Err(EngineError::NotADirectory(path.to_string()));
+        }
+        let nodes =
+            (self.inner.meta).list_sorted(dir.id, key, desc, after, limit.clamp(1, 10_000))?;
+        nodes
+            .into_iter()
+            .map(|n| Ok(Entry::from_node(path.join(&n.name)?, n)))
+            .collect()
     }
 
     /// Creates a folder; its parent must exist.

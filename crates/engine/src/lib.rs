@@ -52,8 +52,8 @@ pub use gc::{GcPlan, GcReport};
 pub use home::{Entry, Home, ListPage, SearchPage};
 pub use nas_codec::Compression;
 pub use nas_meta::{
-    AppPasswordRecord, DeadProp, Expect, FileAttrs, KeyRecord, LockRecord, NodeKind, PropOp,
-    SearchFilter, TrashRecord, UserRecord, VersionRecord,
+    AppPasswordRecord, DeadProp, Expect, FileAttrs, KeyRecord, ListKey, LockRecord, NodeKind,
+    PropOp, SearchFilter, TrashRecord, UserRecord, VersionRecord,
 };
 pub use read::{FileReader, RangeReader};
 pub use staging::{KeyedLocks, new_upload_id, upload_dir};

@@ -93,6 +93,18 @@ pub trait Namespace {
         after: Option<&str>,
         limit: usize,
     ) -> MetaResult<Vec<NodeRecord>>;
+    /// Up to `limit` children of `parent` ordered by `key`, then name, ascending or (with
+    /// `desc`) descending, strictly after `after` = (key value, name) in that order — a
+    /// keyset cursor, so every child present for a whole walk is returned exactly once.
+    /// The key value is ignored for [`ListKey::Name`].
+    fn list_sorted(
+        &self,
+        parent: NodeId,
+        key: ListKey,
+        desc: bool,
+        after: Option<(i64, &str)>,
+        limit: usize,
+    ) -> MetaResult<Vec<NodeRecord>>;
     /// Creates folder `parent/name`.
     fn mkdir(&self, parent: NodeId, name: &str, now_ns: i64) -> MetaResult<NodeRecord>;
     /// Moves `node` to `new_parent/new_name` (O(1) for folders). If the destination exists

@@ -351,6 +351,18 @@ pub struct AuditQuery {
     pub limit: usize,
 }
 
+/// The order of a sorted folder listing (see `Namespace::list_sorted`); ties are broken by
+/// name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListKey {
+    /// Bytewise by name.
+    Name,
+    /// By the head version's size (folders count as 0).
+    Size,
+    /// By modification time (the head version's, or the folder's).
+    Mtime,
+}
+
 /// What a name search looks for (see `Namespace::search`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SearchFilter {

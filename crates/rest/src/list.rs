@@ -1,16 +1,17 @@
-//! Folder listings: pages in name order straight from the engine's keyset paging (any
-//! folder size), or — for `sort=size|mtime` or `order=desc` — a bounded folder sorted in
-//! memory (at most [`MAX_SORTED`] entries; larger folders get a 400 that says so).
+//! Folder listings, paged with keyset cursors in any order: by name ascending straight from
+//! the engine's name paging, or — `sort=size|mtime`, `order=desc` — from the engine's sorted
+//! listing (`Home::list_sorted`). Any folder size; every entry present for a whole walk
+//! comes exactly once.
 //!
-//! Cursors are opaque to clients: `n.<base64url name>` (the last name of the page, name
-//! order) or `o.<offset>` (sorted in memory). A cursor is only valid with the `sort` and
-//! `order` it was issued for.
+//! Cursors are opaque to clients: `n.<base64url name>` (name ascending) or
+//! `k.<key value>.<base64url name>` (every other order: the last entry's size or mtime in
+//! ns, and its name). A cursor is only valid with the `sort` and `order` it was issued for.
 
 use crate::error::{RestError, RestResult};
 use crate::model::{EntryJson, ListResponse};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use nas_engine::{Entry, Home};
+use nas_engine::{Entry, Home, ListKey};
 use nas_types::NasPath;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -19,9 +20,6 @@ use utoipa::{IntoParams, ToSchema};
 pub const DEFAULT_LIMIT: usize = 100;
 /// Largest page size (larger values are clamped).
 pub const MAX_LIMIT: usize = 1000;
-/// Largest folder that can be sorted by size or mtime, or by name descending.
-pub const MAX_SORTED: usize = 10_000;
-
 /// Sort key.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -113,47 +111,31 @@ fn sorted(
     sort: Sort,
     order: Order,
 ) -> RestResult<(Vec<Entry>, Option<String>)> {
-    let offset: usize = match cursor {
-        None => 0,
-        Some(c) => c
-            .strip_prefix("o.")
-            .and_then(|n| n.parse().ok())
-            .ok_or_else(bad_cursor)?,
+    let key = match sort {
+        Sort::Name => ListKey::Name,
+        Sort::Size => ListKey::Size,
+        Sort::Mtime => ListKey::Mtime,
     };
-    let mut all: Vec<Entry> = Vec::new();
-    let mut after: Option<String> = None;
-    loop {
-        let page = home.list(path, after.as_deref(), MAX_LIMIT)?;
-        all.extend(page.entries);
-        if all.len() > MAX_SORTED {
-            return Err(RestError::BadRequest(format!(
-                "sorting by size or mtime, or descending, is limited to folders of up to \
-                 {MAX_SORTED} entries; list this folder by name ascending"
-            )));
+    let after = match cursor {
+        None => None,
+        Some(c) => {
+            let (v, name) = c
+                .strip_prefix("k.")
+                .and_then(|r| r.split_once('.'))
+                .ok_or_else(bad_cursor)?;
+            let v: i64 = v.parse().map_err(|_| bad_cursor())?;
+            let name = B64.decode(name).map_err(|_| bad_cursor())?;
+            Some((v, String::from_utf8(name).map_err(|_| bad_cursor())?))
         }
-        match page.next_after {
-            Some(n) => after = Some(n),
-            None => break,
-        }
-    }
-    match sort {
-        Sort::Name => {} // the engine's order
-        Sort::Size => all.sort_by(|a, b| a.size.cmp(&b.size).then_with(|| a.name().cmp(b.name()))),
-        Sort::Mtime => all.sort_by(|a, b| {
-            a.mtime_ns
-                .cmp(&b.mtime_ns)
-                .then_with(|| a.name().cmp(b.name()))
-        }),
-    }
-    if order == Order::Desc {
-        all.reverse();
-    }
-    let end = offset.saturating_add(limit).min(all.len());
-    let next = (end < all.len()).then(|| format!("o.{end}"));
-    let page = all
-        .into_iter()
-        .skip(offset)
-        .take(end.saturating_sub(offset))
-        .collect();
+    };
+    let after = after.as_ref().map(|(v, n)| (*v, n.as_str()));
+    let mut page = home.list_sorted(path, key, order == Order::Desc, after, limit + 1)?;
+    let next = if page.len() > limit {
+        page.truncate(limit);
+        page.last()
+            .map(|e| format!("k.{}.{}", e.sort_value(key), B64.encode(e.name())))
+    } else {
+        None
+    };
     Ok((page, next))
 }

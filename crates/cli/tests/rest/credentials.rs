@@ -198,7 +198,10 @@ fn app_passwords_work_at_webdav_and_rest_until_deleted() {
 
     drop(s);
     let stderr = std::fs::read_to_string(&log_path).unwrap();
-    assert!(stderr.contains("listening"), "the log was captured: {stderr}");
+    assert!(
+        stderr.contains("listening"),
+        "the log was captured: {stderr}"
+    );
     for secret in [&pw, &ro_pw] {
         assert!(
             !stderr.contains(&secret[5..]),

@@ -373,3 +373,90 @@ fn conditional_uploads_and_client_mtimes() {
     assert_eq!(download(&s, &t, "/c.txt", &[]).body, b"two");
     assert_error(&put(&["-H", "X-Nas-Mtime: soon"], b"x"), 400, "bad_request");
 }
+
+/// A folder of 10,050 files (more than a sorted listing could hold before keyset paging)
+/// lists by size descending and by mtime ascending, 1,000 per page: every file once, in
+/// order.
+#[test]
+fn large_folders_list_in_every_order() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("data");
+    let mut s = Server::start_on(&data);
+    s.add_user("alice", "alice-password", &[]);
+    s.kill9();
+    let src = t.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    const N: usize = 10_050;
+    for i in 0..N {
+        // sizes 0..=49 with many ties; names unrelated to sizes
+        std::fs::write(
+            src.join(format!("n{:05}", (i * 7919) % N)),
+            vec![b'x'; i % 50],
+        )
+        .unwrap();
+    }
+    let out = std::process::Command::new(bin())
+        .args([
+            "import",
+            "-q",
+            "--data",
+            data.to_str().unwrap(),
+            "--home",
+            "alice",
+        ])
+        .arg(&src)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s = Server::start_on(&data);
+    let (t, _) = login(&s, "alice", "alice-password");
+    for (q, key) in [("sort=size&order=desc", "size"), ("sort=mtime", "mtime")] {
+        let mut seen: Vec<(i64, String)> = Vec::new();
+        let mut cursor: Option<String> = None;
+        let mut pages = 0;
+        loop {
+            let c = cursor
+                .as_deref()
+                .map(|c| format!("&cursor={c}"))
+                .unwrap_or_default();
+            let r = get(&s, &t, &format!("/api/v1/files?{q}&limit=1000{c}"));
+            assert_eq!(r.status, 200, "{}", r.text());
+            let v = json(&r);
+            pages += 1;
+            for e in v["entries"].as_array().unwrap() {
+                seen.push((
+                    e[key].as_i64().unwrap(),
+                    e["name"].as_str().unwrap().to_owned(),
+                ));
+            }
+            match v["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_owned()),
+                None => break,
+            }
+        }
+        assert_eq!((seen.len(), pages), (N, 11), "{q}");
+        let mut want = seen.clone();
+        if key == "size" {
+            want.sort();
+            want.reverse();
+            assert_eq!(seen, want, "{q}: by size, then name, descending");
+        } else {
+            // the JSON has seconds; the order is by nanoseconds, then name
+            assert!(seen.windows(2).all(|w| w[0].0 <= w[1].0), "{q}: by mtime");
+        }
+        let names: std::collections::HashSet<_> = seen.iter().map(|e| &e.1).collect();
+        assert_eq!(names.len(), N, "{q}: every name once");
+    }
+    // a cursor of one order is refused by another
+    let v = json(&get(&s, &t, "/api/v1/files?sort=size&limit=5"));
+    let c = v["next_cursor"].as_str().unwrap();
+    assert_error(
+        &get(&s, &t, &format!("/api/v1/files?limit=5&cursor={c}")),
+        400,
+        "bad_request",
+    );
+}

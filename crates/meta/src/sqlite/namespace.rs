@@ -6,7 +6,8 @@ use super::rows::{
     node_from, trash_node, user_meta_json,
 };
 use crate::{
-    Displace, FileAttrs, HomeRecord, MetaError, MetaResult, Namespace, NodeKind, NodeRecord,
+    Displace, FileAttrs, HomeRecord, ListKey, MetaError, MetaResult, Namespace, NodeKind,
+    NodeRecord,
 };
 use nas_types::{HomeId, NodeId};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -205,6 +206,53 @@ impl Namespace for SqliteMeta {
                 node_from,
             )?;
             Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
+    fn list_sorted(
+        &self,
+        parent: NodeId,
+        key: ListKey,
+        desc: bool,
+        after: Option<(i64, &str)>,
+        limit: usize,
+    ) -> MetaResult<Vec<NodeRecord>> {
+        // Name order walks the (parent, name) index; size and mtime have no index of their
+        // own, so each page reads the folder's rows once and keeps the best `limit` (SQLite's
+        // bounded sorter): O(folder) per page, any folder size.
+        let (cmp, dir) = if desc { ("<", "DESC") } else { (">", "ASC") };
+        let k = match key {
+            ListKey::Name => None,
+            ListKey::Size => Some("COALESCE(v.size, 0)"),
+            ListKey::Mtime => Some("COALESCE(v.mtime_ns, n.mtime_ns)"),
+        };
+        let (filter, order) = match k {
+            None => (format!("n.name {cmp} ?3"), format!("n.name {dir}")),
+            Some(k) => (
+                format!("({k}, n.name) {cmp} (?2, ?3)"),
+                format!("{k} {dir}, n.name {dir}"),
+            ),
+        };
+        self.read(|c| {
+            let rows = match after {
+                Some((av, an)) => {
+                    // `?2 IS NOT NULL` only binds ?2 in name order, which has no key value
+                    let mut st = c.prepare_cached(&format!(
+                        "{NODE_SELECT} WHERE n.parent = ?1 AND (?2 IS NOT NULL) AND {filter}
+                         ORDER BY {order} LIMIT ?4"
+                    ))?;
+                    st.query_map(params![parent.0, av, an, limit as i64], node_from)?
+                        .collect::<Result<Vec<_>, _>>()?
+                }
+                None => {
+                    let mut st = c.prepare_cached(&format!(
+                        "{NODE_SELECT} WHERE n.parent = ?1 ORDER BY {order} LIMIT ?2"
+                    ))?;
+                    st.query_map(params![parent.0, limit as i64], node_from)?
+                        .collect::<Result<Vec<_>, _>>()?
+                }
+            };
+            Ok(rows)
         })
     }
 

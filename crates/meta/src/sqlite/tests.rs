@@ -425,3 +425,57 @@ fn the_audit_log_keeps_the_newest_entries_and_pages_newest_first() {
         .unwrap();
     assert!(none.is_empty());
 }
+
+#[test]
+fn sorted_listings_page_every_child_once_in_order() {
+    let (_d, m) = open();
+    let h = m.create_home("h", 0).unwrap();
+    let chunks: Vec<NewChunk> = (0..4).map(chunk).collect();
+    for i in 0..40u32 {
+        // sizes 0..=3 (many ties), names not in size order
+        let name = format!("f{:02}", (i * 17) % 40);
+        commit(&m, h.root, &name, &chunks[..(i % 4) as usize]);
+    }
+    for (i, name) in ["d1", "zz", "a"].iter().enumerate() {
+        m.mkdir(h.root, name, 100 + i as i64).unwrap();
+    }
+    let all = m.list(h.root, None, 1000).unwrap();
+    assert_eq!(all.len(), 43);
+    let value = |n: &NodeRecord, key: ListKey| match key {
+        ListKey::Name => 0,
+        ListKey::Size => n.head.as_ref().map_or(0, |v| v.size as i64),
+        ListKey::Mtime => n.head.as_ref().map_or(n.mtime_ns, |v| v.mtime_ns),
+    };
+    for key in [ListKey::Name, ListKey::Size, ListKey::Mtime] {
+        for desc in [false, true] {
+            let mut want: Vec<(i64, String)> = all
+                .iter()
+                .map(|n| (value(n, key), n.name.clone()))
+                .collect();
+            want.sort();
+            if desc {
+                want.reverse();
+            }
+            let mut got = Vec::new();
+            let mut after: Option<(i64, String)> = None;
+            loop {
+                let page = m
+                    .list_sorted(
+                        h.root,
+                        key,
+                        desc,
+                        after.as_ref().map(|(v, n)| (*v, n.as_str())),
+                        7,
+                    )
+                    .unwrap();
+                got.extend(page.iter().map(|n| (value(n, key), n.name.clone())));
+                if page.len() < 7 {
+                    break;
+                }
+                let last = page.last().unwrap();
+                after = Some((value(last, key), last.name.clone()));
+            }
+            assert_eq!(got, want, "{key:?} desc={desc}");
+        }
+    }
+}
