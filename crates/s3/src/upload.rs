@@ -43,12 +43,34 @@ pub struct Received {
     pub checksum: Checksum,
 }
 
-/// A block of body frames, shared by the writer and the digest (never copied).
-type Block = Arc<[Bytes]>;
+/// A block of body frames, shared by the writer and the digest (never copied), holding one
+/// permit of [`IN_FLIGHT`] until both are done with it.
+type Block = Arc<Frames>;
+
+struct Frames {
+    frames: Vec<Bytes>,
+    _permit: tokio::sync::SemaphorePermit<'static>,
+}
+
+impl std::ops::Deref for Frames {
+    type Target = [Bytes];
+    fn deref(&self) -> &[Bytes] {
+        &self.frames
+    }
+}
 
 fn block_len(b: &Block) -> u64 {
     b.iter().map(|f| f.len() as u64).sum()
 }
+
+/// Blocks of all uploads together between the network and the writer or the digest: 64 ×
+/// 256 KiB = 16 MiB. One upload may queue up to [`DEPTH`] blocks per consumer, so the MD5
+/// thread and the write pipeline (different speeds, both jittery on a busy machine) rarely
+/// wait for each other; ten parallel multipart parts share the same 16 MiB.
+static IN_FLIGHT: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(64);
+
+/// Blocks one upload may queue for each of its consumers.
+const DEPTH: usize = 16;
 
 enum Msg {
     Data(Block),
@@ -69,7 +91,7 @@ pub async fn receive(
     trailers: Option<TrailingHeaders>,
     attrs: impl FnOnce(&str, &Checksum) -> FileAttrs,
 ) -> S3Result<Received> {
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Msg>(2);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Msg>(DEPTH);
     let Target {
         home,
         path,
@@ -138,7 +160,13 @@ pub async fn receive(
                 None => {}
             }
             if gathered >= BLOCK || (last && gathered > 0) {
-                let full: Block = std::mem::take(&mut block).into();
+                let Ok(permit) = IN_FLIGHT.acquire().await else {
+                    return Err(s3_error!(InternalError)); // never closed
+                };
+                let full: Block = Arc::new(Frames {
+                    frames: std::mem::take(&mut block),
+                    _permit: permit,
+                });
                 gathered = 0;
                 digest.feed(full.clone(), last).await;
                 if tx.send(Msg::Data(full)).await.is_err() {
@@ -211,7 +239,7 @@ impl Digest {
             let Digest::Inline(state) = std::mem::replace(self, Digest::Gone) else {
                 return;
             };
-            let (tx, mut rx) = tokio::sync::mpsc::channel::<Block>(2);
+            let (tx, mut rx) = tokio::sync::mpsc::channel::<Block>(DEPTH);
             let task = tokio::task::spawn_blocking(move || {
                 let (mut md5, mut sums) = *state;
                 while let Some(b) = rx.blocking_recv() {
