@@ -74,52 +74,10 @@ SMALL_SIZE=4096
 THREADS=16
 export LC_ALL=C
 
-T0=$(date +%s)
-log() { printf '[%5ss] %s\n' "$(( $(date +%s) - T0 ))" "$*" >&2; }
-die() { echo "s3.sh: $*" >&2; exit 1; }
-result() { printf '%s\t%s\n' "$1" "$2" >> "$RESULTS"; }
-# rate BYTES SECS: MB/s (1e6)
-rate() { python3 -c "import sys; print(f'{float(sys.argv[1]) / float(sys.argv[2]) / 1e6:.2f}')" "$@"; }
-fmin() { python3 -c "import sys; print(min(float(x) for x in sys.argv[1:]))" "$@"; }
-hwm_kb() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
-rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
-# cpu_secs PID: user + system CPU seconds the process has used so far
-cpu_secs() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f\n", ($14 + $15) / hz}' "/proc/$1/stat"; }
-fsub() { python3 -c "import sys; print(f'{float(sys.argv[1]) - float(sys.argv[2]):.2f}')" "$@"; }
-loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
-
-# random_stream MIB KEY: MIB MiB of pseudo-random bytes on stdout
-random_stream() {
-    head -c "$(( $1 << 20 ))" /dev/zero \
-        | openssl enc -aes-128-ctr -nosalt -K "$(printf '%032x' "$2")" \
-              -iv 00000000000000000000000000000000
-}
-
-# ---- processes: only the ones this script started are ever stopped ------------------------
-
-PIDS=()
-stop_pid() {
-    local pid=$1
-    if kill -0 "$pid" 2>/dev/null; then
-        kill -TERM "$pid" 2>/dev/null || true
-        for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
-        wait "$pid" 2>/dev/null || true
-    fi
-    local keep=() p
-    for p in "${PIDS[@]}"; do [[ $p == "$pid" ]] || keep+=("$p"); done
-    PIDS=("${keep[@]}")
-}
-cleanup() {
-    local rc=$?
-    local pid
-    for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
-    [[ -n ${TMPBIG:-} && -d $TMPBIG ]] && rm -rf "$TMPBIG"
-    if [[ ${KEEP:-0} != 1 && -d $WORK ]]; then
-        rm -rf "$WORK"
-    fi
-    exit $rc
-}
+NAME=s3.sh
+# shellcheck source=bench/lib.sh
+source "$HERE/lib.sh"
+cleanup_extra() { [[ -n ${TMPBIG:-} && -d $TMPBIG ]] && rm -rf "$TMPBIG"; return 0; }
 
 # start_server DATA: silent-nas serve with WebDAV and S3 on free ports; sets SN_PID, DAV, S3
 start_server() {
@@ -143,49 +101,9 @@ start_server() {
     log "silent-nas pid $SN_PID: WebDAV $DAV/, S3 $S3/"
 }
 
-# ---- curl measurements ----------------------------------------------------------------------
+# ---- curl measurements (helpers in lib.sh) -------------------------------------------------
 
-CURL=(curl -sS --max-time 1800)
 DAVAUTH=()   # set once the password is known
-
-# put_file URL FILE [curl args…]: one PUT with curl -T; sets SECS; dies unless 200/201/204
-# and every byte was sent
-put_file() {
-    local url=$1 file=$2 code secs sent
-    shift 2
-    read -r code secs sent < <("${CURL[@]}" "$@" -T "$file" -o /dev/null \
-        -w '%{http_code} %{time_total} %{size_upload}\n' "$url")
-    [[ $code == 200 || $code == 201 || $code == 204 ]] || die "PUT ${url%%\?*}: HTTP $code"
-    [[ $sent == "$(stat -c %s "$file")" ]] || die "PUT ${url%%\?*}: sent $sent bytes"
-    SECS=$secs
-}
-
-# get_best URL SIZE N [curl args…]: best of N GETs to /dev/null; sets SECS
-get_best() {
-    local url=$1 size=$2 n=$3 code secs got best=""
-    shift 3
-    for _ in $(seq "$n"); do
-        read -r code secs got < <("${CURL[@]}" "$@" -o /dev/null \
-            -w '%{http_code} %{time_total} %{size_download}\n' "$url")
-        [[ $code == 200 ]] || die "GET ${url%%\?*}: HTTP $code"
-        [[ $got == "$size" ]] || die "GET ${url%%\?*}: $got bytes, expected $size"
-        best=${best:+$(fmin "$best" "$secs")}; best=${best:-$secs}
-    done
-    SECS=$best
-}
-
-# propfind_best URL N: best of N PROPFIND Depth 1; sets SECS and ENTRIES
-propfind_best() {
-    local code secs best="" body=$WORK/propfind.xml
-    for _ in $(seq "$2"); do
-        read -r code secs < <("${CURL[@]}" "${DAVAUTH[@]}" -X PROPFIND -H 'Depth: 1' -o "$body" \
-            -w '%{http_code} %{time_total}\n' "$1")
-        [[ $code == 207 ]] || die "PROPFIND $1: HTTP $code"
-        best=${best:+$(fmin "$best" "$secs")}; best=${best:-$secs}
-    done
-    ENTRIES=$($DAVLIB count "$body")
-    SECS=$best
-}
 
 # make_big KEY: a BIG_MIB MiB file of unique data in tmpfs; sets BIG and BIG_SHA
 make_big() {
@@ -368,7 +286,7 @@ read -r secs keys pages bytes < <($LIB list-raw list "" "$LIST_N" 3)
 log "ListObjectsV2 ${LIST_N} keys http.client: ${secs}s ($keys keys, $pages pages, $bytes bytes)"
 result list_s3_raw_bytes "$bytes"
 result list_s3_raw "$secs"
-propfind_best "$DAV/list/" 3
+propfind_best "$DAV/list/" 3 list "${DAVAUTH[@]}"
 log "PROPFIND Depth 1 ${LIST_N} entries:       ${SECS}s ($ENTRIES responses, $(stat -c %s "$WORK/propfind.xml") bytes)"
 result propfind_bytes "$(stat -c %s "$WORK/propfind.xml")"
 (( ENTRIES == LIST_N + 1 )) || die "PROPFIND: $ENTRIES responses, expected $(( LIST_N + 1 ))"

@@ -47,6 +47,8 @@ import threading
 import time
 import urllib.parse
 
+from tsv import fmt_rate, load
+
 MiB = 1 << 20
 
 
@@ -315,23 +317,6 @@ def head(bucket, key):
 # ---- summary ---------------------------------------------------------------------------------
 
 
-def load(path):
-    r = {}
-    with open(path) as f:
-        for line in f:
-            line = line.rstrip("\n")
-            if "\t" not in line:
-                continue
-            k, v = line.split("\t", 1)
-            try:
-                r[k] = float(v)
-            except ValueError:
-                r[k] = v
-    return r
-
-
-def fmt_rate(x):
-    return f"{x:.1f} MB/s" if x < 1000 else f"{x / 1000:.2f} GB/s"
 
 
 def summary(path):

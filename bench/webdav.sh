@@ -50,47 +50,9 @@ fi
 SMALL_SIZE=4096
 THREADS=16
 
-T0=$(date +%s)
-log() { printf '[%5ss] %s\n' "$(( $(date +%s) - T0 ))" "$*" >&2; }
-die() { echo "webdav.sh: $*" >&2; exit 1; }
-result() { printf '%s\t%s\n' "$1" "$2" >> "$RESULTS"; }
-# rate BYTES SECS: MB/s (1e6)
-rate() { python3 -c "import sys; print(f'{float(sys.argv[1]) / float(sys.argv[2]) / 1e6:.2f}')" "$@"; }
-fmin() { python3 -c "import sys; print(min(float(x) for x in sys.argv[1:]))" "$@"; }
-fmax() { python3 -c "import sys; print(max(float(x) for x in sys.argv[1:]))" "$@"; }
-hwm_kb() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
-
-# random_stream MIB KEY: MIB MiB of pseudo-random bytes on stdout
-random_stream() {
-    head -c "$(( $1 << 20 ))" /dev/zero \
-        | openssl enc -aes-128-ctr -nosalt -K "$(printf '%032x' "$2")" \
-              -iv 00000000000000000000000000000000
-}
-
-# ---- processes: only the ones this script started are ever stopped ------------------------
-
-PIDS=()
-stop_pid() {
-    local pid=$1
-    if kill -0 "$pid" 2>/dev/null; then
-        kill -TERM "$pid" 2>/dev/null || true
-        for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
-        wait "$pid" 2>/dev/null || true
-    fi
-    local keep=() p
-    for p in "${PIDS[@]}"; do [[ $p == "$pid" ]] || keep+=("$p"); done
-    PIDS=("${keep[@]}")
-}
-cleanup() {
-    local rc=$?
-    local pid
-    for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
-    if [[ ${KEEP:-0} != 1 && -d $WORK ]]; then
-        rm -rf "$WORK"
-    fi
-    exit $rc
-}
+NAME=webdav.sh
+# shellcheck source=bench/lib.sh
+source "$HERE/lib.sh"
 
 # start_ours DATA NAME: runs silent-nas serve on a free port; sets SN_PID and SN_URL (…/dav)
 start_ours() {
@@ -130,51 +92,14 @@ start_rclone() {
     log "rclone pid $RC_PID ($(readlink "/proc/$RC_PID/exe")) at $RC_URL/"
 }
 
-# ---- curl measurements ----------------------------------------------------------------------
+# ---- curl measurements (helpers in lib.sh) -------------------------------------------------
 
-CURL=(curl -sS --max-time 1800 -u)
-
-# put_file URL FILE: one PUT; sets SECS; dies unless 201/204 and every byte was sent
-put_file() {
-    local code secs sent
-    read -r code secs sent < <("${CURL[@]}" "admin:$PW" -T "$2" -o /dev/null \
-        -w '%{http_code} %{time_total} %{size_upload}\n' "$1")
-    [[ $code == 201 || $code == 204 ]] || die "PUT $1: HTTP $code"
-    [[ $sent == "$(stat -c %s "$2")" ]] || die "PUT $1: sent $sent bytes"
-    SECS=$secs
-}
-
-# get_best URL SIZE N: best of N GETs to /dev/null; sets SECS
-get_best() {
-    local code secs got best=""
-    for _ in $(seq "$3"); do
-        read -r code secs got < <("${CURL[@]}" "admin:$PW" -o /dev/null \
-            -w '%{http_code} %{time_total} %{size_download}\n' "$1")
-        [[ $code == 200 ]] || die "GET $1: HTTP $code"
-        [[ $got == "$2" ]] || die "GET $1: $got bytes, expected $2"
-        best=${best:+$(fmin "$best" "$secs")}; best=${best:-$secs}
-    done
-    SECS=$best
-}
-
-# propfind_best URL N TAG: best of N PROPFIND Depth 1; sets SECS and ENTRIES
-propfind_best() {
-    local code secs best="" body=$WORK/propfind-$3.xml
-    for _ in $(seq "$2"); do
-        read -r code secs < <("${CURL[@]}" "admin:$PW" -X PROPFIND -H 'Depth: 1' -o "$body" \
-            -w '%{http_code} %{time_total}\n' "$1")
-        [[ $code == 207 ]] || die "PROPFIND $1: HTTP $code"
-        best=${best:+$(fmin "$best" "$secs")}; best=${best:-$secs}
-    done
-    ENTRIES=$($LIB count "$body")
-    BODY_BYTES=$(stat -c %s "$body")
-    SECS=$best
-}
+DAVAUTH=()   # set once the password is known
 
 # put_stream URL MIB KEY: MIB MiB generated on the fly, piped into curl -T - ; sets SECS
 put_stream() {
     local code secs sent
-    read -r code secs sent < <(random_stream "$2" "$3" | "${CURL[@]}" "admin:$PW" -T - \
+    read -r code secs sent < <(random_stream "$2" "$3" | "${CURL[@]}" "${DAVAUTH[@]}" -T - \
         -o /dev/null -w '%{http_code} %{time_total} %{size_upload}\n' "$1")
     # (size_upload counts the chunked framing too; the stored length is checked with HEAD)
     [[ $code == 201 || $code == 204 ]] || die "PUT $1 (stream): HTTP $code, sent $sent bytes"
@@ -202,6 +127,7 @@ RESULTS=$OUT/webdav-results.tsv
 SUMMARY=$OUT/webdav-summary.txt
 : > "$RESULTS"
 PW=bench-$(openssl rand -hex 12)
+DAVAUTH=(-u "admin:$PW")
 
 if [[ -n ${SILENT_NAS_BIN:-} ]]; then
     BIN=$SILENT_NAS_BIN
@@ -242,22 +168,22 @@ start_rclone "$WORK/rclone-root"
 # ---- 1. one big file up and down -----------------------------------------------------------
 
 sync
-put_file "$OURS/big.bin" "$BIG"; UP_OURS=$(rate "$BIG_BYTES" "$SECS")
+put_file "$OURS/big.bin" "$BIG" "${DAVAUTH[@]}"; UP_OURS=$(rate "$BIG_BYTES" "$SECS")
 log "PUT ${BIG_MIB} MiB  silent-nas: ${SECS}s = $UP_OURS MB/s"
 sync
-put_file "$RC_URL/big.bin" "$BIG"; UP_RC=$(rate "$BIG_BYTES" "$SECS")
+put_file "$RC_URL/big.bin" "$BIG" "${DAVAUTH[@]}"; UP_RC=$(rate "$BIG_BYTES" "$SECS")
 log "PUT ${BIG_MIB} MiB  rclone:     ${SECS}s = $UP_RC MB/s"
 result up_ours "$UP_OURS"
 result up_rclone "$UP_RC"
 sync
 
-get_best "$OURS/big.bin" "$BIG_BYTES" 2; DOWN_OURS=$(rate "$BIG_BYTES" "$SECS")
+get_best "$OURS/big.bin" "$BIG_BYTES" 2 "${DAVAUTH[@]}"; DOWN_OURS=$(rate "$BIG_BYTES" "$SECS")
 log "GET ${BIG_MIB} MiB  silent-nas: ${SECS}s = $DOWN_OURS MB/s"
-get_best "$RC_URL/big.bin" "$BIG_BYTES" 2; DOWN_RC=$(rate "$BIG_BYTES" "$SECS")
+get_best "$RC_URL/big.bin" "$BIG_BYTES" 2 "${DAVAUTH[@]}"; DOWN_RC=$(rate "$BIG_BYTES" "$SECS")
 log "GET ${BIG_MIB} MiB  rclone:     ${SECS}s = $DOWN_RC MB/s"
 result down_ours "$DOWN_OURS"
 result down_rclone "$DOWN_RC"
-if "${CURL[@]}" "admin:$PW" "$OURS/big.bin" | cmp -s - "$BIG"; then
+if "${CURL[@]}" "${DAVAUTH[@]}" "$OURS/big.bin" | cmp -s - "$BIG"; then
     result ours_download_exact yes
 else
     result ours_download_exact NO
@@ -297,11 +223,11 @@ sync
 
 # ---- 3. PROPFIND Depth 1 of a big folder -----------------------------------------------------
 
-propfind_best "$OURS_LIST/list/" 3 ours; PF_OURS=$SECS
+propfind_best "$OURS_LIST/list/" 3 ours "${DAVAUTH[@]}"; PF_OURS=$SECS
 log "PROPFIND ${LIST_N} silent-nas: ${SECS}s, $ENTRIES responses, $BODY_BYTES bytes"
 (( ENTRIES == LIST_N + 1 )) || die "silent-nas PROPFIND: $ENTRIES responses, expected $(( LIST_N + 1 ))"
 result propfind_body_ours "$BODY_BYTES"
-propfind_best "$RC_URL/list/" 3 rclone; PF_RC=$SECS
+propfind_best "$RC_URL/list/" 3 rclone "${DAVAUTH[@]}"; PF_RC=$SECS
 log "PROPFIND ${LIST_N} rclone:     ${SECS}s, $ENTRIES responses, $BODY_BYTES bytes"
 (( ENTRIES == LIST_N + 1 )) || die "rclone PROPFIND: $ENTRIES responses, expected $(( LIST_N + 1 ))"
 result propfind_body_rclone "$BODY_BYTES"
@@ -324,7 +250,7 @@ if (( FOUR_MIB > 0 )); then
         result "rss4g_$who" "$rss"
         result "up4g_$who" "$(rate $(( FOUR_MIB << 20 )) "$SECS")"
         log "PUT ${FOUR_MIB} MiB stream $who: ${SECS}s, peak RSS $rss KiB"
-        len=$("${CURL[@]}" "admin:$PW" -I "$url" | tr -d '\r' | awk 'tolower($1) == "content-length:" {print $2}')
+        len=$("${CURL[@]}" "${DAVAUTH[@]}" -I "$url" | tr -d '\r' | awk 'tolower($1) == "content-length:" {print $2}')
         [[ $len == $(( FOUR_MIB << 20 )) ]] || die "$who: HEAD four.bin says $len bytes"
     done
 fi

@@ -23,6 +23,8 @@ import threading
 import time
 import urllib.parse
 
+from tsv import fmt_rate, load
+
 
 def freeport():
     s = socket.socket()
@@ -114,23 +116,6 @@ def count(path):
     print(len(re.findall(r"<(?:[A-Za-z0-9_.-]+:)?response[\s>]", body)))
 
 
-def load(path):
-    r = {}
-    with open(path) as f:
-        for line in f:
-            line = line.rstrip("\n")
-            if "\t" not in line:
-                continue
-            k, v = line.split("\t", 1)
-            try:
-                r[k] = float(v)
-            except ValueError:
-                r[k] = v
-    return r
-
-
-def fmt_rate(x, unit):
-    return f"{x:.1f} {unit}" if x < 1000 or unit != "MB/s" else f"{x / 1000:.2f} GB/s"
 
 
 def summary(path):
