@@ -168,7 +168,7 @@ pub async fn delete_app(
 }
 
 /// The caller's S3 access keys (never their secrets), revoked ones included.
-#[utoipa::path(get, path = "/api/v1/me/keys", tag = "account",
+#[utoipa::path(get, path = "/api/v1/me/keys", tag = "account", operation_id = "list_own_keys",
     responses(
         (status = 200, description = "Keys", body = KeysResponse),
         (status = 401, description = "Not signed in", body = ErrorBody),
