@@ -268,8 +268,8 @@ pub trait Props {
 /// The audit log: appended in batches, kept to the newest entries, read newest first.
 pub trait AuditTrail {
     /// Appends `entries` (their `id` is ignored) and deletes the oldest entries beyond the
-    /// newest `keep`, in one transaction.
-    fn append_audit(&self, entries: &[AuditRecord], keep: u64) -> MetaResult<()>;
+    /// newest `keep`, in one transaction. Returns how many old entries were deleted.
+    fn append_audit(&self, entries: &[AuditRecord], keep: u64) -> MetaResult<u64>;
     /// A page of entries, newest first.
     fn audit(&self, q: &AuditQuery) -> MetaResult<Vec<AuditRecord>>;
 }
