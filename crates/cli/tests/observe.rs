@@ -78,7 +78,7 @@ fn metrics_follow_requests_and_pass_promtool() {
             >= sample(&t, "silent_nas_disk_free_bytes").unwrap()
     );
     // the default workers are registered (and have not run yet: their intervals are hours)
-    for w in ["gc", "trash", "scrub"] {
+    for w in ["gc", "retention", "trash", "scrub"] {
         for result in ["ok", "error"] {
             assert_eq!(
                 sample(

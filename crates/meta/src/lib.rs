@@ -166,8 +166,9 @@ pub trait Versions {
     ) -> MetaResult<VersionRecord>;
     /// Deletes one version, releasing its chunk references. The only version cannot be deleted.
     fn delete_version(&self, node: NodeId, num: VersionNum) -> MetaResult<()>;
-    /// Every file node with more than `keep` versions (for retention).
-    fn files_with_versions_over(&self, keep: usize) -> MetaResult<Vec<NodeId>>;
+    /// Every file node with more than `keep` versions, with the home it is in (for
+    /// retention), by node id.
+    fn files_with_versions_over(&self, keep: usize) -> MetaResult<Vec<(NodeId, HomeId)>>;
     /// A version of size `size` whose content hash is `hash`, among the files of home
     /// `home` only (live files first, then trashed ones; newest first), with its extent
     /// list. Indexed by hash (schema 6).

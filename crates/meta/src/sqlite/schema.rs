@@ -134,6 +134,12 @@ const MIGRATIONS: &[&str] = &[
     r#"
     CREATE INDEX versions_hash ON versions(hash);
     "#,
+    // 7: per-user retention of old versions (NULL: the server's rule; 0: no such rule for
+    // this user; N: keep the newest N versions / versions younger than N days).
+    r#"
+    ALTER TABLE users ADD COLUMN keep_versions INTEGER;
+    ALTER TABLE users ADD COLUMN keep_days INTEGER;
+    "#,
 ];
 
 /// Brings the database to [`SCHEMA_VERSION`].

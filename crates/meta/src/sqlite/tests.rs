@@ -150,6 +150,8 @@ fn user(name: &str) -> UserRecord {
         quota: Some(10),
         disabled: false,
         created_ns: 1,
+        keep_versions: None,
+        keep_days: None,
     }
 }
 
