@@ -124,6 +124,8 @@ pub fn add_user(
         quota,
         disabled: false,
         created_ns: nas_engine::now_ns(),
+        keep_versions: None,
+        keep_days: None,
     };
     Ok(accounts.create(&rec)?)
 }

@@ -78,7 +78,7 @@ fn metrics_follow_requests_and_pass_promtool() {
             >= sample(&t, "silent_nas_disk_free_bytes").unwrap()
     );
     // the default workers are registered (and have not run yet: their intervals are hours)
-    for w in ["gc", "trash", "scrub"] {
+    for w in ["gc", "retention", "trash", "scrub"] {
         for result in ["ok", "error"] {
             assert_eq!(
                 sample(
@@ -103,6 +103,9 @@ fn metrics_follow_requests_and_pass_promtool() {
         "silent_nas_gc_freed_bytes_total",
         "silent_nas_scrub_runs_total",
         "silent_nas_scrub_damage_found_total",
+        "silent_nas_audit_pruned_entries_total",
+        r#"silent_nas_audit_dropped_entries_total{reason="queue_full"}"#,
+        r#"silent_nas_audit_dropped_entries_total{reason="write_error"}"#,
     ] {
         assert_eq!(sample(&t, counter), Some(0.0), "{counter}");
     }

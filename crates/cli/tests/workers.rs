@@ -1,6 +1,7 @@
 //! Background workers in the real server: with short intervals from the `[workers]`
 //! section, trash expiry empties the trash, GC then frees the chunks, a scrub runs clean —
-//! all seen through `/metrics`, which still passes `promtool check metrics`; a scrub in
+//! all seen through `/metrics`, which still passes `promtool check metrics`; a slow scrub
+//! shows its progress moving in the admin API and in `/metrics` while it runs; a scrub in
 //! progress does not hold up SIGTERM; a bad `[workers]` value stops the start.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed unwrap is a failed test
 
@@ -161,14 +162,151 @@ fn trash_expiry_then_gc_then_scrub_run_on_their_schedules() {
     assert_eq!(sample(&t, "silent_nas_scrub_last_damage_found"), Some(0.0));
     assert_eq!(sample(&t, "silent_nas_scrub_damage_found_total"), Some(0.0));
     assert!(sample(&t, r#"silent_nas_worker_running{worker="scrub"}"#).is_some());
-    assert!(
-        t.lines()
-            .all(|l| !l.starts_with("silent_nas_worker_runs_total{worker=\"retention\""))
+    // retention is scheduled (daily by default) even without a server rule: accounts may
+    // have their own; it has not run
+    assert_eq!(
+        sample(
+            &t,
+            r#"silent_nas_worker_runs_total{worker="retention",result="ok"}"#
+        ),
+        Some(0.0)
     );
     assert_eq!(sample(&t, "silent_nas_ready"), Some(1.0));
     assert!(sample(&t, "silent_nas_disk_free_bytes").unwrap() > 0.0);
     promtool_check(&t);
     sigterm_exits_0(&mut s);
+}
+
+/// The scrub worker's entry in `GET /api/v1/admin/workers` (Basic credentials).
+fn scrub_state(s: &Server) -> serde_json::Value {
+    let r = curl(
+        &[
+            "-u",
+            &auth("admin", ADMIN_PW),
+            &s.url("/api/v1/admin/workers"),
+        ],
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    v["workers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["name"] == "scrub")
+        .unwrap_or_else(|| panic!("no scrub worker in {v}"))
+        .clone()
+}
+
+/// Incompressible bytes (so what the scrub reads is what was written).
+fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+#[test]
+fn a_slow_scrub_shows_its_progress_while_it_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    // 3 MB at 600 KiB/s: about five seconds of reading, a report after every chunk
+    let s = start_with_workers(
+        dir.path(),
+        "gc_interval = \"off\"\nscrub_interval = \"30d\"\nscrub_rate = \"600KiB\"\n",
+    );
+    let a = auth("admin", ADMIN_PW);
+    for i in 0..3 {
+        let url = s.url(&format!("/dav/data{i}.bin"));
+        let put = curl(&["-u", &a, "-T", "-", &url], Some(&noise(1_000_000, i)));
+        assert_eq!(put.status, 201);
+    }
+    let stored = sample(&metrics(&s), "silent_nas_storage_stored_bytes").unwrap() as u64;
+    assert!(stored >= 3_000_000, "{stored}");
+    let idle = scrub_state(&s);
+    assert_eq!(idle["running"], false);
+    assert!(idle["progress"].is_null(), "{idle}");
+    let run = curl(
+        &[
+            "-u",
+            &a,
+            "-X",
+            "POST",
+            &s.url("/api/v1/admin/workers/scrub/run"),
+        ],
+        None,
+    );
+    assert_eq!(run.status, 202, "{}", run.text());
+
+    // poll while it runs: the figure moves, in bytes, towards the store's stored bytes
+    let until = Instant::now() + PATIENCE;
+    let mut seen: Vec<u64> = Vec::new();
+    let mut scraped = None;
+    loop {
+        let w = scrub_state(&s);
+        if w["runs"] == 1 {
+            break;
+        }
+        if let Some(p) = w["progress"].as_object() {
+            assert_eq!(w["running"], true, "{w}");
+            assert_eq!(p["unit"], "bytes", "{w}");
+            assert_eq!(p["total"].as_u64(), Some(stored), "{w}");
+            let done = p["done"].as_u64().unwrap();
+            assert!(done <= stored, "{w}");
+            let ratio = p["ratio"].as_f64().unwrap();
+            assert!((ratio - done as f64 / stored as f64).abs() < 1e-9, "{w}");
+            assert!(
+                seen.last().is_none_or(|&d| d <= done),
+                "never backwards: {seen:?} {w}"
+            );
+            if seen.last() != Some(&done) {
+                seen.push(done);
+            }
+            if scraped.is_none() && done < stored {
+                scraped = Some(metrics(&s));
+            }
+        }
+        assert!(Instant::now() < until, "the scrub did not finish: {w}");
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    assert!(
+        seen.len() >= 3 && seen.iter().any(|&d| d < stored / 2),
+        "the progress moved during the run: {seen:?}"
+    );
+    // the metrics during the run: done and total in bytes, the ratio between 0 and 1
+    let t = scraped.expect("a scrape during the run");
+    let done = sample(
+        &t,
+        r#"silent_nas_worker_progress_done{worker="scrub",unit="bytes"}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        sample(
+            &t,
+            r#"silent_nas_worker_progress_target{worker="scrub",unit="bytes"}"#
+        ),
+        Some(stored as f64),
+        "{t}"
+    );
+    let ratio = sample(&t, r#"silent_nas_worker_progress_ratio{worker="scrub"}"#).unwrap();
+    assert!(done < stored as f64 && (0.0..1.0).contains(&ratio), "{t}");
+    promtool_check(&t);
+    // over: the outcome is there, the progress is gone from the API and the metrics
+    let w = scrub_state(&s);
+    assert_eq!(
+        (w["running"].as_bool(), w["failures"].as_u64()),
+        (Some(false), Some(0))
+    );
+    assert!(w["progress"].is_null(), "{w}");
+    assert_eq!(w["last_outcome"]["damage"], 0, "{w}");
+    let t = metrics(&s);
+    assert!(!t.contains("silent_nas_worker_progress_done{"), "{t}");
+    assert!(!t.contains("silent_nas_worker_progress_ratio{"), "{t}");
+    promtool_check(&t);
 }
 
 #[test]

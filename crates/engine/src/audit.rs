@@ -3,7 +3,8 @@
 //! which queues them on a bounded channel and returns at once; one background thread
 //! stores them in batches (gathered for up to 200 ms, one metadata transaction per batch)
 //! and keeps only the newest `max_entries`. A request never waits for the database: when the queue is full (the
-//! database is stuck), entries are dropped and counted ([`AuditLog::dropped`]).
+//! database is stuck), entries are dropped and counted ([`AuditLog::counts`], with the
+//! entries a failed write lost and the old ones pruned).
 //!
 //! [`AuditNote`] is the request-scoped slot through which a door tells the middleware what
 //! only it knows: the signed-in user (a bearer token's owner, the name tried at a failed
@@ -54,8 +55,27 @@ enum Msg {
 pub struct AuditLog {
     store: Store,
     tx: SyncSender<Msg>,
-    dropped: Arc<AtomicU64>,
+    counters: Arc<Counters>,
     thread: Arc<Mutex<Option<JoinHandle<()>>>>,
+}
+
+#[derive(Default)]
+struct Counters {
+    dropped: AtomicU64,
+    failed: AtomicU64,
+    pruned: AtomicU64,
+}
+
+/// What the audit log lost or let go of since it started (for metrics).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AuditCounts {
+    /// Entries dropped before reaching the writer: its queue was full (the database was
+    /// behind) or it had stopped.
+    pub dropped: u64,
+    /// Entries the writer could not store (the database refused their batch).
+    pub failed: u64,
+    /// Stored entries deleted because the log keeps only the newest `max_entries`.
+    pub pruned: u64,
 }
 
 /// What a door knows of a request that the middleware cannot see: put into the request's
@@ -105,13 +125,15 @@ impl AuditLog {
         }
         let (tx, rx) = sync_channel(QUEUE);
         let writer = store.clone();
+        let counters = Arc::new(Counters::default());
+        let c = counters.clone();
         let handle = std::thread::Builder::new()
             .name("audit-writer".into())
-            .spawn(move || write_loop(&writer, &rx, max_entries))?;
+            .spawn(move || write_loop(&writer, &rx, max_entries, &c))?;
         Ok(AuditLog {
             store: store.clone(),
             tx,
-            dropped: Arc::default(),
+            counters,
             thread: Arc::new(Mutex::new(Some(handle))),
         })
     }
@@ -121,7 +143,7 @@ impl AuditLog {
         match self.tx.try_send(Msg::Entry(Box::new(e))) {
             Ok(()) => true,
             Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
-                self.dropped.fetch_add(1, Ordering::Relaxed);
+                self.counters.dropped.fetch_add(1, Ordering::Relaxed);
                 false
             }
         }
@@ -129,7 +151,17 @@ impl AuditLog {
 
     /// Entries dropped because the queue was full or the writer had stopped.
     pub fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::Relaxed)
+        self.counters.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Entries dropped, lost to a failed write, and pruned, since the log started.
+    pub fn counts(&self) -> AuditCounts {
+        let c = &self.counters;
+        AuditCounts {
+            dropped: c.dropped.load(Ordering::Relaxed),
+            failed: c.failed.load(Ordering::Relaxed),
+            pruned: c.pruned.load(Ordering::Relaxed),
+        }
     }
 
     /// Waits until every entry queued before this call is stored. Blocking.
@@ -186,7 +218,7 @@ impl KeyOwners<'_> {
     }
 }
 
-fn write_loop(store: &Store, rx: &Receiver<Msg>, keep: u64) {
+fn write_loop(store: &Store, rx: &Receiver<Msg>, keep: u64, counters: &Counters) {
     let mut owners = KeyOwners {
         store,
         known: HashMap::new(),
@@ -231,8 +263,16 @@ fn write_loop(store: &Store, rx: &Receiver<Msg>, keep: u64) {
                 }
             };
         }
-        if let Err(e) = store.inner.meta.append_audit(&batch, keep) {
-            eprintln!("audit log: cannot store {} entries: {e}", batch.len());
+        match store.inner.meta.append_audit(&batch, keep) {
+            Ok(pruned) => {
+                counters.pruned.fetch_add(pruned, Ordering::Relaxed);
+            }
+            Err(e) => {
+                counters
+                    .failed
+                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                eprintln!("audit log: cannot store {} entries: {e}", batch.len());
+            }
         }
         batch.clear();
         for w in waiting.drain(..) {
@@ -291,11 +331,20 @@ mod tests {
             })
             .unwrap();
         assert_eq!(all.len(), 50);
+        assert_eq!(log.counts().pruned, 30, "80 stored, the newest 50 kept");
         assert_eq!(all[0].path, "/b/79");
         assert_eq!(all[1].user.as_deref(), Some("alice"));
         assert_eq!(all[0].user, None, "an unknown key has no owner");
         log.stop();
         assert!(!log.record(entry(99, None)), "dropped after stop");
         assert_eq!(log.dropped(), 1);
+        assert_eq!(
+            log.counts(),
+            AuditCounts {
+                dropped: 1,
+                failed: 0,
+                pruned: 30
+            }
+        );
     }
 }

@@ -5,6 +5,7 @@
 //! ever "repaired" here.
 
 use crate::error::EngineResult;
+use crate::progress::{Progress, ProgressUnit};
 use crate::store::Store;
 use nas_blob::BlobStore;
 use nas_meta::{ChunkRecord, ChunkRow};
@@ -57,7 +58,7 @@ impl Store {
         verify_data: bool,
         progress: &mut dyn FnMut(u64, u64),
     ) -> EngineResult<FsckReport> {
-        self.check(verify_data, false, progress, &mut |_| true)
+        self.check(verify_data, false, progress, &mut |_, _| true)
     }
 
     /// A scrub: fsck with data verification that is safe while the store serves (writes,
@@ -65,10 +66,14 @@ impl Store {
     /// snapshot of the index is checked again against the index as it is now, so a chunk
     /// moved or freed meanwhile is not damage; reference counts are not compared (that
     /// needs an offline `fsck`). `after_chunk` is called with the stored bytes of each
-    /// chunk read back: it paces the scrub (it may sleep) and stops it by returning
+    /// chunk read back and how far the scrub is (stored bytes examined of the index
+    /// snapshot's total): it paces the scrub (it may sleep) and stops it by returning
     /// `false`; the report is then marked [`FsckReport::interrupted`] and holds only the
     /// chunk damage found so far.
-    pub fn scrub(&self, after_chunk: &mut dyn FnMut(u64) -> bool) -> EngineResult<FsckReport> {
+    pub fn scrub(
+        &self,
+        after_chunk: &mut dyn FnMut(u64, Progress) -> bool,
+    ) -> EngineResult<FsckReport> {
         self.check(true, true, &mut |_, _| {}, after_chunk)
     }
 
@@ -86,7 +91,7 @@ impl Store {
         verify_data: bool,
         online: bool,
         progress: &mut dyn FnMut(u64, u64),
-        after_chunk: &mut dyn FnMut(u64) -> bool,
+        after_chunk: &mut dyn FnMut(u64, Progress) -> bool,
     ) -> EngineResult<FsckReport> {
         let meta = &self.inner.meta;
         let blobs = &self.inner.blobs;
@@ -107,10 +112,13 @@ impl Store {
         })?;
         rep.chunks = chunks.len() as u64;
         let total = chunks.len() as u64;
+        let total_bytes: u64 = chunks.values().map(|c| u64::from(c.loc.len)).sum();
         let mut bad: HashMap<ChunkRow, String> = HashMap::new();
         let mut done = 0u64;
+        let mut bytes_done = 0u64;
         for c in chunks.values() {
             let end = c.loc.offset + u64::from(c.loc.len);
+            bytes_done += u64::from(c.loc.len);
             let mut problem = match packs.get(&c.loc.pack) {
                 None => Some(format!(
                     "chunk {} is in pack {}, which is missing",
@@ -127,7 +135,8 @@ impl Store {
                         progress(done, total);
                     }
                     let found = verify_frame(&**blobs, c).err();
-                    if !after_chunk(u64::from(c.loc.len)) {
+                    let at = Progress::new(bytes_done, Some(total_bytes), ProgressUnit::Bytes);
+                    if !after_chunk(u64::from(c.loc.len), at) {
                         rep.interrupted = true;
                     }
                     found

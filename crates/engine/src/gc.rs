@@ -8,6 +8,7 @@
 //!   old or the new copy indexed; the other is dead space for the next run.
 
 use crate::error::{EngineError, EngineResult};
+use crate::progress::{Progress, ProgressUnit, ignore};
 use crate::store::Store;
 use nas_blob::RECORD_HEADER_LEN;
 use nas_meta::{ChunkRecord, ChunkRow};
@@ -116,12 +117,21 @@ impl Store {
     /// pinned chunk.
     pub fn gc_execute(&self, plan: GcPlan) -> EngineResult<GcReport> {
         let _one_at_a_time = self.inner.gc_lock.lock().unwrap_or_else(|p| p.into_inner());
-        self.execute_locked(plan)
+        self.execute_locked(plan, &mut ignore)
     }
 
-    fn execute_locked(&self, plan: GcPlan) -> EngineResult<GcReport> {
+    /// Executes `plan`, telling `progress` of the chunks examined (a batch at a time), then
+    /// of the packs deleted or compacted.
+    fn execute_locked(
+        &self,
+        plan: GcPlan,
+        progress: &mut dyn FnMut(Progress),
+    ) -> EngineResult<GcReport> {
         let inner = &self.inner;
         let mut report = GcReport::default();
+        let rows = plan.rows.len() as u64;
+        progress(Progress::new(0, Some(rows), ProgressUnit::Chunks));
+        let mut examined = 0u64;
         for batch in plan.rows.chunks(BATCH) {
             let deleted = inner.pins.locked(|pins| {
                 inner
@@ -130,7 +140,11 @@ impl Store {
             })?;
             report.chunks_pinned += batch.len() - deleted.len();
             report.chunks_freed += deleted.len();
+            examined += batch.len() as u64;
+            progress(Progress::new(examined, Some(rows), ProgressUnit::Chunks));
         }
+        let packs = plan.packs.len() as u64;
+        progress(Progress::new(0, Some(packs), ProgressUnit::Packs));
         let sizes: HashMap<PackId, u64> = inner
             .blobs
             .packs()?
@@ -138,8 +152,10 @@ impl Store {
             .filter(|p| !p.active)
             .map(|p| (p.id, p.size))
             .collect();
-        for pack in &plan.packs {
+        for (i, pack) in plan.packs.iter().enumerate() {
+            let done = Progress::new(i as u64 + 1, Some(packs), ProgressUnit::Packs);
             let Some(&size) = sizes.get(pack) else {
+                progress(done);
                 continue;
             };
             let live = inner.meta.chunks_in_pack(*pack)?;
@@ -147,6 +163,7 @@ impl Store {
             if !live.is_empty() {
                 if let Err(e) = self.compact(&live) {
                     report.errors.push(format!("pack {pack}: {e}"));
+                    progress(done);
                     continue;
                 }
                 report.packs_compacted += 1;
@@ -166,6 +183,7 @@ impl Store {
                 report.packs_deleted += 1;
                 report.bytes_freed += freed;
             }
+            progress(done);
         }
         report.plan = plan;
         Ok(report)
@@ -173,15 +191,22 @@ impl Store {
 
     /// Plans and, unless `dry_run`, executes.
     pub fn gc(&self, dry_run: bool) -> EngineResult<GcReport> {
-        let _one_at_a_time = self.inner.gc_lock.lock().unwrap_or_else(|p| p.into_inner());
-        let plan = self.gc_plan()?;
         if dry_run {
+            let _one_at_a_time = self.inner.gc_lock.lock().unwrap_or_else(|p| p.into_inner());
             return Ok(GcReport {
-                plan,
+                plan: self.gc_plan()?,
                 ..GcReport::default()
             });
         }
-        self.execute_locked(plan)
+        self.gc_with(&mut ignore)
+    }
+
+    /// Plans and executes, telling `progress` how far the execution is: chunks examined of
+    /// the plan's unreferenced chunks, then packs done of the packs to delete or compact.
+    pub fn gc_with(&self, progress: &mut dyn FnMut(Progress)) -> EngineResult<GcReport> {
+        let _one_at_a_time = self.inner.gc_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let plan = self.gc_plan()?;
+        self.execute_locked(plan, progress)
     }
 
     /// Copies the given indexed frames of a pack to the active pack and re-points the index.

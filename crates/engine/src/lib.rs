@@ -33,7 +33,9 @@ mod gc;
 mod group_commit;
 mod home;
 mod pins;
+mod progress;
 mod read;
+mod retention;
 mod staging;
 mod stats;
 mod store;
@@ -55,10 +57,13 @@ pub use nas_meta::{
     AppPasswordRecord, DeadProp, Expect, FileAttrs, KeyRecord, ListKey, LockRecord, NodeKind,
     PropOp, SearchFilter, TrashRecord, UserRecord, VersionRecord,
 };
+pub use progress::{Progress, ProgressUnit};
 pub use read::{FileReader, RangeReader};
+pub use retention::{
+    MAX_KEEP_DAYS, MAX_KEEP_VERSIONS, RetentionPlan, RetentionPolicy, UserRetention,
+};
 pub use staging::{KeyedLocks, new_upload_id, upload_dir};
 pub use stats::StoreStats;
 pub use store::{Store, StoreOptions};
 pub use time::now_ns;
-pub use versions::{RetentionPlan, RetentionPolicy};
 pub use write::{FileWriter, PreparedWrite, WriteOptions};

@@ -3,6 +3,7 @@
 
 use crate::error::{EngineError, EngineResult};
 use crate::home::Home;
+use crate::progress::{Progress, ProgressUnit, ignore};
 use crate::store::Store;
 use crate::time::now_ns;
 use nas_meta::TrashRecord;
@@ -71,13 +72,26 @@ impl Home {
 impl Store {
     /// Purges trash entries (all homes) older than `age`. Returns how many.
     pub fn expire_trash(&self, age: Duration) -> EngineResult<usize> {
+        self.expire_trash_with(age, &mut ignore)
+    }
+
+    /// [`Store::expire_trash`], telling `progress` how many of the expired entries are
+    /// purged so far.
+    pub fn expire_trash_with(
+        &self,
+        age: Duration,
+        progress: &mut dyn FnMut(Progress),
+    ) -> EngineResult<usize> {
         let before = now_ns().saturating_sub(crate::time::duration_ns(age));
         let old = self.inner.meta.trash_older_than(before)?;
-        for t in &old {
+        let total = Some(old.len() as u64);
+        progress(Progress::new(0, total, ProgressUnit::Entries));
+        for (i, t) in old.iter().enumerate() {
             match self.inner.meta.trash_purge(t.id) {
                 Ok(()) | Err(nas_meta::MetaError::NotFound(_)) => {}
                 Err(e) => return Err(e.into()),
             }
+            progress(Progress::new(i as u64 + 1, total, ProgressUnit::Entries));
         }
         Ok(old.len())
     }

@@ -39,7 +39,7 @@ fn a_scrub_during_writes_and_gc_reports_no_damage() {
         std::thread::spawn(move || {
             let mut runs = 0u32;
             while !stop.load(Ordering::Relaxed) || runs < 3 {
-                let r = s.scrub(&mut |_| true).unwrap();
+                let r = s.scrub(&mut |_, _| true).unwrap();
                 assert!(!r.interrupted);
                 assert!(r.is_clean(), "scrub {runs}: {:?}", r.problems);
                 runs += 1;

@@ -207,6 +207,8 @@ fn dead_props_accounts_and_lock_table_through_the_facade() {
         quota: None,
         disabled: false,
         created_ns: 0,
+        keep_versions: None,
+        keep_days: None,
     })
     .unwrap();
     assert_eq!(

@@ -1,15 +1,19 @@
-//! The maintenance workers on a real store: retention, trash expiry, GC and scrub each do
-//! what the matching offline command does, report it in their state, and a throttled scrub
-//! stops at shutdown.
+//! The maintenance workers on a real store: retention (with each user's own policy), trash
+//! expiry, GC and scrub each do what the matching offline command does, report their
+//! progress while they run and their outcome in their state, and a throttled scrub stops
+//! at shutdown.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed unwrap is a failed test
 
 mod common;
 use common::*;
 use nas_engine::workers::{
-    GC, MaintenanceConfig, RETENTION, SCRUB, TRASH, WorkerRunner, WorkerState, maintenance_workers,
+    GC, MaintenanceConfig, Outcome, Progress, ProgressUnit, RETENTION, SCRUB, TRASH,
+    WorkerObserver, WorkerRunner, WorkerState, maintenance_workers,
 };
-use nas_engine::{RetentionPolicy, Store, StoreOptions, WriteOptions};
+use nas_engine::{RetentionPolicy, Store, StoreOptions, UserRecord, UserRetention, WriteOptions};
+use std::collections::HashMap;
 use std::os::unix::fs::FileExt;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const HOUR: Duration = Duration::from_secs(3600);
@@ -118,7 +122,7 @@ fn disabled_workers_are_not_added() {
     let none = MaintenanceConfig {
         gc_interval: None,
         retention: RetentionPolicy::default(),
-        retention_interval: Some(HOUR),
+        retention_interval: None,
         trash_retention: None,
         trash_interval: HOUR,
         scrub_interval: None,
@@ -129,7 +133,156 @@ fn disabled_workers_are_not_added() {
         .iter()
         .map(|w| w.name().to_owned())
         .collect();
-    assert_eq!(default, [GC, TRASH, SCRUB], "retention is off by default");
+    assert_eq!(
+        default,
+        [GC, RETENTION, TRASH, SCRUB],
+        "retention runs without a server rule: accounts may have their own"
+    );
+}
+
+/// The last progress each worker reported, and every unit it reported in.
+#[derive(Default)]
+struct Heard(Mutex<HashMap<String, (Progress, Vec<ProgressUnit>)>>);
+
+impl WorkerObserver for Heard {
+    fn progress(&self, name: &str, p: &Progress) {
+        let mut m = self.0.lock().unwrap();
+        let e = m.entry(name.to_owned()).or_insert((*p, Vec::new()));
+        e.0 = *p;
+        if !e.1.contains(&p.unit) {
+            e.1.push(p.unit);
+        }
+    }
+    fn finished(&self, _: &str, _: &WorkerState, _: &Result<Outcome, String>, _: Duration) {}
+}
+
+#[test]
+fn each_maintenance_worker_reports_its_progress() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = small_packs(dir.path());
+    let h = home(&s);
+    for i in 0..4 {
+        h.write_all(&p("/f"), &random_bytes(150_000, i), WriteOptions::default())
+            .unwrap();
+    }
+    h.write_all(&p("/t"), &random_bytes(10_000, 7), WriteOptions::default())
+        .unwrap();
+    h.delete(&p("/t")).unwrap();
+    let heard = Arc::new(Heard::default());
+    let r = WorkerRunner::new(Some(heard.clone()));
+    for w in maintenance_workers(&s, &all_on(1)) {
+        r.add(w).unwrap();
+    }
+    let last = |name: &str| heard.0.lock().unwrap().get(name).cloned().unwrap();
+
+    let stored = s.stats().unwrap().stored_bytes;
+    let st = run(&r, SCRUB);
+    assert_eq!(st.progress, None, "cleared at the end");
+    let (p, units) = last(SCRUB);
+    assert_eq!(units, [ProgressUnit::Bytes]);
+    assert_eq!(p, Progress::new(stored, Some(stored), ProgressUnit::Bytes));
+
+    run(&r, RETENTION);
+    let (p, units) = last(RETENTION);
+    assert_eq!(units, [ProgressUnit::Files, ProgressUnit::Versions]);
+    assert_eq!(p, Progress::new(3, Some(3), ProgressUnit::Versions));
+
+    run(&r, TRASH);
+    let (p, units) = last(TRASH);
+    assert_eq!(units, [ProgressUnit::Entries]);
+    assert_eq!(p, Progress::new(1, Some(1), ProgressUnit::Entries));
+
+    let st = run(&r, GC);
+    let chunks = st.last_outcome.unwrap().items;
+    assert!(chunks > 0);
+    let (p, units) = last(GC);
+    assert_eq!(units, [ProgressUnit::Chunks, ProgressUnit::Packs]);
+    assert!(p.is_complete(), "{p:?}");
+    r.stop();
+}
+
+fn account(name: &str, keep_versions: Option<u32>, keep_days: Option<u32>) -> UserRecord {
+    UserRecord {
+        name: name.into(),
+        password: "$argon2id$x".into(),
+        role: "user".into(),
+        quota: None,
+        disabled: false,
+        created_ns: 0,
+        keep_versions,
+        keep_days,
+    }
+}
+
+#[test]
+fn one_retention_run_applies_each_users_policy_to_their_home() {
+    let (_d, s) = store();
+    let accounts = s.accounts();
+    // the server keeps 3 versions; alice keeps 1; bob keeps everything; carol follows the
+    // server; dave keeps 10 days by age only (every version here is younger)
+    accounts.create(&account("alice", Some(1), None)).unwrap();
+    accounts.create(&account("bob", Some(0), Some(0))).unwrap();
+    accounts.create(&account("carol", None, None)).unwrap();
+    accounts
+        .create(&account("dave", Some(0), Some(10)))
+        .unwrap();
+    let homes = ["alice", "bob", "carol", "dave", "not-a-user"];
+    for name in homes {
+        let h = s.home(name).unwrap();
+        for i in 0..5 {
+            h.write_all(&p("/f"), &random_bytes(1000, i), WriteOptions::default())
+                .unwrap();
+        }
+    }
+    let cfg = MaintenanceConfig {
+        gc_interval: None,
+        retention: RetentionPolicy {
+            keep_last: Some(3),
+            keep_within: None,
+        },
+        retention_interval: Some(HOUR),
+        trash_retention: None,
+        trash_interval: HOUR,
+        scrub_interval: None,
+        scrub_rate: None,
+    };
+    let r = WorkerRunner::new(None);
+    for w in maintenance_workers(&s, &cfg) {
+        r.add(w).unwrap();
+    }
+    let st = run(&r, RETENTION);
+    assert_eq!(st.runs, 1);
+    let left = |name: &str| {
+        let h = s.home(name).unwrap();
+        h.versions(&p("/f"))
+            .unwrap()
+            .iter()
+            .map(|v| v.num.0)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(left("alice"), [5]);
+    assert_eq!(left("bob"), [1, 2, 3, 4, 5]);
+    assert_eq!(left("carol"), [3, 4, 5]);
+    assert_eq!(left("dave"), [1, 2, 3, 4, 5]);
+    assert_eq!(
+        left("not-a-user"),
+        [3, 4, 5],
+        "homes without an account: the server's"
+    );
+    assert_eq!(st.last_outcome.unwrap().items, 4 + 2 + 2);
+    // a change to an account applies at the next run, without a restart
+    let mut bob = accounts.get("bob").unwrap().unwrap();
+    UserRetention {
+        keep_versions: Some(2),
+        keep_days: None,
+    }
+    .store_in(&mut bob);
+    accounts.update(&bob).unwrap();
+    assert_eq!(accounts.get("bob").unwrap().unwrap().keep_versions, Some(2));
+    run(&r, RETENTION);
+    assert_eq!(left("bob"), [4, 5]);
+    assert_eq!(left("alice"), [5]);
+    r.stop();
 }
 
 #[test]

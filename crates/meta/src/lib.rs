@@ -178,8 +178,9 @@ pub trait Versions {
     ) -> MetaResult<VersionRecord>;
     /// Deletes one version, releasing its chunk references. The only version cannot be deleted.
     fn delete_version(&self, node: NodeId, num: VersionNum) -> MetaResult<()>;
-    /// Every file node with more than `keep` versions (for retention).
-    fn files_with_versions_over(&self, keep: usize) -> MetaResult<Vec<NodeId>>;
+    /// Every file node with more than `keep` versions, with the home it is in (for
+    /// retention), by node id.
+    fn files_with_versions_over(&self, keep: usize) -> MetaResult<Vec<(NodeId, HomeId)>>;
     /// A version of size `size` whose content hash is `hash`, among the files of home
     /// `home` only (live files first, then trashed ones; newest first), with its extent
     /// list. Indexed by hash (schema 6).
@@ -296,8 +297,8 @@ pub trait Props {
 /// The audit log: appended in batches, kept to the newest entries, read newest first.
 pub trait AuditTrail {
     /// Appends `entries` (their `id` is ignored) and deletes the oldest entries beyond the
-    /// newest `keep`, in one transaction.
-    fn append_audit(&self, entries: &[AuditRecord], keep: u64) -> MetaResult<()>;
+    /// newest `keep`, in one transaction. Returns how many old entries were deleted.
+    fn append_audit(&self, entries: &[AuditRecord], keep: u64) -> MetaResult<u64>;
     /// A page of entries, newest first.
     fn audit(&self, q: &AuditQuery) -> MetaResult<Vec<AuditRecord>>;
 }

@@ -215,6 +215,12 @@ pub struct UserRecord {
     pub disabled: bool,
     /// Creation time.
     pub created_ns: i64,
+    /// Retention of old versions in this user's home: keep the newest N. `None` follows
+    /// the server's rule, `Some(0)` turns the rule off for this user (schema 7).
+    pub keep_versions: Option<u32>,
+    /// Retention: keep versions younger than D days. `None` follows the server's rule,
+    /// `Some(0)` turns the rule off for this user (schema 7).
+    pub keep_days: Option<u32>,
 }
 
 /// A dead property (WebDAV PROPPATCH): namespace, name, XML value.

@@ -1,6 +1,7 @@
 //! The audit middleware: after each request, records a change (a write method of WebDAV,
 //! S3 or REST, whatever its status) or a refusal (401 or 403 at any door) in the
-//! [`AuditLog`], and counts it in `silent_nas_audit_events_total{door,kind}`. The user is
+//! [`AuditLog`], and counts it in `silent_nas_audit_events_total{door,kind}`; the log's
+//! own losses and pruning are counted at each scrape ([`AuditSeries`]). The user is
 //! what the door noted in the request's [`AuditNote`] (a bearer token's owner, the name a
 //! REST login tried), else the name of HTTP Basic credentials (never the password); an S3
 //! request names its access key id, whose owner the log's writer looks up. Only the path
@@ -13,9 +14,81 @@ use axum::http::{HeaderMap, Method, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use base64::Engine as _;
-use nas_engine::audit::{AuditLog, AuditNote, AuditRecord};
+use nas_engine::audit::{AuditCounts, AuditLog, AuditNote, AuditRecord};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::registry::Registry;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+
+type Labels = Vec<(String, String)>;
+
+/// The audit log's series: entries recorded (by the middleware, as requests end), and
+/// entries dropped or pruned (copied from [`AuditLog::counts`] at each scrape).
+pub(crate) struct AuditSeries {
+    events: Family<Labels, Counter>,
+    dropped: Family<Labels, Counter>,
+    pruned: Counter,
+    /// The log's counts at the last scrape: counters move by the difference.
+    seen: Mutex<AuditCounts>,
+}
+
+fn reason(r: &str) -> Labels {
+    vec![("reason".into(), r.into())]
+}
+
+impl AuditSeries {
+    pub(crate) fn register(r: &mut Registry) -> AuditSeries {
+        let s = AuditSeries {
+            events: Family::default(),
+            dropped: Family::default(),
+            pruned: Counter::default(),
+            seen: Mutex::default(),
+        };
+        r.register(
+            "silent_nas_audit_events",
+            "Audit log entries by door and kind (write, auth_failure)",
+            s.events.clone(),
+        );
+        r.register(
+            "silent_nas_audit_dropped_entries",
+            "Audit log entries lost, by reason: queue_full (the writer was behind, or stopped) or write_error (the database refused a batch)",
+            s.dropped.clone(),
+        );
+        r.register(
+            "silent_nas_audit_pruned_entries",
+            "Old audit log entries deleted to keep the log to audit_max_entries",
+            s.pruned.clone(),
+        );
+        for why in ["queue_full", "write_error"] {
+            s.dropped.get_or_create(&reason(why)).inc_by(0);
+        }
+        s
+    }
+
+    /// Counts an audit log entry.
+    pub(crate) fn event(&self, door: &str, kind: &str) {
+        self.events
+            .get_or_create(&vec![
+                ("door".into(), door.into()),
+                ("kind".into(), kind.into()),
+            ])
+            .inc();
+    }
+
+    /// Moves the counters to the log's current counts (which only grow).
+    pub(crate) fn sync(&self, now: AuditCounts) {
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        self.dropped
+            .get_or_create(&reason("queue_full"))
+            .inc_by(now.dropped.saturating_sub(seen.dropped));
+        self.dropped
+            .get_or_create(&reason("write_error"))
+            .inc_by(now.failed.saturating_sub(seen.failed));
+        self.pruned.inc_by(now.pruned.saturating_sub(seen.pruned));
+        *seen = now;
+    }
+}
 
 /// State of [`audit_trail`].
 #[derive(Clone)]
@@ -154,7 +227,7 @@ pub async fn audit_trail(State(a): State<Auditor>, mut req: Request, next: Next)
     } else {
         return resp;
     };
-    a.metrics.audit_event(door, kind);
+    a.metrics.audit.event(door, kind);
     a.log.record(AuditRecord {
         id: 0,
         time_ns: nas_engine::now_ns(),
@@ -207,5 +280,53 @@ mod tests {
         assert!(is_write("webdav", &Method::from_bytes(b"MKCOL").unwrap()));
         assert!(!is_write("webdav", &Method::GET));
         assert!(!is_write("ops", &Method::POST));
+    }
+
+    #[test]
+    fn the_logs_losses_and_pruning_become_counters() {
+        let m = Metrics::new();
+        let sample = |t: &str, series: &str| -> Option<f64> {
+            t.lines()
+                .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+        };
+        let t = m.text();
+        for r in ["queue_full", "write_error"] {
+            let s = format!(r#"silent_nas_audit_dropped_entries_total{{reason="{r}"}}"#);
+            assert_eq!(sample(&t, &s), Some(0.0), "{t}");
+        }
+        assert_eq!(
+            sample(&t, "silent_nas_audit_pruned_entries_total"),
+            Some(0.0)
+        );
+        m.audit.sync(AuditCounts {
+            dropped: 3,
+            failed: 0,
+            pruned: 10,
+        });
+        m.audit.sync(AuditCounts {
+            dropped: 4,
+            failed: 2,
+            pruned: 25,
+        });
+        let t = m.text();
+        assert_eq!(
+            sample(
+                &t,
+                r#"silent_nas_audit_dropped_entries_total{reason="queue_full"}"#
+            ),
+            Some(4.0)
+        );
+        assert_eq!(
+            sample(
+                &t,
+                r#"silent_nas_audit_dropped_entries_total{reason="write_error"}"#
+            ),
+            Some(2.0)
+        );
+        assert_eq!(
+            sample(&t, "silent_nas_audit_pruned_entries_total"),
+            Some(25.0)
+        );
+        assert!(t.contains("# TYPE silent_nas_audit_pruned_entries_total counter"));
     }
 }

@@ -22,6 +22,7 @@ pub use metrics::{Door, Metrics, track};
 use axum::Router;
 use axum::routing::get;
 use nas_engine::Store;
+use nas_engine::audit::AuditLog;
 use std::sync::Arc;
 
 /// State of the observability routes.
@@ -35,6 +36,8 @@ pub struct Observe {
     pub min_free_bytes: u64,
     /// Counts the signed-in sessions (the REST door's), read at each scrape.
     pub sessions: Option<Arc<dyn Fn() -> usize + Send + Sync>>,
+    /// The audit log, whose dropped and pruned entries are counted at each scrape.
+    pub audit: Option<AuditLog>,
 }
 
 /// `/healthz`, `/readyz`, `/metrics` and their `storage-v2` aliases. None needs sign-in.

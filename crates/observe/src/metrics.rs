@@ -2,6 +2,7 @@
 //! store and process series refreshed at each scrape.
 
 use crate::Observe;
+use crate::audit::AuditSeries;
 use crate::host::HostSeries;
 use crate::workers::WorkerSeries;
 use axum::body::Body;
@@ -45,7 +46,7 @@ pub struct Metrics {
     rss: Gauge,
     fds: Gauge,
     started: Gauge,
-    audit_events: Family<Labels, Counter>,
+    pub(crate) audit: AuditSeries,
     pub(crate) host: HostSeries,
     pub(crate) workers: WorkerSeries,
 }
@@ -85,7 +86,7 @@ impl Metrics {
             rss: Gauge::default(),
             fds: Gauge::default(),
             started: Gauge::default(),
-            audit_events: Family::default(),
+            audit: AuditSeries::register(&mut r),
             host: HostSeries::register(&mut r),
             workers: WorkerSeries::register(&mut r),
         };
@@ -176,27 +177,12 @@ impl Metrics {
             "Start time, seconds since the Unix epoch",
             m.started.clone(),
         );
-        r.register(
-            "silent_nas_audit_events",
-            "Audit log entries by door and kind (write, auth_failure)",
-            m.audit_events.clone(),
-        );
         let started = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0);
         m.started.set(started);
         Metrics { registry: r, ..m }
-    }
-
-    /// Counts an audit log entry.
-    pub(crate) fn audit_event(&self, door: &str, kind: &str) {
-        self.audit_events
-            .get_or_create(&vec![
-                ("door".into(), door.into()),
-                ("kind".into(), kind.into()),
-            ])
-            .inc();
     }
 
     fn refresh(&self, store: &nas_engine::Store, min_free_bytes: u64) {
@@ -352,6 +338,9 @@ pub async fn scrape(State(o): State<Observe>) -> Response {
         o.metrics
             .sessions
             .set(i64::try_from(count()).unwrap_or(i64::MAX));
+    }
+    if let Some(log) = &o.audit {
+        o.metrics.audit.sync(log.counts());
     }
     let text =
         tokio::task::spawn_blocking(move || o.metrics.render(&o.store, o.min_free_bytes)).await;

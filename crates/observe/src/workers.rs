@@ -1,18 +1,24 @@
 //! Series of the background workers, updated by the runner through [`WorkerObserver`]:
-//! runs by result, last run and last success, running, and what GC, scrub, retention and
-//! trash expiry did. Each run's result is also logged.
+//! runs by result, last run and last success, running, the progress of a run under way
+//! (present only while it runs), and what GC, scrub, retention and trash expiry did. Each
+//! run's result is also logged.
 
 use crate::metrics::Metrics;
-use nas_engine::workers::{GC, Outcome, RETENTION, SCRUB, TRASH, WorkerObserver, WorkerState};
+use nas_engine::workers::{
+    GC, Outcome, Progress, ProgressUnit, RETENTION, SCRUB, TRASH, WorkerObserver, WorkerState,
+};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::sync::atomic::AtomicU64;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 type Labels = Vec<(String, String)>;
 type Seconds = Gauge<f64, AtomicU64>;
+type Ratio = Gauge<f64, AtomicU64>;
 
 /// The workers' series.
 pub(crate) struct WorkerSeries {
@@ -22,6 +28,11 @@ pub(crate) struct WorkerSeries {
     last_duration: Family<Labels, Seconds>,
     running: Family<Labels, Gauge>,
     interval: Family<Labels, Seconds>,
+    progress_done: Family<Labels, Gauge>,
+    progress_target: Family<Labels, Gauge>,
+    progress_ratio: Family<Labels, Ratio>,
+    /// The unit each running worker last reported in (its progress series carry it).
+    progress_units: Mutex<HashMap<String, ProgressUnit>>,
     gc_runs: Counter,
     gc_freed: Counter,
     scrub_runs: Counter,
@@ -33,6 +44,17 @@ pub(crate) struct WorkerSeries {
 
 fn worker(name: &str) -> Labels {
     vec![("worker".into(), name.into())]
+}
+
+fn worker_unit(name: &str, unit: ProgressUnit) -> Labels {
+    vec![
+        ("worker".into(), name.into()),
+        ("unit".into(), unit.as_str().into()),
+    ]
+}
+
+fn gauge_value(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 fn epoch_seconds(t: Option<SystemTime>) -> Option<f64> {
@@ -48,6 +70,10 @@ impl WorkerSeries {
             last_duration: Family::default(),
             running: Family::default(),
             interval: Family::default(),
+            progress_done: Family::default(),
+            progress_target: Family::default(),
+            progress_ratio: Family::default(),
+            progress_units: Mutex::default(),
             gc_runs: Counter::default(),
             gc_freed: Counter::default(),
             scrub_runs: Counter::default(),
@@ -87,6 +113,21 @@ impl WorkerSeries {
             s.interval.clone(),
         );
         r.register(
+            "silent_nas_worker_progress_done",
+            "Done so far in the current run of a worker, in the unit its label names (present only while a run reports progress)",
+            s.progress_done.clone(),
+        );
+        r.register(
+            "silent_nas_worker_progress_target",
+            "Total of the current run (or phase) of a worker when known, in the unit its label names",
+            s.progress_target.clone(),
+        );
+        r.register(
+            "silent_nas_worker_progress_ratio",
+            "Fraction done (0 to 1) of the current run (or phase) of a worker, when its total is known",
+            s.progress_ratio.clone(),
+        );
+        r.register(
             "silent_nas_gc_runs",
             "Garbage collections completed",
             s.gc_runs.clone(),
@@ -123,6 +164,53 @@ impl WorkerSeries {
         );
         s
     }
+
+    /// Removes a worker's progress series (a run begins or ends).
+    fn clear_progress(&self, name: &str) {
+        let unit = self
+            .progress_units
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(name);
+        if let Some(u) = unit {
+            self.progress_done.remove(&worker_unit(name, u));
+            self.progress_target.remove(&worker_unit(name, u));
+        }
+        self.progress_ratio.remove(&worker(name));
+    }
+
+    fn set_progress(&self, name: &str, p: &Progress) {
+        let mut units = self
+            .progress_units
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(old) = units.insert(name.to_owned(), p.unit)
+            && old != p.unit
+        {
+            self.progress_done.remove(&worker_unit(name, old));
+            self.progress_target.remove(&worker_unit(name, old));
+        }
+        let l = worker_unit(name, p.unit);
+        self.progress_done
+            .get_or_create(&l)
+            .set(gauge_value(p.done));
+        match p.total {
+            Some(t) => {
+                self.progress_target.get_or_create(&l).set(gauge_value(t));
+            }
+            None => {
+                self.progress_target.remove(&l);
+            }
+        }
+        match p.ratio() {
+            Some(r) => {
+                self.progress_ratio.get_or_create(&worker(name)).set(r);
+            }
+            None => {
+                self.progress_ratio.remove(&worker(name));
+            }
+        }
+    }
 }
 
 impl WorkerObserver for Metrics {
@@ -140,8 +228,13 @@ impl WorkerObserver for Metrics {
     }
 
     fn started(&self, name: &str) {
+        self.workers.clear_progress(name);
         self.workers.running.get_or_create(&worker(name)).set(1);
         tracing::debug!(worker = name, "worker run started");
+    }
+
+    fn progress(&self, name: &str, p: &Progress) {
+        self.workers.set_progress(name, p);
     }
 
     fn finished(
@@ -167,6 +260,7 @@ impl WorkerObserver for Metrics {
         }
         s.last_duration.get_or_create(&l).set(took.as_secs_f64());
         s.running.get_or_create(&l).set(0);
+        s.clear_progress(name);
         match result {
             Ok(o) => {
                 tracing::info!(
@@ -226,7 +320,64 @@ mod tests {
             last_error: None,
             runs,
             failures,
+            progress: None,
         }
+    }
+
+    #[test]
+    fn progress_series_follow_the_run_and_go_when_it_ends() {
+        let m = Metrics::new();
+        m.registered(SCRUB, Duration::from_secs(60));
+        m.started(SCRUB);
+        assert!(!m.text().contains("silent_nas_worker_progress_done{"));
+        m.progress(
+            SCRUB,
+            &Progress::new(1 << 20, Some(4 << 20), ProgressUnit::Bytes),
+        );
+        let t = m.text();
+        assert_eq!(
+            sample(
+                &t,
+                r#"silent_nas_worker_progress_done{worker="scrub",unit="bytes"}"#
+            ),
+            Some(1048576.0)
+        );
+        assert_eq!(
+            sample(
+                &t,
+                r#"silent_nas_worker_progress_target{worker="scrub",unit="bytes"}"#
+            ),
+            Some(4194304.0)
+        );
+        assert_eq!(
+            sample(&t, r#"silent_nas_worker_progress_ratio{worker="scrub"}"#),
+            Some(0.25)
+        );
+        // a new phase in another unit, total unknown: the old unit's series and the ratio go
+        m.progress(SCRUB, &Progress::new(7, None, ProgressUnit::Files));
+        let t = m.text();
+        assert!(!t.contains(r#"unit="bytes""#), "{t}");
+        assert!(!t.contains("silent_nas_worker_progress_ratio{"), "{t}");
+        assert!(!t.contains("silent_nas_worker_progress_target{"), "{t}");
+        assert_eq!(
+            sample(
+                &t,
+                r#"silent_nas_worker_progress_done{worker="scrub",unit="files"}"#
+            ),
+            Some(7.0)
+        );
+        m.finished(
+            SCRUB,
+            &state(SCRUB, 1, 0, 10, Some(10)),
+            &Ok(Outcome::default()),
+            Duration::ZERO,
+        );
+        let t = m.text();
+        assert!(
+            !t.contains("silent_nas_worker_progress_done{"),
+            "reset at the end: {t}"
+        );
+        assert!(!t.contains("silent_nas_worker_progress"), "{t}");
     }
 
     #[test]

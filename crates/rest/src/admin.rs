@@ -11,6 +11,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use http::StatusCode;
 use nas_auth::{AuthError, Role, add_user, hash_password};
+use nas_engine::UserRetention;
 
 /// Shortest password accepted (as `silent-nas user add`).
 const MIN_PASSWORD: usize = 8;
@@ -76,14 +77,15 @@ pub async fn create_user(
     .await
 }
 
-/// Changes an account: only the fields present change (`"quota": null` = unlimited).
-/// Administrators cannot demote or disable themselves.
+/// Changes an account: only the fields present change (`"quota": null` = unlimited;
+/// `"keep_versions": null` / `"keep_days": null` = the server's retention rule, `0` = no
+/// such rule for this user). Administrators cannot demote or disable themselves.
 #[utoipa::path(patch, path = "/api/v1/admin/users/{name}", tag = "admin",
     params(("name" = String, Path, description = "User name")),
     request_body = UpdateUserRequest,
     responses(
         (status = 200, description = "The changed account", body = UserJson),
-        (status = 400, description = "Invalid role or password, or demoting yourself", body = ErrorBody),
+        (status = 400, description = "Invalid role, password or retention value, or demoting yourself", body = ErrorBody),
         (status = 403, description = "Not an administrator", body = ErrorBody),
         (status = 404, description = "No such user", body = ErrorBody),
     ))]
@@ -103,6 +105,16 @@ pub async fn update_user(
     if let Some(p) = &b.password {
         check_password(p)?;
     }
+    let (keep_versions, keep_days) = (b.keep_versions, b.keep_days);
+    UserRetention {
+        keep_versions: keep_versions.flatten(),
+        keep_days: keep_days.flatten(),
+    }
+    .validate()
+    .map_err(|e| match e {
+        nas_engine::EngineError::Invalid(m) => RestError::BadRequest(m),
+        other => other.into(),
+    })?;
     blocking(move || {
         let accounts = st.accounts();
         let mut u = accounts
@@ -120,6 +132,14 @@ pub async fn update_user(
         if let Some(p) = &b.password {
             u.password = hash_password(p);
         }
+        let mut retention = UserRetention::of(&u);
+        if let Some(v) = keep_versions {
+            retention.keep_versions = v;
+        }
+        if let Some(d) = keep_days {
+            retention.keep_days = d;
+        }
+        retention.store_in(&mut u);
         accounts.update(&u)?;
         Ok(Json(UserJson::from(&u)))
     })

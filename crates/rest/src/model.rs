@@ -259,6 +259,13 @@ pub struct UserJson {
     pub disabled: bool,
     /// Creation time, Unix seconds.
     pub created: i64,
+    /// Retention of old versions in this user's home, keep the newest N: `null` follows the
+    /// server's `retention_keep_versions`, `0` turns the count rule off for this user.
+    pub keep_versions: Option<u32>,
+    /// Retention, keep versions younger than D days: `null` follows the server's
+    /// `retention_keep_days`, `0` turns the age rule off for this user. Both rules off
+    /// keeps every version.
+    pub keep_days: Option<u32>,
 }
 
 impl From<&UserRecord> for UserJson {
@@ -269,6 +276,8 @@ impl From<&UserRecord> for UserJson {
             quota: u.quota,
             disabled: u.disabled,
             created: secs(u.created_ns),
+            keep_versions: u.keep_versions,
+            keep_days: u.keep_days,
         }
     }
 }
@@ -306,6 +315,18 @@ pub struct UpdateUserRequest {
     pub disabled: Option<bool>,
     /// New password.
     pub password: Option<String>,
+    /// Retention, keep the newest N versions of each file in this user's home (0 to
+    /// 1,000,000): `null` follows the server's rule again, `0` turns the count rule off for
+    /// this user.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<u32>, maximum = 1_000_000)]
+    pub keep_versions: Option<Option<u32>>,
+    /// Retention, keep versions younger than D days (0 to 36,500): `null` follows the
+    /// server's rule again, `0` turns the age rule off. `keep_versions` and `keep_days`
+    /// both `0` keep every version of this user's files.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<u32>, maximum = 36_500)]
+    pub keep_days: Option<Option<u32>>,
 }
 
 /// A field that is present (possibly `null`) becomes `Some(value)`; absent stays `None`.

@@ -3,7 +3,7 @@
 //! as `silent-nas key …` and `silent-nas locks …`; workers are the server's
 //! [`nas_engine::workers::WorkerRunner`]. GC and scrub are the workers `gc` and `scrub`:
 //! `POST /admin/workers/gc/run` starts a collection, `GET /admin/workers` shows it running
-//! and then its outcome.
+//! with its progress, and then its outcome.
 
 use crate::error::{ErrorBody, RestError, RestResult};
 use crate::extract::{Admin, JsonBody, Query};
@@ -137,7 +137,7 @@ pub async fn break_lock(
 }
 
 /// The background workers (GC, retention, trash expiry, scrub, S3 upload expiry): schedule,
-/// whether one runs now, and what the last runs did.
+/// whether one runs now and how far it is, and what the last runs did.
 #[utoipa::path(get, path = "/api/v1/admin/workers", tag = "admin",
     responses(
         (status = 200, description = "Workers", body = WorkersResponse),
@@ -155,7 +155,7 @@ pub async fn list_workers(
 }
 
 /// Starts a worker now (or right after its current run). Poll `GET /admin/workers` for
-/// its progress (`running`, `runs`) and result (`last_outcome`, `last_error`).
+/// its progress (`running`, `progress`, `runs`) and result (`last_outcome`, `last_error`).
 #[utoipa::path(post, path = "/api/v1/admin/workers/{name}/run", tag = "admin",
     params(("name" = String, Path, description = "Worker name: gc, retention, trash, scrub, s3_uploads")),
     responses(

@@ -2,7 +2,7 @@
 //! `/admin/workers`, `/admin/audit`), with their OpenAPI schemas. Times are Unix seconds.
 
 use nas_engine::audit::AuditRecord;
-use nas_engine::workers::WorkerState;
+use nas_engine::workers::{Progress, WorkerState};
 use nas_engine::{KeyRecord, LockRecord};
 use serde::{Deserialize, Serialize};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -137,6 +137,31 @@ pub struct OutcomeJson {
     pub damage: u64,
 }
 
+/// How far a worker's current run is, as the job last reported it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProgressJson {
+    /// Done so far (in the current phase).
+    pub done: u64,
+    /// The phase's total, when known.
+    pub total: Option<u64>,
+    /// What `done` and `total` count: `bytes` (scrub), `chunks` then `packs` (GC), `files`
+    /// then `versions` (retention), `entries` (trash and upload expiry), `items`.
+    pub unit: String,
+    /// `done / total` between 0 and 1, when the total is known.
+    pub ratio: Option<f64>,
+}
+
+impl From<&Progress> for ProgressJson {
+    fn from(p: &Progress) -> Self {
+        ProgressJson {
+            done: p.done,
+            total: p.total,
+            unit: p.unit.as_str().to_owned(),
+            ratio: p.ratio(),
+        }
+    }
+}
+
 /// A background worker and its last runs.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct WorkerJson {
@@ -146,6 +171,8 @@ pub struct WorkerJson {
     pub interval_secs: u64,
     /// A run is in progress.
     pub running: bool,
+    /// How far the current run is (`null` when idle, or before the run first reports).
+    pub progress: Option<ProgressJson>,
     /// Start of the last (or current) run, Unix seconds.
     pub last_start: Option<i64>,
     /// End of the last finished run.
@@ -170,6 +197,7 @@ impl From<&WorkerState> for WorkerJson {
             name: w.name.clone(),
             interval_secs: w.interval.as_secs(),
             running: w.running,
+            progress: w.progress.as_ref().map(ProgressJson::from),
             last_start: w.last_start.map(unix),
             last_end: w.last_end.map(unix),
             last_success: w.last_success.map(unix),

@@ -29,6 +29,10 @@ pub struct PruneArgs {
     /// Keep versions younger than this (e.g. 30d).
     #[arg(long, value_parser = humantime::parse_duration)]
     keep_within: Option<Duration>,
+    /// Apply the rules above to every home, ignoring the retention each user's account
+    /// may set for its own home (as the retention worker applies it).
+    #[arg(long)]
+    ignore_user_overrides: bool,
     /// Only say what would be deleted.
     #[arg(long)]
     dry_run: bool,
@@ -98,7 +102,11 @@ pub fn prune(a: PruneArgs) -> Result<ExitCode> {
         keep_last: a.keep_last,
         keep_within: a.keep_within,
     };
-    let plan = s.retention_plan(&policy)?;
+    let plan = if a.ignore_user_overrides {
+        s.retention_plan(&policy)?
+    } else {
+        s.retention_plan_by_user(&policy, &mut |_| {})?
+    };
     for (_, p, num, sz) in &plan.victims {
         println!(
             "{} version {num} ({})",

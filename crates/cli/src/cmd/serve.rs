@@ -151,6 +151,7 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
         metrics: metrics.clone(),
         min_free_bytes: MIN_FREE_BYTES,
         sessions: Some(Arc::new(move || sessions_of.active_sessions())),
+        audit: Some(audit.clone()),
     };
     let app = Router::new()
         .merge(nas_observe::routes(observe))

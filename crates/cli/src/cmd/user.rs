@@ -5,7 +5,7 @@ use crate::DataArgs;
 use crate::output::{json, size, time};
 use anyhow::{Context, Result, bail};
 use nas_auth::{Role, add_user, hash_password};
-use nas_engine::{Accounts, EngineError, Store};
+use nas_engine::{Accounts, EngineError, Store, UserRetention};
 use std::io::BufRead;
 use std::process::ExitCode;
 
@@ -52,7 +52,7 @@ enum Action {
         #[command(flatten)]
         data: DataArgs,
     },
-    /// Change role, quota or enabled state.
+    /// Change role, quota, enabled state or retention of old versions.
     Set {
         /// User name.
         name: String,
@@ -68,6 +68,15 @@ enum Action {
         /// Enable sign-in.
         #[arg(long)]
         enable: bool,
+        /// Retention in this user's home: keep the newest N versions of each file; `off`
+        /// (or 0) for no count rule, `default` for the server's `retention_keep_versions`.
+        #[arg(long, value_parser = parse_rule, value_name = "N|off|default")]
+        keep_versions: Option<Rule>,
+        /// Retention in this user's home: keep versions younger than D days; `off` (or 0)
+        /// for no age rule, `default` for the server's `retention_keep_days`. Both rules
+        /// `off` keeps every version.
+        #[arg(long, value_parser = parse_rule, value_name = "D|off|default")]
+        keep_days: Option<Rule>,
         #[command(flatten)]
         data: DataArgs,
     },
@@ -78,6 +87,31 @@ enum Action {
         #[command(flatten)]
         data: DataArgs,
     },
+}
+
+/// A per-user retention rule as given on the command line: `None` is the server's rule,
+/// `Some(0)` no rule, `Some(n)` the user's own.
+#[derive(Debug, Clone, Copy)]
+struct Rule(Option<u32>);
+
+fn parse_rule(s: &str) -> Result<Rule, String> {
+    match s.trim() {
+        "default" => Ok(Rule(None)),
+        "off" | "none" => Ok(Rule(Some(0))),
+        n => n
+            .parse()
+            .map(|n| Rule(Some(n)))
+            .map_err(|_| format!("expected a number, off or default, not {s:?}")),
+    }
+}
+
+/// How a user list shows a retention rule.
+fn show_rule(r: Option<u32>) -> String {
+    match r {
+        None => "default".into(),
+        Some(0) => "off".into(),
+        Some(n) => n.to_string(),
+    }
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
@@ -154,14 +188,23 @@ pub fn run(u: UserArgs) -> Result<ExitCode> {
             if as_json {
                 let v: Vec<_> = users
                     .iter()
-                    .map(|u| serde_json::json!({"name": u.name, "role": u.role, "quota": u.quota, "disabled": u.disabled, "created": time(u.created_ns)}))
+                    .map(|u| serde_json::json!({"name": u.name, "role": u.role, "quota": u.quota, "disabled": u.disabled, "created": time(u.created_ns), "keep_versions": u.keep_versions, "keep_days": u.keep_days}))
                     .collect();
                 json(&v)?;
             } else {
                 for u in users {
                     let q = u.quota.map(size).unwrap_or_else(|| "unlimited".into());
+                    let retention = if u.keep_versions.is_none() && u.keep_days.is_none() {
+                        String::new()
+                    } else {
+                        format!(
+                            "  keep versions {} days {}",
+                            show_rule(u.keep_versions),
+                            show_rule(u.keep_days)
+                        )
+                    };
                     let state = if u.disabled { "  (disabled)" } else { "" };
-                    println!("{:<20} {:<9} quota {q}{state}", u.name, u.role);
+                    println!("{:<20} {:<9} quota {q}{retention}{state}", u.name, u.role);
                 }
             }
         }
@@ -178,10 +221,21 @@ pub fn run(u: UserArgs) -> Result<ExitCode> {
             quota,
             disable,
             enable,
+            keep_versions,
+            keep_days,
             data,
         } => {
             let a = accounts(&data)?;
             let mut rec = get(&a, &name)?;
+            let mut retention = UserRetention::of(&rec);
+            if let Some(Rule(r)) = keep_versions {
+                retention.keep_versions = r;
+            }
+            if let Some(Rule(r)) = keep_days {
+                retention.keep_days = r;
+            }
+            retention.validate()?;
+            retention.store_in(&mut rec);
             if let Some(r) = role {
                 rec.role = r.as_str().to_owned();
             }
@@ -211,7 +265,16 @@ pub fn run(u: UserArgs) -> Result<ExitCode> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_size;
+    use super::{parse_rule, parse_size};
+
+    #[test]
+    fn retention_rules() {
+        assert_eq!(parse_rule("default").unwrap().0, None);
+        assert_eq!(parse_rule("off").unwrap().0, Some(0));
+        assert_eq!(parse_rule("0").unwrap().0, Some(0));
+        assert_eq!(parse_rule("12").unwrap().0, Some(12));
+        assert!(parse_rule("-1").is_err() && parse_rule("many").is_err());
+    }
 
     #[test]
     fn sizes() {

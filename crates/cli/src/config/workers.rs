@@ -1,7 +1,8 @@
 //! The `[workers]` section: schedules and limits of the background maintenance (GC,
 //! retention of old versions, trash expiry, scrub). Every value can also come from a
 //! `SILENT_NAS_*` variable; durations are humantime (`90s`, `6h`, `30d`), `off` disables.
-//! Retention is global: accounts have no per-user retention settings yet.
+//! The retention rules here are the server's; an account may override each for its home
+//! (`silent-nas user set --keep-versions/--keep-days`, or the admin REST API).
 
 use super::env;
 use anyhow::{Context, Result, bail};

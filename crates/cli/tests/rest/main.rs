@@ -1,7 +1,8 @@
 //! The REST door (`/api/v1`) of the real server, over real sockets with curl: sign-in and
 //! token rules (refresh, logout surviving a restart), files (streamed upload, ranges,
 //! ETags, paging), the namespace, versions, the trash, roles, path rules, administration
-//! (accounts, S3 keys, WebDAV locks, workers, the audit log) and the OpenAPI description.
+//! (accounts and their retention, S3 keys, WebDAV locks, workers, the audit log) and the
+//! OpenAPI description.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed unwrap is a failed test
 
 mod accounts;
@@ -12,6 +13,7 @@ mod common;
 mod credentials;
 mod files;
 mod instant;
+mod retention;
 mod search;
 mod tus;
 

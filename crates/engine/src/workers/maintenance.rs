@@ -1,12 +1,13 @@
 //! The store's own workers: GC, retention of old versions, trash expiry and scrub. Each
-//! is a plan followed by its execution (see `gc`, `versions`, `trash`, `fsck`), so what a
-//! worker does is exactly what the matching offline command does. Their schedules survive
-//! restarts (the last success of each is kept in the store's settings).
+//! is a plan followed by its execution (see `gc`, `retention`, `trash`, `fsck`), so what a
+//! worker does is exactly what the matching offline command does, and each reports its
+//! progress to the runner as it goes. Their schedules survive restarts (the last success
+//! of each is kept in the store's settings).
 
 use super::{Outcome, RunContext, Throttle, Worker, WorkerError};
+use crate::retention::RetentionPolicy;
 use crate::store::Store;
 use crate::time::{duration_ns, now_ns};
-use crate::versions::RetentionPolicy;
 use std::time::Duration;
 
 /// Name of the GC worker.
@@ -27,9 +28,10 @@ const OVERDUE_DELAY: Duration = Duration::from_secs(60);
 pub struct MaintenanceConfig {
     /// How often GC runs.
     pub gc_interval: Option<Duration>,
-    /// Which old versions to keep; with no rule set, retention is off.
+    /// Which old versions to keep, unless a user's account overrides it for their home;
+    /// with no rule set here or in any account, a retention run deletes nothing.
     pub retention: RetentionPolicy,
-    /// How often retention runs (when a rule is set).
+    /// How often retention runs.
     pub retention_interval: Option<Duration>,
     /// Trash entries older than this are purged; `None` keeps them forever.
     pub trash_retention: Option<Duration>,
@@ -60,25 +62,29 @@ pub fn maintenance_workers(store: &Store, cfg: &MaintenanceConfig) -> Vec<Worker
     let mut out = Vec::new();
     if let Some(every) = cfg.gc_interval {
         let s = store.clone();
-        out.push(persisted(store, GC, every, move |_: &RunContext| gc(&s)));
-    }
-    let policy = cfg.retention;
-    if let (Some(every), true) = (
-        cfg.retention_interval,
-        policy.keep_last.is_some() || policy.keep_within.is_some(),
-    ) {
-        let s = store.clone();
-        out.push(persisted(store, RETENTION, every, move |_: &RunContext| {
-            retention(&s, &policy)
+        out.push(persisted(store, GC, every, move |ctx: &RunContext| {
+            gc(&s, ctx)
         }));
+    }
+    // Registered even when the server's policy keeps everything: an account may have a
+    // rule of its own (set at any time, without a restart).
+    if let Some(every) = cfg.retention_interval {
+        let s = store.clone();
+        let policy = cfg.retention;
+        out.push(persisted(
+            store,
+            RETENTION,
+            every,
+            move |ctx: &RunContext| retention(&s, &policy, ctx),
+        ));
     }
     if let Some(age) = cfg.trash_retention {
         let s = store.clone();
         out.push(Worker::new(
             TRASH,
             cfg.trash_interval,
-            move |_: &RunContext| {
-                let n = s.expire_trash(age)?;
+            move |ctx: &RunContext| {
+                let n = s.expire_trash_with(age, &mut |p| ctx.report(p))?;
                 Ok(Outcome {
                     summary: format!("purged {n} trash entries older than {}s", age.as_secs()),
                     items: n as u64,
@@ -146,8 +152,8 @@ fn persisted(
     .first_run_in(first)
 }
 
-fn gc(s: &Store) -> Result<Outcome, WorkerError> {
-    let r = s.gc(false)?;
+fn gc(s: &Store, ctx: &RunContext) -> Result<Outcome, WorkerError> {
+    let r = s.gc_with(&mut |p| ctx.report(p))?;
     let mut summary = format!(
         "freed {} chunks, deleted {} packs, compacted {}: {} bytes",
         r.chunks_freed, r.packs_deleted, r.packs_compacted, r.bytes_freed
@@ -167,9 +173,13 @@ fn gc(s: &Store) -> Result<Outcome, WorkerError> {
     })
 }
 
-fn retention(s: &Store, policy: &RetentionPolicy) -> Result<Outcome, WorkerError> {
-    let plan = s.retention_plan(policy)?;
-    let n = s.retention_execute(&plan)?;
+fn retention(
+    s: &Store,
+    policy: &RetentionPolicy,
+    ctx: &RunContext,
+) -> Result<Outcome, WorkerError> {
+    let plan = s.retention_plan_by_user(policy, &mut |p| ctx.report(p))?;
+    let n = s.retention_execute_with(&plan, &mut |p| ctx.report(p))?;
     Ok(Outcome {
         summary: format!(
             "deleted {n} old versions ({} bytes; GC frees their chunks)",
@@ -182,7 +192,8 @@ fn retention(s: &Store, policy: &RetentionPolicy) -> Result<Outcome, WorkerError
 
 fn scrub(s: &Store, rate: Option<u64>, ctx: &RunContext) -> Result<Outcome, WorkerError> {
     let mut throttle = Throttle::new(rate);
-    let r = s.scrub(&mut |bytes| {
+    let r = s.scrub(&mut |bytes, at| {
+        ctx.report(at);
         let pause = throttle.after(bytes);
         if pause >= Duration::from_millis(5) {
             ctx.sleep(pause)

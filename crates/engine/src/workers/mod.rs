@@ -1,17 +1,21 @@
 //! Background workers: one [`WorkerRunner`] runs named jobs on fixed intervals, each on its
 //! own thread, never two runs of the same job at once, and keeps each job's state in memory
-//! ([`WorkerRunner::states`]) for the admin API. The store's maintenance — GC, retention of
-//! old versions, trash expiry, a throttled scrub — is a set of ordinary workers
-//! ([`maintenance_workers`]); a door registers its own (e.g. expiry of abandoned uploads)
-//! the same way, with a name, an interval and a closure. Nothing here knows of HTTP;
-//! metrics come from a [`WorkerObserver`] the server plugs in.
+//! ([`WorkerRunner::states`]) for the admin API: schedule, last result and, during a run,
+//! the progress the job reports ([`RunContext::progress`]). The store's maintenance — GC,
+//! retention of old versions, trash expiry, a throttled scrub — is a set of ordinary
+//! workers ([`maintenance_workers`]); a door registers its own (e.g. expiry of abandoned
+//! uploads) the same way, with a name, an interval and a closure. Nothing here knows of
+//! HTTP; metrics come from a [`WorkerObserver`] the server plugs in.
 //!
 //! ```
-//! use nas_engine::workers::{Outcome, Worker, WorkerRunner};
+//! use nas_engine::workers::{Outcome, ProgressUnit, Worker, WorkerRunner};
 //! use std::time::Duration;
 //! let runner = WorkerRunner::new(None);
 //! runner
-//!     .add(Worker::new("tidy", Duration::from_secs(3600), |_ctx| {
+//!     .add(Worker::new("tidy", Duration::from_secs(3600), |ctx| {
+//!         for i in 0..10 {
+//!             ctx.progress(i + 1, Some(10), ProgressUnit::Items); // shown while it runs
+//!         }
 //!         Ok(Outcome::summary("nothing to tidy"))
 //!     }))
 //!     .unwrap();
@@ -29,6 +33,7 @@ pub use maintenance::{GC, MaintenanceConfig, RETENTION, SCRUB, TRASH, maintenanc
 pub use runner::{RunContext, Trigger, WorkerRunner};
 pub use throttle::Throttle;
 
+pub use crate::progress::{Progress, ProgressUnit};
 use std::time::{Duration, SystemTime};
 
 /// What a worker's run returns when it fails.
@@ -123,6 +128,9 @@ pub struct WorkerState {
     pub runs: u64,
     /// Finished runs that failed.
     pub failures: u64,
+    /// How far the current run is, as the job last reported it (`None` when idle, or
+    /// while a run has not reported yet).
+    pub progress: Option<Progress>,
 }
 
 /// Told about each worker's life; the server turns this into metrics.
@@ -131,6 +139,9 @@ pub trait WorkerObserver: Send + Sync {
     fn registered(&self, _name: &str, _interval: Duration) {}
     /// A run began.
     fn started(&self, _name: &str) {}
+    /// A run reported its progress (at most every 50 ms, and whenever its unit changes or
+    /// its total is reached; [`WorkerObserver::finished`] ends it).
+    fn progress(&self, _name: &str, _progress: &Progress) {}
     /// A run ended; `state` is the state after it.
     fn finished(
         &self,

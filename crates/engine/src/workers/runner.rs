@@ -4,6 +4,7 @@
 
 use super::{Worker, WorkerObserver, WorkerState};
 use crate::error::{EngineError, EngineResult};
+use crate::progress::{Progress, ProgressUnit};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -14,7 +15,13 @@ struct SlotState {
     public: WorkerState,
     due: Instant,
     triggered: bool,
+    /// When the observer last heard of this run's progress, and in which unit.
+    notified: Option<(Instant, ProgressUnit)>,
 }
+
+/// The observer hears of a run's progress at most this often (the state the admin API reads
+/// is updated on every report), unless the unit changes or the total is reached.
+const NOTIFY_EVERY: Duration = Duration::from_millis(50);
 
 struct Slot {
     state: Mutex<SlotState>,
@@ -40,16 +47,52 @@ pub struct WorkerRunner {
     observer: Option<Arc<dyn WorkerObserver>>,
 }
 
-/// Handed to each run: lets a long job notice shutdown and pause without delaying it.
+/// Handed to each run: lets a long job report its progress, notice shutdown and pause
+/// without delaying it.
 pub struct RunContext {
     shared: Arc<Shared>,
     slot: Arc<Slot>,
+    name: String,
+    observer: Option<Arc<dyn WorkerObserver>>,
 }
 
 impl RunContext {
     /// True once the runner is stopping: a long job should return soon.
     pub fn should_stop(&self) -> bool {
         self.shared.stop.load(Ordering::SeqCst)
+    }
+
+    /// Reports how far the run is: `done` of `total` (when known) `unit`s. Cheap enough to
+    /// call per item (one uncontended lock); the state ([`WorkerRunner::states`]) shows the
+    /// latest figure until the run ends, the observer hears of it at most every 50 ms.
+    pub fn progress(&self, done: u64, total: Option<u64>, unit: ProgressUnit) {
+        self.report(Progress::new(done, total, unit));
+    }
+
+    /// [`RunContext::progress`] taking a [`Progress`], e.g. as the callback of a store
+    /// operation: `store.gc_with(&mut |p| ctx.report(p))`.
+    pub fn report(&self, p: Progress) {
+        let tell = {
+            let mut st = self.slot.lock();
+            if !st.public.running {
+                return; // a report from a thread the job left behind
+            }
+            st.public.progress = Some(p);
+            let now = Instant::now();
+            let due = match st.notified {
+                None => true,
+                Some((at, unit)) => {
+                    unit != p.unit || p.is_complete() || now.duration_since(at) >= NOTIFY_EVERY
+                }
+            };
+            if due {
+                st.notified = Some((now, p.unit));
+            }
+            due
+        };
+        if let (true, Some(o)) = (tell, &self.observer) {
+            o.progress(&self.name, &p);
+        }
     }
 
     /// Sleeps for `d`, waking early when the runner stops. Returns `false` if it stopped.
@@ -134,9 +177,11 @@ impl WorkerRunner {
                     last_error: None,
                     runs: 0,
                     failures: 0,
+                    progress: None,
                 },
                 due: instant_in(first),
                 triggered: false,
+                notified: None,
             }),
             wake: Condvar::new(),
         });
@@ -146,11 +191,12 @@ impl WorkerRunner {
         let ctx = RunContext {
             shared: self.shared.clone(),
             slot: slot.clone(),
+            name: w.name.clone(),
+            observer: self.observer.clone(),
         };
-        let observer = self.observer.clone();
         let handle = std::thread::Builder::new()
             .name(format!("worker-{}", w.name))
-            .spawn(move || worker_loop(w, ctx, observer))?;
+            .spawn(move || worker_loop(w, ctx))?;
         slots.push(slot);
         self.shared
             .threads
@@ -234,6 +280,8 @@ fn wait_turn(ctx: &RunContext) -> bool {
             st.public.running = true;
             st.public.last_start = Some(SystemTime::now());
             st.public.next_run = None;
+            st.public.progress = None;
+            st.notified = None;
             return true;
         }
         let wait = st.due - now;
@@ -246,7 +294,8 @@ fn wait_turn(ctx: &RunContext) -> bool {
     }
 }
 
-fn worker_loop(mut w: Worker, ctx: RunContext, observer: Option<Arc<dyn WorkerObserver>>) {
+fn worker_loop(mut w: Worker, ctx: RunContext) {
+    let observer = ctx.observer.clone();
     while wait_turn(&ctx) {
         if let Some(o) = &observer {
             o.started(&w.name);
@@ -261,8 +310,10 @@ fn worker_loop(mut w: Worker, ctx: RunContext, observer: Option<Arc<dyn WorkerOb
         let state = {
             let mut st = ctx.slot.lock();
             let now = SystemTime::now();
+            st.notified = None;
             let p = &mut st.public;
             p.running = false;
+            p.progress = None;
             p.last_end = Some(now);
             p.runs += 1;
             match &result {

@@ -207,6 +207,60 @@ fn stop_interrupts_a_long_run_and_joins_every_thread() {
     assert_eq!(r.states()[1].runs, 0);
 }
 
+#[test]
+fn a_run_shows_its_progress_until_it_ends() {
+    let log = Arc::new(Log::default());
+    let r = WorkerRunner::new(Some(log.clone()));
+    let (halfway_tx, halfway) = std::sync::mpsc::channel::<()>();
+    let (release, release_rx) = std::sync::mpsc::channel::<()>();
+    r.add(Worker::new("scan", Duration::from_secs(3600), move |ctx| {
+        ctx.progress(0, Some(8), ProgressUnit::Chunks);
+        ctx.progress(3, Some(8), ProgressUnit::Chunks);
+        halfway_tx.send(()).unwrap();
+        release_rx.recv().unwrap(); // blocked mid-run until the test has looked
+        ctx.progress(8, Some(8), ProgressUnit::Chunks);
+        ctx.progress(4096, None, ProgressUnit::Bytes);
+        halfway_tx.send(()).unwrap();
+        release_rx.recv().unwrap();
+        Ok(Outcome::summary("scanned"))
+    }))
+    .unwrap();
+    assert_eq!(r.states()[0].progress, None, "no progress before a run");
+    r.run_now("scan").unwrap();
+    halfway.recv_timeout(PATIENCE).unwrap();
+    let st = &r.states()[0];
+    assert!(st.running);
+    let p = st.progress.unwrap();
+    assert_eq!(p, Progress::new(3, Some(8), ProgressUnit::Chunks));
+    assert_eq!(p.ratio(), Some(0.375));
+    release.send(()).unwrap();
+    halfway.recv_timeout(PATIENCE).unwrap();
+    assert_eq!(
+        r.states()[0].progress,
+        Some(Progress::new(4096, None, ProgressUnit::Bytes)),
+        "a new phase, total unknown"
+    );
+    release.send(()).unwrap();
+    let st = wait_for(&r, "scan", |s| s.runs == 1);
+    assert_eq!(st.progress, None, "cleared when the run ends");
+    assert!(!st.running);
+    r.stop();
+    let heard = log.0.lock().unwrap().clone();
+    // the first report and every change of unit or completed total reach the observer at
+    // once; others at most every 50 ms
+    assert_eq!(heard[1], "started scan");
+    assert_eq!(heard[2], "progress scan 0/Some(8) chunks");
+    assert!(
+        heard.contains(&"progress scan 8/Some(8) chunks".to_owned()),
+        "{heard:?}"
+    );
+    assert!(
+        heard.contains(&"progress scan 4096/None bytes".to_owned()),
+        "{heard:?}"
+    );
+    assert_eq!(heard.last().unwrap(), "finished scan run 1 ok=true");
+}
+
 #[derive(Default)]
 struct Log(Mutex<Vec<String>>);
 
@@ -219,6 +273,14 @@ impl WorkerObserver for Log {
     }
     fn started(&self, name: &str) {
         self.0.lock().unwrap().push(format!("started {name}"));
+    }
+    fn progress(&self, name: &str, p: &Progress) {
+        self.0.lock().unwrap().push(format!(
+            "progress {name} {}/{:?} {}",
+            p.done,
+            p.total,
+            p.unit.as_str()
+        ));
     }
     fn finished(
         &self,

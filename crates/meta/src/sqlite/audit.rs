@@ -23,9 +23,9 @@ fn audit_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditRecord> {
 }
 
 impl AuditTrail for SqliteMeta {
-    fn append_audit(&self, entries: &[AuditRecord], keep: u64) -> MetaResult<()> {
+    fn append_audit(&self, entries: &[AuditRecord], keep: u64) -> MetaResult<u64> {
         if entries.is_empty() {
-            return Ok(());
+            return Ok(0);
         }
         self.write(|tx| {
             {
@@ -49,11 +49,11 @@ impl AuditTrail for SqliteMeta {
                 }
             }
             let keep = i64::try_from(keep).unwrap_or(i64::MAX);
-            tx.execute(
+            let pruned = tx.execute(
                 "DELETE FROM audit WHERE id <= (SELECT max(id) FROM audit) - ?1",
                 [keep],
             )?;
-            Ok(())
+            Ok(pruned as u64)
         })
     }
 

@@ -148,6 +148,12 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX app_passwords_user ON app_passwords(user);
     ALTER TABLE access_keys ADD COLUMN name TEXT;
     "#,
+    // 8: per-user retention of old versions (NULL: the server's rule; 0: no such rule for
+    // this user; N: keep the newest N versions / versions younger than N days).
+    r#"
+    ALTER TABLE users ADD COLUMN keep_versions INTEGER;
+    ALTER TABLE users ADD COLUMN keep_days INTEGER;
+    "#,
 ];
 
 /// Brings the database to [`SCHEMA_VERSION`].

@@ -150,6 +150,8 @@ fn user(name: &str) -> UserRecord {
         quota: Some(10),
         disabled: false,
         created_ns: 1,
+        keep_versions: None,
+        keep_days: None,
     }
 }
 
@@ -365,6 +367,7 @@ fn audit_entry(i: i64, user: &str, door: &str) -> AuditRecord {
 #[test]
 fn the_audit_log_keeps_the_newest_entries_and_pages_newest_first() {
     let (_d, m) = open();
+    let mut pruned = Vec::new();
     for batch in 0..4 {
         let entries: Vec<_> = (0..10)
             .map(|i| {
@@ -372,8 +375,14 @@ fn the_audit_log_keeps_the_newest_entries_and_pages_newest_first() {
                 audit_entry(n, if n % 2 == 0 { "alice" } else { "bob" }, "webdav")
             })
             .collect();
-        m.append_audit(&entries, 25).unwrap();
+        pruned.push(m.append_audit(&entries, 25).unwrap());
     }
+    assert_eq!(
+        pruned,
+        [0, 0, 5, 10],
+        "each append says how many it deleted"
+    );
+    assert_eq!(m.append_audit(&[], 25).unwrap(), 0);
     let all = m
         .audit(&AuditQuery {
             limit: 100,

@@ -5,7 +5,8 @@ use crate::{DeadProp, KeyRecord, MetaError, MetaResult, PropOp, Props, UserRecor
 use nas_types::NodeId;
 use rusqlite::{OptionalExtension, params};
 
-const USER_SELECT: &str = "SELECT name, password, role, quota, disabled, created_ns FROM users";
+const USER_SELECT: &str =
+    "SELECT name, password, role, quota, disabled, created_ns, keep_versions, keep_days FROM users";
 
 fn user_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserRecord> {
     Ok(UserRecord {
@@ -15,6 +16,8 @@ fn user_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserRecord> {
         quota: r.get::<_, Option<i64>>(3)?.map(|q| q as u64),
         disabled: r.get::<_, i64>(4)? != 0,
         created_ns: r.get(5)?,
+        keep_versions: r.get(6)?,
+        keep_days: r.get(7)?,
     })
 }
 
@@ -26,8 +29,8 @@ impl Users for SqliteMeta {
                 return Err(MetaError::Exists(format!("user {}", u.name)));
             }
             tx.execute(
-                "INSERT INTO users (name, password, role, quota, disabled, created_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![u.name, u.password, u.role, u.quota.map(|q| q as i64), u.disabled as i64, u.created_ns],
+                "INSERT INTO users (name, password, role, quota, disabled, created_ns, keep_versions, keep_days) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![u.name, u.password, u.role, u.quota.map(|q| q as i64), u.disabled as i64, u.created_ns, u.keep_versions, u.keep_days],
             )?;
             Ok(())
         })
@@ -51,8 +54,8 @@ impl Users for SqliteMeta {
     fn update_user(&self, u: &UserRecord) -> MetaResult<()> {
         self.write(|tx| {
             let n = tx.execute(
-                "UPDATE users SET password = ?1, role = ?2, quota = ?3, disabled = ?4 WHERE name = ?5",
-                params![u.password, u.role, u.quota.map(|q| q as i64), u.disabled as i64, u.name],
+                "UPDATE users SET password = ?1, role = ?2, quota = ?3, disabled = ?4, keep_versions = ?5, keep_days = ?6 WHERE name = ?7",
+                params![u.password, u.role, u.quota.map(|q| q as i64), u.disabled as i64, u.keep_versions, u.keep_days, u.name],
             )?;
             if n == 0 {
                 return Err(MetaError::NotFound(format!("user {}", u.name)));

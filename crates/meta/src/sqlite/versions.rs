@@ -226,13 +226,17 @@ impl Versions for SqliteMeta {
         })
     }
 
-    fn files_with_versions_over(&self, keep: usize) -> MetaResult<Vec<NodeId>> {
+    fn files_with_versions_over(&self, keep: usize) -> MetaResult<Vec<(NodeId, HomeId)>> {
         self.read(|c| {
             let mut st = c.prepare(
-                "SELECT node FROM versions GROUP BY node HAVING count(*) > ?1 ORDER BY node",
+                "SELECT v.node, n.home FROM
+                   (SELECT node FROM versions GROUP BY node HAVING count(*) > ?1) v
+                   JOIN nodes n ON n.id = v.node
+                 ORDER BY v.node",
             )?;
+            let keep = i64::try_from(keep).unwrap_or(i64::MAX);
             Ok(st
-                .query_map([keep as i64], |r| Ok(NodeId(r.get(0)?)))?
+                .query_map([keep], |r| Ok((NodeId(r.get(0)?), HomeId(r.get(1)?))))?
                 .collect::<Result<_, _>>()?)
         })
     }
