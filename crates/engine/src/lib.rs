@@ -2,9 +2,10 @@
 //!
 //! It owns the write pipeline (chunk → hash → dedup → compress → append → commit), the read
 //! pipeline (offset index → fetch → verify), the namespace, versions and retention, the
-//! trash, garbage collection and fsck, the background workers that run them on a
-//! schedule ([`workers`]), and the batched writer of the audit log ([`audit`]). It knows nothing of HTTP; it reaches disk only
-//! through [`nas_blob::BlobStore`] and [`nas_meta::MetaStore`].
+//! trash, name search and its index, garbage collection and fsck, the background workers
+//! that run them on a schedule ([`workers`]), and the batched writer of the audit log
+//! ([`audit`]). It knows nothing of HTTP; it reaches disk only through
+//! [`nas_blob::BlobStore`] and [`nas_meta::MetaStore`].
 //!
 //! ```
 //! use nas_engine::{Store, StoreOptions, WriteOptions};
@@ -34,6 +35,7 @@ mod group_commit;
 mod home;
 mod pins;
 mod read;
+mod search;
 mod staging;
 mod stats;
 mod store;
@@ -49,13 +51,14 @@ pub use compose::Composition;
 pub use error::{EngineError, EngineResult};
 pub use fsck::{FsckReport, Problem};
 pub use gc::{GcPlan, GcReport};
-pub use home::{Entry, Home, ListPage, SearchPage};
+pub use home::{Entry, Home, ListPage};
 pub use nas_codec::Compression;
 pub use nas_meta::{
-    DeadProp, Expect, FileAttrs, KeyRecord, LockRecord, NodeKind, PropOp, SearchFilter,
-    TrashRecord, UserRecord, VersionRecord,
+    DeadProp, Expect, FileAttrs, KeyRecord, LockRecord, NameIndexStatus, NodeKind, PropOp,
+    PruneStep, SearchFilter, TrashRecord, UserRecord, VersionRecord,
 };
 pub use read::{FileReader, RangeReader};
+pub use search::{IndexReport, SearchPage};
 pub use staging::{KeyedLocks, new_upload_id, upload_dir};
 pub use stats::StoreStats;
 pub use store::{Store, StoreOptions};

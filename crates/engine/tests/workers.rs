@@ -6,7 +6,8 @@
 mod common;
 use common::*;
 use nas_engine::workers::{
-    GC, MaintenanceConfig, RETENTION, SCRUB, TRASH, WorkerRunner, WorkerState, maintenance_workers,
+    GC, MaintenanceConfig, RETENTION, SCRUB, SEARCH_INDEX, TRASH, WorkerRunner, WorkerState,
+    maintenance_workers,
 };
 use nas_engine::{RetentionPolicy, Store, StoreOptions, WriteOptions};
 use std::os::unix::fs::FileExt;
@@ -56,6 +57,7 @@ fn all_on(keep_last: usize) -> MaintenanceConfig {
         trash_interval: HOUR,
         scrub_interval: Some(HOUR),
         scrub_rate: None,
+        search_index_interval: Some(HOUR),
     }
 }
 
@@ -84,7 +86,7 @@ fn retention_trash_gc_and_scrub_workers_do_their_jobs() {
         r.add(w).unwrap();
     }
     let names: Vec<_> = r.states().into_iter().map(|s| s.name).collect();
-    assert_eq!(names, [GC, RETENTION, TRASH, SCRUB]);
+    assert_eq!(names, [GC, RETENTION, TRASH, SCRUB, SEARCH_INDEX]);
 
     let st = run(&r, RETENTION);
     assert_eq!(st.last_outcome.unwrap().items, 2, "{:?}", st.last_error);
@@ -123,13 +125,18 @@ fn disabled_workers_are_not_added() {
         trash_interval: HOUR,
         scrub_interval: None,
         scrub_rate: None,
+        search_index_interval: None,
     };
     assert!(maintenance_workers(&s, &none).is_empty());
     let default: Vec<_> = maintenance_workers(&s, &MaintenanceConfig::default())
         .iter()
         .map(|w| w.name().to_owned())
         .collect();
-    assert_eq!(default, [GC, TRASH, SCRUB], "retention is off by default");
+    assert_eq!(
+        default,
+        [GC, TRASH, SCRUB, SEARCH_INDEX],
+        "retention is off by default"
+    );
 }
 
 #[test]

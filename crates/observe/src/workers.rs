@@ -3,7 +3,9 @@
 //! trash expiry did. Each run's result is also logged.
 
 use crate::metrics::Metrics;
-use nas_engine::workers::{GC, Outcome, RETENTION, SCRUB, TRASH, WorkerObserver, WorkerState};
+use nas_engine::workers::{
+    GC, Outcome, RETENTION, SCRUB, SEARCH_INDEX, TRASH, WorkerObserver, WorkerState,
+};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -169,12 +171,13 @@ impl WorkerObserver for Metrics {
         s.running.get_or_create(&l).set(0);
         match result {
             Ok(o) => {
-                tracing::info!(
-                    worker = name,
-                    took_ms = took.as_millis() as u64,
-                    "{}",
-                    o.summary
-                );
+                let took_ms = took.as_millis() as u64;
+                if name == SEARCH_INDEX && o.items == 0 {
+                    // every few seconds, usually with nothing to do: not worth a line
+                    tracing::debug!(worker = name, took_ms, "{}", o.summary);
+                } else {
+                    tracing::info!(worker = name, took_ms, "{}", o.summary);
+                }
                 match name {
                     GC => {
                         s.gc_runs.inc();
