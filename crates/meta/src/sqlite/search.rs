@@ -120,7 +120,7 @@ static SCAN: LazyLock<String> = LazyLock::new(|| {
 /// (a): index hits, re-checked against the node as it is now. The join drops entries of
 /// purged nodes and the `LIKE` on the current name those of renamed ones, so comparing the
 /// entry's stored name with the node's is not needed (it would cost a lookup in the FTS
-/// content table per hit: ~30 % on a needle with 12,500 hits all filtered out).
+/// content table per hit, which shows on a needle with thousands of hits filtered out).
 static INDEXED: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT n.id FROM name_index
@@ -169,7 +169,7 @@ pub fn search(
     ids.extend(b.ids(&tx, &PENDING, after, limit, None)?);
     ids.extend(b.ids(&tx, &SCAN, after.max(watermark), limit, None)?);
     tx.commit()?;
-    // a node renamed back to an indexed name is both a hit and pending
+    // a node may come twice: a hit and pending (renamed back), pending and in the tail
     ids.sort_unstable();
     ids.dedup();
     ids.truncate(limit);
