@@ -31,7 +31,7 @@ pub struct FileConfig {
     pub s3_listen: Option<String>,
     /// Base domain for virtual-host-style S3 requests (`bucket.DOMAIN`).
     pub s3_domain: Option<String>,
-    /// Background workers: GC, retention, trash expiry, scrub.
+    /// Background workers: GC, retention, trash expiry, scrub, the search index.
     pub workers: Option<workers::WorkersFile>,
     /// Entries the audit log keeps (the oldest are deleted beyond this).
     pub audit_max_entries: Option<u64>,

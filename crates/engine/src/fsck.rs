@@ -9,7 +9,7 @@ use crate::progress::{Progress, ProgressUnit};
 use crate::store::Store;
 use nas_blob::BlobStore;
 use nas_meta::{ChunkRecord, ChunkRow};
-use nas_types::{NodeId, PackId};
+use nas_types::{NodeId, PackId, VersionNum};
 use serde::Serialize;
 use std::collections::{BTreeSet, HashMap, HashSet};
 
@@ -228,6 +228,12 @@ impl Store {
                             continue;
                         }
                     }
+                }
+                // ...or it was deleted since the scan saw it (purged, pruned) and GC freed
+                // the chunk. Asked after the chunk: a version still there now was there
+                // all along, holding its reference, so its chunk could not have gone.
+                if meta.version(node, Some(VersionNum(num)))?.is_none() {
+                    continue;
                 }
             }
             damaged.push((node, num, detail));

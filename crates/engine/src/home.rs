@@ -2,14 +2,13 @@
 //!
 //! Paths arrive as [`NasPath`] (already normalized and confined) and are resolved here,
 //! segment by segment, to node ids; the metadata store never sees a path it must parse.
-//! Reads, writes, versions and the trash are further `impl Home` blocks in their modules.
+//! Reads, writes, versions, the trash and search are further `impl Home` blocks in their
+//! modules.
 
 use crate::error::{EngineError, EngineResult};
 use crate::store::Inner;
 use crate::time::now_ns;
-use nas_meta::{
-    Displace, FileAttrs, HomeRecord, ListKey, NodeKind, NodeRecord, SearchFilter, VersionRecord,
-};
+use nas_meta::{Displace, FileAttrs, HomeRecord, ListKey, NodeKind, NodeRecord, VersionRecord};
 use nas_types::{ContentHash, NasPath, NodeId, VersionNum};
 use std::sync::Arc;
 
@@ -90,16 +89,6 @@ pub struct ListPage {
     pub entries: Vec<Entry>,
     /// Pass as `after` to get the next page; `None` on the last page.
     pub next_after: Option<String>,
-}
-
-/// One page of search results.
-#[derive(Debug, Clone)]
-pub struct SearchPage {
-    /// Matches in node-id order (may be fewer than asked even when more follow: items
-    /// below a trashed folder are skipped).
-    pub entries: Vec<Entry>,
-    /// Pass as `after` for the next page; `None` on the last page.
-    pub next_after: Option<NodeId>,
 }
 
 /// A handle on one home. Cheap to clone.
@@ -340,43 +329,6 @@ impl Home {
                 .unwrap_or_else(|p| p.into_inner()) = Some(true);
         }
         Ok(self.inner.meta.patch_props(n.id, ops)?)
-    }
-
-    /// Name search in this home: files and folders whose name contains `filter.needle`
-    /// (case-insensitive) and that match the filter, in node-id order, one page of at most
-    /// `limit` (≤ 1000) after `after` (the previous page's `next_after`). Items in the
-    /// trash are not returned. Not indexed: a scan of names that stops at `limit` matches
-    /// (ASCII case-insensitive).
-    pub fn search(
-        &self,
-        filter: &SearchFilter,
-        after: Option<NodeId>,
-        limit: usize,
-    ) -> EngineResult<SearchPage> {
-        if filter.needle.is_empty() {
-            return Err(EngineError::Invalid("empty search".into()));
-        }
-        let limit = limit.clamp(1, 1000);
-        let meta = &self.inner.meta;
-        let ids = meta.search(self.rec.id, filter, after, limit)?;
-        let next_after = (ids.len() == limit).then(|| ids[limit - 1]);
-        let mut entries = Vec::with_capacity(ids.len());
-        for id in ids {
-            // below a trashed folder the path starts with "[trash #…]": not live
-            let (Some(path), Some(node)) = (meta.node_path(id)?, meta.node(id)?) else {
-                continue;
-            };
-            if !path.starts_with('/') {
-                continue;
-            }
-            if let Ok(p) = NasPath::parse(&path) {
-                entries.push(Entry::from_node(p, node));
-            }
-        }
-        Ok(SearchPage {
-            entries,
-            next_after,
-        })
     }
 
     /// Bytes of the current content of every live file in this home (what quotas count).

@@ -2,9 +2,10 @@
 //!
 //! It owns the write pipeline (chunk → hash → dedup → compress → append → commit), the read
 //! pipeline (offset index → fetch → verify), the namespace, versions and retention, the
-//! trash, garbage collection and fsck, the background workers that run them on a
-//! schedule ([`workers`]), and the batched writer of the audit log ([`audit`]). It knows nothing of HTTP; it reaches disk only
-//! through [`nas_blob::BlobStore`] and [`nas_meta::MetaStore`].
+//! trash, name search and its index, garbage collection and fsck, the background workers
+//! that run them on a schedule ([`workers`]), and the batched writer of the audit log
+//! ([`audit`]). It knows nothing of HTTP; it reaches disk only through
+//! [`nas_blob::BlobStore`] and [`nas_meta::MetaStore`].
 //!
 //! ```
 //! use nas_engine::{Store, StoreOptions, WriteOptions};
@@ -36,6 +37,7 @@ mod pins;
 mod progress;
 mod read;
 mod retention;
+mod search;
 mod staging;
 mod stats;
 mod store;
@@ -51,17 +53,19 @@ pub use compose::Composition;
 pub use error::{EngineError, EngineResult};
 pub use fsck::{FsckReport, Problem};
 pub use gc::{GcPlan, GcReport};
-pub use home::{Entry, Home, ListPage, SearchPage};
+pub use home::{Entry, Home, ListPage};
 pub use nas_codec::Compression;
 pub use nas_meta::{
-    AppPasswordRecord, DeadProp, Expect, FileAttrs, KeyRecord, ListKey, LockRecord, NodeKind,
-    PropOp, SearchFilter, TrashRecord, UserRecord, VersionRecord,
+    AppPasswordRecord, DeadProp, Expect, FileAttrs, KeyRecord, ListKey, LockRecord,
+    NameIndexStatus, NodeKind, PropOp, PruneStep, SearchFilter, TrashRecord, UserRecord,
+    VersionRecord,
 };
 pub use progress::{Progress, ProgressUnit};
 pub use read::{FileReader, RangeReader};
 pub use retention::{
     MAX_KEEP_DAYS, MAX_KEEP_VERSIONS, RetentionPlan, RetentionPolicy, UserRetention,
 };
+pub use search::{IndexReport, SearchPage};
 pub use staging::{KeyedLocks, new_upload_id, upload_dir};
 pub use stats::StoreStats;
 pub use store::{Store, StoreOptions};

@@ -7,7 +7,7 @@
 mod common;
 use common::*;
 use nas_engine::workers::{
-    GC, MaintenanceConfig, Outcome, Progress, ProgressUnit, RETENTION, SCRUB, TRASH,
+    GC, MaintenanceConfig, Outcome, Progress, ProgressUnit, RETENTION, SCRUB, SEARCH_INDEX, TRASH,
     WorkerObserver, WorkerRunner, WorkerState, maintenance_workers,
 };
 use nas_engine::{RetentionPolicy, Store, StoreOptions, UserRecord, UserRetention, WriteOptions};
@@ -60,6 +60,7 @@ fn all_on(keep_last: usize) -> MaintenanceConfig {
         trash_interval: HOUR,
         scrub_interval: Some(HOUR),
         scrub_rate: None,
+        search_index_interval: Some(HOUR),
     }
 }
 
@@ -88,7 +89,7 @@ fn retention_trash_gc_and_scrub_workers_do_their_jobs() {
         r.add(w).unwrap();
     }
     let names: Vec<_> = r.states().into_iter().map(|s| s.name).collect();
-    assert_eq!(names, [GC, RETENTION, TRASH, SCRUB]);
+    assert_eq!(names, [GC, RETENTION, TRASH, SCRUB, SEARCH_INDEX]);
 
     let st = run(&r, RETENTION);
     assert_eq!(st.last_outcome.unwrap().items, 2, "{:?}", st.last_error);
@@ -127,6 +128,7 @@ fn disabled_workers_are_not_added() {
         trash_interval: HOUR,
         scrub_interval: None,
         scrub_rate: None,
+        search_index_interval: None,
     };
     assert!(maintenance_workers(&s, &none).is_empty());
     let default: Vec<_> = maintenance_workers(&s, &MaintenanceConfig::default())
@@ -135,7 +137,7 @@ fn disabled_workers_are_not_added() {
         .collect();
     assert_eq!(
         default,
-        [GC, RETENTION, TRASH, SCRUB],
+        [GC, RETENTION, TRASH, SCRUB, SEARCH_INDEX],
         "retention runs without a server rule: accounts may have their own"
     );
 }
@@ -245,6 +247,7 @@ fn one_retention_run_applies_each_users_policy_to_their_home() {
         trash_interval: HOUR,
         scrub_interval: None,
         scrub_rate: None,
+        search_index_interval: None,
     };
     let r = WorkerRunner::new(None);
     for w in maintenance_workers(&s, &cfg) {

@@ -2,8 +2,9 @@
 //! index with reference counts, and the trash — behind traits, so that a PostgreSQL
 //! implementation can follow without touching the engine.
 //!
-//! [`MetaStore`] is the union of four narrow traits, one per concern:
-//! [`Namespace`], [`Versions`], [`ChunkIndex`], [`TrashStore`]. Every method is one ACID
+//! [`MetaStore`] is the union of narrow traits, one per concern: [`Namespace`],
+//! [`NameIndex`], [`Versions`], [`ChunkIndex`], [`TrashStore`], [`Users`], [`Props`],
+//! [`Locks`], [`AuditTrail`]. Every method is one ACID
 //! transaction: when it returns `Ok`, its effect is durable (SQLite: WAL with
 //! `synchronous=FULL`). This crate is the only one that names the database.
 //! The schema is documented in `docs/design/metadata-schema.md`.
@@ -137,9 +138,11 @@ pub trait Namespace {
     /// Whether the node hangs off its home's root (not trashed, not detached).
     fn is_live(&self, node: NodeId) -> MetaResult<bool>;
     /// Name search in home `home`: up to `limit` nodes (not the root, not the top of a
-    /// trashed subtree) whose name contains `filter.needle` case-insensitively and that
-    /// match the filter, with ids above `after`, ascending. Not indexed: a scan of names
-    /// in id order that stops at `limit` matches. Nodes below a trashed folder are
+    /// trashed subtree) whose name contains `filter.needle` (ASCII case-insensitively, as
+    /// SQL `LIKE`) and that match the filter, with ids above `after`, ascending. A needle
+    /// of 3+ characters is looked up in the [`NameIndex`] (plus a scan of what it does
+    /// not cover yet); a shorter one scans names in id order until `limit` matches. Either
+    /// way the result is exactly what the scan returns. Nodes below a trashed folder are
     /// returned too: the caller drops them (their path says so).
     fn search(
         &self,
@@ -148,6 +151,22 @@ pub trait Namespace {
         after: Option<NodeId>,
         limit: usize,
     ) -> MetaResult<Vec<NodeId>>;
+}
+
+/// The name index behind [`Namespace::search`], maintained off the commit path: creating
+/// a node does not touch it, a rename queues the node (a trigger), and a background
+/// indexer calls these methods in short transactions of their own. Search is exact
+/// whether or not the indexer has caught up; the index only makes it fast.
+pub trait NameIndex {
+    /// Where the index stands.
+    fn name_index_status(&self) -> MetaResult<NameIndexStatus>;
+    /// One write transaction: re-indexes up to `batch` renamed nodes, then adds the names
+    /// of the oldest nodes created after the watermark (up to `batch` less the renamed
+    /// ones) and moves the watermark past them.
+    fn index_names(&self, batch: usize) -> MetaResult<IndexStep>;
+    /// Looks at up to `limit` index entries after node `after` and drops those of nodes
+    /// that no longer exist (purged). Writes only when it has something to drop.
+    fn prune_name_index(&self, after: NodeId, limit: usize) -> MetaResult<PruneStep>;
 }
 
 /// File versions.
@@ -325,6 +344,7 @@ pub trait Locks {
 /// Everything the engine needs from a metadata store.
 pub trait MetaStore:
     Namespace
+    + NameIndex
     + Versions
     + ChunkIndex
     + TrashStore

@@ -372,7 +372,8 @@ pub enum ListKey {
 /// What a name search looks for (see `Namespace::search`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SearchFilter {
-    /// Substring of the name, case-insensitive (not empty).
+    /// Substring of the name, not empty; ASCII letters match either case, every other
+    /// character only itself (SQL `LIKE` semantics).
     pub needle: String,
     /// Only files or only folders.
     pub kind: Option<NodeKind>,
@@ -384,4 +385,45 @@ pub struct SearchFilter {
     pub modified_after: Option<i64>,
     /// Modified before (ns).
     pub modified_before: Option<i64>,
+}
+
+/// Where the name index stands (see [`crate::NameIndex`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NameIndexStatus {
+    /// Every node with an id up to this one is in the index (renamed ones once their
+    /// re-indexing is done): the watermark. Ids are never reused.
+    pub indexed_to: NodeId,
+    /// Nodes created after the watermark, not indexed yet (search scans them).
+    pub unindexed: u64,
+    /// Renamed nodes waiting to be re-indexed (search scans them).
+    pub pending: u64,
+}
+
+impl NameIndexStatus {
+    /// Nothing is waiting: every search of 3+ characters is an index lookup.
+    pub fn is_current(&self) -> bool {
+        self.unindexed == 0 && self.pending == 0
+    }
+}
+
+/// What one step of the name indexer did (one short write transaction).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IndexStep {
+    /// Names of new nodes added (the watermark moved past them).
+    pub indexed: u64,
+    /// Renamed nodes whose entry was replaced (or dropped, when the node is gone).
+    pub reindexed: u64,
+    /// Work may remain: the step stopped at its batch size.
+    pub more: bool,
+}
+
+/// What one pruning step of the name index did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PruneStep {
+    /// Index entries looked at.
+    pub checked: u64,
+    /// Entries of nodes that no longer exist, dropped.
+    pub dropped: u64,
+    /// Where the next step starts; `None` once the end of the index was reached.
+    pub next: Option<NodeId>,
 }

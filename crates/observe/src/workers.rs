@@ -5,7 +5,8 @@
 
 use crate::metrics::Metrics;
 use nas_engine::workers::{
-    GC, Outcome, Progress, ProgressUnit, RETENTION, SCRUB, TRASH, WorkerObserver, WorkerState,
+    GC, Outcome, Progress, ProgressUnit, RETENTION, SCRUB, SEARCH_INDEX, TRASH, WorkerObserver,
+    WorkerState,
 };
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -263,12 +264,13 @@ impl WorkerObserver for Metrics {
         s.clear_progress(name);
         match result {
             Ok(o) => {
-                tracing::info!(
-                    worker = name,
-                    took_ms = took.as_millis() as u64,
-                    "{}",
-                    o.summary
-                );
+                let took_ms = took.as_millis() as u64;
+                if name == SEARCH_INDEX && o.items == 0 {
+                    // every few seconds, usually with nothing to do: not worth a line
+                    tracing::debug!(worker = name, took_ms, "{}", o.summary);
+                } else {
+                    tracing::info!(worker = name, took_ms, "{}", o.summary);
+                }
                 match name {
                     GC => {
                         s.gc_runs.inc();

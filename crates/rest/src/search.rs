@@ -1,6 +1,7 @@
 //! `GET /search`: files and folders of the caller's home whose name contains `q`
-//! (ASCII case-insensitive), with optional filters, paged by an opaque cursor. A scan of
-//! the names in the metadata store that stops once a page is full (no name index yet).
+//! (ASCII case-insensitive), with optional filters, paged by an opaque cursor. The engine
+//! answers a `q` of 3+ characters from its name index (trigram), a shorter one with a scan
+//! of names that stops once a page is full; the results are the same either way.
 
 use crate::error::{ErrorBody, RestError, RestResult};
 use crate::extract::{Caller, Query};

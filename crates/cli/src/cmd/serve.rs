@@ -82,8 +82,9 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: finishing in-flight requests");
 }
 
-/// Starts the maintenance workers (GC, retention, trash expiry, scrub) the configuration
-/// enables, reporting to the metrics. A door adds its own workers to the same runner.
+/// Starts the maintenance workers (GC, retention, trash expiry, scrub, the search index)
+/// the configuration enables, reporting to the metrics. A door adds its own workers to
+/// the same runner.
 fn start_workers(
     store: &Store,
     cfg: &Config,

@@ -1,5 +1,5 @@
 //! The `[workers]` section: schedules and limits of the background maintenance (GC,
-//! retention of old versions, trash expiry, scrub). Every value can also come from a
+//! retention of old versions, trash expiry, scrub, the name index behind search). Every value can also come from a
 //! `SILENT_NAS_*` variable; durations are humantime (`90s`, `6h`, `30d`), `off` disables.
 //! The retention rules here are the server's; an account may override each for its home
 //! (`silent-nas user set --keep-versions/--keep-days`, or the admin REST API).
@@ -31,6 +31,8 @@ pub struct WorkersFile {
     pub scrub_interval: Option<String>,
     /// Bytes per second a scrub may read (`50MiB`; `unlimited`).
     pub scrub_rate: Option<String>,
+    /// How often the name index catches up with new and renamed names (`5s`; `off`).
+    pub search_index_interval: Option<String>,
     /// Age after which an unfinished S3 multipart upload is removed (`7d`; `off`).
     pub s3_upload_expiry: Option<String>,
     /// Age after which an idle tus upload (REST, `/api/v1/tus`) is removed (`24h`; `off`).
@@ -181,6 +183,12 @@ pub fn resolve(f: Option<WorkersFile>) -> Result<MaintenanceConfig> {
             false,
         )?,
         scrub_rate,
+        search_index_interval: duration(
+            "SILENT_NAS_SEARCH_INDEX_INTERVAL",
+            f.search_index_interval,
+            d.search_index_interval,
+            false,
+        )?,
     })
 }
 
@@ -222,7 +230,7 @@ mod tests {
         let c = parse(
             "[workers]\ngc_interval = \"90s\"\nretention_keep_versions = 5\nretention_keep_days = 30\n\
              retention_interval = \"12h\"\ntrash_retention = \"7d\"\ntrash_interval = \"10m\"\n\
-             scrub_interval = \"off\"\nscrub_rate = \"10MiB/s\"\n",
+             scrub_interval = \"off\"\nscrub_rate = \"10MiB/s\"\nsearch_index_interval = \"2s\"\n",
         )
         .unwrap();
         assert_eq!(c.gc_interval, Some(Duration::from_secs(90)));
@@ -236,6 +244,8 @@ mod tests {
         assert_eq!(c.trash_interval, Duration::from_secs(600));
         assert_eq!(c.scrub_interval, None);
         assert_eq!(c.scrub_rate, Some(10 << 20));
+        assert_eq!(c.search_index_interval, Some(Duration::from_secs(2)));
+        assert_eq!(d.search_index_interval, Some(Duration::from_secs(5)));
         assert!(
             parse("[workers]\nscrub_rate = \"unlimited\"\n")
                 .unwrap()
@@ -261,8 +271,8 @@ mod tests {
             (d.gc_interval, d.trash_retention, d.trash_interval)
         );
         assert_eq!(
-            (c.scrub_interval, c.scrub_rate),
-            (d.scrub_interval, d.scrub_rate)
+            (c.scrub_interval, c.scrub_rate, c.search_index_interval),
+            (d.scrub_interval, d.scrub_rate, d.search_index_interval)
         );
     }
 
@@ -271,6 +281,7 @@ mod tests {
         for bad in [
             "gc_interval = \"soon\"",
             "gc_interval = \"0s\"",
+            "search_index_interval = \"0s\"",
             "retention_keep_versions = 0",
             "retention_keep_days = 0",
             "scrub_rate = \"fast\"",

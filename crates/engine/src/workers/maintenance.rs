@@ -1,8 +1,9 @@
-//! The store's own workers: GC, retention of old versions, trash expiry and scrub. Each
-//! is a plan followed by its execution (see `gc`, `retention`, `trash`, `fsck`), so what a
-//! worker does is exactly what the matching offline command does, and each reports its
-//! progress to the runner as it goes. Their schedules survive restarts (the last success
-//! of each is kept in the store's settings).
+//! The store's own workers: GC, retention of old versions, trash expiry, scrub and the
+//! name index (`search_index`). The first four are a plan followed by its execution (see
+//! `gc`, `retention`, `trash`, `fsck`), so what a worker does is exactly what the matching
+//! offline command does, each reports its progress to the runner as it goes, and their
+//! schedules survive restarts (the last success of each is kept in the store's settings);
+//! the name index runs every few seconds from start-up.
 
 use super::{Outcome, RunContext, Throttle, Worker, WorkerError};
 use crate::retention::RetentionPolicy;
@@ -41,6 +42,9 @@ pub struct MaintenanceConfig {
     pub scrub_interval: Option<Duration>,
     /// Bytes per second a scrub may read; `None` is unlimited.
     pub scrub_rate: Option<u64>,
+    /// How often the name index catches up with new and renamed names. `None` stops it:
+    /// searches stay exact but scan every name created since.
+    pub search_index_interval: Option<Duration>,
 }
 
 impl Default for MaintenanceConfig {
@@ -53,6 +57,7 @@ impl Default for MaintenanceConfig {
             trash_interval: Duration::from_secs(3600),
             scrub_interval: Some(Duration::from_secs(7 * 86_400)),
             scrub_rate: Some(50 << 20),
+            search_index_interval: Some(Duration::from_secs(5)),
         }
     }
 }
@@ -99,6 +104,9 @@ pub fn maintenance_workers(store: &Store, cfg: &MaintenanceConfig) -> Vec<Worker
         out.push(persisted(store, SCRUB, every, move |ctx: &RunContext| {
             scrub(&s, rate, ctx)
         }));
+    }
+    if let Some(every) = cfg.search_index_interval {
+        out.push(super::search_index_worker(store, every));
     }
     out
 }

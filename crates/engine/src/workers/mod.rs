@@ -2,7 +2,8 @@
 //! own thread, never two runs of the same job at once, and keeps each job's state in memory
 //! ([`WorkerRunner::states`]) for the admin API: schedule, last result and, during a run,
 //! the progress the job reports ([`RunContext::progress`]). The store's maintenance — GC,
-//! retention of old versions, trash expiry, a throttled scrub — is a set of ordinary
+//! retention of old versions, trash expiry, a throttled scrub, the name index behind
+//! search — is a set of ordinary
 //! workers ([`maintenance_workers`]); a door registers its own (e.g. expiry of abandoned
 //! uploads) the same way, with a name, an interval and a closure. Nothing here knows of
 //! HTTP; metrics come from a [`WorkerObserver`] the server plugs in.
@@ -25,12 +26,14 @@
 
 mod maintenance;
 mod runner;
+mod search_index;
 #[cfg(test)]
 mod tests;
 mod throttle;
 
 pub use maintenance::{GC, MaintenanceConfig, RETENTION, SCRUB, TRASH, maintenance_workers};
 pub use runner::{RunContext, Trigger, WorkerRunner};
+pub use search_index::{SEARCH_INDEX, search_index_worker};
 pub use throttle::Throttle;
 
 pub use crate::progress::{Progress, ProgressUnit};

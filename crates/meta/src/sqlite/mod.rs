@@ -8,6 +8,7 @@ mod apps;
 mod audit;
 mod chunks;
 mod locks;
+mod name_index;
 mod namespace;
 mod rows;
 mod schema;
@@ -71,18 +72,21 @@ impl SqliteMeta {
         })
     }
 
+    /// A new read-only connection.
+    fn open_reader(&self) -> MetaResult<Connection> {
+        let c = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        tune(&c)?;
+        Ok(c)
+    }
+
     /// Runs `f` on a reader connection.
     fn read<T>(&self, f: impl FnOnce(&Connection) -> MetaResult<T>) -> MetaResult<T> {
         let conn = match lock(&self.readers).pop() {
             Some(c) => c,
-            None => {
-                let c = Connection::open_with_flags(
-                    &self.path,
-                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-                )?;
-                tune(&c)?;
-                c
-            }
+            None => self.open_reader()?,
         };
         let out = f(&conn);
         let mut pool = lock(&self.readers);
@@ -123,16 +127,23 @@ impl MetaStore for SqliteMeta {
         self.write(|tx| schema::set_setting(tx, key, value))
     }
 
-    /// Runs SQLite's own integrity check.
+    /// Runs SQLite's own integrity check, on a connection of its own. Not on a pooled
+    /// reader: FTS5 keeps the structure of an index (its list of segments) cached per
+    /// connection, refreshes it when a query opens a cursor on the table but not when the
+    /// integrity check reads it, so a reader that searched before the indexer wrote would
+    /// check the new segments against its stale list and report a checksum mismatch or
+    /// "corruption found reading blob" (it did, in `name_index_tests`) — on an intact
+    /// database. A fresh connection loads the structure inside the check's own snapshot.
     fn integrity_check(&self) -> MetaResult<Vec<String>> {
-        self.read(|c| {
-            let mut st = c.prepare("PRAGMA integrity_check")?;
-            let rows = st.query_map([], |r| r.get::<_, String>(0))?;
-            let out: Vec<String> = rows.collect::<Result<_, _>>()?;
-            Ok(out.into_iter().filter(|s| s != "ok").collect())
-        })
+        let c = self.open_reader()?;
+        let mut st = c.prepare("PRAGMA integrity_check")?;
+        let rows = st.query_map([], |r| r.get::<_, String>(0))?;
+        let out: Vec<String> = rows.collect::<Result<_, _>>()?;
+        Ok(out.into_iter().filter(|s| s != "ok").collect())
     }
 }
 
+#[cfg(test)]
+mod name_index_tests;
 #[cfg(test)]
 mod tests;

@@ -154,6 +154,26 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE users ADD COLUMN keep_versions INTEGER;
     ALTER TABLE users ADD COLUMN keep_days INTEGER;
     "#,
+    // 9: the name index behind search, kept OUTSIDE the commit path. `name_index` is an
+    // ordinary (contentful) FTS5 trigram table, rowid = node id, filled by the indexer
+    // (`name_index.rs`) from nodes above `name_index_state.indexed_to`; creating a node
+    // costs nothing here. A rename queues the node in `name_index_pending` (one row, by a
+    // trigger) for re-indexing. Search stays exact while the indexer lags: it scans the
+    // unindexed tail and the pending nodes, and re-checks every index hit against `nodes`.
+    r#"
+    CREATE VIRTUAL TABLE name_index USING fts5(name, tokenize = 'trigram case_sensitive 0');
+    CREATE TABLE name_index_pending (node INTEGER PRIMARY KEY);
+    CREATE TABLE name_index_state (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        indexed_to INTEGER NOT NULL
+    );
+    INSERT INTO name_index_state (id, indexed_to) VALUES (1, 0);
+    CREATE TRIGGER nodes_renamed AFTER UPDATE OF name ON nodes
+    WHEN new.name IS NOT old.name
+    BEGIN
+        INSERT OR IGNORE INTO name_index_pending (node) VALUES (new.id);
+    END;
+    "#,
 ];
 
 /// Brings the database to [`SCHEMA_VERSION`].
