@@ -191,3 +191,39 @@ fn active_sessions_follow_rest_sign_ins_and_sign_outs() {
     assert!(out.status == 200 || out.status == 204, "{}", out.status);
     assert_eq!(sample(&scrape(), "silent_nas_active_sessions"), Some(0.0));
 }
+
+/// `silent_nas_search_index_waiting_nodes` counts what the name index has not taken in:
+/// with the `search-index` worker off it grows by one per created file; once the worker
+/// runs (the next start, default config) it falls to zero.
+#[test]
+fn the_search_index_backlog_is_a_gauge() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let cfg = dir.path().join("no-index.toml");
+    std::fs::write(&cfg, "[workers]\nsearch_index_interval = \"off\"\n").unwrap();
+    let waiting = |s: &Server| {
+        let t = curl(&[&s.url("/metrics")], None).text();
+        sample(&t, "silent_nas_search_index_waiting_nodes").expect("the gauge is exported")
+    };
+    let a = auth("admin", ADMIN_PW);
+    let mut s = Server::start_with(&data, &["--config", cfg.to_str().unwrap()]);
+    // the first request creates the home (its root folder is a node too)
+    assert_eq!(propfind(&a, &s.url("/dav/"), "0", None).status, 207);
+    let before = waiting(&s);
+    assert!(before >= 1.0, "{before}");
+    for i in 0..3 {
+        let url = s.url(&format!("/dav/n{i}.txt"));
+        assert_eq!(curl(&["-u", &a, "-T", "-", &url], Some(b"x")).status, 201);
+    }
+    assert_eq!(waiting(&s), before + 3.0);
+    s.kill9();
+    let s = Server::start_on(&data);
+    let caught_up = (0..100).any(|_| {
+        if waiting(&s) == 0.0 {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        false
+    });
+    assert!(caught_up, "the worker indexed the backlog: {}", waiting(&s));
+}

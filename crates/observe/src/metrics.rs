@@ -39,6 +39,7 @@ pub struct Metrics {
     files: Gauge,
     versions: Gauge,
     trash: Gauge,
+    name_index_waiting: Gauge,
     dedup: Ratio,
     compression: Ratio,
     user_used: Family<Labels, Gauge>,
@@ -79,6 +80,7 @@ impl Metrics {
             files: Gauge::default(),
             versions: Gauge::default(),
             trash: Gauge::default(),
+            name_index_waiting: Gauge::default(),
             dedup: Ratio::default(),
             compression: Ratio::default(),
             user_used: Family::default(),
@@ -147,6 +149,11 @@ impl Metrics {
             m.trash.clone(),
         );
         r.register(
+            "silent_nas_search_index_waiting_nodes",
+            "Files and folders not in the name index yet (new or renamed; search scans them)",
+            m.name_index_waiting.clone(),
+        );
+        r.register(
             "silent_nas_storage_dedup_ratio",
             "Logical bytes over unique bytes",
             m.dedup.clone(),
@@ -196,6 +203,10 @@ impl Metrics {
             self.trash.set(s.trash_entries as i64);
             self.dedup.set(s.dedup_ratio);
             self.compression.set(s.compression_ratio);
+        }
+        if let Ok(n) = store.name_index_status() {
+            self.name_index_waiting
+                .set(n.unindexed.saturating_add(n.pending) as i64);
         }
         if let Ok(users) = store.accounts().list() {
             for u in users {
