@@ -30,7 +30,7 @@ use crate::store::Store;
 pub use nas_meta::{AuditQuery, AuditRecord};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -41,6 +41,10 @@ const QUEUE: usize = 65_536;
 const BATCH: usize = 1_024;
 /// How long the writer gathers entries before storing them (unless a flush is waiting).
 const LINGER: Duration = Duration::from_millis(200);
+
+/// How long the writer sleeps between looks at its queue while gathering (the most a
+/// flush waits).
+const SLICE: Duration = Duration::from_millis(10);
 /// How long [`AuditLog::flush`] waits for the writer.
 const FLUSH_WAIT: Duration = Duration::from_secs(10);
 
@@ -232,9 +236,14 @@ fn write_loop(store: &Store, rx: &Receiver<Msg>, keep: u64, counters: &Counters)
         let mut stop = false;
         let mut next = Some(first);
         let until = Instant::now() + LINGER;
-        while let Some(m) = next {
-            match m {
-                Msg::Entry(mut e) => {
+        // Gather for up to LINGER, so a steady stream of requests costs a few transactions
+        // a second, not one each. While gathering the writer sleeps in short slices and
+        // drains the queue between them instead of blocking in `recv`: a sender finds no
+        // receiver waiting, so queuing an entry wakes no thread (at thousands of requests a
+        // second that was a context switch each). A flush or stop ends the wait.
+        loop {
+            match next.take() {
+                Some(Msg::Entry(mut e)) => {
                     if e.user.is_none()
                         && let Some(k) = &e.access_key
                     {
@@ -242,26 +251,29 @@ fn write_loop(store: &Store, rx: &Receiver<Msg>, keep: u64, counters: &Counters)
                     }
                     batch.push(*e);
                 }
-                Msg::Flush(done) => waiting.push(done),
-                Msg::Stop => stop = true,
+                Some(Msg::Flush(done)) => waiting.push(done),
+                Some(Msg::Stop) => stop = true,
+                None => {}
             }
-            // Gather for up to LINGER, so a steady stream of requests costs a few
-            // transactions a second, not one each; a flush or stop ends the wait.
-            let now = Instant::now();
-            next = if stop || batch.len() >= BATCH {
-                None
-            } else if !waiting.is_empty() || now >= until {
-                rx.try_recv().ok()
-            } else {
-                match rx.recv_timeout(until - now) {
-                    Ok(m) => Some(m),
-                    Err(RecvTimeoutError::Timeout) => None,
-                    Err(RecvTimeoutError::Disconnected) => {
-                        stop = true;
-                        None
-                    }
+            if stop || batch.len() >= BATCH {
+                break;
+            }
+            match rx.try_recv() {
+                Ok(m) => {
+                    next = Some(m);
+                    continue;
                 }
-            };
+                Err(TryRecvError::Disconnected) => {
+                    stop = true;
+                    break;
+                }
+                Err(TryRecvError::Empty) => {}
+            }
+            let now = Instant::now();
+            if !waiting.is_empty() || now >= until {
+                break;
+            }
+            std::thread::sleep(SLICE.min(until - now));
         }
         match store.inner.meta.append_audit(&batch, keep) {
             Ok(pruned) => {
