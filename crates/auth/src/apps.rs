@@ -9,9 +9,9 @@
 //! It cannot open a REST session or create credentials: those take the account password.
 //! Deleting it, disabling or deleting the owner, stops it at the next request.
 
+use crate::password::{ALNUM, random_string};
 use crate::{AuthError, Principal, Role, valid_name};
 use nas_engine::{Accounts, AppPasswordRecord};
-use rand::Rng;
 
 /// What every app password starts with.
 pub const APP_PASSWORD_PREFIX: &str = "snap_";
@@ -28,11 +28,14 @@ pub fn looks_like_app_password(secret: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric())
 }
 
-fn random_string(alphabet: &[u8], n: usize) -> String {
-    let mut rng = rand::rng();
-    (0..n)
-        .map(|_| alphabet[rng.random_range(0..alphabet.len())] as char)
-        .collect()
+/// A credential's name as stored: trimmed; `None` when empty. Refused (`BadName`) past
+/// [`MAX_APP_NAME`] characters or with control characters.
+pub(crate) fn credential_name(name: &str) -> Result<Option<String>, AuthError> {
+    let name = name.trim();
+    if name.chars().count() > MAX_APP_NAME || name.chars().any(char::is_control) {
+        return Err(AuthError::BadName(name.to_owned()));
+    }
+    Ok((!name.is_empty()).then(|| name.to_owned()))
 }
 
 /// Creates an app password for an existing, enabled `user`: the stored record and the
@@ -43,21 +46,16 @@ pub fn create_app_password(
     name: &str,
     read_only: bool,
 ) -> Result<(AppPasswordRecord, String), AuthError> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > MAX_APP_NAME || name.chars().any(char::is_control)
-    {
-        return Err(AuthError::BadName(name.to_owned()));
-    }
+    let name = credential_name(name)?.ok_or_else(|| AuthError::BadName(String::new()))?;
     if !valid_name(user) || accounts.get(user)?.is_none_or(|u| u.disabled) {
         return Err(AuthError::Invalid);
     }
-    const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     const HEX: &[u8] = b"0123456789abcdef";
     let secret = format!("{APP_PASSWORD_PREFIX}{}", random_string(ALNUM, 32));
     let rec = AppPasswordRecord {
         id: random_string(HEX, 16),
         user: user.to_owned(),
-        name: name.to_owned(),
+        name,
         hash: *blake3::hash(secret.as_bytes()).as_bytes(),
         read_only,
         created_ns: nas_engine::now_ns(),
@@ -88,14 +86,10 @@ pub(crate) fn app_principal(
     let Some(owner) = accounts.get(&app.user)?.filter(|u| !u.disabled) else {
         return Ok(None);
     };
-    let role = Role::parse(&owner.role).unwrap_or(Role::ReadOnly);
-    Ok(Some((
-        Principal {
-            role: if app.read_only { Role::ReadOnly } else { role },
-            quota: owner.quota,
-            name: owner.name,
-            app_password: Some(app.id.clone()),
-        },
-        app,
-    )))
+    let mut who = Principal::of(owner);
+    if app.read_only {
+        who.role = Role::ReadOnly;
+    }
+    who.app_password = Some(app.id.clone());
+    Ok(Some((who, app)))
 }

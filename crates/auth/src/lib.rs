@@ -79,6 +79,19 @@ pub struct Principal {
     pub app_password: Option<String>,
 }
 
+impl Principal {
+    /// The account `u` signed in with its own password (or an S3 key): its role (an
+    /// unknown stored role reads as `readonly`), quota and name.
+    pub fn of(u: UserRecord) -> Principal {
+        Principal {
+            role: Role::parse(&u.role).unwrap_or(Role::ReadOnly),
+            quota: u.quota,
+            name: u.name,
+            app_password: None,
+        }
+    }
+}
+
 /// Why a sign-in failed. Doors answer all of these alike (no user enumeration), except
 /// `RateLimited` (429) and `Backend` (500).
 #[derive(Debug, Error)]
@@ -132,41 +145,31 @@ pub fn add_user(
 
 /// Creates an S3 access key pair for an existing user: `(access key id, secret)`.
 pub fn create_key(accounts: &Accounts, user: &str) -> Result<(String, String), AuthError> {
-    create_named_key(accounts, user, None)
+    create_named_key(accounts, user, None).map(|k| (k.access_key, k.secret))
 }
 
-/// [`create_key`] with a name the owner gives it (e.g. "laptop restic").
+/// [`create_key`] with a name the owner gives it (e.g. "laptop restic"; trimmed, empty is
+/// none): the stored record, secret included.
 pub fn create_named_key(
     accounts: &Accounts,
     user: &str,
     name: Option<&str>,
-) -> Result<(String, String), AuthError> {
-    let name = name.map(str::trim).filter(|n| !n.is_empty());
-    if let Some(n) = name
-        && (n.chars().count() > MAX_APP_NAME || n.chars().any(char::is_control))
-    {
-        return Err(AuthError::BadName(n.to_owned()));
-    }
+) -> Result<nas_engine::KeyRecord, AuthError> {
+    let name = name.map(apps::credential_name).transpose()?.flatten();
     if accounts.get(user)?.is_none() {
         return Err(AuthError::Invalid);
     }
     const UPPER: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-    use rand::Rng;
-    let mut rng = rand::rng();
-    let id: String = std::iter::once('S')
-        .chain(std::iter::once('N'))
-        .chain((0..18).map(|_| UPPER[rng.random_range(0..UPPER.len())] as char))
-        .collect();
-    let secret: String = generate_password() + &generate_password()[..16];
-    accounts.create_key(&nas_engine::KeyRecord {
-        access_key: id.clone(),
-        secret: secret.clone(),
+    let key = nas_engine::KeyRecord {
+        access_key: format!("SN{}", password::random_string(UPPER, 18)),
+        secret: generate_password() + &generate_password()[..16],
         user: user.to_owned(),
         created_ns: nas_engine::now_ns(),
         revoked: false,
-        name: name.map(str::to_owned),
-    })?;
-    Ok((id, secret))
+        name,
+    };
+    accounts.create_key(&key)?;
+    Ok(key)
 }
 
 /// The user a valid (not revoked, owner enabled) access key belongs to, with its secret.
@@ -179,15 +182,7 @@ pub fn key_owner(accounts: &Accounts, access_key: &str) -> Result<(Principal, St
         .get(&k.user)?
         .filter(|u| !u.disabled)
         .ok_or(AuthError::Invalid)?;
-    Ok((
-        Principal {
-            role: Role::parse(&u.role).unwrap_or(Role::ReadOnly),
-            quota: u.quota,
-            name: u.name,
-            app_password: None,
-        },
-        k.secret,
-    ))
+    Ok((Principal::of(u), k.secret))
 }
 
 const CACHE_TTL: Duration = Duration::from_secs(300);
@@ -246,12 +241,7 @@ impl Authenticator {
             .ok()
             .and_then(|m| m.get(&key).cloned())
             .is_some_and(|(phc, at)| phc == user.password && at.elapsed() < CACHE_TTL);
-        hit.then(|| Principal {
-            role: Role::parse(&user.role).unwrap_or(Role::ReadOnly),
-            quota: user.quota,
-            name: user.name,
-            app_password: None,
-        })
+        hit.then(|| Principal::of(user))
     }
 
     /// Verifies `name`/`password` from `client`. A Windows-style `DOMAIN\user` name is
@@ -302,12 +292,7 @@ impl Authenticator {
             }
         }
         self.limiter.succeed(name, client);
-        Ok(Principal {
-            role: Role::parse(&user.role).unwrap_or(Role::ReadOnly),
-            quota: user.quota,
-            name: user.name,
-            app_password: None,
-        })
+        Ok(Principal::of(user))
     }
 }
 
@@ -329,42 +314,44 @@ impl Authenticator {
         let Some((p, app)) = apps::app_principal(&self.accounts, user, secret)? else {
             return Ok(None);
         };
-        let due = app
+        let stale = app
             .last_used_ns
-            .is_none_or(|t| nas_engine::now_ns().saturating_sub(t) > TOUCH_EVERY_NS);
-        if due {
-            let fresh = self.touched.lock().is_ok_and(|mut m| {
-                if m.len() > 10_000 {
-                    m.clear();
-                }
-                let now = Instant::now();
-                match m.get(&app.id) {
-                    Some(t)
-                        if now.duration_since(*t) < Duration::from_nanos(TOUCH_EVERY_NS as u64) =>
-                    {
-                        false
-                    }
-                    _ => {
-                        m.insert(app.id.clone(), now);
-                        true
-                    }
-                }
-            });
-            if fresh {
-                let accounts = self.accounts.clone();
-                let id = app.id;
-                // best effort: "last used" is informational, a failed write changes nothing
-                let _ = std::thread::Builder::new()
-                    .name("app-password-used".into())
-                    .spawn(move || accounts.touch_app_password(&id));
-            }
+            .is_none_or(|t| nas_engine::now_ns().saturating_sub(t) > TOUCH_EVERY.as_nanos() as i64);
+        if stale && self.claim_touch(&app.id) {
+            let accounts = self.accounts.clone();
+            let id = app.id;
+            // best effort: "last used" is informational, a failed write changes nothing
+            let _ = std::thread::Builder::new()
+                .name("app-password-used".into())
+                .spawn(move || accounts.touch_app_password(&id));
         }
         Ok(Some(p))
     }
 }
 
 /// How often an app password's "last used" time is written.
-const TOUCH_EVERY_NS: i64 = 60_000_000_000;
+const TOUCH_EVERY: Duration = Duration::from_secs(60);
+
+impl Authenticator {
+    /// Whether this process should write `id`'s use now: true at most once per
+    /// [`TOUCH_EVERY`] (parallel requests of a stale app password spawn one write).
+    fn claim_touch(&self, id: &str) -> bool {
+        let Ok(mut m) = self.touched.lock() else {
+            return false;
+        };
+        if m.len() > 10_000 {
+            m.clear();
+        }
+        let now = Instant::now();
+        if m.get(id)
+            .is_some_and(|t| now.duration_since(*t) < TOUCH_EVERY)
+        {
+            return false;
+        }
+        m.insert(id.to_owned(), now);
+        true
+    }
+}
 
 /// A real argon2id hash of a random password, so an unknown user costs the same time as a
 /// wrong password (no user enumeration by timing).

@@ -199,18 +199,15 @@ pub async fn create_key(
 ) -> RestResult<(StatusCode, Json<CreatedKeyJson>)> {
     need_password(&c)?;
     blocking(move || {
-        let name = b.name.as_deref();
-        let (id, secret) = create_named_key(st.accounts(), &c.who.name, name).map_err(bad_name)?;
+        let key =
+            create_named_key(st.accounts(), &c.who.name, b.name.as_deref()).map_err(bad_name)?;
         Ok((
             StatusCode::CREATED,
             Json(CreatedKeyJson {
-                access_key_id: id,
-                secret_access_key: secret,
-                user: c.who.name,
-                name: name
-                    .map(str::trim)
-                    .filter(|n| !n.is_empty())
-                    .map(str::to_owned),
+                access_key_id: key.access_key,
+                secret_access_key: key.secret,
+                user: key.user,
+                name: key.name,
             }),
         ))
     })

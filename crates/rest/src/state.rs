@@ -6,7 +6,7 @@ use crate::error::{RestError, RestResult};
 use crate::sessions::{Session, Sessions};
 use crate::token::{Claims, Kind, Signer};
 use crate::tus::UploadLocks;
-use nas_auth::{Authenticator, Principal, Role};
+use nas_auth::{Authenticator, Principal};
 use nas_engine::Store;
 use nas_engine::audit::AuditLog;
 use nas_engine::workers::WorkerRunner;
@@ -210,15 +210,7 @@ impl RestState {
             .filter(|u| !u.disabled)
             .ok_or(RestError::Unauthorized("the account is gone or disabled"))?;
         let mark = password_mark(&u.password);
-        Ok((
-            Principal {
-                role: Role::parse(&u.role).unwrap_or(Role::ReadOnly),
-                quota: u.quota,
-                name: u.name,
-                app_password: None,
-            },
-            mark,
-        ))
+        Ok((Principal::of(u), mark))
     }
 
     /// Checks a token of the wanted kind: signature, expiry, live session, enabled account.
