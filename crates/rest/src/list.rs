@@ -1,11 +1,10 @@
-//! Folder listings, paged with keyset cursors in any order: by name ascending straight from
-//! the engine's name paging, or — `sort=size|mtime`, `order=desc` — from the engine's sorted
-//! listing (`Home::list_sorted`). Any folder size; every entry present for a whole walk
-//! comes exactly once.
+//! Folder listings, paged with keyset cursors in every order (`Home::list_sorted`: by name,
+//! size or mtime, ascending or descending, ties by name). Any folder size; every entry
+//! present for a whole walk comes exactly once.
 //!
-//! Cursors are opaque to clients: `n.<base64url name>` (name ascending) or
-//! `k.<key value>.<base64url name>` (every other order: the last entry's size or mtime in
-//! ns, and its name). A cursor is only valid with the `sort` and `order` it was issued for.
+//! Cursors are opaque to clients: `<sort><order>.<key value>.<base64url name>` — e.g.
+//! `sd.4096.Zm9v` (size descending, after the entry of 4096 bytes named `foo`). A cursor
+//! names the order it was issued for and is refused (400) with another.
 
 use crate::error::{RestError, RestResult};
 use crate::model::{EntryJson, ListResponse};
@@ -62,11 +61,7 @@ pub struct ListQuery {
 pub fn list_page(home: &Home, path: &NasPath, q: &ListQuery) -> RestResult<ListResponse> {
     let limit = q.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
     let (sort, order) = (q.sort.unwrap_or_default(), q.order.unwrap_or_default());
-    let (entries, next) = if sort == Sort::Name && order == Order::Asc {
-        by_name(home, path, q.cursor.as_deref(), limit)?
-    } else {
-        sorted(home, path, q.cursor.as_deref(), limit, sort, order)?
-    };
+    let (entries, next) = page(home, path, q.cursor.as_deref(), limit, sort, order)?;
     Ok(ListResponse {
         path: path.to_string(),
         entries: entries.iter().map(EntryJson::from).collect(),
@@ -78,32 +73,7 @@ fn bad_cursor() -> RestError {
     RestError::BadRequest("invalid cursor (or one issued for another sort or order)".into())
 }
 
-fn by_name(
-    home: &Home,
-    path: &NasPath,
-    cursor: Option<&str>,
-    limit: usize,
-) -> RestResult<(Vec<Entry>, Option<String>)> {
-    let after = match cursor {
-        None => None,
-        Some(c) => {
-            let raw = c.strip_prefix("n.").ok_or_else(bad_cursor)?;
-            let bytes = B64.decode(raw).map_err(|_| bad_cursor())?;
-            Some(String::from_utf8(bytes).map_err(|_| bad_cursor())?)
-        }
-    };
-    // one more than asked tells whether another page exists
-    let mut page = home.list(path, after.as_deref(), limit + 1)?.entries;
-    let next = if page.len() > limit {
-        page.truncate(limit);
-        page.last().map(|e| format!("n.{}", B64.encode(e.name())))
-    } else {
-        None
-    };
-    Ok((page, next))
-}
-
-fn sorted(
+fn page(
     home: &Home,
     path: &NasPath,
     cursor: Option<&str>,
@@ -111,16 +81,17 @@ fn sorted(
     sort: Sort,
     order: Order,
 ) -> RestResult<(Vec<Entry>, Option<String>)> {
-    let key = match sort {
-        Sort::Name => ListKey::Name,
-        Sort::Size => ListKey::Size,
-        Sort::Mtime => ListKey::Mtime,
+    let (key, k) = match sort {
+        Sort::Name => (ListKey::Name, 'n'),
+        Sort::Size => (ListKey::Size, 's'),
+        Sort::Mtime => (ListKey::Mtime, 'm'),
     };
+    let tag = format!("{k}{}.", if order == Order::Desc { 'd' } else { 'a' });
     let after = match cursor {
         None => None,
         Some(c) => {
             let (v, name) = c
-                .strip_prefix("k.")
+                .strip_prefix(&tag)
                 .and_then(|r| r.split_once('.'))
                 .ok_or_else(bad_cursor)?;
             let v: i64 = v.parse().map_err(|_| bad_cursor())?;
@@ -133,7 +104,7 @@ fn sorted(
     let next = if page.len() > limit {
         page.truncate(limit);
         page.last()
-            .map(|e| format!("k.{}.{}", e.sort_value(key), B64.encode(e.name())))
+            .map(|e| format!("{tag}{}.{}", e.sort_value(key), B64.encode(e.name())))
     } else {
         None
     };

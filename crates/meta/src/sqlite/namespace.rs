@@ -236,10 +236,9 @@ impl Namespace for SqliteMeta {
         self.read(|c| {
             let rows = match after {
                 Some((av, an)) => {
-                    // `?2 IS NOT NULL` only binds ?2 in name order, which has no key value
+                    // (name order has no key value: ?2 is bound but unused)
                     let mut st = c.prepare_cached(&format!(
-                        "{NODE_SELECT} WHERE n.parent = ?1 AND (?2 IS NOT NULL) AND {filter}
-                         ORDER BY {order} LIMIT ?4"
+                        "{NODE_SELECT} WHERE n.parent = ?1 AND {filter} ORDER BY {order} LIMIT ?4"
                     ))?;
                     st.query_map(params![parent.0, av, an, limit as i64], node_from)?
                         .collect::<Result<Vec<_>, _>>()?
