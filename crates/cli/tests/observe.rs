@@ -6,11 +6,6 @@
 mod common;
 use common::*;
 
-fn sample(text: &str, name_and_labels: &str) -> Option<f64> {
-    text.lines()
-        .find_map(|l| l.strip_prefix(name_and_labels)?.trim().parse().ok())
-}
-
 #[test]
 fn metrics_follow_requests_and_pass_promtool() {
     let s = Server::start();
@@ -115,22 +110,7 @@ fn metrics_follow_requests_and_pass_promtool() {
             .text()
             .contains("silent_nas_storage_chunks")
     );
-    let mut p = std::process::Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("promtool is installed (Debian package prometheus)");
-    use std::io::Write;
-    p.stdin.take().unwrap().write_all(t.as_bytes()).unwrap();
-    let out = p.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "promtool: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    promtool_check(&t);
 }
 
 #[test]

@@ -10,22 +10,7 @@ use std::process::Command;
 fn awscli_rclone_and_s3cmd_move_the_corpus_byte_exact() {
     let t = tempfile::tempdir().unwrap();
     let corpus = t.path().join("corpus");
-    // `../shared` next to the project root (CI provides it), or SILENT_NAS_SHARED
-    let shared = std::env::var("SILENT_NAS_SHARED")
-        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared").to_owned());
-    let made = Command::new("python3")
-        .arg(format!("{shared}/datasets/make_corpus.py"))
-        .arg(&corpus)
-        .args(["--versions", "1", "--small", "150", "--text-mb", "2"])
-        .output()
-        .unwrap();
-    assert!(
-        made.status.success(),
-        "corpus: {}",
-        String::from_utf8_lossy(&made.stderr)
-    );
-    let src = corpus.join("v0");
-    std::fs::rename(corpus.join("small"), src.join("small")).unwrap();
+    let src = make_corpus(&corpus, 150);
     let s = Server::start_with(&t.path().join("data"), &["--s3-listen", "127.0.0.1:0"]);
     s.add_user("bob", "bob-password-1", &[]);
     let (ak, sk) = s.s3_key("admin");

@@ -52,22 +52,7 @@ fn same_trees(a: &Path, b: &Path) {
 fn rclone_copy_check_download_delete_the_corpus() {
     let t = tempfile::tempdir().unwrap();
     let corpus = t.path().join("corpus");
-    // `../shared` next to the project root (CI provides it), or SILENT_NAS_SHARED
-    let shared = std::env::var("SILENT_NAS_SHARED")
-        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared").to_owned());
-    let made = Command::new("python3")
-        .arg(format!("{shared}/datasets/make_corpus.py"))
-        .arg(&corpus)
-        .args(["--versions", "1", "--small", "200", "--text-mb", "2"])
-        .output()
-        .unwrap();
-    assert!(
-        made.status.success(),
-        "corpus: {}",
-        String::from_utf8_lossy(&made.stderr)
-    );
-    let src = corpus.join("v0");
-    std::fs::rename(corpus.join("small"), src.join("small")).unwrap();
+    let src = make_corpus(&corpus, 200);
     let s = Server::start();
     ok(
         rclone(

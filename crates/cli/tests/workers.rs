@@ -12,14 +12,6 @@ use std::time::{Duration, Instant};
 
 const PATIENCE: Duration = Duration::from_secs(120);
 
-fn sample(text: &str, name_and_labels: &str) -> Option<f64> {
-    text.lines().find_map(|l| {
-        let rest = l.strip_prefix(name_and_labels)?;
-        // `name` must not match `name_total` or `name{...}`
-        rest.starts_with(' ').then(|| rest.trim().parse().ok())?
-    })
-}
-
 fn metrics(s: &Server) -> String {
     let m = curl(&[&s.url("/metrics")], None);
     assert_eq!(m.status, 200);
@@ -43,25 +35,6 @@ fn start_with_workers(dir: &Path, workers: &str) -> Server {
     let cfg = dir.join("silent-nas.toml");
     std::fs::write(&cfg, format!("[workers]\n{workers}\n")).unwrap();
     Server::start_with(&dir.join("data"), &["--config", cfg.to_str().unwrap()])
-}
-
-fn promtool_check(text: &str) {
-    use std::io::Write;
-    let mut p = std::process::Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("promtool is installed (Debian package prometheus)");
-    p.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
-    let out = p.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "promtool: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 fn sigterm_exits_0(s: &mut Server) {

@@ -233,3 +233,63 @@ pub fn propfind(user_pw: &str, url: &str, depth: &str, body: Option<&str>) -> Re
     args.push(url);
     curl(&args, None)
 }
+
+/// Asserts that `promtool check metrics` accepts an exposition.
+pub fn promtool_check(text: &str) {
+    let mut p = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool is installed (Debian package prometheus)");
+    p.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    let out = p.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The shared corpus (`make_corpus.py` from `../shared`, or `SILENT_NAS_SHARED`) made in
+/// `dir` with `small` small files, one version: the folder to upload (its small files
+/// moved inside).
+pub fn make_corpus(dir: &Path, small: u32) -> PathBuf {
+    let shared = std::env::var("SILENT_NAS_SHARED")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared").to_owned());
+    let made = Command::new("python3")
+        .arg(format!("{shared}/datasets/make_corpus.py"))
+        .arg(dir)
+        .args([
+            "--versions",
+            "1",
+            "--small",
+            &small.to_string(),
+            "--text-mb",
+            "2",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "corpus: {}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let src = dir.join("v0");
+    std::fs::rename(dir.join("small"), src.join("small")).unwrap();
+    src
+}
+
+/// The value of one sample of a scraped exposition: `name{labels}` exactly as written (so
+/// `name` matches neither `name_total` nor `name{...}`).
+pub fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines().find_map(|l| {
+        l.strip_prefix(series)?
+            .strip_prefix(' ')?
+            .trim()
+            .parse()
+            .ok()
+    })
+}

@@ -228,13 +228,13 @@ fn the_audit_log_keeps_only_the_newest_entries_and_names_the_client_behind_a_pro
     // the 31 entries pruned so far are counted in the metrics; nothing was dropped
     let m = curl(&[&s.url("/metrics")], None).text();
     assert_eq!(
-        metric(&m, "silent_nas_audit_pruned_entries_total"),
+        sample(&m, "silent_nas_audit_pruned_entries_total"),
         Some(31.0),
         "{m}"
     );
     for reason in ["queue_full", "write_error"] {
         let series = format!(r#"silent_nas_audit_dropped_entries_total{{reason="{reason}"}}"#);
-        assert_eq!(metric(&m, &series), Some(0.0), "{m}");
+        assert_eq!(sample(&m, &series), Some(0.0), "{m}");
     }
     // behind a trusted proxy the entry names the client it forwarded for
     let put = curl(
@@ -257,15 +257,9 @@ fn the_audit_log_keeps_only_the_newest_entries_and_names_the_client_behind_a_pro
     assert_eq!(all[1]["client"], "127.0.0.1");
     let m = curl(&[&s.url("/metrics")], None).text();
     assert_eq!(
-        metric(&m, "silent_nas_audit_pruned_entries_total"),
+        sample(&m, "silent_nas_audit_pruned_entries_total"),
         Some(32.0)
     );
-}
-
-/// The value of one sample (`name{labels}` exactly) in a scraped exposition.
-fn metric(text: &str, series: &str) -> Option<f64> {
-    text.lines()
-        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
 }
 
 /// Runs the server with a debug log, signs in, writes over WebDAV with Basic, creates an S3
