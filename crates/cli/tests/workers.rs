@@ -171,19 +171,6 @@ fn scrub_state(s: &Server) -> serde_json::Value {
         .clone()
 }
 
-/// Incompressible bytes (so what the scrub reads is what was written).
-fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
-}
-
 #[test]
 fn a_slow_scrub_shows_its_progress_while_it_runs() {
     let dir = tempfile::tempdir().unwrap();
@@ -195,7 +182,7 @@ fn a_slow_scrub_shows_its_progress_while_it_runs() {
     let a = auth("admin", ADMIN_PW);
     for i in 0..3 {
         let url = s.url(&format!("/dav/data{i}.bin"));
-        let put = curl(&["-u", &a, "-T", "-", &url], Some(&noise(1_000_000, i)));
+        let put = curl(&["-u", &a, "-T", "-", &url], Some(&content(1_000_000, i)));
         assert_eq!(put.status, 201);
     }
     let stored = sample(&metrics(&s), "silent_nas_storage_stored_bytes").unwrap() as u64;

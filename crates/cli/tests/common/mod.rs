@@ -109,16 +109,7 @@ impl Server {
 
     /// A new S3 access key of `user` (`silent-nas key create`): (id, secret).
     pub fn s3_key(&self, user: &str) -> (String, String) {
-        let out = Command::new(bin())
-            .args(["key", "create", user, "--data", self.data.to_str().unwrap()])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let line = String::from_utf8(out.stdout).unwrap();
+        let line = nas_ok(&["key", "create", user, "--data", self.data.to_str().unwrap()]);
         let mut parts = line.split_whitespace();
         (
             parts.next().unwrap().to_owned(),
@@ -292,4 +283,32 @@ pub fn sample(text: &str, series: &str) -> Option<f64> {
             .parse()
             .ok()
     })
+}
+
+/// Runs `silent-nas ARGS…` to completion, asserts it succeeded, and returns its stdout.
+pub fn nas_ok<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> String {
+    let out = Command::new(bin()).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "silent-nas {:?}: {}{}",
+        args.iter()
+            .map(|a| a.as_ref().to_string_lossy())
+            .collect::<Vec<_>>(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Deterministic, incompressible-ish bytes.
+pub fn content(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
 }

@@ -395,23 +395,15 @@ fn large_folders_list_in_every_order() {
         )
         .unwrap();
     }
-    let out = std::process::Command::new(bin())
-        .args([
-            "import",
-            "-q",
-            "--data",
-            data.to_str().unwrap(),
-            "--home",
-            "alice",
-        ])
-        .arg(&src)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    nas_ok(&[
+        "import".as_ref(),
+        "-q".as_ref(),
+        "--data".as_ref(),
+        data.as_os_str(),
+        "--home".as_ref(),
+        "alice".as_ref(),
+        src.as_os_str(),
+    ]);
     let s = Server::start_on(&data);
     let (t, _) = login(&s, "alice", "alice-password");
     for (q, key) in [("sort=size&order=desc", "size"), ("sort=mtime", "mtime")] {

@@ -91,16 +91,3 @@ pub fn download(s: &Server, token: &str, path: &str, extra: &[&str]) -> Reply {
     args.push(&url);
     curl(&args, None)
 }
-
-/// Deterministic, incompressible-ish bytes.
-pub fn content(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
-}

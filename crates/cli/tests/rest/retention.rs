@@ -133,36 +133,25 @@ fn an_admin_sets_a_users_retention_and_the_worker_applies_it() {
     );
 
     // the CLI sets the same fields while the server runs; the API and the next run see it
-    let out = Command::new(bin())
-        .args([
-            "user",
-            "set",
-            "bob",
-            "--keep-versions",
-            "1",
-            "--keep-days",
-            "off",
-        ])
-        .arg("--data")
-        .arg(&s.data)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let data = s.data.to_str().unwrap();
+    nas_ok(&[
+        "user",
+        "set",
+        "bob",
+        "--keep-versions",
+        "1",
+        "--keep-days",
+        "off",
+        "--data",
+        data,
+    ]);
     let b = listed(&s, &admin, "bob");
     assert_eq!(
         (b["keep_versions"].as_u64(), b["keep_days"].as_u64()),
         (Some(1), Some(0))
     );
-    let out = Command::new(bin())
-        .args(["user", "list", "--json", "--data"])
-        .arg(&s.data)
-        .output()
-        .unwrap();
-    let users: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let users: Value =
+        serde_json::from_str(&nas_ok(&["user", "list", "--json", "--data", data])).unwrap();
     let alice_row = users
         .as_array()
         .unwrap()
