@@ -216,10 +216,10 @@ pub struct UserRecord {
     /// Creation time.
     pub created_ns: i64,
     /// Retention of old versions in this user's home: keep the newest N. `None` follows
-    /// the server's rule, `Some(0)` turns the rule off for this user (schema 7).
+    /// the server's rule, `Some(0)` turns the rule off for this user (schema 8).
     pub keep_versions: Option<u32>,
     /// Retention: keep versions younger than D days. `None` follows the server's rule,
-    /// `Some(0)` turns the rule off for this user (schema 7).
+    /// `Some(0)` turns the rule off for this user (schema 8).
     pub keep_days: Option<u32>,
 }
 

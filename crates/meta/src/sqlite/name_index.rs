@@ -1,4 +1,4 @@
-//! [`NameIndex`] on SQLite: the indexer's side of the name index (schema 7).
+//! [`NameIndex`] on SQLite: the indexer's side of the name index (schema 9).
 //!
 //! `name_index` is an ordinary FTS5 table (`tokenize='trigram'`, it keeps its own copy of
 //! each name), rowid = node id. Nothing on the commit path writes to it; instead:

@@ -3,7 +3,7 @@
 //! pass the filters (kind; size and modification time from the node's head version), in
 //! node-id order after the cursor, at most a page.
 //!
-//! A needle of three characters or more is answered from the name index (schema 7, see
+//! A needle of three characters or more is answered from the name index (schema 9, see
 //! `name_index.rs`) instead, in one read snapshot, as the union of
 //! (a) index hits (`MATCH` on the trigram table) joined to the node as it is now (stale
 //!     entries of purged nodes drop out of the join, those of renamed ones fail the
