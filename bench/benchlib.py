@@ -11,6 +11,8 @@ import json
 import os
 import sys
 
+from tsv import load
+
 
 def field(names):
     obj = json.load(sys.stdin)
@@ -38,21 +40,6 @@ def flip(path, offset):
         f.seek(offset)
         f.write(bytes([b[0] ^ 0xFF]))
     print(offset)
-
-
-def load(path):
-    r = {}
-    with open(path) as f:
-        for line in f:
-            line = line.rstrip("\n")
-            if not line or "\t" not in line:
-                continue
-            k, v = line.split("\t", 1)
-            try:
-                r[k] = float(v)
-            except ValueError:
-                r[k] = v
-    return r
 
 
 def mib(b):

@@ -1,5 +1,5 @@
 """Reading a bench's raw results (key<TAB>value lines) and formatting rates; shared by
-webdav_lib.py and s3_lib.py (imported from the same directory)."""
+benchlib.py, webdav_lib.py and s3_lib.py (imported from the same directory)."""
 
 
 def load(path):
