@@ -197,16 +197,7 @@ impl Namespace for SqliteMeta {
         after: Option<&str>,
         limit: usize,
     ) -> MetaResult<Vec<NodeRecord>> {
-        self.read(|c| {
-            let mut st = c.prepare_cached(&format!(
-                "{NODE_SELECT} WHERE n.parent = ?1 AND n.name > ?2 ORDER BY n.name LIMIT ?3"
-            ))?;
-            let rows = st.query_map(
-                params![parent.0, after.unwrap_or(""), limit as i64],
-                node_from,
-            )?;
-            Ok(rows.collect::<Result<_, _>>()?)
-        })
+        self.list_sorted(parent, ListKey::Name, false, after.map(|a| (0, a)), limit)
     }
 
     fn list_sorted(
