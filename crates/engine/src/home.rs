@@ -110,19 +110,11 @@ impl Home {
 
     /// Resolves a path to its node.
     pub(crate) fn resolve(&self, path: &NasPath) -> EngineResult<NodeRecord> {
-        let meta = &self.inner.meta;
-        let mut node = meta
-            .node(self.rec.root)?
-            .ok_or_else(|| EngineError::NotFound(path.to_string()))?;
-        for seg in path.segments() {
-            if node.kind != NodeKind::Dir {
-                return Err(EngineError::NotFound(path.to_string()));
-            }
-            node = meta
-                .child(node.id, seg)?
-                .ok_or_else(|| EngineError::NotFound(path.to_string()))?;
-        }
-        Ok(node)
+        let names: Vec<&str> = path.segments().collect();
+        self.inner
+            .meta
+            .walk(self.rec.root, &names)?
+            .ok_or_else(|| EngineError::NotFound(path.to_string()))
     }
 
     /// Resolves the folder that holds `path`, and `path`'s name.

@@ -10,7 +10,8 @@ use crate::time::now_ns;
 use nas_blob::{BlobStore, LocalPackStore};
 use nas_chunker::ChunkerParams;
 use nas_codec::Compression;
-use nas_meta::{MetaStore, SqliteMeta};
+use nas_meta::{HomeRecord, MetaStore, SqliteMeta};
+use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -42,7 +43,7 @@ pub(crate) struct Inner {
     pub pins: Pins,
     /// One GC (or compaction) at a time.
     pub gc_lock: Mutex<()>,
-    /// Group commit of concurrent writes.
+    /// Group commit of concurrent writes (the committer thread).
     pub commits: crate::group_commit::CommitQueue,
     /// Serializes WebDAV lock check-then-insert.
     pub lock_guard: Arc<Mutex<()>>,
@@ -51,6 +52,9 @@ pub(crate) struct Inner {
     /// Whether any dead property may exist (`None`: not checked yet). Becomes true on the
     /// first PROPPATCH set; lets a PROPFIND skip a query per entry on stores without any.
     pub props_maybe_any: Mutex<Option<bool>>,
+    /// Homes by name. A home's id and root never change and homes are never deleted, so
+    /// the first lookup stays true (saves a query on every request).
+    pub homes: Mutex<HashMap<String, HomeRecord>>,
     _lock: File,
 }
 
@@ -120,10 +124,11 @@ impl Store {
                 compression,
                 pins: Pins::default(),
                 gc_lock: Mutex::new(()),
-                commits: Default::default(),
+                commits: crate::group_commit::CommitQueue::start()?,
                 lock_guard: Arc::default(),
                 locks_maybe_any: Arc::default(),
                 props_maybe_any: Mutex::new(None),
+                homes: Mutex::default(),
                 _lock: lock,
             }),
         })
@@ -152,7 +157,25 @@ impl Store {
         if name.is_empty() || name.contains('/') || name.chars().any(|c| c.is_control()) {
             return Err(EngineError::Invalid(format!("invalid home name {name:?}")));
         }
-        let rec = self.inner.meta.create_home(name, now_ns())?;
+        let cached = self
+            .inner
+            .homes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+            .cloned();
+        let rec = match cached {
+            Some(rec) => rec,
+            None => {
+                let rec = self.inner.meta.create_home(name, now_ns())?;
+                self.inner
+                    .homes
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(name.to_owned(), rec.clone());
+                rec
+            }
+        };
         Ok(Home::new(self.inner.clone(), rec))
     }
 

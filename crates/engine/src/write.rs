@@ -139,7 +139,26 @@ impl FileWriter {
     pub fn commit(self) -> EngineResult<VersionRecord> {
         let inner = self.pipe.inner.clone();
         let prepared = self.prepare()?;
-        inner.commits.commit(&inner, prepared)
+        inner.commits.commit(prepared)
+    }
+
+    /// Writes `tail` and commits, from async code. A small file (everything written fits
+    /// in 256 KiB) is stored and committed by the committer thread in one hand-off; a
+    /// larger one is finished on the blocking pool first. Dropping the future before it
+    /// ends may still commit the write, as with a client that disconnects after sending
+    /// its last byte.
+    pub async fn commit_async(mut self, tail: Vec<u8>) -> EngineResult<VersionRecord> {
+        let inner = self.pipe.inner.clone();
+        if self.pipe.size as usize + tail.len() <= crate::group_commit::TAIL_LIMIT {
+            return inner.commits.commit_tail(self, tail).await;
+        }
+        let prepared = tokio::task::spawn_blocking(move || {
+            self.write(&tail)?;
+            self.prepare()
+        })
+        .await
+        .map_err(|e| EngineError::Io(std::io::Error::other(e)))??;
+        inner.commits.commit_prepared(prepared).await
     }
 
     /// Ends the stream: every chunk is stored (not yet durable), nothing is visible yet.
@@ -171,6 +190,10 @@ impl PreparedWrite {
     /// Bytes in the write.
     pub fn size(&self) -> u64 {
         self.w.pipe.size
+    }
+
+    pub(crate) fn inner(&self) -> Arc<Inner> {
+        self.w.pipe.inner.clone()
     }
 }
 
@@ -231,13 +254,22 @@ impl Home {
     /// Starts writing a new version of `path`. The folder must exist; `path` must not be
     /// a folder.
     pub fn writer(&self, path: &NasPath, opts: WriteOptions) -> EngineResult<FileWriter> {
+        Ok(self.writer_and_existing(path, opts)?.0)
+    }
+
+    /// As [`writer`](Home::writer), also telling whether a file exists at `path` now
+    /// (one lookup instead of two for callers that answer differently for a new file).
+    pub fn writer_and_existing(
+        &self,
+        path: &NasPath,
+        opts: WriteOptions,
+    ) -> EngineResult<(FileWriter, bool)> {
         let (parent, name) = self.resolve_parent(path)?;
-        if let Some(existing) = self.inner.meta.child(parent.id, name)?
-            && existing.kind == NodeKind::Dir
-        {
+        let existing = self.inner.meta.child(parent.id, name)?;
+        if existing.as_ref().is_some_and(|e| e.kind == NodeKind::Dir) {
             return Err(EngineError::IsADirectory(path.to_string()));
         }
-        Ok(FileWriter {
+        let w = FileWriter {
             path: path.clone(),
             parent: parent.id,
             name: name.to_owned(),
@@ -254,7 +286,8 @@ impl Home {
                 seen: HashSet::new(),
                 frame: Vec::new(),
             },
-        })
+        };
+        Ok((w, existing.is_some()))
     }
 
     /// Commits prepared writes together (group commit: one fsync, one transaction).

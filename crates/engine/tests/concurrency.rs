@@ -236,3 +236,57 @@ fn concurrent_commits_are_grouped_and_a_bad_one_fails_alone() {
     assert_eq!(h.list(&p("/ok"), None, 100).unwrap().entries.len(), 16);
     assert!(s.fsck(true, &mut |_, _| {}).unwrap().is_clean());
 }
+
+#[test]
+fn async_commits_go_through_the_committer_and_fail_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(dir.path(), StoreOptions::default()).unwrap();
+    let h = home(&s);
+    h.mkdir(&p("/ok")).unwrap();
+    h.mkdir(&p("/doomed")).unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let big = random_bytes(3_000_000, 9); // past the committer's own limit: stored off it
+    rt.block_on(async {
+        let mut tasks = Vec::new();
+        for i in 0..40u64 {
+            let h = h.clone();
+            tasks.push(tokio::spawn(async move {
+                let w = h
+                    .writer(&p(&format!("/ok/f{i}")), WriteOptions::default())
+                    .unwrap();
+                w.commit_async(random_bytes(4096, i)).await
+            }));
+        }
+        let doomed = h.writer(&p("/doomed/x"), WriteOptions::default()).unwrap();
+        h.delete(&p("/doomed")).unwrap(); // its folder goes before it commits
+        let bad = doomed.commit_async(b"lost".to_vec()).await;
+        assert!(
+            matches!(bad, Err(nas_engine::EngineError::NotFound(_))),
+            "{bad:?}"
+        );
+        for t in tasks {
+            assert_eq!(t.await.unwrap().unwrap().size, 4096);
+        }
+        let mut w = h.writer(&p("/big"), WriteOptions::default()).unwrap();
+        w.write(&big[..1_000_000]).unwrap();
+        let v = w.commit_async(big[1_000_000..].to_vec()).await.unwrap();
+        assert_eq!(v.size, 3_000_000);
+    });
+    for i in 0..40u64 {
+        assert_eq!(
+            h.read_all(&p(&format!("/ok/f{i}")), None).unwrap(),
+            random_bytes(4096, i)
+        );
+    }
+    assert_eq!(h.read_all(&p("/big"), None).unwrap(), big);
+    assert!(!h.exists(&p("/doomed/x")).unwrap());
+    assert!(s.fsck(true, &mut |_, _| {}).unwrap().is_clean());
+    // the committer holds nothing of the store once every answer is out: it reopens at once
+    drop((h, s, rt));
+    let s = Store::open(dir.path(), StoreOptions::default()).unwrap();
+    assert_eq!(home(&s).read_all(&p("/big"), None).unwrap(), big);
+}

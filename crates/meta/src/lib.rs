@@ -87,6 +87,27 @@ pub trait Namespace {
     fn node(&self, id: NodeId) -> MetaResult<Option<NodeRecord>>;
     /// The child of folder `parent` called `name`.
     fn child(&self, parent: NodeId, name: &str) -> MetaResult<Option<NodeRecord>>;
+    /// The node reached from folder `from` through `names` (each a child of the one
+    /// before); `None` when a name is missing or a node on the way is not a folder. One
+    /// consistent view: a rename running at the same time is seen wholly or not at all.
+    fn walk(&self, from: NodeId, names: &[&str]) -> MetaResult<Option<NodeRecord>> {
+        let mut node: Option<NodeRecord> = None;
+        for name in names {
+            let parent = match &node {
+                None => from,
+                Some(n) if n.kind == NodeKind::Dir => n.id,
+                Some(_) => return Ok(None),
+            };
+            match self.child(parent, name)? {
+                Some(n) => node = Some(n),
+                None => return Ok(None),
+            }
+        }
+        match node {
+            Some(n) => Ok(Some(n)),
+            None => self.node(from),
+        }
+    }
     /// Up to `limit` children of `parent` with names sorted bytewise after `after`.
     fn list(
         &self,

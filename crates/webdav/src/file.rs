@@ -277,7 +277,7 @@ impl DavFile for WriteFile {
     /// Commits the upload as the file's newest version (durable when this returns).
     fn flush(&mut self) -> FsFuture<'_, ()> {
         Box::pin(async move {
-            let mut w = match std::mem::replace(&mut self.sink, Sink::Closed) {
+            let w = match std::mem::replace(&mut self.sink, Sink::Closed) {
                 Sink::Closed => {
                     return match self.committed {
                         Some(_) => Ok(()), // already committed
@@ -294,17 +294,11 @@ impl DavFile for WriteFile {
                     }
                 }
             };
-            // the last gathered bytes and the commit in one hand-off
+            // the last gathered bytes and the commit in one hand-off (a small file goes
+            // straight to the committer thread)
             let rest = std::mem::take(&mut self.pending);
-            let path = self.path.clone();
-            let entry = blocking(move || {
-                if !rest.is_empty() {
-                    w.write(&rest)?;
-                }
-                Ok(Entry::of_version(path, &w.commit()?))
-            })
-            .await?;
-            self.committed = Some(entry);
+            let v = w.commit_async(rest).await.map_err(fs_err)?;
+            self.committed = Some(Entry::of_version(self.path.clone(), &v));
             Ok(())
         })
     }

@@ -95,7 +95,13 @@ impl GuardedFileSystem<DavUser> for EngineFs {
                 // Index reads run inline (microseconds, never blocked by writers in WAL
                 // mode); only what commits goes to the blocking pool. A small PUT then
                 // costs one thread hand-off instead of four.
-                let exists = home.exists(&p).map_err(fs_err)?;
+                let (w, exists) = match home.writer_and_existing(&p, Default::default()) {
+                    Ok(we) => we,
+                    Err(EngineError::IsADirectory(_)) if create_new => {
+                        return Err(FsError::Exists);
+                    }
+                    Err(e) => return Err(fs_err(e)),
+                };
                 if exists && create_new {
                     return Err(FsError::Exists);
                 }
@@ -111,7 +117,6 @@ impl GuardedFileSystem<DavUser> for EngineFs {
                     let (h, p2) = (home.clone(), p.clone());
                     blocking(move || h.write_all(&p2, b"", Default::default()).map(|_| ())).await?;
                 }
-                let w = home.writer(&p, Default::default()).map_err(fs_err)?;
                 return Ok(Box::new(WriteFile::new(w, home, p, u.quota)) as Box<dyn DavFile>);
             }
             let r = (

@@ -191,6 +191,25 @@ impl Namespace for SqliteMeta {
         self.read(|c| get_child(c, parent, name))
     }
 
+    fn walk(&self, from: NodeId, names: &[&str]) -> MetaResult<Option<NodeRecord>> {
+        if names.is_empty() {
+            return self.node(from);
+        }
+        self.read(|c| {
+            // one read transaction: one snapshot and one lock for the whole walk
+            let tx = c.unchecked_transaction()?;
+            let (last, dirs) = names.split_last().unwrap_or((&"", &[]));
+            let mut parent = from;
+            for name in dirs {
+                match get_child(&tx, parent, name)? {
+                    Some(n) if n.kind == NodeKind::Dir => parent = n.id,
+                    _ => return Ok(None), // missing, or a file in the middle of the path
+                }
+            }
+            get_child(&tx, parent, last)
+        })
+    }
+
     fn list(
         &self,
         parent: NodeId,

@@ -488,3 +488,22 @@ fn sorted_listings_page_every_child_once_in_order() {
         }
     }
 }
+
+#[test]
+fn walk_follows_folders_and_stops_at_files_and_gaps() {
+    let (_d, m) = open();
+    let h = m.create_home("w", 0).unwrap();
+    let a = m.mkdir(h.root, "a", 1).unwrap();
+    let b = m.mkdir(a.id, "b", 1).unwrap();
+    commit(&m, b.id, "f", &[chunk(1)]);
+    commit(&m, a.id, "file", &[chunk(2)]);
+    assert_eq!(m.walk(h.root, &[]).unwrap().unwrap().id, h.root);
+    assert_eq!(m.walk(h.root, &["a"]).unwrap().unwrap().id, a.id);
+    let f = m.walk(h.root, &["a", "b", "f"]).unwrap().unwrap();
+    assert_eq!((f.name.as_str(), f.kind), ("f", NodeKind::File));
+    assert!(m.walk(h.root, &["a", "missing", "f"]).unwrap().is_none());
+    assert!(m.walk(h.root, &["a", "b", "g"]).unwrap().is_none());
+    // a file in the middle of a path is not a folder to walk through
+    assert!(m.walk(h.root, &["a", "file", "f"]).unwrap().is_none());
+    assert!(m.walk(h.root, &["a", "file", "file"]).unwrap().is_none());
+}
