@@ -75,7 +75,12 @@ pub enum BlobError {
 /// - All errors are I/O errors or [`BlobError::Missing`]; `Io` may be retried.
 pub trait BlobStore: Send + Sync {
     /// Appends one frame for chunk `id` to the active pack.
-    fn append(&self, id: &ChunkId, frame: &[u8]) -> Result<BlobLocation, BlobError>;
+    fn append(&self, id: &ChunkId, frame: &[u8]) -> Result<BlobLocation, BlobError> {
+        self.append_parts(id, &[frame])
+    }
+    /// Appends one frame given as consecutive parts (a header and a payload, say), so the
+    /// caller never has to copy them into one buffer.
+    fn append_parts(&self, id: &ChunkId, parts: &[&[u8]]) -> Result<BlobLocation, BlobError>;
     /// Durability barrier for everything appended so far.
     fn sync(&self) -> Result<(), BlobError>;
     /// Reads one frame.

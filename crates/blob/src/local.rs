@@ -17,6 +17,7 @@ use crate::{BlobError, BlobLocation, BlobStore, PackInfo};
 use nas_types::{ChunkId, PackId};
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
+use std::io::{IoSlice, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -155,11 +156,34 @@ impl LocalPackStore {
     }
 }
 
+/// Writes every byte of `slices` at `offset` of `file`. The active pack is only written
+/// here, under its lock, so positioning the cursor first is as good as a `pwritev`.
+fn write_all_vectored_at(
+    file: &File,
+    mut slices: &mut [IoSlice<'_>],
+    offset: u64,
+) -> std::io::Result<()> {
+    let mut f = file;
+    f.seek(SeekFrom::Start(offset))?;
+    while !slices.is_empty() {
+        match f.write_vectored(slices) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => IoSlice::advance_slices(&mut slices, n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 impl BlobStore for LocalPackStore {
-    fn append(&self, id: &ChunkId, frame: &[u8]) -> Result<BlobLocation, BlobError> {
+    fn append_parts(&self, id: &ChunkId, parts: &[&[u8]]) -> Result<BlobLocation, BlobError> {
+        let frame_len: usize = parts.iter().map(|p| p.len()).sum();
+        let frame_len = u32::try_from(frame_len)
+            .map_err(|_| std::io::Error::other("a frame larger than 4 GiB"))?;
         let mut guard = lock(&self.active);
         if let Some(a) = guard.as_ref()
-            && a.len + frame.len() as u64 > self.target_pack_size
+            && a.len + u64::from(frame_len) > self.target_pack_size
         {
             // Full: its writeback starts now and the next `sync` fsyncs it (no commit can
             // point at its frames before that `sync` returns).
@@ -173,17 +197,26 @@ impl BlobStore for LocalPackStore {
         let Some(active) = guard.as_mut() else {
             unreachable!("active pack set above")
         };
-        let mut rec = Vec::with_capacity(RECORD_HEADER_LEN as usize + frame.len());
-        rec.extend_from_slice(&(frame.len() as u32).to_le_bytes());
-        rec.extend_from_slice(&id.0);
-        rec.extend_from_slice(frame);
-        active.file.write_all_at(&rec, active.len)?;
+        let mut head = [0u8; RECORD_HEADER_LEN as usize];
+        head[..4].copy_from_slice(&frame_len.to_le_bytes());
+        head[4..].copy_from_slice(&id.0);
+        let mut slices: Vec<IoSlice<'_>> = Vec::with_capacity(parts.len() + 1);
+        slices.push(IoSlice::new(&head));
+        slices.extend(
+            parts
+                .iter()
+                .filter(|p| !p.is_empty())
+                .map(|p| IoSlice::new(p)),
+        );
+        // one vectored write at the end of the pack, straight from the caller's buffers (a
+        // failed write leaves `len` where it was: the next record overwrites the debris)
+        write_all_vectored_at(&active.file, &mut slices, active.len)?;
         let loc = BlobLocation {
             pack: active.id,
             offset: active.len + RECORD_HEADER_LEN,
-            len: frame.len() as u32,
+            len: frame_len,
         };
-        active.len += rec.len() as u64;
+        active.len += RECORD_HEADER_LEN + u64::from(frame_len);
         if active.len - active.kicked >= KICK {
             start_writeback(&active.file, active.kicked, active.len - active.kicked);
             active.kicked = active.len;
@@ -331,6 +364,12 @@ mod tests {
         for (id, loc) in &recs {
             assert_eq!(&ChunkId::of(&s.read(loc).unwrap()), id);
         }
+        // a frame given in parts is stored as one (empty parts are nothing)
+        let loc = s
+            .append_parts(&ChunkId::of(b"xyz"), &[b"head", b"", b"-and-body"])
+            .unwrap();
+        s.sync().unwrap();
+        assert_eq!(s.read(&loc).unwrap(), b"head-and-body");
         s.delete_pack(sealed).unwrap();
         s.delete_pack(sealed).unwrap();
         let gone = locs.iter().find(|l| l.pack == sealed).unwrap();

@@ -101,29 +101,52 @@ impl Chunker {
     }
 
     /// Adds bytes; emits every chunk whose end is now known.
+    ///
+    /// Bytes are cut where they lie: only a chunk that straddles two pushes is gathered in
+    /// the chunker's buffer (at most `max` bytes copied per push), and what is left at the
+    /// end of a push (less than `max`) waits there for the next one. A cut is always taken
+    /// in a window of `max` bytes from the chunk's start, so the chunks do not depend on
+    /// how the stream was split into pushes.
     pub fn push<E>(
         &mut self,
         mut data: &[u8],
         mut emit: impl FnMut(&[u8]) -> Result<(), E>,
     ) -> Result<(), E> {
         let max = self.params.max;
-        while !data.is_empty() {
-            // Fill up to 2*max so each cut search has a full window and copies stay amortized.
-            let room = 2 * max - (self.buf.len() - self.pos);
-            let take = room.min(data.len());
-            if self.pos > 0 && self.buf.len() + take > 2 * max {
-                self.buf.drain(..self.pos);
-                self.pos = 0;
-            }
+        if self.pos < self.buf.len() {
+            // bytes are waiting (fewer than `max`): complete their window from `data`
+            self.buf.drain(..self.pos);
+            self.pos = 0;
+            let waiting = self.buf.len();
+            let take = max.min(data.len());
             self.buf.extend_from_slice(&data[..take]);
-            data = &data[take..];
             while self.buf.len() - self.pos >= max {
                 let window = &self.buf[self.pos..self.pos + max];
                 let n = self.next_cut(window);
                 emit(&self.buf[self.pos..self.pos + n])?;
                 self.pos += n;
+                if self.pos >= waiting {
+                    // the rest of the buffer is a copy of `data`: go on from there
+                    data = &data[self.pos - waiting..];
+                    self.buf.clear();
+                    self.pos = 0;
+                    break;
+                }
             }
+            if !self.buf.is_empty() {
+                // not enough bytes yet for a full window: all of `data` is in the buffer
+                return Ok(());
+            }
+        } else {
+            self.buf.clear();
+            self.pos = 0;
         }
+        while data.len() >= max {
+            let n = self.next_cut(&data[..max]);
+            emit(&data[..n])?;
+            data = &data[n..];
+        }
+        self.buf.extend_from_slice(data);
         Ok(())
     }
 

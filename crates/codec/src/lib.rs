@@ -142,6 +142,29 @@ pub struct FrameHeader {
 /// not pay: data that looks incompressible is not even tried, and a result that does not
 /// save at least 1/32 of the size is thrown away. Returns the codec used.
 pub fn encode(raw: &[u8], compression: Compression, out: &mut Vec<u8>) -> Codec {
+    let codec = encode_head(raw, compression, out);
+    if codec == Codec::Raw {
+        out.extend_from_slice(raw);
+    }
+    codec
+}
+
+/// As [`encode`], without copying a payload stored raw: the frame is the two returned
+/// parts one after the other (the header in `out`, then `raw` itself; or all of it in
+/// `out` when compressed, with an empty second part).
+pub fn encode_parts<'a>(
+    raw: &'a [u8],
+    compression: Compression,
+    out: &'a mut Vec<u8>,
+) -> (Codec, [&'a [u8]; 2]) {
+    let codec = encode_head(raw, compression, out);
+    let payload: &[u8] = if codec == Codec::Raw { raw } else { &[] };
+    (codec, [out.as_slice(), payload])
+}
+
+/// The frame header in `out`, followed by the compressed payload unless the codec chosen
+/// is [`Codec::Raw`] (whose payload is `raw` itself, left to the caller).
+fn encode_head(raw: &[u8], compression: Compression, out: &mut Vec<u8>) -> Codec {
     out.clear();
     out.reserve(HEADER_LEN + raw.len());
     out.extend_from_slice(&[FORMAT_V1, 0]);
@@ -175,7 +198,6 @@ pub fn encode(raw: &[u8], compression: Compression, out: &mut Vec<u8>) -> Codec 
     };
     if codec == Codec::Raw {
         out.truncate(HEADER_LEN);
-        out.extend_from_slice(raw);
     }
     out[1] = codec as u8;
     codec

@@ -130,3 +130,29 @@ proptest! {
         let _ = decode(&bytes);
     }
 }
+
+#[test]
+fn parts_are_the_frame_without_copying_raw_payloads() {
+    let text = b"the same words again and again, ".repeat(200);
+    let noise: Vec<u8> = (0..5000u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    for raw in [&text[..], &noise[..]] {
+        let mut whole = Vec::new();
+        let codec = encode(raw, Compression::Lz4, &mut whole);
+        let mut head = Vec::new();
+        let (c, [a, b]) = encode_parts(raw, Compression::Lz4, &mut head);
+        assert_eq!(c, codec);
+        assert_eq!([a, b].concat(), whole, "the parts make the same frame");
+        if c == Codec::Raw {
+            assert_eq!(
+                b.as_ptr(),
+                raw.as_ptr(),
+                "a raw payload is the input itself"
+            );
+        } else {
+            assert!(b.is_empty());
+        }
+        assert_eq!(decode(&whole).unwrap(), raw);
+    }
+}

@@ -30,9 +30,16 @@ pub struct WriteOptions {
     pub expect: Option<Expect>,
 }
 
+enum ContentHasher {
+    Here(Box<blake3::Hasher>),
+    Caller(Option<ContentHash>),
+}
+
 struct Pipeline {
     inner: Arc<Inner>,
-    hasher: blake3::Hasher,
+    /// The BLAKE3 of the whole content: computed here, or handed over by a caller that
+    /// reads every byte anyway on another thread (see [`FileWriter::hash_elsewhere`]).
+    hasher: ContentHasher,
     size: u64,
     extents: Vec<(ChunkId, u32)>,
     new_chunks: Vec<NewChunk>,
@@ -54,10 +61,10 @@ impl Pipeline {
         if self.inner.meta.find_chunk(&id)?.is_some() {
             return Ok(()); // dedup: referenced at commit, protected by the pin until then
         }
-        let codec = nas_codec::encode(data, self.inner.compression, &mut self.frame);
-        let (blobs, frame) = (&self.inner.blobs, &self.frame);
+        let (codec, parts) = nas_codec::encode_parts(data, self.inner.compression, &mut self.frame);
+        let blobs = &self.inner.blobs;
         let loc = self.inner.pins.locked(|pins| {
-            let loc = blobs.append(&id, frame)?;
+            let loc = blobs.append_parts(&id, &parts)?;
             pins.pin_pack(loc.pack);
             Ok::<_, EngineError>(loc)
         })?;
@@ -107,7 +114,9 @@ impl FileWriter {
             ));
         }
         self.failed = true; // until this write has fully gone through
-        self.pipe.hasher.update(data);
+        if let ContentHasher::Here(h) = &mut self.pipe.hasher {
+            h.update(data);
+        }
         self.pipe.size += data.len() as u64;
         let pipe = &mut self.pipe;
         match self.chunker.as_mut() {
@@ -126,6 +135,27 @@ impl FileWriter {
     /// only known once the whole body arrived).
     pub fn set_attrs(&mut self, attrs: FileAttrs) {
         self.opts.attrs = attrs;
+    }
+
+    /// The caller computes the BLAKE3 of the whole content (it reads every byte anyway,
+    /// on another thread, and this one is the busier) and gives it with
+    /// [`set_content_hash`](FileWriter::set_content_hash) before the commit, which fails
+    /// without it. Only before the first byte.
+    pub fn hash_elsewhere(&mut self) -> EngineResult<()> {
+        if self.pipe.size > 0 {
+            return Err(EngineError::Invalid(
+                "the content hash is already being computed".into(),
+            ));
+        }
+        self.pipe.hasher = ContentHasher::Caller(None);
+        Ok(())
+    }
+
+    /// The BLAKE3 of the whole content, after [`hash_elsewhere`](FileWriter::hash_elsewhere).
+    pub fn set_content_hash(&mut self, hash: ContentHash) {
+        if let ContentHasher::Caller(h) = &mut self.pipe.hasher {
+            *h = Some(hash);
+        }
     }
 
     /// Bytes written so far.
@@ -174,7 +204,15 @@ impl FileWriter {
             chunker.finish(|c| pipe.chunk(c))?;
         }
         pipe.frame = Vec::new(); // a prepared write waiting in a batch holds no buffers
-        let hash = ContentHash::from(pipe.hasher.finalize());
+        let hash = match &pipe.hasher {
+            ContentHasher::Here(h) => ContentHash::from(h.finalize()),
+            ContentHasher::Caller(Some(h)) => *h,
+            ContentHasher::Caller(None) => {
+                return Err(EngineError::Invalid(
+                    "the content hash of this write was never given".into(),
+                ));
+            }
+        };
         Ok(PreparedWrite { w: self, hash })
     }
 }
@@ -278,7 +316,7 @@ impl Home {
             failed: false,
             pipe: Pipeline {
                 inner: self.inner.clone(),
-                hasher: blake3::Hasher::new(),
+                hasher: ContentHasher::Here(Box::default()),
                 size: 0,
                 extents: Vec::new(),
                 new_chunks: Vec::new(),

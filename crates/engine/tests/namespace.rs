@@ -498,3 +498,28 @@ fn search_finds_names_case_insensitively_and_follows_renames_and_the_trash() {
     seen.dedup();
     assert_eq!(seen.len(), 25);
 }
+
+#[test]
+fn a_content_hash_computed_elsewhere_must_be_given() {
+    let (_d, s) = store();
+    let h = home(&s);
+    let data = random_bytes(300_000, 3);
+    let mut w = h.writer(&p("/a"), WriteOptions::default()).unwrap();
+    w.hash_elsewhere().unwrap();
+    w.write(&data).unwrap();
+    assert!(w.commit().is_err(), "no hash given: nothing is committed");
+    assert!(!h.exists(&p("/a")).unwrap());
+    let mut w = h.writer(&p("/a"), WriteOptions::default()).unwrap();
+    w.hash_elsewhere().unwrap();
+    w.write(&data).unwrap();
+    w.set_content_hash(nas_types::ContentHash::of(&data));
+    let v = w.commit().unwrap();
+    let plain = h
+        .write_all(&p("/b"), &data, WriteOptions::default())
+        .unwrap();
+    assert_eq!(v.hash, plain.hash);
+    // too late once bytes went in
+    let mut w = h.writer(&p("/c"), WriteOptions::default()).unwrap();
+    w.write(b"x").unwrap();
+    assert!(w.hash_elsewhere().is_err());
+}

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use md5::{Digest as _, Md5};
 use nas_engine::{EngineError, Entry, Expect, FileAttrs, Home, WriteOptions};
-use nas_types::NasPath;
+use nas_types::{ContentHash, NasPath};
 use s3s::checksum::ChecksumHasher;
 use s3s::dto::{Checksum, StreamingBlob};
 use s3s::{S3Error, S3ErrorCode, S3Result, TrailingHeaders, s3_error};
@@ -74,7 +74,8 @@ const DEPTH: usize = 16;
 
 enum Msg {
     Data(Block),
-    End(FileAttrs),
+    /// The attributes, and the BLAKE3 of the content (computed beside the MD5).
+    End(FileAttrs, ContentHash),
 }
 
 const QUOTA_EXCEEDED: &str = "quota exceeded";
@@ -112,6 +113,8 @@ pub async fn receive(
             ..WriteOptions::default()
         };
         let mut w = home.writer(&path, opts)?;
+        // the digest thread hashes the content: the writer is the busier of the two
+        w.hash_elsewhere()?;
         loop {
             match rx.blocking_recv() {
                 Some(Msg::Data(b)) => {
@@ -122,8 +125,9 @@ pub async fn receive(
                         w.write(frame)?;
                     }
                 }
-                Some(Msg::End(attrs)) => {
+                Some(Msg::End(attrs, hash)) => {
                     w.set_attrs(attrs);
+                    w.set_content_hash(hash);
                     // the committed version says what a stat would (no lookup)
                     return Ok(Entry::of_version(path, &w.commit()?));
                 }
@@ -135,7 +139,11 @@ pub async fn receive(
             }
         }
     });
-    let mut digest = Digest::Inline(Box::new((Md5::new(), claims.hasher())));
+    let mut digest = Digest::Inline(Box::new(Sums {
+        md5: Md5::new(),
+        claimed: claims.hasher(),
+        blake3: blake3::Hasher::new(),
+    }));
     let mut failed = None;
     // HTTP frames are small: they are gathered (not copied) into blocks of ~256 KiB, so the
     // writer task is woken once per block, not once per frame
@@ -183,9 +191,10 @@ pub async fn receive(
             }
         }
     }
-    let (md5, sums) = digest.finish().await?;
-    let md5: [u8; 16] = md5.finalize().into();
-    let checksum = sums.finalize();
+    let sums = digest.finish().await?;
+    let md5: [u8; 16] = sums.md5.finalize().into();
+    let checksum = sums.claimed.finalize();
+    let content_hash = ContentHash::from(sums.blake3.finalize());
     let verdict = match failed {
         Some(e) => Err(e),
         None => claims.verify(
@@ -200,7 +209,9 @@ pub async fn receive(
         return Err(e);
     }
     let md5_hex = hex::encode(md5);
-    let _ = tx.send(Msg::End(attrs(&md5_hex, &checksum))).await;
+    let _ = tx
+        .send(Msg::End(attrs(&md5_hex, &checksum), content_hash))
+        .await;
     drop(tx);
     match writer.await {
         Ok(Ok(entry)) => Ok(Received {
@@ -213,15 +224,32 @@ pub async fn receive(
     }
 }
 
-/// MD5 and the claimed checksums of a body. A body of one block is digested inline; a
-/// larger one on a thread of its own, fed the same blocks as the writer (MD5 is the
-/// slowest step of a PUT: on its own thread it runs beside chunking and hashing instead
-/// of in front of them).
+/// What is computed over the whole body beside the writer: the MD5 (the ETag), the
+/// checksums the request claims, and the BLAKE3 content hash the engine records (taken
+/// off the writer, which has chunking, chunk hashing and compression to do).
+struct Sums {
+    md5: Md5,
+    claimed: ChecksumHasher,
+    blake3: blake3::Hasher,
+}
+
+impl Sums {
+    fn update(&mut self, f: &[u8]) {
+        self.md5.update(f);
+        self.claimed.update(f);
+        self.blake3.update(f);
+    }
+}
+
+/// The [`Sums`] of a body. A body of one block is digested inline; a larger one on a
+/// thread of its own, fed the same blocks as the writer (MD5 is the slowest step of a
+/// PUT: on its own thread it runs beside chunking and hashing instead of in front of
+/// them).
 enum Digest {
-    Inline(Box<(Md5, ChecksumHasher)>),
+    Inline(Box<Sums>),
     Threaded {
         tx: tokio::sync::mpsc::Sender<Block>,
-        task: tokio::task::JoinHandle<(Md5, ChecksumHasher)>,
+        task: tokio::task::JoinHandle<Sums>,
     },
     Gone,
 }
@@ -231,8 +259,7 @@ impl Digest {
         if let Digest::Inline(state) = self {
             if last {
                 for f in block.iter() {
-                    state.0.update(f);
-                    state.1.update(f);
+                    state.update(f);
                 }
                 return;
             }
@@ -241,14 +268,13 @@ impl Digest {
             };
             let (tx, mut rx) = tokio::sync::mpsc::channel::<Block>(DEPTH);
             let task = tokio::task::spawn_blocking(move || {
-                let (mut md5, mut sums) = *state;
+                let mut sums = *state;
                 while let Some(b) = rx.blocking_recv() {
                     for f in b.iter() {
-                        md5.update(f);
                         sums.update(f);
                     }
                 }
-                (md5, sums)
+                sums
             });
             *self = Digest::Threaded { tx, task };
         }
@@ -257,7 +283,7 @@ impl Digest {
         }
     }
 
-    async fn finish(self) -> S3Result<(Md5, ChecksumHasher)> {
+    async fn finish(self) -> S3Result<Sums> {
         match self {
             Digest::Inline(state) => Ok(*state),
             Digest::Threaded { tx, task } => {
