@@ -14,6 +14,7 @@ rate() { python3 -c "import sys; print(f'{float(sys.argv[1]) / float(sys.argv[2]
 fmin() { python3 -c "import sys; print(min(float(x) for x in sys.argv[1:]))" "$@"; }
 fmax() { python3 -c "import sys; print(max(float(x) for x in sys.argv[1:]))" "$@"; }
 fsub() { python3 -c "import sys; print(f'{float(sys.argv[1]) - float(sys.argv[2]):.2f}')" "$@"; }
+fgt() { python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) > float(sys.argv[2]) else 1)" "$@"; }
 hwm_kb() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 # cpu_secs PID: user + system CPU seconds the process has used so far

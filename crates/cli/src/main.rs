@@ -3,6 +3,7 @@
 
 mod cmd;
 mod config;
+mod malloc;
 mod output;
 
 use anyhow::Result;
@@ -119,6 +120,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
 }
 
 fn main() -> ExitCode {
+    malloc::tune();
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,

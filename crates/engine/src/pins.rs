@@ -65,7 +65,17 @@ impl Pins {
         add(&mut self.guard().chunks, id);
     }
 
-    /// Releases the pins one writer took.
+    /// Pins many chunk ids, growing the set once for all of them.
+    pub fn pin_many<'a>(&self, ids: impl ExactSizeIterator<Item = &'a ChunkId>) {
+        let mut s = self.guard();
+        s.chunks.reserve(ids.len());
+        for id in ids {
+            add(&mut s.chunks, *id);
+        }
+    }
+
+    /// Releases the pins one writer took. A set left mostly empty by a big write (a
+    /// multipart completion pins every chunk of the object) gives its memory back.
     pub fn unpin_all<'a>(&self, ids: impl IntoIterator<Item = &'a ChunkId>, packs: &[PackId]) {
         let mut s = self.guard();
         for id in ids {
@@ -73,6 +83,10 @@ impl Pins {
         }
         for p in packs {
             remove(&mut s.packs, p);
+        }
+        if s.chunks.capacity() > 4096 && s.chunks.len() < s.chunks.capacity() / 8 {
+            let keep = s.chunks.len() * 2;
+            s.chunks.shrink_to(keep);
         }
     }
 

@@ -240,6 +240,12 @@ pub trait ChunkIndex {
     fn find_chunk(&self, id: &ChunkId) -> MetaResult<Option<ChunkRecord>>;
     /// Looks a chunk up by row.
     fn chunk(&self, row: ChunkRow) -> MetaResult<Option<ChunkRecord>>;
+    /// The content ids of chunk rows, in the order given (`None` for a row that is gone).
+    fn chunk_ids(&self, rows: &[ChunkRow]) -> MetaResult<Vec<Option<ChunkId>>> {
+        rows.iter()
+            .map(|r| Ok(self.chunk(*r)?.map(|c| c.id)))
+            .collect()
+    }
     /// Up to `limit` chunks with no reference, rows after `after`.
     fn unreferenced_chunks(&self, after: ChunkRow, limit: usize) -> MetaResult<Vec<ChunkRecord>>;
     /// Deletes each listed chunk that still has no reference and for which `keep` is false,

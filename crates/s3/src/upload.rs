@@ -67,7 +67,7 @@ fn block_len(b: &Block) -> u64 {
 /// 256 KiB = 16 MiB. One upload may queue up to [`DEPTH`] blocks per consumer, so the MD5
 /// thread and the write pipeline (different speeds, both jittery on a busy machine) rarely
 /// wait for each other; ten parallel multipart parts share the same 16 MiB.
-static IN_FLIGHT: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(64);
+static IN_FLIGHT: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(32);
 
 /// Blocks one upload may queue for each of its consumers.
 const DEPTH: usize = 16;

@@ -1,7 +1,7 @@
 //! [`ChunkIndex`] on SQLite: chunk lookup, GC candidates, compaction moves, stats.
 
 use super::SqliteMeta;
-use super::rows::{CHUNK_SELECT, chunk_from};
+use super::rows::{CHUNK_SELECT, chunk_from, hash_from};
 use crate::{ChunkIndex, ChunkRecord, ChunkRow, MetaResult, MetaStats, PackUsage};
 use nas_blob::BlobLocation;
 use nas_types::{ChunkId, PackId};
@@ -23,6 +23,22 @@ impl ChunkIndex for SqliteMeta {
             Ok(c.prepare_cached(&format!("{CHUNK_SELECT} WHERE id = ?1"))?
                 .query_row([row.0], chunk_from)
                 .optional()?)
+        })
+    }
+
+    fn chunk_ids(&self, rows: &[ChunkRow]) -> MetaResult<Vec<Option<ChunkId>>> {
+        self.read(|c| {
+            // one read transaction and one statement for the lot
+            let tx = c.unchecked_transaction()?;
+            let mut st = tx.prepare_cached("SELECT hash FROM chunks WHERE id = ?1")?;
+            let mut out = Vec::with_capacity(rows.len());
+            for r in rows {
+                let id = st
+                    .query_row([r.0], |row| Ok(ChunkId(hash_from(row.get(0)?)?)))
+                    .optional()?;
+                out.push(id);
+            }
+            Ok(out)
         })
     }
 

@@ -52,7 +52,7 @@ pub fn user_meta_json(attrs: &FileAttrs) -> Option<String> {
     }
 }
 
-fn hash_from(b: Vec<u8>) -> rusqlite::Result<[u8; 32]> {
+pub(super) fn hash_from(b: Vec<u8>) -> rusqlite::Result<[u8; 32]> {
     <[u8; 32]>::try_from(b.as_slice()).map_err(|_| {
         rusqlite::Error::FromSqlConversionFailure(
             b.len(),

@@ -507,3 +507,14 @@ fn walk_follows_folders_and_stops_at_files_and_gaps() {
     assert!(m.walk(h.root, &["a", "file", "f"]).unwrap().is_none());
     assert!(m.walk(h.root, &["a", "file", "file"]).unwrap().is_none());
 }
+
+#[test]
+fn chunk_ids_by_row_in_order_with_gaps() {
+    let (_d, m) = open();
+    let h = m.create_home("c", 0).unwrap();
+    commit(&m, h.root, "f", &[chunk(1), chunk(2)]);
+    let a = m.find_chunk(&chunk(1).id).unwrap().unwrap().row;
+    let b = m.find_chunk(&chunk(2).id).unwrap().unwrap().row;
+    let got = m.chunk_ids(&[b, ChunkRow(999_999), a]).unwrap();
+    assert_eq!(got, vec![Some(chunk(2).id), None, Some(chunk(1).id)]);
+}
