@@ -121,6 +121,9 @@ enum Sink {
     Piped {
         tx: tokio::sync::mpsc::Sender<Vec<u8>>,
         task: tokio::task::JoinHandle<Result<FileWriter, EngineError>>,
+        /// Blocks the task is done with, to be filled again (no fresh 256 KiB buffer, with
+        /// its page faults, per block).
+        spent: tokio::sync::mpsc::UnboundedReceiver<Vec<u8>>,
     },
     /// Committed, refused or failed.
     Closed,
@@ -200,19 +203,27 @@ impl WriteFile {
 
     /// Sends the gathered bytes on to the writer task (starting it on the first call).
     async fn hand_off(&mut self) -> Result<(), FsError> {
-        let block = std::mem::replace(&mut self.pending, Vec::with_capacity(HAND_OFF));
+        let next = match &mut self.sink {
+            Sink::Piped { spent, .. } => spent.try_recv().ok(),
+            _ => None,
+        };
+        let next = next.unwrap_or_else(|| Vec::with_capacity(HAND_OFF));
+        let block = std::mem::replace(&mut self.pending, next);
         if let Sink::Inline(_) = self.sink {
             let Sink::Inline(mut w) = std::mem::replace(&mut self.sink, Sink::Closed) else {
                 return Err(FsError::GeneralFailure);
             };
             let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(PIPE_DEPTH);
+            let (give_back, spent) = tokio::sync::mpsc::unbounded_channel();
             let task = tokio::task::spawn_blocking(move || {
-                while let Some(block) = rx.blocking_recv() {
+                while let Some(mut block) = rx.blocking_recv() {
                     w.write(&block)?;
+                    block.clear();
+                    let _ = give_back.send(block);
                 }
                 Ok(*w)
             });
-            self.sink = Sink::Piped { tx, task };
+            self.sink = Sink::Piped { tx, task, spent };
         }
         let Sink::Piped { tx, .. } = &self.sink else {
             return Err(FsError::GeneralFailure);
@@ -285,7 +296,7 @@ impl DavFile for WriteFile {
                     };
                 }
                 Sink::Inline(w) => *w,
-                Sink::Piped { tx, task } => {
+                Sink::Piped { tx, task, .. } => {
                     drop(tx); // the task writes what it has, then hands the writer back
                     match task.await {
                         Ok(Ok(w)) => w,
