@@ -108,13 +108,25 @@ fn put_get_ranges_etags_and_conditionals() {
     );
     assert_eq!((r.status, &r.body[..]), (206, &body[body.len() - 5..]));
     let r = curl(
-        &["-u", &a, "-H", "Range: bytes=1299990-", &s.url("/dav/f.bin")],
+        &[
+            "-u",
+            &a,
+            "-H",
+            "Range: bytes=1299990-",
+            &s.url("/dav/f.bin"),
+        ],
         None,
     );
     assert_eq!((r.status, &r.body[..]), (206, &body[1_299_990..]));
     assert_eq!(
         curl(
-            &["-u", &a, "-H", "Range: bytes=1400000-", &s.url("/dav/f.bin")],
+            &[
+                "-u",
+                &a,
+                "-H",
+                "Range: bytes=1400000-",
+                &s.url("/dav/f.bin")
+            ],
             None
         )
         .status,
