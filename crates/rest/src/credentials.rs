@@ -86,7 +86,8 @@ fn need_password(c: &Caller) -> RestResult<()> {
     Ok(())
 }
 
-fn bad_name(e: AuthError) -> RestError {
+/// A refused credential name as a 400 (other errors as usual).
+pub(crate) fn bad_name(e: AuthError) -> RestError {
     match e {
         AuthError::BadName(_) => RestError::BadRequest(
             "a name is 1 to 100 characters, without control characters".into(),
@@ -201,15 +202,7 @@ pub async fn create_key(
     blocking(move || {
         let key =
             create_named_key(st.accounts(), &c.who.name, b.name.as_deref()).map_err(bad_name)?;
-        Ok((
-            StatusCode::CREATED,
-            Json(CreatedKeyJson {
-                access_key_id: key.access_key,
-                secret_access_key: key.secret,
-                user: key.user,
-                name: key.name,
-            }),
-        ))
+        Ok((StatusCode::CREATED, Json(CreatedKeyJson::from(key))))
     })
     .await
 }

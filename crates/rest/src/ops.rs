@@ -5,6 +5,7 @@
 //! `POST /admin/workers/gc/run` starts a collection, `GET /admin/workers` shows it running
 //! with its progress, and then its outcome.
 
+use crate::credentials::bad_name;
 use crate::error::{ErrorBody, RestError, RestResult};
 use crate::extract::{Admin, JsonBody, Query};
 use crate::ops_model::{
@@ -15,7 +16,7 @@ use crate::state::{RestState, blocking};
 use axum::Json;
 use axum::extract::{Path, State};
 use http::StatusCode;
-use nas_auth::{AuthError, create_key};
+use nas_auth::{AuthError, create_named_key};
 use nas_engine::EngineError;
 use nas_engine::workers::Trigger;
 
@@ -53,21 +54,14 @@ pub async fn create(
     JsonBody(b): JsonBody<CreateKeyRequest>,
 ) -> RestResult<(StatusCode, Json<CreatedKeyJson>)> {
     blocking(move || {
-        let (id, secret) = create_key(st.accounts(), &b.user).map_err(|e| match e {
-            AuthError::Invalid => {
-                RestError::Engine(EngineError::NotFound(format!("user {}", b.user)))
-            }
-            other => other.into(),
-        })?;
-        Ok((
-            StatusCode::CREATED,
-            Json(CreatedKeyJson {
-                access_key_id: id,
-                secret_access_key: secret,
-                user: b.user,
-                name: None,
-            }),
-        ))
+        let key =
+            create_named_key(st.accounts(), &b.user, b.name.as_deref()).map_err(|e| match e {
+                AuthError::Invalid => {
+                    RestError::Engine(EngineError::NotFound(format!("user {}", b.user)))
+                }
+                other => bad_name(other),
+            })?;
+        Ok((StatusCode::CREATED, Json(CreatedKeyJson::from(key))))
     })
     .await
 }

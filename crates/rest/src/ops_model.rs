@@ -66,6 +66,9 @@ pub struct KeysResponse {
 pub struct CreateKeyRequest {
     /// Owner of the new key (an existing user).
     pub user: String,
+    /// A name to recognise it by (optional, up to 100 characters).
+    #[serde(default)]
+    pub name: Option<String>,
 }
 
 /// A new key pair. The secret is shown here once and never again.
@@ -79,6 +82,17 @@ pub struct CreatedKeyJson {
     pub user: String,
     /// Its name, if given.
     pub name: Option<String>,
+}
+
+impl From<nas_engine::KeyRecord> for CreatedKeyJson {
+    fn from(k: nas_engine::KeyRecord) -> Self {
+        CreatedKeyJson {
+            access_key_id: k.access_key,
+            secret_access_key: k.secret,
+            user: k.user,
+            name: k.name,
+        }
+    }
 }
 
 /// A WebDAV lock.

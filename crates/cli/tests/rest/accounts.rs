@@ -129,39 +129,15 @@ fn admin_routes_manage_accounts_and_refuse_non_admins() {
     let short = r#"{"name":"carol","password":"short"}"#;
     let refused = post(&s, Some(&admin), "/api/v1/admin/users", short);
     assert_error(&refused, 400, "bad_request");
-    let self_demote = curl(
-        &[
-            "-X",
-            "PATCH",
-            "-H",
-            &bearer(&admin),
-            "-H",
-            "Content-Type: application/json",
-            "--data-binary",
-            r#"{"role":"user"}"#,
-            &s.url("/api/v1/admin/users/admin"),
-        ],
-        None,
+    let self_demote = patch(
+        &s,
+        &admin,
+        "/api/v1/admin/users/admin",
+        r#"{"role":"user"}"#,
     );
     assert_error(&self_demote, 400, "bad_request");
-    let patch = |body: &str| {
-        let url = s.url("/api/v1/admin/users/bob");
-        curl(
-            &[
-                "-X",
-                "PATCH",
-                "-H",
-                &bearer(&admin),
-                "-H",
-                "Content-Type: application/json",
-                "--data-binary",
-                body,
-                &url,
-            ],
-            None,
-        )
-    };
-    let p = json(&patch(r#"{"role":"user","quota":null}"#));
+    let patch_bob = |body: &str| patch(&s, &admin, "/api/v1/admin/users/bob", body);
+    let p = json(&patch_bob(r#"{"role":"user","quota":null}"#));
     assert_eq!(
         (p["role"].as_str(), p["quota"].is_null()),
         (Some("user"), true)
@@ -169,11 +145,11 @@ fn admin_routes_manage_accounts_and_refuse_non_admins() {
     let (bob_t, _) = login(&s, "bob", "bob-password");
     assert_eq!(upload(&s, &bob_t, "/f", b"hi").status, 201);
     // a password change ends bob's sessions; the new password signs in
-    assert_eq!(patch(r#"{"password":"bob-new-password"}"#).status, 200);
+    assert_eq!(patch_bob(r#"{"password":"bob-new-password"}"#).status, 200);
     assert_error(&get(&s, &bob_t, "/api/v1/me"), 401, "unauthorized");
     let (bob_t, _) = login(&s, "bob", "bob-new-password");
     assert_eq!(get(&s, &bob_t, "/api/v1/me").status, 200);
-    assert_eq!(json(&patch(r#"{"disabled":true}"#))["disabled"], true);
+    assert_eq!(json(&patch_bob(r#"{"disabled":true}"#))["disabled"], true);
     assert_error(&get(&s, &bob_t, "/api/v1/me"), 401, "unauthorized");
     assert_eq!(
         send(&s, &admin, "DELETE", "/api/v1/admin/users/bob").status,

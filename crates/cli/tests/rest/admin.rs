@@ -70,14 +70,21 @@ fn keys_are_created_listed_and_revoked_and_s3_refuses_a_revoked_key() {
         404,
         "not_found",
     );
-    // a second key, for the admin, is not in alice's listing
+    // a second key, for the admin and named, is not in alice's listing
     let r = post(
         &s,
         Some(&admin),
         "/api/v1/admin/keys",
-        r#"{"user":"admin"}"#,
+        r#"{"user":"admin","name":"backup box"}"#,
     );
     assert_eq!(r.status, 201);
+    assert_eq!(json(&r)["name"], "backup box");
+    let bad = r#"{"user":"admin","name":"a\u0007b"}"#;
+    assert_error(
+        &post(&s, Some(&admin), "/api/v1/admin/keys", bad),
+        400,
+        "bad_request",
+    );
     let listed = get(&s, &admin, "/api/v1/admin/keys?user=alice");
     assert_eq!(listed.status, 200, "{}", listed.text());
     let keys = json(&listed)["keys"].as_array().unwrap().clone();

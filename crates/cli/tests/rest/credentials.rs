@@ -176,19 +176,11 @@ fn app_passwords_work_at_webdav_and_rest_until_deleted() {
     );
     // disabling the owner stops the rest
     let (admin, _) = login(&s, "admin", ADMIN_PW);
-    let r = curl(
-        &[
-            "-X",
-            "PATCH",
-            "-H",
-            &bearer(&admin),
-            "-H",
-            "Content-Type: application/json",
-            "--data-binary",
-            r#"{"disabled":true}"#,
-            &s.url("/api/v1/admin/users/alice"),
-        ],
-        None,
+    let r = patch(
+        &s,
+        &admin,
+        "/api/v1/admin/users/alice",
+        r#"{"disabled":true}"#,
     );
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(

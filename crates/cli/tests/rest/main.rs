@@ -74,6 +74,25 @@ pub fn post(s: &Server, token: Option<&str>, path: &str, body: &str) -> Reply {
     curl(&args, None)
 }
 
+pub fn patch(s: &Server, token: &str, path: &str, body: &str) -> Reply {
+    let (b, url) = (bearer(token), s.url(path));
+    let json = "Content-Type: application/json";
+    curl(
+        &[
+            "-X",
+            "PATCH",
+            "-H",
+            &b,
+            "-H",
+            json,
+            "--data-binary",
+            body,
+            &url,
+        ],
+        None,
+    )
+}
+
 pub fn send(s: &Server, token: &str, method: &str, path: &str) -> Reply {
     curl(&["-X", method, "-H", &bearer(token), &s.url(path)], None)
 }

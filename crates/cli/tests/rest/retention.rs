@@ -8,21 +8,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 fn patch_user(s: &Server, token: &str, name: &str, body: &str) -> Reply {
-    let url = s.url(&format!("/api/v1/admin/users/{name}"));
-    curl(
-        &[
-            "-X",
-            "PATCH",
-            "-H",
-            &bearer(token),
-            "-H",
-            "Content-Type: application/json",
-            "--data-binary",
-            body,
-            &url,
-        ],
-        None,
-    )
+    patch(s, token, &format!("/api/v1/admin/users/{name}"), body)
 }
 
 fn listed(s: &Server, admin: &str, name: &str) -> Value {
