@@ -157,15 +157,7 @@ fn async_facade_streams_from_a_tokio_runtime() {
 
 #[test]
 fn frames_of_writes_that_never_commit_are_reclaimed() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = Store::open(
-        dir.path(),
-        StoreOptions {
-            compression: None,
-            pack_size: 1 << 20,
-        },
-    )
-    .unwrap();
+    let (_dir, s) = store_with_packs(1 << 20);
     let h = home(&s);
     h.write_all(&p("/keep"), b"kept", WriteOptions::default())
         .unwrap();

@@ -6,21 +6,13 @@
 
 mod common;
 use common::*;
-use nas_engine::{Store, StoreOptions, WriteOptions};
+use nas_engine::WriteOptions;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 #[test]
 fn a_scrub_during_writes_and_gc_reports_no_damage() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = Store::open(
-        dir.path(),
-        StoreOptions {
-            pack_size: 256 << 10,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let (_dir, s) = store_with_packs(256 << 10);
     let stop = Arc::new(AtomicBool::new(false));
     let gc = {
         let (s, stop) = (s.clone(), stop.clone());

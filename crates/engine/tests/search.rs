@@ -8,7 +8,7 @@
 mod common;
 use common::*;
 use nas_engine::workers::{SEARCH_INDEX, WorkerRunner, search_index_worker};
-use nas_engine::{Entry, Home, NodeKind, SearchFilter, Store, StoreOptions, WriteOptions};
+use nas_engine::{Entry, Home, NodeKind, SearchFilter, WriteOptions};
 use nas_types::NasPath;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -193,15 +193,7 @@ fn search_equals_a_walk_of_the_tree_while_the_index_catches_up() {
 
 #[test]
 fn the_index_stays_consistent_under_concurrent_writes_renames_gc_and_scrubs() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = Store::open(
-        dir.path(),
-        StoreOptions {
-            pack_size: 256 << 10,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let (_dir, s) = store_with_packs(256 << 10);
     let runner = WorkerRunner::new(None);
     runner
         .add(search_index_worker(&s, Duration::from_millis(20)))

@@ -15,6 +15,18 @@ pub fn store() -> (tempfile::TempDir, Store) {
     (dir, s)
 }
 
+/// A store whose packs are sealed at `pack_size` bytes (small packs: GC deletes and
+/// compacts them all the time).
+pub fn store_with_packs(pack_size: u64) -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = StoreOptions {
+        pack_size,
+        ..Default::default()
+    };
+    let s = Store::open(dir.path(), opts).unwrap();
+    (dir, s)
+}
+
 pub fn home(s: &Store) -> Home {
     s.home("test").unwrap()
 }
