@@ -29,6 +29,27 @@ pub use sqlite::{SCHEMA_VERSION, SqliteMeta};
 use nas_types::{ChunkId, ContentHash, HomeId, NodeId, PackId, TrashId, VersionNum};
 use thiserror::Error;
 
+/// The node reached from folder `from` through the (non-empty) `names`, each looked up
+/// with `child`; `None` when one is missing or a node on the way is not a folder. The one
+/// walk behind every [`Namespace::walk`].
+pub(crate) fn walk_names(
+    from: NodeId,
+    names: &[&str],
+    mut child: impl FnMut(NodeId, &str) -> MetaResult<Option<NodeRecord>>,
+) -> MetaResult<Option<NodeRecord>> {
+    let Some((last, dirs)) = names.split_last() else {
+        return Ok(None);
+    };
+    let mut parent = from;
+    for name in dirs {
+        match child(parent, name)? {
+            Some(n) if n.kind == NodeKind::Dir => parent = n.id,
+            _ => return Ok(None), // missing, or a file in the middle of the path
+        }
+    }
+    child(parent, last)
+}
+
 /// Metadata errors.
 #[derive(Debug, Error)]
 pub enum MetaError {
@@ -91,22 +112,10 @@ pub trait Namespace {
     /// before); `None` when a name is missing or a node on the way is not a folder. One
     /// consistent view: a rename running at the same time is seen wholly or not at all.
     fn walk(&self, from: NodeId, names: &[&str]) -> MetaResult<Option<NodeRecord>> {
-        let mut node: Option<NodeRecord> = None;
-        for name in names {
-            let parent = match &node {
-                None => from,
-                Some(n) if n.kind == NodeKind::Dir => n.id,
-                Some(_) => return Ok(None),
-            };
-            match self.child(parent, name)? {
-                Some(n) => node = Some(n),
-                None => return Ok(None),
-            }
+        if names.is_empty() {
+            return self.node(from);
         }
-        match node {
-            Some(n) => Ok(Some(n)),
-            None => self.node(from),
-        }
+        walk_names(from, names, |parent, name| self.child(parent, name))
     }
     /// Up to `limit` children of `parent` with names sorted bytewise after `after`.
     fn list(

@@ -7,7 +7,7 @@ use super::rows::{
 };
 use crate::{
     Displace, FileAttrs, HomeRecord, ListKey, MetaError, MetaResult, Namespace, NodeKind,
-    NodeRecord,
+    NodeRecord, walk_names,
 };
 use nas_types::{HomeId, NodeId};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -198,15 +198,7 @@ impl Namespace for SqliteMeta {
         self.read(|c| {
             // one read transaction: one snapshot and one lock for the whole walk
             let tx = c.unchecked_transaction()?;
-            let (last, dirs) = names.split_last().unwrap_or((&"", &[]));
-            let mut parent = from;
-            for name in dirs {
-                match get_child(&tx, parent, name)? {
-                    Some(n) if n.kind == NodeKind::Dir => parent = n.id,
-                    _ => return Ok(None), // missing, or a file in the middle of the path
-                }
-            }
-            get_child(&tx, parent, last)
+            walk_names(from, names, |parent, name| get_child(&tx, parent, name))
         })
     }
 
