@@ -32,10 +32,15 @@ def error_code(fn, *a, **kw):
     raise AssertionError(f"{fn.__name__} should have failed")
 
 
-def dav_req(method, path, body=None):
-    req = urllib.request.Request(dav + path, data=body, method=method)
+def signed_in(req):
+    """`req` with the WebDAV user's Basic credentials (they sign in at REST as well)."""
     tok = base64.b64encode(f"{dav_user}:{dav_pass}".encode()).decode()
     req.add_header("Authorization", f"Basic {tok}")
+    return req
+
+
+def dav_req(method, path, body=None):
+    req = signed_in(urllib.request.Request(dav + path, data=body, method=method))
     try:
         with urllib.request.urlopen(req) as r:
             return r.status, r.read()
@@ -115,9 +120,7 @@ assert dav_req("PUT", "/bkt/dav-copy.bin", body)[0] == 201
 
 
 def rest_hash(path):
-    req = urllib.request.Request(dav.replace("/dav", "/api/v1/stat") + path)
-    tok = base64.b64encode(f"{dav_user}:{dav_pass}".encode()).decode()
-    req.add_header("Authorization", f"Basic {tok}")
+    req = signed_in(urllib.request.Request(dav.replace("/dav", "/api/v1/stat") + path))
     with urllib.request.urlopen(req) as r:
         return json.load(r)["hash"]
 
