@@ -13,8 +13,8 @@ use crate::service::{NasS3, need_bucket};
 use crate::staging::{
     ALGORITHM_KEY, BUCKET_KEY, CHECKSUM_TYPE_KEY, OBJECT_KEY, marker, part_path, upload_dir,
 };
-use md5::{Digest, Md5};
 use nas_engine::{EngineError, Entry, Expect, FileAttrs, NodeKind, WriteOptions};
+use nas_md5::Md5;
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 
@@ -135,7 +135,7 @@ pub async fn complete(
                 }
                 part_sums.push(have);
             }
-            md5s.update(hex::decode(&stored).unwrap_or_default());
+            md5s.update(&hex::decode(&stored).unwrap_or_default());
             sizes.push(staged.size.to_string());
             readers.push(staging.open(&path, staged.version).map_err(s3_err)?);
         }

@@ -13,8 +13,8 @@ use crate::staging::{
     part_number, part_path, upload_dir,
 };
 use crate::upload::{QuotaBase, Target, drain, receive};
-use md5::{Digest, Md5};
 use nas_engine::{EngineError, Entry, FileAttrs, Home, WriteOptions};
+use nas_md5::Md5;
 use nas_types::{ByteRange, NasPath};
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};

@@ -8,8 +8,8 @@ use crate::checksums::Claims;
 use crate::keys::s3_err;
 use bytes::Bytes;
 use futures_util::StreamExt;
-use md5::{Digest as _, Md5};
 use nas_engine::{EngineError, Entry, Expect, FileAttrs, Home, WriteOptions};
+use nas_md5::Md5;
 use nas_types::{ContentHash, NasPath};
 use s3s::checksum::ChecksumHasher;
 use s3s::dto::{Checksum, StreamingBlob};
@@ -193,7 +193,7 @@ pub async fn receive(
         }
     }
     let sums = digest.finish().await?;
-    let md5: [u8; 16] = sums.md5.finalize().into();
+    let md5 = sums.md5.finalize();
     let checksum = sums.claimed.finalize();
     let content_hash = ContentHash::from(sums.blake3.finalize());
     let verdict = match failed {

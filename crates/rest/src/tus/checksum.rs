@@ -16,7 +16,7 @@ pub struct Claim {
 
 enum Hasher {
     Sha1(sha1::Sha1),
-    Md5(md5::Md5),
+    Md5(nas_md5::Md5),
     Sha256(sha2::Sha256),
     Crc32(crc32fast::Hasher),
 }
@@ -34,7 +34,7 @@ impl Claim {
             .map_err(|_| bad("the digest is not base64"))?;
         let hasher = match algo.to_ascii_lowercase().as_str() {
             "sha1" => Hasher::Sha1(sha1::Sha1::new()),
-            "md5" => Hasher::Md5(md5::Md5::new()),
+            "md5" => Hasher::Md5(nas_md5::Md5::new()),
             "sha256" => Hasher::Sha256(sha2::Sha256::new()),
             "crc32" => Hasher::Crc32(crc32fast::Hasher::new()),
             _ => {
