@@ -63,15 +63,17 @@ fn block_len(b: &Block) -> u64 {
     b.iter().map(|f| f.len() as u64).sum()
 }
 
-/// Blocks of all uploads together between the network and the writer or the digest: 32 ×
-/// 256 KiB = 8 MiB. One upload may queue up to [`DEPTH`] blocks per consumer, so the MD5
-/// thread and the write pipeline (different speeds, both jittery on a busy machine) rarely
-/// wait for each other; ten parallel multipart parts share the same 8 MiB (a budget of
-/// 16 MiB measured the same rates).
-static IN_FLIGHT: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(32);
+/// Blocks of all uploads together between the network and the writer or the digest: 64 ×
+/// 256 KiB = 16 MiB. One upload may use all of them ([`DEPTH`] per consumer), so the MD5
+/// thread and the write pipeline (different speeds, both jittery on a busy machine) can
+/// drift up to 16 MiB apart before either waits for the other; parallel uploads (ten
+/// multipart parts) share the same 16 MiB, in the order they asked. Measured on 2 cores
+/// (1 GiB presigned PUT, same run): 32 blocks / 16 per consumer 471 and 425 MB/s, 64 / 64
+/// 479 and 465 MB/s, with less idle CPU.
+static IN_FLIGHT: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(64);
 
-/// Blocks one upload may queue for each of its consumers.
-const DEPTH: usize = 16;
+/// Blocks one upload may queue for each of its consumers: all of [`IN_FLIGHT`].
+const DEPTH: usize = 64;
 
 enum Msg {
     Data(Block),
