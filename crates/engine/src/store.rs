@@ -152,6 +152,14 @@ impl Store {
         &self.inner.dir
     }
 
+    /// The home called `name` if this process has opened it before: no I/O, so async code
+    /// may call it in place of [`home`](Store::home).
+    pub fn cached_home(&self, name: &str) -> Option<Home> {
+        let homes = self.inner.homes.lock().unwrap_or_else(|p| p.into_inner());
+        let rec = homes.get(name)?.clone();
+        Some(Home::new(self.inner.clone(), rec))
+    }
+
     /// The home called `name`, created on first use.
     pub fn home(&self, name: &str) -> EngineResult<Home> {
         if name.is_empty() || name.contains('/') || name.chars().any(|c| c.is_control()) {

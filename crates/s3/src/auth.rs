@@ -1,9 +1,32 @@
 //! [`KeyAuth`]: SigV4 secrets come from the access-key table; a revoked key or a disabled
-//! owner is refused on the next request.
+//! owner is refused on the next request. The owner found with the secret is kept for the
+//! rest of the request ([`SIGNED_IN`]), so the handler does not look the key up again.
 
+use nas_auth::Principal;
 use nas_engine::Accounts;
 use s3s::auth::{S3Auth, SecretKey};
 use s3s::{S3Result, s3_error};
+use std::cell::RefCell;
+
+tokio::task_local! {
+    /// The access key that signed the request being served, and its owner: set by
+    /// [`KeyAuth`] when it gives s3s the secret, read by the handler. The listener scopes
+    /// one per request, so nothing outlives the request it was looked up for.
+    pub static SIGNED_IN: RefCell<Option<(String, Principal)>>;
+}
+
+/// The owner of `access_key` if this request's signature was checked against it.
+pub fn signed_in(access_key: &str) -> Option<Principal> {
+    SIGNED_IN
+        .try_with(|s| {
+            s.borrow()
+                .as_ref()
+                .filter(|(k, _)| k == access_key)
+                .map(|(_, p)| p.clone())
+        })
+        .ok()
+        .flatten()
+}
 
 /// Looks access keys up in the store's accounts.
 pub struct KeyAuth {
@@ -23,7 +46,11 @@ impl S3Auth for KeyAuth {
         let (acc, key) = (self.accounts.clone(), access_key.to_owned());
         let found = tokio::task::spawn_blocking(move || nas_auth::key_owner(&acc, &key)).await;
         match found {
-            Ok(Ok((_, secret))) => Ok(SecretKey::from(secret)),
+            Ok(Ok((owner, secret))) => {
+                let _ =
+                    SIGNED_IN.try_with(|s| *s.borrow_mut() = Some((access_key.to_owned(), owner)));
+                Ok(SecretKey::from(secret))
+            }
             Ok(Err(nas_auth::AuthError::Invalid)) => Err(s3_error!(InvalidAccessKeyId)),
             _ => Err(s3_error!(InternalError)),
         }

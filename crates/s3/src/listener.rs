@@ -80,7 +80,8 @@ pub fn router(store: Store, opts: S3Options) -> Result<(Router, NasS3), String> 
                         s3s::Body::http_body_unsync(b)
                     }
                 });
-                match svc.call(req).await {
+                let served = crate::auth::SIGNED_IN.scope(Default::default(), svc.call(req));
+                match served.await {
                     Ok(resp) => resp.map(axum::body::Body::new),
                     Err(e) => {
                         tracing::error!("s3: {e:?}");

@@ -48,16 +48,20 @@ impl NasS3 {
         &self.uploads
     }
 
-    /// The signed-in user's home (requests are signed: s3s verified the key already).
+    /// The signed-in user's home (requests are signed: s3s verified the key already, and
+    /// its owner was kept for this request; a home not yet opened by this process costs a
+    /// trip to the blocking pool).
     pub(crate) async fn caller<T>(&self, req: &S3Request<T>) -> S3Result<(Home, Principal)> {
         let Some(cred) = &req.credentials else {
             return Err(s3_error!(AccessDenied, "anonymous access is not allowed"));
         };
-        let (acc, key, store) = (
-            self.accounts.clone(),
-            cred.access_key.clone(),
-            self.store.clone(),
-        );
+        let store = self.store.clone();
+        if let Some(who) = crate::auth::signed_in(&cred.access_key)
+            && let Some(home) = store.cached_home(&who.name)
+        {
+            return Ok((home, who));
+        }
+        let (acc, key) = (self.accounts.clone(), cred.access_key.clone());
         let found = tokio::task::spawn_blocking(move || {
             let (who, _) =
                 nas_auth::key_owner(&acc, &key).map_err(|_| EngineError::NotFound("key".into()))?;
