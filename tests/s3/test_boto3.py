@@ -75,6 +75,10 @@ assert r["Body"].read() == body[-10:]
 assert error_code(s3.get_object, Bucket="bkt", Key="dir/data.bin", Range="bytes=99999999-") == "InvalidRange"
 assert error_code(s3.get_object, Bucket="bkt", Key="missing") == "NoSuchKey"
 assert error_code(s3.get_object, Bucket="nope", Key="x") == "NoSuchBucket"
+# a PUT into a missing bucket is refused, small body or streamed, and creates no bucket
+assert error_code(s3.put_object, Bucket="nope", Key="x", Body=b"x") == "NoSuchBucket"
+assert error_code(s3.put_object, Bucket="nope", Key="d/x", Body=b"x" * (1 << 20)) == "NoSuchBucket"
+assert error_code(s3.head_bucket, Bucket="nope") in ("404", "NoSuchBucket"), "no bucket was created"
 assert error_code(s3.put_object, Bucket="bkt", Key="a//b", Body=b"x") == "InvalidArgument"
 
 # conditional requests

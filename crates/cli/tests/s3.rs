@@ -278,6 +278,13 @@ s3.upload_part(Bucket="quota", Key="mp.bin", UploadId=up["UploadId"], PartNumber
 assert code(s3.upload_part, Bucket="quota", Key="mp.bin", UploadId=up["UploadId"], PartNumber=2, Body=b"d" * (2 << 20)) == "QuotaExceeded"
 parts = s3.list_parts(Bucket="quota", Key="mp.bin", UploadId=up["UploadId"])["Parts"]
 assert [p["PartNumber"] for p in parts] == [1], parts
+s3.abort_multipart_upload(Bucket="quota", Key="mp.bin", UploadId=up["UploadId"])
+# a body of one block takes the other path (read whole, then committed in one piece)
+s3.put_object(Bucket="quota", Key="fill.bin", Body=b"f" * ((5 << 20) - (50 << 10)))
+c = code(s3.put_object, Bucket="quota", Key="small.bin", Body=b"s" * (100 << 10)); assert c == "QuotaExceeded", c
+assert code(s3.head_object, Bucket="quota", Key="small.bin") in ("404", "NoSuchKey"), "nothing stored"
+s3.put_object(Bucket="quota", Key="small.bin", Body=b"s" * (40 << 10))
+assert s3.get_object(Bucket="quota", Key="small.bin")["Body"].read() == b"s" * (40 << 10)
 assert s3.get_object(Bucket="quota", Key="fits.bin")["Body"].read() == b"a" * (3 << 20)
 print("ok")
 "#;

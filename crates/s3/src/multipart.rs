@@ -183,6 +183,7 @@ async fn upload_part_body(
         home: staging,
         path,
         mkdirs: false,
+        bucket: None,
         quota,
         expect: None,
     };

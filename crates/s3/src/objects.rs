@@ -4,7 +4,7 @@
 
 use crate::checksums::{self, Claims};
 use crate::conditions::check_write;
-use crate::keys::{blocking, object_path, s3_err};
+use crate::keys::{blocking, bucket_path, object_path, s3_err};
 use crate::read::file_entry;
 use crate::service::{NasS3, need_bucket, timestamp};
 use crate::upload::{QuotaBase, Target, drain, receive};
@@ -132,8 +132,11 @@ async fn put_body(
     let trailers = req.trailing_headers.clone();
     let headers = req.headers;
     let input = req.input;
-    need_bucket(&home, &input.bucket).await?;
     let path = object_path(&input.bucket, &input.key)?;
+    let conditional = input.if_match.is_some() || input.if_none_match.is_some();
+    if input.key.ends_with('/') || conditional {
+        need_bucket(&home, &input.bucket).await?;
+    }
     if input.key.ends_with('/') {
         // a "folder" marker: the folder itself
         if let Some(b) = body.as_mut() {
@@ -154,7 +157,7 @@ async fn put_body(
         }));
     }
     let mut expect = None;
-    if input.if_match.is_some() || input.if_none_match.is_some() {
+    if conditional {
         // checked now (a refused upload sends no data), then again atomically with the
         // commit: the version seen here must still be the current one
         let (h, p) = (home.clone(), path.clone());
@@ -207,6 +210,10 @@ async fn put_body(
         home,
         path,
         mkdirs: true,
+        // a plain PUT checks its bucket when it opens the file (one trip, not two)
+        bucket: (!conditional)
+            .then(|| bucket_path(&input.bucket))
+            .transpose()?,
         quota,
         expect,
     };

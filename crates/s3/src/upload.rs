@@ -1,14 +1,17 @@
-//! Receiving a body into the engine: PutObject and UploadPart both stream here. The
-//! body goes through a bounded channel into a blocking writer (memory stays bounded
-//! whatever the size); MD5 and the claimed checksums are computed on the way; quota is
-//! enforced per block. The version is committed only when the body ended cleanly and
-//! every digest matched — otherwise nothing is stored and the old version stays.
+//! Receiving a body into the engine: PutObject and UploadPart both stream here. A body
+//! of one block (256 KiB) is read whole, checked, and handed to the engine's committer in
+//! one piece (`FileWriter::commit_async`): a small object costs one trip to the blocking
+//! pool (to open the file) and one to the committer. A larger body goes through a bounded
+//! channel into a blocking writer (memory stays bounded whatever the size), with MD5 and
+//! the claimed checksums computed on a thread of their own. Quota is enforced per block.
+//! The version is committed only when the body ended cleanly and every digest matched —
+//! otherwise nothing is stored and the old version stays.
 
 use crate::checksums::Claims;
 use crate::keys::s3_err;
 use bytes::Bytes;
 use futures_util::StreamExt;
-use nas_engine::{EngineError, Entry, Expect, FileAttrs, Home, WriteOptions};
+use nas_engine::{EngineError, Entry, Expect, FileAttrs, FileWriter, Home, NodeKind, WriteOptions};
 use nas_md5::Md5;
 use nas_types::{ContentHash, NasPath};
 use s3s::checksum::ChecksumHasher;
@@ -27,6 +30,9 @@ pub struct Target {
     pub path: NasPath,
     /// Create missing parent folders.
     pub mkdirs: bool,
+    /// The bucket (a top-level folder) that must exist, checked when the file is opened
+    /// (`NoSuchBucket` otherwise); `None` when the caller checked it already.
+    pub bucket: Option<NasPath>,
     /// The quota and how to compute what already counts against it.
     pub quota: Option<(u64, QuotaBase)>,
     /// A conditional write's expectation, checked atomically with the commit.
@@ -59,7 +65,7 @@ impl std::ops::Deref for Frames {
     }
 }
 
-fn block_len(b: &Block) -> u64 {
+fn block_len(b: &[Bytes]) -> u64 {
     b.iter().map(|f| f.len() as u64).sum()
 }
 
@@ -81,9 +87,24 @@ enum Msg {
     End(FileAttrs, ContentHash),
 }
 
-const QUOTA_EXCEEDED: &str = "quota exceeded";
+/// Why a body was not stored.
+enum Refused {
+    /// The user's quota would be exceeded.
+    Quota,
+    /// [`Target::bucket`] is not a folder.
+    NoBucket,
+    /// The engine refused.
+    Engine(EngineError),
+}
 
-/// Size of the blocks handed to the writer task.
+impl From<EngineError> for Refused {
+    fn from(e: EngineError) -> Self {
+        Refused::Engine(e)
+    }
+}
+
+/// Size of the blocks handed to the writer task; a body no larger is committed in one
+/// piece.
 const BLOCK: usize = 256 << 10;
 
 /// Streams `body` into `t`, verifies it against `claims`, and commits it with the
@@ -95,58 +116,10 @@ pub async fn receive(
     trailers: Option<TrailingHeaders>,
     attrs: impl FnOnce(&str, &Checksum) -> FileAttrs,
 ) -> S3Result<Received> {
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Msg>(DEPTH);
-    let Target {
-        home,
-        path,
-        mkdirs,
-        quota,
-        expect,
-    } = t;
-    let writer = tokio::task::spawn_blocking(move || -> Result<Entry, EngineError> {
-        if mkdirs && let Some(parent) = path.parent() {
-            home.mkdir_all(&parent)?;
-        }
-        let limit = match quota {
-            Some((q, base)) => Some((q, base()?)),
-            None => None,
-        };
-        let opts = WriteOptions {
-            expect,
-            ..WriteOptions::default()
-        };
-        let mut w = home.writer(&path, opts)?;
-        // the digest thread hashes the content: the writer is the busier of the two
-        w.hash_elsewhere()?;
-        loop {
-            match rx.blocking_recv() {
-                Some(Msg::Data(b)) => {
-                    if limit.is_some_and(|(q, base)| base + w.written() + block_len(&b) > q) {
-                        return Err(EngineError::Invalid(QUOTA_EXCEEDED.into()));
-                    }
-                    for frame in b.iter() {
-                        w.write(frame)?;
-                    }
-                }
-                Some(Msg::End(attrs, hash)) => {
-                    w.set_attrs(attrs);
-                    w.set_content_hash(hash);
-                    // the committed version says what a stat would (no lookup)
-                    return Ok(Entry::of_version(path, &w.commit()?));
-                }
-                None => {
-                    return Err(EngineError::Invalid(
-                        "upload ended before its last byte".into(),
-                    ));
-                }
-            }
-        }
-    });
-    let mut digest = Digest::Inline(Box::new(Sums {
-        md5: Md5::new(),
-        claimed: claims.hasher(),
-        blake3: blake3::Hasher::new(),
-    }));
+    let mut target = Some(t);
+    // started when the body outgrows one block
+    let mut writer: Option<WriterTask> = None;
+    let mut digest = Digest::Inline(Box::new(Sums::new(claims)));
     let mut failed = None;
     // HTTP frames are small: they are gathered (not copied) into blocks of ~256 KiB, so the
     // writer task is woken once per block, not once per frame
@@ -170,7 +143,15 @@ pub async fn receive(
                 }
                 None => {}
             }
+            if last && writer.is_none() {
+                break; // the whole body is in `block`
+            }
             if gathered >= BLOCK || (last && gathered > 0) {
+                let w = match (&mut writer, target.take()) {
+                    (Some(w), _) => w,
+                    (None, Some(t)) => writer.insert(WriterTask::start(t)),
+                    (None, None) => return Err(s3_error!(InternalError)),
+                };
                 let Ok(permit) = IN_FLIGHT.acquire().await else {
                     return Err(s3_error!(InternalError)); // never closed
                 };
@@ -180,17 +161,18 @@ pub async fn receive(
                 });
                 gathered = 0;
                 digest.feed(full.clone(), last).await;
-                if tx.send(Msg::Data(full)).await.is_err() {
-                    // the writer stopped (quota, disk…): its error is the answer
-                    drop(tx);
-                    return Err(match writer.await {
-                        Ok(Err(e)) => refusal(e),
-                        _ => s3_error!(InternalError),
-                    });
-                }
+                w.send(Msg::Data(full)).await?;
             }
             if last {
                 break;
+            }
+        }
+    }
+    if writer.is_none() && failed.is_none() {
+        // a body of one block: its frames are digested here
+        if let Digest::Inline(sums) = &mut digest {
+            for f in &block {
+                sums.update(f);
             }
         }
     }
@@ -207,23 +189,163 @@ pub async fn receive(
         ),
     };
     if let Err(e) = verdict {
-        drop(tx); // the writer sees no end: nothing is committed
-        let _ = writer.await;
+        if let Some(w) = writer {
+            w.abandon().await; // the writer sees no end: nothing is committed
+        }
         return Err(e);
     }
     let md5_hex = hex::encode(md5);
-    let _ = tx
-        .send(Msg::End(attrs(&md5_hex, &checksum), content_hash))
-        .await;
-    drop(tx);
-    match writer.await {
-        Ok(Ok(entry)) => Ok(Received {
-            entry,
-            md5_hex,
-            checksum,
-        }),
-        Ok(Err(e)) => Err(refusal(e)),
-        Err(_) => Err(s3_error!(InternalError)),
+    let attrs = attrs(&md5_hex, &checksum);
+    let entry = match (writer, target) {
+        (Some(w), _) => w.finish(attrs, content_hash).await?,
+        (None, Some(t)) => commit_whole(t, block, attrs, content_hash).await?,
+        (None, None) => return Err(s3_error!(InternalError)),
+    };
+    Ok(Received {
+        entry,
+        md5_hex,
+        checksum,
+    })
+}
+
+/// A file open for writing: the writer, its path, and the quota with the bytes already
+/// counted against it.
+struct Opened {
+    w: FileWriter,
+    path: NasPath,
+    limit: Option<(u64, u64)>,
+}
+
+/// Opens the file of `t` for writing (blocking): parent folders, the quota check for
+/// `first` more bytes, and a writer whose content hash the caller gives.
+fn open(t: Target, first: u64) -> Result<Opened, Refused> {
+    let Target {
+        home,
+        path,
+        mkdirs,
+        bucket,
+        quota,
+        expect,
+    } = t;
+    if let Some(b) = bucket {
+        match home.stat(&b) {
+            Ok(e) if e.kind == NodeKind::Dir => {}
+            Ok(_) | Err(EngineError::NotFound(_)) => return Err(Refused::NoBucket),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if mkdirs && let Some(parent) = path.parent() {
+        home.mkdir_all(&parent)?;
+    }
+    let limit = match quota {
+        Some((q, base)) => Some((q, base()?)),
+        None => None,
+    };
+    if limit.is_some_and(|(q, base)| base + first > q) {
+        return Err(Refused::Quota);
+    }
+    let opts = WriteOptions {
+        expect,
+        ..WriteOptions::default()
+    };
+    let mut w = home.writer(&path, opts)?;
+    // the digest computes the content hash (for a large body, on the thread beside the
+    // writer, which has chunking, chunk hashing and compression to do)
+    w.hash_elsewhere()?;
+    Ok(Opened { w, path, limit })
+}
+
+/// Stores and commits a body of at most one block: the file is opened on the blocking
+/// pool, and the engine's committer chunks, stores and commits the bytes in one hand-off.
+async fn commit_whole(
+    t: Target,
+    frames: Vec<Bytes>,
+    attrs: FileAttrs,
+    hash: ContentHash,
+) -> S3Result<Entry> {
+    let size = block_len(&frames);
+    let opened = tokio::task::spawn_blocking(move || open(t, size))
+        .await
+        .map_err(|_| s3_error!(InternalError))?;
+    let Opened { mut w, path, .. } = opened.map_err(refusal)?;
+    w.set_attrs(attrs);
+    w.set_content_hash(hash);
+    let bytes = match <[Bytes; 1]>::try_from(frames) {
+        Ok([one]) => Vec::from(one),
+        Err(frames) => frames.concat(),
+    };
+    let v = w.commit_async(bytes).await.map_err(|e| refusal(e.into()))?;
+    // the committed version says what a stat would (no lookup)
+    Ok(Entry::of_version(path, &v))
+}
+
+/// The blocking writer of a body larger than one block, fed blocks through a channel.
+struct WriterTask {
+    tx: tokio::sync::mpsc::Sender<Msg>,
+    task: tokio::task::JoinHandle<Result<Entry, Refused>>,
+}
+
+impl WriterTask {
+    fn start(t: Target) -> WriterTask {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Msg>(DEPTH);
+        let task = tokio::task::spawn_blocking(move || -> Result<Entry, Refused> {
+            let Opened { mut w, path, limit } = open(t, 0)?;
+            loop {
+                match rx.blocking_recv() {
+                    Some(Msg::Data(b)) => {
+                        if limit.is_some_and(|(q, base)| base + w.written() + block_len(&b) > q) {
+                            return Err(Refused::Quota);
+                        }
+                        for frame in b.iter() {
+                            w.write(frame)?;
+                        }
+                    }
+                    Some(Msg::End(attrs, hash)) => {
+                        w.set_attrs(attrs);
+                        w.set_content_hash(hash);
+                        // the committed version says what a stat would (no lookup)
+                        return Ok(Entry::of_version(path, &w.commit()?));
+                    }
+                    None => {
+                        return Err(EngineError::Invalid(
+                            "upload ended before its last byte".into(),
+                        )
+                        .into());
+                    }
+                }
+            }
+        });
+        WriterTask { tx, task }
+    }
+
+    /// Hands `msg` over; if the writer stopped (quota, disk…), its error is the answer.
+    async fn send(&mut self, msg: Msg) -> S3Result<()> {
+        if self.tx.send(msg).await.is_ok() {
+            return Ok(());
+        }
+        // the receiver is gone: the task has returned
+        Err(match (&mut self.task).await {
+            Ok(Err(e)) => refusal(e),
+            _ => s3_error!(InternalError),
+        })
+    }
+
+    /// Ends the body and waits for the commit.
+    async fn finish(self, attrs: FileAttrs, hash: ContentHash) -> S3Result<Entry> {
+        let WriterTask { tx, task } = self;
+        let _ = tx.send(Msg::End(attrs, hash)).await;
+        drop(tx);
+        match task.await {
+            Ok(Ok(entry)) => Ok(entry),
+            Ok(Err(e)) => Err(refusal(e)),
+            Err(_) => Err(s3_error!(InternalError)),
+        }
+    }
+
+    /// Stops without an end: nothing is committed.
+    async fn abandon(self) {
+        drop(self.tx);
+        let _ = self.task.await;
     }
 }
 
@@ -237,6 +359,14 @@ struct Sums {
 }
 
 impl Sums {
+    fn new(claims: &Claims) -> Sums {
+        Sums {
+            md5: Md5::new(),
+            claimed: claims.hasher(),
+            blake3: blake3::Hasher::new(),
+        }
+    }
+
     fn update(&mut self, f: &[u8]) {
         self.md5.update(f);
         self.claimed.update(f);
@@ -299,9 +429,9 @@ impl Digest {
 }
 
 /// The S3 error for a writer that refused the upload.
-fn refusal(e: EngineError) -> S3Error {
-    match e {
-        EngineError::Invalid(m) if m == QUOTA_EXCEEDED => {
+fn refusal(r: Refused) -> S3Error {
+    match r {
+        Refused::Quota => {
             let mut err = S3Error::with_message(
                 S3ErrorCode::Custom("QuotaExceeded".into()),
                 "the user's quota would be exceeded; nothing was stored",
@@ -309,7 +439,8 @@ fn refusal(e: EngineError) -> S3Error {
             err.set_status_code(http::StatusCode::FORBIDDEN);
             err
         }
-        other => s3_err(other),
+        Refused::NoBucket => s3_error!(NoSuchBucket),
+        Refused::Engine(e) => s3_err(e),
     }
 }
 
