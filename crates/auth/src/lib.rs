@@ -145,15 +145,17 @@ pub fn add_user(
 
 /// Creates an S3 access key pair for an existing user: `(access key id, secret)`.
 pub fn create_key(accounts: &Accounts, user: &str) -> Result<(String, String), AuthError> {
-    create_named_key(accounts, user, None).map(|k| (k.access_key, k.secret))
+    create_named_key(accounts, user, None, false).map(|k| (k.access_key, k.secret))
 }
 
 /// [`create_key`] with a name the owner gives it (e.g. "laptop restic"; trimmed, empty is
-/// none): the stored record, secret included.
+/// none), read-only if asked (requests signed with it get the `readonly` role whatever
+/// the owner's): the stored record, secret included.
 pub fn create_named_key(
     accounts: &Accounts,
     user: &str,
     name: Option<&str>,
+    read_only: bool,
 ) -> Result<nas_engine::KeyRecord, AuthError> {
     let name = name.map(apps::credential_name).transpose()?.flatten();
     if accounts.get(user)?.is_none() {
@@ -167,12 +169,14 @@ pub fn create_named_key(
         created_ns: nas_engine::now_ns(),
         revoked: false,
         name,
+        read_only,
     };
     accounts.create_key(&key)?;
     Ok(key)
 }
 
-/// The user a valid (not revoked, owner enabled) access key belongs to, with its secret.
+/// The user a valid (not revoked, owner enabled) access key belongs to, with its secret;
+/// a read-only key's principal has the `readonly` role.
 pub fn key_owner(accounts: &Accounts, access_key: &str) -> Result<(Principal, String), AuthError> {
     let k = accounts
         .key(access_key)?
@@ -182,7 +186,11 @@ pub fn key_owner(accounts: &Accounts, access_key: &str) -> Result<(Principal, St
         .get(&k.user)?
         .filter(|u| !u.disabled)
         .ok_or(AuthError::Invalid)?;
-    Ok((Principal::of(u), k.secret))
+    let mut who = Principal::of(u);
+    if k.read_only {
+        who.role = Role::ReadOnly;
+    }
+    Ok((who, k.secret))
 }
 
 const CACHE_TTL: Duration = Duration::from_secs(300);

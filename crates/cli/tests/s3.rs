@@ -156,6 +156,87 @@ except ClientError as e:
 }
 
 #[test]
+fn read_only_keys_read_and_list_but_never_write() {
+    let t = tempfile::tempdir().unwrap();
+    let s = Server::start_with(&t.path().join("data"), &["--s3-listen", "127.0.0.1:0"]);
+    s.add_user("ann", "ann-password-1", &[]);
+    let (ak, sk) = s.s3_key("ann");
+    let data = s.data.to_str().unwrap();
+    let created = nas_ok(&[
+        "key",
+        "create",
+        "ann",
+        "--read-only",
+        "--name",
+        "backup check",
+        "--json",
+        "--data",
+        data,
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&created).unwrap();
+    assert_eq!(
+        (v["read_only"].as_bool(), v["name"].as_str()),
+        (Some(true), Some("backup check"))
+    );
+    let (ro_ak, ro_sk) = (
+        v["access_key_id"].as_str().unwrap(),
+        v["secret_access_key"].as_str().unwrap(),
+    );
+    let listed: serde_json::Value =
+        serde_json::from_str(&nas_ok(&["key", "list", "ann", "--json", "--data", data])).unwrap();
+    let flags: Vec<(String, bool)> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| {
+            (
+                k["access_key_id"].as_str().unwrap().to_owned(),
+                k["read_only"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert!(
+        flags.contains(&(ak.clone(), false)) && flags.contains(&(ro_ak.to_owned(), true)),
+        "{flags:?}"
+    );
+    let endpoint = format!("http://{}", s.s3_addr.as_ref().unwrap());
+    let script = r#"
+import sys, boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+def client(ak, sk):
+    return boto3.client("s3", endpoint_url=sys.argv[1], aws_access_key_id=ak, aws_secret_access_key=sk, region_name="us-east-1", config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
+rw, ro = client(sys.argv[2], sys.argv[3]), client(sys.argv[4], sys.argv[5])
+def code(fn, **kw):
+    try:
+        fn(**kw)
+    except ClientError as e:
+        return e.response["Error"]["Code"]
+    return "OK"
+rw.create_bucket(Bucket="shared")
+rw.put_object(Bucket="shared", Key="a.txt", Body=b"hello")
+assert ro.get_object(Bucket="shared", Key="a.txt")["Body"].read() == b"hello"
+assert [o["Key"] for o in ro.list_objects_v2(Bucket="shared")["Contents"]] == ["a.txt"]
+assert "shared" in [b["Name"] for b in ro.list_buckets()["Buckets"]]
+for op, kw in [
+    (ro.put_object, dict(Bucket="shared", Key="b.txt", Body=b"x")),
+    (ro.put_object, dict(Bucket="shared", Key="big.bin", Body=b"y" * (1 << 20))),
+    (ro.delete_object, dict(Bucket="shared", Key="a.txt")),
+    (ro.copy_object, dict(Bucket="shared", Key="c.txt", CopySource="shared/a.txt")),
+    (ro.create_multipart_upload, dict(Bucket="shared", Key="m.bin")),
+    (ro.create_bucket, dict(Bucket="other")),
+    (ro.delete_bucket, dict(Bucket="shared")),
+]:
+    c = code(op, **kw)
+    assert c == "AccessDenied", (op.__name__, c)
+assert sorted(o["Key"] for o in rw.list_objects_v2(Bucket="shared")["Contents"]) == ["a.txt"], "nothing written"
+assert rw.get_object(Bucket="shared", Key="a.txt")["Body"].read() == b"hello"
+print("ok")
+"#;
+    python_ok(&["-c", script, &endpoint, &ak, &sk, ro_ak, ro_sk]);
+}
+
+#[test]
 fn abandoned_multipart_uploads_expire() {
     let t = tempfile::tempdir().unwrap();
     let cfg = t.path().join("c.toml");

@@ -330,6 +330,7 @@ mod tests {
                 created_ns: 0,
                 revoked: false,
                 name: None,
+                read_only: false,
             })
             .unwrap();
         let log = AuditLog::start(&store, 50).unwrap();

@@ -278,6 +278,8 @@ pub struct KeyRecord {
     pub revoked: bool,
     /// What the owner called it (e.g. "laptop restic"), if anything.
     pub name: Option<String>,
+    /// Signs in with the read-only role whatever the owner's role.
+    pub read_only: bool,
 }
 
 /// An app password (see [`crate::AppPasswords`]).

@@ -75,6 +75,9 @@ pub struct CreatedAppPasswordJson {
 pub struct CreateOwnKeyRequest {
     /// A name to recognise it by (optional, up to 100 characters).
     pub name: Option<String>,
+    /// Read-only: requests signed with it may read, never change anything (default false).
+    #[serde(default)]
+    pub read_only: bool,
 }
 
 fn need_password(c: &Caller) -> RestResult<()> {
@@ -200,8 +203,8 @@ pub async fn create_key(
 ) -> RestResult<(StatusCode, Json<CreatedKeyJson>)> {
     need_password(&c)?;
     blocking(move || {
-        let key =
-            create_named_key(st.accounts(), &c.who.name, b.name.as_deref()).map_err(bad_name)?;
+        let key = create_named_key(st.accounts(), &c.who.name, b.name.as_deref(), b.read_only)
+            .map_err(bad_name)?;
         Ok((StatusCode::CREATED, Json(CreatedKeyJson::from(key))))
     })
     .await

@@ -54,8 +54,8 @@ pub async fn create(
     JsonBody(b): JsonBody<CreateKeyRequest>,
 ) -> RestResult<(StatusCode, Json<CreatedKeyJson>)> {
     blocking(move || {
-        let key =
-            create_named_key(st.accounts(), &b.user, b.name.as_deref()).map_err(|e| match e {
+        let key = create_named_key(st.accounts(), &b.user, b.name.as_deref(), b.read_only)
+            .map_err(|e| match e {
                 AuthError::Invalid => {
                     RestError::Engine(EngineError::NotFound(format!("user {}", b.user)))
                 }

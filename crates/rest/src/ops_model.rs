@@ -40,6 +40,8 @@ pub struct KeyJson {
     pub revoked: bool,
     /// What its owner called it, if anything.
     pub name: Option<String>,
+    /// Requests signed with it may read, never change anything.
+    pub read_only: bool,
 }
 
 impl From<&KeyRecord> for KeyJson {
@@ -50,6 +52,7 @@ impl From<&KeyRecord> for KeyJson {
             created: secs(k.created_ns),
             revoked: k.revoked,
             name: k.name.clone(),
+            read_only: k.read_only,
         }
     }
 }
@@ -69,6 +72,9 @@ pub struct CreateKeyRequest {
     /// A name to recognise it by (optional, up to 100 characters).
     #[serde(default)]
     pub name: Option<String>,
+    /// Read-only: requests signed with it may read, never change anything (default false).
+    #[serde(default)]
+    pub read_only: bool,
 }
 
 /// A new key pair. The secret is shown here once and never again.
@@ -82,6 +88,8 @@ pub struct CreatedKeyJson {
     pub user: String,
     /// Its name, if given.
     pub name: Option<String>,
+    /// Requests signed with it may read, never change anything.
+    pub read_only: bool,
 }
 
 impl From<nas_engine::KeyRecord> for CreatedKeyJson {
@@ -91,6 +99,7 @@ impl From<nas_engine::KeyRecord> for CreatedKeyJson {
             secret_access_key: k.secret,
             user: k.user,
             name: k.name,
+            read_only: k.read_only,
         }
     }
 }

@@ -3,7 +3,7 @@
 use crate::DataArgs;
 use crate::output::{json, time};
 use anyhow::{Result, bail};
-use nas_auth::create_key;
+use nas_auth::create_named_key;
 use nas_engine::Accounts;
 use std::process::ExitCode;
 
@@ -19,6 +19,13 @@ enum Action {
     Create {
         /// Owner of the key.
         user: String,
+        /// A name to recognise it by (e.g. "nas backup restic").
+        #[arg(long)]
+        name: Option<String>,
+        /// Requests signed with the key may read, never change anything (for a backup
+        /// check, a mirror, a dashboard), whatever the owner's role.
+        #[arg(long)]
+        read_only: bool,
         /// Print `{"access_key_id": …, "secret_access_key": …}` instead.
         #[arg(long)]
         json: bool,
@@ -50,18 +57,32 @@ pub fn run(a: KeyArgs) -> Result<ExitCode> {
     match a.action {
         Action::Create {
             user,
+            name,
+            read_only,
             json: as_json,
             data,
         } => {
             let acc = Accounts::open(&data.data)?;
-            let (id, secret) =
-                create_key(&acc, &user).map_err(|_| anyhow::anyhow!("no user {user:?}"))?;
+            let k =
+                create_named_key(&acc, &user, name.as_deref(), read_only).map_err(|e| match e {
+                    nas_auth::AuthError::Invalid => anyhow::anyhow!("no user {user:?}"),
+                    nas_auth::AuthError::BadName(_) => {
+                        anyhow::anyhow!(
+                            "a key name is up to 100 characters, without control characters"
+                        )
+                    }
+                    other => anyhow::anyhow!("{other}"),
+                })?;
             if as_json {
-                json(
-                    &serde_json::json!({ "access_key_id": id, "secret_access_key": secret, "user": user }),
-                )?;
+                json(&serde_json::json!({
+                    "access_key_id": k.access_key,
+                    "secret_access_key": k.secret,
+                    "user": k.user,
+                    "name": k.name,
+                    "read_only": k.read_only,
+                }))?;
             } else {
-                println!("{id} {secret}");
+                println!("{} {}", k.access_key, k.secret);
             }
         }
         Action::List {
@@ -73,14 +94,19 @@ pub fn run(a: KeyArgs) -> Result<ExitCode> {
             if as_json {
                 let v: Vec<_> = keys
                     .iter()
-                    .map(|k| serde_json::json!({ "access_key_id": k.access_key, "user": k.user, "created": time(k.created_ns), "revoked": k.revoked }))
+                    .map(|k| serde_json::json!({ "access_key_id": k.access_key, "user": k.user, "created": time(k.created_ns), "revoked": k.revoked, "read_only": k.read_only, "name": k.name }))
                     .collect();
                 json(&v)?;
             } else {
                 for k in keys {
-                    let state = if k.revoked { "revoked" } else { "active" };
+                    let state = match (k.revoked, k.read_only) {
+                        (true, _) => "revoked",
+                        (false, true) => "active read-only",
+                        (false, false) => "active",
+                    };
+                    let name = k.name.as_deref().unwrap_or("");
                     println!(
-                        "{}  {:<20} {}  {state}",
+                        "{}  {:<20} {}  {state}  {name}",
                         k.access_key,
                         k.user,
                         time(k.created_ns)

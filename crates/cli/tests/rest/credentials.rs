@@ -248,10 +248,36 @@ fn users_create_name_and_revoke_their_own_s3_keys() {
             .text()
             .contains("laptop restic")
     );
-    // a key without a name; a bad name
+    // a key without a name (read-write by default); a bad name
     let r = post(&s, Some(&bob), "/api/v1/me/keys", "{}");
     assert_eq!(r.status, 201, "{}", r.text());
     assert!(json(&r)["name"].is_null());
+    assert_eq!(json(&r)["read_only"], false);
+    // a read-only key reads alice's files and writes nothing, whatever her role
+    let r = post(
+        &s,
+        Some(&alice),
+        "/api/v1/me/keys",
+        r#"{"name":"viewer","read_only":true}"#,
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let ro = json(&r);
+    assert_eq!(ro["read_only"], true);
+    let (ro_ak, ro_sk) = (
+        ro["access_key_id"].as_str().unwrap(),
+        ro["secret_access_key"].as_str().unwrap(),
+    );
+    assert_eq!(s3_put(&s, ro_ak, ro_sk, "photos", "b.jpg"), "AccessDenied");
+    assert_eq!(get(&s, &alice, "/api/v1/stat/photos/b.jpg").status, 404);
+    let listed = json(&get(&s, &alice, "/api/v1/me/keys"))["keys"].clone();
+    assert!(
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["access_key_id"] == ro_ak && k["read_only"] == true),
+        "{listed}"
+    );
     assert_error(
         &post(&s, Some(&bob), "/api/v1/me/keys", r#"{"name":"a\nb"}"#),
         400,

@@ -150,11 +150,12 @@ fn a_database_from_before_the_index_is_searched_then_backfilled() {
         (h.id, ids)
     };
     {
-        // what schema 8 looked like: no index objects
+        // what schema 8 looked like: no index objects (nor what later versions added)
         let c = rusqlite::Connection::open(&path).unwrap();
         c.execute_batch(
             "DROP TRIGGER nodes_renamed; DROP TABLE name_index; DROP TABLE name_index_pending;
-             DROP TABLE name_index_state; UPDATE meta SET value = 8 WHERE key = 'schema_version';",
+             DROP TABLE name_index_state; ALTER TABLE access_keys DROP COLUMN read_only;
+             UPDATE meta SET value = 8 WHERE key = 'schema_version';",
         )
         .unwrap();
     }

@@ -174,6 +174,10 @@ const MIGRATIONS: &[&str] = &[
         INSERT OR IGNORE INTO name_index_pending (node) VALUES (new.id);
     END;
     "#,
+    // 10: read-only S3 keys (the key signs in with the readonly role whatever its owner's).
+    r#"
+    ALTER TABLE access_keys ADD COLUMN read_only INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];
 
 /// Brings the database to [`SCHEMA_VERSION`].

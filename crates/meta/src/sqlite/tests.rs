@@ -62,6 +62,37 @@ fn schema_is_current_and_reopens() {
     assert_eq!(v, SCHEMA_VERSION);
 }
 
+/// A version-9 database (keys without `read_only`) is migrated: its keys stay and are
+/// not read-only.
+#[test]
+fn keys_of_a_schema_9_database_survive_migration_as_read_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("m.sqlite");
+    SqliteMeta::open(&p)
+        .unwrap()
+        .create_key(&KeyRecord {
+            access_key: "AKOLD".into(),
+            secret: "s".into(),
+            user: "bob".into(),
+            created_ns: 1,
+            revoked: false,
+            name: None,
+            read_only: true,
+        })
+        .unwrap();
+    let c = rusqlite::Connection::open(&p).unwrap();
+    c.execute_batch(
+        "ALTER TABLE access_keys DROP COLUMN read_only;
+         UPDATE meta SET value = 9 WHERE key = 'schema_version';",
+    )
+    .unwrap();
+    drop(c);
+    let m = SqliteMeta::open(&p).unwrap();
+    let k = m.key("AKOLD").unwrap().unwrap();
+    assert_eq!((k.user.as_str(), k.read_only), ("bob", false));
+    assert_eq!(SCHEMA_VERSION, 10);
+}
+
 #[test]
 fn refuses_newer_schema() {
     let dir = tempfile::tempdir().unwrap();
@@ -190,6 +221,7 @@ fn users_and_keys() {
         created_ns: 2,
         revoked: false,
         name: Some("backup".into()),
+        read_only: true, // read back as stored
     };
     m.create_key(&k).unwrap();
     assert_eq!(m.key("AK1").unwrap().unwrap(), k);
@@ -251,6 +283,7 @@ fn app_passwords_are_found_by_hash_and_go_with_their_user() {
         created_ns: 1,
         revoked: false,
         name: None,
+        read_only: false,
     })
     .unwrap();
     m.delete_user("ann").unwrap();

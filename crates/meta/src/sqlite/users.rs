@@ -78,8 +78,8 @@ impl Users for SqliteMeta {
     fn create_key(&self, k: &KeyRecord) -> MetaResult<()> {
         self.write(|tx| {
             tx.execute(
-                "INSERT INTO access_keys (access_key, secret, user, created_ns, revoked, name) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![k.access_key, k.secret, k.user, k.created_ns, k.revoked as i64, k.name],
+                "INSERT INTO access_keys (access_key, secret, user, created_ns, revoked, name, read_only) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![k.access_key, k.secret, k.user, k.created_ns, k.revoked as i64, k.name, k.read_only as i64],
             )?;
             Ok(())
         })
@@ -115,7 +115,7 @@ impl Users for SqliteMeta {
 }
 
 const KEY_SELECT: &str =
-    "SELECT access_key, secret, user, created_ns, revoked, name FROM access_keys";
+    "SELECT access_key, secret, user, created_ns, revoked, name, read_only FROM access_keys";
 
 fn key_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRecord> {
     Ok(KeyRecord {
@@ -125,6 +125,7 @@ fn key_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRecord> {
         created_ns: r.get(3)?,
         revoked: r.get::<_, i64>(4)? != 0,
         name: r.get(5)?,
+        read_only: r.get::<_, i64>(6)? != 0,
     })
 }
 
