@@ -45,6 +45,8 @@ enum Command {
     User(cmd::user::UserArgs),
     /// Create, list or revoke S3 access keys (works while the server runs).
     Key(cmd::key::KeyArgs),
+    /// Create, list or revoke a user's app passwords (works while the server runs).
+    AppPassword(cmd::app_password::AppPasswordArgs),
     /// List or break WebDAV locks (works while the server runs).
     Locks(cmd::locks::LocksArgs),
     /// Create a store (optional: any command creates one) and set its compression.
@@ -96,6 +98,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         User(a) => cmd::user::run(a),
         Locks(a) => cmd::locks::run(a),
         Key(a) => cmd::key::run(a),
+        AppPassword(a) => cmd::app_password::run(a),
         Init(a) => cmd::maintain::init(a),
         Import(a) => cmd::import::run(a),
         Export(a) => cmd::export::run(a),

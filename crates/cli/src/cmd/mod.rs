@@ -1,5 +1,6 @@
 //! One module per command family.
 
+pub mod app_password;
 pub mod browse;
 pub mod export;
 pub mod import;

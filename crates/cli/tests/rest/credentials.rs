@@ -322,3 +322,108 @@ fn a_deleted_user_leaves_no_credential_to_a_new_account_of_the_same_name() {
     assert_eq!(dav_put(&s, &auth("carol", &pw), "/x", b"x"), 401);
     assert_eq!(s3_put(&s, &ak, &sk, "bucket-c", "k"), "InvalidAccessKeyId");
 }
+
+/// `silent-nas app-password` makes, lists and revokes the same credentials while the server
+/// runs: a read-write one writes over WebDAV, a read-only one only reads, a revoked one is
+/// refused at once, and a bad name or an unknown user is an error that creates nothing.
+#[test]
+fn app_passwords_from_the_command_line() {
+    let t = tempfile::tempdir().unwrap();
+    let s = Server::start_on(&t.path().join("data"));
+    s.add_user("carol", "carol-password", &[]);
+    let data = s.data.to_str().unwrap();
+    let made = |extra: &[&str]| -> serde_json::Value {
+        let mut args = vec!["app-password", "create", "carol"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--json", "--data", data]);
+        serde_json::from_str(&nas_ok(&args)).unwrap()
+    };
+    let rw = made(&["laptop"]);
+    let ro = made(&["dashboard", "--read-only"]);
+    assert_eq!(
+        (rw["read_only"].as_bool(), ro["read_only"].as_bool()),
+        (Some(false), Some(true))
+    );
+    let (rw_pw, ro_pw) = (
+        rw["password"].as_str().unwrap(),
+        ro["password"].as_str().unwrap(),
+    );
+    assert!(rw_pw.starts_with("snap_") && rw_pw != ro_pw);
+    // the plain form prints the password alone
+    let plain = nas_ok(&["app-password", "create", "carol", "phone", "--data", data]);
+    assert!(
+        plain.trim().starts_with("snap_") && plain.trim().len() == 37,
+        "{plain}"
+    );
+
+    assert_eq!(
+        dav_put(&s, &auth("carol", rw_pw), "/cli.txt", b"from the cli"),
+        201
+    );
+    let r = curl(&["-u", &auth("carol", ro_pw), &s.url("/dav/cli.txt")], None);
+    assert_eq!((r.status, r.body.as_slice()), (200, &b"from the cli"[..]));
+    assert_eq!(dav_put(&s, &auth("carol", ro_pw), "/no.txt", b"x"), 403);
+
+    let listed: serde_json::Value = serde_json::from_str(&nas_ok(&[
+        "app-password",
+        "list",
+        "carol",
+        "--json",
+        "--data",
+        data,
+    ]))
+    .unwrap();
+    let names: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 3, "{listed}");
+    assert!(
+        ["laptop", "dashboard", "phone"]
+            .iter()
+            .all(|n| names.contains(n)),
+        "{names:?}"
+    );
+    assert!(
+        !listed.to_string().contains("snap_"),
+        "a listing never shows a password"
+    );
+
+    let id = rw["id"].as_str().unwrap();
+    nas_ok(&["app-password", "revoke", "carol", id, "--data", data]);
+    assert_eq!(dav_put(&s, &auth("carol", rw_pw), "/cli2.txt", b"x"), 401);
+    // errors: another user's id, a bad name, an unknown user
+    for args in [
+        vec![
+            "app-password",
+            "revoke",
+            "admin",
+            ro["id"].as_str().unwrap(),
+        ],
+        vec!["app-password", "create", "carol", "bad\u{7}name"],
+        vec!["app-password", "create", "nobody", "x"],
+    ] {
+        let out = std::process::Command::new(bin())
+            .args(&args)
+            .args(["--data", data])
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{args:?} should fail");
+        assert!(
+            !String::from_utf8_lossy(&out.stderr).trim().is_empty(),
+            "{args:?}: no message"
+        );
+    }
+    let after: serde_json::Value = serde_json::from_str(&nas_ok(&[
+        "app-password",
+        "list",
+        "carol",
+        "--json",
+        "--data",
+        data,
+    ]))
+    .unwrap();
+    assert_eq!(after.as_array().unwrap().len(), 2, "{after}");
+}
