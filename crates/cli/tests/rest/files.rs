@@ -140,6 +140,17 @@ fn quota_and_read_only_accounts_are_enforced_on_upload() {
     );
     assert_error(&get(&s, &small, "/api/v1/stat/f"), 404, "not_found");
     assert_eq!(upload(&s, &small, "/f", &[0u8; 500]).status, 201);
+    // bodies past one block (256 KiB) stream to the writer: the same rules
+    s.add_user("mid", "mid-password", &["--quota", "1M"]);
+    let (mid, _) = login(&s, "mid", "mid-password");
+    let big = content(2 << 20, 7);
+    assert_error(&upload(&s, &mid, "/big", &big), 507, "quota_exceeded");
+    assert_error(&get(&s, &mid, "/api/v1/stat/big"), 404, "not_found");
+    let fits = &big[..600 << 10];
+    assert_eq!(upload(&s, &mid, "/big", fits).status, 201);
+    let back = download(&s, &mid, "/big", &[]);
+    assert_eq!((back.status, back.body.as_slice()), (200, fits));
+    assert_error(&upload(&s, &ro, "/big", fits), 403, "forbidden");
 }
 
 #[test]
