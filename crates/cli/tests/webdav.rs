@@ -107,6 +107,49 @@ fn put_get_ranges_etags_and_conditionals() {
         None,
     );
     assert_eq!((r.status, &r.body[..]), (206, &body[body.len() - 5..]));
+    // a long range from the middle: one direct read, then the read-ahead from there
+    let r = curl(
+        &[
+            "-u",
+            &a,
+            "-H",
+            "Range: bytes=300001-1000000",
+            &s.url("/dav/f.bin"),
+        ],
+        None,
+    );
+    assert_eq!((r.status, &r.body[..]), (206, &body[300_001..1_000_001]));
+    // two ranges: the second seeks away from a read-ahead in flight
+    let r = curl(
+        &[
+            "-u",
+            &a,
+            "-H",
+            "Range: bytes=0-599999,1200000-1200009",
+            &s.url("/dav/f.bin"),
+        ],
+        None,
+    );
+    assert_eq!(r.status, 206);
+    // each part: its Content-Range header, a blank line, then exactly its bytes
+    let part = |range: &str, want: &[u8]| {
+        let head = format!("Content-Range: bytes {range}/1300000");
+        let at = r
+            .body
+            .windows(head.len())
+            .position(|w| w.eq_ignore_ascii_case(head.as_bytes()))
+            .unwrap_or_else(|| panic!("no part {range}"));
+        let rest = &r.body[at..];
+        let start = rest
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map(|p| p + 4);
+        let start =
+            start.unwrap_or_else(|| rest.windows(2).position(|w| w == b"\n\n").unwrap() + 2);
+        assert_eq!(&rest[start..start + want.len()], want, "part {range}");
+    };
+    part("0-599999", &body[..600_000]);
+    part("1200000-1200009", &body[1_200_000..1_200_010]);
     let r = curl(
         &[
             "-u",
@@ -339,4 +382,52 @@ fn sigterm_stops_gracefully_with_exit_0() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
+}
+
+/// A damaged chunk is detected on the way out and never served as data: a download of a
+/// file whose pack was damaged on disk does not complete with the file's length, and what
+/// did arrive is not the file.
+#[test]
+fn a_damaged_chunk_is_never_served_as_data() {
+    use std::io::{Seek, SeekFrom, Write};
+    let s = Server::start();
+    let a = admin();
+    let body = content(3 << 20, 11);
+    let r = curl(&["-u", &a, "-T", "-", &s.url("/dav/c.bin")], Some(&body));
+    assert_eq!(r.status, 201);
+    let g = curl(&["-u", &a, &s.url("/dav/c.bin")], None);
+    assert_eq!((g.status, g.body == body), (200, true), "intact before");
+    // flip one byte in the middle of every pack file, in place
+    for sub in std::fs::read_dir(s.data.join("packs")).unwrap() {
+        for f in std::fs::read_dir(sub.unwrap().path()).unwrap() {
+            let p = f.unwrap().path();
+            let len = std::fs::metadata(&p).unwrap().len();
+            if len == 0 {
+                continue;
+            }
+            let mut file = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&p)
+                .unwrap();
+            let mut byte = [0u8; 1];
+            file.seek(SeekFrom::Start(len / 2)).unwrap();
+            std::io::Read::read_exact(&mut file, &mut byte).unwrap();
+            file.seek(SeekFrom::Start(len / 2)).unwrap();
+            file.write_all(&[byte[0] ^ 0xff]).unwrap();
+        }
+    }
+    let g = curl(&["-u", &a, &s.url("/dav/c.bin")], None);
+    assert!(
+        !(g.status == 200 && g.body.len() == body.len()),
+        "a damaged file downloaded whole: status {}, {} bytes",
+        g.status,
+        g.body.len()
+    );
+    assert_ne!(g.body, body);
+    // a 200 that broke off: what did arrive is a prefix of the file (nothing damaged was
+    // sent as data)
+    if g.status == 200 {
+        assert_eq!(&g.body[..], &body[..g.body.len()]);
+    }
 }

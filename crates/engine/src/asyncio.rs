@@ -3,6 +3,7 @@
 
 use crate::error::{EngineError, EngineResult};
 use crate::home::{Entry, Home, ListPage};
+use crate::read::RangeReader;
 use crate::write::WriteOptions;
 use nas_meta::{TrashRecord, VersionRecord};
 use nas_types::{ByteRange, NasPath, VersionNum};
@@ -103,33 +104,39 @@ impl AsyncHome {
         let h = self.home.clone();
         let reader = blocking(move || h.open(&path, version)).await?;
         let v = reader.version().clone();
-        let (tx, rx) = mpsc::channel(2);
-        let mut r = reader.range(range.unwrap_or(ByteRange::full(v.size)));
-        tokio::task::spawn_blocking(move || {
-            // blocks of ~512 KiB gathered from whole chunks: few hand-offs, no zeroing, and
-            // at most ~1.5 MiB in flight per stream
-            const BLOCK: usize = 512 * 1024;
-            while !r.done() {
-                let mut buf = Vec::with_capacity(BLOCK + 128 * 1024);
-                while buf.len() < BLOCK && !r.done() {
-                    match r.next_slice() {
-                        Ok(piece) => buf.extend_from_slice(piece),
-                        Err(e) => {
-                            let _ = tx.blocking_send(Err(e));
-                            return;
-                        }
-                    }
-                }
-                if tx.blocking_send(Ok(buf)).is_err() {
-                    return; // the consumer went away
-                }
-            }
-        });
-        Ok((v, rx))
+        let r = reader.range(range.unwrap_or(ByteRange::full(v.size)));
+        Ok((v, read_ahead(r)))
     }
 
     /// The wrapped synchronous handle.
     pub fn sync_home(&self) -> &Home {
         &self.home
     }
+}
+
+/// Reads the rest of `r` on the blocking pool, ahead of the consumer, into a bounded channel
+/// of buffers: blocks of ~512 KiB gathered from whole chunks (few hand-offs, no zeroing),
+/// at most ~1.5 MiB in flight per stream. The reader stops when the receiver is dropped.
+/// Call from a tokio runtime.
+pub fn read_ahead(mut r: RangeReader) -> mpsc::Receiver<EngineResult<Vec<u8>>> {
+    let (tx, rx) = mpsc::channel(2);
+    tokio::task::spawn_blocking(move || {
+        const BLOCK: usize = 512 * 1024;
+        while !r.done() {
+            let mut buf = Vec::with_capacity(BLOCK + 128 * 1024);
+            while buf.len() < BLOCK && !r.done() {
+                match r.next_slice() {
+                    Ok(piece) => buf.extend_from_slice(piece),
+                    Err(e) => {
+                        let _ = tx.blocking_send(Err(e));
+                        return;
+                    }
+                }
+            }
+            if tx.blocking_send(Ok(buf)).is_err() {
+                return; // the consumer went away
+            }
+        }
+    });
+    rx
 }

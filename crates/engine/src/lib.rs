@@ -48,7 +48,7 @@ pub mod workers;
 mod write;
 
 pub use accounts::{Accounts, LockTable};
-pub use asyncio::AsyncHome;
+pub use asyncio::{AsyncHome, read_ahead};
 pub use compose::Composition;
 pub use error::{EngineError, EngineResult};
 pub use fsck::{FsckReport, Problem};

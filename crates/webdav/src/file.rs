@@ -17,7 +17,24 @@ pub struct ReadFile {
     file: Arc<FileReader>,
     entry: Entry,
     pos: u64,
-    cursor: Option<RangeReader>,
+    cursor: Cursor,
+}
+
+/// Where the next read comes from. The first read after an open or a seek is served in one
+/// trip to the blocking pool (a `Range` request reads what it asked for, nothing more); a
+/// second read in a row is a download: from then on a blocking task reads ahead of the
+/// network (`nas_engine::read_ahead`), so decoding and verifying the next chunks overlaps
+/// sending these.
+enum Cursor {
+    /// Nothing read since the open or the last seek.
+    Start,
+    /// One read served; the range reader continues from `pos`.
+    Direct(RangeReader),
+    /// Reading ahead: blocks arrive on `rx`; `pending` is what is left of the last one.
+    Ahead {
+        rx: tokio::sync::mpsc::Receiver<Result<Vec<u8>, EngineError>>,
+        pending: Bytes,
+    },
 }
 
 impl ReadFile {
@@ -26,9 +43,46 @@ impl ReadFile {
             file: Arc::new(file),
             entry,
             pos: 0,
-            cursor: None,
+            cursor: Cursor::Start,
         }
     }
+}
+
+impl ReadFile {
+    /// Up to `count` bytes from the read-ahead stream (empty at the end of the file).
+    async fn next_ahead(
+        &mut self,
+        mut rx: tokio::sync::mpsc::Receiver<Result<Vec<u8>, EngineError>>,
+        mut pending: Bytes,
+        count: usize,
+    ) -> Result<Bytes, FsError> {
+        if pending.is_empty() {
+            match rx.recv().await {
+                Some(Ok(buf)) => pending = Bytes::from(buf),
+                Some(Err(e)) => return Err(fs_err(e)),
+                None => {} // the range is exhausted
+            }
+        }
+        let got = pending.split_to(count.min(pending.len()));
+        self.cursor = Cursor::Ahead { rx, pending };
+        Ok(got)
+    }
+}
+
+/// Reads `count` bytes (fewer at the end of the range) into a buffer that is never zeroed
+/// first.
+fn read_exactly(
+    mut cursor: RangeReader,
+    count: usize,
+) -> Result<(RangeReader, Vec<u8>), EngineError> {
+    let mut buf = Vec::with_capacity(count);
+    if let Err(e) = (&mut cursor).take(count as u64).read_to_end(&mut buf) {
+        return Err(match e.downcast::<EngineError>() {
+            Ok(ee) => ee,
+            Err(e) => EngineError::Io(e),
+        });
+    }
+    Ok((cursor, buf))
 }
 
 impl fmt::Debug for ReadFile {
@@ -55,36 +109,25 @@ impl DavFile for ReadFile {
 
     fn read_bytes(&mut self, count: usize) -> FsFuture<'_, Bytes> {
         Box::pin(async move {
-            let size = self.file.version().size;
-            let mut cursor = match self.cursor.take() {
-                Some(c) => c,
-                None => self.file.range(ByteRange {
-                    start: self.pos,
-                    end: size,
-                }),
-            };
-            let (cursor, buf) = blocking(move || {
-                let mut buf = vec![0u8; count];
-                let mut filled = 0;
-                while filled < count {
-                    match cursor.read(&mut buf[filled..]) {
-                        Ok(0) => break,
-                        Ok(n) => filled += n,
-                        Err(e) => {
-                            return Err(match e.downcast::<EngineError>() {
-                                Ok(ee) => ee,
-                                Err(e) => EngineError::Io(e),
-                            });
-                        }
-                    }
+            let got = match std::mem::replace(&mut self.cursor, Cursor::Start) {
+                Cursor::Start => {
+                    let size = self.file.version().size;
+                    let cursor = self.file.range(ByteRange {
+                        start: self.pos,
+                        end: size,
+                    });
+                    let (cursor, buf) = blocking(move || read_exactly(cursor, count)).await?;
+                    self.cursor = Cursor::Direct(cursor);
+                    Bytes::from(buf)
                 }
-                buf.truncate(filled);
-                Ok((cursor, buf))
-            })
-            .await?;
-            self.pos += buf.len() as u64;
-            self.cursor = Some(cursor);
-            Ok(Bytes::from(buf))
+                Cursor::Direct(cursor) => {
+                    let rx = nas_engine::read_ahead(cursor);
+                    self.next_ahead(rx, Bytes::new(), count).await?
+                }
+                Cursor::Ahead { rx, pending } => self.next_ahead(rx, pending, count).await?,
+            };
+            self.pos += got.len() as u64;
+            Ok(got)
         })
     }
 
@@ -100,7 +143,7 @@ impl DavFile for ReadFile {
                 return Err(FsError::GeneralFailure);
             }
             self.pos = new as u64;
-            self.cursor = None;
+            self.cursor = Cursor::Start; // a read-ahead task stops when its receiver goes
             Ok(self.pos)
         })
     }
