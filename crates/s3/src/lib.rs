@@ -12,6 +12,7 @@ mod checksums;
 mod complete;
 mod conditions;
 mod cors;
+mod digest;
 mod keys;
 mod list;
 mod listener;

@@ -3,18 +3,17 @@
 //! one piece (`FileWriter::commit_async`): a small object costs one trip to the blocking
 //! pool (to open the file) and one to the committer. A larger body goes through a bounded
 //! channel into a blocking writer (memory stays bounded whatever the size), with MD5 and
-//! the claimed checksums computed on a thread of their own. Quota is enforced per block.
-//! The version is committed only when the body ended cleanly and every digest matched —
-//! otherwise nothing is stored and the old version stays.
+//! the claimed checksums computed on a thread of their own (`digest`). Quota is enforced
+//! per block. The version is committed only when the body ended cleanly and every digest
+//! matched — otherwise nothing is stored and the old version stays.
 
 use crate::checksums::Claims;
+use crate::digest::{Digest, Sums};
 use crate::keys::s3_err;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use nas_engine::{EngineError, Entry, Expect, FileAttrs, FileWriter, Home, NodeKind, WriteOptions};
-use nas_md5::Md5;
 use nas_types::{ContentHash, NasPath};
-use s3s::checksum::ChecksumHasher;
 use s3s::dto::{Checksum, StreamingBlob};
 use s3s::{S3Error, S3ErrorCode, S3Result, TrailingHeaders, s3_error};
 use std::sync::Arc;
@@ -51,9 +50,9 @@ pub struct Received {
 
 /// A block of body frames, shared by the writer and the digest (never copied), holding one
 /// permit of [`IN_FLIGHT`] until both are done with it.
-type Block = Arc<Frames>;
+pub(crate) type Block = Arc<Frames>;
 
-struct Frames {
+pub(crate) struct Frames {
     frames: Vec<Bytes>,
     _permit: tokio::sync::SemaphorePermit<'static>,
 }
@@ -79,7 +78,7 @@ fn block_len(b: &[Bytes]) -> u64 {
 static IN_FLIGHT: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(64);
 
 /// Blocks one upload may queue for each of its consumers: all of [`IN_FLIGHT`].
-const DEPTH: usize = 64;
+pub(crate) const DEPTH: usize = 64;
 
 enum Msg {
     Data(Block),
@@ -346,85 +345,6 @@ impl WriterTask {
     async fn abandon(self) {
         drop(self.tx);
         let _ = self.task.await;
-    }
-}
-
-/// What is computed over the whole body beside the writer: the MD5 (the ETag), the
-/// checksums the request claims, and the BLAKE3 content hash the engine records (taken
-/// off the writer, which has chunking, chunk hashing and compression to do).
-struct Sums {
-    md5: Md5,
-    claimed: ChecksumHasher,
-    blake3: blake3::Hasher,
-}
-
-impl Sums {
-    fn new(claims: &Claims) -> Sums {
-        Sums {
-            md5: Md5::new(),
-            claimed: claims.hasher(),
-            blake3: blake3::Hasher::new(),
-        }
-    }
-
-    fn update(&mut self, f: &[u8]) {
-        self.md5.update(f);
-        self.claimed.update(f);
-        self.blake3.update(f);
-    }
-}
-
-/// The [`Sums`] of a body. A body of one block is digested inline; a larger one on a
-/// thread of its own, fed the same blocks as the writer (MD5 is the slowest step of a
-/// PUT: on its own thread it runs beside chunking and hashing instead of in front of
-/// them).
-enum Digest {
-    Inline(Box<Sums>),
-    Threaded {
-        tx: tokio::sync::mpsc::Sender<Block>,
-        task: tokio::task::JoinHandle<Sums>,
-    },
-    Gone,
-}
-
-impl Digest {
-    async fn feed(&mut self, block: Block, last: bool) {
-        if let Digest::Inline(state) = self {
-            if last {
-                for f in block.iter() {
-                    state.update(f);
-                }
-                return;
-            }
-            let Digest::Inline(state) = std::mem::replace(self, Digest::Gone) else {
-                return;
-            };
-            let (tx, mut rx) = tokio::sync::mpsc::channel::<Block>(DEPTH);
-            let task = tokio::task::spawn_blocking(move || {
-                let mut sums = *state;
-                while let Some(b) = rx.blocking_recv() {
-                    for f in b.iter() {
-                        sums.update(f);
-                    }
-                }
-                sums
-            });
-            *self = Digest::Threaded { tx, task };
-        }
-        if let Digest::Threaded { tx, .. } = self {
-            let _ = tx.send(block).await;
-        }
-    }
-
-    async fn finish(self) -> S3Result<Sums> {
-        match self {
-            Digest::Inline(state) => Ok(*state),
-            Digest::Threaded { tx, task } => {
-                drop(tx);
-                task.await.map_err(|_| s3_error!(InternalError))
-            }
-            Digest::Gone => Err(s3_error!(InternalError)),
-        }
     }
 }
 
