@@ -121,7 +121,10 @@ pub async fn upload(
         match chunk {
             Ok(b) => {
                 if tx.send(Part::Data(b)).await.is_err() {
-                    break; // the writer stopped: its error is the answer
+                    // the writer stopped: its error is the answer, once the client is
+                    // listening again
+                    drain(&mut data).await;
+                    break;
                 }
             }
             Err(e) => {
@@ -185,5 +188,17 @@ async fn check_preconditions(
         }))
     } else {
         Err(RestError::PreconditionFailed)
+    }
+}
+
+/// Reads and discards the rest of a refused body (up to 64 MiB; past that the connection is
+/// closed), so the client, still sending, gets to read the answer instead of a reset.
+async fn drain(data: &mut axum::body::BodyDataStream) {
+    let mut seen = 0usize;
+    while let Some(Ok(chunk)) = data.next().await {
+        seen += chunk.len();
+        if seen > 64 << 20 {
+            break;
+        }
     }
 }
