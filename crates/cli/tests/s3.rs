@@ -6,6 +6,22 @@ mod common;
 use common::*;
 use std::process::Command;
 
+/// What the inline boto3 scripts start with: `client(ak, sk)` for the endpoint in argv[1]
+/// (path-style, no retries) and `code(fn, **kw)`, the S3 error code of a call ("OK" if none).
+const BOTO: &str = r#"
+import sys, boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+def client(ak, sk):
+    return boto3.client("s3", endpoint_url=sys.argv[1], aws_access_key_id=ak, aws_secret_access_key=sk, region_name="us-east-1", config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
+def code(fn, **kw):
+    try:
+        fn(**kw)
+    except ClientError as e:
+        return e.response["Error"]["Code"]
+    return "OK"
+"#;
+
 /// Runs python3 with `args`; the test fails, showing its output, unless it succeeds.
 fn python_ok(args: &[&str]) {
     let out = Command::new("python3").args(args).output().unwrap();
@@ -200,19 +216,9 @@ fn read_only_keys_read_and_list_but_never_write() {
         "{flags:?}"
     );
     let endpoint = format!("http://{}", s.s3_addr.as_ref().unwrap());
-    let script = r#"
-import sys, boto3
-from botocore.config import Config
-from botocore.exceptions import ClientError
-def client(ak, sk):
-    return boto3.client("s3", endpoint_url=sys.argv[1], aws_access_key_id=ak, aws_secret_access_key=sk, region_name="us-east-1", config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
+    let script = BOTO.to_owned()
+        + r#"
 rw, ro = client(sys.argv[2], sys.argv[3]), client(sys.argv[4], sys.argv[5])
-def code(fn, **kw):
-    try:
-        fn(**kw)
-    except ClientError as e:
-        return e.response["Error"]["Code"]
-    return "OK"
 rw.create_bucket(Bucket="shared")
 rw.put_object(Bucket="shared", Key="a.txt", Body=b"hello")
 assert ro.get_object(Bucket="shared", Key="a.txt")["Body"].read() == b"hello"
@@ -233,7 +239,7 @@ assert sorted(o["Key"] for o in rw.list_objects_v2(Bucket="shared")["Contents"])
 assert rw.get_object(Bucket="shared", Key="a.txt")["Body"].read() == b"hello"
 print("ok")
 "#;
-    python_ok(&["-c", script, &endpoint, &ak, &sk, ro_ak, ro_sk]);
+    python_ok(&["-c", &script, &endpoint, &ak, &sk, ro_ak, ro_sk]);
 }
 
 #[test]
@@ -338,17 +344,9 @@ fn quota_is_enforced_for_objects_and_parts_and_requests_are_counted() {
     s.add_user("small", "small-password-1", &["--quota", "8M"]);
     let (ak, sk) = s.s3_key("small");
     let endpoint = format!("http://{}", s.s3_addr.as_ref().unwrap());
-    let script = r#"
-import sys, boto3
-from botocore.config import Config
-from botocore.exceptions import ClientError
-s3 = boto3.client("s3", endpoint_url=sys.argv[1], aws_access_key_id=sys.argv[2], aws_secret_access_key=sys.argv[3], region_name="us-east-1", config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
-def code(fn, **kw):
-    try:
-        fn(**kw)
-    except ClientError as e:
-        return e.response["Error"]["Code"]
-    return "OK"
+    let script = BOTO.to_owned()
+        + r#"
+s3 = client(sys.argv[2], sys.argv[3])
 s3.create_bucket(Bucket="quota")
 s3.put_object(Bucket="quota", Key="fits.bin", Body=b"a" * (3 << 20))
 c = code(s3.put_object, Bucket="quota", Key="big.bin", Body=b"b" * (6 << 20)); assert c == "QuotaExceeded", c
@@ -369,7 +367,7 @@ assert s3.get_object(Bucket="quota", Key="small.bin")["Body"].read() == b"s" * (
 assert s3.get_object(Bucket="quota", Key="fits.bin")["Body"].read() == b"a" * (3 << 20)
 print("ok")
 "#;
-    python_ok(&["-c", script, &endpoint, &ak, &sk]);
+    python_ok(&["-c", &script, &endpoint, &ak, &sk]);
     let m = curl(&[&s.url("/metrics")], None);
     let text = String::from_utf8_lossy(&m.body);
     for want in [

@@ -338,6 +338,17 @@ fn app_passwords_from_the_command_line() {
         args.extend_from_slice(&["--json", "--data", data]);
         serde_json::from_str(&nas_ok(&args)).unwrap()
     };
+    let list = || -> serde_json::Value {
+        serde_json::from_str(&nas_ok(&[
+            "app-password",
+            "list",
+            "carol",
+            "--json",
+            "--data",
+            data,
+        ]))
+        .unwrap()
+    };
     let rw = made(&["laptop"]);
     let ro = made(&["dashboard", "--read-only"]);
     assert_eq!(
@@ -364,15 +375,7 @@ fn app_passwords_from_the_command_line() {
     assert_eq!((r.status, r.body.as_slice()), (200, &b"from the cli"[..]));
     assert_eq!(dav_put(&s, &auth("carol", ro_pw), "/no.txt", b"x"), 403);
 
-    let listed: serde_json::Value = serde_json::from_str(&nas_ok(&[
-        "app-password",
-        "list",
-        "carol",
-        "--json",
-        "--data",
-        data,
-    ]))
-    .unwrap();
+    let listed = list();
     let names: Vec<&str> = listed
         .as_array()
         .unwrap()
@@ -416,14 +419,6 @@ fn app_passwords_from_the_command_line() {
             "{args:?}: no message"
         );
     }
-    let after: serde_json::Value = serde_json::from_str(&nas_ok(&[
-        "app-password",
-        "list",
-        "carol",
-        "--json",
-        "--data",
-        data,
-    ]))
-    .unwrap();
+    let after = list();
     assert_eq!(after.as_array().unwrap().len(), 2, "{after}");
 }
