@@ -230,6 +230,19 @@ fn quota_exceeded_is_507_and_stores_nothing() {
     let body = r#"<?xml version="1.0"?><d:propfind xmlns:d="DAV:"><d:prop><d:quota-available-bytes/><d:quota-used-bytes/></d:prop></d:propfind>"#;
     let q = propfind(&u, &s.url("/dav/"), "0", Some(body)).text();
     assert!(q.contains("quota-used-bytes>900<"), "{q}");
+    // a large body refused part way: the client still sending gets the 507 (the rest of
+    // the body is read and discarded), and nothing is stored
+    s.add_user("mid", "mid-password-1", &["--quota", "1M"]);
+    let m = auth("mid", "mid-password-1");
+    let big = content(8 << 20, 3);
+    let r = curl(&["-u", &m, "-T", "-", &s.url("/dav/big.bin")], Some(&big));
+    assert_eq!(r.status, 507);
+    assert_eq!(curl(&["-u", &m, &s.url("/dav/big.bin")], None).status, 404);
+    let fits = &big[..600 << 10];
+    assert_eq!(
+        curl(&["-u", &m, "-T", "-", &s.url("/dav/big.bin")], Some(fits)).status,
+        201
+    );
 }
 
 #[test]

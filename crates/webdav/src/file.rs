@@ -186,7 +186,14 @@ pub struct WriteFile {
     /// Body bytes gathered before they go to the engine in one piece: HTTP frames are small
     /// (often 16 KiB), a hand-off per frame would cost more than the work.
     pending: Vec<u8>,
+    /// Refused part way (quota): the error `flush` answers with, and the body bytes read and
+    /// discarded since. The rest of the body is read (up to [`SWALLOW`]) so that a client
+    /// still sending gets to read the answer instead of a reset connection.
+    refused: Option<(FsError, u64)>,
 }
+
+/// How much of a refused body is read and discarded before the connection is given up.
+const SWALLOW: u64 = 64 << 20;
 
 /// How much body is gathered before it is handed to the write pipeline.
 const HAND_OFF: usize = 256 << 10;
@@ -205,10 +212,19 @@ impl WriteFile {
             received: 0,
             committed: None,
             pending: Vec::new(),
+            refused: None,
         }
     }
 
     async fn push(&mut self, data: Bytes) -> Result<(), FsError> {
+        if let Some((e, swallowed)) = &mut self.refused {
+            *swallowed += data.len() as u64;
+            return if *swallowed > SWALLOW {
+                Err(*e)
+            } else {
+                Ok(())
+            };
+        }
         if matches!(self.sink, Sink::Closed) {
             return Err(FsError::GeneralFailure);
         }
@@ -233,7 +249,9 @@ impl WriteFile {
             };
             if base + self.received + data.len() as u64 > limit {
                 self.sink = Sink::Closed; // the writer is dropped: nothing is stored
-                return Err(FsError::InsufficientStorage);
+                self.pending = Vec::new();
+                self.refused = Some((FsError::InsufficientStorage, 0));
+                return Ok(()); // `flush` answers 507 once the body is read
             }
         }
         self.received += data.len() as u64;
@@ -331,6 +349,9 @@ impl DavFile for WriteFile {
     /// Commits the upload as the file's newest version (durable when this returns).
     fn flush(&mut self) -> FsFuture<'_, ()> {
         Box::pin(async move {
+            if let Some((e, _)) = self.refused {
+                return Err(e);
+            }
             let w = match std::mem::replace(&mut self.sink, Sink::Closed) {
                 Sink::Closed => {
                     return match self.committed {
