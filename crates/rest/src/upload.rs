@@ -193,7 +193,7 @@ async fn check_preconditions(
 
 /// Reads and discards the rest of a refused body (up to 64 MiB; past that the connection is
 /// closed), so the client, still sending, gets to read the answer instead of a reset.
-async fn drain(data: &mut axum::body::BodyDataStream) {
+pub(crate) async fn drain(data: &mut axum::body::BodyDataStream) {
     let mut seen = 0usize;
     while let Some(Ok(chunk)) = data.next().await {
         seen += chunk.len();

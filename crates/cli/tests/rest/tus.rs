@@ -174,6 +174,14 @@ fn protocol_errors_offset_checksum_type_version_and_size() {
         409,
         "offset_mismatch",
     );
+    // a large body at the wrong offset: the client, still sending, gets the 409 too
+    let big = create(&s, &auth, "/big.bin", 16 << 20);
+    assert_error(
+        &patch(&s, &auth, &big, 5, &content(8 << 20, 5), &[]),
+        409,
+        "offset_mismatch",
+    );
+    assert_eq!(offset(&s, &auth, &big), Ok(0));
     let good_sha1 = "Upload-Checksum: sha1 qvTGHdzF6KLavt4PO0gs2a6pQ00="; // sha1("hello")
     assert_error(
         &patch(&s, &auth, &loc, 0, b"hellO", &["-H", good_sha1]),

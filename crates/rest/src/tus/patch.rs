@@ -83,7 +83,10 @@ pub async fn patch(
         match chunk {
             Ok(b) => {
                 if tx.send(Part::Data(b)).await.is_err() {
-                    break; // the writer stopped: its error is the answer
+                    // the writer stopped (offset, quota, length): its error is the answer,
+                    // once the client is listening again
+                    crate::upload::drain(&mut data).await;
+                    break;
                 }
             }
             Err(_) => {
