@@ -209,6 +209,16 @@ try:
 except urllib.error.HTTPError as e:
     raise AssertionError(f"presigned PUT: {e.code} {e.read()}")
 assert s3.get_object(Bucket="bkt", Key="presigned.txt")["Body"].read() == b"put by url"
+# a large PUT into a missing bucket is refused before its body is sent: curl waits on
+# "Expect: 100-continue" and uploads nothing
+import subprocess, tempfile
+url = v4.generate_presigned_url("put_object", Params={"Bucket": "nope", "Key": "big.bin"}, ExpiresIn=60)
+with tempfile.NamedTemporaryFile() as f:
+    f.write(b"z" * (8 << 20)); f.flush()
+    out = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code} %{size_upload}",
+                          "-H", "Expect: 100-continue", "--expect100-timeout", "30", "-T", f.name, url],
+                         capture_output=True, text=True, check=True).stdout.split()
+assert out[0] == "404" and int(out[1]) < (1 << 20), f"NoSuchBucket before the body: {out}"
 url = v4.generate_presigned_url("get_object", Params={"Bucket": "bkt", "Key": "presigned.txt"}, ExpiresIn=1)
 with urllib.request.urlopen(url) as r:
     assert r.read() == b"put by url"

@@ -12,7 +12,7 @@ use crate::staging::{
     ALGORITHM_KEY, BUCKET_KEY, CHECKSUM_TYPE_KEY, MAX_PART, OBJECT_KEY, marker, new_upload_id,
     part_number, part_path, upload_dir,
 };
-use crate::upload::{QuotaBase, Target, drain, receive};
+use crate::upload::{Body, QuotaBase, Target, receive};
 use nas_engine::{EngineError, Entry, FileAttrs, Home, WriteOptions};
 use nas_md5::Md5;
 use nas_types::{ByteRange, NasPath};
@@ -135,10 +135,10 @@ pub async fn upload_part(
     s3: &NasS3,
     mut req: S3Request<UploadPartInput>,
 ) -> S3Result<S3Response<UploadPartOutput>> {
-    let mut body = req.input.body.take();
+    let mut body = Body::new(req.input.body.take());
     let r = upload_part_body(s3, req, &mut body).await;
     if r.is_err() {
-        drain(&mut body).await;
+        body.settle().await;
     }
     r
 }
@@ -146,7 +146,7 @@ pub async fn upload_part(
 async fn upload_part_body(
     s3: &NasS3,
     req: S3Request<UploadPartInput>,
-    body: &mut Option<StreamingBlob>,
+    body: &mut Body,
 ) -> S3Result<S3Response<UploadPartOutput>> {
     let (home, who) = s3.writer(&req).await?;
     let trailers = req.trailing_headers.clone();
@@ -187,7 +187,7 @@ async fn upload_part_body(
         quota,
         expect: None,
     };
-    let got = receive(target, body, &claims, trailers, |md5, sums| {
+    let got = receive(target, body.start(), &claims, trailers, |md5, sums| {
         let mut attrs = FileAttrs::default();
         attrs.user.insert(MD5_KEY.into(), md5.to_owned());
         checksums::to_attrs(sums, &mut attrs.user);

@@ -7,7 +7,7 @@ use crate::conditions::check_write;
 use crate::keys::{blocking, bucket_path, object_path, s3_err};
 use crate::read::file_entry;
 use crate::service::{NasS3, need_bucket, timestamp};
-use crate::upload::{QuotaBase, Target, drain, receive};
+use crate::upload::{Body, QuotaBase, Target, receive};
 use futures_util::StreamExt;
 use nas_engine::{EngineError, Entry, Expect, FileAttrs, NodeKind};
 use nas_md5::Md5;
@@ -115,10 +115,10 @@ pub async fn put(
     s3: &NasS3,
     mut req: S3Request<PutObjectInput>,
 ) -> S3Result<S3Response<PutObjectOutput>> {
-    let mut body = req.input.body.take();
+    let mut body = Body::new(req.input.body.take());
     let r = put_body(s3, req, &mut body).await;
     if r.is_err() {
-        drain(&mut body).await;
+        body.settle().await;
     }
     r
 }
@@ -126,7 +126,7 @@ pub async fn put(
 async fn put_body(
     s3: &NasS3,
     req: S3Request<PutObjectInput>,
-    body: &mut Option<StreamingBlob>,
+    body: &mut Body,
 ) -> S3Result<S3Response<PutObjectOutput>> {
     let (home, who) = s3.writer(&req).await?;
     let trailers = req.trailing_headers.clone();
@@ -134,12 +134,19 @@ async fn put_body(
     let input = req.input;
     let path = object_path(&input.bucket, &input.key)?;
     let conditional = input.if_match.is_some() || input.if_none_match.is_some();
-    if input.key.ends_with('/') || conditional {
+    // A body that may be large is not read before its bucket is known to exist (a client
+    // waiting on `Expect: 100-continue` then sends nothing); a small plain PUT checks the
+    // bucket when it opens the file, one trip to the blocking pool instead of two.
+    let small = input
+        .content_length
+        .is_some_and(|n| (0..=crate::upload::BLOCK as i64).contains(&n));
+    let bucket_at_open = small && !conditional && !input.key.ends_with('/');
+    if !bucket_at_open {
         need_bucket(&home, &input.bucket).await?;
     }
     if input.key.ends_with('/') {
         // a "folder" marker: the folder itself
-        if let Some(b) = body.as_mut() {
+        if let Some(b) = body.start().as_mut() {
             while let Some(chunk) = b.next().await {
                 if !chunk.map_err(|_| s3_error!(IncompleteBody))?.is_empty() {
                     return Err(S3Error::with_message(
@@ -210,14 +217,13 @@ async fn put_body(
         home,
         path,
         mkdirs: true,
-        // a plain PUT checks its bucket when it opens the file (one trip, not two)
-        bucket: (!conditional)
+        bucket: bucket_at_open
             .then(|| bucket_path(&input.bucket))
             .transpose()?,
         quota,
         expect,
     };
-    let got = receive(target, body, &claims, trailers, |md5, sums| {
+    let got = receive(target, body.start(), &claims, trailers, |md5, sums| {
         attrs.user.insert(MD5_KEY.into(), md5.to_owned());
         checksums::to_attrs(sums, &mut attrs.user);
         attrs

@@ -104,7 +104,7 @@ impl From<EngineError> for Refused {
 
 /// Size of the blocks handed to the writer task; a body no larger is committed in one
 /// piece.
-const BLOCK: usize = 256 << 10;
+pub(crate) const BLOCK: usize = 256 << 10;
 
 /// Streams `body` into `t`, verifies it against `claims`, and commits it with the
 /// attributes `attrs` returns (given the computed MD5 hex and checksums).
@@ -364,16 +364,43 @@ fn refusal(r: Refused) -> S3Error {
     }
 }
 
-/// Reads and discards a request body we refuse (up to 64 MiB; a larger one is left to the
-/// connection being closed), so the client's next request on the connection is not parsed
-/// from the middle of this one's body.
-pub async fn drain(body: &mut Option<StreamingBlob>) {
-    if let Some(b) = body.as_mut() {
-        let mut seen = 0usize;
-        while let Some(Ok(chunk)) = b.next().await {
-            seen += chunk.len();
-            if seen > 64 << 20 {
-                break;
+/// A request body, and whether reading it has begun. A request refused before its body is
+/// read sends no `100 Continue`, so a client waiting for one (the AWS SDKs, curl) never sends
+/// the body; one refused after must have the rest read and discarded, or the client, still
+/// sending, may lose the answer to a reset connection.
+pub struct Body {
+    blob: Option<StreamingBlob>,
+    started: bool,
+}
+
+impl Body {
+    /// The body of a request, not read yet.
+    pub fn new(blob: Option<StreamingBlob>) -> Body {
+        Body {
+            blob,
+            started: false,
+        }
+    }
+
+    /// The stream, to be read from now on.
+    pub fn start(&mut self) -> &mut Option<StreamingBlob> {
+        self.started = true;
+        &mut self.blob
+    }
+
+    /// After a refusal: reads and discards the rest if reading had begun (up to 64 MiB; a
+    /// larger rest is left to the connection being closed).
+    pub async fn settle(&mut self) {
+        if !self.started {
+            return;
+        }
+        if let Some(b) = self.blob.as_mut() {
+            let mut seen = 0usize;
+            while let Some(Ok(chunk)) = b.next().await {
+                seen += chunk.len();
+                if seen > 64 << 20 {
+                    break;
+                }
             }
         }
     }
