@@ -1,7 +1,8 @@
 //! The S3 listener's HTTP stack: CORS first (a browser's preflight is answered before
 //! authentication, since it carries no credentials), then `s3s` (SigV4, routing, XML) on
 //! [`NasS3`]. Path-style addressing always works; virtual-host style (`bucket.DOMAIN`)
-//! too when a domain is configured.
+//! too when a domain is configured. A request answered before its body was asked for, from
+//! a client waiting on `Expect: 100-continue`, closes its connection after the answer.
 
 use crate::auth::KeyAuth;
 use crate::cors::Cors;
@@ -15,6 +16,10 @@ use nas_engine::Store;
 use s3s::S3Result;
 use s3s::host::{S3Host, VirtualHost};
 use s3s::service::S3ServiceBuilder;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
 
 /// How the S3 door is reached.
 #[derive(Debug, Clone, Default)]
@@ -73,16 +78,35 @@ pub fn router(store: Store, opts: S3Options) -> Result<(Router, NasS3), String> 
                 // a request without a body says so exactly (s3s wants a known length)
                 let bodyless = !req.headers().contains_key(header::CONTENT_LENGTH)
                     && !req.headers().contains_key(header::TRANSFER_ENCODING);
+                let waits = req
+                    .headers()
+                    .get(header::EXPECT)
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|v| v.trim().eq_ignore_ascii_case("100-continue"));
+                let read = Arc::new(AtomicBool::new(false));
                 let req = req.map(|b| {
                     if bodyless {
                         s3s::Body::empty()
                     } else {
-                        s3s::Body::http_body_unsync(b)
+                        s3s::Body::http_body_unsync(Watched {
+                            inner: b,
+                            read: read.clone(),
+                        })
                     }
                 });
                 let served = crate::auth::SIGNED_IN.scope(Default::default(), svc.call(req));
                 match served.await {
-                    Ok(resp) => resp.map(axum::body::Body::new),
+                    Ok(resp) => {
+                        let mut resp = resp.map(axum::body::Body::new);
+                        if waits && !bodyless && !read.load(Ordering::Relaxed) {
+                            // answered before the body was asked for (no 100 Continue): the
+                            // client may still send it when its wait times out, so this
+                            // connection cannot carry another request
+                            resp.headers_mut()
+                                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                        }
+                        resp
+                    }
                     Err(e) => {
                         tracing::error!("s3: {e:?}");
                         StatusCode::INTERNAL_SERVER_ERROR.into_response()
@@ -92,6 +116,34 @@ pub fn router(store: Store, opts: S3Options) -> Result<(Router, NasS3), String> 
         })
         .layer(axum::middleware::from_fn_with_state(state, cors_layer));
     Ok((app, s3))
+}
+
+/// A request body that records whether anything asked for it (which is when hyper sends
+/// `100 Continue` to a client that waits for one).
+struct Watched {
+    inner: axum::body::Body,
+    read: Arc<AtomicBool>,
+}
+
+impl http_body::Body for Watched {
+    type Data = bytes::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        self.read.store(true, Ordering::Relaxed);
+        Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
 }
 
 /// The bucket a request addresses.

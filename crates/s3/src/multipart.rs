@@ -135,7 +135,7 @@ pub async fn upload_part(
     s3: &NasS3,
     mut req: S3Request<UploadPartInput>,
 ) -> S3Result<S3Response<UploadPartOutput>> {
-    let mut body = Body::new(req.input.body.take());
+    let mut body = Body::new(req.input.body.take(), &req.headers);
     let r = upload_part_body(s3, req, &mut body).await;
     if r.is_err() {
         body.settle().await;

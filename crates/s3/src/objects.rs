@@ -115,7 +115,7 @@ pub async fn put(
     s3: &NasS3,
     mut req: S3Request<PutObjectInput>,
 ) -> S3Result<S3Response<PutObjectOutput>> {
-    let mut body = Body::new(req.input.body.take());
+    let mut body = Body::new(req.input.body.take(), &req.headers);
     let r = put_body(s3, req, &mut body).await;
     if r.is_err() {
         body.settle().await;

@@ -365,20 +365,28 @@ fn refusal(r: Refused) -> S3Error {
 }
 
 /// A request body, and whether reading it has begun. A request refused before its body is
-/// read sends no `100 Continue`, so a client waiting for one (the AWS SDKs, curl) never sends
-/// the body; one refused after must have the rest read and discarded, or the client, still
-/// sending, may lose the answer to a reset connection.
+/// read sends no `100 Continue`, so a client waiting for one (`Expect: 100-continue`: the
+/// AWS SDKs for large bodies, curl) never sends the body. Any other refused body — one the
+/// client sends without waiting, or one read part way — has its rest read and discarded,
+/// or the client, still sending, may lose the answer to a reset connection.
 pub struct Body {
     blob: Option<StreamingBlob>,
     started: bool,
+    /// The client waits for `100 Continue` before it sends the body.
+    waits: bool,
 }
 
 impl Body {
-    /// The body of a request, not read yet.
-    pub fn new(blob: Option<StreamingBlob>) -> Body {
+    /// The body of a request with these headers, not read yet.
+    pub fn new(blob: Option<StreamingBlob>, headers: &http::HeaderMap) -> Body {
+        let waits = headers
+            .get(http::header::EXPECT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("100-continue"));
         Body {
             blob,
             started: false,
+            waits,
         }
     }
 
@@ -388,10 +396,10 @@ impl Body {
         &mut self.blob
     }
 
-    /// After a refusal: reads and discards the rest if reading had begun (up to 64 MiB; a
-    /// larger rest is left to the connection being closed).
+    /// After a refusal: reads and discards the rest (up to 64 MiB; a larger rest is left to
+    /// the connection being closed), unless the client is still waiting to send it.
     pub async fn settle(&mut self) {
-        if !self.started {
+        if self.waits && !self.started {
             return;
         }
         if let Some(b) = self.blob.as_mut() {
