@@ -121,6 +121,11 @@ RCLONE_VERSION=$("$RCLONE" version 2>/dev/null | sed -n 1p)
 mkdir -p "$OUT"
 rm -rf "$WORK"
 mkdir -p "$WORK"
+# both servers keep every big file (2 x 1 GiB, two rounds each) and the streamed one
+# (FOUR_MIB each); leave 1 GiB to spare, or a full disk shows up as a failed PUT
+need_mib=$(( 4 * BIG_MIB + 2 * FOUR_MIB + 1024 ))
+free_mib=$(( $(df --output=avail -k "$WORK" | tail -n1) >> 10 ))
+(( free_mib >= need_mib )) || die "$free_mib MiB free under $WORK, the run needs about $need_mib MiB"
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 RESULTS=$OUT/webdav-results.tsv
