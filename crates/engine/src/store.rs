@@ -165,25 +165,15 @@ impl Store {
         if name.is_empty() || name.contains('/') || name.chars().any(|c| c.is_control()) {
             return Err(EngineError::Invalid(format!("invalid home name {name:?}")));
         }
-        let cached = self
-            .inner
+        if let Some(home) = self.cached_home(name) {
+            return Ok(home);
+        }
+        let rec = self.inner.meta.create_home(name, now_ns())?;
+        self.inner
             .homes
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .get(name)
-            .cloned();
-        let rec = match cached {
-            Some(rec) => rec,
-            None => {
-                let rec = self.inner.meta.create_home(name, now_ns())?;
-                self.inner
-                    .homes
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .insert(name.to_owned(), rec.clone());
-                rec
-            }
-        };
+            .insert(name.to_owned(), rec.clone());
         Ok(Home::new(self.inner.clone(), rec))
     }
 
