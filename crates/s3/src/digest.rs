@@ -4,6 +4,7 @@
 
 use crate::checksums::Claims;
 use crate::upload::{Block, DEPTH};
+use bytes::Bytes;
 use nas_md5::Md5;
 use s3s::checksum::ChecksumHasher;
 use s3s::{S3Result, s3_error};
@@ -26,7 +27,14 @@ impl Sums {
         }
     }
 
-    pub(crate) fn update(&mut self, f: &[u8]) {
+    /// Feeds every frame of a block, in order.
+    fn absorb(&mut self, frames: &[Bytes]) {
+        for f in frames {
+            self.update(f);
+        }
+    }
+
+    fn update(&mut self, f: &[u8]) {
         self.md5.update(f);
         self.claimed.update(f);
         self.blake3.update(f);
@@ -50,9 +58,7 @@ impl Digest {
     pub(crate) async fn feed(&mut self, block: Block, last: bool) {
         if let Digest::Inline(state) = self {
             if last {
-                for f in block.iter() {
-                    state.update(f);
-                }
+                state.absorb(&block);
                 return;
             }
             let Digest::Inline(state) = std::mem::replace(self, Digest::Gone) else {
@@ -62,9 +68,7 @@ impl Digest {
             let task = tokio::task::spawn_blocking(move || {
                 let mut sums = *state;
                 while let Some(b) = rx.blocking_recv() {
-                    for f in b.iter() {
-                        sums.update(f);
-                    }
+                    sums.absorb(&b);
                 }
                 sums
             });
@@ -75,14 +79,17 @@ impl Digest {
         }
     }
 
-    pub(crate) async fn finish(self) -> S3Result<Sums> {
-        match self {
-            Digest::Inline(state) => Ok(*state),
+    /// The sums of everything fed, then of `tail` (frames never fed: a body of one block).
+    pub(crate) async fn finish(self, tail: &[Bytes]) -> S3Result<Sums> {
+        let mut sums = match self {
+            Digest::Inline(state) => *state,
             Digest::Threaded { tx, task } => {
                 drop(tx);
-                task.await.map_err(|_| s3_error!(InternalError))
+                task.await.map_err(|_| s3_error!(InternalError))?
             }
-            Digest::Gone => Err(s3_error!(InternalError)),
-        }
+            Digest::Gone => return Err(s3_error!(InternalError)),
+        };
+        sums.absorb(tail);
+        Ok(sums)
     }
 }

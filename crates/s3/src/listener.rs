@@ -78,11 +78,7 @@ pub fn router(store: Store, opts: S3Options) -> Result<(Router, NasS3), String> 
                 // a request without a body says so exactly (s3s wants a known length)
                 let bodyless = !req.headers().contains_key(header::CONTENT_LENGTH)
                     && !req.headers().contains_key(header::TRANSFER_ENCODING);
-                let waits = req
-                    .headers()
-                    .get(header::EXPECT)
-                    .and_then(|v| v.to_str().ok())
-                    .is_some_and(|v| v.trim().eq_ignore_ascii_case("100-continue"));
+                let waits = crate::upload::waits_for_continue(req.headers());
                 let read = Arc::new(AtomicBool::new(false));
                 let req = req.map(|b| {
                     if bodyless {

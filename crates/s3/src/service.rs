@@ -88,10 +88,19 @@ impl NasS3 {
 pub(crate) async fn need_bucket(home: &Home, bucket: &str) -> S3Result<()> {
     let p = bucket_path(bucket)?;
     let h = home.clone();
-    match tokio::task::spawn_blocking(move || h.stat(&p)).await {
-        Ok(Ok(e)) if e.kind == NodeKind::Dir => Ok(()),
-        Ok(Ok(_)) | Ok(Err(EngineError::NotFound(_))) => Err(s3_error!(NoSuchBucket)),
+    match tokio::task::spawn_blocking(move || is_bucket(&h, &p)).await {
+        Ok(Ok(true)) => Ok(()),
+        Ok(Ok(false)) => Err(s3_error!(NoSuchBucket)),
         _ => Err(s3_error!(InternalError)),
+    }
+}
+
+/// Whether the top-level path `p` is a bucket (a folder); blocking.
+pub(crate) fn is_bucket(home: &Home, p: &NasPath) -> Result<bool, EngineError> {
+    match home.stat(p) {
+        Ok(e) => Ok(e.kind == NodeKind::Dir),
+        Err(EngineError::NotFound(_)) => Ok(false),
+        Err(e) => Err(e),
     }
 }
 

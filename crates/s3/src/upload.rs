@@ -12,7 +12,7 @@ use crate::digest::{Digest, Sums};
 use crate::keys::s3_err;
 use bytes::Bytes;
 use futures_util::StreamExt;
-use nas_engine::{EngineError, Entry, Expect, FileAttrs, FileWriter, Home, NodeKind, WriteOptions};
+use nas_engine::{EngineError, Entry, Expect, FileAttrs, FileWriter, Home, WriteOptions};
 use nas_types::{ContentHash, NasPath};
 use s3s::dto::{Checksum, StreamingBlob};
 use s3s::{S3Error, S3ErrorCode, S3Result, TrailingHeaders, s3_error};
@@ -167,15 +167,8 @@ pub async fn receive(
             }
         }
     }
-    if writer.is_none() && failed.is_none() {
-        // a body of one block: its frames are digested here
-        if let Digest::Inline(sums) = &mut digest {
-            for f in &block {
-                sums.update(f);
-            }
-        }
-    }
-    let sums = digest.finish().await?;
+    // a body of one block was never fed: its frames are digested now
+    let sums = digest.finish(&block).await?;
     let md5 = sums.md5.finalize();
     let checksum = sums.claimed.finalize();
     let content_hash = ContentHash::from(sums.blake3.finalize());
@@ -226,12 +219,10 @@ fn open(t: Target, first: u64) -> Result<Opened, Refused> {
         quota,
         expect,
     } = t;
-    if let Some(b) = bucket {
-        match home.stat(&b) {
-            Ok(e) if e.kind == NodeKind::Dir => {}
-            Ok(_) | Err(EngineError::NotFound(_)) => return Err(Refused::NoBucket),
-            Err(e) => return Err(e.into()),
-        }
+    if let Some(b) = bucket
+        && !crate::service::is_bucket(&home, &b)?
+    {
+        return Err(Refused::NoBucket);
     }
     if mkdirs && let Some(parent) = path.parent() {
         home.mkdir_all(&parent)?;
@@ -364,6 +355,14 @@ fn refusal(r: Refused) -> S3Error {
     }
 }
 
+/// Whether the client sends its body only after `100 Continue` (`Expect: 100-continue`).
+pub(crate) fn waits_for_continue(headers: &http::HeaderMap) -> bool {
+    headers
+        .get(http::header::EXPECT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("100-continue"))
+}
+
 /// A request body, and whether reading it has begun. A request refused before its body is
 /// read sends no `100 Continue`, so a client waiting for one (`Expect: 100-continue`: the
 /// AWS SDKs for large bodies, curl) never sends the body. Any other refused body — one the
@@ -379,14 +378,10 @@ pub struct Body {
 impl Body {
     /// The body of a request with these headers, not read yet.
     pub fn new(blob: Option<StreamingBlob>, headers: &http::HeaderMap) -> Body {
-        let waits = headers
-            .get(http::header::EXPECT)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.trim().eq_ignore_ascii_case("100-continue"));
         Body {
             blob,
             started: false,
-            waits,
+            waits: waits_for_continue(headers),
         }
     }
 
