@@ -28,12 +28,12 @@ pub fn looks_like_app_password(secret: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric())
 }
 
-/// A credential's name as stored: trimmed; `None` when empty. Refused (`BadName`) past
+/// A credential's name as stored: trimmed; `None` when empty. Refused (`BadCredentialName`) past
 /// [`MAX_APP_NAME`] characters or with control characters.
 pub(crate) fn credential_name(name: &str) -> Result<Option<String>, AuthError> {
     let name = name.trim();
     if name.chars().count() > MAX_APP_NAME || name.chars().any(char::is_control) {
-        return Err(AuthError::BadName(name.to_owned()));
+        return Err(AuthError::BadCredentialName);
     }
     Ok((!name.is_empty()).then(|| name.to_owned()))
 }
@@ -46,7 +46,7 @@ pub fn create_app_password(
     name: &str,
     read_only: bool,
 ) -> Result<(AppPasswordRecord, String), AuthError> {
-    let name = credential_name(name)?.ok_or_else(|| AuthError::BadName(String::new()))?;
+    let name = credential_name(name)?.ok_or(AuthError::BadCredentialName)?;
     if !valid_name(user) || accounts.get(user)?.is_none_or(|u| u.disabled) {
         return Err(AuthError::Invalid);
     }

@@ -105,6 +105,9 @@ pub enum AuthError {
     /// A user name that cannot exist.
     #[error("invalid user name {0:?}")]
     BadName(String),
+    /// A name for a credential (app password, access key) that cannot be stored.
+    #[error("a name is 1 to 100 characters, without control characters")]
+    BadCredentialName,
     /// The store failed.
     #[error(transparent)]
     Backend(#[from] EngineError),

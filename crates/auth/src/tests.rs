@@ -176,11 +176,11 @@ fn app_passwords_sign_in_as_their_owner_until_deleted() {
     // bad names, unknown owners
     assert!(matches!(
         create_app_password(&acc, "bob", "  ", false),
-        Err(AuthError::BadName(_))
+        Err(AuthError::BadCredentialName)
     ));
     assert!(matches!(
         create_app_password(&acc, "bob", &"x".repeat(MAX_APP_NAME + 1), false),
-        Err(AuthError::BadName(_))
+        Err(AuthError::BadCredentialName)
     ));
     assert!(matches!(
         create_app_password(&acc, "nobody", "x", false),

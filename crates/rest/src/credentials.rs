@@ -10,7 +10,7 @@ use crate::state::{RestState, blocking};
 use axum::Json;
 use axum::extract::{Path, State};
 use http::StatusCode;
-use nas_auth::{AuthError, create_app_password, create_named_key};
+use nas_auth::{create_app_password, create_named_key};
 use nas_engine::{AppPasswordRecord, EngineError};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -89,16 +89,6 @@ fn need_password(c: &Caller) -> RestResult<()> {
     Ok(())
 }
 
-/// A refused credential name as a 400 (other errors as usual).
-pub(crate) fn bad_name(e: AuthError) -> RestError {
-    match e {
-        AuthError::BadName(_) => RestError::BadRequest(
-            "a name is 1 to 100 characters, without control characters".into(),
-        ),
-        other => other.into(),
-    }
-}
-
 /// The caller's app passwords (never their secrets).
 #[utoipa::path(get, path = "/api/v1/me/app-passwords", tag = "account",
     responses(
@@ -134,8 +124,7 @@ pub async fn create_app(
 ) -> RestResult<(StatusCode, Json<CreatedAppPasswordJson>)> {
     need_password(&c)?;
     blocking(move || {
-        let (rec, secret) = create_app_password(st.accounts(), &c.who.name, &b.name, b.read_only)
-            .map_err(bad_name)?;
+        let (rec, secret) = create_app_password(st.accounts(), &c.who.name, &b.name, b.read_only)?;
         Ok((
             StatusCode::CREATED,
             Json(CreatedAppPasswordJson {
@@ -203,8 +192,7 @@ pub async fn create_key(
 ) -> RestResult<(StatusCode, Json<CreatedKeyJson>)> {
     need_password(&c)?;
     blocking(move || {
-        let key = create_named_key(st.accounts(), &c.who.name, b.name.as_deref(), b.read_only)
-            .map_err(bad_name)?;
+        let key = create_named_key(st.accounts(), &c.who.name, b.name.as_deref(), b.read_only)?;
         Ok((StatusCode::CREATED, Json(CreatedKeyJson::from(key))))
     })
     .await

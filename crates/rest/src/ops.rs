@@ -5,7 +5,6 @@
 //! `POST /admin/workers/gc/run` starts a collection, `GET /admin/workers` shows it running
 //! with its progress, and then its outcome.
 
-use crate::credentials::bad_name;
 use crate::error::{ErrorBody, RestError, RestResult};
 use crate::extract::{Admin, JsonBody, Query};
 use crate::ops_model::{
@@ -59,7 +58,7 @@ pub async fn create(
                 AuthError::Invalid => {
                     RestError::Engine(EngineError::NotFound(format!("user {}", b.user)))
                 }
-                other => bad_name(other),
+                other => other.into(),
             })?;
         Ok((StatusCode::CREATED, Json(CreatedKeyJson::from(key))))
     })

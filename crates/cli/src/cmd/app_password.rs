@@ -67,9 +67,6 @@ pub fn run(a: AppPasswordArgs) -> Result<ExitCode> {
             let (rec, secret) =
                 create_app_password(&acc, &user, &name, read_only).map_err(|e| match e {
                     AuthError::Invalid => anyhow::anyhow!("no enabled user {user:?}"),
-                    AuthError::BadName(_) => {
-                        anyhow::anyhow!("a name is 1 to 100 characters, without control characters")
-                    }
                     other => other.into(),
                 })?;
             if as_json {

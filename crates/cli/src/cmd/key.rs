@@ -66,11 +66,6 @@ pub fn run(a: KeyArgs) -> Result<ExitCode> {
             let k =
                 create_named_key(&acc, &user, name.as_deref(), read_only).map_err(|e| match e {
                     nas_auth::AuthError::Invalid => anyhow::anyhow!("no user {user:?}"),
-                    nas_auth::AuthError::BadName(_) => {
-                        anyhow::anyhow!(
-                            "a key name is up to 100 characters, without control characters"
-                        )
-                    }
                     other => anyhow::anyhow!("{other}"),
                 })?;
             if as_json {
