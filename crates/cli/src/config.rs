@@ -4,7 +4,10 @@
 //! the database; the first admin password comes from `SILENT_NAS_ADMIN_PASSWORD` or is
 //! generated and printed once).
 
+mod limits;
 mod workers;
+
+pub use limits::{Limits, MetricsConfig};
 
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
@@ -35,6 +38,10 @@ pub struct FileConfig {
     pub workers: Option<workers::WorkersFile>,
     /// Entries the audit log keeps (the oldest are deleted beyond this).
     pub audit_max_entries: Option<u64>,
+    /// What one client may hold: timeouts and connections.
+    pub limits: Option<limits::LimitsFile>,
+    /// Who may read `/metrics`, and its own listener.
+    pub metrics: Option<limits::MetricsFile>,
 }
 
 /// PEM files for HTTPS.
@@ -74,6 +81,10 @@ pub struct Config {
     pub audit_max_entries: u64,
     /// Age after which an idle tus upload (REST) is removed (`None`: never).
     pub upload_expiry: Option<std::time::Duration>,
+    /// Timeouts and limits of every listener.
+    pub limits: Limits,
+    /// Who may read `/metrics`.
+    pub metrics: MetricsConfig,
 }
 
 /// Entries the audit log keeps by default (about 20 MB of database).
@@ -196,7 +207,11 @@ impl Config {
         if audit_max_entries == 0 {
             bail!("audit_max_entries must be at least 1");
         }
+        let limits = limits::resolve(fc.limits)?;
+        let metrics = limits::resolve_metrics(fc.metrics)?;
         Ok(Config {
+            limits,
+            metrics,
             data,
             listen,
             public_url,

@@ -273,7 +273,14 @@ while s3.list_multipart_uploads(Bucket="exp").get("Uploads", []):
 print("expired")
 "#;
     python_ok(&["-c", script, &endpoint, &ak, &sk]);
-    let m = curl(&[&s.url("/metrics")], None);
+    let m = curl(
+        &[
+            "-u",
+            &common::auth("admin", common::ADMIN_PW),
+            &s.url("/metrics"),
+        ],
+        None,
+    );
     let text = String::from_utf8_lossy(&m.body);
     assert!(
         text.lines().any(|l| l
@@ -368,7 +375,14 @@ assert s3.get_object(Bucket="quota", Key="fits.bin")["Body"].read() == b"a" * (3
 print("ok")
 "#;
     python_ok(&["-c", &script, &endpoint, &ak, &sk]);
-    let m = curl(&[&s.url("/metrics")], None);
+    let m = curl(
+        &[
+            "-u",
+            &common::auth("admin", common::ADMIN_PW),
+            &s.url("/metrics"),
+        ],
+        None,
+    );
     let text = String::from_utf8_lossy(&m.body);
     for want in [
         "silent_nas_http_requests_total{door=\"s3\",method=\"PUT\",status=\"200\"}",

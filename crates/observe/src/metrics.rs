@@ -6,10 +6,11 @@ use crate::audit::AuditSeries;
 use crate::host::HostSeries;
 use crate::workers::WorkerSeries;
 use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
 use http_body_util::BodyExt;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
@@ -17,6 +18,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -43,6 +45,8 @@ pub struct Metrics {
     dedup: Ratio,
     compression: Ratio,
     user_used: Family<Labels, Gauge>,
+    connections: Family<Labels, Gauge>,
+    refused: Family<Labels, Counter>,
     sessions: Gauge,
     rss: Gauge,
     fds: Gauge,
@@ -84,6 +88,8 @@ impl Metrics {
             dedup: Ratio::default(),
             compression: Ratio::default(),
             user_used: Family::default(),
+            connections: Family::default(),
+            refused: Family::default(),
             sessions: Gauge::default(),
             rss: Gauge::default(),
             fds: Gauge::default(),
@@ -169,6 +175,16 @@ impl Metrics {
             m.user_used.clone(),
         );
         r.register(
+            "silent_nas_connections_open",
+            "Open client connections, by listener",
+            m.connections.clone(),
+        );
+        r.register(
+            "silent_nas_connections_refused",
+            "Connections closed at once because the listener had max_connections open",
+            m.refused.clone(),
+        );
+        r.register(
             "silent_nas_active_sessions",
             "Signed-in REST sessions not expired (WebDAV and S3 requests carry their own credentials)",
             m.sessions.clone(),
@@ -233,6 +249,17 @@ impl Metrics {
         self.host.refresh(store, min_free_bytes);
     }
 
+    /// The connection series of one listener (`main`, `s3`, `metrics`).
+    pub fn connections(&self, listener: &'static str) -> ConnectionSeries {
+        let l: Labels = vec![("listener".into(), listener.into())];
+        let refused = self.refused.get_or_create(&l).clone();
+        refused.inc_by(0);
+        ConnectionSeries {
+            open: self.connections.get_or_create(&l).clone(),
+            refused,
+        }
+    }
+
     /// The exposition text, in the Prometheus text format (0.0.4).
     /// `min_free_bytes` is the readiness threshold (see [`crate::check_ready`]).
     pub fn render(&self, store: &nas_engine::Store, min_free_bytes: u64) -> String {
@@ -279,6 +306,28 @@ fn to_prometheus_text(openmetrics: &str) -> String {
     out
 }
 
+/// A listener's connection counts, kept by its acceptor.
+#[derive(Clone)]
+pub struct ConnectionSeries {
+    open: Gauge,
+    refused: Counter,
+}
+
+impl ConnectionSeries {
+    /// A connection was accepted.
+    pub fn opened(&self) {
+        self.open.inc();
+    }
+    /// An accepted connection ended.
+    pub fn closed(&self) {
+        self.open.dec();
+    }
+    /// A connection was closed at once: the listener was full.
+    pub fn refused(&self) {
+        self.refused.inc();
+    }
+}
+
 /// Names the door of a listener whose requests [`track`] cannot tell by path (the S3
 /// listener): add it as a request extension before `track` runs.
 #[derive(Debug, Clone, Copy)]
@@ -296,6 +345,52 @@ pub(crate) fn door_of(path: &str) -> &'static str {
     }
 }
 
+/// The methods that are label values; any other method is counted as `other`, so a
+/// client cannot grow the registry by inventing methods.
+pub const KNOWN_METHODS: [&str; 15] = [
+    "GET",
+    "HEAD",
+    "PUT",
+    "POST",
+    "DELETE",
+    "OPTIONS",
+    "PATCH",
+    "PROPFIND",
+    "PROPPATCH",
+    "MKCOL",
+    "COPY",
+    "MOVE",
+    "LOCK",
+    "UNLOCK",
+    "REPORT",
+];
+
+/// The label value of a request method: itself when known, else `other`.
+pub fn method_label(m: &axum::http::Method) -> &'static str {
+    KNOWN_METHODS
+        .iter()
+        .find(|k| **k == m.as_str())
+        .copied()
+        .unwrap_or("other")
+}
+
+/// A request in flight: counted up when made, down when dropped — also when the request's
+/// future is dropped part way (a client that went away, a panic caught further out).
+struct InFlight(Gauge);
+
+impl InFlight {
+    fn enter(g: Gauge) -> InFlight {
+        g.inc();
+        InFlight(g)
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
 /// Axum middleware recording every request: count by door, method and status, latency,
 /// body bytes in both directions (counted as they stream), requests in flight.
 pub async fn track(State(m): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
@@ -303,10 +398,9 @@ pub async fn track(State(m): State<Arc<Metrics>>, req: Request, next: Next) -> R
         Some(d) => d.0,
         None => door_of(req.uri().path()),
     };
-    let method = req.method().as_str().to_owned();
+    let method = method_label(req.method());
     let door_l: Labels = vec![("door".into(), door.into())];
-    let inflight = m.in_flight.get_or_create(&door_l).clone();
-    inflight.inc();
+    let inflight = InFlight::enter(m.in_flight.get_or_create(&door_l).clone());
     let start = Instant::now();
     let bytes_in = m.bytes_in.get_or_create(&door_l).clone();
     let req = req.map(|b| {
@@ -318,19 +412,19 @@ pub async fn track(State(m): State<Arc<Metrics>>, req: Request, next: Next) -> R
         }))
     });
     let resp = next.run(req).await;
-    inflight.dec();
+    drop(inflight);
     let status = resp.status().as_u16().to_string();
     m.requests
         .get_or_create(&vec![
             ("door".into(), door.into()),
-            ("method".into(), method.clone()),
+            ("method".into(), method.into()),
             ("status".into(), status),
         ])
         .inc();
     m.duration
         .get_or_create(&vec![
             ("door".into(), door.into()),
-            ("method".into(), method),
+            ("method".into(), method.into()),
         ])
         .observe(start.elapsed().as_secs_f64());
     let bytes_out = m.bytes_out.get_or_create(&door_l).clone();
@@ -344,7 +438,67 @@ pub async fn track(State(m): State<Arc<Metrics>>, req: Request, next: Next) -> R
     })
 }
 
-pub async fn scrape(State(o): State<Observe>) -> Response {
+/// Compares two secrets in time that does not depend on where they differ.
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Whether a scrape may see the series: see [`crate::MetricsAccess`].
+async fn may_scrape(access: &crate::MetricsAccess, headers: &HeaderMap, client: IpAddr) -> bool {
+    if access.open {
+        return true;
+    }
+    let Some((scheme, value)) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+    else {
+        return false;
+    };
+    if scheme.eq_ignore_ascii_case("bearer") {
+        return access
+            .token
+            .as_deref()
+            .is_some_and(|t| same_secret(t.as_bytes(), value.trim().as_bytes()));
+    }
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return false;
+    }
+    let Some(check) = access.basic.clone() else {
+        return false;
+    };
+    let Some((user, pass)) = base64::engine::general_purpose::STANDARD
+        .decode(value.trim())
+        .ok()
+        .and_then(|raw| String::from_utf8(raw).ok())
+        .and_then(|s| s.split_once(':').map(|(u, p)| (u.to_owned(), p.to_owned())))
+    else {
+        return false;
+    };
+    tokio::task::spawn_blocking(move || check(&user, &pass, client))
+        .await
+        .unwrap_or(false)
+}
+
+/// `GET /metrics`: the exposition, for those [`crate::MetricsAccess`] lets in (401
+/// otherwise, with a challenge for both schemes).
+pub async fn scrape(
+    State(o): State<Observe>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    if !may_scrape(&o.access, &headers, peer.ip()).await {
+        let mut r = (
+            StatusCode::UNAUTHORIZED,
+            "metrics need the metrics token (Authorization: Bearer) or an administrator's credentials; see docs/security.md\n",
+        )
+            .into_response();
+        r.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"metrics\", Basic realm=\"metrics\""),
+        );
+        return r;
+    }
     if let Some(count) = &o.sessions {
         o.metrics
             .sessions
@@ -370,6 +524,30 @@ pub async fn scrape(State(o): State<Observe>) -> Response {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn unknown_methods_share_one_label() {
+        use axum::http::Method;
+        assert_eq!(super::method_label(&Method::GET), "GET");
+        assert_eq!(
+            super::method_label(&Method::from_bytes(b"PROPFIND").unwrap()),
+            "PROPFIND"
+        );
+        let odd = Method::from_bytes("X".repeat(60_000).as_bytes()).unwrap();
+        assert_eq!(super::method_label(&odd), "other");
+        assert_eq!(
+            super::method_label(&Method::from_bytes(b"get").unwrap()),
+            "other"
+        );
+    }
+
+    #[test]
+    fn secrets_compare_whole() {
+        assert!(super::same_secret(b"abc", b"abc"));
+        assert!(!super::same_secret(b"abc", b"abd"));
+        assert!(!super::same_secret(b"abc", b"ab"));
+        assert!(!super::same_secret(b"", b"a"));
+    }
+
     #[test]
     fn counters_get_total_names_in_the_classic_format() {
         let om = "# HELP a_b Things.\n# TYPE a_b counter\na_b_total 3\n# HELP g A gauge.\n# TYPE g gauge\ng 1\n# EOF\n";

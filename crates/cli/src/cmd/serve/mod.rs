@@ -3,6 +3,12 @@
 //! listeners; creates the first admin on an empty store; shuts down gracefully on
 //! SIGTERM/SIGINT (stops accepting, lets in-flight requests finish, stops the background
 //! workers and the audit log's writer, then exits 0 — an upload cut off by the shutdown is never committed).
+//!
+//! Every listener applies the same connection rules ([`listener`]) and every request goes
+//! through the same guard ([`guard`]); what they allow is the `[limits]` configuration.
+
+mod guard;
+mod listener;
 
 use crate::config::{Config, Overrides};
 use anyhow::{Context, Result};
@@ -11,7 +17,6 @@ use nas_auth::{Authenticator, Role, add_user, generate_password};
 use nas_engine::audit::AuditLog;
 use nas_engine::workers::{Outcome, Worker, WorkerRunner, maintenance_workers};
 use nas_engine::{Store, StoreOptions};
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -100,6 +105,41 @@ fn start_workers(
     Ok(runner)
 }
 
+/// A panic while serving a request is caught by the request guard; it is logged here as
+/// one error line (where, and the message), not as a backtrace.
+fn log_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        let at = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        tracing::error!(at = %at, "panic: {msg}");
+    }));
+}
+
+/// The metrics' own listener: the observability routes behind the request guard and the
+/// request metrics (no audit: nothing there writes).
+fn guarded(routes: Router, cfg: &Config, metrics: &Arc<nas_observe::Metrics>) -> Router {
+    let guard_cfg = guard::GuardConfig {
+        body_idle_timeout: cfg.limits.body_idle_timeout,
+    };
+    routes
+        .layer(axum::middleware::from_fn_with_state(
+            guard_cfg,
+            guard::guard,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            metrics.clone(),
+            nas_observe::track,
+        ))
+}
+
 pub fn run(a: ServeArgs) -> Result<ExitCode> {
     let flags = Overrides {
         data: a.data,
@@ -120,6 +160,7 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
         .with_context(|| format!("cannot open store {}", cfg.data.display()))?;
     first_admin(&store)?;
     let auth = Arc::new(Authenticator::new(store.accounts()));
+    log_panics();
     let metrics = Arc::new(nas_observe::Metrics::new());
     let workers = start_workers(&store, &cfg, metrics.clone())?;
     let audit = AuditLog::start(&store, cfg.audit_max_entries)?;
@@ -147,12 +188,36 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
         }))?;
     }
     let sessions_of = rest.clone();
+    let admins = auth.clone();
     let observe = nas_observe::Observe {
         store: store.clone(),
         metrics: metrics.clone(),
         min_free_bytes: MIN_FREE_BYTES,
         sessions: Some(Arc::new(move || sessions_of.active_sessions())),
         audit: Some(audit.clone()),
+        access: nas_observe::MetricsAccess {
+            token: cfg.metrics.token.clone(),
+            basic: Some(Arc::new(move |user: &str, pass: &str, client| {
+                admins
+                    .verify_cached(user, pass, client)
+                    .or_else(|| admins.verify(user, pass, client).ok())
+                    .is_some_and(|p| p.role == Role::Admin)
+            })),
+            open: false,
+        },
+    };
+    let metrics_app = cfg.metrics.listen.map(|_| {
+        let open = nas_observe::Observe {
+            access: nas_observe::MetricsAccess {
+                open: cfg.metrics.token.is_none(),
+                ..observe.access.clone()
+            },
+            ..observe.clone()
+        };
+        guarded(nas_observe::routes(open), &cfg, &metrics)
+    });
+    let guard_cfg = guard::GuardConfig {
+        body_idle_timeout: cfg.limits.body_idle_timeout,
     };
     let app = Router::new()
         .merge(nas_observe::routes(observe))
@@ -161,6 +226,10 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
                 .with_trusted_proxies(cfg.trusted_proxies.clone()),
         ))
         .merge(nas_rest::router(rest))
+        .layer(axum::middleware::from_fn_with_state(
+            guard_cfg,
+            guard::guard,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             auditor.clone(),
             nas_observe::audit_trail,
@@ -213,6 +282,7 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
                 }))?;
             }
             let s3_app = s3_app
+                .layer(axum::middleware::from_fn_with_state(guard_cfg, guard::guard))
                 .layer(axum::middleware::from_fn_with_state(auditor.clone(), nas_observe::audit_trail))
                 .layer(axum::middleware::from_fn_with_state(metrics.clone(), nas_observe::track))
                 .layer(axum::Extension(nas_observe::Door("s3")));
@@ -221,25 +291,26 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
                 None => "path-style".to_owned(),
             };
             println!("S3 API on {scheme}://{bound}/ (region us-east-1, {style})");
-            let svc = s3_app.into_make_service_with_connect_info::<SocketAddr>();
-            let h = handle.clone();
-            let server = match &tls {
-                Some(tls) => tokio::spawn(axum_server::from_tcp_rustls(l, tls.clone())?.handle(h).serve(svc)),
-                None => tokio::spawn(axum_server::from_tcp(l)?.handle(h).serve(svc)),
-            };
-            drop(server); // stops with the shared handle at shutdown
+            let (h, t, limits, series) = (handle.clone(), tls.clone(), cfg.limits.clone(), metrics.connections("s3"));
+            // stops with the shared handle at shutdown
+            tokio::spawn(async move { listener::serve(l, t, s3_app, &limits, h, series).await });
+        }
+        if let (Some(m_addr), Some(m_app)) = (cfg.metrics.listen, metrics_app) {
+            let l = std::net::TcpListener::bind(m_addr).with_context(|| format!("cannot listen on {m_addr} for metrics"))?;
+            l.set_nonblocking(true)?;
+            let access = if cfg.metrics.token.is_some() { "bearer token or admin" } else { "open" };
+            println!("metrics on {scheme}://{}/metrics ({access})", l.local_addr()?);
+            let (h, t, limits, series) = (handle.clone(), tls.clone(), cfg.limits.clone(), metrics.connections("metrics"));
+            tokio::spawn(async move { listener::serve(l, t, m_app, &limits, h, series).await });
         }
         let stopper = handle.clone();
         tokio::spawn(async move {
             shutdown_signal().await;
             stopper.graceful_shutdown(Some(std::time::Duration::from_secs(30)));
         });
-        let service = app.into_make_service_with_connect_info::<SocketAddr>();
-        match tls {
-            Some(tls) => axum_server::from_tcp_rustls(listener, tls)?.handle(handle).serve(service).await,
-            None => axum_server::from_tcp(listener)?.handle(handle).serve(service).await,
-        }
-        .context("server failed")
+        listener::serve(listener, tls, app, &cfg.limits, handle, metrics.connections("main"))
+            .await
+            .context("server failed")
     })?;
     workers.stop();
     audit.stop(); // stores the entries still queued

@@ -1,0 +1,166 @@
+//! The request guard, around every door on every listener. It sits inside the metrics and
+//! audit wrappers, so whatever it answers is counted and audited like any answer:
+//! - a method no door serves is answered 501 before any door (or its parser) sees it;
+//! - a request body that pauses longer than `body_idle_timeout` fails where the door reads
+//!   it, and the answer becomes 408 with `Connection: close`;
+//! - a panic while serving a request becomes a 500 for that request alone: the process, the
+//!   connection's other state and the in-flight counts are unaffected (the panic hook in
+//!   [`super`] logs it as one line).
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use http::{HeaderValue, StatusCode, header};
+use http_body::{Frame, SizeHint};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::time::Sleep;
+
+/// What the guard enforces.
+#[derive(Clone, Copy)]
+pub struct GuardConfig {
+    /// Longest pause inside a request body.
+    pub body_idle_timeout: Duration,
+}
+
+fn plain(code: StatusCode, msg: &'static str) -> Response {
+    let mut r = Response::new(Body::from(msg));
+    *r.status_mut() = code;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
+
+/// Axum middleware: see the module docs.
+pub async fn guard(State(cfg): State<GuardConfig>, req: Request, next: Next) -> Response {
+    if nas_observe::method_label(req.method()) == "other" {
+        let mut r = plain(StatusCode::NOT_IMPLEMENTED, "method not implemented\n");
+        r.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        return r;
+    }
+    let timed_out = Arc::new(AtomicBool::new(false));
+    let flag = timed_out.clone();
+    let req = req.map(|b| {
+        Body::new(IdleBody {
+            inner: b,
+            idle: cfg.body_idle_timeout,
+            timer: None,
+            timed_out: flag,
+        })
+    });
+    let resp = match CatchUnwind(Box::pin(next.run(req))).await {
+        Ok(r) => r,
+        Err(_) => plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n"),
+    };
+    if timed_out.load(Ordering::Acquire) {
+        let mut r = plain(
+            StatusCode::REQUEST_TIMEOUT,
+            "the request body paused too long\n",
+        );
+        r.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        return r;
+    }
+    resp
+}
+
+/// A future whose panic is returned as an error instead of unwinding further.
+struct CatchUnwind<F>(Pin<Box<F>>);
+
+impl<F: Future> Future for CatchUnwind<F> {
+    type Output = Result<F::Output, Box<dyn std::any::Any + Send>>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let inner = self.0.as_mut();
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
+            Err(p) => Poll::Ready(Err(p)),
+        }
+    }
+}
+
+/// A request body that fails when no data arrives for `idle` while it is being read.
+struct IdleBody {
+    inner: Body,
+    idle: Duration,
+    /// Started when a read finds nothing waiting; cleared by the next frame.
+    timer: Option<Pin<Box<Sleep>>>,
+    timed_out: Arc<AtomicBool>,
+}
+
+/// The error a paused body ends with.
+#[derive(Debug, thiserror::Error)]
+#[error("the request body paused longer than {0:?}")]
+struct BodyIdle(Duration);
+
+impl http_body::Body for IdleBody {
+    type Data = Bytes;
+    type Error = axum::BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        match Pin::new(&mut self.inner).poll_frame(cx) {
+            Poll::Pending => {
+                let idle = self.idle;
+                let timer = self
+                    .timer
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(idle)));
+                match timer.as_mut().poll(cx) {
+                    Poll::Pending => Poll::Pending,
+                    Poll::Ready(()) => {
+                        self.timed_out.store(true, Ordering::Release);
+                        Poll::Ready(Some(Err(Box::new(BodyIdle(idle)))))
+                    }
+                }
+            }
+            Poll::Ready(f) => {
+                self.timer = None;
+                Poll::Ready(f.map(|r| r.map_err(Into::into)))
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CatchUnwind;
+
+    #[tokio::test]
+    async fn a_panicking_request_becomes_an_error() {
+        let ok = CatchUnwind(Box::pin(async { 7 })).await;
+        assert_eq!(ok.ok(), Some(7));
+        let hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        let bad = CatchUnwind(Box::pin(async {
+            if std::hint::black_box(true) {
+                panic!("boom");
+            }
+            7
+        }))
+        .await;
+        std::panic::set_hook(hook);
+        let msg = bad
+            .err()
+            .and_then(|p| p.downcast_ref::<&str>().map(|s| (*s).to_owned()));
+        assert_eq!(msg.as_deref(), Some("boom"));
+    }
+}

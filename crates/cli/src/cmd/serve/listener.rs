@@ -1,0 +1,217 @@
+//! What one connection may hold on a listener, the same on every listener (main, S3,
+//! metrics), HTTP and HTTPS:
+//! - at most `max_connections` open at once; one more is closed as soon as it is accepted
+//!   (counted in `silent_nas_connections_refused_total`), before any TLS handshake;
+//! - the request head (request line and headers) must arrive within `header_timeout`, which
+//!   also closes a connection idle that long: a new one that sends nothing (axum-server's
+//!   first-request timer; for HTTPS it starts after the handshake) or a keep-alive one
+//!   between requests (hyper's head timer starts when the connection waits for a request);
+//! - a write that makes no progress for `write_timeout` (a client that stopped reading)
+//!   fails, and the connection is closed;
+//! - a TLS handshake must finish within 10 s (axum-server's default).
+//!
+//! Pauses inside a request body are the request guard's ([`super::guard`]).
+
+use crate::config::Limits;
+use axum::Router;
+use axum_server::accept::{Accept, DefaultAcceptor};
+use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
+use nas_observe::ConnectionSeries;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::time::Sleep;
+
+/// Serves `app` on `listener` under `limits` until `handle` shuts down.
+pub async fn serve(
+    listener: std::net::TcpListener,
+    tls: Option<RustlsConfig>,
+    app: Router,
+    limits: &Limits,
+    handle: axum_server::Handle<SocketAddr>,
+    series: ConnectionSeries,
+) -> io::Result<()> {
+    let cap = Capped {
+        inner: DefaultAcceptor,
+        live: Arc::new(AtomicUsize::new(0)),
+        max: limits.max_connections,
+        write_timeout: limits.write_timeout,
+        series,
+    };
+    let service = app.into_make_service_with_connect_info::<SocketAddr>();
+    match tls {
+        Some(tls) => {
+            let mut server = axum_server::from_tcp(listener)?
+                .acceptor(RustlsAcceptor::new(tls).acceptor(cap))
+                .first_request_timeout(limits.header_timeout);
+            server
+                .http_builder()
+                .http1()
+                .header_read_timeout(limits.header_timeout);
+            server.handle(handle).serve(service).await
+        }
+        None => {
+            let mut server = axum_server::from_tcp(listener)?
+                .acceptor(cap)
+                .first_request_timeout(limits.header_timeout);
+            server
+                .http_builder()
+                .http1()
+                .header_read_timeout(limits.header_timeout);
+            server.handle(handle).serve(service).await
+        }
+    }
+}
+
+/// An acceptor that counts the open connections and refuses those beyond the cap.
+#[derive(Clone)]
+struct Capped<A> {
+    inner: A,
+    live: Arc<AtomicUsize>,
+    max: usize,
+    write_timeout: Duration,
+    series: ConnectionSeries,
+}
+
+type Accepted<St, Sv> = Pin<Box<dyn Future<Output = io::Result<(St, Sv)>> + Send>>;
+
+impl<A, I, S> Accept<I, S> for Capped<A>
+where
+    A: Accept<I, S>,
+    A::Future: Send + 'static,
+    A::Stream: Send + 'static,
+    A::Service: Send + 'static,
+{
+    type Stream = Guarded<A::Stream>;
+    type Service = A::Service;
+    type Future = Accepted<Self::Stream, Self::Service>;
+
+    fn accept(&self, stream: I, service: S) -> Self::Future {
+        if self.live.fetch_add(1, Ordering::AcqRel) >= self.max {
+            self.live.fetch_sub(1, Ordering::AcqRel);
+            self.series.refused();
+            drop(stream);
+            return Box::pin(std::future::ready(Err(io::Error::other(
+                "connection limit reached",
+            ))));
+        }
+        self.series.opened();
+        let slot = Slot {
+            live: self.live.clone(),
+            series: self.series.clone(),
+        };
+        let write_timeout = self.write_timeout;
+        let accepted = self.inner.accept(stream, service);
+        Box::pin(async move {
+            let (io, svc) = accepted.await?;
+            Ok((
+                Guarded {
+                    io,
+                    _slot: slot,
+                    write_timeout,
+                    stalled: None,
+                },
+                svc,
+            ))
+        })
+    }
+}
+
+/// One place under the cap: given back when the connection (or its failed accept) ends.
+struct Slot {
+    live: Arc<AtomicUsize>,
+    series: ConnectionSeries,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.live.fetch_sub(1, Ordering::AcqRel);
+        self.series.closed();
+    }
+}
+
+/// A connection's stream: holds its place under the cap, and fails a write that has made
+/// no progress for `write_timeout`.
+pub struct Guarded<T> {
+    io: T,
+    _slot: Slot,
+    write_timeout: Duration,
+    /// Since when writes have been waiting on the client.
+    stalled: Option<Pin<Box<Sleep>>>,
+}
+
+impl<T> Guarded<T> {
+    /// After a write attempt: `Pending` starts (or keeps) the stall timer and fails the
+    /// write once it fires; progress clears it.
+    fn watch<R>(&mut self, cx: &mut Context<'_>, r: Poll<io::Result<R>>) -> Poll<io::Result<R>> {
+        match r {
+            Poll::Pending => {
+                let limit = self.write_timeout;
+                let timer = self
+                    .stalled
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+                match timer.as_mut().poll(cx) {
+                    Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "the client stopped reading",
+                    ))),
+                    Poll::Pending => Poll::Pending,
+                }
+            }
+            done => {
+                self.stalled = None;
+                done
+            }
+        }
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Guarded<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Guarded<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let r = Pin::new(&mut self.io).poll_write(cx, buf);
+        self.watch(cx, r)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let r = Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
+        self.watch(cx, r)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let r = Pin::new(&mut self.io).poll_flush(cx);
+        self.watch(cx, r)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let r = Pin::new(&mut self.io).poll_shutdown(cx);
+        self.watch(cx, r)
+    }
+}
