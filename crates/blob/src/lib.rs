@@ -17,8 +17,10 @@
 //! assert_eq!(store.read(&loc).unwrap(), b"frame");
 //! ```
 
+mod faults;
 mod local;
 
+pub use faults::{Fault, FaultPlan};
 pub use local::{LocalPackStore, PACK_MAGIC, RECORD_HEADER_LEN};
 use nas_types::{ChunkId, PackId};
 use thiserror::Error;
@@ -58,9 +60,32 @@ pub enum BlobError {
         /// Why.
         reason: &'static str,
     },
+    /// A write or fsync of this pack failed: frames not yet durable in it may be lost, so
+    /// the pack is retired for good (never written, never trusted as durable again).
+    /// Retrying on the same pack cannot help; a new write goes to a new pack.
+    #[error("pack {pack} failed and is retired: {source}")]
+    PackFailed {
+        /// The retired pack.
+        pack: PackId,
+        /// What failed.
+        #[source]
+        source: std::io::Error,
+    },
     /// An I/O failure; retrying may help.
     #[error("chunk storage I/O error: {0}")]
     Io(#[from] std::io::Error),
+}
+
+impl BlobError {
+    /// True when the disk is full (ENOSPC), whichever call found it.
+    pub fn is_storage_full(&self) -> bool {
+        match self {
+            BlobError::PackFailed { source, .. } | BlobError::Io(source) => {
+                source.kind() == std::io::ErrorKind::StorageFull
+            }
+            BlobError::Missing { .. } => false,
+        }
+    }
 }
 
 /// Stores chunk frames.
@@ -72,7 +97,12 @@ pub enum BlobError {
 ///   a barrier, so concurrent committers share fsyncs).
 /// - Frames are immutable. A pack is only ever removed whole, by
 ///   [`delete_pack`](BlobStore::delete_pack), and never while it is active.
-/// - All errors are I/O errors or [`BlobError::Missing`]; `Io` may be retried.
+/// - A failed write or fsync is final: the pack is retired ([`BlobError::PackFailed`]) and
+///   [`is_failed`](BlobStore::is_failed) reports it from then on. A later `sync` returning
+///   `Ok` says nothing about frames in a failed pack: a committer checks its frames' packs
+///   after `sync` and fails if any is failed.
+/// - All errors are I/O errors, [`BlobError::Missing`] or [`BlobError::PackFailed`]; `Io`
+///   may be retried.
 pub trait BlobStore: Send + Sync {
     /// Appends one frame for chunk `id` to the active pack.
     fn append(&self, id: &ChunkId, frame: &[u8]) -> Result<BlobLocation, BlobError> {
@@ -81,8 +111,12 @@ pub trait BlobStore: Send + Sync {
     /// Appends one frame given as consecutive parts (a header and a payload, say), so the
     /// caller never has to copy them into one buffer.
     fn append_parts(&self, id: &ChunkId, parts: &[&[u8]]) -> Result<BlobLocation, BlobError>;
-    /// Durability barrier for everything appended so far.
+    /// Durability barrier for everything appended so far (except frames of failed packs).
     fn sync(&self) -> Result<(), BlobError>;
+    /// Whether `pack` was retired after a failed write or fsync.
+    fn is_failed(&self, pack: PackId) -> bool;
+    /// How many packs were retired so far (by this process).
+    fn failed_packs(&self) -> usize;
     /// Reads one frame.
     fn read(&self, loc: &BlobLocation) -> Result<Vec<u8>, BlobError>;
     /// Lists every pack. Safe while packs are deleted: a pack removed during the listing

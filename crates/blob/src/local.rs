@@ -7,15 +7,23 @@
 //! frame is handed out; `sync` fsyncs the active pack and every pack that filled up since
 //! the last `sync`; an explicit `seal` fsyncs before switching.
 //!
+//! **A failed write or fsync is final** (PostgreSQL's lesson of 2018: on Linux a failed
+//! writeback may drop the dirty pages and clear the error, so a retried fsync "succeeds"
+//! over data that is gone). The pack is retired on the spot: never appended to again,
+//! never fsynced again, listed by [`BlobStore::is_failed`] for the rest of the process, so
+//! no commit whose frames are in it can be acknowledged; the next append opens a new pack.
+//! Frames made durable by an earlier successful fsync stay readable.
+//!
 //! Writeback is started early: every [`KICK`] bytes appended (and when a pack fills up) the
 //! kernel is asked to start writing those pages out (`sync_file_range`, non-blocking), so a
 //! large upload's data goes to disk while the rest of it is still arriving and the fsync at
 //! commit only waits for the tail — instead of the writer stopping for a synchronous fsync
 //! every time a pack fills, and the kernel holding gigabytes dirty until the commit.
 
+use crate::faults::{Fault, FaultPlan};
 use crate::{BlobError, BlobLocation, BlobStore, PackInfo};
 use nas_types::{ChunkId, PackId};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::{self, File, OpenOptions};
 use std::io::{IoSlice, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
@@ -64,8 +72,11 @@ pub struct LocalPackStore {
     target_pack_size: u64,
     active: Mutex<Option<Active>>,
     /// Packs that filled up since the last `sync`: still to be fsynced by it.
-    unsynced: Mutex<Vec<Arc<File>>>,
+    unsynced: Mutex<Vec<(PackId, Arc<File>)>>,
     handles: Mutex<HashMap<PackId, Arc<File>>>,
+    /// Packs retired after a failed write or fsync (see the module docs).
+    failed: Mutex<HashSet<PackId>>,
+    faults: Option<Arc<FaultPlan>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -80,6 +91,16 @@ fn sync_dir(p: &Path) -> std::io::Result<()> {
 impl LocalPackStore {
     /// Opens (creating) a store under `root`. Packs grow to about `target_pack_size`.
     pub fn open(root: &Path, target_pack_size: u64) -> Result<Self, BlobError> {
+        LocalPackStore::open_with_faults(root, target_pack_size, None)
+    }
+
+    /// As [`open`](LocalPackStore::open), with failures injected at the system calls as
+    /// `faults` plans them (tests of what a failing disk does; see [`FaultPlan`]).
+    pub fn open_with_faults(
+        root: &Path,
+        target_pack_size: u64,
+        faults: Option<Arc<FaultPlan>>,
+    ) -> Result<Self, BlobError> {
         let packs = root.join("packs");
         fs::create_dir_all(&packs)?;
         Ok(LocalPackStore {
@@ -88,7 +109,42 @@ impl LocalPackStore {
             active: Mutex::new(None),
             unsynced: Mutex::new(Vec::new()),
             handles: Mutex::new(HashMap::new()),
+            failed: Mutex::new(HashSet::new()),
+            faults,
         })
+    }
+
+    /// Retires `pack` for good after `e` (see the module docs).
+    fn retire(&self, pack: PackId, e: std::io::Error) -> BlobError {
+        lock(&self.failed).insert(pack);
+        BlobError::PackFailed { pack, source: e }
+    }
+
+    /// fsyncs one pack's data, or the injected failure.
+    fn fsync(&self, f: &File) -> std::io::Result<()> {
+        if self.faults.as_ref().is_some_and(|p| p.on_sync()) {
+            return Err(std::io::Error::other("injected fsync failure"));
+        }
+        f.sync_data()
+    }
+
+    /// Writes a record at `offset`, or fails as planned.
+    fn write_record(
+        &self,
+        file: &File,
+        slices: &mut [IoSlice<'_>],
+        offset: u64,
+    ) -> std::io::Result<()> {
+        match self.faults.as_ref().and_then(|p| p.on_write()) {
+            None => write_all_vectored_at(file, slices, offset),
+            Some(Fault::NoSpace) => Err(std::io::ErrorKind::StorageFull.into()),
+            Some(Fault::ShortWrite) => {
+                let first = slices.first().map(|s| s.to_vec()).unwrap_or_default();
+                file.write_all_at(&first[..first.len() / 2], offset)?;
+                Err(std::io::Error::other("injected short write"))
+            }
+            Some(_) => Err(std::io::Error::other("injected write failure")),
+        }
     }
 
     fn pack_path(&self, id: PackId) -> PathBuf {
@@ -188,7 +244,7 @@ impl BlobStore for LocalPackStore {
             // Full: its writeback starts now and the next `sync` fsyncs it (no commit can
             // point at its frames before that `sync` returns).
             start_writeback(&a.file, a.kicked, a.len - a.kicked);
-            lock(&self.unsynced).push(a.file.clone());
+            lock(&self.unsynced).push((a.id, a.file.clone()));
             *guard = None;
         }
         if guard.is_none() {
@@ -208,9 +264,13 @@ impl BlobStore for LocalPackStore {
                 .filter(|p| !p.is_empty())
                 .map(|p| IoSlice::new(p)),
         );
-        // one vectored write at the end of the pack, straight from the caller's buffers (a
-        // failed write leaves `len` where it was: the next record overwrites the debris)
-        write_all_vectored_at(&active.file, &mut slices, active.len)?;
+        // one vectored write at the end of the pack, straight from the caller's buffers; a
+        // failed one retires the pack (its debris is a torn tail `records` ignores)
+        if let Err(e) = self.write_record(&active.file, &mut slices, active.len) {
+            let id = active.id;
+            *guard = None;
+            return Err(self.retire(id, e));
+        }
         let loc = BlobLocation {
             pack: active.id,
             offset: active.len + RECORD_HEADER_LEN,
@@ -226,20 +286,33 @@ impl BlobStore for LocalPackStore {
 
     fn sync(&self) -> Result<(), BlobError> {
         // Taken before the active pack: a pack that fills up meanwhile is either in this
-        // list or still the active one here — either way it is fsynced below.
+        // list or still the active one here — either way it is fsynced below. A pack whose
+        // fsync fails is retired and never fsynced again; the others are still fsynced.
         let full = std::mem::take(&mut *lock(&self.unsynced));
-        let file = lock(&self.active).as_ref().map(|a| a.file.clone());
-        for (i, f) in full.iter().enumerate() {
-            if let Err(e) = f.sync_data() {
-                // not durable yet: the next `sync` tries these again
-                lock(&self.unsynced).extend(full[i..].iter().cloned());
-                return Err(e.into());
+        let active = lock(&self.active).as_ref().map(|a| (a.id, a.file.clone()));
+        let mut first_error = None;
+        for (id, f) in full.iter().chain(active.iter()) {
+            if let Err(e) = self.fsync(f) {
+                let err = self.retire(*id, e);
+                let mut guard = lock(&self.active);
+                if guard.as_ref().is_some_and(|a| a.id == *id) {
+                    *guard = None;
+                }
+                first_error.get_or_insert(err);
             }
         }
-        if let Some(f) = file {
-            f.sync_data()?;
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(()),
         }
-        Ok(())
+    }
+
+    fn is_failed(&self, pack: PackId) -> bool {
+        lock(&self.failed).contains(&pack)
+    }
+
+    fn failed_packs(&self) -> usize {
+        lock(&self.failed).len()
     }
 
     fn read(&self, loc: &BlobLocation) -> Result<Vec<u8>, BlobError> {
@@ -308,9 +381,10 @@ impl BlobStore for LocalPackStore {
     fn seal(&self) -> Result<(), BlobError> {
         self.sync()?; // packs that filled up earlier, and the active one
         let mut guard = lock(&self.active);
-        if let Some(a) = guard.as_ref() {
-            a.file.sync_data()?; // frames appended since the sync above
-            *guard = None;
+        if let Some(a) = guard.take()
+            && let Err(e) = self.fsync(&a.file)
+        {
+            return Err(self.retire(a.id, e)); // frames appended since the sync above
         }
         Ok(())
     }

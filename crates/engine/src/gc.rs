@@ -219,6 +219,7 @@ impl Store {
             moves.push((c.row, loc));
         }
         blobs.sync()?;
+        crate::write::check_durable(blobs.as_ref(), moves.iter().map(|(_, l)| l.pack))?;
         self.inner.meta.relocate(&moves)?;
         Ok(())
     }

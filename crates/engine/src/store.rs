@@ -23,6 +23,9 @@ pub struct StoreOptions {
     pub compression: Option<Compression>,
     /// Pack files are sealed at about this size.
     pub pack_size: u64,
+    /// Failures to inject at the pack store's system calls (tests of a failing disk;
+    /// `None` in production). See [`nas_blob::FaultPlan`].
+    pub faults: Option<Arc<nas_blob::FaultPlan>>,
 }
 
 impl Default for StoreOptions {
@@ -30,6 +33,7 @@ impl Default for StoreOptions {
         StoreOptions {
             compression: None,
             pack_size: 64 << 20,
+            faults: None,
         }
     }
 }
@@ -114,7 +118,7 @@ impl Store {
         if stored.is_none() {
             meta.set_setting(SETTING_COMPRESSION, &compression_name(compression))?;
         }
-        let blobs = LocalPackStore::open(dir, opts.pack_size)?;
+        let blobs = LocalPackStore::open_with_faults(dir, opts.pack_size, opts.faults.clone())?;
         Ok(Store {
             inner: Arc::new(Inner {
                 dir: dir.to_path_buf(),
@@ -150,6 +154,12 @@ impl Store {
     /// The data directory.
     pub fn dir(&self) -> &Path {
         &self.inner.dir
+    }
+
+    /// Packs retired since the store was opened after a failed write or fsync: non-zero
+    /// means the disk lost data that was never acknowledged (readiness reports it).
+    pub fn failed_packs(&self) -> usize {
+        self.inner.blobs.failed_packs()
     }
 
     /// The home called `name` if this process has opened it before: no I/O, so async code

@@ -235,6 +235,29 @@ impl PreparedWrite {
     }
 }
 
+/// After a successful `sync`: fails if any of `packs` was retired after a failed write or
+/// fsync — by this committer's sync or an earlier one — since frames there are not durable
+/// and must never be acknowledged (see `nas_blob`'s fsync rule).
+pub(crate) fn check_durable(
+    blobs: &dyn nas_blob::BlobStore,
+    packs: impl Iterator<Item = nas_types::PackId>,
+) -> EngineResult<()> {
+    let mut last = None;
+    for pack in packs {
+        if last == Some(pack) {
+            continue;
+        }
+        last = Some(pack);
+        if blobs.is_failed(pack) {
+            return Err(EngineError::Blob(nas_blob::BlobError::PackFailed {
+                pack,
+                source: std::io::Error::other("a write or fsync of this pack failed earlier"),
+            }));
+        }
+    }
+    Ok(())
+}
+
 /// One durability barrier for every chunk, then one metadata transaction for every
 /// version: all commit or none does.
 pub(crate) fn commit_all(
@@ -243,6 +266,10 @@ pub(crate) fn commit_all(
 ) -> EngineResult<Vec<VersionRecord>> {
     if writes.iter().any(|p| !p.w.pipe.new_chunks.is_empty()) {
         inner.blobs.sync()?;
+        let packs = writes
+            .iter()
+            .flat_map(|p| p.w.pipe.new_chunks.iter().map(|c| c.loc.pack));
+        check_durable(inner.blobs.as_ref(), packs)?;
     }
     for p in writes {
         let covered: u64 = p.w.pipe.extents.iter().map(|(_, l)| u64::from(*l)).sum();

@@ -13,7 +13,8 @@ pub struct Readiness {
     pub failures: Vec<String>,
 }
 
-/// Checks the metadata database, that the chunk store accepts a write, and free space.
+/// Checks the metadata database, that the chunk store accepts a write, free space, and
+/// that no pack failed a write or fsync since start.
 pub fn check_ready(store: &Store, min_free_bytes: u64) -> Readiness {
     let mut failures = Vec::new();
     if let Err(e) = store.accounts().list() {
@@ -34,6 +35,13 @@ pub fn check_ready(store: &Store, min_free_bytes: u64) -> Readiness {
             }
         }
         Err(e) => failures.push(format!("disk space: {e}")),
+    }
+    let failed = store.failed_packs();
+    if failed > 0 {
+        failures.push(format!(
+            "chunk store: {failed} pack(s) retired after a failed write or fsync since start \
+             (writes that needed them failed; check the disk, then restart)"
+        ));
     }
     Readiness { failures }
 }

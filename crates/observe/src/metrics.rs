@@ -37,6 +37,7 @@ pub struct Metrics {
     logical: Gauge,
     stored: Gauge,
     packs: Gauge,
+    failed_packs: Gauge,
     chunks: Gauge,
     files: Gauge,
     versions: Gauge,
@@ -80,6 +81,7 @@ impl Metrics {
             logical: Gauge::default(),
             stored: Gauge::default(),
             packs: Gauge::default(),
+            failed_packs: Gauge::default(),
             chunks: Gauge::default(),
             files: Gauge::default(),
             versions: Gauge::default(),
@@ -137,6 +139,11 @@ impl Metrics {
             "silent_nas_storage_pack_bytes",
             "Bytes of pack files on disk",
             m.packs.clone(),
+        );
+        r.register(
+            "silent_nas_storage_failed_packs",
+            "Packs retired since start after a failed write or fsync (writes that needed them failed)",
+            m.failed_packs.clone(),
         );
         r.register(
             "silent_nas_storage_chunks",
@@ -220,6 +227,8 @@ impl Metrics {
             self.dedup.set(s.dedup_ratio);
             self.compression.set(s.compression_ratio);
         }
+        self.failed_packs
+            .set(i64::try_from(store.failed_packs()).unwrap_or(i64::MAX));
         if let Ok(n) = store.name_index_status() {
             self.name_index_waiting
                 .set(n.unindexed.saturating_add(n.pending) as i64);

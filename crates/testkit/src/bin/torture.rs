@@ -30,8 +30,8 @@ fn run(data: &str, log: &str, seed: u64) -> Result<(), Box<dyn std::error::Error
     let store = Store::open(
         std::path::Path::new(data),
         StoreOptions {
-            compression: None,
             pack_size: 4 << 20,
+            ..Default::default()
         },
     )?;
     let home = store.home("crash")?;
