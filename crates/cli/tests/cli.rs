@@ -180,6 +180,23 @@ fn errors_are_one_line_with_nonzero_exit() {
     let data = t.path().join("data");
     let out = nas(&data, &["cat", "--home", "me", "/missing"]);
     assert_eq!(out.status.code(), Some(2));
+    assert!(
+        one_error_line(&out).contains("no store in"),
+        "reading creates nothing"
+    );
+    ok(&data, &["init"]);
+    let out = nas(&data, &["cat", "--home", "me", "/missing"]);
+    assert!(one_error_line(&out).contains("not found: home me"));
+    let mut put = Command::new(env!("CARGO_BIN_EXE_silent-nas"))
+        .args(["put", "--home", "me", "/present"])
+        .env("SILENT_NAS_DATA", &data)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(put.stdin.take());
+    assert!(put.wait().unwrap().success());
+    let out = nas(&data, &["cat", "--home", "me", "/missing"]);
+    assert_eq!(out.status.code(), Some(2));
     assert!(one_error_line(&out).contains("not found: /missing"));
     let out = nas(&data, &["ls", "--home", "me", "/a/../b"]);
     assert_eq!(out.status.code(), Some(2));
@@ -190,13 +207,57 @@ fn errors_are_one_line_with_nonzero_exit() {
 }
 
 #[test]
-fn offline_commands_refuse_a_store_in_use() {
+fn writing_commands_refuse_a_store_in_use_and_reading_ones_work_beside_it() {
     let t = tempfile::tempdir().unwrap();
     let data = t.path().join("data");
-    let _held = nas_engine::Store::open(&data, Default::default()).unwrap();
-    let out = nas(&data, &["stats"]);
+    let src = t.path().join("src");
+    tree(&src, 1);
+    ok(&data, &["import", "--home", "ann", src.to_str().unwrap()]);
+    tree(&src, 2);
+    ok(&data, &["import", "--home", "ann", src.to_str().unwrap()]);
+    ok(&data, &["rm", "--home", "ann", "/docs/deep"]);
+    // another process holds the store (as `serve` does) and keeps writing
+    let held = nas_engine::Store::open(&data, Default::default()).unwrap();
+    let home = held.home("ann").unwrap();
+    let live = nas_types::NasPath::parse("/live.txt").unwrap();
+    home.write_all(&live, b"written by the server", Default::default())
+        .unwrap();
+    for args in [
+        vec!["put", "--home", "ann", "/x"],
+        vec!["gc"],
+        vec!["fsck"],
+        vec!["import", "--home", "ann", src.to_str().unwrap()],
+        vec!["trash", "--home", "ann", "purge"],
+    ] {
+        let out = nas(&data, &args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(one_error_line(&out).contains("in use by another silent-nas process"));
+    }
+    let versions = ok(&data, &["versions", "--home", "ann", "/docs/a.txt"]);
+    assert_eq!(versions.lines().count(), 2, "{versions}");
+    assert!(ok(&data, &["ls", "--home", "ann", "/"]).contains("live.txt"));
+    assert!(ok(&data, &["stat", "--home", "ann", "/live.txt"]).contains("21"));
+    assert_eq!(
+        ok(&data, &["cat", "--home", "ann", "/live.txt"]),
+        "written by the server"
+    );
+    assert!(ok(&data, &["stats"]).contains("files"));
+    assert!(ok(&data, &["trash", "--home", "ann", "list"]).contains("/docs/deep"));
+    let out_dir = t.path().join("out");
+    ok(
+        &data,
+        &["export", "--home", "ann", "/", out_dir.to_str().unwrap()],
+    );
+    assert_eq!(
+        fs::read_to_string(out_dir.join("live.txt")).unwrap(),
+        "written by the server"
+    );
+    // a home that does not exist is an error, not created
+    let out = nas(&data, &["ls", "--home", "nobody", "/"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(one_error_line(&out).contains("in use by another silent-nas process"));
+    assert!(one_error_line(&out).contains("not found"));
+    drop(held);
+    assert!(!ok(&data, &["ls", "--home", "ann", "/"]).is_empty());
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! [`Store`]: opening a data directory and the shared state behind every handle.
 //!
 //! Data directory layout (see `docs/design/on-disk-format.md`):
-//! `lock` (held exclusively while a store is open), `meta.sqlite` (+ WAL), `packs/`.
+//! `lock` (held exclusively while a store is open for writing; read-only opens take none),
+//! `meta.sqlite` (+ WAL), `packs/`.
 
 use crate::error::{EngineError, EngineResult};
 use crate::home::Home;
@@ -59,7 +60,10 @@ pub(crate) struct Inner {
     /// Homes by name. A home's id and root never change and homes are never deleted, so
     /// the first lookup stays true (saves a query on every request).
     pub homes: Mutex<HashMap<String, HomeRecord>>,
-    _lock: File,
+    /// Opened with [`Store::open_read_only`]: every write fails, no home is created.
+    pub read_only: bool,
+    /// The data directory's lock (`None` for a read-only open, which takes none).
+    _lock: Option<File>,
 }
 
 /// An open store. Cheap to clone; all clones share one state.
@@ -133,7 +137,51 @@ impl Store {
                 locks_maybe_any: Arc::default(),
                 props_maybe_any: Mutex::new(None),
                 homes: Mutex::default(),
-                _lock: lock,
+                read_only: false,
+                _lock: Some(lock),
+            }),
+        })
+    }
+
+    /// Opens an existing store read-only, without its lock: alongside a running server
+    /// (or any other process writing it), for commands that only read. The metadata is
+    /// opened read-only and must be at this build's schema; every write fails; a home that
+    /// does not exist is [`EngineError::NotFound`]. A read races the writer the way a
+    /// second server's would: it sees each commit whole or not at all.
+    pub fn open_read_only(dir: &Path) -> EngineResult<Store> {
+        let db = dir.join("meta.sqlite");
+        if !db.is_file() {
+            return Err(EngineError::NotFound(format!(
+                "no store in {}",
+                dir.display()
+            )));
+        }
+        let meta = SqliteMeta::open_read_only(&db)?;
+        let chunker = match meta.setting(SETTING_CHUNKER)? {
+            Some(s) => parse_chunker(&s)?,
+            None => ChunkerParams::DEFAULT,
+        };
+        let compression = meta
+            .setting(SETTING_COMPRESSION)?
+            .and_then(|s| Compression::parse(&s))
+            .unwrap_or(Compression::Lz4);
+        let blobs = LocalPackStore::open(dir, StoreOptions::default().pack_size)?;
+        Ok(Store {
+            inner: Arc::new(Inner {
+                dir: dir.to_path_buf(),
+                meta: Arc::new(meta),
+                blobs: Box::new(blobs),
+                chunker,
+                compression,
+                pins: Pins::default(),
+                gc_lock: Mutex::new(()),
+                commits: crate::group_commit::CommitQueue::start()?,
+                lock_guard: Arc::default(),
+                locks_maybe_any: Arc::default(),
+                props_maybe_any: Mutex::new(None),
+                homes: Mutex::default(),
+                read_only: true,
+                _lock: None,
             }),
         })
     }
@@ -178,7 +226,14 @@ impl Store {
         if let Some(home) = self.cached_home(name) {
             return Ok(home);
         }
-        let rec = self.inner.meta.create_home(name, now_ns())?;
+        let rec = if self.inner.read_only {
+            self.inner
+                .meta
+                .home(name)?
+                .ok_or_else(|| EngineError::NotFound(format!("home {name}")))?
+        } else {
+            self.inner.meta.create_home(name, now_ns())?
+        };
         self.inner
             .homes
             .lock()

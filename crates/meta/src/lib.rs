@@ -74,6 +74,16 @@ pub enum MetaError {
     /// The database holds something impossible (reported by fsck, never repaired silently).
     #[error("metadata is inconsistent: {0}")]
     Corrupt(String),
+    /// The database needs a migration that a read-only open cannot make.
+    #[error(
+        "metadata schema version {found} is older than this program ({supported}): start the server (or any writing command) once to migrate it"
+    )]
+    Outdated {
+        /// Version in the file.
+        found: i64,
+        /// What this build needs.
+        supported: i64,
+    },
     /// The database was written by a newer version.
     #[error("metadata schema version {found} is newer than this program ({supported})")]
     TooNew {

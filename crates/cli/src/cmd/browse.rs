@@ -1,7 +1,7 @@
 //! Commands that look at or change one path: put, ls, stat, cat, mkdir, mv, cp, rm,
 //! versions, restore, delete-version.
 
-use super::{open_home, path};
+use super::{open_home, open_home_read, path};
 use crate::HomeArgs;
 use crate::output::{json, size, time};
 use anyhow::Result;
@@ -156,7 +156,7 @@ pub fn put(a: PutArgs) -> Result<ExitCode> {
 }
 
 pub fn ls(a: LsArgs) -> Result<ExitCode> {
-    let (_s, home) = open_home(&a.home)?;
+    let (_s, home) = open_home_read(&a.home)?;
     let p = path(&a.path)?;
     let out = std::io::stdout();
     let mut out = out.lock();
@@ -183,7 +183,7 @@ pub fn ls(a: LsArgs) -> Result<ExitCode> {
 }
 
 pub fn stat(a: PathArgs) -> Result<ExitCode> {
-    let (_s, home) = open_home(&a.home)?;
+    let (_s, home) = open_home_read(&a.home)?;
     let e = home.stat(&path(&a.path)?)?;
     if a.json {
         json(&EntryOut::from(&e))?;
@@ -197,7 +197,7 @@ pub fn stat(a: PathArgs) -> Result<ExitCode> {
 }
 
 pub fn cat(a: CatArgs) -> Result<ExitCode> {
-    let (_s, home) = open_home(&a.home)?;
+    let (_s, home) = open_home_read(&a.home)?;
     let r = home.open(&path(&a.path)?, a.version.map(VersionNum))?;
     let mut reader = r.reader();
     let out = std::io::stdout();
@@ -240,7 +240,7 @@ pub fn rm(a: PathArgs) -> Result<ExitCode> {
 }
 
 pub fn versions(a: PathArgs) -> Result<ExitCode> {
-    let (_s, home) = open_home(&a.home)?;
+    let (_s, home) = open_home_read(&a.home)?;
     let vs = home.versions(&path(&a.path)?)?;
     if a.json {
         json(&vs.iter().map(VersionOut::from).collect::<Vec<_>>())?;

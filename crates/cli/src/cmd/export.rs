@@ -3,7 +3,7 @@
 //! that time; files that did not exist then are skipped). Files deleted since (in the
 //! trash) are not part of the export.
 
-use super::{open_home, path};
+use super::{open_home_read, path};
 use crate::HomeArgs;
 use anyhow::{Context, Result, bail};
 use nas_engine::{Home, NodeKind};
@@ -95,7 +95,7 @@ fn export_dir(
 }
 
 pub fn run(a: ExportArgs) -> Result<ExitCode> {
-    let (_s, home) = open_home(&a.home)?;
+    let (_s, home) = open_home_read(&a.home)?;
     let src = path(&a.path)?;
     let at = a.version_at.map(|t| {
         t.duration_since(UNIX_EPOCH)

@@ -223,7 +223,7 @@ pub fn fsck(a: FsckArgs) -> Result<ExitCode> {
 }
 
 pub fn stats(a: StatsArgs) -> Result<ExitCode> {
-    let s = open(&a.data)?;
+    let s = super::open_read(&a.data)?;
     let st = s.stats()?;
     if a.json {
         json(&st)?;

@@ -33,6 +33,20 @@ pub fn open_home(h: &HomeArgs) -> Result<(Store, Home)> {
     Ok((s, home))
 }
 
+/// Opens the store read-only (no lock: works while the server runs), for commands that
+/// only read.
+pub fn open_read(d: &DataArgs) -> Result<Store> {
+    Store::open_read_only(&d.data)
+        .with_context(|| format!("cannot open store {} to read", d.data.display()))
+}
+
+/// Opens the store read-only and the home (which must exist).
+pub fn open_home_read(h: &HomeArgs) -> Result<(Store, Home)> {
+    let s = open_read(&h.data)?;
+    let home = s.home(&h.home)?;
+    Ok((s, home))
+}
+
 /// Parses a path argument.
 pub fn path(p: &str) -> Result<NasPath> {
     NasPath::parse(p).with_context(|| format!("bad path {p:?}"))

@@ -1,6 +1,6 @@
 //! `trash`: list, restore, purge and expire deleted entries.
 
-use super::{open_home, path};
+use super::{open_home, open_home_read, path};
 use crate::HomeArgs;
 use crate::output::{json, time};
 use anyhow::Result;
@@ -46,8 +46,13 @@ enum Action {
 }
 
 pub fn run(a: TrashArgs) -> Result<ExitCode> {
-    let (store, home) = open_home(&a.home)?;
-    match a.action.unwrap_or(Action::List) {
+    let action = a.action.unwrap_or(Action::List);
+    // listing only reads: it works while the server runs
+    let (store, home) = match action {
+        Action::List => open_home_read(&a.home)?,
+        _ => open_home(&a.home)?,
+    };
+    match action {
         Action::List => {
             let list = home.trash_list()?;
             if a.json {

@@ -72,6 +72,23 @@ impl SqliteMeta {
         })
     }
 
+    /// Opens an existing database read-only, alongside a process that writes it (SQLite's
+    /// WAL lets readers in while one writer works). Nothing is created or migrated: the
+    /// schema must be this build's; every write fails.
+    pub fn open_read_only(path: &Path) -> MetaResult<Self> {
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        tune(&conn)?;
+        schema::check(&conn)?;
+        Ok(SqliteMeta {
+            path: path.to_path_buf(),
+            writer: Mutex::new(conn),
+            readers: Mutex::new(Vec::new()),
+        })
+    }
+
     /// A new read-only connection.
     fn open_reader(&self) -> MetaResult<Connection> {
         let c = Connection::open_with_flags(

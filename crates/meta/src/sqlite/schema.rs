@@ -180,6 +180,32 @@ const MIGRATIONS: &[&str] = &[
     "#,
 ];
 
+/// Checks, without writing, that the database is at [`SCHEMA_VERSION`] (for read-only
+/// opens, which must not migrate).
+pub fn check(conn: &Connection) -> MetaResult<()> {
+    let found: i64 = conn
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'schema_version'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?
+        .unwrap_or(0);
+    if found > SCHEMA_VERSION {
+        return Err(MetaError::TooNew {
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    if found < SCHEMA_VERSION {
+        return Err(MetaError::Outdated {
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    Ok(())
+}
+
 /// Brings the database to [`SCHEMA_VERSION`].
 pub fn migrate(conn: &mut Connection) -> MetaResult<()> {
     conn.execute(
