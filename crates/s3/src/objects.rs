@@ -8,13 +8,17 @@ use crate::keys::{blocking, bucket_path, object_path, s3_err};
 use crate::read::file_entry;
 use crate::service::{NasS3, need_bucket, timestamp};
 use crate::upload::{Body, QuotaBase, Target, receive};
+use crate::version_id;
 use futures_util::StreamExt;
-use nas_engine::{EngineError, Entry, Expect, FileAttrs, NodeKind};
+use nas_engine::{EngineError, Entry, Expect, FileAttrs, NodeKind, WriteOptions};
 use nas_md5::Md5;
 use nas_types::ContentHash;
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 use std::collections::BTreeMap;
+
+/// Most keys one DeleteObjects request may name (AWS's limit; more is `MalformedXML`).
+pub const MAX_DELETE_KEYS: usize = 1000;
 
 /// User-metadata key under which the MD5 of the content is kept (the S3 ETag). Keys with
 /// the `s3:` prefix are reserved and never returned as `x-amz-meta-*`.
@@ -250,6 +254,15 @@ pub async fn delete(
     let input = req.input;
     need_bucket(&home, &input.bucket).await?;
     let p = object_path(&input.bucket, &input.key)?;
+    if let Some(id) = input.version_id {
+        // exactly that version, or nothing
+        let num = version_id::parse(&id)?;
+        blocking(move || version_id::delete(&home, &p, num)).await?;
+        return Ok(S3Response::new(DeleteObjectOutput {
+            version_id: Some(id),
+            ..Default::default()
+        }));
+    }
     // S3 semantics: deleting a missing key succeeds
     blocking(move || match home.delete(&p) {
         Ok(_) | Err(EngineError::NotFound(_)) => Ok(()),
@@ -268,7 +281,7 @@ pub async fn copy(
     let CopySource::Bucket {
         bucket: sb,
         key: sk,
-        ..
+        version_id,
     } = &input.copy_source
     else {
         return Err(s3_error!(
@@ -276,9 +289,16 @@ pub async fn copy(
             "access point copy sources are not supported"
         ));
     };
+    let version = version_id.as_deref().map(version_id::existing).transpose()?;
     file_entry(&home, sb, sk).await?;
     need_bucket(&home, &input.bucket).await?;
     let from = object_path(sb, sk)?;
+    if let (Some(num), Some(id)) = (version, version_id) {
+        let (h, p) = (home.clone(), from.clone());
+        if !blocking(move || h.versions(&p)).await?.iter().any(|v| v.num == num) {
+            return Err(version_id::no_such_version(id));
+        }
+    }
     let to = object_path(&input.bucket, &input.key)?;
     let replace = input
         .metadata_directive
@@ -302,7 +322,15 @@ pub async fn copy(
         if let Some(parent) = to.parent() {
             h.mkdir_all(&parent)?;
         }
-        if from != to {
+        if let Some(num) = version {
+            // that version's content and attributes, as the destination's new version
+            let src = h.open(&from, Some(num))?;
+            let attrs = src.version().attrs.clone();
+            h.share(&to, &src)?.commit(WriteOptions {
+                attrs,
+                ..Default::default()
+            })?;
+        } else if from != to {
             h.copy(&from, &to, true)?;
         }
         if let Some(mut attrs) = new_attrs {
@@ -332,12 +360,19 @@ pub async fn delete_many(
     let input = req.input;
     need_bucket(&home, &input.bucket).await?;
     let quiet = input.delete.quiet.unwrap_or(false);
+    if input.delete.objects.len() > MAX_DELETE_KEYS {
+        return Err(S3Error::with_message(
+            S3ErrorCode::MalformedXML,
+            format!("DeleteObjects takes at most {MAX_DELETE_KEYS} keys a request"),
+        ));
+    }
     let mut deleted = Vec::new();
     let mut errors = Vec::new();
     for obj in input.delete.objects {
         let key = obj.key.clone();
-        let result = match object_path(&input.bucket, &key) {
-            Ok(p) => {
+        let vid = obj.version_id.clone();
+        let result = match (object_path(&input.bucket, &key), &vid) {
+            (Ok(p), None) => {
                 let h = home.clone();
                 blocking(move || match h.delete(&p) {
                     Ok(_) | Err(EngineError::NotFound(_)) => Ok(()),
@@ -345,15 +380,24 @@ pub async fn delete_many(
                 })
                 .await
             }
-            Err(e) => Err(e),
+            (Ok(p), Some(id)) => match version_id::parse(id) {
+                Ok(num) => {
+                    let h = home.clone();
+                    blocking(move || version_id::delete(&h, &p, num)).await
+                }
+                Err(e) => Err(e),
+            },
+            (Err(e), _) => Err(e),
         };
         match result {
             Ok(()) if !quiet => deleted.push(DeletedObject {
                 key: Some(key),
+                version_id: vid,
                 ..Default::default()
             }),
             Ok(()) => {}
             Err(e) => errors.push(Error {
+                version_id: vid,
                 key: Some(key),
                 code: Some(e.code().as_str().to_owned()),
                 message: e.message().map(str::to_owned),

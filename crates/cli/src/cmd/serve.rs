@@ -110,10 +110,16 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
         s3_domain: a.s3_domain,
     };
     let cfg = Config::load(a.config.as_deref(), flags)?;
+    let mut filter = tracing_subscriber::EnvFilter::try_new(&cfg.log).context("invalid log filter")?;
+    if !cfg.log.contains("s3s") {
+        // s3s logs every refused request (unsigned, bad signature, NotImplemented, a
+        // malformed body with its bytes) at ERROR; the S3 door logs 5xx answers itself
+        for d in ["s3s::ops=off", "s3s::http=off"] {
+            filter = filter.add_directive(d.parse().context("log directive")?);
+        }
+    }
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_new(&cfg.log).context("invalid log filter")?,
-        )
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
     let store = Store::open(&cfg.data, StoreOptions::default())
