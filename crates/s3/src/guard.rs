@@ -223,7 +223,10 @@ pub fn check_head(req: &Request) -> Result<(), Refusal> {
         return Err(Refusal::new(
             StatusCode::BAD_REQUEST,
             "AuthorizationHeaderMalformed",
-            format!("The authorization header is malformed; {}", wrong_region(region)),
+            format!(
+                "The authorization header is malformed; {}",
+                wrong_region(region)
+            ),
         ));
     }
     if param(&q, "X-Amz-Signature").is_some() {
@@ -444,8 +447,15 @@ mod tests {
                  &X-Amz-Date=20260101T000000Z&X-Amz-Expires={secs}&X-Amz-SignedHeaders=host&X-Amz-Signature=00"
             )
         };
-        assert_eq!(refused(&req("GET", &presigned("us-east-1", "604800"), &[])), None);
-        for (region, secs) in [("us-east-1", "604801"), ("us-east-1", "-1"), ("eu-west-1", "60")] {
+        assert_eq!(
+            refused(&req("GET", &presigned("us-east-1", "604800"), &[])),
+            None
+        );
+        for (region, secs) in [
+            ("us-east-1", "604801"),
+            ("us-east-1", "-1"),
+            ("eu-west-1", "60"),
+        ] {
             assert_eq!(
                 refused(&req("GET", &presigned(region, secs), &[])),
                 Some("AuthorizationQueryParametersError"),
@@ -473,7 +483,11 @@ mod tests {
     fn xml_bodies_are_told_from_object_data() {
         let cap = |m: &str, u: &str| xml_body_cap(&req(m, u, &[]), None);
         assert_eq!(cap("PUT", "/b/k"), None, "PutObject");
-        assert_eq!(cap("PUT", "/b/k?partNumber=1&uploadId=x"), None, "UploadPart");
+        assert_eq!(
+            cap("PUT", "/b/k?partNumber=1&uploadId=x"),
+            None,
+            "UploadPart"
+        );
         assert_eq!(cap("PUT", "/b"), Some(MAX_XML_BODY), "CreateBucket");
         assert_eq!(cap("PUT", "/b?cors"), Some(MAX_CORS_BODY));
         assert_eq!(cap("PUT", "/b?versioning"), Some(MAX_XML_BODY));
@@ -482,14 +496,20 @@ mod tests {
         assert_eq!(cap("POST", "/b/k?uploadId=x"), Some(MAX_XML_BODY));
         assert_eq!(cap("GET", "/b/k"), None);
         let vh = req("PUT", "/k", &[("host", "b.s3.test:9000")]);
-        assert_eq!(xml_body_cap(&vh, Some("s3.test")), None, "virtual-host PutObject");
+        assert_eq!(
+            xml_body_cap(&vh, Some("s3.test")),
+            None,
+            "virtual-host PutObject"
+        );
         let vh = req("PUT", "/", &[("host", "b.s3.test")]);
         assert_eq!(xml_body_cap(&vh, Some("s3.test")), Some(MAX_XML_BODY));
     }
 
     #[test]
     fn bodies_over_the_cap_or_too_deep_are_refused() {
-        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
         rt.block_on(bodies_over_the_cap_or_too_deep());
     }
 
@@ -499,17 +519,36 @@ mod tests {
         assert_eq!(ok.unwrap(), Bytes::from_static(b"<a><b/></a>"));
         let big = "x".repeat(65);
         // read and discarded: the connection can carry on
-        let drained = read_xml_body(body(&big), Some(65), 64, false).await.unwrap_err();
-        assert_eq!((drained.code(), drained.close), ("MaxMessageLengthExceeded", false));
+        let drained = read_xml_body(body(&big), Some(65), 64, false)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (drained.code(), drained.close),
+            ("MaxMessageLengthExceeded", false)
+        );
         // a client waiting for 100 Continue never sends it: refused unread
-        let unread = read_xml_body(body(&big), Some(65), 64, true).await.unwrap_err();
-        assert_eq!((unread.code(), unread.close), ("MaxMessageLengthExceeded", true));
-        let huge = read_xml_body(body(""), Some(DRAIN_LIMIT + 1), 64, false).await.unwrap_err();
-        assert_eq!((huge.code(), huge.close), ("MaxMessageLengthExceeded", true));
-        let undeclared = read_xml_body(body(&big), None, 64, false).await.unwrap_err();
+        let unread = read_xml_body(body(&big), Some(65), 64, true)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (unread.code(), unread.close),
+            ("MaxMessageLengthExceeded", true)
+        );
+        let huge = read_xml_body(body(""), Some(DRAIN_LIMIT + 1), 64, false)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (huge.code(), huge.close),
+            ("MaxMessageLengthExceeded", true)
+        );
+        let undeclared = read_xml_body(body(&big), None, 64, false)
+            .await
+            .unwrap_err();
         assert_eq!(undeclared.code(), "MaxMessageLengthExceeded");
         let deep = "<a>".repeat(10_000);
-        let e = read_xml_body(body(&deep), None, 1 << 20, false).await.unwrap_err();
+        let e = read_xml_body(body(&deep), None, 1 << 20, false)
+            .await
+            .unwrap_err();
         assert_eq!(e.code(), "MalformedXML");
     }
 }

@@ -147,7 +147,7 @@ async fn serve(svc: s3s::service::S3Service, req: Request, domain: Option<&str>)
         }
     };
     let status = resp.status();
-    if status.is_server_error() {
+    if status.is_server_error() && status != StatusCode::NOT_IMPLEMENTED {
         tracing::error!(%method, %path, %status, "s3: request failed");
     } else {
         tracing::debug!(%method, %path, %status, "s3: request served");

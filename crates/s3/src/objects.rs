@@ -276,7 +276,7 @@ pub async fn copy(
     s3: &NasS3,
     req: S3Request<CopyObjectInput>,
 ) -> S3Result<S3Response<CopyObjectOutput>> {
-    let (home, _) = s3.writer(&req).await?;
+    let (home, who) = s3.writer(&req).await?;
     let input = req.input;
     let CopySource::Bucket {
         bucket: sb,
@@ -289,14 +289,32 @@ pub async fn copy(
             "access point copy sources are not supported"
         ));
     };
-    let version = version_id.as_deref().map(version_id::existing).transpose()?;
-    file_entry(&home, sb, sk).await?;
+    let version = version_id
+        .as_deref()
+        .map(version_id::existing)
+        .transpose()?;
+    let source = file_entry(&home, sb, sk).await?;
     need_bucket(&home, &input.bucket).await?;
     let from = object_path(sb, sk)?;
+    let mut size = source.size;
     if let (Some(num), Some(id)) = (version, version_id) {
         let (h, p) = (home.clone(), from.clone());
-        if !blocking(move || h.versions(&p)).await?.iter().any(|v| v.num == num) {
+        let versions = blocking(move || h.versions(&p)).await?;
+        let Some(v) = versions.iter().find(|v| v.num == num) else {
             return Err(version_id::no_such_version(id));
+        };
+        size = v.size;
+    }
+    if let Some(q) = who.quota {
+        // a copy shares chunks, but counts against the quota like any write
+        let (h, to) = (home.clone(), object_path(&input.bucket, &input.key)?);
+        let used = blocking(move || {
+            Ok(h.used_bytes()?
+                .saturating_sub(h.stat(&to).map(|e| e.size).unwrap_or(0)))
+        })
+        .await?;
+        if used + size > q {
+            return Err(crate::upload::quota_exceeded());
         }
     }
     let to = object_path(&input.bucket, &input.key)?;

@@ -75,10 +75,22 @@ mod tests {
     fn ids_are_version_numbers_or_null() {
         assert_eq!(parse("7").unwrap(), Some(VersionNum(7)));
         assert_eq!(parse("null").unwrap(), None);
-        for bad in ["", "0", "abc", "-1", "+1", "1.0", " 1", "99999999999999999999999"] {
+        for bad in [
+            "",
+            "0",
+            "abc",
+            "-1",
+            "+1",
+            "1.0",
+            " 1",
+            "99999999999999999999999",
+        ] {
             let e = parse(bad).unwrap_err();
             assert_eq!(*e.code(), S3ErrorCode::InvalidArgument, "{bad:?}");
         }
-        assert_eq!(*existing("null").unwrap_err().code(), S3ErrorCode::NoSuchVersion);
+        assert_eq!(
+            *existing("null").unwrap_err().code(),
+            S3ErrorCode::NoSuchVersion
+        );
     }
 }

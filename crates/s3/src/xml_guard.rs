@@ -140,13 +140,13 @@ mod tests {
     #[test]
     fn quoted_gt_comments_cdata_and_pis_do_not_confuse_it() {
         assert_eq!(
-            check_xml(br#"<a x="1>2" y='<b>'><![CDATA[<c><c><c>]]><?pi <d>?></a>"#, 1),
+            check_xml(
+                br#"<a x="1>2" y='<b>'><![CDATA[<c><c><c>]]><?pi <d>?></a>"#,
+                1
+            ),
             Ok(())
         );
-        assert_eq!(
-            check_xml(b"<a><!-- <b><b><b> --></a>", 1),
-            Ok(())
-        );
+        assert_eq!(check_xml(b"<a><!-- <b><b><b> --></a>", 1), Ok(()));
     }
 
     #[test]
@@ -157,7 +157,15 @@ mod tests {
 
     #[test]
     fn unterminated_input_ends_the_scan() {
-        for s in [&b"<a"[..], b"<a x=\"", b"<!--", b"<?x", b"<![CDATA[", b"</a", b"<"] {
+        for s in [
+            &b"<a"[..],
+            b"<a x=\"",
+            b"<!--",
+            b"<?x",
+            b"<![CDATA[",
+            b"</a",
+            b"<",
+        ] {
             assert_eq!(check_xml(s, 1), Ok(()), "{:?}", String::from_utf8_lossy(s));
         }
     }

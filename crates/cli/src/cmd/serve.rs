@@ -110,13 +110,12 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
         s3_domain: a.s3_domain,
     };
     let cfg = Config::load(a.config.as_deref(), flags)?;
-    let mut filter = tracing_subscriber::EnvFilter::try_new(&cfg.log).context("invalid log filter")?;
+    let mut filter =
+        tracing_subscriber::EnvFilter::try_new(&cfg.log).context("invalid log filter")?;
     if !cfg.log.contains("s3s") {
         // s3s logs every refused request (unsigned, bad signature, NotImplemented, a
-        // malformed body with its bytes) at ERROR; the S3 door logs 5xx answers itself
-        for d in ["s3s::ops=off", "s3s::http=off"] {
-            filter = filter.add_directive(d.parse().context("log directive")?);
-        }
+        // malformed body with its bytes) at ERROR; the S3 door logs its failures itself
+        filter = filter.add_directive("s3s=off".parse().context("log directive")?);
     }
     tracing_subscriber::fmt()
         .with_env_filter(filter)
