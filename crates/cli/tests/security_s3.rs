@@ -151,17 +151,31 @@ r = send("GET", presign_v4("GET", "/sig/k.txt", 60, when=earlier))
 assert (r[0], code(r)) == (403, "AccessDenied") and b"expired" in r[1], r
 r = send("GET", presign_v4("GET", "/sig/k.txt", 3600, when=later))
 assert (r[0], code(r)) == (403, "RequestTimeTooSkewed"), r
-# Signature Version 2 is refused in every form, fresh or 400 days old, read or delete
-fresh = datetime.datetime.now(datetime.timezone.utc).strftime("%a, %d %b %Y %H:%M:%S GMT")
-for date in (fresh, "Mon, 01 Jan 2024 00:00:00 GMT"):
+# Signature Version 2 (boto3 still presigns with it): the same rules
+http_date = lambda t: t.strftime("%a, %d %b %Y %H:%M:%S GMT")
+r = send("GET", "/sig/k.txt", sign_v2("GET", "/sig/k.txt", http_date(NOW())))
+assert (r[0], r[1]) == (200, b"kept"), r
+for when in (earlier, later, NOW() - datetime.timedelta(days=400)):
     for method in ("GET", "DELETE"):
-        r = send(method, "/sig/k.txt", sign_v2(method, "/sig/k.txt", date))
-        assert (r[0], code(r)) == (400, "InvalidRequest") and b"AWS4-HMAC-SHA256" in r[1], r
-    r = send("PUT", "/sig/k.txt", sign_v2("PUT", "/sig/k.txt", date), b"v2 body")
-    assert (r[0], code(r)) == (400, "InvalidRequest"), r
-r = send("GET", f"/sig/k.txt?AWSAccessKeyId={AK}&Expires=4102444800&Signature=abc%3D")
-assert (r[0], code(r)) == (400, "InvalidRequest"), r
-# browser POST uploads (their policy may be SigV2, and s3s would buffer the file) are refused
+        r = send(method, "/sig/k.txt", sign_v2(method, "/sig/k.txt", http_date(when)))
+        assert (r[0], code(r)) == (403, "RequestTimeTooSkewed"), (method, when, r)
+    r = send("PUT", "/sig/k.txt", sign_v2("PUT", "/sig/k.txt", http_date(when)), b"replayed")
+    assert (r[0], code(r)) == (403, "RequestTimeTooSkewed"), r
+r = send("GET", "/sig/k.txt", {"authorization": sign_v2("GET", "/sig/k.txt", "x")["authorization"]})
+assert (r[0], code(r)) == (403, "AccessDenied"), "a SigV2 request without a date"
+url = s3.generate_presigned_url("get_object", Params={"Bucket": "sig", "Key": "k.txt"}, ExpiresIn=600)
+assert "Signature=" in url and "X-Amz-Signature" not in url, url
+r = send("GET", url[len(EP):])
+assert (r[0], r[1]) == (200, b"kept"), r
+for secs in (8 * 86400, 10 * 365 * 86400):
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": "sig", "Key": "k.txt"}, ExpiresIn=secs)
+    r = send("GET", url[len(EP):])
+    assert (r[0], code(r)) == (400, "AuthorizationQueryParametersError"), (secs, r)
+expired = int(NOW().timestamp()) - 60
+sig = base64.b64encode(hmac.new(SK.encode(), f"GET\n\n\n{expired}\n/sig/k.txt".encode(), hashlib.sha1).digest()).decode()
+r = send("GET", f"/sig/k.txt?AWSAccessKeyId={AK}&Expires={expired}&Signature={q(sig)}")
+assert (r[0], code(r)) == (403, "AccessDenied"), r
+# browser POST uploads are refused (s3s would buffer the whole file before any check)
 form = b"--x\r\nContent-Disposition: form-data; name=\"key\"\r\n\r\np.txt\r\n--x--\r\n"
 r = send("POST", "/sig", {"content-type": "multipart/form-data; boundary=x"}, form)
 assert (r[0], code(r)) == (501, "NotImplemented"), r

@@ -1,10 +1,11 @@
 //! What the S3 listener refuses before s3s sees a request, and why (docs/compat/s3.md,
-//! "Limits"): Signature Version 2 in any form (headers, query, POST forms) and browser
-//! POST uploads; a SigV4 credential scope naming another region than [`REGION`];
-//! presigned URLs valid for more than [`MAX_PRESIGN_SECS`]; a `versionId` on a write
-//! (a write always makes a new version); and XML request bodies over their size cap or
-//! nested deeper than [`MAX_XML_DEPTH`](crate::MAX_XML_DEPTH). s3s itself refuses
-//! signatures more than 15 minutes from the server clock and expired presigned URLs.
+//! "Limits"): Signature Version 2 outside its time rules (`sigv2`); browser POST uploads
+//! (s3s would buffer the whole file before anything is checked); a SigV4 credential scope
+//! naming another region than [`REGION`]; presigned URLs valid for more than
+//! [`MAX_PRESIGN_SECS`]; a `versionId` on a write (a write always makes a new version);
+//! and XML request bodies over their size cap or nested deeper than
+//! [`MAX_XML_DEPTH`](crate::MAX_XML_DEPTH). s3s itself refuses SigV4 signatures more than
+//! 15 minutes from the server clock and expired presigned URLs.
 
 use crate::xml_guard::{MAX_XML_DEPTH, check_xml};
 use axum::extract::Request;
@@ -37,7 +38,11 @@ pub struct Refusal {
 }
 
 impl Refusal {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Refusal {
+    pub(crate) fn new(
+        status: StatusCode,
+        code: &'static str,
+        message: impl Into<String>,
+    ) -> Refusal {
         Refusal {
             status,
             code,
@@ -156,9 +161,6 @@ pub(crate) fn access_key(req: &Request) -> Option<String> {
     scope(param(&q, "X-Amz-Credential")?).map(|(ak, _)| ak.to_owned())
 }
 
-const V2_REFUSED: &str = "The authorization mechanism you have provided is not supported \
-                          (Signature Version 2). Please use AWS4-HMAC-SHA256.";
-
 fn wrong_region(region: &str) -> String {
     format!("the region '{region}' is wrong; expecting '{REGION}'")
 }
@@ -194,12 +196,11 @@ pub fn check_head(req: &Request) -> Result<(), Refusal> {
     let h = req.headers();
     let q = query(req);
     let auth = h.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    if auth.is_some_and(|a| a.starts_with("AWS ")) || param(&q, "Signature").is_some() {
-        return Err(Refusal::new(
-            StatusCode::BAD_REQUEST,
-            "InvalidRequest",
-            V2_REFUSED,
-        ));
+    // Signature Version 2 (s3s checks the signature, not the time)
+    if param(&q, "Signature").is_some() {
+        crate::sigv2::check_expires(param(&q, "Expires"), crate::sigv2::now())?;
+    } else if auth.is_some_and(|a| a.starts_with("AWS ")) {
+        crate::sigv2::check_header(h, crate::sigv2::now())?;
     }
     if req.method() == Method::POST
         && h.get(header::CONTENT_TYPE)
@@ -410,11 +411,30 @@ mod tests {
     }
 
     #[test]
-    fn signature_v2_and_post_forms_are_refused() {
+    fn signature_v2_times_are_checked_and_post_forms_refused() {
         let v2 = req("GET", "/b/k", &[("authorization", "AWS AKID:c2ln")]);
-        assert_eq!(refused(&v2), Some("InvalidRequest"));
-        let v2q = req("GET", "/b/k?AWSAccessKeyId=A&Expires=1&Signature=x", &[]);
-        assert_eq!(refused(&v2q), Some("InvalidRequest"));
+        assert_eq!(refused(&v2), Some("AccessDenied"), "no date");
+        let stale = [
+            ("authorization", "AWS AKID:c2ln"),
+            ("date", "Mon, 01 Jan 2024 00:00:00 GMT"),
+        ];
+        assert_eq!(
+            refused(&req("GET", "/b/k", &stale)),
+            Some("RequestTimeTooSkewed")
+        );
+        let far = format!(
+            "/b/k?AWSAccessKeyId=A&Expires={}&Signature=x",
+            crate::sigv2::now() + 8 * 86_400
+        );
+        assert_eq!(
+            refused(&req("GET", &far, &[])),
+            Some("AuthorizationQueryParametersError")
+        );
+        let soon = format!(
+            "/b/k?AWSAccessKeyId=A&Expires={}&Signature=x",
+            crate::sigv2::now() + 60
+        );
+        assert_eq!(refused(&req("GET", &soon, &[])), None);
         let form = req(
             "POST",
             "/b",

@@ -21,6 +21,7 @@ mod multipart;
 mod objects;
 mod read;
 mod service;
+mod sigv2;
 mod staging;
 mod upload;
 mod version_id;
