@@ -419,7 +419,6 @@ pub async fn delete_many(
                 key: Some(key),
                 code: Some(e.code().as_str().to_owned()),
                 message: e.message().map(str::to_owned),
-                ..Default::default()
             }),
         }
     }
