@@ -526,3 +526,31 @@ assert code(signed("POST", "/quiet", [("delete", "")], md5h(bad), bad)) == "Malf
         errors.join("\n")
     );
 }
+
+#[test]
+fn object_metadata_is_held_to_aws_limits() {
+    let t = tempfile::tempdir().unwrap();
+    let s = s3_server(&t);
+    let (ak, sk) = s.s3_key("admin");
+    py(
+        &s,
+        &ak,
+        &sk,
+        &[],
+        r#"
+s3.create_bucket(Bucket="meta")
+s3.put_object(Bucket="meta", Key="ok", Body=b"x", Metadata={"k": "v" * 2000})
+assert s3.head_object(Bucket="meta", Key="ok")["Metadata"]["k"] == "v" * 2000
+big = {"k": "v" * 2100}
+for fn, kw in [
+    (s3.put_object, dict(Bucket="meta", Key="a", Body=b"x", Metadata=big)),
+    (s3.put_object, dict(Bucket="meta", Key="a", Body=b"x", CacheControl="c" * 9000)),
+    (s3.create_multipart_upload, dict(Bucket="meta", Key="a", Metadata=big)),
+    (s3.copy_object, dict(Bucket="meta", Key="a", CopySource="meta/ok", MetadataDirective="REPLACE", Metadata=big)),
+]:
+    assert boto_code(fn, **kw) == ("MetadataTooLarge", 400), fn.__name__
+assert [o["Key"] for o in s3.list_objects_v2(Bucket="meta")["Contents"]] == ["ok"], "nothing stored"
+assert "Uploads" not in s3.list_multipart_uploads(Bucket="meta")
+"#,
+    );
+}

@@ -100,7 +100,7 @@ pub async fn create(
         input.content_type.as_ref().map(|c| c.to_string()),
         &std,
         input.metadata.clone(),
-    );
+    )?;
     attrs.user.insert(BUCKET_KEY.into(), input.bucket.clone());
     attrs.user.insert(OBJECT_KEY.into(), input.key.clone());
     if let Some(a) = algo {

@@ -97,13 +97,46 @@ impl Standard {
     }
 }
 
+/// Most bytes of user metadata (`x-amz-meta-*` keys and values) an object keeps: 2 KB,
+/// as AWS.
+pub const MAX_USER_METADATA: usize = 2 << 10;
+
+/// Most bytes of everything an object keeps besides its data (type, standard headers,
+/// user metadata): 8 KiB, AWS's limit on a request's headers.
+pub const MAX_OBJECT_ATTRS: usize = 8 << 10;
+
+/// Refuses attributes over [`MAX_USER_METADATA`] or [`MAX_OBJECT_ATTRS`] with
+/// `MetadataTooLarge` (each version stores its own copy, and none counts against quota).
+pub fn check_attrs(attrs: &FileAttrs) -> S3Result<()> {
+    let size = |pred: &dyn Fn(&str) -> bool| -> usize {
+        attrs
+            .user
+            .iter()
+            .filter(|(k, _)| pred(k))
+            .map(|(k, v)| k.len() + v.len())
+            .sum()
+    };
+    let user = size(&|k| !k.starts_with("s3:"));
+    let all = size(&|_| true) + attrs.content_type.as_ref().map_or(0, String::len);
+    if user > MAX_USER_METADATA || all > MAX_OBJECT_ATTRS {
+        return Err(S3Error::with_message(
+            S3ErrorCode::MetadataTooLarge,
+            format!(
+                "Your metadata headers exceed the maximum allowed metadata size \
+                 ({MAX_USER_METADATA} bytes of x-amz-meta-*, {MAX_OBJECT_ATTRS} in all)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// The attributes of a new object: its type, standard headers and user metadata (keys
-/// under the reserved `s3:` prefix are dropped).
+/// under the reserved `s3:` prefix are dropped), within [`check_attrs`]'s limits.
 pub fn object_attrs(
     content_type: Option<String>,
     std: &Standard,
     metadata: Option<Metadata>,
-) -> FileAttrs {
+) -> S3Result<FileAttrs> {
     let mut user: BTreeMap<String, String> = metadata.unwrap_or_default().into_iter().collect();
     user.retain(|k, _| !k.starts_with("s3:"));
     for (k, v) in STANDARD.iter().zip(std.values()) {
@@ -111,7 +144,9 @@ pub fn object_attrs(
             user.insert((*k).to_owned(), v.clone());
         }
     }
-    FileAttrs { content_type, user }
+    let attrs = FileAttrs { content_type, user };
+    check_attrs(&attrs)?;
+    Ok(attrs)
 }
 
 /// PutObject.
@@ -216,7 +251,7 @@ async fn put_body(
         input.content_type.as_ref().map(|c| c.to_string()),
         &std,
         input.metadata.clone(),
-    );
+    )?;
     let target = Target {
         home,
         path,
@@ -335,6 +370,9 @@ pub async fn copy(
             user,
         }
     });
+    if let Some(a) = &new_attrs {
+        check_attrs(a)?;
+    }
     let h = home.clone();
     let e = blocking(move || {
         if let Some(parent) = to.parent() {
