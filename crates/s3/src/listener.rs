@@ -1,8 +1,11 @@
 //! The S3 listener's HTTP stack: CORS first (a browser's preflight is answered before
-//! authentication, since it carries no credentials), then `s3s` (SigV4, routing, XML) on
-//! [`NasS3`]. Path-style addressing always works; virtual-host style (`bucket.DOMAIN`)
-//! too when a domain is configured. A request answered before its body was asked for, from
-//! a client waiting on `Expect: 100-continue`, closes its connection after the answer.
+//! authentication, since it carries no credentials; a real request gets its signer's
+//! rules), then the checks s3s does not make (`guard`: signature times and regions, XML
+//! bodies read whole under a size cap and a depth check), then `s3s` (signatures,
+//! routing, XML) on [`NasS3`]. Path-style addressing always works; virtual-host style
+//! (`bucket.DOMAIN`) too when a domain is configured. A request answered before its body
+//! was asked for, from a client waiting on `Expect: 100-continue`, closes its connection
+//! after the answer. Answers are logged at debug, 5xx ones (but 501) at ERROR.
 
 use crate::auth::KeyAuth;
 use crate::cors::Cors;
@@ -71,11 +74,11 @@ pub fn router(store: Store, opts: S3Options) -> Result<(Router, NasS3), String> 
     config.xml_max_body_size = crate::guard::MAX_XML_BODY;
     b.set_config(Arc::new(StaticConfigProvider::new(Arc::new(config))));
     let svc = b.build();
+    let domain = opts.domain.map(|d| d.to_ascii_lowercase());
     let state = CorsState {
         cors: Cors::new(store),
-        domain: opts.domain.clone(),
+        domain: domain.clone(),
     };
-    let domain = opts.domain.map(|d| d.to_ascii_lowercase());
     let app = Router::new()
         .fallback(move |req: Request| {
             let svc = svc.clone();
@@ -196,7 +199,7 @@ impl http_body::Body for Watched {
 fn bucket_of(req: &Request, domain: Option<&str>) -> Option<String> {
     if let Some(d) = domain {
         let host = req.headers().get(header::HOST)?.to_str().ok()?;
-        let host = host.split(':').next().unwrap_or(host);
+        let host = host.split(':').next().unwrap_or(host).to_ascii_lowercase();
         if let Some(b) = host
             .strip_suffix(d)
             .and_then(|b| b.strip_suffix('.'))
