@@ -149,6 +149,33 @@ mod tests {
         assert_eq!(check_xml(b"<a><!-- <b><b><b> --></a>", 1), Ok(()));
     }
 
+    /// Why the guard is defence in depth: s3s's own deserializer skips unknown elements
+    /// with a counter, not recursion, so 100,000 levels fit in a 256 KiB stack.
+    #[test]
+    fn s3s_skips_deep_unknown_elements_without_recursion() {
+        use s3s::xml::{Deserialize, Deserializer};
+        let n = 100_000;
+        let deep = "<a>".repeat(n) + &"</a>".repeat(n);
+        let bodies = [
+            format!("<Delete><Object><Key>k</Key><X>{deep}</X></Object></Delete>"),
+            format!("<Delete>{deep}<Object><Key>k</Key></Object></Delete>"),
+        ];
+        let done = std::thread::Builder::new()
+            .stack_size(256 << 10)
+            .spawn(move || {
+                bodies
+                    .iter()
+                    .map(|b| {
+                        s3s::dto::Delete::deserialize(&mut Deserializer::new(b.as_bytes())).is_ok()
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        assert_eq!(done.len(), 2);
+    }
+
     #[test]
     fn doctype_is_refused() {
         let bomb = br#"<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><x>&a;</x>"#;
