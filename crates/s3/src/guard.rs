@@ -280,6 +280,24 @@ pub fn check_head(req: &Request) -> Result<(), Refusal> {
     Ok(())
 }
 
+/// Whether the request carries a signature at all (header or query; not checked here).
+pub fn is_signed(req: &Request) -> bool {
+    req.headers().contains_key(header::AUTHORIZATION) || {
+        let q = query(req);
+        param(&q, "X-Amz-Signature").is_some() || param(&q, "Signature").is_some()
+    }
+}
+
+/// An XML body from an anonymous request is never read: every operation that takes one
+/// needs a signature.
+pub fn anonymous_body() -> Refusal {
+    Refusal::new(
+        StatusCode::FORBIDDEN,
+        "AccessDenied",
+        "anonymous access is not allowed",
+    )
+}
+
 /// Whether the request addresses an object (a key), not a bucket or the service.
 fn has_key(req: &Request, domain: Option<&str>) -> bool {
     let path = req.uri().path().trim_start_matches('/');

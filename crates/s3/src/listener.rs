@@ -106,7 +106,14 @@ async fn serve(svc: s3s::service::S3Service, req: Request, domain: Option<&str>)
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok());
-    if let Err(r) = crate::guard::check_head(&req) {
+    let cap = crate::guard::xml_body_cap(&req, domain).filter(|_| !bodyless);
+    let checked = match crate::guard::check_head(&req) {
+        Ok(()) if cap.is_some() && !crate::guard::is_signed(&req) => {
+            Err(crate::guard::anonymous_body())
+        }
+        other => other,
+    };
+    if let Err(r) = checked {
         let drained = bodyless || crate::guard::discard(req.into_body(), declared, waits).await;
         let mut resp = r.into_response();
         if !drained {
@@ -116,7 +123,6 @@ async fn serve(svc: s3s::service::S3Service, req: Request, domain: Option<&str>)
         return resp;
     }
     let read = Arc::new(AtomicBool::new(false));
-    let cap = crate::guard::xml_body_cap(&req, domain).filter(|_| !bodyless);
     let (parts, body) = req.into_parts();
     let body = match cap {
         Some(cap) => {
