@@ -26,10 +26,12 @@ mod staging;
 mod upload;
 mod version_id;
 mod versions;
+mod xml_body;
 mod xml_guard;
 
 pub use auth::KeyAuth;
-pub use guard::{MAX_CORS_BODY, MAX_PRESIGN_SECS, MAX_XML_BODY, REGION};
+pub use guard::{MAX_PRESIGN_SECS, REGION};
 pub use listener::{S3Options, router};
 pub use service::NasS3;
+pub use xml_body::{MAX_CORS_BODY, MAX_XML_BODY};
 pub use xml_guard::{MAX_XML_DEPTH, XmlRefusal, check_xml};

@@ -71,7 +71,7 @@ pub fn router(store: Store, opts: S3Options) -> Result<(Router, NasS3), String> 
         b.set_host(Domain(d.to_ascii_lowercase()));
     }
     let mut config = S3Config::default();
-    config.xml_max_body_size = crate::guard::MAX_XML_BODY;
+    config.xml_max_body_size = crate::xml_body::MAX_XML_BODY;
     b.set_config(Arc::new(StaticConfigProvider::new(Arc::new(config))));
     let svc = b.build();
     let domain = opts.domain.map(|d| d.to_ascii_lowercase());
@@ -106,15 +106,15 @@ async fn serve(svc: s3s::service::S3Service, req: Request, domain: Option<&str>)
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok());
-    let cap = crate::guard::xml_body_cap(&req, domain).filter(|_| !bodyless);
+    let cap = crate::xml_body::xml_body_cap(&req, domain).filter(|_| !bodyless);
     let checked = match crate::guard::check_head(&req) {
         Ok(()) if cap.is_some() && !crate::guard::is_signed(&req) => {
-            Err(crate::guard::anonymous_body())
+            Err(crate::xml_body::anonymous_body())
         }
         other => other,
     };
     if let Err(r) = checked {
-        let drained = bodyless || crate::guard::discard(req.into_body(), declared, waits).await;
+        let drained = bodyless || crate::xml_body::discard(req.into_body(), declared, waits).await;
         let mut resp = r.into_response();
         if !drained {
             resp.headers_mut()
@@ -127,7 +127,7 @@ async fn serve(svc: s3s::service::S3Service, req: Request, domain: Option<&str>)
     let body = match cap {
         Some(cap) => {
             read.store(true, Ordering::Relaxed);
-            match crate::guard::read_xml_body(body, declared, cap, waits).await {
+            match crate::xml_body::read_xml_body(body, declared, cap, waits).await {
                 Ok(bytes) => s3s::Body::from(bytes),
                 Err(r) => return r.into_response(),
             }
