@@ -2,9 +2,9 @@
 //! "Limits"): Signature Version 2 outside its time rules (`sigv2`); browser POST uploads
 //! (s3s would buffer the whole file before anything is checked); a SigV4 credential scope
 //! naming another region than [`REGION`]; presigned URLs valid for more than
-//! [`MAX_PRESIGN_SECS`]; a `versionId` on a write (a write always makes a new version);
-//! XML request bodies: `xml_body`. s3s itself refuses SigV4 signatures more than 15
-//! minutes from the server clock and expired presigned URLs.
+//! [`MAX_PRESIGN_SECS`]; a `versionId` on a write (a write always makes a new version).
+//! XML request bodies are checked by `xml_body`. s3s itself refuses SigV4 signatures more
+//! than 15 minutes from the server clock and expired presigned URLs.
 
 use axum::extract::Request;
 use axum::http::{HeaderValue, Method, StatusCode, header};
@@ -156,6 +156,12 @@ pub(crate) fn access_key(req: &Request) -> Option<String> {
     scope(param(&q, "X-Amz-Credential")?).map(|(ak, _)| ak.to_owned())
 }
 
+/// Whether a credential scope's region is this server's (`US`, the legacy name of
+/// us-east-1 that older clients such as s3cmd may sign with, is accepted as MinIO does).
+fn region_ok(region: &str) -> bool {
+    region == REGION || region == "US"
+}
+
 fn wrong_region(region: &str) -> String {
     format!("the region '{region}' is wrong; expecting '{REGION}'")
 }
@@ -188,7 +194,7 @@ pub fn check_head(req: &Request) -> Result<(), Refusal> {
     }
     if let Some(c) = auth.and_then(header_credential)
         && let Some((_, region)) = scope(c)
-        && region != REGION
+        && !region_ok(region)
     {
         return Err(Refusal::new(
             StatusCode::BAD_REQUEST,
@@ -201,7 +207,7 @@ pub fn check_head(req: &Request) -> Result<(), Refusal> {
     }
     if param(&q, "X-Amz-Signature").is_some() {
         if let Some((_, region)) = param(&q, "X-Amz-Credential").and_then(scope)
-            && region != REGION
+            && !region_ok(region)
         {
             return Err(Refusal::new(
                 StatusCode::BAD_REQUEST,
@@ -314,8 +320,10 @@ mod tests {
                  SignedHeaders=host, Signature=00"
             )
         };
-        let ok = auth("us-east-1");
-        assert_eq!(refused(&req("GET", "/b", &[("authorization", &ok)])), None);
+        for good in ["us-east-1", "US"] {
+            let ok = auth(good);
+            assert_eq!(refused(&req("GET", "/b", &[("authorization", &ok)])), None);
+        }
         for bad in ["eu-west-1", ""] {
             let a = auth(bad);
             assert_eq!(
