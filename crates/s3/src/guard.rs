@@ -156,10 +156,10 @@ pub(crate) fn access_key(req: &Request) -> Option<String> {
     scope(param(&q, "X-Amz-Credential")?).map(|(ak, _)| ak.to_owned())
 }
 
-/// Whether a credential scope's region is this server's (`US`, the legacy name of
-/// us-east-1 that older clients such as s3cmd may sign with, is accepted as MinIO does).
+/// Whether a credential scope's region is this server's. (`US`, the legacy name of
+/// us-east-1, is not: s3s refuses it as a region name anyway.)
 fn region_ok(region: &str) -> bool {
-    region == REGION || region == "US"
+    region == REGION
 }
 
 fn wrong_region(region: &str) -> String {
@@ -320,11 +320,9 @@ mod tests {
                  SignedHeaders=host, Signature=00"
             )
         };
-        for good in ["us-east-1", "US"] {
-            let ok = auth(good);
-            assert_eq!(refused(&req("GET", "/b", &[("authorization", &ok)])), None);
-        }
-        for bad in ["eu-west-1", ""] {
+        let ok = auth("us-east-1");
+        assert_eq!(refused(&req("GET", "/b", &[("authorization", &ok)])), None);
+        for bad in ["eu-west-1", "", "US"] {
             let a = auth(bad);
             assert_eq!(
                 refused(&req("GET", "/b", &[("authorization", &a)])),
