@@ -3,9 +3,10 @@
 //! browsers: preflight `OPTIONS` before any authentication (a preflight carries no
 //! credentials), and `Access-Control-*` headers on the real request when a rule matches.
 //!
-//! A preflight names a bucket but no user; buckets are folders of their owner's home, so
-//! the bucket is looked up across homes and the first (by home name) with CORS rules for
-//! it answers. The rules themselves are not secret: S3 reveals them the same way.
+//! Buckets are per user, so rules are kept, and looked up, per (owner, bucket): a real
+//! request gets the headers of its signer's own bucket only. A preflight names a bucket
+//! but no user: see [`Cors::preflight_rules`]. The rules themselves are not secret: S3
+//! reveals them the same way.
 
 use crate::keys::{blocking, bucket_path};
 use crate::service::{NasS3, need_bucket};
@@ -218,27 +219,50 @@ impl Cors {
         Cors { store }
     }
 
-    /// The CORS rules of bucket `bucket`, from the first home (by name) holding such a
-    /// bucket with rules.
-    pub fn rules(&self, bucket: &str) -> Result<Vec<Rule>, EngineError> {
+    /// The CORS rules of `owner`'s bucket `bucket` (none if either is missing).
+    pub fn rules(&self, owner: &str, bucket: &str) -> Result<Vec<Rule>, EngineError> {
         let Ok(p) = bucket_path(bucket) else {
             return Ok(Vec::new());
         };
+        if owner.starts_with(STAGING_PREFIX) {
+            return Ok(Vec::new());
+        }
+        let home = match self.store.home(owner) {
+            Ok(h) => h,
+            Err(EngineError::NotFound(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        match home.stat(&p) {
+            Ok(e) if e.kind == NodeKind::Dir => Ok(rules_of(&home.props(&p)?).unwrap_or_default()),
+            Ok(_) | Err(EngineError::NotFound(_)) => Ok(Vec::new()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The rules a preflight for `bucket` is answered from. A preflight carries no
+    /// signature; when its URL is presigned, the credential's access key names the owner
+    /// (an unknown key: no rules). Otherwise bucket names are per user, so the rules of
+    /// every user's bucket of that name are asked, in user-name order: a preflight only
+    /// lets a browser send the request, whose answer is signed and gets its owner's
+    /// headers only.
+    pub fn preflight_rules(
+        &self,
+        bucket: &str,
+        access_key: Option<&str>,
+    ) -> Result<Vec<Rule>, EngineError> {
+        if let Some(key) = access_key {
+            return match nas_auth::key_owner(&self.store.accounts(), key) {
+                Ok((owner, _)) => self.rules(&owner.name, bucket),
+                Err(_) => Ok(Vec::new()),
+            };
+        }
         let mut homes = self.store.homes()?;
         homes.sort();
+        let mut all = Vec::new();
         for name in homes.iter().filter(|n| !n.starts_with(STAGING_PREFIX)) {
-            let home = self.store.home(name)?;
-            match home.stat(&p) {
-                Ok(e) if e.kind == NodeKind::Dir => {
-                    if let Some(rules) = rules_of(&home.props(&p)?) {
-                        return Ok(rules);
-                    }
-                }
-                Ok(_) | Err(EngineError::NotFound(_)) => {}
-                Err(e) => return Err(e),
-            }
+            all.extend(self.rules(name, bucket)?);
         }
-        Ok(Vec::new())
+        Ok(all)
     }
 }
 

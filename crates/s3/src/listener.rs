@@ -1,8 +1,11 @@
 //! The S3 listener's HTTP stack: CORS first (a browser's preflight is answered before
-//! authentication, since it carries no credentials), then `s3s` (SigV4, routing, XML) on
-//! [`NasS3`]. Path-style addressing always works; virtual-host style (`bucket.DOMAIN`)
-//! too when a domain is configured. A request answered before its body was asked for, from
-//! a client waiting on `Expect: 100-continue`, closes its connection after the answer.
+//! authentication, since it carries no credentials; a real request gets its signer's
+//! rules), then the checks s3s does not make (`guard`: signature times and regions, XML
+//! bodies read whole under a size cap and a depth check), then `s3s` (signatures,
+//! routing, XML) on [`NasS3`]. Path-style addressing always works; virtual-host style
+//! (`bucket.DOMAIN`) too when a domain is configured. A request answered before its body
+//! was asked for, from a client waiting on `Expect: 100-continue`, closes its connection
+//! after the answer. Answers are logged at debug, 5xx ones (but 501) at ERROR.
 
 use crate::auth::KeyAuth;
 use crate::cors::Cors;
@@ -14,6 +17,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use nas_engine::Store;
 use s3s::S3Result;
+use s3s::config::{S3Config, StaticConfigProvider};
 use s3s::host::{S3Host, VirtualHost};
 use s3s::service::S3ServiceBuilder;
 use std::pin::Pin;
@@ -66,52 +70,107 @@ pub fn router(store: Store, opts: S3Options) -> Result<(Router, NasS3), String> 
     if let Some(d) = &opts.domain {
         b.set_host(Domain(d.to_ascii_lowercase()));
     }
+    let mut config = S3Config::default();
+    config.xml_max_body_size = crate::xml_body::MAX_XML_BODY;
+    b.set_config(Arc::new(StaticConfigProvider::new(Arc::new(config))));
     let svc = b.build();
+    let domain = opts.domain.map(|d| d.to_ascii_lowercase());
     let state = CorsState {
         cors: Cors::new(store),
-        domain: opts.domain,
+        domain: domain.clone(),
     };
     let app = Router::new()
         .fallback(move |req: Request| {
             let svc = svc.clone();
-            async move {
-                // a request without a body says so exactly (s3s wants a known length)
-                let bodyless = !req.headers().contains_key(header::CONTENT_LENGTH)
-                    && !req.headers().contains_key(header::TRANSFER_ENCODING);
-                let waits = crate::upload::waits_for_continue(req.headers());
-                let read = Arc::new(AtomicBool::new(false));
-                let req = req.map(|b| {
-                    if bodyless {
-                        s3s::Body::empty()
-                    } else {
-                        s3s::Body::http_body_unsync(Watched {
-                            inner: b,
-                            read: read.clone(),
-                        })
-                    }
-                });
-                let served = crate::auth::SIGNED_IN.scope(Default::default(), svc.call(req));
-                match served.await {
-                    Ok(resp) => {
-                        let mut resp = resp.map(axum::body::Body::new);
-                        if waits && !bodyless && !read.load(Ordering::Relaxed) {
-                            // answered before the body was asked for (no 100 Continue): the
-                            // client may still send it when its wait times out, so this
-                            // connection cannot carry another request
-                            resp.headers_mut()
-                                .insert(header::CONNECTION, HeaderValue::from_static("close"));
-                        }
-                        resp
-                    }
-                    Err(e) => {
-                        tracing::error!("s3: {e:?}");
-                        StatusCode::INTERNAL_SERVER_ERROR.into_response()
-                    }
-                }
-            }
+            let domain = domain.clone();
+            async move { serve(svc, req, domain.as_deref()).await }
         })
         .layer(axum::middleware::from_fn_with_state(state, cors_layer));
     Ok((app, s3))
+}
+
+/// The user whose access key signed the request (set on the response for the CORS layer;
+/// the signature may still have failed: it selects whose settings apply, never access).
+#[derive(Debug, Clone)]
+struct Signer(String);
+
+/// One S3 request: the checks made before s3s (`guard`), then s3s on [`NasS3`].
+async fn serve(svc: s3s::service::S3Service, req: Request, domain: Option<&str>) -> Response {
+    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+    // a request without a body says so exactly (s3s wants a known length)
+    let bodyless = !req.headers().contains_key(header::CONTENT_LENGTH)
+        && !req.headers().contains_key(header::TRANSFER_ENCODING);
+    let waits = crate::upload::waits_for_continue(req.headers());
+    let declared: Option<u64> = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    let cap = crate::xml_body::xml_body_cap(&req, domain).filter(|_| !bodyless);
+    let checked = match crate::guard::check_head(&req) {
+        Ok(()) if cap.is_some() && !crate::guard::is_signed(&req) => {
+            Err(crate::xml_body::anonymous_body())
+        }
+        other => other,
+    };
+    if let Err(r) = checked {
+        let drained = bodyless || crate::xml_body::discard(req.into_body(), declared, waits).await;
+        let mut resp = r.into_response();
+        if !drained {
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        return resp;
+    }
+    let read = Arc::new(AtomicBool::new(false));
+    let (parts, body) = req.into_parts();
+    let body = match cap {
+        Some(cap) => {
+            read.store(true, Ordering::Relaxed);
+            match crate::xml_body::read_xml_body(body, declared, cap, waits).await {
+                Ok(bytes) => s3s::Body::from(bytes),
+                Err(r) => return r.into_response(),
+            }
+        }
+        None if bodyless => s3s::Body::empty(),
+        None => s3s::Body::http_body_unsync(Watched {
+            inner: body,
+            read: read.clone(),
+        }),
+    };
+    let req = Request::from_parts(parts, body);
+    let served = crate::auth::SIGNED_IN.scope(Default::default(), async {
+        let resp = svc.call(req).await;
+        let signer = crate::auth::SIGNED_IN
+            .try_with(|s| s.borrow().as_ref().map(|(_, p)| p.name.clone()))
+            .ok()
+            .flatten();
+        (resp, signer)
+    });
+    let (resp, signer) = served.await;
+    let mut resp = match resp {
+        Ok(resp) => resp.map(axum::body::Body::new),
+        Err(e) => {
+            tracing::error!(%method, %path, "s3: {e:?}");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    };
+    let status = resp.status();
+    if status.is_server_error() && status != StatusCode::NOT_IMPLEMENTED {
+        tracing::error!(%method, %path, %status, "s3: request failed");
+    } else {
+        tracing::debug!(%method, %path, %status, "s3: request served");
+    }
+    if waits && !bodyless && !read.load(Ordering::Relaxed) {
+        // answered before the body was asked for (no 100 Continue): the client may still
+        // send it when its wait times out, so this connection cannot carry another request
+        resp.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    if let Some(name) = signer {
+        resp.extensions_mut().insert(Signer(name));
+    }
+    resp
 }
 
 /// A request body that records whether anything asked for it (which is when hyper sends
@@ -146,7 +205,7 @@ impl http_body::Body for Watched {
 fn bucket_of(req: &Request, domain: Option<&str>) -> Option<String> {
     if let Some(d) = domain {
         let host = req.headers().get(header::HOST)?.to_str().ok()?;
-        let host = host.split(':').next().unwrap_or(host);
+        let host = host.split(':').next().unwrap_or(host).to_ascii_lowercase();
         if let Some(b) = host
             .strip_suffix(d)
             .and_then(|b| b.strip_suffix('.'))
@@ -188,58 +247,37 @@ async fn cors_layer(State(st): State<CorsState>, req: Request, next: Next) -> Re
         && req
             .headers()
             .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
-    let rules = match bucket_of(&req, st.domain.as_deref()) {
-        Some(b) => {
-            let cors = st.cors.clone();
-            tokio::task::spawn_blocking(move || cors.rules(&b))
-                .await
-                .ok()
-                .and_then(Result::ok)
-                .unwrap_or_default()
-        }
-        None => Vec::new(),
-    };
+    let bucket = bucket_of(&req, st.domain.as_deref());
     if preflight {
-        let method = text(req.headers(), header::ACCESS_CONTROL_REQUEST_METHOD).unwrap_or_default();
-        let asked = text(req.headers(), header::ACCESS_CONTROL_REQUEST_HEADERS).unwrap_or_default();
-        let headers: Vec<&str> = asked
-            .split(',')
-            .map(str::trim)
-            .filter(|h| !h.is_empty())
-            .collect();
-        let Some(rule) = rules.iter().find(|r| r.allows(&origin, &method, &headers)) else {
-            return forbidden();
+        // no signature: a presigned URL's credential names the owner; otherwise every
+        // owner of a bucket of this name is asked (the real request, signed, gets only
+        // its owner's headers)
+        let key = crate::guard::access_key(&req);
+        let rules = match bucket {
+            Some(b) => {
+                let cors = st.cors.clone();
+                tokio::task::spawn_blocking(move || cors.preflight_rules(&b, key.as_deref()))
+                    .await
+                    .ok()
+                    .and_then(Result::ok)
+                    .unwrap_or_default()
+            }
+            None => Vec::new(),
         };
-        let mut resp = StatusCode::OK.into_response();
-        let h = resp.headers_mut();
-        set(
-            h,
-            header::ACCESS_CONTROL_ALLOW_ORIGIN,
-            rule.allow_origin(&origin),
-        );
-        set(
-            h,
-            header::ACCESS_CONTROL_ALLOW_METHODS,
-            &rule.methods().join(", "),
-        );
-        if !headers.is_empty() {
-            set(h, header::ACCESS_CONTROL_ALLOW_HEADERS, &headers.join(", "));
-        }
-        if let Some(age) = rule.max_age() {
-            set(h, header::ACCESS_CONTROL_MAX_AGE, &age.to_string());
-        }
-        if rule.allow_origin(&origin) != "*" {
-            set(h, header::ACCESS_CONTROL_ALLOW_CREDENTIALS, "true");
-        }
-        set(
-            h,
-            header::VARY,
-            "Origin, Access-Control-Request-Headers, Access-Control-Request-Method",
-        );
-        return resp;
+        return answer_preflight(&req, &origin, &rules);
     }
     let method = req.method().as_str().to_owned();
     let mut resp = next.run(req).await;
+    let (Some(b), Some(Signer(owner))) = (bucket, resp.extensions().get::<Signer>().cloned())
+    else {
+        return resp;
+    };
+    let cors = st.cors.clone();
+    let rules = tokio::task::spawn_blocking(move || cors.rules(&owner, &b))
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or_default();
     if let Some(rule) = rules.iter().find(|r| r.allows(&origin, &method, &[])) {
         let h = resp.headers_mut();
         set(
@@ -259,5 +297,46 @@ async fn cors_layer(State(st): State<CorsState>, req: Request, next: Next) -> Re
         }
         set(h, header::VARY, "Origin");
     }
+    resp
+}
+
+/// The answer to a preflight from the first of `rules` that allows it (403 if none does).
+fn answer_preflight(req: &Request, origin: &str, rules: &[crate::cors::Rule]) -> Response {
+    let method = text(req.headers(), header::ACCESS_CONTROL_REQUEST_METHOD).unwrap_or_default();
+    let asked = text(req.headers(), header::ACCESS_CONTROL_REQUEST_HEADERS).unwrap_or_default();
+    let headers: Vec<&str> = asked
+        .split(',')
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+        .collect();
+    let Some(rule) = rules.iter().find(|r| r.allows(origin, &method, &headers)) else {
+        return forbidden();
+    };
+    let mut resp = StatusCode::OK.into_response();
+    let h = resp.headers_mut();
+    set(
+        h,
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        rule.allow_origin(origin),
+    );
+    set(
+        h,
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        &rule.methods().join(", "),
+    );
+    if !headers.is_empty() {
+        set(h, header::ACCESS_CONTROL_ALLOW_HEADERS, &headers.join(", "));
+    }
+    if let Some(age) = rule.max_age() {
+        set(h, header::ACCESS_CONTROL_MAX_AGE, &age.to_string());
+    }
+    if rule.allow_origin(origin) != "*" {
+        set(h, header::ACCESS_CONTROL_ALLOW_CREDENTIALS, "true");
+    }
+    set(
+        h,
+        header::VARY,
+        "Origin, Access-Control-Request-Headers, Access-Control-Request-Method",
+    );
     resp
 }

@@ -100,7 +100,7 @@ pub async fn create(
         input.content_type.as_ref().map(|c| c.to_string()),
         &std,
         input.metadata.clone(),
-    );
+    )?;
     attrs.user.insert(BUCKET_KEY.into(), input.bucket.clone());
     attrs.user.insert(OBJECT_KEY.into(), input.key.clone());
     if let Some(a) = algo {
@@ -260,12 +260,11 @@ pub async fn upload_part_copy(
     };
     need_bucket(&home, sb).await?;
     let from = object_path(sb, sk)?;
-    let version = match version_id.as_deref() {
-        None | Some("null") => None,
-        Some(v) => Some(nas_types::VersionNum(
-            v.parse().map_err(|_| s3_error!(NoSuchVersion))?,
-        )),
-    };
+    let version = version_id
+        .as_deref()
+        .map(crate::version_id::existing)
+        .transpose()?;
+    let vid = version_id.clone();
     let staging = s3.staging(&who).await?;
     let (id, b, k) = (
         input.upload_id.clone(),
@@ -277,17 +276,19 @@ pub async fn upload_part_copy(
     let quota = who.quota;
     let (md5_hex, mtime) = tokio::task::spawn_blocking(move || -> S3Result<(String, i64)> {
         let (dir, _) = find_upload(&staging, &id, &b, &k)?;
-        let src = home.open(&from, version).map_err(s3_err)?;
+        let src = home.open(&from, version).map_err(|e| match (e, &vid) {
+            (EngineError::NotFound(_), Some(id)) if version.is_some() => {
+                crate::version_id::no_such_version(id)
+            }
+            (e, _) => s3_err(e),
+        })?;
         let range = copy_range(range_spec.as_deref(), src.version().size)?;
         let path = part_path(&dir, n);
         if let Some(q) = quota {
             let replaced = staging.stat(&path).map(|e| e.size).unwrap_or(0);
             let used = home.used_bytes().map_err(s3_err)? + staging.used_bytes().map_err(s3_err)?;
             if used.saturating_sub(replaced) + range.len() > q {
-                return Err(S3Error::with_message(
-                    S3ErrorCode::Custom("QuotaExceeded".into()),
-                    "the user's quota would be exceeded; nothing was stored",
-                ));
+                return Err(crate::upload::quota_exceeded());
             }
         }
         let mut w = staging

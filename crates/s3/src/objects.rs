@@ -8,13 +8,17 @@ use crate::keys::{blocking, bucket_path, object_path, s3_err};
 use crate::read::file_entry;
 use crate::service::{NasS3, need_bucket, timestamp};
 use crate::upload::{Body, QuotaBase, Target, receive};
+use crate::version_id;
 use futures_util::StreamExt;
-use nas_engine::{EngineError, Entry, Expect, FileAttrs, NodeKind};
+use nas_engine::{EngineError, Entry, Expect, FileAttrs, NodeKind, WriteOptions};
 use nas_md5::Md5;
 use nas_types::ContentHash;
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 use std::collections::BTreeMap;
+
+/// Most keys one DeleteObjects request may name (AWS's limit; more is `MalformedXML`).
+pub const MAX_DELETE_KEYS: usize = 1000;
 
 /// User-metadata key under which the MD5 of the content is kept (the S3 ETag). Keys with
 /// the `s3:` prefix are reserved and never returned as `x-amz-meta-*`.
@@ -93,13 +97,46 @@ impl Standard {
     }
 }
 
+/// Most bytes of user metadata (`x-amz-meta-*` keys and values) an object keeps: 2 KB,
+/// as AWS.
+pub const MAX_USER_METADATA: usize = 2 << 10;
+
+/// Most bytes of everything an object keeps besides its data (type, standard headers,
+/// user metadata): 8 KiB, AWS's limit on a request's headers.
+pub const MAX_OBJECT_ATTRS: usize = 8 << 10;
+
+/// Refuses attributes over [`MAX_USER_METADATA`] or [`MAX_OBJECT_ATTRS`] with
+/// `MetadataTooLarge` (each version stores its own copy, and none counts against quota).
+pub fn check_attrs(attrs: &FileAttrs) -> S3Result<()> {
+    let size = |pred: &dyn Fn(&str) -> bool| -> usize {
+        attrs
+            .user
+            .iter()
+            .filter(|(k, _)| pred(k))
+            .map(|(k, v)| k.len() + v.len())
+            .sum()
+    };
+    let user = size(&|k| !k.starts_with("s3:"));
+    let all = size(&|_| true) + attrs.content_type.as_ref().map_or(0, String::len);
+    if user > MAX_USER_METADATA || all > MAX_OBJECT_ATTRS {
+        return Err(S3Error::with_message(
+            S3ErrorCode::MetadataTooLarge,
+            format!(
+                "Your metadata headers exceed the maximum allowed metadata size \
+                 ({MAX_USER_METADATA} bytes of x-amz-meta-*, {MAX_OBJECT_ATTRS} in all)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// The attributes of a new object: its type, standard headers and user metadata (keys
-/// under the reserved `s3:` prefix are dropped).
+/// under the reserved `s3:` prefix are dropped), within [`check_attrs`]'s limits.
 pub fn object_attrs(
     content_type: Option<String>,
     std: &Standard,
     metadata: Option<Metadata>,
-) -> FileAttrs {
+) -> S3Result<FileAttrs> {
     let mut user: BTreeMap<String, String> = metadata.unwrap_or_default().into_iter().collect();
     user.retain(|k, _| !k.starts_with("s3:"));
     for (k, v) in STANDARD.iter().zip(std.values()) {
@@ -107,7 +144,9 @@ pub fn object_attrs(
             user.insert((*k).to_owned(), v.clone());
         }
     }
-    FileAttrs { content_type, user }
+    let attrs = FileAttrs { content_type, user };
+    check_attrs(&attrs)?;
+    Ok(attrs)
 }
 
 /// PutObject.
@@ -212,7 +251,7 @@ async fn put_body(
         input.content_type.as_ref().map(|c| c.to_string()),
         &std,
         input.metadata.clone(),
-    );
+    )?;
     let target = Target {
         home,
         path,
@@ -250,6 +289,15 @@ pub async fn delete(
     let input = req.input;
     need_bucket(&home, &input.bucket).await?;
     let p = object_path(&input.bucket, &input.key)?;
+    if let Some(id) = input.version_id {
+        // exactly that version, or nothing
+        let num = version_id::parse(&id)?;
+        blocking(move || version_id::delete(&home, &p, num)).await?;
+        return Ok(S3Response::new(DeleteObjectOutput {
+            version_id: Some(id),
+            ..Default::default()
+        }));
+    }
     // S3 semantics: deleting a missing key succeeds
     blocking(move || match home.delete(&p) {
         Ok(_) | Err(EngineError::NotFound(_)) => Ok(()),
@@ -263,12 +311,12 @@ pub async fn copy(
     s3: &NasS3,
     req: S3Request<CopyObjectInput>,
 ) -> S3Result<S3Response<CopyObjectOutput>> {
-    let (home, _) = s3.writer(&req).await?;
+    let (home, who) = s3.writer(&req).await?;
     let input = req.input;
     let CopySource::Bucket {
         bucket: sb,
         key: sk,
-        ..
+        version_id,
     } = &input.copy_source
     else {
         return Err(s3_error!(
@@ -276,9 +324,34 @@ pub async fn copy(
             "access point copy sources are not supported"
         ));
     };
-    file_entry(&home, sb, sk).await?;
+    let version = version_id
+        .as_deref()
+        .map(version_id::existing)
+        .transpose()?;
+    let source = file_entry(&home, sb, sk).await?;
     need_bucket(&home, &input.bucket).await?;
     let from = object_path(sb, sk)?;
+    let mut size = source.size;
+    if let (Some(num), Some(id)) = (version, version_id) {
+        let (h, p) = (home.clone(), from.clone());
+        let versions = blocking(move || h.versions(&p)).await?;
+        let Some(v) = versions.iter().find(|v| v.num == num) else {
+            return Err(version_id::no_such_version(id));
+        };
+        size = v.size;
+    }
+    if let Some(q) = who.quota {
+        // a copy shares chunks, but counts against the quota like any write
+        let (h, to) = (home.clone(), object_path(&input.bucket, &input.key)?);
+        let used = blocking(move || {
+            Ok(h.used_bytes()?
+                .saturating_sub(h.stat(&to).map(|e| e.size).unwrap_or(0)))
+        })
+        .await?;
+        if used + size > q {
+            return Err(crate::upload::quota_exceeded());
+        }
+    }
     let to = object_path(&input.bucket, &input.key)?;
     let replace = input
         .metadata_directive
@@ -297,12 +370,23 @@ pub async fn copy(
             user,
         }
     });
+    if let Some(a) = &new_attrs {
+        check_attrs(a)?;
+    }
     let h = home.clone();
     let e = blocking(move || {
         if let Some(parent) = to.parent() {
             h.mkdir_all(&parent)?;
         }
-        if from != to {
+        if let Some(num) = version {
+            // that version's content and attributes, as the destination's new version
+            let src = h.open(&from, Some(num))?;
+            let attrs = src.version().attrs.clone();
+            h.share(&to, &src)?.commit(WriteOptions {
+                attrs,
+                ..Default::default()
+            })?;
+        } else if from != to {
             h.copy(&from, &to, true)?;
         }
         if let Some(mut attrs) = new_attrs {
@@ -332,12 +416,19 @@ pub async fn delete_many(
     let input = req.input;
     need_bucket(&home, &input.bucket).await?;
     let quiet = input.delete.quiet.unwrap_or(false);
+    if input.delete.objects.len() > MAX_DELETE_KEYS {
+        return Err(S3Error::with_message(
+            S3ErrorCode::MalformedXML,
+            format!("DeleteObjects takes at most {MAX_DELETE_KEYS} keys a request"),
+        ));
+    }
     let mut deleted = Vec::new();
     let mut errors = Vec::new();
     for obj in input.delete.objects {
         let key = obj.key.clone();
-        let result = match object_path(&input.bucket, &key) {
-            Ok(p) => {
+        let vid = obj.version_id.clone();
+        let result = match (object_path(&input.bucket, &key), &vid) {
+            (Ok(p), None) => {
                 let h = home.clone();
                 blocking(move || match h.delete(&p) {
                     Ok(_) | Err(EngineError::NotFound(_)) => Ok(()),
@@ -345,19 +436,27 @@ pub async fn delete_many(
                 })
                 .await
             }
-            Err(e) => Err(e),
+            (Ok(p), Some(id)) => match version_id::parse(id) {
+                Ok(num) => {
+                    let h = home.clone();
+                    blocking(move || version_id::delete(&h, &p, num)).await
+                }
+                Err(e) => Err(e),
+            },
+            (Err(e), _) => Err(e),
         };
         match result {
             Ok(()) if !quiet => deleted.push(DeletedObject {
                 key: Some(key),
+                version_id: vid,
                 ..Default::default()
             }),
             Ok(()) => {}
             Err(e) => errors.push(Error {
+                version_id: vid,
                 key: Some(key),
                 code: Some(e.code().as_str().to_owned()),
                 message: e.message().map(str::to_owned),
-                ..Default::default()
             }),
         }
     }

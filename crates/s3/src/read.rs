@@ -62,18 +62,16 @@ pub(crate) async fn file_entry(req_home: &Home, bucket: &str, key: &str) -> S3Re
 /// Version `id` of the object `e` (its current version when `id` is `None`). Version ids
 /// are the engine's version numbers.
 async fn at_version(home: &Home, mut e: Entry, id: Option<&str>) -> S3Result<Entry> {
-    let Some(id) = id.filter(|v| *v != "null") else {
+    let Some(id) = id else {
         return Ok(e);
     };
-    let num: u64 = id
-        .parse()
-        .map_err(|_| s3_error!(NoSuchVersion, "no such version"))?;
+    let num = crate::version_id::existing(id)?;
     let (h, p) = (home.clone(), e.path.clone());
     let all = blocking(move || h.versions(&p)).await?;
     let v = all
         .into_iter()
-        .find(|v| v.num.0 == num)
-        .ok_or_else(|| s3_error!(NoSuchVersion, "no such version"))?;
+        .find(|v| v.num == num)
+        .ok_or_else(|| crate::version_id::no_such_version(id))?;
     e.version = Some(v.num);
     e.size = v.size;
     e.mtime_ns = v.mtime_ns;

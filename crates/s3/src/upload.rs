@@ -339,17 +339,20 @@ impl WriterTask {
     }
 }
 
+/// `QuotaExceeded` (403, as MinIO answers): the one answer of every write over quota.
+pub(crate) fn quota_exceeded() -> S3Error {
+    let mut err = S3Error::with_message(
+        S3ErrorCode::Custom("QuotaExceeded".into()),
+        "the user's quota would be exceeded; nothing was stored",
+    );
+    err.set_status_code(http::StatusCode::FORBIDDEN);
+    err
+}
+
 /// The S3 error for a writer that refused the upload.
 fn refusal(r: Refused) -> S3Error {
     match r {
-        Refused::Quota => {
-            let mut err = S3Error::with_message(
-                S3ErrorCode::Custom("QuotaExceeded".into()),
-                "the user's quota would be exceeded; nothing was stored",
-            );
-            err.set_status_code(http::StatusCode::FORBIDDEN);
-            err
-        }
+        Refused::Quota => quota_exceeded(),
         Refused::NoBucket => s3_error!(NoSuchBucket),
         Refused::Engine(e) => s3_err(e),
     }

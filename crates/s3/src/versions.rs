@@ -65,10 +65,11 @@ pub async fn list_versions(
     let delimiter = input.delimiter.clone().filter(|d| !d.is_empty());
     let max = input.max_keys.unwrap_or(1000).clamp(1, 1000) as usize;
     let key_marker = input.key_marker.clone().filter(|k| !k.is_empty());
-    let vid_marker: Option<u64> = input
-        .version_id_marker
-        .as_deref()
-        .and_then(|v| v.parse().ok());
+    // a malformed marker is refused, never read as "from the start"
+    let vid_marker: Option<u64> = match input.version_id_marker.as_deref() {
+        None | Some("") => None,
+        Some(v) => crate::version_id::parse(v)?.map(|n| n.0),
+    };
     let bucket = input.bucket.clone();
     let (p2, d2) = (prefix.clone(), delimiter.clone());
     let (versions, prefixes, next) = blocking(move || {

@@ -150,10 +150,15 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
         s3_domain: a.s3_domain,
     };
     let cfg = Config::load(a.config.as_deref(), flags)?;
+    let mut filter =
+        tracing_subscriber::EnvFilter::try_new(&cfg.log).context("invalid log filter")?;
+    if !cfg.log.contains("s3s") {
+        // s3s logs every refused request (unsigned, bad signature, NotImplemented, a
+        // malformed body with its bytes) at ERROR; the S3 door logs its failures itself
+        filter = filter.add_directive("s3s=off".parse().context("log directive")?);
+    }
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_new(&cfg.log).context("invalid log filter")?,
-        )
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
     let store = Store::open(&cfg.data, StoreOptions::default())
