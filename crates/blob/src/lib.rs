@@ -17,6 +17,8 @@
 //! assert_eq!(store.read(&loc).unwrap(), b"frame");
 //! ```
 
+#[cfg(feature = "conformance")]
+pub mod conformance;
 mod faults;
 mod local;
 
