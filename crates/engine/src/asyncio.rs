@@ -1,11 +1,13 @@
 //! [`AsyncHome`]: the engine from async code. Each call runs on tokio's blocking pool,
-//! so disk and database waits never stall the runtime's workers.
+//! so disk and database waits never stall the runtime's workers. Its streaming read (and
+//! [`read_ahead`]) serve the WebDAV and S3 downloads; its streaming `write` is the async
+//! upload path the single upload API of the doors is to be built on (no door uses it yet).
 
 use crate::error::{EngineError, EngineResult};
-use crate::home::{Entry, Home, ListPage};
+use crate::home::Home;
 use crate::read::RangeReader;
 use crate::write::WriteOptions;
-use nas_meta::{TrashRecord, VersionRecord};
+use nas_meta::VersionRecord;
 use nas_types::{ByteRange, NasPath, VersionNum};
 use tokio::sync::mpsc;
 
@@ -27,41 +29,6 @@ impl AsyncHome {
     /// Wraps a home.
     pub fn new(home: Home) -> Self {
         AsyncHome { home }
-    }
-
-    /// See [`Home::stat`].
-    pub async fn stat(&self, path: NasPath) -> EngineResult<Entry> {
-        let h = self.home.clone();
-        blocking(move || h.stat(&path)).await
-    }
-
-    /// See [`Home::list`].
-    pub async fn list(
-        &self,
-        path: NasPath,
-        after: Option<String>,
-        limit: usize,
-    ) -> EngineResult<ListPage> {
-        let h = self.home.clone();
-        blocking(move || h.list(&path, after.as_deref(), limit)).await
-    }
-
-    /// See [`Home::mkdir`].
-    pub async fn mkdir(&self, path: NasPath) -> EngineResult<Entry> {
-        let h = self.home.clone();
-        blocking(move || h.mkdir(&path)).await
-    }
-
-    /// See [`Home::rename`].
-    pub async fn rename(&self, from: NasPath, to: NasPath, overwrite: bool) -> EngineResult<Entry> {
-        let h = self.home.clone();
-        blocking(move || h.rename(&from, &to, overwrite)).await
-    }
-
-    /// See [`Home::delete`].
-    pub async fn delete(&self, path: NasPath) -> EngineResult<TrashRecord> {
-        let h = self.home.clone();
-        blocking(move || h.delete(&path)).await
     }
 
     /// Writes a version from a channel of body parts (e.g. an HTTP body): `Ok(Some(bytes))`
@@ -106,11 +73,6 @@ impl AsyncHome {
         let v = reader.version().clone();
         let r = reader.range(range.unwrap_or(ByteRange::full(v.size)));
         Ok((v, read_ahead(r)))
-    }
-
-    /// The wrapped synchronous handle.
-    pub fn sync_home(&self) -> &Home {
-        &self.home
     }
 }
 
