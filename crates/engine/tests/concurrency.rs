@@ -134,7 +134,8 @@ fn async_facade_streams_from_a_tokio_runtime() {
                 .await
                 .is_err()
         );
-        assert_eq!(h.stat(p("/a.bin")).await.unwrap().version.unwrap().0, 1);
+        let sync = home(&s);
+        assert_eq!(sync.stat(&p("/a.bin")).unwrap().version.unwrap().0, 1);
         let (_, mut rx) = h
             .read(
                 p("/a.bin"),
