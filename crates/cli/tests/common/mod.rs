@@ -244,32 +244,71 @@ pub fn promtool_check(text: &str) {
     );
 }
 
-/// The shared corpus (`make_corpus.py` from `../shared`, or `SILENT_NAS_SHARED`) made in
-/// `dir` with `small` small files, one version: the folder to upload (its small files
-/// moved inside).
+/// A deterministic tree for the client tests, made by the project's own code (no file
+/// outside the repository): `text/` (pseudo-text files in nested folders, some names with
+/// spaces and non-ASCII), `image.bin` (24 MiB of text, random and zero regions: a multipart
+/// upload for every client), `media.bin` (16 MiB incompressible), `notes.gz` (opaque bytes),
+/// `empty.txt`, and `small/` with `small` files of 100 B to 8 KiB. Returns the tree's root.
 pub fn make_corpus(dir: &Path, small: u32) -> PathBuf {
-    let shared = std::env::var("SILENT_NAS_SHARED")
-        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared").to_owned());
-    let made = Command::new("python3")
-        .arg(format!("{shared}/datasets/make_corpus.py"))
-        .arg(dir)
-        .args([
-            "--versions",
-            "1",
-            "--small",
-            &small.to_string(),
-            "--text-mb",
-            "2",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        made.status.success(),
-        "corpus: {}",
-        String::from_utf8_lossy(&made.stderr)
-    );
     let src = dir.join("v0");
-    std::fs::rename(dir.join("small"), src.join("small")).unwrap();
+    let words = [
+        "alpha ", "beta ", "gamma ", "storage ", "chunk ", "version ", "trash ", "\n",
+    ];
+    let mut x = 0x5eed_u64;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let mut text = |len: usize, next: &mut dyn FnMut() -> u64| {
+        let mut t = Vec::with_capacity(len + 16);
+        while t.len() < len {
+            t.extend_from_slice(words[(next() % words.len() as u64) as usize].as_bytes());
+        }
+        t.truncate(len);
+        t
+    };
+    for i in 0..60u32 {
+        let folder = match i % 4 {
+            0 => src.join("text"),
+            1 => src.join("text/lib"),
+            2 => src.join("text/lib/deep er"),
+            _ => src.join("text/caf\u{e9}"),
+        };
+        std::fs::create_dir_all(&folder).unwrap();
+        let len = 1_000 + (next() % 60_000) as usize;
+        std::fs::write(folder.join(format!("file {i}.txt")), text(len, &mut next)).unwrap();
+    }
+    let mut image = Vec::with_capacity(24 << 20);
+    while image.len() < 24 << 20 {
+        match next() % 3 {
+            0 => image.extend(text(256 << 10, &mut next)),
+            1 => image.extend((0..(256 << 10) / 8).flat_map(|_| next().to_le_bytes())),
+            _ => image.extend(std::iter::repeat_n(0u8, 256 << 10)),
+        }
+    }
+    image.truncate(24 << 20);
+    std::fs::write(src.join("image.bin"), &image).unwrap();
+    let media: Vec<u8> = (0..(16 << 20) / 8)
+        .flat_map(|_| next().to_le_bytes())
+        .collect();
+    std::fs::write(src.join("media.bin"), &media).unwrap();
+    let notes: Vec<u8> = (0..40_000 / 8).flat_map(|_| next().to_le_bytes()).collect();
+    std::fs::write(src.join("notes.gz"), &notes).unwrap();
+    std::fs::write(src.join("empty.txt"), b"").unwrap();
+    std::fs::create_dir_all(src.join("small")).unwrap();
+    for i in 0..small {
+        let len = 100 + (next() % 8_092) as usize;
+        let bytes: Vec<u8> = (0..len.div_ceil(8))
+            .flat_map(|_| next().to_le_bytes())
+            .collect();
+        std::fs::write(
+            src.join("small").join(format!("s{i:05}.bin")),
+            &bytes[..len],
+        )
+        .unwrap();
+    }
     src
 }
 
