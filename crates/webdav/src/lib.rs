@@ -7,6 +7,7 @@
 //!
 //! It depends on `nas-engine` and `nas-auth` only: no chunk, pack or database detail.
 
+mod dead_props;
 mod extras;
 mod file;
 mod fs;
@@ -14,7 +15,9 @@ mod http_layer;
 mod locks;
 mod metadata;
 mod paths;
+mod precheck;
 mod responses;
+pub mod xml_guard;
 
 pub use http_layer::{DavState, router};
 pub use locks::{DbLs, MAX_LOCK_TIMEOUT};
