@@ -72,9 +72,11 @@ pub fn router(store: Store, opts: S3Options) -> Result<(Router, NasS3), String> 
         domain: opts.domain,
     };
     let app = Router::new()
-        .fallback(move |req: Request| {
+        .fallback(move |mut req: Request| {
             let svc = svc.clone();
             async move {
+                let query = req.uri().query().map(str::to_owned);
+                crate::read::normalize_range(req.headers_mut(), query.as_deref());
                 // a request without a body says so exactly (s3s wants a known length)
                 let bodyless = !req.headers().contains_key(header::CONTENT_LENGTH)
                     && !req.headers().contains_key(header::TRANSFER_ENCODING);
