@@ -356,6 +356,7 @@ fn destinations_are_validated_before_dav_server() {
         let r = req(&s, A, "MOVE", src, &["-H", "Destination: /dav/sub/"]);
         assert_eq!(r.status, 403, "{src}");
     }
+    still_serving(&s);
     // this host (or the host a proxy names) is fine
     let h = format!("Destination: http://{host}/dav/y.txt");
     assert_eq!(req(&s, A, "COPY", "/dav/x.txt", &["-H", &h]).status, 201);
@@ -373,6 +374,41 @@ fn destinations_are_validated_before_dav_server() {
     );
     assert_eq!(r.status, 201);
     assert_eq!(req(&s, A, "GET", "/dav/z.txt", &[]).body, b"version two");
+}
+
+#[test]
+fn copy_and_move_between_a_folder_and_its_inside_are_refused() {
+    let s = setup();
+    assert_eq!(req(&s, A, "MKCOL", "/dav/k", &[]).status, 201);
+    assert_eq!(req(&s, A, "MKCOL", "/dav/k/l", &[]).status, 201);
+    assert_eq!(put(&s, "/dav/k/l/f.txt", b"keep me").status, 201);
+    for (method, src, dest) in [
+        ("COPY", "/dav/k/", "/dav/k/l/in/"),
+        ("MOVE", "/dav/k/", "/dav/k/l/in/"),
+        ("COPY", "/dav/k/l/", "/dav/k/"), // the overwrite would delete the source first
+        ("MOVE", "/dav/k/l/", "/dav/k/"),
+        ("MOVE", "/dav/k/l/", "/dav/"),
+        ("COPY", "/dav/k/", "/dav/k/"),
+    ] {
+        let h = format!("Destination: {dest}");
+        let r = req(&s, A, method, src, &["-H", &h]);
+        assert_eq!(r.status, 403, "{method} {src} to {dest}");
+    }
+    assert_eq!(req(&s, A, "GET", "/dav/k/l/f.txt", &[]).body, b"keep me");
+    assert_eq!(req(&s, A, "GET", "/dav/k/l/in/l/f.txt", &[]).status, 404);
+    // siblings are fine
+    let r = req(&s, A, "COPY", "/dav/k/", &["-H", "Destination: /dav/k2/"]);
+    assert_eq!(r.status, 201);
+    assert_eq!(req(&s, A, "GET", "/dav/k2/l/f.txt", &[]).body, b"keep me");
+}
+
+#[test]
+fn macos_metadata_uploads_are_bounded() {
+    let s = setup();
+    assert_eq!(put(&s, "/dav/._x.txt", &[0u8; 4096]).status, 201);
+    let r = put(&s, "/dav/._big", &vec![0u8; (64 << 20) + 1]);
+    assert_eq!(r.status, 413);
+    still_serving(&s);
 }
 
 #[test]

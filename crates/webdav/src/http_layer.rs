@@ -8,7 +8,7 @@ use crate::extras::{VersionSelector, old_version, version_param, win32_modified}
 use crate::fs::{DavUser, EngineFs};
 use crate::locks::DbLs;
 use crate::paths::{check_uri_path, dav_path, macos_noise};
-use crate::precheck::{check_destination, guard_body, rewrite_range};
+use crate::precheck::{check_destination, check_nesting, guard_body, rewrite_range};
 use crate::responses::{challenge, dav_options, status};
 use axum::Router;
 use axum::body::Body;
@@ -17,12 +17,16 @@ use axum::response::Response;
 use axum::routing::any;
 use base64::Engine as _;
 use dav_server::DavHandler;
+use futures_util::StreamExt;
 use http::{HeaderValue, Method, Request, StatusCode, header};
 use nas_auth::{AuthError, Authenticator, Principal};
 use nas_engine::{AsyncHome, Store};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
+
+/// Largest macOS metadata file (`._name`, `.DS_Store`) a PUT may send; it is discarded.
+const MAX_NOISE_BODY: usize = 64 << 20;
 
 /// Shared state of the WebDAV door.
 #[derive(Clone)]
@@ -165,8 +169,9 @@ async fn handle(
         if path.trim_end_matches('/') == "/dav" || dav_path(&path).is_some_and(|p| p.is_root()) {
             return status(StatusCode::FORBIDDEN, "the home folder cannot be copied or moved");
         }
-        if let Err((code, why)) = check_destination(req.headers().get("destination"), req.headers())
-        {
+        let checked = check_destination(req.headers().get("destination"), req.headers())
+            .and_then(|dest| check_nesting(&path, &dest));
+        if let Err((code, why)) = checked {
             return status(code, why);
         }
     }
@@ -184,7 +189,15 @@ async fn handle(
     if macos_noise(&path) {
         return match req.method().as_str() {
             "PUT" => {
-                let _ = axum::body::to_bytes(req.into_body(), 64 << 20).await;
+                // drained, not buffered: nothing of it is kept, in memory or on disk
+                let mut body = req.into_body().into_data_stream();
+                let mut seen = 0usize;
+                while let Some(Ok(frame)) = body.next().await {
+                    seen += frame.len();
+                    if seen > MAX_NOISE_BODY {
+                        return status(StatusCode::PAYLOAD_TOO_LARGE, "macOS metadata too large");
+                    }
+                }
                 status(StatusCode::CREATED, "macOS metadata is not stored")
             }
             "DELETE" => status(StatusCode::NO_CONTENT, ""),

@@ -10,7 +10,8 @@
 //!   can be copied or moved onto the root of a home (§9.8.5 and §9.9.4: 403 when the
 //!   operation is forbidden); a path breaking the naming rules → 400. "This host" is the
 //!   request's `Host`, or what a proxy names in `X-Forwarded-Host` / `Forwarded: host=`,
-//!   compared without scheme and port, so a TLS proxy's public URL works;
+//!   compared without scheme and port, so a TLS proxy's public URL works; a source and
+//!   destination where one contains the other (or both are the same) → 403;
 //! - a `Range` on GET/HEAD is rewritten by the one rule of all doors
 //!   (`nas_types::RangeRequest::plan`): ranges merged, too many or amplifying ranges
 //!   dropped (the whole file), so dav-server's `multipart/byteranges` never outgrows the
@@ -64,10 +65,11 @@ fn too_large() -> Response {
 }
 
 /// Checks a COPY/MOVE `Destination` against the request's headers (see the module doc).
+/// On success, the destination's `/dav/…` path (still percent-encoded).
 pub fn check_destination(
     dest: Option<&HeaderValue>,
     headers: &HeaderMap,
-) -> Result<(), (StatusCode, &'static str)> {
+) -> Result<String, (StatusCode, &'static str)> {
     const BAD: (StatusCode, &str) = (StatusCode::BAD_REQUEST, "invalid Destination header");
     let d = dest.ok_or((StatusCode::BAD_REQUEST, "COPY and MOVE need a Destination"))?;
     let d = d.to_str().map_err(|_| BAD)?.trim();
@@ -105,7 +107,21 @@ pub fn check_destination(
             "Destination is outside the WebDAV namespace (/dav/)",
         ));
     }
-    check_uri_path(&path).map_err(|why| (StatusCode::BAD_REQUEST, why))
+    check_uri_path(&path).map_err(|why| (StatusCode::BAD_REQUEST, why))?;
+    Ok(path)
+}
+
+/// COPY/MOVE between a folder and something inside it (either way) is refused with 403:
+/// into itself it would copy without end, and onto its own ancestor the overwrite would
+/// delete the source before moving it (as Apache's mod_dav, RFC 4918 §9.8.5 "forbidden").
+pub fn check_nesting(src_uri: &str, dest_uri: &str) -> Result<(), (StatusCode, &'static str)> {
+    match (dav_path(src_uri), dav_path(dest_uri)) {
+        (Some(s), Some(d)) if s.is_within(&d) || d.is_within(&s) => Err((
+            StatusCode::FORBIDDEN,
+            "source and Destination contain one another",
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Whether `host` names this server: the `Host` header's host, or one a proxy forwarded
@@ -189,7 +205,9 @@ mod tests {
                 HeaderValue::from_str(v).unwrap(),
             );
         }
-        check_destination(Some(&HeaderValue::from_str(d).unwrap()), &h).map_err(|e| e.0)
+        check_destination(Some(&HeaderValue::from_str(d).unwrap()), &h)
+            .map(|_| ())
+            .map_err(|e| e.0)
     }
 
     #[test]
@@ -241,9 +259,18 @@ mod tests {
             assert_eq!(dest(d, host, &[]), Err(want), "{d}");
         }
         assert_eq!(
-            check_destination(None, &HeaderMap::new()).map_err(|e| e.0),
+            check_destination(None, &HeaderMap::new()).map(|_| ()).map_err(|e| e.0),
             Err(S::BAD_REQUEST)
         );
+    }
+
+    #[test]
+    fn nested_sources_and_destinations() {
+        assert!(check_nesting("/dav/k/", "/dav/k/l/in/").is_err());
+        assert!(check_nesting("/dav/k/l/", "/dav/k/").is_err());
+        assert!(check_nesting("/dav/k", "/dav/k/").is_err());
+        assert!(check_nesting("/dav/k/", "/dav/k2/").is_ok());
+        assert!(check_nesting("/dav/k/a.txt", "/dav/k/b.txt").is_ok());
     }
 
     #[test]
