@@ -159,7 +159,7 @@ fn range_requests_never_outgrow_the_file_over_webdav() {
         );
         match n {
             1000 => assert_eq!((r.status, &r.body), (200, &data)), // too many: ignored
-            _ => assert_eq!(r.status, 206), // merged into one range
+            _ => assert_eq!(r.status, 206),                        // merged into one range
         }
     }
     // many small disjoint ranges whose framing would outgrow them: the whole file
@@ -173,20 +173,36 @@ fn range_requests_never_outgrow_the_file_over_webdav() {
     // a normal single range and a real multipart answer still work
     let r = curl(&["-u", A, "-r", "10-19", &s.url("/dav/big.bin")], None);
     assert_eq!((r.status, &r.body[..]), (206, &data[10..20]));
-    let r = curl(&["-u", A, "-r", "0-9,500000-500009", &s.url("/dav/big.bin")], None);
+    let r = curl(
+        &["-u", A, "-r", "0-9,500000-500009", &s.url("/dav/big.bin")],
+        None,
+    );
     assert_eq!(r.status, 206);
-    assert!(r.header("content-type").unwrap().starts_with("multipart/byteranges"));
+    assert!(
+        r.header("content-type")
+            .unwrap()
+            .starts_with("multipart/byteranges")
+    );
     assert!(r.body.len() < 1000);
     // unsatisfiable is 416; an old version takes one range too
     assert_eq!(
         curl(&["-u", A, "-r", "2000000-", &s.url("/dav/big.bin")], None).status,
         416
     );
-    let r = curl(&["-u", A, "-r", "8-10", &s.url("/dav/x.txt?version=1")], None);
+    let r = curl(
+        &["-u", A, "-r", "8-10", &s.url("/dav/x.txt?version=1")],
+        None,
+    );
     assert_eq!((r.status, &r.body[..]), (206, &b"one"[..]));
     assert_eq!(r.header("content-range").unwrap(), "bytes 8-10/11");
     let r = curl(
-        &["-u", A, "-r", &overlapping(1000, 11_000), &s.url("/dav/x.txt?version=1")],
+        &[
+            "-u",
+            A,
+            "-r",
+            &overlapping(1000, 11_000),
+            &s.url("/dav/x.txt?version=1"),
+        ],
         None,
     );
     assert_eq!((r.status, &r.body[..]), (200, &b"version one"[..]));
@@ -202,7 +218,10 @@ fn range_requests_follow_the_same_rule_over_rest_and_s3() {
         curl(&["-u", &admin, "-X", "MKCOL", &s.url("/dav/bkt")], None).status,
         201
     );
-    curl(&["-u", &admin, "-T", "-", &s.url("/dav/bkt/big.bin")], Some(&data));
+    curl(
+        &["-u", &admin, "-T", "-", &s.url("/dav/bkt/big.bin")],
+        Some(&data),
+    );
     let many = overlapping(1000, MB);
     let some = overlapping(5, MB);
     // REST: one range or the whole file
@@ -273,7 +292,12 @@ fn a_version_selector_on_a_write_never_touches_the_current_file_over_webdav() {
     still_serving(&s);
     assert_eq!(req(&s, A, "GET", "/dav/y.txt", &[]).status, 404);
     // reads: a malformed selector is 400, an unknown version 404, never the current file
-    for q in ["?version=abc", "?version=", "?version=1&version=2", "?version=-1"] {
+    for q in [
+        "?version=abc",
+        "?version=",
+        "?version=1&version=2",
+        "?version=-1",
+    ] {
         let r = req(&s, A, "GET", &format!("/dav/x.txt{q}"), &[]);
         assert_eq!(r.status, 400, "{q}");
     }
@@ -292,7 +316,10 @@ fn a_version_selector_on_a_write_never_touches_the_current_file_over_webdav() {
 fn a_version_selector_on_a_write_never_touches_the_current_file_over_rest() {
     let s = setup();
     let api = |p: &str| s.url(&format!("/api/v1{p}"));
-    let r = curl(&["-u", A, "-X", "DELETE", &api("/files/x.txt?version=1")], None);
+    let r = curl(
+        &["-u", A, "-X", "DELETE", &api("/files/x.txt?version=1")],
+        None,
+    );
     assert_eq!(r.status, 400, "{}", r.text());
     let r = curl(
         &["-u", A, "-T", "-", &api("/upload/x.txt?version=1")],
@@ -304,7 +331,12 @@ fn a_version_selector_on_a_write_never_touches_the_current_file_over_rest() {
         400
     );
     still_serving(&s);
-    for q in ["?version=abc", "?version=", "?Version=1", "?version=1&version=2"] {
+    for q in [
+        "?version=abc",
+        "?version=",
+        "?Version=1",
+        "?version=1&version=2",
+    ] {
         let r = curl(&["-u", A, &api(&format!("/download/x.txt{q}"))], None);
         assert_eq!(r.status, 400, "{q}");
     }
@@ -431,7 +463,13 @@ fn a_lock_token_on_an_unlocked_file_fails_the_write() {
             Some(b"overwritten"),
         );
         assert_eq!(r.status, 412, "{token}");
-        let r = req(&s, A, "DELETE", "/dav/x.txt", &["-H", &format!("If: ({token})")]);
+        let r = req(
+            &s,
+            A,
+            "DELETE",
+            "/dav/x.txt",
+            &["-H", &format!("If: ({token})")],
+        );
         assert_eq!(r.status, 412, "{token}");
     }
     still_serving(&s);
@@ -448,7 +486,10 @@ fn a_lock_token_on_an_unlocked_file_fails_the_write() {
     );
     assert_eq!(r.status, 204);
     let unlock = format!("Lock-Token: {token}");
-    assert_eq!(req(&s, A, "UNLOCK", "/dav/x.txt", &["-H", &unlock]).status, 204);
+    assert_eq!(
+        req(&s, A, "UNLOCK", "/dav/x.txt", &["-H", &unlock]).status,
+        204
+    );
     let r = curl(
         &["-u", A, "-T", "-", "-H", &cond, &s.url("/dav/x.txt")],
         Some(b"stale write"),
@@ -490,7 +531,11 @@ fn dead_properties_are_limited_in_size_and_count() {
     assert!(r.text().contains("424"), "{}", r.text());
     assert!(!all_props(&s).contains("small"), "{}", all_props(&s));
     // 100 properties fit (in two patches), the 101st does not
-    let batch = |from: usize| (from..from + 50).map(|i| (format!("p{i}"), 100)).collect::<Vec<_>>();
+    let batch = |from: usize| {
+        (from..from + 50)
+            .map(|i| (format!("p{i}"), 100))
+            .collect::<Vec<_>>()
+    };
     for from in [0, 50] {
         let r = proppatch(&s, &batch(from));
         assert_eq!(r.status, 207);

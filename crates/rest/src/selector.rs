@@ -60,7 +60,11 @@ mod tests {
         assert!(refused(Method::POST, "/api/v1/upload/a", "x=1&version"));
         assert!(refused(Method::GET, "/api/v1/stat/a", "version=1"));
         assert!(refused(Method::GET, "/api/v1/download/a", "Version=1"));
-        assert!(refused(Method::GET, "/api/v1/download/a", "version=2&VERSION=1"));
+        assert!(refused(
+            Method::GET,
+            "/api/v1/download/a",
+            "version=2&VERSION=1"
+        ));
         assert!(stray_version(&Method::GET, "/api/v1/stat/a", None).is_none());
     }
 }

@@ -15,8 +15,8 @@ use crate::keys::{blocking, object_path, s3_err};
 use crate::objects::{PARTS_KEY, Standard, etag_of, user_metadata};
 use crate::service::{NasS3, need_bucket, timestamp};
 use bytes::Bytes;
-use nas_engine::{AsyncHome, Entry, Home, NodeKind};
 use http::{HeaderMap, HeaderValue, header};
+use nas_engine::{AsyncHome, Entry, Home, NodeKind};
 use nas_types::{ByteRange, RangeRequest, RangeSpec};
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
@@ -173,7 +173,10 @@ pub(crate) fn normalize_range(headers: &mut HeaderMap, query: Option<&str>) {
 
 /// Whether a SigV4 signature (header or presigned query) covers the `Range` header.
 fn range_is_signed(headers: &HeaderMap, query: Option<&str>) -> bool {
-    let listed = |list: &str| list.split(';').any(|h| h.trim().eq_ignore_ascii_case("range"));
+    let listed = |list: &str| {
+        list.split(';')
+            .any(|h| h.trim().eq_ignore_ascii_case("range"))
+    };
     let in_header = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -219,7 +222,9 @@ fn answer(
                 } => RangeSpec::FromTo(first, last),
                 Range::Suffix { length } => RangeSpec::Suffix(length),
             };
-            let rr = spec.resolve(e.size).ok_or_else(|| s3_error!(InvalidRange))?;
+            let rr = spec
+                .resolve(e.size)
+                .ok_or_else(|| s3_error!(InvalidRange))?;
             let cr = format!("bytes {}-{}/{}", rr.start, rr.end.saturating_sub(1), e.size);
             (rr, Some(cr), None)
         }
@@ -306,20 +311,36 @@ mod tests {
 
     #[test]
     fn ranges_are_normalized_unless_signed() {
-        assert_eq!(normalized("bytes=1-2", None, None).as_deref(), Some("bytes=1-2"));
-        assert_eq!(normalized("bytes = 5-", None, None).as_deref(), Some("bytes=5-"));
-        assert_eq!(normalized("bytes=-3", None, None).as_deref(), Some("bytes=-3"));
+        assert_eq!(
+            normalized("bytes=1-2", None, None).as_deref(),
+            Some("bytes=1-2")
+        );
+        assert_eq!(
+            normalized("bytes = 5-", None, None).as_deref(),
+            Some("bytes=5-")
+        );
+        assert_eq!(
+            normalized("bytes=-3", None, None).as_deref(),
+            Some("bytes=-3")
+        );
         assert_eq!(normalized("bytes=0-1,5-6", None, None), None);
         assert_eq!(normalized("bytes=x", None, None), None);
-        let sig = "AWS4-HMAC-SHA256 Credential=a/b, SignedHeaders=host;range;x-amz-date, Signature=c";
+        let sig =
+            "AWS4-HMAC-SHA256 Credential=a/b, SignedHeaders=host;range;x-amz-date, Signature=c";
         assert_eq!(
             normalized("bytes=0-1,5-6", Some(sig), None).as_deref(),
             Some("bytes=0-1,5-6")
         );
-        let unsigned = "AWS4-HMAC-SHA256 Credential=a/b, SignedHeaders=host;x-amz-date, Signature=c";
+        let unsigned =
+            "AWS4-HMAC-SHA256 Credential=a/b, SignedHeaders=host;x-amz-date, Signature=c";
         assert_eq!(normalized("bytes=0-1,5-6", Some(unsigned), None), None);
         assert_eq!(
-            normalized("bytes=0-1,5-6", None, Some("X-Amz-SignedHeaders=host%3Brange")).as_deref(),
+            normalized(
+                "bytes=0-1,5-6",
+                None,
+                Some("X-Amz-SignedHeaders=host%3Brange")
+            )
+            .as_deref(),
             Some("bytes=0-1,5-6")
         );
     }

@@ -159,7 +159,11 @@ mod tests {
         assert_eq!(version_param(Some("Version=3")), Version(3));
         assert_eq!(version_param(Some("%76ersion=3")), Version(3));
         for bad in [
-            "version=x", "version=", "version", "version=+1", "version=1&version=1",
+            "version=x",
+            "version=",
+            "version",
+            "version=+1",
+            "version=1&version=1",
             "version=99999999999999999999",
         ] {
             assert_eq!(version_param(Some(bad)), Malformed, "{bad}");

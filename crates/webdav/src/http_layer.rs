@@ -167,7 +167,10 @@ async fn handle(
     let method = req.method().as_str();
     if matches!(method, "COPY" | "MOVE") {
         if path.trim_end_matches('/') == "/dav" || dav_path(&path).is_some_and(|p| p.is_root()) {
-            return status(StatusCode::FORBIDDEN, "the home folder cannot be copied or moved");
+            return status(
+                StatusCode::FORBIDDEN,
+                "the home folder cannot be copied or moved",
+            );
         }
         let checked = check_destination(req.headers().get("destination"), req.headers())
             .and_then(|dest| check_nesting(&path, &dest));

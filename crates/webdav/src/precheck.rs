@@ -88,10 +88,7 @@ pub fn check_destination(
         }
         let host = uri.host().ok_or(BAD)?;
         if !this_host(host, headers) {
-            return Err((
-                StatusCode::BAD_GATEWAY,
-                "Destination is on another server",
-            ));
+            return Err((StatusCode::BAD_GATEWAY, "Destination is on another server"));
         }
         uri.path().to_owned()
     };
@@ -228,14 +225,14 @@ mod tests {
             dest(
                 "https://nas.example.com/dav/a",
                 host,
-                &[("forwarded", "for=1.2.3.4;host=\"nas.example.com:443\";proto=https")]
+                &[(
+                    "forwarded",
+                    "for=1.2.3.4;host=\"nas.example.com:443\";proto=https"
+                )]
             ),
             Ok(())
         );
-        assert_eq!(
-            dest("http://[::1]:80/dav/a", "[::1]:8080", &[]),
-            Ok(())
-        );
+        assert_eq!(dest("http://[::1]:80/dav/a", "[::1]:8080", &[]), Ok(()));
         use StatusCode as S;
         for (d, want) in [
             ("/dav", S::FORBIDDEN),
@@ -259,7 +256,9 @@ mod tests {
             assert_eq!(dest(d, host, &[]), Err(want), "{d}");
         }
         assert_eq!(
-            check_destination(None, &HeaderMap::new()).map(|_| ()).map_err(|e| e.0),
+            check_destination(None, &HeaderMap::new())
+                .map(|_| ())
+                .map_err(|e| e.0),
             Err(S::BAD_REQUEST)
         );
     }
