@@ -286,6 +286,45 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// Whatever the header, a multi-range answer is sorted, disjoint, inside the file,
+        /// and (with its framing) smaller than the file unless it is a single range.
+        #[test]
+        fn plans_never_amplify(
+            size in 0u64..5000,
+            specs in proptest::collection::vec((0u64..6000, 0u64..6000, 0u8..3), 1..40),
+        ) {
+            let h = format!("bytes={}", specs.iter().map(|&(a, b, k)| match k {
+                0 => format!("{}-{}", a.min(b), a.max(b)),
+                1 => format!("{a}-"),
+                _ => format!("-{b}"),
+            }).collect::<Vec<_>>().join(","));
+            let plan = RangeRequest::parse(&h).unwrap().plan(size);
+            if let RangePlan::Ranges(rs) = plan {
+                proptest::prop_assert!(!rs.is_empty());
+                for w in rs.windows(2) {
+                    proptest::prop_assert!(w[0].end < w[1].start);
+                }
+                for r in &rs {
+                    proptest::prop_assert!(r.start < r.end && r.end <= size);
+                }
+                let total: u64 = rs.iter().map(ByteRange::len).sum();
+                if rs.len() > 1 {
+                    let framed = total + MULTIPART_PART_OVERHEAD * (rs.len() as u64);
+                    proptest::prop_assert!(framed < size);
+                }
+            }
+        }
+
+        /// Arbitrary header text never panics the parser.
+        #[test]
+        fn parsing_never_panics(h in ".{0,200}") {
+            if let Some(r) = RangeRequest::parse(&h) {
+                let _ = (r.plan(1000), r.plan_single(1000));
+            }
+        }
+    }
+
     #[test]
     fn single_range_doors_serve_one_spec_or_the_whole_file() {
         let single = |h: &str, size| RangeRequest::parse(h).map(|r| r.plan_single(size));

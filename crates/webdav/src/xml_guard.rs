@@ -166,6 +166,45 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Arbitrary bytes never panic the scan.
+        #[test]
+        fn never_panics(body in proptest::collection::vec(proptest::num::u8::ANY, 0..400)) {
+            let _ = check_xml_depth(&body, 3);
+        }
+
+        /// For well-formed nestings with comments, CDATA and attributes in between, the
+        /// scan's verdict matches the true depth.
+        #[test]
+        fn agrees_with_the_true_depth(
+            steps in proptest::collection::vec(0u8..6, 0..200),
+            limit in 1usize..12,
+        ) {
+            let (mut body, mut depth, mut deepest) = (Vec::new(), 0usize, 0usize);
+            for s in steps {
+                match s {
+                    0 | 1 => {
+                        body.extend_from_slice(b"<e k=\"<x>/\">");
+                        depth += 1;
+                        deepest = deepest.max(depth);
+                    }
+                    2 if depth > 0 => {
+                        body.extend_from_slice(b"</e>");
+                        depth -= 1;
+                    }
+                    3 => {
+                        body.extend_from_slice(b"<s a='>'/>");
+                        deepest = deepest.max(depth + 1);
+                    }
+                    4 => body.extend_from_slice(b"<!-- <a><a> --><![CDATA[<b><b>]]>"),
+                    _ => body.extend_from_slice(b"text &amp; <?pi <c> ?>"),
+                }
+            }
+            body.extend(b"</e>".repeat(depth));
+            proptest::prop_assert_eq!(check_xml_depth(&body, limit).is_ok(), deepest <= limit);
+        }
+    }
+
     #[test]
     fn unterminated_constructs_end_the_scan() {
         for body in [
