@@ -550,3 +550,45 @@ fn dead_properties_are_limited_in_size_and_count() {
     assert!(!r.text().contains("507"), "{}", r.text());
     still_serving(&s);
 }
+
+#[test]
+fn a_user_holds_a_bounded_number_of_locks() {
+    let s = setup();
+    // 999 locks on new files over one connection (curl reuses it for every URL), then one
+    // more whose token we keep: 1,000
+    let body = "<?xml version=\"1.0\"?><D:lockinfo xmlns:D=\"DAV:\"><D:lockscope>\
+                <D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockinfo>";
+    let urls: Vec<String> = (0..999).map(|i| s.url(&format!("/dav/l{i}.txt"))).collect();
+    let out = std::process::Command::new("curl")
+        .args(["-s", "-u", A, "-X", "LOCK", "--data-binary", body])
+        .args(["-w", "%{http_code}\\n"])
+        .args(urls.iter().flat_map(|u| ["-o", "/dev/null", u.as_str()]))
+        .output()
+        .unwrap();
+    let codes = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(
+        codes.lines().filter(|c| *c == "201").count(),
+        999,
+        "{codes}"
+    );
+    let last = with_body(&s, A, "LOCK", "/dav/x.txt", body.as_bytes());
+    assert_eq!(last.status, 200);
+    let token = last.header("lock-token").unwrap();
+    // the next new lock is refused; refreshing a held one still works
+    let r = with_body(&s, A, "LOCK", "/dav/new.txt", body.as_bytes());
+    assert_eq!(r.status, 507, "{}", r.text());
+    let refresh = format!("If: ({token})");
+    assert_eq!(
+        req(&s, A, "LOCK", "/dav/x.txt", &["-H", &refresh]).status,
+        200
+    );
+    // releasing one makes room again
+    let unlock = format!("Lock-Token: {token}");
+    assert_eq!(
+        req(&s, A, "UNLOCK", "/dav/x.txt", &["-H", &unlock]).status,
+        204
+    );
+    let r = with_body(&s, A, "LOCK", "/dav/new.txt", body.as_bytes());
+    assert_eq!(r.status, 201);
+    still_serving(&s);
+}

@@ -28,6 +28,10 @@ use std::sync::{Arc, Mutex};
 /// Largest macOS metadata file (`._name`, `.DS_Store`) a PUT may send; it is discarded.
 const MAX_NOISE_BODY: usize = 64 << 20;
 
+/// Most locks one user holds at a time (they expire within 24 hours); a new LOCK beyond
+/// it answers 507 Insufficient Storage.
+pub const MAX_LOCKS_PER_USER: usize = 1000;
+
 /// Shared state of the WebDAV door.
 #[derive(Clone)]
 pub struct DavState {
@@ -258,6 +262,25 @@ async fn handle(
             Err(r) => return r,
         }
     };
+    // A new lock (a LOCK with a body; a refresh has none) beyond the per-user cap: 507.
+    if req.method().as_str() == "LOCK" && !body.is_empty() {
+        let (locks, user) = (st.store.locks(), who.name.clone());
+        let held = tokio::task::spawn_blocking(move || locks.list(Some(&user))).await;
+        match held {
+            Ok(Ok(l)) if l.len() >= MAX_LOCKS_PER_USER => {
+                return status(
+                    StatusCode::INSUFFICIENT_STORAGE,
+                    "too many locks held: release some first",
+                );
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                tracing::error!("lock table: {e}");
+                return status(StatusCode::INTERNAL_SERVER_ERROR, "internal error");
+            }
+            Err(_) => return status(StatusCode::INTERNAL_SERVER_ERROR, "internal error"),
+        }
+    }
     // Windows sets times with PROPPATCH Win32LastModifiedTime: applied as the mtime.
     let win32_mtime = (req.method().as_str() == "PROPPATCH")
         .then(|| win32_modified(&body))

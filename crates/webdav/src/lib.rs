@@ -19,5 +19,5 @@ mod precheck;
 mod responses;
 pub mod xml_guard;
 
-pub use http_layer::{DavState, router};
+pub use http_layer::{DavState, MAX_LOCKS_PER_USER, router};
 pub use locks::{DbLs, MAX_LOCK_TIMEOUT};
