@@ -5,6 +5,11 @@
 //! ETags, dead properties stored in the metadata database, old versions at
 //! `GET /dav/PATH?version=N`, `X-OC-Mtime`, and cheap answers to macOS metadata noise.
 //!
+//! Nothing reaches dav-server unchecked: XML bodies are bounded and depth-checked
+//! ([`xml_guard`], public so a fuzz target can call it), `Destination` is validated,
+//! `Range` is rewritten by the one rule of all doors, a `?version=` on anything but
+//! GET/HEAD is refused, and dead properties and locks have limits.
+//!
 //! It depends on `nas-engine` and `nas-auth` only: no chunk, pack or database detail.
 
 mod dead_props;
