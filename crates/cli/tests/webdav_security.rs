@@ -148,7 +148,8 @@ fn a_user_cannot_reach_another_home_by_any_spelling() {
 #[test]
 fn destination_is_compared_by_path_behind_a_proxy() {
     let (s, a, _b) = setup();
-    // a TLS proxy forwards to us but the client names its public https URL
+    // a TLS proxy forwards to us (naming the public host in X-Forwarded-Host) and the
+    // client names its public https URL
     let r = curl(
         &[
             "-u",
@@ -157,6 +158,8 @@ fn destination_is_compared_by_path_behind_a_proxy() {
             "COPY",
             "-H",
             "Destination: https://nas.example.com/dav/private/copy.txt",
+            "-H",
+            "X-Forwarded-Host: nas.example.com",
             &s.url("/dav/private/secret.txt"),
         ],
         None,

@@ -1,5 +1,6 @@
 //! `GET /download/{path}`: a file's content (current or `?version=N`), streamed from the
-//! engine in bounded memory, with a single `Range` (206/416), strong ETags (the BLAKE3 of
+//! engine in bounded memory, with a single `Range` (206/416; several ranges get the whole
+//! file — the one rule of all doors, `nas_types::RangeRequest`), strong ETags (the BLAKE3 of
 //! the content), `If-Match` (412), `If-None-Match` and `If-Modified-Since` (304), and a
 //! `Content-Disposition` naming the file.
 
@@ -12,7 +13,7 @@ use axum::extract::State;
 use axum::response::Response;
 use http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use nas_engine::{EngineError, FileReader};
-use nas_types::{ByteRange, VersionNum};
+use nas_types::{ByteRange, RangePlan, RangeRequest, VersionNum};
 use serde::Deserialize;
 use std::time::{Duration, UNIX_EPOCH};
 use utoipa::IntoParams;
@@ -76,7 +77,7 @@ pub async fn download(
     }
     let range_applies = header_str(&headers, header::IF_RANGE).is_none_or(|ir| ir == etag);
     let range = match header_str(&headers, header::RANGE).filter(|_| range_applies) {
-        Some(r) => parse_range(r, v.size)?,
+        Some(r) => single_range(r, v.size)?,
         None => None,
     };
     let ct = v
@@ -127,33 +128,15 @@ pub(crate) fn etag_matches(list: &str, etag: &str) -> bool {
         .any(|t| t == "*" || t.strip_prefix("W/").unwrap_or(t) == etag)
 }
 
-/// One `bytes=` range of a file of `size` bytes: `Ok(None)` for a header we ignore (not
-/// bytes, several ranges, malformed), 416 for a range that starts past the end.
-fn parse_range(h: &str, size: u64) -> RestResult<Option<ByteRange>> {
-    let Some(spec) = h.trim().strip_prefix("bytes=") else {
-        return Ok(None);
-    };
-    if spec.contains(',') {
-        return Ok(None); // several ranges: the whole file (RFC 9110 allows ignoring Range)
+/// The one range to serve of a file of `size` bytes (`nas_types::RangeRequest`'s rule for
+/// single-range doors): `Ok(None)` for the whole file (no usable header, several ranges),
+/// 416 when the range selects no byte.
+fn single_range(h: &str, size: u64) -> RestResult<Option<ByteRange>> {
+    match RangeRequest::parse(h).map(|r| r.plan_single(size)) {
+        None | Some(RangePlan::Whole) => Ok(None),
+        Some(RangePlan::Unsatisfiable) => Err(RestError::RangeNotSatisfiable(size)),
+        Some(RangePlan::Ranges(rs)) => Ok(rs.first().copied()),
     }
-    let Some((a, b)) = spec.trim().split_once('-') else {
-        return Ok(None);
-    };
-    let r = match (a.parse::<u64>(), b.parse::<u64>()) {
-        (Ok(start), Ok(end)) if start <= end => (start, end.saturating_add(1)),
-        (Ok(start), Err(_)) if b.is_empty() => (start, size),
-        (Err(_), Ok(n)) if a.is_empty() => {
-            if n == 0 {
-                return Err(RestError::RangeNotSatisfiable(size));
-            }
-            (size.saturating_sub(n), size)
-        }
-        _ => return Ok(None),
-    };
-    if r.0 >= size {
-        return Err(RestError::RangeNotSatisfiable(size));
-    }
-    Ok(Some(ByteRange::clamped(r.0, r.1, size)))
 }
 
 /// `attachment` with an ASCII fallback name and the UTF-8 name (RFC 6266).
@@ -213,7 +196,7 @@ mod tests {
 
     #[test]
     fn ranges() {
-        let r = |h: &str| parse_range(h, 100).map(|o| o.map(|r| (r.start, r.end)));
+        let r = |h: &str| single_range(h, 100).map(|o| o.map(|r| (r.start, r.end)));
         assert_eq!(r("bytes=0-9").ok(), Some(Some((0, 10))));
         assert_eq!(r("bytes=90-").ok(), Some(Some((90, 100))));
         assert_eq!(r("bytes=-10").ok(), Some(Some((90, 100))));

@@ -37,6 +37,7 @@ mod openapi;
 mod ops;
 mod ops_model;
 mod search;
+mod selector;
 mod sessions;
 mod state;
 mod token;
@@ -135,6 +136,7 @@ pub fn router(state: RestState) -> Router {
         .merge(tus::routes())
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(fallback)
+        .layer(axum::middleware::from_fn(selector::refuse_stray_version))
         .with_state(state)
 }
 

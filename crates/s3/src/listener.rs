@@ -80,10 +80,14 @@ pub fn router(store: Store, opts: S3Options) -> Result<(Router, NasS3), String> 
         domain: domain.clone(),
     };
     let app = Router::new()
-        .fallback(move |req: Request| {
+        .fallback(move |mut req: Request| {
             let svc = svc.clone();
             let domain = domain.clone();
-            async move { serve(svc, req, domain.as_deref()).await }
+            async move {
+                let query = req.uri().query().map(str::to_owned);
+                crate::read::normalize_range(req.headers_mut(), query.as_deref());
+                serve(svc, req, domain.as_deref()).await
+            }
         })
         .layer(axum::middleware::from_fn_with_state(state, cors_layer));
     Ok((app, s3))

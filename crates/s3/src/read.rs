@@ -1,5 +1,13 @@
 //! Reading objects: GET and HEAD (ranges, `versionId`, `partNumber`, preconditions,
 //! checksums with `x-amz-checksum-mode`), every chunk verified by the engine as it is read.
+//!
+//! Ranges follow the one rule of all doors (`nas_types::RangeRequest`, single-range
+//! form, as AWS): one range is served with 206, an unsatisfiable one is 416, and a header
+//! with several ranges, more than 200, or a malformed one is ignored — the whole object
+//! with 200. s3s parses only single ranges (anything else is its 400), so
+//! [`normalize_range`] rewrites the header before s3s sees it — unless the client signed
+//! the `Range` header (SigV4 `SignedHeaders`), whose value cannot change without breaking
+//! the signature: then s3s's 400 stands (never more bytes than the object either way).
 
 use crate::checksums;
 use crate::conditions::check_read;
@@ -7,8 +15,9 @@ use crate::keys::{blocking, object_path, s3_err};
 use crate::objects::{PARTS_KEY, Standard, etag_of, user_metadata};
 use crate::service::{NasS3, need_bucket, timestamp};
 use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, header};
 use nas_engine::{AsyncHome, Entry, Home, NodeKind};
-use nas_types::ByteRange;
+use nas_types::{ByteRange, RangeRequest, RangeSpec};
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 
@@ -130,6 +139,56 @@ fn part_range(e: &Entry, n: i32) -> S3Result<(ByteRange, usize)> {
     ))
 }
 
+/// Applies the single-range rule to a request's `Range` before s3s parses it (see the
+/// module doc): an ignored or multi-range header is removed, a single one is written in
+/// the form s3s reads; a signed `Range` header is left alone.
+pub(crate) fn normalize_range(headers: &mut HeaderMap, query: Option<&str>) {
+    let Some(raw) = headers.get(header::RANGE) else {
+        return;
+    };
+    if range_is_signed(headers, query) {
+        return;
+    }
+    let single = raw
+        .to_str()
+        .ok()
+        .and_then(RangeRequest::parse)
+        .and_then(|r| match r.specs() {
+            [RangeSpec::FromTo(a, b)] => Some(format!("bytes={a}-{b}")),
+            [RangeSpec::From(a)] => Some(format!("bytes={a}-")),
+            [RangeSpec::Suffix(n)] => Some(format!("bytes=-{n}")),
+            _ => None, // several ranges: the whole object (RangePlan::Whole)
+        });
+    match single.and_then(|v| HeaderValue::from_str(&v).ok()) {
+        Some(v) => {
+            headers.insert(header::RANGE, v);
+        }
+        None => {
+            headers.remove(header::RANGE);
+        }
+    }
+}
+
+/// Whether a SigV4 signature (header or presigned query) covers the `Range` header.
+fn range_is_signed(headers: &HeaderMap, query: Option<&str>) -> bool {
+    let listed = |list: &str| {
+        list.split(';')
+            .any(|h| h.trim().eq_ignore_ascii_case("range"))
+    };
+    let in_header = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|a| a.split_once("SignedHeaders="))
+        .is_some_and(|(_, rest)| listed(rest.split([',', ' ']).next().unwrap_or("")));
+    let in_query = query.unwrap_or("").split('&').any(|kv| {
+        kv.split_once('=').is_some_and(|(k, v)| {
+            k.eq_ignore_ascii_case("X-Amz-SignedHeaders")
+                && listed(&v.replace("%3B", ";").replace("%3b", ";"))
+        })
+    });
+    in_header || in_query
+}
+
 /// What a GET or HEAD answers with besides the body: range, headers, checksums.
 struct Answer {
     range: ByteRange,
@@ -153,16 +212,19 @@ fn answer(
             ));
         }
         (Some(r), None) => {
-            let rr = r.check(e.size).map_err(|_| s3_error!(InvalidRange))?;
+            let spec = match *r {
+                Range::Int { first, last: None } => RangeSpec::From(first),
+                Range::Int {
+                    first,
+                    last: Some(last),
+                } => RangeSpec::FromTo(first, last),
+                Range::Suffix { length } => RangeSpec::Suffix(length),
+            };
+            let rr = spec
+                .resolve(e.size)
+                .ok_or_else(|| s3_error!(InvalidRange))?;
             let cr = format!("bytes {}-{}/{}", rr.start, rr.end.saturating_sub(1), e.size);
-            (
-                ByteRange {
-                    start: rr.start,
-                    end: rr.end,
-                },
-                Some(cr),
-                None,
-            )
+            (rr, Some(cr), None)
         }
         (None, Some(n)) => {
             let (r, count) = part_range(e, n)?;
@@ -229,4 +291,55 @@ pub async fn head(
         input.checksum_mode.as_ref(),
     )?;
     Ok(S3Response::new(read_output!(HeadObjectOutput, e, a, {})))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn normalized(range: &str, auth: Option<&str>, query: Option<&str>) -> Option<String> {
+        let mut h = HeaderMap::new();
+        h.insert(header::RANGE, HeaderValue::from_str(range).unwrap());
+        if let Some(a) = auth {
+            h.insert(header::AUTHORIZATION, HeaderValue::from_str(a).unwrap());
+        }
+        normalize_range(&mut h, query);
+        h.get(header::RANGE).map(|v| v.to_str().unwrap().to_owned())
+    }
+
+    #[test]
+    fn ranges_are_normalized_unless_signed() {
+        assert_eq!(
+            normalized("bytes=1-2", None, None).as_deref(),
+            Some("bytes=1-2")
+        );
+        assert_eq!(
+            normalized("bytes = 5-", None, None).as_deref(),
+            Some("bytes=5-")
+        );
+        assert_eq!(
+            normalized("bytes=-3", None, None).as_deref(),
+            Some("bytes=-3")
+        );
+        assert_eq!(normalized("bytes=0-1,5-6", None, None), None);
+        assert_eq!(normalized("bytes=x", None, None), None);
+        let sig =
+            "AWS4-HMAC-SHA256 Credential=a/b, SignedHeaders=host;range;x-amz-date, Signature=c";
+        assert_eq!(
+            normalized("bytes=0-1,5-6", Some(sig), None).as_deref(),
+            Some("bytes=0-1,5-6")
+        );
+        let unsigned =
+            "AWS4-HMAC-SHA256 Credential=a/b, SignedHeaders=host;x-amz-date, Signature=c";
+        assert_eq!(normalized("bytes=0-1,5-6", Some(unsigned), None), None);
+        assert_eq!(
+            normalized(
+                "bytes=0-1,5-6",
+                None,
+                Some("X-Amz-SignedHeaders=host%3Brange")
+            )
+            .as_deref(),
+            Some("bytes=0-1,5-6")
+        );
+    }
 }

@@ -18,4 +18,6 @@ mod range;
 
 pub use ids::{ChunkId, ContentHash, HomeId, NodeId, PackId, TrashId, VersionNum};
 pub use path::{MAX_NAME_BYTES, MAX_PATH_BYTES, NasPath, PathError};
-pub use range::ByteRange;
+pub use range::{
+    ByteRange, MAX_RANGES, MULTIPART_PART_OVERHEAD, RangePlan, RangeRequest, RangeSpec,
+};

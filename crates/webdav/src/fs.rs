@@ -3,6 +3,7 @@
 //! home, so a request can never name a path outside it: paths are relative to the home
 //! and go through `NasPath` (no `..`, no empty segments, NFC).
 
+use crate::dead_props::refusals;
 use crate::file::{ReadFile, WriteFile};
 use crate::metadata::{DirEntry, Meta};
 use dav_server::davpath::DavPath;
@@ -70,6 +71,10 @@ fn writable(u: &DavUser) -> FsResult<()> {
         Err(FsError::Forbidden)
     }
 }
+
+/// Serializes PROPPATCH's check-then-write of the dead-property limits in this process
+/// (PROPPATCH is rare; the engine's write lock serializes the writes themselves anyway).
+static PATCHING: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn prop_key(p: &DavProp) -> (String, String) {
     (p.namespace.clone().unwrap_or_default(), p.name.clone())
@@ -282,7 +287,23 @@ impl GuardedFileSystem<DavUser> for EngineFs {
                 out.push((StatusCode::OK, echo));
             }
             let home = u.home.clone();
-            blocking(move || home.patch_props(&p, &ops)).await?;
+            // read, check the limits and write under one lock, so that two PROPPATCHes
+            // cannot both pass the per-resource count
+            let refused = blocking(move || {
+                let _one_at_a_time = PATCHING.lock().unwrap_or_else(|p| p.into_inner());
+                let current = home.props(&p)?;
+                let refused = refusals(&current, &ops);
+                if refused.is_none() {
+                    home.patch_props(&p, &ops)?;
+                }
+                Ok(refused)
+            })
+            .await?;
+            if let Some(codes) = refused {
+                for ((code, _), refusal) in out.iter_mut().zip(codes) {
+                    *code = refusal;
+                }
+            }
             Ok(out)
         })
     }

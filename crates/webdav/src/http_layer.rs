@@ -1,11 +1,14 @@
 //! The HTTP side of the door: Basic auth (before any body is read), per-user lock spaces,
-//! the `?version=N` read-only view of old versions, `X-OC-Mtime`, finite PROPFIND depth,
-//! and cheap answers to macOS metadata files; everything else goes to dav-server.
+//! the `?version=N` read-only view of old versions (any other method naming a version is
+//! 405), the checks of [`crate::precheck`] (XML bodies, `Destination`, `Range`),
+//! `X-OC-Mtime`, finite PROPFIND depth, and cheap answers to macOS metadata files;
+//! everything else goes to dav-server.
 
-use crate::extras::{old_version, version_param, win32_modified};
+use crate::extras::{VersionSelector, old_version, version_param, win32_modified};
 use crate::fs::{DavUser, EngineFs};
 use crate::locks::DbLs;
 use crate::paths::{check_uri_path, dav_path, macos_noise};
+use crate::precheck::{check_destination, check_nesting, guard_body, rewrite_range};
 use crate::responses::{challenge, dav_options, status};
 use axum::Router;
 use axum::body::Body;
@@ -14,12 +17,20 @@ use axum::response::Response;
 use axum::routing::any;
 use base64::Engine as _;
 use dav_server::DavHandler;
+use futures_util::StreamExt;
 use http::{HeaderValue, Method, Request, StatusCode, header};
 use nas_auth::{AuthError, Authenticator, Principal};
 use nas_engine::{AsyncHome, Store};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
+
+/// Largest macOS metadata file (`._name`, `.DS_Store`) a PUT may send; it is discarded.
+const MAX_NOISE_BODY: usize = 64 << 20;
+
+/// Most locks one user holds at a time (they expire within 24 hours); a new LOCK beyond
+/// it answers 507 Insufficient Storage.
+pub const MAX_LOCKS_PER_USER: usize = 1000;
 
 /// Shared state of the WebDAV door.
 #[derive(Clone)]
@@ -139,7 +150,7 @@ async fn signed_in(
 async fn handle(
     State(st): State<DavState>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
-    req: Request<Body>,
+    mut req: Request<Body>,
 ) -> Response {
     if req.method() == Method::OPTIONS && req.headers().get(header::AUTHORIZATION).is_none() {
         return dav_options(); // discovery must work before sign-in
@@ -157,26 +168,43 @@ async fn handle(
     if let Err(why) = check_uri_path(&path) {
         return status(StatusCode::BAD_REQUEST, why);
     }
-    if let Some(dest) = req.headers().get("destination") {
-        let dest_path = dest
-            .to_str()
-            .ok()
-            .and_then(|d| d.parse::<http::Uri>().ok())
-            .map(|u| u.path().to_owned());
-        match dest_path {
-            Some(dp) if dp.starts_with("/dav/") || dp == "/dav" => {
-                if let Err(why) = check_uri_path(&dp) {
-                    return status(StatusCode::BAD_REQUEST, why);
-                }
-            }
-            Some(_) => {} // another server's URL: dav-server answers 502 as RFC 4918 says
-            None => return status(StatusCode::BAD_REQUEST, "invalid Destination header"),
+    let method = req.method().as_str();
+    if matches!(method, "COPY" | "MOVE") {
+        if path.trim_end_matches('/') == "/dav" || dav_path(&path).is_some_and(|p| p.is_root()) {
+            return status(
+                StatusCode::FORBIDDEN,
+                "the home folder cannot be copied or moved",
+            );
         }
+        let checked = check_destination(req.headers().get("destination"), req.headers())
+            .and_then(|dest| check_nesting(&path, &dest));
+        if let Err((code, why)) = checked {
+            return status(code, why);
+        }
+    }
+    let selector = version_param(req.uri().query());
+    if selector != VersionSelector::Current && !matches!(method, "GET" | "HEAD" | "OPTIONS") {
+        // a write (or PROPFIND, LOCK…) naming an old version: never the current file
+        let mut r = status(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "an old version is read-only: only GET and HEAD take ?version=",
+        );
+        r.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return r;
     }
     if macos_noise(&path) {
         return match req.method().as_str() {
             "PUT" => {
-                let _ = axum::body::to_bytes(req.into_body(), 64 << 20).await;
+                // drained, not buffered: nothing of it is kept, in memory or on disk
+                let mut body = req.into_body().into_data_stream();
+                let mut seen = 0usize;
+                while let Some(Ok(frame)) = body.next().await {
+                    seen += frame.len();
+                    if seen > MAX_NOISE_BODY {
+                        return status(StatusCode::PAYLOAD_TOO_LARGE, "macOS metadata too large");
+                    }
+                }
                 status(StatusCode::CREATED, "macOS metadata is not stored")
             }
             "DELETE" => status(StatusCode::NO_CONTENT, ""),
@@ -209,22 +237,54 @@ async fn handle(
             return status(StatusCode::INTERNAL_SERVER_ERROR, "internal error");
         }
     };
-    if matches!(req.method().as_str(), "GET" | "HEAD")
-        && let Some(v) = version_param(req.uri().query())
-    {
-        return old_version(AsyncHome::new(home), &path, v, req.method() == Method::HEAD).await;
+    if matches!(req.method().as_str(), "GET" | "HEAD") {
+        match selector {
+            VersionSelector::Version(v) => {
+                let range = req
+                    .headers()
+                    .get(header::RANGE)
+                    .and_then(|r| r.to_str().ok());
+                let head = req.method() == Method::HEAD;
+                return old_version(AsyncHome::new(home), &path, v, head, range).await;
+            }
+            VersionSelector::Malformed => {
+                return status(StatusCode::BAD_REQUEST, "?version= takes a version number");
+            }
+            VersionSelector::Current => rewrite_range(req.headers_mut(), &home, &path),
+        }
+    }
+    // Every body but PUT's is XML for dav-server: bounded and depth-checked first.
+    let (req, body) = if req.method() == Method::PUT {
+        (req, bytes::Bytes::new())
+    } else {
+        match guard_body(req).await {
+            Ok(rb) => rb,
+            Err(r) => return r,
+        }
+    };
+    // A new lock (a LOCK with a body; a refresh has none) beyond the per-user cap: 507.
+    if req.method().as_str() == "LOCK" && !body.is_empty() {
+        let (locks, user) = (st.store.locks(), who.name.clone());
+        let held = tokio::task::spawn_blocking(move || locks.list(Some(&user))).await;
+        match held {
+            Ok(Ok(l)) if l.len() >= MAX_LOCKS_PER_USER => {
+                return status(
+                    StatusCode::INSUFFICIENT_STORAGE,
+                    "too many locks held: release some first",
+                );
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                tracing::error!("lock table: {e}");
+                return status(StatusCode::INTERNAL_SERVER_ERROR, "internal error");
+            }
+            Err(_) => return status(StatusCode::INTERNAL_SERVER_ERROR, "internal error"),
+        }
     }
     // Windows sets times with PROPPATCH Win32LastModifiedTime: applied as the mtime.
-    let (req, win32_mtime) = if req.method().as_str() == "PROPPATCH" {
-        let (parts, body) = req.into_parts();
-        let Ok(bytes) = axum::body::to_bytes(body, 1 << 20).await else {
-            return status(StatusCode::PAYLOAD_TOO_LARGE, "PROPPATCH body too large");
-        };
-        let mtime = win32_modified(&bytes);
-        (Request::from_parts(parts, Body::from(bytes)), mtime)
-    } else {
-        (req, None)
-    };
+    let win32_mtime = (req.method().as_str() == "PROPPATCH")
+        .then(|| win32_modified(&body))
+        .flatten();
     // DELETE without any lock in the user's space: one O(1) move of the whole subtree to
     // the trash (one entry, restorable as a whole), instead of dav-server's file-by-file
     // walk. With locks around, dav-server evaluates tokens and answers 423 as it must.

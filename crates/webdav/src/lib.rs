@@ -5,8 +5,14 @@
 //! ETags, dead properties stored in the metadata database, old versions at
 //! `GET /dav/PATH?version=N`, `X-OC-Mtime`, and cheap answers to macOS metadata noise.
 //!
+//! Nothing reaches dav-server unchecked: XML bodies are bounded and depth-checked
+//! ([`xml_guard`], public so a fuzz target can call it), `Destination` is validated,
+//! `Range` is rewritten by the one rule of all doors, a `?version=` on anything but
+//! GET/HEAD is refused, and dead properties and locks have limits.
+//!
 //! It depends on `nas-engine` and `nas-auth` only: no chunk, pack or database detail.
 
+mod dead_props;
 mod extras;
 mod file;
 mod fs;
@@ -14,7 +20,9 @@ mod http_layer;
 mod locks;
 mod metadata;
 mod paths;
+mod precheck;
 mod responses;
+pub mod xml_guard;
 
-pub use http_layer::{DavState, router};
+pub use http_layer::{DavState, MAX_LOCKS_PER_USER, router};
 pub use locks::{DbLs, MAX_LOCK_TIMEOUT};

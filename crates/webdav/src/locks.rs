@@ -139,6 +139,20 @@ impl DbLs {
         }
     }
 
+    /// The answer to "does this token name a lock here?" when it does not.
+    fn no_such_lock(&self, path: &DavPath) -> DavLock {
+        DavLock {
+            token: String::new(),
+            path: Box::new(path.clone()),
+            principal: None,
+            owner: None,
+            timeout_at: None,
+            timeout: None,
+            shared: false,
+            deep: false,
+        }
+    }
+
     /// RFC 4918 conflicts on the way from the root to `segs`.
     fn check_to(&self, locks: &[Held], segs: &[String], who: &Asker<'_>) -> Result<(), DavLock> {
         let Asker {
@@ -299,6 +313,21 @@ impl DavLockSystem for DbLs {
     ) -> LsFuture<'_, Result<(), DavLock>> {
         let segs = segs_of(path);
         let locks = self.current();
+        if ignore_principal {
+            // dav-server asks this (no principal, not deep) for one state token of an
+            // `If:` header: RFC 4918 §10.4 makes the condition true only when the token
+            // names a lock on the resource — on an unlocked one it is false (412).
+            let found = locks.iter().find(|h| {
+                submitted_tokens.contains(&h.rec.token)
+                    && is_prefix(&h.segs, &segs)
+                    && (h.segs.len() == segs.len() || h.rec.deep)
+            });
+            let res = match found {
+                Some(_) => Ok(()),
+                None => Err(self.no_such_lock(path)),
+            };
+            return Box::pin(async move { res });
+        }
         let who = Asker {
             principal,
             ignore_principal,
