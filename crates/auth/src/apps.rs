@@ -39,7 +39,8 @@ pub(crate) fn credential_name(name: &str) -> Result<Option<String>, AuthError> {
 }
 
 /// Creates an app password for an existing, enabled `user`: the stored record and the
-/// secret, which exists only in this return value.
+/// secret, which exists only in this return value. Read-only when asked, and always when
+/// the owner's role is `readonly`.
 pub fn create_app_password(
     accounts: &Accounts,
     user: &str,
@@ -47,9 +48,12 @@ pub fn create_app_password(
     read_only: bool,
 ) -> Result<(AppPasswordRecord, String), AuthError> {
     let name = credential_name(name)?.ok_or(AuthError::BadCredentialName)?;
-    if !valid_name(user) || accounts.get(user)?.is_none_or(|u| u.disabled) {
-        return Err(AuthError::Invalid);
-    }
+    let owner = match accounts.get(user)? {
+        Some(u) if valid_name(user) && !u.disabled => u,
+        _ => return Err(AuthError::Invalid),
+    };
+    // a read-only account's credentials are read-only, whatever was asked
+    let read_only = read_only || !Principal::of(owner).role.can_write();
     const HEX: &[u8] = b"0123456789abcdef";
     let secret = format!("{APP_PASSWORD_PREFIX}{}", random_string(ALNUM, 32));
     let rec = AppPasswordRecord {
