@@ -171,6 +171,7 @@ pub fn add_user(
         created_ns: nas_engine::now_ns(),
         keep_versions: None,
         keep_days: None,
+        sessions_epoch: 0,
     };
     Ok(accounts.create(&rec)?)
 }
