@@ -36,15 +36,19 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
+        let mut data = req.into_body().into_data_stream();
         if declared.is_some_and(|n| n > MAX_JSON_BODY as u64) {
+            if declared.is_some_and(|n| n <= DRAIN_LIMIT) {
+                drain(&mut data, 0).await;
+            }
             return Err(too_large());
         }
-        let mut data = req.into_body().into_data_stream();
         let mut buf = Vec::new();
         while let Some(chunk) = data.next().await {
             let chunk = chunk
                 .map_err(|e| RestError::BadRequest(format!("cannot read the body: {e}")))?;
             if buf.len() + chunk.len() > MAX_JSON_BODY {
+                drain(&mut data, (buf.len() + chunk.len()) as u64).await;
                 return Err(too_large());
             }
             buf.extend_from_slice(&chunk);
@@ -53,6 +57,20 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
         serde_json::from_slice(&buf)
             .map(JsonBody)
             .map_err(|e| RestError::BadRequest(format!("invalid JSON body: {e}")))
+    }
+}
+
+/// A refused body is read and discarded up to this many bytes, so that a client still
+/// sending gets the 413 (closing a socket with unread data resets the connection, and the
+/// answer with it); a larger one is cut off.
+const DRAIN_LIMIT: u64 = 8 << 20;
+
+async fn drain(data: &mut axum::body::BodyDataStream, mut seen: u64) {
+    while seen <= DRAIN_LIMIT {
+        match data.next().await {
+            Some(Ok(chunk)) => seen += chunk.len() as u64,
+            _ => return,
+        }
     }
 }
 
@@ -112,8 +130,8 @@ mod tests {
 
     #[test]
     fn depth_is_counted_outside_strings_only() {
-        assert!(check_depth(br#"{"a":[1,{"b":[]}]}"#, 3).is_ok());
-        assert!(check_depth(br#"{"a":[1,{"b":[[]]}]}"#, 3).is_err());
+        assert!(check_depth(br#"{"a":[1,{"b":[]}]}"#, 4).is_ok());
+        assert!(check_depth(br#"{"a":[1,{"b":[[]]}]}"#, 4).is_err());
         assert!(check_depth(br#"{"a":"[[[[[[\"[[[["}"#, 1).is_ok());
         assert!(check_depth(br#"{"a":"\\"}"#, 1).is_ok());
         assert!(check_depth(br#"{"a":"\\",[[["#, 2).is_err());

@@ -83,6 +83,7 @@ fn keys_of_a_schema_9_database_survive_migration_as_read_write() {
     let c = rusqlite::Connection::open(&p).unwrap();
     c.execute_batch(
         "ALTER TABLE access_keys DROP COLUMN read_only;
+         DROP TRIGGER users_disabled; ALTER TABLE users DROP COLUMN sessions_epoch;
          UPDATE meta SET value = 9 WHERE key = 'schema_version';",
     )
     .unwrap();
