@@ -16,6 +16,9 @@ use nas_engine::{Accounts, AppPasswordRecord};
 /// What every app password starts with.
 pub const APP_PASSWORD_PREFIX: &str = "snap_";
 
+/// App passwords a user may hold.
+pub const MAX_APP_PASSWORDS: usize = 100;
+
 /// Longest app password name, in characters.
 pub const MAX_APP_NAME: usize = 100;
 
@@ -54,6 +57,11 @@ pub fn create_app_password(
     };
     // a read-only account's credentials are read-only, whatever was asked
     let read_only = read_only || !Principal::of(owner).role.can_write();
+    if accounts.app_passwords(user)?.len() >= MAX_APP_PASSWORDS {
+        return Err(AuthError::TooMany(
+            "a user holds at most 100 app passwords: delete one first",
+        ));
+    }
     const HEX: &[u8] = b"0123456789abcdef";
     let secret = format!("{APP_PASSWORD_PREFIX}{}", random_string(ALNUM, 32));
     let rec = AppPasswordRecord {

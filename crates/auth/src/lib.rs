@@ -17,7 +17,10 @@ mod apps;
 mod limiter;
 mod password;
 
-pub use apps::{APP_PASSWORD_PREFIX, MAX_APP_NAME, create_app_password, looks_like_app_password};
+pub use apps::{
+    APP_PASSWORD_PREFIX, MAX_APP_NAME, MAX_APP_PASSWORDS, create_app_password,
+    looks_like_app_password,
+};
 pub use limiter::{Limits, RateLimiter, Throttle};
 pub use password::{generate_password, hash_password, verify_password};
 
@@ -108,6 +111,9 @@ pub enum AuthError {
     /// A name for a credential (app password, access key) that cannot be stored.
     #[error("a name is 1 to 100 characters, without control characters")]
     BadCredentialName,
+    /// The user holds as many credentials of this kind as allowed.
+    #[error("{0}")]
+    TooMany(&'static str),
     /// The store failed.
     #[error(transparent)]
     Backend(#[from] EngineError),
@@ -196,6 +202,14 @@ pub fn create_named_key(
         return Err(AuthError::Invalid);
     };
     let read_only = read_only || !Principal::of(owner).role.can_write();
+    let keys = accounts.keys(Some(user))?;
+    if keys.iter().filter(|k| !k.revoked).count() >= MAX_KEYS
+        || keys.len() >= MAX_KEYS_EVER
+    {
+        return Err(AuthError::TooMany(
+            "a user holds at most 100 S3 keys (1000 counting revoked ones): revoke one first",
+        ));
+    }
     const UPPER: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
     let key = nas_engine::KeyRecord {
         access_key: format!("SN{}", password::random_string(UPPER, 18)),
@@ -209,6 +223,12 @@ pub fn create_named_key(
     accounts.create_key(&key)?;
     Ok(key)
 }
+
+/// Live (not revoked) S3 keys a user may hold.
+pub const MAX_KEYS: usize = 100;
+/// S3 keys a user may have had, revoked ones included (revoked keys stay listed): the
+/// table cannot grow without bound by creating and revoking in a loop.
+pub const MAX_KEYS_EVER: usize = 1000;
 
 /// The user a valid (not revoked, owner enabled) access key belongs to, with its secret;
 /// a read-only key's principal has the `readonly` role.

@@ -403,3 +403,46 @@ fn json_bodies_beyond_the_depth_or_size_limit_are_refused_and_the_server_keeps_s
     assert_eq!(me(&s, &admin), 200);
     assert_eq!(login(&s, "victim", VICTIM_PW, B).status, 200);
 }
+
+#[test]
+fn a_user_cannot_grow_their_credentials_without_bound() {
+    let (_t, s) = behind_proxy();
+    let me_basic = auth("victim", VICTIM_PW);
+    let create = |path: &str, body: &str| {
+        curl(
+            &[
+                "-u",
+                &me_basic,
+                "-H",
+                "Content-Type: application/json",
+                "--data-binary",
+                body,
+                &s.url(path),
+            ],
+            None,
+        )
+    };
+    for (path, what) in [("/api/v1/me/app-passwords", "app password"), ("/api/v1/me/keys", "key")] {
+        let mut first_id = String::new();
+        for i in 0..100 {
+            let r = create(path, &json!({ "name": format!("n{i}") }).to_string());
+            assert_eq!(r.status, 201, "{what} {i}: {}", r.text());
+            if i == 0 {
+                let v = parse(&r);
+                first_id = v["id"]
+                    .as_str()
+                    .or(v["access_key_id"].as_str())
+                    .unwrap()
+                    .to_owned();
+            }
+        }
+        let r = create(path, r#"{"name":"one too many"}"#);
+        assert_eq!(r.status, 400, "{what}: {}", r.text());
+        assert!(r.text().contains("at most 100"), "{}", r.text());
+        // deleting (revoking) one makes room
+        let del = format!("{path}/{first_id}");
+        let r = curl(&["-u", &me_basic, "-X", "DELETE", &s.url(&del)], None);
+        assert_eq!(r.status, 204, "{}", r.text());
+        assert_eq!(create(path, r#"{"name":"again"}"#).status, 201, "{what}");
+    }
+}
