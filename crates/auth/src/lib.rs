@@ -203,9 +203,7 @@ pub fn create_named_key(
     };
     let read_only = read_only || !Principal::of(owner).role.can_write();
     let keys = accounts.keys(Some(user))?;
-    if keys.iter().filter(|k| !k.revoked).count() >= MAX_KEYS
-        || keys.len() >= MAX_KEYS_EVER
-    {
+    if keys.iter().filter(|k| !k.revoked).count() >= MAX_KEYS || keys.len() >= MAX_KEYS_EVER {
         return Err(AuthError::TooMany(
             "a user holds at most 100 S3 keys (1000 counting revoked ones): revoke one first",
         ));

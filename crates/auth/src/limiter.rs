@@ -301,7 +301,15 @@ mod tests {
         let (p, a) = l.entries();
         assert!(p <= 1000 && a <= 1000, "{p} {a}");
         // the newest failures are the ones kept
-        assert!(matches!(l.check_addr(IpAddr::from(4999u32.to_be_bytes())), Throttle::Allow));
-        assert!(l.by_addr.lock().unwrap().contains_key(&addr_key(IpAddr::from(4999u32.to_be_bytes()))));
+        assert!(matches!(
+            l.check_addr(IpAddr::from(4999u32.to_be_bytes())),
+            Throttle::Allow
+        ));
+        assert!(
+            l.by_addr
+                .lock()
+                .unwrap()
+                .contains_key(&addr_key(IpAddr::from(4999u32.to_be_bytes())))
+        );
     }
 }

@@ -88,7 +88,10 @@ fn failures_are_throttled_per_address_never_per_user() {
     ));
     // bob, from an address that has not failed, signs in at once
     let t = Instant::now();
-    assert!(auth.verify("bob", "s3cret!", "10.0.0.2".parse().unwrap()).is_ok());
+    assert!(
+        auth.verify("bob", "s3cret!", "10.0.0.2".parse().unwrap())
+            .is_ok()
+    );
     assert!(t.elapsed() < Duration::from_secs(2));
 }
 

@@ -100,7 +100,9 @@ fn every_door(s: &Server, from: &str, app: &str) -> Vec<u16> {
 }
 
 fn propfind(user_pw: &str, from: &str, url: &str) -> u16 {
-    let args = ["-u", user_pw, "-H", from, "-X", "PROPFIND", "-H", "Depth: 0", url];
+    let args = [
+        "-u", user_pw, "-H", from, "-X", "PROPFIND", "-H", "Depth: 0", url,
+    ];
     curl(&args, None).status
 }
 
@@ -137,7 +139,7 @@ fn wrong_passwords_for_a_victim_slow_and_refuse_the_guesser_never_the_victim() {
         let r = login(&s, "victim", &format!("guess-{i}"), A);
         if r.status == 429 {
             let wait: u64 = r.header("retry-after").unwrap().parse().unwrap();
-            assert!(wait >= 1 && wait <= 15 * 60, "{wait}");
+            assert!((1..=15 * 60).contains(&wait), "{wait}");
         }
         statuses.push(r.status);
     }
@@ -151,9 +153,21 @@ fn wrong_passwords_for_a_victim_slow_and_refuse_the_guesser_never_the_victim() {
     // the guesser is refused even with the right password, at every door of that name
     let a = every_door(&s, A, &app);
     assert_eq!(a[..4], [429, 429, 429, 429], "{a:?}");
-    assert_eq!(a[4], 200, "a Bearer app password names no user: only a refused address stops it");
+    assert_eq!(
+        a[4], 200,
+        "a Bearer app password names no user: only a refused address stops it"
+    );
     // another name from the guesser's address is not refused (that would be spraying)
-    let admin = curl(&["-u", &auth("admin", ADMIN_PW), "-H", A, &s.url("/api/v1/me")], None);
+    let admin = curl(
+        &[
+            "-u",
+            &auth("admin", ADMIN_PW),
+            "-H",
+            A,
+            &s.url("/api/v1/me"),
+        ],
+        None,
+    );
     assert_eq!(admin.status, 200);
 }
 
@@ -214,7 +228,11 @@ fn disabling_an_account_ends_its_sessions_for_good() {
     assert_eq!(me(&s, &access), 401);
     nas(&s, &["user", "set", "tok", "--enable"], "");
     assert_eq!(me(&s, &access), 401, "re-enabling revives no access token");
-    assert_eq!(refresh(&s, &refresh_token).status, 401, "nor a refresh token");
+    assert_eq!(
+        refresh(&s, &refresh_token).status,
+        401,
+        "nor a refresh token"
+    );
     // the account itself works again, with new sessions
     let (access2, refresh2) = tokens(&s, "tok", "tok-password-1");
     assert_eq!(me(&s, &access2), 200);
@@ -249,7 +267,11 @@ fn a_password_change_ends_every_session() {
     s.add_user("pat", "pat-password-1", &[]);
     let (access, refresh_token) = tokens(&s, "pat", "pat-password-1");
     let (other, _) = tokens(&s, "pat", "pat-password-1");
-    nas(&s, &["user", "passwd", "pat", "--password-stdin"], "pat-password-2");
+    nas(
+        &s,
+        &["user", "passwd", "pat", "--password-stdin"],
+        "pat-password-2",
+    );
     assert_eq!(me(&s, &access), 401);
     assert_eq!(me(&s, &other), 401);
     assert_eq!(refresh(&s, &refresh_token).status, 401);
@@ -263,7 +285,12 @@ fn a_read_only_accounts_credentials_are_read_only_whatever_is_asked() {
     let (_t, s) = behind_proxy();
     s.add_user("ro", "ro-password-1", &["--role", "readonly"]);
     // an app password
-    let app = app_password(&s, "ro", "ro-password-1", r#"{"name":"x","read_only":false}"#);
+    let app = app_password(
+        &s,
+        "ro",
+        "ro-password-1",
+        r#"{"name":"x","read_only":false}"#,
+    );
     assert_eq!(app["read_only"], true, "{app}");
     let put = curl(
         &[
@@ -422,7 +449,10 @@ fn a_user_cannot_grow_their_credentials_without_bound() {
             None,
         )
     };
-    for (path, what) in [("/api/v1/me/app-passwords", "app password"), ("/api/v1/me/keys", "key")] {
+    for (path, what) in [
+        ("/api/v1/me/app-passwords", "app password"),
+        ("/api/v1/me/keys", "key"),
+    ] {
         let mut first_id = String::new();
         for i in 0..100 {
             let r = create(path, &json!({ "name": format!("n{i}") }).to_string());

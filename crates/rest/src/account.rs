@@ -68,7 +68,6 @@ pub async fn refresh(
     }))
 }
 
-
 /// Ends the session of the Bearer token: it and its refresh token stop working (also
 /// after a restart).
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth",

@@ -45,8 +45,8 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
         }
         let mut buf = Vec::new();
         while let Some(chunk) = data.next().await {
-            let chunk = chunk
-                .map_err(|e| RestError::BadRequest(format!("cannot read the body: {e}")))?;
+            let chunk =
+                chunk.map_err(|e| RestError::BadRequest(format!("cannot read the body: {e}")))?;
             if buf.len() + chunk.len() > MAX_JSON_BODY {
                 drain(&mut data, (buf.len() + chunk.len()) as u64).await;
                 return Err(too_large());
@@ -75,9 +75,7 @@ async fn drain(data: &mut axum::body::BodyDataStream, mut seen: u64) {
 }
 
 fn too_large() -> RestError {
-    RestError::TooLarge(format!(
-        "a JSON body is at most {MAX_JSON_BODY} bytes"
-    ))
+    RestError::TooLarge(format!("a JSON body is at most {MAX_JSON_BODY} bytes"))
 }
 
 fn is_json(headers: &http::HeaderMap) -> bool {
@@ -87,7 +85,12 @@ fn is_json(headers: &http::HeaderMap) -> bool {
     else {
         return false;
     };
-    let essence = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let essence = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     essence == "application/json"
         || (essence.starts_with("application/") && essence.ends_with("+json"))
 }

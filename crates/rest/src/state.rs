@@ -314,7 +314,10 @@ impl RestState {
             .rotate(&c.sid, c.generation, now)
             .map_err(|e| RestError::Internal(format!("session table: {e}")))?;
         let (generation, session_end) = match rotation {
-            Rotation::Rotated { generation, expires } => (generation, expires),
+            Rotation::Rotated {
+                generation,
+                expires,
+            } => (generation, expires),
             Rotation::Reused => {
                 tracing::warn!(user = %who.name, "a spent refresh token was presented again: its session is ended");
                 return Err(RestError::Unauthorized(
@@ -330,7 +333,14 @@ impl RestState {
         let exp = (now + ACCESS_TTL_SECS).min(session_end);
         let issued = Issued {
             access: self.sign(Kind::Access, &who.name, &c.sid, now, exp)?,
-            refresh: self.sign_gen(Kind::Refresh, &who.name, &c.sid, now, session_end, generation)?,
+            refresh: self.sign_gen(
+                Kind::Refresh,
+                &who.name,
+                &c.sid,
+                now,
+                session_end,
+                generation,
+            )?,
             refresh_expires: session_end,
         };
         Ok((issued, who.name))
