@@ -322,7 +322,7 @@ impl Authenticator {
         password: &str,
         client: IpAddr,
     ) -> Result<Principal, AuthError> {
-        match self.limiter.check(strip_domain(name), client) {
+        match self.limiter.attempt(strip_domain(name), client) {
             Throttle::Refuse(d) => return Err(AuthError::RateLimited(d)),
             Throttle::Delay(d) => std::thread::sleep(d),
             Throttle::Allow => {}
@@ -339,14 +339,14 @@ impl Authenticator {
         password: String,
         client: IpAddr,
     ) -> Result<Principal, AuthError> {
-        match self.limiter.check(strip_domain(&name), client) {
+        // the fast path checks the throttle itself (and answers only when it allows)
+        if let Some(p) = self.verify_cached(&name, &password, client) {
+            return Ok(p);
+        }
+        match self.limiter.attempt(strip_domain(&name), client) {
             Throttle::Refuse(d) => return Err(AuthError::RateLimited(d)),
             Throttle::Delay(d) => tokio::time::sleep(d).await,
-            Throttle::Allow => {
-                if let Some(p) = self.verify_cached(&name, &password, client) {
-                    return Ok(p);
-                }
-            }
+            Throttle::Allow => {}
         }
         let me = self.clone();
         tokio::task::spawn_blocking(move || me.verify_now(&name, &password, client))
@@ -354,7 +354,8 @@ impl Authenticator {
             .map_err(|e| AuthError::Backend(EngineError::Io(std::io::Error::other(e))))?
     }
 
-    /// Verifies without consulting the throttle (the caller did); records the outcome.
+    /// Verifies without consulting the throttle: the caller's `attempt` counted it as a
+    /// failure already, and a success gives that back.
     fn verify_now(
         &self,
         name: &str,
@@ -371,7 +372,6 @@ impl Authenticator {
             _ => {
                 // same cost as a real check, so timing does not reveal which names exist
                 let _ = verify_password(password, dummy_hash());
-                self.limiter.fail(name, client);
                 return Err(AuthError::Invalid);
             }
         };
@@ -387,7 +387,6 @@ impl Authenticator {
             .is_some_and(|(phc, at)| phc == user.password && at.elapsed() < CACHE_TTL);
         if !cached {
             if !verify_password(password, &user.password) {
-                self.limiter.fail(name, client);
                 return Err(AuthError::Invalid);
             }
             if let Ok(mut m) = self.verified.lock() {

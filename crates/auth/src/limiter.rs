@@ -111,17 +111,19 @@ impl Default for RateLimiter {
 }
 
 /// The live failure count of `k` and the time since its last failure.
-fn count<K: Hash + Eq>(t: &Table<K>, k: &K, window: Duration) -> Option<(u32, Duration)> {
-    let m = t.lock().unwrap_or_else(|p| p.into_inner());
+fn count<K: Hash + Eq>(
+    m: &HashMap<K, (u32, Instant)>,
+    k: &K,
+    window: Duration,
+) -> Option<(u32, Duration)> {
     let (n, last) = m.get(k)?;
     let age = last.elapsed();
     (age < window).then_some((*n, age))
 }
 
-fn bump<K: Hash + Eq + Copy>(t: &Table<K>, k: K, limits: &Limits) {
-    let mut m = t.lock().unwrap_or_else(|p| p.into_inner());
+fn bump<K: Hash + Eq + Copy>(m: &mut HashMap<K, (u32, Instant)>, k: K, limits: &Limits) {
     if m.len() >= limits.max_entries && !m.contains_key(&k) {
-        make_room(&mut m, limits);
+        make_room(m, limits);
     }
     let now = Instant::now();
     let e = m.entry(k).or_insert((0, now));
@@ -129,6 +131,10 @@ fn bump<K: Hash + Eq + Copy>(t: &Table<K>, k: K, limits: &Limits) {
         e.0 = 0;
     }
     *e = (e.0.saturating_add(1), now);
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Drops expired entries; if that frees too little, the tenth with the oldest failures.
@@ -156,13 +162,42 @@ impl RateLimiter {
         }
     }
 
-    /// How to treat a sign-in attempt of `user` from `addr`.
+    /// How to treat a sign-in attempt of `user` from `addr` (counts nothing).
     pub fn check(&self, user: &str, addr: IpAddr) -> Throttle {
-        let l = &self.limits;
-        if let Refuse(d) = self.check_addr(addr) {
-            return Refuse(d);
+        let a = lock(&self.by_addr);
+        let p = lock(&self.by_pair);
+        self.judge(&a, &p, user, addr)
+    }
+
+    /// [`check`](Self::check), and unless refused, counts the attempt as a failure at once
+    /// (in the same critical section): parallel attempts see each other, so a burst of
+    /// guesses is throttled like a sequence. A success gives it back
+    /// ([`succeed`](Self::succeed)).
+    pub fn attempt(&self, user: &str, addr: IpAddr) -> Throttle {
+        let mut a = lock(&self.by_addr);
+        let mut p = lock(&self.by_pair);
+        let t = self.judge(&a, &p, user, addr);
+        if !matches!(t, Refuse(_)) {
+            bump(&mut p, pair_key(user, addr), &self.limits);
+            bump(&mut a, addr_key(addr), &self.limits);
         }
-        let Some((n, age)) = count(&self.by_pair, &pair_key(user, addr), l.window) else {
+        t
+    }
+
+    fn judge(
+        &self,
+        a: &HashMap<AddrKey, (u32, Instant)>,
+        p: &HashMap<PairKey, (u32, Instant)>,
+        user: &str,
+        addr: IpAddr,
+    ) -> Throttle {
+        let l = &self.limits;
+        if let Some((n, age)) = count(a, &addr_key(addr), l.window) {
+            if n >= l.addr_refuse {
+                return Refuse(l.window - age);
+            }
+        }
+        let Some((n, age)) = count(p, &pair_key(user, addr), l.window) else {
             return Throttle::Allow;
         };
         if n >= l.pair_refuse {
@@ -179,34 +214,38 @@ impl RateLimiter {
     /// Bearer token): refused when the address is, never delayed.
     pub fn check_addr(&self, addr: IpAddr) -> Throttle {
         let l = &self.limits;
-        match count(&self.by_addr, &addr_key(addr), l.window) {
+        match count(&lock(&self.by_addr), &addr_key(addr), l.window) {
             Some((n, age)) if n >= l.addr_refuse => Refuse(l.window - age),
             _ => Throttle::Allow,
         }
     }
 
-    /// Records a failure of `user` from `addr`.
+    /// Records a failure of `user` from `addr` (one not counted by [`attempt`](Self::attempt)).
     pub fn fail(&self, user: &str, addr: IpAddr) {
-        bump(&self.by_pair, pair_key(user, addr), &self.limits);
+        bump(&mut lock(&self.by_pair), pair_key(user, addr), &self.limits);
         self.fail_addr(addr);
     }
 
     /// Records a failure from `addr` that names no user.
     pub fn fail_addr(&self, addr: IpAddr) {
-        bump(&self.by_addr, addr_key(addr), &self.limits);
+        bump(&mut lock(&self.by_addr), addr_key(addr), &self.limits);
     }
 
-    /// Records a success: the pair's failures are forgotten (the address's are not, so
+    /// Records that an [`attempt`](Self::attempt) succeeded: the pair's failures are
+    /// forgotten and the address gets back the one the attempt counted (not the others, so
     /// an attacker with one account of their own cannot reset their count).
     pub fn succeed(&self, user: &str, addr: IpAddr) {
-        let mut m = self.by_pair.lock().unwrap_or_else(|p| p.into_inner());
-        m.remove(&pair_key(user, addr));
+        let mut a = lock(&self.by_addr);
+        if let Some(e) = a.get_mut(&addr_key(addr)) {
+            e.0 = e.0.saturating_sub(1);
+        }
+        lock(&self.by_pair).remove(&pair_key(user, addr));
     }
 
     /// Entries held (pairs, addresses): for tests of the bound.
     pub fn entries(&self) -> (usize, usize) {
-        let p = self.by_pair.lock().unwrap_or_else(|p| p.into_inner()).len();
-        let a = self.by_addr.lock().unwrap_or_else(|p| p.into_inner()).len();
+        let p = lock(&self.by_pair).len();
+        let a = lock(&self.by_addr).len();
         (p, a)
     }
 }
@@ -263,9 +302,6 @@ mod tests {
         ));
         assert!(matches!(l.check_addr(a), Throttle::Refuse(_)));
         assert_eq!(l.check("anyone", ip("2001:db8:0:1::1")), Throttle::Allow);
-        // a success does not reset an address
-        l.succeed("u0", a);
-        assert!(matches!(l.check("u0", a), Throttle::Refuse(_)));
     }
 
     #[test]
@@ -286,6 +322,41 @@ mod tests {
         }
         l.succeed("y", a);
         assert_eq!(l.check("y", a), Throttle::Allow);
+    }
+
+    #[test]
+    fn parallel_attempts_count_before_they_are_checked() {
+        let l = std::sync::Arc::new(RateLimiter::default());
+        let a = ip("10.0.0.5");
+        let refused: usize = (0..8)
+            .map(|_| {
+                let l = l.clone();
+                std::thread::spawn(move || {
+                    (0..10)
+                        .filter(|_| matches!(l.attempt("victim", a), Throttle::Refuse(_)))
+                        .count()
+                })
+            })
+            .map(|t| t.join().unwrap())
+            .sum();
+        assert_eq!(
+            refused,
+            80 - 10,
+            "only the first ten attempts of the burst pass"
+        );
+        // a success gives back only its own attempt
+        let b = ip("10.0.0.6");
+        for _ in 0..5 {
+            l.attempt("x", b);
+        }
+        l.attempt("y", b);
+        l.succeed("y", b);
+        assert_eq!(
+            count(&lock(&l.by_addr), &addr_key(b), Duration::from_secs(60))
+                .unwrap()
+                .0,
+            5
+        );
     }
 
     #[test]

@@ -476,3 +476,22 @@ fn a_user_cannot_grow_their_credentials_without_bound() {
         assert_eq!(create(path, r#"{"name":"again"}"#).status, 201, "{what}");
     }
 }
+
+#[test]
+fn a_burst_of_parallel_guesses_gets_no_more_tries_than_a_sequence() {
+    let (_t, s) = behind_proxy();
+    let s = std::sync::Arc::new(s);
+    let statuses: Vec<u16> = (0..30)
+        .map(|i| {
+            let s = s.clone();
+            std::thread::spawn(move || login(&s, "victim", &format!("burst-{i}"), A).status)
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|t| t.join().unwrap())
+        .collect();
+    let wrong = statuses.iter().filter(|&&c| c == 401).count();
+    let refused = statuses.iter().filter(|&&c| c == 429).count();
+    assert_eq!((wrong, refused), (10, 20), "{statuses:?}");
+    assert_eq!(login(&s, "victim", VICTIM_PW, B).status, 200);
+}
