@@ -192,10 +192,10 @@ impl RateLimiter {
         addr: IpAddr,
     ) -> Throttle {
         let l = &self.limits;
-        if let Some((n, age)) = count(a, &addr_key(addr), l.window) {
-            if n >= l.addr_refuse {
-                return Refuse(l.window - age);
-            }
+        if let Some((n, age)) = count(a, &addr_key(addr), l.window)
+            && n >= l.addr_refuse
+        {
+            return Refuse(l.window - age);
         }
         let Some((n, age)) = count(p, &pair_key(user, addr), l.window) else {
             return Throttle::Allow;
