@@ -1,6 +1,9 @@
 //! Users and sign-in for every door of Silent-NAS: password hashing (argon2id), roles,
-//! quotas, and rate-limited verification. Knows nothing of HTTP: a door extracts a name and
-//! a password and asks [`Authenticator::verify`].
+//! quotas, throttled verification (per client address and per (address, user), see
+//! [`RateLimiter`]), the client address behind trusted proxies ([`client_address`]), and
+//! the credentials a user may hold (app passwords, S3 keys; bounded in number, read-only
+//! for a read-only account). Knows nothing of HTTP: a door extracts a name and a password
+//! and asks [`Authenticator::sign_in`] (async) or [`Authenticator::verify`] (blocking).
 //!
 //! ```
 //! use nas_auth::{Authenticator, Role, add_user};

@@ -495,3 +495,28 @@ fn a_burst_of_parallel_guesses_gets_no_more_tries_than_a_sequence() {
     assert_eq!((wrong, refused), (10, 20), "{statuses:?}");
     assert_eq!(login(&s, "victim", VICTIM_PW, B).status, 200);
 }
+
+#[test]
+fn names_a_client_invents_are_cut_before_they_reach_the_audit_log() {
+    let (_t, s) = behind_proxy();
+    let long = "u".repeat(100_000);
+    assert_eq!(login(&s, &long, "whatever-pw", B).status, 401);
+    let basic = format!("{}:pw", "w".repeat(20_000));
+    assert_eq!(propfind(&basic, B, &s.url("/dav/")), 401);
+    let (admin, _) = tokens(&s, "admin", ADMIN_PW);
+    let h = format!("Authorization: Bearer {admin}");
+    let r = curl(&["-H", &h, &s.url("/api/v1/admin/audit?limit=1000")], None);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.body.len() < 64 << 10, "{} bytes", r.body.len());
+    let v = parse(&r);
+    let users: Vec<&str> = v["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["user"].as_str())
+        .collect();
+    for prefix in ["uuuu", "wwww"] {
+        let u = users.iter().find(|u| u.starts_with(prefix)).expect(prefix);
+        assert!(u.len() <= 1024, "{prefix}: {} bytes", u.len());
+    }
+}
