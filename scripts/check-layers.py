@@ -21,7 +21,7 @@ ALLOWED = {
     "nas-webdav": {"nas-engine", "nas-auth", "nas-types"},
     "nas-s3": {"nas-engine", "nas-auth", "nas-types", "nas-md5"},
     "nas-rest": {"nas-engine", "nas-auth", "nas-types", "nas-md5"},
-    "nas-observe": {"nas-engine"},
+    "nas-observe": {"nas-engine", "nas-auth"},
     "silent-nas": {"nas-engine", "nas-types", "nas-auth", "nas-webdav", "nas-s3", "nas-rest",
                    "nas-observe"},
     "nas-testkit": {"nas-engine", "nas-types"},

@@ -16,6 +16,9 @@ use nas_engine::{Accounts, AppPasswordRecord};
 /// What every app password starts with.
 pub const APP_PASSWORD_PREFIX: &str = "snap_";
 
+/// App passwords a user may hold.
+pub const MAX_APP_PASSWORDS: usize = 100;
+
 /// Longest app password name, in characters.
 pub const MAX_APP_NAME: usize = 100;
 
@@ -39,7 +42,8 @@ pub(crate) fn credential_name(name: &str) -> Result<Option<String>, AuthError> {
 }
 
 /// Creates an app password for an existing, enabled `user`: the stored record and the
-/// secret, which exists only in this return value.
+/// secret, which exists only in this return value. Read-only when asked, and always when
+/// the owner's role is `readonly`.
 pub fn create_app_password(
     accounts: &Accounts,
     user: &str,
@@ -47,8 +51,16 @@ pub fn create_app_password(
     read_only: bool,
 ) -> Result<(AppPasswordRecord, String), AuthError> {
     let name = credential_name(name)?.ok_or(AuthError::BadCredentialName)?;
-    if !valid_name(user) || accounts.get(user)?.is_none_or(|u| u.disabled) {
-        return Err(AuthError::Invalid);
+    let owner = match accounts.get(user)? {
+        Some(u) if valid_name(user) && !u.disabled => u,
+        _ => return Err(AuthError::Invalid),
+    };
+    // a read-only account's credentials are read-only, whatever was asked
+    let read_only = read_only || !Principal::of(owner).role.can_write();
+    if accounts.app_passwords(user)?.len() >= MAX_APP_PASSWORDS {
+        return Err(AuthError::TooMany(
+            "a user holds at most 100 app passwords: delete one first",
+        ));
     }
     const HEX: &[u8] = b"0123456789abcdef";
     let secret = format!("{APP_PASSWORD_PREFIX}{}", random_string(ALNUM, 32));

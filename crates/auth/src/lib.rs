@@ -1,6 +1,9 @@
 //! Users and sign-in for every door of Silent-NAS: password hashing (argon2id), roles,
-//! quotas, and rate-limited verification. Knows nothing of HTTP: a door extracts a name and
-//! a password and asks [`Authenticator::verify`].
+//! quotas, throttled verification (per client address and per (address, user), see
+//! [`RateLimiter`]), the client address behind trusted proxies ([`client_address`]), and
+//! the credentials a user may hold (app passwords, S3 keys; bounded in number, read-only
+//! for a read-only account). Knows nothing of HTTP: a door extracts a name and a password
+//! and asks [`Authenticator::sign_in`] (async) or [`Authenticator::verify`] (blocking).
 //!
 //! ```
 //! use nas_auth::{Authenticator, Role, add_user};
@@ -17,14 +20,17 @@ mod apps;
 mod limiter;
 mod password;
 
-pub use apps::{APP_PASSWORD_PREFIX, MAX_APP_NAME, create_app_password, looks_like_app_password};
-pub use limiter::RateLimiter;
+pub use apps::{
+    APP_PASSWORD_PREFIX, MAX_APP_NAME, MAX_APP_PASSWORDS, create_app_password,
+    looks_like_app_password,
+};
+pub use limiter::{Limits, RateLimiter, Throttle};
 pub use password::{generate_password, hash_password, verify_password};
 
 use nas_engine::{Accounts, EngineError, UserRecord};
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use thiserror::Error;
 
@@ -99,7 +105,7 @@ pub enum AuthError {
     /// Unknown user, wrong password or disabled account.
     #[error("invalid credentials")]
     Invalid,
-    /// Too many failures for this user or client address.
+    /// Too many failures from this client address (for this user, or for any).
     #[error("too many failed sign-ins; retry in {0:?}")]
     RateLimited(Duration),
     /// A user name that cannot exist.
@@ -108,9 +114,41 @@ pub enum AuthError {
     /// A name for a credential (app password, access key) that cannot be stored.
     #[error("a name is 1 to 100 characters, without control characters")]
     BadCredentialName,
+    /// The user holds as many credentials of this kind as allowed.
+    #[error("{0}")]
+    TooMany(&'static str),
     /// The store failed.
     #[error(transparent)]
     Backend(#[from] EngineError),
+}
+
+/// The client of a request: `peer` itself, unless `peer` is a trusted proxy; then the
+/// right-most address of `X-Forwarded-For` (all its header lines, in order) that is not a
+/// trusted proxy. Proxies append the address they received from, so everything left of
+/// that is whatever the client chose to send and is never believed; an entry that is not
+/// an address stops the walk (the last trusted hop is the answer).
+pub fn client_address<'a>(
+    peer: IpAddr,
+    forwarded_for: impl IntoIterator<Item = &'a str>,
+    trusted: &[IpAddr],
+) -> IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let hops: Vec<&str> = forwarded_for
+        .into_iter()
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    let mut client = peer;
+    for hop in hops.iter().rev() {
+        match hop.parse::<IpAddr>() {
+            Ok(ip) if trusted.contains(&ip) => client = ip,
+            Ok(ip) => return ip,
+            Err(_) => break,
+        }
+    }
+    client
 }
 
 /// Checks a user name: 1–64 of `[A-Za-z0-9._-]`, not starting with `.`.
@@ -142,6 +180,7 @@ pub fn add_user(
         created_ns: nas_engine::now_ns(),
         keep_versions: None,
         keep_days: None,
+        sessions_epoch: 0,
     };
     Ok(accounts.create(&rec)?)
 }
@@ -153,7 +192,8 @@ pub fn create_key(accounts: &Accounts, user: &str) -> Result<(String, String), A
 
 /// [`create_key`] with a name the owner gives it (e.g. "laptop restic"; trimmed, empty is
 /// none), read-only if asked (requests signed with it get the `readonly` role whatever
-/// the owner's): the stored record, secret included.
+/// the owner's) — and always read-only when the owner's role is `readonly`, whatever was
+/// asked: the stored record, secret included.
 pub fn create_named_key(
     accounts: &Accounts,
     user: &str,
@@ -161,8 +201,15 @@ pub fn create_named_key(
     read_only: bool,
 ) -> Result<nas_engine::KeyRecord, AuthError> {
     let name = name.map(apps::credential_name).transpose()?.flatten();
-    if accounts.get(user)?.is_none() {
+    let Some(owner) = accounts.get(user)? else {
         return Err(AuthError::Invalid);
+    };
+    let read_only = read_only || !Principal::of(owner).role.can_write();
+    let keys = accounts.keys(Some(user))?;
+    if keys.iter().filter(|k| !k.revoked).count() >= MAX_KEYS || keys.len() >= MAX_KEYS_EVER {
+        return Err(AuthError::TooMany(
+            "a user holds at most 100 S3 keys (1000 counting revoked ones): revoke one first",
+        ));
     }
     const UPPER: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
     let key = nas_engine::KeyRecord {
@@ -177,6 +224,12 @@ pub fn create_named_key(
     accounts.create_key(&key)?;
     Ok(key)
 }
+
+/// Live (not revoked) S3 keys a user may hold.
+pub const MAX_KEYS: usize = 100;
+/// S3 keys a user may have had, revoked ones included (revoked keys stay listed): the
+/// table cannot grow without bound by creating and revoking in a loop.
+pub const MAX_KEYS_EVER: usize = 1000;
 
 /// The user a valid (not revoked, owner enabled) access key belongs to, with its secret;
 /// a read-only key's principal has the `readonly` role.
@@ -204,7 +257,8 @@ type CacheKey = (String, [u8; 32]);
 /// Verifies credentials. Argon2 is deliberately slow (~tens of ms), so a successful
 /// verification is remembered for a few minutes, keyed by user, a hash of the password and
 /// the stored hash — a password change or a disabled account takes effect at the next
-/// request. Failures are rate-limited per user and per client address.
+/// request. Failures are throttled per client address and per (address, user) pair
+/// ([`RateLimiter`]): a client that has not failed is never slowed or refused.
 pub struct Authenticator {
     accounts: Accounts,
     verified: Mutex<HashMap<CacheKey, (String, Instant)>>,
@@ -214,12 +268,17 @@ pub struct Authenticator {
 }
 
 impl Authenticator {
-    /// An authenticator over `accounts` with the default limits (10 failures per 5 minutes).
+    /// An authenticator over `accounts` with the default [`Limits`].
     pub fn new(accounts: Accounts) -> Self {
+        Authenticator::with_limits(accounts, Limits::default())
+    }
+
+    /// An authenticator over `accounts` throttling failures by `limits`.
+    pub fn with_limits(accounts: Accounts, limits: Limits) -> Self {
         Authenticator {
             accounts,
             verified: Mutex::new(HashMap::new()),
-            limiter: RateLimiter::default(),
+            limiter: RateLimiter::new(limits),
             touched: Mutex::new(HashMap::new()),
         }
     }
@@ -233,8 +292,10 @@ impl Authenticator {
     /// credentials were verified recently against the user's current hash, so async code can
     /// call it inline; `None` means "run `verify` on a blocking thread".
     pub fn verify_cached(&self, name: &str, password: &str, client: IpAddr) -> Option<Principal> {
-        let name = name.rsplit('\\').next().unwrap_or(name);
-        self.limiter.check(name, client).ok()?;
+        let name = strip_domain(name);
+        if self.limiter.check(name, client) != Throttle::Allow {
+            return None; // a delay or a refusal: `sign_in` applies it
+        }
         if let Ok(Some(p)) = self.app_password(Some(name), password) {
             return Some(p);
         }
@@ -255,18 +316,56 @@ impl Authenticator {
         hit.then(|| Principal::of(user))
     }
 
-    /// Verifies `name`/`password` from `client`. A Windows-style `DOMAIN\user` name is
-    /// accepted as `user`. Blocking (argon2): call from a blocking thread in async code.
+    /// Verifies `name`/`password` from `client`, throttled (see [`RateLimiter`]): a delay
+    /// is slept on this thread. A Windows-style `DOMAIN\user` name is accepted as `user`.
+    /// Blocking (argon2): async code calls [`sign_in`](Self::sign_in) instead.
     pub fn verify(
         &self,
         name: &str,
         password: &str,
         client: IpAddr,
     ) -> Result<Principal, AuthError> {
-        let name = name.rsplit('\\').next().unwrap_or(name);
-        self.limiter
-            .check(name, client)
-            .map_err(AuthError::RateLimited)?;
+        match self.limiter.attempt(strip_domain(name), client) {
+            Throttle::Refuse(d) => return Err(AuthError::RateLimited(d)),
+            Throttle::Delay(d) => std::thread::sleep(d),
+            Throttle::Allow => {}
+        }
+        self.verify_now(name, password, client)
+    }
+
+    /// [`verify`](Self::verify) for async code: a delay is awaited (no thread is held
+    /// while waiting), argon2 runs on the blocking pool unless these credentials were
+    /// verified moments ago. Every door that takes a password calls this.
+    pub async fn sign_in(
+        self: &Arc<Self>,
+        name: String,
+        password: String,
+        client: IpAddr,
+    ) -> Result<Principal, AuthError> {
+        // the fast path checks the throttle itself (and answers only when it allows)
+        if let Some(p) = self.verify_cached(&name, &password, client) {
+            return Ok(p);
+        }
+        match self.limiter.attempt(strip_domain(&name), client) {
+            Throttle::Refuse(d) => return Err(AuthError::RateLimited(d)),
+            Throttle::Delay(d) => tokio::time::sleep(d).await,
+            Throttle::Allow => {}
+        }
+        let me = self.clone();
+        tokio::task::spawn_blocking(move || me.verify_now(&name, &password, client))
+            .await
+            .map_err(|e| AuthError::Backend(EngineError::Io(std::io::Error::other(e))))?
+    }
+
+    /// Verifies without consulting the throttle: the caller's `attempt` counted it as a
+    /// failure already, and a success gives that back.
+    fn verify_now(
+        &self,
+        name: &str,
+        password: &str,
+        client: IpAddr,
+    ) -> Result<Principal, AuthError> {
+        let name = strip_domain(name);
         if let Some(p) = self.app_password(Some(name), password)? {
             self.limiter.succeed(name, client);
             return Ok(p);
@@ -276,7 +375,6 @@ impl Authenticator {
             _ => {
                 // same cost as a real check, so timing does not reveal which names exist
                 let _ = verify_password(password, dummy_hash());
-                self.limiter.fail(name, client);
                 return Err(AuthError::Invalid);
             }
         };
@@ -292,7 +390,6 @@ impl Authenticator {
             .is_some_and(|(phc, at)| phc == user.password && at.elapsed() < CACHE_TTL);
         if !cached {
             if !verify_password(password, &user.password) {
-                self.limiter.fail(name, client);
                 return Err(AuthError::Invalid);
             }
             if let Ok(mut m) = self.verified.lock() {
@@ -311,8 +408,20 @@ impl Authenticator {
     /// Signs in with an app password alone (REST `Authorization: Bearer snap_…`). Cheap (one
     /// indexed lookup), so callable from async code; a random 190-bit secret needs no rate
     /// limit.
-    pub fn verify_app_token(&self, secret: &str) -> Result<Principal, AuthError> {
-        self.app_password(None, secret)?.ok_or(AuthError::Invalid)
+    ///
+    /// Throttled by address only: a refused address is refused here too, and an unknown
+    /// app password counts as a failure of `client`.
+    pub fn verify_app_token(&self, secret: &str, client: IpAddr) -> Result<Principal, AuthError> {
+        if let Throttle::Refuse(d) = self.limiter.check_addr(client) {
+            return Err(AuthError::RateLimited(d));
+        }
+        match self.app_password(None, secret)? {
+            Some(p) => Ok(p),
+            None => {
+                self.limiter.fail_addr(client);
+                Err(AuthError::Invalid)
+            }
+        }
     }
 
     /// An app password of `user` (any user with `None`) → its principal; remembers the use
@@ -362,6 +471,11 @@ impl Authenticator {
         m.insert(id.to_owned(), now);
         true
     }
+}
+
+/// `DOMAIN\\user` → `user` (Windows clients send the domain).
+fn strip_domain(name: &str) -> &str {
+    name.rsplit('\\').next().unwrap_or(name)
 }
 
 /// A real argon2id hash of a random password, so an unknown user costs the same time as a

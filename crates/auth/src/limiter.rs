@@ -1,86 +1,386 @@
-//! Rate limiting of failed sign-ins, per user name and per client address.
+//! Throttling of failed sign-ins, modelled on Nextcloud's brute-force protection: failures
+//! are counted per client address and per (client address, user name) pair — never per
+//! user alone, so nobody can lock a victim out from their own address. An address that has
+//! not failed is never slowed or refused.
+//!
+//! The rules (the defaults of [`Limits`]):
+//! - a pair's first 3 failures cost nothing; from then on every attempt of that pair waits
+//!   100 ms, 200 ms, 400 ms … (doubling, at most 2 s) before it is checked — right password
+//!   or not (the caller sleeps; [`Throttle::Delay`]);
+//! - at 10 failures the pair is refused ([`Throttle::Refuse`], HTTP 429 with `Retry-After`);
+//! - at 30 failures of one address, whatever the user names, the address is refused;
+//! - a count is forgotten 15 minutes after its last failure (refused attempts are not
+//!   failures: they do not renew it); a successful sign-in clears its pair, not the address.
+//!
+//! IPv6 clients are counted by their /64 (a host usually holds a whole /64); IPv4-mapped
+//! IPv6 addresses count as the IPv4 address. Each table holds at most
+//! [`Limits::max_entries`] entries (user names are kept as a 128-bit hash): when full, the
+//! entries whose last failure is oldest go first.
 
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// Counts failures in a sliding window; past `max_failures` a key is refused until the
-/// window since its first failure has passed. A success clears the user's count.
+/// What to do with a sign-in attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Throttle {
+    /// Check it now.
+    Allow,
+    /// Check it after this pause (do not block a runtime thread while waiting).
+    Delay(Duration),
+    /// Refuse it without checking; the client may retry after this long.
+    Refuse(Duration),
+}
+
+/// The thresholds of a [`RateLimiter`].
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Failures of a pair that cost no delay.
+    pub free_failures: u32,
+    /// The first delay; each further failure doubles it.
+    pub base_delay: Duration,
+    /// The longest delay.
+    pub max_delay: Duration,
+    /// Failures of a pair at which it is refused.
+    pub pair_refuse: u32,
+    /// Failures of an address (all user names) at which it is refused.
+    pub addr_refuse: u32,
+    /// How long a count lives after its last failure.
+    pub window: Duration,
+    /// Entries per table.
+    pub max_entries: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            free_failures: 3,
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(2),
+            pair_refuse: 10,
+            addr_refuse: 30,
+            window: Duration::from_secs(15 * 60),
+            max_entries: 100_000,
+        }
+    }
+}
+
+/// A client address as counted: IPv4, or the /64 of IPv6.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum AddrKey {
+    V4(u32),
+    V6(u64),
+}
+
+fn addr_key(ip: IpAddr) -> AddrKey {
+    match ip {
+        IpAddr::V4(v4) => AddrKey::V4(u32::from(v4)),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => AddrKey::V4(u32::from(v4)),
+            None => AddrKey::V6((u128::from(v6) >> 64) as u64),
+        },
+    }
+}
+
+/// (address, 128-bit hash of the user name): bounded size whatever name a client sends.
+type PairKey = (AddrKey, [u8; 16]);
+
+fn pair_key(user: &str, ip: IpAddr) -> PairKey {
+    let h = blake3::hash(user.as_bytes());
+    let mut k = [0u8; 16];
+    k.copy_from_slice(&h.as_bytes()[..16]);
+    (addr_key(ip), k)
+}
+
+/// Failures and the time of the last one.
+type Table<K> = Mutex<HashMap<K, (u32, Instant)>>;
+
+/// Counts failed sign-ins and says how to treat the next attempt (see the module docs).
 pub struct RateLimiter {
-    max_failures: u32,
-    window: Duration,
-    by_user: Mutex<HashMap<String, (u32, Instant)>>,
-    by_addr: Mutex<HashMap<IpAddr, (u32, Instant)>>,
+    limits: Limits,
+    by_pair: Table<PairKey>,
+    by_addr: Table<AddrKey>,
 }
 
 impl Default for RateLimiter {
     fn default() -> Self {
-        RateLimiter::new(10, Duration::from_secs(300))
+        RateLimiter::new(Limits::default())
     }
 }
 
-fn blocked<K: std::hash::Hash + Eq>(
-    m: &Mutex<HashMap<K, (u32, Instant)>>,
+/// The live failure count of `k` and the time since its last failure.
+fn count<K: Hash + Eq>(
+    m: &HashMap<K, (u32, Instant)>,
     k: &K,
-    max: u32,
     window: Duration,
-) -> Option<Duration> {
-    let m = m.lock().ok()?;
-    let (n, first) = m.get(k)?;
-    let age = first.elapsed();
-    (*n >= max && age < window).then(|| window - age)
+) -> Option<(u32, Duration)> {
+    let (n, last) = m.get(k)?;
+    let age = last.elapsed();
+    (age < window).then_some((*n, age))
 }
 
-fn bump<K: std::hash::Hash + Eq>(m: &Mutex<HashMap<K, (u32, Instant)>>, k: K, window: Duration) {
-    if let Ok(mut m) = m.lock() {
-        if m.len() > 100_000 {
-            m.retain(|_, (_, first)| first.elapsed() < window);
-        }
-        let e = m.entry(k).or_insert((0, Instant::now()));
-        if e.1.elapsed() >= window {
-            *e = (0, Instant::now());
-        }
-        e.0 += 1;
+fn bump<K: Hash + Eq + Copy>(m: &mut HashMap<K, (u32, Instant)>, k: K, limits: &Limits) {
+    if m.len() >= limits.max_entries && !m.contains_key(&k) {
+        make_room(m, limits);
     }
+    let now = Instant::now();
+    let e = m.entry(k).or_insert((0, now));
+    if now.duration_since(e.1) >= limits.window {
+        e.0 = 0;
+    }
+    *e = (e.0.saturating_add(1), now);
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Drops expired entries; if that frees too little, the tenth with the oldest failures.
+fn make_room<K: Hash + Eq + Copy>(m: &mut HashMap<K, (u32, Instant)>, limits: &Limits) {
+    m.retain(|_, (_, last)| last.elapsed() < limits.window);
+    let target = limits.max_entries - limits.max_entries / 10;
+    if m.len() < target.max(1) {
+        return;
+    }
+    let mut times: Vec<Instant> = m.values().map(|(_, t)| *t).collect();
+    let cut = m.len() - target;
+    let idx = cut.min(times.len() - 1);
+    let (_, nth, _) = times.select_nth_unstable(idx);
+    let cutoff = *nth;
+    m.retain(|_, (_, last)| *last > cutoff);
 }
 
 impl RateLimiter {
-    /// A limiter allowing `max_failures` per `window`.
-    pub fn new(max_failures: u32, window: Duration) -> Self {
+    /// A limiter with these thresholds.
+    pub fn new(limits: Limits) -> Self {
         RateLimiter {
-            max_failures,
-            window,
-            by_user: Mutex::default(),
+            limits,
+            by_pair: Mutex::default(),
             by_addr: Mutex::default(),
         }
     }
 
-    /// `Err(retry_after)` when the user or the address is currently blocked.
-    pub fn check(&self, user: &str, addr: IpAddr) -> Result<(), Duration> {
-        let u = blocked(
-            &self.by_user,
-            &user.to_owned(),
-            self.max_failures,
-            self.window,
-        );
-        let a = blocked(&self.by_addr, &addr, self.max_failures * 3, self.window);
-        match u.into_iter().chain(a).max() {
-            Some(d) => Err(d),
-            None => Ok(()),
+    /// How to treat a sign-in attempt of `user` from `addr` (counts nothing).
+    pub fn check(&self, user: &str, addr: IpAddr) -> Throttle {
+        let a = lock(&self.by_addr);
+        let p = lock(&self.by_pair);
+        self.judge(&a, &p, user, addr)
+    }
+
+    /// [`check`](Self::check), and unless refused, counts the attempt as a failure at once
+    /// (in the same critical section): parallel attempts see each other, so a burst of
+    /// guesses is throttled like a sequence. A success gives it back
+    /// ([`succeed`](Self::succeed)).
+    pub fn attempt(&self, user: &str, addr: IpAddr) -> Throttle {
+        let mut a = lock(&self.by_addr);
+        let mut p = lock(&self.by_pair);
+        let t = self.judge(&a, &p, user, addr);
+        if !matches!(t, Refuse(_)) {
+            bump(&mut p, pair_key(user, addr), &self.limits);
+            bump(&mut a, addr_key(addr), &self.limits);
+        }
+        t
+    }
+
+    fn judge(
+        &self,
+        a: &HashMap<AddrKey, (u32, Instant)>,
+        p: &HashMap<PairKey, (u32, Instant)>,
+        user: &str,
+        addr: IpAddr,
+    ) -> Throttle {
+        let l = &self.limits;
+        if let Some((n, age)) = count(a, &addr_key(addr), l.window)
+            && n >= l.addr_refuse
+        {
+            return Refuse(l.window - age);
+        }
+        let Some((n, age)) = count(p, &pair_key(user, addr), l.window) else {
+            return Throttle::Allow;
+        };
+        if n >= l.pair_refuse {
+            return Refuse(l.window - age);
+        }
+        if n < l.free_failures {
+            return Throttle::Allow;
+        }
+        let steps = (n - l.free_failures).min(16);
+        Throttle::Delay((l.base_delay * (1u32 << steps)).min(l.max_delay))
+    }
+
+    /// How to treat an attempt from `addr` that names no user (an app password sent as a
+    /// Bearer token): refused when the address is, never delayed.
+    pub fn check_addr(&self, addr: IpAddr) -> Throttle {
+        let l = &self.limits;
+        match count(&lock(&self.by_addr), &addr_key(addr), l.window) {
+            Some((n, age)) if n >= l.addr_refuse => Refuse(l.window - age),
+            _ => Throttle::Allow,
         }
     }
 
-    /// Records a failure.
+    /// Records a failure of `user` from `addr` (one not counted by [`attempt`](Self::attempt)).
     pub fn fail(&self, user: &str, addr: IpAddr) {
-        bump(&self.by_user, user.to_owned(), self.window);
-        bump(&self.by_addr, addr, self.window);
+        bump(&mut lock(&self.by_pair), pair_key(user, addr), &self.limits);
+        self.fail_addr(addr);
     }
 
-    /// Records a success (clears the user's failures).
-    pub fn succeed(&self, user: &str, _addr: IpAddr) {
-        if let Ok(mut m) = self.by_user.lock() {
-            m.remove(user);
+    /// Records a failure from `addr` that names no user.
+    pub fn fail_addr(&self, addr: IpAddr) {
+        bump(&mut lock(&self.by_addr), addr_key(addr), &self.limits);
+    }
+
+    /// Records that an [`attempt`](Self::attempt) succeeded: the pair's failures are
+    /// forgotten and the address gets back the one the attempt counted (not the others, so
+    /// an attacker with one account of their own cannot reset their count).
+    pub fn succeed(&self, user: &str, addr: IpAddr) {
+        let mut a = lock(&self.by_addr);
+        if let Some(e) = a.get_mut(&addr_key(addr)) {
+            e.0 = e.0.saturating_sub(1);
         }
+        lock(&self.by_pair).remove(&pair_key(user, addr));
+    }
+
+    /// Entries held (pairs, addresses): for tests of the bound.
+    pub fn entries(&self) -> (usize, usize) {
+        let p = lock(&self.by_pair).len();
+        let a = lock(&self.by_addr).len();
+        (p, a)
+    }
+}
+
+use Throttle::Refuse;
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_pair_is_slowed_then_refused_and_others_are_not_touched() {
+        let l = RateLimiter::default();
+        let (a, b) = (ip("10.0.0.1"), ip("10.0.0.2"));
+        for _ in 0..3 {
+            assert_eq!(l.check("victim", a), Throttle::Allow);
+            l.fail("victim", a);
+        }
+        let mut last = Duration::ZERO;
+        for _ in 3..10 {
+            let Throttle::Delay(d) = l.check("victim", a) else {
+                panic!("a delay")
+            };
+            assert!(d >= last && d <= Duration::from_secs(2), "{d:?}");
+            last = d;
+            l.fail("victim", a);
+        }
+        assert_eq!(last, Duration::from_secs(2), "capped");
+        assert!(matches!(l.check("victim", a), Throttle::Refuse(_)));
+        // the victim's own address, and another name from the attacker's, are untouched
+        assert_eq!(l.check("victim", b), Throttle::Allow);
+        assert_eq!(l.check("other", a), Throttle::Allow);
+        l.succeed("other", a);
+        assert!(matches!(l.check("victim", a), Throttle::Refuse(_)));
+    }
+
+    #[test]
+    fn an_address_spraying_names_is_refused_for_every_name() {
+        let l = RateLimiter::default();
+        let a = ip("2001:db8::1");
+        for i in 0..30 {
+            assert_eq!(l.check(&format!("u{i}"), a), Throttle::Allow);
+            l.fail(&format!("u{i}"), a);
+        }
+        // the same /64 is the same client; another /64 is not
+        assert!(matches!(
+            l.check("anyone", ip("2001:db8::ffff")),
+            Throttle::Refuse(_)
+        ));
+        assert!(matches!(l.check_addr(a), Throttle::Refuse(_)));
+        assert_eq!(l.check("anyone", ip("2001:db8:0:1::1")), Throttle::Allow);
+    }
+
+    #[test]
+    fn counts_expire_and_a_success_clears_its_pair() {
+        let l = RateLimiter::new(Limits {
+            window: Duration::from_millis(50),
+            ..Limits::default()
+        });
+        let a = ip("::ffff:10.0.0.9");
+        for _ in 0..10 {
+            l.fail("x", a);
+        }
+        assert!(matches!(l.check("x", ip("10.0.0.9")), Throttle::Refuse(_)));
+        std::thread::sleep(Duration::from_millis(60));
+        assert_eq!(l.check("x", a), Throttle::Allow);
+        for _ in 0..5 {
+            l.fail("y", a);
+        }
+        l.succeed("y", a);
+        assert_eq!(l.check("y", a), Throttle::Allow);
+    }
+
+    #[test]
+    fn parallel_attempts_count_before_they_are_checked() {
+        let l = std::sync::Arc::new(RateLimiter::default());
+        let a = ip("10.0.0.5");
+        let refused: usize = (0..8)
+            .map(|_| {
+                let l = l.clone();
+                std::thread::spawn(move || {
+                    (0..10)
+                        .filter(|_| matches!(l.attempt("victim", a), Throttle::Refuse(_)))
+                        .count()
+                })
+            })
+            .map(|t| t.join().unwrap())
+            .sum();
+        assert_eq!(
+            refused,
+            80 - 10,
+            "only the first ten attempts of the burst pass"
+        );
+        // a success gives back only its own attempt
+        let b = ip("10.0.0.6");
+        for _ in 0..5 {
+            l.attempt("x", b);
+        }
+        l.attempt("y", b);
+        l.succeed("y", b);
+        assert_eq!(
+            count(&lock(&l.by_addr), &addr_key(b), Duration::from_secs(60))
+                .unwrap()
+                .0,
+            5
+        );
+    }
+
+    #[test]
+    fn the_tables_are_bounded() {
+        let l = RateLimiter::new(Limits {
+            max_entries: 1000,
+            ..Limits::default()
+        });
+        for i in 0..5000u32 {
+            let a = IpAddr::from(i.to_be_bytes());
+            l.fail(&"n".repeat(1000), a);
+        }
+        let (p, a) = l.entries();
+        assert!(p <= 1000 && a <= 1000, "{p} {a}");
+        // the newest failures are the ones kept
+        assert!(matches!(
+            l.check_addr(IpAddr::from(4999u32.to_be_bytes())),
+            Throttle::Allow
+        ));
+        assert!(
+            l.by_addr
+                .lock()
+                .unwrap()
+                .contains_key(&addr_key(IpAddr::from(4999u32.to_be_bytes())))
+        );
     }
 }

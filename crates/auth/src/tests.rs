@@ -73,7 +73,7 @@ fn verify_roles_domain_names_and_changes() {
 }
 
 #[test]
-fn failures_are_rate_limited() {
+fn failures_are_throttled_per_address_never_per_user() {
     let (_d, auth) = setup();
     for _ in 0..10 {
         assert!(matches!(
@@ -81,16 +81,52 @@ fn failures_are_rate_limited() {
             Err(AuthError::Invalid)
         ));
     }
+    // the guessing address is refused, even with the right password
     assert!(matches!(
         auth.verify("bob", "s3cret!", ip()),
         Err(AuthError::RateLimited(_))
     ));
-    // another user from another address is not affected
-    let l = RateLimiter::new(2, Duration::from_secs(60));
-    l.fail("x", ip());
-    l.fail("x", ip());
-    assert!(l.check("x", "10.0.0.2".parse().unwrap()).is_err());
-    assert!(l.check("y", "10.0.0.2".parse().unwrap()).is_ok());
+    // bob, from an address that has not failed, signs in at once
+    let t = Instant::now();
+    assert!(
+        auth.verify("bob", "s3cret!", "10.0.0.2".parse().unwrap())
+            .is_ok()
+    );
+    assert!(t.elapsed() < Duration::from_secs(2));
+}
+
+#[test]
+fn client_addresses_come_from_trusted_proxies_only() {
+    let proxy: IpAddr = "127.0.0.1".parse().unwrap();
+    let other: IpAddr = "192.0.2.9".parse().unwrap();
+    let trusted = [proxy];
+    // an untrusted peer's X-Forwarded-For is ignored
+    assert_eq!(client_address(other, ["10.0.0.1"], &trusted), other);
+    // the right-most untrusted hop is the client; what it prepended is not believed
+    assert_eq!(
+        client_address(proxy, ["10.0.0.2, 10.0.0.1"], &trusted),
+        ip()
+    );
+    assert_eq!(
+        client_address(proxy, ["10.0.0.2", "10.0.0.1, 127.0.0.1"], &trusted),
+        ip()
+    );
+    assert_eq!(client_address(proxy, ["junk, 10.0.0.1"], &trusted), ip());
+    assert_eq!(client_address(proxy, ["10.0.0.1, junk"], &trusted), proxy);
+    assert_eq!(client_address(proxy, Vec::<&str>::new(), &trusted), proxy);
+}
+
+#[test]
+fn a_readonly_accounts_credentials_are_read_only() {
+    let (_d, auth) = setup(); // bob is readonly
+    let a = auth.accounts();
+    let k = create_named_key(a, "bob", None, false).unwrap();
+    assert!(k.read_only);
+    let (app, _) = create_app_password(a, "bob", "phone", false).unwrap();
+    assert!(app.read_only);
+    add_user(a, "carol", "pw-carol-1", Role::User, None).unwrap();
+    assert!(!create_named_key(a, "carol", None, false).unwrap().read_only);
+    assert!(create_named_key(a, "carol", None, true).unwrap().read_only);
 }
 
 #[test]
@@ -140,7 +176,7 @@ fn app_passwords_sign_in_as_their_owner_until_deleted() {
         Role::ReadOnly
     );
     // Bearer (no name)
-    assert_eq!(auth.verify_app_token(&secret).unwrap().name, "ann");
+    assert_eq!(auth.verify_app_token(&secret, ip()).unwrap().name, "ann");
     // another user's name with ann's app password is refused
     assert!(auth.verify_cached("bob", &secret, ip()).is_none());
     assert!(matches!(
@@ -148,11 +184,11 @@ fn app_passwords_sign_in_as_their_owner_until_deleted() {
         Err(AuthError::Invalid)
     ));
     // the account password is not an app token, a near miss is nothing
-    assert!(auth.verify_app_token("ann-password").is_err());
+    assert!(auth.verify_app_token("ann-password", ip()).is_err());
     let mut wrong = secret.clone();
     wrong.pop();
     wrong.push(if secret.ends_with('a') { 'b' } else { 'a' });
-    assert!(auth.verify_app_token(&wrong).is_err());
+    assert!(auth.verify_app_token(&wrong, ip()).is_err());
     assert!(matches!(
         auth.verify("ann", &wrong, ip()),
         Err(AuthError::Invalid)
@@ -160,13 +196,13 @@ fn app_passwords_sign_in_as_their_owner_until_deleted() {
     // deleting one stops it at once, the other goes on
     assert!(acc.delete_app_password("ann", &rec.id).unwrap());
     assert!(auth.verify_cached("ann", &secret, ip()).is_none());
-    assert!(auth.verify_app_token(&secret).is_err());
-    assert!(auth.verify_app_token(&ro_secret).is_ok());
+    assert!(auth.verify_app_token(&secret, ip()).is_err());
+    assert!(auth.verify_app_token(&ro_secret, ip()).is_ok());
     // a disabled owner signs in with none
     let mut u = acc.get("ann").unwrap().unwrap();
     u.disabled = true;
     acc.update(&u).unwrap();
-    assert!(auth.verify_app_token(&ro_secret).is_err());
+    assert!(auth.verify_app_token(&ro_secret, ip()).is_err());
     assert!(
         acc.app_passwords("ann")
             .unwrap()

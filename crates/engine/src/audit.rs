@@ -143,7 +143,10 @@ impl AuditLog {
     }
 
     /// Queues an entry; never blocks. Returns false (and counts it) if it was dropped.
-    pub fn record(&self, e: AuditRecord) -> bool {
+    /// Fields a client chooses (user name tried, method, path, destination, access key)
+    /// are cut to [`MAX_FIELD`] bytes, so no request can store more than a few KiB here.
+    pub fn record(&self, mut e: AuditRecord) -> bool {
+        clamp_fields(&mut e);
         match self.tx.try_send(Msg::Entry(Box::new(e))) {
             Ok(()) => true,
             Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
@@ -296,10 +299,53 @@ fn write_loop(store: &Store, rx: &Receiver<Msg>, keep: u64, counters: &Counters)
     }
 }
 
+/// Longest text field of a stored entry, in bytes (longer ones end with `…`).
+pub const MAX_FIELD: usize = 1024;
+
+fn clamp(s: &mut String) {
+    if s.len() > MAX_FIELD {
+        let mut cut = MAX_FIELD - '…'.len_utf8();
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+        s.push('…');
+    }
+}
+
+fn clamp_fields(e: &mut AuditRecord) {
+    for f in [&mut e.method, &mut e.path, &mut e.door, &mut e.kind] {
+        clamp(f);
+    }
+    for f in [
+        &mut e.user,
+        &mut e.client,
+        &mut e.destination,
+        &mut e.access_key,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        clamp(f);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn client_chosen_fields_are_cut() {
+        let mut e = entry(0, Some(&"K".repeat(5000)));
+        e.user = Some("é".repeat(3000));
+        e.method = "X".repeat(60_000);
+        clamp_fields(&mut e);
+        assert!(e.method.len() <= MAX_FIELD && e.method.ends_with('…'));
+        assert!(e.user.as_ref().unwrap().len() <= MAX_FIELD);
+        assert!(e.access_key.as_ref().unwrap().len() <= MAX_FIELD);
+        assert_eq!(e.path, "/b/0", "short fields stay");
+    }
 
     fn entry(i: usize, key: Option<&str>) -> AuditRecord {
         AuditRecord {

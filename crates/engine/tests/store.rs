@@ -209,6 +209,7 @@ fn dead_props_accounts_and_lock_table_through_the_facade() {
         created_ns: 0,
         keep_versions: None,
         keep_days: None,
+        sessions_epoch: 0,
     })
     .unwrap();
     assert_eq!(

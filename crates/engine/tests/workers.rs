@@ -213,6 +213,7 @@ fn account(name: &str, keep_versions: Option<u32>, keep_days: Option<u32>) -> Us
         created_ns: 0,
         keep_versions,
         keep_days,
+        sessions_epoch: 0,
     }
 }
 

@@ -221,6 +221,9 @@ pub struct UserRecord {
     /// Retention: keep versions younger than D days. `None` follows the server's rule,
     /// `Some(0)` turns the rule off for this user (schema 8).
     pub keep_days: Option<u32>,
+    /// Raised by the database each time the account is disabled (schema 11); never written
+    /// by `create_user`/`update_user`. Sessions of another epoch are over.
+    pub sessions_epoch: u64,
 }
 
 /// A dead property (WebDAV PROPPATCH): namespace, name, XML value.

@@ -188,16 +188,12 @@ fn destination(headers: &HeaderMap) -> Option<String> {
 
 fn client(req: &Request, trusted: &[IpAddr]) -> Option<IpAddr> {
     let peer = req.extensions().get::<ConnectInfo<SocketAddr>>()?.0.ip();
-    if !trusted.contains(&peer) {
-        return Some(peer);
-    }
     let forwarded = req
         .headers()
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next())
-        .and_then(|v| v.trim().parse().ok());
-    Some(forwarded.unwrap_or(peer))
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok());
+    Some(nas_auth::client_address(peer, forwarded, trusted))
 }
 
 /// Axum middleware writing the audit log (see the module docs).

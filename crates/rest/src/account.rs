@@ -42,23 +42,28 @@ pub async fn login(
     }))
 }
 
-/// Trades a refresh token for a new access token. Access tokens are refused here.
+/// Trades a refresh token for a new access token and a new refresh token. The refresh
+/// token sent is spent: sending it again ends the session (reuse detection). Access tokens
+/// are refused here.
 #[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
     security(()),
     responses(
-        (status = 200, description = "A new access token", body = RefreshResponse),
-        (status = 401, description = "Not a valid refresh token, or the session ended", body = ErrorBody),
+        (status = 200, description = "A new access token and the next refresh token", body = RefreshResponse),
+        (status = 401, description = "Not a valid refresh token, a spent one (the session is ended), or the session ended", body = ErrorBody),
     ))]
 pub async fn refresh(
     State(st): State<RestState>,
     Note(note): Note,
     JsonBody(b): JsonBody<RefreshRequest>,
 ) -> RestResult<Json<RefreshResponse>> {
-    let (access, user) = st.refresh(&b.refresh_token)?;
+    let (issued, user) = blocking(move || st.refresh(&b.refresh_token)).await?;
     note.set_user(&user);
+    let refresh_expires_in = (issued.refresh_expires - crate::state::now_secs()).max(0);
     Ok(Json(RefreshResponse {
-        access_token: access,
+        access_token: issued.access,
+        refresh_token: issued.refresh,
         expires_in: ACCESS_TTL_SECS,
+        refresh_expires_in,
         token_type: "Bearer",
     }))
 }

@@ -200,7 +200,9 @@ impl From<nas_auth::AuthError> for RestError {
         match e {
             nas_auth::AuthError::RateLimited(d) => RestError::RateLimited(d),
             nas_auth::AuthError::Backend(e) => RestError::Engine(e),
-            nas_auth::AuthError::BadCredentialName => RestError::BadRequest(e.to_string()),
+            nas_auth::AuthError::BadCredentialName | nas_auth::AuthError::TooMany(_) => {
+                RestError::BadRequest(e.to_string())
+            }
             nas_auth::AuthError::Invalid | nas_auth::AuthError::BadName(_) => {
                 RestError::Unauthorized("invalid user name or password")
             }

@@ -1,12 +1,13 @@
 //! What handlers take from a request: the signed-in [`Caller`] (Bearer access token, or
 //! HTTP Basic for scripts), home paths from the raw URI (decoded here, segment by segment,
-//! so `%2e%2e` and an encoded `/` are refused with 400), and JSON bodies and query strings
-//! whose rejections are JSON errors like every other.
+//! so `%2e%2e` and an encoded `/` are refused with 400), JSON bodies (read with size and
+//! depth limits, in `json.rs`) and query strings whose rejections are JSON errors like
+//! every other.
 
 use crate::error::{RestError, RestResult};
 use crate::state::RestState;
 use crate::token::Kind;
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::extract::{ConnectInfo, FromRequestParts};
 use base64::Engine as _;
 use http::request::Parts;
 use http::{Uri, header};
@@ -15,6 +16,8 @@ use nas_engine::audit::AuditNote;
 use nas_types::NasPath;
 use serde::de::DeserializeOwned;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+pub use crate::json::JsonBody;
 
 /// The signed-in user of a request.
 #[derive(Debug, Clone)]
@@ -124,7 +127,7 @@ impl FromRequestParts<RestState> for Caller {
         if scheme.eq_ignore_ascii_case("bearer") {
             let token = rest.trim();
             if nas_auth::looks_like_app_password(token) {
-                let who = st.verify_app_token(token)?;
+                let who = st.verify_app_token(token, client_ip(parts, st))?;
                 if let Some(n) = &note {
                     n.set_user(&who.name);
                 }
@@ -199,20 +202,6 @@ pub fn segments_to_path(raw: &str) -> RestResult<NasPath> {
 /// A path given in a JSON body or a query string (not percent-encoded).
 pub fn body_path(p: &str) -> RestResult<NasPath> {
     Ok(NasPath::parse(p)?)
-}
-
-/// A JSON request body; a malformed one is a JSON 400.
-pub struct JsonBody<T>(pub T);
-
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
-    type Rejection = RestError;
-
-    async fn from_request(req: Request, state: &S) -> RestResult<Self> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(JsonBody(v)),
-            Err(e) => Err(RestError::BadRequest(e.body_text())),
-        }
-    }
 }
 
 /// A query string; a malformed one is a JSON 400.

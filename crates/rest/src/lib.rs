@@ -31,6 +31,7 @@ mod error;
 mod extract;
 mod files;
 mod instant;
+mod json;
 mod list;
 mod model;
 mod openapi;

@@ -52,8 +52,12 @@ pub struct RefreshRequest {
 pub struct RefreshResponse {
     /// Bearer token.
     pub access_token: String,
-    /// Seconds it is valid.
+    /// The next refresh token: the one sent is spent (sending it again ends the session).
+    pub refresh_token: String,
+    /// Seconds the access token is valid.
     pub expires_in: i64,
+    /// Seconds the refresh token is valid (the rest of the session).
+    pub refresh_expires_in: i64,
     /// Always `Bearer`.
     pub token_type: &'static str,
 }

@@ -31,10 +31,30 @@ pub struct Session {
     pub created: i64,
     /// When its refresh token stops working, Unix seconds.
     pub expires: i64,
-    /// Fingerprint of the account's password hash at sign-in: a password change ends the
-    /// session.
+    /// Fingerprint of the account's password hash and sessions epoch at sign-in: a
+    /// password change, or disabling the account, ends the session.
     #[serde(default)]
     pub password: String,
+    /// The generation of the one refresh token that is valid now (absent: 0). Each refresh
+    /// raises it; a refresh token of an older generation is a replay and ends the session.
+    #[serde(default)]
+    pub refresh: u64,
+}
+
+/// What [`Sessions::rotate`] did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Rotation {
+    /// The token was current: the session's next generation (durable), and its end.
+    Rotated {
+        /// The new refresh generation.
+        generation: u64,
+        /// When the session expires, Unix seconds.
+        expires: i64,
+    },
+    /// The token was an older generation: the session is ended (durable).
+    Reused,
+    /// No such live session.
+    Gone,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -120,6 +140,32 @@ impl Sessions {
         Ok(found)
     }
 
+    /// Rotates the refresh token of `sid` presented at generation `generation`: if it is the
+    /// current one the session moves to the next generation; an older one ends the session
+    /// (a stolen refresh token used by two parties shows up here). Durable when this
+    /// returns. Blocking (fsync).
+    pub fn rotate(&self, sid: &str, generation: u64, now: i64) -> std::io::Result<Rotation> {
+        let mut out = Rotation::Gone;
+        let live = self.get(sid, now).is_some();
+        if !live {
+            return Ok(out);
+        }
+        self.change(now, |t| {
+            let Some(s) = t.get_mut(sid) else { return };
+            if s.refresh == generation {
+                s.refresh += 1;
+                out = Rotation::Rotated {
+                    generation: s.refresh,
+                    expires: s.expires,
+                };
+            } else {
+                t.remove(sid);
+                out = Rotation::Reused;
+            }
+        })?;
+        Ok(out)
+    }
+
     /// Removes every session of a user (the account was deleted).
     pub fn remove_user(&self, user: &str, now: i64) -> std::io::Result<()> {
         self.change(now, |t| t.retain(|_, s| s.user != user))
@@ -175,6 +221,7 @@ mod tests {
             created: 0,
             expires,
             password: "00".into(),
+            refresh: 0,
         }
     }
 
@@ -192,6 +239,33 @@ mod tests {
         assert_eq!(again.get("b", 10), None, "a logout survives a reload");
         assert_eq!(again.get("c", 30), None, "expired");
         again.remove_user("alice", 10).unwrap();
+        assert_eq!(Sessions::load(dir.path()).unwrap().get("a", 10), None);
+    }
+
+    #[test]
+    fn refresh_generations_rotate_and_a_replay_ends_the_session() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = Sessions::load(dir.path()).unwrap();
+        t.insert("a".into(), s("alice", 100), 10).unwrap();
+        assert_eq!(
+            t.rotate("a", 0, 10).unwrap(),
+            Rotation::Rotated {
+                generation: 1,
+                expires: 100
+            }
+        );
+        let again = Sessions::load(dir.path()).unwrap();
+        assert_eq!(again.get("a", 10).unwrap().refresh, 1, "durable");
+        assert_eq!(
+            again.rotate("a", 1, 10).unwrap(),
+            Rotation::Rotated {
+                generation: 2,
+                expires: 100
+            }
+        );
+        assert_eq!(again.rotate("a", 1, 10).unwrap(), Rotation::Reused);
+        assert_eq!(again.get("a", 10), None, "a replay ends the session");
+        assert_eq!(again.rotate("a", 2, 10).unwrap(), Rotation::Gone);
         assert_eq!(Sessions::load(dir.path()).unwrap().get("a", 10), None);
     }
 

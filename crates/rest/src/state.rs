@@ -3,7 +3,7 @@
 //! session table — and the token rules built on them: issue, check, refresh, revoke.
 
 use crate::error::{RestError, RestResult};
-use crate::sessions::{Session, Sessions};
+use crate::sessions::{Rotation, Session, Sessions};
 use crate::token::{Claims, Kind, Signer};
 use crate::tus::UploadLocks;
 use nas_auth::{Authenticator, Principal};
@@ -47,14 +47,23 @@ pub struct Issued {
     pub access: String,
     /// Refresh token.
     pub refresh: String,
+    /// When the refresh token (= its session) expires, Unix seconds.
+    pub refresh_expires: i64,
 }
 
-/// A short fingerprint of an account's password hash (the first 8 bytes of its SHA-256, in
-/// hex), kept with each session: a password change ends every session of the account.
-/// It cannot be used to sign in or to test passwords (it hashes a salted argon2 hash).
-fn password_mark(phc: &str) -> String {
+/// A short fingerprint of an account's password hash and sessions epoch (the first 8
+/// bytes of a SHA-256, in hex), kept with each session: a password change, or disabling the
+/// account (which raises the epoch in the database), ends every session of the account.
+/// Epoch 0 hashes the password hash alone, as before epochs existed. It cannot be used to
+/// sign in or to test passwords (it hashes a salted argon2 hash).
+fn password_mark(phc: &str, epoch: u64) -> String {
     use sha2::Digest;
-    hex::encode(&sha2::Sha256::digest(phc.as_bytes())[..8])
+    let mut h = sha2::Sha256::new();
+    h.update(phc.as_bytes());
+    if epoch != 0 {
+        h.update(format!("\0epoch {epoch}").as_bytes());
+    }
+    hex::encode(&h.finalize()[..8])
 }
 
 /// Now, in Unix seconds.
@@ -162,39 +171,34 @@ impl RestState {
 
     /// The client's address: the peer, or what a trusted proxy says it forwarded for.
     pub fn client_ip(&self, peer: IpAddr, headers: &http::HeaderMap) -> IpAddr {
-        if !self.inner.trusted_proxies.contains(&peer) {
-            return peer;
-        }
-        headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(peer)
+        let forwarded = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok());
+        nas_auth::client_address(peer, forwarded, &self.inner.trusted_proxies)
     }
 
-    /// Checks a password (rate-limited like every door); argon2 runs on the blocking pool
-    /// unless these credentials were verified moments ago.
+    /// Checks a password, throttled like every door (a delay is awaited, not slept on a
+    /// thread); argon2 runs on the blocking pool unless these credentials were verified
+    /// moments ago.
     pub async fn verify_password(
         &self,
         user: String,
         pass: String,
         ip: IpAddr,
     ) -> RestResult<Principal> {
-        if let Some(p) = self.inner.auth.verify_cached(&user, &pass, ip) {
-            return Ok(p);
-        }
-        let auth = self.inner.auth.clone();
-        blocking(move || Ok(auth.verify(&user, &pass, ip)?)).await
+        Ok(self.inner.auth.sign_in(user, pass, ip).await?)
     }
 
-    /// Signs in with an app password sent as a Bearer token (one indexed lookup, no argon2).
-    pub fn verify_app_token(&self, token: &str) -> RestResult<Principal> {
+    /// Signs in with an app password sent as a Bearer token (one indexed lookup, no argon2;
+    /// refused from a refused address, and a miss counts against `ip`).
+    pub fn verify_app_token(&self, token: &str, ip: IpAddr) -> RestResult<Principal> {
         self.inner
             .auth
-            .verify_app_token(token)
+            .verify_app_token(token, ip)
             .map_err(|e| match e {
                 nas_auth::AuthError::Backend(e) => RestError::Engine(e),
+                nas_auth::AuthError::RateLimited(d) => RestError::RateLimited(d),
                 _ => RestError::Unauthorized("unknown or deleted app password"),
             })
     }
@@ -209,13 +213,18 @@ impl RestState {
             .get(name)?
             .filter(|u| !u.disabled)
             .ok_or(RestError::Unauthorized("the account is gone or disabled"))?;
-        let mark = password_mark(&u.password);
+        let mark = password_mark(&u.password, u.sessions_epoch);
         Ok((Principal::of(u), mark))
     }
 
     /// Checks a token of the wanted kind: signature, expiry, live session, enabled account.
     /// Returns the account and the session id.
     pub fn check_token(&self, token: &str, want: Kind) -> RestResult<(Principal, String)> {
+        self.check_claims(token, want).map(|(who, c)| (who, c.sid))
+    }
+
+    /// [`check_token`](Self::check_token), returning the token's claims.
+    fn check_claims(&self, token: &str, want: Kind) -> RestResult<(Principal, Claims)> {
         let now = now_secs();
         let c = self.inner.signer.verify(token, now)?;
         if c.kind != want {
@@ -235,19 +244,32 @@ impl RestState {
         let (who, mark) = self.principal(&c.sub)?;
         if session.password != mark {
             return Err(RestError::Unauthorized(
-                "the password changed since this session began: sign in again",
+                "the password changed or the account was disabled since this session began: sign in again",
             ));
         }
-        Ok((who, c.sid))
+        Ok((who, c))
     }
 
     fn sign(&self, kind: Kind, user: &str, sid: &str, now: i64, exp: i64) -> RestResult<String> {
+        self.sign_gen(kind, user, sid, now, exp, 0)
+    }
+
+    fn sign_gen(
+        &self,
+        kind: Kind,
+        user: &str,
+        sid: &str,
+        now: i64,
+        exp: i64,
+        generation: u64,
+    ) -> RestResult<String> {
         self.inner.signer.sign(&Claims {
             kind,
             sub: user.to_owned(),
             sid: sid.to_owned(),
             iat: now,
             exp,
+            generation,
         })
     }
 
@@ -266,6 +288,7 @@ impl RestState {
                     created: now,
                     expires,
                     password,
+                    refresh: 0,
                 },
                 now,
             )
@@ -273,23 +296,54 @@ impl RestState {
         Ok(Issued {
             access: self.sign(Kind::Access, user, &sid, now, now + ACCESS_TTL_SECS)?,
             refresh: self.sign(Kind::Refresh, user, &sid, now, expires)?,
+            refresh_expires: expires,
         })
     }
 
-    /// A new access token for a refresh token (whose session must still exist), and the
-    /// user it is for.
-    pub fn refresh(&self, refresh_token: &str) -> RestResult<(String, String)> {
-        let (who, sid) = self.check_token(refresh_token, Kind::Refresh)?;
+    /// Trades a refresh token (whose session must still exist) for a new access token and
+    /// a new refresh token, and says whom they are for. The refresh token presented is
+    /// spent: presenting it again ends the whole session (OAuth 2.1 / RFC 9700 §4.14
+    /// reuse detection), so a stolen one works at most until its owner refreshes.
+    /// Blocking (fsync).
+    pub fn refresh(&self, refresh_token: &str) -> RestResult<(Issued, String)> {
+        let (who, c) = self.check_claims(refresh_token, Kind::Refresh)?;
         let now = now_secs();
-        let session_end = self
+        let rotation = self
             .inner
             .sessions
-            .get(&sid, now)
-            .map(|s| s.expires)
-            .unwrap_or(now);
+            .rotate(&c.sid, c.generation, now)
+            .map_err(|e| RestError::Internal(format!("session table: {e}")))?;
+        let (generation, session_end) = match rotation {
+            Rotation::Rotated {
+                generation,
+                expires,
+            } => (generation, expires),
+            Rotation::Reused => {
+                tracing::warn!(user = %who.name, "a spent refresh token was presented again: its session is ended");
+                return Err(RestError::Unauthorized(
+                    "this refresh token was already used: the session is ended, sign in again",
+                ));
+            }
+            Rotation::Gone => {
+                return Err(RestError::Unauthorized(
+                    "the session has ended (signed out)",
+                ));
+            }
+        };
         let exp = (now + ACCESS_TTL_SECS).min(session_end);
-        let token = self.sign(Kind::Access, &who.name, &sid, now, exp)?;
-        Ok((token, who.name))
+        let issued = Issued {
+            access: self.sign(Kind::Access, &who.name, &c.sid, now, exp)?,
+            refresh: self.sign_gen(
+                Kind::Refresh,
+                &who.name,
+                &c.sid,
+                now,
+                session_end,
+                generation,
+            )?,
+            refresh_expires: session_end,
+        };
+        Ok((issued, who.name))
     }
 
     /// Ends a session: its access and refresh tokens stop working, also after a restart.

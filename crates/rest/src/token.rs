@@ -4,7 +4,8 @@
 //! A token is `snt1.<claims>.<mac>`: `claims` is base64url JSON ([`Claims`]), `mac` the
 //! base64url HMAC-SHA256 of `snt1.<claims>` under the secret. The `kind` claim keeps access
 //! and refresh tokens apart; the `sid` claim names the session that must still exist
-//! (see [`crate::sessions`]) for either to be accepted.
+//! (see [`crate::sessions`]) for either to be accepted; a refresh token's `gen` claim must
+//! be its session's current refresh generation.
 
 use crate::error::{RestError, RestResult};
 use base64::Engine as _;
@@ -46,6 +47,14 @@ pub struct Claims {
     pub iat: i64,
     /// Expires at, Unix seconds.
     pub exp: i64,
+    /// A refresh token's generation in its session (absent: 0): each refresh issues the
+    /// next one, and presenting an older one ends the session (reuse detection).
+    #[serde(rename = "gen", default, skip_serializing_if = "is_zero")]
+    pub generation: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// The signing key of this install.
@@ -141,6 +150,7 @@ mod tests {
             sid: "00ff".into(),
             iat: 0,
             exp,
+            generation: 0,
         }
     }
 

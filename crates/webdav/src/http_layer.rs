@@ -63,15 +63,11 @@ impl DavState {
 
     /// The client's address: the peer, or what a trusted proxy says it forwarded for.
     fn client_ip(&self, peer: IpAddr, headers: &http::HeaderMap) -> IpAddr {
-        if !self.trusted_proxies.contains(&peer) {
-            return peer;
-        }
-        headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(peer)
+        let forwarded = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok());
+        nas_auth::client_address(peer, forwarded, &self.trusted_proxies)
     }
 
     fn handler(&self, user: &str) -> DavHandler<DavUser> {
@@ -124,26 +120,20 @@ async fn signed_in(
     let Some((user, pass)) = creds else {
         return Err(challenge());
     };
-    if let Some(p) = st.auth.verify_cached(&user, &pass, addr.ip()) {
-        return Ok(p); // no argon2 needed: no thread hand-off either
-    }
-    let auth = st.auth.clone();
-    let res = tokio::task::spawn_blocking(move || auth.verify(&user, &pass, addr.ip())).await;
-    match res {
-        Ok(Ok(p)) => Ok(p),
-        Ok(Err(AuthError::RateLimited(d))) => {
+    match st.auth.sign_in(user, pass, addr.ip()).await {
+        Ok(p) => Ok(p),
+        Err(AuthError::RateLimited(d)) => {
             let mut r = status(StatusCode::TOO_MANY_REQUESTS, "too many failed sign-ins");
             if let Ok(v) = HeaderValue::from_str(&d.as_secs().max(1).to_string()) {
                 r.headers_mut().insert(header::RETRY_AFTER, v);
             }
             Err(r)
         }
-        Ok(Err(AuthError::Backend(e))) => {
+        Err(AuthError::Backend(e)) => {
             tracing::error!("auth backend: {e}");
             Err(status(StatusCode::INTERNAL_SERVER_ERROR, "internal error"))
         }
-        Ok(Err(_)) => Err(challenge()),
-        Err(_) => Err(status(StatusCode::INTERNAL_SERVER_ERROR, "internal error")),
+        Err(_) => Err(challenge()),
     }
 }
 

@@ -155,6 +155,7 @@ fn a_database_from_before_the_index_is_searched_then_backfilled() {
         c.execute_batch(
             "DROP TRIGGER nodes_renamed; DROP TABLE name_index; DROP TABLE name_index_pending;
              DROP TABLE name_index_state; ALTER TABLE access_keys DROP COLUMN read_only;
+             DROP TRIGGER users_disabled; ALTER TABLE users DROP COLUMN sessions_epoch;
              UPDATE meta SET value = 8 WHERE key = 'schema_version';",
         )
         .unwrap();

@@ -178,6 +178,18 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE access_keys ADD COLUMN read_only INTEGER NOT NULL DEFAULT 0;
     "#,
+    // 11: the sessions epoch of an account, raised by the database whenever the account
+    // is disabled (whoever disables it: the CLI while the server runs, or the REST door).
+    // A REST session remembers the epoch it began in and dies when it changes, so
+    // re-enabling an account does not revive its old sessions.
+    r#"
+    ALTER TABLE users ADD COLUMN sessions_epoch INTEGER NOT NULL DEFAULT 0;
+    CREATE TRIGGER users_disabled AFTER UPDATE OF disabled ON users
+    WHEN new.disabled != 0 AND old.disabled = 0
+    BEGIN
+        UPDATE users SET sessions_epoch = sessions_epoch + 1 WHERE rowid = new.rowid;
+    END;
+    "#,
 ];
 
 /// Checks, without writing, that the database is at [`SCHEMA_VERSION`] (for read-only

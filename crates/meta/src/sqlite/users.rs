@@ -5,8 +5,7 @@ use crate::{DeadProp, KeyRecord, MetaError, MetaResult, PropOp, Props, UserRecor
 use nas_types::NodeId;
 use rusqlite::{OptionalExtension, params};
 
-const USER_SELECT: &str =
-    "SELECT name, password, role, quota, disabled, created_ns, keep_versions, keep_days FROM users";
+const USER_SELECT: &str = "SELECT name, password, role, quota, disabled, created_ns, keep_versions, keep_days, sessions_epoch FROM users";
 
 fn user_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserRecord> {
     Ok(UserRecord {
@@ -18,6 +17,7 @@ fn user_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserRecord> {
         created_ns: r.get(5)?,
         keep_versions: r.get(6)?,
         keep_days: r.get(7)?,
+        sessions_epoch: r.get::<_, i64>(8)? as u64,
     })
 }
 
