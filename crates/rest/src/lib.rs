@@ -48,6 +48,7 @@ mod upload;
 mod versions;
 
 pub use error::{ErrorBody, ErrorDetail, RestError};
+pub use json::{MAX_JSON_BODY, MAX_JSON_DEPTH, check_depth as check_json_depth};
 pub use openapi::ApiDoc;
 pub use sessions::SESSIONS_FILE;
 pub use state::RestState;

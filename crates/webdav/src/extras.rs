@@ -7,7 +7,7 @@ use crate::responses::status;
 use axum::body::Body;
 use axum::response::Response;
 use http::{HeaderValue, StatusCode, header};
-use nas_engine::{AsyncHome, read_ahead};
+use nas_engine::{Home, read_ahead};
 use nas_types::{ByteRange, RangePlan, RangeRequest, VersionNum};
 
 /// The `Win32LastModifiedTime` value of a PROPPATCH body (an HTTP date), in ns.
@@ -60,7 +60,7 @@ pub fn version_param(query: Option<&str>) -> VersionSelector {
 /// `GET /dav/PATH?version=N`: an old version, read-only, with at most one range (the
 /// single-range rule of `nas_types::RangeRequest`: several ranges get the whole version).
 pub async fn old_version(
-    home: AsyncHome,
+    home: Home,
     uri_path: &str,
     v: u64,
     head_only: bool,
@@ -69,7 +69,7 @@ pub async fn old_version(
     let Some(p) = dav_path(uri_path) else {
         return status(StatusCode::BAD_REQUEST, "bad path");
     };
-    let h = home.sync_home().clone();
+    let h = home;
     let opened = tokio::task::spawn_blocking(move || h.open(&p, Some(VersionNum(v)))).await;
     let reader = match opened {
         Ok(Ok(r)) => r,

@@ -20,7 +20,7 @@ use dav_server::DavHandler;
 use futures_util::StreamExt;
 use http::{HeaderValue, Method, Request, StatusCode, header};
 use nas_auth::{AuthError, Authenticator, Principal};
-use nas_engine::{AsyncHome, Store};
+use nas_engine::Store;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
@@ -235,7 +235,7 @@ async fn handle(
                     .get(header::RANGE)
                     .and_then(|r| r.to_str().ok());
                 let head = req.method() == Method::HEAD;
-                return old_version(AsyncHome::new(home), &path, v, head, range).await;
+                return old_version(home, &path, v, head, range).await;
             }
             VersionSelector::Malformed => {
                 return status(StatusCode::BAD_REQUEST, "?version= takes a version number");

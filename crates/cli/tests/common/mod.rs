@@ -261,7 +261,7 @@ pub fn make_corpus(dir: &Path, small: u32) -> PathBuf {
         x ^= x << 17;
         x
     };
-    let mut text = |len: usize, next: &mut dyn FnMut() -> u64| {
+    let text = |len: usize, next: &mut dyn FnMut() -> u64| {
         let mut t = Vec::with_capacity(len + 16);
         while t.len() < len {
             t.extend_from_slice(words[(next() % words.len() as u64) as usize].as_bytes());
