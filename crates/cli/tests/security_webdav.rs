@@ -592,3 +592,29 @@ fn a_user_holds_a_bounded_number_of_locks() {
     assert_eq!(r.status, 201);
     still_serving(&s);
 }
+
+#[test]
+fn a_malformed_chunked_body_is_400_not_502_and_stores_nothing() {
+    use std::io::{Read, Write};
+    let s = setup();
+    let basic = {
+        let out = std::process::Command::new("sh")
+            .args(["-c", "printf 'alice:alice-password' | base64 -w0"])
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let raw = format!(
+        "PUT /dav/zz.txt HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {basic}\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nZZ\r\nmore\r\n0\r\n\r\n"
+    );
+    let mut c = std::net::TcpStream::connect(&s.addr).unwrap();
+    c.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    c.write_all(raw.as_bytes()).unwrap();
+    let mut got = Vec::new();
+    let _ = c.read_to_end(&mut got);
+    let got = String::from_utf8_lossy(&got);
+    assert!(got.starts_with("HTTP/1.1 400"), "{got:.300}");
+    assert_eq!(req(&s, A, "GET", "/dav/zz.txt", &[]).status, 404);
+    still_serving(&s);
+}

@@ -321,7 +321,16 @@ async fn handle(
         quota: who.quota,
     };
     let handler = st.handler(&who.name);
+    let broken = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let req = req.map(|b| crate::body::watched(b, broken.clone()));
     let resp = handler.handle_guarded(req, who.name.clone(), user).await;
+    if resp.status() == StatusCode::BAD_GATEWAY && broken.load(std::sync::atomic::Ordering::Acquire)
+    {
+        return status(
+            StatusCode::BAD_REQUEST,
+            "malformed or incomplete request body",
+        );
+    }
     let mut resp = resp.map(Body::new);
     if let Some(ns) = win32_mtime
         && resp.status() == StatusCode::MULTI_STATUS

@@ -12,6 +12,7 @@
 //!
 //! It depends on `nas-engine` and `nas-auth` only: no chunk, pack or database detail.
 
+mod body;
 mod dead_props;
 mod extras;
 mod file;

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# A/B of two silent-nas binaries on the large-file paths, measured alternately in the same
+# run (this machine is noisy: only the ratio means much): a large WebDAV PUT (`curl -T`) and
+# GET (`curl -o /dev/null`), ROUNDS rounds, the order of A and B swapped every round.
+#
+#   bench/ab.sh BIN_A BIN_B [SIZE_MIB] [ROUNDS]      (defaults: 1024 MiB, 3 rounds)
+#
+# Prints per-round MB/s and the median of each, and B/A ratios.
+set -euo pipefail
+A=$1 B=$2 SIZE=${3:-1024} ROUNDS=${4:-3}
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+head -c $((SIZE << 20)) /dev/zero | openssl enc -aes-128-ctr -nosalt -pass pass:ab -pbkdf2 > "$work/data.bin" 2>/dev/null
+start() { # BIN NAME -> prints the address
+    mkdir -p "$work/$2"
+    SILENT_NAS_ADMIN_PASSWORD=ab-bench-password RUST_LOG=warn \
+        "$1" serve --data "$work/$2/data" --listen 127.0.0.1:0 > "$work/$2/out" 2> "$work/$2/err" &
+    pids+=($!)
+    for _ in $(seq 100); do
+        grep -q "listening on" "$work/$2/out" 2>/dev/null && break
+        sleep 0.1
+    done
+    sed -n 's|^listening on http://\([^/]*\)/.*|\1|p' "$work/$2/out"
+}
+addr_a=$(start "$A" a)
+addr_b=$(start "$B" b)
+mbps() { awk -v b="$1" -v t="$2" 'BEGIN { printf "%.0f", b / t / 1e6 }'; }
+put() { curl -s -o /dev/null -u admin:ab-bench-password -T "$work/data.bin" -w '%{time_total}' "http://$1/dav/r$2.bin"; }
+get() { curl -s -o /dev/null -u admin:ab-bench-password -w '%{time_total}' "http://$1/dav/r$2.bin"; }
+bytes=$((SIZE << 20))
+declare -A res
+for r in $(seq "$ROUNDS"); do
+    order="a b"; [ $((r % 2)) = 0 ] && order="b a"
+    for who in $order; do
+        addr=addr_$who
+        p=$(put "${!addr}" "$r"); g=$(get "${!addr}" "$r")
+        res[$who-put]+="$(mbps $bytes "$p") "; res[$who-get]+="$(mbps $bytes "$g") "
+        echo "round $r $who: PUT $(mbps $bytes "$p") MB/s, GET $(mbps $bytes "$g") MB/s"
+    done
+done
+median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+for op in put get; do
+    ma=$(echo "${res[a-$op]}" | median); mb=$(echo "${res[b-$op]}" | median)
+    echo "$op: A median $ma MB/s, B median $mb MB/s, B/A $(awk -v a="$ma" -v b="$mb" 'BEGIN { printf "%.2f", b / a }')"
+done
