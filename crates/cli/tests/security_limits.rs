@@ -345,3 +345,47 @@ fn connections_beyond_the_limit_are_closed_at_once() {
         Some(1.0)
     );
 }
+
+#[test]
+fn the_server_raises_its_open_file_limit() {
+    use std::io::BufRead;
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path().join("data");
+    let hard: String = {
+        let out = std::process::Command::new("sh")
+            .args(["-c", "ulimit -Hn"])
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    };
+    let mut child = std::process::Command::new("sh")
+        .args([
+            "-c",
+            "ulimit -Sn 256 2>/dev/null; exec \"$0\" serve --data \"$1\" --listen 127.0.0.1:0",
+            common::bin(),
+            data.to_str().unwrap(),
+        ])
+        .env("SILENT_NAS_ADMIN_PASSWORD", ADMIN_PW)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = child.stdout.take().unwrap();
+    let mut lines = std::io::BufReader::new(out).lines();
+    assert!(lines.any(|l| l.unwrap().starts_with("listening on")));
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", child.id())).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap()
+        .to_owned();
+    let soft = line.split_whitespace().nth(3).unwrap();
+    let want = if hard == "unlimited" {
+        "1048576"
+    } else {
+        hard.as_str()
+    };
+    assert_eq!(soft, want, "{line}");
+}

@@ -28,6 +28,40 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Sleep;
 
+/// Raises the soft open-file limit to the hard one (each connection holds a descriptor) and
+/// says what it is; warns when `max_connections` per listener would not fit in it next to
+/// the files the store keeps open. Returns the limit.
+pub fn raise_open_files(limits: &Limits, listeners: usize) -> Option<u64> {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let now = getrlimit(Resource::Nofile);
+    let want = now.maximum.unwrap_or(1 << 20);
+    if now.current.is_some_and(|c| c < want) {
+        let raised = Rlimit {
+            current: Some(want),
+            maximum: now.maximum,
+        };
+        if let Err(e) = setrlimit(Resource::Nofile, raised) {
+            tracing::warn!(
+                "cannot raise the open-file limit from {:?}: {e}",
+                now.current
+            );
+        }
+    }
+    let limit = getrlimit(Resource::Nofile).current;
+    let needed = (limits.max_connections as u64)
+        .saturating_mul(listeners as u64)
+        .saturating_add(256);
+    match limit {
+        Some(l) if l < needed => tracing::warn!(
+            "the open-file limit ({l}) is below what max_connections ({}) on {listeners} listener(s) may use: raise it (ulimit -n, systemd LimitNOFILE=) or lower [limits] max_connections",
+            limits.max_connections
+        ),
+        Some(l) => tracing::info!("open-file limit {l}"),
+        None => tracing::info!("open-file limit: unlimited"),
+    }
+    limit
+}
+
 /// Serves `app` on `listener` under `limits` until `handle` shuts down.
 pub async fn serve(
     listener: std::net::TcpListener,

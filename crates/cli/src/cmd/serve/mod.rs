@@ -243,6 +243,9 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
             metrics.clone(),
             nas_observe::track,
         ));
+    let listeners =
+        1 + usize::from(cfg.s3_listen.is_some()) + usize::from(cfg.metrics.listen.is_some());
+    listener::raise_open_files(&cfg.limits, listeners);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
