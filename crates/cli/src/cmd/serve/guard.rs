@@ -18,7 +18,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::time::Sleep;
 
 /// What the guard enforces.
@@ -52,6 +52,7 @@ pub async fn guard(State(cfg): State<GuardConfig>, req: Request, next: Next) -> 
         Body::new(IdleBody {
             inner: b,
             idle: cfg.body_idle_timeout,
+            waiting_since: None,
             timer: None,
             timed_out: flag,
         })
@@ -89,10 +90,14 @@ impl<F: Future> Future for CatchUnwind<F> {
 }
 
 /// A request body that fails when no data arrives for `idle` while it is being read.
+/// The clock is cheap on the hot path: a frame only clears `waiting_since`; one timer per
+/// body is armed when a read first waits, and re-armed only when it fires for a wait that
+/// has ended since (at most once per `idle`), so a fast upload pays no timer per frame.
 struct IdleBody {
     inner: Body,
     idle: Duration,
-    /// Started when a read finds nothing waiting; cleared by the next frame.
+    /// When the current wait for data began (`None`: not waiting).
+    waiting_since: Option<Instant>,
     timer: Option<Pin<Box<Sleep>>>,
     timed_out: Arc<AtomicBool>,
 }
@@ -110,23 +115,28 @@ impl http_body::Body for IdleBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        match Pin::new(&mut self.inner).poll_frame(cx) {
-            Poll::Pending => {
-                let idle = self.idle;
-                let timer = self
-                    .timer
-                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(idle)));
-                match timer.as_mut().poll(cx) {
-                    Poll::Pending => Poll::Pending,
-                    Poll::Ready(()) => {
-                        self.timed_out.store(true, Ordering::Release);
-                        Poll::Ready(Some(Err(Box::new(BodyIdle(idle)))))
-                    }
-                }
-            }
+        let this = &mut *self;
+        match Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Ready(f) => {
-                self.timer = None;
+                this.waiting_since = None;
                 Poll::Ready(f.map(|r| r.map_err(Into::into)))
+            }
+            Poll::Pending => {
+                let deadline = *this.waiting_since.get_or_insert_with(Instant::now) + this.idle;
+                let timer = this
+                    .timer
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline.into())));
+                loop {
+                    if timer.as_mut().poll(cx).is_pending() {
+                        return Poll::Pending;
+                    }
+                    if Instant::now() >= deadline {
+                        this.timed_out.store(true, Ordering::Release);
+                        return Poll::Ready(Some(Err(Box::new(BodyIdle(this.idle)))));
+                    }
+                    // it fired for an earlier wait: wait for this one
+                    timer.as_mut().reset(deadline.into());
+                }
             }
         }
     }

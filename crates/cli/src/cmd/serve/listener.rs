@@ -24,7 +24,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Sleep;
 
@@ -149,7 +149,8 @@ where
                     io,
                     _slot: slot,
                     write_timeout,
-                    stalled: None,
+                    stalled_since: None,
+                    timer: None,
                 },
                 svc,
             ))
@@ -171,37 +172,40 @@ impl Drop for Slot {
 }
 
 /// A connection's stream: holds its place under the cap, and fails a write that has made
-/// no progress for `write_timeout`.
+/// no progress for `write_timeout`. As for request bodies, progress only clears
+/// `stalled_since`; one timer per connection is re-armed at most once per timeout.
 pub struct Guarded<T> {
     io: T,
     _slot: Slot,
     write_timeout: Duration,
-    /// Since when writes have been waiting on the client.
-    stalled: Option<Pin<Box<Sleep>>>,
+    /// Since when writes have been waiting on the client (`None`: not waiting).
+    stalled_since: Option<Instant>,
+    timer: Option<Pin<Box<Sleep>>>,
 }
 
 impl<T> Guarded<T> {
-    /// After a write attempt: `Pending` starts (or keeps) the stall timer and fails the
-    /// write once it fires; progress clears it.
+    /// After a write attempt: `Pending` starts (or keeps) the stall clock and fails the
+    /// write once it has run `write_timeout`; progress clears it.
     fn watch<R>(&mut self, cx: &mut Context<'_>, r: Poll<io::Result<R>>) -> Poll<io::Result<R>> {
-        match r {
-            Poll::Pending => {
-                let limit = self.write_timeout;
-                let timer = self
-                    .stalled
-                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
-                match timer.as_mut().poll(cx) {
-                    Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        "the client stopped reading",
-                    ))),
-                    Poll::Pending => Poll::Pending,
-                }
+        if r.is_ready() {
+            self.stalled_since = None;
+            return r;
+        }
+        let deadline = *self.stalled_since.get_or_insert_with(Instant::now) + self.write_timeout;
+        let timer = self
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline.into())));
+        loop {
+            if timer.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
             }
-            done => {
-                self.stalled = None;
-                done
+            if Instant::now() >= deadline {
+                return Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "the client stopped reading",
+                )));
             }
+            timer.as_mut().reset(deadline.into());
         }
     }
 }
