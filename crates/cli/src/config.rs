@@ -42,6 +42,8 @@ pub struct FileConfig {
     pub limits: Option<limits::LimitsFile>,
     /// Who may read `/metrics`, and its own listener.
     pub metrics: Option<limits::MetricsFile>,
+    /// Answer WebDAV `PROPFIND Depth: infinity` (off: refused with `propfind-finite-depth`).
+    pub propfind_infinity: Option<bool>,
 }
 
 /// PEM files for HTTPS.
@@ -85,6 +87,8 @@ pub struct Config {
     pub limits: Limits,
     /// Who may read `/metrics`.
     pub metrics: MetricsConfig,
+    /// Whether WebDAV answers `PROPFIND Depth: infinity`.
+    pub propfind_infinity: bool,
 }
 
 /// Entries the audit log keeps by default (about 20 MB of database).
@@ -207,9 +211,20 @@ impl Config {
         if audit_max_entries == 0 {
             bail!("audit_max_entries must be at least 1");
         }
+        let propfind_infinity = match env("SILENT_NAS_PROPFIND_INFINITY") {
+            Some(v) => match v.trim() {
+                "true" | "1" | "yes" | "on" => true,
+                "false" | "0" | "no" | "off" => false,
+                other => {
+                    bail!("SILENT_NAS_PROPFIND_INFINITY: expected true or false, not {other:?}")
+                }
+            },
+            None => fc.propfind_infinity.unwrap_or(false),
+        };
         let limits = limits::resolve(fc.limits)?;
         let metrics = limits::resolve_metrics(fc.metrics)?;
         Ok(Config {
+            propfind_infinity,
             limits,
             metrics,
             data,

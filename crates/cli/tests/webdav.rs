@@ -11,7 +11,12 @@ fn admin() -> String {
 
 #[test]
 fn litmus_passes_all_104_tests() {
-    let s = Server::start();
+    // litmus's props tests PROPFIND with Depth: infinity, which the server refuses unless
+    // configured to answer it
+    let t = tempfile::tempdir().unwrap();
+    let cfg = t.path().join("c.toml");
+    std::fs::write(&cfg, "propfind_infinity = true\n").unwrap();
+    let s = Server::start_with(&t.path().join("data"), &["--config", cfg.to_str().unwrap()]);
     let scratch = tempfile::tempdir().unwrap(); // litmus writes its debug.log to its cwd
     let out = std::process::Command::new("litmus")
         .current_dir(scratch.path())
@@ -256,6 +261,23 @@ fn sync_client_extensions() {
     let inf = propfind(&a, &s.url("/dav/"), "infinity", None);
     assert_eq!(inf.status, 403);
     assert!(inf.text().contains("propfind-finite-depth"));
+    // whatever the client says it is (litmus sends X-Litmus)
+    let depth = "Depth: infinity";
+    let dressed = curl(
+        &[
+            "-u",
+            &a,
+            "-X",
+            "PROPFIND",
+            "-H",
+            depth,
+            "-H",
+            "X-Litmus: props: 1 (x)",
+            &s.url("/dav/"),
+        ],
+        None,
+    );
+    assert_eq!(dressed.status, 403);
 }
 
 #[test]

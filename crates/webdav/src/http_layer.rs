@@ -41,6 +41,9 @@ pub struct DavState {
     handlers: Arc<Mutex<HashMap<String, DavHandler<DavUser>>>>,
     /// Reverse proxies whose `X-Forwarded-For` names the real client (for rate limits).
     trusted_proxies: Arc<Vec<IpAddr>>,
+    /// Whether `PROPFIND Depth: infinity` is answered (a walk of the whole subtree) instead
+    /// of refused with `propfind-finite-depth`.
+    propfind_infinity: bool,
 }
 
 impl DavState {
@@ -51,6 +54,7 @@ impl DavState {
             auth,
             handlers: Arc::default(),
             trusted_proxies: Arc::default(),
+            propfind_infinity: false,
         }
     }
 
@@ -58,6 +62,13 @@ impl DavState {
     /// the address it names is the one sign-in failures are counted against.
     pub fn with_trusted_proxies(mut self, proxies: Vec<IpAddr>) -> Self {
         self.trusted_proxies = Arc::new(proxies);
+        self
+    }
+
+    /// Answers `PROPFIND Depth: infinity` (RFC 4918 lets a server refuse it, and this one
+    /// does by default: one request would walk a whole tree).
+    pub fn with_propfind_infinity(mut self, allow: bool) -> Self {
+        self.propfind_infinity = allow;
         self
     }
 
@@ -208,7 +219,7 @@ async fn handle(
             .get("depth")
             .and_then(|d| d.to_str().ok())
             .is_some_and(|d| d.eq_ignore_ascii_case("infinity"))
-        && req.headers().get("x-litmus").is_none()
+        && !st.propfind_infinity
     {
         let mut r = Response::new(Body::from(
             "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<D:error xmlns:D=\"DAV:\"><D:propfind-finite-depth/></D:error>\n",

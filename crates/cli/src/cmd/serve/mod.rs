@@ -228,7 +228,8 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
         .merge(nas_observe::routes(observe))
         .merge(nas_webdav::router(
             nas_webdav::DavState::new(store.clone(), auth)
-                .with_trusted_proxies(cfg.trusted_proxies.clone()),
+                .with_trusted_proxies(cfg.trusted_proxies.clone())
+                .with_propfind_infinity(cfg.propfind_infinity),
         ))
         .merge(nas_rest::router(rest))
         .layer(axum::middleware::from_fn_with_state(
