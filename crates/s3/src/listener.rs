@@ -165,9 +165,12 @@ async fn serve(svc: s3s::service::S3Service, req: Request, domain: Option<&str>)
     } else {
         tracing::debug!(%method, %path, %status, "s3: request served");
     }
-    if waits && !bodyless && !read.load(Ordering::Relaxed) {
+    if waits && (declared == Some(0) || (!bodyless && !read.load(Ordering::Relaxed))) {
         // answered before the body was asked for (no 100 Continue): the client may still
-        // send it when its wait times out, so this connection cannot carry another request
+        // send it when its wait times out, so this connection cannot carry another request.
+        // An empty body never gets a 100 Continue (hyper skips it), and botocore then
+        // misreads the next answer on the connection (`aws s3 sync` of an empty file
+        // stalled until a timeout): close after it too.
         resp.headers_mut()
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
