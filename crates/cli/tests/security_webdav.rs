@@ -618,3 +618,22 @@ fn a_malformed_chunked_body_is_400_not_502_and_stores_nothing() {
     assert_eq!(req(&s, A, "GET", "/dav/zz.txt", &[]).status, 404);
     still_serving(&s);
 }
+
+#[test]
+fn an_unterminated_if_header_is_400_not_a_panic() {
+    let s = setup();
+    for bad in ["*[", "<abc", "([\"x]"] {
+        let h = format!("If: {bad}");
+        let r = curl(
+            &["-u", A, "-T", "-", "-H", &h, &s.url("/dav/x.txt")],
+            Some(b"overwrite"),
+        );
+        assert_eq!(r.status, 400, "{bad}");
+    }
+    assert_eq!(
+        curl(&["-u", A, &s.url("/dav/x.txt")], None).body,
+        b"version two",
+        "nothing written"
+    );
+    still_serving(&s);
+}

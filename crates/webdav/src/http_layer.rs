@@ -169,6 +169,9 @@ async fn handle(
     if let Err(why) = check_uri_path(&path) {
         return status(StatusCode::BAD_REQUEST, why);
     }
+    if let Err((code, why)) = crate::precheck::check_if_header(req.headers()) {
+        return status(code, why);
+    }
     let method = req.method().as_str();
     if matches!(method, "COPY" | "MOVE") {
         if path.trim_end_matches('/') == "/dav" || dav_path(&path).is_some_and(|p| p.is_root()) {

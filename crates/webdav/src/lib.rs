@@ -27,4 +27,4 @@ pub mod xml_guard;
 
 pub use http_layer::{DavState, MAX_LOCKS_PER_USER, router};
 pub use locks::{DbLs, MAX_LOCK_TIMEOUT};
-pub use precheck::{check_destination, check_nesting};
+pub use precheck::{check_destination, check_if_header, check_nesting};
