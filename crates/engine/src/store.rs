@@ -66,6 +66,15 @@ pub(crate) struct Inner {
     _lock: Option<File>,
 }
 
+/// What opening a store found: its metadata, its chunk storage and their settings (the
+/// seam a constructor over other implementations will take).
+struct Opened {
+    meta: Arc<dyn MetaStore>,
+    blobs: Box<dyn BlobStore>,
+    chunker: ChunkerParams,
+    compression: Compression,
+}
+
 /// An open store. Cheap to clone; all clones share one state.
 #[derive(Clone)]
 pub struct Store {
@@ -123,24 +132,13 @@ impl Store {
             meta.set_setting(SETTING_COMPRESSION, &compression_name(compression))?;
         }
         let blobs = LocalPackStore::open_with_faults(dir, opts.pack_size, opts.faults.clone())?;
-        Ok(Store {
-            inner: Arc::new(Inner {
-                dir: dir.to_path_buf(),
-                meta: Arc::new(meta),
-                blobs: Box::new(blobs),
-                chunker,
-                compression,
-                pins: Pins::default(),
-                gc_lock: Mutex::new(()),
-                commits: crate::group_commit::CommitQueue::start()?,
-                lock_guard: Arc::default(),
-                locks_maybe_any: Arc::default(),
-                props_maybe_any: Mutex::new(None),
-                homes: Mutex::default(),
-                read_only: false,
-                _lock: Some(lock),
-            }),
-        })
+        let opened = Opened {
+            meta: Arc::new(meta),
+            blobs: Box::new(blobs),
+            chunker,
+            compression,
+        };
+        Store::assemble(dir, opened, Some(lock))
     }
 
     /// Opens an existing store read-only, without its lock: alongside a running server
@@ -166,13 +164,25 @@ impl Store {
             .and_then(|s| Compression::parse(&s))
             .unwrap_or(Compression::Lz4);
         let blobs = LocalPackStore::open(dir, StoreOptions::default().pack_size)?;
+        let opened = Opened {
+            meta: Arc::new(meta),
+            blobs: Box::new(blobs),
+            chunker,
+            compression,
+        };
+        Store::assemble(dir, opened, None)
+    }
+
+    /// The shared state around opened metadata and chunk storage; `lock` is the data
+    /// directory's lock (`None`: a read-only open, which writes nothing).
+    fn assemble(dir: &Path, o: Opened, lock: Option<File>) -> EngineResult<Store> {
         Ok(Store {
             inner: Arc::new(Inner {
                 dir: dir.to_path_buf(),
-                meta: Arc::new(meta),
-                blobs: Box::new(blobs),
-                chunker,
-                compression,
+                meta: o.meta,
+                blobs: o.blobs,
+                chunker: o.chunker,
+                compression: o.compression,
                 pins: Pins::default(),
                 gc_lock: Mutex::new(()),
                 commits: crate::group_commit::CommitQueue::start()?,
@@ -180,8 +190,8 @@ impl Store {
                 locks_maybe_any: Arc::default(),
                 props_maybe_any: Mutex::new(None),
                 homes: Mutex::default(),
-                read_only: true,
-                _lock: None,
+                read_only: lock.is_none(),
+                _lock: lock,
             }),
         })
     }

@@ -192,9 +192,8 @@ const MIGRATIONS: &[&str] = &[
     "#,
 ];
 
-/// Checks, without writing, that the database is at [`SCHEMA_VERSION`] (for read-only
-/// opens, which must not migrate).
-pub fn check(conn: &Connection) -> MetaResult<()> {
+/// The database's schema version (0: none yet), refused when newer than this build's.
+fn version_known(conn: &Connection) -> MetaResult<i64> {
     let found: i64 = conn
         .query_row(
             "SELECT value FROM meta WHERE key = 'schema_version'",
@@ -209,6 +208,13 @@ pub fn check(conn: &Connection) -> MetaResult<()> {
             supported: SCHEMA_VERSION,
         });
     }
+    Ok(found)
+}
+
+/// Checks, without writing, that the database is at [`SCHEMA_VERSION`] (for read-only
+/// opens, which must not migrate).
+pub fn check(conn: &Connection) -> MetaResult<()> {
+    let found = version_known(conn)?;
     if found < SCHEMA_VERSION {
         return Err(MetaError::Outdated {
             found,
@@ -224,20 +230,7 @@ pub fn migrate(conn: &mut Connection) -> MetaResult<()> {
         "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)",
         [],
     )?;
-    let found: i64 = conn
-        .query_row(
-            "SELECT value FROM meta WHERE key = 'schema_version'",
-            [],
-            |r| r.get(0),
-        )
-        .optional()?
-        .unwrap_or(0);
-    if found > SCHEMA_VERSION {
-        return Err(MetaError::TooNew {
-            found,
-            supported: SCHEMA_VERSION,
-        });
-    }
+    let found = version_known(conn)?;
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
