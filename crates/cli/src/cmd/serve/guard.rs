@@ -7,6 +7,7 @@
 //!   connection's other state and the in-flight counts are unaffected (the panic hook in
 //!   [`super`] logs it as one line).
 
+use super::stall::StallClock;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::middleware::Next;
@@ -18,8 +19,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
-use tokio::time::Sleep;
+use std::time::Duration;
 
 /// What the guard enforces.
 #[derive(Clone, Copy)]
@@ -51,9 +51,7 @@ pub async fn guard(State(cfg): State<GuardConfig>, req: Request, next: Next) -> 
     let req = req.map(|b| {
         Body::new(IdleBody {
             inner: b,
-            idle: cfg.body_idle_timeout,
-            waiting_since: None,
-            timer: None,
+            clock: StallClock::new(cfg.body_idle_timeout),
             timed_out: flag,
         })
     });
@@ -89,16 +87,11 @@ impl<F: Future> Future for CatchUnwind<F> {
     }
 }
 
-/// A request body that fails when no data arrives for `idle` while it is being read.
-/// The clock is cheap on the hot path: a frame only clears `waiting_since`; one timer per
-/// body is armed when a read first waits, and re-armed only when it fires for a wait that
-/// has ended since (at most once per `idle`), so a fast upload pays no timer per frame.
+/// A request body that fails when no data arrives for the clock's limit while it is being
+/// read ([`StallClock`]: no timer per frame).
 struct IdleBody {
     inner: Body,
-    idle: Duration,
-    /// When the current wait for data began (`None`: not waiting).
-    waiting_since: Option<Instant>,
-    timer: Option<Pin<Box<Sleep>>>,
+    clock: StallClock,
     timed_out: Arc<AtomicBool>,
 }
 
@@ -118,26 +111,16 @@ impl http_body::Body for IdleBody {
         let this = &mut *self;
         match Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Ready(f) => {
-                this.waiting_since = None;
+                this.clock.progress();
                 Poll::Ready(f.map(|r| r.map_err(Into::into)))
             }
-            Poll::Pending => {
-                let deadline = *this.waiting_since.get_or_insert_with(Instant::now) + this.idle;
-                let timer = this
-                    .timer
-                    .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline.into())));
-                loop {
-                    if timer.as_mut().poll(cx).is_pending() {
-                        return Poll::Pending;
-                    }
-                    if Instant::now() >= deadline {
-                        this.timed_out.store(true, Ordering::Release);
-                        return Poll::Ready(Some(Err(Box::new(BodyIdle(this.idle)))));
-                    }
-                    // it fired for an earlier wait: wait for this one
-                    timer.as_mut().reset(deadline.into());
+            Poll::Pending => match this.clock.waiting(cx) {
+                Poll::Pending => Poll::Pending,
+                Poll::Ready(()) => {
+                    this.timed_out.store(true, Ordering::Release);
+                    Poll::Ready(Some(Err(Box::new(BodyIdle(this.clock.limit())))))
                 }
-            }
+            },
         }
     }
 

@@ -12,6 +12,7 @@
 //!
 //! Pauses inside a request body are the request guard's ([`super::guard`]).
 
+use super::stall::StallClock;
 use crate::config::Limits;
 use axum::Router;
 use axum_server::accept::{Accept, DefaultAcceptor};
@@ -24,9 +25,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::time::Sleep;
 
 /// Raises the soft open-file limit to the hard one (each connection holds a descriptor) and
 /// says what it is; warns when `max_connections` per listener would not fit in it next to
@@ -148,9 +148,7 @@ where
                 Guarded {
                     io,
                     _slot: slot,
-                    write_timeout,
-                    stalled_since: None,
-                    timer: None,
+                    stalled: StallClock::new(write_timeout),
                 },
                 svc,
             ))
@@ -172,40 +170,27 @@ impl Drop for Slot {
 }
 
 /// A connection's stream: holds its place under the cap, and fails a write that has made
-/// no progress for `write_timeout`. As for request bodies, progress only clears
-/// `stalled_since`; one timer per connection is re-armed at most once per timeout.
+/// no progress for `write_timeout` ([`StallClock`]: no timer per write).
 pub struct Guarded<T> {
     io: T,
     _slot: Slot,
-    write_timeout: Duration,
-    /// Since when writes have been waiting on the client (`None`: not waiting).
-    stalled_since: Option<Instant>,
-    timer: Option<Pin<Box<Sleep>>>,
+    stalled: StallClock,
 }
 
 impl<T> Guarded<T> {
-    /// After a write attempt: `Pending` starts (or keeps) the stall clock and fails the
-    /// write once it has run `write_timeout`; progress clears it.
+    /// After a write attempt: progress clears the stall clock; a wait that has lasted
+    /// `write_timeout` fails the write.
     fn watch<R>(&mut self, cx: &mut Context<'_>, r: Poll<io::Result<R>>) -> Poll<io::Result<R>> {
         if r.is_ready() {
-            self.stalled_since = None;
+            self.stalled.progress();
             return r;
         }
-        let deadline = *self.stalled_since.get_or_insert_with(Instant::now) + self.write_timeout;
-        let timer = self
-            .timer
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline.into())));
-        loop {
-            if timer.as_mut().poll(cx).is_pending() {
-                return Poll::Pending;
-            }
-            if Instant::now() >= deadline {
-                return Poll::Ready(Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    "the client stopped reading",
-                )));
-            }
-            timer.as_mut().reset(deadline.into());
+        match self.stalled.waiting(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the client stopped reading",
+            ))),
         }
     }
 }

@@ -9,6 +9,7 @@
 
 mod guard;
 mod listener;
+mod stall;
 
 use crate::config::{Config, Overrides};
 use anyhow::{Context, Result};
