@@ -20,14 +20,7 @@ fn metrics_follow_requests_and_pass_promtool() {
         body.len()
     );
     assert_eq!(curl(&[&s.url("/dav/")], None).status, 401);
-    let m = curl(
-        &[
-            "-u",
-            &common::auth("admin", common::ADMIN_PW),
-            &s.url("/metrics"),
-        ],
-        None,
-    );
+    let m = common::scrape_as_admin(&s, "/metrics");
     assert_eq!(m.status, 200);
     let t = m.text();
     assert_eq!(
@@ -113,16 +106,9 @@ fn metrics_follow_requests_and_pass_promtool() {
     }
     // the compatibility path serves the same exposition
     assert!(
-        curl(
-            &[
-                "-u",
-                &common::auth("admin", common::ADMIN_PW),
-                &s.url("/metrics/storage-v2")
-            ],
-            None
-        )
-        .text()
-        .contains("silent_nas_storage_chunks")
+        common::scrape_as_admin(&s, "/metrics/storage-v2")
+            .text()
+            .contains("silent_nas_storage_chunks")
     );
     promtool_check(&t);
 }
@@ -144,47 +130,19 @@ fn liveness_and_readiness() {
     let r = curl(&[&s.url("/readyz")], None);
     assert_eq!(r.status, 503);
     assert!(r.text().contains("chunk store"), "{}", r.text());
-    let m = curl(
-        &[
-            "-u",
-            &common::auth("admin", common::ADMIN_PW),
-            &s.url("/metrics"),
-        ],
-        None,
-    )
-    .text();
+    let m = common::scrape_as_admin(&s, "/metrics").text();
     assert_eq!(sample(&m, "silent_nas_ready"), Some(0.0), "{m}");
     std::fs::rename(&moved, &packs).unwrap();
     assert_eq!(curl(&[&s.url("/readyz")], None).status, 200);
-    let m = curl(
-        &[
-            "-u",
-            &common::auth("admin", common::ADMIN_PW),
-            &s.url("/metrics"),
-        ],
-        None,
-    )
-    .text();
+    let m = common::scrape_as_admin(&s, "/metrics").text();
     assert_eq!(sample(&m, "silent_nas_ready"), Some(1.0));
 }
 
 #[test]
 fn active_sessions_follow_rest_sign_ins_and_sign_outs() {
     let s = Server::start();
-    let scrape = || {
-        String::from_utf8_lossy(
-            &curl(
-                &[
-                    "-u",
-                    &common::auth("admin", common::ADMIN_PW),
-                    &s.url("/metrics"),
-                ],
-                None,
-            )
-            .body,
-        )
-        .into_owned()
-    };
+    let scrape =
+        || String::from_utf8_lossy(&common::scrape_as_admin(&s, "/metrics").body).into_owned();
     assert_eq!(sample(&scrape(), "silent_nas_active_sessions"), Some(0.0));
     let body = format!(r#"{{"username":"admin","password":"{ADMIN_PW}"}}"#);
     let login = curl(
@@ -225,15 +183,7 @@ fn the_search_index_backlog_is_a_gauge() {
     let cfg = dir.path().join("no-index.toml");
     std::fs::write(&cfg, "[workers]\nsearch_index_interval = \"off\"\n").unwrap();
     let waiting = |s: &Server| {
-        let t = curl(
-            &[
-                "-u",
-                &common::auth("admin", common::ADMIN_PW),
-                &s.url("/metrics"),
-            ],
-            None,
-        )
-        .text();
+        let t = common::scrape_as_admin(s, "/metrics").text();
         sample(&t, "silent_nas_search_index_waiting_nodes").expect("the gauge is exported")
     };
     let a = auth("admin", ADMIN_PW);

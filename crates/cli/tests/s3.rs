@@ -273,14 +273,7 @@ while s3.list_multipart_uploads(Bucket="exp").get("Uploads", []):
 print("expired")
 "#;
     python_ok(&["-c", script, &endpoint, &ak, &sk]);
-    let m = curl(
-        &[
-            "-u",
-            &common::auth("admin", common::ADMIN_PW),
-            &s.url("/metrics"),
-        ],
-        None,
-    );
+    let m = common::scrape_as_admin(&s, "/metrics");
     let text = String::from_utf8_lossy(&m.body);
     assert!(
         text.lines().any(|l| l
@@ -375,14 +368,7 @@ assert s3.get_object(Bucket="quota", Key="fits.bin")["Body"].read() == b"a" * (3
 print("ok")
 "#;
     python_ok(&["-c", &script, &endpoint, &ak, &sk]);
-    let m = curl(
-        &[
-            "-u",
-            &common::auth("admin", common::ADMIN_PW),
-            &s.url("/metrics"),
-        ],
-        None,
-    );
+    let m = common::scrape_as_admin(&s, "/metrics");
     let text = String::from_utf8_lossy(&m.body);
     for want in [
         "silent_nas_http_requests_total{door=\"s3\",method=\"PUT\",status=\"200\"}",

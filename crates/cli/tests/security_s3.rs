@@ -508,14 +508,7 @@ bad = b"<Delete><Object><Key>k</Key></Object"
 assert code(signed("POST", "/quiet", [("delete", "")], md5h(bad), bad)) == "MalformedXML"
 "#,
     );
-    let m = curl(
-        &[
-            "-u",
-            &common::auth("admin", common::ADMIN_PW),
-            &s.url("/metrics"),
-        ],
-        None,
-    );
+    let m = common::scrape_as_admin(&s, "/metrics");
     let text = String::from_utf8_lossy(&m.body);
     let refused = sample(
         &text,

@@ -13,14 +13,7 @@ use std::time::{Duration, Instant};
 const PATIENCE: Duration = Duration::from_secs(120);
 
 fn metrics(s: &Server) -> String {
-    let m = curl(
-        &[
-            "-u",
-            &common::auth("admin", common::ADMIN_PW),
-            &s.url("/metrics"),
-        ],
-        None,
-    );
+    let m = common::scrape_as_admin(s, "/metrics");
     assert_eq!(m.status, 200);
     m.text()
 }

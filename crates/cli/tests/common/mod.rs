@@ -210,6 +210,12 @@ pub fn curl(args: &[&str], stdin: Option<&[u8]>) -> Reply {
     }
 }
 
+/// `GET PATH` on the observability routes (`/metrics`, `/metrics/storage-v2`) as the
+/// administrator, as a Prometheus scrape with Basic credentials would.
+pub fn scrape_as_admin(s: &Server, path: &str) -> Reply {
+    curl(&["-u", &auth("admin", ADMIN_PW), &s.url(path)], None)
+}
+
 pub fn auth(user: &str, pw: &str) -> String {
     format!("{user}:{pw}")
 }

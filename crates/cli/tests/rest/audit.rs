@@ -195,15 +195,7 @@ fn writes_and_refusals_at_every_door_are_recorded_and_filtered() {
         "bad_request",
     );
     // the metric counts them
-    let m = curl(
-        &[
-            "-u",
-            &common::auth("admin", common::ADMIN_PW),
-            &s.url("/metrics"),
-        ],
-        None,
-    )
-    .text();
+    let m = common::scrape_as_admin(&s, "/metrics").text();
     assert!(
         m.contains(r#"silent_nas_audit_events_total{door="webdav",kind="write"}"#),
         "{m}"
@@ -234,15 +226,7 @@ fn the_audit_log_keeps_only_the_newest_entries_and_names_the_client_behind_a_pro
     assert_eq!(all[1]["path"], "/dav/f79.txt");
     assert_eq!(all[49]["path"], "/dav/f31.txt");
     // the 31 entries pruned so far are counted in the metrics; nothing was dropped
-    let m = curl(
-        &[
-            "-u",
-            &common::auth("admin", common::ADMIN_PW),
-            &s.url("/metrics"),
-        ],
-        None,
-    )
-    .text();
+    let m = common::scrape_as_admin(&s, "/metrics").text();
     assert_eq!(
         sample(&m, "silent_nas_audit_pruned_entries_total"),
         Some(31.0),
@@ -271,15 +255,7 @@ fn the_audit_log_keeps_only_the_newest_entries_and_names_the_client_behind_a_pro
     assert_eq!(all[0]["path"], "/dav/proxied.txt");
     assert_eq!(all[0]["client"], "203.0.113.7");
     assert_eq!(all[1]["client"], "127.0.0.1");
-    let m = curl(
-        &[
-            "-u",
-            &common::auth("admin", common::ADMIN_PW),
-            &s.url("/metrics"),
-        ],
-        None,
-    )
-    .text();
+    let m = common::scrape_as_admin(&s, "/metrics").text();
     assert_eq!(
         sample(&m, "silent_nas_audit_pruned_entries_total"),
         Some(32.0)
