@@ -44,6 +44,9 @@ pub struct FileConfig {
     pub metrics: Option<limits::MetricsFile>,
     /// Answer WebDAV `PROPFIND Depth: infinity` (off: refused with `propfind-finite-depth`).
     pub propfind_infinity: Option<bool>,
+    /// What quotas count: `current` (the current content, default) or `all` (every
+    /// version and the trash too).
+    pub quota_counts: Option<String>,
 }
 
 /// PEM files for HTTPS.
@@ -89,6 +92,8 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// Whether WebDAV answers `PROPFIND Depth: infinity`.
     pub propfind_infinity: bool,
+    /// What quotas count.
+    pub quota_counts: nas_engine::QuotaCounts,
 }
 
 /// Entries the audit log keeps by default (about 20 MB of database).
@@ -221,9 +226,16 @@ impl Config {
             },
             None => fc.propfind_infinity.unwrap_or(false),
         };
+        let quota_counts = match env("SILENT_NAS_QUOTA_COUNTS").or(fc.quota_counts) {
+            None => nas_engine::QuotaCounts::default(),
+            Some(v) => nas_engine::QuotaCounts::parse(v.trim()).with_context(|| {
+                format!("quota_counts: expected \"current\" or \"all\", not {v:?}")
+            })?,
+        };
         let limits = limits::resolve(fc.limits)?;
         let metrics = limits::resolve_metrics(fc.metrics)?;
         Ok(Config {
+            quota_counts,
             propfind_infinity,
             limits,
             metrics,
