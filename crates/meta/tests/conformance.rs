@@ -1,6 +1,8 @@
 //! SQLite passes the `MetaStore` conformance suite: one test per check, each on a fresh
 //! database in its own temporary directory.
 
+#![allow(clippy::expect_used)] // tests: a failed expect is a failed test
+
 use nas_meta::SqliteMeta;
 
 fn fresh() -> (tempfile::TempDir, SqliteMeta) {
