@@ -51,11 +51,17 @@ struct Pipeline {
     /// [`prepare_many`]); each was looked up while pinned, and is used only once this
     /// writer holds its own pin.
     hints: Option<Arc<HashMap<ChunkId, bool>>>,
+    /// The id of the next chunk, when the caller hashed it already (a content that is one
+    /// chunk: its chunk id is its content hash).
+    next_id: Option<ChunkId>,
 }
 
 impl Pipeline {
     fn chunk(&mut self, data: &[u8]) -> EngineResult<()> {
-        let id = ChunkId::from(blake3::hash(data));
+        let id = match self.next_id.take() {
+            Some(id) => id,
+            None => ChunkId::from(blake3::hash(data)),
+        };
         let len = data.len() as u32;
         self.extents.push((id, len));
         if !self.seen.insert(id) {
@@ -282,11 +288,12 @@ pub(crate) fn prepare_many(
     let single = |w: &FileWriter, data: &[u8]| {
         w.pipe.size == 0 && !data.is_empty() && data.len() <= inner.chunker.min
     };
-    let ids: Vec<ChunkId> = items
+    // A content that is one chunk is hashed once: its chunk id is its content hash.
+    let single_ids: Vec<Option<ChunkId>> = items
         .iter()
-        .filter(|(w, d)| single(w, d))
-        .map(|(_, d)| ChunkId::from(blake3::hash(d)))
+        .map(|(w, d)| single(w, d).then(|| ChunkId::of(d)))
         .collect();
+    let ids: Vec<ChunkId> = single_ids.iter().flatten().copied().collect();
     /// Pins released when the writers hold their own (or on any way out).
     struct Held<'a>(&'a crate::pins::Pins, Vec<ChunkId>);
     impl Drop for Held<'_> {
@@ -309,9 +316,12 @@ pub(crate) fn prepare_many(
     };
     let out = items
         .into_iter()
-        .map(|(mut w, data)| {
-            if single(&w, &data) {
+        .zip(single_ids)
+        .map(|((mut w, data), id)| {
+            if let Some(id) = id {
                 w.pipe.hints.clone_from(&hints);
+                w.pipe.next_id = Some(id);
+                w.pipe.hasher = ContentHasher::Caller(Some(ContentHash(id.0)));
             }
             w.write(&data)?;
             w.prepare()
@@ -439,6 +449,7 @@ impl Home {
                 seen: HashSet::new(),
                 frame: Vec::new(),
                 hints: None,
+                next_id: None,
             },
         }
     }

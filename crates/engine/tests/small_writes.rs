@@ -6,6 +6,7 @@
 mod common;
 use common::*;
 use nas_engine::{EngineError, Store, StoreOptions, WriteOptions};
+use nas_types::ContentHash;
 
 fn read(h: &nas_engine::Home, path: &str) -> Vec<u8> {
     h.read_all(&p(path), None).unwrap()
@@ -49,6 +50,15 @@ fn prepare_many_stores_each_content_once_and_dedups_against_the_store() {
     );
     let versions = h.commit_batch(prepared).unwrap();
     assert_eq!(versions.len(), contents.len());
+    for (v, c) in versions.iter().zip(&contents) {
+        assert_eq!(
+            v.hash,
+            ContentHash::of(c),
+            "content hash of a {}-byte file",
+            c.len()
+        );
+        assert_eq!(v.size, c.len() as u64);
+    }
     for (i, c) in contents.iter().enumerate() {
         assert_eq!(&read(&h, &format!("/batch/sub/f{i:03}")), c, "file {i}");
     }
