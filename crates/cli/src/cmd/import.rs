@@ -51,8 +51,10 @@ pub fn parse_compression(s: &str) -> Result<Compression, String> {
         .ok_or_else(|| format!("unknown compression {s:?} (lz4, zstd, zstd:1..19, none)"))
 }
 
-/// Files a commit groups (one pack fsync and one transaction for them all).
-const BATCH_FILES: usize = 1024;
+/// Files a commit groups at most (one pack fsync and one transaction for them all).
+const BATCH_FILES: usize = 2048;
+/// Files a group waits for unless the walk is over.
+const MIN_GROUP_FILES: usize = 256;
 const BATCH_BYTES: u64 = 64 << 20;
 /// Files the walker hands to a worker at once, and a worker to the committer: one channel
 /// send (and at most one thread wake-up) per this many small files, not one per file.
@@ -255,22 +257,26 @@ fn worker(
     }
 }
 
-/// Commits prepared writes in groups; returns the bytes committed.
+/// Commits prepared writes in groups: whatever the workers prepared while the last group
+/// committed (up to the limits) is the next group, so the committer is never idle while
+/// there is work, groups grow as large as the disk's latency makes them, and the last one
+/// holds only what was prepared during the one before. Returns the bytes committed.
 fn committer(home: &Home, rx: Receiver<Vec<PreparedWrite>>) -> Result<u64> {
-    let mut batch: Vec<PreparedWrite> = Vec::new();
-    let (mut bytes, mut total) = (0u64, 0u64);
-    for ws in rx {
-        for w in ws {
-            bytes += w.size();
-            batch.push(w);
+    let mut total = 0u64;
+    while let Ok(first) = rx.recv() {
+        let mut batch = first;
+        let mut bytes: u64 = batch.iter().map(PreparedWrite::size).sum();
+        while batch.len() < BATCH_FILES && bytes < BATCH_BYTES {
+            // below MIN_GROUP_FILES, wait for more (a group costs two fsyncs)
+            let more = if batch.len() < MIN_GROUP_FILES {
+                rx.recv().ok()
+            } else {
+                rx.try_recv().ok()
+            };
+            let Some(more) = more else { break };
+            bytes += more.iter().map(PreparedWrite::size).sum::<u64>();
+            batch.extend(more);
         }
-        if batch.len() >= BATCH_FILES || bytes >= BATCH_BYTES {
-            home.commit_batch(std::mem::take(&mut batch))?;
-            total += bytes;
-            bytes = 0;
-        }
-    }
-    if !batch.is_empty() {
         home.commit_batch(batch)?;
         total += bytes;
     }
