@@ -19,9 +19,10 @@
 #   RCLONE           rclone binary (default: the one on PATH)
 #   KEEP=1           keep bench/out/small-work after the run
 #
-# Files/s is files over the wall time of the whole command (`silent-nas import` including
-# the store's open and its last commit; `restic backup` including its snapshot), and over
-# the wall time of the one curl process for the PUTs (every answer must be 201).
+# Files/s is files over the wall time of the whole command: `silent-nas import` into a
+# store made by `silent-nas init` (untimed, as `restic init` is), including the store's
+# open and its last commit; `restic backup` including its snapshot. For the PUTs, over the
+# wall time of the one curl process (every answer must be 201).
 # Output: the table on stdout and in bench/out/small-summary.txt; raw rows in
 # bench/out/small-results.tsv.
 set -euo pipefail
@@ -118,8 +119,9 @@ per_sec() { python3 -c "import sys; print(f'{float(sys.argv[1]) / float(sys.argv
 
 # ---- 1. import vs restic backup ---------------------------------------------------------------
 
-import_once() { # WHO ROUND
+import_once() { # WHO ROUND: `init` untimed (as `restic init` is), then the timed import
     local d=$WORK/import-$1-$2
+    "${BINS[$1]}" init --data "$d" > /dev/null
     secs_of "${BINS[$1]}" import --data "$d" --home bench -q "$TREE" --dest /tree
     rm -rf "$d"
 }
