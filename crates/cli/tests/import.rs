@@ -73,6 +73,8 @@ fn make_tree(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
             files.insert(path.strip_prefix(root).unwrap().to_path_buf(), data);
         }
     }
+    // empty folders, the last of the walk: made after the last file's commit
+    fs::create_dir_all(root.join("zz-empty/inner")).unwrap();
     files
 }
 
@@ -123,6 +125,8 @@ fn import_of_many_small_files_keeps_bytes_folders_and_mtimes_and_dedups_a_second
     assert_eq!(seen, 480);
     let ls = ok(&data, &["ls", "--home", "me", "/in/d01/nested"]);
     assert!(ls.contains("deeper/"), "{ls}");
+    let ls = ok(&data, &["ls", "--home", "me", "/in/zz-empty"]);
+    assert!(ls.contains("inner/"), "{ls}");
 
     // the same tree again: a new version of every file, no new chunk, no new pack bytes
     let before = json(&data, &["stats", "--json"]);

@@ -219,6 +219,12 @@ impl Home {
         Ok(Entry::from_node(path.clone(), self.make_dirs(path, true)?))
     }
 
+    /// Makes the folders [`mkdir_all_deferred`](Home::mkdir_all_deferred) created durable
+    /// now, for a caller that commits nothing after them (any commit does it too).
+    pub fn sync_deferred(&self) -> EngineResult<()> {
+        Ok(self.inner.meta.sync_deferred()?)
+    }
+
     fn make_dirs(&self, path: &NasPath, deferred: bool) -> EngineResult<NodeRecord> {
         let mut cur = NasPath::root();
         let mut node = self.resolve(&cur)?;

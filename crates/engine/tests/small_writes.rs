@@ -151,10 +151,14 @@ fn deferred_folders_exist_after_reopen_once_a_commit_followed() {
             h.mkdir_all_deferred(&p("/a/b/c/f/g")),
             Err(EngineError::NotADirectory(_))
         ));
+        // folders made after the last commit are made durable on request
+        h.mkdir_all_deferred(&p("/empty/at/the/end")).unwrap();
+        h.sync_deferred().unwrap();
     }
     let s = Store::open(dir.path(), StoreOptions::default()).unwrap();
     let h = home(&s);
     assert_eq!(read(&h, "/a/b/c/f"), b"in c");
+    assert!(h.stat(&p("/empty/at/the/end")).is_ok());
     // a plain mkdir after deferred ones is durable on its own, as always
     h.mkdir(&p("/a/plain")).unwrap();
     assert!(h.exists(&p("/a/plain")).unwrap());

@@ -155,6 +155,13 @@ pub trait Namespace {
     fn mkdir_deferred(&self, parent: NodeId, name: &str, now_ns: i64) -> MetaResult<NodeRecord> {
         self.mkdir(parent, name, now_ns)
     }
+    /// Makes every change made without waiting for the disk ([`mkdir_deferred`]) durable
+    /// now (any later durable commit does it too).
+    ///
+    /// [`mkdir_deferred`]: Namespace::mkdir_deferred
+    fn sync_deferred(&self) -> MetaResult<()> {
+        Ok(())
+    }
     /// Moves `node` to `new_parent/new_name` (O(1) for folders). If the destination exists
     /// it is moved to the trash when `displace` is given (as its path), else `Exists`.
     fn rename(

@@ -337,7 +337,10 @@ pub fn run(a: ImportArgs) -> Result<ExitCode> {
         done.bytes = commit
             .join()
             .map_err(|_| anyhow!("the import committer panicked"))??;
-        walked
+        walked?;
+        // folders made after the last commit (empty ones at the end of the walk) are
+        // durable before the import says it is done
+        Ok(home.sync_deferred()?)
     })?;
     bar.finish_and_clear();
     let secs = start.elapsed().as_secs_f64();

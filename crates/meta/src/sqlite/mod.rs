@@ -122,6 +122,21 @@ impl SqliteMeta {
         Ok(out)
     }
 
+    /// Fsyncs the WAL, under the writer's lock: every transaction committed so far, those
+    /// of [`write_deferred`](SqliteMeta::write_deferred) too, is durable when it returns.
+    /// (Without a WAL file, everything was checkpointed into the database, which a
+    /// checkpoint fsyncs.)
+    fn sync_wal(&self) -> MetaResult<()> {
+        let _writer = lock(&self.writer);
+        let mut wal = self.path.clone().into_os_string();
+        wal.push("-wal");
+        match std::fs::File::open(&wal) {
+            Ok(f) => f.sync_all().map_err(|e| MetaError::Backend(Box::new(e))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(MetaError::Backend(Box::new(e))),
+        }
+    }
+
     /// As [`write`](SqliteMeta::write), but the commit does not fsync the WAL
     /// (`synchronous=NORMAL` for this one transaction): the next `FULL` commit's fsync of
     /// the WAL covers these frames too, since the WAL is appended in order. A crash before

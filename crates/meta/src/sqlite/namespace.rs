@@ -265,6 +265,10 @@ impl Namespace for SqliteMeta {
         self.write_deferred(|tx| make_dir(tx, parent, name, now_ns))
     }
 
+    fn sync_deferred(&self) -> MetaResult<()> {
+        self.sync_wal()
+    }
+
     fn rename(
         &self,
         node: NodeId,
