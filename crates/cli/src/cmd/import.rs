@@ -151,9 +151,24 @@ struct Opened {
     whole: Option<Vec<u8>>,
 }
 
+/// Reads a file of (about) `len` bytes to its end. Not `read_to_end`, which stats and
+/// seeks the file first to size its buffer: the size is known from the open's stat.
 fn read_all(f: &mut fs::File, len: u64) -> std::io::Result<Vec<u8>> {
-    let mut data = Vec::with_capacity(len as usize + 1);
-    f.read_to_end(&mut data)?;
+    // one byte more than the stat said, so the read that finds the end needs no regrowth
+    let mut data = vec![0u8; len as usize + 1];
+    let mut n = 0;
+    loop {
+        if n == data.len() {
+            data.resize(n * 2, 0); // the file grew since its stat
+        }
+        match f.read(&mut data[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    data.truncate(n);
     Ok(data)
 }
 
