@@ -5,11 +5,29 @@
 
 mod common;
 use common::*;
-use nas_engine::{EngineError, Store, StoreOptions, WriteOptions};
+use nas_engine::{EngineError, Entry, Home, PreparedWrite, Store, StoreOptions, WriteOptions};
 use nas_types::ContentHash;
 
-fn read(h: &nas_engine::Home, path: &str) -> Vec<u8> {
+fn read(h: &Home, path: &str) -> Vec<u8> {
     h.read_all(&p(path), None).unwrap()
+}
+
+/// `contents[i]` prepared as `dir/f{i:03}`, in one `prepare_many`.
+fn prepare_files(h: &Home, dir: &Entry, contents: &[Vec<u8>]) -> Vec<PreparedWrite> {
+    let items = contents
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let w = h
+                .writer_in(dir, &format!("f{i:03}"), WriteOptions::default())
+                .unwrap();
+            (w, c.clone())
+        })
+        .collect();
+    h.prepare_many(items)
+        .into_iter()
+        .collect::<Result<_, _>>()
+        .unwrap()
 }
 
 #[test]
@@ -28,21 +46,7 @@ fn prepare_many_stores_each_content_once_and_dedups_against_the_store() {
     contents.push(contents[3].clone()); // twice in one batch: read back right either way
     contents.push(Vec::new()); // empty: no chunk at all
     contents.push(random_bytes(100_000, 9)); // several chunks: looked up one by one
-    let items = contents
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            let w = h
-                .writer_in(&dir, &format!("f{i:03}"), WriteOptions::default())
-                .unwrap();
-            (w, c.clone())
-        })
-        .collect();
-    let prepared: Vec<_> = h
-        .prepare_many(items)
-        .into_iter()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let prepared = prepare_files(&h, &dir, &contents);
     let before = s.stats().unwrap().chunks;
     assert_eq!(
         before, 1,
@@ -74,21 +78,7 @@ fn prepare_many_stores_each_content_once_and_dedups_against_the_store() {
 
     // a second batch of the same contents adds versions but no chunk and no pack bytes
     let packs = s.stats().unwrap().pack_bytes;
-    let items = contents
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            let w = h
-                .writer_in(&dir, &format!("f{i:03}"), WriteOptions::default())
-                .unwrap();
-            (w, c.clone())
-        })
-        .collect();
-    let prepared: Vec<_> = h
-        .prepare_many(items)
-        .into_iter()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let prepared = prepare_files(&h, &dir, &contents);
     let versions = h.commit_batch(prepared).unwrap();
     assert!(versions.iter().all(|v| v.num.0 == 2 || v.size == 0));
     assert_eq!(s.stats().unwrap().chunks, chunks);
