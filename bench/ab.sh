@@ -11,15 +11,19 @@ set -euo pipefail
 A=$1 B=$2 SIZE=${3:-1024} ROUNDS=${4:-3}
 a=$A b=$B
 work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+# (start runs in a command substitution, a subshell: the servers' pids go through a file)
+cleanup() {
+    local p
+    for p in $(cat "$work/pids" 2>/dev/null); do kill "$p" 2>/dev/null || true; done
+    rm -rf "$work"
+}
 trap cleanup EXIT
 head -c $((SIZE << 20)) /dev/zero | openssl enc -aes-128-ctr -nosalt -pass pass:ab -pbkdf2 > "$work/data.bin" 2>/dev/null
 start() { # BIN NAME -> prints the address
     mkdir -p "$work/$2"
     SILENT_NAS_ADMIN_PASSWORD=ab-bench-password RUST_LOG=warn \
         "$1" serve --data "$work/$2/data" --listen 127.0.0.1:0 --s3-listen 127.0.0.1:0 > "$work/$2/out" 2> "$work/$2/err" &
-    pids+=($!)
+    echo $! >> "$work/pids"
     for _ in $(seq 100); do
         grep -q "S3 API on" "$work/$2/out" 2>/dev/null && grep -q "listening on" "$work/$2/out" && break
         sleep 0.1

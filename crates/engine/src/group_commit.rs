@@ -13,7 +13,7 @@
 //! that contains it committed, and its pins are held until then.
 
 use crate::error::{EngineError, EngineResult};
-use crate::write::{FileWriter, PreparedWrite, commit_all};
+use crate::write::{FileWriter, PreparedWrite, commit_all, prepare_many};
 use nas_meta::VersionRecord;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::mpsc::{self, Receiver, Sender};
@@ -113,19 +113,34 @@ fn run(rx: Receiver<(Job, Reply)>) {
 }
 
 fn commit_group(jobs: Vec<(Job, Reply)>) {
-    let mut writes = Vec::with_capacity(jobs.len());
-    let mut replies = Vec::with_capacity(jobs.len());
+    // The small writes' chunks are stored first, with one chunk-index lookup for the group
+    // (not one each); the group keeps the order the writes arrived in.
+    let mut slots = Vec::with_capacity(jobs.len());
+    let mut tails = Vec::new();
     for (job, reply) in jobs {
-        let prepared = match job {
-            Job::Prepared(p) => Ok(p),
-            Job::Tail(mut w, tail) => w.write(&tail).and_then(|()| w.prepare()),
-        };
-        match prepared {
-            Ok(p) => {
+        match job {
+            Job::Prepared(p) => slots.push((Some(p), reply)),
+            Job::Tail(w, tail) => {
+                tails.push((w, tail));
+                slots.push((None, reply));
+            }
+        }
+    }
+    let mut stored = match tails.first().map(|(w, _)| w.inner()) {
+        Some(inner) => prepare_many(&inner, tails),
+        None => Vec::new(),
+    }
+    .into_iter();
+    let mut writes = Vec::with_capacity(slots.len());
+    let mut replies = Vec::with_capacity(slots.len());
+    for (prepared, reply) in slots {
+        match prepared.map(Ok).or_else(|| stored.next()) {
+            Some(Ok(p)) => {
                 writes.push(p);
                 replies.push(reply);
             }
-            Err(e) => reply.send(Err(e)),
+            Some(Err(e)) => reply.send(Err(e)),
+            None => reply.send(Err(lost())),
         }
     }
     let Some(inner) = writes.first().map(|w| w.inner()) else {

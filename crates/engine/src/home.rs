@@ -210,21 +210,43 @@ impl Home {
 
     /// Creates a folder and any missing parents; succeeds if it already exists.
     pub fn mkdir_all(&self, path: &NasPath) -> EngineResult<()> {
+        self.make_dirs(path, false).map(drop)
+    }
+
+    /// As [`mkdir_all`](Home::mkdir_all), returning the folder, without waiting for the
+    /// disk: the folders it creates become durable with this store's next commit (a crash
+    /// before it may lose them, never a file committed into them, since that commit comes
+    /// after). For bulk writers such as import, which create a folder, then commit files
+    /// into it ([`writer_in`](Home::writer_in)).
+    pub fn mkdir_all_deferred(&self, path: &NasPath) -> EngineResult<Entry> {
+        Ok(Entry::from_node(path.clone(), self.make_dirs(path, true)?))
+    }
+
+    /// Makes the folders [`mkdir_all_deferred`](Home::mkdir_all_deferred) created durable
+    /// now, for a caller that commits nothing after them (any commit does it too).
+    pub fn sync_deferred(&self) -> EngineResult<()> {
+        Ok(self.inner.meta.sync_deferred()?)
+    }
+
+    fn make_dirs(&self, path: &NasPath, deferred: bool) -> EngineResult<NodeRecord> {
         let mut cur = NasPath::root();
         let mut node = self.resolve(&cur)?;
+        let meta = &self.inner.meta;
         for seg in path.segments() {
             cur = cur.join(seg)?;
-            node = match self.inner.meta.child(node.id, seg)? {
-                Some(n) if n.kind == NodeKind::Dir => n,
+            let made = match meta.child(node.id, seg)? {
+                Some(n) if n.kind == NodeKind::Dir => Ok(n),
                 Some(_) => return Err(EngineError::NotADirectory(cur.to_string())),
-                None => match self.inner.meta.mkdir(node.id, seg, now_ns()) {
-                    Ok(n) => n,
-                    Err(nas_meta::MetaError::Exists(_)) => self.resolve(&cur)?,
-                    Err(e) => return Err(EngineError::from(e).at(cur.as_str())),
-                },
+                None if deferred => meta.mkdir_deferred(node.id, seg, now_ns()),
+                None => meta.mkdir(node.id, seg, now_ns()),
+            };
+            node = match made {
+                Ok(n) => n,
+                Err(nas_meta::MetaError::Exists(_)) => self.resolve(&cur)?,
+                Err(e) => return Err(EngineError::from(e).at(cur.as_str())),
             };
         }
-        Ok(())
+        Ok(node)
     }
 
     fn displace(&self, to: &NasPath, overwrite: bool) -> Option<Displace> {

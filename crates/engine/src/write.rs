@@ -8,14 +8,14 @@
 //! frames it appended are dead space that GC reclaims.
 
 use crate::error::{EngineError, EngineResult};
-use crate::home::Home;
+use crate::home::{Entry, Home};
 use crate::quota::Room;
 use crate::store::Inner;
 use crate::time::now_ns;
 use nas_chunker::Chunker;
 use nas_meta::{CommitRequest, Expect, FileAttrs, NewChunk, NodeKind, VersionRecord};
 use nas_types::{ChunkId, ContentHash, NasPath, NodeId, PackId};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::sync::Arc;
 
@@ -48,18 +48,32 @@ struct Pipeline {
     seen: HashSet<ChunkId>,
     pinned_packs: Vec<PackId>,
     frame: Vec<u8>,
+    /// Chunk-index answers looked up in advance for many writes at once (see
+    /// [`prepare_many`]); each was looked up while pinned, and is used only once this
+    /// writer holds its own pin.
+    hints: Option<Arc<HashMap<ChunkId, bool>>>,
+    /// The id of the next chunk, when the caller hashed it already (a content that is one
+    /// chunk: its chunk id is its content hash).
+    next_id: Option<ChunkId>,
 }
 
 impl Pipeline {
     fn chunk(&mut self, data: &[u8]) -> EngineResult<()> {
-        let id = ChunkId::from(blake3::hash(data));
+        let id = match self.next_id.take() {
+            Some(id) => id,
+            None => ChunkId::from(blake3::hash(data)),
+        };
         let len = data.len() as u32;
         self.extents.push((id, len));
         if !self.seen.insert(id) {
             return Ok(()); // repeated inside this file
         }
         self.inner.pins.pin(id);
-        if self.inner.meta.find_chunk(&id)?.is_some() {
+        let present = match self.hints.as_ref().and_then(|h| h.get(&id)) {
+            Some(known) => *known,
+            None => self.inner.meta.find_chunk(&id)?.is_some(),
+        };
+        if present {
             return Ok(()); // dedup: referenced at commit, protected by the pin until then
         }
         let (codec, parts) = nas_codec::encode_parts(data, self.inner.compression, &mut self.frame);
@@ -169,6 +183,10 @@ impl FileWriter {
         self.pipe.size
     }
 
+    pub(crate) fn inner(&self) -> Arc<Inner> {
+        self.pipe.inner.clone()
+    }
+
     /// Makes the content durable and commits it as the file's newest version.
     /// Concurrent commits are grouped (see `group_commit`): one fsync and one transaction
     /// for all the writes that arrive while another commit is running.
@@ -264,6 +282,61 @@ pub(crate) fn check_durable(
     Ok(())
 }
 
+/// Writes each whole content given to its writer and ends the streams (as
+/// [`FileWriter::write`] then [`FileWriter::prepare`], in order), with one chunk-index
+/// lookup for all the contents that are a single chunk (no longer than the chunker's
+/// minimum) instead of one lookup each: the way many small files are stored without a
+/// metadata round trip per file.
+pub(crate) fn prepare_many(
+    inner: &Inner,
+    items: Vec<(FileWriter, Vec<u8>)>,
+) -> Vec<EngineResult<PreparedWrite>> {
+    let single = |w: &FileWriter, data: &[u8]| {
+        w.pipe.size == 0 && !data.is_empty() && data.len() <= inner.chunker.min
+    };
+    // A content that is one chunk is hashed once: its chunk id is its content hash.
+    let single_ids: Vec<Option<ChunkId>> = items
+        .iter()
+        .map(|(w, d)| single(w, d).then(|| ChunkId::of(d)))
+        .collect();
+    let ids: Vec<ChunkId> = single_ids.iter().flatten().copied().collect();
+    /// Pins released when the writers hold their own (or on any way out).
+    struct Held<'a>(&'a crate::pins::Pins, Vec<ChunkId>);
+    impl Drop for Held<'_> {
+        fn drop(&mut self) {
+            self.0.unpin_all(self.1.iter(), &[]);
+        }
+    }
+    let mut held = Held(&inner.pins, Vec::new());
+    let hints = if ids.len() > 1 {
+        // Pinned before the lookup and until each writer has pinned its own: a chunk
+        // found present cannot be collected before the write that relies on it commits.
+        inner.pins.pin_many(ids.iter());
+        held.1 = ids;
+        match inner.meta.chunks_present(&held.1) {
+            Ok(present) => Some(Arc::new(held.1.iter().copied().zip(present).collect())),
+            Err(_) => None, // each writer looks its chunk up itself
+        }
+    } else {
+        None
+    };
+    let out = items
+        .into_iter()
+        .zip(single_ids)
+        .map(|((mut w, data), id)| {
+            if let Some(id) = id {
+                w.pipe.hints.clone_from(&hints);
+                w.pipe.next_id = Some(id);
+                w.pipe.hasher = ContentHasher::Caller(Some(ContentHash(id.0)));
+            }
+            w.write(&data)?;
+            w.prepare()
+        })
+        .collect();
+    drop(held);
+    out
+}
+
 /// One durability barrier for every chunk, then one metadata transaction for every
 /// version: all commit or none does.
 pub(crate) fn commit_all(
@@ -328,6 +401,25 @@ impl Home {
         Ok(self.writer_and_existing(path, opts)?.0)
     }
 
+    /// As [`writer`](Home::writer) for the file `name` in the folder `dir` (as
+    /// [`mkdir_all_deferred`](Home::mkdir_all_deferred) or [`stat`](Home::stat) gave it),
+    /// with no lookup: for bulk writers that put many files into one folder. A folder that
+    /// vanished meanwhile, or a folder at `name`, fails the commit.
+    pub fn writer_in(
+        &self,
+        dir: &Entry,
+        name: &str,
+        opts: WriteOptions,
+    ) -> EngineResult<FileWriter> {
+        if dir.kind != NodeKind::Dir {
+            return Err(EngineError::NotADirectory(dir.path.to_string()));
+        }
+        let path = dir.path.join(name)?;
+        // no early quota refusal for bulk writers (no usage read per file): the commit
+        // checks the quota, atomically, as for every write
+        Ok(self.new_writer(path, dir.id, opts, None))
+    }
+
     /// As [`writer`](Home::writer), also telling whether a file exists at `path` now
     /// (one lookup instead of two for callers that answer differently for a new file).
     pub fn writer_and_existing(
@@ -341,11 +433,25 @@ impl Home {
             return Err(EngineError::IsADirectory(path.to_string()));
         }
         let room = Room::of(self, existing.as_ref())?;
-        let w = FileWriter {
+        Ok((
+            self.new_writer(path.clone(), parent.id, opts, room),
+            existing.is_some(),
+        ))
+    }
+
+    fn new_writer(
+        &self,
+        path: NasPath,
+        parent: NodeId,
+        opts: WriteOptions,
+        room: Option<Room>,
+    ) -> FileWriter {
+        let name = path.name().unwrap_or_default().to_owned();
+        FileWriter {
             room,
-            path: path.clone(),
-            parent: parent.id,
-            name: name.to_owned(),
+            path,
+            parent,
+            name,
             opts,
             chunker: Some(Chunker::new(self.inner.chunker)),
             failed: false,
@@ -358,9 +464,21 @@ impl Home {
                 pinned_packs: Vec::new(),
                 seen: HashSet::new(),
                 frame: Vec::new(),
+                hints: None,
+                next_id: None,
             },
-        };
-        Ok((w, existing.is_some()))
+        }
+    }
+
+    /// Stores many small writes whose whole content is given (each writer fresh, nothing
+    /// written yet): as [`FileWriter::write`] then [`FileWriter::prepare`] for each, in
+    /// order, with one chunk-index lookup for all the contents of at most one chunk. Commit
+    /// the results with [`commit_batch`](Home::commit_batch).
+    pub fn prepare_many(
+        &self,
+        items: Vec<(FileWriter, Vec<u8>)>,
+    ) -> Vec<EngineResult<PreparedWrite>> {
+        prepare_many(&self.inner, items)
     }
 
     /// Commits prepared writes together (group commit: one fsync, one transaction).

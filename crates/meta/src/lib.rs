@@ -161,6 +161,20 @@ pub trait Namespace {
     ) -> MetaResult<Vec<NodeRecord>>;
     /// Creates folder `parent/name`.
     fn mkdir(&self, parent: NodeId, name: &str, now_ns: i64) -> MetaResult<NodeRecord>;
+    /// As [`mkdir`](Namespace::mkdir), without waiting for the disk: the folder becomes
+    /// durable with the next durable commit of this store, which writes after it (a crash
+    /// before that may lose the folder, never anything committed after it). For bulk
+    /// writers (import) that create many folders and then commit files into them.
+    fn mkdir_deferred(&self, parent: NodeId, name: &str, now_ns: i64) -> MetaResult<NodeRecord> {
+        self.mkdir(parent, name, now_ns)
+    }
+    /// Makes every change made without waiting for the disk ([`mkdir_deferred`]) durable
+    /// now (any later durable commit does it too).
+    ///
+    /// [`mkdir_deferred`]: Namespace::mkdir_deferred
+    fn sync_deferred(&self) -> MetaResult<()> {
+        Ok(())
+    }
     /// Moves `node` to `new_parent/new_name` (O(1) for folders). If the destination exists
     /// it is moved to the trash when `displace` is given (as its path), else `Exists`.
     fn rename(
@@ -279,6 +293,13 @@ pub trait Versions {
 pub trait ChunkIndex {
     /// Looks a chunk up by content id.
     fn find_chunk(&self, id: &ChunkId) -> MetaResult<Option<ChunkRecord>>;
+    /// Whether each chunk is in the index, in the order given (for many small writes: one
+    /// read transaction for all, not one per chunk).
+    fn chunks_present(&self, ids: &[ChunkId]) -> MetaResult<Vec<bool>> {
+        ids.iter()
+            .map(|id| Ok(self.find_chunk(id)?.is_some()))
+            .collect()
+    }
     /// Looks a chunk up by row.
     fn chunk(&self, row: ChunkRow) -> MetaResult<Option<ChunkRecord>>;
     /// The content ids of chunk rows, in the order given (`None` for a row that is gone).

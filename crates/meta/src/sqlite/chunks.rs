@@ -18,6 +18,19 @@ impl ChunkIndex for SqliteMeta {
         })
     }
 
+    fn chunks_present(&self, ids: &[ChunkId]) -> MetaResult<Vec<bool>> {
+        self.read(|c| {
+            // one read transaction and one statement for the lot
+            let tx = c.unchecked_transaction()?;
+            let mut st = tx.prepare_cached("SELECT 1 FROM chunks WHERE hash = ?1")?;
+            let mut out = Vec::with_capacity(ids.len());
+            for id in ids {
+                out.push(st.exists([&id.0[..]])?);
+            }
+            Ok(out)
+        })
+    }
+
     fn chunk(&self, row: ChunkRow) -> MetaResult<Option<ChunkRecord>> {
         self.read(|c| {
             Ok(c.prepare_cached(&format!("{CHUNK_SELECT} WHERE id = ?1"))?

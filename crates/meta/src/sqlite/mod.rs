@@ -121,6 +121,44 @@ impl SqliteMeta {
         tx.commit()?;
         Ok(out)
     }
+
+    /// Fsyncs the WAL, under the writer's lock: every transaction committed so far, those
+    /// of [`write_deferred`](SqliteMeta::write_deferred) too, is durable when it returns.
+    /// (Without a WAL file, everything was checkpointed into the database, which a
+    /// checkpoint fsyncs.)
+    fn sync_wal(&self) -> MetaResult<()> {
+        let _writer = lock(&self.writer);
+        let mut wal = self.path.clone().into_os_string();
+        wal.push("-wal");
+        match std::fs::File::open(&wal) {
+            Ok(f) => f.sync_all().map_err(|e| MetaError::Backend(Box::new(e))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(MetaError::Backend(Box::new(e))),
+        }
+    }
+
+    /// As [`write`](SqliteMeta::write), but the commit does not fsync the WAL
+    /// (`synchronous=NORMAL` for this one transaction): the next `FULL` commit's fsync of
+    /// the WAL covers these frames too, since the WAL is appended in order. A crash before
+    /// that loses this transaction, never one committed after it.
+    fn write_deferred<T>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> MetaResult<T>,
+    ) -> MetaResult<T> {
+        let mut conn = lock(&self.writer);
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        let out = (|| -> MetaResult<T> {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let out = f(&tx)?;
+            tx.commit()?;
+            Ok(out)
+        })();
+        // back to FULL whatever happened: every other transaction is durable on commit
+        let restored = conn.pragma_update(None, "synchronous", "FULL");
+        let out = out?;
+        restored?;
+        Ok(out)
+    }
 }
 
 impl MetaStore for SqliteMeta {

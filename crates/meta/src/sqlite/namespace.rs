@@ -258,14 +258,15 @@ impl Namespace for SqliteMeta {
     }
 
     fn mkdir(&self, parent: NodeId, name: &str, now_ns: i64) -> MetaResult<NodeRecord> {
-        self.write(|tx| {
-            let p = need_live_dir(tx, parent)?;
-            if get_child(tx, parent, name)?.is_some() {
-                return Err(MetaError::Exists(name.to_owned()));
-            }
-            let id = insert_node(tx, p.home, Some(parent), name, NodeKind::Dir, now_ns)?;
-            need_node(tx, id)
-        })
+        self.write(|tx| make_dir(tx, parent, name, now_ns))
+    }
+
+    fn mkdir_deferred(&self, parent: NodeId, name: &str, now_ns: i64) -> MetaResult<NodeRecord> {
+        self.write_deferred(|tx| make_dir(tx, parent, name, now_ns))
+    }
+
+    fn sync_deferred(&self) -> MetaResult<()> {
+        self.sync_wal()
     }
 
     fn rename(
@@ -449,4 +450,13 @@ impl Namespace for SqliteMeta {
     ) -> MetaResult<Vec<NodeId>> {
         self.read(|c| super::search::search(c, home, filter, after, limit))
     }
+}
+
+fn make_dir(tx: &Connection, parent: NodeId, name: &str, now_ns: i64) -> MetaResult<NodeRecord> {
+    let p = need_live_dir(tx, parent)?;
+    if get_child(tx, parent, name)?.is_some() {
+        return Err(MetaError::Exists(name.to_owned()));
+    }
+    let id = insert_node(tx, p.home, Some(parent), name, NodeKind::Dir, now_ns)?;
+    need_node(tx, id)
 }

@@ -220,11 +220,29 @@ pub fn usage(c: &Connection, home: HomeId) -> MetaResult<HomeUsage> {
 /// triggers). If the counter the quota counts went up and is now over the quota, fails
 /// with `QuotaExceeded` (the caller's transaction then rolls back).
 pub fn charge(c: &Connection, home: HomeId, current: i64, added: u64) -> MetaResult<()> {
-    if current != 0 {
-        c.prepare_cached("UPDATE homes SET current_bytes = current_bytes + ?1 WHERE id = ?2")?
-            .execute(params![current, home.0])?;
-    }
     if current <= 0 && added == 0 {
+        if current != 0 {
+            c.prepare_cached("UPDATE homes SET current_bytes = current_bytes + ?1 WHERE id = ?2")?
+                .execute(params![current, home.0])?;
+        }
+        return Ok(());
+    }
+    // one statement for the counter and whose quota applies; the usage (a sum for a
+    // staging home, the counting setting) is read only when there is a quota
+    let account: String = c
+        .prepare_cached(
+            "UPDATE homes SET current_bytes = current_bytes + ?1 WHERE id = ?2
+             RETURNING coalesce(account, name)",
+        )?
+        .query_row(params![current, home.0], |r| r.get(0))
+        .optional()?
+        .ok_or_else(|| MetaError::NotFound(format!("home {}", home.0)))?;
+    let has_quota = c
+        .prepare_cached("SELECT quota IS NOT NULL FROM users WHERE name = ?1")?
+        .query_row([&account], |r| r.get::<_, bool>(0))
+        .optional()?
+        .unwrap_or(false);
+    if !has_quota {
         return Ok(());
     }
     let u = usage(c, home)?;

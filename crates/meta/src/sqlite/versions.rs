@@ -7,8 +7,8 @@ use super::rows::{
     user_meta_json, version_at,
 };
 use crate::{
-    ChunkRow, CommitRequest, Expect, Extent, MetaError, MetaResult, NodeKind, VersionRecord,
-    VersionScan, Versions, decode_extents, encode_extents,
+    ChunkRow, CommitRequest, Expect, Extent, MetaError, MetaResult, NodeKind, NodeRecord,
+    VersionRecord, VersionScan, Versions, decode_extents, encode_extents,
 };
 use nas_types::{ContentHash, HomeId, NodeId, VersionNum};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -72,8 +72,23 @@ fn version_row(
     })
 }
 
-fn commit_one(tx: &Connection, req: &CommitRequest<'_>) -> MetaResult<VersionRecord> {
-    let parent = need_live_dir(tx, req.parent)?;
+/// Live folders already checked in this transaction (nothing in a commit moves or deletes
+/// one): a group of files in one folder checks it once, not once per file.
+type LiveDirs = HashMap<NodeId, NodeRecord>;
+
+fn commit_one(
+    tx: &Connection,
+    req: &CommitRequest<'_>,
+    live: &mut LiveDirs,
+) -> MetaResult<VersionRecord> {
+    let parent = match live.get(&req.parent) {
+        Some(p) => p.clone(),
+        None => {
+            let p = need_live_dir(tx, req.parent)?;
+            live.insert(req.parent, p.clone());
+            p
+        }
+    };
     let existing = get_child(tx, req.parent, req.name)?;
     if let Some(expect) = req.expect {
         let head = existing
@@ -113,13 +128,15 @@ fn commit_one(tx: &Connection, req: &CommitRequest<'_>) -> MetaResult<VersionRec
             NodeId(tx.last_insert_rowid())
         }
     };
+    // rows of the chunks inserted here are known without a lookup
+    let mut rows: HashMap<[u8; 32], i64> = HashMap::new();
     {
         let mut ins = tx.prepare_cached(
             "INSERT INTO chunks (hash, raw_len, stored_len, codec, pack, offset, refs)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0) ON CONFLICT(hash) DO NOTHING",
         )?;
         for ch in req.new_chunks {
-            ins.execute(params![
+            let inserted = ins.execute(params![
                 &ch.id.0[..],
                 ch.raw_len,
                 ch.loc.len,
@@ -127,9 +144,11 @@ fn commit_one(tx: &Connection, req: &CommitRequest<'_>) -> MetaResult<VersionRec
                 ch.loc.pack.0 as i64,
                 ch.loc.offset as i64
             ])?;
+            if inserted == 1 {
+                rows.insert(ch.id.0, tx.last_insert_rowid());
+            }
         }
     }
-    let mut rows: HashMap<[u8; 32], i64> = HashMap::new();
     let mut find = tx.prepare_cached("SELECT id FROM chunks WHERE hash = ?1")?;
     let mut items = Vec::with_capacity(req.extents.len());
     for (id, len) in req.extents {
@@ -166,7 +185,10 @@ fn commit_one(tx: &Connection, req: &CommitRequest<'_>) -> MetaResult<VersionRec
 
 impl Versions for SqliteMeta {
     fn commit_versions(&self, reqs: &[CommitRequest<'_>]) -> MetaResult<Vec<VersionRecord>> {
-        self.write(|tx| reqs.iter().map(|r| commit_one(tx, r)).collect())
+        self.write(|tx| {
+            let mut live = LiveDirs::new();
+            reqs.iter().map(|r| commit_one(tx, r, &mut live)).collect()
+        })
     }
 
     fn versions(&self, node: NodeId) -> MetaResult<Vec<VersionRecord>> {
