@@ -21,9 +21,11 @@
 pub mod conformance;
 mod faults;
 mod local;
+mod space;
 
 pub use faults::{Fault, FaultPlan};
 pub use local::{LocalPackStore, PACK_MAGIC, RECORD_HEADER_LEN};
+pub use space::{FULL_MARGIN, Space};
 use nas_types::{ChunkId, PackId};
 use thiserror::Error;
 
@@ -79,12 +81,14 @@ pub enum BlobError {
 }
 
 impl BlobError {
-    /// True when the disk is full (ENOSPC), whichever call found it.
+    /// True when the disk is full (ENOSPC, EDQUOT, or the store's free-space reserve),
+    /// whichever call found it.
     pub fn is_storage_full(&self) -> bool {
         match self {
-            BlobError::PackFailed { source, .. } | BlobError::Io(source) => {
-                source.kind() == std::io::ErrorKind::StorageFull
-            }
+            BlobError::PackFailed { source, .. } | BlobError::Io(source) => matches!(
+                source.kind(),
+                std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+            ),
             BlobError::Missing { .. } => false,
         }
     }
@@ -102,7 +106,12 @@ impl BlobError {
 /// - A failed write or fsync is final: the pack is retired ([`BlobError::PackFailed`]) and
 ///   [`is_failed`](BlobStore::is_failed) reports it from then on. A later `sync` returning
 ///   `Ok` says nothing about frames in a failed pack: a committer checks its frames' packs
-///   after `sync` and fails if any is failed.
+///   after `sync` and fails if any is failed. A retired pack may lose every frame that was
+///   not durable when it was retired (its space is given back at once).
+/// - A full disk (ENOSPC/EDQUOT, or a free-space reserve the store keeps) fails the append
+///   with an error whose [`is_storage_full`](BlobError::is_storage_full) is true; the pack
+///   it was writing is retired as above but not counted by
+///   [`failed_packs`](BlobStore::failed_packs) (nothing durable was lost).
 /// - All errors are I/O errors, [`BlobError::Missing`] or [`BlobError::PackFailed`]; `Io`
 ///   may be retried.
 pub trait BlobStore: Send + Sync {
@@ -117,8 +126,14 @@ pub trait BlobStore: Send + Sync {
     fn sync(&self) -> Result<(), BlobError>;
     /// Whether `pack` was retired after a failed write or fsync.
     fn is_failed(&self, pack: PackId) -> bool;
-    /// How many packs were retired so far (by this process).
+    /// How many packs were retired so far (by this process) after a failed write or fsync
+    /// (not those given up because the disk was full).
     fn failed_packs(&self) -> usize;
+    /// Free space where the frames go, and the reserve new frames leave free (`None`:
+    /// not known, e.g. object storage).
+    fn space(&self) -> Option<Space> {
+        None
+    }
     /// Reads one frame.
     fn read(&self, loc: &BlobLocation) -> Result<Vec<u8>, BlobError>;
     /// Lists every pack. Safe while packs are deleted: a pack removed during the listing
