@@ -124,8 +124,12 @@ pub trait BlobStore: Send + Sync {
     fn append_parts(&self, id: &ChunkId, parts: &[&[u8]]) -> Result<BlobLocation, BlobError>;
     /// Durability barrier for everything appended so far (except frames of failed packs).
     fn sync(&self) -> Result<(), BlobError>;
-    /// Whether `pack` was retired after a failed write or fsync.
+    /// Whether `pack` was retired after a failed write or fsync (or a full disk).
     fn is_failed(&self, pack: PackId) -> bool;
+    /// Whether `pack` was retired because the disk was full (then `is_failed` is true too).
+    fn is_full(&self, _pack: PackId) -> bool {
+        false
+    }
     /// How many packs were retired so far (by this process) after a failed write or fsync
     /// (not those given up because the disk was full).
     fn failed_packs(&self) -> usize;
@@ -141,6 +145,17 @@ pub trait BlobStore: Send + Sync {
     fn packs(&self) -> Result<Vec<PackInfo>, BlobError>;
     /// Removes a sealed pack. Removing a missing pack is not an error.
     fn delete_pack(&self, pack: PackId) -> Result<(), BlobError>;
+    /// The pack appends go to now, if any (`None` also when the store cannot tell).
+    fn active_pack(&self) -> Option<PackId> {
+        None
+    }
+    /// Cuts a sealed pack back to its first `len` bytes (what lies past them is referenced
+    /// by nothing: frames of abandoned writes). Refused for the active pack; a pack
+    /// already shorter is left alone. A store may do nothing (the default): GC's
+    /// compaction reclaims the space later.
+    fn trim_pack(&self, _pack: PackId, _len: u64) -> Result<(), BlobError> {
+        Ok(())
+    }
     /// Seals the active pack (syncing it) so that the next append starts a new one.
     fn seal(&self) -> Result<(), BlobError>;
     /// Every record (chunk id, frame location) in a pack, read from the pack itself.

@@ -408,6 +408,10 @@ impl BlobStore for LocalPackStore {
         lock(&self.failed).contains(&pack) || lock(&self.full).contains(&pack)
     }
 
+    fn is_full(&self, pack: PackId) -> bool {
+        lock(&self.full).contains(&pack)
+    }
+
     fn failed_packs(&self) -> usize {
         lock(&self.failed).len()
     }
@@ -473,6 +477,27 @@ impl BlobStore for LocalPackStore {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(e.into()),
         }
+    }
+
+    fn active_pack(&self) -> Option<PackId> {
+        self.active_id()
+    }
+
+    fn trim_pack(&self, pack: PackId, len: u64) -> Result<(), BlobError> {
+        if self.active_id() == Some(pack) {
+            return Err(BlobError::Io(std::io::Error::other(
+                "refusing to trim the active pack",
+            )));
+        }
+        let file = self.handle(pack)?;
+        let len = len.max(PACK_MAGIC.len() as u64);
+        if file.metadata()?.len() > len {
+            OpenOptions::new()
+                .write(true)
+                .open(self.pack_path(pack))?
+                .set_len(len)?;
+        }
+        Ok(())
     }
 
     fn seal(&self) -> Result<(), BlobError> {
@@ -619,7 +644,7 @@ mod tests {
         };
         let e = s.append(&ChunkId::of(b"y"), b"y").unwrap_err();
         assert!(e.is_storage_full(), "{e}");
-        assert!(s.is_failed(kept.pack));
+        assert!(s.is_failed(kept.pack) && s.is_full(kept.pack));
         assert_eq!(s.failed_packs(), 0);
         assert_eq!(
             size_of(&s, kept.pack),

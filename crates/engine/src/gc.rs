@@ -9,7 +9,7 @@
 
 use crate::error::{EngineError, EngineResult};
 use crate::progress::{Progress, ProgressUnit, ignore};
-use crate::store::Store;
+use crate::store::{Inner, Store};
 use nas_blob::RECORD_HEADER_LEN;
 use nas_meta::{ChunkRecord, ChunkRow};
 use nas_types::PackId;
@@ -91,6 +91,9 @@ impl Store {
             rows: unref.iter().map(|c| c.row).collect(),
             ..GcPlan::default()
         };
+        // packs to delete come first: on a full disk they give back the room compaction
+        // needs (it copies the live frames before the old pack goes)
+        let mut compact = Vec::new();
         for p in self.inner.blobs.packs()? {
             if p.active {
                 continue;
@@ -106,10 +109,11 @@ impl Store {
                 if dead as f64 > COMPACT_DEAD_FRACTION * p.size as f64 {
                     plan.compact_packs.push((p.id.to_string(), p.size, live));
                     plan.reclaim_bytes += dead;
-                    plan.packs.push(p.id);
+                    compact.push(p.id);
                 }
             }
         }
+        plan.packs.extend(compact);
         Ok(plan)
     }
 
@@ -161,13 +165,19 @@ impl Store {
             let live = inner.meta.chunks_in_pack(*pack)?;
             let mut freed = size;
             if !live.is_empty() {
+                let kept: u64 = live.iter().map(|c| u64::from(c.loc.len)).sum();
+                if let Some(why) = no_room_to_compact(inner, disk_bytes_of(live.len() as u64, kept))
+                {
+                    report.errors.push(format!("pack {pack}: {why}"));
+                    progress(done);
+                    continue;
+                }
                 if let Err(e) = self.compact(&live) {
                     report.errors.push(format!("pack {pack}: {e}"));
                     progress(done);
                     continue;
                 }
                 report.packs_compacted += 1;
-                let kept = live.iter().map(|c| u64::from(c.loc.len)).sum();
                 freed = size.saturating_sub(disk_bytes_of(live.len() as u64, kept));
             }
             // Delete only if no index row points here any more and no writer has an
@@ -222,5 +232,50 @@ impl Store {
         crate::write::check_durable(blobs.as_ref(), moves.iter().map(|(_, l)| l.pack))?;
         self.inner.meta.relocate(&moves)?;
         Ok(())
+    }
+}
+
+/// Why a compaction that copies `need` bytes cannot run now: it would take the disk below
+/// the reserve new data leaves (and the chunk store would refuse the copy, giving up the
+/// active pack with the uploads in flight there). Deleting dead packs needs no room.
+fn no_room_to_compact(inner: &Inner, need: u64) -> Option<String> {
+    let sp = inner.blobs.space()?;
+    (sp.reserve > 0 && sp.free < sp.reserve.saturating_add(need)).then(|| {
+        format!(
+            "not compacted: it copies {need} bytes, and {} bytes are free above a reserve of {}",
+            sp.free.saturating_sub(sp.reserve),
+            sp.reserve
+        )
+    })
+}
+
+/// Gives back, at once, the space an abandoned write (failed, refused, cut off) took in
+/// packs that no other write in flight uses (checked under the pin lock, as GC does): a
+/// pack no index row points into is deleted, another one is cut back to the end of its
+/// last indexed frame. The active pack is left alone (later writes still fill it), and a
+/// pack the blob store retired was already cut back to its durable prefix. Skipped while
+/// a GC runs (its compaction appends frames that have no index row until it relocates
+/// them); that run, or the next, reclaims the space instead.
+pub(crate) fn reclaim_abandoned(inner: &Inner, packs: &[PackId]) {
+    let Ok(_one_at_a_time) = inner.gc_lock.try_lock() else {
+        return;
+    };
+    let active = inner.blobs.active_pack();
+    for &pack in packs {
+        if inner.blobs.is_failed(pack) || active == Some(pack) {
+            continue;
+        }
+        let _ = inner.pins.locked(|pins| {
+            if pins.pack_pinned(pack) {
+                return Ok::<_, EngineError>(());
+            }
+            let live = inner.meta.chunks_in_pack(pack)?;
+            // both refused for the active pack
+            let _ = match live.iter().map(|c| c.loc.offset + u64::from(c.loc.len)).max() {
+                None => inner.blobs.delete_pack(pack),
+                Some(end) => inner.blobs.trim_pack(pack, end),
+            };
+            Ok(())
+        });
     }
 }

@@ -54,6 +54,7 @@ pub use error::{EngineError, EngineResult};
 pub use fsck::{FsckReport, Problem};
 pub use gc::{GcPlan, GcReport};
 pub use home::{Entry, Home, ListPage};
+pub use nas_blob::Space;
 pub use nas_codec::Compression;
 pub use nas_meta::{
     AppPasswordRecord, DeadProp, Expect, FileAttrs, KeyRecord, ListKey, LockRecord,
@@ -68,6 +69,6 @@ pub use retention::{
 pub use search::{IndexReport, SearchPage};
 pub use staging::{KeyedLocks, new_upload_id, upload_dir};
 pub use stats::StoreStats;
-pub use store::{Store, StoreOptions};
+pub use store::{DEFAULT_RESERVE, Store, StoreOptions};
 pub use time::now_ns;
 pub use write::{FileWriter, PreparedWrite, WriteOptions};
