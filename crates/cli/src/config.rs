@@ -5,9 +5,11 @@
 //! generated and printed once).
 
 mod limits;
+mod storage;
 mod workers;
 
 pub use limits::{Limits, MetricsConfig};
+pub use storage::Storage;
 
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
@@ -44,6 +46,8 @@ pub struct FileConfig {
     pub metrics: Option<limits::MetricsFile>,
     /// Answer WebDAV `PROPFIND Depth: infinity` (off: refused with `propfind-finite-depth`).
     pub propfind_infinity: Option<bool>,
+    /// The free-space reserve, and readiness's free-space threshold.
+    pub storage: Option<storage::StorageFile>,
 }
 
 /// PEM files for HTTPS.
@@ -89,6 +93,8 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// Whether WebDAV answers `PROPFIND Depth: infinity`.
     pub propfind_infinity: bool,
+    /// The free-space reserve and readiness's free-space threshold.
+    pub storage: Storage,
 }
 
 /// Entries the audit log keeps by default (about 20 MB of database).
@@ -222,8 +228,10 @@ impl Config {
             None => fc.propfind_infinity.unwrap_or(false),
         };
         let limits = limits::resolve(fc.limits)?;
+        let storage = storage::resolve(fc.storage)?;
         let metrics = limits::resolve_metrics(fc.metrics)?;
         Ok(Config {
+            storage,
             propfind_infinity,
             limits,
             metrics,

@@ -77,10 +77,13 @@ impl From<MetaError> for EngineError {
 
 impl From<BlobError> for EngineError {
     fn from(e: BlobError) -> Self {
-        if e.is_storage_full() {
-            EngineError::StorageFull(e.to_string())
-        } else {
-            EngineError::Blob(e)
+        match e {
+            BlobError::PackFailed { source, .. } | BlobError::Io(source)
+                if e.is_storage_full() =>
+            {
+                EngineError::StorageFull(source.to_string())
+            }
+            e => EngineError::Blob(e),
         }
     }
 }

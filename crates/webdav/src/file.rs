@@ -257,7 +257,15 @@ impl WriteFile {
         self.received += data.len() as u64;
         self.pending.extend_from_slice(&data);
         if self.pending.len() >= HAND_OFF {
-            self.hand_off().await?;
+            match self.hand_off().await {
+                // a full disk: answered once the body is read, like a quota refusal
+                Err(FsError::InsufficientStorage) => {
+                    self.sink = Sink::Closed;
+                    self.pending = Vec::new();
+                    self.refused = Some((FsError::InsufficientStorage, 0));
+                }
+                other => other?,
+            }
         }
         Ok(())
     }
