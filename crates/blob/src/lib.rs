@@ -122,6 +122,12 @@ pub trait BlobStore: Send + Sync {
     /// Appends one frame given as consecutive parts (a header and a payload, say), so the
     /// caller never has to copy them into one buffer.
     fn append_parts(&self, id: &ChunkId, parts: &[&[u8]]) -> Result<BlobLocation, BlobError>;
+    /// As [`append`](BlobStore::append), for GC's compaction, which copies live frames
+    /// before it deletes a pack: it may use half of a free-space reserve the store keeps
+    /// (a compaction on a full disk gives space back). The default is `append`.
+    fn append_for_gc(&self, id: &ChunkId, frame: &[u8]) -> Result<BlobLocation, BlobError> {
+        self.append(id, frame)
+    }
     /// Durability barrier for everything appended so far (except frames of failed packs).
     fn sync(&self) -> Result<(), BlobError>;
     /// Whether `pack` was retired after a failed write or fsync (or a full disk).

@@ -89,13 +89,15 @@ impl SpaceGuard {
     }
 
     /// Takes `need` bytes, or refuses with `StorageFull` when that would leave less than
-    /// the reserve free. A file system that cannot be asked is not refused (a real ENOSPC
-    /// still is, by the write).
-    pub(crate) fn take(&self, need: u64) -> io::Result<()> {
+    /// the reserve free — half of it for GC's compaction (`gc`), which gives space back.
+    /// A file system that cannot be asked is not refused (a real ENOSPC still is, by the
+    /// write).
+    pub(crate) fn take(&self, need: u64, gc: bool) -> io::Result<()> {
         if self.reserve == 0 {
             return Ok(());
         }
-        let floor = self.reserve.saturating_add(need);
+        let keep = if gc { self.reserve / 2 } else { self.reserve };
+        let floor = keep.saturating_add(need);
         let mut est = self.lock();
         let stale = match est.as_ref() {
             None => true,
@@ -140,15 +142,22 @@ mod tests {
     fn a_reserve_larger_than_the_disk_refuses_everything() {
         let dir = tempfile::tempdir().unwrap();
         let g = SpaceGuard::new(dir.path(), u64::MAX / 4);
-        let e = g.take(10).unwrap_err();
+        let e = g.take(10, false).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::StorageFull);
         assert!(g.space().unwrap().is_full());
         let none = SpaceGuard::new(dir.path(), 0);
-        none.take(10).unwrap();
+        none.take(10, false).unwrap();
         let free = none.space().unwrap().free;
         assert!(free > 0);
         // a reserve just under what is free: a small frame fits, a larger one does not
         let g = SpaceGuard::new(dir.path(), free.saturating_sub(64 << 10));
-        assert!(g.take(4 << 20).is_err(), "4 MiB does not fit above the reserve");
+        assert!(g.take(1 << 30, false).is_err(), "1 GiB does not fit above the reserve");
+        // GC's compaction may use half of the reserve
+        let g = SpaceGuard::new(dir.path(), free.saturating_mul(3));
+        assert!(g.take(1 << 10, false).is_err());
+        assert!(g.take(1 << 10, true).is_err());
+        let g = SpaceGuard::new(dir.path(), free.saturating_add(free / 4).min(u64::MAX / 4));
+        assert!(g.take(1 << 10, false).is_err());
+        g.take(1 << 10, true).unwrap();
     }
 }

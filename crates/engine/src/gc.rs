@@ -18,6 +18,10 @@ use std::collections::HashMap;
 
 /// A pack is compacted when more than this fraction of it is dead.
 const COMPACT_DEAD_FRACTION: f64 = 0.3;
+/// The active pack is sealed and compacted (or deleted) when it is mostly dead and at
+/// least this much of it is: on a disk smaller than a pack everything lives in the active
+/// pack, and deleted files would otherwise never give their space back.
+const SEAL_ACTIVE_DEAD: u64 = 1 << 20;
 const BATCH: usize = 1000;
 
 /// What a GC run would do.
@@ -37,6 +41,9 @@ pub struct GcPlan {
     rows: Vec<ChunkRow>,
     #[serde(skip)]
     packs: Vec<PackId>,
+    /// The active pack, sealed first because it is in `packs`.
+    #[serde(skip)]
+    seal_active: Option<PackId>,
 }
 
 /// What a GC run did.
@@ -95,10 +102,17 @@ impl Store {
         // needs (it copies the live frames before the old pack goes)
         let mut compact = Vec::new();
         for p in self.inner.blobs.packs()? {
-            if p.active {
-                continue;
-            }
             let (chunks, live) = usage.get(&p.id).copied().unwrap_or((0, 0));
+            if p.active {
+                // frames of writes in flight look dead here: the pack is only deleted if
+                // no writer holds a pin on it (see `execute_locked`)
+                let dead = p.size.saturating_sub(disk_bytes_of(chunks, live));
+                if dead < SEAL_ACTIVE_DEAD || (dead as f64) <= COMPACT_DEAD_FRACTION * p.size as f64
+                {
+                    continue;
+                }
+                plan.seal_active = Some(p.id);
+            }
             if chunks == 0 {
                 plan.delete_packs.push((p.id.to_string(), p.size));
                 plan.reclaim_bytes += p.size;
@@ -146,6 +160,11 @@ impl Store {
             report.chunks_freed += deleted.len();
             examined += batch.len() as u64;
             progress(Progress::new(examined, Some(rows), ProgressUnit::Chunks));
+        }
+        if let Some(active) = plan.seal_active
+            && inner.blobs.active_pack() == Some(active)
+        {
+            inner.blobs.seal()?; // now a sealed pack like the others of the plan
         }
         let packs = plan.packs.len() as u64;
         progress(Progress::new(0, Some(packs), ProgressUnit::Packs));
@@ -225,7 +244,7 @@ impl Store {
         let mut moves = Vec::with_capacity(live.len());
         for c in live {
             let frame = blobs.read(&c.loc)?;
-            let loc = blobs.append(&c.id, &frame)?;
+            let loc = blobs.append_for_gc(&c.id, &frame)?;
             moves.push((c.row, loc));
         }
         blobs.sync()?;
@@ -235,16 +254,18 @@ impl Store {
     }
 }
 
-/// Why a compaction that copies `need` bytes cannot run now: it would take the disk below
-/// the reserve new data leaves (and the chunk store would refuse the copy, giving up the
-/// active pack with the uploads in flight there). Deleting dead packs needs no room.
+/// Why a compaction that copies `need` bytes cannot run now: it may use half of the
+/// reserve new data leaves (it gives space back), not more — the other half stays for the
+/// metadata database — and the chunk store would refuse the copy. Deleting dead packs needs
+/// no room.
 fn no_room_to_compact(inner: &Inner, need: u64) -> Option<String> {
     let sp = inner.blobs.space()?;
-    (sp.reserve > 0 && sp.free < sp.reserve.saturating_add(need)).then(|| {
+    let keep = sp.reserve / 2;
+    (sp.reserve > 0 && sp.free < keep.saturating_add(need)).then(|| {
         format!(
-            "not compacted: it copies {need} bytes, and {} bytes are free above a reserve of {}",
-            sp.free.saturating_sub(sp.reserve),
-            sp.reserve
+            "not compacted: it copies {need} bytes, and {} bytes are free above half the \
+             reserve ({keep})",
+            sp.free.saturating_sub(keep)
         )
     })
 }
