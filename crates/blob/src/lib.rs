@@ -25,8 +25,8 @@ mod space;
 
 pub use faults::{Fault, FaultPlan};
 pub use local::{LocalPackStore, PACK_MAGIC, RECORD_HEADER_LEN};
-pub use space::{FULL_MARGIN, Space};
 use nas_types::{ChunkId, PackId};
+pub use space::{FULL_MARGIN, Space};
 use thiserror::Error;
 
 /// Where a frame lives: the pack, the offset of the frame's first byte, its length.

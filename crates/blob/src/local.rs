@@ -232,7 +232,13 @@ impl LocalPackStore {
                 .write_all_at(PACK_MAGIC, 0)
                 .and_then(|()| file.sync_all())
                 .and_then(|()| sync_dir(&dir))
-                .and_then(|()| if fresh_dir { sync_dir(&self.root) } else { Ok(()) });
+                .and_then(|()| {
+                    if fresh_dir {
+                        sync_dir(&self.root)
+                    } else {
+                        Ok(())
+                    }
+                });
             if let Err(e) = started {
                 let _ = fs::remove_file(&path); // a full disk leaves no empty pack behind
                 return Err(e.into());
@@ -315,7 +321,10 @@ impl LocalPackStore {
         let frame_len = u32::try_from(frame_len)
             .map_err(|_| std::io::Error::other("a frame larger than 4 GiB"))?;
         let mut guard = lock(&self.active);
-        if let Err(e) = self.space.take(RECORD_HEADER_LEN + u64::from(frame_len), gc) {
+        if let Err(e) = self
+            .space
+            .take(RECORD_HEADER_LEN + u64::from(frame_len), gc)
+        {
             // Under the reserve: refused like a full disk. The active pack's tail past its
             // last fsync (the refused upload's frames, most likely) is given back now.
             return Err(match guard.take() {

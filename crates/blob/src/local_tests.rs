@@ -48,8 +48,7 @@ fn a_retired_pack_keeps_only_its_durable_prefix() {
     for fault in [Fault::NoSpace, Fault::WriteError, Fault::SyncError] {
         let dir = tempfile::tempdir().unwrap();
         let plan = Arc::new(FaultPlan::new());
-        let s = LocalPackStore::open_with_faults(dir.path(), 64 << 20, Some(plan.clone()))
-            .unwrap();
+        let s = LocalPackStore::open_with_faults(dir.path(), 64 << 20, Some(plan.clone())).unwrap();
         let kept = s.append(&ChunkId::of(b"kept"), b"kept").unwrap();
         s.sync().unwrap();
         let durable = kept.offset + u64::from(kept.len);
@@ -76,8 +75,7 @@ fn a_retired_pack_keeps_only_its_durable_prefix() {
 fn a_pack_with_nothing_durable_is_deleted_when_retired() {
     let dir = tempfile::tempdir().unwrap();
     let plan = Arc::new(FaultPlan::new());
-    let s =
-        LocalPackStore::open_with_faults(dir.path(), 64 << 20, Some(plan.clone())).unwrap();
+    let s = LocalPackStore::open_with_faults(dir.path(), 64 << 20, Some(plan.clone())).unwrap();
     let loc = s.append(&ChunkId::of(b"never"), &[7; 100_000]).unwrap();
     plan.fail(Fault::NoSpace, 1);
     let e = s.append(&ChunkId::of(b"x"), b"x").unwrap_err();

@@ -151,7 +151,10 @@ mod tests {
         assert!(free > 0);
         // a reserve just under what is free: a small frame fits, a larger one does not
         let g = SpaceGuard::new(dir.path(), free.saturating_sub(64 << 10));
-        assert!(g.take(1 << 30, false).is_err(), "1 GiB does not fit above the reserve");
+        assert!(
+            g.take(1 << 30, false).is_err(),
+            "1 GiB does not fit above the reserve"
+        );
         // GC's compaction may use half of the reserve
         let g = SpaceGuard::new(dir.path(), free.saturating_mul(3));
         assert!(g.take(1 << 10, false).is_err());

@@ -107,7 +107,13 @@ fn a_full_disk_is_507_at_every_door_and_deletes_and_gc_still_work() {
     assert_given_back(&fs, before, "WebDAV");
     // REST: 507 storage_full
     let r = curl(
-        &["-u", &admin, "-T", big_arg, &s.url("/api/v1/upload/big.bin")],
+        &[
+            "-u",
+            &admin,
+            "-T",
+            big_arg,
+            &s.url("/api/v1/upload/big.bin"),
+        ],
         None,
     );
     assert_eq!(r.status, 507, "{}", r.text());
@@ -143,7 +149,10 @@ except ClientError as e:
     assert_given_back(&fs, before, "S3");
 
     // writes that fit succeed
-    let r = curl(&["-u", &admin, "-T", "-", &s.url("/dav/small.txt")], Some(b"small\n"));
+    let r = curl(
+        &["-u", &admin, "-T", "-", &s.url("/dav/small.txt")],
+        Some(b"small\n"),
+    );
     assert_eq!(r.status, 201, "{}", r.text());
 
     // fill it up to the reserve with 512 KiB files, until a PUT is refused
@@ -173,6 +182,12 @@ except ClientError as e:
     let r = curl(&[&s.url("/readyz")], None);
     assert_eq!(r.status, 503);
     assert!(r.text().contains("storage full"), "{}", r.text());
+    let m = scrape_as_admin(&s, "/metrics").text();
+    assert_eq!(
+        sample(&m, "silent_nas_disk_reserve_bytes"),
+        Some(8.0 * MIB as f64)
+    );
+    assert!(sample(&m, "silent_nas_disk_free_bytes").unwrap() < 10.0 * MIB as f64);
 
     // while full: deletes (WebDAV and REST), a trash purge and GC all work; all but four
     // of the files go (everything is in the pack being filled: GC seals it, copies the
@@ -181,7 +196,13 @@ except ClientError as e:
     let (by_dav, by_rest) = gone.split_at(gone.len() - 1);
     for i in by_dav {
         let r = curl(
-            &["-u", &admin, "-X", "DELETE", &s.url(&format!("/dav/fill-{i}.bin"))],
+            &[
+                "-u",
+                &admin,
+                "-X",
+                "DELETE",
+                &s.url(&format!("/dav/fill-{i}.bin")),
+            ],
             None,
         );
         assert_eq!(r.status, 204, "{}", r.text());
@@ -197,7 +218,10 @@ except ClientError as e:
         None,
     );
     assert_eq!(r.status, 200, "{}", r.text());
-    let r = curl(&["-u", &admin, "-X", "DELETE", &s.url("/api/v1/trash")], None);
+    let r = curl(
+        &["-u", &admin, "-X", "DELETE", &s.url("/api/v1/trash")],
+        None,
+    );
     assert_eq!(r.status, 200, "{}", r.text());
     assert!(
         r.text().contains(&format!("\"purged\":{}", gone.len())),
@@ -213,11 +237,18 @@ except ClientError as e:
     );
     for i in kept {
         let r = curl(&["-u", &admin, &s.url(&format!("/dav/fill-{i}.bin"))], None);
-        assert_eq!(r.body, content(512 << 10, 100 + i), "fill-{i}.bin survived GC");
+        assert_eq!(
+            r.body,
+            content(512 << 10, 100 + i),
+            "fill-{i}.bin survived GC"
+        );
     }
     let r = curl(&[&s.url("/readyz")], None);
     assert_eq!((r.status, r.text().trim()), (200, "ready"), "{}", r.text());
-    let r = curl(&["-u", &admin, "-T", "-", &s.url("/dav/after.txt")], Some(b"after\n"));
+    let r = curl(
+        &["-u", &admin, "-T", "-", &s.url("/dav/after.txt")],
+        Some(b"after\n"),
+    );
     assert_eq!(r.status, 201, "{}", r.text());
     let r = curl(&["-u", &admin, &s.url("/dav/small.txt")], None);
     assert_eq!(r.text(), "small\n");
@@ -240,7 +271,13 @@ fn run_gc(s: &Server, admin: &str) -> u64 {
     };
     let (before, _) = runs();
     let r = curl(
-        &["-u", admin, "-X", "POST", &s.url("/api/v1/admin/workers/gc/run")],
+        &[
+            "-u",
+            admin,
+            "-X",
+            "POST",
+            &s.url("/api/v1/admin/workers/gc/run"),
+        ],
         None,
     );
     assert_eq!(r.status, 202, "{}", r.text());
@@ -253,4 +290,45 @@ fn run_gc(s: &Server, admin: &str) -> u64 {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     panic!("the GC run did not end within 30 s");
+}
+
+/// The CLI on a full disk: a clear message and exit status 2, the space given back, and
+/// what fits written afterwards (the default 64 MiB reserve refuses anything on a 40 MiB
+/// disk, so this one runs with none: the real ENOSPC).
+#[test]
+fn the_cli_says_the_disk_is_full() {
+    let fs = Tmpfs::mount("40m");
+    let data = fs.path().join("data");
+    let data = data.to_str().unwrap();
+    let put = |path: &str, body: &[u8]| {
+        let mut c = Command::new(bin())
+            .args(["put", "--data", data, "--home", "alice", path])
+            .env("SILENT_NAS_STORAGE_RESERVE", "0")
+            .stdin(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = c.stdin.take().unwrap();
+        let _ = std::io::Write::write_all(&mut stdin, body);
+        drop(stdin);
+        c.wait_with_output().unwrap()
+    };
+    nas_ok(&["init", "--data", data]);
+    let before = fs.free();
+    let out = put("/big.bin", &content(60_000_000, 12));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("storage full") && err.contains("disk is full"),
+        "{err}"
+    );
+    assert_given_back(&fs, before, "CLI");
+    let out = put("/small.txt", b"small\n");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cat = nas_ok(&["cat", "--data", data, "--home", "alice", "/small.txt"]);
+    assert_eq!(cat, "small\n");
 }

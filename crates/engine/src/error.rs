@@ -78,9 +78,7 @@ impl From<MetaError> for EngineError {
 impl From<BlobError> for EngineError {
     fn from(e: BlobError) -> Self {
         match e {
-            BlobError::PackFailed { source, .. } | BlobError::Io(source)
-                if e.is_storage_full() =>
-            {
+            BlobError::PackFailed { source, .. } | BlobError::Io(source) if e.is_storage_full() => {
                 EngineError::StorageFull(source.to_string())
             }
             e => EngineError::Blob(e),

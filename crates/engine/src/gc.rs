@@ -292,7 +292,11 @@ pub(crate) fn reclaim_abandoned(inner: &Inner, packs: &[PackId]) {
             }
             let live = inner.meta.chunks_in_pack(pack)?;
             // both refused for the active pack
-            let _ = match live.iter().map(|c| c.loc.offset + u64::from(c.loc.len)).max() {
+            let _ = match live
+                .iter()
+                .map(|c| c.loc.offset + u64::from(c.loc.len))
+                .max()
+            {
                 None => inner.blobs.delete_pack(pack),
                 Some(end) => inner.blobs.trim_pack(pack, end),
             };

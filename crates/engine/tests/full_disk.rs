@@ -95,7 +95,11 @@ fn a_write_in_flight_in_a_pack_given_up_for_space_fails_as_storage_full() {
     w1.write(&one).unwrap();
     plan.fail(Fault::NoSpace, 1);
     let err = h
-        .write_all(&p("/two"), &random_bytes(1 << 20, 4), WriteOptions::default())
+        .write_all(
+            &p("/two"),
+            &random_bytes(1 << 20, 4),
+            WriteOptions::default(),
+        )
         .unwrap_err();
     assert!(matches!(err, EngineError::StorageFull(_)), "{err}");
     // writer 1's frames were in the pack given up (and cut off): it fails the same way

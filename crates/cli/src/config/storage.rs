@@ -36,6 +36,14 @@ impl Default for Storage {
     }
 }
 
+impl Storage {
+    /// The settings from the environment alone (the commands other than `serve` read no
+    /// configuration file).
+    pub fn from_env() -> Result<Storage> {
+        resolve(None)
+    }
+}
+
 fn size(var: &str, key: &str, file: Option<String>, default: u64) -> Result<u64> {
     let Some((v, from)) = env(var)
         .map(|v| (v, var.to_owned()))
@@ -86,7 +94,12 @@ mod tests {
         let s = parse("[storage]\nreserve = \"8MiB\"\nready_min_free = \"10M\"\n").unwrap();
         assert_eq!((s.reserve, s.ready_min_free), (8 << 20, 10 << 20));
         assert_eq!(parse("[storage]\nreserve = \"0\"\n").unwrap().reserve, 0);
-        for bad in ["reserve = \"lots\"", "reserve = \"2P\"", "reserve = \"2048G\"", "spare = 1"] {
+        for bad in [
+            "reserve = \"lots\"",
+            "reserve = \"2P\"",
+            "reserve = \"2048G\"",
+            "spare = 1",
+        ] {
             assert!(parse(&format!("[storage]\n{bad}\n")).is_err(), "{bad}");
         }
     }
