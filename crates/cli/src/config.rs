@@ -48,6 +48,9 @@ pub struct FileConfig {
     pub propfind_infinity: Option<bool>,
     /// The free-space reserve, and readiness's free-space threshold.
     pub storage: Option<storage::StorageFile>,
+    /// What quotas count: `current` (the current content, default) or `all` (every
+    /// version and the trash too).
+    pub quota_counts: Option<String>,
 }
 
 /// PEM files for HTTPS.
@@ -95,6 +98,8 @@ pub struct Config {
     pub propfind_infinity: bool,
     /// The free-space reserve and readiness's free-space threshold.
     pub storage: Storage,
+    /// What quotas count.
+    pub quota_counts: nas_engine::QuotaCounts,
 }
 
 /// Entries the audit log keeps by default (about 20 MB of database).
@@ -227,11 +232,18 @@ impl Config {
             },
             None => fc.propfind_infinity.unwrap_or(false),
         };
+        let quota_counts = match env("SILENT_NAS_QUOTA_COUNTS").or(fc.quota_counts) {
+            None => nas_engine::QuotaCounts::default(),
+            Some(v) => nas_engine::QuotaCounts::parse(v.trim()).with_context(|| {
+                format!("quota_counts: expected \"current\" or \"all\", not {v:?}")
+            })?,
+        };
         let limits = limits::resolve(fc.limits)?;
         let storage = storage::resolve(fc.storage)?;
         let metrics = limits::resolve_metrics(fc.metrics)?;
         Ok(Config {
             storage,
+            quota_counts,
             propfind_infinity,
             limits,
             metrics,

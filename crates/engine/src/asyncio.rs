@@ -50,7 +50,7 @@ impl AsyncHome {
                     Some(Ok(None)) => return w.commit(),
                     Some(Err(e)) => return Err(e.into()),
                     None => {
-                        return Err(EngineError::Invalid(
+                        return Err(EngineError::Incomplete(
                             "upload ended before its last byte".into(),
                         ));
                     }

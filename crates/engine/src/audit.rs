@@ -123,7 +123,7 @@ impl AuditLog {
     /// Starts the writer of `store`'s audit log, keeping the newest `max_entries` (≥ 1).
     pub fn start(store: &Store, max_entries: u64) -> EngineResult<AuditLog> {
         if max_entries == 0 {
-            return Err(EngineError::Invalid(
+            return Err(EngineError::InvalidArgument(
                 "the audit log must keep at least one entry".into(),
             ));
         }
@@ -176,10 +176,10 @@ impl AuditLog {
         let (done_tx, done_rx) = sync_channel(1);
         self.tx
             .send(Msg::Flush(done_tx))
-            .map_err(|_| EngineError::Invalid("the audit log is stopped".into()))?;
+            .map_err(|_| EngineError::Internal("the audit log is stopped".into()))?;
         done_rx
             .recv_timeout(FLUSH_WAIT)
-            .map_err(|_| EngineError::Invalid("the audit writer did not answer".into()))
+            .map_err(|_| EngineError::Internal("the audit writer did not answer".into()))
     }
 
     /// A page of stored entries, newest first, after a [`flush`](Self::flush) (so it

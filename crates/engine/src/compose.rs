@@ -70,7 +70,7 @@ impl Composition<'_> {
             .commit_versions(std::slice::from_ref(&req))
             .map_err(|e| EngineError::from(e).at(self.path.as_str()))?;
         done.pop()
-            .ok_or_else(|| EngineError::Invalid("commit returned no version".into()))
+            .ok_or_else(|| EngineError::Internal("commit returned no version".into()))
     }
 }
 
@@ -152,7 +152,7 @@ impl Home {
             for e in part.extents() {
                 let at = c.pinned.binary_search_by_key(&e.chunk, |(row, _)| *row);
                 let Ok(at) = at else {
-                    return Err(EngineError::Invalid("chunk table out of step".into()));
+                    return Err(EngineError::Internal("chunk table out of step".into()));
                 };
                 c.extents.push((c.pinned[at].1, e.len));
             }

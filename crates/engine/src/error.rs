@@ -24,12 +24,35 @@ pub enum EngineError {
     /// A file was needed.
     #[error("is a folder: {0}")]
     IsADirectory(String),
-    /// The operation makes no sense (e.g. moving a folder into itself).
-    #[error("invalid operation: {0}")]
-    Invalid(String),
+    /// The operation conflicts with the tree as it is: a folder moved or copied into
+    /// itself, the root deleted or moved, the only version of a file deleted, a node
+    /// moved to another home.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// A value the caller gave is out of range (an empty search, a retention beyond its
+    /// bounds, a home name with a slash, a zero worker interval…).
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// The body of a write ended before its last byte; nothing was committed.
+    #[error("incomplete upload: {0}")]
+    Incomplete(String),
+    /// A broken invariant or a component that stopped (the committer, the audit writer, a
+    /// writer used after it failed): the server's fault, never the client's.
+    #[error("internal error: {0}")]
+    Internal(String),
     /// A conditional write found the file changed (or present, or absent); nothing written.
     #[error("precondition failed: {0}")]
     PreconditionFailed(String),
+    /// The write would take the home over its account's quota; nothing was stored.
+    #[error("quota exceeded: {used} of {quota} bytes in use, {adding} more needed")]
+    QuotaExceeded {
+        /// The quota, bytes.
+        quota: u64,
+        /// What the quota counted before the write.
+        used: u64,
+        /// What the write adds (so far, when refused as bytes arrive).
+        adding: u64,
+    },
     /// Stored data is damaged or missing: never served as data.
     #[error("data of {path} is damaged: {detail}")]
     Corrupt {
@@ -67,8 +90,17 @@ impl From<MetaError> for EngineError {
             MetaError::Exists(s) => EngineError::AlreadyExists(s),
             MetaError::NotADirectory(s) => EngineError::NotADirectory(s),
             MetaError::IsADirectory(s) => EngineError::IsADirectory(s),
-            MetaError::Invalid(s) => EngineError::Invalid(s),
+            MetaError::Invalid(s) => EngineError::Conflict(s),
             MetaError::Precondition(s) => EngineError::PreconditionFailed(s),
+            MetaError::QuotaExceeded {
+                quota,
+                used,
+                adding,
+            } => EngineError::QuotaExceeded {
+                quota,
+                used,
+                adding,
+            },
             other if other.is_storage_full() => EngineError::StorageFull(other.to_string()),
             other => EngineError::Meta(other),
         }

@@ -1,6 +1,7 @@
 //! fsck and scrub. The structural check proves that every version's chunk list covers its
 //! length, every referenced chunk is indexed and lies inside an existing pack, and every
-//! reference count matches the versions that use it. With `verify_data` every chunk is
+//! reference count matches the versions that use it, and every home's usage counters (what
+//! quotas check) match a recount. With `verify_data` every chunk is
 //! read back, decoded and re-hashed. Every damaged file is reported by path; nothing is
 //! ever "repaired" here.
 
@@ -101,6 +102,9 @@ impl Store {
                 path: None,
                 detail: format!("sqlite: {msg}"),
             });
+        }
+        for detail in meta.check_usage()? {
+            rep.problems.push(Problem { path: None, detail });
         }
         let packs: HashMap<PackId, u64> =
             blobs.packs()?.into_iter().map(|p| (p.id, p.size)).collect();

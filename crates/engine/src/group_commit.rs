@@ -50,7 +50,7 @@ pub struct CommitQueue {
 }
 
 fn lost() -> EngineError {
-    EngineError::Invalid("the commit of this write was lost".into())
+    EngineError::Internal("the commit of this write was lost".into())
 }
 
 /// Bodies up to this size are stored by the committer itself (a few microseconds of

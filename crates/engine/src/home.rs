@@ -8,7 +8,9 @@
 use crate::error::{EngineError, EngineResult};
 use crate::store::Inner;
 use crate::time::now_ns;
-use nas_meta::{Displace, FileAttrs, HomeRecord, ListKey, NodeKind, NodeRecord, VersionRecord};
+use nas_meta::{
+    Displace, FileAttrs, HomeRecord, HomeUsage, ListKey, NodeKind, NodeRecord, VersionRecord,
+};
 use nas_types::{ContentHash, NasPath, NodeId, VersionNum};
 use std::sync::Arc;
 
@@ -123,7 +125,7 @@ impl Home {
         path: &'p NasPath,
     ) -> EngineResult<(NodeRecord, &'p str)> {
         let (Some(parent), Some(name)) = (path.parent(), path.name()) else {
-            return Err(EngineError::Invalid("the root has no parent".into()));
+            return Err(EngineError::Conflict("the root has no parent".into()));
         };
         let p = self.resolve(&parent).map_err(|e| e.at(parent.as_str()))?;
         if p.kind != NodeKind::Dir {
@@ -236,7 +238,7 @@ impl Home {
     pub fn rename(&self, from: &NasPath, to: &NasPath, overwrite: bool) -> EngineResult<Entry> {
         let src = self.resolve(from)?;
         if to.is_within(from) && to != from {
-            return Err(EngineError::Invalid(format!(
+            return Err(EngineError::Conflict(format!(
                 "cannot move {from} into itself"
             )));
         }
@@ -255,7 +257,7 @@ impl Home {
     pub fn copy(&self, from: &NasPath, to: &NasPath, overwrite: bool) -> EngineResult<Entry> {
         let src = self.resolve(from)?;
         if to.is_within(from) {
-            return Err(EngineError::Invalid(format!(
+            return Err(EngineError::Conflict(format!(
                 "cannot copy {from} into itself"
             )));
         }
@@ -323,8 +325,14 @@ impl Home {
         Ok(self.inner.meta.patch_props(n.id, ops)?)
     }
 
-    /// Bytes of the current content of every live file in this home (what quotas count).
+    /// The usage counters this home's quota checks, and the quota (O(1); see
+    /// `docs/design/quota.md`).
+    pub fn usage(&self) -> EngineResult<HomeUsage> {
+        Ok(self.inner.meta.usage(self.rec.id)?)
+    }
+
+    /// The bytes this home's quota counts (O(1)).
     pub fn used_bytes(&self) -> EngineResult<u64> {
-        Ok(self.inner.meta.tree_bytes(self.rec.root)?)
+        Ok(self.usage()?.used())
     }
 }

@@ -35,6 +35,7 @@ mod group_commit;
 mod home;
 mod pins;
 mod progress;
+mod quota;
 mod read;
 mod retention;
 mod search;
@@ -57,9 +58,9 @@ pub use home::{Entry, Home, ListPage};
 pub use nas_blob::Space;
 pub use nas_codec::Compression;
 pub use nas_meta::{
-    AppPasswordRecord, DeadProp, Expect, FileAttrs, KeyRecord, ListKey, LockRecord,
-    NameIndexStatus, NodeKind, PropOp, PruneStep, SearchFilter, TrashRecord, UserRecord,
-    VersionRecord,
+    AppPasswordRecord, DeadProp, Expect, FileAttrs, HomeUsage, KeyRecord, ListKey, LockRecord,
+    NameIndexStatus, NodeKind, PropOp, PruneStep, QuotaCounts, SearchFilter, TrashRecord,
+    UserRecord, VersionRecord,
 };
 pub use progress::{Progress, ProgressUnit};
 pub use read::{FileReader, RangeReader};
@@ -67,7 +68,7 @@ pub use retention::{
     MAX_KEEP_DAYS, MAX_KEEP_VERSIONS, RetentionPlan, RetentionPolicy, UserRetention,
 };
 pub use search::{IndexReport, SearchPage};
-pub use staging::{KeyedLocks, new_upload_id, upload_dir};
+pub use staging::{KeyedLocks, account_of, new_upload_id, upload_dir};
 pub use stats::StoreStats;
 pub use store::{DEFAULT_RESERVE, Store, StoreOptions};
 pub use time::now_ns;

@@ -78,12 +78,12 @@ impl UserRetention {
     /// [`MAX_KEEP_DAYS`] days).
     pub fn validate(&self) -> EngineResult<()> {
         if self.keep_versions.is_some_and(|n| n > MAX_KEEP_VERSIONS) {
-            return Err(EngineError::Invalid(format!(
+            return Err(EngineError::InvalidArgument(format!(
                 "keep_versions must be between 0 (no count rule) and {MAX_KEEP_VERSIONS}"
             )));
         }
         if self.keep_days.is_some_and(|n| n > MAX_KEEP_DAYS) {
-            return Err(EngineError::Invalid(format!(
+            return Err(EngineError::InvalidArgument(format!(
                 "keep_days must be between 0 (no age rule) and {MAX_KEEP_DAYS}"
             )));
         }

@@ -53,7 +53,7 @@ impl Home {
         limit: usize,
     ) -> EngineResult<SearchPage> {
         if filter.needle.is_empty() {
-            return Err(EngineError::Invalid("empty search".into()));
+            return Err(EngineError::InvalidArgument("empty search".into()));
         }
         let limit = limit.clamp(1, 1000);
         let meta = &self.inner.meta;

@@ -2,7 +2,8 @@
 //! uploads): an upload is a folder named by a random id at the root of a per-user staging
 //! home, its pieces are ordinary files in it, and it ends by being purged — not sent to
 //! the trash, since pieces are not history. Completion, abort and expiry of one upload are
-//! serialized by [`KeyedLocks`] (in-process: one server owns a staging home).
+//! serialized by [`KeyedLocks`] (in-process: one server owns a staging home). A staging
+//! home counts against its user's quota ([`account_of`]).
 
 use crate::error::{EngineError, EngineResult};
 use crate::home::{Entry, Home};
@@ -12,6 +13,15 @@ use nas_meta::NodeKind;
 use nas_types::NasPath;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
+
+/// The account whose quota a home counts against: a staging home `.KIND.USER` (user
+/// names never start with a dot) counts against USER, any other home against the account
+/// of its own name.
+pub fn account_of(home: &str) -> &str {
+    home.strip_prefix('.')
+        .and_then(|rest| rest.split_once('.'))
+        .map_or(home, |(_, user)| user)
+}
 
 /// A fresh upload id: 128 random bits in hex.
 pub fn new_upload_id() -> String {
@@ -92,5 +102,18 @@ impl Store {
             }
         }
         Ok(removed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::account_of;
+
+    #[test]
+    fn a_staging_home_counts_against_its_user() {
+        assert_eq!(account_of("alice"), "alice");
+        assert_eq!(account_of(".s3-uploads.alice"), "alice");
+        assert_eq!(account_of(".tus-uploads.john.doe"), "john.doe");
+        assert_eq!(account_of(".odd"), ".odd");
     }
 }

@@ -247,7 +247,9 @@ impl Store {
     /// The home called `name`, created on first use.
     pub fn home(&self, name: &str) -> EngineResult<Home> {
         if name.is_empty() || name.contains('/') || name.chars().any(|c| c.is_control()) {
-            return Err(EngineError::Invalid(format!("invalid home name {name:?}")));
+            return Err(EngineError::InvalidArgument(format!(
+                "invalid home name {name:?}"
+            )));
         }
         if let Some(home) = self.cached_home(name) {
             return Ok(home);
@@ -258,7 +260,9 @@ impl Store {
                 .home(name)?
                 .ok_or_else(|| EngineError::NotFound(format!("home {name}")))?
         } else {
-            self.inner.meta.create_home(name, now_ns())?
+            self.inner
+                .meta
+                .create_home(name, crate::staging::account_of(name), now_ns())?
         };
         self.inner
             .homes
@@ -302,10 +306,12 @@ impl Store {
 fn parse_chunker(s: &str) -> EngineResult<ChunkerParams> {
     let v: Vec<usize> = s.split(',').filter_map(|x| x.trim().parse().ok()).collect();
     let [min, avg, max] = v[..] else {
-        return Err(EngineError::Invalid(format!("bad chunker setting {s:?}")));
+        return Err(EngineError::InvalidArgument(format!(
+            "bad chunker setting {s:?}"
+        )));
     };
     let p = ChunkerParams { min, avg, max };
     p.validate()
-        .map_err(|e| EngineError::Invalid(e.to_string()))?;
+        .map_err(|e| EngineError::InvalidArgument(e.to_string()))?;
     Ok(p)
 }

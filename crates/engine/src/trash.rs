@@ -14,7 +14,7 @@ impl Home {
     /// Moves a file or folder to the trash.
     pub fn delete(&self, path: &NasPath) -> EngineResult<TrashRecord> {
         if path.is_root() {
-            return Err(EngineError::Invalid("the root cannot be deleted".into()));
+            return Err(EngineError::Conflict("the root cannot be deleted".into()));
         }
         let n = self.resolve(path)?;
         Ok(self.inner.meta.trash(n.id, path.as_str(), now_ns())?)
@@ -41,7 +41,7 @@ impl Home {
         };
         let parent = dest
             .parent()
-            .ok_or_else(|| EngineError::Invalid("cannot restore onto the root".into()))?;
+            .ok_or_else(|| EngineError::Conflict("cannot restore onto the root".into()))?;
         if to.is_none() {
             self.mkdir_all(&parent)?;
         }

@@ -9,6 +9,7 @@
 
 use crate::error::{EngineError, EngineResult};
 use crate::home::Home;
+use crate::quota::Room;
 use crate::store::Inner;
 use crate::time::now_ns;
 use nas_chunker::Chunker;
@@ -110,13 +111,15 @@ pub struct FileWriter {
     pipe: Pipeline,
     /// Set when a write failed: the stream is incomplete and must never be committed.
     failed: bool,
+    /// What the account's quota leaves for this version (`None`: no quota).
+    room: Option<Room>,
 }
 
 impl FileWriter {
     /// Adds bytes. After an error the writer refuses further writes and cannot commit.
     pub fn write(&mut self, data: &[u8]) -> EngineResult<()> {
         if self.failed {
-            return Err(EngineError::Invalid(
+            return Err(EngineError::Internal(
                 "an earlier write to this file failed".into(),
             ));
         }
@@ -125,11 +128,14 @@ impl FileWriter {
             h.update(data);
         }
         self.pipe.size += data.len() as u64;
+        if let Some(room) = &self.room {
+            room.check(self.pipe.size)?;
+        }
         let pipe = &mut self.pipe;
         match self.chunker.as_mut() {
             Some(c) => c.push(data, |chunk| pipe.chunk(chunk))?,
             None => {
-                return Err(EngineError::Invalid(
+                return Err(EngineError::Internal(
                     "write after the end of the stream".into(),
                 ));
             }
@@ -150,7 +156,7 @@ impl FileWriter {
     /// without it. Only before the first byte.
     pub fn hash_elsewhere(&mut self) -> EngineResult<()> {
         if self.pipe.size > 0 {
-            return Err(EngineError::Invalid(
+            return Err(EngineError::Internal(
                 "the content hash is already being computed".into(),
             ));
         }
@@ -202,7 +208,7 @@ impl FileWriter {
     /// Commit with [`Home::commit_batch`] together with other prepared writes.
     pub fn prepare(mut self) -> EngineResult<PreparedWrite> {
         if self.failed {
-            return Err(EngineError::Invalid(
+            return Err(EngineError::Internal(
                 "an earlier write to this file failed".into(),
             ));
         }
@@ -215,7 +221,7 @@ impl FileWriter {
             ContentHasher::Here(h) => ContentHash::from(h.finalize()),
             ContentHasher::Caller(Some(h)) => *h,
             ContentHasher::Caller(None) => {
-                return Err(EngineError::Invalid(
+                return Err(EngineError::Internal(
                     "the content hash of this write was never given".into(),
                 ));
             }
@@ -286,7 +292,7 @@ pub(crate) fn commit_all(
     for p in writes {
         let covered: u64 = p.w.pipe.extents.iter().map(|(_, l)| u64::from(*l)).sum();
         if covered != p.w.pipe.size {
-            return Err(EngineError::Invalid(format!(
+            return Err(EngineError::Internal(format!(
                 "{}: chunk list does not cover the content",
                 p.w.path
             )));
@@ -350,7 +356,9 @@ impl Home {
         if existing.as_ref().is_some_and(|e| e.kind == NodeKind::Dir) {
             return Err(EngineError::IsADirectory(path.to_string()));
         }
+        let room = Room::of(self, existing.as_ref())?;
         let w = FileWriter {
+            room,
             path: path.clone(),
             parent: parent.id,
             name: name.to_owned(),

@@ -187,7 +187,7 @@ fn step(s: &Store, h: &Home, m: &mut Model, rng: &mut StdRng, pool: &[u8]) -> St
             let num = f.versions[i].0;
             let res = h.delete_version(&p(path), VersionNum(num));
             if f.versions.len() == 1 {
-                assert!(matches!(res, Err(EngineError::Invalid(_))));
+                assert!(matches!(res, Err(EngineError::Conflict(_))));
             } else {
                 res.unwrap();
                 f.versions.remove(i);

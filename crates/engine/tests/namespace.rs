@@ -176,7 +176,7 @@ fn folder_move_is_one_update_and_copy_shares_chunks() {
     assert!(!h.exists(&p("/src/deep")).unwrap());
     assert!(matches!(
         h.rename(&p("/moved"), &p("/moved/er/x"), false),
-        Err(EngineError::Invalid(_))
+        Err(EngineError::Conflict(_))
     ));
 
     let before = s.stats().unwrap();
@@ -257,7 +257,7 @@ fn trash_restore_purge_expire() {
     assert!(h.trash_list().unwrap().is_empty());
     assert!(matches!(
         h.delete(&nas_types::NasPath::root()),
-        Err(EngineError::Invalid(_))
+        Err(EngineError::Conflict(_))
     ));
 }
 

@@ -18,7 +18,7 @@ fn homes_are_separate_trees_with_valid_names() {
     assert_eq!(a.name(), "alice");
     for bad in ["", "a/b", "x\ny"] {
         assert!(
-            matches!(s.home(bad), Err(EngineError::Invalid(_))),
+            matches!(s.home(bad), Err(EngineError::InvalidArgument(_))),
             "{bad:?}"
         );
     }

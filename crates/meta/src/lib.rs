@@ -13,7 +13,7 @@
 //! use nas_meta::{Namespace, SqliteMeta};
 //! let dir = tempfile::tempdir().unwrap();
 //! let meta = SqliteMeta::open(&dir.path().join("meta.sqlite")).unwrap();
-//! let home = meta.create_home("alice", 0).unwrap();
+//! let home = meta.create_home("alice", "alice", 0).unwrap();
 //! let docs = meta.mkdir(home.root, "docs", 0).unwrap();
 //! assert_eq!(meta.child(home.root, "docs").unwrap().unwrap().id, docs.id);
 //! ```
@@ -71,6 +71,16 @@ pub enum MetaError {
     /// A conditional write's expectation did not hold; nothing was written.
     #[error("precondition failed: {0}")]
     Precondition(String),
+    /// The change would take a home over its owner's quota; nothing was changed.
+    #[error("quota exceeded: {used} of {quota} bytes used, {adding} more needed")]
+    QuotaExceeded {
+        /// The quota.
+        quota: u64,
+        /// What the quota counted before the change.
+        used: u64,
+        /// What the change adds.
+        adding: u64,
+    },
     /// The database holds something impossible (reported by fsck, never repaired silently).
     #[error("metadata is inconsistent: {0}")]
     Corrupt(String),
@@ -122,8 +132,9 @@ pub type MetaResult<T> = Result<T, MetaError>;
 
 /// Homes, folders and files (by node id; paths are resolved by the engine).
 pub trait Namespace {
-    /// Returns the home called `name`, creating it (with an empty root folder) if needed.
-    fn create_home(&self, name: &str, now_ns: i64) -> MetaResult<HomeRecord>;
+    /// Returns the home called `name`, creating it (with an empty root folder) if needed;
+    /// a new home counts against the quota of the account called `account`.
+    fn create_home(&self, name: &str, account: &str, now_ns: i64) -> MetaResult<HomeRecord>;
     /// The home called `name`.
     fn home(&self, name: &str) -> MetaResult<Option<HomeRecord>>;
     /// Every home.
@@ -187,6 +198,15 @@ pub trait Namespace {
     fn set_attrs(&self, node: NodeId, attrs: &FileAttrs) -> MetaResult<()>;
     /// The path of a node inside its home, or inside its trash entry (`None` if gone).
     fn node_path(&self, node: NodeId) -> MetaResult<Option<String>>;
+    /// The usage counters a home's quota checks and the quota of its account (O(1): the
+    /// counters are kept by every transaction that changes them). A user's home counts
+    /// alone; a staging home counts with every home of its account. Every transaction that raises the counter
+    /// the quota counts above the quota fails with [`MetaError::QuotaExceeded`] and changes
+    /// nothing; one that lowers it always passes, even over a quota lowered since.
+    fn usage(&self, home: HomeId) -> MetaResult<HomeUsage>;
+    /// Every home whose usage counters differ from a recount of what it stores (one
+    /// consistent snapshot, so it may run beside writers), as messages; empty when all agree.
+    fn check_usage(&self) -> MetaResult<Vec<String>>;
     /// Sum of the current sizes of every file below `node`.
     fn tree_bytes(&self, node: NodeId) -> MetaResult<u64>;
     /// Whether the node hangs off its home's root (not trashed, not detached).

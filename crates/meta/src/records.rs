@@ -177,6 +177,69 @@ pub struct VersionScan {
     pub extents: Result<Vec<Extent>, String>,
 }
 
+/// What a home's quota counts (a store-wide setting, see `docs/design/quota.md`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum QuotaCounts {
+    /// The current content of live files (like Nextcloud and Seafile): old versions and
+    /// the trash are free, bounded by retention and trash expiry instead.
+    #[default]
+    Current,
+    /// Every version of every file, trashed ones included (like Synology, whose recycle
+    /// bin counts, or Google Drive): what the home keeps, as logical bytes.
+    All,
+}
+
+impl QuotaCounts {
+    /// The store-wide setting that holds it.
+    pub const SETTING: &'static str = "quota_counts";
+
+    /// The setting's name in configuration and in the metadata (`current`, `all`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QuotaCounts::Current => "current",
+            QuotaCounts::All => "all",
+        }
+    }
+
+    /// Parses [`as_str`](Self::as_str)'s output.
+    pub fn parse(s: &str) -> Option<QuotaCounts> {
+        match s {
+            "current" => Some(QuotaCounts::Current),
+            "all" => Some(QuotaCounts::All),
+            _ => None,
+        }
+    }
+}
+
+/// A home's usage counters (kept in the same transaction as every change, so reading
+/// them is O(1)) and its owner's quota.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HomeUsage {
+    /// Logical bytes of the head versions of the live files.
+    pub current_bytes: u64,
+    /// Logical bytes of every version of every file of the home, trashed ones included.
+    pub all_bytes: u64,
+    /// The quota of the account of the same name; `None` is unlimited.
+    pub quota: Option<u64>,
+    /// Which counter the quota applies to.
+    pub counts: QuotaCounts,
+}
+
+impl HomeUsage {
+    /// The bytes the quota counts.
+    pub fn used(&self) -> u64 {
+        match self.counts {
+            QuotaCounts::Current => self.current_bytes,
+            QuotaCounts::All => self.all_bytes,
+        }
+    }
+
+    /// Bytes that may still be added (`None`: unlimited).
+    pub fn room(&self) -> Option<u64> {
+        self.quota.map(|q| q.saturating_sub(self.used()))
+    }
+}
+
 /// Totals.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct MetaStats {

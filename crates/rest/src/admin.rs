@@ -112,7 +112,7 @@ pub async fn update_user(
     }
     .validate()
     .map_err(|e| match e {
-        nas_engine::EngineError::Invalid(m) => RestError::BadRequest(m),
+        nas_engine::EngineError::InvalidArgument(m) => RestError::BadRequest(m),
         other => other.into(),
     })?;
     blocking(move || {

@@ -35,9 +35,6 @@ pub enum RestError {
     /// Too many failed sign-ins; retry after this long.
     #[error("too many failed sign-ins")]
     RateLimited(Duration),
-    /// The user's quota would be exceeded; nothing was stored.
-    #[error("the user's quota would be exceeded; nothing was stored")]
-    QuotaExceeded,
     /// `If-Match` or `If-None-Match` does not hold.
     #[error("the file's current ETag does not satisfy If-Match / If-None-Match")]
     PreconditionFailed,
@@ -85,7 +82,7 @@ pub struct ErrorBody {
 pub struct ErrorDetail {
     /// Stable, machine-readable: `bad_request`, `invalid_path`, `unauthorized`,
     /// `forbidden`, `not_found`, `already_exists`, `not_a_folder`, `is_a_folder`,
-    /// `invalid_operation`, `rate_limited`, `quota_exceeded`, `precondition_failed`,
+    /// `conflict`, `invalid_argument`, `incomplete`, `rate_limited`, `quota_exceeded`, `precondition_failed`,
     /// `range_not_satisfiable`, `method_not_allowed`, `data_damaged`, `unavailable`,
     /// `storage_full`, `internal`; tus uploads add `offset_mismatch`, `unsupported_media_type`,
     /// `checksum_mismatch`, `too_large`, `unsupported_version`; instant upload
@@ -107,16 +104,20 @@ fn engine_status(e: &EngineError) -> (StatusCode, &'static str) {
         EngineError::AlreadyExists(_) => (StatusCode::CONFLICT, "already_exists"),
         EngineError::NotADirectory(_) => (StatusCode::CONFLICT, "not_a_folder"),
         EngineError::IsADirectory(_) => (StatusCode::CONFLICT, "is_a_folder"),
-        EngineError::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid_operation"),
+        EngineError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+        EngineError::InvalidArgument(_) => (StatusCode::BAD_REQUEST, "invalid_argument"),
+        EngineError::Incomplete(_) => (StatusCode::BAD_REQUEST, "incomplete"),
+        EngineError::QuotaExceeded { .. } => (StatusCode::INSUFFICIENT_STORAGE, "quota_exceeded"),
         EngineError::PreconditionFailed(_) => {
             (StatusCode::PRECONDITION_FAILED, "precondition_failed")
         }
         EngineError::Corrupt { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "data_damaged"),
         EngineError::Locked(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
         EngineError::StorageFull(_) => (StatusCode::INSUFFICIENT_STORAGE, "storage_full"),
-        EngineError::Meta(_) | EngineError::Blob(_) | EngineError::Io(_) => {
-            (StatusCode::INTERNAL_SERVER_ERROR, "internal")
-        }
+        EngineError::Meta(_)
+        | EngineError::Blob(_)
+        | EngineError::Io(_)
+        | EngineError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
     }
 }
 
@@ -148,11 +149,6 @@ impl RestError {
             RestError::RateLimited(_) => (
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate_limited",
-                self.to_string(),
-            ),
-            RestError::QuotaExceeded => (
-                StatusCode::INSUFFICIENT_STORAGE,
-                "quota_exceeded",
                 self.to_string(),
             ),
             RestError::PreconditionFailed => (
@@ -275,7 +271,13 @@ mod tests {
                 409,
                 "already_exists",
             ),
-            (EngineError::Invalid("no".into()), 400, "invalid_operation"),
+            (EngineError::Conflict("no".into()), 409, "conflict"),
+            (
+                EngineError::InvalidArgument("no".into()),
+                400,
+                "invalid_argument",
+            ),
+            (EngineError::Internal("no".into()), 500, "internal"),
             (
                 EngineError::Io(std::io::Error::other("disk")),
                 500,

@@ -76,12 +76,6 @@ pub async fn instant(
             Err(EngineError::NotFound(_)) => None,
             Err(e) => return Err(e.into()),
         };
-        if let Some(q) = c.who.quota {
-            let base = home.used_bytes()?.saturating_sub(old.unwrap_or(0));
-            if base.saturating_add(b.size) > q {
-                return Err(RestError::QuotaExceeded);
-            }
-        }
         if let Some(parent) = path.parent() {
             home.mkdir_all(&parent)?;
         }

@@ -68,7 +68,6 @@ pub async fn upload(
         ),
     };
     let expect = check_preconditions(&st, &c, &path, &headers).await?;
-    let quota = c.who.quota;
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Part>(4);
     let writer = tokio::task::spawn_blocking(move || -> RestResult<(bool, EntryJson)> {
         let home = home_of(&st, &c)?;
@@ -80,10 +79,6 @@ pub async fn upload(
             Err(EngineError::NotFound(_)) => None,
             Err(e) => return Err(e.into()),
         };
-        let base = match quota {
-            Some(_) => home.used_bytes()?.saturating_sub(old.unwrap_or(0)),
-            None => 0,
-        };
         let opts = WriteOptions {
             mtime_ns,
             expect,
@@ -92,12 +87,8 @@ pub async fn upload(
         let mut w = home.writer(&path, opts)?;
         loop {
             match rx.blocking_recv() {
-                Some(Part::Data(b)) => {
-                    if quota.is_some_and(|q| base + w.written() + b.len() as u64 > q) {
-                        return Err(RestError::QuotaExceeded); // the writer is dropped
-                    }
-                    w.write(&b)?;
-                }
+                // the engine refuses bytes past the quota: the writer is dropped
+                Some(Part::Data(b)) => w.write(&b)?,
                 Some(Part::End) => {
                     w.set_attrs(FileAttrs {
                         content_type,

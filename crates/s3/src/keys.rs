@@ -43,12 +43,16 @@ pub fn s3_err(e: EngineError) -> S3Error {
             S3ErrorCode::InvalidArgument,
             format!("key conflicts with an existing object or prefix: {m}"),
         ),
-        EngineError::Invalid(m) => S3Error::with_message(S3ErrorCode::InvalidArgument, m),
+        EngineError::Conflict(m) | EngineError::InvalidArgument(m) => {
+            S3Error::with_message(S3ErrorCode::InvalidArgument, m)
+        }
+        EngineError::Incomplete(m) => S3Error::with_message(S3ErrorCode::IncompleteBody, m),
         EngineError::PreconditionFailed(_) => S3Error::with_message(
             S3ErrorCode::PreconditionFailed,
             "the object changed while it was being written; nothing was stored",
         ),
         EngineError::Path(p) => S3Error::with_message(S3ErrorCode::InvalidArgument, p.to_string()),
+        EngineError::QuotaExceeded { .. } => crate::upload::quota_exceeded(),
         EngineError::StorageFull(why) => {
             tracing::warn!("s3: storage full: {why}");
             storage_full()

@@ -12,7 +12,7 @@ use crate::staging::{
     ALGORITHM_KEY, BUCKET_KEY, CHECKSUM_TYPE_KEY, MAX_PART, OBJECT_KEY, marker, new_upload_id,
     part_number, part_path, upload_dir,
 };
-use crate::upload::{Body, QuotaBase, Target, receive};
+use crate::upload::{Body, Target, receive};
 use nas_engine::{EngineError, Entry, FileAttrs, Home, WriteOptions};
 use nas_md5::Md5;
 use nas_types::{ByteRange, NasPath};
@@ -148,7 +148,7 @@ async fn upload_part_body(
     req: S3Request<UploadPartInput>,
     body: &mut Body,
 ) -> S3Result<S3Response<UploadPartOutput>> {
-    let (home, who) = s3.writer(&req).await?;
+    let (_, who) = s3.writer(&req).await?;
     let trailers = req.trailing_headers.clone();
     let headers = req.headers;
     let input = req.input;
@@ -171,20 +171,11 @@ async fn upload_part_body(
         checksums::claimed!(input),
     )?;
     let path = part_path(&dir, input.part_number);
-    let quota = who.quota.map(|q| {
-        let (h, s, p) = (home.clone(), staging.clone(), path.clone());
-        let base: QuotaBase = Box::new(move || {
-            let replaced = s.stat(&p).map(|e| e.size).unwrap_or(0);
-            Ok((h.used_bytes()? + s.used_bytes()?).saturating_sub(replaced))
-        });
-        (q, base)
-    });
     let target = Target {
         home: staging,
         path,
         mkdirs: false,
         bucket: None,
-        quota,
         expect: None,
     };
     let got = receive(target, body.start(), &claims, trailers, |md5, sums| {
@@ -273,7 +264,6 @@ pub async fn upload_part_copy(
     );
     let range_spec = input.copy_source_range.clone();
     let n = input.part_number;
-    let quota = who.quota;
     let (md5_hex, mtime) = tokio::task::spawn_blocking(move || -> S3Result<(String, i64)> {
         let (dir, _) = find_upload(&staging, &id, &b, &k)?;
         let src = home.open(&from, version).map_err(|e| match (e, &vid) {
@@ -284,13 +274,6 @@ pub async fn upload_part_copy(
         })?;
         let range = copy_range(range_spec.as_deref(), src.version().size)?;
         let path = part_path(&dir, n);
-        if let Some(q) = quota {
-            let replaced = staging.stat(&path).map(|e| e.size).unwrap_or(0);
-            let used = home.used_bytes().map_err(s3_err)? + staging.used_bytes().map_err(s3_err)?;
-            if used.saturating_sub(replaced) + range.len() > q {
-                return Err(crate::upload::quota_exceeded());
-            }
-        }
         let mut w = staging
             .writer(&path, WriteOptions::default())
             .map_err(s3_err)?;

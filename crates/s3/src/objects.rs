@@ -7,7 +7,7 @@ use crate::conditions::check_write;
 use crate::keys::{blocking, bucket_path, object_path, s3_err};
 use crate::read::file_entry;
 use crate::service::{NasS3, need_bucket, timestamp};
-use crate::upload::{Body, QuotaBase, Target, receive};
+use crate::upload::{Body, Target, receive};
 use crate::version_id;
 use futures_util::StreamExt;
 use nas_engine::{EngineError, Entry, Expect, FileAttrs, NodeKind, WriteOptions};
@@ -167,7 +167,7 @@ async fn put_body(
     req: S3Request<PutObjectInput>,
     body: &mut Body,
 ) -> S3Result<S3Response<PutObjectOutput>> {
-    let (home, who) = s3.writer(&req).await?;
+    let (home, _) = s3.writer(&req).await?;
     let trailers = req.trailing_headers.clone();
     let headers = req.headers;
     let input = req.input;
@@ -233,14 +233,6 @@ async fn put_body(
         input.content_md5.clone(),
         checksums::claimed!(input),
     )?;
-    let quota = who.quota.map(|q| {
-        let (h, p) = (home.clone(), path.clone());
-        let base: QuotaBase = Box::new(move || {
-            Ok(h.used_bytes()?
-                .saturating_sub(h.stat(&p).map(|e| e.size).unwrap_or(0)))
-        });
-        (q, base)
-    });
     let std = Standard {
         cache_control: input.cache_control.clone(),
         content_disposition: input.content_disposition.clone(),
@@ -259,7 +251,6 @@ async fn put_body(
         bucket: bucket_at_open
             .then(|| bucket_path(&input.bucket))
             .transpose()?,
-        quota,
         expect,
     };
     let got = receive(target, body.start(), &claims, trailers, |md5, sums| {
@@ -311,7 +302,7 @@ pub async fn copy(
     s3: &NasS3,
     req: S3Request<CopyObjectInput>,
 ) -> S3Result<S3Response<CopyObjectOutput>> {
-    let (home, who) = s3.writer(&req).await?;
+    let (home, _) = s3.writer(&req).await?;
     let input = req.input;
     let CopySource::Bucket {
         bucket: sb,
@@ -328,28 +319,14 @@ pub async fn copy(
         .as_deref()
         .map(version_id::existing)
         .transpose()?;
-    let source = file_entry(&home, sb, sk).await?;
+    file_entry(&home, sb, sk).await?; // NoSuchKey before anything else
     need_bucket(&home, &input.bucket).await?;
     let from = object_path(sb, sk)?;
-    let mut size = source.size;
     if let (Some(num), Some(id)) = (version, version_id) {
         let (h, p) = (home.clone(), from.clone());
         let versions = blocking(move || h.versions(&p)).await?;
-        let Some(v) = versions.iter().find(|v| v.num == num) else {
+        if !versions.iter().any(|v| v.num == num) {
             return Err(version_id::no_such_version(id));
-        };
-        size = v.size;
-    }
-    if let Some(q) = who.quota {
-        // a copy shares chunks, but counts against the quota like any write
-        let (h, to) = (home.clone(), object_path(&input.bucket, &input.key)?);
-        let used = blocking(move || {
-            Ok(h.used_bytes()?
-                .saturating_sub(h.stat(&to).map(|e| e.size).unwrap_or(0)))
-        })
-        .await?;
-        if used + size > q {
-            return Err(crate::upload::quota_exceeded());
         }
     }
     let to = object_path(&input.bucket, &input.key)?;

@@ -18,9 +18,6 @@ use s3s::dto::{Checksum, StreamingBlob};
 use s3s::{S3Error, S3ErrorCode, S3Result, TrailingHeaders, s3_error};
 use std::sync::Arc;
 
-/// Computes the bytes already in use that count against a quota (run on the blocking pool).
-pub type QuotaBase = Box<dyn FnOnce() -> Result<u64, EngineError> + Send>;
-
 /// Where a body goes.
 pub struct Target {
     /// Home written to.
@@ -32,8 +29,6 @@ pub struct Target {
     /// The bucket (a top-level folder) that must exist, checked when the file is opened
     /// (`NoSuchBucket` otherwise); `None` when the caller checked it already.
     pub bucket: Option<NasPath>,
-    /// The quota and how to compute what already counts against it.
-    pub quota: Option<(u64, QuotaBase)>,
     /// A conditional write's expectation, checked atomically with the commit.
     pub expect: Option<Expect>,
 }
@@ -64,10 +59,6 @@ impl std::ops::Deref for Frames {
     }
 }
 
-fn block_len(b: &[Bytes]) -> u64 {
-    b.iter().map(|f| f.len() as u64).sum()
-}
-
 /// Blocks of all uploads together between the network and the writer or the digest: 64 ×
 /// 256 KiB = 16 MiB. One upload may use all of them ([`DEPTH`] per consumer), so the MD5
 /// thread and the write pipeline (different speeds, both jittery on a busy machine) can
@@ -88,8 +79,6 @@ enum Msg {
 
 /// Why a body was not stored.
 enum Refused {
-    /// The user's quota would be exceeded.
-    Quota,
     /// [`Target::bucket`] is not a folder.
     NoBucket,
     /// The engine refused.
@@ -200,23 +189,21 @@ pub async fn receive(
     })
 }
 
-/// A file open for writing: the writer, its path, and the quota with the bytes already
-/// counted against it.
+/// A file open for writing: the writer and its path. The engine refuses bytes past the
+/// quota as they arrive, and checks it again at the commit.
 struct Opened {
     w: FileWriter,
     path: NasPath,
-    limit: Option<(u64, u64)>,
 }
 
-/// Opens the file of `t` for writing (blocking): parent folders, the quota check for
-/// `first` more bytes, and a writer whose content hash the caller gives.
-fn open(t: Target, first: u64) -> Result<Opened, Refused> {
+/// Opens the file of `t` for writing (blocking): parent folders, and a writer whose
+/// content hash the caller gives.
+fn open(t: Target) -> Result<Opened, Refused> {
     let Target {
         home,
         path,
         mkdirs,
         bucket,
-        quota,
         expect,
     } = t;
     if let Some(b) = bucket
@@ -227,13 +214,6 @@ fn open(t: Target, first: u64) -> Result<Opened, Refused> {
     if mkdirs && let Some(parent) = path.parent() {
         home.mkdir_all(&parent)?;
     }
-    let limit = match quota {
-        Some((q, base)) => Some((q, base()?)),
-        None => None,
-    };
-    if limit.is_some_and(|(q, base)| base + first > q) {
-        return Err(Refused::Quota);
-    }
     let opts = WriteOptions {
         expect,
         ..WriteOptions::default()
@@ -242,7 +222,7 @@ fn open(t: Target, first: u64) -> Result<Opened, Refused> {
     // the digest computes the content hash (for a large body, on the thread beside the
     // writer, which has chunking, chunk hashing and compression to do)
     w.hash_elsewhere()?;
-    Ok(Opened { w, path, limit })
+    Ok(Opened { w, path })
 }
 
 /// Stores and commits a body of at most one block: the file is opened on the blocking
@@ -253,11 +233,10 @@ async fn commit_whole(
     attrs: FileAttrs,
     hash: ContentHash,
 ) -> S3Result<Entry> {
-    let size = block_len(&frames);
-    let opened = tokio::task::spawn_blocking(move || open(t, size))
+    let opened = tokio::task::spawn_blocking(move || open(t))
         .await
         .map_err(|_| s3_error!(InternalError))?;
-    let Opened { mut w, path, .. } = opened.map_err(refusal)?;
+    let Opened { mut w, path } = opened.map_err(refusal)?;
     w.set_attrs(attrs);
     w.set_content_hash(hash);
     let bytes = match <[Bytes; 1]>::try_from(frames) {
@@ -279,13 +258,10 @@ impl WriterTask {
     fn start(t: Target) -> WriterTask {
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Msg>(DEPTH);
         let task = tokio::task::spawn_blocking(move || -> Result<Entry, Refused> {
-            let Opened { mut w, path, limit } = open(t, 0)?;
+            let Opened { mut w, path } = open(t)?;
             loop {
                 match rx.blocking_recv() {
                     Some(Msg::Data(b)) => {
-                        if limit.is_some_and(|(q, base)| base + w.written() + block_len(&b) > q) {
-                            return Err(Refused::Quota);
-                        }
                         for frame in b.iter() {
                             w.write(frame)?;
                         }
@@ -297,7 +273,7 @@ impl WriterTask {
                         return Ok(Entry::of_version(path, &w.commit()?));
                     }
                     None => {
-                        return Err(EngineError::Invalid(
+                        return Err(EngineError::Incomplete(
                             "upload ended before its last byte".into(),
                         )
                         .into());
@@ -339,7 +315,8 @@ impl WriterTask {
     }
 }
 
-/// `QuotaExceeded` (403, as MinIO answers): the one answer of every write over quota.
+/// `QuotaExceeded` (403, as MinIO answers): the one answer of every write the engine
+/// refused over the quota.
 pub(crate) fn quota_exceeded() -> S3Error {
     let mut err = S3Error::with_message(
         S3ErrorCode::Custom("QuotaExceeded".into()),
@@ -352,7 +329,6 @@ pub(crate) fn quota_exceeded() -> S3Error {
 /// The S3 error for a writer that refused the upload.
 fn refusal(r: Refused) -> S3Error {
     match r {
-        Refused::Quota => quota_exceeded(),
         Refused::NoBucket => s3_error!(NoSuchBucket),
         Refused::Engine(e) => s3_err(e),
     }

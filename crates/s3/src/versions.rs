@@ -73,9 +73,10 @@ pub async fn list_versions(
     let bucket = input.bucket.clone();
     let (p2, d2) = (prefix.clone(), delimiter.clone());
     let (versions, prefixes, next) = blocking(move || {
-        let root = bucket_path(&bucket).map_err(|e| EngineError::Invalid(e.to_string()))?;
+        let root = bucket_path(&bucket).map_err(|e| EngineError::InvalidArgument(e.to_string()))?;
         let versions_of = |key: &str| -> Result<Vec<Listed>, EngineError> {
-            let p = object_path(&bucket, key).map_err(|e| EngineError::Invalid(e.to_string()))?;
+            let p = object_path(&bucket, key)
+                .map_err(|e| EngineError::InvalidArgument(e.to_string()))?;
             let mut all = match home.versions(&p) {
                 Ok(v) => v,
                 Err(EngineError::NotFound(_)) => return Ok(Vec::new()),

@@ -177,16 +177,12 @@ pub struct WriteFile {
     sink: Sink,
     home: Home,
     path: NasPath,
-    quota: Option<u64>,
-    /// Bytes of the home not counting the file being replaced (known when a quota applies).
-    base: Option<u64>,
-    /// Body bytes taken so far (gathered or handed on).
-    received: u64,
     committed: Option<Entry>,
     /// Body bytes gathered before they go to the engine in one piece: HTTP frames are small
     /// (often 16 KiB), a hand-off per frame would cost more than the work.
     pending: Vec<u8>,
-    /// Refused part way (quota): the error `flush` answers with, and the body bytes read and
+    /// Refused part way (the engine stopped the write: quota, full disk): the error `flush`
+    /// answers with, and the body bytes read and
     /// discarded since. The rest of the body is read (up to [`SWALLOW`]) so that a client
     /// still sending gets to read the answer instead of a reset connection.
     refused: Option<(FsError, u64)>,
@@ -202,14 +198,11 @@ const HAND_OFF: usize = 256 << 10;
 const PIPE_DEPTH: usize = 2;
 
 impl WriteFile {
-    pub fn new(writer: FileWriter, home: Home, path: NasPath, quota: Option<u64>) -> Self {
+    pub fn new(writer: FileWriter, home: Home, path: NasPath) -> Self {
         WriteFile {
             sink: Sink::Inline(Box::new(writer)),
             home,
             path,
-            quota,
-            base: None,
-            received: 0,
             committed: None,
             pending: Vec::new(),
             refused: None,
@@ -228,44 +221,14 @@ impl WriteFile {
         if matches!(self.sink, Sink::Closed) {
             return Err(FsError::GeneralFailure);
         }
-        if let Some(limit) = self.quota {
-            let base = match self.base {
-                Some(b) => b,
-                None => {
-                    let (home, path) = (self.home.clone(), self.path.clone());
-                    let b = blocking(move || {
-                        let used = home.used_bytes()?;
-                        let old = match home.stat(&path) {
-                            Ok(e) => e.size,
-                            Err(EngineError::NotFound(_)) => 0,
-                            Err(e) => return Err(e),
-                        };
-                        Ok(used.saturating_sub(old))
-                    })
-                    .await?;
-                    self.base = Some(b);
-                    b
-                }
-            };
-            if base + self.received + data.len() as u64 > limit {
-                self.sink = Sink::Closed; // the writer is dropped: nothing is stored
-                self.pending = Vec::new();
-                self.refused = Some((FsError::InsufficientStorage, 0));
-                return Ok(()); // `flush` answers 507 once the body is read
-            }
-        }
-        self.received += data.len() as u64;
         self.pending.extend_from_slice(&data);
-        if self.pending.len() >= HAND_OFF {
-            match self.hand_off().await {
-                // a full disk: answered once the body is read, like a quota refusal
-                Err(FsError::InsufficientStorage) => {
-                    self.sink = Sink::Closed;
-                    self.pending = Vec::new();
-                    self.refused = Some((FsError::InsufficientStorage, 0));
-                }
-                other => other?,
-            }
+        if self.pending.len() >= HAND_OFF
+            && let Err(e) = self.hand_off().await
+        {
+            // nothing is stored; `flush` answers once the body is read
+            self.sink = Sink::Closed;
+            self.pending = Vec::new();
+            self.refused = Some((e, 0));
         }
         Ok(())
     }

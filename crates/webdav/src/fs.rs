@@ -24,8 +24,6 @@ pub struct DavUser {
     pub home: Home,
     /// False for read-only users.
     pub can_write: bool,
-    /// Byte quota on the current content of the home.
-    pub quota: Option<u64>,
 }
 
 /// The engine as a dav-server file system (stateless: all state is in the credentials).
@@ -38,9 +36,11 @@ pub fn fs_err(e: EngineError) -> FsError {
         EngineError::NotFound(_) => FsError::NotFound,
         EngineError::AlreadyExists(_) => FsError::Exists,
         EngineError::NotADirectory(_) => FsError::NotFound,
-        EngineError::IsADirectory(_) | EngineError::Invalid(_) | EngineError::Path(_) => {
-            FsError::Forbidden
-        }
+        EngineError::QuotaExceeded { .. } => FsError::InsufficientStorage,
+        EngineError::IsADirectory(_)
+        | EngineError::Conflict(_)
+        | EngineError::InvalidArgument(_)
+        | EngineError::Path(_) => FsError::Forbidden,
         EngineError::StorageFull(why) => {
             tracing::warn!("webdav: storage full: {why}");
             FsError::InsufficientStorage // 507, given its body by the HTTP layer
@@ -126,7 +126,7 @@ impl GuardedFileSystem<DavUser> for EngineFs {
                     let (h, p2) = (home.clone(), p.clone());
                     blocking(move || h.write_all(&p2, b"", Default::default()).map(|_| ())).await?;
                 }
-                return Ok(Box::new(WriteFile::new(w, home, p, u.quota)) as Box<dyn DavFile>);
+                return Ok(Box::new(WriteFile::new(w, home, p)) as Box<dyn DavFile>);
             }
             let r = (
                 home.open(&p, None).map_err(fs_err)?,
@@ -375,8 +375,8 @@ impl GuardedFileSystem<DavUser> for EngineFs {
     fn get_quota<'a>(&'a self, u: &'a DavUser) -> FsFuture<'a, (u64, Option<u64>)> {
         Box::pin(async move {
             let home = u.home.clone();
-            let used = blocking(move || home.used_bytes()).await?;
-            Ok((used, u.quota))
+            let usage = blocking(move || home.usage()).await?;
+            Ok((usage.used(), usage.quota))
         })
     }
 }

@@ -318,7 +318,7 @@ async fn handle(
                 match home2.delete(&p) {
                     Ok(_) => Ok(Some(StatusCode::NO_CONTENT)),
                     Err(nas_engine::EngineError::NotFound(_)) => Ok(Some(StatusCode::NOT_FOUND)),
-                    Err(nas_engine::EngineError::Invalid(_)) => Ok(Some(StatusCode::FORBIDDEN)),
+                    Err(nas_engine::EngineError::Conflict(_)) => Ok(Some(StatusCode::FORBIDDEN)),
                     Err(nas_engine::EngineError::StorageFull(why)) => {
                         tracing::warn!("delete: storage full: {why}");
                         Ok(Some(StatusCode::INSUFFICIENT_STORAGE))
@@ -350,7 +350,6 @@ async fn handle(
     let user = DavUser {
         home: home.clone(),
         can_write: who.role.can_write(),
-        quota: who.quota,
     };
     let handler = st.handler(&who.name);
     let broken = Arc::new(std::sync::atomic::AtomicBool::new(false));

@@ -150,14 +150,14 @@ impl WorkerRunner {
     /// Adds a worker and starts its thread. Names are unique; the interval must not be 0.
     pub fn add(&self, w: Worker) -> EngineResult<()> {
         if w.interval.is_zero() {
-            return Err(EngineError::Invalid(format!(
+            return Err(EngineError::InvalidArgument(format!(
                 "worker {}: the interval must not be zero",
                 w.name
             )));
         }
         let mut slots = self.shared.slots.lock().unwrap_or_else(|p| p.into_inner());
         if self.shared.stop.load(Ordering::SeqCst) {
-            return Err(EngineError::Invalid("the worker runner is stopped".into()));
+            return Err(EngineError::Internal("the worker runner is stopped".into()));
         }
         if slots.iter().any(|s| s.lock().public.name == w.name) {
             return Err(EngineError::AlreadyExists(format!("worker {}", w.name)));
@@ -217,7 +217,7 @@ impl WorkerRunner {
     pub fn run_now(&self, name: &str) -> EngineResult<Trigger> {
         let slots = self.shared.slots.lock().unwrap_or_else(|p| p.into_inner());
         if self.shared.stop.load(Ordering::SeqCst) {
-            return Err(EngineError::Invalid("the worker runner is stopped".into()));
+            return Err(EngineError::Internal("the worker runner is stopped".into()));
         }
         for slot in slots.iter() {
             let mut st = slot.lock();

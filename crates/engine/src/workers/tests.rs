@@ -202,7 +202,7 @@ fn stop_interrupts_a_long_run_and_joins_every_thread() {
     // every thread is joined: nothing runs any more, and triggers are refused
     assert!(matches!(
         r.run_now("idle"),
-        Err(crate::EngineError::Invalid(_))
+        Err(crate::EngineError::Internal(_))
     ));
     assert_eq!(r.states()[1].runs, 0);
 }

@@ -163,4 +163,6 @@ impl MetaStore for SqliteMeta {
 #[cfg(test)]
 mod name_index_tests;
 #[cfg(test)]
+mod quota_tests;
+#[cfg(test)]
 mod tests;

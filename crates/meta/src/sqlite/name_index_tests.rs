@@ -62,7 +62,7 @@ fn index_rows(m: &SqliteMeta) -> (i64, i64) {
 #[test]
 fn the_index_follows_creates_renames_and_purges() {
     let (_d, m) = open();
-    let h = m.create_home("a", 0).unwrap();
+    let h = m.create_home("a", "a", 0).unwrap();
     let docs = m.mkdir(h.root, "Docs", 0).unwrap();
     let report = file(&m, docs.id, "Report-2026.pdf", 10, 5);
     let notes = file(&m, docs.id, "notes.txt", 1, 5);
@@ -109,7 +109,7 @@ fn the_index_follows_creates_renames_and_purges() {
 #[test]
 fn needles_with_quotes_wildcards_and_unicode_mean_what_the_scan_means() {
     let (_d, m) = open();
-    let h = m.create_home("a", 0).unwrap();
+    let h = m.create_home("a", "a", 0).unwrap();
     let names = [
         "say \"hi\".txt",
         "50%_off.txt",
@@ -143,7 +143,7 @@ fn a_database_from_before_the_index_is_searched_then_backfilled() {
     let path = dir.path().join("m.sqlite");
     let (home, ids) = {
         let m = SqliteMeta::open(&path).unwrap();
-        let h = m.create_home("a", 0).unwrap();
+        let h = m.create_home("a", "a", 0).unwrap();
         let ids: Vec<NodeId> = (0..50)
             .map(|i| file(&m, h.root, &format!("old-{i:02}.txt"), 1, 1))
             .collect();
@@ -152,6 +152,7 @@ fn a_database_from_before_the_index_is_searched_then_backfilled() {
     {
         // what schema 8 looked like: no index objects (nor what later versions added)
         let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch(super::quota_tests::UNDO_SCHEMA_12).unwrap();
         c.execute_batch(
             "DROP TRIGGER nodes_renamed; DROP TABLE name_index; DROP TABLE name_index_pending;
              DROP TABLE name_index_state; ALTER TABLE access_keys DROP COLUMN read_only;
@@ -256,7 +257,7 @@ fn search_equals_the_scan_at_every_step_of_a_random_workload() {
         let mut r = Rng(seed);
         let homes: Vec<HomeRecord> = ["a", "b"]
             .iter()
-            .map(|h| m.create_home(h, 0).unwrap())
+            .map(|h| m.create_home(h, h, 0).unwrap())
             .collect();
         let home_ids: Vec<HomeId> = homes.iter().map(|h| h.id).collect();
         let mut dirs: Vec<NodeId> = homes.iter().map(|h| h.root).collect();
@@ -357,7 +358,7 @@ fn search_equals_the_scan_at_every_step_of_a_random_workload() {
 #[test]
 fn the_integrity_check_sees_the_index_as_it_is_not_as_a_reader_cached_it() {
     let (_d, m) = open();
-    let h = m.create_home("a", 0).unwrap();
+    let h = m.create_home("a", "a", 0).unwrap();
     for round in 0..5 {
         for i in 0..40 {
             file(&m, h.root, &format!("r{round}-file-{i}.txt"), 1, 1);

@@ -2,12 +2,12 @@
 
 use super::SqliteMeta;
 use super::rows::{
-    NODE_SELECT, add_refs, get_child, get_node, is_live, kind_code, need_live_dir, need_node,
-    node_from, trash_node, user_meta_json,
+    NODE_SELECT, add_refs, charge, get_child, get_node, is_live, kind_code, need_live_dir,
+    need_node, node_from, trash_node, tree_bytes, usage, user_meta_json,
 };
 use crate::{
-    Displace, FileAttrs, HomeRecord, ListKey, MetaError, MetaResult, Namespace, NodeKind,
-    NodeRecord, walk_names,
+    Displace, FileAttrs, HomeRecord, HomeUsage, ListKey, MetaError, MetaResult, Namespace,
+    NodeKind, NodeRecord, walk_names,
 };
 use nas_types::{HomeId, NodeId};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -133,7 +133,7 @@ fn copy_tree(
 }
 
 impl Namespace for SqliteMeta {
-    fn create_home(&self, name: &str, now_ns: i64) -> MetaResult<HomeRecord> {
+    fn create_home(&self, name: &str, account: &str, now_ns: i64) -> MetaResult<HomeRecord> {
         if let Some(h) = self.home(name)? {
             return Ok(h);
         }
@@ -149,8 +149,8 @@ impl Namespace for SqliteMeta {
                 return Ok(h);
             }
             tx.execute(
-                "INSERT INTO homes (name, root, created_ns) VALUES (?1, 0, ?2)",
-                params![name, now_ns],
+                "INSERT INTO homes (name, root, created_ns, account) VALUES (?1, 0, ?2, ?3)",
+                params![name, now_ns, account],
             )?;
             let home = HomeId(tx.last_insert_rowid());
             let root = insert_node(tx, home, None, "", NodeKind::Dir, now_ns)?;
@@ -293,8 +293,13 @@ impl Namespace for SqliteMeta {
             }
             refuse_cycle(tx, node, new_parent)?;
             make_room(tx, new_parent, new_name, Some(node), displace)?;
+            let was_live = is_live(tx, node)?;
             tx.prepare_cached("UPDATE nodes SET parent = ?1, name = ?2 WHERE id = ?3")?
                 .execute(params![new_parent.0, new_name, node.0])?;
+            if !was_live {
+                // out of a trashed folder into a live one
+                charge(tx, n.home, tree_bytes(tx, node)? as i64, 0)?;
+            }
             need_node(tx, node)
         })
     }
@@ -321,6 +326,8 @@ impl Namespace for SqliteMeta {
             }
             make_room(tx, new_parent, new_name, None, displace)?;
             let id = copy_tree(tx, &src, new_parent, new_name, now_ns)?;
+            let bytes = tree_bytes(tx, id)?;
+            charge(tx, dest.home, bytes as i64, bytes)?;
             need_node(tx, id)
         })
     }
@@ -394,15 +401,39 @@ impl Namespace for SqliteMeta {
         })
     }
 
-    fn tree_bytes(&self, node: NodeId) -> MetaResult<u64> {
+    fn usage(&self, home: HomeId) -> MetaResult<HomeUsage> {
+        self.read(|c| usage(c, home))
+    }
+
+    fn check_usage(&self) -> MetaResult<Vec<String>> {
         self.read(|c| {
-            let n: i64 = c.prepare_cached(
-                "WITH RECURSIVE sub(id) AS (SELECT ?1 UNION ALL SELECT n.id FROM nodes n JOIN sub ON n.parent = sub.id)
-                 SELECT coalesce(sum(v.size), 0) FROM sub JOIN nodes n ON n.id = sub.id JOIN versions v ON v.id = n.head",
-            )?
-            .query_row([node.0], |r| r.get(0))?;
-            Ok(n as u64)
+            let tx = c.unchecked_transaction()?; // one snapshot for counters and recount
+            let homes: Vec<(i64, String, NodeId, i64, i64)> = tx
+                .prepare("SELECT id, name, root, current_bytes, all_bytes FROM homes ORDER BY id")?
+                .query_map([], |r| {
+                    Ok((r.get(0)?, r.get(1)?, NodeId(r.get(2)?), r.get(3)?, r.get(4)?))
+                })?
+                .collect::<Result<_, _>>()?;
+            let mut all_of = tx.prepare(
+                "SELECT coalesce(sum(v.size), 0) FROM versions v JOIN nodes n ON n.id = v.node WHERE n.home = ?1",
+            )?;
+            let mut found = Vec::new();
+            for (id, name, root, current, all) in homes {
+                let real = tree_bytes(&tx, root)? as i64;
+                let real_all: i64 = all_of.query_row([id], |r| r.get(0))?;
+                if (current, all) != (real, real_all) {
+                    found.push(format!(
+                        "home {name}: usage counters say {current} current / {all} kept bytes, \
+                         a recount finds {real} / {real_all}"
+                    ));
+                }
+            }
+            Ok(found)
         })
+    }
+
+    fn tree_bytes(&self, node: NodeId) -> MetaResult<u64> {
+        self.read(|c| tree_bytes(c, node))
     }
 
     fn is_live(&self, node: NodeId) -> MetaResult<bool> {

@@ -1,8 +1,8 @@
 //! Mapping SQL rows to records, and helpers shared by the trait implementations.
 
 use crate::{
-    ChunkRecord, ChunkRow, FileAttrs, MetaError, MetaResult, NodeKind, NodeRecord, VersionRecord,
-    decode_extents,
+    ChunkRecord, ChunkRow, FileAttrs, HomeUsage, MetaError, MetaResult, NodeKind, NodeRecord,
+    QuotaCounts, VersionRecord, decode_extents,
 };
 use nas_blob::BlobLocation;
 use nas_types::{ChunkId, ContentHash, HomeId, NodeId, PackId, VersionNum};
@@ -157,6 +157,94 @@ pub fn is_live(c: &Connection, id: NodeId) -> MetaResult<bool> {
     Err(MetaError::Corrupt(format!("cycle above node {id}")))
 }
 
+/// Sum of the head sizes of the files at and below `node`.
+pub fn tree_bytes(c: &Connection, node: NodeId) -> MetaResult<u64> {
+    let n: i64 = c
+        .prepare_cached(
+            "WITH RECURSIVE sub(id) AS (SELECT ?1 UNION ALL SELECT n.id FROM nodes n JOIN sub ON n.parent = sub.id)
+             SELECT coalesce(sum(v.size), 0) FROM sub JOIN nodes n ON n.id = sub.id JOIN versions v ON v.id = n.head",
+        )?
+        .query_row([node.0], |r| r.get(0))?;
+    Ok(n as u64)
+}
+
+/// The usage counters that `home`'s quota checks, and the quota, in the caller's
+/// transaction. A home of its own account (a user's home) counts alone; a staging home
+/// (uploads in progress, account ≠ name) counts with every home of its account, so that
+/// staged pieces cannot exceed what the account may hold, while the completion of an
+/// upload (its pieces still staged until it is committed) needs room in the home only.
+pub fn usage(c: &Connection, home: HomeId) -> MetaResult<HomeUsage> {
+    let (name, account, mut current, mut all) = c
+        .prepare_cached("SELECT name, account, current_bytes, all_bytes FROM homes WHERE id = ?1")?
+        .query_row([home.0], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, Option<String>>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, i64>(3)?,
+            ))
+        })
+        .optional()?
+        .ok_or_else(|| MetaError::NotFound(format!("home {}", home.0)))?;
+    let account = account.unwrap_or_else(|| name.clone());
+    if account != name {
+        (current, all) = c
+            .prepare_cached(
+                "SELECT coalesce(sum(current_bytes), 0), coalesce(sum(all_bytes), 0) FROM homes WHERE account = ?1",
+            )?
+            .query_row([&account], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    }
+    let quota: Option<i64> = c
+        .prepare_cached("SELECT quota FROM users WHERE name = ?1")?
+        .query_row([&account], |r| r.get(0))
+        .optional()?
+        .flatten();
+    let counts: Option<String> = c
+        .prepare_cached("SELECT value FROM settings WHERE key = ?1")?
+        .query_row([QuotaCounts::SETTING], |r| r.get(0))
+        .optional()?;
+    Ok(HomeUsage {
+        current_bytes: current.max(0) as u64,
+        all_bytes: all.max(0) as u64,
+        quota: quota.map(|q| q.max(0) as u64),
+        counts: counts
+            .as_deref()
+            .and_then(QuotaCounts::parse)
+            .unwrap_or_default(),
+    })
+}
+
+/// Records a change of `home`'s usage inside the caller's transaction and enforces the
+/// quota: `current` is the change of the live files' current bytes, `added` the bytes of
+/// the version rows this change inserted (the `all_bytes` counter itself is kept by
+/// triggers). If the counter the quota counts went up and is now over the quota, fails
+/// with `QuotaExceeded` (the caller's transaction then rolls back).
+pub fn charge(c: &Connection, home: HomeId, current: i64, added: u64) -> MetaResult<()> {
+    if current != 0 {
+        c.prepare_cached("UPDATE homes SET current_bytes = current_bytes + ?1 WHERE id = ?2")?
+            .execute(params![current, home.0])?;
+    }
+    if current <= 0 && added == 0 {
+        return Ok(());
+    }
+    let u = usage(c, home)?;
+    let Some(quota) = u.quota else {
+        return Ok(());
+    };
+    let grew = match u.counts {
+        QuotaCounts::Current => current.max(0) as u64,
+        QuotaCounts::All => added,
+    };
+    if grew > 0 && u.used() > quota {
+        return Err(MetaError::QuotaExceeded {
+            quota,
+            used: u.used().saturating_sub(grew),
+            adding: grew,
+        });
+    }
+    Ok(())
+}
+
 /// Adds `delta` references to every chunk an encoded extent list names.
 pub fn add_refs(c: &Connection, extents: &[u8], delta: i64) -> MetaResult<()> {
     let list = decode_extents(extents).map_err(MetaError::Corrupt)?;
@@ -186,6 +274,10 @@ pub fn trash_node(c: &Connection, victim: &NodeRecord, path: &str, now_ns: i64) 
         } else {
             MetaError::NotFound(victim.name.clone()) // already in the trash
         });
+    }
+    if is_live(c, victim.id)? {
+        let bytes = tree_bytes(c, victim.id)?;
+        charge(c, victim.home, -(bytes as i64), 0)?;
     }
     c.prepare_cached("INSERT INTO trash (home, node, path, deleted_ns) VALUES (?1, ?2, ?3, ?4)")?
         .execute(params![victim.home.0, victim.id.0, path, now_ns])?;

@@ -190,6 +190,42 @@ const MIGRATIONS: &[&str] = &[
         UPDATE users SET sessions_epoch = sessions_epoch + 1 WHERE rowid = new.rowid;
     END;
     "#,
+    // 12: per-home usage counters, so that the quota is checked inside the transaction
+    // that changes usage, in O(1). `current_bytes` (head versions of live files) is kept by
+    // the namespace, version and trash code (liveness needs a walk up the tree, which a
+    // trigger cannot do); `all_bytes` (every version, trash included) by two triggers.
+    // Both are filled here from what is stored. `account` names the account whose quota a
+    // home counts against: its own name, or USER for a staging home `.KIND.USER` (S3
+    // multipart and tus uploads in progress).
+    r#"
+    ALTER TABLE homes ADD COLUMN account TEXT;
+    UPDATE homes SET account = CASE
+        WHEN name LIKE '.%' AND instr(substr(name, 2), '.') > 0
+        THEN substr(name, instr(substr(name, 2), '.') + 2)
+        ELSE name END;
+    CREATE INDEX homes_account ON homes(account);
+    ALTER TABLE homes ADD COLUMN current_bytes INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE homes ADD COLUMN all_bytes INTEGER NOT NULL DEFAULT 0;
+    WITH RECURSIVE live(id, home) AS (
+        SELECT root, id FROM homes
+        UNION ALL SELECT n.id, live.home FROM nodes n JOIN live ON n.parent = live.id
+    ), sums(home, bytes) AS (
+        SELECT live.home, sum(v.size) FROM live JOIN nodes n ON n.id = live.id
+        JOIN versions v ON v.id = n.head GROUP BY live.home
+    )
+    UPDATE homes SET current_bytes = coalesce((SELECT bytes FROM sums WHERE sums.home = homes.id), 0);
+    UPDATE homes SET all_bytes = coalesce((SELECT sum(v.size) FROM versions v JOIN nodes n ON n.id = v.node WHERE n.home = homes.id), 0);
+    CREATE TRIGGER versions_added AFTER INSERT ON versions
+    BEGIN
+        UPDATE homes SET all_bytes = all_bytes + new.size
+        WHERE id = (SELECT home FROM nodes WHERE id = new.node);
+    END;
+    CREATE TRIGGER versions_removed AFTER DELETE ON versions
+    BEGIN
+        UPDATE homes SET all_bytes = all_bytes - old.size
+        WHERE id = (SELECT home FROM nodes WHERE id = old.node);
+    END;
+    "#,
 ];
 
 /// The database's schema version (0: none yet), refused when newer than this build's.

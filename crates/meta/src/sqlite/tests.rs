@@ -47,7 +47,10 @@ fn commit(
 fn schema_is_current_and_reopens() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("m.sqlite");
-    SqliteMeta::open(&p).unwrap().create_home("a", 0).unwrap();
+    SqliteMeta::open(&p)
+        .unwrap()
+        .create_home("a", "a", 0)
+        .unwrap();
     let m = SqliteMeta::open(&p).unwrap();
     assert!(m.home("a").unwrap().is_some());
     assert!(m.integrity_check().unwrap().is_empty());
@@ -81,6 +84,7 @@ fn keys_of_a_schema_9_database_survive_migration_as_read_write() {
         })
         .unwrap();
     let c = rusqlite::Connection::open(&p).unwrap();
+    c.execute_batch(super::quota_tests::UNDO_SCHEMA_12).unwrap();
     c.execute_batch(
         "ALTER TABLE access_keys DROP COLUMN read_only;
          DROP TRIGGER users_disabled; ALTER TABLE users DROP COLUMN sessions_epoch;
@@ -112,7 +116,7 @@ fn refuses_newer_schema() {
 #[test]
 fn refs_follow_versions_copies_and_purges() {
     let (_d, m) = open();
-    let h = m.create_home("h", 0).unwrap();
+    let h = m.create_home("h", "h", 0).unwrap();
     let a = commit(&m, h.root, "a", &[chunk(1), chunk(2)]);
     commit(&m, h.root, "a", &[chunk(2), chunk(3)]);
     let refs = |n: u8| m.find_chunk(&ChunkId::of(&[n])).unwrap().unwrap().refs;
@@ -139,7 +143,7 @@ fn refs_follow_versions_copies_and_purges() {
 #[test]
 fn rename_refuses_cycles_and_displaces() {
     let (_d, m) = open();
-    let h = m.create_home("h", 0).unwrap();
+    let h = m.create_home("h", "h", 0).unwrap();
     let a = m.mkdir(h.root, "a", 0).unwrap();
     let b = m.mkdir(a.id, "b", 0).unwrap();
     assert!(matches!(
@@ -165,7 +169,7 @@ fn rename_refuses_cycles_and_displaces() {
 #[test]
 fn backup_is_a_working_database() {
     let (d, m) = open();
-    let h = m.create_home("h", 0).unwrap();
+    let h = m.create_home("h", "h", 0).unwrap();
     commit(&m, h.root, "f", &[chunk(1)]);
     let dest = d.path().join("copy.sqlite");
     m.backup(&dest).unwrap();
@@ -309,7 +313,7 @@ fn app_passwords_are_found_by_hash_and_go_with_their_user() {
 #[test]
 fn dead_props_apply_in_order_and_follow_copies() {
     let (_d, m) = open();
-    let h = m.create_home("h", 0).unwrap();
+    let h = m.create_home("h", "h", 0).unwrap();
     let f = commit(&m, h.root, "f", &[chunk(1)]);
     assert!(!m.any_props().unwrap());
     let prop = |v: &str| DeadProp {
@@ -485,7 +489,7 @@ fn the_audit_log_keeps_the_newest_entries_and_pages_newest_first() {
 #[test]
 fn sorted_listings_page_every_child_once_in_order() {
     let (_d, m) = open();
-    let h = m.create_home("h", 0).unwrap();
+    let h = m.create_home("h", "h", 0).unwrap();
     let chunks: Vec<NewChunk> = (0..4).map(chunk).collect();
     for i in 0..40u32 {
         // sizes 0..=3 (many ties), names not in size order
@@ -539,7 +543,7 @@ fn sorted_listings_page_every_child_once_in_order() {
 #[test]
 fn walk_follows_folders_and_stops_at_files_and_gaps() {
     let (_d, m) = open();
-    let h = m.create_home("w", 0).unwrap();
+    let h = m.create_home("w", "w", 0).unwrap();
     let a = m.mkdir(h.root, "a", 1).unwrap();
     let b = m.mkdir(a.id, "b", 1).unwrap();
     commit(&m, b.id, "f", &[chunk(1)]);
@@ -558,7 +562,7 @@ fn walk_follows_folders_and_stops_at_files_and_gaps() {
 #[test]
 fn chunk_ids_by_row_in_order_with_gaps() {
     let (_d, m) = open();
-    let h = m.create_home("c", 0).unwrap();
+    let h = m.create_home("c", "c", 0).unwrap();
     commit(&m, h.root, "f", &[chunk(1), chunk(2)]);
     let a = m.find_chunk(&chunk(1).id).unwrap().unwrap().row;
     let b = m.find_chunk(&chunk(2).id).unwrap().unwrap().row;

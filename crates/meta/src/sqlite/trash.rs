@@ -1,7 +1,7 @@
 //! [`TrashStore`] on SQLite: detached subtrees with their original path.
 
 use super::SqliteMeta;
-use super::rows::{add_refs, get_child, need_live_dir, need_node, trash_node};
+use super::rows::{add_refs, charge, get_child, need_live_dir, need_node, trash_node, tree_bytes};
 use crate::{MetaError, MetaResult, NodeKind, NodeRecord, TrashRecord, TrashStore};
 use nas_types::{HomeId, NodeId, TrashId};
 use rusqlite::{OptionalExtension, params};
@@ -78,6 +78,8 @@ impl TrashStore for SqliteMeta {
                 params![parent.0, name, t.node.0],
             )?;
             tx.execute("DELETE FROM trash WHERE id = ?1", [id.0])?;
+            let bytes = tree_bytes(tx, t.node)?;
+            charge(tx, t.home, bytes as i64, 0)?;
             need_node(tx, t.node)
         })
     }

@@ -3,8 +3,8 @@
 
 use super::SqliteMeta;
 use super::rows::{
-    VERSION_COLS, add_refs, get_child, kind_code, need_live_dir, need_node, user_meta_json,
-    version_at,
+    VERSION_COLS, add_refs, charge, get_child, is_live, kind_code, need_live_dir, need_node,
+    user_meta_json, version_at,
 };
 use crate::{
     ChunkRow, CommitRequest, Expect, Extent, MetaError, MetaResult, NodeKind, VersionRecord,
@@ -88,6 +88,10 @@ fn commit_one(tx: &Connection, req: &CommitRequest<'_>) -> MetaResult<VersionRec
             return Err(MetaError::Precondition(req.name.to_owned()));
         }
     }
+    let old_size = existing
+        .as_ref()
+        .and_then(|n| n.head.as_ref())
+        .map_or(0, |h| h.size);
     let node = match existing {
         Some(n) if n.kind == NodeKind::Dir => {
             return Err(MetaError::IsADirectory(req.name.to_owned()));
@@ -154,7 +158,10 @@ fn commit_one(tx: &Connection, req: &CommitRequest<'_>) -> MetaResult<VersionRec
         hash: req.hash,
         attrs: req.attrs.clone(),
     };
-    insert_version(tx, node, &v, &extents)
+    let v = insert_version(tx, node, &v, &extents)?;
+    // the parent is a live folder, so the file is live
+    charge(tx, parent.home, req.size as i64 - old_size as i64, req.size)?;
+    Ok(v)
 }
 
 impl Versions for SqliteMeta {
@@ -198,18 +205,27 @@ impl Versions for SqliteMeta {
         self.write(|tx| {
             let (_, old, blob) = version_row(tx, node, Some(num))?
                 .ok_or_else(|| MetaError::NotFound(format!("version {num}")))?;
+            let head = version_row(tx, node, None)?.map_or(0, |(_, h, _)| h.size);
             let v = VersionRecord {
                 created_ns: now_ns,
                 mtime_ns: now_ns,
                 ..old
             };
-            insert_version(tx, node, &v, &blob)
+            let v = insert_version(tx, node, &v, &blob)?;
+            let n = need_node(tx, node)?;
+            let current = if is_live(tx, node)? {
+                v.size as i64 - head as i64
+            } else {
+                0
+            };
+            charge(tx, n.home, current, v.size)?;
+            Ok(v)
         })
     }
 
     fn delete_version(&self, node: NodeId, num: VersionNum) -> MetaResult<()> {
         self.write(|tx| {
-            need_node(tx, node)?;
+            let n = need_node(tx, node)?;
             let (vid, _, blob) = version_row(tx, node, Some(num))?
                 .ok_or_else(|| MetaError::NotFound(format!("version {num}")))?;
             let count: i64 = tx.query_row("SELECT count(*) FROM versions WHERE node = ?1", [node.0], |r| r.get(0))?;
@@ -222,6 +238,12 @@ impl Versions for SqliteMeta {
                 "UPDATE nodes SET head = (SELECT id FROM versions WHERE node = ?1 ORDER BY num DESC LIMIT 1) WHERE id = ?1",
                 [node.0],
             )?;
+            let was_head = n.head.as_ref().map(|h| h.num) == Some(num);
+            if was_head && is_live(tx, node)? {
+                let old = n.head.as_ref().map_or(0, |h| h.size);
+                let new = version_row(tx, node, None)?.map_or(0, |(_, h, _)| h.size);
+                charge(tx, n.home, new as i64 - old as i64, 0)?;
+            }
             Ok(())
         })
     }

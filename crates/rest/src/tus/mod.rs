@@ -110,14 +110,13 @@ fn staging_of(st: &RestState, c: &Caller) -> RestResult<Home> {
     Ok(st.store().home(&staging_name(&c.who.name))?)
 }
 
-/// Size of the file an upload will replace (0 if none). Blocking.
-fn replaced(home: &Home, target: &NasPath) -> RestResult<u64> {
+/// Refuses an upload onto a folder. Blocking.
+fn not_a_folder(home: &Home, target: &NasPath) -> RestResult<()> {
     match home.stat(target) {
         Ok(e) if e.kind == NodeKind::Dir => {
             Err(EngineError::IsADirectory(target.to_string()).into())
         }
-        Ok(e) => Ok(e.size),
-        Err(EngineError::NotFound(_)) => Ok(0),
+        Ok(_) | Err(EngineError::NotFound(_)) => Ok(()),
         Err(e) => Err(e.into()),
     }
 }
@@ -242,14 +241,10 @@ pub async fn create(
     let id2 = id.clone();
     let created = blocking(move || {
         let home = home_of(&st2, &c)?;
-        let old = replaced(&home, &target)?;
+        not_a_folder(&home, &target)?;
         let staging = staging_of(&st2, &c)?;
-        if let Some(q) = c.who.quota {
-            let used = home.used_bytes()?.saturating_sub(old) + staging.used_bytes()?;
-            if used.saturating_add(length) > q {
-                return Err(RestError::QuotaExceeded);
-            }
-        }
+        // the segments go to the staging home, which counts everything the account holds
+        staging.check_room(None, length)?;
         let attrs = FileAttrs {
             content_type,
             ..FileAttrs::default()

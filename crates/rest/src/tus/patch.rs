@@ -5,7 +5,7 @@
 
 use super::checksum::Claim;
 use super::staging::{Upload, load, open_segments, progress, segment_path};
-use super::{expires, header_u64, need_tus, replaced, set, staging_of};
+use super::{expires, header_u64, need_tus, set, staging_of};
 use crate::error::{ErrorBody, RestError, RestResult};
 use crate::extract::Caller;
 use crate::files::home_of;
@@ -124,16 +124,6 @@ fn append(
         )));
     }
     let room = up.length - offset;
-    let quota = match c.who.quota {
-        Some(q) => {
-            let base = home
-                .used_bytes()?
-                .saturating_sub(replaced(&home, &up.target)?)
-                + staging.used_bytes()?;
-            Some((q, base))
-        }
-        None => None,
-    };
     let opts = WriteOptions {
         expect: Some(Expect::Absent),
         ..WriteOptions::default()
@@ -148,9 +138,6 @@ fn append(
                         "the body goes past Upload-Length ({} bytes left); nothing was stored",
                         room
                     )));
-                }
-                if quota.is_some_and(|(q, base)| base + n > q) {
-                    return Err(RestError::QuotaExceeded);
                 }
                 if let Some(c) = claim.as_mut() {
                     c.update(&b);
@@ -201,16 +188,16 @@ fn append(
         )));
     }
     if now == up.length {
-        complete(st, c, &home, &staging, id)?;
+        complete(st, &home, &staging, id)?;
     }
     Ok(now)
 }
 
-/// Composes the segments into the target file (no data copied), checks the quota,
+/// Composes the segments into the target file (no data copied; the engine checks the quota),
 /// commits one new version, then purges the staging folder. Serialized with termination
 /// and expiry of the same upload. A crash after the commit leaves a whole upload behind
 /// (offset = length); an empty PATCH at that offset completes it again, expiry removes it.
-fn complete(st: &RestState, c: &Caller, home: &Home, staging: &Home, id: &str) -> RestResult<()> {
+fn complete(st: &RestState, home: &Home, staging: &Home, id: &str) -> RestResult<()> {
     let _held = st.tus_locks().lock(id);
     let up: Upload = load(staging, id)?;
     let p = progress(staging, &up)?;
@@ -224,15 +211,8 @@ fn complete(st: &RestState, c: &Caller, home: &Home, staging: &Home, id: &str) -
     if let Some(parent) = up.target.parent() {
         home.mkdir_all(&parent)?;
     }
+    // the commit checks the quota
     let composed = home.compose(&up.target, &readers, &mut |_| {})?;
-    if let Some(q) = c.who.quota {
-        let base = home
-            .used_bytes()?
-            .saturating_sub(replaced(home, &up.target)?);
-        if base + composed.size() > q {
-            return Err(RestError::QuotaExceeded);
-        }
-    }
     composed.commit(WriteOptions {
         attrs: FileAttrs {
             content_type: up.content_type.clone(),

@@ -165,6 +165,7 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
     };
     let store = Store::open(&cfg.data, opts)
         .with_context(|| format!("cannot open store {}", cfg.data.display()))?;
+    store.set_quota_counts(cfg.quota_counts)?;
     first_admin(&store)?;
     let auth = Arc::new(Authenticator::new(store.accounts()));
     log_panics();
