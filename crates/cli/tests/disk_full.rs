@@ -174,9 +174,11 @@ except ClientError as e:
         "about 30 MiB fit above the 8 MiB reserve: {} files",
         stored.len()
     );
+    // data stops at the reserve; the metadata written since (the database, its WAL) may
+    // take a little of it: that is what it is for
     let full = fs.free();
     assert!(
-        (8 * MIB..10 * MIB).contains(&full),
+        (6 * MIB..10 * MIB).contains(&full),
         "the reserve is kept: {full} bytes free"
     );
     let r = curl(&[&s.url("/readyz")], None);
