@@ -5,6 +5,7 @@
 //! ...` works while the server runs: SQLite serializes the writes, and the server reads
 //! the current record on every sign-in, so changes apply without a restart.
 
+use crate::coord::{Coordinator, Hint, LocalCoordinator};
 use crate::error::{EngineError, EngineResult};
 use crate::store::Store;
 use nas_meta::{AppPasswordRecord, KeyRecord, LockRecord, MetaStore, SqliteMeta, UserRecord};
@@ -103,12 +104,8 @@ impl Accounts {
     }
 }
 
-/// Whether any lock may exist, and a counter of locks taken (to detect races).
-#[derive(Debug, Default)]
-pub struct LockHint {
-    any: Option<bool>,
-    generation: u64,
-}
+/// Scope of the keyed lock that serializes lock changes (check, then insert).
+const LOCK_CHANGES: &str = "webdav-locks";
 
 /// Persisted WebDAV locks of a data directory. Like [`Accounts`], it can be opened while
 /// a server runs (`silent-nas locks list|break`); the server reads the table on every lock
@@ -116,11 +113,10 @@ pub struct LockHint {
 #[derive(Clone)]
 pub struct LockTable {
     meta: Arc<dyn MetaStore>,
-    /// Serializes check-then-insert within this process (one server per data directory).
-    guard: Arc<std::sync::Mutex<()>>,
-    /// Whether any lock may exist (`None`: unknown yet). Only the server creates locks, so
-    /// "none" stays true until this process takes one; other processes only remove.
-    maybe_any: Arc<std::sync::Mutex<LockHint>>,
+    /// Serializes check-then-insert ([`LockTable::exclusive`]) and keeps the "no lock can
+    /// exist" hint ([`Hint::Locks`]). Only the server creates locks, so "none" stays true
+    /// until this process takes one; other processes only remove.
+    coord: Arc<dyn Coordinator>,
 }
 
 impl LockTable {
@@ -129,8 +125,7 @@ impl LockTable {
         let a = Accounts::open(dir)?;
         Ok(LockTable {
             meta: a.meta,
-            guard: Arc::default(),
-            maybe_any: Arc::default(),
+            coord: Arc::new(LocalCoordinator::unlocked(dir)),
         })
     }
 
@@ -138,37 +133,28 @@ impl LockTable {
     /// (none taken since the table was last seen empty) this costs no database query — what
     /// keeps a PROPFIND of a large folder from querying the table once per entry.
     pub fn list(&self, space: Option<&str>) -> EngineResult<Vec<LockRecord>> {
-        let (known, generation) = {
-            let h = self.maybe_any.lock().unwrap_or_else(|p| p.into_inner());
-            (h.any, h.generation)
-        };
-        if known == Some(false) {
+        let seen = self.coord.hint(Hint::Locks);
+        if seen.known == Some(false) {
             return Ok(Vec::new());
         }
         let locks = self.meta.locks(space, crate::now_ns())?;
-        if known.is_none() || locks.is_empty() {
+        if seen.known.is_none() || locks.is_empty() {
             let any = !self.meta.locks(None, crate::now_ns())?.is_empty();
-            let mut h = self.maybe_any.lock().unwrap_or_else(|p| p.into_inner());
-            if h.generation == generation {
-                h.any = Some(any); // no lock was taken meanwhile: the answer is current
-            }
+            // recorded only if no lock was taken meanwhile: then the answer is current
+            self.coord.settle_hint(Hint::Locks, seen.generation, any);
         }
         Ok(locks)
     }
 
-    /// Runs `f` with lock changes of this process serialized (check, then insert).
+    /// Runs `f` with lock changes serialized (check, then insert).
     pub fn exclusive<T>(&self, f: impl FnOnce() -> T) -> T {
-        let _g = self.guard.lock().unwrap_or_else(|p| p.into_inner());
+        let _g = self.coord.lock_key(LOCK_CHANGES, "");
         f()
     }
 
     /// Stores a new lock.
     pub fn insert(&self, l: &LockRecord) -> EngineResult<()> {
-        {
-            let mut h = self.maybe_any.lock().unwrap_or_else(|p| p.into_inner());
-            h.any = Some(true);
-            h.generation += 1;
-        }
+        self.coord.note_created(Hint::Locks);
         Ok(self.meta.insert_lock(l)?)
     }
 
@@ -205,8 +191,7 @@ impl Store {
     pub fn locks(&self) -> LockTable {
         LockTable {
             meta: self.inner.meta.clone(),
-            guard: self.inner.lock_guard.clone(),
-            maybe_any: self.inner.locks_maybe_any.clone(),
+            coord: self.inner.coord.clone(),
         }
     }
 }

@@ -5,6 +5,7 @@
 //! Reads, writes, versions, the trash and search are further `impl Home` blocks in their
 //! modules.
 
+use crate::coord::Hint;
 use crate::error::{EngineError, EngineResult};
 use crate::store::Inner;
 use crate::time::now_ns;
@@ -288,26 +289,17 @@ impl Home {
 
     /// Dead properties of a file or folder (WebDAV PROPPATCH).
     pub fn props(&self, path: &NasPath) -> EngineResult<Vec<nas_meta::DeadProp>> {
-        let known = *self
-            .inner
-            .props_maybe_any
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        if known == Some(false) {
+        let seen = self.inner.coord.hint(Hint::DeadProps);
+        if seen.known == Some(false) {
             return Ok(Vec::new()); // no dead property anywhere: nothing to look up
         }
         let n = self.resolve(path)?;
         let props = self.inner.meta.props(n.id)?;
-        if known.is_none() {
+        if seen.known.is_none() {
             let any = !props.is_empty() || self.inner.meta.any_props()?;
-            let mut k = self
-                .inner
-                .props_maybe_any
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
-            if k.is_none() {
-                *k = Some(any);
-            }
+            self.inner
+                .coord
+                .settle_hint(Hint::DeadProps, seen.generation, any);
         }
         Ok(props)
     }
@@ -316,11 +308,7 @@ impl Home {
     pub fn patch_props(&self, path: &NasPath, ops: &[nas_meta::PropOp]) -> EngineResult<()> {
         let n = self.resolve(path)?;
         if ops.iter().any(|o| matches!(o, nas_meta::PropOp::Set(_))) {
-            *self
-                .inner
-                .props_maybe_any
-                .lock()
-                .unwrap_or_else(|p| p.into_inner()) = Some(true);
+            self.inner.coord.note_created(Hint::DeadProps);
         }
         Ok(self.inner.meta.patch_props(n.id, ops)?)
     }

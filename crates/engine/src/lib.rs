@@ -5,7 +5,9 @@
 //! trash, name search and its index, garbage collection and fsck, the background workers
 //! that run them on a schedule ([`workers`]), and the batched writer of the audit log
 //! ([`audit`]). It knows nothing of HTTP; it reaches disk only through
-//! [`nas_blob::BlobStore`] and [`nas_meta::MetaStore`].
+//! [`nas_blob::BlobStore`] and [`nas_meta::MetaStore`], and shares the data with other
+//! handles and processes only through its [`Coordinator`] ([`coord`]). [`Store::open`]
+//! builds the three over a data directory; [`Store::from_parts`] takes any.
 //!
 //! ```
 //! use nas_engine::{Store, StoreOptions, WriteOptions};
@@ -28,6 +30,7 @@ mod accounts;
 mod asyncio;
 pub mod audit;
 mod compose;
+pub mod coord;
 mod error;
 mod fsck;
 mod gc;
@@ -51,6 +54,7 @@ mod write;
 pub use accounts::{Accounts, LockTable};
 pub use asyncio::{AsyncHome, read_ahead};
 pub use compose::Composition;
+pub use coord::{Coordinator, KeyGuard, LocalCoordinator};
 pub use error::{EngineError, EngineResult};
 pub use fsck::{FsckReport, Problem};
 pub use gc::{GcPlan, GcReport};

@@ -8,90 +8,45 @@
 //!   index row, so without the pin their pack would look dead. The append and the pin
 //!   happen under the pin lock, and GC checks pack pins under the same lock right before it
 //!   deletes a pack, so no uncommitted frame is ever in a pack GC removes.
+//!
+//! The pin set and its lock belong to the store's [`Coordinator`] (in memory in one
+//! process today; leases in the shared database in cluster mode): [`Pins`] is the
+//! engine's handle on them.
 
+use crate::coord::{Coordinator, PinSection};
 use nas_types::{ChunkId, PackId};
-use std::collections::HashMap;
-use std::hash::Hash;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Arc;
 
-/// Pinned chunk ids and pack ids, with counts.
-#[derive(Default)]
-pub struct PinSet {
-    chunks: HashMap<ChunkId, u32>,
-    packs: HashMap<PackId, u32>,
-}
-
-fn add<K: Hash + Eq>(m: &mut HashMap<K, u32>, k: K) {
-    *m.entry(k).or_default() += 1;
-}
-
-fn remove<K: Hash + Eq>(m: &mut HashMap<K, u32>, k: &K) {
-    if let Some(n) = m.get_mut(k) {
-        *n -= 1;
-        if *n == 0 {
-            m.remove(k);
-        }
-    }
-}
-
-impl PinSet {
-    /// Pins a pack (call while holding the lock that covered the append).
-    pub fn pin_pack(&mut self, pack: PackId) {
-        add(&mut self.packs, pack);
-    }
-    /// Whether a chunk is pinned.
-    pub fn chunk_pinned(&self, id: &ChunkId) -> bool {
-        self.chunks.contains_key(id)
-    }
-    /// Whether a pack holds uncommitted frames.
-    pub fn pack_pinned(&self, pack: PackId) -> bool {
-        self.packs.contains_key(&pack)
-    }
-}
-
-/// The pin lock and its set.
-#[derive(Default)]
+/// The engine's handle on the coordinator's pins.
 pub struct Pins {
-    set: Mutex<PinSet>,
+    coord: Arc<dyn Coordinator>,
 }
 
 impl Pins {
-    fn guard(&self) -> MutexGuard<'_, PinSet> {
-        self.set.lock().unwrap_or_else(|p| p.into_inner())
+    /// Pins of `coord`.
+    pub fn new(coord: Arc<dyn Coordinator>) -> Pins {
+        Pins { coord }
     }
 
     /// Pins one chunk id.
     pub fn pin(&self, id: ChunkId) {
-        add(&mut self.guard().chunks, id);
+        self.coord.pin_chunks(&mut std::iter::once(&id));
     }
 
     /// Pins many chunk ids, growing the set once for all of them.
     pub fn pin_many<'a>(&self, ids: impl ExactSizeIterator<Item = &'a ChunkId>) {
-        let mut s = self.guard();
-        s.chunks.reserve(ids.len());
-        for id in ids {
-            add(&mut s.chunks, *id);
-        }
+        let mut ids = ids;
+        self.coord.pin_chunks(&mut ids);
     }
 
-    /// Releases the pins one writer took. A set left mostly empty by a big write (a
-    /// multipart completion pins every chunk of the object) gives its memory back.
+    /// Releases the pins one writer took.
     pub fn unpin_all<'a>(&self, ids: impl IntoIterator<Item = &'a ChunkId>, packs: &[PackId]) {
-        let mut s = self.guard();
-        for id in ids {
-            remove(&mut s.chunks, id);
-        }
-        for p in packs {
-            remove(&mut s.packs, p);
-        }
-        if s.chunks.capacity() > 4096 && s.chunks.len() < s.chunks.capacity() / 8 {
-            let keep = s.chunks.len() * 2;
-            s.chunks.shrink_to(keep);
-        }
+        self.coord.unpin(&mut ids.into_iter(), packs);
     }
 
-    /// Runs `f` with the pin set locked.
-    pub fn locked<T>(&self, f: impl FnOnce(&mut PinSet) -> T) -> T {
-        f(&mut self.guard())
+    /// Runs `f` with the pin lock held.
+    pub fn locked<T>(&self, f: impl FnOnce(&mut dyn PinSection) -> T) -> T {
+        let mut section = self.coord.pin_section();
+        f(&mut *section)
     }
 }

@@ -2,16 +2,17 @@
 //! uploads): an upload is a folder named by a random id at the root of a per-user staging
 //! home, its pieces are ordinary files in it, and it ends by being purged — not sent to
 //! the trash, since pieces are not history. Completion, abort and expiry of one upload are
-//! serialized by [`KeyedLocks`] (in-process: one server owns a staging home). A staging
-//! home counts against its user's quota ([`account_of`]).
+//! serialized by [`KeyedLocks`] (the store's [`crate::Coordinator`] holds them: in one
+//! process today). A staging home counts against its user's quota ([`account_of`]).
 
+use crate::coord::{Coordinator, KeyGuard};
 use crate::error::{EngineError, EngineResult};
 use crate::home::{Entry, Home};
 use crate::store::Store;
 use crate::time::now_ns;
 use nas_meta::NodeKind;
 use nas_types::NasPath;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The account whose quota a home counts against: a staging home `.KIND.USER` (user
@@ -36,22 +37,18 @@ pub fn upload_dir(id: &str) -> Option<NasPath> {
     ok.then(|| NasPath::root().join(id).ok()).flatten()
 }
 
-/// Locks by key, striped over 64 mutexes.
-pub struct KeyedLocks([Mutex<()>; 64]);
-
-impl Default for KeyedLocks {
-    fn default() -> Self {
-        KeyedLocks(std::array::from_fn(|_| Mutex::new(())))
-    }
+/// Locks by key within one scope (e.g. the S3 door's multipart uploads), held by the
+/// store's coordinator: see [`Store::keyed_locks`].
+#[derive(Clone)]
+pub struct KeyedLocks {
+    coord: Arc<dyn Coordinator>,
+    scope: String,
 }
 
 impl KeyedLocks {
-    /// Holds the lock of `key`.
-    pub fn lock(&self, key: &str) -> MutexGuard<'_, ()> {
-        let h = key
-            .bytes()
-            .fold(0usize, |a, b| a.wrapping_mul(31).wrapping_add(b as usize));
-        self.0[h % 64].lock().unwrap_or_else(|p| p.into_inner())
+    /// Holds the lock of `key` until the guard is dropped.
+    pub fn lock(&self, key: &str) -> KeyGuard<'_> {
+        self.coord.lock_key(&self.scope, key)
     }
 }
 
@@ -68,6 +65,15 @@ impl Home {
 }
 
 impl Store {
+    /// The keyed locks of `scope` (each door names its own): two holders of one key in
+    /// one scope exclude each other, in every process that shares the store.
+    pub fn keyed_locks(&self, scope: &str) -> KeyedLocks {
+        KeyedLocks {
+            coord: self.inner.coord.clone(),
+            scope: scope.to_owned(),
+        }
+    }
+
     /// Purges the uploads older than `age` in every home whose name starts with `prefix`,
     /// each under its lock in `locks`. `started` says when an upload last showed life
     /// (creation, or its latest piece). Returns how many were removed.

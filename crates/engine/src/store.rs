@@ -1,9 +1,13 @@
 //! [`Store`]: opening a data directory and the shared state behind every handle.
 //!
 //! Data directory layout (see `docs/design/on-disk-format.md`):
-//! `lock` (held exclusively while a store is open for writing; read-only opens take none),
-//! `meta.sqlite` (+ WAL), `packs/`.
+//! `lock` (held exclusively while a store is open for writing — by its
+//! [`LocalCoordinator`]; read-only opens take none), `meta.sqlite` (+ WAL), `packs/`.
+//!
+//! [`Store::open`] builds today's parts (SQLite, local packs, the in-process coordinator);
+//! [`Store::from_parts`] takes any implementations of the three seams.
 
+use crate::coord::{Coordinator, LocalCoordinator};
 use crate::error::{EngineError, EngineResult};
 use crate::home::Home;
 use crate::pins::Pins;
@@ -13,7 +17,7 @@ use nas_chunker::ChunkerParams;
 use nas_codec::Compression;
 use nas_meta::{HomeRecord, MetaStore, SqliteMeta};
 use std::collections::HashMap;
-use std::fs::{self, File, OpenOptions};
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -25,7 +29,8 @@ pub struct StoreOptions {
     /// Pack files are sealed at about this size.
     pub pack_size: u64,
     /// Failures to inject at the pack store's system calls (tests of a failing disk;
-    /// `None` in production). See [`nas_blob::FaultPlan`].
+    /// `None` in production). See [`nas_blob::FaultPlan`]. Like `pack_size`, used only
+    /// by [`Store::open`], which opens the pack store.
     pub faults: Option<Arc<nas_blob::FaultPlan>>,
     /// Bytes new data leaves free on the data directory's file system, so that metadata
     /// writes (deletes, trash purges, GC) always find room: a write that would go below it
@@ -51,35 +56,31 @@ impl Default for StoreOptions {
 pub(crate) struct Inner {
     pub dir: PathBuf,
     pub meta: Arc<dyn MetaStore>,
-    pub blobs: Box<dyn BlobStore>,
+    pub blobs: Arc<dyn BlobStore>,
     pub chunker: ChunkerParams,
     pub compression: Compression,
+    /// Coordination with other handles and processes sharing the data (pins, keyed locks,
+    /// hints, small state): see [`crate::coord`].
+    pub coord: Arc<dyn Coordinator>,
+    /// The engine's handle on the coordinator's pins.
     pub pins: Pins,
     /// One GC (or compaction) at a time.
     pub gc_lock: Mutex<()>,
     /// Group commit of concurrent writes (the committer thread).
     pub commits: crate::group_commit::CommitQueue,
-    /// Serializes WebDAV lock check-then-insert.
-    pub lock_guard: Arc<Mutex<()>>,
-    /// Whether any WebDAV lock may exist (see `LockTable::list`).
-    pub locks_maybe_any: Arc<Mutex<crate::accounts::LockHint>>,
-    /// Whether any dead property may exist (`None`: not checked yet). Becomes true on the
-    /// first PROPPATCH set; lets a PROPFIND skip a query per entry on stores without any.
-    pub props_maybe_any: Mutex<Option<bool>>,
     /// Homes by name. A home's id and root never change and homes are never deleted, so
     /// the first lookup stays true (saves a query on every request).
     pub homes: Mutex<HashMap<String, HomeRecord>>,
     /// Opened with [`Store::open_read_only`]: every write fails, no home is created.
     pub read_only: bool,
-    /// The data directory's lock (`None` for a read-only open, which takes none).
-    _lock: Option<File>,
 }
 
-/// What opening a store found: its metadata, its chunk storage and their settings (the
-/// seam a constructor over other implementations will take).
+/// What opening a store found: its metadata, its chunk storage, its coordinator and
+/// their settings.
 struct Opened {
     meta: Arc<dyn MetaStore>,
-    blobs: Box<dyn BlobStore>,
+    blobs: Arc<dyn BlobStore>,
+    coord: Arc<dyn Coordinator>,
     chunker: ChunkerParams,
     compression: Compression,
 }
@@ -101,17 +102,32 @@ fn compression_name(c: Compression) -> String {
     }
 }
 
-fn take_lock(dir: &Path) -> EngineResult<File> {
-    let f = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(dir.join("lock"))?;
-    match f.try_lock() {
-        Ok(()) => Ok(f),
-        Err(std::fs::TryLockError::WouldBlock) => Err(EngineError::Locked(dir.to_path_buf())),
-        Err(std::fs::TryLockError::Error(e)) => Err(e.into()),
+/// The chunker and compression of a writable store: as its settings say, or (on a new
+/// store) the defaults and `opts`, written down.
+fn writable_settings(
+    meta: &dyn MetaStore,
+    opts: &StoreOptions,
+) -> EngineResult<(ChunkerParams, Compression)> {
+    let chunker = match meta.setting(SETTING_CHUNKER)? {
+        Some(s) => parse_chunker(&s)?,
+        None => {
+            let p = ChunkerParams::DEFAULT;
+            meta.set_setting(SETTING_CHUNKER, &format!("{},{},{}", p.min, p.avg, p.max))?;
+            p
+        }
+    };
+    let stored = meta
+        .setting(SETTING_COMPRESSION)?
+        .and_then(|s| Compression::parse(&s));
+    let compression = match (opts.compression, stored) {
+        (Some(c), _) => c,
+        (None, Some(c)) => c,
+        (None, None) => Compression::Lz4,
+    };
+    if stored.is_none() {
+        meta.set_setting(SETTING_COMPRESSION, &compression_name(compression))?;
     }
+    Ok((chunker, compression))
 }
 
 impl Store {
@@ -119,36 +135,44 @@ impl Store {
     /// [`EngineError::Locked`] when another process has it open.
     pub fn open(dir: &Path, opts: StoreOptions) -> EngineResult<Store> {
         fs::create_dir_all(dir)?;
-        let lock = take_lock(dir)?;
+        let coord = LocalCoordinator::lock_dir(dir)?;
         let meta = SqliteMeta::open(&dir.join("meta.sqlite"))?;
-        let chunker = match meta.setting(SETTING_CHUNKER)? {
-            Some(s) => parse_chunker(&s)?,
-            None => {
-                let p = ChunkerParams::DEFAULT;
-                meta.set_setting(SETTING_CHUNKER, &format!("{},{},{}", p.min, p.avg, p.max))?;
-                p
-            }
-        };
-        let stored = meta
-            .setting(SETTING_COMPRESSION)?
-            .and_then(|s| Compression::parse(&s));
-        let compression = match (opts.compression, stored) {
-            (Some(c), _) => c,
-            (None, Some(c)) => c,
-            (None, None) => Compression::Lz4,
-        };
-        if stored.is_none() {
-            meta.set_setting(SETTING_COMPRESSION, &compression_name(compression))?;
-        }
+        let (chunker, compression) = writable_settings(&meta, &opts)?;
         let blobs = LocalPackStore::open_with_faults(dir, opts.pack_size, opts.faults.clone())?
             .with_reserve(opts.reserve);
         let opened = Opened {
             meta: Arc::new(meta),
-            blobs: Box::new(blobs),
+            blobs: Arc::new(blobs),
+            coord: Arc::new(coord),
             chunker,
             compression,
         };
-        Store::assemble(dir, opened, Some(lock))
+        Store::assemble(dir, opened, false)
+    }
+
+    /// A writable store over given parts: its metadata, its chunk storage and the
+    /// coordinator it shares them through (holding whatever exclusive right the parts
+    /// need — for local parts, [`LocalCoordinator::lock_dir`]). `dir` is where the store
+    /// keeps local files (readiness probes; the local coordinator's small state). The
+    /// settings are read from `meta` (a new store gets the defaults and
+    /// `opts.compression`); `opts.pack_size` and `opts.faults` are the blob store's
+    /// business and unused here.
+    pub fn from_parts(
+        dir: &Path,
+        meta: Arc<dyn MetaStore>,
+        blobs: Arc<dyn BlobStore>,
+        coord: Arc<dyn Coordinator>,
+        opts: &StoreOptions,
+    ) -> EngineResult<Store> {
+        let (chunker, compression) = writable_settings(meta.as_ref(), opts)?;
+        let opened = Opened {
+            meta,
+            blobs,
+            coord,
+            chunker,
+            compression,
+        };
+        Store::assemble(dir, opened, false)
     }
 
     /// Opens an existing store read-only, without its lock: alongside a running server
@@ -176,16 +200,16 @@ impl Store {
         let blobs = LocalPackStore::open(dir, StoreOptions::default().pack_size)?;
         let opened = Opened {
             meta: Arc::new(meta),
-            blobs: Box::new(blobs),
+            blobs: Arc::new(blobs),
+            coord: Arc::new(LocalCoordinator::unlocked(dir)),
             chunker,
             compression,
         };
-        Store::assemble(dir, opened, None)
+        Store::assemble(dir, opened, true)
     }
 
-    /// The shared state around opened metadata and chunk storage; `lock` is the data
-    /// directory's lock (`None`: a read-only open, which writes nothing).
-    fn assemble(dir: &Path, o: Opened, lock: Option<File>) -> EngineResult<Store> {
+    /// The shared state around opened parts (`read_only`: every write fails).
+    fn assemble(dir: &Path, o: Opened, read_only: bool) -> EngineResult<Store> {
         Ok(Store {
             inner: Arc::new(Inner {
                 dir: dir.to_path_buf(),
@@ -193,15 +217,12 @@ impl Store {
                 blobs: o.blobs,
                 chunker: o.chunker,
                 compression: o.compression,
-                pins: Pins::default(),
+                pins: Pins::new(o.coord.clone()),
+                coord: o.coord,
                 gc_lock: Mutex::new(()),
                 commits: crate::group_commit::CommitQueue::start()?,
-                lock_guard: Arc::default(),
-                locks_maybe_any: Arc::default(),
-                props_maybe_any: Mutex::new(None),
                 homes: Mutex::default(),
-                read_only: lock.is_none(),
-                _lock: lock,
+                read_only,
             }),
         })
     }
@@ -222,6 +243,12 @@ impl Store {
     /// The data directory.
     pub fn dir(&self) -> &Path {
         &self.inner.dir
+    }
+
+    /// The coordinator this store shares its data through (for the doors' small state:
+    /// the REST token secret and sessions).
+    pub fn coordinator(&self) -> &Arc<dyn Coordinator> {
+        &self.inner.coord
     }
 
     /// Packs retired since the store was opened after a failed write or fsync: non-zero

@@ -18,6 +18,8 @@
 //! assert_eq!(meta.child(home.root, "docs").unwrap().unwrap().id, docs.id);
 //! ```
 
+#[cfg(feature = "conformance")]
+pub mod conformance;
 mod extents;
 mod records;
 mod sqlite;

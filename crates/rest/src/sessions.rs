@@ -1,21 +1,23 @@
-//! Sign-in sessions of the REST door, persisted in the data directory so that a logout
-//! (a revoked session) survives a restart.
+//! Sign-in sessions of the REST door, persisted by the store's coordinator so that a
+//! logout (a revoked session) survives a restart.
 //!
 //! Every token names a session id; a token is accepted only while its session exists.
-//! Login adds a session, logout removes it, expired sessions are dropped whenever the file
-//! is rewritten. The file `rest-sessions.json` (mode 0600) is rewritten whole and
-//! atomically (temporary file, fsync, rename, fsync of the folder): after a crash it holds
-//! the old or the new table, never a mix. See `docs/design/rest-sessions.md`.
+//! Login adds a session, logout removes it, expired sessions are dropped whenever the
+//! table is rewritten. The table is one small document, `rest-sessions.json`, replaced
+//! whole and atomically ([`Coordinator::store_state`]; locally a file of mode 0600 written
+//! to a temporary file, fsynced, renamed, the folder fsynced): after a crash it holds the
+//! old or the new table, never a mix. See `docs/design/rest-sessions.md`.
+//!
+//! The in-memory copy is the truth while one process changes the table (today's
+//! deployment); cluster mode (issue 17) must re-read it, or keep sessions in the shared
+//! database, before it lets two servers change it (see `docs/design/coordination.md`).
 
+use nas_engine::Coordinator;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use std::fs::{self, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
-use std::sync::{Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
-/// File of the session table inside the data directory.
+/// Name of the session table (locally, its file inside the data directory).
 pub const SESSIONS_FILE: &str = "rest-sessions.json";
 const FORMAT: u32 = 1;
 /// Sessions kept per user: a new sign-in beyond this ends the user's oldest session, so a
@@ -65,37 +67,35 @@ struct OnDisk {
 
 /// The session table: in memory, written through to disk on every change. Checks read
 /// the in-memory table and never wait for a change's fsync.
-#[derive(Debug)]
 pub struct Sessions {
-    path: PathBuf,
+    coord: Arc<dyn Coordinator>,
     table: RwLock<HashMap<String, Session>>,
     /// Serializes changes (read, write the file, swap) so none is lost.
     writer: Mutex<()>,
 }
 
 impl Sessions {
-    /// Loads the table of `dir` (empty when there is no file yet).
-    pub fn load(dir: &Path) -> std::io::Result<Sessions> {
-        let path = dir.join(SESSIONS_FILE);
-        let table = match fs::read(&path) {
-            Ok(b) => {
+    /// Loads the table kept by `coord` (empty when there is none yet).
+    pub fn load(coord: Arc<dyn Coordinator>) -> std::io::Result<Sessions> {
+        let table = match coord.load_state(SESSIONS_FILE)? {
+            Some(b) => {
                 let d: OnDisk = serde_json::from_slice(&b).map_err(|e| {
-                    std::io::Error::other(format!("{} is damaged: {e}", path.display()))
+                    std::io::Error::other(format!(
+                        "the session table {SESSIONS_FILE} is damaged: {e}"
+                    ))
                 })?;
                 if d.format != FORMAT {
                     return Err(std::io::Error::other(format!(
-                        "{}: unknown format {}",
-                        path.display(),
+                        "{SESSIONS_FILE}: unknown format {}",
                         d.format
                     )));
                 }
                 d.sessions
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => HashMap::new(),
-            Err(e) => return Err(e),
+            None => HashMap::new(),
         };
         Ok(Sessions {
-            path,
+            coord,
             table: RwLock::new(table),
             writer: Mutex::new(()),
         })
@@ -193,20 +193,7 @@ impl Sessions {
             sessions: sessions.clone(),
         })
         .map_err(std::io::Error::other)?;
-        let tmp = self.path.with_extension("json.tmp");
-        let _ = fs::remove_file(&tmp);
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        f.write_all(&json)?;
-        f.sync_all()?;
-        fs::rename(&tmp, &self.path)?;
-        if let Some(dir) = self.path.parent() {
-            fs::File::open(dir)?.sync_all()?;
-        }
-        Ok(())
+        self.coord.store_state(SESSIONS_FILE, &json)
     }
 }
 
@@ -214,6 +201,11 @@ impl Sessions {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use nas_engine::LocalCoordinator;
+
+    fn load(dir: &std::path::Path) -> Sessions {
+        Sessions::load(Arc::new(LocalCoordinator::unlocked(dir))).unwrap()
+    }
 
     fn s(user: &str, expires: i64) -> Session {
         Session {
@@ -228,24 +220,24 @@ mod tests {
     #[test]
     fn sessions_persist_and_expire() {
         let dir = tempfile::tempdir().unwrap();
-        let t = Sessions::load(dir.path()).unwrap();
+        let t = load(dir.path());
         t.insert("a".into(), s("alice", 100), 10).unwrap();
         t.insert("b".into(), s("bob", 100), 10).unwrap();
         t.insert("c".into(), s("alice", 20), 10).unwrap();
         assert!(t.remove("b", 10).unwrap());
         assert!(!t.remove("b", 10).unwrap());
-        let again = Sessions::load(dir.path()).unwrap();
+        let again = load(dir.path());
         assert_eq!(again.get("a", 10), Some(s("alice", 100)));
         assert_eq!(again.get("b", 10), None, "a logout survives a reload");
         assert_eq!(again.get("c", 30), None, "expired");
         again.remove_user("alice", 10).unwrap();
-        assert_eq!(Sessions::load(dir.path()).unwrap().get("a", 10), None);
+        assert_eq!(load(dir.path()).get("a", 10), None);
     }
 
     #[test]
     fn refresh_generations_rotate_and_a_replay_ends_the_session() {
         let dir = tempfile::tempdir().unwrap();
-        let t = Sessions::load(dir.path()).unwrap();
+        let t = load(dir.path());
         t.insert("a".into(), s("alice", 100), 10).unwrap();
         assert_eq!(
             t.rotate("a", 0, 10).unwrap(),
@@ -254,7 +246,7 @@ mod tests {
                 expires: 100
             }
         );
-        let again = Sessions::load(dir.path()).unwrap();
+        let again = load(dir.path());
         assert_eq!(again.get("a", 10).unwrap().refresh, 1, "durable");
         assert_eq!(
             again.rotate("a", 1, 10).unwrap(),
@@ -266,13 +258,13 @@ mod tests {
         assert_eq!(again.rotate("a", 1, 10).unwrap(), Rotation::Reused);
         assert_eq!(again.get("a", 10), None, "a replay ends the session");
         assert_eq!(again.rotate("a", 2, 10).unwrap(), Rotation::Gone);
-        assert_eq!(Sessions::load(dir.path()).unwrap().get("a", 10), None);
+        assert_eq!(load(dir.path()).get("a", 10), None);
     }
 
     #[test]
     fn a_user_keeps_at_most_max_per_user_sessions_the_newest() {
         let dir = tempfile::tempdir().unwrap();
-        let t = Sessions::load(dir.path()).unwrap();
+        let t = load(dir.path());
         t.insert("bob".into(), s("bob", 1000), 0).unwrap();
         for i in 0..=MAX_PER_USER as i64 {
             let mut x = s("alice", 1000);

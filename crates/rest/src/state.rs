@@ -86,15 +86,16 @@ fn new_sid() -> String {
 
 impl RestState {
     /// State over a store and the server's authenticator. Loads (or on first start
-    /// creates) the signing secret and the session table in the store's data directory.
+    /// creates) the signing secret and the session table, kept by the store's coordinator.
     /// `trusted_proxies` are peers whose `X-Forwarded-For` names the real client.
     pub fn new(
         store: Store,
         auth: Arc<Authenticator>,
         trusted_proxies: Vec<IpAddr>,
     ) -> std::io::Result<RestState> {
-        let signer = Signer::load_or_create(store.dir())?;
-        let sessions = Sessions::load(store.dir())?;
+        let signer = Signer::load_or_create(store.coordinator().as_ref())?;
+        let sessions = Sessions::load(store.coordinator().clone())?;
+        let tus_locks = store.keyed_locks("tus-uploads");
         Ok(RestState {
             inner: Arc::new(Shared {
                 store,
@@ -102,7 +103,7 @@ impl RestState {
                 signer,
                 sessions,
                 trusted_proxies,
-                tus_locks: UploadLocks::default(),
+                tus_locks,
                 upload_expiry_secs: AtomicU64::new(0),
             }),
             workers: None,

@@ -1,5 +1,6 @@
-//! Signed tokens: the per-install secret (created randomly on first start, kept in the data
-//! directory with mode 0600, never logged) and HMAC-SHA256 signing and checking.
+//! Signed tokens: the per-install secret (created randomly on first start and kept by the
+//! store's coordinator — today a file of the data directory with mode 0600 —, never
+//! logged) and HMAC-SHA256 signing and checking.
 //!
 //! A token is `snt1.<claims>.<mac>`: `claims` is base64url JSON ([`Claims`]), `mac` the
 //! base64url HMAC-SHA256 of `snt1.<claims>` under the secret. The `kind` claim keeps access
@@ -11,11 +12,8 @@ use crate::error::{RestError, RestResult};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use hmac::{KeyInit, Mac};
+use nas_engine::Coordinator;
 use serde::{Deserialize, Serialize};
-use std::fs::{self, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-use std::path::Path;
 
 type HmacSha256 = hmac::Hmac<sha2::Sha256>;
 
@@ -69,37 +67,13 @@ impl std::fmt::Debug for Signer {
 }
 
 impl Signer {
-    /// Loads the secret of `dir`, creating it (32 random bytes, mode 0600, written to a
-    /// temporary file, synced, then renamed into place) on first start.
-    pub fn load_or_create(dir: &Path) -> std::io::Result<Signer> {
-        let path = dir.join(SECRET_FILE);
-        if !path.exists() {
-            let mut key = [0u8; SECRET_LEN];
-            rand::fill(&mut key);
-            let tmp = dir.join(format!("{SECRET_FILE}.tmp"));
-            let _ = fs::remove_file(&tmp);
-            let mut f = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&tmp)?;
-            f.write_all(&key)?;
-            f.sync_all()?;
-            fs::rename(&tmp, &path)?;
-            fs::File::open(dir)?.sync_all()?;
-        }
-        let meta = fs::metadata(&path)?;
-        if meta.permissions().mode() & 0o077 != 0 {
-            fs::set_permissions(&path, fs::Permissions::from_mode(0o600))?;
-        }
-        let bytes = fs::read(&path)?;
-        let key: [u8; SECRET_LEN] = bytes.as_slice().try_into().map_err(|_| {
-            std::io::Error::other(format!(
-                "{} is damaged (expected {SECRET_LEN} bytes); delete it to sign everyone out",
-                path.display()
-            ))
-        })?;
-        Ok(Signer { key })
+    /// Loads the install's secret ([`SECRET_FILE`]) from the store's coordinator, which
+    /// creates it on first start (32 random bytes; locally a file of mode 0600, written
+    /// to a temporary file, synced, then renamed into place).
+    pub fn load_or_create(coord: &dyn Coordinator) -> std::io::Result<Signer> {
+        Ok(Signer {
+            key: coord.secret(SECRET_FILE)?,
+        })
     }
 
     fn mac(&self) -> RestResult<HmacSha256> {
@@ -142,6 +116,9 @@ impl Signer {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use nas_engine::LocalCoordinator;
+    use std::fs;
+    use std::os::unix::fs::PermissionsExt;
 
     fn claims(kind: Kind, exp: i64) -> Claims {
         Claims {
@@ -157,7 +134,8 @@ mod tests {
     #[test]
     fn tokens_round_trip_and_tampering_is_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let s = Signer::load_or_create(dir.path()).unwrap();
+        let local = |d: &std::path::Path| LocalCoordinator::unlocked(d);
+        let s = Signer::load_or_create(&local(dir.path())).unwrap();
         let mode = fs::metadata(dir.path().join(SECRET_FILE))
             .unwrap()
             .permissions()
@@ -167,9 +145,9 @@ mod tests {
         assert_eq!(s.verify(&t, 50).unwrap(), claims(Kind::Access, 100));
         assert!(s.verify(&t, 100).is_err(), "expired");
         // a token signed by another install is refused; the same install's secret is kept
-        let other = Signer::load_or_create(tempfile::tempdir().unwrap().path()).unwrap();
+        let other = Signer::load_or_create(&local(tempfile::tempdir().unwrap().path())).unwrap();
         assert!(other.verify(&t, 50).is_err());
-        let again = Signer::load_or_create(dir.path()).unwrap();
+        let again = Signer::load_or_create(&local(dir.path())).unwrap();
         assert!(again.verify(&t, 50).is_ok());
         // changing the claims breaks the signature
         let (head, sig) = t.rsplit_once('.').unwrap();

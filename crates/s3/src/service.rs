@@ -24,10 +24,11 @@ impl NasS3 {
     /// The door over `store`.
     pub fn new(store: Store) -> Self {
         let accounts = store.accounts();
+        let uploads = Arc::new(store.keyed_locks("s3-uploads"));
         NasS3 {
             store,
             accounts,
-            uploads: Arc::default(),
+            uploads,
         }
     }
 

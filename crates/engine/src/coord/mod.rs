@@ -1,0 +1,101 @@
+//! The coordination seam: everything that today assumes one process owns the data
+//! directory, behind one trait, so that cluster mode (issue 17) can move it into the
+//! shared database or a message bus without touching the engine or the doors.
+//!
+//! A [`Coordinator`] provides:
+//! - **pins** ([`Coordinator::pin_chunks`], [`Coordinator::unpin`],
+//!   [`Coordinator::pin_section`]): what a write in flight relies on, which GC must not
+//!   free (see the pin rules in `pins.rs` and invariants 3 and 4 of ARCHITECTURE.md);
+//! - **ownership** of the data: holding a coordinator made by
+//!   [`LocalCoordinator::lock_dir`] is holding the data directory's exclusive lock;
+//! - **keyed locks** ([`Coordinator::lock_key`]): mutual exclusion per (scope, key) — S3
+//!   multipart completion/abort/expiry, tus completion/termination/expiry, WebDAV lock
+//!   check-then-insert;
+//! - **absence hints** ([`Coordinator::hint`]): "no WebDAV lock / no dead property can
+//!   exist", which spare a query per PROPFIND entry;
+//! - **small state** kept outside the metadata database ([`Coordinator::secret`],
+//!   [`Coordinator::load_state`], [`Coordinator::store_state`]): the REST door's token
+//!   secret and session table.
+//!
+//! [`LocalCoordinator`] is today's in-process implementation. What each piece guarantees,
+//! and what a multi-node implementation must provide, is in `docs/design/coordination.md`.
+
+mod local;
+
+pub use local::LocalCoordinator;
+
+use nas_types::{ChunkId, PackId};
+
+/// The pin set as seen while the pin lock is held (see [`Coordinator::pin_section`]).
+pub trait PinSection {
+    /// Pins a pack: a frame was just appended to it and is not committed yet.
+    fn pin_pack(&mut self, pack: PackId);
+    /// Whether a chunk is pinned (GC must not delete its index row).
+    fn chunk_pinned(&self, id: &ChunkId) -> bool;
+    /// Whether a pack holds uncommitted frames (GC must not delete it).
+    fn pack_pinned(&self, pack: PackId) -> bool;
+}
+
+/// Held while a keyed lock is held; dropping it releases the lock.
+#[must_use = "the lock is released when the guard is dropped"]
+pub struct KeyGuard<'a>(#[allow(dead_code)] Box<dyn Send + 'a>);
+
+impl<'a> KeyGuard<'a> {
+    /// Wraps what releases the lock when dropped.
+    pub fn new(release: impl Send + 'a) -> KeyGuard<'a> {
+        KeyGuard(Box::new(release))
+    }
+}
+
+/// A fact that is usually "nothing of this kind exists", cached so that readers can skip
+/// a query. Only this process's own writes set it to "some may exist".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Hint {
+    /// Whether any WebDAV lock may exist.
+    Locks,
+    /// Whether any dead property may exist.
+    DeadProps,
+}
+
+/// What a hint says now.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HintState {
+    /// `Some(false)`: none exists; `Some(true)`: some may; `None`: unknown (ask the database).
+    pub known: Option<bool>,
+    /// Raised by every [`Coordinator::note_created`]: an answer computed from a read that
+    /// began before a creation must not be recorded ([`Coordinator::settle_hint`]).
+    pub generation: u64,
+}
+
+/// Coordination of the processes (one today) that share a store. Implementations are
+/// shared by every handle of a store (`Send + Sync`) and must never lose a pin or let two
+/// holders of one key lock in at once. See the module documentation.
+pub trait Coordinator: Send + Sync {
+    /// Pins chunk ids (counted: pinning twice needs two unpins). Taken by a writer before
+    /// it looks a chunk up for dedup, held until its commit or abort.
+    fn pin_chunks(&self, ids: &mut dyn ExactSizeIterator<Item = &ChunkId>);
+    /// Releases chunk pins and pack pins taken by one writer.
+    fn unpin(&self, chunks: &mut dyn Iterator<Item = &ChunkId>, packs: &[PackId]);
+    /// Takes the pin lock until the section is dropped: a writer appends a frame and pins
+    /// its pack inside it; GC checks pins and deletes rows or packs inside it. No pin can
+    /// be taken while a section is open.
+    fn pin_section(&self) -> Box<dyn PinSection + '_>;
+    /// Holds the lock of `key` within `scope` until the guard is dropped; waits while
+    /// another holder (in this process or, for a multi-node implementation, in any) has it.
+    fn lock_key(&self, scope: &str, key: &str) -> KeyGuard<'_>;
+    /// What the hint says now.
+    fn hint(&self, hint: Hint) -> HintState;
+    /// Records whether anything of the kind exists, as read by a query that began when the
+    /// hint was at `generation`; ignored if something was created since.
+    fn settle_hint(&self, hint: Hint, generation: u64, any: bool);
+    /// Something of the kind was just created (before the write that stores it).
+    fn note_created(&self, hint: Hint);
+    /// The store's 32-byte secret called `name`, made (from the system's random source) and
+    /// kept durably on first use; the same bytes for every later call and every process.
+    fn secret(&self, name: &str) -> std::io::Result<[u8; 32]>;
+    /// The small document called `name` (`None` until first stored).
+    fn load_state(&self, name: &str) -> std::io::Result<Option<Vec<u8>>>;
+    /// Replaces the document called `name`, atomically (a reader or a crash sees the old or
+    /// the new bytes, never a mix) and durably (when this returns).
+    fn store_state(&self, name: &str, bytes: &[u8]) -> std::io::Result<()>;
+}

@@ -1,0 +1,173 @@
+//! Chunk-index checks: reference counts through every path that adds or drops one, GC's
+//! candidates and deletion, lookups, compaction's relocation, pack usage and totals.
+
+use super::{chunk, commit, refs};
+use crate::{ChunkRecord, ChunkRow, MetaStore};
+use nas_blob::BlobLocation;
+use nas_types::PackId;
+
+/// References follow commits, copies, version deletion, restores and trash purges; an
+/// unreferenced chunk is a GC candidate until deleted.
+pub fn refs_follow_versions_copies_and_purges(m: &dyn MetaStore) {
+    let h = m.create_home("h", "h", 0).unwrap();
+    let a = commit(m, h.root, "a", &[chunk(1), chunk(2)]);
+    commit(m, h.root, "a", &[chunk(2), chunk(3)]);
+    let all = |m: &dyn MetaStore| (refs(m, 1), refs(m, 2), refs(m, 3));
+    assert_eq!(all(m), (Some(1), Some(2), Some(1)));
+    let copy = m.copy(a.node, h.root, "b", None, 7).unwrap();
+    assert_eq!(copy.head.as_ref().unwrap().num.0, 1);
+    assert_eq!(all(m), (Some(1), Some(3), Some(2)));
+    m.delete_version(a.node, nas_types::VersionNum(1)).unwrap();
+    assert_eq!(all(m), (Some(0), Some(2), Some(2)));
+    let t = m.trash(a.node, "/a", 9).unwrap();
+    assert_eq!(
+        all(m),
+        (Some(0), Some(2), Some(2)),
+        "the trash keeps references"
+    );
+    m.trash_purge(t.id).unwrap();
+    assert_eq!(all(m), (Some(0), Some(1), Some(1)));
+    let un = m.unreferenced_chunks(ChunkRow(0), 10).unwrap();
+    assert_eq!(un.iter().map(|c| c.id).collect::<Vec<_>>(), [chunk(1).id]);
+    let gone = m.delete_unreferenced(&[un[0].row], &|_| false).unwrap();
+    assert_eq!(gone, un);
+    assert_eq!(refs(m, 1), None);
+    // a chunk back after its deletion is stored anew
+    commit(m, h.root, "again", &[chunk(1)]);
+    assert_eq!(refs(m, 1), Some(1));
+}
+
+/// A chunk is found by content id and by row, rows map back to ids in order, a pack lists
+/// its chunks by offset, and a chunk given as new twice keeps its first location.
+pub fn chunks_are_found_by_id_row_and_pack(m: &dyn MetaStore) {
+    let h = m.create_home("c", "c", 0).unwrap();
+    commit(m, h.root, "f", &[chunk(2), chunk(1)]);
+    let mut dup = chunk(1);
+    dup.loc.offset = 5_000; // written again by a racing writer: the index keeps one
+    commit(m, h.root, "g", &[dup]);
+    let one = m.find_chunk(&chunk(1).id).unwrap().unwrap();
+    assert_eq!(
+        (one.loc, one.raw_len, one.codec, one.refs),
+        (chunk(1).loc, 1, 0, 2)
+    );
+    let two = m.find_chunk(&chunk(2).id).unwrap().unwrap();
+    assert_eq!(m.chunk(one.row).unwrap(), Some(one));
+    assert_eq!(m.chunk(ChunkRow(i64::MAX - 1)).unwrap(), None);
+    assert!(m.find_chunk(&chunk(9).id).unwrap().is_none());
+    let got = m
+        .chunk_ids(&[two.row, ChunkRow(i64::MAX - 1), one.row])
+        .unwrap();
+    assert_eq!(got, vec![Some(chunk(2).id), None, Some(chunk(1).id)]);
+    let in_pack: Vec<_> = m
+        .chunks_in_pack(PackId(1))
+        .unwrap()
+        .iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(in_pack, [chunk(1).id, chunk(2).id], "by offset");
+    assert!(m.chunks_in_pack(PackId(2)).unwrap().is_empty());
+    let mut every = Vec::new();
+    m.for_each_chunk(&mut |c| {
+        every.push(c.id);
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(every.len(), 2);
+}
+
+fn unreferenced(m: &dyn MetaStore, n: std::ops::Range<u32>) -> Vec<ChunkRecord> {
+    let h = m.create_home("u", "u", 0).unwrap();
+    for i in n.clone() {
+        let v = commit(m, h.root, &format!("f{i}"), &[chunk(i)]);
+        let t = m.trash(v.node, "/f", 1).unwrap();
+        m.trash_purge(t.id).unwrap();
+    }
+    let all = m.unreferenced_chunks(ChunkRow(0), 1000).unwrap();
+    assert_eq!(all.len(), n.len());
+    all
+}
+
+/// Unreferenced chunks page by row; deletion skips what `keep` protects and what gained a
+/// reference meanwhile, and returns what it deleted.
+pub fn unreferenced_chunks_page_and_deletion_honours_keep(m: &dyn MetaStore) {
+    let all = unreferenced(m, 1..6);
+    assert!(all.windows(2).all(|w| w[0].row < w[1].row), "by row");
+    assert!(all.iter().all(|c| c.refs == 0));
+    let first = m.unreferenced_chunks(ChunkRow(0), 2).unwrap();
+    assert_eq!(first, all[..2]);
+    let next = m.unreferenced_chunks(first[1].row, 2).unwrap();
+    assert_eq!(next, all[2..4]);
+    assert_eq!(m.unreferenced_chunks(all[4].row, 2).unwrap(), []);
+    // chunk 2 is kept (pinned), chunk 3 is referenced again before the delete
+    let h = m.home("u").unwrap().unwrap();
+    commit(m, h.root, "back", &[chunk(3)]);
+    let rows: Vec<_> = all.iter().map(|c| c.row).collect();
+    let kept = chunk(2).id;
+    let deleted = m.delete_unreferenced(&rows, &|id| *id == kept).unwrap();
+    let ids: Vec<_> = deleted.iter().map(|c| c.id).collect();
+    assert_eq!(ids, [chunk(1).id, chunk(4).id, chunk(5).id]);
+    assert_eq!((refs(m, 2), refs(m, 3)), (Some(0), Some(1)));
+    assert_eq!(m.delete_unreferenced(&rows, &|_| false).unwrap().len(), 1);
+    assert_eq!(m.delete_unreferenced(&rows, &|_| false).unwrap(), []);
+}
+
+/// `relocate` moves chunks to new locations at once; pack usage counts frames and their
+/// stored bytes per pack.
+pub fn relocation_moves_chunks_between_packs(m: &dyn MetaStore) {
+    let h = m.create_home("h", "h", 0).unwrap();
+    commit(m, h.root, "f", &[chunk(1), chunk(2), chunk(3)]);
+    let usage = m.pack_usage().unwrap();
+    assert_eq!(usage.len(), 1);
+    assert_eq!(
+        (usage[0].pack, usage[0].chunks, usage[0].live_bytes),
+        (PackId(1), 3, 21)
+    );
+    let (one, two) = (
+        m.find_chunk(&chunk(1).id).unwrap().unwrap(),
+        m.find_chunk(&chunk(2).id).unwrap().unwrap(),
+    );
+    let to = |offset| BlobLocation {
+        pack: PackId(2),
+        offset,
+        len: 9,
+    };
+    m.relocate(&[(one.row, to(0)), (two.row, to(9))]).unwrap();
+    let moved = m.find_chunk(&chunk(2).id).unwrap().unwrap();
+    assert_eq!((moved.row, moved.loc, moved.refs), (two.row, to(9), 1));
+    let mut usage = m.pack_usage().unwrap();
+    usage.sort_by_key(|u| u.pack);
+    let got: Vec<_> = usage
+        .iter()
+        .map(|u| (u.pack.0, u.chunks, u.live_bytes))
+        .collect();
+    assert_eq!(got, [(1, 1, 7), (2, 2, 18)]);
+    let in2: Vec<_> = m
+        .chunks_in_pack(PackId(2))
+        .unwrap()
+        .iter()
+        .map(|c| c.row)
+        .collect();
+    assert_eq!(in2, [one.row, two.row]);
+    m.relocate(&[]).unwrap();
+}
+
+/// Totals: live files and folders (roots and the trash excluded), every version's bytes,
+/// the head bytes of live files, chunks and trash entries.
+pub fn stats_count_live_files_and_every_version(m: &dyn MetaStore) {
+    let empty = m.stats().unwrap();
+    assert_eq!(empty, crate::MetaStats::default());
+    let h = m.create_home("h", "h", 0).unwrap();
+    let d = m.mkdir(h.root, "d", 0).unwrap();
+    commit(m, d.id, "f", &[chunk(1), chunk(2)]);
+    commit(m, d.id, "f", &[chunk(2)]);
+    let g = commit(m, h.root, "g", &[chunk(3), chunk(4), chunk(5)]);
+    m.trash(g.node, "/g", 1).unwrap();
+    let s = m.stats().unwrap();
+    assert_eq!((s.files, s.dirs, s.versions), (1, 1, 3));
+    assert_eq!((s.logical_bytes, s.current_bytes), (2 + 1 + 3, 1));
+    assert_eq!(
+        (s.chunks, s.chunk_raw_bytes, s.chunk_stored_bytes),
+        (5, 5, 35)
+    );
+    assert_eq!(s.trash_entries, 1);
+}

@@ -1,0 +1,228 @@
+//! The `MetaStore` conformance suite: what every metadata implementation must do, written
+//! once against the traits. [`crate::SqliteMeta`] passes it (`tests/conformance.rs`); a
+//! PostgreSQL store will run the same checks. Each check panics with what broke.
+//!
+//! An implementation is given to the suite as a factory returning a fresh, empty store and
+//! a guard kept alive while the store is used (its temporary directory, or whatever drops
+//! a test database). [`meta_conformance_tests!`](crate::meta_conformance_tests) declares
+//! one `#[test]` per check; [`run_all`] runs them one after another. The list of checks is
+//! [`CHECKS`].
+//!
+//! ```text
+//! fn fresh() -> (tempfile::TempDir, nas_meta::SqliteMeta) { /* … */ }
+//! nas_meta::meta_conformance_tests!(fresh);
+//! ```
+//!
+//! What is left to each implementation's own tests: its schema and migrations, `backup`,
+//! and how its name index is built (the suite checks only that search answers the same
+//! whatever the indexer has done).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed check is a failed test
+
+mod accounts;
+mod chunks;
+mod namespace;
+mod quota;
+mod search;
+mod trash;
+mod versions;
+
+pub use accounts::*;
+pub use chunks::*;
+pub use namespace::*;
+pub use quota::*;
+pub use search::*;
+pub use trash::*;
+pub use versions::*;
+
+use crate::{CommitRequest, FileAttrs, MetaStore, NewChunk, VersionRecord};
+use nas_blob::BlobLocation;
+use nas_types::{ChunkId, ContentHash, NodeId, PackId};
+
+/// One check: given a fresh, empty store, panics if the store breaks the contract.
+pub type Check = fn(&dyn MetaStore);
+
+/// Declares the checks once: the [`CHECKS`] table and the test macro's list.
+macro_rules! checks {
+    ($($name:ident),* $(,)?) => {
+        /// Every check of the suite, by name, in the order [`run_all`] runs them.
+        pub const CHECKS: &[(&str, Check)] = &[$((stringify!($name), $name as Check)),*];
+        /// The names of [`CHECKS`], as `meta_conformance_tests!` must declare them.
+        #[doc(hidden)]
+        pub const NAMES: &[&str] = &[$(stringify!($name)),*];
+    };
+}
+
+checks!(
+    homes_are_created_once,
+    mkdir_and_child_name_the_tree,
+    walk_follows_folders_and_stops_at_files_and_gaps,
+    listings_page_by_name_bytewise,
+    sorted_listings_page_every_child_once_in_order,
+    rename_moves_and_refuses_cycles_roots_and_other_homes,
+    rename_onto_an_existing_name_displaces_it_or_fails,
+    copy_shares_chunks_and_copies_whole_trees,
+    mtime_and_attrs_are_set_on_the_head,
+    paths_sizes_and_liveness,
+    commits_create_files_and_append_versions,
+    a_group_commit_is_all_or_none,
+    expectations_are_checked_inside_the_commit,
+    concurrent_absent_commits_admit_exactly_one,
+    an_empty_head_is_replaced_not_kept,
+    restore_makes_an_old_version_the_newest,
+    deleting_a_version_releases_its_chunks_and_moves_the_head,
+    versions_are_found_by_content_hash_within_one_home,
+    files_over_a_version_count_and_the_version_scan,
+    refs_follow_versions_copies_and_purges,
+    chunks_are_found_by_id_row_and_pack,
+    unreferenced_chunks_page_and_deletion_honours_keep,
+    relocation_moves_chunks_between_packs,
+    stats_count_live_files_and_every_version,
+    trash_detaches_lists_restores_and_purges,
+    trash_entries_age_and_refuse_bad_restores,
+    users_and_keys,
+    disabling_a_user_raises_the_sessions_epoch,
+    app_passwords_are_found_by_hash_and_go_with_their_user,
+    dead_props_apply_in_order_and_follow_copies,
+    locks_expire_refresh_and_go_with_their_subtree,
+    the_audit_log_keeps_the_newest_entries_and_pages_newest_first,
+    settings_are_kept_and_replaced,
+    search_matches_names_like_the_scan,
+    search_filters_and_pages,
+    search_answers_the_same_before_and_after_indexing,
+    counters_follow_every_change_of_usage,
+    a_commit_over_the_quota_changes_nothing,
+    restoring_from_the_trash_is_checked,
+    staging_homes_count_with_their_account,
+    counting_every_version_refuses_a_new_version_at_the_quota,
+);
+
+/// Runs every check, each on a fresh store from `new` (the guard `G` is dropped after it).
+pub fn run_all<G, M: MetaStore>(new: impl Fn() -> (G, M)) {
+    for (name, check) in CHECKS {
+        eprintln!("meta conformance: {name}");
+        let (_guard, m) = new();
+        check(&m);
+    }
+}
+
+/// Declares one `#[test]` per conformance check, each on a fresh store from `$new` (a
+/// function or closure returning `(guard, store)`), and a test that the list is complete.
+#[macro_export]
+macro_rules! meta_conformance_tests {
+    ($new:expr) => {
+        $crate::meta_conformance_tests!(@each $new;
+            homes_are_created_once,
+            mkdir_and_child_name_the_tree,
+            walk_follows_folders_and_stops_at_files_and_gaps,
+            listings_page_by_name_bytewise,
+            sorted_listings_page_every_child_once_in_order,
+            rename_moves_and_refuses_cycles_roots_and_other_homes,
+            rename_onto_an_existing_name_displaces_it_or_fails,
+            copy_shares_chunks_and_copies_whole_trees,
+            mtime_and_attrs_are_set_on_the_head,
+            paths_sizes_and_liveness,
+            commits_create_files_and_append_versions,
+            a_group_commit_is_all_or_none,
+            expectations_are_checked_inside_the_commit,
+            concurrent_absent_commits_admit_exactly_one,
+            an_empty_head_is_replaced_not_kept,
+            restore_makes_an_old_version_the_newest,
+            deleting_a_version_releases_its_chunks_and_moves_the_head,
+            versions_are_found_by_content_hash_within_one_home,
+            files_over_a_version_count_and_the_version_scan,
+            refs_follow_versions_copies_and_purges,
+            chunks_are_found_by_id_row_and_pack,
+            unreferenced_chunks_page_and_deletion_honours_keep,
+            relocation_moves_chunks_between_packs,
+            stats_count_live_files_and_every_version,
+            trash_detaches_lists_restores_and_purges,
+            trash_entries_age_and_refuse_bad_restores,
+            users_and_keys,
+            disabling_a_user_raises_the_sessions_epoch,
+            app_passwords_are_found_by_hash_and_go_with_their_user,
+            dead_props_apply_in_order_and_follow_copies,
+            locks_expire_refresh_and_go_with_their_subtree,
+            the_audit_log_keeps_the_newest_entries_and_pages_newest_first,
+            settings_are_kept_and_replaced,
+            search_matches_names_like_the_scan,
+            search_filters_and_pages,
+            search_answers_the_same_before_and_after_indexing,
+            counters_follow_every_change_of_usage,
+            a_commit_over_the_quota_changes_nothing,
+            restoring_from_the_trash_is_checked,
+            staging_homes_count_with_their_account,
+            counting_every_version_refuses_a_new_version_at_the_quota,
+        );
+    };
+    (@each $new:expr; $($check:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $check() {
+                let (_guard, m) = ($new)();
+                $crate::conformance::$check(&m);
+            }
+        )*
+        #[test]
+        fn every_conformance_check_has_a_test() {
+            assert_eq!(&[$(stringify!($check)),*][..], $crate::conformance::NAMES);
+        }
+    };
+}
+
+/// Chunk `n`: its id is the hash of `n`, stored 7 bytes long at offset `n * 100` of pack 1.
+pub(crate) fn chunk(n: u32) -> NewChunk {
+    NewChunk {
+        id: ChunkId::of(&n.to_le_bytes()),
+        raw_len: 1,
+        codec: 0,
+        loc: BlobLocation {
+            pack: PackId(1),
+            offset: u64::from(n) * 100,
+            len: 7,
+        },
+    }
+}
+
+/// A commit request of `parent/name` made of `chunks` (1 byte each), all new.
+pub(crate) fn req<'a>(
+    parent: NodeId,
+    name: &'a str,
+    extents: &'a [(ChunkId, u32)],
+    chunks: &'a [NewChunk],
+) -> CommitRequest<'a> {
+    CommitRequest {
+        expect: None,
+        parent,
+        name,
+        extents,
+        new_chunks: chunks,
+        size: extents.iter().map(|e| u64::from(e.1)).sum(),
+        hash: content_hash(extents),
+        mtime_ns: 5,
+        now_ns: 6,
+        attrs: FileAttrs::default(),
+    }
+}
+
+/// The content hash the suite gives a list of chunks (the hash of their ids).
+pub(crate) fn content_hash(extents: &[(ChunkId, u32)]) -> ContentHash {
+    let bytes: Vec<u8> = extents.iter().flat_map(|e| e.0.0).collect();
+    ContentHash::of(&bytes)
+}
+
+/// Commits `parent/name` made of `chunks`.
+pub(crate) fn commit(
+    m: &dyn MetaStore,
+    parent: NodeId,
+    name: &str,
+    chunks: &[NewChunk],
+) -> VersionRecord {
+    let extents: Vec<_> = chunks.iter().map(|c| (c.id, 1)).collect();
+    m.commit_version(&req(parent, name, &extents, chunks))
+        .unwrap()
+}
+
+/// References on chunk `n` (`None`: not in the index).
+pub(crate) fn refs(m: &dyn MetaStore, n: u32) -> Option<i64> {
+    m.find_chunk(&chunk(n).id).unwrap().map(|c| c.refs)
+}
