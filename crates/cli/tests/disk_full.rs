@@ -245,6 +245,12 @@ except ClientError as e:
             "fill-{i}.bin survived GC"
         );
     }
+    eprintln!(
+        "disk_full: {} files of 512 KiB fit above the reserve; {full} bytes free when full; \
+         GC freed {freed} bytes; {} bytes free after",
+        stored.len(),
+        fs.free()
+    );
     let r = curl(&[&s.url("/readyz")], None);
     assert_eq!((r.status, r.text().trim()), (200, "ready"), "{}", r.text());
     let r = curl(
