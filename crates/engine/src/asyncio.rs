@@ -1,12 +1,10 @@
 //! [`AsyncHome`]: the engine from async code. Each call runs on tokio's blocking pool,
 //! so disk and database waits never stall the runtime's workers. Its streaming read (and
-//! [`read_ahead`]) serve the WebDAV and S3 downloads; its streaming `write` is the async
-//! upload path the single upload API of the doors is to be built on (no door uses it yet).
+//! [`read_ahead`]) serve the WebDAV and S3 downloads. Uploads go through [`crate::Upload`].
 
 use crate::error::{EngineError, EngineResult};
 use crate::home::Home;
 use crate::read::RangeReader;
-use crate::write::WriteOptions;
 use nas_meta::VersionRecord;
 use nas_types::{ByteRange, NasPath, VersionNum};
 use tokio::sync::mpsc;
@@ -29,35 +27,6 @@ impl AsyncHome {
     /// Wraps a home.
     pub fn new(home: Home) -> Self {
         AsyncHome { home }
-    }
-
-    /// Writes a version from a channel of body parts (e.g. an HTTP body): `Ok(Some(bytes))`
-    /// for data, `Ok(None)` to end the body. Only an explicit end commits: if the producer
-    /// sends an `Err`, or goes away (drop, panic, cancelled request) before `Ok(None)`,
-    /// nothing is committed and the old version stays.
-    pub async fn write(
-        &self,
-        path: NasPath,
-        opts: WriteOptions,
-        mut body: mpsc::Receiver<std::io::Result<Option<Vec<u8>>>>,
-    ) -> EngineResult<VersionRecord> {
-        let h = self.home.clone();
-        blocking(move || {
-            let mut w = h.writer(&path, opts)?;
-            loop {
-                match body.blocking_recv() {
-                    Some(Ok(Some(buf))) => w.write(&buf)?,
-                    Some(Ok(None)) => return w.commit(),
-                    Some(Err(e)) => return Err(e.into()),
-                    None => {
-                        return Err(EngineError::Incomplete(
-                            "upload ended before its last byte".into(),
-                        ));
-                    }
-                }
-            }
-        })
-        .await
     }
 
     /// Streams a range of a version into a channel of buffers (bounded: the reader waits

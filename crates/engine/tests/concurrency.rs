@@ -6,7 +6,7 @@
 
 mod common;
 use common::*;
-use nas_engine::{AsyncHome, Store, StoreOptions, WriteOptions};
+use nas_engine::{AsyncHome, Store, StoreOptions, Upload, WriteOptions};
 use nas_types::ContentHash;
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -99,41 +99,25 @@ fn async_facade_streams_from_a_tokio_runtime() {
         .unwrap();
     let data = random_bytes(2_000_000, 77);
     let got = rt.block_on(async {
-        let (tx, rx) = tokio::sync::mpsc::channel(4);
-        let body = data.clone();
-        let producer = tokio::spawn(async move {
-            for piece in body.chunks(100_000) {
-                tx.send(Ok(Some(piece.to_vec()))).await.unwrap();
+        let upload = |frames: Vec<Vec<u8>>| {
+            let w = home(&s)
+                .writer(&p("/a.bin"), WriteOptions::default())
+                .unwrap();
+            let mut up = Upload::new(w);
+            async move {
+                for f in frames {
+                    up.push(bytes::Bytes::from(f)).await.unwrap();
+                }
+                up
             }
-            tx.send(Ok(None)).await.unwrap();
-        });
-        let v = h
-            .write(p("/a.bin"), WriteOptions::default(), rx)
-            .await
-            .unwrap();
-        producer.await.unwrap();
+        };
+        let frames: Vec<Vec<u8>> = data.chunks(100_000).map(|c| c.to_vec()).collect();
+        let v = upload(frames).await.finish(None, None).await.unwrap();
         assert_eq!(v.size, 2_000_000);
-        // an upload that fails midway commits nothing
-        let (tx, rx) = tokio::sync::mpsc::channel(4);
-        tx.send(Ok(Some(vec![1u8; 1000]))).await.unwrap();
-        tx.send(Err(std::io::Error::other("client went away")))
-            .await
-            .unwrap();
-        drop(tx);
-        assert!(
-            h.write(p("/a.bin"), WriteOptions::default(), rx)
-                .await
-                .is_err()
-        );
-        // a producer that just goes away (dropped, panicked) commits nothing either
-        let (tx, rx) = tokio::sync::mpsc::channel(4);
-        tx.send(Ok(Some(vec![2u8; 11]))).await.unwrap();
-        drop(tx);
-        assert!(
-            h.write(p("/a.bin"), WriteOptions::default(), rx)
-                .await
-                .is_err()
-        );
+        // an upload dropped before its end (a body that broke off) commits nothing, small
+        // or large
+        drop(upload(vec![vec![1u8; 1000]]).await);
+        drop(upload(vec![vec![2u8; 300_000]; 3]).await);
         let sync = home(&s);
         assert_eq!(sync.stat(&p("/a.bin")).unwrap().version.unwrap().0, 1);
         let (_, mut rx) = h

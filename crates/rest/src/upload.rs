@@ -1,6 +1,6 @@
-//! `PUT /upload/{path}` (also `POST`): the request body streams into the engine's writer
-//! through a bounded channel to one blocking task, so memory stays bounded whatever the
-//! size. Read-only accounts get 403; the quota is checked as bytes arrive (507, nothing
+//! `PUT /upload/{path}` (also `POST`): the request body streams into the engine through its
+//! one upload bridge ([`nas_engine::Upload`]), so memory stays bounded whatever the size.
+//! Read-only accounts get 403; the engine refuses bytes past the quota (507, nothing
 //! stored); a body that breaks off is never committed (the old version stays).
 //!
 //! Optional headers: `If-Match: "<etag>"` (replace only that content) and `If-None-Match: *`
@@ -17,15 +17,9 @@ use crate::state::{RestState, blocking};
 use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
-use bytes::Bytes;
 use futures_util::StreamExt;
 use http::{HeaderMap, StatusCode, Uri, header};
-use nas_engine::{EngineError, Expect, FileAttrs, WriteOptions};
-
-enum Part {
-    Data(Bytes),
-    End,
-}
+use nas_engine::{EngineError, Expect, FileAttrs, Upload, WriteOptions};
 
 /// Uploads a file (a new version if it exists). Missing parent folders are created.
 #[utoipa::path(put, path = "/api/v1/upload/{path}", tag = "files",
@@ -68,76 +62,45 @@ pub async fn upload(
         ),
     };
     let expect = check_preconditions(&st, &c, &path, &headers).await?;
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Part>(4);
-    let writer = tokio::task::spawn_blocking(move || -> RestResult<(bool, EntryJson)> {
-        let home = home_of(&st, &c)?;
-        if let Some(parent) = path.parent() {
+    let opts = WriteOptions {
+        mtime_ns,
+        expect,
+        ..WriteOptions::default()
+    };
+    let (st2, c2, p2) = (st.clone(), c.clone(), path.clone());
+    let (writer, existed) = blocking(move || {
+        let home = home_of(&st2, &c2)?;
+        if let Some(parent) = p2.parent() {
             home.mkdir_all(&parent)?;
         }
-        let old = match home.stat(&path) {
-            Ok(e) => Some(e.size),
-            Err(EngineError::NotFound(_)) => None,
-            Err(e) => return Err(e.into()),
-        };
-        let opts = WriteOptions {
-            mtime_ns,
-            expect,
-            ..WriteOptions::default()
-        };
-        let mut w = home.writer(&path, opts)?;
-        loop {
-            match rx.blocking_recv() {
-                // the engine refuses bytes past the quota: the writer is dropped
-                Some(Part::Data(b)) => w.write(&b)?,
-                Some(Part::End) => {
-                    w.set_attrs(FileAttrs {
-                        content_type,
-                        ..FileAttrs::default()
-                    });
-                    let v = w.commit()?;
-                    let e = nas_engine::Entry::of_version(path, &v);
-                    return Ok((old.is_none(), EntryJson::from(&e)));
-                }
-                None => {
-                    return Err(RestError::BadRequest(
-                        "the upload ended before its last byte; nothing was stored".into(),
-                    ));
-                }
-            }
-        }
-    });
+        Ok(home.writer_and_existing(&p2, opts)?)
+    })
+    .await?;
+    // the engine's upload bridge: bounded memory, and a body refused part way (quota, full
+    // disk) is read on and discarded up to its limit, then answered
+    let mut up = Upload::new(writer);
     let mut data = body.into_data_stream();
-    let mut broke = None;
     while let Some(chunk) = data.next().await {
         match chunk {
-            Ok(b) => {
-                if tx.send(Part::Data(b)).await.is_err() {
-                    // the writer stopped: its error is the answer, once the client is
-                    // listening again
-                    drain(&mut data).await;
-                    break;
-                }
-            }
+            Ok(b) => up.push(b).await?,
+            // dropping the upload commits nothing
             Err(e) => {
-                broke = Some(e.to_string());
-                break;
+                return Err(RestError::BadRequest(format!(
+                    "the upload broke off ({e}); nothing was stored"
+                )));
             }
         }
     }
-    if let Some(why) = broke {
-        drop(tx); // no End: nothing is committed
-        let _ = writer.await;
-        return Err(RestError::BadRequest(format!(
-            "the upload broke off ({why}); nothing was stored"
-        )));
-    }
-    let _ = tx.send(Part::End).await;
-    drop(tx);
-    let (created, entry) = writer.await??;
-    let status = if created {
-        StatusCode::CREATED
-    } else {
+    let attrs = FileAttrs {
+        content_type,
+        ..FileAttrs::default()
+    };
+    let v = up.finish(Some(attrs), None).await?;
+    let entry = EntryJson::from(&nas_engine::Entry::of_version(path, &v));
+    let status = if existed {
         StatusCode::OK
+    } else {
+        StatusCode::CREATED
     };
     Ok((status, Json(entry)))
 }
@@ -179,17 +142,5 @@ async fn check_preconditions(
         }))
     } else {
         Err(RestError::PreconditionFailed)
-    }
-}
-
-/// Reads and discards the rest of a refused body (up to 64 MiB; past that the connection is
-/// closed), so the client, still sending, gets to read the answer instead of a reset.
-pub(crate) async fn drain(data: &mut axum::body::BodyDataStream) {
-    let mut seen = 0usize;
-    while let Some(Ok(chunk)) = data.next().await {
-        seen += chunk.len();
-        if seen > 64 << 20 {
-            break;
-        }
     }
 }

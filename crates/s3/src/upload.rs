@@ -1,18 +1,19 @@
-//! Receiving a body into the engine: PutObject and UploadPart both stream here. A body
-//! of one block (256 KiB) is read whole, checked, and handed to the engine's committer in
-//! one piece (`FileWriter::commit_async`): a small object costs one trip to the blocking
-//! pool (to open the file) and one to the committer. A larger body goes through a bounded
-//! channel into a blocking writer (memory stays bounded whatever the size), with MD5 and
-//! the claimed checksums computed on a thread of their own (`digest`). Quota is enforced
-//! per block. The version is committed only when the body ended cleanly and every digest
-//! matched — otherwise nothing is stored and the old version stays.
+//! Receiving a body into the engine: PutObject and UploadPart both stream here, through
+//! the engine's one upload bridge ([`nas_engine::Upload`]): a body of one block (256 KiB)
+//! is handed to the engine's committer in one piece (a small object costs one trip to the
+//! blocking pool, to open the file, and one to the committer); a larger one goes through
+//! the bridge's bounded channel into a blocking writer. MD5 and the claimed checksums are
+//! computed on a thread of their own (`digest`), fed the same frames (never copied). The
+//! engine refuses bytes past the quota as they arrive. The version is committed only when
+//! the body ended cleanly and every digest matched — otherwise nothing is stored and the
+//! old version stays.
 
 use crate::checksums::Claims;
 use crate::digest::{Digest, Sums};
 use crate::keys::s3_err;
 use bytes::Bytes;
 use futures_util::StreamExt;
-use nas_engine::{EngineError, Entry, Expect, FileAttrs, FileWriter, Home, WriteOptions};
+use nas_engine::{EngineError, Entry, Expect, FileAttrs, FileWriter, Home, Upload, WriteOptions};
 use nas_types::{ContentHash, NasPath};
 use s3s::dto::{Checksum, StreamingBlob};
 use s3s::{S3Error, S3ErrorCode, S3Result, TrailingHeaders, s3_error};
@@ -43,8 +44,8 @@ pub struct Received {
     pub checksum: Checksum,
 }
 
-/// A block of body frames, shared by the writer and the digest (never copied), holding one
-/// permit of [`IN_FLIGHT`] until both are done with it.
+/// A block of body frames for the digest (the frames are shared with the writer, never
+/// copied), holding one permit of [`IN_FLIGHT`] until the digest is done with it.
 pub(crate) type Block = Arc<Frames>;
 
 pub(crate) struct Frames {
@@ -59,23 +60,14 @@ impl std::ops::Deref for Frames {
     }
 }
 
-/// Blocks of all uploads together between the network and the writer or the digest: 64 ×
-/// 256 KiB = 16 MiB. One upload may use all of them ([`DEPTH`] per consumer), so the MD5
-/// thread and the write pipeline (different speeds, both jittery on a busy machine) can
-/// drift up to 16 MiB apart before either waits for the other; parallel uploads (ten
-/// multipart parts) share the same 16 MiB, in the order they asked. Measured on 2 cores
-/// (1 GiB presigned PUT, same run): 32 blocks / 16 per consumer 471 and 425 MB/s, 64 / 64
-/// 479 and 465 MB/s, with less idle CPU.
+/// Blocks of all uploads together between the network and the digest: 64 × 256 KiB =
+/// 16 MiB. One upload may use all of them ([`DEPTH`]), so the MD5 thread (the slowest step
+/// of a PUT) can fall behind the receiving side without stalling it; parallel uploads (ten
+/// multipart parts) share the same 16 MiB, in the order they asked.
 static IN_FLIGHT: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(64);
 
-/// Blocks one upload may queue for each of its consumers: all of [`IN_FLIGHT`].
+/// Blocks one upload may queue for its digest: all of [`IN_FLIGHT`].
 pub(crate) const DEPTH: usize = 64;
-
-enum Msg {
-    Data(Block),
-    /// The attributes, and the BLAKE3 of the content (computed beside the MD5).
-    End(FileAttrs, ContentHash),
-}
 
 /// Why a body was not stored.
 enum Refused {
@@ -91,12 +83,15 @@ impl From<EngineError> for Refused {
     }
 }
 
-/// Size of the blocks handed to the writer task; a body no larger is committed in one
-/// piece.
-pub(crate) const BLOCK: usize = 256 << 10;
+/// Size of the blocks handed to the digest thread: the engine's upload block, so a body
+/// the engine commits in one piece is digested inline too.
+pub(crate) const BLOCK: usize = nas_engine::upload::BLOCK;
 
-/// Streams `body` into `t`, verifies it against `claims`, and commits it with the
-/// attributes `attrs` returns (given the computed MD5 hex and checksums).
+/// Streams `body` into `t` through the engine's upload bridge ([`nas_engine::Upload`]: its
+/// blocks, its writer task, its policy for a body refused part way), verifies it against
+/// `claims` on the digest's thread, and commits it with the attributes `attrs` returns
+/// (given the computed MD5 hex and checksums). The file is opened before the body is read
+/// (so a missing bucket is answered before a client waiting for `100 Continue` sends it).
 pub async fn receive(
     t: Target,
     body: &mut Option<StreamingBlob>,
@@ -104,13 +99,16 @@ pub async fn receive(
     trailers: Option<TrailingHeaders>,
     attrs: impl FnOnce(&str, &Checksum) -> FileAttrs,
 ) -> S3Result<Received> {
-    let mut target = Some(t);
-    // started when the body outgrows one block
-    let mut writer: Option<WriterTask> = None;
+    let Opened { w, path } = tokio::task::spawn_blocking(move || open(t))
+        .await
+        .map_err(|_| s3_error!(InternalError))?
+        .map_err(refusal)?;
+    let mut up = Upload::new(w);
     let mut digest = Digest::Inline(Box::new(Sums::new(claims)));
+    let mut fed = false;
     let mut failed = None;
-    // HTTP frames are small: they are gathered (not copied) into blocks of ~256 KiB, so the
-    // writer task is woken once per block, not once per frame
+    // HTTP frames are small: the digest gets them gathered (not copied) into blocks of
+    // ~256 KiB, so its thread is woken once per block, not once per frame
     let mut block: Vec<Bytes> = Vec::new();
     let mut gathered = 0usize;
     if let Some(b) = body.as_mut() {
@@ -120,7 +118,8 @@ pub async fn receive(
             match next {
                 Some(Ok(bytes)) => {
                     gathered += bytes.len();
-                    block.push(bytes);
+                    block.push(bytes.clone());
+                    up.push(bytes).await.map_err(s3_err)?;
                 }
                 Some(Err(e)) => {
                     failed = Some(S3Error::with_message(
@@ -131,15 +130,10 @@ pub async fn receive(
                 }
                 None => {}
             }
-            if last && writer.is_none() {
-                break; // the whole body is in `block`
+            if last && !fed {
+                break; // the whole body is in `block`: digested inline below
             }
             if gathered >= BLOCK || (last && gathered > 0) {
-                let w = match (&mut writer, target.take()) {
-                    (Some(w), _) => w,
-                    (None, Some(t)) => writer.insert(WriterTask::start(t)),
-                    (None, None) => return Err(s3_error!(InternalError)),
-                };
                 let Ok(permit) = IN_FLIGHT.acquire().await else {
                     return Err(s3_error!(InternalError)); // never closed
                 };
@@ -148,8 +142,8 @@ pub async fn receive(
                     _permit: permit,
                 });
                 gathered = 0;
-                digest.feed(full.clone(), last).await;
-                w.send(Msg::Data(full)).await?;
+                fed = true;
+                digest.feed(full, last).await;
             }
             if last {
                 break;
@@ -169,21 +163,17 @@ pub async fn receive(
             trailers.as_ref().and_then(|t| t.take()).as_ref(),
         ),
     };
-    if let Err(e) = verdict {
-        if let Some(w) = writer {
-            w.abandon().await; // the writer sees no end: nothing is committed
-        }
-        return Err(e);
-    }
+    // on a failed verdict the upload is dropped unfinished: nothing is committed
+    verdict?;
     let md5_hex = hex::encode(md5);
     let attrs = attrs(&md5_hex, &checksum);
-    let entry = match (writer, target) {
-        (Some(w), _) => w.finish(attrs, content_hash).await?,
-        (None, Some(t)) => commit_whole(t, block, attrs, content_hash).await?,
-        (None, None) => return Err(s3_error!(InternalError)),
-    };
+    let v = up
+        .finish(Some(attrs), Some(content_hash))
+        .await
+        .map_err(s3_err)?;
     Ok(Received {
-        entry,
+        // the committed version says what a stat would (no lookup)
+        entry: Entry::of_version(path, &v),
         md5_hex,
         checksum,
     })
@@ -219,100 +209,10 @@ fn open(t: Target) -> Result<Opened, Refused> {
         ..WriteOptions::default()
     };
     let mut w = home.writer(&path, opts)?;
-    // the digest computes the content hash (for a large body, on the thread beside the
-    // writer, which has chunking, chunk hashing and compression to do)
+    // the digest computes the content hash (on the thread beside the writer, which has
+    // chunking, chunk hashing and compression to do)
     w.hash_elsewhere()?;
     Ok(Opened { w, path })
-}
-
-/// Stores and commits a body of at most one block: the file is opened on the blocking
-/// pool, and the engine's committer chunks, stores and commits the bytes in one hand-off.
-async fn commit_whole(
-    t: Target,
-    frames: Vec<Bytes>,
-    attrs: FileAttrs,
-    hash: ContentHash,
-) -> S3Result<Entry> {
-    let opened = tokio::task::spawn_blocking(move || open(t))
-        .await
-        .map_err(|_| s3_error!(InternalError))?;
-    let Opened { mut w, path } = opened.map_err(refusal)?;
-    w.set_attrs(attrs);
-    w.set_content_hash(hash);
-    let bytes = match <[Bytes; 1]>::try_from(frames) {
-        Ok([one]) => Vec::from(one),
-        Err(frames) => frames.concat(),
-    };
-    let v = w.commit_async(bytes).await.map_err(|e| refusal(e.into()))?;
-    // the committed version says what a stat would (no lookup)
-    Ok(Entry::of_version(path, &v))
-}
-
-/// The blocking writer of a body larger than one block, fed blocks through a channel.
-struct WriterTask {
-    tx: tokio::sync::mpsc::Sender<Msg>,
-    task: tokio::task::JoinHandle<Result<Entry, Refused>>,
-}
-
-impl WriterTask {
-    fn start(t: Target) -> WriterTask {
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<Msg>(DEPTH);
-        let task = tokio::task::spawn_blocking(move || -> Result<Entry, Refused> {
-            let Opened { mut w, path } = open(t)?;
-            loop {
-                match rx.blocking_recv() {
-                    Some(Msg::Data(b)) => {
-                        for frame in b.iter() {
-                            w.write(frame)?;
-                        }
-                    }
-                    Some(Msg::End(attrs, hash)) => {
-                        w.set_attrs(attrs);
-                        w.set_content_hash(hash);
-                        // the committed version says what a stat would (no lookup)
-                        return Ok(Entry::of_version(path, &w.commit()?));
-                    }
-                    None => {
-                        return Err(EngineError::Incomplete(
-                            "upload ended before its last byte".into(),
-                        )
-                        .into());
-                    }
-                }
-            }
-        });
-        WriterTask { tx, task }
-    }
-
-    /// Hands `msg` over; if the writer stopped (quota, disk…), its error is the answer.
-    async fn send(&mut self, msg: Msg) -> S3Result<()> {
-        if self.tx.send(msg).await.is_ok() {
-            return Ok(());
-        }
-        // the receiver is gone: the task has returned
-        Err(match (&mut self.task).await {
-            Ok(Err(e)) => refusal(e),
-            _ => s3_error!(InternalError),
-        })
-    }
-
-    /// Ends the body and waits for the commit.
-    async fn finish(self, attrs: FileAttrs, hash: ContentHash) -> S3Result<Entry> {
-        let WriterTask { tx, task } = self;
-        let _ = tx.send(Msg::End(attrs, hash)).await;
-        drop(tx);
-        match task.await {
-            Ok(Ok(entry)) => Ok(entry),
-            Ok(Err(e)) => Err(refusal(e)),
-            Err(_) => Err(s3_error!(InternalError)),
-        }
-    }
-
-    /// Stops without an end: nothing is committed.
-    async fn abandon(self) {
-        drop(self.tx);
-        let _ = self.task.await;
-    }
 }
 
 /// `QuotaExceeded` (403, as MinIO answers): the one answer of every write the engine

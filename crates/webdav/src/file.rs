@@ -6,7 +6,7 @@ use crate::fs::{blocking, fs_err};
 use crate::metadata::Meta;
 use bytes::{Buf, Bytes};
 use dav_server::fs::{DavFile, DavMetaData, FsError, FsFuture};
-use nas_engine::{EngineError, Entry, FileReader, FileWriter, Home, RangeReader};
+use nas_engine::{EngineError, Entry, FileReader, FileWriter, Home, RangeReader, Upload};
 use nas_types::{ByteRange, NasPath};
 use std::fmt;
 use std::io::{Read, SeekFrom};
@@ -153,124 +153,31 @@ impl DavFile for ReadFile {
     }
 }
 
-/// Where the body of a PUT goes.
-enum Sink {
-    /// Small so far: the writer is here and bytes gather in `pending` (a small PUT crosses
-    /// to the blocking pool once, at `flush`).
-    Inline(Box<FileWriter>),
-    /// Large: a blocking task owns the writer and takes blocks from a bounded channel, so
-    /// receiving the next block overlaps with chunking, hashing and compressing this one
-    /// (two cores at work instead of one, memory bounded by the channel).
-    Piped {
-        tx: tokio::sync::mpsc::Sender<Vec<u8>>,
-        task: tokio::task::JoinHandle<Result<FileWriter, EngineError>>,
-        /// Blocks the task is done with, to be filled again (no fresh 256 KiB buffer, with
-        /// its page faults, per block).
-        spent: tokio::sync::mpsc::UnboundedReceiver<Vec<u8>>,
-    },
-    /// Committed, refused or failed.
-    Closed,
-}
-
-/// A PUT in progress.
+/// A PUT in progress: its body goes through the engine's one upload bridge
+/// ([`nas_engine::Upload`]: blocks, the writer task, and what happens to the rest of a
+/// body the engine refused part way).
 pub struct WriteFile {
-    sink: Sink,
+    upload: Option<Upload>,
     home: Home,
     path: NasPath,
     committed: Option<Entry>,
-    /// Body bytes gathered before they go to the engine in one piece: HTTP frames are small
-    /// (often 16 KiB), a hand-off per frame would cost more than the work.
-    pending: Vec<u8>,
-    /// Refused part way (the engine stopped the write: quota, full disk): the error `flush`
-    /// answers with, and the body bytes read and
-    /// discarded since. The rest of the body is read (up to [`SWALLOW`]) so that a client
-    /// still sending gets to read the answer instead of a reset connection.
-    refused: Option<(FsError, u64)>,
 }
-
-/// How much of a refused body is read and discarded before the connection is given up.
-const SWALLOW: u64 = 64 << 20;
-
-/// How much body is gathered before it is handed to the write pipeline.
-const HAND_OFF: usize = 256 << 10;
-
-/// Blocks in flight between the connection and the writer task.
-const PIPE_DEPTH: usize = 2;
 
 impl WriteFile {
     pub fn new(writer: FileWriter, home: Home, path: NasPath) -> Self {
         WriteFile {
-            sink: Sink::Inline(Box::new(writer)),
+            upload: Some(Upload::new(writer)),
             home,
             path,
             committed: None,
-            pending: Vec::new(),
-            refused: None,
         }
     }
 
     async fn push(&mut self, data: Bytes) -> Result<(), FsError> {
-        if let Some((e, swallowed)) = &mut self.refused {
-            *swallowed += data.len() as u64;
-            return if *swallowed > SWALLOW {
-                Err(*e)
-            } else {
-                Ok(())
-            };
+        match self.upload.as_mut() {
+            Some(up) => up.push(data).await.map_err(fs_err),
+            None => Err(FsError::GeneralFailure), // written after the commit
         }
-        if matches!(self.sink, Sink::Closed) {
-            return Err(FsError::GeneralFailure);
-        }
-        self.pending.extend_from_slice(&data);
-        if self.pending.len() >= HAND_OFF
-            && let Err(e) = self.hand_off().await
-        {
-            // nothing is stored; `flush` answers once the body is read
-            self.sink = Sink::Closed;
-            self.pending = Vec::new();
-            self.refused = Some((e, 0));
-        }
-        Ok(())
-    }
-
-    /// Sends the gathered bytes on to the writer task (starting it on the first call).
-    async fn hand_off(&mut self) -> Result<(), FsError> {
-        let next = match &mut self.sink {
-            Sink::Piped { spent, .. } => spent.try_recv().ok(),
-            _ => None,
-        };
-        let next = next.unwrap_or_else(|| Vec::with_capacity(HAND_OFF));
-        let block = std::mem::replace(&mut self.pending, next);
-        if let Sink::Inline(_) = self.sink {
-            let Sink::Inline(mut w) = std::mem::replace(&mut self.sink, Sink::Closed) else {
-                return Err(FsError::GeneralFailure);
-            };
-            let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(PIPE_DEPTH);
-            let (give_back, spent) = tokio::sync::mpsc::unbounded_channel();
-            let task = tokio::task::spawn_blocking(move || {
-                while let Some(mut block) = rx.blocking_recv() {
-                    w.write(&block)?;
-                    block.clear();
-                    let _ = give_back.send(block);
-                }
-                Ok(*w)
-            });
-            self.sink = Sink::Piped { tx, task, spent };
-        }
-        let Sink::Piped { tx, .. } = &self.sink else {
-            return Err(FsError::GeneralFailure);
-        };
-        if tx.send(block).await.is_err() {
-            // the writer task stopped: its error is the answer
-            return Err(match std::mem::replace(&mut self.sink, Sink::Closed) {
-                Sink::Piped { task, .. } => match task.await {
-                    Ok(Err(e)) => fs_err(e),
-                    _ => FsError::GeneralFailure,
-                },
-                _ => FsError::GeneralFailure,
-            });
-        }
-        Ok(())
     }
 }
 
@@ -320,30 +227,13 @@ impl DavFile for WriteFile {
     /// Commits the upload as the file's newest version (durable when this returns).
     fn flush(&mut self) -> FsFuture<'_, ()> {
         Box::pin(async move {
-            if let Some((e, _)) = self.refused {
-                return Err(e);
-            }
-            let w = match std::mem::replace(&mut self.sink, Sink::Closed) {
-                Sink::Closed => {
-                    return match self.committed {
-                        Some(_) => Ok(()), // already committed
-                        None => Err(FsError::GeneralFailure),
-                    };
-                }
-                Sink::Inline(w) => *w,
-                Sink::Piped { tx, task, .. } => {
-                    drop(tx); // the task writes what it has, then hands the writer back
-                    match task.await {
-                        Ok(Ok(w)) => w,
-                        Ok(Err(e)) => return Err(fs_err(e)),
-                        Err(_) => return Err(FsError::GeneralFailure),
-                    }
-                }
+            let Some(up) = self.upload.take() else {
+                return match self.committed {
+                    Some(_) => Ok(()), // already committed
+                    None => Err(FsError::GeneralFailure),
+                };
             };
-            // the last gathered bytes and the commit in one hand-off (a small file goes
-            // straight to the committer thread)
-            let rest = std::mem::take(&mut self.pending);
-            let v = w.commit_async(rest).await.map_err(fs_err)?;
+            let v = up.finish(None, None).await.map_err(fs_err)?;
             self.committed = Some(Entry::of_version(self.path.clone(), &v));
             Ok(())
         })

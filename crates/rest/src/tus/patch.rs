@@ -1,6 +1,6 @@
 //! `PATCH /api/v1/tus/{id}`: appends the body at `Upload-Offset` as one segment, streamed
-//! through a bounded channel into the engine's writer on one blocking task (memory stays
-//! bounded whatever the size), and answers only once the segment is committed (durable).
+//! through the engine's upload bridge ([`nas_engine::Upload`]: memory stays bounded
+//! whatever the size), and answers only once the segment is committed (durable).
 //! The PATCH that reaches `Upload-Length` also completes the upload.
 
 use super::checksum::Claim;
@@ -9,25 +9,16 @@ use super::{expires, header_u64, need_tus, set, staging_of};
 use crate::error::{ErrorBody, RestError, RestResult};
 use crate::extract::Caller;
 use crate::files::home_of;
-use crate::state::RestState;
+use crate::state::{RestState, blocking};
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
 use futures_util::StreamExt;
 use http::{HeaderMap, StatusCode, header};
-use nas_engine::{EngineError, Expect, FileAttrs, Home, WriteOptions, now_ns};
+use nas_engine::{EngineError, Expect, FileAttrs, FileWriter, Home, WriteOptions, now_ns};
 
 /// The only body type a PATCH takes.
 const OFFSET_STREAM: &str = "application/offset+octet-stream";
-
-enum Part {
-    Data(Bytes),
-    /// The body ended cleanly.
-    End,
-    /// The body broke off: keep what arrived, if it can be trusted.
-    Broken,
-}
 
 /// Appends to an upload (tus core; checksum extension).
 #[utoipa::path(patch, path = "/api/v1/tus/{id}", tag = "tus",
@@ -74,86 +65,39 @@ pub async fn patch(
         })?)?),
         None => None,
     };
-    let (tx, rx) = tokio::sync::mpsc::channel::<Part>(4);
-    let st2 = st.clone();
-    let writer = tokio::task::spawn_blocking(move || append(&st2, &c, &id, offset, claim, rx));
+    let (st2, c2, id2) = (st.clone(), c.clone(), id.clone());
+    let (writer, room, length) = blocking(move || open_segment(&st2, &c2, &id2, offset)).await?;
+    // the engine's upload bridge; a body refused part way (the quota, a full disk, or past
+    // Upload-Length) is read on and discarded up to its limit, then answered
+    let mut upload = nas_engine::Upload::new(writer);
+    let mut claim = claim;
+    let mut too_large = None;
+    let mut broke = false;
     let mut data = body.into_data_stream();
-    let mut last = Part::End;
     while let Some(chunk) = data.next().await {
-        match chunk {
-            Ok(b) => {
-                if tx.send(Part::Data(b)).await.is_err() {
-                    // the writer stopped (offset, quota, length): its error is the answer,
-                    // once the client is listening again
-                    crate::upload::drain(&mut data).await;
-                    break;
-                }
-            }
-            Err(_) => {
-                last = Part::Broken;
-                break;
-            }
+        let Ok(b) = chunk else {
+            broke = true;
+            break;
+        };
+        if too_large.is_none() && upload.received() + b.len() as u64 > room {
+            too_large = Some(RestError::TooLarge(format!(
+                "the body goes past Upload-Length ({room} bytes left); nothing was stored"
+            )));
+            upload.refuse();
+        }
+        if !upload.is_refused()
+            && let Some(c) = claim.as_mut()
+        {
+            c.update(&b);
+        }
+        if let Err(e) = upload.push(b).await {
+            return Err(too_large.unwrap_or_else(|| e.into()));
         }
     }
-    let _ = tx.send(last).await;
-    drop(tx);
-    let new_offset = writer.await??;
-    let mut h = HeaderMap::new();
-    set(&mut h, "upload-offset", new_offset.to_string());
-    expires(&st, &mut h, now_ns());
-    Ok((StatusCode::NO_CONTENT, h).into_response())
-}
-
-/// The blocking side of a PATCH: checks the offset, writes the segment, commits it, and
-/// completes the upload when it is whole. Returns the new offset.
-fn append(
-    st: &RestState,
-    c: &Caller,
-    id: &str,
-    offset: u64,
-    mut claim: Option<Claim>,
-    mut rx: tokio::sync::mpsc::Receiver<Part>,
-) -> RestResult<u64> {
-    let home = home_of(st, c)?;
-    let staging = staging_of(st, c)?;
-    let up = load(&staging, id)?;
-    let at = progress(&staging, &up)?.offset;
-    if at != offset {
-        return Err(RestError::OffsetMismatch(format!(
-            "the upload is at offset {at}, not {offset}"
-        )));
+    if let Some(e) = too_large {
+        return Err(e);
     }
-    let room = up.length - offset;
-    let opts = WriteOptions {
-        expect: Some(Expect::Absent),
-        ..WriteOptions::default()
-    };
-    let mut w = staging.writer(&segment_path(&up.dir, offset), opts)?;
-    let clean = loop {
-        match rx.blocking_recv() {
-            Some(Part::Data(b)) => {
-                let n = w.written() + b.len() as u64;
-                if n > room {
-                    return Err(RestError::TooLarge(format!(
-                        "the body goes past Upload-Length ({} bytes left); nothing was stored",
-                        room
-                    )));
-                }
-                if let Some(c) = claim.as_mut() {
-                    c.update(&b);
-                }
-                w.write(&b)?;
-            }
-            Some(Part::End) => break true,
-            Some(Part::Broken) => break false,
-            None => {
-                return Err(RestError::BadRequest(
-                    "the request was cancelled; nothing was stored".into(),
-                ));
-            }
-        }
-    };
-    if !clean && claim.is_some() {
+    if broke && claim.is_some() {
         return Err(RestError::BadRequest(
             "the body broke off; with Upload-Checksum nothing is kept".into(),
         ));
@@ -163,9 +107,10 @@ fn append(
     {
         return Err(RestError::ChecksumMismatch);
     }
-    let n = w.written();
+    // what arrived is kept, even from a body that broke off: the client resumes from it
+    let n = upload.received();
     if n > 0 {
-        match w.commit() {
+        match upload.finish(None, None).await {
             Ok(_) => {}
             Err(EngineError::PreconditionFailed(_)) => {
                 return Err(RestError::OffsetMismatch(
@@ -181,16 +126,48 @@ fn append(
             Err(e) => return Err(e.into()),
         }
     }
-    let now = offset + n;
-    if !clean {
+    let new_offset = offset + n;
+    if broke {
         return Err(RestError::BadRequest(format!(
-            "the body broke off; the {n} bytes received were kept (offset {now})"
+            "the body broke off; the {n} bytes received were kept (offset {new_offset})"
         )));
     }
-    if now == up.length {
-        complete(st, &home, &staging, id)?;
+    if new_offset == length {
+        let (st2, c2) = (st.clone(), c.clone());
+        blocking(move || {
+            let (home, staging) = (home_of(&st2, &c2)?, staging_of(&st2, &c2)?);
+            complete(&st2, &home, &staging, &id)
+        })
+        .await?;
     }
-    Ok(now)
+    let mut h = HeaderMap::new();
+    set(&mut h, "upload-offset", new_offset.to_string());
+    expires(&st, &mut h, now_ns());
+    Ok((StatusCode::NO_CONTENT, h).into_response())
+}
+
+/// Opens the segment a PATCH at `offset` writes (blocking): checks the offset, and returns
+/// the writer, the bytes left before `Upload-Length`, and that length.
+fn open_segment(
+    st: &RestState,
+    c: &Caller,
+    id: &str,
+    offset: u64,
+) -> RestResult<(FileWriter, u64, u64)> {
+    let staging = staging_of(st, c)?;
+    let up = load(&staging, id)?;
+    let at = progress(&staging, &up)?.offset;
+    if at != offset {
+        return Err(RestError::OffsetMismatch(format!(
+            "the upload is at offset {at}, not {offset}"
+        )));
+    }
+    let opts = WriteOptions {
+        expect: Some(Expect::Absent),
+        ..WriteOptions::default()
+    };
+    let w = staging.writer(&segment_path(&up.dir, offset), opts)?;
+    Ok((w, up.length - offset, up.length))
 }
 
 /// Composes the segments into the target file (no data copied; the engine checks the quota),
