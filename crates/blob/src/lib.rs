@@ -21,10 +21,12 @@
 pub mod conformance;
 mod faults;
 mod local;
+mod space;
 
 pub use faults::{Fault, FaultPlan};
 pub use local::{LocalPackStore, PACK_MAGIC, RECORD_HEADER_LEN};
 use nas_types::{ChunkId, PackId};
+pub use space::{FULL_MARGIN, Space};
 use thiserror::Error;
 
 /// Where a frame lives: the pack, the offset of the frame's first byte, its length.
@@ -79,12 +81,14 @@ pub enum BlobError {
 }
 
 impl BlobError {
-    /// True when the disk is full (ENOSPC), whichever call found it.
+    /// True when the disk is full (ENOSPC, EDQUOT, or the store's free-space reserve),
+    /// whichever call found it.
     pub fn is_storage_full(&self) -> bool {
         match self {
-            BlobError::PackFailed { source, .. } | BlobError::Io(source) => {
-                source.kind() == std::io::ErrorKind::StorageFull
-            }
+            BlobError::PackFailed { source, .. } | BlobError::Io(source) => matches!(
+                source.kind(),
+                std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+            ),
             BlobError::Missing { .. } => false,
         }
     }
@@ -102,7 +106,12 @@ impl BlobError {
 /// - A failed write or fsync is final: the pack is retired ([`BlobError::PackFailed`]) and
 ///   [`is_failed`](BlobStore::is_failed) reports it from then on. A later `sync` returning
 ///   `Ok` says nothing about frames in a failed pack: a committer checks its frames' packs
-///   after `sync` and fails if any is failed.
+///   after `sync` and fails if any is failed. A retired pack may lose every frame that was
+///   not durable when it was retired (its space is given back at once).
+/// - A full disk (ENOSPC/EDQUOT, or a free-space reserve the store keeps) fails the append
+///   with an error whose [`is_storage_full`](BlobError::is_storage_full) is true; the pack
+///   it was writing is retired as above but not counted by
+///   [`failed_packs`](BlobStore::failed_packs) (nothing durable was lost).
 /// - All errors are I/O errors, [`BlobError::Missing`] or [`BlobError::PackFailed`]; `Io`
 ///   may be retried.
 pub trait BlobStore: Send + Sync {
@@ -113,12 +122,28 @@ pub trait BlobStore: Send + Sync {
     /// Appends one frame given as consecutive parts (a header and a payload, say), so the
     /// caller never has to copy them into one buffer.
     fn append_parts(&self, id: &ChunkId, parts: &[&[u8]]) -> Result<BlobLocation, BlobError>;
+    /// As [`append`](BlobStore::append), for GC's compaction, which copies live frames
+    /// before it deletes a pack: it may use half of a free-space reserve the store keeps
+    /// (a compaction on a full disk gives space back). The default is `append`.
+    fn append_for_gc(&self, id: &ChunkId, frame: &[u8]) -> Result<BlobLocation, BlobError> {
+        self.append(id, frame)
+    }
     /// Durability barrier for everything appended so far (except frames of failed packs).
     fn sync(&self) -> Result<(), BlobError>;
-    /// Whether `pack` was retired after a failed write or fsync.
+    /// Whether `pack` was retired after a failed write or fsync (or a full disk).
     fn is_failed(&self, pack: PackId) -> bool;
-    /// How many packs were retired so far (by this process).
+    /// Whether `pack` was retired because the disk was full (then `is_failed` is true too).
+    fn is_full(&self, _pack: PackId) -> bool {
+        false
+    }
+    /// How many packs were retired so far (by this process) after a failed write or fsync
+    /// (not those given up because the disk was full).
     fn failed_packs(&self) -> usize;
+    /// Free space where the frames go, and the reserve new frames leave free (`None`:
+    /// not known, e.g. object storage).
+    fn space(&self) -> Option<Space> {
+        None
+    }
     /// Reads one frame.
     fn read(&self, loc: &BlobLocation) -> Result<Vec<u8>, BlobError>;
     /// Lists every pack. Safe while packs are deleted: a pack removed during the listing
@@ -126,6 +151,17 @@ pub trait BlobStore: Send + Sync {
     fn packs(&self) -> Result<Vec<PackInfo>, BlobError>;
     /// Removes a sealed pack. Removing a missing pack is not an error.
     fn delete_pack(&self, pack: PackId) -> Result<(), BlobError>;
+    /// The pack appends go to now, if any (`None` also when the store cannot tell).
+    fn active_pack(&self) -> Option<PackId> {
+        None
+    }
+    /// Cuts a sealed pack back to its first `len` bytes (what lies past them is referenced
+    /// by nothing: frames of abandoned writes). Refused for the active pack; a pack
+    /// already shorter is left alone. A store may do nothing (the default): GC's
+    /// compaction reclaims the space later.
+    fn trim_pack(&self, _pack: PackId, _len: u64) -> Result<(), BlobError> {
+        Ok(())
+    }
     /// Seals the active pack (syncing it) so that the next append starts a new one.
     fn seal(&self) -> Result<(), BlobError>;
     /// Every record (chunk id, frame location) in a pack, read from the pack itself.

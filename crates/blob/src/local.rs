@@ -14,6 +14,14 @@
 //! no commit whose frames are in it can be acknowledged; the next append opens a new pack.
 //! Frames made durable by an earlier successful fsync stay readable.
 //!
+//! **A retired pack keeps only its durable prefix.** Everything past the pack's last
+//! successful fsync belongs to writes that were never acknowledged (and now never will be),
+//! so it is cut off on the spot — truncated, or the file deleted when nothing of it was
+//! durable — and a failed upload's space is free again at once, not at the next GC.
+//! A pack given up because the disk is full (ENOSPC or EDQUOT from a write, or the
+//! free-space reserve of [`crate::space`]) is retired the same way but is not counted by
+//! [`BlobStore::failed_packs`]: no data was lost, the disk only filled.
+//!
 //! Writeback is started early: every [`KICK`] bytes appended (and when a pack fills up) the
 //! kernel is asked to start writing those pages out (`sync_file_range`, non-blocking), so a
 //! large upload's data goes to disk while the rest of it is still arriving and the fsync at
@@ -21,6 +29,7 @@
 //! every time a pack fills, and the kernel holding gigabytes dirty until the commit.
 
 use crate::faults::{Fault, FaultPlan};
+use crate::space::{Space, SpaceGuard};
 use crate::{BlobError, BlobLocation, BlobStore, PackInfo};
 use nas_types::{ChunkId, PackId};
 use std::collections::{HashMap, HashSet};
@@ -28,6 +37,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{IoSlice, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// First bytes of every pack file: name and format version 1.
@@ -42,7 +52,13 @@ struct Active {
     len: u64,
     /// Writeback has been started for bytes before this offset.
     kicked: u64,
+    /// Bytes before this offset were made durable by a successful fsync (shared with the
+    /// syncs under way, which raise it).
+    synced: Arc<AtomicU64>,
 }
+
+/// A pack that filled up and awaits its fsync: id, file, durable length, length.
+type Unsynced = (PackId, Arc<File>, Arc<AtomicU64>, u64);
 
 /// Bytes appended between two early-writeback requests.
 pub const KICK: u64 = 8 << 20;
@@ -72,10 +88,13 @@ pub struct LocalPackStore {
     target_pack_size: u64,
     active: Mutex<Option<Active>>,
     /// Packs that filled up since the last `sync`: still to be fsynced by it.
-    unsynced: Mutex<Vec<(PackId, Arc<File>)>>,
+    unsynced: Mutex<Vec<Unsynced>>,
     handles: Mutex<HashMap<PackId, Arc<File>>>,
     /// Packs retired after a failed write or fsync (see the module docs).
     failed: Mutex<HashSet<PackId>>,
+    /// Packs given up because the disk was full (retired, but no data was lost).
+    full: Mutex<HashSet<PackId>>,
+    space: SpaceGuard,
     faults: Option<Arc<FaultPlan>>,
 }
 
@@ -104,20 +123,60 @@ impl LocalPackStore {
         let packs = root.join("packs");
         fs::create_dir_all(&packs)?;
         Ok(LocalPackStore {
+            space: SpaceGuard::new(&packs, 0),
             root: packs,
             target_pack_size: target_pack_size.max(1 << 16),
             active: Mutex::new(None),
             unsynced: Mutex::new(Vec::new()),
             handles: Mutex::new(HashMap::new()),
             failed: Mutex::new(HashSet::new()),
+            full: Mutex::new(HashSet::new()),
             faults,
         })
     }
 
-    /// Retires `pack` for good after `e` (see the module docs).
-    fn retire(&self, pack: PackId, e: std::io::Error) -> BlobError {
-        lock(&self.failed).insert(pack);
+    /// Keeps `reserve` bytes free on the store's file system: a frame that would leave
+    /// less is refused as if the disk were full (see [`crate::space`]). 0 (the default)
+    /// keeps none.
+    pub fn with_reserve(mut self, reserve: u64) -> Self {
+        self.space = SpaceGuard::new(&self.root, reserve);
+        self
+    }
+
+    /// Retires `pack` for good after `e`, cutting it back to its first `durable` bytes
+    /// (see the module docs).
+    ///
+    /// The pack is marked retired before it is cut: a sync that made more of it durable
+    /// meanwhile has raised `durable` by then, or its committer finds the pack retired and
+    /// fails (see [`BlobStore::is_failed`]), so no acknowledged frame is ever cut off.
+    fn retire(
+        &self,
+        pack: PackId,
+        file: &File,
+        durable: &AtomicU64,
+        e: std::io::Error,
+    ) -> BlobError {
+        let first = if is_full(&e) && !lock(&self.failed).contains(&pack) {
+            lock(&self.full).insert(pack)
+        } else {
+            lock(&self.full).remove(&pack);
+            lock(&self.failed).insert(pack)
+        };
+        if first {
+            self.discard_tail(pack, file, durable.load(Ordering::Acquire));
+        }
         BlobError::PackFailed { pack, source: e }
+    }
+
+    /// Cuts a retired pack back to its durable prefix: nothing past it was acknowledged.
+    /// Best effort (a failing disk may refuse this too; GC removes what is left).
+    fn discard_tail(&self, pack: PackId, file: &File, durable: u64) {
+        if durable <= PACK_MAGIC.len() as u64 {
+            lock(&self.handles).remove(&pack);
+            let _ = fs::remove_file(self.pack_path(pack));
+        } else if file.metadata().is_ok_and(|m| m.len() > durable) {
+            let _ = file.set_len(durable);
+        }
     }
 
     /// fsyncs one pack's data, or the injected failure.
@@ -169,17 +228,27 @@ impl LocalPackStore {
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
                 Err(e) => return Err(e.into()),
             };
-            file.write_all_at(PACK_MAGIC, 0)?;
-            file.sync_all()?;
-            sync_dir(&dir)?;
-            if fresh_dir {
-                sync_dir(&self.root)?;
+            let started = file
+                .write_all_at(PACK_MAGIC, 0)
+                .and_then(|()| file.sync_all())
+                .and_then(|()| sync_dir(&dir))
+                .and_then(|()| {
+                    if fresh_dir {
+                        sync_dir(&self.root)
+                    } else {
+                        Ok(())
+                    }
+                });
+            if let Err(e) = started {
+                let _ = fs::remove_file(&path); // a full disk leaves no empty pack behind
+                return Err(e.into());
             }
             return Ok(Active {
                 id,
                 file: Arc::new(file),
                 len: PACK_MAGIC.len() as u64,
                 kicked: 0,
+                synced: Arc::new(AtomicU64::new(PACK_MAGIC.len() as u64)),
             });
         }
     }
@@ -212,6 +281,14 @@ impl LocalPackStore {
     }
 }
 
+/// Whether `e` says the disk (or the user's disk quota) is full.
+fn is_full(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+    )
+}
+
 /// Writes every byte of `slices` at `offset` of `file`. The active pack is only written
 /// here, under its lock, so positioning the cursor first is as good as a `pwritev`.
 fn write_all_vectored_at(
@@ -232,19 +309,42 @@ fn write_all_vectored_at(
     Ok(())
 }
 
-impl BlobStore for LocalPackStore {
-    fn append_parts(&self, id: &ChunkId, parts: &[&[u8]]) -> Result<BlobLocation, BlobError> {
+impl LocalPackStore {
+    /// Appends one record; `gc`: a compaction's copy (see [`BlobStore::append_for_gc`]).
+    fn append_with(
+        &self,
+        id: &ChunkId,
+        parts: &[&[u8]],
+        gc: bool,
+    ) -> Result<BlobLocation, BlobError> {
         let frame_len: usize = parts.iter().map(|p| p.len()).sum();
         let frame_len = u32::try_from(frame_len)
             .map_err(|_| std::io::Error::other("a frame larger than 4 GiB"))?;
         let mut guard = lock(&self.active);
+        if let Err(e) = self
+            .space
+            .take(RECORD_HEADER_LEN + u64::from(frame_len), gc)
+        {
+            // Under the reserve: refused like a full disk. The active pack's tail past its
+            // last fsync (the refused upload's frames, most likely) is given back now.
+            return Err(match guard.take() {
+                Some(a) if a.len > a.synced.load(Ordering::Acquire) => {
+                    self.retire(a.id, &a.file, &a.synced, e)
+                }
+                Some(a) => {
+                    *guard = Some(a);
+                    BlobError::Io(e)
+                }
+                None => BlobError::Io(e),
+            });
+        }
         if let Some(a) = guard.as_ref()
             && a.len + u64::from(frame_len) > self.target_pack_size
         {
             // Full: its writeback starts now and the next `sync` fsyncs it (no commit can
             // point at its frames before that `sync` returns).
             start_writeback(&a.file, a.kicked, a.len - a.kicked);
-            lock(&self.unsynced).push((a.id, a.file.clone()));
+            lock(&self.unsynced).push((a.id, a.file.clone(), a.synced.clone(), a.len));
             *guard = None;
         }
         if guard.is_none() {
@@ -267,9 +367,9 @@ impl BlobStore for LocalPackStore {
         // one vectored write at the end of the pack, straight from the caller's buffers; a
         // failed one retires the pack (its debris is a torn tail `records` ignores)
         if let Err(e) = self.write_record(&active.file, &mut slices, active.len) {
-            let id = active.id;
+            let (id, file, synced) = (active.id, active.file.clone(), active.synced.clone());
             *guard = None;
-            return Err(self.retire(id, e));
+            return Err(self.retire(id, &file, &synced, e));
         }
         let loc = BlobLocation {
             pack: active.id,
@@ -284,21 +384,34 @@ impl BlobStore for LocalPackStore {
         Ok(loc)
     }
 
-    fn sync(&self) -> Result<(), BlobError> {
+    /// [`BlobStore::sync`].
+    fn sync_all(&self) -> Result<(), BlobError> {
         // Taken before the active pack: a pack that fills up meanwhile is either in this
         // list or still the active one here — either way it is fsynced below. A pack whose
         // fsync fails is retired and never fsynced again; the others are still fsynced.
         let full = std::mem::take(&mut *lock(&self.unsynced));
-        let active = lock(&self.active).as_ref().map(|a| (a.id, a.file.clone()));
+        let active = lock(&self.active)
+            .as_ref()
+            .map(|a| (a.id, a.file.clone(), a.synced.clone(), a.len));
         let mut first_error = None;
-        for (id, f) in full.iter().chain(active.iter()) {
-            if let Err(e) = self.fsync(f) {
-                let err = self.retire(*id, e);
-                let mut guard = lock(&self.active);
-                if guard.as_ref().is_some_and(|a| a.id == *id) {
-                    *guard = None;
+        let packs = full
+            .iter()
+            .map(|(id, f, synced, len)| (*id, f, synced, *len))
+            .chain(active.iter().map(|(id, f, s, len)| (*id, f, s, *len)));
+        for (id, f, synced, len) in packs {
+            match self.fsync(f) {
+                // every byte written before the fsync is durable
+                Ok(()) => {
+                    synced.fetch_max(len, Ordering::AcqRel);
                 }
-                first_error.get_or_insert(err);
+                Err(e) => {
+                    let mut guard = lock(&self.active);
+                    if guard.as_ref().is_some_and(|a| a.id == id) {
+                        *guard = None;
+                    }
+                    drop(guard);
+                    first_error.get_or_insert(self.retire(id, f, synced, e));
+                }
             }
         }
         match first_error {
@@ -306,9 +419,27 @@ impl BlobStore for LocalPackStore {
             None => Ok(()),
         }
     }
+}
+
+impl BlobStore for LocalPackStore {
+    fn append_parts(&self, id: &ChunkId, parts: &[&[u8]]) -> Result<BlobLocation, BlobError> {
+        self.append_with(id, parts, false)
+    }
+
+    fn append_for_gc(&self, id: &ChunkId, frame: &[u8]) -> Result<BlobLocation, BlobError> {
+        self.append_with(id, &[frame], true)
+    }
+
+    fn sync(&self) -> Result<(), BlobError> {
+        self.sync_all()
+    }
 
     fn is_failed(&self, pack: PackId) -> bool {
-        lock(&self.failed).contains(&pack)
+        lock(&self.failed).contains(&pack) || lock(&self.full).contains(&pack)
+    }
+
+    fn is_full(&self, pack: PackId) -> bool {
+        lock(&self.full).contains(&pack)
     }
 
     fn failed_packs(&self) -> usize {
@@ -378,15 +509,43 @@ impl BlobStore for LocalPackStore {
         }
     }
 
+    fn active_pack(&self) -> Option<PackId> {
+        self.active_id()
+    }
+
+    fn trim_pack(&self, pack: PackId, len: u64) -> Result<(), BlobError> {
+        if self.active_id() == Some(pack) {
+            return Err(BlobError::Io(std::io::Error::other(
+                "refusing to trim the active pack",
+            )));
+        }
+        let file = self.handle(pack)?;
+        let len = len.max(PACK_MAGIC.len() as u64);
+        if file.metadata()?.len() > len {
+            OpenOptions::new()
+                .write(true)
+                .open(self.pack_path(pack))?
+                .set_len(len)?;
+        }
+        Ok(())
+    }
+
     fn seal(&self) -> Result<(), BlobError> {
         self.sync()?; // packs that filled up earlier, and the active one
         let mut guard = lock(&self.active);
         if let Some(a) = guard.take()
             && let Err(e) = self.fsync(&a.file)
         {
-            return Err(self.retire(a.id, e)); // frames appended since the sync above
+            // frames appended since the sync above
+            return Err(self.retire(a.id, &a.file, &a.synced, e));
         }
         Ok(())
+    }
+
+    fn space(&self) -> Option<Space> {
+        let mut s = self.space.space().ok()?;
+        s.reserve = self.space.reserve();
+        Some(s)
     }
 
     fn records(&self, pack: PackId) -> Result<Vec<(ChunkId, BlobLocation)>, BlobError> {
@@ -413,64 +572,5 @@ impl BlobStore for LocalPackStore {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn append_read_rotate_delete() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = LocalPackStore::open(dir.path(), 1 << 16).unwrap();
-        let frames: Vec<Vec<u8>> = (0..40u8).map(|i| vec![i; 5000]).collect();
-        let locs: Vec<_> = frames
-            .iter()
-            .map(|f| s.append(&ChunkId::of(f), f).unwrap())
-            .collect();
-        s.sync().unwrap();
-        for (f, l) in frames.iter().zip(&locs) {
-            assert_eq!(&s.read(l).unwrap(), f);
-        }
-        let packs = s.packs().unwrap();
-        assert!(packs.len() >= 3, "rotation at the target size");
-        assert_eq!(packs.iter().filter(|p| p.active).count(), 1);
-        let sealed = packs.iter().find(|p| !p.active).unwrap().id;
-        let recs = s.records(sealed).unwrap();
-        assert!(!recs.is_empty());
-        for (id, loc) in &recs {
-            assert_eq!(&ChunkId::of(&s.read(loc).unwrap()), id);
-        }
-        // a frame given in parts is stored as one (empty parts are nothing)
-        let loc = s
-            .append_parts(&ChunkId::of(b"xyz"), &[b"head", b"", b"-and-body"])
-            .unwrap();
-        s.sync().unwrap();
-        assert_eq!(s.read(&loc).unwrap(), b"head-and-body");
-        s.delete_pack(sealed).unwrap();
-        s.delete_pack(sealed).unwrap();
-        let gone = locs.iter().find(|l| l.pack == sealed).unwrap();
-        assert!(matches!(s.read(gone), Err(BlobError::Missing { .. })));
-        let active = packs.iter().find(|p| p.active).unwrap().id;
-        assert!(s.delete_pack(active).is_err());
-    }
-
-    #[test]
-    fn torn_tail_is_ignored_by_records() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = LocalPackStore::open(dir.path(), 1 << 20).unwrap();
-        let loc = s.append(&ChunkId::of(b"abc"), b"abc").unwrap();
-        s.append(&ChunkId::of(&[9; 100]), &[9; 100]).unwrap();
-        s.seal().unwrap();
-        let path = s.pack_path(loc.pack);
-        let f = OpenOptions::new().write(true).open(&path).unwrap();
-        let len = f.metadata().unwrap().len();
-        f.set_len(len - 10).unwrap();
-        let recs = s.records(loc.pack).unwrap();
-        assert_eq!(recs.len(), 1);
-        assert_eq!(recs[0].1, loc);
-        let past = BlobLocation {
-            pack: loc.pack,
-            offset: len - 50,
-            len: 100,
-        };
-        assert!(matches!(s.read(&past), Err(BlobError::Missing { .. })));
-    }
-}
+#[path = "local_tests.rs"]
+mod tests;

@@ -5,9 +5,11 @@
 //! generated and printed once).
 
 mod limits;
+mod storage;
 mod workers;
 
 pub use limits::{Limits, MetricsConfig};
+pub use storage::Storage;
 
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
@@ -44,6 +46,8 @@ pub struct FileConfig {
     pub metrics: Option<limits::MetricsFile>,
     /// Answer WebDAV `PROPFIND Depth: infinity` (off: refused with `propfind-finite-depth`).
     pub propfind_infinity: Option<bool>,
+    /// The free-space reserve, and readiness's free-space threshold.
+    pub storage: Option<storage::StorageFile>,
     /// What quotas count: `current` (the current content, default) or `all` (every
     /// version and the trash too).
     pub quota_counts: Option<String>,
@@ -92,6 +96,8 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// Whether WebDAV answers `PROPFIND Depth: infinity`.
     pub propfind_infinity: bool,
+    /// The free-space reserve and readiness's free-space threshold.
+    pub storage: Storage,
     /// What quotas count.
     pub quota_counts: nas_engine::QuotaCounts,
 }
@@ -233,8 +239,10 @@ impl Config {
             })?,
         };
         let limits = limits::resolve(fc.limits)?;
+        let storage = storage::resolve(fc.storage)?;
         let metrics = limits::resolve_metrics(fc.metrics)?;
         Ok(Config {
+            storage,
             quota_counts,
             propfind_infinity,
             limits,

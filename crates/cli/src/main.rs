@@ -130,6 +130,18 @@ fn main() -> ExitCode {
         Err(e) => {
             // One clear line, the causes joined; never a backtrace.
             eprintln!("silent-nas: error: {e:#}");
+            let full = e.chain().any(|c| {
+                matches!(
+                    c.downcast_ref::<nas_engine::EngineError>(),
+                    Some(nas_engine::EngineError::StorageFull(_))
+                )
+            });
+            if full {
+                eprintln!(
+                    "silent-nas: the data directory's disk is full: nothing was stored; delete \
+                     files, empty the trash (`silent-nas trash purge`), then run `silent-nas gc`"
+                );
+            }
             ExitCode::from(2)
         }
     }

@@ -61,6 +61,11 @@ pub enum EngineError {
         /// What failed (chunk, pack, hash).
         detail: String,
     },
+    /// The disk is full (ENOSPC/EDQUOT from chunk storage, SQLite's "database or disk is
+    /// full", or the free-space reserve new data must leave): nothing was stored; deletes,
+    /// trash purges and GC still work and give space back.
+    #[error("storage full: {0}")]
+    StorageFull(String),
     /// Another process holds the data directory.
     #[error("data directory {0} is in use by another silent-nas process")]
     Locked(PathBuf),
@@ -69,10 +74,10 @@ pub enum EngineError {
     Meta(MetaError),
     /// Chunk storage failure.
     #[error(transparent)]
-    Blob(#[from] BlobError),
+    Blob(BlobError),
     /// Other I/O failure.
     #[error("I/O error: {0}")]
-    Io(#[from] std::io::Error),
+    Io(std::io::Error),
 }
 
 /// Result alias for the engine.
@@ -96,7 +101,30 @@ impl From<MetaError> for EngineError {
                 used,
                 adding,
             },
+            other if other.is_storage_full() => EngineError::StorageFull(other.to_string()),
             other => EngineError::Meta(other),
+        }
+    }
+}
+
+impl From<BlobError> for EngineError {
+    fn from(e: BlobError) -> Self {
+        match e {
+            BlobError::PackFailed { source, .. } | BlobError::Io(source) if e.is_storage_full() => {
+                EngineError::StorageFull(source.to_string())
+            }
+            e => EngineError::Blob(e),
+        }
+    }
+}
+
+impl From<std::io::Error> for EngineError {
+    fn from(e: std::io::Error) -> Self {
+        match e.kind() {
+            std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded => {
+                EngineError::StorageFull(e.to_string())
+            }
+            _ => EngineError::Io(e),
         }
     }
 }

@@ -9,7 +9,7 @@
 
 use crate::error::{EngineError, EngineResult};
 use crate::progress::{Progress, ProgressUnit, ignore};
-use crate::store::Store;
+use crate::store::{Inner, Store};
 use nas_blob::RECORD_HEADER_LEN;
 use nas_meta::{ChunkRecord, ChunkRow};
 use nas_types::PackId;
@@ -18,6 +18,10 @@ use std::collections::HashMap;
 
 /// A pack is compacted when more than this fraction of it is dead.
 const COMPACT_DEAD_FRACTION: f64 = 0.3;
+/// The active pack is sealed and compacted (or deleted) when it is mostly dead and at
+/// least this much of it is: on a disk smaller than a pack everything lives in the active
+/// pack, and deleted files would otherwise never give their space back.
+const SEAL_ACTIVE_DEAD: u64 = 1 << 20;
 const BATCH: usize = 1000;
 
 /// What a GC run would do.
@@ -37,6 +41,9 @@ pub struct GcPlan {
     rows: Vec<ChunkRow>,
     #[serde(skip)]
     packs: Vec<PackId>,
+    /// The active pack, sealed first because it is in `packs`.
+    #[serde(skip)]
+    seal_active: Option<PackId>,
 }
 
 /// What a GC run did.
@@ -91,11 +98,21 @@ impl Store {
             rows: unref.iter().map(|c| c.row).collect(),
             ..GcPlan::default()
         };
+        // packs to delete come first: on a full disk they give back the room compaction
+        // needs (it copies the live frames before the old pack goes)
+        let mut compact = Vec::new();
         for p in self.inner.blobs.packs()? {
-            if p.active {
-                continue;
-            }
             let (chunks, live) = usage.get(&p.id).copied().unwrap_or((0, 0));
+            if p.active {
+                // frames of writes in flight look dead here: the pack is only deleted if
+                // no writer holds a pin on it (see `execute_locked`)
+                let dead = p.size.saturating_sub(disk_bytes_of(chunks, live));
+                if dead < SEAL_ACTIVE_DEAD || (dead as f64) <= COMPACT_DEAD_FRACTION * p.size as f64
+                {
+                    continue;
+                }
+                plan.seal_active = Some(p.id);
+            }
             if chunks == 0 {
                 plan.delete_packs.push((p.id.to_string(), p.size));
                 plan.reclaim_bytes += p.size;
@@ -106,10 +123,11 @@ impl Store {
                 if dead as f64 > COMPACT_DEAD_FRACTION * p.size as f64 {
                     plan.compact_packs.push((p.id.to_string(), p.size, live));
                     plan.reclaim_bytes += dead;
-                    plan.packs.push(p.id);
+                    compact.push(p.id);
                 }
             }
         }
+        plan.packs.extend(compact);
         Ok(plan)
     }
 
@@ -143,6 +161,11 @@ impl Store {
             examined += batch.len() as u64;
             progress(Progress::new(examined, Some(rows), ProgressUnit::Chunks));
         }
+        if let Some(active) = plan.seal_active
+            && inner.blobs.active_pack() == Some(active)
+        {
+            inner.blobs.seal()?; // now a sealed pack like the others of the plan
+        }
         let packs = plan.packs.len() as u64;
         progress(Progress::new(0, Some(packs), ProgressUnit::Packs));
         let sizes: HashMap<PackId, u64> = inner
@@ -161,13 +184,19 @@ impl Store {
             let live = inner.meta.chunks_in_pack(*pack)?;
             let mut freed = size;
             if !live.is_empty() {
+                let kept: u64 = live.iter().map(|c| u64::from(c.loc.len)).sum();
+                if let Some(why) = no_room_to_compact(inner, disk_bytes_of(live.len() as u64, kept))
+                {
+                    report.errors.push(format!("pack {pack}: {why}"));
+                    progress(done);
+                    continue;
+                }
                 if let Err(e) = self.compact(&live) {
                     report.errors.push(format!("pack {pack}: {e}"));
                     progress(done);
                     continue;
                 }
                 report.packs_compacted += 1;
-                let kept = live.iter().map(|c| u64::from(c.loc.len)).sum();
                 freed = size.saturating_sub(disk_bytes_of(live.len() as u64, kept));
             }
             // Delete only if no index row points here any more and no writer has an
@@ -215,12 +244,63 @@ impl Store {
         let mut moves = Vec::with_capacity(live.len());
         for c in live {
             let frame = blobs.read(&c.loc)?;
-            let loc = blobs.append(&c.id, &frame)?;
+            let loc = blobs.append_for_gc(&c.id, &frame)?;
             moves.push((c.row, loc));
         }
         blobs.sync()?;
         crate::write::check_durable(blobs.as_ref(), moves.iter().map(|(_, l)| l.pack))?;
         self.inner.meta.relocate(&moves)?;
         Ok(())
+    }
+}
+
+/// Why a compaction that copies `need` bytes cannot run now: it may use half of the
+/// reserve new data leaves (it gives space back), not more — the other half stays for the
+/// metadata database — and the chunk store would refuse the copy. Deleting dead packs needs
+/// no room.
+fn no_room_to_compact(inner: &Inner, need: u64) -> Option<String> {
+    let sp = inner.blobs.space()?;
+    let keep = sp.reserve / 2;
+    (sp.reserve > 0 && sp.free < keep.saturating_add(need)).then(|| {
+        format!(
+            "not compacted: it copies {need} bytes, and {} bytes are free above half the \
+             reserve ({keep})",
+            sp.free.saturating_sub(keep)
+        )
+    })
+}
+
+/// Gives back, at once, the space an abandoned write (failed, refused, cut off) took in
+/// packs that no other write in flight uses (checked under the pin lock, as GC does): a
+/// pack no index row points into is deleted, another one is cut back to the end of its
+/// last indexed frame. The active pack is left alone (later writes still fill it), and a
+/// pack the blob store retired was already cut back to its durable prefix. Skipped while
+/// a GC runs (its compaction appends frames that have no index row until it relocates
+/// them); that run, or the next, reclaims the space instead.
+pub(crate) fn reclaim_abandoned(inner: &Inner, packs: &[PackId]) {
+    let Ok(_one_at_a_time) = inner.gc_lock.try_lock() else {
+        return;
+    };
+    let active = inner.blobs.active_pack();
+    for &pack in packs {
+        if inner.blobs.is_failed(pack) || active == Some(pack) {
+            continue;
+        }
+        let _ = inner.pins.locked(|pins| {
+            if pins.pack_pinned(pack) {
+                return Ok::<_, EngineError>(());
+            }
+            let live = inner.meta.chunks_in_pack(pack)?;
+            // both refused for the active pack
+            let _ = match live
+                .iter()
+                .map(|c| c.loc.offset + u64::from(c.loc.len))
+                .max()
+            {
+                None => inner.blobs.delete_pack(pack),
+                Some(end) => inner.blobs.trim_pack(pack, end),
+            };
+            Ok(())
+        });
     }
 }

@@ -60,6 +60,7 @@ pub use error::{EngineError, EngineResult};
 pub use fsck::{FsckReport, Problem};
 pub use gc::{GcPlan, GcReport};
 pub use home::{Entry, Home, ListPage};
+pub use nas_blob::Space;
 pub use nas_codec::Compression;
 pub use nas_meta::{
     AppPasswordRecord, DeadProp, Expect, FileAttrs, HomeUsage, KeyRecord, ListKey, LockRecord,
@@ -74,7 +75,7 @@ pub use retention::{
 pub use search::{IndexReport, SearchPage};
 pub use staging::{KeyedLocks, account_of, new_upload_id, upload_dir};
 pub use stats::StoreStats;
-pub use store::{Store, StoreOptions};
+pub use store::{DEFAULT_RESERVE, Store, StoreOptions};
 pub use time::now_ns;
 pub use upload::Upload;
 pub use write::{FileWriter, PreparedWrite, WriteOptions};

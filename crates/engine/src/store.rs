@@ -32,7 +32,15 @@ pub struct StoreOptions {
     /// `None` in production). See [`nas_blob::FaultPlan`]. Like `pack_size`, used only
     /// by [`Store::open`], which opens the pack store.
     pub faults: Option<Arc<nas_blob::FaultPlan>>,
+    /// Bytes new data leaves free on the data directory's file system, so that metadata
+    /// writes (deletes, trash purges, GC) always find room: a write that would go below it
+    /// fails with [`EngineError::StorageFull`]. 0 keeps no reserve.
+    pub reserve: u64,
 }
+
+/// The default free-space reserve (see [`StoreOptions::reserve`] and
+/// `docs/operations.md`, "A full disk").
+pub const DEFAULT_RESERVE: u64 = 64 << 20;
 
 impl Default for StoreOptions {
     fn default() -> Self {
@@ -40,6 +48,7 @@ impl Default for StoreOptions {
             compression: None,
             pack_size: 64 << 20,
             faults: None,
+            reserve: DEFAULT_RESERVE,
         }
     }
 }
@@ -129,7 +138,8 @@ impl Store {
         let coord = LocalCoordinator::lock_dir(dir)?;
         let meta = SqliteMeta::open(&dir.join("meta.sqlite"))?;
         let (chunker, compression) = writable_settings(&meta, &opts)?;
-        let blobs = LocalPackStore::open_with_faults(dir, opts.pack_size, opts.faults.clone())?;
+        let blobs = LocalPackStore::open_with_faults(dir, opts.pack_size, opts.faults.clone())?
+            .with_reserve(opts.reserve);
         let opened = Opened {
             meta: Arc::new(meta),
             blobs: Arc::new(blobs),
@@ -245,6 +255,12 @@ impl Store {
     /// means the disk lost data that was never acknowledged (readiness reports it).
     pub fn failed_packs(&self) -> usize {
         self.inner.blobs.failed_packs()
+    }
+
+    /// Free space on the data directory's file system and the reserve new data leaves
+    /// (`None` when it cannot be known). `is_full()`: new data is being refused.
+    pub fn space(&self) -> Option<nas_blob::Space> {
+        self.inner.blobs.space()
     }
 
     /// The home called `name` if this process has opened it before: no I/O, so async code

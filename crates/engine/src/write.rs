@@ -18,6 +18,7 @@ use nas_types::{ChunkId, ContentHash, NasPath, NodeId, PackId};
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Options of a write.
 #[derive(Debug, Clone, Default)]
@@ -55,6 +56,9 @@ struct Pipeline {
     /// The id of the next chunk, when the caller hashed it already (a content that is one
     /// chunk: its chunk id is its content hash).
     next_id: Option<ChunkId>,
+    /// Set once the write's version is committed; a pipeline dropped without it was
+    /// abandoned, and the packs only it used are given back at once.
+    committed: AtomicBool,
 }
 
 impl Pipeline {
@@ -104,6 +108,9 @@ impl Drop for Pipeline {
         self.inner
             .pins
             .unpin_all(self.seen.iter(), &self.pinned_packs);
+        if !self.committed.load(Ordering::Acquire) && !self.new_chunks.is_empty() {
+            crate::gc::reclaim_abandoned(&self.inner, &self.pinned_packs);
+        }
     }
 }
 
@@ -273,10 +280,15 @@ pub(crate) fn check_durable(
         }
         last = Some(pack);
         if blobs.is_failed(pack) {
-            return Err(EngineError::Blob(nas_blob::BlobError::PackFailed {
-                pack,
-                source: std::io::Error::other("a write or fsync of this pack failed earlier"),
-            }));
+            let source = if blobs.is_full(pack) {
+                std::io::Error::new(
+                    std::io::ErrorKind::StorageFull,
+                    "this pack was given up when the disk filled",
+                )
+            } else {
+                std::io::Error::other("a write or fsync of this pack failed earlier")
+            };
+            return Err(nas_blob::BlobError::PackFailed { pack, source }.into());
         }
     }
     Ok(())
@@ -375,13 +387,17 @@ pub(crate) fn commit_all(
             attrs: p.w.opts.attrs.clone(),
         })
         .collect();
-    inner.meta.commit_versions(&reqs).map_err(|e| {
+    let versions = inner.meta.commit_versions(&reqs).map_err(|e| {
         let e = EngineError::from(e);
         match writes {
             [one] => e.at(one.w.path.as_str()),
             _ => e,
         }
-    })
+    })?;
+    for p in writes {
+        p.w.pipe.committed.store(true, Ordering::Release);
+    }
+    Ok(versions)
 }
 
 impl std::io::Write for FileWriter {
@@ -466,6 +482,7 @@ impl Home {
                 frame: Vec::new(),
                 hints: None,
                 next_id: None,
+                committed: AtomicBool::new(false),
             },
         }
     }

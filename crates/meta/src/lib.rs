@@ -109,6 +109,20 @@ pub enum MetaError {
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
+impl MetaError {
+    /// True when the database could not grow: SQLite's `SQLITE_FULL` ("database or disk is
+    /// full"), which it answers when a write finds the disk full (ENOSPC).
+    pub fn is_storage_full(&self) -> bool {
+        let MetaError::Backend(e) = self else {
+            return false;
+        };
+        matches!(
+            e.downcast_ref::<rusqlite::Error>(),
+            Some(rusqlite::Error::SqliteFailure(f, _)) if f.code == rusqlite::ErrorCode::DiskFull
+        )
+    }
+}
+
 impl From<rusqlite::Error> for MetaError {
     fn from(e: rusqlite::Error) -> Self {
         MetaError::Backend(Box::new(e))
@@ -453,4 +467,24 @@ pub trait MetaStore:
     fn set_setting(&self, key: &str, value: &str) -> MetaResult<()>;
     /// The database's own consistency check; empty when clean.
     fn integrity_check(&self) -> MetaResult<Vec<String>>;
+}
+
+#[cfg(test)]
+mod storage_full_tests {
+    use super::MetaError;
+
+    #[test]
+    fn sqlite_full_is_told_apart() {
+        let full = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL),
+            Some("database or disk is full".into()),
+        );
+        assert!(MetaError::from(full).is_storage_full());
+        let busy = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+            None,
+        );
+        assert!(!MetaError::from(busy).is_storage_full());
+        assert!(!MetaError::NotFound("x".into()).is_storage_full());
+    }
 }

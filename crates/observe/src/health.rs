@@ -13,8 +13,9 @@ pub struct Readiness {
     pub failures: Vec<String>,
 }
 
-/// Checks the metadata database, that the chunk store accepts a write, free space, and
-/// that no pack failed a write or fsync since start.
+/// Checks the metadata database, that the chunk store accepts a write, free space (above
+/// `min_free_bytes`, and above the store's reserve: at the reserve new data is refused),
+/// and that no pack failed a write or fsync since start.
 pub fn check_ready(store: &Store, min_free_bytes: u64) -> Readiness {
     let mut failures = Vec::new();
     if let Err(e) = store.accounts().list() {
@@ -35,6 +36,15 @@ pub fn check_ready(store: &Store, min_free_bytes: u64) -> Readiness {
             }
         }
         Err(e) => failures.push(format!("disk space: {e}")),
+    }
+    if let Some(sp) = store.space()
+        && sp.is_full()
+    {
+        failures.push(format!(
+            "storage full: {} bytes free, at the reserve of {} bytes kept for metadata, \
+             deletes and GC: new data is refused (delete files, empty the trash, run GC)",
+            sp.free, sp.reserve
+        ));
     }
     let failed = store.failed_packs();
     if failed > 0 {

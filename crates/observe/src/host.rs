@@ -15,6 +15,7 @@ pub(crate) struct HostSeries {
     pub(crate) ready: Gauge,
     disk_free: Gauge,
     disk_size: Gauge,
+    disk_reserve: Gauge,
     vsize: Gauge,
     max_fds: Gauge,
     cpu: Counter<f64, AtomicU64>,
@@ -26,6 +27,7 @@ impl HostSeries {
             ready: Gauge::default(),
             disk_free: Gauge::default(),
             disk_size: Gauge::default(),
+            disk_reserve: Gauge::default(),
             vsize: Gauge::default(),
             max_fds: Gauge::default(),
             cpu: Counter::default(),
@@ -44,6 +46,11 @@ impl HostSeries {
             "silent_nas_disk_size_bytes",
             "Size of the data directory's file system",
             s.disk_size.clone(),
+        );
+        r.register(
+            "silent_nas_disk_reserve_bytes",
+            "Free space new data leaves on the data directory's file system (uploads that would go below it get 507)",
+            s.disk_reserve.clone(),
         );
         r.register(
             "process_virtual_memory_bytes",
@@ -71,6 +78,10 @@ impl HostSeries {
             let size = v.f_blocks.saturating_mul(v.f_frsize);
             self.disk_free.set(i64::try_from(free).unwrap_or(i64::MAX));
             self.disk_size.set(i64::try_from(size).unwrap_or(i64::MAX));
+        }
+        if let Some(sp) = store.space() {
+            self.disk_reserve
+                .set(i64::try_from(sp.reserve).unwrap_or(i64::MAX));
         }
         if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
             let kib = |key: &str| {

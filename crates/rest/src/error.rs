@@ -84,13 +84,17 @@ pub struct ErrorDetail {
     /// `forbidden`, `not_found`, `already_exists`, `not_a_folder`, `is_a_folder`,
     /// `conflict`, `invalid_argument`, `incomplete`, `rate_limited`, `quota_exceeded`, `precondition_failed`,
     /// `range_not_satisfiable`, `method_not_allowed`, `data_damaged`, `unavailable`,
-    /// `internal`; tus uploads add `offset_mismatch`, `unsupported_media_type`,
+    /// `storage_full`, `internal`; tus uploads add `offset_mismatch`, `unsupported_media_type`,
     /// `checksum_mismatch`, `too_large`, `unsupported_version`; instant upload
     /// `not_found_content`.
     pub code: String,
     /// For people; may change.
     pub message: String,
 }
+
+/// What a client is told when the server's disk is full.
+const STORAGE_FULL: &str = "the server's storage is full; nothing was stored \
+     (deleting files and emptying the trash gives space back)";
 
 /// The status and code of an engine error: the door's only engine-error mapping.
 fn engine_status(e: &EngineError) -> (StatusCode, &'static str) {
@@ -109,6 +113,7 @@ fn engine_status(e: &EngineError) -> (StatusCode, &'static str) {
         }
         EngineError::Corrupt { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "data_damaged"),
         EngineError::Locked(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+        EngineError::StorageFull(_) => (StatusCode::INSUFFICIENT_STORAGE, "storage_full"),
         EngineError::Meta(_)
         | EngineError::Blob(_)
         | EngineError::Io(_)
@@ -122,7 +127,11 @@ impl RestError {
         match self {
             RestError::Engine(e) => {
                 let (status, code) = engine_status(e);
-                let msg = if status.is_server_error() {
+                let msg = if let EngineError::StorageFull(why) = e {
+                    // the detail (free bytes, database text) is for the log only
+                    tracing::warn!("rest: storage full: {why}");
+                    STORAGE_FULL.to_owned()
+                } else if status.is_server_error() {
                     tracing::error!("rest: {e}");
                     match e {
                         EngineError::Corrupt { path, .. } => format!("data of {path} is damaged"),
@@ -273,6 +282,11 @@ mod tests {
                 EngineError::Io(std::io::Error::other("disk")),
                 500,
                 "internal",
+            ),
+            (
+                EngineError::StorageFull("disk: 12 bytes free".into()),
+                507,
+                "storage_full",
             ),
         ];
         for (e, status, code) in cases {

@@ -53,11 +53,30 @@ pub fn s3_err(e: EngineError) -> S3Error {
         ),
         EngineError::Path(p) => S3Error::with_message(S3ErrorCode::InvalidArgument, p.to_string()),
         EngineError::QuotaExceeded { .. } => crate::upload::quota_exceeded(),
+        EngineError::StorageFull(why) => {
+            tracing::warn!("s3: storage full: {why}");
+            storage_full()
+        }
         other => {
             tracing::error!("s3: {other}");
             s3_error!(InternalError)
         }
     }
+}
+
+/// `XNasStorageFull`, 507: the server's disk is full. S3 has no such code (AWS never
+/// fills up); MinIO answers `XMinioStorageFull` (507). Ours follows the same vendor-prefix
+/// convention rather than borrowing MinIO's name, which would claim a server it is not;
+/// SDKs treat an unknown code by its status, and 507 is a 5xx that boto3 and the AWS CLI
+/// do not retry by default (their retryable statuses are 500, 502, 503, 504).
+pub fn storage_full() -> S3Error {
+    let mut err = S3Error::with_message(
+        S3ErrorCode::Custom("XNasStorageFull".into()),
+        "the server's storage is full; nothing was stored \
+         (deleting objects gives space back)",
+    );
+    err.set_status_code(http::StatusCode::INSUFFICIENT_STORAGE);
+    err
 }
 
 /// Runs engine work on the blocking pool.

@@ -41,6 +41,10 @@ pub fn fs_err(e: EngineError) -> FsError {
         | EngineError::Conflict(_)
         | EngineError::InvalidArgument(_)
         | EngineError::Path(_) => FsError::Forbidden,
+        EngineError::StorageFull(why) => {
+            tracing::warn!("webdav: storage full: {why}");
+            FsError::InsufficientStorage // 507, given its body by the HTTP layer
+        }
         other => {
             tracing::error!("webdav: {other}");
             FsError::GeneralFailure

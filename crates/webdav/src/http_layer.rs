@@ -105,6 +105,19 @@ pub fn router(state: DavState) -> Router {
         .with_state(state)
 }
 
+/// 507 with a body saying why: the server's disk is full (new data is refused at the
+/// reserve), or else the user's quota would be exceeded. Nothing was stored either way.
+fn insufficient_storage(st: &DavState) -> Response {
+    let why = if st.store.space().is_some_and(|s| s.is_full()) {
+        "insufficient storage: the server's disk is full; nothing was stored \
+         (deleting files and emptying the trash gives space back)"
+    } else {
+        "insufficient storage: the user's quota would be exceeded, or the write does not fit \
+         on the server's disk; nothing was stored"
+    };
+    status(StatusCode::INSUFFICIENT_STORAGE, why)
+}
+
 fn basic_credentials(req: &Request<Body>) -> Option<(String, String)> {
     let v = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, b64) = v.split_once(' ')?;
@@ -306,12 +319,17 @@ async fn handle(
                     Ok(_) => Ok(Some(StatusCode::NO_CONTENT)),
                     Err(nas_engine::EngineError::NotFound(_)) => Ok(Some(StatusCode::NOT_FOUND)),
                     Err(nas_engine::EngineError::Conflict(_)) => Ok(Some(StatusCode::FORBIDDEN)),
+                    Err(nas_engine::EngineError::StorageFull(why)) => {
+                        tracing::warn!("delete: storage full: {why}");
+                        Ok(Some(StatusCode::INSUFFICIENT_STORAGE))
+                    }
                     Err(e) => Err(e),
                 }
             },
         )
         .await;
         match res {
+            Ok(Ok(Some(StatusCode::INSUFFICIENT_STORAGE))) => return insufficient_storage(&st),
             Ok(Ok(Some(code))) => return status(code, ""),
             Ok(Ok(None)) => {}
             Ok(Err(e)) => {
@@ -343,6 +361,19 @@ async fn handle(
             StatusCode::BAD_REQUEST,
             "malformed or incomplete request body",
         );
+    }
+    if resp.status() == StatusCode::INSUFFICIENT_STORAGE
+        && resp
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .is_some_and(|v| v.as_bytes() == b"0")
+    {
+        // dav-server answers a refused write with an empty 507: say why
+        let mut r = insufficient_storage(&st);
+        if let Some(close) = resp.headers().get(header::CONNECTION) {
+            r.headers_mut().insert(header::CONNECTION, close.clone());
+        }
+        return r;
     }
     let mut resp = resp.map(Body::new);
     if let Some(ns) = win32_mtime

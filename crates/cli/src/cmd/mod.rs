@@ -21,8 +21,13 @@ pub fn open(d: &DataArgs) -> Result<Store> {
     open_with(d, StoreOptions::default())
 }
 
-/// Opens the store with options.
+/// Opens the store with options; the free-space reserve comes from
+/// `SILENT_NAS_STORAGE_RESERVE` as for the server (default 64 MiB).
 pub fn open_with(d: &DataArgs, opts: StoreOptions) -> Result<Store> {
+    let opts = StoreOptions {
+        reserve: crate::config::Storage::from_env()?.reserve,
+        ..opts
+    };
     Store::open(&d.data, opts).with_context(|| format!("cannot open store {}", d.data.display()))
 }
 

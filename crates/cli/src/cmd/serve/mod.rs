@@ -47,9 +47,6 @@ pub struct ServeArgs {
     s3_domain: Option<String>,
 }
 
-/// Readiness fails when the data directory's file system has less free space than this.
-const MIN_FREE_BYTES: u64 = 1 << 30;
-
 /// Creates the `admin` user on a store without users. The password comes from
 /// `SILENT_NAS_ADMIN_PASSWORD` or is generated and printed once on standard output
 /// (never logged).
@@ -162,7 +159,11 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
-    let store = Store::open(&cfg.data, StoreOptions::default())
+    let opts = StoreOptions {
+        reserve: cfg.storage.reserve,
+        ..StoreOptions::default()
+    };
+    let store = Store::open(&cfg.data, opts)
         .with_context(|| format!("cannot open store {}", cfg.data.display()))?;
     store.set_quota_counts(cfg.quota_counts)?;
     first_admin(&store)?;
@@ -199,7 +200,7 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
     let observe = nas_observe::Observe {
         store: store.clone(),
         metrics: metrics.clone(),
-        min_free_bytes: MIN_FREE_BYTES,
+        min_free_bytes: cfg.storage.ready_min_free,
         sessions: Some(Arc::new(move || sessions_of.active_sessions())),
         audit: Some(audit.clone()),
         access: nas_observe::MetricsAccess {

@@ -1,0 +1,106 @@
+//! The `[storage]` section: the free-space reserve new data leaves on the data directory's
+//! file system (so deletes, trash purges and GC always have room for the metadata
+//! database), and the free space below which readiness fails. Sizes are bytes with an
+//! optional unit (`64MiB`, `1G`; powers of 1024). Why these defaults: `docs/operations.md`,
+//! "A full disk".
+
+use super::env;
+use anyhow::{Result, anyhow, bail};
+use serde::Deserialize;
+
+/// The `[storage]` table of the configuration file (every field optional).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageFile {
+    /// Free space new data never takes (`64MiB`; `0` keeps none).
+    pub reserve: Option<String>,
+    /// Readiness fails below this much free space (`1GiB`).
+    pub ready_min_free: Option<String>,
+}
+
+/// The validated `[storage]` settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Storage {
+    /// Bytes new data leaves free (see `nas_engine::StoreOptions::reserve`).
+    pub reserve: u64,
+    /// Readiness fails when less than this is free.
+    pub ready_min_free: u64,
+}
+
+impl Default for Storage {
+    fn default() -> Self {
+        Storage {
+            reserve: nas_engine::DEFAULT_RESERVE,
+            ready_min_free: 1 << 30,
+        }
+    }
+}
+
+impl Storage {
+    /// The settings from the environment alone (the commands other than `serve` read no
+    /// configuration file).
+    pub fn from_env() -> Result<Storage> {
+        resolve(None)
+    }
+}
+
+fn size(var: &str, key: &str, file: Option<String>, default: u64) -> Result<u64> {
+    let Some((v, from)) = env(var)
+        .map(|v| (v, var.to_owned()))
+        .or_else(|| file.map(|v| (v, format!("[storage] {key}"))))
+    else {
+        return Ok(default);
+    };
+    crate::cmd::user::parse_size(&v).map_err(|e| anyhow!("{from}: {e} (e.g. 64MiB, 1G)"))
+}
+
+/// Resolves `[storage]` against the environment and validates it.
+pub fn resolve(f: Option<StorageFile>) -> Result<Storage> {
+    let f = f.unwrap_or_default();
+    let d = Storage::default();
+    let s = Storage {
+        reserve: size(
+            "SILENT_NAS_STORAGE_RESERVE",
+            "reserve",
+            f.reserve,
+            d.reserve,
+        )?,
+        ready_min_free: size(
+            "SILENT_NAS_READY_MIN_FREE",
+            "ready_min_free",
+            f.ready_min_free,
+            d.ready_min_free,
+        )?,
+    };
+    if s.reserve > 1 << 40 {
+        bail!("[storage] reserve: {} bytes is more than 1 TiB", s.reserve);
+    }
+    Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Storage> {
+        let fc: crate::config::FileConfig = toml::from_str(text)?;
+        resolve(fc.storage)
+    }
+
+    #[test]
+    fn sizes_with_units_defaults_and_refusals() {
+        assert_eq!(parse("").unwrap(), Storage::default());
+        assert_eq!(Storage::default().reserve, 64 << 20);
+        let s = parse("[storage]\nreserve = \"8MiB\"\nready_min_free = \"10M\"\n").unwrap();
+        assert_eq!((s.reserve, s.ready_min_free), (8 << 20, 10 << 20));
+        assert_eq!(parse("[storage]\nreserve = \"0\"\n").unwrap().reserve, 0);
+        for bad in [
+            "reserve = \"lots\"",
+            "reserve = \"2P\"",
+            "reserve = \"2048G\"",
+            "spare = 1",
+        ] {
+            assert!(parse(&format!("[storage]\n{bad}\n")).is_err(), "{bad}");
+        }
+    }
+}
