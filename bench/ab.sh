@@ -32,18 +32,18 @@ start() { # BIN NAME -> prints the address
 }
 s3addr() { sed -n 's|^S3 API on http://\([^/]*\)/.*|\1|p' "$work/$1/out"; }
 HERE=$(cd "$(dirname "$0")" && pwd)
-# presign NAME KEY: a presigned PutObject URL of bucket `ab` on server NAME (made once)
+# presign NAME KEY: a presigned PutObject URL of bucket `abbench` on server NAME (made once)
 presign() {
     local ak sk
     if [ ! -f "$work/$1/key" ]; then
         "${!1}" key create admin --data "$work/$1/data" > "$work/$1/key"
         read -r ak sk < "$work/$1/key"
         S3_ENDPOINT=http://$(s3addr "$1") AWS_ACCESS_KEY_ID=$ak AWS_SECRET_ACCESS_KEY=$sk \
-            AWS_DEFAULT_REGION=us-east-1 python3 "$HERE/s3_lib.py" mkbucket ab > /dev/null
+            AWS_DEFAULT_REGION=us-east-1 python3 "$HERE/s3_lib.py" mkbucket abbench > /dev/null
     fi
     read -r ak sk < "$work/$1/key"
     S3_ENDPOINT=http://$(s3addr "$1") AWS_ACCESS_KEY_ID=$ak AWS_SECRET_ACCESS_KEY=$sk \
-        AWS_DEFAULT_REGION=us-east-1 python3 "$HERE/s3_lib.py" presign put ab "$2"
+        AWS_DEFAULT_REGION=us-east-1 python3 "$HERE/s3_lib.py" presign put abbench "$2"
 }
 addr_a=$(start "$A" a)
 addr_b=$(start "$B" b)
