@@ -74,6 +74,11 @@ fn no_path_adds_content_past_the_quota() {
     let r = rest_post(&s, &u, "/api/v1/copy", r#"{"from":"/a.bin","to":"/c.bin"}"#);
     assert_eq!(r.status, 507, "{}", r.text());
     assert!(r.text().contains("quota_exceeded"), "{}", r.text());
+    assert!(
+        r.text().contains("6000000 of 10485760 bytes in use"),
+        "the message says why: {}",
+        r.text()
+    );
     // moving is free: usage does not change
     assert_eq!(dav(&s, &u, "MOVE", "/a.bin", "/moved.bin"), 201);
     assert_eq!(me_used(&s, &u), 6 * MB as u64);

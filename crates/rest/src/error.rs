@@ -131,6 +131,9 @@ impl RestError {
                     // the detail (free bytes, database text) is for the log only
                     tracing::warn!("rest: storage full: {why}");
                     STORAGE_FULL.to_owned()
+                } else if let EngineError::QuotaExceeded { .. } = e {
+                    // the caller's own quota and usage: theirs to know
+                    format!("{e}; nothing was stored")
                 } else if status.is_server_error() {
                     tracing::error!("rest: {e}");
                     match e {
