@@ -79,10 +79,7 @@ pub async fn old_version(
         Ok(Err(nas_engine::EngineError::IsADirectory(_))) => {
             return status(StatusCode::BAD_REQUEST, "folders have no versions");
         }
-        Ok(Err(e)) => {
-            tracing::error!("version read: {e}");
-            return status(StatusCode::INTERNAL_SERVER_ERROR, "internal error");
-        }
+        Ok(Err(e)) => return status(crate::fs::status_of(e), "cannot read this version"),
         Err(_) => return status(StatusCode::INTERNAL_SERVER_ERROR, "internal error"),
     };
     let rec = reader.version().clone();

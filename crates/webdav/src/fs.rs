@@ -52,6 +52,23 @@ pub fn fs_err(e: EngineError) -> FsError {
     }
 }
 
+/// The status dav-server answers for an engine error (through [`fs_err`]), for the few
+/// requests this door answers outside dav-server: one mapping for the whole door.
+pub fn status_of(e: EngineError) -> http::StatusCode {
+    use http::StatusCode as S;
+    match fs_err(e) {
+        FsError::NotFound => S::NOT_FOUND,
+        FsError::Forbidden => S::FORBIDDEN,
+        FsError::Exists => S::METHOD_NOT_ALLOWED,
+        FsError::InsufficientStorage => S::INSUFFICIENT_STORAGE,
+        FsError::NotImplemented => S::NOT_IMPLEMENTED,
+        FsError::TooLarge => S::PAYLOAD_TOO_LARGE,
+        FsError::PathTooLong => S::URI_TOO_LONG,
+        FsError::LoopDetected => S::LOOP_DETECTED,
+        _ => S::INTERNAL_SERVER_ERROR,
+    }
+}
+
 /// A DAV path as a home path; refused (403) when it breaks the path rules.
 pub fn nas_path(path: &DavPath) -> FsResult<NasPath> {
     let s = std::str::from_utf8(path.as_bytes()).map_err(|_| FsError::Forbidden)?;

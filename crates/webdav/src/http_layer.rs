@@ -315,21 +315,18 @@ async fn handle(
                 if !locks.list(Some(&user))?.is_empty() {
                     return Ok(None);
                 }
-                match home2.delete(&p) {
-                    Ok(_) => Ok(Some(StatusCode::NO_CONTENT)),
-                    Err(nas_engine::EngineError::NotFound(_)) => Ok(Some(StatusCode::NOT_FOUND)),
-                    Err(nas_engine::EngineError::Conflict(_)) => Ok(Some(StatusCode::FORBIDDEN)),
-                    Err(nas_engine::EngineError::StorageFull(why)) => {
-                        tracing::warn!("delete: storage full: {why}");
-                        Ok(Some(StatusCode::INSUFFICIENT_STORAGE))
-                    }
-                    Err(e) => Err(e),
-                }
+                Ok(Some(match home2.delete(&p) {
+                    Ok(_) => StatusCode::NO_CONTENT,
+                    Err(e) => crate::fs::status_of(e), // logged there when it is ours
+                }))
             },
         )
         .await;
         match res {
             Ok(Ok(Some(StatusCode::INSUFFICIENT_STORAGE))) => return insufficient_storage(&st),
+            Ok(Ok(Some(StatusCode::INTERNAL_SERVER_ERROR))) => {
+                return status(StatusCode::INTERNAL_SERVER_ERROR, "internal error");
+            }
             Ok(Ok(Some(code))) => return status(code, ""),
             Ok(Ok(None)) => {}
             Ok(Err(e)) => {
