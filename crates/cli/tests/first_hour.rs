@@ -317,3 +317,30 @@ fn the_log_has_no_colour_codes_when_it_is_a_file() {
     assert!(text.contains("silent-nas listening"), "{text}");
     assert!(!text.contains('\u{1b}'), "no ANSI escape codes: {text:?}");
 }
+
+#[test]
+fn a_webdav_500_says_what_happened() {
+    let s = Server::start();
+    // the chunk store's folder becomes a file: the next upload fails inside the store
+    let packs = s.data.join("packs");
+    std::fs::remove_dir_all(&packs).unwrap();
+    std::fs::write(&packs, b"").unwrap();
+    let body = common::content(100_000, 7);
+    let r = common::curl(
+        &[
+            "-u",
+            &common::auth("admin", common::ADMIN_PW),
+            "-T",
+            "-",
+            &s.url("/dav/x.bin"),
+        ],
+        Some(&body),
+    );
+    assert_eq!(r.status, 500);
+    assert!(
+        r.text().starts_with("internal error: "),
+        "a 500 has a short text body: {:?}",
+        r.text()
+    );
+    assert!(r.header("content-type").unwrap().starts_with("text/plain"));
+}
