@@ -344,3 +344,100 @@ fn a_webdav_500_says_what_happened() {
     );
     assert!(r.header("content-type").unwrap().starts_with("text/plain"));
 }
+
+#[test]
+fn an_upload_cut_off_by_the_shutdown_is_logged_with_its_path_and_bytes() {
+    use std::io::Read;
+    let t = tempfile::tempdir().unwrap();
+    let log = t.path().join("log");
+    let mut s = Server::start_logged(
+        &t.path().join("data"),
+        &[],
+        "info",
+        Some(std::fs::File::create(&log).unwrap()),
+    );
+    // an upload that announces 10 MB, sends 300 kB and then waits
+    let mut c = std::net::TcpStream::connect(&s.addr).unwrap();
+    let basic = base64_basic("admin", common::ADMIN_PW);
+    write!(
+        c,
+        "PUT /dav/big.bin HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {basic}\r\nContent-Length: 10000000\r\n\r\n"
+    )
+    .unwrap();
+    c.write_all(&vec![b'x'; 300_000]).unwrap();
+    std::thread::sleep(Duration::from_secs(1));
+    let pid = s.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    // the grace period is 30 s; the upload never finishes
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let status = loop {
+        if let Some(st) = s.child.try_wait().unwrap() {
+            break st;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the server stops after its grace period"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(status.success(), "a shutdown by SIGTERM exits 0");
+    let mut text = String::new();
+    std::fs::File::open(&log)
+        .unwrap()
+        .read_to_string(&mut text)
+        .unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.contains("upload cut off by the shutdown"))
+        .unwrap_or_else(|| panic!("the cut-off upload is logged: {text}"));
+    assert!(
+        line.contains("method=PUT") && line.contains("path=/dav/big.bin"),
+        "{line}"
+    );
+    let bytes: u64 = line
+        .split("bytes_received=")
+        .nth(1)
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    assert!(bytes > 0 && bytes <= 300_000, "{line}");
+    // nothing of it is stored
+    let ls = ok(
+        &[
+            "ls",
+            "/",
+            "--home",
+            "admin",
+            "--data",
+            s.data.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(!ls.contains("big.bin"), "{ls}");
+}
+
+/// The value of a Basic `Authorization` header.
+fn base64_basic(user: &str, pw: &str) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let b = format!("{user}:{pw}").into_bytes();
+    let mut out = String::new();
+    for ch in b.chunks(3) {
+        let n = (u32::from(ch[0]) << 16)
+            | (u32::from(*ch.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*ch.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            if i <= ch.len() {
+                out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}

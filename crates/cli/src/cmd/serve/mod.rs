@@ -358,6 +358,10 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
             .await
             .context("server failed")
     })?;
+    // the grace period is over: what is still in flight is cut off (and logged as such
+    // by the request guard when its body is dropped with the runtime's tasks)
+    guard::CUT_OFF.store(true, std::sync::atomic::Ordering::Release);
+    rt.shutdown_timeout(std::time::Duration::from_secs(5));
     workers.stop();
     audit.stop(); // stores the entries still queued
     drop(store);
