@@ -1,8 +1,10 @@
 //! `serve`: the server process. Wires the store, the authenticator and the doors (WebDAV at
 //! `/dav`, REST at `/api/v1`, health and metrics; S3 on its own listener) into HTTP
-//! listeners; creates the first admin on an empty store; shuts down gracefully on
-//! SIGTERM/SIGINT (stops accepting, lets in-flight requests finish, stops the background
-//! workers and the audit log's writer, then exits 0 — an upload cut off by the shutdown is never committed).
+//! listeners; creates the first admin on an empty store once every listener is bound (a
+//! start that fails never spends the one-time password); shuts down gracefully on
+//! SIGTERM/SIGINT (stops accepting, lets in-flight requests finish for 30 s, stops the
+//! background workers and the audit log's writer, then exits 0 — an upload cut off by the
+//! shutdown is never committed, and is logged with its path and the bytes received).
 //!
 //! Every listener applies the same connection rules ([`listener`]) and every request goes
 //! through the same guard ([`guard`]); what they allow is the `[limits]` configuration.
