@@ -27,6 +27,26 @@ pub struct DataArgs {
     pub data: PathBuf,
 }
 
+/// `--data` of a command family with actions (`user`, `key`, `trash`, …): global, so it goes
+/// before or after the action (`user --data D list` = `user list --data D`). clap cannot
+/// make a global option required; [`GlobalData::get`] says when it is missing.
+#[derive(clap::Args, Clone)]
+pub struct GlobalData {
+    /// Data directory (created on first use).
+    #[arg(long, env = "SILENT_NAS_DATA", global = true)]
+    pub data: Option<PathBuf>,
+}
+
+impl GlobalData {
+    /// The data directory, or an error naming the option.
+    pub fn get(self) -> Result<DataArgs> {
+        match self.data {
+            Some(data) => Ok(DataArgs { data }),
+            None => anyhow::bail!("--data DIR is required (or set SILENT_NAS_DATA)"),
+        }
+    }
+}
+
 /// Options of commands working inside one home.
 #[derive(clap::Args, Clone)]
 pub struct HomeArgs {

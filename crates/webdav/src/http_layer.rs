@@ -359,14 +359,21 @@ async fn handle(
             "malformed or incomplete request body",
         );
     }
-    if resp.status() == StatusCode::INSUFFICIENT_STORAGE
-        && resp
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .is_some_and(|v| v.as_bytes() == b"0")
-    {
+    let empty = resp
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .is_some_and(|v| v.as_bytes() == b"0");
+    let why = match resp.status() {
         // dav-server answers a refused write with an empty 507: say why
-        let mut r = insufficient_storage(&st);
+        StatusCode::INSUFFICIENT_STORAGE if empty => Some(insufficient_storage(&st)),
+        // and a failure of the store (logged with its cause) with an empty 500
+        StatusCode::INTERNAL_SERVER_ERROR if empty => Some(status(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal error: the server could not complete the request (its log says why)",
+        )),
+        _ => None,
+    };
+    if let Some(mut r) = why {
         if let Some(close) = resp.headers().get(header::CONNECTION) {
             r.headers_mut().insert(header::CONNECTION, close.clone());
         }

@@ -2,7 +2,7 @@
 //! runs) — the same credentials as `/api/v1/me/app-passwords`, for an administrator setting
 //! up a device or a script for someone, or removing one after a device is lost.
 
-use crate::DataArgs;
+use crate::GlobalData;
 use crate::output::{json, time};
 use anyhow::{Result, bail};
 use nas_auth::{AuthError, create_app_password};
@@ -11,6 +11,8 @@ use std::process::ExitCode;
 
 #[derive(clap::Args)]
 pub struct AppPasswordArgs {
+    #[command(flatten)]
+    data: GlobalData,
     #[command(subcommand)]
     action: Action,
 }
@@ -30,8 +32,6 @@ enum Action {
         /// Print a JSON object (`id`, `name`, `read_only`, `password`) instead.
         #[arg(long)]
         json: bool,
-        #[command(flatten)]
-        data: DataArgs,
     },
     /// List a user's app passwords (never the passwords).
     List {
@@ -40,8 +40,6 @@ enum Action {
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
-        #[command(flatten)]
-        data: DataArgs,
     },
     /// Delete an app password: it is refused from the next request on.
     Revoke {
@@ -49,19 +47,17 @@ enum Action {
         user: String,
         /// Its id (from `list`).
         id: String,
-        #[command(flatten)]
-        data: DataArgs,
     },
 }
 
 pub fn run(a: AppPasswordArgs) -> Result<ExitCode> {
+    let data = a.data.get()?;
     match a.action {
         Action::Create {
             user,
             name,
             read_only,
             json: as_json,
-            data,
         } => {
             let acc = Accounts::open(&data.data)?;
             let (rec, secret) =
@@ -84,7 +80,6 @@ pub fn run(a: AppPasswordArgs) -> Result<ExitCode> {
         Action::List {
             user,
             json: as_json,
-            data,
         } => {
             let apps = Accounts::open(&data.data)?.app_passwords(&user)?;
             if as_json {
@@ -121,7 +116,7 @@ pub fn run(a: AppPasswordArgs) -> Result<ExitCode> {
                 }
             }
         }
-        Action::Revoke { user, id, data } => {
+        Action::Revoke { user, id } => {
             if !Accounts::open(&data.data)?.delete_app_password(&user, &id)? {
                 bail!("user {user:?} has no app password {id}");
             }

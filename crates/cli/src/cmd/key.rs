@@ -1,6 +1,6 @@
 //! `key`: S3 access keys (works while the server runs).
 
-use crate::DataArgs;
+use crate::GlobalData;
 use crate::output::{json, time};
 use anyhow::{Result, bail};
 use nas_auth::create_named_key;
@@ -9,6 +9,8 @@ use std::process::ExitCode;
 
 #[derive(clap::Args)]
 pub struct KeyArgs {
+    #[command(flatten)]
+    data: GlobalData,
     #[command(subcommand)]
     action: Action,
 }
@@ -29,8 +31,6 @@ enum Action {
         /// Print `{"access_key_id": …, "secret_access_key": …}` instead.
         #[arg(long)]
         json: bool,
-        #[command(flatten)]
-        data: DataArgs,
     },
     /// List a user's keys (never the secrets).
     List {
@@ -39,8 +39,6 @@ enum Action {
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
-        #[command(flatten)]
-        data: DataArgs,
     },
     /// Revoke a key: requests signed with it are refused from the next request on.
     Revoke {
@@ -48,19 +46,17 @@ enum Action {
         user: String,
         /// Access key id.
         access_key: String,
-        #[command(flatten)]
-        data: DataArgs,
     },
 }
 
 pub fn run(a: KeyArgs) -> Result<ExitCode> {
+    let data = a.data.get()?;
     match a.action {
         Action::Create {
             user,
             name,
             read_only,
             json: as_json,
-            data,
         } => {
             let acc = Accounts::open(&data.data)?;
             let k =
@@ -83,7 +79,6 @@ pub fn run(a: KeyArgs) -> Result<ExitCode> {
         Action::List {
             user,
             json: as_json,
-            data,
         } => {
             let keys = Accounts::open(&data.data)?.keys(user.as_deref())?;
             if as_json {
@@ -109,11 +104,7 @@ pub fn run(a: KeyArgs) -> Result<ExitCode> {
                 }
             }
         }
-        Action::Revoke {
-            user,
-            access_key,
-            data,
-        } => {
+        Action::Revoke { user, access_key } => {
             let acc = Accounts::open(&data.data)?;
             match acc.key(&access_key)? {
                 Some(k) if k.user == user => {

@@ -1,7 +1,7 @@
 //! `locks`: list and break WebDAV locks (works while the server runs: the server reads the
 //! lock table on every check, so a broken lock is gone at the next request).
 
-use crate::DataArgs;
+use crate::GlobalData;
 use crate::output::{json, time};
 use anyhow::{Result, bail};
 use nas_engine::LockTable;
@@ -9,6 +9,8 @@ use std::process::ExitCode;
 
 #[derive(clap::Args)]
 pub struct LocksArgs {
+    #[command(flatten)]
+    data: GlobalData,
     #[command(subcommand)]
     action: Action,
 }
@@ -23,24 +25,20 @@ enum Action {
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
-        #[command(flatten)]
-        data: DataArgs,
     },
     /// Remove a lock by its token (as shown by `list`).
     Break {
         /// Lock token, e.g. urn:uuid:….
         token: String,
-        #[command(flatten)]
-        data: DataArgs,
     },
 }
 
 pub fn run(a: LocksArgs) -> Result<ExitCode> {
+    let data = a.data.get()?;
     match a.action {
         Action::List {
             user,
             json: as_json,
-            data,
         } => {
             let t = LockTable::open(&data.data)?;
             let locks = t.list(user.as_deref())?;
@@ -65,7 +63,7 @@ pub fn run(a: LocksArgs) -> Result<ExitCode> {
                 }
             }
         }
-        Action::Break { token, data } => {
+        Action::Break { token } => {
             if !LockTable::open(&data.data)?.remove(&token)? {
                 bail!("no lock {token}");
             }

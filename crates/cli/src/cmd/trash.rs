@@ -1,22 +1,28 @@
 //! `trash`: list, restore, purge and expire deleted entries.
 
-use super::{open_home, open_home_read, path};
-use crate::HomeArgs;
+use super::{open, open_home, open_home_read, path};
 use crate::output::{json, time};
-use anyhow::Result;
+use crate::{GlobalData, HomeArgs};
+use anyhow::{Result, bail};
 use nas_engine::NodeKind;
 use nas_types::TrashId;
 use std::process::ExitCode;
 use std::time::Duration;
 
+/// `--data`, `--home` and `--json` are global: they go before or after the action
+/// (`trash --home alice list` and `trash list --home alice` are the same). clap cannot make a
+/// global option required, so [`run`] checks that they were given (`expire` needs no home).
 #[derive(clap::Args)]
 pub struct TrashArgs {
     #[command(flatten)]
-    home: HomeArgs,
+    data: GlobalData,
+    /// Home (one tree per user).
+    #[arg(long, global = true)]
+    home: Option<String>,
     #[command(subcommand)]
     action: Option<Action>,
     /// Machine-readable output (for `list`).
-    #[arg(long)]
+    #[arg(long, global = true)]
     json: bool,
 }
 
@@ -45,12 +51,37 @@ enum Action {
     },
 }
 
+impl Action {
+    fn name(&self) -> &'static str {
+        match self {
+            Action::List => "list",
+            Action::Restore { .. } => "restore",
+            Action::Purge { .. } => "purge",
+            Action::Expire { .. } => "expire",
+        }
+    }
+}
+
 pub fn run(a: TrashArgs) -> Result<ExitCode> {
     let action = a.action.unwrap_or(Action::List);
+    let data = a.data.get()?;
+    if let Action::Expire { older_than } = action {
+        // every home: no --home needed
+        let n = open(&data)?.expire_trash(older_than)?;
+        println!(
+            "purged {n} entries older than {}",
+            humantime::format_duration(older_than)
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let Some(home) = a.home else {
+        bail!("--home NAME is required for `trash {}`", action.name());
+    };
+    let h = HomeArgs { data, home };
     // listing only reads: it works while the server runs
-    let (store, home) = match action {
-        Action::List => open_home_read(&a.home)?,
-        _ => open_home(&a.home)?,
+    let home = match action {
+        Action::List => open_home_read(&h)?.1,
+        _ => open_home(&h)?.1,
     };
     match action {
         Action::List => {
@@ -90,13 +121,7 @@ pub fn run(a: TrashArgs) -> Result<ExitCode> {
             let n = home.trash_purge_all()?;
             println!("purged {n} entries");
         }
-        Action::Expire { older_than } => {
-            let n = store.expire_trash(older_than)?;
-            println!(
-                "purged {n} entries older than {}",
-                humantime::format_duration(older_than)
-            );
-        }
+        Action::Expire { .. } => {} // handled above
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,8 +1,8 @@
 //! `user`: manage accounts. Works while the server runs (it does not take the store lock;
 //! the server reads accounts on every sign-in, so changes apply at once).
 
-use crate::DataArgs;
 use crate::output::{json, size, time};
+use crate::{DataArgs, GlobalData};
 use anyhow::{Context, Result, bail};
 use nas_auth::{Role, add_user, hash_password};
 use nas_engine::{Accounts, EngineError, Store, UserRetention};
@@ -11,6 +11,8 @@ use std::process::ExitCode;
 
 #[derive(clap::Args)]
 pub struct UserArgs {
+    #[command(flatten)]
+    data: GlobalData,
     #[command(subcommand)]
     action: Action,
 }
@@ -31,13 +33,9 @@ enum Action {
         /// never go on the command line).
         #[arg(long, required = true)]
         password_stdin: bool,
-        #[command(flatten)]
-        data: DataArgs,
     },
     /// List users.
     List {
-        #[command(flatten)]
-        data: DataArgs,
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
@@ -49,8 +47,6 @@ enum Action {
         /// Read the password from the first line of standard input.
         #[arg(long, required = true)]
         password_stdin: bool,
-        #[command(flatten)]
-        data: DataArgs,
     },
     /// Change role, quota, enabled state or retention of old versions.
     Set {
@@ -77,15 +73,11 @@ enum Action {
         /// `off` keeps every version.
         #[arg(long, value_parser = parse_rule, value_name = "D|off|default")]
         keep_days: Option<Rule>,
-        #[command(flatten)]
-        data: DataArgs,
     },
     /// Delete a user (their home and files stay).
     Remove {
         /// User name.
         name: String,
-        #[command(flatten)]
-        data: DataArgs,
     },
 }
 
@@ -166,23 +158,17 @@ fn get(a: &Accounts, name: &str) -> Result<nas_engine::UserRecord> {
 }
 
 pub fn run(u: UserArgs) -> Result<ExitCode> {
+    let data = u.data.get()?;
     match u.action {
         Action::Add {
-            name,
-            role,
-            quota,
-            data,
-            ..
+            name, role, quota, ..
         } => {
             let a = accounts(&data)?;
             let pw = read_password()?;
             add_user(&a, &name, &pw, role, quota)?;
             println!("created user {name} ({})", role.as_str());
         }
-        Action::List {
-            data,
-            json: as_json,
-        } => {
+        Action::List { json: as_json } => {
             let a = accounts(&data)?;
             let users = a.list()?;
             if as_json {
@@ -208,7 +194,7 @@ pub fn run(u: UserArgs) -> Result<ExitCode> {
                 }
             }
         }
-        Action::Passwd { name, data, .. } => {
+        Action::Passwd { name, .. } => {
             let a = accounts(&data)?;
             let mut rec = get(&a, &name)?;
             rec.password = hash_password(&read_password()?);
@@ -223,7 +209,6 @@ pub fn run(u: UserArgs) -> Result<ExitCode> {
             enable,
             keep_versions,
             keep_days,
-            data,
         } => {
             let a = accounts(&data)?;
             let mut rec = get(&a, &name)?;
@@ -255,7 +240,7 @@ pub fn run(u: UserArgs) -> Result<ExitCode> {
             a.update(&rec)?;
             println!("updated {name}");
         }
-        Action::Remove { name, data } => {
+        Action::Remove { name } => {
             accounts(&data)?.remove(&name)?;
             println!("removed user {name} (their files stay in home {name})");
         }

@@ -5,7 +5,9 @@
 //!   it, and the answer becomes 408 with `Connection: close`;
 //! - a panic while serving a request becomes a 500 for that request alone: the process, the
 //!   connection's other state and the in-flight counts are unaffected (the panic hook in
-//!   [`super`] logs it as one line).
+//!   [`super`] logs it as one line);
+//! - a request body still unfinished when the shutdown's grace period is over ([`CUT_OFF`])
+//!   is logged as cut off: method, path and the bytes received (nothing of it is committed).
 
 use super::stall::StallClock;
 use axum::body::{Body, Bytes};
@@ -20,6 +22,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
+
+/// Set once the shutdown's grace period is over: a request body dropped unfinished from then
+/// on was cut off by the shutdown, and is logged as such.
+pub static CUT_OFF: AtomicBool = AtomicBool::new(false);
 
 /// What the guard enforces.
 #[derive(Clone, Copy)]
@@ -48,11 +54,16 @@ pub async fn guard(State(cfg): State<GuardConfig>, req: Request, next: Next) -> 
     }
     let timed_out = Arc::new(AtomicBool::new(false));
     let flag = timed_out.clone();
+    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
     let req = req.map(|b| {
         Body::new(IdleBody {
             inner: b,
             clock: StallClock::new(cfg.body_idle_timeout),
             timed_out: flag,
+            received: 0,
+            ended: false,
+            method,
+            path,
         })
     });
     let resp = match CatchUnwind(Box::pin(next.run(req))).await {
@@ -93,6 +104,28 @@ struct IdleBody {
     inner: Body,
     clock: StallClock,
     timed_out: Arc<AtomicBool>,
+    /// Bytes received so far, and whether the body was read to its end.
+    received: u64,
+    ended: bool,
+    /// The request, for the log line of a body cut off by the shutdown.
+    method: http::Method,
+    path: String,
+}
+
+impl Drop for IdleBody {
+    fn drop(&mut self) {
+        if CUT_OFF.load(Ordering::Acquire)
+            && !self.ended
+            && !http_body::Body::is_end_stream(&self.inner)
+        {
+            tracing::warn!(
+                method = %self.method,
+                path = %self.path,
+                bytes_received = self.received,
+                "upload cut off by the shutdown (nothing of it is stored)"
+            );
+        }
+    }
 }
 
 /// The error a paused body ends with.
@@ -112,6 +145,15 @@ impl http_body::Body for IdleBody {
         match Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Ready(f) => {
                 this.clock.progress();
+                match &f {
+                    None => this.ended = true,
+                    Some(Ok(frame)) => {
+                        if let Some(d) = frame.data_ref() {
+                            this.received += d.len() as u64;
+                        }
+                    }
+                    Some(Err(_)) => {}
+                }
                 Poll::Ready(f.map(|r| r.map_err(Into::into)))
             }
             Poll::Pending => match this.clock.waiting(cx) {

@@ -1,8 +1,10 @@
 //! `serve`: the server process. Wires the store, the authenticator and the doors (WebDAV at
 //! `/dav`, REST at `/api/v1`, health and metrics; S3 on its own listener) into HTTP
-//! listeners; creates the first admin on an empty store; shuts down gracefully on
-//! SIGTERM/SIGINT (stops accepting, lets in-flight requests finish, stops the background
-//! workers and the audit log's writer, then exits 0 — an upload cut off by the shutdown is never committed).
+//! listeners; creates the first admin on an empty store once every listener is bound (a
+//! start that fails never spends the one-time password); shuts down gracefully on
+//! SIGTERM/SIGINT (stops accepting, lets in-flight requests finish for 30 s, stops the
+//! background workers and the audit log's writer, then exits 0 — an upload cut off by the
+//! shutdown is never committed, and is logged with its path and the bytes received).
 //!
 //! Every listener applies the same connection rules ([`listener`]) and every request goes
 //! through the same guard ([`guard`]); what they allow is the `[limits]` configuration.
@@ -49,8 +51,9 @@ pub struct ServeArgs {
 
 /// Creates the `admin` user on a store without users. The password comes from
 /// `SILENT_NAS_ADMIN_PASSWORD` or is generated and printed once on standard output
-/// (never logged).
-fn first_admin(store: &Store) -> Result<()> {
+/// (never logged). Called only once every listener is bound, so a start that fails (a busy
+/// port, a bad certificate) never consumes the one-time password.
+fn first_admin(store: &Store, data: &std::path::Path) -> Result<()> {
     let accounts = store.accounts();
     if !accounts.list()?.is_empty() {
         return Ok(());
@@ -61,12 +64,29 @@ fn first_admin(store: &Store) -> Result<()> {
     };
     add_user(&accounts, "admin", &password, Role::Admin, None)?;
     if generated {
+        // the hint must work as printed, from any directory
+        let dir = std::fs::canonicalize(data).unwrap_or_else(|_| data.to_path_buf());
         println!("Created user 'admin' with password: {password}");
-        println!("(shown once; change it with `silent-nas user passwd admin --password-stdin`)");
+        println!(
+            "(shown once; change it with `silent-nas user passwd admin --password-stdin --data {}`)",
+            shell_word(&dir.display().to_string())
+        );
     } else {
         println!("Created user 'admin' with the password from SILENT_NAS_ADMIN_PASSWORD");
     }
     Ok(())
+}
+
+/// `s` as one shell word: as is when it needs no quoting, else in single quotes.
+fn shell_word(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+:@%,=".contains(c));
+    if plain {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
 }
 
 async fn shutdown_signal() {
@@ -158,6 +178,8 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // colour only on a terminal: a log file or journal gets no escape codes
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let opts = StoreOptions {
         reserve: cfg.storage.reserve,
@@ -166,7 +188,6 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
     let store = Store::open(&cfg.data, opts)
         .with_context(|| format!("cannot open store {}", cfg.data.display()))?;
     store.set_quota_counts(cfg.quota_counts)?;
-    first_admin(&store)?;
     let auth = Arc::new(Authenticator::new(store.accounts()));
     log_panics();
     let metrics = Arc::new(nas_observe::Metrics::new());
@@ -254,16 +275,27 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
         .enable_all()
         .build()?;
     rt.block_on(async {
+        // bind every listener (and load the certificate) before anything is printed or
+        // created: a start that fails here leaves the store as it was
         let listener = std::net::TcpListener::bind(cfg.listen).with_context(|| format!("cannot listen on {}", cfg.listen))?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
-        let scheme = if cfg.tls.is_some() { "https" } else { "http" };
-        tracing::info!(%addr, data = %cfg.data.display(), "silent-nas listening ({scheme}); WebDAV at /dav/, REST at /api/v1/");
-        println!("listening on {scheme}://{addr}/ (WebDAV: {scheme}://{addr}/dav/)");
-        if let Some(u) = &cfg.public_url {
-            println!("public URL: {}/dav/", u.trim_end_matches('/'));
-        }
-        let handle = axum_server::Handle::new();
+        let s3_listener = match cfg.s3_listen {
+            Some(s3_addr) => {
+                let l = std::net::TcpListener::bind(s3_addr).with_context(|| format!("cannot listen on {s3_addr} for S3"))?;
+                l.set_nonblocking(true)?;
+                Some(l)
+            }
+            None => None,
+        };
+        let metrics_listener = match cfg.metrics.listen {
+            Some(m_addr) => {
+                let l = std::net::TcpListener::bind(m_addr).with_context(|| format!("cannot listen on {m_addr} for metrics"))?;
+                l.set_nonblocking(true)?;
+                Some(l)
+            }
+            None => None,
+        };
         let tls = match &cfg.tls {
             Some(t) => {
                 let _ = rustls::crypto::ring::default_provider().install_default();
@@ -275,9 +307,15 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
             }
             None => None,
         };
-        if let Some(s3_addr) = cfg.s3_listen {
-            let l = std::net::TcpListener::bind(s3_addr).with_context(|| format!("cannot listen on {s3_addr} for S3"))?;
-            l.set_nonblocking(true)?;
+        first_admin(&store, &cfg.data)?;
+        let scheme = if cfg.tls.is_some() { "https" } else { "http" };
+        tracing::info!(%addr, data = %cfg.data.display(), "silent-nas listening ({scheme}); WebDAV at /dav/, REST at /api/v1/");
+        println!("listening on {scheme}://{addr}/ (WebDAV: {scheme}://{addr}/dav/)");
+        if let Some(u) = &cfg.public_url {
+            println!("public URL: {}/dav/", u.trim_end_matches('/'));
+        }
+        let handle = axum_server::Handle::new();
+        if let Some(l) = s3_listener {
             let bound = l.local_addr()?;
             let opts = nas_s3::S3Options { domain: cfg.s3_domain.clone() };
             let (s3_app, s3) = nas_s3::router(store.clone(), opts).map_err(anyhow::Error::msg)?;
@@ -307,9 +345,7 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
             // stops with the shared handle at shutdown
             tokio::spawn(async move { listener::serve(l, t, s3_app, &limits, h, series).await });
         }
-        if let (Some(m_addr), Some(m_app)) = (cfg.metrics.listen, metrics_app) {
-            let l = std::net::TcpListener::bind(m_addr).with_context(|| format!("cannot listen on {m_addr} for metrics"))?;
-            l.set_nonblocking(true)?;
+        if let (Some(l), Some(m_app)) = (metrics_listener, metrics_app) {
             let access = if cfg.metrics.token.is_some() { "bearer token or admin" } else { "open" };
             println!("metrics on {scheme}://{}/metrics ({access})", l.local_addr()?);
             let (h, t, limits, series) = (handle.clone(), tls.clone(), cfg.limits.clone(), metrics.connections("metrics"));
@@ -324,6 +360,10 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
             .await
             .context("server failed")
     })?;
+    // the grace period is over: what is still in flight is cut off (and logged as such
+    // by the request guard when its body is dropped with the runtime's tasks)
+    guard::CUT_OFF.store(true, std::sync::atomic::Ordering::Release);
+    rt.shutdown_timeout(std::time::Duration::from_secs(5));
     workers.stop();
     audit.stop(); // stores the entries still queued
     drop(store);
