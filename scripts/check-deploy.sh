@@ -2,7 +2,8 @@
 # Checks the monitoring files in deploy/ (run by .ci/run): the Prometheus rules parse and
 # their unit tests pass; the Grafana dashboard is valid JSON with a Prometheus datasource
 # variable and queries that parse (promtool); every metric name the rules, their tests and
-# the dashboard use is one that crates/observe exports.
+# the dashboard use is one that crates/observe exports. Then the service examples
+# (systemd unit, nginx), by scripts/check-service.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -82,3 +83,5 @@ if bad:
     sys.exit(1)
 print(f"deploy ok: {len(exported)} exported series, {used} uses checked in dashboard, rules and rule tests; {len(queries)} dashboard queries parse")
 PY
+
+scripts/check-service.sh --require

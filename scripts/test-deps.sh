@@ -3,7 +3,8 @@
 # them and stops; a current rclone and boto3 in a virtualenv of our own
 # ($HOME/.cache/silent-nas/venv), so Debian's python is never touched (PEP 668).
 need_apt=()
-for pkg in gcc:cc litmus:litmus curl:curl sqlite3:sqlite3 python3:python3 openssl:openssl prometheus:promtool awscli:aws s3cmd:s3cmd; do
+export PATH="$PATH:/usr/sbin:/sbin" # nginx lives there, off a user's PATH
+for pkg in gcc:cc litmus:litmus curl:curl sqlite3:sqlite3 python3:python3 openssl:openssl prometheus:promtool awscli:aws s3cmd:s3cmd nginx:nginx systemd:systemd-analyze; do
   command -v "${pkg#*:}" >/dev/null 2>&1 || need_apt+=("${pkg%%:*}")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then

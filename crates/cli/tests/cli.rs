@@ -288,3 +288,22 @@ fn fsck_exits_1_and_names_damaged_files() {
     assert_eq!(out.status.code(), Some(2));
     assert!(one_error_line(&out).contains("/big.bin"));
 }
+
+#[test]
+fn version_is_printed() {
+    // `silent-nas --version` (and `-V`): the crate's version on stdout, exit 0, no store
+    // opened or created
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    for flag in ["--version", "-V"] {
+        let out = ok(&data, &[flag]);
+        assert_eq!(
+            out,
+            format!("silent-nas {}\n", env!("CARGO_PKG_VERSION")),
+            "{flag}"
+        );
+    }
+    assert!(!data.exists(), "--version created a store");
+    let help = ok(&data, &["--help"]);
+    assert!(help.contains("--version"), "{help}");
+}

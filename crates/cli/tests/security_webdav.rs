@@ -292,6 +292,17 @@ fn copy_and_move_between_a_folder_and_its_inside_are_refused() {
         let h = format!("Destination: {dest}");
         let r = req(&s, A, method, src, &["-H", &h]);
         assert_eq!(r.status, 403, "{method} {src} to {dest}");
+        // refused with a reason a person can read (MOVE used to answer an empty 403)
+        let why = if dest == "/dav/" {
+            "home folder"
+        } else {
+            "contain one another"
+        };
+        assert!(
+            r.text().contains(why),
+            "{method} {src} to {dest}: {:?}",
+            r.text()
+        );
     }
     assert_eq!(req(&s, A, "GET", "/dav/k/l/f.txt", &[]).body, b"keep me");
     assert_eq!(req(&s, A, "GET", "/dav/k/l/in/l/f.txt", &[]).status, 404);

@@ -255,6 +255,20 @@ fn sync_client_extensions() {
     assert!(t.contains("Tue, 14 Nov 2023 22:13:20 GMT"), "{t}");
     assert!(t.contains("fileid>"), "{t}");
     assert!(t.contains("BLAKE3:"), "{t}");
+    // getetag is the first 32 hex digits (128 bits) of the BLAKE3 that oc:checksums (and
+    // REST) give in full, as docs/compat/webdav.md says
+    let between = |a: &str, b: &str| {
+        let from = t.find(a).map(|i| i + a.len()).unwrap();
+        t[from..from + t[from..].find(b).unwrap()].to_owned()
+    };
+    let etag = between("getetag>", "</");
+    let etag = etag
+        .trim_matches(|c| c == '"' || c == ' ')
+        .replace("&quot;", "");
+    let full = between("BLAKE3:", "<");
+    assert_eq!(full.len(), 64, "{t}");
+    assert_eq!(etag.len(), 32, "{t}");
+    assert_eq!(etag, full[..32], "{t}");
     let q = propfind(&a, &s.url("/dav/"), "0", Some(body));
     assert!(q.text().contains("quota-used-bytes>5<"), "{}", q.text());
     // Depth: infinity is refused, not answered with a whole tree

@@ -257,14 +257,11 @@ impl Home {
     }
 
     /// Renames or moves a file or folder (O(1): one row changes). With `overwrite`, an
-    /// existing destination goes to the trash; without it, `AlreadyExists`.
+    /// existing destination goes to the trash; without it, `AlreadyExists`. Into itself,
+    /// onto itself or onto a folder containing it: `Conflict` (see [`refuse_nesting`]).
     pub fn rename(&self, from: &NasPath, to: &NasPath, overwrite: bool) -> EngineResult<Entry> {
         let src = self.resolve(from)?;
-        if to.is_within(from) && to != from {
-            return Err(EngineError::Conflict(format!(
-                "cannot move {from} into itself"
-            )));
-        }
+        refuse_nesting("move", from, to)?;
         let (parent, name) = self.resolve_parent(to)?;
         let d = self.displace(to, overwrite);
         let n = self
@@ -276,14 +273,11 @@ impl Home {
     }
 
     /// Copies a file (its current version) or a folder tree. Chunks are shared: the cost
-    /// is metadata only.
+    /// is metadata only. Into itself, onto itself or onto a folder containing it:
+    /// `Conflict` (see [`refuse_nesting`]).
     pub fn copy(&self, from: &NasPath, to: &NasPath, overwrite: bool) -> EngineResult<Entry> {
         let src = self.resolve(from)?;
-        if to.is_within(from) {
-            return Err(EngineError::Conflict(format!(
-                "cannot copy {from} into itself"
-            )));
-        }
+        refuse_nesting("copy", from, to)?;
         let (parent, name) = self.resolve_parent(to)?;
         let d = self.displace(to, overwrite);
         let n = self
@@ -345,4 +339,27 @@ impl Home {
     pub fn used_bytes(&self) -> EngineResult<u64> {
         Ok(self.usage()?.used())
     }
+}
+
+/// The one rule of every door for a copy or move between a folder and its inside, either
+/// way, or onto itself: refused (`Conflict`). Into itself it would copy without end; onto
+/// a folder containing it, the overwrite would send the source to the trash with that
+/// folder before the copy or move (WebDAV answers the same case 403 before it gets here).
+fn refuse_nesting(op: &str, from: &NasPath, to: &NasPath) -> EngineResult<()> {
+    if to == from {
+        return Err(EngineError::Conflict(format!(
+            "cannot {op} {from} onto itself"
+        )));
+    }
+    if to.is_within(from) {
+        return Err(EngineError::Conflict(format!(
+            "cannot {op} {from} into itself ({to} is inside it)"
+        )));
+    }
+    if from.is_within(to) {
+        return Err(EngineError::Conflict(format!(
+            "cannot {op} {from} onto {to}, which contains it"
+        )));
+    }
+    Ok(())
 }

@@ -102,7 +102,8 @@ fn step(s: &Store, h: &Home, m: &mut Model, rng: &mut StdRng, pool: &[u8]) -> St
             let res = h.rename(&p(path), &p(other), true);
             match (m.files.contains_key(path), path == other) {
                 (false, _) => assert!(matches!(res, Err(EngineError::NotFound(_)))),
-                (true, true) => assert!(res.is_ok()),
+                // onto itself: refused, as a copy is (the one rule of every door)
+                (true, true) => assert!(matches!(res, Err(EngineError::Conflict(_)))),
                 (true, false) => {
                     res.unwrap();
                     if let Some(old) = m.files.remove(other) {

@@ -25,7 +25,8 @@ impl DavMetaData for Meta {
         self.entry.kind == NodeKind::Dir
     }
     /// Strong ETag of the content: it changes with every content change and only then
-    /// (BLAKE3 of the content; folders: their id and mtime).
+    /// (files: the first 32 hex digits, 128 bits, of the content's BLAKE3 — REST and
+    /// `oc:checksums` give all 64; folders: their id and mtime).
     fn etag(&self) -> Option<String> {
         Some(match self.entry.hash {
             Some(h) => h.to_hex()[..32].to_owned(),

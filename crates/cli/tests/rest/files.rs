@@ -463,3 +463,47 @@ fn large_folders_list_in_every_order() {
         "bad_request",
     );
 }
+
+#[test]
+fn copy_and_move_between_a_folder_and_its_inside_are_conflicts() {
+    // the one rule of every door (WebDAV answers the same cases 403): into itself, onto
+    // itself, or onto a folder containing the source (the overwrite would trash the source)
+    let s = Server::start();
+    let (t, _) = login(&s, "admin", ADMIN_PW);
+    assert_eq!(
+        post(&s, Some(&t), "/api/v1/mkdir/k/l?parents=true", "").status,
+        201
+    );
+    assert_eq!(upload(&s, &t, "/k/l/f.txt", b"keep me").status, 201);
+    assert_eq!(upload(&s, &t, "/k/g.txt", b"sibling").status, 201);
+    for (op, from, to, says) in [
+        ("copy", "/k", "/k/l/in", "into itself"),
+        ("move", "/k", "/k/l/in", "into itself"),
+        ("copy", "/k", "/k", "onto itself"),
+        ("move", "/k", "/k", "onto itself"),
+        ("copy", "/k/l", "/k", "which contains it"),
+        ("move", "/k/l", "/k", "which contains it"),
+    ] {
+        for overwrite in [false, true] {
+            let body = serde_json::json!({"from": from, "to": to, "overwrite": overwrite});
+            let r = post(&s, Some(&t), &format!("/api/v1/{op}"), &body.to_string());
+            assert_error(&r, 409, "conflict");
+            let msg = json(&r)["error"]["message"].as_str().unwrap().to_owned();
+            assert!(
+                msg.contains(says) && msg.contains(from),
+                "{op} {from} to {to}: {msg}"
+            );
+        }
+    }
+    // nothing moved, nothing went to the trash
+    assert_eq!(download(&s, &t, "/k/l/f.txt", &[]).body, b"keep me");
+    assert_eq!(download(&s, &t, "/k/g.txt", &[]).body, b"sibling");
+    assert_eq!(get(&s, &t, "/api/v1/files/k/l/in").status, 404);
+    let trash = get(&s, &t, "/api/v1/trash");
+    assert_eq!(trash.status, 200, "{}", trash.text());
+    assert!(!trash.text().contains("f.txt"), "{}", trash.text());
+    // a sibling is fine
+    let ok = r#"{"from":"/k","to":"/k2"}"#;
+    assert_eq!(post(&s, Some(&t), "/api/v1/copy", ok).status, 200);
+    assert_eq!(download(&s, &t, "/k2/l/f.txt", &[]).body, b"keep me");
+}
