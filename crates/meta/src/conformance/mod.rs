@@ -41,60 +41,9 @@ use nas_types::{ChunkId, ContentHash, NodeId, PackId};
 /// One check: given a fresh, empty store, panics if the store breaks the contract.
 pub type Check = fn(&dyn MetaStore);
 
-/// Declares the checks once: the [`CHECKS`] table and the test macro's list.
-macro_rules! checks {
-    ($($name:ident),* $(,)?) => {
-        /// Every check of the suite, by name, in the order [`run_all`] runs them.
-        pub const CHECKS: &[(&str, Check)] = &[$((stringify!($name), $name as Check)),*];
-        /// The names of [`CHECKS`], as `meta_conformance_tests!` must declare them.
-        #[doc(hidden)]
-        pub const NAMES: &[&str] = &[$(stringify!($name)),*];
-    };
-}
-
-checks!(
-    homes_are_created_once,
-    mkdir_and_child_name_the_tree,
-    walk_follows_folders_and_stops_at_files_and_gaps,
-    listings_page_by_name_bytewise,
-    sorted_listings_page_every_child_once_in_order,
-    rename_moves_and_refuses_cycles_roots_and_other_homes,
-    rename_onto_an_existing_name_displaces_it_or_fails,
-    copy_shares_chunks_and_copies_whole_trees,
-    mtime_and_attrs_are_set_on_the_head,
-    paths_sizes_and_liveness,
-    commits_create_files_and_append_versions,
-    a_group_commit_is_all_or_none,
-    expectations_are_checked_inside_the_commit,
-    concurrent_absent_commits_admit_exactly_one,
-    an_empty_head_is_replaced_not_kept,
-    restore_makes_an_old_version_the_newest,
-    deleting_a_version_releases_its_chunks_and_moves_the_head,
-    versions_are_found_by_content_hash_within_one_home,
-    files_over_a_version_count_and_the_version_scan,
-    refs_follow_versions_copies_and_purges,
-    chunks_are_found_by_id_row_and_pack,
-    unreferenced_chunks_page_and_deletion_honours_keep,
-    relocation_moves_chunks_between_packs,
-    stats_count_live_files_and_every_version,
-    trash_detaches_lists_restores_and_purges,
-    trash_entries_age_and_refuse_bad_restores,
-    users_and_keys,
-    disabling_a_user_raises_the_sessions_epoch,
-    app_passwords_are_found_by_hash_and_go_with_their_user,
-    dead_props_apply_in_order_and_follow_copies,
-    locks_expire_refresh_and_go_with_their_subtree,
-    the_audit_log_keeps_the_newest_entries_and_pages_newest_first,
-    settings_are_kept_and_replaced,
-    search_matches_names_like_the_scan,
-    search_filters_and_pages,
-    search_answers_the_same_before_and_after_indexing,
-    counters_follow_every_change_of_usage,
-    a_commit_over_the_quota_changes_nothing,
-    restoring_from_the_trash_is_checked,
-    staging_homes_count_with_their_account,
-    counting_every_version_refuses_a_new_version_at_the_quota,
-);
+// The one list of checks: `meta_conformance_tests!(@checks)` (below) turns it into the
+// [`CHECKS`] table here, and `meta_conformance_tests!(factory)` into one test per check.
+crate::meta_conformance_tests!(@checks);
 
 /// Runs every check, each on a fresh store from `new` (the guard `G` is dropped after it).
 pub fn run_all<G, M: MetaStore>(new: impl Fn() -> (G, M)) {
@@ -107,10 +56,17 @@ pub fn run_all<G, M: MetaStore>(new: impl Fn() -> (G, M)) {
 
 /// Declares one `#[test]` per conformance check, each on a fresh store from `$new` (a
 /// function or closure returning `(guard, store)`), and a test that the list is complete.
+/// The list of checks is written once, here; `@checks` makes [`CHECKS`] from it.
 #[macro_export]
 macro_rules! meta_conformance_tests {
     ($new:expr) => {
-        $crate::meta_conformance_tests!(@each $new;
+        $crate::meta_conformance_tests!(@list (@each $new));
+    };
+    (@checks) => {
+        $crate::meta_conformance_tests!(@list (@table));
+    };
+    (@list ($($mode:tt)*)) => {
+        $crate::meta_conformance_tests!($($mode)*;
             homes_are_created_once,
             mkdir_and_child_name_the_tree,
             walk_follows_folders_and_stops_at_files_and_gaps,
@@ -153,6 +109,13 @@ macro_rules! meta_conformance_tests {
             staging_homes_count_with_their_account,
             counting_every_version_refuses_a_new_version_at_the_quota,
         );
+    };
+    (@table; $($name:ident),* $(,)?) => {
+        /// Every check of the suite, by name, in the order [`run_all`] runs them.
+        pub const CHECKS: &[(&str, Check)] = &[$((stringify!($name), $name as Check)),*];
+        /// The names of [`CHECKS`], as `meta_conformance_tests!` must declare them.
+        #[doc(hidden)]
+        pub const NAMES: &[&str] = &[$(stringify!($name)),*];
     };
     (@each $new:expr; $($check:ident),* $(,)?) => {
         $(
