@@ -6,6 +6,18 @@
 # file), and may define `cleanup_extra` (run by `cleanup` before WORK is removed).
 
 T0=$(date +%s)
+# release_bin: sets BIN to $SILENT_NAS_BIN, or to a release build of this checkout ($REPO)
+release_bin() {
+    if [[ -n ${SILENT_NAS_BIN:-} ]]; then
+        BIN=$SILENT_NAS_BIN
+    else
+        log "building release binary"
+        (cd "$REPO" && cargo build --release -q -p silent-nas)
+        BIN=${CARGO_TARGET_DIR:-$REPO/target}/release/silent-nas
+        [[ $BIN == /* ]] || BIN=$REPO/$BIN
+    fi
+    [[ -x $BIN ]] || die "no binary at $BIN"
+}
 log() { printf '[%5ss] %s\n' "$(( $(date +%s) - T0 ))" "$*" >&2; }
 die() { echo "$NAME: $*" >&2; exit 1; }
 result() { printf '%s\t%s\n' "$1" "$2" >> "$RESULTS"; }

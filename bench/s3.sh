@@ -149,15 +149,7 @@ LOAD_START=$(loadavg)
 export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_EC2_METADATA_DISABLED=true
 unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL AWS_ENDPOINT_URL_S3 2>/dev/null || true
 
-if [[ -n ${SILENT_NAS_BIN:-} ]]; then
-    BIN=$SILENT_NAS_BIN
-else
-    log "building release binary"
-    (cd "$REPO" && cargo build --release -q -p silent-nas)
-    BIN=${CARGO_TARGET_DIR:-$REPO/target}/release/silent-nas
-    [[ $BIN == /* ]] || BIN=$REPO/$BIN
-fi
-[[ -x $BIN ]] || die "no binary at $BIN"
+release_bin
 # a private copy: a build elsewhere that replaces the binary mid-run must not change the one
 # the restart in step 5 starts
 cp -p "$BIN" "$WORK/silent-nas"

@@ -70,15 +70,7 @@ PW=bench-$(openssl rand -hex 12)
 export RESTIC_PASSWORD=bench-throwaway-password
 export RESTIC_CACHE_DIR=$WORK/restic-cache
 
-if [[ -n ${SILENT_NAS_BIN:-} ]]; then
-    BIN=$SILENT_NAS_BIN
-else
-    log "building release binary"
-    (cd "$REPO" && cargo build --release -q -p silent-nas)
-    BIN=${CARGO_TARGET_DIR:-$REPO/target}/release/silent-nas
-    [[ $BIN == /* ]] || BIN=$REPO/$BIN
-fi
-[[ -x $BIN ]] || die "no binary at $BIN"
+release_bin
 WHO=(new)
 declare -A BINS=([new]=$BIN)
 if [[ -n ${BASE_BIN:-} ]]; then

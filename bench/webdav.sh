@@ -134,15 +134,7 @@ SUMMARY=$OUT/webdav-summary.txt
 PW=bench-$(openssl rand -hex 12)
 DAVAUTH=(-u "admin:$PW")
 
-if [[ -n ${SILENT_NAS_BIN:-} ]]; then
-    BIN=$SILENT_NAS_BIN
-else
-    log "building release binary"
-    (cd "$REPO" && cargo build --release -q -p silent-nas)
-    BIN=${CARGO_TARGET_DIR:-$REPO/target}/release/silent-nas
-    [[ $BIN == /* ]] || BIN=$REPO/$BIN
-fi
-[[ -x $BIN ]] || die "no binary at $BIN"
+release_bin
 
 result big_mib "$BIG_MIB"
 result small_n "$SMALL_N"
