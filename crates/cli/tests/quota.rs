@@ -41,23 +41,6 @@ fn dav(s: &Server, u: &str, method: &str, from: &str, to: &str) -> u16 {
     .status
 }
 
-fn rest_post(s: &Server, u: &str, path: &str, body: &str) -> Reply {
-    curl(
-        &[
-            "-u",
-            u,
-            "-X",
-            "POST",
-            "-H",
-            "Content-Type: application/json",
-            "--data-binary",
-            body,
-            &s.url(path),
-        ],
-        None,
-    )
-}
-
 /// The issue's first finding, per path: bob has 10 MiB, holds a 6 MB file, and every way
 /// of making a second copy of it is refused — nothing is stored — while moving it is free.
 #[test]
@@ -71,7 +54,7 @@ fn no_path_adds_content_past_the_quota() {
         assert_eq!(dav(&s, &u, "COPY", "/a.bin", &format!("/copy{i}.bin")), 507);
     }
     assert_eq!(me_used(&s, &u), 6 * MB as u64, "WebDAV COPY stored nothing");
-    let r = rest_post(&s, &u, "/api/v1/copy", r#"{"from":"/a.bin","to":"/c.bin"}"#);
+    let r = post_json_as(&s, &u, "/api/v1/copy", r#"{"from":"/a.bin","to":"/c.bin"}"#);
     assert_eq!(r.status, 507, "{}", r.text());
     assert!(r.text().contains("quota_exceeded"), "{}", r.text());
     assert!(
@@ -87,7 +70,7 @@ fn no_path_adds_content_past_the_quota() {
     assert_eq!(put(&s, &u, "/moved.bin", MB, 3), 204);
     assert_eq!(me_used(&s, &u), MB as u64);
     assert_eq!(put(&s, &u, "/other.bin", 5 * MB, 4), 201);
-    let r = rest_post(
+    let r = post_json_as(
         &s,
         &u,
         "/api/v1/versions/moved.bin/restore",
@@ -104,7 +87,7 @@ fn no_path_adds_content_past_the_quota() {
     let trash = curl(&["-u", &u, &s.url("/api/v1/trash")], None);
     let v: serde_json::Value = serde_json::from_slice(&trash.body).unwrap();
     let id = v["entries"][0]["id"].as_i64().unwrap();
-    let r = rest_post(
+    let r = post_json_as(
         &s,
         &u,
         "/api/v1/trash/restore",
@@ -162,7 +145,7 @@ fn fsck_finds_the_counters_equal_to_a_recount() {
         204
     );
     assert_eq!(me_used(&s, &u), 100_000);
-    let r = rest_post(&s, &u, "/api/v1/versions/b.bin/restore", r#"{"version":1}"#);
+    let r = post_json_as(&s, &u, "/api/v1/versions/b.bin/restore", r#"{"version":1}"#);
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(me_used(&s, &u), 100_000, "a copy starts with one version");
     s.kill9();

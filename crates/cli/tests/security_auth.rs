@@ -435,20 +435,7 @@ fn json_bodies_beyond_the_depth_or_size_limit_are_refused_and_the_server_keeps_s
 fn a_user_cannot_grow_their_credentials_without_bound() {
     let (_t, s) = behind_proxy();
     let me_basic = auth("victim", VICTIM_PW);
-    let create = |path: &str, body: &str| {
-        curl(
-            &[
-                "-u",
-                &me_basic,
-                "-H",
-                "Content-Type: application/json",
-                "--data-binary",
-                body,
-                &s.url(path),
-            ],
-            None,
-        )
-    };
+    let create = |path: &str, body: &str| post_json_as(&s, &me_basic, path, body);
     for (path, what) in [
         ("/api/v1/me/app-passwords", "app password"),
         ("/api/v1/me/keys", "key"),

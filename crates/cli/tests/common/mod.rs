@@ -216,6 +216,22 @@ pub fn scrape_as_admin(s: &Server, path: &str) -> Reply {
     curl(&["-u", &auth("admin", ADMIN_PW), &s.url(path)], None)
 }
 
+/// POSTs a JSON body to a REST route with Basic credentials `user_pw` (`user:password`).
+pub fn post_json_as(s: &Server, user_pw: &str, path: &str, body: &str) -> Reply {
+    curl(
+        &[
+            "-u",
+            user_pw,
+            "-H",
+            "Content-Type: application/json",
+            "--data-binary",
+            body,
+            &s.url(path),
+        ],
+        None,
+    )
+}
+
 pub fn auth(user: &str, pw: &str) -> String {
     format!("{user}:{pw}")
 }

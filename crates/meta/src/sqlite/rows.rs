@@ -174,35 +174,35 @@ pub fn tree_bytes(c: &Connection, node: NodeId) -> MetaResult<u64> {
 /// staged pieces cannot exceed what the account may hold, while the completion of an
 /// upload (its pieces still staged until it is committed) needs room in the home only.
 pub fn usage(c: &Connection, home: HomeId) -> MetaResult<HomeUsage> {
-    let (name, account, mut current, mut all) = c
-        .prepare_cached("SELECT name, account, current_bytes, all_bytes FROM homes WHERE id = ?1")?
-        .query_row([home.0], |r| {
+    // one statement for the home's own counters, its account's quota and the setting (a
+    // user's home, the common case, needs nothing more)
+    let (staging, account, mut current, mut all, quota, counts) = c
+        .prepare_cached(
+            "SELECT account IS NOT NULL AND account != name, coalesce(account, name),
+                    current_bytes, all_bytes,
+                    (SELECT quota FROM users WHERE name = coalesce(h.account, h.name)),
+                    (SELECT value FROM settings WHERE key = ?2)
+             FROM homes h WHERE id = ?1",
+        )?
+        .query_row(params![home.0, QuotaCounts::SETTING], |r| {
             Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, Option<String>>(1)?,
+                r.get::<_, bool>(0)?,
+                r.get::<_, String>(1)?,
                 r.get::<_, i64>(2)?,
                 r.get::<_, i64>(3)?,
+                r.get::<_, Option<i64>>(4)?,
+                r.get::<_, Option<String>>(5)?,
             ))
         })
         .optional()?
         .ok_or_else(|| MetaError::NotFound(format!("home {}", home.0)))?;
-    let account = account.unwrap_or_else(|| name.clone());
-    if account != name {
+    if staging {
         (current, all) = c
             .prepare_cached(
                 "SELECT coalesce(sum(current_bytes), 0), coalesce(sum(all_bytes), 0) FROM homes WHERE account = ?1",
             )?
             .query_row([&account], |r| Ok((r.get(0)?, r.get(1)?)))?;
     }
-    let quota: Option<i64> = c
-        .prepare_cached("SELECT quota FROM users WHERE name = ?1")?
-        .query_row([&account], |r| r.get(0))
-        .optional()?
-        .flatten();
-    let counts: Option<String> = c
-        .prepare_cached("SELECT value FROM settings WHERE key = ?1")?
-        .query_row([QuotaCounts::SETTING], |r| r.get(0))
-        .optional()?;
     Ok(HomeUsage {
         current_bytes: current.max(0) as u64,
         all_bytes: all.max(0) as u64,
@@ -220,29 +220,11 @@ pub fn usage(c: &Connection, home: HomeId) -> MetaResult<HomeUsage> {
 /// triggers). If the counter the quota counts went up and is now over the quota, fails
 /// with `QuotaExceeded` (the caller's transaction then rolls back).
 pub fn charge(c: &Connection, home: HomeId, current: i64, added: u64) -> MetaResult<()> {
-    if current <= 0 && added == 0 {
-        if current != 0 {
-            c.prepare_cached("UPDATE homes SET current_bytes = current_bytes + ?1 WHERE id = ?2")?
-                .execute(params![current, home.0])?;
-        }
-        return Ok(());
+    if current != 0 {
+        c.prepare_cached("UPDATE homes SET current_bytes = current_bytes + ?1 WHERE id = ?2")?
+            .execute(params![current, home.0])?;
     }
-    // one statement for the counter and whose quota applies; the usage (a sum for a
-    // staging home, the counting setting) is read only when there is a quota
-    let account: String = c
-        .prepare_cached(
-            "UPDATE homes SET current_bytes = current_bytes + ?1 WHERE id = ?2
-             RETURNING coalesce(account, name)",
-        )?
-        .query_row(params![current, home.0], |r| r.get(0))
-        .optional()?
-        .ok_or_else(|| MetaError::NotFound(format!("home {}", home.0)))?;
-    let has_quota = c
-        .prepare_cached("SELECT quota IS NOT NULL FROM users WHERE name = ?1")?
-        .query_row([&account], |r| r.get::<_, bool>(0))
-        .optional()?
-        .unwrap_or(false);
-    if !has_quota {
+    if current <= 0 && added == 0 {
         return Ok(());
     }
     let u = usage(c, home)?;
