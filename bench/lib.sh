@@ -18,6 +18,18 @@ release_bin() {
     fi
     [[ -x $BIN ]] || die "no binary at $BIN"
 }
+# listen_addr LOGF PID WHAT: waits (up to 30 s) for `listening on http://ADDR/` in LOGF,
+# written by the server PID, and prints ADDR; dies (naming WHAT) if it exits or never listens
+listen_addr() {
+    local addr=""
+    for _ in $(seq 300); do
+        addr=$(sed -n 's#^listening on http://\([^/]*\)/.*#\1#p' "$1" | head -n1)
+        [[ -n $addr ]] && { echo "$addr"; return 0; }
+        kill -0 "$2" 2>/dev/null || { cat "$1" >&2; die "$3 exited"; }
+        sleep 0.1
+    done
+    die "$3 did not start listening"
+}
 log() { printf '[%5ss] %s\n' "$(( $(date +%s) - T0 ))" "$*" >&2; }
 die() { echo "$NAME: $*" >&2; exit 1; }
 result() { printf '%s\t%s\n' "$1" "$2" >> "$RESULTS"; }

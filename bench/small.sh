@@ -144,14 +144,8 @@ start_ours() { # WHO: silent-nas serve on a free port; sets URL
     SILENT_NAS_ADMIN_PASSWORD=$PW RUST_LOG=warn \
         "${BINS[$1]}" serve --data "$WORK/serve-$1" --listen 127.0.0.1:0 > "$logf" 2>&1 &
     PIDS+=("$!")
-    local addr="" pid=$!
-    for _ in $(seq 300); do
-        addr=$(sed -n 's#^listening on http://\([^/]*\)/.*#\1#p' "$logf" | head -n1)
-        [[ -n $addr ]] && break
-        kill -0 "$pid" 2>/dev/null || { cat "$logf" >&2; die "silent-nas ($1) exited"; }
-        sleep 0.1
-    done
-    [[ -n $addr ]] || die "silent-nas ($1) did not start listening"
+    local addr
+    addr=$(listen_addr "$logf" "$!" "silent-nas ($1)")
     URL=http://$addr/dav
 }
 start_rclone() { # sets URL

@@ -62,14 +62,8 @@ start_ours() {
         "$BIN" serve --data "$data" --listen 127.0.0.1:0 > "$logf" 2>&1 &
     SN_PID=$!
     PIDS+=("$SN_PID")
-    local addr=""
-    for _ in $(seq 300); do
-        addr=$(sed -n 's#^listening on http://\([^/]*\)/.*#\1#p' "$logf" | head -n1)
-        [[ -n $addr ]] && break
-        kill -0 "$SN_PID" 2>/dev/null || { cat "$logf" >&2; die "silent-nas ($name) exited"; }
-        sleep 0.1
-    done
-    [[ -n $addr ]] || die "silent-nas ($name) did not start listening"
+    local addr
+    addr=$(listen_addr "$logf" "$SN_PID" "silent-nas ($name)")
     SN_URL=http://$addr/dav
     log "silent-nas ($name) pid $SN_PID at $SN_URL/"
 }

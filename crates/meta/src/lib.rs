@@ -18,7 +18,7 @@
 //! assert_eq!(meta.child(home.root, "docs").unwrap().unwrap().id, docs.id);
 //! ```
 
-#[cfg(feature = "conformance")]
+#[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 mod extents;
 mod records;

@@ -29,6 +29,8 @@ mod versions;
 pub use accounts::*;
 pub use chunks::*;
 pub use namespace::*;
+#[cfg(test)]
+pub(crate) use quota::put as commit_sized;
 pub use quota::*;
 pub use search::*;
 pub use trash::*;

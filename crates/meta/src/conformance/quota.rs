@@ -51,7 +51,13 @@ fn the_chunk() -> [NewChunk; 1] {
     }]
 }
 
-fn put(m: &dyn MetaStore, parent: NodeId, name: &str, size: u64) -> MetaResult<VersionRecord> {
+/// Commits `parent/name` claiming `size` bytes (one 1-byte chunk: the store does not check).
+pub(crate) fn put(
+    m: &dyn MetaStore,
+    parent: NodeId,
+    name: &str,
+    size: u64,
+) -> MetaResult<VersionRecord> {
     m.commit_version(&req(parent, name, size, &the_chunk()))
 }
 

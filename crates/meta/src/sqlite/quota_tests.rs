@@ -3,8 +3,7 @@
 //! itself is in the conformance suite (`conformance/quota.rs`).
 
 use crate::*;
-use nas_blob::BlobLocation;
-use nas_types::{ChunkId, ContentHash, HomeId, NodeId, PackId};
+use nas_types::{HomeId, NodeId};
 
 fn open() -> (tempfile::TempDir, SqliteMeta) {
     let dir = tempfile::tempdir().unwrap();
@@ -12,31 +11,9 @@ fn open() -> (tempfile::TempDir, SqliteMeta) {
     (dir, m)
 }
 
-/// Commits `parent/name` claiming `size` bytes (one 1-byte chunk: the store does not check).
+/// Commits `parent/name` claiming `size` bytes (the conformance suite's helper).
 fn put(m: &SqliteMeta, parent: NodeId, name: &str, size: u64) -> MetaResult<VersionRecord> {
-    let id = ChunkId([7; 32]);
-    let chunk = NewChunk {
-        id,
-        raw_len: 1,
-        codec: 0,
-        loc: BlobLocation {
-            pack: PackId(1),
-            offset: 0,
-            len: 1,
-        },
-    };
-    m.commit_version(&CommitRequest {
-        expect: None,
-        parent,
-        name,
-        extents: &[(id, 1)],
-        new_chunks: &[chunk],
-        size,
-        hash: ContentHash::of(&size.to_le_bytes()),
-        mtime_ns: 5,
-        now_ns: 6,
-        attrs: FileAttrs::default(),
-    })
+    crate::conformance::commit_sized(m, parent, name, size)
 }
 
 #[test]
