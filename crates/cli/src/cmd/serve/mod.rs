@@ -354,14 +354,20 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
         let stopper = handle.clone();
         tokio::spawn(async move {
             shutdown_signal().await;
-            stopper.graceful_shutdown(Some(std::time::Duration::from_secs(30)));
+            stopper.graceful_shutdown(None); // no new connections; requests in flight go on
+            tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+            // the grace period is over: what is still in flight is cut off, and the request
+            // guard logs each body dropped unfinished — the flag is set before the forced
+            // close drops them, never after (the server's own 30 s timer raced with it)
+            guard::CUT_OFF.store(true, std::sync::atomic::Ordering::Release);
+            stopper.shutdown();
         });
         listener::serve(listener, tls, app, &cfg.limits, handle, metrics.connections("main"))
             .await
             .context("server failed")
     })?;
-    // the grace period is over: what is still in flight is cut off (and logged as such
-    // by the request guard when its body is dropped with the runtime's tasks)
+    // whatever the runtime still holds is cut off (and logged as such by the request guard
+    // when its body is dropped with the runtime's tasks)
     guard::CUT_OFF.store(true, std::sync::atomic::Ordering::Release);
     rt.shutdown_timeout(std::time::Duration::from_secs(5));
     workers.stop();
