@@ -104,6 +104,11 @@ fn a_full_disk_is_507_at_every_door_and_deletes_and_gc_still_work() {
     let r = curl(&["-u", &admin, "-T", big_arg, &s.url("/dav/big.bin")], None);
     assert_eq!(r.status, 507, "{}", r.text());
     assert!(r.text().contains("nothing was stored"), "{:?}", r.text());
+    assert!(
+        r.text().contains("<D:sufficient-disk-space/>"),
+        "{:?}",
+        r.text()
+    );
     assert_given_back(&fs, before, "WebDAV");
     // REST: 507 storage_full
     let r = curl(

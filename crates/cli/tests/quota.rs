@@ -50,6 +50,18 @@ fn no_path_adds_content_past_the_quota() {
     let u = auth("bob", "bob-password-1");
     assert_eq!(put(&s, &u, "/a.bin", 6 * MB, 1), 201);
     assert_eq!(put(&s, &u, "/b.bin", 6 * MB, 2), 507);
+    // the 507 names RFC 4331's precondition and says how much is in use
+    let r = curl(
+        &["-u", &u, "-T", "-", &s.url("/dav/b.bin")],
+        Some(&content(6 * MB, 2)),
+    );
+    assert_eq!(r.status, 507, "{}", r.text());
+    assert!(r.text().contains("<D:quota-not-exceeded/>"), "{}", r.text());
+    assert!(
+        r.text().contains("6000000 of 10485760 bytes in use"),
+        "{}",
+        r.text()
+    );
     for i in 0..3 {
         assert_eq!(dav(&s, &u, "COPY", "/a.bin", &format!("/copy{i}.bin")), 507);
     }

@@ -30,19 +30,45 @@ pub struct DavUser {
 #[derive(Clone, Default)]
 pub struct EngineFs;
 
+/// Why a write was refused for space. dav-server's `FsError` carries no reason, so
+/// [`fs_err`] notes it here for the request being served ([`REFUSAL`]), and the HTTP layer
+/// gives the 507 its body: RFC 4331's precondition element and the engine's message.
+#[derive(Debug, Clone)]
+pub enum Refusal {
+    /// The user's quota would be exceeded (`DAV:quota-not-exceeded`).
+    Quota(String),
+    /// The server's disk is full (`DAV:sufficient-disk-space`).
+    DiskFull(String),
+}
+
+tokio::task_local! {
+    /// The space refusal of the request being served, scoped per request by the HTTP layer.
+    pub static REFUSAL: std::cell::RefCell<Option<Refusal>>;
+}
+
+fn note(r: Refusal) {
+    // outside a request's scope (a blocking-pool thread) there is nowhere to note it: the
+    // HTTP layer then falls back to the disk's state
+    let _ = REFUSAL.try_with(|s| *s.borrow_mut() = Some(r));
+}
+
 /// Maps an engine error to the file-system error dav-server turns into a status.
 pub fn fs_err(e: EngineError) -> FsError {
     match e {
         EngineError::NotFound(_) => FsError::NotFound,
         EngineError::AlreadyExists(_) => FsError::Exists,
         EngineError::NotADirectory(_) => FsError::NotFound,
-        EngineError::QuotaExceeded { .. } => FsError::InsufficientStorage,
+        e @ EngineError::QuotaExceeded { .. } => {
+            note(Refusal::Quota(e.to_string()));
+            FsError::InsufficientStorage
+        }
         EngineError::IsADirectory(_)
         | EngineError::Conflict(_)
         | EngineError::InvalidArgument(_)
         | EngineError::Path(_) => FsError::Forbidden,
         EngineError::StorageFull(why) => {
             tracing::warn!("webdav: storage full: {why}");
+            note(Refusal::DiskFull(why));
             FsError::InsufficientStorage // 507, given its body by the HTTP layer
         }
         other => {

@@ -5,7 +5,7 @@
 //! everything else goes to dav-server.
 
 use crate::extras::{VersionSelector, old_version, version_param, win32_modified};
-use crate::fs::{DavUser, EngineFs};
+use crate::fs::{DavUser, EngineFs, REFUSAL, Refusal};
 use crate::locks::DbLs;
 use crate::paths::{check_uri_path, dav_path, macos_noise};
 use crate::precheck::{check_destination, check_nesting, guard_body, rewrite_range};
@@ -21,6 +21,7 @@ use futures_util::StreamExt;
 use http::{HeaderValue, Method, Request, StatusCode, header};
 use nas_auth::{AuthError, Authenticator, Principal};
 use nas_engine::Store;
+use nas_engine::audit::AuditNote;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
@@ -105,17 +106,17 @@ pub fn router(state: DavState) -> Router {
         .with_state(state)
 }
 
-/// 507 with a body saying why: the server's disk is full (new data is refused at the
-/// reserve), or else the user's quota would be exceeded. Nothing was stored either way.
-fn insufficient_storage(st: &DavState) -> Response {
-    let why = if st.store.space().is_some_and(|s| s.is_full()) {
-        "insufficient storage: the server's disk is full; nothing was stored \
-         (deleting files and emptying the trash gives space back)"
-    } else {
-        "insufficient storage: the user's quota would be exceeded, or the write does not fit \
-         on the server's disk; nothing was stored"
-    };
-    status(StatusCode::INSUFFICIENT_STORAGE, why)
+/// 507 with a body saying why (see [`crate::responses::insufficient_storage`]): the
+/// refusal the file system noted for this request, else the disk's state.
+fn insufficient_storage(st: &DavState, noted: Option<Refusal>) -> Response {
+    let why = noted.unwrap_or_else(|| {
+        if st.store.space().is_some_and(|s| s.is_full()) {
+            Refusal::DiskFull(String::new())
+        } else {
+            Refusal::Quota(String::new())
+        }
+    });
+    crate::responses::insufficient_storage(&why)
 }
 
 fn basic_credentials(req: &Request<Body>) -> Option<(String, String)> {
@@ -323,7 +324,9 @@ async fn handle(
         )
         .await;
         match res {
-            Ok(Ok(Some(StatusCode::INSUFFICIENT_STORAGE))) => return insufficient_storage(&st),
+            Ok(Ok(Some(StatusCode::INSUFFICIENT_STORAGE))) => {
+                return insufficient_storage(&st, None);
+            }
             Ok(Ok(Some(StatusCode::INTERNAL_SERVER_ERROR))) => {
                 return status(StatusCode::INTERNAL_SERVER_ERROR, "internal error");
             }
@@ -351,7 +354,12 @@ async fn handle(
     let handler = st.handler(&who.name);
     let broken = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let req = req.map(|b| crate::body::watched(b, broken.clone()));
-    let resp = handler.handle_guarded(req, who.name.clone(), user).await;
+    let (resp, refusal) = REFUSAL
+        .scope(std::cell::RefCell::new(None), async {
+            let resp = handler.handle_guarded(req, who.name.clone(), user).await;
+            (resp, REFUSAL.with(|r| r.borrow_mut().take()))
+        })
+        .await;
     if resp.status() == StatusCode::BAD_GATEWAY && broken.load(std::sync::atomic::Ordering::Acquire)
     {
         return status(
@@ -365,7 +373,7 @@ async fn handle(
         .is_some_and(|v| v.as_bytes() == b"0");
     let why = match resp.status() {
         // dav-server answers a refused write with an empty 507: say why
-        StatusCode::INSUFFICIENT_STORAGE if empty => Some(insufficient_storage(&st)),
+        StatusCode::INSUFFICIENT_STORAGE if empty => Some(insufficient_storage(&st, refusal)),
         // and a failure of the store (logged with its cause) with an empty 500
         StatusCode::INTERNAL_SERVER_ERROR if empty => Some(status(
             StatusCode::INTERNAL_SERVER_ERROR,
