@@ -60,6 +60,7 @@ impl NasS3 {
         if let Some(who) = crate::auth::signed_in(&cred.access_key)
             && let Some(home) = store.cached_home(&who.name)
         {
+            noted(req, &who);
             return Ok((home, who));
         }
         let (acc, key) = (self.accounts.clone(), cred.access_key.clone());
@@ -70,7 +71,10 @@ impl NasS3 {
         })
         .await;
         match found {
-            Ok(Ok(x)) => Ok(x),
+            Ok(Ok(x)) => {
+                noted(req, &x.1);
+                Ok(x)
+            }
             Ok(Err(EngineError::NotFound(_))) => Err(s3_error!(InvalidAccessKeyId)),
             _ => Err(s3_error!(InternalError)),
         }
@@ -334,5 +338,13 @@ impl S3 for NasS3 {
         req: S3Request<DeleteBucketCorsInput>,
     ) -> S3Result<S3Response<DeleteBucketCorsOutput>> {
         cors::delete(self, req).await
+    }
+}
+
+/// Names the signed-in user in the request's audit note (for the audit log and the
+/// shutdown's line about an upload it cut off).
+fn noted<T>(req: &S3Request<T>, who: &Principal) {
+    if let Some(note) = req.extensions.get::<nas_engine::audit::AuditNote>() {
+        note.set_user(&who.name);
     }
 }

@@ -176,6 +176,9 @@ async fn handle(
         Ok(p) => p,
         Err(r) => return r,
     };
+    if let Some(note) = req.extensions().get::<AuditNote>() {
+        note.set_user(&who.name); // for the audit log and the shutdown's cut-off line
+    }
     if is_write(req.method()) && !who.role.can_write() {
         return status(StatusCode::FORBIDDEN, "read-only account");
     }

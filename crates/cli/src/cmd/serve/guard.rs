@@ -7,7 +7,8 @@
 //!   connection's other state and the in-flight counts are unaffected (the panic hook in
 //!   [`super`] logs it as one line);
 //! - a request body still unfinished when the shutdown's grace period is over ([`CUT_OFF`])
-//!   is logged as cut off: method, path and the bytes received (nothing of it is committed).
+//!   is logged as cut off: the user (whom the door noted in the request's `AuditNote` once
+//!   it signed them in), method, path and the bytes received (nothing of it is committed).
 
 use super::stall::StallClock;
 use axum::body::{Body, Bytes};
@@ -16,6 +17,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use http::{HeaderValue, StatusCode, header};
 use http_body::{Frame, SizeHint};
+use nas_engine::audit::AuditNote;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -55,6 +57,7 @@ pub async fn guard(State(cfg): State<GuardConfig>, req: Request, next: Next) -> 
     let timed_out = Arc::new(AtomicBool::new(false));
     let flag = timed_out.clone();
     let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+    let note = req.extensions().get::<AuditNote>().cloned();
     let req = req.map(|b| {
         Body::new(IdleBody {
             inner: b,
@@ -64,6 +67,7 @@ pub async fn guard(State(cfg): State<GuardConfig>, req: Request, next: Next) -> 
             ended: false,
             method,
             path,
+            note,
         })
     });
     let resp = match CatchUnwind(Box::pin(next.run(req))).await {
@@ -110,6 +114,8 @@ struct IdleBody {
     /// The request, for the log line of a body cut off by the shutdown.
     method: http::Method,
     path: String,
+    /// Where the door notes who signed in (absent on a listener without the audit trail).
+    note: Option<AuditNote>,
 }
 
 impl Drop for IdleBody {
@@ -118,7 +124,9 @@ impl Drop for IdleBody {
             && !self.ended
             && !http_body::Body::is_end_stream(&self.inner)
         {
+            let user = self.note.as_ref().and_then(AuditNote::user);
             tracing::warn!(
+                user = %user.as_deref().unwrap_or("-"),
                 method = %self.method,
                 path = %self.path,
                 bytes_received = self.received,
