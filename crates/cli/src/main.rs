@@ -8,12 +8,18 @@ mod output;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Silent-NAS: a self-hosted file store with chunk-level dedup, compression and versions.
 #[derive(Parser)]
-#[command(name = "silent-nas", version)]
+#[command(
+    name = "silent-nas",
+    version,
+    after_help = "--data DIR and --home USER may also come before the command's name \
+                  (silent-nas --data DIR ls --home alice)."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -142,9 +148,37 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
+/// The options most commands take (`--data`, `--home`) may come before the command's name:
+/// `silent-nas --data D ls` is `silent-nas ls --data D`. They are moved behind the name
+/// before parsing (clap's global options cannot be required, and most commands require
+/// `--data`); a command that does not take one still refuses it by name.
+fn hoist_options(args: Vec<OsString>) -> Vec<OsString> {
+    const MOVABLE: [&str; 2] = ["--data", "--home"];
+    let mut moved = Vec::new();
+    let mut i = 1;
+    while let Some(a) = args.get(i).and_then(|a| a.to_str()) {
+        if MOVABLE.contains(&a) && i + 1 < args.len() {
+            moved.extend_from_slice(&args[i..i + 2]);
+            i += 2;
+        } else if MOVABLE.iter().any(|m| a.starts_with(&format!("{m}="))) {
+            moved.push(args[i].clone());
+            i += 1;
+        } else {
+            break;
+        }
+    }
+    if moved.is_empty() || i >= args.len() {
+        return args; // nothing moved, or no command follows: clap says what is wrong
+    }
+    let mut out = vec![args[0].clone(), args[i].clone()];
+    out.extend(moved);
+    out.extend_from_slice(&args[i + 1..]);
+    out
+}
+
 fn main() -> ExitCode {
     malloc::tune();
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(hoist_options(std::env::args_os().collect()));
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -175,5 +209,34 @@ mod tests {
     #[test]
     fn command_line_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    fn hoisted(args: &[&str]) -> Vec<String> {
+        let args = args.iter().map(std::ffi::OsString::from).collect();
+        super::hoist_options(args)
+            .into_iter()
+            .map(|a| a.into_string().unwrap_or_default())
+            .collect()
+    }
+
+    #[test]
+    fn options_before_the_command_move_behind_its_name() {
+        assert_eq!(
+            hoisted(&["nas", "--data", "D", "--home=a", "ls", "/x"]),
+            ["nas", "ls", "--data", "D", "--home=a", "/x"]
+        );
+        assert_eq!(
+            hoisted(&["nas", "--data=D", "trash", "list"]),
+            ["nas", "trash", "--data=D", "list"]
+        );
+        // untouched: nothing to move, an option clap owns, or no command after them
+        for args in [
+            &["nas", "ls", "--data", "D"][..],
+            &["nas", "--version"],
+            &["nas", "--data", "D"],
+            &["nas", "--help", "--data", "D", "ls"],
+        ] {
+            assert_eq!(hoisted(args), args);
+        }
     }
 }
