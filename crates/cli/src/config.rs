@@ -28,6 +28,8 @@ pub struct FileConfig {
     pub public_url: Option<String>,
     /// Log filter (`info`, `debug`, `silent_nas=debug,nas_webdav=trace`…).
     pub log: Option<String>,
+    /// Log line format: `text` (default) or `json` (one object per line).
+    pub log_format: Option<String>,
     /// TLS certificate and key: serve HTTPS directly.
     pub tls: Option<TlsFiles>,
     /// Reverse proxies whose `X-Forwarded-For` is believed.
@@ -74,6 +76,8 @@ pub struct Config {
     pub public_url: Option<String>,
     /// Log filter.
     pub log: String,
+    /// Log line format.
+    pub log_format: LogFormat,
     /// HTTPS certificate and key, when serving TLS directly.
     pub tls: Option<TlsFiles>,
     /// Reverse proxies whose `X-Forwarded-For` is believed.
@@ -102,6 +106,26 @@ pub struct Config {
     pub quota_counts: nas_engine::QuotaCounts,
 }
 
+/// How log lines are written to standard error.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// For people: one line per event, coloured only on a terminal.
+    #[default]
+    Text,
+    /// For log collectors: one JSON object per line (never coloured).
+    Json,
+}
+
+impl LogFormat {
+    fn parse(v: &str) -> Result<LogFormat> {
+        match v.trim() {
+            "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            other => bail!("log_format: expected \"text\" or \"json\", not {other:?}"),
+        }
+    }
+}
+
 /// Entries the audit log keeps by default (about 20 MB of database).
 pub const DEFAULT_AUDIT_MAX_ENTRIES: u64 = 100_000;
 
@@ -114,6 +138,7 @@ pub struct Overrides {
     pub tls_key: Option<PathBuf>,
     pub s3_listen: Option<String>,
     pub s3_domain: Option<String>,
+    pub log_format: Option<LogFormat>,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -156,6 +181,13 @@ impl Config {
             .or_else(|| env("SILENT_NAS_LOG"))
             .or(fc.log)
             .unwrap_or_else(|| "info".to_owned());
+        let log_format = match flags.log_format {
+            Some(f) => f,
+            None => match env("SILENT_NAS_LOG_FORMAT").or(fc.log_format) {
+                Some(v) => LogFormat::parse(&v)?,
+                None => LogFormat::default(),
+            },
+        };
         let cert = flags
             .tls_cert
             .or_else(|| env("SILENT_NAS_TLS_CERT").map(PathBuf::from));
@@ -251,6 +283,7 @@ impl Config {
             listen,
             public_url,
             log,
+            log_format,
             tls,
             trusted_proxies,
             s3_listen,
@@ -320,6 +353,26 @@ mod tests {
         assert!(Config::load(Some(&f), Overrides::default()).is_err());
         std::fs::write(&f, "bogus = 1\n").unwrap();
         assert!(Config::load(Some(&f), Overrides::default()).is_err());
+    }
+
+    #[test]
+    fn log_format_from_file_and_flag() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("c.toml");
+        std::fs::write(&f, "data = \"/x\"\nlog_format = \"json\"\n").unwrap();
+        let c = Config::load(Some(&f), Overrides::default()).unwrap();
+        assert_eq!(c.log_format, LogFormat::Json);
+        let flag = Overrides {
+            log_format: Some(LogFormat::Text),
+            ..Default::default()
+        };
+        assert_eq!(
+            Config::load(Some(&f), flag).unwrap().log_format,
+            LogFormat::Text
+        );
+        std::fs::write(&f, "data = \"/x\"\nlog_format = \"xml\"\n").unwrap();
+        let e = Config::load(Some(&f), Overrides::default()).unwrap_err();
+        assert!(format!("{e:#}").contains("log_format"), "{e:#}");
     }
 
     #[test]

@@ -319,6 +319,47 @@ fn the_log_has_no_colour_codes_when_it_is_a_file() {
 }
 
 #[test]
+fn log_format_json_writes_one_object_per_line() {
+    let t = tempfile::tempdir().unwrap();
+    let log = t.path().join("log");
+    let s = Server::start_logged(
+        &t.path().join("data"),
+        &["--log-format", "json"],
+        "info",
+        Some(std::fs::File::create(&log).unwrap()),
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let text = loop {
+        let text = std::fs::read_to_string(&log).unwrap();
+        if text.contains("listening") || Instant::now() > deadline {
+            break text;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    drop(s);
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l:?}")))
+        .collect();
+    let listening = lines
+        .iter()
+        .find(|v| {
+            v["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("silent-nas listening"))
+        })
+        .unwrap_or_else(|| panic!("the listening line: {text}"));
+    assert_eq!(listening["level"], "INFO", "{listening}");
+    assert!(
+        listening["addr"]
+            .as_str()
+            .is_some_and(|a| a.starts_with("127.0.0.1:")),
+        "{listening}"
+    );
+    assert!(listening["timestamp"].is_string(), "{listening}");
+}
+
+#[test]
 fn a_webdav_500_says_what_happened() {
     let s = Server::start();
     // the chunk store's folder becomes a file: the next upload fails inside the store
@@ -346,7 +387,7 @@ fn a_webdav_500_says_what_happened() {
 }
 
 #[test]
-fn an_upload_cut_off_by_the_shutdown_is_logged_with_its_path_and_bytes() {
+fn an_upload_cut_off_by_the_shutdown_is_logged_with_its_user_path_and_bytes() {
     use std::io::Read;
     let t = tempfile::tempdir().unwrap();
     let log = t.path().join("log");
@@ -397,7 +438,9 @@ fn an_upload_cut_off_by_the_shutdown_is_logged_with_its_path_and_bytes() {
         .find(|l| l.contains("upload cut off by the shutdown"))
         .unwrap_or_else(|| panic!("the cut-off upload is logged: {text}"));
     assert!(
-        line.contains("method=PUT") && line.contains("path=/dav/big.bin"),
+        line.contains("user=admin")
+            && line.contains("method=PUT")
+            && line.contains("path=/dav/big.bin"),
         "{line}"
     );
     let bytes: u64 = line
@@ -408,14 +451,15 @@ fn an_upload_cut_off_by_the_shutdown_is_logged_with_its_path_and_bytes() {
         .unwrap();
     assert!(bytes > 0 && bytes <= 300_000, "{line}");
     // nothing of it is stored
+    // (the data directory named before the command: a global option goes either side)
     let ls = ok(
         &[
+            "--data",
+            s.data.to_str().unwrap(),
             "ls",
             "/",
             "--home",
             "admin",
-            "--data",
-            s.data.to_str().unwrap(),
         ],
         None,
     );

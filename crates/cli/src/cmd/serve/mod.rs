@@ -13,7 +13,7 @@ mod guard;
 mod listener;
 mod stall;
 
-use crate::config::{Config, Overrides};
+use crate::config::{Config, LogFormat, Overrides};
 use anyhow::{Context, Result};
 use axum::Router;
 use nas_auth::{Authenticator, Role, add_user, generate_password};
@@ -47,6 +47,9 @@ pub struct ServeArgs {
     /// Base domain for virtual-host-style S3 requests (bucket.DOMAIN).
     #[arg(long)]
     s3_domain: Option<String>,
+    /// Log lines as text (default; coloured only on a terminal) or JSON, one object a line.
+    #[arg(long, value_enum)]
+    log_format: Option<crate::config::LogFormat>,
 }
 
 /// Creates the `admin` user on a store without users. The password comes from
@@ -166,6 +169,7 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
         tls_key: a.tls_key,
         s3_listen: a.s3_listen,
         s3_domain: a.s3_domain,
+        log_format: a.log_format,
     };
     let cfg = Config::load(a.config.as_deref(), flags)?;
     let mut filter =
@@ -175,12 +179,17 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
         // malformed body with its bytes) at ERROR; the S3 door logs its failures itself
         filter = filter.add_directive("s3s=off".parse().context("log directive")?);
     }
-    tracing_subscriber::fmt()
+    let lines = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(std::io::stderr);
+    match cfg.log_format {
         // colour only on a terminal: a log file or journal gets no escape codes
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+        LogFormat::Text => lines
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+        // one object a line, the event's fields flattened beside level, target and time
+        LogFormat::Json => lines.json().flatten_event(true).init(),
+    }
     let opts = StoreOptions {
         reserve: cfg.storage.reserve,
         ..StoreOptions::default()
