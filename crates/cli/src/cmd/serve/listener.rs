@@ -1,7 +1,10 @@
 //! What one connection may hold on a listener, the same on every listener (main, S3,
 //! metrics), HTTP and HTTPS:
-//! - at most `max_connections` open at once; one more is closed as soon as it is accepted
-//!   (counted in `silent_nas_connections_refused_total`), before any TLS handshake;
+//! - at most `max_connections` open at once; one more is answered at once, without reading
+//!   its request, `503 Service Unavailable` with `Retry-After: 1` and closed (counted in
+//!   `silent_nas_connections_refused_total`); on HTTPS it is closed before the handshake
+//!   (there is no way to answer in plain text). The answer takes at most a second of the
+//!   client's time and no place under the cap;
 //! - the request head (request line and headers) must arrive within `header_timeout`, which
 //!   also closes a connection idle that long: a new one that sends nothing (axum-server's
 //!   first-request timer; for HTTPS it starts after the handshake) or a keep-alive one
@@ -77,6 +80,7 @@ pub async fn serve(
         max: limits.max_connections,
         write_timeout: limits.write_timeout,
         series,
+        answer_busy: tls.is_none(),
     };
     let service = app.into_make_service_with_connect_info::<SocketAddr>();
     match tls {
@@ -111,12 +115,42 @@ struct Capped<A> {
     max: usize,
     write_timeout: Duration,
     series: ConnectionSeries,
+    /// Answer a connection over the cap with a 503 (plain HTTP) rather than closing it.
+    answer_busy: bool,
+}
+
+/// What a connection over the cap is told before it is closed.
+const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\n\
+Content-Type: text/plain; charset=utf-8\r\nContent-Length: 55\r\nConnection: close\r\n\r\n\
+the server has too many connections; try again shortly\n";
+
+/// Tells a connection over the cap to come back, then closes it: the answer is written at
+/// once (the request is not read), the sending side shut, and what the client had sent is
+/// drained briefly so the close does not reset the connection before the client reads the
+/// answer. At most a second in all; a client that takes longer just sees the close.
+async fn turn_away<I: AsyncRead + AsyncWrite + Unpin>(mut stream: I) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        stream.write_all(BUSY).await?;
+        stream.shutdown().await?;
+        let mut buf = [0u8; 4096];
+        let mut drained = 0;
+        while drained < 64 * 1024 {
+            match tokio::time::timeout(Duration::from_millis(200), stream.read(&mut buf)).await {
+                Ok(Ok(n)) if n > 0 => drained += n,
+                _ => break,
+            }
+        }
+        Ok::<_, io::Error>(())
+    })
+    .await;
 }
 
 type Accepted<St, Sv> = Pin<Box<dyn Future<Output = io::Result<(St, Sv)>> + Send>>;
 
 impl<A, I, S> Accept<I, S> for Capped<A>
 where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     A: Accept<I, S>,
     A::Future: Send + 'static,
     A::Stream: Send + 'static,
@@ -130,10 +164,13 @@ where
         if self.live.fetch_add(1, Ordering::AcqRel) >= self.max {
             self.live.fetch_sub(1, Ordering::AcqRel);
             self.series.refused();
-            drop(stream);
-            return Box::pin(std::future::ready(Err(io::Error::other(
-                "connection limit reached",
-            ))));
+            let answer = self.answer_busy;
+            return Box::pin(async move {
+                if answer {
+                    turn_away(stream).await;
+                }
+                Err(io::Error::other("connection limit reached"))
+            });
         }
         self.series.opened();
         let slot = Slot {
