@@ -55,3 +55,10 @@ fn the_part_upload_that_finishes_last_is_the_part() {
 fn listing_is_in_s3_order_and_pages_never_skip_or_repeat() {
     run("aws_list_order.py");
 }
+
+/// A folder made for a key goes with its last object, through any door; explicit folders
+/// stay; DeleteBucket succeeds once the bucket shows empty.
+#[test]
+fn folders_made_for_keys_go_with_their_last_object() {
+    run("aws_implicit_folders.py");
+}

@@ -17,8 +17,8 @@ use crate::staging::{
     is_done, marker, part_path, upload_dir,
 };
 use nas_engine::{EngineError, Expect, FileAttrs, Home, NodeKind, WriteOptions};
-use nas_types::NasPath;
 use nas_md5::Md5;
+use nas_types::NasPath;
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 
@@ -212,7 +212,7 @@ pub async fn complete(
         }
         .hasher();
         if let Some(parent) = dst.parent() {
-            home.mkdir_all(&parent).map_err(s3_err)?;
+            home.mkdir_all_implicit(&parent).map_err(s3_err)?;
         }
         let composed = home
             .compose(&dst, &readers, &mut |piece| full_hasher.update(piece))

@@ -145,7 +145,11 @@ impl Walk<'_> {
     /// The next child of a folder in name order: visits the held-back folders that sort
     /// before it, then it (or holds it back, if a folder).
     fn next(&mut self, e: Entry, held: &mut Vec<Entry>, dir_key: &str) -> Result<(), EngineError> {
-        while !self.stop && held.last().is_some_and(|d| !before_folder(e.name(), d.name())) {
+        while !self.stop
+            && held
+                .last()
+                .is_some_and(|d| !before_folder(e.name(), d.name()))
+        {
             if let Some(d) = held.pop() {
                 self.visit(&d, dir_key)?;
             }

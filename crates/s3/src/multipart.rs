@@ -338,7 +338,10 @@ pub async fn abort(
 }
 
 /// The staged parts of upload folder `dir`, by part number.
-pub(crate) fn staged_parts(staging: &Home, dir: &NasPath) -> Result<Vec<(i32, Entry)>, EngineError> {
+pub(crate) fn staged_parts(
+    staging: &Home,
+    dir: &NasPath,
+) -> Result<Vec<(i32, Entry)>, EngineError> {
     let mut parts = Vec::new();
     let mut after = None;
     loop {

@@ -10,9 +10,9 @@ use crate::service::{NasS3, need_bucket, timestamp};
 use crate::upload::{Body, Target, receive};
 use crate::version_id;
 use futures_util::StreamExt;
-use nas_engine::{EngineError, Entry, Expect, FileAttrs, NodeKind, WriteOptions};
+use nas_engine::{EngineError, Entry, Expect, FileAttrs, Home, NodeKind, WriteOptions};
 use nas_md5::Md5;
-use nas_types::ContentHash;
+use nas_types::{ContentHash, NasPath};
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 use std::collections::BTreeMap;
@@ -196,7 +196,8 @@ async fn put_body(
             }
         }
         let h = home.clone();
-        blocking(move || h.mkdir_all(&path)).await?;
+        // an explicit folder: it stays when emptied
+        blocking(move || h.keep_folder(&path)).await?;
         return Ok(S3Response::new(PutObjectOutput {
             e_tag: Some(ETag::Strong(hex::encode(Md5::digest(b"")))),
             ..Default::default()
@@ -258,7 +259,19 @@ async fn put_body(
         checksums::to_attrs(sums, &mut attrs.user);
         attrs
     })
-    .await?;
+    .await
+    .map_err(|e| match e.code() {
+        // the bucket was checked: the key's folder went (emptied by a racing delete)
+        S3ErrorCode::NoSuchKey => {
+            let mut e = S3Error::with_message(
+                S3ErrorCode::SlowDown,
+                "the key's folder was removed while the object was written; retry",
+            );
+            e.set_status_code(http::StatusCode::SERVICE_UNAVAILABLE);
+            e
+        }
+        _ => e,
+    })?;
     let c = got.checksum;
     Ok(S3Response::new(PutObjectOutput {
         e_tag: Some(ETag::Strong(got.md5_hex)),
@@ -289,13 +302,26 @@ pub async fn delete(
             ..Default::default()
         }));
     }
-    // S3 semantics: deleting a missing key succeeds
-    blocking(move || match home.delete(&p) {
-        Ok(_) | Err(EngineError::NotFound(_)) => Ok(()),
-        Err(e) => Err(e),
-    })
-    .await?;
+    let marker = input.key.ends_with('/');
+    blocking(move || delete_key(&home, &p, marker)).await?;
     Ok(S3Response::new(DeleteObjectOutput::default()))
+}
+
+/// Deletes the object at `p` as S3 does: a missing key is a success; a key naming a folder
+/// deletes nothing below it. A `key/` marker (`marker`) lets its folder go: deleted if
+/// empty, else left to go with its last object (implicit). A file goes to the trash, and
+/// an implicit folder left empty with it (the engine's rule).
+pub(crate) fn delete_key(home: &Home, p: &NasPath, marker: bool) -> Result<(), EngineError> {
+    let r = match home.stat(p) {
+        Ok(e) if e.kind == NodeKind::File && !marker => home.delete(p).map(drop),
+        Ok(e) if e.kind == NodeKind::Dir && marker => home.release_folder(p),
+        Ok(_) => Ok(()), // the other kind: no such object
+        Err(e) => Err(e),
+    };
+    match r {
+        Err(EngineError::NotFound(_)) => Ok(()),
+        r => r,
+    }
 }
 
 pub async fn copy(
@@ -353,7 +379,7 @@ pub async fn copy(
     let h = home.clone();
     let e = blocking(move || {
         if let Some(parent) = to.parent() {
-            h.mkdir_all(&parent)?;
+            h.mkdir_all_implicit(&parent)?;
         }
         if let Some(num) = version {
             // that version's content and attributes, as the destination's new version
@@ -406,12 +432,8 @@ pub async fn delete_many(
         let vid = obj.version_id.clone();
         let result = match (object_path(&input.bucket, &key), &vid) {
             (Ok(p), None) => {
-                let h = home.clone();
-                blocking(move || match h.delete(&p) {
-                    Ok(_) | Err(EngineError::NotFound(_)) => Ok(()),
-                    Err(e) => Err(e),
-                })
-                .await
+                let (h, marker) = (home.clone(), key.ends_with('/'));
+                blocking(move || delete_key(&h, &p, marker)).await
             }
             (Ok(p), Some(id)) => match version_id::parse(id) {
                 Ok(num) => {

@@ -202,7 +202,7 @@ fn open(t: Target) -> Result<Opened, Refused> {
         return Err(Refused::NoBucket);
     }
     if mkdirs && let Some(parent) = path.parent() {
-        home.mkdir_all(&parent)?;
+        home.mkdir_all_implicit(&parent)?; // folders made for a key go with it
     }
     let opts = WriteOptions {
         expect,
