@@ -62,3 +62,10 @@ fn listing_is_in_s3_order_and_pages_never_skip_or_repeat() {
 fn folders_made_for_keys_go_with_their_last_object() {
     run("aws_implicit_folders.py");
 }
+
+/// MaxKeys=0, Prefix echoed as sent, Owner, a 304's ETag, Expires, CopyObject onto itself
+/// and its source conditions, CreateBucket of an owned bucket, ListBuckets paging.
+#[test]
+fn the_small_answers_are_aws_answers() {
+    run("aws_small_answers.py");
+}

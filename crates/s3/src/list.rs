@@ -13,7 +13,7 @@
 
 use crate::keys::{blocking, bucket_path};
 use crate::objects::etag_for_list;
-use crate::service::{NasS3, need_bucket, timestamp};
+use crate::service::{NasS3, need_bucket, owner_of, timestamp};
 use nas_engine::{EngineError, Entry, Home, NodeKind};
 use nas_types::NasPath;
 use s3s::dto::*;
@@ -298,9 +298,13 @@ pub async fn list_v2(
     s3: &NasS3,
     req: S3Request<ListObjectsV2Input>,
 ) -> S3Result<S3Response<ListObjectsV2Output>> {
-    let (home, _) = s3.caller(&req).await?;
+    let (home, who) = s3.caller(&req).await?;
     let input = req.input;
     need_bucket(&home, &input.bucket).await?;
+    let owner = input
+        .fetch_owner
+        .unwrap_or(false)
+        .then(|| owner_of(&who.name));
     let prefix = input.prefix.clone().unwrap_or_default();
     let delimiter = input.delimiter.clone().filter(|d| !d.is_empty());
     let max = input.max_keys.unwrap_or(1000).clamp(0, 1000) as usize;
@@ -317,6 +321,7 @@ pub async fn list_v2(
         .into_iter()
         .map(|mut o| {
             o.key = o.key.map(&enc);
+            o.owner = owner.clone();
             o
         })
         .collect();
@@ -344,9 +349,10 @@ pub async fn list_v1(
     s3: &NasS3,
     req: S3Request<ListObjectsInput>,
 ) -> S3Result<S3Response<ListObjectsOutput>> {
-    let (home, _) = s3.caller(&req).await?;
+    let (home, who) = s3.caller(&req).await?;
     let input = req.input;
     need_bucket(&home, &input.bucket).await?;
+    let owner = owner_of(&who.name); // v1 always names it
     let prefix = input.prefix.clone().unwrap_or_default();
     let delimiter = input.delimiter.clone().filter(|d| !d.is_empty());
     let max = input.max_keys.unwrap_or(1000).clamp(0, 1000) as usize;
@@ -360,6 +366,7 @@ pub async fn list_v1(
         .into_iter()
         .map(|mut o| {
             o.key = o.key.map(&enc);
+            o.owner = Some(owner.clone());
             o
         })
         .collect();

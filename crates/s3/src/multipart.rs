@@ -102,6 +102,7 @@ pub async fn create(
         content_disposition: input.content_disposition.clone(),
         content_encoding: input.content_encoding.clone(),
         content_language: input.content_language.clone(),
+        expires: crate::objects::expires_text(input.expires.as_ref()),
     };
     let mut attrs = object_attrs(
         input.content_type.as_ref().map(|c| c.to_string()),
