@@ -69,3 +69,9 @@ fn folders_made_for_keys_go_with_their_last_object() {
 fn the_small_answers_are_aws_answers() {
     run("aws_small_answers.py");
 }
+
+/// Every error answer carries a `<Message>`: AWS's text for its code, or a clearer one.
+#[test]
+fn every_error_carries_a_message() {
+    run("aws_messages.py");
+}

@@ -160,6 +160,9 @@ async fn serve(svc: s3s::service::S3Service, req: Request, domain: Option<&str>)
         }
     };
     let status = resp.status();
+    if status.is_client_error() || status.is_server_error() {
+        resp = with_message(resp).await;
+    }
     if status.is_server_error() && status != StatusCode::NOT_IMPLEMENTED {
         tracing::error!(%method, %path, %status, "s3: request failed");
     } else {
@@ -178,6 +181,40 @@ async fn serve(svc: s3s::service::S3Service, req: Request, domain: Option<&str>)
         resp.extensions_mut().insert(Signer(name));
     }
     resp
+}
+
+/// An XML error answer with a `<Message>` (`messages`): a small body is read, and given
+/// AWS's text for its code when it has no message. Other answers pass unchanged.
+async fn with_message(resp: Response) -> Response {
+    use http_body::Body as _;
+    let xml = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("xml"));
+    let small = resp
+        .body()
+        .size_hint()
+        .exact()
+        .is_some_and(|n| n <= 64 << 10);
+    if !xml || !small {
+        return resp;
+    }
+    let status = resp.status().as_u16();
+    let (mut parts, body) = resp.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 64 << 10).await else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let bytes = match crate::messages::with_message(&bytes, status) {
+        Some(b) => {
+            parts
+                .headers
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(b.len()));
+            bytes::Bytes::from(b)
+        }
+        None => bytes,
+    };
+    Response::from_parts(parts, axum::body::Body::from(bytes))
 }
 
 /// A request body that records whether anything asked for it (which is when hyper sends
