@@ -34,13 +34,15 @@ def md5(b):
     return '"' + hashlib.md5(b).hexdigest() + '"'
 
 
-for size, label in ((6 << 20, "large"), (1000, "small")):
+# (first attempt's size, second's): the first starts first and finishes last
+for size, size_b, label in ((6 << 20, 6 << 20, "large"), (1000, 1000, "small"),
+                            (6 << 20, 1000, "large-then-small"), (1000, 6 << 20, "small-then-large")):
     key = f"{label}.bin"
     uid = s3.create_multipart_upload(Bucket="race", Key=key)["UploadId"]
     url = s3.generate_presigned_url("upload_part", Params={"Bucket": "race", "Key": key, "UploadId": uid,
                                                            "PartNumber": 1})
     first = b"A" * size
-    second = b"B" * size
+    second = b"B" * size_b
     third = b"C" * size
     # A starts first and finishes last
     finish_a = slow_put(url, first)
