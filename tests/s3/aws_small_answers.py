@@ -106,6 +106,55 @@ for kw in ({"CopySourceIfMatch": etag}, {"CopySourceIfNoneMatch": '"0123"'},
     s3.copy_object(Bucket="small", Key="c", CopySource=src, **kw)
     assert s3.get_object(Bucket="small", Key="c")["Body"].read() == b"kept"
 
+# a chunked PUT without Content-Length (UNSIGNED-PAYLOAD, not aws-chunked) is streamed in
+import http.client  # noqa: E402
+import os  # noqa: E402
+import urllib.parse  # noqa: E402
+
+
+class Unsigned(S3SigV4Auth):
+    """SigV4 over headers, the payload left unsigned (what streaming clients send)."""
+
+    def payload(self, request):
+        return "UNSIGNED-PAYLOAD"
+
+
+def chunked_put(path, data):
+    req = AWSRequest(method="PUT", url=endpoint + path)
+    Unsigned(Credentials(ak, sk), "s3", "us-east-1").add_auth(req)
+    assert req.headers["x-amz-content-sha256"] == "UNSIGNED-PAYLOAD"
+    u = urllib.parse.urlsplit(endpoint)
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
+    c.putrequest("PUT", path, skip_accept_encoding=True)
+    for k, v in req.headers.items():
+        c.putheader(k, v)
+    c.putheader("Transfer-Encoding", "chunked")
+    c.endheaders()
+    for i in range(0, len(data), 65536):
+        piece = data[i:i + 65536]
+        c.send(b"%x\r\n" % len(piece) + piece + b"\r\n")
+    c.send(b"0\r\n\r\n")
+    r = c.getresponse()
+    body = r.read()
+    c.close()
+    return r.status, body
+
+
+data = os.urandom(3 << 20)
+status, body = chunked_put("/small/chunked.bin", data)
+assert status == 200, (status, body)
+got = s3.get_object(Bucket="small", Key="chunked.bin")
+assert got["ContentLength"] == len(data) and got["Body"].read() == data
+status, body = chunked_put("/small/empty-chunked", b"")
+assert status == 200, (status, body)
+assert s3.head_object(Bucket="small", Key="empty-chunked")["ContentLength"] == 0
+up = s3.create_multipart_upload(Bucket="small", Key="chunked-mp")
+status, body = chunked_put(f"/small/chunked-mp?partNumber=1&uploadId={up['UploadId']}", data)
+assert status == 200, (status, body)
+parts = s3.list_parts(Bucket="small", Key="chunked-mp", UploadId=up["UploadId"])["Parts"]
+assert parts[0]["Size"] == len(data), parts
+s3.abort_multipart_upload(Bucket="small", Key="chunked-mp", UploadId=up["UploadId"])
+
 # ListBuckets: Prefix, MaxBuckets and ContinuationToken page the buckets
 for b in ["pgs-a", "pgs-b", "pgs-c", "pgs", "pgt-x"]:
     s3.create_bucket(Bucket=b)
