@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """The small answers of issue 14 item 7, each as AWS gives it."""
 import datetime
+import http.client
+import os
 import urllib.error
+import urllib.parse
 import urllib.request
 import xml.etree.ElementTree as ET
 
@@ -106,10 +109,7 @@ for kw in ({"CopySourceIfMatch": etag}, {"CopySourceIfNoneMatch": '"0123"'},
     s3.copy_object(Bucket="small", Key="c", CopySource=src, **kw)
     assert s3.get_object(Bucket="small", Key="c")["Body"].read() == b"kept"
 
-# a chunked PUT without Content-Length (UNSIGNED-PAYLOAD, not aws-chunked) is streamed in
-import http.client  # noqa: E402
-import os  # noqa: E402
-import urllib.parse  # noqa: E402
+# a chunked PUT without Content-Length (UNSIGNED-PAYLOAD, not aws-chunked) is accepted and streamed
 
 
 class Unsigned(S3SigV4Auth):
