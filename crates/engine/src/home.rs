@@ -7,6 +7,7 @@
 
 use crate::coord::Hint;
 use crate::error::{EngineError, EngineResult};
+use crate::implicit::DirMode;
 use crate::store::Inner;
 use crate::time::now_ns;
 use nas_meta::{
@@ -210,7 +211,7 @@ impl Home {
 
     /// Creates a folder and any missing parents; succeeds if it already exists.
     pub fn mkdir_all(&self, path: &NasPath) -> EngineResult<()> {
-        self.make_dirs(path, false).map(drop)
+        self.make_dirs(path, DirMode::Now).map(drop)
     }
 
     /// As [`mkdir_all`](Home::mkdir_all), returning the folder, without waiting for the
@@ -219,7 +220,10 @@ impl Home {
     /// after). For bulk writers such as import, which create a folder, then commit files
     /// into it ([`writer_in`](Home::writer_in)).
     pub fn mkdir_all_deferred(&self, path: &NasPath) -> EngineResult<Entry> {
-        Ok(Entry::from_node(path.clone(), self.make_dirs(path, true)?))
+        Ok(Entry::from_node(
+            path.clone(),
+            self.make_dirs(path, DirMode::Deferred)?,
+        ))
     }
 
     /// Makes the folders [`mkdir_all_deferred`](Home::mkdir_all_deferred) created durable
@@ -228,7 +232,7 @@ impl Home {
         Ok(self.inner.meta.sync_deferred()?)
     }
 
-    fn make_dirs(&self, path: &NasPath, deferred: bool) -> EngineResult<NodeRecord> {
+    pub(crate) fn make_dirs(&self, path: &NasPath, mode: DirMode) -> EngineResult<NodeRecord> {
         let mut cur = NasPath::root();
         let mut node = self.resolve(&cur)?;
         let meta = &self.inner.meta;
@@ -237,8 +241,11 @@ impl Home {
             let made = match meta.child(node.id, seg)? {
                 Some(n) if n.kind == NodeKind::Dir => Ok(n),
                 Some(_) => return Err(EngineError::NotADirectory(cur.to_string())),
-                None if deferred => meta.mkdir_deferred(node.id, seg, now_ns()),
-                None => meta.mkdir(node.id, seg, now_ns()),
+                None => match mode {
+                    DirMode::Now => meta.mkdir(node.id, seg, now_ns()),
+                    DirMode::Deferred => meta.mkdir_deferred(node.id, seg, now_ns()),
+                    DirMode::Implicit => meta.mkdir_implicit(node.id, seg, now_ns()),
+                },
             };
             node = match made {
                 Ok(n) => n,

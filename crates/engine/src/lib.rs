@@ -36,6 +36,7 @@ mod fsck;
 mod gc;
 mod group_commit;
 mod home;
+mod implicit;
 mod pins;
 mod progress;
 mod quota;

@@ -11,13 +11,17 @@ use nas_types::{NasPath, TrashId};
 use std::time::Duration;
 
 impl Home {
-    /// Moves a file or folder to the trash.
+    /// Moves a file or folder to the trash; an implicit folder left empty goes too.
     pub fn delete(&self, path: &NasPath) -> EngineResult<TrashRecord> {
         if path.is_root() {
             return Err(EngineError::Conflict("the root cannot be deleted".into()));
         }
         let n = self.resolve(path)?;
-        Ok(self.inner.meta.trash(n.id, path.as_str(), now_ns())?)
+        let t = self.inner.meta.trash(n.id, path.as_str(), now_ns())?;
+        // an implicit folder goes with its last child (`implicit`); failing that leaves
+        // an empty folder, not a wrong answer: the delete itself is done
+        let _ = self.prune_implicit(n.parent);
+        Ok(t)
     }
 
     /// Trash entries of this home, newest first.

@@ -444,9 +444,27 @@ pub trait Locks {
     fn delete_locks_below(&self, space: &str, path: &str) -> MetaResult<()>;
 }
 
+/// Folders made only to hold what is put in them (the parents of an S3 key): such a
+/// folder goes away with the last thing in it, so S3 never shows an empty "folder" that
+/// no client made. Any other folder is explicit and stays.
+pub trait ImplicitFolders {
+    /// Creates folder `parent/name`, marked implicit, in one transaction.
+    fn mkdir_implicit(&self, parent: NodeId, name: &str, now_ns: i64) -> MetaResult<NodeRecord>;
+    /// Whether folder `node` is implicit.
+    fn is_implicit(&self, node: NodeId) -> MetaResult<bool>;
+    /// Marks folder `node` implicit (it goes with its last child) or explicit (it stays
+    /// when emptied); a no-op when it is that already.
+    fn set_implicit(&self, node: NodeId, implicit: bool) -> MetaResult<()>;
+    /// Removes folder `node` for good if it is live, implicit and empty, then its parent
+    /// on the same terms, and so on up, in one transaction (so a child added meanwhile
+    /// keeps its folder). Returns how many folders were removed.
+    fn prune_implicit(&self, node: NodeId) -> MetaResult<usize>;
+}
+
 /// Everything the engine needs from a metadata store.
 pub trait MetaStore:
     Namespace
+    + ImplicitFolders
     + NameIndex
     + Versions
     + ChunkIndex

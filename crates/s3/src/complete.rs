@@ -1,8 +1,10 @@
 //! CompleteMultipartUpload: verify the part list against what was staged, compose the
 //! object from the parts' chunks (nothing copied; every byte read once to hash and, when
 //! asked, to compute a full-object checksum), commit it as the key's newest version, then
-//! purge the upload. A crash after the commit leaves a stale upload folder that expiry
-//! removes; a crash before it leaves the upload as it was.
+//! record the completion on the upload's marker and purge the parts. A retried Complete
+//! (a client whose first answer was lost) gets the recorded answer: the same ETag, version
+//! and checksums. A crash before the record leaves the upload as it was (a retry composes
+//! again); one after it leaves parts that expiry removes.
 
 use crate::checksums::{self, Claims};
 use crate::conditions::check_write;
@@ -11,10 +13,12 @@ use crate::multipart::MIN_PART_SIZE;
 use crate::objects::{MD5_KEY, PARTS_KEY, etag_for_list};
 use crate::service::{NasS3, need_bucket};
 use crate::staging::{
-    ALGORITHM_KEY, BUCKET_KEY, CHECKSUM_TYPE_KEY, OBJECT_KEY, marker, part_path, upload_dir,
+    ALGORITHM_KEY, BUCKET_KEY, CHECKSUM_TYPE_KEY, DONE_ETAG_KEY, DONE_VERSION_KEY, OBJECT_KEY,
+    is_done, marker, part_path, upload_dir,
 };
-use nas_engine::{EngineError, Entry, Expect, FileAttrs, NodeKind, WriteOptions};
+use nas_engine::{EngineError, Expect, FileAttrs, Home, NodeKind, WriteOptions};
 use nas_md5::Md5;
+use nas_types::NasPath;
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 
@@ -27,10 +31,54 @@ fn claimed(p: &CompletedPart, algo: &str) -> Option<String> {
     checksums::get(&checksums::claimed!(p), algo).cloned()
 }
 
-/// Everything decided before the commit.
-struct Plan {
+/// The answer of a completion (recorded on the marker for a retry).
+struct Done {
     etag: String,
     checksum: Checksum,
+    version: Option<String>,
+}
+
+impl Done {
+    /// The completion recorded on marker attributes `user`.
+    fn recorded(user: &std::collections::BTreeMap<String, String>) -> Option<Done> {
+        let mut checksum = checksums::from_attrs(user);
+        checksum.checksum_type = user.get(CHECKSUM_TYPE_KEY).cloned().map(ChecksumType::from);
+        Some(Done {
+            etag: user.get(DONE_ETAG_KEY)?.clone(),
+            checksum,
+            version: user.get(DONE_VERSION_KEY).cloned(),
+        })
+    }
+
+    /// Turns the upload's marker into the record of this completion, then purges the
+    /// parts (a failure there is left to expiry: the object is committed).
+    fn record(&self, staging: &Home, dir: &NasPath, bucket: &str, key: &str) {
+        let mut attrs = FileAttrs::default();
+        let user = &mut attrs.user;
+        user.insert(BUCKET_KEY.into(), bucket.to_owned());
+        user.insert(OBJECT_KEY.into(), key.to_owned());
+        user.insert(DONE_ETAG_KEY.into(), self.etag.clone());
+        if let Some(v) = &self.version {
+            user.insert(DONE_VERSION_KEY.into(), v.clone());
+        }
+        if let Some(t) = &self.checksum.checksum_type {
+            user.insert(CHECKSUM_TYPE_KEY.into(), t.as_str().to_owned());
+        }
+        checksums::to_attrs(&self.checksum, user);
+        let opts = WriteOptions {
+            attrs,
+            ..WriteOptions::default()
+        };
+        if let Err(e) = staging.write_all(&marker(dir), b"", opts) {
+            tracing::warn!("s3: completion of {dir} not recorded: {e}");
+        }
+        let parts = crate::multipart::staged_parts(staging, dir).unwrap_or_default();
+        for (_, p) in parts {
+            if let Err(e) = staging.purge(&p.path) {
+                tracing::warn!("s3: part {} of a completed upload not purged: {e}", p.path);
+            }
+        }
+    }
 }
 
 pub async fn complete(
@@ -44,7 +92,7 @@ pub async fn complete(
     let staging = s3.staging(&who).await?;
     let s3c = s3.clone();
     let (bucket, key) = (input.bucket.clone(), input.key.clone());
-    let (e, plan) = tokio::task::spawn_blocking(move || -> S3Result<(Entry, Plan)> {
+    let done = tokio::task::spawn_blocking(move || -> S3Result<Done> {
         let _held = s3c.upload_locks().lock(&input.upload_id);
         let dir = upload_dir(&input.upload_id).ok_or_else(|| s3_error!(NoSuchUpload))?;
         let m = match staging.stat(&marker(&dir)) {
@@ -55,6 +103,10 @@ pub async fn complete(
         let mu = &m.attrs.user;
         if mu.get(BUCKET_KEY) != Some(&input.bucket) || mu.get(OBJECT_KEY) != Some(&input.key) {
             return Err(s3_error!(NoSuchUpload));
+        }
+        if is_done(&m) {
+            // a retry: the answer the first attempt got
+            return Done::recorded(mu).ok_or_else(|| s3_error!(NoSuchUpload));
         }
         let mut expect = None;
         if input.if_match.is_some() || input.if_none_match.is_some() {
@@ -160,7 +212,7 @@ pub async fn complete(
         }
         .hasher();
         if let Some(parent) = dst.parent() {
-            home.mkdir_all(&parent).map_err(s3_err)?;
+            home.mkdir_all_implicit(&parent).map_err(s3_err)?;
         }
         let composed = home
             .compose(&dst, &readers, &mut |piece| full_hasher.update(piece))
@@ -187,7 +239,7 @@ pub async fn complete(
         attrs.user.insert(MD5_KEY.into(), etag.clone());
         attrs.user.insert(PARTS_KEY.into(), sizes.join(","));
         checksums::to_attrs(&checksum, &mut attrs.user);
-        composed
+        let v = composed
             .commit(WriteOptions {
                 attrs,
                 expect,
@@ -195,21 +247,23 @@ pub async fn complete(
             })
             .map_err(s3_err)?;
         drop(readers);
-        if let Err(e) = staging.purge(&dir) {
-            tracing::warn!("s3: completed upload {} not purged: {e}", input.upload_id);
-        }
-        let e = home.stat(&dst).map_err(s3_err)?;
-        Ok((e, Plan { etag, checksum }))
+        let done = Done {
+            etag,
+            checksum,
+            version: Some(v.num.to_string()),
+        };
+        done.record(&staging, &dir, &input.bucket, &input.key);
+        Ok(done)
     })
     .await
     .map_err(|_| s3_error!(InternalError))??;
-    let c = plan.checksum;
+    let c = done.checksum;
     Ok(S3Response::new(CompleteMultipartUploadOutput {
         bucket: Some(bucket.clone()),
         key: Some(key.clone()),
-        e_tag: Some(ETag::Strong(plan.etag)),
+        e_tag: Some(ETag::Strong(done.etag)),
         location: Some(format!("/{bucket}/{key}")),
-        version_id: e.version.map(|v| v.to_string()),
+        version_id: done.version,
         checksum_crc32: c.checksum_crc32,
         checksum_crc32c: c.checksum_crc32c,
         checksum_crc64nvme: c.checksum_crc64nvme,

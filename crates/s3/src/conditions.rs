@@ -1,8 +1,9 @@
 //! Conditional requests (RFC 9110 §13 as S3 applies them): `If-Match`,
 //! `If-Unmodified-Since` → 412; `If-None-Match`, `If-Modified-Since` → 304 on reads;
-//! `If-None-Match: *` and `If-Match` on writes → 412.
+//! `If-None-Match: *` and `If-Match` on writes → 412; CopyObject's
+//! `x-amz-copy-source-if-*` on its source → 412.
 
-use s3s::dto::{ETagCondition, Timestamp};
+use s3s::dto::{ETag, ETagCondition, Timestamp, TimestampFormat};
 use s3s::{S3Error, S3ErrorCode, S3Result, s3_error};
 
 fn secs(t: &Timestamp) -> i64 {
@@ -40,6 +41,65 @@ pub fn check_read(
         Some(_) => Ok(()),
         None if if_modified_since.is_some_and(|t| modified <= secs(t)) => {
             Err(S3Error::new(S3ErrorCode::NotModified))
+        }
+        None => Ok(()),
+    }
+}
+
+/// A 304 carries the validators a cache needs (RFC 9110 §15.4.5): the `ETag` and
+/// `Last-Modified` of the object, as AWS sends them. Other errors pass unchanged.
+pub fn not_modified_headers(mut err: S3Error, etag: &ETag, mtime_ns: i64) -> S3Error {
+    if err.code() != &S3ErrorCode::NotModified {
+        return err;
+    }
+    let mut h = http::HeaderMap::new();
+    let quoted = format!("\"{}\"", etag.value());
+    if let Ok(v) = http::HeaderValue::from_str(&quoted) {
+        h.insert(http::header::ETAG, v);
+    }
+    let mut date = Vec::new();
+    let t = crate::service::timestamp(mtime_ns);
+    if t.format(TimestampFormat::HttpDate, &mut date).is_ok()
+        && let Ok(v) = http::HeaderValue::from_bytes(&date)
+    {
+        h.insert(http::header::LAST_MODIFIED, v);
+    }
+    err.set_headers(h);
+    err
+}
+
+/// Preconditions of CopyObject's source (`x-amz-copy-source-if-*`): each failed one is
+/// 412 `PreconditionFailed`, as AWS answers (never 304); AWS's one exception, both
+/// `if-match` true and `if-unmodified-since` false, copies.
+pub fn check_copy_source(
+    etag: &str,
+    mtime_ns: i64,
+    if_match: Option<&ETagCondition>,
+    if_none_match: Option<&ETagCondition>,
+    if_modified_since: Option<&Timestamp>,
+    if_unmodified_since: Option<&Timestamp>,
+) -> S3Result<()> {
+    let failed = |what: &str| {
+        S3Error::with_message(
+            S3ErrorCode::PreconditionFailed,
+            format!("At least one of the pre-conditions you specified did not hold ({what})"),
+        )
+    };
+    let modified = mtime_ns.div_euclid(1_000_000_000);
+    match if_match {
+        Some(c) if !matches(c, etag) => return Err(failed("x-amz-copy-source-if-match")),
+        Some(_) => {}
+        None => {
+            if if_unmodified_since.is_some_and(|t| modified > secs(t)) {
+                return Err(failed("x-amz-copy-source-if-unmodified-since"));
+            }
+        }
+    }
+    match if_none_match {
+        Some(c) if matches(c, etag) => Err(failed("x-amz-copy-source-if-none-match")),
+        Some(_) => Ok(()),
+        None if if_modified_since.is_some_and(|t| modified <= secs(t)) => {
+            Err(failed("x-amz-copy-source-if-modified-since"))
         }
         None => Ok(()),
     }

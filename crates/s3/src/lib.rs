@@ -17,6 +17,7 @@ mod guard;
 mod keys;
 mod list;
 mod listener;
+mod messages;
 mod multipart;
 mod objects;
 mod read;

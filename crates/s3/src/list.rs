@@ -1,13 +1,20 @@
-//! ListObjects (v1 and v2) over the tree. Keys are produced by a depth-first walk with siblings in
-//! name order; the continuation token is the last key returned, and a walk resumes from it
-//! level by level (skipping whole subtrees), so every key comes exactly once across pages
-//! even while objects are added and removed. With the `/` delimiter folders are not
-//! entered: each becomes one common prefix. Other delimiters group keys as S3 does.
+//! ListObjects (v1 and v2) over the tree, in S3's order: UTF-8 binary order of the whole
+//! key. A folder's keys all start with `name/`, so among its siblings a folder sorts as
+//! `name/` — after `name+1` or `name.txt` (`+` and `.` sort before `/`), though its name
+//! sorts before theirs. The walk lists each folder in name order (the engine's order) and
+//! holds back a folder until every sibling that sorts before `name/` has come: those are
+//! exactly the names that follow it and extend it with a byte below `/`, so a small stack
+//! suffices. The continuation token is the last key or common prefix returned; a page
+//! resumes with every key above it, seeking to it level by level (skipping whole subtrees),
+//! so every key comes exactly once across pages even while objects are added and removed.
+//! With the `/` delimiter folders are not entered: each becomes one common prefix. Other
+//! delimiters group keys as S3 does. A common prefix at or below the resume point is not
+//! repeated.
 
 use crate::keys::{blocking, bucket_path};
 use crate::objects::etag_for_list;
-use crate::service::{NasS3, need_bucket, timestamp};
-use nas_engine::{EngineError, Home, NodeKind};
+use crate::service::{NasS3, need_bucket, owner_of, timestamp};
+use nas_engine::{EngineError, Entry, Home, NodeKind};
 use nas_types::NasPath;
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result};
@@ -16,11 +23,21 @@ struct Walk<'a> {
     home: &'a Home,
     prefix: String,
     delimiter: Option<String>,
+    /// Keys and common prefixes at or below this were returned already (exclusive bound).
+    after: Option<String>,
     max: usize,
     contents: Vec<Object>,
     prefixes: Vec<String>,
     last: Option<String>,
     truncated: bool,
+    /// The page is full, or the walk passed every key the prefix allows.
+    stop: bool,
+}
+
+/// Whether a sibling named `next` comes before folder `dir` in S3's order (`next` extends
+/// `dir` with a byte below `/`, so `next…` < `dir/`).
+fn before_folder(next: &str, dir: &str) -> bool {
+    next.len() > dir.len() && next.starts_with(dir) && next.as_bytes()[dir.len()] < b'/'
 }
 
 impl Walk<'_> {
@@ -28,10 +45,15 @@ impl Walk<'_> {
         self.contents.len() + self.prefixes.len() >= self.max
     }
 
+    fn above_resume(&self, key: &str) -> bool {
+        self.after.as_deref().is_none_or(|a| key > a)
+    }
+
     /// Returns false once the page is full (and marks it truncated).
     fn emit_key(&mut self, key: String, obj: Object) -> bool {
         if self.full() {
             self.truncated = true;
+            self.stop = true;
             return false;
         }
         self.last = Some(key);
@@ -40,11 +62,12 @@ impl Walk<'_> {
     }
 
     fn emit_prefix(&mut self, cp: String) -> bool {
-        if self.prefixes.last() == Some(&cp) {
+        if self.prefixes.last() == Some(&cp) || !self.above_resume(&cp) {
             return true;
         }
         if self.full() {
             self.truncated = true;
+            self.stop = true;
             return false;
         }
         self.last = Some(cp.clone());
@@ -60,85 +83,141 @@ impl Walk<'_> {
             .map(|i| format!("{}{}", self.prefix, &rest[..i + d.len()]))
     }
 
-    /// Walks `dir` (whose key is `dir_key`, ending in `/` or empty), resuming after the
-    /// position `token` (remaining segments; a trailing empty segment marks a common prefix).
-    fn walk(
-        &mut self,
-        dir: &NasPath,
-        dir_key: &str,
-        token: Option<&[String]>,
-    ) -> Result<bool, EngineError> {
-        let (first, rest) = match token.and_then(|t| t.split_first()) {
-            Some((f, r)) => (Some(f.clone()), r),
-            None => (None, &[][..]),
+    /// Where the walk of the folder with key `dir_key` starts: the resume point or the
+    /// prefix, whichever is further, when it lies inside that folder.
+    fn seek(&self, dir_key: &str) -> Option<String> {
+        let p = self.prefix.as_str();
+        let from = match self.after.as_deref() {
+            Some(a) if a > p => a,
+            _ => p,
         };
-        if let Some(f) = &first
-            && !rest.is_empty()
-            && !(rest.len() == 1 && rest[0].is_empty())
-            && let Ok(child) = dir.join(f)
-            && let Ok(e) = self.home.stat(&child)
-            && e.kind == NodeKind::Dir
-            && !self.walk(&child, &format!("{dir_key}{f}/"), Some(rest))?
-        {
-            return Ok(false);
+        from.strip_prefix(dir_key)
+            .and_then(|r| r.split('/').next())
+            .filter(|f| !f.is_empty())
+            .map(str::to_owned)
+    }
+
+    /// Walks folder `dir` (whose key is `dir_key`, ending in `/` or empty) in S3's order.
+    fn walk(&mut self, dir: &NasPath, dir_key: &str) -> Result<(), EngineError> {
+        // folders held back until the siblings that sort before them have come
+        let mut held: Vec<Entry> = Vec::new();
+        let mut after = None;
+        if let Some(f) = self.seek(dir_key) {
+            // the siblings before `f` by name that may sort after it: folders whose name
+            // `f` extends with a byte below `/` (shortest first, as the stack wants)
+            for (i, b) in f.bytes().enumerate().skip(1) {
+                if b < b'/'
+                    && let Ok(p) = dir.join(&f[..i])
+                    && let Ok(e) = self.home.stat(&p)
+                    && e.kind == NodeKind::Dir
+                {
+                    held.push(e);
+                }
+            }
+            if let Ok(p) = dir.join(&f)
+                && let Ok(e) = self.home.stat(&p)
+            {
+                self.next(e, &mut held, dir_key)?;
+            }
+            after = Some(f);
         }
-        let mut after = first.clone();
-        loop {
+        while !self.stop {
             let page = self.home.list(dir, after.as_deref(), 1000)?;
-            for e in &page.entries {
-                let name = e.name();
-                let is_dir = e.kind == NodeKind::Dir;
-                let key = if is_dir {
-                    format!("{dir_key}{name}/")
-                } else {
-                    format!("{dir_key}{name}")
-                };
-                if !(key.starts_with(&self.prefix) || self.prefix.starts_with(&key)) {
-                    if key.as_str() > self.prefix.as_str() && !is_dir {
-                        return Ok(true); // siblings come in name order: nothing further matches
-                    }
-                    continue;
-                }
-                if is_dir {
-                    // a folder strictly below the prefix is one common prefix; the folder
-                    // the prefix names (or leads into) is entered
-                    if self.delimiter.as_deref() == Some("/")
-                        && key.starts_with(&self.prefix)
-                        && key.len() > self.prefix.len()
-                    {
-                        if !self.emit_prefix(key) {
-                            return Ok(false);
-                        }
-                    } else if !self.walk(&e.path, &key, None)? {
-                        return Ok(false);
-                    }
-                    continue;
-                }
-                if let Some(cp) = self.group(&key) {
-                    if !self.emit_prefix(cp) {
-                        return Ok(false);
-                    }
-                    continue;
-                }
-                let obj = Object {
-                    key: Some(key.clone()),
-                    size: Some(e.size as i64),
-                    last_modified: Some(timestamp(e.mtime_ns)),
-                    e_tag: Some(etag_for_list(e)),
-                    storage_class: Some(ObjectStorageClass::from_static(
-                        ObjectStorageClass::STANDARD,
-                    )),
-                    ..Default::default()
-                };
-                if !self.emit_key(key, obj) {
-                    return Ok(false);
+            for e in page.entries {
+                self.next(e, &mut held, dir_key)?;
+                if self.stop {
+                    return Ok(());
                 }
             }
             match page.next_after {
                 Some(n) => after = Some(n),
-                None => return Ok(true),
+                None => break,
             }
         }
+        while let Some(d) = held.pop()
+            && !self.stop
+        {
+            self.visit(&d, dir_key)?;
+        }
+        Ok(())
+    }
+
+    /// The next child of a folder in name order: visits the held-back folders that sort
+    /// before it, then it (or holds it back, if a folder).
+    fn next(&mut self, e: Entry, held: &mut Vec<Entry>, dir_key: &str) -> Result<(), EngineError> {
+        while !self.stop
+            && held
+                .last()
+                .is_some_and(|d| !before_folder(e.name(), d.name()))
+        {
+            if let Some(d) = held.pop() {
+                self.visit(&d, dir_key)?;
+            }
+        }
+        if self.stop {
+            return Ok(());
+        }
+        if e.kind == NodeKind::Dir {
+            held.push(e);
+            Ok(())
+        } else {
+            self.visit(&e, dir_key)
+        }
+    }
+
+    /// One child, in S3's order.
+    fn visit(&mut self, e: &Entry, dir_key: &str) -> Result<(), EngineError> {
+        let is_dir = e.kind == NodeKind::Dir;
+        let key = if is_dir {
+            format!("{dir_key}{}/", e.name())
+        } else {
+            format!("{dir_key}{}", e.name())
+        };
+        let matches = key.starts_with(&self.prefix) || (is_dir && self.prefix.starts_with(&key));
+        if !matches {
+            if key.as_str() > self.prefix.as_str() {
+                self.stop = true; // keys come in order: nothing further matches
+            }
+            return Ok(());
+        }
+        if is_dir {
+            // a folder wholly at or below the resume point is skipped
+            if let Some(a) = self.after.as_deref()
+                && key.as_str() < a
+                && !a.starts_with(&key)
+            {
+                return Ok(());
+            }
+            // a folder strictly below the prefix is one common prefix; the folder the
+            // prefix names (or leads into) is entered
+            if self.delimiter.as_deref() == Some("/")
+                && key.starts_with(&self.prefix)
+                && key.len() > self.prefix.len()
+            {
+                self.emit_prefix(key);
+                return Ok(());
+            }
+            return self.walk(&e.path, &key);
+        }
+        if !self.above_resume(&key) {
+            return Ok(());
+        }
+        if let Some(cp) = self.group(&key) {
+            self.emit_prefix(cp);
+            return Ok(());
+        }
+        let obj = Object {
+            key: Some(key.clone()),
+            size: Some(e.size as i64),
+            last_modified: Some(timestamp(e.mtime_ns)),
+            e_tag: Some(etag_for_list(e)),
+            storage_class: Some(ObjectStorageClass::from_static(
+                ObjectStorageClass::STANDARD,
+            )),
+            ..Default::default()
+        };
+        self.emit_key(key, obj);
+        Ok(())
     }
 }
 
@@ -178,17 +257,16 @@ pub fn walk_page(
         home,
         prefix,
         delimiter,
+        after: resume,
         max,
         contents: Vec::new(),
         prefixes: Vec::new(),
         last: None,
         truncated: false,
+        stop: false,
     };
     if max > 0 {
-        let token: Option<Vec<String>> = resume.map(|t| t.split('/').map(str::to_owned).collect());
-        w.walk(root, "", token.as_deref())?;
-    } else {
-        w.truncated = true;
+        w.walk(root, "")?;
     }
     Ok(Page {
         contents: w.contents,
@@ -220,9 +298,13 @@ pub async fn list_v2(
     s3: &NasS3,
     req: S3Request<ListObjectsV2Input>,
 ) -> S3Result<S3Response<ListObjectsV2Output>> {
-    let (home, _) = s3.caller(&req).await?;
+    let (home, who) = s3.caller(&req).await?;
     let input = req.input;
     need_bucket(&home, &input.bucket).await?;
+    let owner = input
+        .fetch_owner
+        .unwrap_or(false)
+        .then(|| owner_of(&who.name));
     let prefix = input.prefix.clone().unwrap_or_default();
     let delimiter = input.delimiter.clone().filter(|d| !d.is_empty());
     let max = input.max_keys.unwrap_or(1000).clamp(0, 1000) as usize;
@@ -239,6 +321,7 @@ pub async fn list_v2(
         .into_iter()
         .map(|mut o| {
             o.key = o.key.map(&enc);
+            o.owner = owner.clone();
             o
         })
         .collect();
@@ -266,9 +349,10 @@ pub async fn list_v1(
     s3: &NasS3,
     req: S3Request<ListObjectsInput>,
 ) -> S3Result<S3Response<ListObjectsOutput>> {
-    let (home, _) = s3.caller(&req).await?;
+    let (home, who) = s3.caller(&req).await?;
     let input = req.input;
     need_bucket(&home, &input.bucket).await?;
+    let owner = owner_of(&who.name); // v1 always names it
     let prefix = input.prefix.clone().unwrap_or_default();
     let delimiter = input.delimiter.clone().filter(|d| !d.is_empty());
     let max = input.max_keys.unwrap_or(1000).clamp(0, 1000) as usize;
@@ -282,6 +366,7 @@ pub async fn list_v1(
         .into_iter()
         .map(|mut o| {
             o.key = o.key.map(&enc);
+            o.owner = Some(owner.clone());
             o
         })
         .collect();

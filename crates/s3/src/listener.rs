@@ -127,7 +127,16 @@ async fn serve(svc: s3s::service::S3Service, req: Request, domain: Option<&str>)
         return resp;
     }
     let read = Arc::new(AtomicBool::new(false));
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
+    if cap.is_none() && streams_unsized(&parts) {
+        // s3s refuses an unsigned body of unknown length (as MinIO does); AWS and our
+        // WebDAV door take it: s3s is told a length no body reaches, and the door streams
+        // the body to its end (the header is not signed, so the signature stands)
+        parts.headers.insert(
+            header::CONTENT_LENGTH,
+            HeaderValue::from(crate::upload::UNSIZED),
+        );
+    }
     let body = match cap {
         Some(cap) => {
             read.store(true, Ordering::Relaxed);
@@ -160,6 +169,9 @@ async fn serve(svc: s3s::service::S3Service, req: Request, domain: Option<&str>)
         }
     };
     let status = resp.status();
+    if status.is_client_error() || status.is_server_error() {
+        resp = with_message(resp).await;
+    }
     if status.is_server_error() && status != StatusCode::NOT_IMPLEMENTED {
         tracing::error!(%method, %path, %status, "s3: request failed");
     } else {
@@ -178,6 +190,53 @@ async fn serve(svc: s3s::service::S3Service, req: Request, domain: Option<&str>)
         resp.extensions_mut().insert(Signer(name));
     }
     resp
+}
+
+/// A PUT whose body comes chunked without a `Content-Length`, and whose signature does not
+/// cover it (`UNSIGNED-PAYLOAD`, a presigned URL, SigV2): it can be streamed as it comes.
+fn streams_unsized(parts: &http::request::Parts) -> bool {
+    let h = &parts.headers;
+    parts.method == Method::PUT
+        && !h.contains_key(header::CONTENT_LENGTH)
+        && h.get(header::TRANSFER_ENCODING)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"))
+        && h.get("x-amz-content-sha256")
+            .is_none_or(|v| v.as_bytes() == b"UNSIGNED-PAYLOAD")
+}
+
+/// An XML error answer with a `<Message>` (`messages`): a small body is read, and given
+/// AWS's text for its code when it has no message. Other answers pass unchanged.
+async fn with_message(resp: Response) -> Response {
+    use http_body::Body as _;
+    let xml = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("xml"));
+    let small = resp
+        .body()
+        .size_hint()
+        .exact()
+        .is_some_and(|n| n <= 64 << 10);
+    if !xml || !small {
+        return resp;
+    }
+    let status = resp.status().as_u16();
+    let (mut parts, body) = resp.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 64 << 10).await else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let bytes = match crate::messages::with_message(&bytes, status) {
+        Some(b) => {
+            parts
+                .headers
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(b.len()));
+            bytes::Bytes::from(b)
+        }
+        None => bytes,
+    };
+    Response::from_parts(parts, axum::body::Body::from(bytes))
 }
 
 /// A request body that records whether anything asked for it (which is when hyper sends

@@ -1,6 +1,6 @@
 //! Multipart uploads: Create, UploadPart (idempotent per part number), UploadPartCopy,
-//! Complete, Abort (idempotent), ListParts, ListMultipartUploads. Staging layout and
-//! locking: `staging`. Completion checks the part list (ascending, present, ETags match,
+//! Complete (`complete`), Abort (`NoSuchUpload` when not in progress), ListParts,
+//! ListMultipartUploads. Staging layout and locking: `staging`. Completion checks the part list (ascending, present, ETags match,
 //! every part but the last at least 5 MiB), composes the object from the parts' chunks
 //! (no data copied) and answers the S3 multipart ETag `md5-of-md5s-N`.
 
@@ -9,8 +9,8 @@ use crate::keys::{blocking, object_path, s3_err};
 use crate::objects::{MD5_KEY, Standard, object_attrs};
 use crate::service::{NasS3, need_bucket, timestamp};
 use crate::staging::{
-    ALGORITHM_KEY, BUCKET_KEY, CHECKSUM_TYPE_KEY, MAX_PART, OBJECT_KEY, marker, new_upload_id,
-    part_number, part_path, upload_dir,
+    ALGORITHM_KEY, BUCKET_KEY, CHECKSUM_TYPE_KEY, MAX_PART, OBJECT_KEY, is_done, marker,
+    new_upload_id, part_number, part_path, upload_dir,
 };
 use crate::upload::{Body, Target, receive};
 use nas_engine::{EngineError, Entry, FileAttrs, Home, WriteOptions};
@@ -23,7 +23,8 @@ use std::io::Read;
 /// Smallest size of every part but the last.
 pub const MIN_PART_SIZE: u64 = 5 << 20;
 
-/// The upload `id` of `bucket`/`key` in `staging`: its folder and marker.
+/// The upload `id` of `bucket`/`key` in `staging`, in progress: its folder and marker.
+/// An upload that completed is `NoSuchUpload` here, as on AWS.
 fn find_upload(
     staging: &Home,
     id: &str,
@@ -41,6 +42,12 @@ fn find_upload(
         || user.get(OBJECT_KEY).map(String::as_str) != Some(key)
     {
         return Err(s3_error!(NoSuchUpload));
+    }
+    if is_done(&m) {
+        return Err(S3Error::with_message(
+            S3ErrorCode::NoSuchUpload,
+            "the upload was completed",
+        ));
     }
     Ok((dir, m))
 }
@@ -95,6 +102,7 @@ pub async fn create(
         content_disposition: input.content_disposition.clone(),
         content_encoding: input.content_encoding.clone(),
         content_language: input.content_language.clone(),
+        expires: crate::objects::expires_text(input.expires.as_ref()),
     };
     let mut attrs = object_attrs(
         input.content_type.as_ref().map(|c| c.to_string()),
@@ -320,12 +328,10 @@ pub async fn abort(
     let s3c = s3.clone();
     tokio::task::spawn_blocking(move || -> S3Result<()> {
         let _held = s3c.upload_locks().lock(&input.upload_id);
-        match find_upload(&staging, &input.upload_id, &input.bucket, &input.key) {
-            Ok((dir, _)) => staging.purge(&dir).map_err(s3_err),
-            // idempotent: an upload already aborted (or never issued) is gone either way
-            Err(e) if e.code() == &S3ErrorCode::NoSuchUpload => Ok(()),
-            Err(e) => Err(e),
-        }
+        // an upload never issued, already aborted or completed is NoSuchUpload (404), as
+        // on AWS: a completed upload's record stays, for a retried Complete
+        let (dir, _) = find_upload(&staging, &input.upload_id, &input.bucket, &input.key)?;
+        staging.purge(&dir).map_err(s3_err)
     })
     .await
     .map_err(|_| s3_error!(InternalError))??;
@@ -333,7 +339,10 @@ pub async fn abort(
 }
 
 /// The staged parts of upload folder `dir`, by part number.
-fn staged_parts(staging: &Home, dir: &NasPath) -> Result<Vec<(i32, Entry)>, EngineError> {
+pub(crate) fn staged_parts(
+    staging: &Home,
+    dir: &NasPath,
+) -> Result<Vec<(i32, Entry)>, EngineError> {
     let mut parts = Vec::new();
     let mut after = None;
     loop {
@@ -434,7 +443,7 @@ pub async fn list_uploads(
                 let Ok(m) = staging.stat(&marker(&dir.path)) else {
                     continue; // a create cut short: expiry removes it
                 };
-                if m.attrs.user.get(BUCKET_KEY) != Some(&bucket) {
+                if m.attrs.user.get(BUCKET_KEY) != Some(&bucket) || is_done(&m) {
                     continue;
                 }
                 let key = m.attrs.user.get(OBJECT_KEY).cloned().unwrap_or_default();

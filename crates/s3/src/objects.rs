@@ -3,16 +3,16 @@
 //! and the attributes an object keeps. GET and HEAD: `read`.
 
 use crate::checksums::{self, Claims};
-use crate::conditions::check_write;
+use crate::conditions::{check_copy_source, check_write};
 use crate::keys::{blocking, bucket_path, object_path, s3_err};
 use crate::read::file_entry;
 use crate::service::{NasS3, need_bucket, timestamp};
 use crate::upload::{Body, Target, receive};
 use crate::version_id;
 use futures_util::StreamExt;
-use nas_engine::{EngineError, Entry, Expect, FileAttrs, NodeKind, WriteOptions};
+use nas_engine::{EngineError, Entry, Expect, FileAttrs, Home, NodeKind, WriteOptions};
 use nas_md5::Md5;
-use nas_types::ContentHash;
+use nas_types::{ContentHash, NasPath};
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 use std::collections::BTreeMap;
@@ -60,11 +60,12 @@ pub(crate) fn user_metadata(e: &Entry) -> Option<Metadata> {
 }
 
 /// Standard headers kept with an object, under reserved `s3:` keys.
-const STANDARD: [&str; 4] = [
+const STANDARD: [&str; 5] = [
     "s3:cache-control",
     "s3:content-disposition",
     "s3:content-encoding",
     "s3:content-language",
+    "s3:expires",
 ];
 
 /// The headers S3 stores with an object besides its type and `x-amz-meta-*`.
@@ -74,15 +75,25 @@ pub struct Standard {
     pub content_disposition: Option<String>,
     pub content_encoding: Option<String>,
     pub content_language: Option<String>,
+    /// `Expires`, as an HTTP date.
+    pub expires: Option<String>,
+}
+
+/// An `Expires` value as stored (an HTTP date).
+pub fn expires_text(t: Option<&Timestamp>) -> Option<String> {
+    let mut out = Vec::new();
+    t?.format(TimestampFormat::HttpDate, &mut out).ok()?;
+    String::from_utf8(out).ok()
 }
 
 impl Standard {
-    fn values(&self) -> [&Option<String>; 4] {
+    fn values(&self) -> [&Option<String>; 5] {
         [
             &self.cache_control,
             &self.content_disposition,
             &self.content_encoding,
             &self.content_language,
+            &self.expires,
         ]
     }
 
@@ -93,7 +104,13 @@ impl Standard {
             content_disposition: get(1),
             content_encoding: get(2),
             content_language: get(3),
+            expires: get(4),
         }
+    }
+
+    /// The stored `Expires`, as a timestamp.
+    pub fn expires_at(&self) -> Option<Timestamp> {
+        Timestamp::parse(TimestampFormat::HttpDate, self.expires.as_deref()?).ok()
     }
 }
 
@@ -196,7 +213,8 @@ async fn put_body(
             }
         }
         let h = home.clone();
-        blocking(move || h.mkdir_all(&path)).await?;
+        // an explicit folder: it stays when emptied
+        blocking(move || h.keep_folder(&path)).await?;
         return Ok(S3Response::new(PutObjectOutput {
             e_tag: Some(ETag::Strong(hex::encode(Md5::digest(b"")))),
             ..Default::default()
@@ -238,6 +256,7 @@ async fn put_body(
         content_disposition: input.content_disposition.clone(),
         content_encoding: input.content_encoding.clone(),
         content_language: input.content_language.clone(),
+        expires: expires_text(input.expires.as_ref()),
     };
     let mut attrs = object_attrs(
         input.content_type.as_ref().map(|c| c.to_string()),
@@ -258,7 +277,19 @@ async fn put_body(
         checksums::to_attrs(sums, &mut attrs.user);
         attrs
     })
-    .await?;
+    .await
+    .map_err(|e| match e.code() {
+        // the bucket was checked: the key's folder went (emptied by a racing delete)
+        S3ErrorCode::NoSuchKey => {
+            let mut e = S3Error::with_message(
+                S3ErrorCode::SlowDown,
+                "the key's folder was removed while the object was written; retry",
+            );
+            e.set_status_code(http::StatusCode::SERVICE_UNAVAILABLE);
+            e
+        }
+        _ => e,
+    })?;
     let c = got.checksum;
     Ok(S3Response::new(PutObjectOutput {
         e_tag: Some(ETag::Strong(got.md5_hex)),
@@ -289,13 +320,26 @@ pub async fn delete(
             ..Default::default()
         }));
     }
-    // S3 semantics: deleting a missing key succeeds
-    blocking(move || match home.delete(&p) {
-        Ok(_) | Err(EngineError::NotFound(_)) => Ok(()),
-        Err(e) => Err(e),
-    })
-    .await?;
+    let marker = input.key.ends_with('/');
+    blocking(move || delete_key(&home, &p, marker)).await?;
     Ok(S3Response::new(DeleteObjectOutput::default()))
+}
+
+/// Deletes the object at `p` as S3 does: a missing key is a success; a key naming a folder
+/// deletes nothing below it. A `key/` marker (`marker`) lets its folder go: deleted if
+/// empty, else left to go with its last object (implicit). A file goes to the trash, and
+/// an implicit folder left empty with it (the engine's rule).
+pub(crate) fn delete_key(home: &Home, p: &NasPath, marker: bool) -> Result<(), EngineError> {
+    let r = match home.stat(p) {
+        Ok(e) if e.kind == NodeKind::File && !marker => home.delete(p).map(drop),
+        Ok(e) if e.kind == NodeKind::Dir && marker => home.release_folder(p),
+        Ok(_) => Ok(()), // the other kind: no such object
+        Err(e) => Err(e),
+    };
+    match r {
+        Err(EngineError::NotFound(_)) => Ok(()),
+        r => r,
+    }
 }
 
 pub async fn copy(
@@ -319,21 +363,43 @@ pub async fn copy(
         .as_deref()
         .map(version_id::existing)
         .transpose()?;
-    file_entry(&home, sb, sk).await?; // NoSuchKey before anything else
+    let head = file_entry(&home, sb, sk).await?; // NoSuchKey before anything else
     need_bucket(&home, &input.bucket).await?;
     let from = object_path(sb, sk)?;
-    if let (Some(num), Some(id)) = (version, version_id) {
-        let (h, p) = (home.clone(), from.clone());
-        let versions = blocking(move || h.versions(&p)).await?;
-        if !versions.iter().any(|v| v.num == num) {
-            return Err(version_id::no_such_version(id));
+    // the source's validators: its head's, or the named version's
+    let (src_etag, src_mtime) = match (version, version_id) {
+        (Some(num), Some(id)) => {
+            let (h, p) = (home.clone(), from.clone());
+            let versions = blocking(move || h.versions(&p)).await?;
+            let v = versions
+                .iter()
+                .find(|v| v.num == num)
+                .ok_or_else(|| version_id::no_such_version(id))?;
+            (etag_of_version(&v.attrs, Some(&v.hash)), v.mtime_ns)
         }
-    }
+        _ => (etag_of(&head), head.mtime_ns),
+    };
+    check_copy_source(
+        src_etag.value(),
+        src_mtime,
+        input.copy_source_if_match.as_ref(),
+        input.copy_source_if_none_match.as_ref(),
+        input.copy_source_if_modified_since.as_ref(),
+        input.copy_source_if_unmodified_since.as_ref(),
+    )?;
     let to = object_path(&input.bucket, &input.key)?;
     let replace = input
         .metadata_directive
         .as_ref()
         .is_some_and(|d| d.as_str() == MetadataDirective::REPLACE);
+    if from == to && version.is_none() && !replace {
+        return Err(S3Error::with_message(
+            S3ErrorCode::InvalidRequest,
+            "This copy request is illegal because it is trying to copy an object to itself \
+             without changing the object's metadata, storage class, website redirect location \
+             or encryption attributes.",
+        ));
+    }
     let new_attrs = replace.then(|| {
         let mut user: BTreeMap<String, String> = input
             .metadata
@@ -353,7 +419,7 @@ pub async fn copy(
     let h = home.clone();
     let e = blocking(move || {
         if let Some(parent) = to.parent() {
-            h.mkdir_all(&parent)?;
+            h.mkdir_all_implicit(&parent)?;
         }
         if let Some(num) = version {
             // that version's content and attributes, as the destination's new version
@@ -406,12 +472,8 @@ pub async fn delete_many(
         let vid = obj.version_id.clone();
         let result = match (object_path(&input.bucket, &key), &vid) {
             (Ok(p), None) => {
-                let h = home.clone();
-                blocking(move || match h.delete(&p) {
-                    Ok(_) | Err(EngineError::NotFound(_)) => Ok(()),
-                    Err(e) => Err(e),
-                })
-                .await
+                let (h, marker) = (home.clone(), key.ends_with('/'));
+                blocking(move || delete_key(&h, &p, marker)).await
             }
             (Ok(p), Some(id)) => match version_id::parse(id) {
                 Ok(num) => {

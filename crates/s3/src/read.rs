@@ -37,6 +37,7 @@ macro_rules! read_output {
             last_modified: Some(timestamp(e.mtime_ns)),
             version_id: e.version.map(|v| v.to_string()),
             content_type: e.attrs.content_type.clone().and_then(|c| c.parse().ok()),
+            expires: a.std.expires_at(),
             cache_control: a.std.cache_control,
             content_disposition: a.std.content_disposition,
             content_encoding: a.std.content_encoding,
@@ -102,7 +103,8 @@ macro_rules! readable {
             $input.if_none_match.as_ref(),
             $input.if_modified_since.as_ref(),
             $input.if_unmodified_since.as_ref(),
-        )?;
+        )
+        .map_err(|err| crate::conditions::not_modified_headers(err, &etag_of(&e), e.mtime_ns))?;
         e
     }};
 }

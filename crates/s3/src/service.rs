@@ -8,7 +8,7 @@ use nas_auth::Principal;
 use nas_engine::{Accounts, EngineError, Home, NodeKind, Store};
 use nas_types::NasPath;
 use s3s::dto::*;
-use s3s::{S3, S3Request, S3Response, S3Result, s3_error};
+use s3s::{S3, S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -109,6 +109,15 @@ pub(crate) fn is_bucket(home: &Home, p: &NasPath) -> Result<bool, EngineError> {
     }
 }
 
+/// The `Owner` element of the answers that name one: the signed-in user (buckets are
+/// per user).
+pub(crate) fn owner_of(user: &str) -> Owner {
+    Owner {
+        display_name: Some(user.to_owned()),
+        id: Some(user.to_owned()),
+    }
+}
+
 pub(crate) fn timestamp(ns: i64) -> Timestamp {
     Timestamp::from(UNIX_EPOCH + Duration::from_nanos(ns.max(0) as u64))
 }
@@ -119,21 +128,81 @@ impl S3 for NasS3 {
         &self,
         req: S3Request<ListBucketsInput>,
     ) -> S3Result<S3Response<ListBucketsOutput>> {
-        let (home, _) = self.caller(&req).await?;
-        let page = blocking(move || home.list(&NasPath::root(), None, 10_000)).await?;
-        let buckets = page
-            .entries
-            .into_iter()
-            .filter(|e| e.kind == NodeKind::Dir)
-            .map(|e| Bucket {
-                name: Some(e.name().to_owned()),
-                creation_date: Some(timestamp(e.mtime_ns)),
-                ..Default::default()
-            })
-            .collect();
+        let (home, who) = self.caller(&req).await?;
+        let input = req.input;
+        let prefix = input.prefix.clone().unwrap_or_default();
+        // the token is the last bucket name of the page before (names sort bytewise)
+        let after = input.continuation_token.clone().filter(|t| !t.is_empty());
+        let max = match input.max_buckets {
+            Some(n) if !(1..=10_000).contains(&n) => {
+                return Err(S3Error::with_message(
+                    S3ErrorCode::InvalidArgument,
+                    "max-buckets must be an integer between 1 and 10000",
+                ));
+            }
+            Some(n) => n as usize,
+            None => usize::MAX,
+        };
+        let mut buckets = Vec::new();
+        let mut truncated = false;
+        // names matching the prefix sort at or after it: start there, or after the token
+        let mut cursor = match after {
+            Some(a) if a >= prefix => Some(a),
+            _ if prefix.is_empty() => None,
+            _ => {
+                // the listing starts after the cursor: a bucket named the prefix itself
+                // is looked up on its own
+                let (h, p) = (home.clone(), NasPath::root().join(&prefix).ok());
+                let exact = blocking(move || match p.map(|p| h.stat(&p)) {
+                    Some(Ok(e)) if e.kind == NodeKind::Dir => Ok(Some(e)),
+                    _ => Ok(None),
+                })
+                .await?;
+                buckets.extend(exact);
+                Some(prefix.clone())
+            }
+        };
+        'pages: loop {
+            let (h, c) = (home.clone(), cursor.clone());
+            let page = blocking(move || h.list(&NasPath::root(), c.as_deref(), 1000)).await?;
+            for e in page.entries {
+                if e.kind != NodeKind::Dir {
+                    continue;
+                }
+                if !e.name().starts_with(&prefix) {
+                    if e.name() > prefix.as_str() {
+                        break 'pages;
+                    }
+                    continue;
+                }
+                if buckets.len() == max {
+                    truncated = true;
+                    break 'pages;
+                }
+                buckets.push(e);
+            }
+            match page.next_after {
+                Some(n) => cursor = Some(n),
+                None => break,
+            }
+        }
+        let token = truncated
+            .then(|| buckets.last().map(|e| e.name().to_owned()))
+            .flatten();
         Ok(S3Response::new(ListBucketsOutput {
-            buckets: Some(buckets),
-            ..Default::default()
+            buckets: Some(
+                buckets
+                    .into_iter()
+                    .map(|e| Bucket {
+                        name: Some(e.name().to_owned()),
+                        creation_date: Some(timestamp(e.mtime_ns)),
+                        bucket_region: Some(crate::REGION.into()),
+                    })
+                    .collect(),
+            ),
+            continuation_token: token,
+            owner: Some(owner_of(&who.name)),
+            prefix: input.prefix,
         }))
     }
 
@@ -148,7 +217,17 @@ impl S3 for NasS3 {
             Ok(Ok(_)) => Ok(S3Response::new(CreateBucketOutput {
                 location: Some(format!("/{}", req.input.bucket)),
             })),
-            Ok(Err(EngineError::AlreadyExists(_))) => Err(s3_error!(BucketAlreadyOwnedByYou)),
+            // us-east-1's legacy answer (the one region here): 200, the bucket unchanged
+            Ok(Err(EngineError::AlreadyExists(_))) => {
+                let (h, p) = (home.clone(), bucket_path(&req.input.bucket)?);
+                if blocking(move || is_bucket(&h, &p)).await? {
+                    Ok(S3Response::new(CreateBucketOutput {
+                        location: Some(format!("/{}", req.input.bucket)),
+                    }))
+                } else {
+                    Err(s3_error!(BucketAlreadyOwnedByYou))
+                }
+            }
             Ok(Err(e)) => Err(crate::keys::s3_err(e)),
             Err(_) => Err(s3_error!(InternalError)),
         }

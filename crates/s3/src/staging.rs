@@ -3,7 +3,11 @@
 //! marker file (`upload`: the object's future type and metadata, plus the bucket and key)
 //! and one file per part (`part-00001`…). Parts go through the engine's write pipeline,
 //! so they are chunked, deduplicated and durable like any file; completion composes the
-//! object from the parts' chunks without copying data, then purges the folder.
+//! object from the parts' chunks without copying data, then purges the parts and turns
+//! the marker into a record of the completion (ETag, version, checksums), so a retried
+//! CompleteMultipartUpload gets the same answer. That record is kept for as long as an
+//! abandoned upload would be (`s3_upload_expiry` after the completion; the same expiry
+//! removes it).
 //!
 //! Completion and abort of one upload are serialized by an in-process lock (one server
 //! owns a staging home); an UploadPart racing an abort cannot land in the purged folder,
@@ -26,6 +30,14 @@ pub const BUCKET_KEY: &str = "s3:bucket";
 pub const OBJECT_KEY: &str = "s3:key";
 pub const ALGORITHM_KEY: &str = "s3:algorithm";
 pub const CHECKSUM_TYPE_KEY: &str = "s3:checksum-type";
+/// Set on the marker of a completed upload: the object's ETag, and its version.
+pub const DONE_ETAG_KEY: &str = "s3:done-etag";
+pub const DONE_VERSION_KEY: &str = "s3:done-version";
+
+/// Whether the marker `m` records a completed upload.
+pub fn is_done(m: &Entry) -> bool {
+    m.attrs.user.contains_key(DONE_ETAG_KEY)
+}
 
 /// Largest part number S3 allows.
 pub const MAX_PART: i32 = 10_000;

@@ -83,6 +83,11 @@ impl From<EngineError> for Refused {
     }
 }
 
+/// The `Content-Length` the listener gives s3s for a chunked body of unknown length
+/// (`listener::streams_unsized`): no body reaches it, and a length this large is never
+/// taken for a small body.
+pub(crate) const UNSIZED: i64 = i64::MAX;
+
 /// Size of the blocks handed to the digest thread: the engine's upload block, so a body
 /// the engine commits in one piece is digested inline too.
 pub(crate) const BLOCK: usize = nas_engine::upload::BLOCK;
@@ -202,7 +207,7 @@ fn open(t: Target) -> Result<Opened, Refused> {
         return Err(Refused::NoBucket);
     }
     if mkdirs && let Some(parent) = path.parent() {
-        home.mkdir_all(&parent)?;
+        home.mkdir_all_implicit(&parent)?; // folders made for a key go with it
     }
     let opts = WriteOptions {
         expect,

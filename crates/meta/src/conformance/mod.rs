@@ -20,6 +20,7 @@
 
 mod accounts;
 mod chunks;
+mod implicit;
 mod namespace;
 mod quota;
 mod search;
@@ -28,6 +29,7 @@ mod versions;
 
 pub use accounts::*;
 pub use chunks::*;
+pub use implicit::*;
 pub use namespace::*;
 #[cfg(test)]
 pub(crate) use quota::put as commit_sized;
@@ -110,6 +112,7 @@ macro_rules! meta_conformance_tests {
             restoring_from_the_trash_is_checked,
             staging_homes_count_with_their_account,
             counting_every_version_refuses_a_new_version_at_the_quota,
+            implicit_folders_go_with_their_last_child,
         );
     };
     (@table; $($name:ident),* $(,)?) => {

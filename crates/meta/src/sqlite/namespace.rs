@@ -452,7 +452,12 @@ impl Namespace for SqliteMeta {
     }
 }
 
-fn make_dir(tx: &Connection, parent: NodeId, name: &str, now_ns: i64) -> MetaResult<NodeRecord> {
+pub(super) fn make_dir(
+    tx: &Connection,
+    parent: NodeId,
+    name: &str,
+    now_ns: i64,
+) -> MetaResult<NodeRecord> {
     let p = need_live_dir(tx, parent)?;
     if get_child(tx, parent, name)?.is_some() {
         return Err(MetaError::Exists(name.to_owned()));

@@ -35,9 +35,10 @@ fn the_usage_check_sees_a_wrong_counter() {
     );
 }
 
-/// Takes a database back to before schema 12 (for tests of older databases).
-pub(super) const UNDO_SCHEMA_12: &str =
-    "DROP TRIGGER versions_added; DROP TRIGGER versions_removed;
+/// Takes a database back to before schema 12 (for tests of older databases), undoing the
+/// later steps first (13: implicit folders).
+pub(super) const UNDO_SCHEMA_12: &str = "DROP TABLE implicit_folders;
+    DROP TRIGGER versions_added; DROP TRIGGER versions_removed;
     DROP INDEX homes_account; ALTER TABLE homes DROP COLUMN account;
     ALTER TABLE homes DROP COLUMN current_bytes; ALTER TABLE homes DROP COLUMN all_bytes;";
 

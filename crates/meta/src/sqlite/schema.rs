@@ -226,6 +226,11 @@ const MIGRATIONS: &[&str] = &[
         WHERE id = (SELECT home FROM nodes WHERE id = old.node);
     END;
     "#,
+    // 13: folders made only to hold an S3 key (`ImplicitFolders`): they go away with
+    // their last child. Folders made before this step are all explicit.
+    r#"
+    CREATE TABLE implicit_folders (node INTEGER PRIMARY KEY);
+    "#,
 ];
 
 /// The database's schema version (0: none yet), refused when newer than this build's.

@@ -105,6 +105,7 @@ impl TrashStore for SqliteMeta {
                 }
                 tx.execute("DELETE FROM versions WHERE node = ?1", [n])?;
                 tx.execute("DELETE FROM props WHERE node = ?1", [n])?;
+                tx.execute("DELETE FROM implicit_folders WHERE node = ?1", [n])?;
                 tx.execute("DELETE FROM nodes WHERE id = ?1", [n])?;
             }
             tx.execute("DELETE FROM trash WHERE id = ?1", [id.0])?;
