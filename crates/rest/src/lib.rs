@@ -23,6 +23,7 @@
 //! ```
 
 mod account;
+mod cookie;
 mod admin;
 mod audit;
 mod credentials;
@@ -47,6 +48,7 @@ mod tus;
 mod upload;
 mod versions;
 
+pub use cookie::OverTls;
 pub use error::{ErrorBody, ErrorDetail, RestError};
 pub use json::{MAX_JSON_BODY, MAX_JSON_DEPTH, check_depth as check_json_depth};
 pub use openapi::ApiDoc;
@@ -136,6 +138,7 @@ pub fn router(state: RestState) -> Router {
         .route("/api/v1/admin/workers/{name}/run", post(ops::run_worker))
         .route("/api/v1/admin/audit", get(audit::list))
         .merge(tus::routes())
+        .merge(cookie::routes())
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(fallback)
         .layer(axum::middleware::from_fn(selector::refuse_stray_version))
