@@ -69,8 +69,8 @@ export async function rest(method, path, { json, body, headers = {} } = {}) {
   }
   const res = await fetch(base + '/api/v1' + path, { method, headers: h, body });
   const text = await res.text();
-  let data = null;
-  try { data = JSON.parse(text); } catch (_) { data = text; }
+  let data = text;
+  if ((res.headers.get('content-type') || '').includes('json')) data = JSON.parse(text);
   return { status: res.status, data, headers: res.headers };
 }
 

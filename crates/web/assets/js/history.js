@@ -24,7 +24,7 @@ export async function showVersions(main, path) {
       v.version !== current && h('button', { type: 'button', class: 'small', 'aria-label': `Restore version ${v.version}`, onclick: async () => {
         if (!(await confirmDo(`Restore version ${v.version}?`, `It becomes the newest version of ${name}; the others are kept.`, 'Restore'))) return;
         try {
-          await api('POST', `/versions${encPath(path)}`, { json: { version: v.version } });
+          await api('POST', `/versions${encPath(path)}/restore`, { json: { version: v.version } });
           say(`Restored version ${v.version} of ${name}`);
         } catch (e) {
           say(e.message, 'error');
