@@ -147,9 +147,15 @@ fn cookie_post_without_csrf_token_is_refused() {
     let session = set.iter().find(|c| c.starts_with("nas_session=")).unwrap();
     assert!(session.contains("HttpOnly"), "{session}");
     assert!(session.contains("SameSite=Lax"), "{session}");
-    assert!(!session.contains("Secure"), "plain HTTP: not Secure ({session})");
+    assert!(
+        !session.contains("Secure"),
+        "plain HTTP: not Secure ({session})"
+    );
     let token = set.iter().find(|c| c.starts_with("nas_csrf=")).unwrap();
-    assert!(!token.contains("HttpOnly"), "the page reads the CSRF cookie");
+    assert!(
+        !token.contains("HttpOnly"),
+        "the page reads the CSRF cookie"
+    );
     assert!(token.starts_with(&format!("nas_csrf={csrf};")));
 
     // reading needs no token
@@ -157,7 +163,11 @@ fn cookie_post_without_csrf_token_is_refused() {
     assert_eq!(me.status, 200, "{}", me.text());
     assert!(me.text().contains(USER));
     // a change without the token, or with another one, is refused and does nothing
-    for extra in [None, Some("X-CSRF-Token: not-the-token"), Some("X-CSRF-Token: ")] {
+    for extra in [
+        None,
+        Some("X-CSRF-Token: not-the-token"),
+        Some("X-CSRF-Token: "),
+    ] {
         let mut args = vec!["-X", "POST", "-H", &cookie];
         if let Some(h) = extra {
             args.extend(["-H", h]);
@@ -173,7 +183,15 @@ fn cookie_post_without_csrf_token_is_refused() {
     // the same change with the session's token works
     let hdr = format!("X-CSRF-Token: {csrf}");
     let ok = curl(
-        &["-X", "POST", "-H", &cookie, "-H", &hdr, &s.url("/api/v1/mkdir/good")],
+        &[
+            "-X",
+            "POST",
+            "-H",
+            &cookie,
+            "-H",
+            &hdr,
+            &s.url("/api/v1/mkdir/good"),
+        ],
         None,
     );
     assert_eq!(ok.status, 201, "{}", ok.text());
@@ -193,38 +211,71 @@ fn cookie_post_without_csrf_token_is_refused() {
         None,
     );
     assert_eq!(tus.status, 403, "{}", tus.text());
-    let del = curl(&["-X", "DELETE", "-H", &cookie, &s.url("/api/v1/files/good")], None);
+    let del = curl(
+        &["-X", "DELETE", "-H", &cookie, &s.url("/api/v1/files/good")],
+        None,
+    );
     assert_eq!(del.status, 403, "{}", del.text());
     // Basic needs no CSRF token (scripts are unchanged), even with a cookie along
     let basic = curl(
-        &["-X", "POST", "-u", &format!("{USER}:{PW}"), "-H", &cookie, &s.url("/api/v1/mkdir/by-script")],
+        &[
+            "-X",
+            "POST",
+            "-u",
+            &format!("{USER}:{PW}"),
+            "-H",
+            &cookie,
+            &s.url("/api/v1/mkdir/by-script"),
+        ],
         None,
     );
     assert_eq!(basic.status, 201, "{}", basic.text());
     // the session token is no Bearer token
     let session_token = cookie
         .split("; ")
-        .find_map(|c| c.strip_prefix("Cookie: nas_session=").or(c.strip_prefix("nas_session=")))
+        .find_map(|c| {
+            c.strip_prefix("Cookie: nas_session=")
+                .or(c.strip_prefix("nas_session="))
+        })
         .unwrap()
         .to_owned();
     let bearer = curl(
-        &["-H", &format!("Authorization: Bearer {session_token}"), &s.url("/api/v1/me")],
+        &[
+            "-H",
+            &format!("Authorization: Bearer {session_token}"),
+            &s.url("/api/v1/me"),
+        ],
         None,
     );
     assert_eq!(bearer.status, 401, "{}", bearer.text());
 
     // signing out needs the token, ends the session and clears the cookies
-    let out = curl(&["-X", "DELETE", "-H", &cookie, &s.url("/api/v1/auth/session")], None);
+    let out = curl(
+        &[
+            "-X",
+            "DELETE",
+            "-H",
+            &cookie,
+            &s.url("/api/v1/auth/session"),
+        ],
+        None,
+    );
     assert_eq!(out.status, 403, "{}", out.text());
     let out = curl(
-        &["-X", "DELETE", "-H", &cookie, "-H", &hdr, &s.url("/api/v1/auth/session")],
+        &[
+            "-X",
+            "DELETE",
+            "-H",
+            &cookie,
+            "-H",
+            &hdr,
+            &s.url("/api/v1/auth/session"),
+        ],
         None,
     );
     assert_eq!(out.status, 204, "{}", out.text());
     assert!(
-        set_cookies(&out)
-            .iter()
-            .all(|c| c.contains("Max-Age=0")),
+        set_cookies(&out).iter().all(|c| c.contains("Max-Age=0")),
         "{:?}",
         set_cookies(&out)
     );
@@ -313,9 +364,18 @@ fn csp_header_present_on_the_page_and_assets_cached_and_compressed() {
     ] {
         assert!(csp.contains(part), "{part} in {csp}");
     }
-    assert!(!csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"), "{csp}");
-    assert_eq!(page.header("x-content-type-options").as_deref(), Some("nosniff"));
-    assert_eq!(page.header("referrer-policy").as_deref(), Some("no-referrer"));
+    assert!(
+        !csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"),
+        "{csp}"
+    );
+    assert_eq!(
+        page.header("x-content-type-options").as_deref(),
+        Some("nosniff")
+    );
+    assert_eq!(
+        page.header("referrer-policy").as_deref(),
+        Some("no-referrer")
+    );
     assert_eq!(page.header("x-frame-options").as_deref(), Some("DENY"));
     assert_eq!(page.header("cache-control").as_deref(), Some("no-cache"));
     let html = page.text();
@@ -323,7 +383,10 @@ fn csp_header_present_on_the_page_and_assets_cached_and_compressed() {
     // the page names its assets under the build's folder: immutable there
     let start = html.find("/assets/").unwrap();
     let js = &html[start..html[start..].find('"').unwrap() + start];
-    assert!(js.ends_with(".svg") || js.ends_with(".css") || js.ends_with(".js"), "{js}");
+    assert!(
+        js.ends_with(".svg") || js.ends_with(".css") || js.ends_with(".js"),
+        "{js}"
+    );
     let a = curl(&[&s.url(js)], None);
     assert_eq!(a.status, 200);
     assert!(a.header("cache-control").unwrap().contains("immutable"));
@@ -331,10 +394,21 @@ fn csp_header_present_on_the_page_and_assets_cached_and_compressed() {
     let etag = a.header("etag").unwrap();
     let again = curl(&["-H", &format!("If-None-Match: {etag}"), &s.url(js)], None);
     assert_eq!(again.status, 304);
-    let z = curl(&["-H", "Accept-Encoding: gzip, zstd", &s.url("/assets/x/js/files.js")], None);
+    let z = curl(
+        &[
+            "-H",
+            "Accept-Encoding: gzip, zstd",
+            &s.url("/assets/x/js/files.js"),
+        ],
+        None,
+    );
     assert_eq!(z.status, 200);
     assert_eq!(z.header("content-encoding").as_deref(), Some("zstd"));
-    assert_eq!(z.header("cache-control").as_deref(), Some("no-cache"), "another build's URL is revalidated");
+    assert_eq!(
+        z.header("cache-control").as_deref(),
+        Some("no-cache"),
+        "another build's URL is revalidated"
+    );
     let plain = curl(&[&s.url("/assets/x/js/files.js")], None);
     assert!(plain.header("content-encoding").is_none());
     assert!(plain.body.len() > z.body.len(), "compressed is smaller");

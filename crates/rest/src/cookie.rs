@@ -20,7 +20,7 @@
 //! `DELETE /api/v1/auth/session` ends the cookie's session (CSRF token required when the
 //! session is live) and clears both cookies.
 
-use crate::error::{RestError, RestResult};
+use crate::error::{ErrorBody, RestError, RestResult};
 use crate::extract::{Caller, ClientIp, JsonBody, Note};
 use crate::model::LoginRequest;
 use crate::state::{REFRESH_TTL_SECS, RestState, blocking};
@@ -34,6 +34,7 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use nas_engine::audit::AuditNote;
 use serde::Serialize;
 use std::net::SocketAddr;
+use utoipa::ToSchema;
 
 /// The session cookie (HttpOnly).
 pub const SESSION_COOKIE: &str = "nas_session";
@@ -53,12 +54,15 @@ pub fn routes() -> Router<RestState> {
 }
 
 /// What a cookie sign-in answers.
-#[derive(Debug, Serialize)]
-struct SignedIn {
-    user: String,
-    role: String,
-    /// The session's CSRF token (also in the `nas_csrf` cookie).
-    csrf_token: String,
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SignedIn {
+    /// Who signed in.
+    pub user: String,
+    /// `admin`, `user` or `readonly`.
+    pub role: String,
+    /// The session's CSRF token (also in the `nas_csrf` cookie): send it as
+    /// `X-CSRF-Token` on every request that changes something.
+    pub csrf_token: String,
 }
 
 /// The value of cookie `name` in the request's `Cookie` headers.
@@ -87,7 +91,14 @@ fn over_https(parts_ext: &http::Extensions, headers: &HeaderMap, st: &RestState)
             .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"))
 }
 
-fn set_cookie(name: &str, value: &str, path: &str, http_only: bool, max_age: i64, secure: bool) -> Option<HeaderValue> {
+fn set_cookie(
+    name: &str,
+    value: &str,
+    path: &str,
+    http_only: bool,
+    max_age: i64,
+    secure: bool,
+) -> Option<HeaderValue> {
     let mut c = format!("{name}={value}; Path={path}; Max-Age={max_age}; SameSite=Lax");
     if http_only {
         c.push_str("; HttpOnly");
@@ -107,8 +118,18 @@ fn with_cookies(mut r: Response, cookies: [Option<HeaderValue>; 2]) -> Response 
     r
 }
 
-/// `POST /api/v1/auth/session`: signs in and sets the session cookies.
-async fn sign_in(
+/// Signs in the web UI: sets the `nas_session` cookie (HttpOnly, SameSite=Lax, Secure over
+/// HTTPS) and the `nas_csrf` cookie. Requests without `Authorization` are then signed in by
+/// the cookie; those that change something must send `X-CSRF-Token` (403 otherwise).
+#[utoipa::path(post, path = "/api/v1/auth/session", tag = "auth", request_body = LoginRequest,
+    security(()),
+    responses(
+        (status = 200, description = "Signed in; the cookies are set", body = SignedIn),
+        (status = 400, description = "Not Content-Type: application/json", body = ErrorBody),
+        (status = 401, description = "Wrong user name or password, or an app password", body = ErrorBody),
+        (status = 429, description = "Too many failed sign-ins (Retry-After)", body = ErrorBody),
+    ))]
+pub async fn sign_in(
     State(st): State<RestState>,
     ClientIp(ip): ClientIp,
     Note(note): Note,
@@ -140,15 +161,27 @@ async fn sign_in(
     Ok(with_cookies(
         body.into_response(),
         [
-            set_cookie(SESSION_COOKIE, &token, "/api/v1", true, REFRESH_TTL_SECS, secure),
+            set_cookie(
+                SESSION_COOKIE,
+                &token,
+                "/api/v1",
+                true,
+                REFRESH_TTL_SECS,
+                secure,
+            ),
             set_cookie(CSRF_COOKIE, &csrf, "/", false, REFRESH_TTL_SECS, secure),
         ],
     ))
 }
 
-/// `DELETE /api/v1/auth/session`: ends the cookie's session (if it is live, only with its
-/// CSRF token) and clears the cookies.
-async fn sign_out(State(st): State<RestState>, parts: RequestFacts) -> RestResult<Response> {
+/// Signs the web UI out: ends the cookie's session (if it is live, only with its CSRF
+/// token) and clears the cookies.
+#[utoipa::path(delete, path = "/api/v1/auth/session", tag = "auth", security(()),
+    responses(
+        (status = 204, description = "Signed out; the cookies are cleared"),
+        (status = 403, description = "The session is live and X-CSRF-Token is missing or wrong", body = ErrorBody),
+    ))]
+pub async fn sign_out(State(st): State<RestState>, parts: RequestFacts) -> RestResult<Response> {
     if let Some((_, sid)) = parts.session {
         need_csrf(&st, &sid, &parts.headers)?;
         blocking(move || st.close_session(&sid)).await?;
@@ -164,7 +197,7 @@ async fn sign_out(State(st): State<RestState>, parts: RequestFacts) -> RestResul
 }
 
 /// What the cookie routes read from a request's head.
-struct RequestFacts {
+pub struct RequestFacts {
     headers: HeaderMap,
     json: bool,
     https: bool,
@@ -237,8 +270,14 @@ mod tests {
     #[test]
     fn cookies_are_found_by_exact_name() {
         let mut h = HeaderMap::new();
-        h.append(header::COOKIE, HeaderValue::from_static("x_nas_session=no; nas_csrf=c1"));
-        h.append(header::COOKIE, HeaderValue::from_static("nas_session=\"tok\""));
+        h.append(
+            header::COOKIE,
+            HeaderValue::from_static("x_nas_session=no; nas_csrf=c1"),
+        );
+        h.append(
+            header::COOKIE,
+            HeaderValue::from_static("nas_session=\"tok\""),
+        );
         assert_eq!(cookie(&h, SESSION_COOKIE), Some("tok"));
         assert_eq!(cookie(&h, CSRF_COOKIE), Some("c1"));
         assert_eq!(cookie(&h, "nas"), None);
@@ -252,7 +291,10 @@ mod tests {
             "nas_session=t; Path=/api/v1; Max-Age=60; SameSite=Lax; HttpOnly; Secure"
         );
         let c = set_cookie(CSRF_COOKIE, "c", "/", false, 60, false).unwrap();
-        assert_eq!(c.to_str().unwrap(), "nas_csrf=c; Path=/; Max-Age=60; SameSite=Lax");
+        assert_eq!(
+            c.to_str().unwrap(),
+            "nas_csrf=c; Path=/; Max-Age=60; SameSite=Lax"
+        );
         assert!(constant_time_eq(b"abc", b"abc"));
         assert!(!constant_time_eq(b"abc", b"abd"));
         assert!(!constant_time_eq(b"abc", b"ab"));

@@ -23,9 +23,9 @@
 //! ```
 
 mod account;
-mod cookie;
 mod admin;
 mod audit;
+mod cookie;
 mod credentials;
 mod download;
 mod error;

@@ -40,18 +40,42 @@ const JS: &str = "text/javascript; charset=utf-8";
 
 /// (name, content type, bytes) of each file under `assets/`.
 const FILES: &[(&str, &str, &[u8])] = &[
-    ("app.css", "text/css; charset=utf-8", include_bytes!("../assets/app.css")),
-    ("icon.svg", "image/svg+xml", include_bytes!("../assets/icon.svg")),
+    (
+        "app.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../assets/app.css"),
+    ),
+    (
+        "icon.svg",
+        "image/svg+xml",
+        include_bytes!("../assets/icon.svg"),
+    ),
     ("js/main.js", JS, include_bytes!("../assets/js/main.js")),
     ("js/api.js", JS, include_bytes!("../assets/js/api.js")),
     ("js/dom.js", JS, include_bytes!("../assets/js/dom.js")),
     ("js/signin.js", JS, include_bytes!("../assets/js/signin.js")),
     ("js/files.js", JS, include_bytes!("../assets/js/files.js")),
-    ("js/actions.js", JS, include_bytes!("../assets/js/actions.js")),
+    (
+        "js/actions.js",
+        JS,
+        include_bytes!("../assets/js/actions.js"),
+    ),
     ("js/upload.js", JS, include_bytes!("../assets/js/upload.js")),
-    ("js/preview.js", JS, include_bytes!("../assets/js/preview.js")),
-    ("js/history.js", JS, include_bytes!("../assets/js/history.js")),
-    ("js/account.js", JS, include_bytes!("../assets/js/account.js")),
+    (
+        "js/preview.js",
+        JS,
+        include_bytes!("../assets/js/preview.js"),
+    ),
+    (
+        "js/history.js",
+        JS,
+        include_bytes!("../assets/js/history.js"),
+    ),
+    (
+        "js/account.js",
+        JS,
+        include_bytes!("../assets/js/account.js"),
+    ),
 ];
 
 const PAGE: &str = include_str!("../assets/index.html");
@@ -110,7 +134,10 @@ mod tests {
         assert!(!page.contains("{{ASSETS}}"));
         for a in &t.files {
             if let Some(z) = &a.zstd {
-                assert_eq!(zstd::bulk::decompress(z, a.raw.len()).ok().as_ref(), Some(&a.raw));
+                assert_eq!(
+                    zstd::bulk::decompress(z, a.raw.len()).ok().as_ref(),
+                    Some(&a.raw)
+                );
             }
         }
         // every file in assets/ is embedded (a new file must be added to FILES)
@@ -122,7 +149,11 @@ mod tests {
                 if e.file_type().unwrap().is_file() {
                     let n = e.file_name().into_string().unwrap();
                     if n != "index.html" {
-                        on_disk.push(if sub.is_empty() { n } else { format!("{sub}/{n}") });
+                        on_disk.push(if sub.is_empty() {
+                            n
+                        } else {
+                            format!("{sub}/{n}")
+                        });
                     }
                 }
             }
@@ -146,10 +177,17 @@ mod tests {
     fn no_asset_holds_inline_script_or_inner_html() {
         let page = String::from_utf8_lossy(&table().page.raw).into_owned();
         assert!(!page.contains("<script>"), "no inline script in the page");
-        assert!(!has_handler_attribute(&page), "no inline event handler attributes");
+        assert!(
+            !has_handler_attribute(&page),
+            "no inline event handler attributes"
+        );
         for a in &table().files {
             let text = String::from_utf8_lossy(&a.raw);
-            assert!(!text.contains("innerHTML"), "{}: names go in as text only", a.name);
+            assert!(
+                !text.contains("innerHTML"),
+                "{}: names go in as text only",
+                a.name
+            );
             assert!(!text.contains("insertAdjacentHTML"), "{}", a.name);
             assert!(!text.contains("eval("), "{}", a.name);
         }

@@ -64,7 +64,10 @@ fn send(a: &Asset, headers: &HeaderMap, cache: &'static str) -> Response {
         Response::new(Body::from(body))
     };
     let h = r.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(a.content_type));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(a.content_type),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
     h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     if let Ok(v) = HeaderValue::from_str(&etag) {
@@ -74,4 +77,98 @@ fn send(a: &Asset, headers: &HeaderMap, cache: &'static str) -> Response {
         h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("zstd"));
     }
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::assets::table;
+    use axum::body::Body;
+    use http::{Request, StatusCode, header};
+    use tower::ServiceExt;
+
+    async fn get(uri: &str, headers: &[(&str, &str)]) -> http::Response<Body> {
+        let mut r = Request::get(uri);
+        for (k, v) in headers {
+            r = r.header(*k, *v);
+        }
+        crate::router()
+            .oneshot(r.body(Body::empty()).unwrap())
+            .await
+            .unwrap()
+    }
+
+    fn h<'a>(r: &'a http::Response<Body>, name: &str) -> Option<&'a str> {
+        r.headers().get(name).and_then(|v| v.to_str().ok())
+    }
+
+    #[tokio::test]
+    async fn every_response_carries_the_security_headers() {
+        let build = &table().build;
+        for uri in [
+            "/",
+            "/index.html",
+            &format!("/assets/{build}/app.css"),
+            "/assets/x/none.js",
+        ] {
+            let r = get(uri, &[]).await;
+            assert_eq!(
+                h(&r, "content-security-policy"),
+                Some(crate::CONTENT_SECURITY_POLICY),
+                "{uri}"
+            );
+            assert_eq!(h(&r, "x-content-type-options"), Some("nosniff"), "{uri}");
+            assert_eq!(h(&r, "referrer-policy"), Some("no-referrer"), "{uri}");
+            assert_eq!(h(&r, "x-frame-options"), Some("DENY"), "{uri}");
+        }
+        assert!(!crate::CONTENT_SECURITY_POLICY.contains("unsafe"));
+    }
+
+    #[tokio::test]
+    async fn assets_are_immutable_under_the_build_and_revalidated_elsewhere() {
+        let build = &table().build;
+        let r = get(&format!("/assets/{build}/js/main.js"), &[]).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(
+            h(&r, "cache-control"),
+            Some("public, max-age=31536000, immutable")
+        );
+        assert_eq!(
+            h(&r, "content-type"),
+            Some("text/javascript; charset=utf-8")
+        );
+        let etag = h(&r, "etag").unwrap().to_owned();
+        let again = get(
+            &format!("/assets/{build}/js/main.js"),
+            &[("if-none-match", &etag)],
+        )
+        .await;
+        assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+        let old = get("/assets/0000000000000000/js/main.js", &[]).await;
+        assert_eq!(h(&old, "cache-control"), Some("no-cache"));
+        let page = get("/", &[]).await;
+        assert_eq!(h(&page, "cache-control"), Some("no-cache"));
+        assert_eq!(
+            get("/assets/x/../Cargo.toml", &[]).await.status(),
+            StatusCode::NOT_FOUND
+        );
+    }
+
+    #[tokio::test]
+    async fn zstd_is_sent_only_to_clients_that_accept_it() {
+        let build = &table().build;
+        let uri = format!("/assets/{build}/js/files.js");
+        let z = get(&uri, &[("accept-encoding", "gzip, deflate, br, zstd")]).await;
+        assert_eq!(h(&z, header::CONTENT_ENCODING.as_str()), Some("zstd"));
+        assert_eq!(h(&z, "vary"), Some("accept-encoding"));
+        let ze = h(&z, "etag").unwrap().to_owned();
+        for refuse in ["gzip", "zstd;q=0", ""] {
+            let r = get(&uri, &[("accept-encoding", refuse)]).await;
+            assert_eq!(h(&r, header::CONTENT_ENCODING.as_str()), None, "{refuse}");
+            assert_ne!(
+                h(&r, "etag"),
+                Some(ze.as_str()),
+                "each encoding has its own ETag"
+            );
+        }
+    }
 }
