@@ -85,7 +85,7 @@ export async function showAccount(main, me0) {
     h('section', { class: 'card', 'aria-labelledby': 'me-title' },
       h('h2', { id: 'me-title' }, me.name),
       h('p', {}, `Role: ${me.role}`), usage(me),
-      h('p', { class: 'note' }, 'To change your password, ask an administrator (or use `silent-nas user set`).')),
+      h('p', { class: 'note' }, 'To change your password, ask an administrator (on the server: silent-nas user passwd NAME).')),
     apps, keys));
   await Promise.all([credentials(apps, 'app'), credentials(keys, 'key')]);
   return me0;

@@ -91,7 +91,7 @@ function table(search) {
     }
   } });
   view.body = h('tbody');
-  return h('table', { class: 'list', 'aria-label': search ? 'Search results' : 'Folder contents' },
+  return h('table', { class: 'list entries', 'aria-label': search ? 'Search results' : 'Folder contents' },
     h('thead', {}, h('tr', {},
       h('th', { scope: 'col', class: 'sel' }, all),
       sortHeader('name', 'Name'), sortHeader('size', 'Size'), sortHeader('mtime', 'Modified'),
