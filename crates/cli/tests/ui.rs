@@ -31,8 +31,14 @@ fn server() -> Server {
 /// One browser at a time: chromium is heavy, and flows racing for two cores time out.
 static ONE_BROWSER: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-/// Runs `node tests/ui/FLOW URL USER PASS` against a fresh server; fails with its output.
+/// Runs `node tests/ui/FLOW URL USER PASS` against a fresh server as alice; fails with its
+/// output.
 fn flow(script: &str) {
+    flow_as(script, USER, PW);
+}
+
+/// [`flow`] as another user.
+fn flow_as(script: &str, user: &str, pw: &str) {
     let _one = ONE_BROWSER.lock().unwrap_or_else(|p| p.into_inner());
     let dir = ui_dir();
     assert!(
@@ -43,7 +49,7 @@ fn flow(script: &str) {
     let s = server();
     let out = Command::new("node")
         .arg(dir.join(script))
-        .args([&s.url(""), USER, PW])
+        .args([&s.url(""), user, pw])
         .current_dir(&dir)
         .output()
         .expect("node is installed (scripts/test-deps.sh)");
@@ -94,6 +100,16 @@ fn ui_search() {
 #[test]
 fn ui_xss_file_name_is_inert() {
     flow("xss.mjs");
+}
+
+#[test]
+fn ui_account_app_passwords_s3_keys_and_password_change() {
+    flow("account.mjs");
+}
+
+#[test]
+fn ui_admin_creates_disables_and_sets_quota_of_users() {
+    flow_as("admin.mjs", "admin", common::ADMIN_PW);
 }
 
 // ---- the same rules over curl ----

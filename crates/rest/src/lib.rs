@@ -71,6 +71,7 @@ pub fn router(state: RestState) -> Router {
         .route("/api/v1/auth/refresh", post(account::refresh))
         .route("/api/v1/auth/logout", post(account::logout))
         .route("/api/v1/me", get(account::me))
+        .route("/api/v1/me/password", post(account::change_password))
         .route(
             "/api/v1/me/app-passwords",
             get(credentials::list_app_passwords).post(credentials::create_app),

@@ -24,7 +24,7 @@ use utoipa::{Modify, OpenApi};
     ),
     paths(
         account::login, account::refresh, account::logout, account::me,
-        cookie::sign_in, cookie::sign_out,
+        cookie::sign_in, cookie::sign_out, account::change_password,
         credentials::list_app_passwords, credentials::create_app, credentials::delete_app,
         credentials::list_keys, credentials::create_key, credentials::revoke_key,
         files::get_files, files::stat, files::mkdir, files::move_entry, files::copy_entry,

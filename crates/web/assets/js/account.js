@@ -2,7 +2,7 @@
 // once, with a copy button) and, for administrators, users, background workers and
 // storage statistics.
 
-import { api } from './api.js';
+import { api, endSession } from './api.js';
 import { h, fill, size, time, say } from './dom.js';
 import { ask, confirmDo } from './actions.js';
 
@@ -75,6 +75,35 @@ async function credentials(box, kind) {
     create);
 }
 
+function passwordForm() {
+  const field = (id, label, auto) => [h('label', { for: id }, label),
+    h('input', { id, type: 'password', required: true, autocomplete: auto, minlength: id === 'pw-current' ? undefined : 8 })];
+  const err = h('p', { class: 'error', role: 'alert', hidden: true });
+  const form = h('form', { class: 'stack', 'aria-labelledby': 'pw-title', onsubmit: async (ev) => {
+    ev.preventDefault();
+    const [current, next, again] = ['pw-current', 'pw-new', 'pw-again'].map((id) => form.querySelector(`#${id}`).value);
+    err.hidden = true;
+    if (next !== again) {
+      err.textContent = 'The new password and its repetition differ.';
+      err.hidden = false;
+      return;
+    }
+    try {
+      await api('POST', '/me/password', { json: { current, new: next } });
+      endSession('Password changed. Sign in with the new one.');
+    } catch (e) {
+      err.textContent = e.message;
+      err.hidden = false;
+    }
+  } },
+  h('h2', { id: 'pw-title' }, 'Change password'),
+  field('pw-current', 'Current password', 'current-password'),
+  field('pw-new', 'New password (8 characters or more)', 'new-password'),
+  field('pw-again', 'New password again', 'new-password'),
+  err, h('button', { type: 'submit' }, 'Change password'));
+  return h('section', { class: 'card' }, form);
+}
+
 export async function showAccount(main, me0) {
   document.title = 'Account · Silent-NAS';
   const me = await api('GET', '/me');
@@ -85,7 +114,8 @@ export async function showAccount(main, me0) {
     h('section', { class: 'card', 'aria-labelledby': 'me-title' },
       h('h2', { id: 'me-title' }, me.name),
       h('p', {}, `Role: ${me.role}`), usage(me),
-      h('p', { class: 'note' }, 'To change your password, ask an administrator (on the server: silent-nas user passwd NAME).')),
+      ),
+    passwordForm(),
     apps, keys));
   await Promise.all([credentials(apps, 'app'), credentials(keys, 'key')]);
   return me0;

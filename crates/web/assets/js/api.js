@@ -48,6 +48,11 @@ export function whenSignedOut(f) {
   onSignedOut = f;
 }
 
+/** Ends the page's signed-in state (after a password change, say), with a message. */
+export function endSession(message) {
+  onSignedOut(new ApiError(401, 'signed_out', message));
+}
+
 /** Turns a failed response into an ApiError with the server's message. */
 export async function errorOf(res) {
   let code = 'http_' + res.status;

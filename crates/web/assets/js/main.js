@@ -66,10 +66,10 @@ async function route() {
   }
 }
 
-whenSignedOut(() => {
+whenSignedOut((err) => {
   if (me) {
     me = null;
-    say('Your session has ended. Sign in again.', 'error');
+    say(err && err.code === 'signed_out' ? err.message : 'Your session has ended. Sign in again.', 'error');
     route();
   }
 });
