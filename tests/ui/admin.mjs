@@ -20,7 +20,7 @@ await run('admin: users, stats, workers', async (browser, track) => {
   await bob.waitFor();
   check((await status('bob', 'bob-password-1')).status === 200, 'bob signs in');
 
-  await page.getByRole('button', { name: 'Set the quota of bob' }).click();
+  await page.getByRole('button', { name: 'Quota of bob' }).click();
   await page.getByRole('dialog').getByRole('textbox').fill('2G');
   await page.getByRole('dialog').getByRole('button', { name: 'Set' }).click();
   await bob.getByText('2.0 GiB').waitFor();
@@ -35,6 +35,6 @@ await run('admin: users, stats, workers', async (browser, track) => {
 
   await page.getByRole('heading', { name: 'Storage' }).waitFor();
   await page.getByRole('heading', { name: 'Background workers' }).waitFor();
-  await page.getByRole('button', { name: 'Run trash now' }).click();
+  await page.getByRole('button', { name: 'Run now: trash' }).click();
   await page.locator('#status', { hasText: 'Started trash' }).waitFor();
 });

@@ -18,13 +18,13 @@ await run('trash restore', async (browser, track) => {
   await page.locator('tr[data-path="/keep/one.txt"]').waitFor({ state: 'detached' });
   check((await rest('GET', '/download/keep/one.txt')).data === '1', 'restored to its place');
 
-  await page.getByRole('button', { name: 'Restore /keep/two.txt to another place' }).click();
+  await page.getByRole('button', { name: 'Restore elsewhere: /keep/two.txt' }).click();
   await page.getByLabel(/New path/).fill('/two-again.txt');
   await page.getByRole('dialog').getByRole('button', { name: 'Restore' }).click();
   await page.locator('tr[data-path="/keep/two.txt"]').waitFor({ state: 'detached' });
   check((await rest('GET', '/download/two-again.txt')).data === '22', 'restored to a new place');
 
-  await page.getByRole('button', { name: 'Delete /keep/three.txt forever' }).click();
+  await page.getByRole('button', { name: 'Delete forever: /keep/three.txt' }).click();
   await page.getByRole('dialog').getByRole('button', { name: 'Delete forever' }).click();
   await page.locator('tr[data-path="/keep/three.txt"]').waitFor({ state: 'detached' });
   check(!(await rest('GET', '/trash')).data.entries.some((t) => t.path === '/keep/three.txt'), 'gone from the trash');

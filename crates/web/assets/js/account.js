@@ -136,7 +136,7 @@ async function users(box) {
     h('td', {}, u.quota === null ? 'none' : size(u.quota)),
     h('td', {}, u.disabled ? 'disabled' : 'active'),
     h('td', { class: 'actions' },
-      h('button', { type: 'button', class: 'small', 'aria-label': `Set the quota of ${u.name}`, onclick: async () => {
+      h('button', { type: 'button', class: 'small', 'aria-label': `Quota of ${u.name}`, onclick: async () => {
         const q = await ask(`Quota of ${u.name}`, 'Bytes, with a unit (e.g. 50G, 500M) or "none"', u.quota === null ? 'none' : String(u.quota), 'Set');
         if (q === null) return;
         const quota = parseSize(q);
@@ -182,7 +182,7 @@ async function workers(box) {
         h('td', {}, w.name), h('td', {}, w.running ? 'running' : 'idle'),
         h('td', {}, time(w.last_end)),
         h('td', {}, w.last_error ? `failed: ${w.last_error}` : (w.last_outcome ? w.last_outcome.summary : '')),
-        h('td', { class: 'actions' }, h('button', { type: 'button', class: 'small', disabled: w.running, 'aria-label': `Run ${w.name} now`, onclick: async () => {
+        h('td', { class: 'actions' }, h('button', { type: 'button', class: 'small', disabled: w.running, 'aria-label': `Run now: ${w.name}`, onclick: async () => {
           try {
             await api('POST', `/admin/workers/${encodeURIComponent(w.name)}/run`);
             say(`Started ${w.name}`);

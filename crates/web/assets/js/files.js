@@ -107,9 +107,9 @@ function updateTools() {
 
 function tools(path, me) {
   const canWrite = me.role !== 'readonly';
-  const pick = h('input', { type: 'file', multiple: true, id: 'upload-input', class: 'sr-only', tabindex: -1,
+  const pick = h('input', { type: 'file', multiple: true, id: 'upload-input', class: 'sr-only', tabindex: -1, 'aria-label': 'Choose files to upload',
     onchange: () => { start([...pick.files].map((f) => ({ file: f, rel: f.name }))); pick.value = ''; } });
-  const pickDir = h('input', { type: 'file', multiple: true, webkitdirectory: true, id: 'upload-folder-input', class: 'sr-only', tabindex: -1,
+  const pickDir = h('input', { type: 'file', multiple: true, webkitdirectory: true, id: 'upload-folder-input', class: 'sr-only', tabindex: -1, 'aria-label': 'Choose a folder to upload',
     onchange: () => { start([...pickDir.files].map((f) => ({ file: f, rel: f.webkitRelativePath || f.name }))); pickDir.value = ''; } });
   const start = (items) => uploadFiles(items, path, view.uploads, reload);
   view.count = h('span', { class: 'count', 'aria-live': 'polite' });

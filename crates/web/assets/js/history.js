@@ -62,11 +62,11 @@ export async function showTrash(main) {
     h('td', { class: 'actions' },
       h('button', { type: 'button', class: 'small', 'aria-label': `Restore ${t.path}`,
         onclick: () => act(() => api('POST', '/trash/restore', { json: { ids: [t.id] } }), `Restored ${t.path}`) }, 'Restore'),
-      h('button', { type: 'button', class: 'small', 'aria-label': `Restore ${t.path} to another place`, onclick: async () => {
+      h('button', { type: 'button', class: 'small', 'aria-label': `Restore elsewhere: ${t.path}`, onclick: async () => {
         const to = await ask(`Restore ${baseName(t.path)} to…`, 'New path (its folder must exist)', t.path, 'Restore');
         if (to) await act(() => api('POST', '/trash/restore', { json: { ids: [t.id], to } }), `Restored to ${to}`);
-      } }, 'Restore to…'),
-      h('button', { type: 'button', class: 'small danger', 'aria-label': `Delete ${t.path} forever`, onclick: async () => {
+      } }, 'Restore elsewhere'),
+      h('button', { type: 'button', class: 'small danger', 'aria-label': `Delete forever: ${t.path}`, onclick: async () => {
         if (await confirmDo(`Delete ${baseName(t.path)} forever?`, 'This cannot be undone.', 'Delete forever', true)) {
           await act(() => api('DELETE', `/trash/${t.id}`), `Deleted ${t.path} forever`);
         }
