@@ -39,6 +39,12 @@ fn flow(script: &str) {
 
 /// [`flow`] as another user.
 fn flow_as(script: &str, user: &str, pw: &str) {
+    let s = server();
+    run_flow(&s, script, &[user, pw]);
+}
+
+/// Runs `node tests/ui/FLOW URL ARGS…` against `s`; returns its output.
+fn run_flow(s: &Server, script: &str, args: &[&str]) -> String {
     let _one = ONE_BROWSER.lock().unwrap_or_else(|p| p.into_inner());
     let dir = ui_dir();
     assert!(
@@ -46,10 +52,10 @@ fn flow_as(script: &str, user: &str, pw: &str) {
         "the browser tests need `npm ci` in {} and Debian's chromium: run scripts/test-deps.sh",
         dir.display()
     );
-    let s = server();
     let out = Command::new("node")
         .arg(dir.join(script))
-        .args([&s.url(""), user, pw])
+        .arg(s.url(""))
+        .args(args)
         .current_dir(&dir)
         .output()
         .expect("node is installed (scripts/test-deps.sh)");
@@ -60,6 +66,7 @@ fn flow_as(script: &str, user: &str, pw: &str) {
     );
     assert!(out.status.success(), "{script} failed:\n{text}");
     assert!(text.contains("ok: "), "{script} said:\n{text}");
+    text
 }
 
 #[test]
@@ -70,6 +77,31 @@ fn ui_sign_in_shows_the_servers_message_and_signs_out() {
 #[test]
 fn ui_browse_breadcrumbs_paging_and_sort() {
     flow("browse.mjs");
+}
+
+#[test]
+fn ui_browse_a_10000_entry_folder_shows_its_first_page_only() {
+    const N: usize = 10_000;
+    let t = tempfile::tempdir().unwrap();
+    let src = t.path().join("src");
+    std::fs::create_dir_all(src.join("big")).unwrap();
+    for i in 0..N {
+        std::fs::write(src.join(format!("big/file-{i:05}.txt")), b"").unwrap();
+    }
+    let data = t.path().join("data");
+    common::nas_ok(&[
+        "import",
+        "--data",
+        data.to_str().unwrap(),
+        "--home",
+        USER,
+        "-q",
+        src.to_str().unwrap(),
+    ]);
+    let s = Server::start_on(&data);
+    s.add_user(USER, PW, &[]);
+    let out = run_flow(&s, "bigfolder.mjs", &[USER, PW, "big", &N.to_string()]);
+    println!("{out}"); // the figures
 }
 
 #[test]
