@@ -1,4 +1,5 @@
-// Administration: create a user, set their quota, disable and enable them; the storage
+// Administration: create a user, set their quota, disable and enable them, change their
+// role, remove them; the storage
 // statistics and the background workers are shown and a worker can be started.
 import { run, newPage, signIn, check, base } from './lib.mjs';
 
@@ -32,6 +33,23 @@ await run('admin: users, stats, workers', async (browser, track) => {
   await page.getByRole('button', { name: 'Enable bob' }).click();
   await bob.getByText('active', { exact: true }).waitFor();
   check((await status('bob', 'bob-password-1')).status === 200, 'enabled again');
+
+  await page.getByRole('button', { name: 'Role of bob' }).click();
+  await page.getByRole('dialog').getByRole('textbox').fill('readonly');
+  await page.getByRole('dialog').getByRole('button', { name: 'Set' }).click();
+  await bob.getByText('readonly', { exact: true }).waitFor();
+  check((await status('bob', 'bob-password-1')).body.role === 'readonly', 'the role is set');
+  // an error is shown in words
+  await page.getByRole('button', { name: 'Role of bob' }).click();
+  await page.getByRole('dialog').getByRole('textbox').fill('emperor');
+  await page.getByRole('dialog').getByRole('button', { name: 'Set' }).click();
+  await page.locator('#status.error', { hasText: 'unknown role' }).waitFor();
+  page.problems.length = 0;
+
+  await page.getByRole('button', { name: 'Remove bob' }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Remove' }).click();
+  await bob.waitFor({ state: 'detached' });
+  check((await status('bob', 'bob-password-1')).status === 401, 'bob is gone');
 
   await page.getByRole('heading', { name: 'Storage' }).waitFor();
   await page.getByRole('heading', { name: 'Background workers' }).waitFor();

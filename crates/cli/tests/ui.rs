@@ -140,12 +140,17 @@ fn ui_account_app_passwords_s3_keys_and_password_change() {
 }
 
 #[test]
+fn ui_keyboard_only_sign_in_browse_select_rename() {
+    flow("keyboard.mjs");
+}
+
+#[test]
 fn ui_accessibility_no_serious_or_critical_violations() {
     flow_as("a11y.mjs", "admin", common::ADMIN_PW);
 }
 
 #[test]
-fn ui_admin_creates_disables_and_sets_quota_of_users() {
+fn ui_admin_creates_disables_sets_quota_and_role_and_removes_users() {
     flow_as("admin.mjs", "admin", common::ADMIN_PW);
 }
 

@@ -143,8 +143,20 @@ async function users(box) {
         if (quota === undefined) { say('Write a size such as 50G, 500M, 1048576 or none.', 'error'); return; }
         await patch(u.name, { quota }, `Quota of ${u.name} set`);
       } }, 'Quota'),
+      h('button', { type: 'button', class: 'small', 'aria-label': `Role of ${u.name}`, onclick: async () => {
+        const r = await ask(`Role of ${u.name}`, 'admin, user or readonly', u.role, 'Set');
+        if (r) await patch(u.name, { role: r.toLowerCase() }, `${u.name} is now ${r.toLowerCase()}`);
+      } }, 'Role'),
       h('button', { type: 'button', class: 'small', 'aria-label': `${u.disabled ? 'Enable' : 'Disable'} ${u.name}`,
-        onclick: () => patch(u.name, { disabled: !u.disabled }, `${u.name} ${u.disabled ? 'enabled' : 'disabled'}`) }, u.disabled ? 'Enable' : 'Disable'))));
+        onclick: () => patch(u.name, { disabled: !u.disabled }, `${u.name} ${u.disabled ? 'enabled' : 'disabled'}`) }, u.disabled ? 'Enable' : 'Disable'),
+      h('button', { type: 'button', class: 'small danger', 'aria-label': `Remove ${u.name}`, onclick: async () => {
+        if (!(await confirmDo(`Remove ${u.name}?`, 'The account, its app passwords and its sessions go; its files stay in the store.', 'Remove', true))) return;
+        try {
+          await api('DELETE', `/admin/users/${encodeURIComponent(u.name)}`);
+          say(`Removed ${u.name}`);
+        } catch (e) { say(e.message, 'error'); }
+        await again();
+      } }, 'Remove'))));
   const name = h('input', { id: 'new-user', required: true, autocomplete: 'off' });
   const pw = h('input', { id: 'new-pw', type: 'password', required: true, autocomplete: 'new-password' });
   const role = h('select', { id: 'new-role' }, h('option', { value: 'user' }, 'user'), h('option', { value: 'readonly' }, 'readonly'), h('option', { value: 'admin' }, 'admin'));
