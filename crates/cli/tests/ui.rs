@@ -113,6 +113,11 @@ fn ui_rename_move_copy_delete() {
 }
 
 #[test]
+fn ui_previews_image_text_pdf_and_ranged_audio() {
+    flow("preview.mjs");
+}
+
+#[test]
 fn ui_versions_restore() {
     flow("versions.mjs");
 }

@@ -16,14 +16,15 @@ const EXT = {
 
 /** What kind of preview a file gets ('image', 'video', 'audio', 'pdf', 'text' or null). */
 export function kindOf(e) {
+  // the name's extension first (a client's Content-Type is often generic), then the type
+  const ext = e.name.includes('.') ? e.name.split('.').pop().toLowerCase() : '';
+  for (const [k, list] of Object.entries(EXT)) if (list.includes(ext)) return k;
   const ct = (e.content_type || '').toLowerCase();
-  if (ct.startsWith('image/') && ct !== 'image/svg+xml') return 'image';
+  if (ct.startsWith('image/')) return 'image';
   if (ct.startsWith('video/')) return 'video';
   if (ct.startsWith('audio/')) return 'audio';
   if (ct === 'application/pdf') return 'pdf';
   if (ct.startsWith('text/')) return 'text';
-  const ext = (e.name.split('.').pop() || '').toLowerCase();
-  for (const [k, list] of Object.entries(EXT)) if (list.includes(ext)) return k;
   return null;
 }
 
