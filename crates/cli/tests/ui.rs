@@ -108,6 +108,11 @@ fn ui_upload_shows_progress_and_resumes_after_a_dropped_connection() {
 }
 
 #[test]
+fn ui_drag_and_drop_and_folder_upload() {
+    flow("dragdrop.mjs");
+}
+
+#[test]
 fn ui_rename_move_copy_delete() {
     flow("ops.mjs");
 }
