@@ -175,6 +175,32 @@ fn cookie_post_without_csrf_token_is_refused() {
     );
     assert_eq!(bearer.status, 401, "{}", bearer.text());
 
+    // signing in again in the same browser replaces the session the cookie held
+    let again = curl(
+        &[
+            "-X",
+            "POST",
+            "-H",
+            &cookie,
+            "-H",
+            "Content-Type: application/json",
+            "--data-binary",
+            &format!(r#"{{"username":"{USER}","password":"{PW}"}}"#),
+            &s.url("/api/v1/auth/session"),
+        ],
+        None,
+    );
+    assert_eq!(again.status, 200, "{}", again.text());
+    let me = curl(&["-H", &cookie, &s.url("/api/v1/me")], None);
+    assert_eq!(
+        me.status,
+        401,
+        "the replaced session is over: {}",
+        me.text()
+    );
+    let (_, cookie, csrf) = cookie_sign_in(&s, &[]);
+    let hdr = format!("X-CSRF-Token: {csrf}");
+
     // signing out needs the token, ends the session and clears the cookies
     let out = curl(
         &[

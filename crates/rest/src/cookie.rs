@@ -17,7 +17,8 @@
 //! a sibling site cannot pass. Requests with `Authorization` (Bearer, Basic) are checked
 //! as before and never look at cookies.
 //!
-//! `DELETE /api/v1/auth/session` ends the cookie's session (CSRF token required when the
+//! Signing in again with a live session cookie ends that session first (one session per
+//! browser). `DELETE /api/v1/auth/session` ends the cookie's session (CSRF token required when the
 //! session is live) and clears both cookies.
 
 use crate::error::{ErrorBody, RestError, RestResult};
@@ -150,7 +151,15 @@ pub async fn sign_in(
         ));
     }
     let (st2, name) = (st.clone(), who.name.clone());
-    let (token, sid) = blocking(move || st2.open_browser_session(&name)).await?;
+    let replaced = parts.session.map(|(_, sid)| sid);
+    let (token, sid) = blocking(move || {
+        // signing in again in the same browser ends the session its cookie held
+        if let Some(old) = replaced {
+            st2.close_session(&old)?;
+        }
+        st2.open_browser_session(&name)
+    })
+    .await?;
     let csrf = st.csrf_token(&sid)?;
     let secure = parts.https;
     let body = Json(SignedIn {
