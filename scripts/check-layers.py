@@ -22,11 +22,12 @@ ALLOWED = {
     "nas-s3": {"nas-engine", "nas-auth", "nas-types", "nas-md5"},
     "nas-rest": {"nas-engine", "nas-auth", "nas-types", "nas-md5"},
     "nas-observe": {"nas-engine", "nas-auth"},
+    "nas-web": {"nas-engine", "nas-auth", "nas-types"},
     "silent-nas": {"nas-engine", "nas-types", "nas-auth", "nas-webdav", "nas-s3", "nas-rest",
-                   "nas-observe"},
+                   "nas-observe", "nas-web"},
     "nas-testkit": {"nas-engine", "nas-types"},
 }
-DOORS = {"nas-webdav", "nas-s3", "nas-rest"}
+DOORS = {"nas-webdav", "nas-s3", "nas-rest", "nas-web"}
 DOOR_FORBIDDEN = {"nas-meta", "nas-blob", "nas-chunker", "nas-codec"}
 
 meta = json.loads(subprocess.check_output(

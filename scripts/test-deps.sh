@@ -1,10 +1,10 @@
 # Installs (when missing) what the tests need, and puts it on PATH. Sourced by scripts/test
 # and .ci/run (bash). Debian packages with apt-get when run as root — otherwise it names
-# them and stops; a current rclone and boto3 in a virtualenv of our own
+# them and stops (chromium, node and npm for the web UI's browser tests); a current rclone and boto3 in a virtualenv of our own
 # ($HOME/.cache/silent-nas/venv), so Debian's python is never touched (PEP 668).
 need_apt=()
 export PATH="$PATH:/usr/sbin:/sbin" # nginx lives there, off a user's PATH
-for pkg in gcc:cc litmus:litmus curl:curl sqlite3:sqlite3 python3:python3 openssl:openssl prometheus:promtool awscli:aws s3cmd:s3cmd nginx:nginx systemd:systemd-analyze; do
+for pkg in gcc:cc litmus:litmus curl:curl sqlite3:sqlite3 python3:python3 openssl:openssl prometheus:promtool awscli:aws s3cmd:s3cmd nginx:nginx systemd:systemd-analyze chromium:chromium nodejs:node npm:npm; do
   command -v "${pkg#*:}" >/dev/null 2>&1 || need_apt+=("${pkg%%:*}")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
@@ -34,3 +34,11 @@ fi
 python3 -c 'import boto3' 2>/dev/null || pip_install boto3
 rclone version | sed -n 1p
 
+
+# The web UI's browser tests (crates/cli/tests/ui.rs): Debian's chromium (above) driven by
+# playwright-core from npm, pinned by tests/ui/package-lock.json — no browser download.
+# npm's cache lives with ours; node_modules is reinstalled when the lock file changes.
+ui="$(dirname "${BASH_SOURCE[0]}")/../tests/ui"
+if [ ! -f "$ui/node_modules/.package-lock.json" ] || [ "$ui/package-lock.json" -nt "$ui/node_modules/.package-lock.json" ]; then
+  (cd "$ui" && npm ci --no-audit --no-fund --cache "$HOME/.cache/silent-nas/npm" >/dev/null)
+fi

@@ -1,6 +1,6 @@
 //! Sign-in routes and the caller's own account: login (password → tokens, rate-limited
 //! with the same limiter as WebDAV), refresh (refresh token → access token), logout (ends
-//! the session for good) and `/me`.
+//! the session for good), `/me` and the caller's own password change.
 
 use crate::error::{ErrorBody, RestError, RestResult};
 use crate::extract::{Caller, ClientIp, JsonBody, Note};
@@ -9,6 +9,8 @@ use crate::state::{ACCESS_TTL_SECS, REFRESH_TTL_SECS, RestState, blocking};
 use axum::Json;
 use axum::extract::State;
 use http::StatusCode;
+use serde::Deserialize;
+use utoipa::ToSchema;
 
 /// Signs in with a password.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
@@ -100,4 +102,58 @@ pub async fn me(State(st): State<RestState>, c: Caller) -> RestResult<Json<Me>> 
         quota: c.who.quota,
         used_bytes: used,
     }))
+}
+
+/// `POST /me/password` body.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ChangePasswordRequest {
+    /// The password now (checked, and throttled like every sign-in).
+    pub current: String,
+    /// The new password (8 characters or more).
+    pub new: String,
+}
+
+/// Changes the caller's own password. The current one must be given (a wrong one is a
+/// 400 and counts against the sign-in throttle); an app password cannot do this. Every
+/// session of the account ends, this one too: sign in again with the new password.
+#[utoipa::path(post, path = "/api/v1/me/password", tag = "account",
+    request_body = ChangePasswordRequest,
+    responses(
+        (status = 204, description = "Changed; every session of the account has ended"),
+        (status = 400, description = "The current password is wrong, or the new one too short", body = ErrorBody),
+        (status = 403, description = "Signed in with an app password", body = ErrorBody),
+        (status = 429, description = "Too many failed sign-ins (Retry-After)", body = ErrorBody),
+    ))]
+pub async fn change_password(
+    State(st): State<RestState>,
+    ClientIp(ip): ClientIp,
+    c: Caller,
+    JsonBody(b): JsonBody<ChangePasswordRequest>,
+) -> RestResult<StatusCode> {
+    if c.who.app_password.is_some() {
+        return Err(RestError::Forbidden(
+            "an app password cannot change the account's password",
+        ));
+    }
+    crate::admin::check_password(&b.new)?;
+    let name = c.who.name.clone();
+    st.verify_password(name.clone(), b.current, ip)
+        .await
+        .map_err(|e| match e {
+            RestError::Unauthorized(_) => {
+                RestError::BadRequest("the current password is wrong".into())
+            }
+            other => other,
+        })?;
+    blocking(move || {
+        let accounts = st.accounts();
+        let mut u = accounts
+            .get(&name)?
+            .ok_or_else(|| nas_engine::EngineError::NotFound(format!("user {name}")))?;
+        u.password = nas_auth::hash_password(&b.new);
+        accounts.update(&u)?;
+        Ok(())
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
 }

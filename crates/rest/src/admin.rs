@@ -16,7 +16,7 @@ use nas_engine::UserRetention;
 /// Shortest password accepted (as `silent-nas user add`).
 const MIN_PASSWORD: usize = 8;
 
-fn check_password(p: &str) -> RestResult<()> {
+pub(crate) fn check_password(p: &str) -> RestResult<()> {
     if p.chars().count() < MIN_PASSWORD {
         return Err(RestError::BadRequest(format!(
             "a password needs at least {MIN_PASSWORD} characters"

@@ -1,5 +1,5 @@
 //! What handlers take from a request: the signed-in [`Caller`] (Bearer access token, or
-//! HTTP Basic for scripts), home paths from the raw URI (decoded here, segment by segment,
+//! HTTP Basic for scripts, or — without `Authorization` — the web UI's session cookie), home paths from the raw URI (decoded here, segment by segment,
 //! so `%2e%2e` and an encoded `/` are refused with 400), JSON bodies (read with size and
 //! depth limits, in `json.rs`) and query strings whose rejections are JSON errors like
 //! every other.
@@ -115,13 +115,15 @@ impl FromRequestParts<RestState> for Caller {
     type Rejection = RestError;
 
     async fn from_request_parts(parts: &mut Parts, st: &RestState) -> RestResult<Caller> {
-        let value = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or(RestError::Unauthorized(
+        let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
+            // no Authorization: the web UI's session cookie, if any (cookie.rs)
+            return crate::cookie::caller(parts, st)?.ok_or(RestError::Unauthorized(
                 "sign in: Authorization: Bearer <access token> (or Basic)",
-            ))?;
+            ));
+        };
+        let value = value
+            .to_str()
+            .map_err(|_| RestError::Unauthorized("malformed Authorization header"))?;
         let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
         let note = parts.extensions.get::<AuditNote>().cloned();
         if scheme.eq_ignore_ascii_case("bearer") {

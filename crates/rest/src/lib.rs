@@ -25,6 +25,7 @@
 mod account;
 mod admin;
 mod audit;
+mod cookie;
 mod credentials;
 mod download;
 mod error;
@@ -47,6 +48,7 @@ mod tus;
 mod upload;
 mod versions;
 
+pub use cookie::OverTls;
 pub use error::{ErrorBody, ErrorDetail, RestError};
 pub use json::{MAX_JSON_BODY, MAX_JSON_DEPTH, check_depth as check_json_depth};
 pub use openapi::ApiDoc;
@@ -69,6 +71,7 @@ pub fn router(state: RestState) -> Router {
         .route("/api/v1/auth/refresh", post(account::refresh))
         .route("/api/v1/auth/logout", post(account::logout))
         .route("/api/v1/me", get(account::me))
+        .route("/api/v1/me/password", post(account::change_password))
         .route(
             "/api/v1/me/app-passwords",
             get(credentials::list_app_passwords).post(credentials::create_app),
@@ -136,6 +139,7 @@ pub fn router(state: RestState) -> Router {
         .route("/api/v1/admin/workers/{name}/run", post(ops::run_worker))
         .route("/api/v1/admin/audit", get(audit::list))
         .merge(tus::routes())
+        .merge(cookie::routes())
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(fallback)
         .layer(axum::middleware::from_fn(selector::refuse_stray_version))

@@ -2,8 +2,8 @@
 //! annotations and the body types' schemas, served at `GET /api/v1/openapi.json`.
 
 use crate::{
-    account, admin, audit, credentials, download, error, files, instant, list, ops, search, trash,
-    tus, upload, versions,
+    account, admin, audit, cookie, credentials, download, error, files, instant, list, ops, search,
+    trash, tus, upload, versions,
 };
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
@@ -24,6 +24,7 @@ use utoipa::{Modify, OpenApi};
     ),
     paths(
         account::login, account::refresh, account::logout, account::me,
+        cookie::sign_in, cookie::sign_out, account::change_password,
         credentials::list_app_passwords, credentials::create_app, credentials::delete_app,
         credentials::list_keys, credentials::create_key, credentials::revoke_key,
         files::get_files, files::stat, files::mkdir, files::move_entry, files::copy_entry,

@@ -232,6 +232,7 @@ impl RestState {
             return Err(RestError::Unauthorized(match want {
                 Kind::Access => "a refresh token can only be used at /api/v1/auth/refresh",
                 Kind::Refresh => "an access token cannot be used to refresh",
+                Kind::Browser => "not a browser session's token",
             }));
         }
         let session = match self.inner.sessions.get(&c.sid, now) {
@@ -276,6 +277,35 @@ impl RestState {
 
     /// Opens a session for a verified user and issues its two tokens. Blocking (fsync).
     pub fn open_session(&self, user: &str) -> RestResult<Issued> {
+        let (sid, now, expires) = self.new_session(user)?;
+        Ok(Issued {
+            access: self.sign(Kind::Access, user, &sid, now, now + ACCESS_TTL_SECS)?,
+            refresh: self.sign(Kind::Refresh, user, &sid, now, expires)?,
+            refresh_expires: expires,
+        })
+    }
+
+    /// Opens a browser (cookie) session for a verified user: its one token, of kind
+    /// `browser`, lives as long as the session. Returns the token and the session id.
+    /// Blocking (fsync).
+    pub fn open_browser_session(&self, user: &str) -> RestResult<(String, String)> {
+        let (sid, now, expires) = self.new_session(user)?;
+        Ok((self.sign(Kind::Browser, user, &sid, now, expires)?, sid))
+    }
+
+    /// The CSRF token of a session: derived from its id and the install's secret, so it
+    /// cannot be guessed or planted, and ends with the session.
+    pub fn csrf_token(&self, sid: &str) -> RestResult<String> {
+        self.inner.signer.derive("csrf", sid)
+    }
+
+    /// Whether `peer` is a trusted proxy (whose `X-Forwarded-*` headers are believed).
+    pub fn is_trusted_proxy(&self, peer: IpAddr) -> bool {
+        self.inner.trusted_proxies.contains(&peer)
+    }
+
+    /// Adds a session for `user`: (its id, now, its end). Blocking (fsync).
+    fn new_session(&self, user: &str) -> RestResult<(String, i64, i64)> {
         let (_, password) = self.principal(user)?;
         let now = now_secs();
         let sid = new_sid();
@@ -294,11 +324,7 @@ impl RestState {
                 now,
             )
             .map_err(|e| RestError::Internal(format!("session table: {e}")))?;
-        Ok(Issued {
-            access: self.sign(Kind::Access, user, &sid, now, now + ACCESS_TTL_SECS)?,
-            refresh: self.sign(Kind::Refresh, user, &sid, now, expires)?,
-            refresh_expires: expires,
-        })
+        Ok((sid, now, expires))
     }
 
     /// Trades a refresh token (whose session must still exist) for a new access token and

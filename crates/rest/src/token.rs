@@ -30,6 +30,9 @@ pub enum Kind {
     Access,
     /// Only for `POST /auth/refresh`; lives as long as its session.
     Refresh,
+    /// A browser's cookie session (`cookie.rs`): accepted only from the session cookie,
+    /// lives as long as its session.
+    Browser,
 }
 
 /// The signed content of a token.
@@ -88,6 +91,16 @@ impl Signer {
         let mut m = self.mac()?;
         m.update(head.as_bytes());
         Ok(format!("{head}.{}", B64.encode(m.finalize().into_bytes())))
+    }
+
+    /// A value derived from the secret for `label` and `data` (base64url of an HMAC):
+    /// e.g. the CSRF token bound to a session id.
+    pub fn derive(&self, label: &str, data: &str) -> RestResult<String> {
+        let mut m = self.mac()?;
+        m.update(label.as_bytes());
+        m.update(b"\0");
+        m.update(data.as_bytes());
+        Ok(B64.encode(m.finalize().into_bytes()))
     }
 
     /// Checks a token's signature and expiry (at `now`, Unix seconds) and returns its

@@ -265,6 +265,7 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
                 .with_propfind_infinity(cfg.propfind_infinity),
         ))
         .merge(nas_rest::router(rest))
+        .merge(nas_web::router())
         .layer(axum::middleware::from_fn_with_state(
             guard_cfg,
             guard::guard,
@@ -277,6 +278,11 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
             metrics.clone(),
             nas_observe::track,
         ));
+    // the web UI's session cookies are Secure when the server itself speaks TLS
+    let app = match cfg.tls {
+        Some(_) => app.layer(axum::Extension(nas_rest::OverTls)),
+        None => app,
+    };
     let listeners =
         1 + usize::from(cfg.s3_listen.is_some()) + usize::from(cfg.metrics.listen.is_some());
     listener::raise_open_files(&cfg.limits, listeners);
