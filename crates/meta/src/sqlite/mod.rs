@@ -13,6 +13,7 @@ mod namespace;
 mod rows;
 mod schema;
 mod search;
+mod shares;
 mod trash;
 mod users;
 mod versions;
