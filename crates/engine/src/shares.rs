@@ -182,7 +182,11 @@ fn hex(bytes: &[u8]) -> String {
 impl Home {
     /// Creates a share of `path` (a drop share needs a folder): the stored record and the
     /// token, which exists only in this return value.
-    pub fn create_share(&self, path: &NasPath, new: NewShare) -> EngineResult<(ShareRecord, String)> {
+    pub fn create_share(
+        &self,
+        path: &NasPath,
+        new: NewShare,
+    ) -> EngineResult<(ShareRecord, String)> {
         let node = self.resolve(path)?;
         if new.kind == ShareKind::Drop && node.kind != NodeKind::Dir {
             return Err(EngineError::NotADirectory(format!(

@@ -49,6 +49,17 @@ pub async fn download(
     let version = q.version.map(VersionNum);
     let p = path.clone();
     let reader = blocking(move || Ok(home_of(&st, &c)?.open(&p, version)?)).await?;
+    serve_reader(reader, path.name().unwrap_or("download"), &headers)
+}
+
+/// The response for a file opened for download (every door of this crate that hands out
+/// a file — `/download` and share links — answers through here): conditionals, one range,
+/// ETag and `Content-Disposition: attachment` naming it `name`, the body streamed.
+pub(crate) fn serve_reader(
+    reader: FileReader,
+    name: &str,
+    headers: &HeaderMap,
+) -> RestResult<Response> {
     let v = reader.version().clone();
     let etag = format!("\"{}\"", v.hash.to_hex());
     let mtime = UNIX_EPOCH + Duration::from_secs(v.mtime_ns.max(0) as u64 / 1_000_000_000);
@@ -86,11 +97,7 @@ pub async fn download(
         .clone()
         .unwrap_or_else(|| "application/octet-stream".into());
     insert(&mut h, header::CONTENT_TYPE, &ct);
-    insert(
-        &mut h,
-        header::CONTENT_DISPOSITION,
-        &disposition(path.name().unwrap_or("download")),
-    );
+    insert(&mut h, header::CONTENT_DISPOSITION, &disposition(name));
     let (status, r) = match range {
         Some(r) => {
             let cr = format!("bytes {}-{}/{}", r.start, r.end - 1, v.size);
@@ -140,7 +147,7 @@ fn single_range(h: &str, size: u64) -> RestResult<Option<ByteRange>> {
 }
 
 /// `attachment` with an ASCII fallback name and the UTF-8 name (RFC 6266).
-fn disposition(name: &str) -> String {
+pub(crate) fn disposition(name: &str) -> String {
     let ascii: String = name
         .chars()
         .map(|c| {

@@ -38,8 +38,8 @@ pub use shares::*;
 pub use trash::*;
 pub use versions::*;
 
-pub(crate) use accounts::user as accounts_user;
 use crate::{CommitRequest, FileAttrs, MetaStore, NewChunk, VersionRecord};
+pub(crate) use accounts::user as accounts_user;
 use nas_blob::BlobLocation;
 use nas_types::{ChunkId, ContentHash, NodeId, PackId};
 

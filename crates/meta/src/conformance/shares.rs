@@ -31,8 +31,10 @@ pub fn shares_are_found_by_hash_counted_and_go_with_their_owner(m: &dyn MetaStor
     m.create_user(&user("ann")).unwrap();
     let home = m.create_home("ann", "ann", 0).unwrap();
     let file = commit(m, home.root, "f.txt", &[chunk(1)]).node;
-    m.create_share(&share("s1", "ann", file, 1, Some(2))).unwrap();
-    m.create_share(&share("s2", "ann", home.root, 2, None)).unwrap();
+    m.create_share(&share("s1", "ann", file, 1, Some(2)))
+        .unwrap();
+    m.create_share(&share("s2", "ann", home.root, 2, None))
+        .unwrap();
     m.create_share(&share("s3", "bob", file, 3, None)).unwrap();
     assert!(
         m.create_share(&share("s4", "ann", file, 1, None)).is_err(),
@@ -47,9 +49,7 @@ pub fn shares_are_found_by_hash_counted_and_go_with_their_owner(m: &dyn MetaStor
         Some(share("s3", "bob", file, 3, None))
     );
     assert_eq!(m.share_by_hash(&[9; 32]).unwrap(), None);
-    let ids = |o: &str| -> Vec<String> {
-        m.shares(o).unwrap().into_iter().map(|s| s.id).collect()
-    };
+    let ids = |o: &str| -> Vec<String> { m.shares(o).unwrap().into_iter().map(|s| s.id).collect() };
     assert_eq!(ids("ann"), ["s1", "s2"]);
     // downloads: counted until the limit, then refused; no limit counts forever
     assert!(m.take_share_download("s1").unwrap());

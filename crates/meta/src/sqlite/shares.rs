@@ -60,17 +60,22 @@ impl Shares for SqliteMeta {
 
     fn share_by_hash(&self, hash: &[u8; 32]) -> MetaResult<Option<ShareRecord>> {
         self.read(|c| {
-            Ok(c.prepare_cached(&format!("{SELECT} WHERE token_hash = ?1"))?
-                .query_row([&hash[..]], share_from)
-                .optional()?)
+            Ok(
+                c.prepare_cached(&format!("{SELECT} WHERE token_hash = ?1"))?
+                    .query_row([&hash[..]], share_from)
+                    .optional()?,
+            )
         })
     }
 
     fn shares(&self, owner: &str) -> MetaResult<Vec<ShareRecord>> {
         self.read(|c| {
-            let mut st =
-                c.prepare_cached(&format!("{SELECT} WHERE owner = ?1 ORDER BY created_ns, id"))?;
-            Ok(st.query_map([owner], share_from)?.collect::<Result<_, _>>()?)
+            let mut st = c.prepare_cached(&format!(
+                "{SELECT} WHERE owner = ?1 ORDER BY created_ns, id"
+            ))?;
+            Ok(st
+                .query_map([owner], share_from)?
+                .collect::<Result<_, _>>()?)
         })
     }
 

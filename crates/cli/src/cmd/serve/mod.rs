@@ -255,6 +255,7 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
                 .with_trusted_proxies(cfg.trusted_proxies.clone())
                 .with_propfind_infinity(cfg.propfind_infinity),
         ))
+        .merge(nas_rest::share_router(rest.clone()).context("cannot load the share cookie secret")?)
         .merge(nas_rest::router(rest))
         .layer(axum::middleware::from_fn_with_state(
             guard_cfg,

@@ -1,0 +1,593 @@
+//! The public share door at `/s/{token}…`: no account, a door on the engine's share API
+//! (`nas_engine::shares`; design in `docs/design/shares.md`).
+//!
+//! - **Read share of a file**: `GET /s/{token}` downloads it (the download route's
+//!   response: one `Range`, ETag, conditionals, `Content-Disposition: attachment`).
+//! - **Read share of a folder**: `GET /s/{token}/` (and `/s/{token}/sub/…/`) lists it —
+//!   HTML for browsers, JSON for `Accept: application/json` or `?format=json`, paged by
+//!   name (`?after=`, `?limit=` ≤ 1000); `GET /s/{token}/path/file` downloads a file in it;
+//!   `?download=1` on a folder streams a ZIP of it.
+//! - **Drop share**: `PUT` (or `POST`) `/s/{token}/{name}` stores a new file in the folder
+//!   (through the one upload bridge, `nas_engine::Upload`); a name in use gets
+//!   `name (2).ext`…, never an overwrite, and the answer does not say which name was used.
+//!   Every `GET`/`HEAD` is 403, with the same answer whatever the path: nothing is listed
+//!   or read, no name is confirmed.
+//! - **Password**: HTTP Basic with any user name (`curl -u :PASS`) or the page's form
+//!   (`POST /s/{token}` with `password=`); attempts are throttled per share and client by
+//!   nas-auth's limiter; success sets a cookie signed for this share only (1 hour, path
+//!   `/s/{token}`, `HttpOnly`, `SameSite=Lax`), never the owner's session.
+//! - **Downloads** count when a response carries a file's first byte (a whole `GET`, or a
+//!   range starting at 0; a folder's ZIP counts one): reserved atomically before the body
+//!   is sent, so a limit is never exceeded; `HEAD`, listings and later ranges (resumes,
+//!   seeking) do not count. Over the limit or past the expiry: 410.
+//! - Unknown, revoked, target deleted, owner disabled: 404. Every access is written to the
+//!   audit log by this module (door `share`), with the share's id in place of the token
+//!   (the server's audit middleware skips `/s/`, so a token never reaches the database).
+
+use crate::download::serve_reader;
+use crate::extract::segments_to_path;
+use crate::public_page::{self, Listing, ListingEntry};
+use crate::state::RestState;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD as B64};
+use futures_util::StreamExt;
+use hmac::{KeyInit, Mac};
+use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use nas_auth::{Limits, RateLimiter, Throttle};
+use nas_engine::audit::AuditRecord;
+use nas_engine::{EngineError, Expect, FileAttrs, NodeKind, OpenShare, ShareError, ShareKind};
+use nas_engine::{Upload, WriteOptions};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+type HmacSha256 = hmac::Hmac<sha2::Sha256>;
+
+/// How long a share's password cookie is valid, seconds.
+pub const SHARE_COOKIE_SECS: i64 = 3600;
+/// File of the cookie-signing secret (kept by the store's coordinator; separate from the
+/// REST token secret, so a share cookie can never pass as an API token).
+pub const SHARE_COOKIE_SECRET: &str = "share-cookie.key";
+const MAX_FORM: usize = 8 * 1024;
+
+/// State of the public share door.
+#[derive(Clone)]
+pub struct ShareDoor {
+    rest: RestState,
+    key: [u8; 32],
+    limiter: Arc<RateLimiter>,
+}
+
+/// The limits of share password attempts, per (share, client) and per client: 3 free
+/// failures, then 100 ms doubling to 1 s, refused (429) from the 5th failure of a pair for
+/// 15 minutes (a client's own failures over all shares: from the 30th).
+pub fn share_password_limits() -> Limits {
+    Limits {
+        free_failures: 3,
+        base_delay: Duration::from_millis(100),
+        max_delay: Duration::from_secs(1),
+        pair_refuse: 5,
+        addr_refuse: 30,
+        ..Limits::default()
+    }
+}
+
+/// The `/s/…` routes.
+pub fn router(rest: RestState) -> std::io::Result<Router> {
+    let key = rest.store().coordinator().secret(SHARE_COOKIE_SECRET)?;
+    let door = ShareDoor {
+        rest,
+        key,
+        limiter: Arc::new(RateLimiter::new(share_password_limits())),
+    };
+    Ok(Router::new()
+        .route("/s/{token}", any(handle))
+        .route("/s/{token}/", any(handle))
+        .route("/s/{token}/{*rest}", any(handle))
+        .with_state(door))
+}
+
+/// What the audit entry of a request says.
+struct Outcome {
+    resp: Response,
+    /// The share, when the token named one.
+    share: Option<(String, String)>,
+}
+
+fn plain(resp: Response) -> Outcome {
+    Outcome { resp, share: None }
+}
+
+async fn handle(State(d): State<ShareDoor>, req: Request) -> Response {
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    let client = d.rest.client_ip(peer, req.headers());
+    let method = req.method().clone();
+    let raw = req.uri().path().to_owned();
+    let after = raw.strip_prefix("/s/").unwrap_or("");
+    let (token, rest) = match after.find('/') {
+        Some(i) => (after[..i].to_owned(), after[i..].to_owned()),
+        None => (after.to_owned(), String::new()),
+    };
+    let out = serve(&d, &token, &rest, client, req).await;
+    let mut resp = out.resp;
+    let h = resp.headers_mut();
+    // the token is in the URL: never send it on as a Referer
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if let Some(log) = d.rest.audit() {
+        let status = resp.status().as_u16();
+        let kind = match status {
+            401 | 429 => "auth_failure",
+            s if s < 400 => "share_access",
+            _ => "share_refused",
+        };
+        let (id, owner) = match out.share {
+            Some((id, owner)) => (id, Some(owner)),
+            None => ("-".to_owned(), None),
+        };
+        log.record(AuditRecord {
+            id: 0,
+            time_ns: nas_engine::now_ns(),
+            user: owner,
+            door: "share".into(),
+            kind: kind.into(),
+            client: Some(client.to_string()),
+            method: method.as_str().to_owned(),
+            path: format!("/s/{id}{rest}"),
+            status,
+            destination: None,
+            access_key: None,
+        });
+    }
+    resp
+}
+
+async fn serve(d: &ShareDoor, token: &str, rest: &str, client: IpAddr, req: Request) -> Outcome {
+    let (t, store) = (token.to_owned(), d.rest.store().clone());
+    let open = match tokio::task::spawn_blocking(move || store.open_share(&t)).await {
+        Ok(Ok(o)) => o,
+        Ok(Err(e)) => return plain(refusal_of(&e, req.headers())),
+        Err(_) => {
+            return plain(public_page::error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal error",
+                req.headers(),
+            ));
+        }
+    };
+    let share = Some((open.record.id.clone(), open.record.owner.clone()));
+    let resp = match authorized(d, &open, token, rest, client, req).await {
+        Ok(r) | Err(r) => r,
+    };
+    Outcome { resp, share }
+}
+
+/// The refusal of a share that cannot be opened.
+fn refusal_of(e: &ShareError, h: &HeaderMap) -> Response {
+    match e {
+        ShareError::Unknown => public_page::error(StatusCode::NOT_FOUND, "no such share", h),
+        ShareError::Expired => public_page::error(StatusCode::GONE, "this share has expired", h),
+        ShareError::Exhausted => public_page::error(
+            StatusCode::GONE,
+            "this share has reached its download limit",
+            h,
+        ),
+        ShareError::Engine(e) => engine_refusal(e, h),
+    }
+}
+
+fn engine_refusal(e: &EngineError, h: &HeaderMap) -> Response {
+    let (status, msg) = match e {
+        EngineError::NotFound(_) => (StatusCode::NOT_FOUND, "not found"),
+        EngineError::Path(_) => (StatusCode::BAD_REQUEST, "invalid path"),
+        EngineError::QuotaExceeded { .. } | EngineError::StorageFull(_) => (
+            StatusCode::INSUFFICIENT_STORAGE,
+            "there is no room for this file; nothing was stored",
+        ),
+        EngineError::AlreadyExists(_) | EngineError::PreconditionFailed(_) => (
+            StatusCode::CONFLICT,
+            "the name was taken meanwhile; send the file again",
+        ),
+        EngineError::Incomplete(_) => (
+            StatusCode::BAD_REQUEST,
+            "the upload broke off; nothing was stored",
+        ),
+        _ => {
+            tracing::error!("share: {e}");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+        }
+    };
+    public_page::error(status, msg, h)
+}
+
+/// The request after the share opened: the password, then what its kind allows.
+async fn authorized(
+    d: &ShareDoor,
+    open: &OpenShare,
+    token: &str,
+    rest: &str,
+    client: IpAddr,
+    req: Request,
+) -> Result<Response, Response> {
+    let headers = req.headers().clone();
+    let is_form = req.method() == Method::POST
+        && rest.trim_matches('/').is_empty()
+        && headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
+    let mut cookie = None;
+    if let Some(phc) = &open.record.password {
+        if is_form {
+            return Ok(password_form(d, open, token, client, req, phc).await);
+        }
+        if !cookie_valid(d, &open.record.id, &headers) {
+            let Some(pass) = basic_password(&headers) else {
+                return Err(public_page::password_needed(token, None, &headers));
+            };
+            check_password(d, open, &pass, client, phc, token, &headers).await?;
+            cookie = Some(set_cookie(d, &open.record.id, token));
+        }
+    }
+    let mut resp = match open.record.kind {
+        ShareKind::Read => read(open, token, rest, req).await?,
+        ShareKind::Drop => drop_upload(open, rest, req).await?,
+    };
+    if let Some(c) = cookie {
+        resp.headers_mut().append(header::SET_COOKIE, c);
+    }
+    Ok(resp)
+}
+
+fn basic_password(h: &HeaderMap) -> Option<String> {
+    let v = h.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, rest) = v.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let raw = STANDARD.decode(rest.trim()).ok()?;
+    let s = String::from_utf8(raw).ok()?;
+    Some(s.split_once(':')?.1.to_owned())
+}
+
+/// Checks a password, throttled per (share, client): a delay is awaited, a refusal is 429.
+async fn check_password(
+    d: &ShareDoor,
+    open: &OpenShare,
+    pass: &str,
+    client: IpAddr,
+    phc: &str,
+    token: &str,
+    h: &HeaderMap,
+) -> Result<(), Response> {
+    let pair = format!("share:{}", open.record.id);
+    match d.limiter.attempt(&pair, client) {
+        Throttle::Refuse(wait) => {
+            let mut r = public_page::error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too many wrong passwords: try again later",
+                h,
+            );
+            if let Ok(v) = HeaderValue::from_str(&wait.as_secs().max(1).to_string()) {
+                r.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            return Err(r);
+        }
+        Throttle::Delay(wait) => tokio::time::sleep(wait).await,
+        Throttle::Allow => {}
+    }
+    if pass.len() > crate::shares::MAX_SHARE_PASSWORD {
+        return Err(public_page::password_needed(
+            token,
+            Some("wrong password"),
+            h,
+        ));
+    }
+    let (p, phc) = (pass.to_owned(), phc.to_owned());
+    let ok = tokio::task::spawn_blocking(move || nas_auth::verify_password(&p, &phc))
+        .await
+        .unwrap_or(false);
+    if ok {
+        d.limiter.succeed(&pair, client);
+        Ok(())
+    } else {
+        Err(public_page::password_needed(
+            token,
+            Some("wrong password"),
+            h,
+        ))
+    }
+}
+
+/// `POST /s/{token}` with `password=…`: on success a cookie and a redirect to the share.
+async fn password_form(
+    d: &ShareDoor,
+    open: &OpenShare,
+    token: &str,
+    client: IpAddr,
+    req: Request,
+    phc: &str,
+) -> Response {
+    let headers = req.headers().clone();
+    let Ok(body) = axum::body::to_bytes(req.into_body(), MAX_FORM).await else {
+        return public_page::error(StatusCode::PAYLOAD_TOO_LARGE, "form too large", &headers);
+    };
+    let pass = form_field(&body, "password").unwrap_or_default();
+    if let Err(r) = check_password(d, open, &pass, client, phc, token, &headers).await {
+        return r;
+    }
+    let mut r = Response::new(Body::empty());
+    *r.status_mut() = StatusCode::SEE_OTHER;
+    if let Ok(v) = HeaderValue::from_str(&format!("/s/{token}/")) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    r.headers_mut()
+        .insert(header::SET_COOKIE, set_cookie(d, &open.record.id, token));
+    r
+}
+
+/// A field of an `application/x-www-form-urlencoded` body.
+fn form_field(body: &[u8], name: &str) -> Option<String> {
+    let s = std::str::from_utf8(body).ok()?;
+    s.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (k == name).then(|| {
+            let v = v.replace('+', " ");
+            percent_encoding::percent_decode_str(&v)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+    })
+}
+
+fn cookie_mac(d: &ShareDoor, id: &str, exp: i64) -> Option<HmacSha256> {
+    let mut m = <HmacSha256 as KeyInit>::new_from_slice(&d.key).ok()?;
+    m.update(format!("share-cookie-v1\0{id}\0{exp}").as_bytes());
+    Some(m)
+}
+
+fn cookie_name(id: &str) -> String {
+    format!("nas_share_{id}")
+}
+
+/// A `Set-Cookie` proving the password of share `id` was given (for an hour).
+fn set_cookie(d: &ShareDoor, id: &str, token: &str) -> HeaderValue {
+    let exp = crate::state::now_secs() + SHARE_COOKIE_SECS;
+    let mac = cookie_mac(d, id, exp)
+        .map(|m| B64.encode(m.finalize().into_bytes()))
+        .unwrap_or_default();
+    let v = format!(
+        "{}={exp}.{mac}; Path=/s/{token}; Max-Age={SHARE_COOKIE_SECS}; HttpOnly; SameSite=Lax",
+        cookie_name(id)
+    );
+    HeaderValue::from_str(&v).unwrap_or_else(|_| HeaderValue::from_static("x=; Max-Age=0"))
+}
+
+fn cookie_valid(d: &ShareDoor, id: &str, h: &HeaderMap) -> bool {
+    let name = cookie_name(id);
+    h.get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .filter(|(k, _)| *k == name)
+        .any(|(_, v)| {
+            let Some((exp, mac)) = v.split_once('.') else {
+                return false;
+            };
+            let (Ok(exp), Ok(mac)) = (exp.parse::<i64>(), B64.decode(mac)) else {
+                return false;
+            };
+            exp > crate::state::now_secs()
+                && cookie_mac(d, id, exp).is_some_and(|m| m.verify_slice(&mac).is_ok())
+        })
+}
+
+fn query_flag(q: Option<&str>, name: &str) -> Option<String> {
+    q?.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (k == name).then(|| {
+            percent_encoding::percent_decode_str(v)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+    })
+}
+
+/// A read share: download a file, list or zip a folder.
+async fn read(
+    open: &OpenShare,
+    token: &str,
+    rest: &str,
+    req: Request,
+) -> Result<Response, Response> {
+    let h = req.headers().clone();
+    let method = req.method().clone();
+    if method != Method::GET && method != Method::HEAD {
+        let mut r =
+            public_page::error(StatusCode::METHOD_NOT_ALLOWED, "this link is read-only", &h);
+        r.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD, POST"));
+        return Err(r);
+    }
+    let rel = segments_to_path(rest)
+        .map_err(|_| public_page::error(StatusCode::BAD_REQUEST, "invalid path", &h))?;
+    let query = req.uri().query().map(str::to_owned);
+    let (o, r2) = (open.clone(), rel.clone());
+    let entry = tokio::task::spawn_blocking(move || -> Result<_, EngineError> {
+        let path = o.path(&r2)?;
+        let e = o.home.stat(&path)?;
+        let reader = match e.kind {
+            NodeKind::File => Some(o.home.open(&path, None)?),
+            NodeKind::Dir => None,
+        };
+        Ok((path, e, reader))
+    })
+    .await
+    .map_err(|_| public_page::error(StatusCode::INTERNAL_SERVER_ERROR, "internal error", &h))?
+    .map_err(|e| engine_refusal(&e, &h))?;
+    let (path, e, reader) = entry;
+    let counts = method == Method::GET;
+    if let Some(reader) = reader {
+        let name = path.name().unwrap_or("download").to_owned();
+        let mut resp = serve_reader(reader, &name, &h).map_err(IntoResponse::into_response)?;
+        let first_byte = match resp.status() {
+            StatusCode::OK => true,
+            StatusCode::PARTIAL_CONTENT => resp
+                .headers()
+                .get(header::CONTENT_RANGE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.starts_with("bytes 0-")),
+            _ => false,
+        };
+        if counts && first_byte {
+            take_download(open, &h).await?;
+        }
+        resp.headers_mut().insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("sandbox; default-src 'none'"),
+        );
+        return Ok(resp);
+    }
+    if !rest.is_empty() && !rest.ends_with('/') && !rel.is_root() {
+        // a folder without its slash: relative links need it
+        let mut r = Response::new(Body::empty());
+        *r.status_mut() = StatusCode::MOVED_PERMANENTLY;
+        if let Ok(v) = HeaderValue::from_str(&format!("/s/{token}{rest}/")) {
+            r.headers_mut().insert(header::LOCATION, v);
+        }
+        return Ok(r);
+    }
+    if query_flag(query.as_deref(), "download").as_deref() == Some("1") {
+        if counts {
+            take_download(open, &h).await?;
+        }
+        let name = match (rel.is_root(), path.name()) {
+            (false, Some(n)) => n.to_owned(),
+            _ => path.name().unwrap_or("share").to_owned(),
+        };
+        return Ok(crate::zip_folder::zip_response(
+            open.home.clone(),
+            path,
+            &name,
+        ));
+    }
+    let after = query_flag(query.as_deref(), "after");
+    let limit = query_flag(query.as_deref(), "limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .unwrap_or(1_000)
+        .clamp(1, 1_000);
+    let (o, p) = (open.clone(), path.clone());
+    let page = tokio::task::spawn_blocking(move || o.home.list(&p, after.as_deref(), limit))
+        .await
+        .map_err(|_| public_page::error(StatusCode::INTERNAL_SERVER_ERROR, "internal error", &h))?
+        .map_err(|e| engine_refusal(&e, &h))?;
+    let listing = Listing {
+        path: rel.to_string(),
+        name: path.name().unwrap_or("share").to_owned(),
+        entries: page
+            .entries
+            .iter()
+            .map(|x| ListingEntry {
+                name: x.name().to_owned(),
+                kind: if x.kind == NodeKind::Dir {
+                    "folder"
+                } else {
+                    "file"
+                },
+                size: x.size,
+                mtime: x.mtime_ns.div_euclid(1_000_000_000),
+            })
+            .collect(),
+        next_after: page.next_after,
+        mtime: e.mtime_ns.div_euclid(1_000_000_000),
+    };
+    let json = query_flag(query.as_deref(), "format").as_deref() == Some("json")
+        || public_page::wants_json(&h);
+    Ok(public_page::listing(&listing, json))
+}
+
+async fn take_download(open: &OpenShare, h: &HeaderMap) -> Result<(), Response> {
+    let o = open.clone();
+    match tokio::task::spawn_blocking(move || o.take_download()).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(refusal_of(&e, h)),
+        Err(_) => Err(public_page::error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal error",
+            h,
+        )),
+    }
+}
+
+/// A drop share: `PUT`/`POST /s/{token}/{name}` stores a new file; nothing is ever read.
+async fn drop_upload(open: &OpenShare, rest: &str, req: Request) -> Result<Response, Response> {
+    let h = req.headers().clone();
+    let method = req.method().clone();
+    if method != Method::PUT && method != Method::POST {
+        return Err(public_page::drop_only(&h));
+    }
+    let rel = segments_to_path(rest)
+        .map_err(|_| public_page::error(StatusCode::BAD_REQUEST, "invalid file name", &h))?;
+    let mut segs = rel.segments();
+    let (Some(name), None) = (segs.next(), segs.next()) else {
+        return Err(public_page::error(
+            StatusCode::BAD_REQUEST,
+            "send one file to /s/{token}/{name} (no folders)",
+            &h,
+        ));
+    };
+    let content_type = h
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let (o, n) = (open.clone(), name.to_owned());
+    let writer = tokio::task::spawn_blocking(move || -> Result<_, EngineError> {
+        let path = o.free_name(&n)?;
+        let opts = WriteOptions {
+            expect: Some(Expect::Absent), // never overwrite, even when a rival took the name
+            ..WriteOptions::default()
+        };
+        o.home.writer(&path, opts)
+    })
+    .await
+    .map_err(|_| public_page::error(StatusCode::INTERNAL_SERVER_ERROR, "internal error", &h))?
+    .map_err(|e| engine_refusal(&e, &h))?;
+    let mut up = Upload::new(writer);
+    let mut data = req.into_body().into_data_stream();
+    while let Some(chunk) = data.next().await {
+        match chunk {
+            Ok(b) => up.push(b).await.map_err(|e| engine_refusal(&e, &h))?,
+            Err(_) => {
+                return Err(engine_refusal(
+                    &EngineError::Incomplete("the body broke off".into()),
+                    &h,
+                ));
+            }
+        }
+    }
+    let attrs = FileAttrs {
+        content_type,
+        ..FileAttrs::default()
+    };
+    let v = up
+        .finish(Some(attrs), None)
+        .await
+        .map_err(|e| engine_refusal(&e, &h))?;
+    Ok(public_page::dropped(v.size, &h))
+}
