@@ -469,3 +469,95 @@ fn a_drop_share_takes_files_and_never_lists_or_reads() {
     );
     assert_eq!(r.status, 400, "{}", r.text());
 }
+
+/// rclone's webdav backend on a share's view (user name ignored, the share's password).
+fn rclone_share(s: &Server, token: &str, pass: &str, args: &[&str]) -> std::process::Output {
+    let obscured = Command::new("rclone")
+        .args(["obscure", pass])
+        .output()
+        .expect("rclone is installed");
+    Command::new("rclone")
+        .args(args)
+        .env("RCLONE_CONFIG_SH_TYPE", "webdav")
+        .env("RCLONE_CONFIG_SH_URL", s.url(&format!("/s/{token}/dav/")))
+        .env("RCLONE_CONFIG_SH_VENDOR", "other")
+        .env("RCLONE_CONFIG_SH_USER", "anyone")
+        .env(
+            "RCLONE_CONFIG_SH_PASS",
+            String::from_utf8(obscured.stdout).unwrap().trim(),
+        )
+        .env("RCLONE_CONFIG", "/dev/null")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn the_webdav_view_of_a_folder_share_is_read_only() {
+    let s = server();
+    upload(&s, "/music/a.txt", b"first");
+    upload(&s, "/music/album/b.txt", b"second");
+    upload(&s, "/private.txt", b"not shared");
+    let (_, token) = share(&s, r#"{"path":"/music","password":"listen"}"#);
+    let dav = |p: &str| s.url(&format!("/s/{token}/dav{p}"));
+    // PROPFIND with curl: the shared folder's children, hrefs under the view
+    assert_eq!(propfind(":wrong", &dav("/"), "1", None).status, 401);
+    let r = propfind(":listen", &dav("/"), "1", None);
+    assert_eq!(r.status, 207, "{}", r.text());
+    let xml = r.text();
+    assert!(xml.contains(&format!("/s/{token}/dav/album/")), "{xml}");
+    assert!(xml.contains(&format!("/s/{token}/dav/a.txt")), "{xml}");
+    assert!(!xml.contains("private"), "{xml}");
+    assert_eq!(propfind(":listen", &dav("/"), "infinity", None).status, 403);
+    let r = curl(&["-u", ":listen", &dav("/album/b.txt")], None);
+    assert_eq!((r.status, r.body.as_slice()), (200, &b"second"[..]));
+    // nothing outside the folder, and no writes
+    assert_eq!(
+        curl(&["-u", ":listen", &dav("/../private.txt")], None).status,
+        400
+    );
+    assert_eq!(
+        curl(&["-u", ":listen", &dav("/%2e%2e/private.txt")], None).status,
+        400
+    );
+    let r = curl(&["-u", ":listen", "-T", "-", &dav("/new.txt")], Some(b"x"));
+    assert_eq!(r.status, 405, "{}", r.text());
+    for m in ["MKCOL", "DELETE", "PROPPATCH", "LOCK"] {
+        let r = curl(&["-u", ":listen", "-X", m, &dav("/a.txt")], None);
+        assert_eq!(r.status, 405, "{m}: {}", r.text());
+    }
+    let r = curl(&["-u", ANN, &s.url("/api/v1/files/music")], None);
+    let names = r.text();
+    assert!(!names.contains("new.txt"), "{names}");
+    // a real client mounts it
+    let out = rclone_share(&s, &token, "listen", &["lsf", "-R", "sh:"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut listed: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    listed.sort();
+    assert_eq!(listed, ["a.txt", "album/", "album/b.txt"]);
+    let out = rclone_share(&s, &token, "listen", &["cat", "sh:album/b.txt"]);
+    assert_eq!(out.stdout, b"second");
+    let t = tempfile::tempdir().unwrap();
+    let f = t.path().join("up.txt");
+    std::fs::write(&f, b"nope").unwrap();
+    let out = rclone_share(
+        &s,
+        &token,
+        "listen",
+        &["copyto", f.to_str().unwrap(), "sh:up.txt"],
+    );
+    assert!(
+        !out.status.success(),
+        "rclone could write to a read-only share"
+    );
+    // a share with a download limit has no WebDAV view
+    let (_, limited) = share(&s, r#"{"path":"/music","max_downloads":3}"#);
+    let r = propfind("x:y", &s.url(&format!("/s/{limited}/dav/")), "1", None);
+    assert_eq!(r.status, 403, "{}", r.text());
+}

@@ -63,14 +63,14 @@ pub(crate) fn serve_reader(
     let v = reader.version().clone();
     let etag = format!("\"{}\"", v.hash.to_hex());
     let mtime = UNIX_EPOCH + Duration::from_secs(v.mtime_ns.max(0) as u64 / 1_000_000_000);
-    if let Some(im) = header_str(&headers, header::IF_MATCH)
+    if let Some(im) = header_str(headers, header::IF_MATCH)
         && !etag_matches(im, &etag)
     {
         return Err(RestError::PreconditionFailed);
     }
-    let not_modified = match header_str(&headers, header::IF_NONE_MATCH) {
+    let not_modified = match header_str(headers, header::IF_NONE_MATCH) {
         Some(inm) => etag_matches(inm, &etag),
-        None => header_str(&headers, header::IF_MODIFIED_SINCE)
+        None => header_str(headers, header::IF_MODIFIED_SINCE)
             .and_then(|d| httpdate::parse_http_date(d).ok())
             .is_some_and(|since| mtime <= since),
     };
@@ -86,8 +86,8 @@ pub(crate) fn serve_reader(
     if not_modified {
         return Ok(respond(StatusCode::NOT_MODIFIED, h, Body::empty()));
     }
-    let range_applies = header_str(&headers, header::IF_RANGE).is_none_or(|ir| ir == etag);
-    let range = match header_str(&headers, header::RANGE).filter(|_| range_applies) {
+    let range_applies = header_str(headers, header::IF_RANGE).is_none_or(|ir| ir == etag);
+    let range = match header_str(headers, header::RANGE).filter(|_| range_applies) {
         Some(r) => single_range(r, v.size)?,
         None => None,
     };

@@ -57,7 +57,7 @@ mod zip_folder;
 pub use error::{ErrorBody, ErrorDetail, RestError};
 pub use json::{MAX_JSON_BODY, MAX_JSON_DEPTH, check_depth as check_json_depth};
 pub use openapi::ApiDoc;
-pub use public_share::{SHARE_COOKIE_SECRET, router as share_router};
+pub use public_share::{SHARE_COOKIE_SECRET, ShareDav, ShareDavRequest, router as share_router};
 pub use sessions::SESSIONS_FILE;
 pub use state::RestState;
 pub use token::SECRET_FILE;

@@ -12,6 +12,12 @@
 //!   `name (2).ext`…, never an overwrite, and the answer does not say which name was used.
 //!   Every `GET`/`HEAD` is 403, with the same answer whatever the path: nothing is listed
 //!   or read, no name is confirmed.
+//! - **WebDAV view** of a read share: `/s/{token}/dav/` (PROPFIND, GET, HEAD, OPTIONS;
+//!   everything else 405), served by the WebDAV door through [`ShareDav`] — so a shared
+//!   folder can be mounted (any user name, the share's password if it has one). A share
+//!   with a download limit has no WebDAV view (403): its downloads are counted at the
+//!   direct link only. (A top-level sub-folder called `dav` of a shared folder is reached
+//!   through the view, not the listing.)
 //! - **Password**: HTTP Basic with any user name (`curl -u :PASS`) or the page's form
 //!   (`POST /s/{token}` with `password=`); attempts are throttled per share and client by
 //!   nas-auth's limiter; success sets a cookie signed for this share only (1 hour, path
@@ -41,8 +47,11 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use nas_auth::{Limits, RateLimiter, Throttle};
 use nas_engine::audit::AuditRecord;
 use nas_engine::{EngineError, Expect, FileAttrs, NodeKind, OpenShare, ShareError, ShareKind};
-use nas_engine::{Upload, WriteOptions};
+use nas_engine::{Home, Upload, WriteOptions};
+use nas_types::NasPath;
+use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -55,12 +64,30 @@ pub const SHARE_COOKIE_SECS: i64 = 3600;
 pub const SHARE_COOKIE_SECRET: &str = "share-cookie.key";
 const MAX_FORM: usize = 8 * 1024;
 
+/// A request for the read-only WebDAV view of a checked share (`/s/{token}/dav/…`).
+pub struct ShareDavRequest {
+    /// The owner's home.
+    pub home: Home,
+    /// The shared folder's (or file's) current path in it.
+    pub root: NasPath,
+    /// Where the view is mounted: `/s/{token}/dav`.
+    pub prefix: String,
+    /// The request.
+    pub req: Request,
+}
+
+/// What serves the WebDAV view (the WebDAV door; the server wires it, since this crate
+/// may not depend on another door).
+pub type ShareDav =
+    Arc<dyn Fn(ShareDavRequest) -> Pin<Box<dyn Future<Output = Response> + Send>> + Send + Sync>;
+
 /// State of the public share door.
 #[derive(Clone)]
 pub struct ShareDoor {
     rest: RestState,
     key: [u8; 32],
     limiter: Arc<RateLimiter>,
+    dav: Option<ShareDav>,
 }
 
 /// The limits of share password attempts, per (share, client) and per client: 3 free
@@ -77,13 +104,15 @@ pub fn share_password_limits() -> Limits {
     }
 }
 
-/// The `/s/…` routes.
-pub fn router(rest: RestState) -> std::io::Result<Router> {
+/// The `/s/…` routes; `dav` serves the WebDAV view of read shares (without it,
+/// `/s/{token}/dav/` is 404).
+pub fn router(rest: RestState, dav: Option<ShareDav>) -> std::io::Result<Router> {
     let key = rest.store().coordinator().secret(SHARE_COOKIE_SECRET)?;
     let door = ShareDoor {
         rest,
         key,
         limiter: Arc::new(RateLimiter::new(share_password_limits())),
+        dav,
     };
     Ok(Router::new()
         .route("/s/{token}", any(handle))
@@ -244,7 +273,9 @@ async fn authorized(
             cookie = Some(set_cookie(d, &open.record.id, token));
         }
     }
+    let is_dav = rest == "/dav" || rest.starts_with("/dav/");
     let mut resp = match open.record.kind {
+        ShareKind::Read if is_dav => dav_view(d, open, token, req).await?,
         ShareKind::Read => read(open, token, rest, req).await?,
         ShareKind::Drop => drop_upload(open, rest, req).await?,
     };
@@ -252,6 +283,34 @@ async fn authorized(
         resp.headers_mut().append(header::SET_COOKIE, c);
     }
     Ok(resp)
+}
+
+/// The WebDAV view of a read share. A share with a download limit has none: its
+/// downloads are counted at the direct link only.
+async fn dav_view(
+    d: &ShareDoor,
+    open: &OpenShare,
+    token: &str,
+    req: Request,
+) -> Result<Response, Response> {
+    let h = req.headers().clone();
+    let Some(dav) = &d.dav else {
+        return Err(public_page::error(StatusCode::NOT_FOUND, "not found", &h));
+    };
+    if open.record.max_downloads.is_some() {
+        return Err(public_page::error(
+            StatusCode::FORBIDDEN,
+            "this share counts its downloads: use its direct link",
+            &h,
+        ));
+    }
+    Ok(dav(ShareDavRequest {
+        home: open.home.clone(),
+        root: open.root.clone(),
+        prefix: format!("/s/{token}/dav"),
+        req,
+    })
+    .await)
 }
 
 fn basic_password(h: &HeaderMap) -> Option<String> {
