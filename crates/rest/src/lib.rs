@@ -44,6 +44,7 @@ mod public_share;
 mod search;
 mod selector;
 mod sessions;
+mod share_password;
 mod shares;
 mod state;
 mod token;
@@ -57,8 +58,9 @@ mod zip_folder;
 pub use error::{ErrorBody, ErrorDetail, RestError};
 pub use json::{MAX_JSON_BODY, MAX_JSON_DEPTH, check_depth as check_json_depth};
 pub use openapi::ApiDoc;
-pub use public_share::{SHARE_COOKIE_SECRET, ShareDav, ShareDavRequest, router as share_router};
+pub use public_share::{ShareDav, ShareDavRequest, router as share_router};
 pub use sessions::SESSIONS_FILE;
+pub use share_password::{SHARE_COOKIE_SECRET, SHARE_COOKIE_SECS, share_password_limits};
 pub use state::RestState;
 pub use token::SECRET_FILE;
 

@@ -131,7 +131,8 @@ fn new_share(b: &CreateShare) -> RestResult<NewShare> {
 }
 
 /// Creates a share link for a file or folder of the caller's home.
-#[utoipa::path(post, path = "/api/v1/shares", tag = "shares", request_body = CreateShare,
+#[utoipa::path(post, path = "/api/v1/shares", tag = "shares", operation_id = "create_share",
+    request_body = CreateShare,
     responses(
         (status = 201, description = "Created; the token and link appear only here", body = CreatedShare),
         (status = 400, description = "Bad kind, password, expiry or limit", body = ErrorBody),
@@ -171,7 +172,7 @@ pub async fn create(
 }
 
 /// The caller's shares, oldest first (tokens are not kept, so not shown).
-#[utoipa::path(get, path = "/api/v1/shares", tag = "shares",
+#[utoipa::path(get, path = "/api/v1/shares", tag = "shares", operation_id = "list_shares",
     responses((status = 200, description = "The shares", body = Vec<ShareJson>)))]
 pub async fn list(State(st): State<RestState>, c: Caller) -> RestResult<Json<Vec<ShareJson>>> {
     blocking(move || {

@@ -32,7 +32,7 @@ pub const MAX_ZIP_ENTRIES: usize = 1_000_000;
 const BLOCK: usize = 256 * 1024;
 
 /// Downloads a folder as a ZIP archive (streamed; stored entries; ZIP64 when needed).
-#[utoipa::path(get, path = "/api/v1/zip/{path}", tag = "files",
+#[utoipa::path(get, path = "/api/v1/zip/{path}", tag = "files", operation_id = "zip_folder",
     params(("path" = String, Path, description = "Folder in the home (`/api/v1/zip` is the whole home)")),
     responses(
         (status = 200, description = "The archive", content_type = "application/zip"),
