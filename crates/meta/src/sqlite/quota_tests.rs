@@ -36,10 +36,12 @@ fn the_usage_check_sees_a_wrong_counter() {
 }
 
 /// Takes a database back to before schema 12 (for tests of older databases).
-pub(super) const UNDO_SCHEMA_12: &str =
+pub(super) const UNDO_SCHEMA_12: &str = concat!(
+    "DROP TABLE shares;", // schema 13 (its index goes with it)
     "DROP TRIGGER versions_added; DROP TRIGGER versions_removed;
     DROP INDEX homes_account; ALTER TABLE homes DROP COLUMN account;
-    ALTER TABLE homes DROP COLUMN current_bytes; ALTER TABLE homes DROP COLUMN all_bytes;";
+    ALTER TABLE homes DROP COLUMN current_bytes; ALTER TABLE homes DROP COLUMN all_bytes;"
+);
 
 /// A schema-11 database gets counters equal to what it stores, and staging homes their
 /// account.
