@@ -244,6 +244,10 @@ fn a_folder_share_lists_escaped_names_and_zips_the_tree() {
         .map(|e| e["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, [xss, "a.txt", "empty", "sub"]);
+    // a browser asking for the folder without its slash is sent to it (relative links)
+    let r = get(&s, &format!("/s/{token}"), &["-H", "Accept: text/html"]);
+    assert_eq!(r.status, 301);
+    assert_eq!(r.header("location"), Some(format!("/s/{token}/")));
     // HTML listing: names are text, no script is allowed
     let r = get(&s, &format!("/s/{token}/"), &["-H", "Accept: text/html"]);
     assert_eq!(r.status, 200);

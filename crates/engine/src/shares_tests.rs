@@ -122,3 +122,27 @@ fn a_drop_needs_a_folder_and_never_takes_a_used_name() {
     assert_eq!(open.free_name("b.txt").unwrap(), p("/in/b.txt"));
     assert_eq!(open.free_name("a.txt").unwrap(), p("/in/a (3).txt"));
 }
+
+#[test]
+fn the_whole_home_can_be_shared_and_listed_with_its_path() {
+    let (_d, store, _a) = store_with("ann");
+    let home = store.home("ann").unwrap();
+    home.write_all(&p("/x.txt"), b"x", WriteOptions::default())
+        .unwrap();
+    let (_, t) = home
+        .create_share(&NasPath::root(), NewShare::read())
+        .unwrap();
+    let open = store.open_share(&t).unwrap();
+    assert!(open.root.is_root());
+    assert_eq!(open.path(&p("/x.txt")).unwrap(), p("/x.txt"));
+    assert_eq!(home.shares().unwrap()[0].path, Some(NasPath::root()));
+    // another account's home is not reachable through a share
+    assert!(store.home("bob").unwrap().shares().unwrap().is_empty());
+    assert!(
+        !store
+            .home("bob")
+            .unwrap()
+            .revoke_share(&home.shares().unwrap()[0].record.id)
+            .unwrap()
+    );
+}

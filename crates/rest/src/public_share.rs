@@ -362,8 +362,11 @@ async fn read(
         );
         return Ok(resp);
     }
-    if !rest.is_empty() && !rest.ends_with('/') && !rel.is_root() {
-        // a folder without its slash: relative links need it
+    let download = query_flag(query.as_deref(), "download").as_deref() == Some("1");
+    let json = query_flag(query.as_deref(), "format").as_deref() == Some("json")
+        || public_page::wants_json(&h);
+    if !download && !json && !rest.ends_with('/') {
+        // a folder's page without its slash: the page's relative links need it
         let mut r = Response::new(Body::empty());
         *r.status_mut() = StatusCode::MOVED_PERMANENTLY;
         if let Ok(v) = HeaderValue::from_str(&format!("/s/{token}{rest}/")) {
@@ -371,7 +374,7 @@ async fn read(
         }
         return Ok(r);
     }
-    if query_flag(query.as_deref(), "download").as_deref() == Some("1") {
+    if download {
         if counts {
             take_download(open, &h).await?;
         }
@@ -415,8 +418,6 @@ async fn read(
         next_after: page.next_after,
         mtime: e.mtime_ns.div_euclid(1_000_000_000),
     };
-    let json = query_flag(query.as_deref(), "format").as_deref() == Some("json")
-        || public_page::wants_json(&h);
     Ok(public_page::listing(&listing, json))
 }
 
