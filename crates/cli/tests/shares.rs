@@ -472,6 +472,20 @@ fn a_drop_share_takes_files_and_never_lists_or_reads() {
         Some(b"x"),
     );
     assert_eq!(r.status, 400, "{}", r.text());
+    // drops count against the owner's quota: 507, nothing stored
+    s.add_user("quin", "quin-password-1", &["--quota", "100K"]);
+    let q = "quin:quin-password-1";
+    let r = curl(&["-u", q, "-X", "POST", &s.url("/api/v1/mkdir/in")], None);
+    assert_eq!(r.status, 201, "{}", r.text());
+    let r = post_json_as(&s, q, "/api/v1/shares", r#"{"path":"/in","kind":"drop"}"#);
+    let qt = json(&r)["token"].as_str().unwrap().to_owned();
+    let r = curl(
+        &["-T", "-", &s.url(&format!("/s/{qt}/big.bin"))],
+        Some(&content(300_000, 9)),
+    );
+    assert_eq!(r.status, 507, "{}", r.text());
+    let r = curl(&["-u", q, &s.url("/api/v1/files/in")], None);
+    assert_eq!(json(&r)["entries"].as_array().unwrap().len(), 0);
 }
 
 /// rclone's webdav backend on a share's view (user name ignored, the share's password).
