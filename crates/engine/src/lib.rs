@@ -43,6 +43,9 @@ mod quota;
 mod read;
 mod retention;
 mod search;
+mod shares;
+#[cfg(test)]
+mod shares_tests;
 mod staging;
 mod stats;
 mod store;
@@ -74,6 +77,10 @@ pub use retention::{
     MAX_KEEP_DAYS, MAX_KEEP_VERSIONS, RetentionPlan, RetentionPolicy, UserRetention,
 };
 pub use search::{IndexReport, SearchPage};
+pub use shares::{
+    MAX_SHARES_PER_USER, NewShare, OpenShare, SHARE_TOKEN_LEN, Share, ShareError, ShareKind,
+    ShareRecord, looks_like_share_token, share_token_hash,
+};
 pub use staging::{KeyedLocks, account_of, new_upload_id, upload_dir};
 pub use stats::StoreStats;
 pub use store::{DEFAULT_RESERVE, Store, StoreOptions};

@@ -4,7 +4,7 @@
 //!
 //! [`MetaStore`] is the union of narrow traits, one per concern: [`Namespace`],
 //! [`NameIndex`], [`Versions`], [`ChunkIndex`], [`TrashStore`], [`Users`], [`Props`],
-//! [`Locks`], [`AuditTrail`]. Every method is one ACID
+//! [`Locks`], [`AuditTrail`], [`Shares`]. Every method is one ACID
 //! transaction: when it returns `Ok`, its effect is durable (SQLite: WAL with
 //! `synchronous=FULL`). This crate is the only one that names the database.
 //! The schema is documented in `docs/design/metadata-schema.md`.
@@ -397,6 +397,23 @@ pub trait AppPasswords {
     fn touch_app_password(&self, id: &str, now_ns: i64) -> MetaResult<()>;
 }
 
+/// Share links: a token (kept only as its BLAKE3 hash, looked up by it) giving anyone who
+/// holds it read or drop access to one node of its owner's home.
+pub trait Shares {
+    /// Stores a new share; `Exists` if the id or the token hash is taken.
+    fn create_share(&self, share: &ShareRecord) -> MetaResult<()>;
+    /// The share whose token hashes to `hash`.
+    fn share_by_hash(&self, hash: &[u8; 32]) -> MetaResult<Option<ShareRecord>>;
+    /// An owner's shares, oldest first.
+    fn shares(&self, owner: &str) -> MetaResult<Vec<ShareRecord>>;
+    /// Deletes one of `owner`'s shares; false if `owner` has none with that id.
+    fn delete_share(&self, owner: &str, id: &str) -> MetaResult<bool>;
+    /// Counts one download of share `id`, atomically, unless it has reached its
+    /// `max_downloads`: true when counted, false when the limit was reached (or the share
+    /// is gone).
+    fn take_share_download(&self, id: &str) -> MetaResult<bool>;
+}
+
 /// One PROPPATCH operation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PropOp {
@@ -471,6 +488,7 @@ pub trait MetaStore:
     + TrashStore
     + Users
     + AppPasswords
+    + Shares
     + Props
     + Locks
     + AuditTrail

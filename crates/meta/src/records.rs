@@ -367,6 +367,59 @@ pub struct AppPasswordRecord {
     pub last_used_ns: Option<i64>,
 }
 
+/// What a share link lets its recipient do (see [`crate::Shares`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShareKind {
+    /// Read (download a file; list, download and zip a folder).
+    Read,
+    /// Upload-only "file drop" into a folder: never list or read.
+    Drop,
+}
+
+impl ShareKind {
+    /// The stored name: `read` or `drop`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ShareKind::Read => "read",
+            ShareKind::Drop => "drop",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<ShareKind> {
+        match s {
+            "read" => Some(ShareKind::Read),
+            "drop" => Some(ShareKind::Drop),
+            _ => None,
+        }
+    }
+}
+
+/// A share link (see [`crate::Shares`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShareRecord {
+    /// Public id (for listing and revoking; not the token).
+    pub id: String,
+    /// The account that made it; the node is in its home.
+    pub owner: String,
+    /// What it points at (followed through renames).
+    pub node: NodeId,
+    /// Read or drop.
+    pub kind: ShareKind,
+    /// BLAKE3 of the link's token (the token itself is never stored).
+    pub token_hash: [u8; 32],
+    /// Argon2id PHC string of the password, when there is one.
+    pub password: Option<String>,
+    /// When the link stops working, ns since the epoch.
+    pub expires_ns: Option<i64>,
+    /// How many downloads the link gives at most.
+    pub max_downloads: Option<u64>,
+    /// Downloads given so far.
+    pub downloads: u64,
+    /// Creation time.
+    pub created_ns: i64,
+}
+
 use crate::Extent;
 
 /// A conditional write's expectation of the file's current version, checked atomically

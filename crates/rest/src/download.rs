@@ -49,17 +49,28 @@ pub async fn download(
     let version = q.version.map(VersionNum);
     let p = path.clone();
     let reader = blocking(move || Ok(home_of(&st, &c)?.open(&p, version)?)).await?;
+    serve_reader(reader, path.name().unwrap_or("download"), &headers)
+}
+
+/// The response for a file opened for download (every door of this crate that hands out
+/// a file — `/download` and share links — answers through here): conditionals, one range,
+/// ETag and `Content-Disposition: attachment` naming it `name`, the body streamed.
+pub(crate) fn serve_reader(
+    reader: FileReader,
+    name: &str,
+    headers: &HeaderMap,
+) -> RestResult<Response> {
     let v = reader.version().clone();
     let etag = format!("\"{}\"", v.hash.to_hex());
     let mtime = UNIX_EPOCH + Duration::from_secs(v.mtime_ns.max(0) as u64 / 1_000_000_000);
-    if let Some(im) = header_str(&headers, header::IF_MATCH)
+    if let Some(im) = header_str(headers, header::IF_MATCH)
         && !etag_matches(im, &etag)
     {
         return Err(RestError::PreconditionFailed);
     }
-    let not_modified = match header_str(&headers, header::IF_NONE_MATCH) {
+    let not_modified = match header_str(headers, header::IF_NONE_MATCH) {
         Some(inm) => etag_matches(inm, &etag),
-        None => header_str(&headers, header::IF_MODIFIED_SINCE)
+        None => header_str(headers, header::IF_MODIFIED_SINCE)
             .and_then(|d| httpdate::parse_http_date(d).ok())
             .is_some_and(|since| mtime <= since),
     };
@@ -75,8 +86,8 @@ pub async fn download(
     if not_modified {
         return Ok(respond(StatusCode::NOT_MODIFIED, h, Body::empty()));
     }
-    let range_applies = header_str(&headers, header::IF_RANGE).is_none_or(|ir| ir == etag);
-    let range = match header_str(&headers, header::RANGE).filter(|_| range_applies) {
+    let range_applies = header_str(headers, header::IF_RANGE).is_none_or(|ir| ir == etag);
+    let range = match header_str(headers, header::RANGE).filter(|_| range_applies) {
         Some(r) => single_range(r, v.size)?,
         None => None,
     };
@@ -86,11 +97,7 @@ pub async fn download(
         .clone()
         .unwrap_or_else(|| "application/octet-stream".into());
     insert(&mut h, header::CONTENT_TYPE, &ct);
-    insert(
-        &mut h,
-        header::CONTENT_DISPOSITION,
-        &disposition(path.name().unwrap_or("download")),
-    );
+    insert(&mut h, header::CONTENT_DISPOSITION, &disposition(name));
     let (status, r) = match range {
         Some(r) => {
             let cr = format!("bytes {}-{}/{}", r.start, r.end - 1, v.size);
@@ -140,7 +147,7 @@ fn single_range(h: &str, size: u64) -> RestResult<Option<ByteRange>> {
 }
 
 /// `attachment` with an ASCII fallback name and the UTF-8 name (RFC 6266).
-fn disposition(name: &str) -> String {
+pub(crate) fn disposition(name: &str) -> String {
     let ascii: String = name
         .chars()
         .map(|c| {

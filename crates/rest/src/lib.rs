@@ -1,6 +1,8 @@
 //! The REST door of Silent-NAS, mounted at `/api/v1`: a JSON API over the signed-in
 //! user's home — files and folders (list, stat, upload, download with ranges and ETags,
-//! mkdir, move, copy, delete to the trash), versions, the trash, the user's account, and
+//! mkdir, move, copy, delete to the trash, a folder as a streamed ZIP), versions, the trash,
+//! share links (the owner's routes here; the public `/s/{token}` door is [`share_router`]),
+//! the user's account, and
 //! administration (accounts, S3 keys, WebDAV locks, background workers, the audit log) —
 //! described by an OpenAPI document generated from the code
 //! (`GET /api/v1/openapi.json`).
@@ -38,21 +40,29 @@ mod model;
 mod openapi;
 mod ops;
 mod ops_model;
+mod public_page;
+mod public_share;
 mod search;
 mod selector;
 mod sessions;
+mod share_password;
+mod shares;
 mod state;
 mod token;
 mod trash;
 mod tus;
 mod upload;
 mod versions;
+mod zip;
+mod zip_folder;
 
 pub use cookie::OverTls;
 pub use error::{ErrorBody, ErrorDetail, RestError};
 pub use json::{MAX_JSON_BODY, MAX_JSON_DEPTH, check_depth as check_json_depth};
 pub use openapi::ApiDoc;
+pub use public_share::{ShareDav, ShareDavRequest, router as share_router};
 pub use sessions::SESSIONS_FILE;
+pub use share_password::{SHARE_COOKIE_SECRET, SHARE_COOKIE_SECS, share_password_limits};
 pub use state::RestState;
 pub use token::SECRET_FILE;
 
@@ -138,6 +148,11 @@ pub fn router(state: RestState) -> Router {
         .route("/api/v1/admin/workers", get(ops::list_workers))
         .route("/api/v1/admin/workers/{name}/run", post(ops::run_worker))
         .route("/api/v1/admin/audit", get(audit::list))
+        .route("/api/v1/shares", get(shares::list).post(shares::create))
+        .route("/api/v1/shares/{id}", delete(shares::revoke))
+        .route("/api/v1/zip", get(zip_folder::zip))
+        .route("/api/v1/zip/", get(zip_folder::zip))
+        .route("/api/v1/zip/{*path}", get(zip_folder::zip))
         .merge(tus::routes())
         .merge(cookie::routes())
         .method_not_allowed_fallback(method_not_allowed)

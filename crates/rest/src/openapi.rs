@@ -3,7 +3,7 @@
 
 use crate::{
     account, admin, audit, cookie, credentials, download, error, files, instant, list, ops, search,
-    trash, tus, upload, versions,
+    shares, trash, tus, upload, versions, zip_folder,
 };
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
@@ -37,6 +37,7 @@ use utoipa::{Modify, OpenApi};
         ops::list_keys, ops::create, ops::revoke, ops::list_locks, ops::break_lock,
         ops::list_workers, ops::run_worker, audit::list,
         tus::describe, tus::create, tus::head, tus::patch::patch, tus::terminate,
+        shares::create, shares::list, shares::revoke, zip_folder::zip,
     ),
     components(schemas(error::ErrorBody, list::Sort, list::Order)),
     modifiers(&Security),
@@ -49,6 +50,8 @@ use utoipa::{Modify, OpenApi};
         (name = "trash", description = "The caller's trash"),
         (name = "admin", description = "Accounts, store totals, S3 keys, WebDAV locks, \
             background workers (start GC or scrub) and the audit log (admins only)"),
+        (name = "shares", description = "Share links of the caller's files and folders \
+            (recipients use /s/{token}, see docs/design/shares.md)"),
         (name = "tus", description = "Resumable uploads (tus 1.0: creation, termination, checksum, expiration)"),
     )
 )]
@@ -112,6 +115,9 @@ mod tests {
             "/api/v1/admin/workers",
             "/api/v1/admin/workers/{name}/run",
             "/api/v1/admin/audit",
+            "/api/v1/shares",
+            "/api/v1/shares/{id}",
+            "/api/v1/zip/{path}",
         ] {
             assert!(paths.contains_key(p), "{p} missing");
         }

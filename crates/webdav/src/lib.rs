@@ -10,6 +10,9 @@
 //! `Range` is rewritten by the one rule of all doors, a `?version=` on anything but
 //! GET/HEAD is refused, and dead properties and locks have limits.
 //!
+//! It also serves the read-only view of a share link at `/s/{token}/dav/`
+//! ([`serve_share_view`], called by the share door once the link is checked).
+//!
 //! It depends on `nas-engine` and `nas-auth` only: no chunk, pack or database detail.
 
 mod body;
@@ -23,8 +26,10 @@ mod metadata;
 mod paths;
 mod precheck;
 mod responses;
+mod share_view;
 pub mod xml_guard;
 
 pub use http_layer::{DavState, MAX_LOCKS_PER_USER, router};
 pub use locks::{DbLs, MAX_LOCK_TIMEOUT};
 pub use precheck::{check_destination, check_if_header, check_nesting};
+pub use share_view::serve_share_view;

@@ -157,11 +157,16 @@ fn strip_port(h: &str) -> &str {
 /// Rewrites a GET/HEAD `Range` by the one range rule, for the file at `uri_path`: merged
 /// ranges, or no `Range` (the whole file), or one dav-server answers with 416.
 pub fn rewrite_range(headers: &mut HeaderMap, home: &Home, uri_path: &str) {
+    rewrite_range_at(headers, home, dav_path(uri_path));
+}
+
+/// [`rewrite_range`] for the file at `path` of `home` (`None`: not a valid path).
+pub fn rewrite_range_at(headers: &mut HeaderMap, home: &Home, path: Option<nas_types::NasPath>) {
     let Some(raw) = headers.get(header::RANGE) else {
         return;
     };
     let req = raw.to_str().ok().and_then(RangeRequest::parse);
-    let size = dav_path(uri_path)
+    let size = path
         .and_then(|p| home.stat(&p).ok())
         .filter(|e| e.kind == NodeKind::File)
         .map(|e| e.size);

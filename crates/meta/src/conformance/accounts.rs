@@ -7,7 +7,7 @@ use crate::{
     MetaStore, PropOp, UserRecord,
 };
 
-fn user(name: &str) -> UserRecord {
+pub(crate) fn user(name: &str) -> UserRecord {
     UserRecord {
         name: name.into(),
         password: "$argon2id$x".into(),

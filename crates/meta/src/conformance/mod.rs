@@ -24,6 +24,7 @@ mod implicit;
 mod namespace;
 mod quota;
 mod search;
+mod shares;
 mod trash;
 mod versions;
 
@@ -35,10 +36,12 @@ pub use namespace::*;
 pub(crate) use quota::put as commit_sized;
 pub use quota::*;
 pub use search::*;
+pub use shares::*;
 pub use trash::*;
 pub use versions::*;
 
 use crate::{CommitRequest, FileAttrs, MetaStore, NewChunk, VersionRecord};
+pub(crate) use accounts::user as accounts_user;
 use nas_blob::BlobLocation;
 use nas_types::{ChunkId, ContentHash, NodeId, PackId};
 
@@ -100,6 +103,7 @@ macro_rules! meta_conformance_tests {
             users_and_keys,
             disabling_a_user_raises_the_sessions_epoch,
             app_passwords_are_found_by_hash_and_go_with_their_user,
+            shares_are_found_by_hash_counted_and_go_with_their_owner,
             dead_props_apply_in_order_and_follow_copies,
             locks_expire_refresh_and_go_with_their_subtree,
             the_audit_log_keeps_the_newest_entries_and_pages_newest_first,

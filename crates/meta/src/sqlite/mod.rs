@@ -14,6 +14,7 @@ mod namespace;
 mod rows;
 mod schema;
 mod search;
+mod shares;
 mod trash;
 mod users;
 mod versions;

@@ -231,6 +231,25 @@ const MIGRATIONS: &[&str] = &[
     r#"
     CREATE TABLE implicit_folders (node INTEGER PRIMARY KEY);
     "#,
+    // 14: share links. A share points at a node (it follows renames and moves; a trashed
+    // or purged node makes it answer 404). Only the BLAKE3 of the link's token is kept,
+    // looked up by it; the password is an argon2id PHC string made by nas-auth.
+    // `downloads` counts the downloads the link has given (bounded by `max_downloads`).
+    r#"
+    CREATE TABLE shares (
+        id TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        node INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        token_hash BLOB NOT NULL UNIQUE,
+        password TEXT,
+        expires_ns INTEGER,
+        max_downloads INTEGER,
+        downloads INTEGER NOT NULL DEFAULT 0,
+        created_ns INTEGER NOT NULL
+    );
+    CREATE INDEX shares_owner ON shares(owner);
+    "#,
 ];
 
 /// The database's schema version (0: none yet), refused when newer than this build's.

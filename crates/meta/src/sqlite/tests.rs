@@ -127,3 +127,41 @@ fn backup_is_a_working_database() {
     let h2 = copy.home("h").unwrap().unwrap();
     assert!(copy.child(h2.root, "f").unwrap().is_some());
 }
+
+/// A schema-12 database gains the implicit-folder (13) and share (14) tables and keeps what
+/// it had.
+#[test]
+fn a_schema_12_database_gains_implicit_folders_and_share_links() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("m.sqlite");
+    let (root, node) = {
+        let m = SqliteMeta::open(&p).unwrap();
+        let h = m.create_home("ann", "ann", 0).unwrap();
+        (h.root, commit(&m, h.root, "f", &[chunk(1)]).node)
+    };
+    rusqlite::Connection::open(&p)
+        .unwrap()
+        .execute_batch(
+            "DROP TABLE shares; DROP TABLE implicit_folders;
+             UPDATE meta SET value = 12 WHERE key = 'schema_version';",
+        )
+        .unwrap();
+    let m = SqliteMeta::open(&p).unwrap();
+    let share = ShareRecord {
+        id: "s".into(),
+        owner: "ann".into(),
+        node,
+        kind: ShareKind::Read,
+        token_hash: [7; 32],
+        password: None,
+        expires_ns: None,
+        max_downloads: Some(1),
+        downloads: 0,
+        created_ns: 1,
+    };
+    m.create_share(&share).unwrap();
+    assert_eq!(m.share_by_hash(&[7; 32]).unwrap(), Some(share));
+    let d = m.mkdir_implicit(root, "d", 2).unwrap();
+    assert!(m.is_implicit(d.id).unwrap());
+    const { assert!(SCHEMA_VERSION >= 14) };
+}

@@ -71,6 +71,7 @@ impl Users for SqliteMeta {
             }
             tx.execute("DELETE FROM app_passwords WHERE user = ?1", [name])?;
             tx.execute("UPDATE access_keys SET revoked = 1 WHERE user = ?1", [name])?;
+            tx.execute("DELETE FROM shares WHERE owner = ?1", [name])?;
             Ok(())
         })
     }

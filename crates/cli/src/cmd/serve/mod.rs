@@ -257,6 +257,12 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
     let guard_cfg = guard::GuardConfig {
         body_idle_timeout: cfg.limits.body_idle_timeout,
     };
+    // the read-only WebDAV view of share links: the share door checks the link, WebDAV serves
+    let share_dav: nas_rest::ShareDav = Arc::new(|r: nas_rest::ShareDavRequest| {
+        Box::pin(nas_webdav::serve_share_view(
+            r.home, r.root, r.prefix, r.req,
+        ))
+    });
     let app = Router::new()
         .merge(nas_observe::routes(observe))
         .merge(nas_webdav::router(
@@ -264,6 +270,10 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
                 .with_trusted_proxies(cfg.trusted_proxies.clone())
                 .with_propfind_infinity(cfg.propfind_infinity),
         ))
+        .merge(
+            nas_rest::share_router(rest.clone(), Some(share_dav))
+                .context("cannot load the share cookie secret")?,
+        )
         .merge(nas_rest::router(rest))
         .merge(nas_web::router())
         .layer(axum::middleware::from_fn_with_state(
