@@ -46,6 +46,18 @@ fn plain(code: StatusCode, msg: &'static str) -> Response {
     r
 }
 
+/// A request path fit for the log: a share link's token (`/s/{token}/…`) is a secret, so it
+/// is left out (`/s/…/rest`).
+fn loggable_path(path: &str) -> String {
+    match path.strip_prefix("/s/") {
+        Some(rest) => match rest.split_once('/') {
+            Some((_, after)) => format!("/s/…/{after}"),
+            None => "/s/…".to_owned(),
+        },
+        None => path.to_owned(),
+    }
+}
+
 /// Axum middleware: see the module docs.
 pub async fn guard(State(cfg): State<GuardConfig>, req: Request, next: Next) -> Response {
     if nas_observe::method_label(req.method()) == "other" {
@@ -56,7 +68,7 @@ pub async fn guard(State(cfg): State<GuardConfig>, req: Request, next: Next) -> 
     }
     let timed_out = Arc::new(AtomicBool::new(false));
     let flag = timed_out.clone();
-    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+    let (method, path) = (req.method().clone(), loggable_path(req.uri().path()));
     let note = req.extensions().get::<AuditNote>().cloned();
     let req = req.map(|b| {
         Body::new(IdleBody {
@@ -186,6 +198,14 @@ impl http_body::Body for IdleBody {
 #[cfg(test)]
 mod tests {
     use super::CatchUnwind;
+
+    #[test]
+    fn a_share_token_never_reaches_the_log() {
+        use super::loggable_path as p;
+        assert_eq!(p("/s/SECRETTOKEN/photos/a.jpg"), "/s/…/photos/a.jpg");
+        assert_eq!(p("/s/SECRETTOKEN"), "/s/…");
+        assert_eq!(p("/dav/s/x"), "/dav/s/x");
+    }
 
     #[tokio::test]
     async fn a_panicking_request_becomes_an_error() {
