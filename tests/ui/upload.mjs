@@ -3,6 +3,9 @@
 // offset instead of starting again.
 import { run, newPage, signIn, check, rest } from './lib.mjs';
 import { createHash } from 'node:crypto';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const MiB = 1024 * 1024;
 
@@ -42,11 +45,16 @@ await run('upload with progress, resumed after a dropped connection', async (bro
     return route.continue();
   });
 
-  await page.locator('#upload-input').setInputFiles([
-    { name: 'small.bin', mimeType: 'application/octet-stream', buffer: small },
-    { name: 'big file.bin', mimeType: 'application/octet-stream', buffer: big },
-    { name: 'empty.txt', mimeType: 'text/plain', buffer: empty },
-  ]);
+  // files on disk, picked by path: handing 40 MiB buffers through the driver protocol took
+  // longer than the action timeout on a loaded machine
+  const dir = mkdtempSync(join(tmpdir(), 'nas-ui-upload-'));
+  const files = [['small.bin', small], ['big file.bin', big], ['empty.txt', empty]].map(([n, b]) => {
+    writeFileSync(join(dir, n), b);
+    return join(dir, n);
+  });
+  // (read by the browser while it uploads: removed when this process ends)
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  await page.locator('#upload-input').setInputFiles(files, { timeout: 60000 });
   for (const name of ['small.bin', 'big file.bin', 'empty.txt']) {
     const li = page.locator(`li.upload[data-name="${name}"]`);
     await li.locator('.state', { hasText: 'Done' }).waitFor({ timeout: 60000 });
