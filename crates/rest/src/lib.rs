@@ -29,6 +29,7 @@ mod admin;
 mod audit;
 mod cookie;
 mod credentials;
+mod drop_form;
 mod download;
 mod error;
 mod extract;
