@@ -174,11 +174,18 @@ pub fn error(status: StatusCode, msg: &str, h: &HeaderMap) -> Response {
     )
 }
 
-/// 401: the share needs its password (Basic for `curl -u :PASS`, a form for browsers).
+/// 401: the share needs its password — a Basic challenge for programs (`curl -u :PASS`,
+/// WebDAV clients), a form for browsers (no challenge there: a browser would answer it
+/// with its own login prompt instead of showing the page).
 pub fn password_needed(token: &str, why: Option<&str>, h: &HeaderMap) -> Response {
     let msg = why.unwrap_or("this share needs a password");
-    let mut r = if wants_json(h) {
-        json_error(StatusCode::UNAUTHORIZED, msg)
+    if wants_json(h) {
+        let mut r = json_error(StatusCode::UNAUTHORIZED, msg);
+        r.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"share\", charset=\"UTF-8\""),
+        );
+        r
     } else {
         let note = why
             .map(|w| format!("<p role=\"alert\" class=\"error\"><b>{}</b></p>", escape(w)))
@@ -196,12 +203,7 @@ pub fn password_needed(token: &str, why: Option<&str>, h: &HeaderMap) -> Respons
                 escape(token)
             ),
         )
-    };
-    r.headers_mut().insert(
-        header::WWW_AUTHENTICATE,
-        HeaderValue::from_static("Basic realm=\"share\", charset=\"UTF-8\""),
-    );
-    r
+    }
 }
 
 /// The page of a drop share (a browser at its root: 200; anywhere else 403, with the
