@@ -24,7 +24,7 @@ await run('screenshots', async (browser) => {
       await page.getByRole('button', { name: 'Sign in' }).waitFor();
       await page.screenshot({ path: `${out}signin-${tag}.png` });
       await signIn(page);
-      await page.getByRole('link', { name: 'Documents' }).click();
+      await page.getByRole('link', { name: 'Documents', exact: true }).click();
       await page.getByRole('button', { name: 'notes.txt', exact: true }).waitFor();
       await page.screenshot({ path: `${out}files-${tag}.png` });
       await page.goto(process.argv[2] + '/#/versions/Documents/notes.txt');
@@ -49,7 +49,7 @@ await run('screenshots', async (browser) => {
       await page.screenshot({ path: `${out}shares-${tag}.png` });
       const anon = await newPage(browser, { phone, dark });
       await anon.goto(link);
-      await anon.getByRole('link', { name: 'Download all as zip' }).waitFor();
+      await anon.getByRole('link', { name: 'Download all as zip', exact: true }).waitFor();
       await anon.screenshot({ path: `${out}share-page-${tag}.png` });
       await anon.context().close();
       await page.context().close();

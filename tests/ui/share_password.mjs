@@ -31,7 +31,7 @@ await run('share links: password, expiry, download limit', async (browser, track
   await anon.getByLabel('Password').fill('open sesame');
   await anon.getByRole('button', { name: 'Open' }).click();
   await anon.getByRole('heading', { name: 'secret.txt' }).waitFor();
-  const got = await download(anon, () => anon.getByRole('link', { name: 'Download' }).click());
+  const got = await download(anon, () => anon.getByRole('link', { name: 'Download', exact: true }).click());
   check(got.bytes.toString() === 'the secret', 'the right password opens it');
   const shareCookie = (await anon.context().cookies()).find((c) => c.name.startsWith('nas_share_'));
   check(shareCookie && shareCookie.path.startsWith('/s/') && shareCookie.httpOnly, 'a cookie for this link only');
@@ -43,7 +43,7 @@ await run('share links: password, expiry, download limit', async (browser, track
   check(ok.status === 200 && ok.body === 'the secret', `curl with it: ${ok.status}`);
 
   // the owner's list: password, expiry, downloads against the limit
-  await owner.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Shares' }).click();
+  await owner.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Shares', exact: true }).click();
   const row = owner.locator('tr', { has: owner.getByRole('link', { name: '/secret.txt', exact: true }) });
   await row.waitFor();
   const text = await row.innerText();

@@ -35,7 +35,7 @@ await run('share links: read-only file and folder, anonymous, curl, revoke', asy
   check(res.status() === 200, `the file page: ${res.status()}`);
   await anon.getByRole('heading', { name: 'report.txt' }).waitFor();
   check((await anon.locator('body').innerText()).includes('10 B'), 'the size is shown');
-  const got = await download(anon, () => anon.getByRole('link', { name: 'Download' }).click());
+  const got = await download(anon, () => anon.getByRole('link', { name: 'Download', exact: true }).click());
   check(got.bytes.toString() === 'the report' && got.name === 'report.txt', `downloaded ${got.name}`);
   check(curl(fileUrl).body === 'the report', 'curl gets the file itself from the same link');
 
@@ -50,9 +50,9 @@ await run('share links: read-only file and folder, anonymous, curl, revoke', asy
   await anon.getByRole('link', { name: 'b.txt', exact: true }).waitFor();
   const b = await download(anon, () => anon.getByRole('link', { name: 'b.txt', exact: true }).click());
   check(b.bytes.toString() === 'beta', 'a file in a sub-folder downloads');
-  await anon.getByRole('navigation', { name: 'Breadcrumb' }).getByRole('link', { name: 'Shared folder' }).click();
+  await anon.getByRole('navigation', { name: 'Breadcrumb' }).getByRole('link', { name: 'Shared folder', exact: true }).click();
   await anon.getByRole('link', { name: 'a.txt', exact: true }).waitFor();
-  const zip = await download(anon, () => anon.getByRole('link', { name: 'Download all as zip' }).click());
+  const zip = await download(anon, () => anon.getByRole('link', { name: 'Download all as zip', exact: true }).click());
   const entries = zipEntries(zip.path);
   check(entries['photos/a.txt'] === 'alpha' && entries['photos/sub/b.txt'] === 'beta'
     && entries[`photos/${XSS}`] === 'xss', `the zip: ${Object.keys(entries)}`);
@@ -76,7 +76,7 @@ await run('share links: read-only file and folder, anonymous, curl, revoke', asy
   await own.close();
 
   // the owner's Shares page: both links, the file's download counted; revoke the file's
-  await owner.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Shares' }).click();
+  await owner.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Shares', exact: true }).click();
   await owner.getByRole('heading', { name: 'Share links' }).waitFor();
   const fileRow = owner.locator('tr', { has: owner.getByRole('link', { name: '/docs/report.txt', exact: true }) });
   check((await fileRow.innerText()).includes('Read-only'), 'the kind is listed');

@@ -12,7 +12,7 @@ await run('folder zip download', async (browser, track) => {
   const page = track(await newPage(browser));
   await signIn(page);
 
-  const row = await download(page, () => page.getByRole('link', { name: 'Download proj as zip' }).click());
+  const row = await download(page, () => page.getByRole('link', { name: 'Download proj as zip', exact: true }).click());
   check(row.name === 'proj.zip', `named after the folder: ${row.name}`);
   const want = { 'proj/': '', 'proj/a.txt': 'alpha', 'proj/empty/': '', 'proj/sub/': '', 'proj/sub/b.txt': 'beta' };
   const got = zipEntries(row.path);
