@@ -1,7 +1,7 @@
 // A "file drop" made in the UI: the recipient's page is a plain multipart form (no
 // script); files sent through it land in the owner's folder (a name in use gets
 // "name (2)", never an overwrite); the recipient can neither list nor read anything there
-// (403, the same page whatever the path); curl -T drops too.
+// (403, the same page whatever the path); curl -T and curl -F (the form) drop too.
 import { run, newPage, signIn, check, put, rest, curl, createShare } from './lib.mjs';
 import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -68,4 +68,12 @@ await run('share links: file drop', async (browser, track) => {
   const put2 = curl(url + '/', ['-T', join(dir, 'note.txt')]);
   check(put2.status === 201, `curl -T: ${put2.status} ${put2.body}`);
   check(await read('/inbox/note.txt') === 'by curl', 'stored');
+  // and the page's form, from curl (multipart/form-data, two files, a plain field)
+  writeFileSync(join(dir, 'b.txt'), 'form b');
+  const form = curl(url + '/', ['-H', 'Accept: application/json', '-F', 'note=hi', '-F', `file=@${join(dir, 'note.txt')}`,
+    '-F', `file=@${join(dir, 'b.txt')}`]);
+  check(form.status === 201 && JSON.parse(form.body).files === 2, `curl -F: ${form.status} ${form.body}`);
+  check(await read('/inbox/note%20(2).txt') === 'by curl' && await read('/inbox/b.txt') === 'form b', 'both stored');
+  const none = curl(url + '/', ['-F', 'note=only a field']);
+  check(none.status === 400, `a form without a file: ${none.status}`);
 });
