@@ -98,9 +98,7 @@ fn file_name(disposition: &str) -> Option<String> {
     let mut rest = disposition;
     while let Some(i) = rest.find(';') {
         rest = rest[i + 1..].trim_start();
-        let Some((k, v)) = rest.split_once('=') else {
-            return None;
-        };
+        let (k, v) = rest.split_once('=')?;
         let (value, after) = if let Some(q) = v.strip_prefix('"') {
             let mut out = String::new();
             let mut chars = q.char_indices();
@@ -174,12 +172,20 @@ impl Parser {
                     None => {
                         let drop = self.buf.len().saturating_sub(keep);
                         self.buf.advance(drop);
-                        return if eof { Err(FormError::Truncated) } else { Ok(None) };
+                        return if eof {
+                            Err(FormError::Truncated)
+                        } else {
+                            Ok(None)
+                        };
                     }
                 },
                 State::AfterDelimiter => {
                     if self.buf.len() < 2 {
-                        return if eof { Err(FormError::Truncated) } else { Ok(None) };
+                        return if eof {
+                            Err(FormError::Truncated)
+                        } else {
+                            Ok(None)
+                        };
                     }
                     if self.buf.starts_with(b"--") {
                         self.state = State::Done;
@@ -411,7 +417,10 @@ mod tests {
         long.extend(std::iter::repeat_n(b'a', 10_000));
         assert_eq!(events(CT, &long, 100).unwrap_err(), FormError::TooLarge);
         let many = "------WebKitFormBoundaryX1\r\n\r\nx\r\n".repeat(MAX_PARTS + 1);
-        assert_eq!(events(CT, many.as_bytes(), 64).unwrap_err(), FormError::TooLarge);
+        assert_eq!(
+            events(CT, many.as_bytes(), 64).unwrap_err(),
+            FormError::TooLarge
+        );
         assert_eq!(
             events(CT, b"------WebKitFormBoundaryX1junk", 4).unwrap_err(),
             FormError::Malformed

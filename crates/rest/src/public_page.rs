@@ -307,9 +307,7 @@ fn human(n: u64) -> String {
 /// Unix seconds as an HTTP date (UTC: the page runs no script to say it locally).
 fn date(secs: i64) -> String {
     u64::try_from(secs)
-        .map(|s| {
-            httpdate::fmt_http_date(std::time::UNIX_EPOCH + std::time::Duration::from_secs(s))
-        })
+        .map(|s| httpdate::fmt_http_date(std::time::UNIX_EPOCH + std::time::Duration::from_secs(s)))
         .unwrap_or_default()
 }
 
@@ -321,7 +319,7 @@ pub fn file_page(token: &str, name: &str, size: u64, mtime: i64) -> Response {
         name,
         "",
         &format!(
-            "<h1><span class=\"kind\" aria-hidden=\"true\">&#128196;</span>{}</h1>\
+            "<h1>{}</h1>\
              <p>{} &middot; <span class=\"muted\">modified {}</span></p>\
              <div class=\"actions\"><a class=\"button\" href=\"/s/{}?download=1\" \
              download>Download</a></div>",
@@ -367,24 +365,23 @@ pub fn listing(token: &str, l: &Listing, json: bool) -> Response {
     let mut rows = String::new();
     for e in &l.entries {
         let folder = e.kind == "folder";
-        let (href, icon, size) = if folder {
+        let (href, size) = if folder {
             (
                 format!("{here}{}/", url_segment(&e.name)),
-                "&#128193;",
-                String::new(),
+                "folder".to_owned(),
             )
         } else {
-            (
-                format!("{here}{}", url_segment(&e.name)),
-                "&#128196;",
-                human(e.size),
-            )
+            (format!("{here}{}", url_segment(&e.name)), human(e.size))
         };
-        let dl = if folder { "" } else { " download" };
+        // a folder opens (its name then a slash), a file downloads
+        let (dl, slash) = if folder {
+            ("", "<span class=\"muted\">/</span>")
+        } else {
+            (" download", "")
+        };
         rows.push_str(&format!(
-            "<tr><td class=\"name\"><span class=\"kind\" aria-hidden=\"true\">{icon}</span>\
-             <a href=\"{href}\"{dl}>{}</a></td><td class=\"n\">{size}</td>\
-             <td class=\"t\">{}</td></tr>",
+            "<tr><td class=\"name\"><a href=\"{href}\"{dl}>{}</a>{slash}</td>\
+             <td class=\"n\">{size}</td><td class=\"t\">{}</td></tr>",
             escape(&e.name),
             escape(&date(e.mtime))
         ));
@@ -404,7 +401,7 @@ pub fn listing(token: &str, l: &Listing, json: bool) -> Response {
         .unwrap_or_default();
     let body = format!(
         "<nav aria-label=\"Breadcrumb\"><ol>{crumbs}</ol></nav>\
-         <h1><span class=\"kind\" aria-hidden=\"true\">&#128193;</span>{}</h1>\
+         <h1>{}</h1>\
          <div class=\"actions\"><a class=\"button\" href=\"{here}?download=1\" download>\
          Download all as zip</a></div>\
          <table><thead><tr><th>Name</th><th class=\"n\">Size</th>\
@@ -431,7 +428,10 @@ mod tests {
     #[test]
     fn pages_allow_their_style_by_hash_and_no_script() {
         let csp = CSP.to_str().unwrap();
-        assert!(csp.starts_with("default-src 'none'; style-src 'sha256-"), "{csp}");
+        assert!(
+            csp.starts_with("default-src 'none'; style-src 'sha256-"),
+            "{csp}"
+        );
         assert!(!csp.contains("unsafe-inline") && !csp.contains("script-src"));
         let r = file_page("tok", "<b>x</b>.txt", 2048, 0);
         assert_eq!(r.status(), StatusCode::OK);

@@ -350,7 +350,12 @@ async fn read(
             // a browser at a shared file's link: its page (not counted); the button
             // below downloads it (`?download=1`), as `curl`/`wget` do directly
             let name = path.name().unwrap_or("download");
-            return Ok(public_page::file_page(token, name, e.size, e.mtime_ns.div_euclid(1_000_000_000)));
+            return Ok(public_page::file_page(
+                token,
+                name,
+                e.size,
+                e.mtime_ns.div_euclid(1_000_000_000),
+            ));
         }
         let name = path.name().unwrap_or("download").to_owned();
         let mut resp = serve_reader(reader, &name, &h).map_err(IntoResponse::into_response)?;
