@@ -2,7 +2,7 @@
 // script); files sent through it land in the owner's folder (a name in use gets
 // "name (2)", never an overwrite); the recipient can neither list nor read anything there
 // (403, the same page whatever the path); curl -T and curl -F (the form) drop too.
-import { run, newPage, signIn, check, put, rest, curl, createShare } from './lib.mjs';
+import { run, newPage, signIn, check, put, rest, curl, createShare, base } from './lib.mjs';
 import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -76,4 +76,17 @@ await run('share links: file drop', async (browser, track) => {
   check(await read('/inbox/note%20(2).txt') === 'by curl' && await read('/inbox/b.txt') === 'form b', 'both stored');
   const none = curl(url + '/', ['-F', 'note=only a field']);
   check(none.status === 400, `a form without a file: ${none.status}`);
+
+  // a drop behind a password: the password page, then the drop page, then the form
+  const locked = base + (await rest('POST', '/shares', { json: { path: '/inbox', kind: 'drop', password: 'letmein' } })).data.url;
+  const first = await anon.goto(locked);
+  check(first.status() === 401, `asks for the password: ${first.status()}`);
+  await anon.getByLabel('Password').fill('letmein');
+  await anon.getByRole('button', { name: 'Open' }).click();
+  await anon.getByRole('heading', { name: 'Send files' }).waitFor();
+  await anon.getByLabel('Files').setInputFiles([{ name: 'late.txt', mimeType: 'text/plain', buffer: Buffer.from('behind a password') }]);
+  await anon.getByRole('button', { name: 'Send' }).click();
+  await anon.getByRole('heading', { name: 'Sent' }).waitFor();
+  check(await read('/inbox/late.txt') === 'behind a password', 'stored through the password');
+  check(curl(locked + '/', ['-F', `file=@${join(dir, 'b.txt')}`]).status === 401, 'the form without the password: 401');
 });
