@@ -1,5 +1,6 @@
-// Accessibility: axe-core finds no serious or critical violation on the main pages, in
-// the light and the dark theme, on a desktop and a phone. (The context bypasses the CSP
+// Accessibility: axe-core finds no serious or critical violation on the main pages (and
+// the share dialog, the Shares page and a share's recipient pages: folder, file, password,
+// file drop), in the light and the dark theme, on a desktop and a phone. (The context bypasses the CSP
 // only so that axe's script can be injected; the pages are otherwise as served.)
 import { run, check, put, rest, launch as _launch, base, user, pass } from './lib.mjs';
 import { createRequire } from 'node:module';
@@ -20,6 +21,13 @@ await run('accessibility (axe-core)', async (browser) => {
   await put('/Documents/notes.txt', 'two');
   await put('/gone.txt', 'x');
   await rest('DELETE', '/files/gone.txt');
+  const link = async (json) => base + (await rest('POST', '/shares', { json })).data.url;
+  const recipient = [
+    [await link({ path: '/Documents' }) + '/', 'Documents', 'share folder page'],
+    [await link({ path: '/Documents/notes.txt' }), 'notes.txt', 'share file page'],
+    [await link({ path: '/Documents/notes.txt', password: 'pw' }), 'This link is protected', 'share password page'],
+    [await link({ path: '/Documents', kind: 'drop' }), 'Send files', 'share drop page'],
+  ];
   const found = [];
   for (const [dark, phone] of [[false, false], [true, false], [false, true], [true, true]]) {
     const context = await browser.newContext({
@@ -36,7 +44,7 @@ await run('accessibility (axe-core)', async (browser) => {
     await page.getByLabel('User name').fill(user);
     await page.getByLabel('Password').fill(pass);
     await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('link', { name: 'Documents' }).waitFor();
+    await page.getByRole('link', { name: 'Documents', exact: true }).waitFor();
     found.push(...await audit(page, `files ${tag}`));
     for (const [hash, heading, name] of [
       ['#/versions/Documents/notes.txt', /Versions of/, 'versions'],
@@ -44,10 +52,21 @@ await run('accessibility (axe-core)', async (browser) => {
       ['#/account', 'S3 access keys', 'account'],
       ['#/search?q=notes', /Names containing/, 'search'],
       ['#/admin', 'Background workers', 'admin'],
+      ['#/shares', 'Share links', 'shares'],
     ]) {
       await page.goto(base + '/' + hash);
       await page.getByRole('heading', { name: heading }).waitFor();
       await page.waitForTimeout(100);
+      found.push(...await audit(page, `${name} ${tag}`));
+    }
+    await page.goto(base + '/#/files/');
+    await page.getByRole('button', { name: 'Share Documents', exact: true }).click();
+    await page.getByRole('dialog', { name: 'Share Documents' }).waitFor();
+    found.push(...await audit(page, `share dialog ${tag}`));
+    await page.keyboard.press('Escape');
+    for (const [url, heading, name] of recipient) {
+      await page.goto(url);
+      await page.getByRole('heading', { name: heading }).waitFor();
       found.push(...await audit(page, `${name} ${tag}`));
     }
     await context.close();

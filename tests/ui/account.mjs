@@ -14,7 +14,7 @@ await run('account: app passwords, S3 keys, password change', async (browser, tr
   const page = track(await newPage(browser));
   await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base });
   await signIn(page);
-  await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Account' }).click();
+  await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Account', exact: true }).click();
   await page.getByRole('heading', { name: 'App passwords' }).waitFor();
 
   await page.getByRole('button', { name: 'New app password' }).click();

@@ -11,7 +11,7 @@ async function status(u, p) {
 await run('admin: users, stats, workers', async (browser, track) => {
   const page = track(await newPage(browser));
   await signIn(page);
-  await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Admin' }).click();
+  await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Admin', exact: true }).click();
   await page.getByRole('heading', { name: 'Users' }).waitFor();
 
   await page.getByLabel('Name', { exact: true }).fill('bob');

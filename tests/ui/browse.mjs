@@ -16,18 +16,18 @@ await run('browse + breadcrumbs + paging', async (browser, track) => {
   const page = track(await newPage(browser));
   await signIn(page);
   const rows = page.locator('table.list tbody tr');
-  await page.getByRole('link', { name: 'Photos' }).click();
-  await page.getByRole('link', { name: '2024' }).click();
-  await page.getByRole('link', { name: 'summer' }).click();
+  await page.getByRole('link', { name: 'Photos', exact: true }).click();
+  await page.getByRole('link', { name: '2024', exact: true }).click();
+  await page.getByRole('link', { name: 'summer', exact: true }).click();
   await page.getByRole('button', { name: 'beach.txt', exact: true }).waitFor();
   const crumbs = (await page.getByRole('navigation', { name: 'Breadcrumb' }).getByRole('listitem').allInnerTexts()).join('/');
   check(crumbs === 'Home/Photos/2024/summer', `breadcrumbs: ${crumbs}`);
   check(await page.getByRole('navigation', { name: 'Breadcrumb' }).locator('[aria-current="page"]').innerText() === 'summer', 'the current folder is marked');
-  await page.getByRole('navigation', { name: 'Breadcrumb' }).getByRole('link', { name: '2024' }).click();
+  await page.getByRole('navigation', { name: 'Breadcrumb' }).getByRole('link', { name: '2024', exact: true }).click();
   await page.getByRole('button', { name: 'winter.txt', exact: true }).waitFor();
   check(await rows.count() === 2, '2024 holds summer and winter.txt');
-  await page.getByRole('navigation', { name: 'Breadcrumb' }).getByRole('link', { name: 'Home' }).click();
-  await page.getByRole('link', { name: 'Many' }).click();
+  await page.getByRole('navigation', { name: 'Breadcrumb' }).getByRole('link', { name: 'Home', exact: true }).click();
+  await page.getByRole('link', { name: 'Many', exact: true }).click();
 
   // paging: the first page only, then the rest on demand
   await page.getByRole('button', { name: 'f0000.txt', exact: true }).waitFor();
@@ -38,7 +38,7 @@ await run('browse + breadcrumbs + paging', async (browser, track) => {
   check(await page.getByRole('button', { name: 'Show more', exact: true }).isHidden(), 'no more pages');
 
   // sort by size, largest first (two clicks: ascending, then descending)
-  await page.getByRole('link', { name: 'Size' }).click();
+  await page.getByRole('link', { name: 'Size', exact: true }).click();
   await page.waitForURL(/sort=size&order=asc/);
   await page.getByRole('link', { name: /Size/ }).click();
   await page.waitForURL(/sort=size&order=desc/);

@@ -9,7 +9,7 @@ await run('drag-and-drop and folder upload', async (browser, track) => {
   await rest('POST', '/mkdir/Drop');
   const page = track(await newPage(browser));
   await signIn(page);
-  await page.getByRole('link', { name: 'Drop' }).click();
+  await page.getByRole('link', { name: 'Drop', exact: true }).click();
   await page.locator('p.empty').waitFor();
 
   // a drop of two files on the list

@@ -25,7 +25,7 @@ await run('keyboard navigation', async (browser, track) => {
   await page.keyboard.type(pass);
   await page.keyboard.press('Enter');
   await page.getByRole('table', { name: 'Folder contents' }).waitFor();
-  await page.getByRole('link', { name: 'Keys' }).waitFor();
+  await page.getByRole('link', { name: 'Keys', exact: true }).waitFor();
   await tabTo(page, (h) => h.startsWith('A') && h.endsWith(' Keys'));
   await page.keyboard.press('Enter');
   await page.getByRole('button', { name: 'k.txt', exact: true }).waitFor();

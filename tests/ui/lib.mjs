@@ -3,6 +3,8 @@
 // checks that fail the flow with a message. Each flow is `node FLOW.mjs URL USER PASS`
 // and exits non-zero on failure (crates/cli/tests/ui.rs runs them against a real server).
 import { chromium } from 'playwright-core';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 
 export const [base, user, pass] = process.argv.slice(2);
 if (!base || !user || !pass) {
@@ -44,7 +46,7 @@ export async function newPage(browser, opts = {}) {
     await d.dismiss();
   });
   page.on('console', (m) => {
-    if (m.type() === 'error' && !/status of 40[134]/.test(m.text())) page.problems.push(`console error: ${m.text()}`);
+    if (m.type() === 'error' && !/status of (40[134]|410)/.test(m.text())) page.problems.push(`console error: ${m.text()}`);
   });
   return page;
 }
@@ -107,4 +109,40 @@ export async function run(name, flow) {
   } finally {
     await browser.close();
   }
+}
+
+/** curl (no cookies, no credentials unless given): {status, body (text)}. */
+export function curl(url, args = []) {
+  const out = execFileSync('curl', ['-s', '-w', '\n%{http_code}', ...args, url],
+    { encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
+  const i = out.lastIndexOf('\n');
+  return { status: Number(out.slice(i + 1)), body: out.slice(0, i) };
+}
+
+/** Clicks something that starts a download; returns the downloaded bytes and name. */
+export async function download(page, click) {
+  const [dl] = await Promise.all([page.waitForEvent('download'), click()]);
+  const path = await dl.path();
+  return { bytes: readFileSync(path), name: dl.suggestedFilename(), path };
+}
+
+/** The entries of a ZIP file, by Python's zipfile (which checks every CRC): {name: text}. */
+export function zipEntries(path) {
+  const py = 'import json,sys,zipfile\nz=zipfile.ZipFile(sys.argv[1])\nassert z.testzip() is None\n'
+    + 'print(json.dumps({i.filename: z.read(i).decode("utf-8", "replace") for i in z.infolist()}))';
+  return JSON.parse(execFileSync('python3', ['-c', py, path], { encoding: 'utf8' }));
+}
+
+/** Opens the Share dialog of a listed entry and creates a link; returns its URL. */
+export async function createShare(page, name, { drop = false, password, limit } = {}) {
+  await page.getByRole('button', { name: `Share ${name}`, exact: true }).click();
+  const dlg = page.getByRole('dialog', { name: `Share ${name}` });
+  if (drop) await dlg.getByLabel(/File drop/).check();
+  if (password) await dlg.getByLabel('Password (optional)').fill(password);
+  if (limit) await dlg.getByLabel(/Download limit/).fill(String(limit));
+  await dlg.getByRole('button', { name: 'Create link' }).click();
+  const url = await dlg.getByRole('textbox', { name: 'Share link' }).inputValue();
+  check(url.startsWith(base + '/s/') && url.length === base.length + 3 + 32, `a share link: ${url}`);
+  await dlg.getByRole('button', { name: 'Done' }).click();
+  return url;
 }

@@ -12,14 +12,14 @@ await run('rename, move, copy, delete', async (browser, track) => {
   await put('/Work/c.txt', 'ccc');
   const page = track(await newPage(browser));
   await signIn(page);
-  await page.getByRole('link', { name: 'Work' }).click();
+  await page.getByRole('link', { name: 'Work', exact: true }).click();
   await page.getByRole('button', { name: 'a.txt', exact: true }).waitFor();
 
   // new folder
   await page.getByRole('button', { name: 'New folder' }).click();
   await page.getByLabel('Folder name', { exact: true }).fill('Archive');
   await page.getByRole('button', { name: 'Create' }).click();
-  await page.getByRole('link', { name: 'Archive' }).waitFor();
+  await page.getByRole('link', { name: 'Archive', exact: true }).waitFor();
   check(await exists('/Work/Archive'), 'the folder exists');
 
   // rename

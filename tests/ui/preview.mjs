@@ -28,7 +28,7 @@ await run('previews', async (browser, track) => {
     if (r.url().includes('/api/v1/download/Media/tone.wav') && r.request().headers().range) ranged.push(r.status());
   });
   await signIn(page);
-  await page.getByRole('link', { name: 'Media' }).click();
+  await page.getByRole('link', { name: 'Media', exact: true }).click();
   const dialog = page.getByRole('dialog');
   const close = () => dialog.getByRole('button', { name: 'Close' }).click();
 

@@ -24,7 +24,7 @@ await run('screenshots', async (browser) => {
       await page.getByRole('button', { name: 'Sign in' }).waitFor();
       await page.screenshot({ path: `${out}signin-${tag}.png` });
       await signIn(page);
-      await page.getByRole('link', { name: 'Documents' }).click();
+      await page.getByRole('link', { name: 'Documents', exact: true }).click();
       await page.getByRole('button', { name: 'notes.txt', exact: true }).waitFor();
       await page.screenshot({ path: `${out}files-${tag}.png` });
       await page.goto(process.argv[2] + '/#/versions/Documents/notes.txt');
@@ -36,6 +36,22 @@ await run('screenshots', async (browser) => {
       await page.goto(process.argv[2] + '/#/account');
       await page.getByRole('heading', { name: 'S3 access keys' }).waitFor();
       await page.screenshot({ path: `${out}account-${tag}.png`, fullPage: true });
+      // sharing: the dialog with its link, the Shares page, and what the recipient sees
+      await page.goto(process.argv[2] + '/#/files/');
+      await page.getByRole('button', { name: 'Share Documents', exact: true }).click();
+      const dlg = page.getByRole('dialog', { name: 'Share Documents' });
+      await dlg.getByRole('button', { name: 'Create link' }).click();
+      const link = await dlg.getByRole('textbox', { name: 'Share link' }).inputValue();
+      await page.screenshot({ path: `${out}share-dialog-${tag}.png` });
+      await dlg.getByRole('button', { name: 'Done' }).click();
+      await page.goto(process.argv[2] + '/#/shares');
+      await page.getByRole('heading', { name: 'Share links' }).waitFor();
+      await page.screenshot({ path: `${out}shares-${tag}.png` });
+      const anon = await newPage(browser, { phone, dark });
+      await anon.goto(link);
+      await anon.getByRole('link', { name: 'Download all as zip', exact: true }).waitFor();
+      await anon.screenshot({ path: `${out}share-page-${tag}.png` });
+      await anon.context().close();
       await page.context().close();
     }
   }

@@ -17,7 +17,7 @@ await run('search', async (browser, track) => {
   check(JSON.stringify(paths) === JSON.stringify(['/Projects/alpha/report-2024.pdf', '/Projects/beta/Report-final.txt', '/Projects/reports']),
     `matches: ${paths}`);
   check(await page.getByText('/Projects/beta/Report-final.txt').count() === 1, 'the path is shown');
-  await page.getByRole('link', { name: 'reports' }).click();
+  await page.getByRole('link', { name: 'reports', exact: true }).click();
   await page.waitForURL(/#\/files\/Projects\/reports\//);
   await page.getByRole('searchbox', { name: /Search/ }).fill('nothing-like-this');
   await page.getByRole('searchbox', { name: /Search/ }).press('Enter');

@@ -10,7 +10,7 @@ await run('trash restore', async (browser, track) => {
   for (const n of ['one', 'two', 'three', 'four']) await rest('DELETE', `/files/keep/${n}.txt`);
   const page = track(await newPage(browser));
   await signIn(page);
-  await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Trash' }).click();
+  await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Trash', exact: true }).click();
   await page.getByRole('heading', { name: 'Trash' }).waitFor();
   check(await page.locator('tbody tr').count() === 4, 'four entries');
 

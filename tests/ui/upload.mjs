@@ -25,7 +25,7 @@ await run('upload with progress, resumed after a dropped connection', async (bro
   await rest('POST', '/mkdir/Up');
   const page = track(await newPage(browser));
   await signIn(page);
-  await page.getByRole('link', { name: 'Up' }).click();
+  await page.getByRole('link', { name: 'Up', exact: true }).click();
   await page.locator('p.empty').waitFor();
 
   const small = data(1000, 1);

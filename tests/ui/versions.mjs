@@ -8,12 +8,12 @@ await run('versions restore', async (browser, track) => {
   await put('/notes.txt', 'third!!!');
   const page = track(await newPage(browser));
   await signIn(page);
-  await page.getByRole('link', { name: 'Versions of notes.txt' }).click();
+  await page.getByRole('link', { name: 'Versions of notes.txt', exact: true }).click();
   await page.getByRole('heading', { name: 'Versions of notes.txt' }).waitFor();
   const rows = page.locator('tbody tr');
   check(await rows.count() === 3, `three versions, not ${await rows.count()}`);
   check(await rows.first().getAttribute('data-version') === '3', 'newest first');
-  const href = await page.getByRole('link', { name: 'Download version 1' }).getAttribute('href');
+  const href = await page.getByRole('link', { name: 'Download version 1', exact: true }).getAttribute('href');
   const v1 = await page.evaluate(async (u) => (await fetch(u)).text(), href);
   check(v1 === 'first', `version 1 downloads: ${v1}`);
 

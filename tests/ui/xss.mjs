@@ -38,7 +38,7 @@ await run('XSS file name inert', async (browser, track) => {
 
   // trash
   await rest('DELETE', `/files${enc('/' + DIR + '/' + FILE)}`);
-  await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Trash' }).click();
+  await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Trash', exact: true }).click();
   await page.getByText(`/${DIR}/${FILE}`, { exact: true }).waitFor();
 
   await page.waitForTimeout(300); // give a stray handler the chance to fire

@@ -161,3 +161,23 @@ fn ui_accessibility_no_serious_or_critical_violations() {
 fn ui_admin_creates_disables_sets_quota_and_role_and_removes_users() {
     flow_as("admin.mjs", "admin", common::ADMIN_PW);
 }
+
+#[test]
+fn ui_share_links_read_only_file_and_folder_anonymous_curl_and_revoke() {
+    flow("shares.mjs");
+}
+
+#[test]
+fn ui_share_link_password_expiry_and_download_limit() {
+    flow("share_password.mjs");
+}
+
+#[test]
+fn ui_file_drop_takes_uploads_through_its_page_and_never_lists_or_reads() {
+    flow("share_drop.mjs");
+}
+
+#[test]
+fn ui_folder_zip_download_from_a_row_and_the_toolbar() {
+    flow("zip.mjs");
+}

@@ -30,6 +30,7 @@ mod audit;
 mod cookie;
 mod credentials;
 mod download;
+mod drop_form;
 mod error;
 mod extract;
 mod files;

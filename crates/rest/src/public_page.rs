@@ -1,23 +1,36 @@
-//! What a share's recipient sees: a folder's listing (JSON, or a minimal HTML page), the
-//! password form, the drop page, and refusals — JSON for API clients and `curl`, HTML for
-//! browsers. Every name is escaped (a file called `<img src=x onerror=…>` is text); the
-//! pages carry no script at all, under a Content-Security-Policy that forbids it.
-//! The web UI may replace these pages; the JSON stays the contract.
+//! What a share's recipient sees, without an account: a file's page (name, size, a
+//! download button), a folder's listing (JSON, or a page with breadcrumbs, sub-folders and
+//! "download all as zip"), the password form, the drop page (a plain multipart form), and
+//! refusals in words — JSON for API clients and `curl`, HTML for browsers. Every name is
+//! escaped (a file called `<img src=x onerror=…>` is text); the pages carry no script at
+//! all, under a Content-Security-Policy that forbids it (their one style block is allowed
+//! by its hash). Light and dark follow `prefers-color-scheme`; one column on a phone.
+//! The JSON is the contract for programs.
 
 use axum::Json;
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde::Serialize;
+use sha2::Digest;
+use std::sync::LazyLock;
 
-/// No script, no framing, forms only to this server; inline styles only.
-const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; \
-    frame-ancestors 'none'; base-uri 'none'";
+/// The pages' one stylesheet, inlined (light and dark from `prefers-color-scheme`, one
+/// column on a phone).
+const STYLE: &str = include_str!("public_page.css");
 
-const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:50rem;margin:2rem auto;\
-    padding:0 1rem;color:#222;background:#fff}@media(prefers-color-scheme:dark){body{color:#ddd;\
-    background:#181818}a{color:#8ab4f8}}table{border-collapse:collapse;width:100%}\
-    td,th{padding:.3rem .5rem;text-align:left;border-bottom:1px solid #8884}td.n{text-align:right}";
+/// No script, no framing, no images, forms only to this server; the one style block is
+/// allowed by its hash (not `'unsafe-inline'`), so even markup that slipped through the
+/// escaping could neither run nor restyle the page.
+static CSP: LazyLock<HeaderValue> = LazyLock::new(|| {
+    let hash = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(STYLE));
+    HeaderValue::from_str(&format!(
+        "default-src 'none'; style-src 'sha256-{hash}'; form-action 'self'; \
+         frame-ancestors 'none'; base-uri 'none'"
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"))
+});
 
 /// One entry of a listing.
 #[derive(Debug, Serialize)]
@@ -82,11 +95,15 @@ pub fn wants_json(h: &HeaderMap) -> bool {
     accept.contains("json") || !accept.contains("text/html")
 }
 
-fn html(status: StatusCode, title: &str, body: &str) -> Response {
+/// A page: a header saying what this is, the body in a card; no script anywhere.
+fn html(status: StatusCode, title: &str, class: &str, body: &str) -> Response {
     let page = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
-         <title>{}</title><style>{STYLE}</style></head><body>{body}</body></html>",
+         <meta name=\"robots\" content=\"noindex\">\
+         <title>{} \u{b7} Silent-NAS</title><style>{STYLE}</style></head><body>\
+         <header><b>Silent-NAS</b> \u{b7} a shared link</header>\
+         <main><div class=\"card {class}\">{body}</div></main></body></html>",
         escape(title)
     );
     let mut r = Response::new(Body::from(page));
@@ -96,10 +113,7 @@ fn html(status: StatusCode, title: &str, body: &str) -> Response {
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
+    h.insert(header::CONTENT_SECURITY_POLICY, CSP.clone());
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
 }
@@ -129,73 +143,150 @@ fn json_error(status: StatusCode, msg: &str) -> Response {
 /// A refusal: JSON, or a page for a browser.
 pub fn error(status: StatusCode, msg: &str, h: &HeaderMap) -> Response {
     if wants_json(h) {
-        json_error(status, msg)
-    } else {
-        html(status, msg, &format!("<h1>{}</h1>", escape(msg)))
+        return json_error(status, msg);
     }
+    let (title, hint) = match status {
+        StatusCode::NOT_FOUND => (
+            "This link does not work",
+            "It may have been revoked by its owner, or what it shared was deleted.",
+        ),
+        StatusCode::GONE => (
+            "This link has ended",
+            "Ask the person who sent it for a new one.",
+        ),
+        StatusCode::TOO_MANY_REQUESTS => ("Too many attempts", "Wait a while and try again."),
+        _ => ("This did not work", ""),
+    };
+    let mut first = msg.to_owned();
+    if let Some(c) = first.get_mut(..1) {
+        c.make_ascii_uppercase();
+    }
+    html(
+        status,
+        title,
+        "error",
+        &format!(
+            "<h1>{}</h1><p>{}.</p><p class=\"muted\">{}</p>",
+            escape(title),
+            escape(&first),
+            escape(hint)
+        ),
+    )
 }
 
-/// 401: the share needs its password (Basic for `curl -u :PASS`, a form for browsers).
+/// 401: the share needs its password — a Basic challenge for programs (`curl -u :PASS`,
+/// WebDAV clients), a form for browsers (no challenge there: a browser would answer it
+/// with its own login prompt instead of showing the page).
 pub fn password_needed(token: &str, why: Option<&str>, h: &HeaderMap) -> Response {
     let msg = why.unwrap_or("this share needs a password");
-    let mut r = if wants_json(h) {
-        json_error(StatusCode::UNAUTHORIZED, msg)
+    if wants_json(h) {
+        let mut r = json_error(StatusCode::UNAUTHORIZED, msg);
+        r.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"share\", charset=\"UTF-8\""),
+        );
+        r
     } else {
         let note = why
-            .map(|w| format!("<p role=\"alert\">{}</p>", escape(w)))
+            .map(|w| format!("<p role=\"alert\" class=\"error\"><b>{}</b></p>", escape(w)))
             .unwrap_or_default();
         html(
             StatusCode::UNAUTHORIZED,
             "Password needed",
+            "",
             &format!(
-                "<h1>This share needs a password</h1>{note}\
-                 <form method=\"post\" action=\"/s/{}\"><label>Password \
-                 <input type=\"password\" name=\"password\" autofocus required></label> \
-                 <button type=\"submit\">Open</button></form>",
+                "<h1>This link is protected</h1>\
+                 <p>Enter the password you were given with the link.</p>{note}\
+                 <form method=\"post\" action=\"/s/{}\"><label for=\"pw\">Password</label>\
+                 <input id=\"pw\" type=\"password\" name=\"password\" autocomplete=\"off\" \
+                 autofocus required><button type=\"submit\">Open</button></form>",
                 escape(token)
             ),
         )
-    };
-    r.headers_mut().insert(
-        header::WWW_AUTHENTICATE,
-        HeaderValue::from_static("Basic realm=\"share\", charset=\"UTF-8\""),
-    );
-    r
+    }
 }
 
-/// 403 for every read of a drop share: the same answer whatever the path.
-pub fn drop_only(h: &HeaderMap) -> Response {
+/// The page of a drop share (a browser at its root: 200; anywhere else 403, with the
+/// same page whatever the path — nothing is listed, read or confirmed). The form posts
+/// `multipart/form-data` to the share; for a program, JSON 403 with how to `PUT`.
+pub fn drop_page(token: &str, at_root: bool, h: &HeaderMap) -> Response {
     const MSG: &str = "this link only takes uploads: PUT /s/{token}/{file name} \
         (curl -T FILE https://…/s/{token}/)";
     if wants_json(h) {
-        json_error(StatusCode::FORBIDDEN, MSG)
-    } else {
-        html(
-            StatusCode::FORBIDDEN,
-            "File drop",
-            "<h1>File drop</h1><p>This link only takes uploads: files sent here go to its \
-             owner, and nothing here can be listed or read.</p>\
-             <p>With curl: <code>curl -T FILE https://&hellip;/s/TOKEN/</code></p>",
-        )
+        return json_error(StatusCode::FORBIDDEN, MSG);
     }
+    let status = if at_root {
+        StatusCode::OK
+    } else {
+        StatusCode::FORBIDDEN
+    };
+    let t = escape(token);
+    html(
+        status,
+        "Send files",
+        "",
+        &format!(
+            "<h1>Send files</h1><p>Files you send here go to the person who shared this \
+             link. Nothing here can be listed or downloaded &mdash; not even what you sent.</p>\
+             <form method=\"post\" action=\"/s/{t}/\" enctype=\"multipart/form-data\">\
+             <label for=\"files\">Files</label>\
+             <input id=\"files\" type=\"file\" name=\"file\" multiple required>\
+             <button type=\"submit\">Send</button></form>\
+             <p class=\"muted\">From a terminal: <code>curl -T FILE {}/s/{t}/</code></p>",
+            "https://&hellip;"
+        ),
+    )
 }
 
 /// 201 for a dropped file (its stored name is not told: it would confirm other names).
 pub fn dropped(size: u64, h: &HeaderMap) -> Response {
+    dropped_files(None, 1, size, h)
+}
+
+/// 201 for files dropped through the page's form (or one `PUT`): how many and how
+/// large, never under which names.
+pub fn dropped_files(token: Option<&str>, files: u64, size: u64, h: &HeaderMap) -> Response {
     #[derive(Serialize)]
     struct Stored {
         stored: bool,
         size: u64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        files: Option<u64>,
     }
     if wants_json(h) {
-        (StatusCode::CREATED, Json(Stored { stored: true, size })).into_response()
-    } else {
-        html(
+        let files = token.map(|_| files);
+        return (
             StatusCode::CREATED,
-            "Stored",
-            &format!("<h1>Stored</h1><p>{size} bytes received. Thank you.</p>"),
+            Json(Stored {
+                stored: true,
+                size,
+                files,
+            }),
         )
+            .into_response();
     }
+    let what = if files == 1 {
+        "1 file".to_owned()
+    } else {
+        format!("{files} files")
+    };
+    let more = token
+        .map(|t| {
+            format!(
+                "<div class=\"actions\"><a class=\"button plain\" href=\"/s/{}/\">Send more</a></div>",
+                escape(t)
+            )
+        })
+        .unwrap_or_default();
+    html(
+        StatusCode::CREATED,
+        "Sent",
+        "ok",
+        &format!(
+            "<h1>Sent</h1><p role=\"status\">{what} ({}) received. Thank you.</p>{more}",
+            human(size)
+        ),
+    )
 }
 
 fn human(n: u64) -> String {
@@ -213,50 +304,111 @@ fn human(n: u64) -> String {
     }
 }
 
-/// A folder page: JSON, or HTML with links relative to the folder's URL (which ends in
-/// `/`), a ZIP link and a next-page link.
-pub fn listing(l: &Listing, json: bool) -> Response {
+/// Unix seconds as an HTTP date (UTC: the page runs no script to say it locally).
+fn date(secs: i64) -> String {
+    u64::try_from(secs)
+        .map(|s| httpdate::fmt_http_date(std::time::UNIX_EPOCH + std::time::Duration::from_secs(s)))
+        .unwrap_or_default()
+}
+
+/// The page of a shared file, for a browser: its name, size and a download button (the
+/// download is `?download=1`, counted; the page itself is not).
+pub fn file_page(token: &str, name: &str, size: u64, mtime: i64) -> Response {
+    html(
+        StatusCode::OK,
+        name,
+        "",
+        &format!(
+            "<h1>{}</h1>\
+             <p>{} &middot; <span class=\"muted\">modified {}</span></p>\
+             <div class=\"actions\"><a class=\"button\" href=\"/s/{}?download=1\" \
+             download>Download</a></div>",
+            escape(name),
+            human(size),
+            escape(&date(mtime)),
+            escape(token)
+        ),
+    )
+}
+
+/// A folder page: JSON, or HTML with breadcrumbs, links to sub-folders and files (from
+/// the share's root, `/s/{token}/…`), a ZIP link and a next-page link.
+pub fn listing(token: &str, l: &Listing, json: bool) -> Response {
     if json {
         let mut r = Json(l).into_response();
         r.headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         return r;
     }
-    let mut rows = String::new();
-    if l.path != "/" {
-        rows.push_str("<tr><td><a href=\"../\">..</a></td><td></td></tr>");
+    let base = format!("/s/{}/", url_segment(token));
+    let segs: Vec<&str> = l.path.split('/').filter(|s| !s.is_empty()).collect();
+    let mut here = base.clone();
+    for s in &segs {
+        here.push_str(&url_segment(s));
+        here.push('/');
     }
+    let mut crumbs = String::new();
+    let mut acc = base.clone();
+    let items = std::iter::once("Shared folder").chain(segs.iter().copied());
+    let last = segs.len();
+    for (i, label) in items.enumerate() {
+        if i > 0 {
+            acc.push_str(&url_segment(label));
+            acc.push('/');
+        }
+        if i == last {
+            crumbs.push_str(&format!("<li aria-current=\"page\">{}</li>", escape(label)));
+        } else {
+            crumbs.push_str(&format!("<li><a href=\"{acc}\">{}</a></li>", escape(label)));
+        }
+    }
+    let mut rows = String::new();
     for e in &l.entries {
-        let (href, label) = if e.kind == "folder" {
+        let folder = e.kind == "folder";
+        let (href, size) = if folder {
             (
-                format!("{}/", url_segment(&e.name)),
-                format!("{}/", escape(&e.name)),
+                format!("{here}{}/", url_segment(&e.name)),
+                "folder".to_owned(),
             )
         } else {
-            (url_segment(&e.name), escape(&e.name))
+            (format!("{here}{}", url_segment(&e.name)), human(e.size))
         };
-        let size = if e.kind == "folder" {
-            String::new()
+        // a folder opens (its name then a slash), a file downloads
+        let (dl, slash) = if folder {
+            ("", "<span class=\"muted\">/</span>")
         } else {
-            human(e.size)
+            (" download", "")
         };
         rows.push_str(&format!(
-            "<tr><td><a href=\"./{href}\">{label}</a></td><td class=\"n\">{size}</td></tr>"
+            "<tr><td class=\"name\"><a href=\"{href}\"{dl}>{}</a>{slash}</td>\
+             <td class=\"n\">{size}</td><td class=\"t\">{}</td></tr>",
+            escape(&e.name),
+            escape(&date(e.mtime))
         ));
+    }
+    if l.entries.is_empty() {
+        rows.push_str("<tr><td colspan=\"3\" class=\"muted\">This folder is empty.</td></tr>");
     }
     let next = l
         .next_after
         .as_ref()
-        .map(|a| format!("<p><a href=\"?after={}\">Next page</a></p>", url_segment(a)))
+        .map(|a| {
+            format!(
+                "<p><a href=\"{here}?after={}\">Next page</a></p>",
+                url_segment(a)
+            )
+        })
         .unwrap_or_default();
     let body = format!(
-        "<h1>{}</h1><p>{} &middot; <a href=\"?download=1\">Download all (zip)</a></p>\
-         <table><thead><tr><th>Name</th><th class=\"n\">Size</th></tr></thead>\
-         <tbody>{rows}</tbody></table>{next}",
+        "<nav aria-label=\"Breadcrumb\"><ol>{crumbs}</ol></nav>\
+         <h1>{}</h1>\
+         <div class=\"actions\"><a class=\"button\" href=\"{here}?download=1\" download>\
+         Download all as zip</a></div>\
+         <table><thead><tr><th>Name</th><th class=\"n\">Size</th>\
+         <th class=\"t\">Modified (UTC)</th></tr></thead><tbody>{rows}</tbody></table>{next}",
         escape(&l.name),
-        escape(&l.path),
     );
-    html(StatusCode::OK, &l.name, &body)
+    html(StatusCode::OK, &l.name, "", &body)
 }
 
 #[cfg(test)]
@@ -271,5 +423,18 @@ mod tests {
         );
         assert_eq!(escape("a\"b'&"), "a&quot;b&#39;&amp;");
         assert_eq!(url_segment("a b/<c>"), "a%20b%2F%3Cc%3E");
+    }
+
+    #[test]
+    fn pages_allow_their_style_by_hash_and_no_script() {
+        let csp = CSP.to_str().unwrap();
+        assert!(
+            csp.starts_with("default-src 'none'; style-src 'sha256-"),
+            "{csp}"
+        );
+        assert!(!csp.contains("unsafe-inline") && !csp.contains("script-src"));
+        let r = file_page("tok", "<b>x</b>.txt", 2048, 0);
+        assert_eq!(r.status(), StatusCode::OK);
+        assert!(r.headers().get(header::CONTENT_SECURITY_POLICY).is_some());
     }
 }

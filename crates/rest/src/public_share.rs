@@ -2,7 +2,9 @@
 //! (`nas_engine::shares`; design in `docs/design/shares.md`).
 //!
 //! - **Read share of a file**: `GET /s/{token}` downloads it (the download route's
-//!   response: one `Range`, ETag, conditionals, `Content-Disposition: attachment`).
+//!   response: one `Range`, ETag, conditionals, `Content-Disposition: attachment`); a
+//!   browser (`Accept` naming `text/html`) gets the file's page instead, whose button is
+//!   `?download=1` (the download itself, for any client).
 //! - **Read share of a folder**: `GET /s/{token}/` (and `/s/{token}/sub/…/`) lists it —
 //!   HTML for browsers, JSON for `Accept: application/json` or `?format=json`, paged by
 //!   name (`?after=`, `?limit=` ≤ 1000); `GET /s/{token}/path/file` downloads a file in it;
@@ -11,7 +13,8 @@
 //!   (through the one upload bridge, `nas_engine::Upload`); a name in use gets
 //!   `name (2).ext`…, never an overwrite, and the answer does not say which name was used.
 //!   Every `GET`/`HEAD` is 403, with the same answer whatever the path: nothing is listed
-//!   or read, no name is confirmed.
+//!   or read, no name is confirmed — but a browser at the share's root gets the drop page
+//!   (200), whose plain form posts `multipart/form-data` to `/s/{token}/` (`drop_form.rs`).
 //! - **WebDAV view** of a read share: `/s/{token}/dav/` (PROPFIND, GET, HEAD, OPTIONS;
 //!   everything else 405), served by the WebDAV door through [`ShareDav`] — so a shared
 //!   folder can be mounted (any user name, the share's password if it has one). A share
@@ -203,7 +206,7 @@ fn refusal_of(e: &ShareError, h: &HeaderMap) -> Response {
     }
 }
 
-fn engine_refusal(e: &EngineError, h: &HeaderMap) -> Response {
+pub(crate) fn engine_refusal(e: &EngineError, h: &HeaderMap) -> Response {
     let (status, msg) = match e {
         EngineError::NotFound(_) => (StatusCode::NOT_FOUND, "not found"),
         EngineError::Path(_) => (StatusCode::BAD_REQUEST, "invalid path"),
@@ -260,7 +263,7 @@ async fn authorized(
     let mut resp = match open.record.kind {
         ShareKind::Read if is_dav => dav_view(d, open, token, req).await?,
         ShareKind::Read => read(open, token, rest, req).await?,
-        ShareKind::Drop => drop_upload(open, rest, req).await?,
+        ShareKind::Drop => drop_upload(open, token, rest, req).await?,
     };
     if let Some(c) = cookie {
         resp.headers_mut().append(header::SET_COOKIE, c);
@@ -341,7 +344,19 @@ async fn read(
     .map_err(|e| engine_refusal(&e, &h))?;
     let (path, e, reader) = entry;
     let counts = method == Method::GET;
+    let download = query_flag(query.as_deref(), "download").as_deref() == Some("1");
     if let Some(reader) = reader {
+        if rel.is_root() && !download && !public_page::wants_json(&h) {
+            // a browser at a shared file's link: its page (not counted); the button
+            // below downloads it (`?download=1`), as `curl`/`wget` do directly
+            let name = path.name().unwrap_or("download");
+            return Ok(public_page::file_page(
+                token,
+                name,
+                e.size,
+                e.mtime_ns.div_euclid(1_000_000_000),
+            ));
+        }
         let name = path.name().unwrap_or("download").to_owned();
         let mut resp = serve_reader(reader, &name, &h).map_err(IntoResponse::into_response)?;
         let first_byte = match resp.status() {
@@ -362,7 +377,6 @@ async fn read(
         );
         return Ok(resp);
     }
-    let download = query_flag(query.as_deref(), "download").as_deref() == Some("1");
     let json = query_flag(query.as_deref(), "format").as_deref() == Some("json")
         || public_page::wants_json(&h);
     if !download && !json && !rest.ends_with('/') {
@@ -418,7 +432,7 @@ async fn read(
         next_after: page.next_after,
         mtime: e.mtime_ns.div_euclid(1_000_000_000),
     };
-    Ok(public_page::listing(&listing, json))
+    Ok(public_page::listing(token, &listing, json))
 }
 
 async fn take_download(open: &OpenShare, h: &HeaderMap) -> Result<(), Response> {
@@ -434,12 +448,26 @@ async fn take_download(open: &OpenShare, h: &HeaderMap) -> Result<(), Response> 
     }
 }
 
-/// A drop share: `PUT`/`POST /s/{token}/{name}` stores a new file; nothing is ever read.
-async fn drop_upload(open: &OpenShare, rest: &str, req: Request) -> Result<Response, Response> {
+/// A drop share: `PUT`/`POST /s/{token}/{name}` stores a new file, and the page's form
+/// (`POST /s/{token}/`, `multipart/form-data`) stores each file it carries; nothing is
+/// ever read.
+async fn drop_upload(
+    open: &OpenShare,
+    token: &str,
+    rest: &str,
+    req: Request,
+) -> Result<Response, Response> {
     let h = req.headers().clone();
     let method = req.method().clone();
     if method != Method::PUT && method != Method::POST {
-        return Err(public_page::drop_only(&h));
+        let at_root = rest.trim_matches('/').is_empty() && req.uri().query().is_none();
+        return Err(public_page::drop_page(token, at_root, &h));
+    }
+    if method == Method::POST
+        && rest.trim_matches('/').is_empty()
+        && crate::drop_form::is_multipart(&h)
+    {
+        return crate::drop_form::upload(open, token, req).await;
     }
     let rel = segments_to_path(rest)
         .map_err(|_| public_page::error(StatusCode::BAD_REQUEST, "invalid file name", &h))?;
@@ -455,19 +483,7 @@ async fn drop_upload(open: &OpenShare, rest: &str, req: Request) -> Result<Respo
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let (o, n) = (open.clone(), name.to_owned());
-    let writer = tokio::task::spawn_blocking(move || -> Result<_, EngineError> {
-        let path = o.free_name(&n)?;
-        let opts = WriteOptions {
-            expect: Some(Expect::Absent), // never overwrite, even when a rival took the name
-            ..WriteOptions::default()
-        };
-        o.home.writer(&path, opts)
-    })
-    .await
-    .map_err(|_| public_page::error(StatusCode::INTERNAL_SERVER_ERROR, "internal error", &h))?
-    .map_err(|e| engine_refusal(&e, &h))?;
-    let mut up = Upload::new(writer);
+    let mut up = drop_writer(open, name, &h).await?;
     let mut data = req.into_body().into_data_stream();
     while let Some(chunk) = data.next().await {
         match chunk {
@@ -489,4 +505,26 @@ async fn drop_upload(open: &OpenShare, rest: &str, req: Request) -> Result<Respo
         .await
         .map_err(|e| engine_refusal(&e, &h))?;
     Ok(public_page::dropped(v.size, &h))
+}
+
+/// The upload of a new file called `name` (or `name (2)`…) in a drop share's folder:
+/// never an overwrite, even when a rival takes the name meanwhile.
+pub(crate) async fn drop_writer(
+    open: &OpenShare,
+    name: &str,
+    h: &HeaderMap,
+) -> Result<Upload, Response> {
+    let (o, n) = (open.clone(), name.to_owned());
+    let writer = tokio::task::spawn_blocking(move || -> Result<_, EngineError> {
+        let path = o.free_name(&n)?;
+        let opts = WriteOptions {
+            expect: Some(Expect::Absent),
+            ..WriteOptions::default()
+        };
+        o.home.writer(&path, opts)
+    })
+    .await
+    .map_err(|_| public_page::error(StatusCode::INTERNAL_SERVER_ERROR, "internal error", h))?
+    .map_err(|e| engine_refusal(&e, h))?;
+    Ok(Upload::new(writer))
 }

@@ -76,6 +76,7 @@ const FILES: &[(&str, &str, &[u8])] = &[
         JS,
         include_bytes!("../assets/js/account.js"),
     ),
+    ("js/shares.js", JS, include_bytes!("../assets/js/shares.js")),
 ];
 
 const PAGE: &str = include_str!("../assets/index.html");

@@ -1,16 +1,32 @@
 // The file browser: breadcrumbs, a folder's entries (sorted and paged by the server —
 // one page of 200 at a time, so a folder of 100,000 entries costs one page), selection,
-// the toolbar, drag-and-drop uploads, and name search.
+// the toolbar, drag-and-drop uploads, name search, share links and folder ZIPs.
 
 import { api, encPath, downloadUrl } from './api.js';
 import { h, fill, size, time, say, join } from './dom.js';
 import { ask, confirmDo, mkdir, rename, transfer, remove } from './actions.js';
 import { uploadFiles, filesFromDrop } from './upload.js';
 import { showPreview } from './preview.js';
+import { shareDialog } from './shares.js';
 
 const PAGE = 200;
 let view = null; // {main, path, sort, order, selected: Set, ...}
 let uploadsPanel = null; // kept across reloads, so finished uploads stay visible a moment
+
+/** The ZIP download URL of a folder ('/' is the whole home). */
+export function zipUrl(path) {
+  return path === '/' ? '/api/v1/zip' : `/api/v1/zip${encPath(path)}`;
+}
+
+/** Starts a download of a folder as a ZIP (the browser streams it to disk). */
+function downloadZip(path) {
+  const name = path === '/' ? 'home' : path.slice(path.lastIndexOf('/') + 1);
+  const a = h('a', { href: zipUrl(path), download: `${name}.zip`, hidden: true });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  say(`Downloading ${name}.zip`);
+}
 
 export function reload() {
   if (!view) return;
@@ -57,12 +73,16 @@ function row(e, opts) {
     : h('button', { type: 'button', class: 'name file linkish', title: 'Preview', onclick: () => showPreview(e) }, e.name);
   const label = opts.search ? e.path : null;
   const actions = h('td', { class: 'actions' });
-  if (!isDir) {
+  if (isDir) {
+    actions.append(
+      h('a', { class: 'btn small', href: zipUrl(e.path), download: `${e.name}.zip`, 'aria-label': `Download ${e.name} as zip` }, 'Zip'));
+  } else {
     actions.append(
       h('a', { class: 'btn small', href: downloadUrl(e.path), download: e.name, 'aria-label': `Download ${e.name}` }, 'Download'),
       h('a', { class: 'btn small', href: `#/versions${encPath(e.path)}`, 'aria-label': `Versions of ${e.name}` }, 'Versions'));
   }
   actions.append(
+    h('button', { type: 'button', class: 'small', 'aria-label': `Share ${e.name}`, onclick: () => shareDialog(e) }, 'Share'),
     h('button', { type: 'button', class: 'small', 'aria-label': `Rename ${e.name}`, onclick: () => rename(e, reload) }, 'Rename'),
     h('button', { type: 'button', class: 'small danger', 'aria-label': `Delete ${e.name}`, onclick: () => remove([e.path], reload) }, 'Delete'));
   return h('tr', { 'data-path': e.path, 'data-kind': e.kind },
@@ -102,7 +122,19 @@ function table(search) {
 function updateTools() {
   const n = view.selected.size;
   for (const b of view.main.querySelectorAll('[data-needs-selection]')) b.disabled = n === 0;
+  const zip = view.main.querySelector('#zip-selection');
+  if (zip) zip.disabled = zipTarget() === null;
   if (view.count) view.count.textContent = n ? `${n} selected` : '';
+}
+
+/** What "Download as zip" takes: the one selected folder, or the folder shown when
+ * nothing is selected; null when the selection holds files or several entries. */
+function zipTarget() {
+  const sel = [...view.selected];
+  if (sel.length === 0) return view.path;
+  if (sel.length > 1) return null;
+  const row = [...view.body.children].find((r) => r.dataset.path === sel[0]);
+  return row && row.dataset.kind === 'folder' ? sel[0] : null;
 }
 
 function tools(path, me) {
@@ -121,6 +153,8 @@ function tools(path, me) {
     pick, pickDir,
     h('span', { class: 'sep' }),
     view.count,
+    h('button', { type: 'button', id: 'zip-selection', title: 'The selected folder, or this folder when nothing is selected',
+      onclick: () => { const t = zipTarget(); if (t) downloadZip(t); } }, 'Download as zip'),
     canWrite && h('button', { type: 'button', 'data-needs-selection': true, disabled: true, onclick: () => transfer(sel(), 'move', reload) }, 'Move'),
     canWrite && h('button', { type: 'button', 'data-needs-selection': true, disabled: true, onclick: () => transfer(sel(), 'copy', reload) }, 'Copy'),
     canWrite && h('button', { type: 'button', class: 'danger', 'data-needs-selection': true, disabled: true, onclick: () => remove(sel(), reload) }, 'Delete'));

@@ -1,5 +1,5 @@
 // The page's entry point: who is signed in, and which view the address (#/files/a/b,
-// #/search?q=, #/versions/a/b, #/trash, #/account, #/admin) shows.
+// #/search?q=, #/versions/a/b, #/shares, #/trash, #/account, #/admin) shows.
 
 import { api, signOut, whenSignedOut } from './api.js';
 import { fill, say } from './dom.js';
@@ -7,6 +7,7 @@ import { showSignIn } from './signin.js';
 import { showFiles, showSearch } from './files.js';
 import { showVersions, showTrash } from './history.js';
 import { showAccount, showAdmin } from './account.js';
+import { showShares } from './shares.js';
 
 const main = document.getElementById('main');
 const top = document.getElementById('top');
@@ -51,6 +52,8 @@ async function route() {
       await showSearch(main, q.get('q') || '');
     } else if (pathPart.startsWith('/versions')) {
       await showVersions(main, decodePath(pathPart.slice('/versions'.length)));
+    } else if (pathPart === '/shares') {
+      await showShares(main);
     } else if (pathPart === '/trash') {
       await showTrash(main);
     } else if (pathPart === '/account') {
