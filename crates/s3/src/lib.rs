@@ -24,6 +24,7 @@ mod read;
 mod service;
 mod sigv2;
 mod staging;
+mod tagging;
 mod upload;
 mod version_id;
 mod versions;

@@ -109,6 +109,9 @@ pub async fn create(
         &std,
         input.metadata.clone(),
     )?;
+    if let Some(t) = &input.tagging {
+        crate::tagging::set(&mut attrs, &crate::tagging::from_header(t)?);
+    }
     attrs.user.insert(BUCKET_KEY.into(), input.bucket.clone());
     attrs.user.insert(OBJECT_KEY.into(), input.key.clone());
     if let Some(a) = algo {

@@ -274,8 +274,10 @@ pub async fn get(
             Err(e) => Some((Err(std::io::Error::other(e.to_string())), rx)),
         }
     });
+    let tag_count = crate::tagging::count(&e.attrs);
     Ok(S3Response::new(read_output!(GetObjectOutput, e, a, {
         body: Some(StreamingBlob::wrap(stream)),
+        tag_count,
     })))
 }
 
@@ -292,7 +294,14 @@ pub async fn head(
         input.part_number,
         input.checksum_mode.as_ref(),
     )?;
-    Ok(S3Response::new(read_output!(HeadObjectOutput, e, a, {})))
+    let tag_count = crate::tagging::count(&e.attrs);
+    let mut resp = S3Response::new(read_output!(HeadObjectOutput, e, a, {}));
+    // not in HeadObject's model, but AWS sends it and clients read it
+    if let Some(n) = tag_count {
+        resp.headers
+            .insert("x-amz-tagging-count", HeaderValue::from(n));
+    }
+    Ok(resp)
 }
 
 #[cfg(test)]

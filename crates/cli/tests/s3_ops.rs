@@ -1,0 +1,44 @@
+//! S3 operations of issue 14 item 8 against the real server with boto3: object tagging,
+//! canned ACLs and public read, the anonymous-download bucket policy, public access
+//! blocks. The scripts are in `tests/s3/aws_*.py`.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed unwrap is a failed test
+
+mod common;
+use common::*;
+use std::process::Command;
+
+/// Runs `tests/s3/<script>` (ENDPOINT ACCESS_KEY SECRET DAV_URL USER PASSWORD) against a
+/// fresh server; the test fails, showing its output, unless the script succeeds.
+fn run(script: &str) {
+    let t = tempfile::tempdir().unwrap();
+    let s = Server::start_with(&t.path().join("data"), &["--s3-listen", "127.0.0.1:0"]);
+    let (ak, sk) = s.s3_key("admin");
+    let out = Command::new("python3")
+        .arg(format!(
+            "{}/../../tests/s3/{script}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .args([
+            &format!("http://{}", s.s3_addr.as_ref().unwrap()),
+            &ak,
+            &sk,
+            &s.url("/dav"),
+            "admin",
+            ADMIN_PW,
+        ])
+        .output()
+        .expect("python3 with boto3 (pip install boto3)");
+    assert!(
+        out.status.success(),
+        "{script} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Tags: set by PUT, CopyObject and CreateMultipartUpload headers or PutObjectTagging,
+/// per version, changed in place (no new version), counted on GET/HEAD, AWS's limits.
+#[test]
+fn object_tags_are_kept_per_version_and_changed_in_place() {
+    run("aws_tagging.py");
+}
