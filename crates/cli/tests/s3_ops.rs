@@ -7,12 +7,15 @@ mod common;
 use common::*;
 use std::process::Command;
 
-/// Runs `tests/s3/<script>` (ENDPOINT ACCESS_KEY SECRET DAV_URL USER PASSWORD) against a
-/// fresh server; the test fails, showing its output, unless the script succeeds.
+/// Runs `tests/s3/<script>` (ENDPOINT ACCESS_KEY SECRET DAV_URL USER PASSWORD, then a
+/// second user's ACCESS_KEY SECRET) against a fresh server; the test fails, showing its
+/// output, unless the script succeeds.
 fn run(script: &str) {
     let t = tempfile::tempdir().unwrap();
     let s = Server::start_with(&t.path().join("data"), &["--s3-listen", "127.0.0.1:0"]);
     let (ak, sk) = s.s3_key("admin");
+    s.add_user("bob", "bob-password-1", &[]);
+    let (bak, bsk) = s.s3_key("bob");
     let out = Command::new("python3")
         .arg(format!(
             "{}/../../tests/s3/{script}",
@@ -25,6 +28,8 @@ fn run(script: &str) {
             &s.url("/dav"),
             "admin",
             ADMIN_PW,
+            &bak,
+            &bsk,
         ])
         .output()
         .expect("python3 with boto3 (pip install boto3)");
@@ -41,4 +46,20 @@ fn run(script: &str) {
 #[test]
 fn object_tags_are_kept_per_version_and_changed_in_place() {
     run("aws_tagging.py");
+}
+
+/// Canned ACLs (bucket and object, by header and by PutAcl): anonymous GET/HEAD/List
+/// exactly where a public grant allows them, never a private bucket's or object's, never
+/// a write or any other operation; the bucket name resolves to the one owner whose grant
+/// applies.
+#[test]
+fn anonymous_reads_only_where_a_public_acl_grants_them() {
+    run("aws_public_acl.py");
+}
+
+/// The anonymous-download bucket policy reads objects (not listings); other documents
+/// are MalformedPolicy; a public access block overrides ACLs and policies.
+#[test]
+fn the_download_policy_and_public_access_blocks() {
+    run("aws_public_policy.py");
 }

@@ -7,6 +7,7 @@
 //! Operations not implemented here answer `NotImplemented` (s3s's default), never a fake
 //! success.
 
+mod acl;
 mod auth;
 mod checksums;
 mod complete;
@@ -20,6 +21,8 @@ mod listener;
 mod messages;
 mod multipart;
 mod objects;
+mod policy;
+mod public;
 mod read;
 mod service;
 mod sigv2;

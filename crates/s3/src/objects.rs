@@ -266,6 +266,12 @@ async fn put_body(
     if let Some(t) = &input.tagging {
         tagging::set(&mut attrs, &tagging::from_header(t)?);
     }
+    if let Some(a) = &input.acl {
+        let s = crate::acl::bucket_settings(&home, &input.bucket).await?;
+        if let Some(c) = crate::acl::requested(Some(a.as_str()), &s)? {
+            c.set_in(&mut attrs);
+        }
+    }
     let target = Target {
         home,
         path,
@@ -419,6 +425,15 @@ pub async fn copy(
     if let Some(a) = &new_attrs {
         check_attrs(a)?;
     }
+    // the copy's ACL: the one asked for, else private (an ACL is not copied, as on AWS)
+    let acl = match &input.acl {
+        Some(a) => {
+            let s = crate::acl::bucket_settings(&home, &input.bucket).await?;
+            crate::acl::requested(Some(a.as_str()), &s)?
+        }
+        None => None,
+    }
+    .filter(|c| *c != crate::public::Canned::Private);
     let new_tags = match input.tagging_directive.as_ref().map(|d| d.as_str()) {
         Some(TaggingDirective::REPLACE) => Some(tagging::from_header(
             input.tagging.as_deref().unwrap_or_default(),
@@ -447,7 +462,11 @@ pub async fn copy(
         } else if from != to {
             h.copy(&from, &to, true)?;
         }
-        if new_attrs.is_some() || new_tags.is_some() {
+        let src_acl = h.stat(&to)?.attrs.user.get(crate::public::ACL_KEY).cloned();
+        if new_attrs.is_some()
+            || new_tags.is_some()
+            || src_acl.as_deref() != acl.map(|c| c.as_str())
+        {
             // the copy's version, changed in place: new metadata keeps the content's MD5
             // and, unless replaced too, the source's tags
             let cur = h.stat(&to)?;
@@ -465,6 +484,7 @@ pub async fn copy(
             if let Some(t) = &new_tags {
                 tagging::set(&mut attrs, t);
             }
+            acl.unwrap_or_default().set_in(&mut attrs);
             if let Some(num) = cur.version {
                 h.set_version_attrs(&to, num, &attrs)?;
             }

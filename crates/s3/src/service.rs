@@ -2,8 +2,9 @@
 //! the verified access key, then delegates to `objects` / `list`.
 
 use crate::keys::{blocking, bucket_path};
+use crate::public::{Anonymous, Settings};
 use crate::staging::{UploadLocks, staging_name};
-use crate::{complete, cors, list, multipart, objects, read, tagging, versions};
+use crate::{acl, complete, cors, list, multipart, objects, policy, read, tagging, versions};
 use nas_auth::Principal;
 use nas_engine::{Accounts, EngineError, Home, NodeKind, Store};
 use nas_types::NasPath;
@@ -80,6 +81,48 @@ impl NasS3 {
         }
     }
 
+    /// The home a read (GetObject, HeadObject, ListObjects) reaches: the signer's, or for
+    /// an anonymous request the one whose bucket's settings grant it (`public::
+    /// anonymous_home`; never with a `versionId`). An anonymous read gets the bucket's
+    /// settings back, to check the very version it serves.
+    pub(crate) async fn reader<T>(
+        &self,
+        req: &S3Request<T>,
+        bucket: &str,
+        key: Option<&str>,
+        versioned: bool,
+    ) -> S3Result<Reader> {
+        if req.credentials.is_some() {
+            let (home, who) = self.caller(req).await?;
+            return Ok(Reader {
+                home,
+                owner: who.name,
+                public: None,
+            });
+        }
+        if versioned {
+            return Err(crate::public::denied());
+        }
+        let (store, accounts) = (self.store.clone(), self.accounts.clone());
+        let (bucket, key) = (bucket.to_owned(), key.map(str::to_owned));
+        let found = blocking(move || {
+            let ask = match &key {
+                Some(k) => Anonymous::Read(k),
+                None => Anonymous::List,
+            };
+            crate::public::anonymous_home(&store, &accounts, &bucket, &ask)
+        })
+        .await?;
+        match found {
+            Some((home, owner, settings)) => Ok(Reader {
+                home,
+                owner,
+                public: Some(settings),
+            }),
+            None => Err(crate::public::denied()),
+        }
+    }
+
     pub(crate) async fn writer<T>(&self, req: &S3Request<T>) -> S3Result<(Home, Principal)> {
         let (home, who) = self.caller(req).await?;
         if !who.role.can_write() {
@@ -87,6 +130,15 @@ impl NasS3 {
         }
         Ok((home, who))
     }
+}
+
+/// Where a read goes (see [`NasS3::reader`]).
+pub(crate) struct Reader {
+    pub home: Home,
+    /// The bucket owner's name.
+    pub owner: String,
+    /// For an anonymous request, the bucket's public settings.
+    pub public: Option<Settings>,
 }
 
 /// The bucket must exist (as a folder).
@@ -212,8 +264,20 @@ impl S3 for NasS3 {
     ) -> S3Result<S3Response<CreateBucketOutput>> {
         let (home, _) = self.writer(&req).await?;
         let p = bucket_path(&req.input.bucket)?;
+        let canned = acl::requested(
+            req.input.acl.as_ref().map(|a| a.as_str()),
+            &Settings::default(),
+        )?;
         let h = home.clone();
-        match tokio::task::spawn_blocking(move || h.mkdir(&p)).await {
+        let made = tokio::task::spawn_blocking(move || {
+            let e = h.mkdir(&p)?;
+            if let Some(c) = canned.filter(|c| *c != crate::public::Canned::Private) {
+                crate::public::store_setting(&h, &p, crate::public::ACL_PROP, Some(c.as_str()))?;
+            }
+            Ok(e)
+        })
+        .await;
+        match made {
             Ok(Ok(_)) => Ok(S3Response::new(CreateBucketOutput {
                 location: Some(format!("/{}", req.input.bucket)),
             })),
@@ -438,6 +502,83 @@ impl S3 for NasS3 {
         req: S3Request<DeleteObjectTaggingInput>,
     ) -> S3Result<S3Response<DeleteObjectTaggingOutput>> {
         tagging::delete(self, req).await
+    }
+
+    async fn put_bucket_acl(
+        &self,
+        req: S3Request<PutBucketAclInput>,
+    ) -> S3Result<S3Response<PutBucketAclOutput>> {
+        acl::put_bucket(self, req).await
+    }
+
+    async fn get_bucket_acl(
+        &self,
+        req: S3Request<GetBucketAclInput>,
+    ) -> S3Result<S3Response<GetBucketAclOutput>> {
+        acl::get_bucket(self, req).await
+    }
+
+    async fn put_object_acl(
+        &self,
+        req: S3Request<PutObjectAclInput>,
+    ) -> S3Result<S3Response<PutObjectAclOutput>> {
+        acl::put_object(self, req).await
+    }
+
+    async fn get_object_acl(
+        &self,
+        req: S3Request<GetObjectAclInput>,
+    ) -> S3Result<S3Response<GetObjectAclOutput>> {
+        acl::get_object(self, req).await
+    }
+
+    async fn put_bucket_policy(
+        &self,
+        req: S3Request<PutBucketPolicyInput>,
+    ) -> S3Result<S3Response<PutBucketPolicyOutput>> {
+        policy::put(self, req).await
+    }
+
+    async fn get_bucket_policy(
+        &self,
+        req: S3Request<GetBucketPolicyInput>,
+    ) -> S3Result<S3Response<GetBucketPolicyOutput>> {
+        policy::get(self, req).await
+    }
+
+    async fn delete_bucket_policy(
+        &self,
+        req: S3Request<DeleteBucketPolicyInput>,
+    ) -> S3Result<S3Response<DeleteBucketPolicyOutput>> {
+        policy::delete(self, req).await
+    }
+
+    async fn get_bucket_policy_status(
+        &self,
+        req: S3Request<GetBucketPolicyStatusInput>,
+    ) -> S3Result<S3Response<GetBucketPolicyStatusOutput>> {
+        policy::status(self, req).await
+    }
+
+    async fn put_public_access_block(
+        &self,
+        req: S3Request<PutPublicAccessBlockInput>,
+    ) -> S3Result<S3Response<PutPublicAccessBlockOutput>> {
+        policy::put_block(self, req).await
+    }
+
+    async fn get_public_access_block(
+        &self,
+        req: S3Request<GetPublicAccessBlockInput>,
+    ) -> S3Result<S3Response<GetPublicAccessBlockOutput>> {
+        policy::get_block(self, req).await
+    }
+
+    async fn delete_public_access_block(
+        &self,
+        req: S3Request<DeletePublicAccessBlockInput>,
+    ) -> S3Result<S3Response<DeletePublicAccessBlockOutput>> {
+        policy::delete_block(self, req).await
     }
 }
 
