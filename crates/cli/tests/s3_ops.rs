@@ -63,3 +63,10 @@ fn anonymous_reads_only_where_a_public_acl_grants_them() {
 fn the_download_policy_and_public_access_blocks() {
     run("aws_public_policy.py");
 }
+
+/// GetObjectAttributes: the attributes asked for, of the current or a named version, a
+/// multipart object's parts paged; never anonymous.
+#[test]
+fn object_attributes_without_the_content() {
+    run("aws_attributes.py");
+}

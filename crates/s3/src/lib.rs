@@ -8,6 +8,7 @@
 //! success.
 
 mod acl;
+mod attributes;
 mod auth;
 mod checksums;
 mod complete;

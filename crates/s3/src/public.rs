@@ -25,10 +25,12 @@
 //! private bucket is never reached anonymously, whoever else has one of that name.
 
 use crate::cors::{xml_escape, xml_unescape};
-use crate::keys::{bucket_path, object_path};
+use crate::keys::{blocking, bucket_path, object_path};
+use crate::service::NasS3;
 use crate::staging::STAGING_PREFIX;
 use nas_engine::{Accounts, DeadProp, EngineError, FileAttrs, Home, NodeKind, PropOp, Store};
 use nas_types::NasPath;
+use s3s::S3Request;
 use s3s::access::{S3Access, S3AccessContext};
 use s3s::{S3Error, S3ErrorCode, S3Result};
 use serde::{Deserialize, Serialize};
@@ -218,6 +220,59 @@ pub fn store_setting(
         None => PropOp::Remove(NS.into(), name.into()),
     };
     home.patch_props(p, &[op])
+}
+
+/// Where a read goes (see `NasS3::reader`).
+pub(crate) struct Reader {
+    pub home: Home,
+    /// The bucket owner's name.
+    pub owner: String,
+    /// For an anonymous request, the bucket's public settings.
+    pub public: Option<Settings>,
+}
+
+impl NasS3 {
+    /// The home a read (GetObject, HeadObject, ListObjects) reaches: the signer's, or for
+    /// an anonymous request the one whose bucket's settings grant it (`public::
+    /// anonymous_home`; never with a `versionId`). An anonymous read gets the bucket's
+    /// settings back, to check the very version it serves.
+    pub(crate) async fn reader<T>(
+        &self,
+        req: &S3Request<T>,
+        bucket: &str,
+        key: Option<&str>,
+        versioned: bool,
+    ) -> S3Result<Reader> {
+        if req.credentials.is_some() {
+            let (home, who) = self.caller(req).await?;
+            return Ok(Reader {
+                home,
+                owner: who.name,
+                public: None,
+            });
+        }
+        if versioned {
+            return Err(denied());
+        }
+        let (store, accounts) = (self.store.clone(), self.accounts.clone());
+        let (bucket, key) = (bucket.to_owned(), key.map(str::to_owned));
+        let found = blocking(move || {
+            let ask = match &key {
+                Some(k) => Anonymous::Read(k),
+                None => Anonymous::List,
+            };
+            anonymous_home(&store, &accounts, &bucket, &ask)
+        })
+        .await?;
+        match found {
+            Some((home, owner, settings)) => Ok(Reader {
+                home,
+                owner,
+                public: Some(settings),
+            }),
+            None => Err(denied()),
+        }
+    }
 }
 
 /// What an anonymous request asks.

@@ -2,9 +2,11 @@
 //! the verified access key, then delegates to `objects` / `list`.
 
 use crate::keys::{blocking, bucket_path};
-use crate::public::{Anonymous, Settings};
+use crate::public::Settings;
 use crate::staging::{UploadLocks, staging_name};
-use crate::{acl, complete, cors, list, multipart, objects, policy, read, tagging, versions};
+use crate::{
+    acl, attributes, complete, cors, list, multipart, objects, policy, read, tagging, versions,
+};
 use nas_auth::Principal;
 use nas_engine::{Accounts, EngineError, Home, NodeKind, Store};
 use nas_types::NasPath;
@@ -16,8 +18,8 @@ use std::time::{Duration, UNIX_EPOCH};
 /// The S3 door over a store.
 #[derive(Clone)]
 pub struct NasS3 {
-    store: Store,
-    accounts: Accounts,
+    pub(crate) store: Store,
+    pub(crate) accounts: Accounts,
     uploads: Arc<UploadLocks>,
 }
 
@@ -81,48 +83,6 @@ impl NasS3 {
         }
     }
 
-    /// The home a read (GetObject, HeadObject, ListObjects) reaches: the signer's, or for
-    /// an anonymous request the one whose bucket's settings grant it (`public::
-    /// anonymous_home`; never with a `versionId`). An anonymous read gets the bucket's
-    /// settings back, to check the very version it serves.
-    pub(crate) async fn reader<T>(
-        &self,
-        req: &S3Request<T>,
-        bucket: &str,
-        key: Option<&str>,
-        versioned: bool,
-    ) -> S3Result<Reader> {
-        if req.credentials.is_some() {
-            let (home, who) = self.caller(req).await?;
-            return Ok(Reader {
-                home,
-                owner: who.name,
-                public: None,
-            });
-        }
-        if versioned {
-            return Err(crate::public::denied());
-        }
-        let (store, accounts) = (self.store.clone(), self.accounts.clone());
-        let (bucket, key) = (bucket.to_owned(), key.map(str::to_owned));
-        let found = blocking(move || {
-            let ask = match &key {
-                Some(k) => Anonymous::Read(k),
-                None => Anonymous::List,
-            };
-            crate::public::anonymous_home(&store, &accounts, &bucket, &ask)
-        })
-        .await?;
-        match found {
-            Some((home, owner, settings)) => Ok(Reader {
-                home,
-                owner,
-                public: Some(settings),
-            }),
-            None => Err(crate::public::denied()),
-        }
-    }
-
     pub(crate) async fn writer<T>(&self, req: &S3Request<T>) -> S3Result<(Home, Principal)> {
         let (home, who) = self.caller(req).await?;
         if !who.role.can_write() {
@@ -130,15 +90,6 @@ impl NasS3 {
         }
         Ok((home, who))
     }
-}
-
-/// Where a read goes (see [`NasS3::reader`]).
-pub(crate) struct Reader {
-    pub home: Home,
-    /// The bucket owner's name.
-    pub owner: String,
-    /// For an anonymous request, the bucket's public settings.
-    pub public: Option<Settings>,
 }
 
 /// The bucket must exist (as a folder).
@@ -502,6 +453,13 @@ impl S3 for NasS3 {
         req: S3Request<DeleteObjectTaggingInput>,
     ) -> S3Result<S3Response<DeleteObjectTaggingOutput>> {
         tagging::delete(self, req).await
+    }
+
+    async fn get_object_attributes(
+        &self,
+        req: S3Request<GetObjectAttributesInput>,
+    ) -> S3Result<S3Response<GetObjectAttributesOutput>> {
+        attributes::get(self, req).await
     }
 
     async fn put_bucket_acl(
