@@ -4,7 +4,7 @@ exactly where a public-read grant allows them, and never write."""
 import xml.etree.ElementTree as ET
 
 from aws_common import client, code
-from aws_public_common import anonymous, client2, refused
+from aws_public_common import anonymous, client2, refused, unsigned_client
 
 s3 = client()
 bob = client2()
@@ -42,6 +42,16 @@ st, body = anonymous("GET", "/pub")
 assert st == 200 and b"<Key>dir/a.txt</Key>" in body, body
 st, body = anonymous("GET", "/pub/missing")
 assert st == 404 and b"NoSuchKey" in body, (st, body)
+# the same through boto3 without credentials (as `aws --no-sign-request`)
+anon = unsigned_client()
+assert [o["Key"] for o in anon.list_objects_v2(Bucket="pub")["Contents"]] == ["dir/a.txt"]
+assert anon.get_object(Bucket="pub", Key="dir/a.txt")["Body"].read() == b"hello"
+assert anon.head_object(Bucket="pub", Key="dir/a.txt")["ContentLength"] == 5
+assert code(anon.put_object, Bucket="pub", Key="n.txt", Body=b"n") == ("AccessDenied", 403)
+assert code(anon.delete_object, Bucket="pub", Key="dir/a.txt") == ("AccessDenied", 403)
+assert code(anon.get_object, Bucket="priv", Key="secret.txt") == ("AccessDenied", 403)
+assert code(anon.list_objects_v2, Bucket="priv") == ("AccessDenied", 403)
+assert code(anon.list_buckets) == ("AccessDenied", 403)
 # ...but never a write, a delete, a version by id, or any other operation
 refused("PUT", "/pub/new.txt", body=b"x")
 refused("PUT", "/pub/dir/a.txt", body=b"overwrite")

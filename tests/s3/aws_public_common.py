@@ -18,6 +18,14 @@ def client2():
                         config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
 
 
+def unsigned_client():
+    """boto3 without credentials (`--no-sign-request`)."""
+    from botocore import UNSIGNED
+    return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                        config=Config(signature_version=UNSIGNED, s3={"addressing_style": "path"},
+                                      retries={"max_attempts": 1}))
+
+
 def anonymous(method, path, body=None, headers=None):
     """An unsigned request: (status, body)."""
     u = urllib.parse.urlsplit(endpoint)
