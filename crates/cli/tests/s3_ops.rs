@@ -70,3 +70,52 @@ fn the_download_policy_and_public_access_blocks() {
 fn object_attributes_without_the_content() {
     run("aws_attributes.py");
 }
+
+/// A disabled account's public buckets are not served to anonymous requests (and are
+/// again once it is enabled); raw unsigned requests over curl.
+#[test]
+fn a_disabled_accounts_public_bucket_is_not_served() {
+    let t = tempfile::tempdir().unwrap();
+    let s = Server::start_with(&t.path().join("data"), &["--s3-listen", "127.0.0.1:0"]);
+    s.add_user("carol", "carol-password-1", &[]);
+    let (ak, sk) = s.s3_key("carol");
+    let endpoint = format!("http://{}", s.s3_addr.as_ref().unwrap());
+    let script = r#"
+import sys, boto3
+from botocore.config import Config
+s3 = boto3.client("s3", endpoint_url=sys.argv[1], aws_access_key_id=sys.argv[2],
+                  aws_secret_access_key=sys.argv[3], region_name="us-east-1",
+                  config=Config(s3={"addressing_style": "path"}))
+s3.create_bucket(Bucket="carols", ACL="public-read")
+s3.put_object(Bucket="carols", Key="f.txt", Body=b"carol's file")
+"#;
+    let out = Command::new("python3")
+        .args(["-c", script, &endpoint, &ak, &sk])
+        .output()
+        .expect("python3 with boto3");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let url = format!("{endpoint}/carols/f.txt");
+    let r = curl(&[&url], None);
+    assert_eq!((r.status, r.text()), (200, "carol's file".to_owned()));
+    let set = |flag: &str| {
+        nas_ok(&[
+            "user",
+            "set",
+            "carol",
+            flag,
+            "--data",
+            s.data.to_str().unwrap(),
+        ])
+    };
+    set("--disable");
+    let r = curl(&[&url], None);
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert!(r.text().contains("AccessDenied"));
+    assert_eq!(curl(&[&format!("{endpoint}/carols")], None).status, 403);
+    set("--enable");
+    assert_eq!(curl(&[&url], None).status, 200);
+}
