@@ -6,6 +6,9 @@
 //!
 //! Operations not implemented here answer `NotImplemented` (s3s's default), never a fake
 //! success.
+//!
+//! Requests are signed, except the public reads a bucket's or object's ACL or the
+//! anonymous-download policy grants (GetObject, HeadObject, ListObjects): see `public`.
 
 mod acl;
 mod attributes;
