@@ -40,7 +40,7 @@ cases = [
     (s3.complete_multipart_upload, {"Bucket": "msgs", "Key": "u", "UploadId": up["UploadId"],
                                     "MultipartUpload": {"Parts": [{"PartNumber": 1, "ETag": '"00"'}]}},
      "InvalidPart", "part 1 was not uploaded"),
-    (s3.get_bucket_policy, {"Bucket": "msgs"}, "NotImplemented", "not implemented"),
+    (s3.get_bucket_website, {"Bucket": "msgs"}, "NotImplemented", "not implemented"),
     (wrong.list_buckets, {}, "SignatureDoesNotMatch", "signature"),
     (unknown.list_buckets, {}, "InvalidAccessKeyId", "Access Key Id"),
 ]

@@ -503,7 +503,7 @@ for i in range(5):
     assert send("GET", f"/quiet/k{i}")[0] == 403, "unsigned"
 assert signed("GET", "/quiet", sk="wrong-secret")[0] == 403, "bad signature"
 assert signed("GET", "/quiet", ak="AKNOTAKEY")[0] == 403, "unknown key"
-assert boto_code(s3.get_bucket_policy, Bucket="quiet")[0] == "NotImplemented"
+assert boto_code(s3.get_bucket_website, Bucket="quiet")[0] == "NotImplemented"
 bad = b"<Delete><Object><Key>k</Key></Object"
 assert code(signed("POST", "/quiet", [("delete", "")], md5h(bad), bad)) == "MalformedXML"
 "#,

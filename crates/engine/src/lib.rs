@@ -52,6 +52,7 @@ mod store;
 mod time;
 mod trash;
 pub mod upload;
+mod version_attrs;
 mod versions;
 pub mod workers;
 mod write;

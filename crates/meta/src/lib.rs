@@ -287,6 +287,10 @@ pub trait Versions {
     ) -> MetaResult<VersionRecord>;
     /// Deletes one version, releasing its chunk references. The only version cannot be deleted.
     fn delete_version(&self, node: NodeId, num: VersionNum) -> MetaResult<()>;
+    /// Replaces the content type and user metadata of version `num` in place: no new
+    /// version, content untouched. `NotFound` if the file has no such version.
+    fn set_version_attrs(&self, node: NodeId, num: VersionNum, attrs: &FileAttrs)
+    -> MetaResult<()>;
     /// Every file node with more than `keep` versions, with the home it is in (for
     /// retention), by node id.
     fn files_with_versions_over(&self, keep: usize) -> MetaResult<Vec<(NodeId, HomeId)>>;

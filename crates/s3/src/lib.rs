@@ -6,7 +6,12 @@
 //!
 //! Operations not implemented here answer `NotImplemented` (s3s's default), never a fake
 //! success.
+//!
+//! Requests are signed, except the public reads a bucket's or object's ACL or the
+//! anonymous-download policy grants (GetObject, HeadObject, ListObjects): see `public`.
 
+mod acl;
+mod attributes;
 mod auth;
 mod checksums;
 mod complete;
@@ -20,10 +25,13 @@ mod listener;
 mod messages;
 mod multipart;
 mod objects;
+mod policy;
+mod public;
 mod read;
 mod service;
 mod sigv2;
 mod staging;
+mod tagging;
 mod upload;
 mod version_id;
 mod versions;

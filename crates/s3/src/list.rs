@@ -298,13 +298,11 @@ pub async fn list_v2(
     s3: &NasS3,
     req: S3Request<ListObjectsV2Input>,
 ) -> S3Result<S3Response<ListObjectsV2Output>> {
-    let (home, who) = s3.caller(&req).await?;
+    let r = s3.reader(&req, &req.input.bucket, None, false).await?;
+    let (home, who) = (r.home, r.owner);
     let input = req.input;
     need_bucket(&home, &input.bucket).await?;
-    let owner = input
-        .fetch_owner
-        .unwrap_or(false)
-        .then(|| owner_of(&who.name));
+    let owner = input.fetch_owner.unwrap_or(false).then(|| owner_of(&who));
     let prefix = input.prefix.clone().unwrap_or_default();
     let delimiter = input.delimiter.clone().filter(|d| !d.is_empty());
     let max = input.max_keys.unwrap_or(1000).clamp(0, 1000) as usize;
@@ -349,10 +347,11 @@ pub async fn list_v1(
     s3: &NasS3,
     req: S3Request<ListObjectsInput>,
 ) -> S3Result<S3Response<ListObjectsOutput>> {
-    let (home, who) = s3.caller(&req).await?;
+    let r = s3.reader(&req, &req.input.bucket, None, false).await?;
+    let (home, who) = (r.home, r.owner);
     let input = req.input;
     need_bucket(&home, &input.bucket).await?;
-    let owner = owner_of(&who.name); // v1 always names it
+    let owner = owner_of(&who); // v1 always names it
     let prefix = input.prefix.clone().unwrap_or_default();
     let delimiter = input.delimiter.clone().filter(|d| !d.is_empty());
     let max = input.max_keys.unwrap_or(1000).clamp(0, 1000) as usize;

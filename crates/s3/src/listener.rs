@@ -67,6 +67,8 @@ pub fn router(store: Store, opts: S3Options) -> Result<(Router, NasS3), String> 
     let s3 = NasS3::new(store.clone());
     let mut b = S3ServiceBuilder::new(s3.clone());
     b.set_auth(KeyAuth::new(store.accounts()));
+    // unsigned requests reach only the reads a public grant may allow (`public`)
+    b.set_access(crate::public::AnonymousReads);
     if let Some(d) = &opts.domain {
         b.set_host(Domain(d.to_ascii_lowercase()));
     }

@@ -109,6 +109,15 @@ pub async fn create(
         &std,
         input.metadata.clone(),
     )?;
+    if let Some(t) = &input.tagging {
+        crate::tagging::set(&mut attrs, &crate::tagging::from_header(t)?);
+    }
+    if let Some(a) = &input.acl {
+        let s = crate::acl::bucket_settings(&home, &input.bucket).await?;
+        if let Some(c) = crate::acl::requested(Some(a.as_str()), &s)? {
+            c.set_in(&mut attrs);
+        }
+    }
     attrs.user.insert(BUCKET_KEY.into(), input.bucket.clone());
     attrs.user.insert(OBJECT_KEY.into(), input.key.clone());
     if let Some(a) = algo {

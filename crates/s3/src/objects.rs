@@ -8,7 +8,7 @@ use crate::keys::{blocking, bucket_path, object_path, s3_err};
 use crate::read::file_entry;
 use crate::service::{NasS3, need_bucket, timestamp};
 use crate::upload::{Body, Target, receive};
-use crate::version_id;
+use crate::{tagging, version_id};
 use futures_util::StreamExt;
 use nas_engine::{EngineError, Entry, Expect, FileAttrs, Home, NodeKind, WriteOptions};
 use nas_md5::Md5;
@@ -263,6 +263,15 @@ async fn put_body(
         &std,
         input.metadata.clone(),
     )?;
+    if let Some(t) = &input.tagging {
+        tagging::set(&mut attrs, &tagging::from_header(t)?);
+    }
+    if let Some(a) = &input.acl {
+        let s = crate::acl::bucket_settings(&home, &input.bucket).await?;
+        if let Some(c) = crate::acl::requested(Some(a.as_str()), &s)? {
+            c.set_in(&mut attrs);
+        }
+    }
     let target = Target {
         home,
         path,
@@ -416,6 +425,27 @@ pub async fn copy(
     if let Some(a) = &new_attrs {
         check_attrs(a)?;
     }
+    // the copy's ACL: the one asked for, else private (an ACL is not copied, as on AWS)
+    let acl = match &input.acl {
+        Some(a) => {
+            let s = crate::acl::bucket_settings(&home, &input.bucket).await?;
+            crate::acl::requested(Some(a.as_str()), &s)?
+        }
+        None => None,
+    }
+    .filter(|c| *c != crate::public::Canned::Private);
+    let new_tags = match input.tagging_directive.as_ref().map(|d| d.as_str()) {
+        Some(TaggingDirective::REPLACE) => Some(tagging::from_header(
+            input.tagging.as_deref().unwrap_or_default(),
+        )?),
+        Some(TaggingDirective::COPY) | None => None,
+        Some(_) => {
+            return Err(S3Error::with_message(
+                S3ErrorCode::InvalidArgument,
+                "Unknown tagging directive: COPY or REPLACE",
+            ));
+        }
+    };
     let h = home.clone();
     let e = blocking(move || {
         if let Some(parent) = to.parent() {
@@ -432,11 +462,32 @@ pub async fn copy(
         } else if from != to {
             h.copy(&from, &to, true)?;
         }
-        if let Some(mut attrs) = new_attrs {
-            if let Some(md5) = h.stat(&to)?.attrs.user.get(MD5_KEY) {
-                attrs.user.insert(MD5_KEY.into(), md5.clone());
+        let src_acl = h.stat(&to)?.attrs.user.get(crate::public::ACL_KEY).cloned();
+        if new_attrs.is_some()
+            || new_tags.is_some()
+            || src_acl.as_deref() != acl.map(|c| c.as_str())
+        {
+            // the copy's version, changed in place: new metadata keeps the content's MD5
+            // and, unless replaced too, the source's tags
+            let cur = h.stat(&to)?;
+            let mut attrs = match new_attrs {
+                Some(mut a) => {
+                    for k in [MD5_KEY, tagging::TAGS_KEY] {
+                        if let Some(v) = cur.attrs.user.get(k) {
+                            a.user.insert(k.into(), v.clone());
+                        }
+                    }
+                    a
+                }
+                None => cur.attrs.clone(),
+            };
+            if let Some(t) = &new_tags {
+                tagging::set(&mut attrs, t);
             }
-            h.set_attrs(&to, &attrs)?;
+            acl.unwrap_or_default().set_in(&mut attrs);
+            if let Some(num) = cur.version {
+                h.set_version_attrs(&to, num, &attrs)?;
+            }
         }
         h.stat(&to)
     })

@@ -109,6 +109,15 @@ macro_rules! readable {
     }};
 }
 
+/// An anonymous read serves only a version its grants cover (checked on the very
+/// version served: it may have changed since the owner was found).
+fn public_may_read(public: Option<&crate::public::Settings>, e: &Entry) -> S3Result<()> {
+    match public {
+        Some(s) if !s.may_read(&e.attrs) => Err(crate::public::denied()),
+        _ => Ok(()),
+    }
+}
+
 /// Sizes of the parts a multipart object was assembled from (one part for others).
 fn part_sizes(e: &Entry) -> Vec<u64> {
     match e.attrs.user.get(PARTS_KEY) {
@@ -255,9 +264,14 @@ pub async fn get(
     s3: &NasS3,
     req: S3Request<GetObjectInput>,
 ) -> S3Result<S3Response<GetObjectOutput>> {
-    let (home, _) = s3.caller(&req).await?;
+    let versioned = req.input.version_id.is_some();
+    let r = s3
+        .reader(&req, &req.input.bucket, Some(&req.input.key), versioned)
+        .await?;
+    let home = r.home;
     let input = req.input;
     let e = readable!(&home, input);
+    public_may_read(r.public.as_ref(), &e)?;
     let a = answer(
         &e,
         input.range.as_ref(),
@@ -274,8 +288,10 @@ pub async fn get(
             Err(e) => Some((Err(std::io::Error::other(e.to_string())), rx)),
         }
     });
+    let tag_count = crate::tagging::count(&e.attrs);
     Ok(S3Response::new(read_output!(GetObjectOutput, e, a, {
         body: Some(StreamingBlob::wrap(stream)),
+        tag_count,
     })))
 }
 
@@ -283,16 +299,28 @@ pub async fn head(
     s3: &NasS3,
     req: S3Request<HeadObjectInput>,
 ) -> S3Result<S3Response<HeadObjectOutput>> {
-    let (home, _) = s3.caller(&req).await?;
+    let versioned = req.input.version_id.is_some();
+    let r = s3
+        .reader(&req, &req.input.bucket, Some(&req.input.key), versioned)
+        .await?;
+    let home = r.home;
     let input = req.input;
     let e = readable!(&home, input);
+    public_may_read(r.public.as_ref(), &e)?;
     let a = answer(
         &e,
         input.range.as_ref(),
         input.part_number,
         input.checksum_mode.as_ref(),
     )?;
-    Ok(S3Response::new(read_output!(HeadObjectOutput, e, a, {})))
+    let tag_count = crate::tagging::count(&e.attrs);
+    let mut resp = S3Response::new(read_output!(HeadObjectOutput, e, a, {}));
+    // not in HeadObject's model, but AWS sends it and clients read it
+    if let Some(n) = tag_count {
+        resp.headers
+            .insert("x-amz-tagging-count", HeaderValue::from(n));
+    }
+    Ok(resp)
 }
 
 #[cfg(test)]

@@ -2,8 +2,11 @@
 //! the verified access key, then delegates to `objects` / `list`.
 
 use crate::keys::{blocking, bucket_path};
+use crate::public::Settings;
 use crate::staging::{UploadLocks, staging_name};
-use crate::{complete, cors, list, multipart, objects, read, versions};
+use crate::{
+    acl, attributes, complete, cors, list, multipart, objects, policy, read, tagging, versions,
+};
 use nas_auth::Principal;
 use nas_engine::{Accounts, EngineError, Home, NodeKind, Store};
 use nas_types::NasPath;
@@ -15,8 +18,8 @@ use std::time::{Duration, UNIX_EPOCH};
 /// The S3 door over a store.
 #[derive(Clone)]
 pub struct NasS3 {
-    store: Store,
-    accounts: Accounts,
+    pub(crate) store: Store,
+    pub(crate) accounts: Accounts,
     uploads: Arc<UploadLocks>,
 }
 
@@ -212,8 +215,20 @@ impl S3 for NasS3 {
     ) -> S3Result<S3Response<CreateBucketOutput>> {
         let (home, _) = self.writer(&req).await?;
         let p = bucket_path(&req.input.bucket)?;
+        let canned = acl::requested(
+            req.input.acl.as_ref().map(|a| a.as_str()),
+            &Settings::default(),
+        )?;
         let h = home.clone();
-        match tokio::task::spawn_blocking(move || h.mkdir(&p)).await {
+        let made = tokio::task::spawn_blocking(move || {
+            let e = h.mkdir(&p)?;
+            if let Some(c) = canned.filter(|c| *c != crate::public::Canned::Private) {
+                crate::public::store_setting(&h, &p, crate::public::ACL_PROP, Some(c.as_str()))?;
+            }
+            Ok(e)
+        })
+        .await;
+        match made {
             Ok(Ok(_)) => Ok(S3Response::new(CreateBucketOutput {
                 location: Some(format!("/{}", req.input.bucket)),
             })),
@@ -417,6 +432,111 @@ impl S3 for NasS3 {
         req: S3Request<DeleteBucketCorsInput>,
     ) -> S3Result<S3Response<DeleteBucketCorsOutput>> {
         cors::delete(self, req).await
+    }
+
+    async fn put_object_tagging(
+        &self,
+        req: S3Request<PutObjectTaggingInput>,
+    ) -> S3Result<S3Response<PutObjectTaggingOutput>> {
+        tagging::put(self, req).await
+    }
+
+    async fn get_object_tagging(
+        &self,
+        req: S3Request<GetObjectTaggingInput>,
+    ) -> S3Result<S3Response<GetObjectTaggingOutput>> {
+        tagging::get(self, req).await
+    }
+
+    async fn delete_object_tagging(
+        &self,
+        req: S3Request<DeleteObjectTaggingInput>,
+    ) -> S3Result<S3Response<DeleteObjectTaggingOutput>> {
+        tagging::delete(self, req).await
+    }
+
+    async fn get_object_attributes(
+        &self,
+        req: S3Request<GetObjectAttributesInput>,
+    ) -> S3Result<S3Response<GetObjectAttributesOutput>> {
+        attributes::get(self, req).await
+    }
+
+    async fn put_bucket_acl(
+        &self,
+        req: S3Request<PutBucketAclInput>,
+    ) -> S3Result<S3Response<PutBucketAclOutput>> {
+        acl::put_bucket(self, req).await
+    }
+
+    async fn get_bucket_acl(
+        &self,
+        req: S3Request<GetBucketAclInput>,
+    ) -> S3Result<S3Response<GetBucketAclOutput>> {
+        acl::get_bucket(self, req).await
+    }
+
+    async fn put_object_acl(
+        &self,
+        req: S3Request<PutObjectAclInput>,
+    ) -> S3Result<S3Response<PutObjectAclOutput>> {
+        acl::put_object(self, req).await
+    }
+
+    async fn get_object_acl(
+        &self,
+        req: S3Request<GetObjectAclInput>,
+    ) -> S3Result<S3Response<GetObjectAclOutput>> {
+        acl::get_object(self, req).await
+    }
+
+    async fn put_bucket_policy(
+        &self,
+        req: S3Request<PutBucketPolicyInput>,
+    ) -> S3Result<S3Response<PutBucketPolicyOutput>> {
+        policy::put(self, req).await
+    }
+
+    async fn get_bucket_policy(
+        &self,
+        req: S3Request<GetBucketPolicyInput>,
+    ) -> S3Result<S3Response<GetBucketPolicyOutput>> {
+        policy::get(self, req).await
+    }
+
+    async fn delete_bucket_policy(
+        &self,
+        req: S3Request<DeleteBucketPolicyInput>,
+    ) -> S3Result<S3Response<DeleteBucketPolicyOutput>> {
+        policy::delete(self, req).await
+    }
+
+    async fn get_bucket_policy_status(
+        &self,
+        req: S3Request<GetBucketPolicyStatusInput>,
+    ) -> S3Result<S3Response<GetBucketPolicyStatusOutput>> {
+        policy::status(self, req).await
+    }
+
+    async fn put_public_access_block(
+        &self,
+        req: S3Request<PutPublicAccessBlockInput>,
+    ) -> S3Result<S3Response<PutPublicAccessBlockOutput>> {
+        policy::put_block(self, req).await
+    }
+
+    async fn get_public_access_block(
+        &self,
+        req: S3Request<GetPublicAccessBlockInput>,
+    ) -> S3Result<S3Response<GetPublicAccessBlockOutput>> {
+        policy::get_block(self, req).await
+    }
+
+    async fn delete_public_access_block(
+        &self,
+        req: S3Request<DeletePublicAccessBlockInput>,
+    ) -> S3Result<S3Response<DeletePublicAccessBlockOutput>> {
+        policy::delete_block(self, req).await
     }
 }
 

@@ -91,6 +91,7 @@ macro_rules! meta_conformance_tests {
             an_empty_head_is_replaced_not_kept,
             restore_makes_an_old_version_the_newest,
             deleting_a_version_releases_its_chunks_and_moves_the_head,
+            a_versions_attrs_change_in_place,
             versions_are_found_by_content_hash_within_one_home,
             files_over_a_version_count_and_the_version_scan,
             refs_follow_versions_copies_and_purges,

@@ -271,6 +271,30 @@ pub fn deleting_a_version_releases_its_chunks_and_moves_the_head(m: &dyn MetaSto
     assert_eq!(next.num, VersionNum(4), "numbers are never reused");
 }
 
+/// `set_version_attrs` replaces one version's attributes: no version is added, the others
+/// and the content stay; a missing version is `NotFound`.
+pub fn a_versions_attrs_change_in_place(m: &dyn MetaStore) {
+    let h = m.create_home("h", "h", 0).unwrap();
+    let v1 = commit(m, h.root, "f", &[chunk(1)]);
+    let v2 = commit(m, h.root, "f", &[chunk(2)]);
+    let mut a = crate::FileAttrs {
+        content_type: Some("text/x".into()),
+        ..Default::default()
+    };
+    a.user.insert("k".into(), "v".into());
+    m.set_version_attrs(v1.node, VersionNum(1), &a).unwrap();
+    let all = m.versions(v1.node).unwrap();
+    assert_eq!(all.len(), 2);
+    assert_eq!(all[0].attrs, a);
+    assert_eq!(all[0].hash, v1.hash);
+    assert_eq!(all[1], v2, "the other version untouched");
+    assert_eq!(m.node(v1.node).unwrap().unwrap().head, Some(v2));
+    assert!(matches!(
+        m.set_version_attrs(v1.node, VersionNum(9), &a),
+        Err(MetaError::NotFound(_))
+    ));
+}
+
 /// `find_version_by_hash` looks in one home only, matches size too, prefers live files to
 /// trashed ones and newer versions to older ones.
 pub fn versions_are_found_by_content_hash_within_one_home(m: &dyn MetaStore) {

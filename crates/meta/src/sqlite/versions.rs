@@ -7,8 +7,8 @@ use super::rows::{
     user_meta_json, version_at,
 };
 use crate::{
-    ChunkRow, CommitRequest, Expect, Extent, MetaError, MetaResult, NodeKind, NodeRecord,
-    VersionRecord, VersionScan, Versions, decode_extents, encode_extents,
+    ChunkRow, CommitRequest, Expect, Extent, FileAttrs, MetaError, MetaResult, NodeKind,
+    NodeRecord, VersionRecord, VersionScan, Versions, decode_extents, encode_extents,
 };
 use nas_types::{ContentHash, HomeId, NodeId, VersionNum};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -265,6 +265,25 @@ impl Versions for SqliteMeta {
                 let old = n.head.as_ref().map_or(0, |h| h.size);
                 let new = version_row(tx, node, None)?.map_or(0, |(_, h, _)| h.size);
                 charge(tx, n.home, new as i64 - old as i64, 0)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn set_version_attrs(
+        &self,
+        node: NodeId,
+        num: VersionNum,
+        attrs: &FileAttrs,
+    ) -> MetaResult<()> {
+        self.write(|tx| {
+            need_node(tx, node)?;
+            let n = tx.execute(
+                "UPDATE versions SET content_type = ?1, user_meta = ?2 WHERE node = ?3 AND num = ?4",
+                params![attrs.content_type, user_meta_json(attrs), node.0, num.0 as i64],
+            )?;
+            if n == 0 {
+                return Err(MetaError::NotFound(format!("version {num}")));
             }
             Ok(())
         })
