@@ -48,6 +48,9 @@ pub struct FileConfig {
     pub metrics: Option<limits::MetricsFile>,
     /// Answer WebDAV `PROPFIND Depth: infinity` (off: refused with `propfind-finite-depth`).
     pub propfind_infinity: Option<bool>,
+    /// Serve anonymous S3 reads where a bucket's or object's ACL or policy makes them
+    /// public (off: every unsigned S3 request is refused).
+    pub s3_public_access: Option<bool>,
     /// The free-space reserve, and readiness's free-space threshold.
     pub storage: Option<storage::StorageFile>,
     /// What quotas count: `current` (the current content, default) or `all` (every
@@ -100,6 +103,8 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// Whether WebDAV answers `PROPFIND Depth: infinity`.
     pub propfind_infinity: bool,
+    /// Whether anonymous S3 reads of public buckets and objects are served.
+    pub s3_public_access: bool,
     /// The free-space reserve and readiness's free-space threshold.
     pub storage: Storage,
     /// What quotas count.
@@ -143,6 +148,18 @@ pub struct Overrides {
 
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// An on/off setting: the environment variable `name` if set, else the file's value.
+fn switch(name: &str, file: bool) -> Result<bool> {
+    match env(name) {
+        Some(v) => match v.trim() {
+            "true" | "1" | "yes" | "on" => Ok(true),
+            "false" | "0" | "no" | "off" => Ok(false),
+            other => bail!("{name}: expected true or false, not {other:?}"),
+        },
+        None => Ok(file),
+    }
 }
 
 impl Config {
@@ -254,16 +271,14 @@ impl Config {
         if audit_max_entries == 0 {
             bail!("audit_max_entries must be at least 1");
         }
-        let propfind_infinity = match env("SILENT_NAS_PROPFIND_INFINITY") {
-            Some(v) => match v.trim() {
-                "true" | "1" | "yes" | "on" => true,
-                "false" | "0" | "no" | "off" => false,
-                other => {
-                    bail!("SILENT_NAS_PROPFIND_INFINITY: expected true or false, not {other:?}")
-                }
-            },
-            None => fc.propfind_infinity.unwrap_or(false),
-        };
+        let propfind_infinity = switch(
+            "SILENT_NAS_PROPFIND_INFINITY",
+            fc.propfind_infinity.unwrap_or(false),
+        )?;
+        let s3_public_access = switch(
+            "SILENT_NAS_S3_PUBLIC_ACCESS",
+            fc.s3_public_access.unwrap_or(false),
+        )?;
         let quota_counts = match env("SILENT_NAS_QUOTA_COUNTS").or(fc.quota_counts) {
             None => nas_engine::QuotaCounts::default(),
             Some(v) => nas_engine::QuotaCounts::parse(v.trim()).with_context(|| {
@@ -277,6 +292,7 @@ impl Config {
             storage,
             quota_counts,
             propfind_infinity,
+            s3_public_access,
             limits,
             metrics,
             data,

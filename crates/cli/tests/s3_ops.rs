@@ -7,12 +7,28 @@ mod common;
 use common::*;
 use std::process::Command;
 
+/// A server with an S3 listener; `public` turns anonymous reads of public data on
+/// (`s3_public_access`, off by default).
+fn server(t: &tempfile::TempDir, public: bool) -> Server {
+    let cfg = t.path().join("s3.toml");
+    std::fs::write(&cfg, format!("s3_public_access = {public}\n")).unwrap();
+    Server::start_with(
+        &t.path().join("data"),
+        &[
+            "--s3-listen",
+            "127.0.0.1:0",
+            "--config",
+            cfg.to_str().unwrap(),
+        ],
+    )
+}
+
 /// Runs `tests/s3/<script>` (ENDPOINT ACCESS_KEY SECRET DAV_URL USER PASSWORD, then a
 /// second user's ACCESS_KEY SECRET) against a fresh server; the test fails, showing its
 /// output, unless the script succeeds.
 fn run(script: &str) {
     let t = tempfile::tempdir().unwrap();
-    let s = Server::start_with(&t.path().join("data"), &["--s3-listen", "127.0.0.1:0"]);
+    let s = server(&t, true);
     let (ak, sk) = s.s3_key("admin");
     s.add_user("bob", "bob-password-1", &[]);
     let (bak, bsk) = s.s3_key("bob");
@@ -76,7 +92,49 @@ fn object_attributes_without_the_content() {
 #[test]
 fn a_disabled_accounts_public_bucket_is_not_served() {
     let t = tempfile::tempdir().unwrap();
-    let s = Server::start_with(&t.path().join("data"), &["--s3-listen", "127.0.0.1:0"]);
+    let s = server(&t, true);
+    let (endpoint, url) = public_bucket(&s);
+    let r = curl(&[&url], None);
+    assert_eq!((r.status, r.text()), (200, "carol's file".to_owned()));
+    let set = |flag: &str| {
+        nas_ok(&[
+            "user",
+            "set",
+            "carol",
+            flag,
+            "--data",
+            s.data.to_str().unwrap(),
+        ])
+    };
+    set("--disable");
+    let r = curl(&[&url], None);
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert!(r.text().contains("AccessDenied"));
+    assert_eq!(curl(&[&format!("{endpoint}/carols")], None).status, 403);
+    set("--enable");
+    assert_eq!(curl(&[&url], None).status, 200);
+}
+
+/// By default (`s3_public_access` off) nothing is served without a signature, whatever
+/// the buckets' ACLs say; the owner still reads with a signature.
+#[test]
+fn without_the_servers_switch_public_buckets_are_not_served_anonymously() {
+    let t = tempfile::tempdir().unwrap();
+    let s = server(&t, false);
+    let (endpoint, url) = public_bucket(&s);
+    for u in [
+        url,
+        format!("{endpoint}/carols"),
+        format!("{endpoint}/carols?list-type=2"),
+    ] {
+        let r = curl(&[&u], None);
+        assert_eq!(r.status, 403, "{u}: {}", r.text());
+        assert!(r.text().contains("s3_public_access"), "{}", r.text());
+    }
+}
+
+/// carol's bucket `carols`, made public-read, holding `f.txt`; the endpoint and its URL.
+fn public_bucket(s: &Server) -> (String, String) {
     s.add_user("carol", "carol-password-1", &[]);
     let (ak, sk) = s.s3_key("carol");
     let endpoint = format!("http://{}", s.s3_addr.as_ref().unwrap());
@@ -99,23 +157,5 @@ s3.put_object(Bucket="carols", Key="f.txt", Body=b"carol's file")
         String::from_utf8_lossy(&out.stderr)
     );
     let url = format!("{endpoint}/carols/f.txt");
-    let r = curl(&[&url], None);
-    assert_eq!((r.status, r.text()), (200, "carol's file".to_owned()));
-    let set = |flag: &str| {
-        nas_ok(&[
-            "user",
-            "set",
-            "carol",
-            flag,
-            "--data",
-            s.data.to_str().unwrap(),
-        ])
-    };
-    set("--disable");
-    let r = curl(&[&url], None);
-    assert_eq!(r.status, 403, "{}", r.text());
-    assert!(r.text().contains("AccessDenied"));
-    assert_eq!(curl(&[&format!("{endpoint}/carols")], None).status, 403);
-    set("--enable");
-    assert_eq!(curl(&[&url], None).status, 200);
+    (endpoint, url)
 }

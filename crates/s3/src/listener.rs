@@ -30,6 +30,9 @@ use std::task::{Context, Poll};
 pub struct S3Options {
     /// Base domain for virtual-host-style requests (`bucket.s3.example.com`).
     pub domain: Option<String>,
+    /// Serve anonymous reads where an ACL or policy makes data public (off: every unsigned
+    /// request is refused, whatever the buckets say).
+    pub public_access: bool,
 }
 
 /// Virtual-host addressing under one domain: `bucket.DOMAIN[:port]` names a bucket; any
@@ -68,7 +71,9 @@ pub fn router(store: Store, opts: S3Options) -> Result<(Router, NasS3), String> 
     let mut b = S3ServiceBuilder::new(s3.clone());
     b.set_auth(KeyAuth::new(store.accounts()));
     // unsigned requests reach only the reads a public grant may allow (`public`)
-    b.set_access(crate::public::AnonymousReads);
+    b.set_access(crate::public::AnonymousReads {
+        enabled: opts.public_access,
+    });
     if let Some(d) = &opts.domain {
         b.set_host(Domain(d.to_ascii_lowercase()));
     }

@@ -345,12 +345,22 @@ pub fn anonymous_home(
 /// unsigned one only for the reads in [`ANONYMOUS_OPS`], which the service then allows
 /// only where a grant does. Everything else: 403 `AccessDenied` before the request is
 /// parsed.
-pub struct AnonymousReads;
+pub struct AnonymousReads {
+    /// The server's switch (`s3_public_access`): off refuses every unsigned request.
+    pub enabled: bool,
+}
 
 #[async_trait::async_trait]
 impl S3Access for AnonymousReads {
     async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
-        if cx.credentials().is_some() || ANONYMOUS_OPS.contains(&cx.s3_op().name()) {
+        if cx.credentials().is_some() {
+            Ok(())
+        } else if !self.enabled {
+            Err(S3Error::with_message(
+                S3ErrorCode::AccessDenied,
+                "Signature is required (anonymous access is off on this server: s3_public_access)",
+            ))
+        } else if ANONYMOUS_OPS.contains(&cx.s3_op().name()) {
             Ok(())
         } else {
             Err(S3Error::with_message(

@@ -342,7 +342,10 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
         let handle = axum_server::Handle::new();
         if let Some(l) = s3_listener {
             let bound = l.local_addr()?;
-            let opts = nas_s3::S3Options { domain: cfg.s3_domain.clone() };
+            let opts = nas_s3::S3Options {
+                domain: cfg.s3_domain.clone(),
+                public_access: cfg.s3_public_access,
+            };
             let (s3_app, s3) = nas_s3::router(store.clone(), opts).map_err(anyhow::Error::msg)?;
             if let Some(age) = cfg.s3_upload_expiry {
                 // checked hourly (or as often as the age, when shorter)
