@@ -398,6 +398,15 @@ fn expired_and_exhausted_shares_answer_410() {
     let listed = my_shares(&s);
     let lim = listed.iter().find(|x| x["max_downloads"] == 2).unwrap();
     assert_eq!(lim["downloads"], 2);
+    // a link without a limit is counted too (never refused)
+    let unlimited = listed
+        .iter()
+        .find(|x| x["max_downloads"].is_null())
+        .unwrap();
+    assert_eq!(
+        unlimited["downloads"], 1,
+        "the one GET of `soon`: {unlimited}"
+    );
     std::thread::sleep(std::time::Duration::from_millis(3_100));
     let r = get(&s, &format!("/s/{soon}"), &[]);
     assert_eq!(r.status, 410, "{}", r.text());

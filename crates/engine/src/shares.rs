@@ -324,10 +324,13 @@ impl OpenShare {
     }
 
     /// Counts one download, atomically: [`ShareError::Exhausted`] when the limit was
-    /// reached (by this request's rivals too), so a limit is never exceeded.
+    /// reached (by this request's rivals too), so a limit is never exceeded. A link without
+    /// a limit is counted too, for the owner's list, but never refused: a count that cannot
+    /// be written (a full disk) does not stop the download.
     pub fn take_download(&self) -> Result<(), ShareError> {
         if self.record.max_downloads.is_none() {
-            return Ok(()); // counted for the owner's listing, never refused
+            let _ = self.home.inner.meta.take_share_download(&self.record.id);
+            return Ok(());
         }
         if self.home.inner.meta.take_share_download(&self.record.id)? {
             Ok(())

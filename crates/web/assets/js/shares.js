@@ -108,8 +108,7 @@ export async function showShares(main) {
         : h('span', { class: 'note' }, what)),
       h('td', {}, s.kind === 'drop' ? 'File drop' : 'Read-only', s.has_password ? h('span', { class: 'badge' }, 'password') : null),
       h('td', {}, s.expires_at ? time(s.expires_at) : 'never'),
-      // the server counts downloads of links with a limit only
-      h('td', { class: 'size' }, s.max_downloads ? `${s.downloads} / ${s.max_downloads}` : '—'),
+      h('td', { class: 'size' }, s.max_downloads ? `${s.downloads} / ${s.max_downloads}` : String(s.downloads)),
       h('td', { class: 'mtime' }, time(s.created_at)),
       h('td', { class: 'actions' }, h('button', { type: 'button', class: 'small danger',
         'aria-label': `Revoke the link to ${s.path ? baseName(s.path) : s.id}`, onclick: async () => {
