@@ -295,6 +295,18 @@ fn a_data_directory_that_cannot_be_written_is_named_once() {
     assert!(!data.exists());
 }
 
+/// The server's log file once it says it is listening (or after 20 s).
+fn log_once_listening(log: &std::path::Path) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let text = std::fs::read_to_string(log).unwrap();
+        if text.contains("listening") || Instant::now() > deadline {
+            return text;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 #[test]
 fn the_log_has_no_colour_codes_when_it_is_a_file() {
     let t = tempfile::tempdir().unwrap();
@@ -305,14 +317,7 @@ fn the_log_has_no_colour_codes_when_it_is_a_file() {
         "info",
         Some(std::fs::File::create(&log).unwrap()),
     );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let text = loop {
-        let text = std::fs::read_to_string(&log).unwrap();
-        if text.contains("listening") || Instant::now() > deadline {
-            break text;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let text = log_once_listening(&log);
     drop(s);
     assert!(text.contains("silent-nas listening"), "{text}");
     assert!(!text.contains('\u{1b}'), "no ANSI escape codes: {text:?}");
@@ -328,14 +333,7 @@ fn log_format_json_writes_one_object_per_line() {
         "info",
         Some(std::fs::File::create(&log).unwrap()),
     );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let text = loop {
-        let text = std::fs::read_to_string(&log).unwrap();
-        if text.contains("listening") || Instant::now() > deadline {
-            break text;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let text = log_once_listening(&log);
     drop(s);
     let lines: Vec<serde_json::Value> = text
         .lines()

@@ -29,32 +29,9 @@ fn server(t: &tempfile::TempDir, public: bool) -> Server {
 fn run(script: &str) {
     let t = tempfile::tempdir().unwrap();
     let s = server(&t, true);
-    let (ak, sk) = s.s3_key("admin");
     s.add_user("bob", "bob-password-1", &[]);
     let (bak, bsk) = s.s3_key("bob");
-    let out = Command::new("python3")
-        .arg(format!(
-            "{}/../../tests/s3/{script}",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .args([
-            &format!("http://{}", s.s3_addr.as_ref().unwrap()),
-            &ak,
-            &sk,
-            &s.url("/dav"),
-            "admin",
-            ADMIN_PW,
-            &bak,
-            &bsk,
-        ])
-        .output()
-        .expect("python3 with boto3 (pip install boto3)");
-    assert!(
-        out.status.success(),
-        "{script} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    s3_script(&s, script, &[&bak, &bsk]);
 }
 
 /// Tags: set by PUT, CopyObject and CreateMultipartUpload headers or PutObjectTagging,

@@ -373,3 +373,33 @@ pub fn content(len: usize, seed: u64) -> Vec<u8> {
         })
         .collect()
 }
+
+/// Runs `tests/s3/<script>` with python3 (boto3) against `s`: ENDPOINT ACCESS_KEY SECRET
+/// DAV_URL USER PASSWORD for the admin, then `extra`; fails, showing the script's output,
+/// unless it succeeds.
+#[allow(dead_code)] // not every test binary runs S3 scripts
+pub fn s3_script(s: &Server, script: &str, extra: &[&str]) {
+    let (ak, sk) = s.s3_key("admin");
+    let out = Command::new("python3")
+        .arg(format!(
+            "{}/../../tests/s3/{script}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .args([
+            &format!("http://{}", s.s3_addr.as_ref().unwrap()),
+            &ak,
+            &sk,
+            &s.url("/dav"),
+            "admin",
+            ADMIN_PW,
+        ])
+        .args(extra)
+        .output()
+        .expect("python3 with boto3 (pip install boto3)");
+    assert!(
+        out.status.success(),
+        "{script} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
