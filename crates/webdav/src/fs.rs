@@ -52,6 +52,36 @@ fn note(r: Refusal) {
     let _ = REFUSAL.try_with(|s| *s.borrow_mut() = Some(r));
 }
 
+/// A folder's entries as dav-server streams them: pages of 1,000 fetched as the response is
+/// written, so memory stays bounded for folders of any size (a home's and a share's view).
+pub fn listing(home: Home, p: NasPath) -> FsStream<Box<dyn DavDirEntry>> {
+    use futures_util::StreamExt;
+    let pages = stream::unfold(Some(None::<String>), move |cursor| {
+        let (home, p) = (home.clone(), p.clone());
+        async move {
+            let after = cursor?;
+            match blocking(move || home.list(&p, after.as_deref(), 1000)).await {
+                Ok(page) => {
+                    let next = page.next_after.clone().map(Some);
+                    let items: Vec<FsResult<Box<dyn DavDirEntry>>> = page
+                        .entries
+                        .into_iter()
+                        .map(|e| {
+                            Ok(Box::new(DirEntry {
+                                name: e.name().as_bytes().to_vec(),
+                                meta: Meta { entry: e },
+                            }) as Box<dyn DavDirEntry>)
+                        })
+                        .collect();
+                    Some((stream::iter(items), next))
+                }
+                Err(e) => Some((stream::iter(vec![Err(e)]), None)),
+            }
+        }
+    });
+    Box::pin(pages.flatten())
+}
+
 /// Maps an engine error to the file-system error dav-server turns into a status.
 pub fn fs_err(e: EngineError) -> FsError {
     match e {
@@ -187,38 +217,7 @@ impl GuardedFileSystem<DavUser> for EngineFs {
     ) -> FsFuture<'a, FsStream<Box<dyn DavDirEntry>>> {
         Box::pin(async move {
             let p = nas_path(path)?;
-            let home = u.home.clone();
-            // Pages of 1,000 are fetched as the response is written: bounded memory for
-            // folders of any size.
-            let pages = stream::unfold(Some(None::<String>), move |cursor| {
-                let (home, p) = (home.clone(), p.clone());
-                async move {
-                    let after = cursor?;
-                    let page = blocking(move || home.list(&p, after.as_deref(), 1000)).await;
-                    match page {
-                        Ok(page) => {
-                            let next = page.next_after.clone().map(Some);
-                            let items: Vec<FsResult<Box<dyn DavDirEntry>>> = page
-                                .entries
-                                .into_iter()
-                                .map(|e| {
-                                    let name = e.name().as_bytes().to_vec();
-                                    Ok(Box::new(DirEntry {
-                                        name,
-                                        meta: Meta { entry: e },
-                                    })
-                                        as Box<dyn DavDirEntry>)
-                                })
-                                .collect();
-                            Some((stream::iter(items), next))
-                        }
-                        Err(e) => Some((stream::iter(vec![Err(e)]), None)),
-                    }
-                }
-            });
-            use futures_util::StreamExt;
-            let s: FsStream<Box<dyn DavDirEntry>> = Box::pin(pages.flatten());
-            Ok(s)
+            Ok(listing(u.home.clone(), p))
         })
     }
 

@@ -8,8 +8,8 @@
 //! lock in a read-only view. Dead properties are not shown.
 
 use crate::file::ReadFile;
-use crate::fs::{blocking, fs_err, nas_path};
-use crate::metadata::{DirEntry, Meta};
+use crate::fs::{blocking, fs_err, listing, nas_path};
+use crate::metadata::Meta;
 use crate::paths::check_uri_path;
 use crate::precheck::{guard_body, rewrite_range_at};
 use crate::responses::status;
@@ -21,7 +21,6 @@ use dav_server::fs::{
     OpenOptions, ReadDirMeta,
 };
 use dav_server::{DavHandler, DavMethodSet};
-use futures_util::stream;
 use http::{Method, Request, StatusCode};
 use nas_engine::Home;
 use nas_types::NasPath;
@@ -75,35 +74,7 @@ impl GuardedFileSystem<ShareRoot> for ShareFs {
     ) -> FsFuture<'a, FsStream<Box<dyn DavDirEntry>>> {
         Box::pin(async move {
             let p = s.path(path)?;
-            let home = s.home.clone();
-            // pages of 1,000 fetched as the response is written, as for a home
-            let pages = stream::unfold(Some(None::<String>), move |cursor| {
-                let (home, p) = (home.clone(), p.clone());
-                async move {
-                    let after = cursor?;
-                    match blocking(move || home.list(&p, after.as_deref(), 1000)).await {
-                        Ok(page) => {
-                            let next = page.next_after.clone().map(Some);
-                            let items: Vec<FsResult<Box<dyn DavDirEntry>>> = page
-                                .entries
-                                .into_iter()
-                                .map(|e| {
-                                    Ok(Box::new(DirEntry {
-                                        name: e.name().as_bytes().to_vec(),
-                                        meta: Meta { entry: e },
-                                    })
-                                        as Box<dyn DavDirEntry>)
-                                })
-                                .collect();
-                            Some((stream::iter(items), next))
-                        }
-                        Err(e) => Some((stream::iter(vec![Err(e)]), None)),
-                    }
-                }
-            });
-            use futures_util::StreamExt;
-            let s: FsStream<Box<dyn DavDirEntry>> = Box::pin(pages.flatten());
-            Ok(s)
+            Ok(listing(s.home.clone(), p))
         })
     }
 
