@@ -38,28 +38,7 @@ fn python_ok(args: &[&str]) {
 fn run_suite(script: &str) {
     let t = tempfile::tempdir().unwrap();
     let s = Server::start_with(&t.path().join("data"), &["--s3-listen", "127.0.0.1:0"]);
-    let (ak, sk) = s.s3_key("admin");
-    let out = Command::new("python3")
-        .arg(format!(
-            "{}/../../tests/s3/{script}",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .args([
-            &format!("http://{}", s.s3_addr.as_ref().unwrap()),
-            &ak,
-            &sk,
-            &s.url("/dav"),
-            "admin",
-            ADMIN_PW,
-        ])
-        .output()
-        .expect("python3 with boto3 (pip install boto3)");
-    assert!(
-        out.status.success(),
-        "{script} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    s3_script(&s, script, &[]);
 }
 
 #[test]
