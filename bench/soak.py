@@ -135,24 +135,14 @@ def basic(user, pw):
     return "Basic " + base64.b64encode(f"{user}:{pw}".encode()).decode()
 
 
-def requests_by_door(metrics_text):
-    """Sum of silent_nas_http_requests_total per door."""
+def summed(metrics_text, series, label):
+    """`series`' samples summed per value of `label` (e.g. requests per door)."""
     out = {}
     for line in metrics_text.splitlines():
-        if line.startswith("silent_nas_http_requests_total{"):
+        if line.startswith(series + "{"):
             labels, value = line.rsplit(" ", 1)
-            door = re.search(r'door="([^"]*)"', labels).group(1)
-            out[door] = out.get(door, 0) + int(float(value))
-    return out
-
-
-def worker_runs(metrics_text):
-    out = {}
-    for line in metrics_text.splitlines():
-        if line.startswith("silent_nas_worker_runs_total{"):
-            labels, value = line.rsplit(" ", 1)
-            w = re.search(r'worker="([^"]*)"', labels).group(1)
-            out[w] = out.get(w, 0) + int(float(value))
+            key = re.search(label + r'="([^"]*)"', labels).group(1)
+            out[key] = out.get(key, 0) + int(float(value))
     return out
 
 
@@ -372,8 +362,8 @@ def run(args, srv, t0):
     samples.append((time.time() - t0, rss, fds, threads))
     lost = [f"{c.name}: {b}" for c in everyone for b in c.verify()]
     metrics = srv.metrics()
-    served = requests_by_door(metrics)
-    runs = worker_runs(metrics)
+    served = summed(metrics, "silent_nas_http_requests_total", "door")
+    runs = summed(metrics, "silent_nas_worker_runs_total", "worker")
     sent = {"webdav": sum(c.sent for c in clients), "s3": sum(c.sent for c in s3_clients)}
     code = srv.stop()
     fsck = subprocess.run([args.bin, "fsck", "--verify-data", "--data", srv.data],
