@@ -76,7 +76,14 @@ fn import_browse_versions_trash_export() {
     );
     assert_eq!(cat, "unicode");
 
-    // a second import makes versions; an old one can be read and restored
+    // a second import makes versions; an old one can be read and restored.
+    // The export below names the first import's time in whole seconds: let
+    // the clock pass the next whole second so the second import is later.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    let next_second = std::time::Duration::from_secs(now.as_secs() + 1);
+    std::thread::sleep(next_second - now + std::time::Duration::from_millis(50));
     fs::write(src.join("docs/a.txt"), "changed\n").unwrap();
     ok(
         &data,
