@@ -188,8 +188,13 @@ fn complete(st: &RestState, home: &Home, staging: &Home, id: &str) -> RestResult
     if let Some(parent) = up.target.parent() {
         home.mkdir_all(&parent)?;
     }
-    // the commit checks the quota
-    let composed = home.compose(&up.target, &readers, &mut |_| {})?;
+    // one segment (the whole file in one PATCH, the usual case) becomes the file as it
+    // is: nothing to read, its hash is known; several are read once for the file's hash.
+    // The commit checks the quota.
+    let composed = match readers.as_slice() {
+        [one] => home.share(&up.target, one)?,
+        _ => home.compose(&up.target, &readers, &mut |_| {})?,
+    };
     composed.commit(WriteOptions {
         attrs: FileAttrs {
             content_type: up.content_type.clone(),

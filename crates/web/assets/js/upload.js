@@ -1,12 +1,13 @@
 // Uploads, with the REST door's tus endpoint (/api/v1/tus): each file is created as an
-// upload, then sent in PATCHes of up to 32 MiB; each acknowledged PATCH is stored for
-// good, so when the connection drops the upload asks the server where it stands (HEAD)
-// and goes on from there. Progress is shown per file.
+// upload, then sent in one PATCH of everything left (as tus-js-client does by default).
+// The server keeps whatever part of a PATCH arrived, so when the connection drops the
+// upload asks the server where it stands (HEAD) and goes on from there. One PATCH is
+// also the fast way: a file that arrives in one piece is stored as it is, while pieces
+// must be read again to hash the whole file. Progress is shown per file.
 
 import { csrf, errorOf, ApiError, encPath, api } from './api.js';
 import { h, say, size, join } from './dom.js';
 
-const CHUNK = 32 * 1024 * 1024;
 const RETRIES = 8;
 
 function b64(text) {
@@ -79,7 +80,7 @@ async function send(item) {
   let failures = 0;
   while (offset < file.size) {
     try {
-      offset = await patch(url, file.slice(offset, offset + CHUNK), offset, item.progress, item);
+      offset = await patch(url, file.slice(offset), offset, item.progress, item);
       item.progress(offset);
       failures = 0;
     } catch (e) {
