@@ -13,6 +13,8 @@ await run('versions restore', async (browser, track) => {
   const rows = page.locator('tbody tr');
   check(await rows.count() === 3, `three versions, not ${await rows.count()}`);
   check(await rows.first().getAttribute('data-version') === '3', 'newest first');
+  const by = await rows.first().locator('td.author').innerText();
+  check(by === process.argv[3], `the version says who saved it (${process.argv[3]}): ${by}`);
   const href = await page.getByRole('link', { name: 'Download version 1', exact: true }).getAttribute('href');
   const v1 = await page.evaluate(async (u) => (await fetch(u)).text(), href);
   check(v1 === 'first', `version 1 downloads: ${v1}`);

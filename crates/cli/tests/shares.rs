@@ -432,7 +432,7 @@ fn a_drop_share_takes_files_and_never_lists_or_reads() {
         r#"{"path":"/","kind":"drop"}"#,
     );
     assert_eq!(r.status, 403, "{}", r.text());
-    let (_, token) = share(&s, r#"{"path":"/inbox","kind":"drop"}"#);
+    let (share_id, token) = share(&s, r#"{"path":"/inbox","kind":"drop"}"#);
     // uploads: a used name gets a new one, never an overwrite
     let r = curl(
         &["-T", "-", &s.url(&format!("/s/{token}/secret.txt"))],
@@ -452,6 +452,17 @@ fn a_drop_share_takes_files_and_never_lists_or_reads() {
     assert_eq!(read("/inbox/secret.txt").body, b"owner's");
     assert_eq!(read("/inbox/secret%20(2).txt").body, b"dropped 1");
     assert_eq!(read("/inbox/note.txt").body, b"dropped 2");
+    // the versions say who made them: the owner, or the link (by id, never by token)
+    let author = |p: &str| {
+        let r = curl(&["-u", ANN, &s.url(&format!("/api/v1/versions{p}"))], None);
+        assert_eq!(r.status, 200, "{}", r.text());
+        json(&r)["versions"][0]["author"].clone()
+    };
+    assert_eq!(author("/inbox/secret.txt"), "ann");
+    assert_eq!(
+        author("/inbox/note.txt"),
+        format!("share:{share_id}").as_str()
+    );
     // nothing is listed or read, and the answer is the same for a name that exists
     let refusals: Vec<Reply> = [
         format!("/s/{token}"),

@@ -299,6 +299,58 @@ fn cookies_are_secure_when_a_trusted_proxy_says_https() {
     for c in set_cookies(&r) {
         assert!(!c.contains("Secure"), "{c}");
     }
+    // a share's password cookie too (the form and Basic on a download)
+    let auth = format!("{USER}:{PW}");
+    let r = curl(
+        &["-u", &auth, "-T", "-", &s.url("/api/v1/upload/s.txt")],
+        Some(b"shared"),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let r = curl(
+        &[
+            "-u",
+            &auth,
+            "-H",
+            "Content-Type: application/json",
+            "--data-binary",
+            r#"{"path":"/s.txt","kind":"read","password":"share-pass-1"}"#,
+            &s.url("/api/v1/shares"),
+        ],
+        None,
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let token = serde_json::from_slice::<serde_json::Value>(&r.body).unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for https in [true, false] {
+        let proto: &[&str] = if https {
+            &["-H", "X-Forwarded-Proto: https"]
+        } else {
+            &[]
+        };
+        let form = [
+            "-X",
+            "POST",
+            "-H",
+            "Content-Type: application/x-www-form-urlencoded",
+            "--data-binary",
+            "password=share-pass-1",
+        ];
+        let url = s.url(&format!("/s/{token}/"));
+        let basic = ["-u", "x:share-pass-1"];
+        let dl = s.url(&format!("/s/{token}?download=1"));
+        let by_form: Vec<&str> = [proto, &form[..], &[url.as_str()]].concat();
+        let by_basic: Vec<&str> = [proto, &basic[..], &[dl.as_str()]].concat();
+        for args in [by_form, by_basic] {
+            let r = curl(&args, None);
+            let cookies = set_cookies(&r);
+            assert_eq!(cookies.len(), 1, "{args:?}: {} {:?}", r.status, r.text());
+            assert!(cookies[0].starts_with("nas_share_"), "{}", cookies[0]);
+            assert!(cookies[0].contains("HttpOnly"), "{}", cookies[0]);
+            assert_eq!(cookies[0].contains("; Secure"), https, "{}", cookies[0]);
+        }
+    }
 }
 
 #[test]

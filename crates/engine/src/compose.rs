@@ -62,6 +62,7 @@ impl Composition<'_> {
             mtime_ns: opts.mtime_ns.unwrap_or(now),
             now_ns: now,
             attrs: opts.attrs,
+            author: Some(opts.author.as_deref().unwrap_or(self.home.name())),
         };
         let mut done = self
             .home

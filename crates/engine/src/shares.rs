@@ -137,6 +137,14 @@ impl std::fmt::Debug for OpenShare {
     }
 }
 
+impl OpenShare {
+    /// The author recorded on a version uploaded through this link: `share:<id>` (the
+    /// share's id, never its token).
+    pub fn author(&self) -> String {
+        format!("share:{}", self.record.id)
+    }
+}
+
 /// BLAKE3 of a token: what is stored and looked up.
 pub fn share_token_hash(token: &str) -> [u8; 32] {
     *blake3::hash(token.as_bytes()).as_bytes()

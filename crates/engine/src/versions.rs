@@ -28,7 +28,7 @@ impl Home {
         let id = self.file(path)?;
         self.inner
             .meta
-            .restore_version(id, num, now_ns())
+            .restore_version(id, num, now_ns(), Some(self.name()))
             .map_err(|e| EngineError::from(e).at(&format!("{path} version {num}")))
     }
 

@@ -30,6 +30,9 @@ pub struct WriteOptions {
     /// Commit only if the file's current version is still what the caller saw
     /// (checked atomically with the commit; otherwise `PreconditionFailed`).
     pub expect: Option<Expect>,
+    /// Who makes the version, recorded with it (default: the home's account; a file-drop
+    /// link says `share:<id>`).
+    pub author: Option<String>,
 }
 
 enum ContentHasher {
@@ -385,6 +388,7 @@ pub(crate) fn commit_all(
             mtime_ns: p.w.opts.mtime_ns.unwrap_or(now),
             now_ns: now,
             attrs: p.w.opts.attrs.clone(),
+            author: p.w.opts.author.as_deref(),
         })
         .collect();
     let versions = inner.meta.commit_versions(&reqs).map_err(|e| {
@@ -463,6 +467,8 @@ impl Home {
         room: Option<Room>,
     ) -> FileWriter {
         let name = path.name().unwrap_or_default().to_owned();
+        let mut opts = opts;
+        opts.author.get_or_insert_with(|| self.name().to_owned());
         FileWriter {
             room,
             path,

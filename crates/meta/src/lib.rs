@@ -279,11 +279,13 @@ pub trait Versions {
         num: Option<VersionNum>,
     ) -> MetaResult<Option<(VersionRecord, Vec<Extent>)>>;
     /// Makes version `num` the newest, as a new version sharing its chunks.
+    /// `author` is who restores it.
     fn restore_version(
         &self,
         node: NodeId,
         num: VersionNum,
         now_ns: i64,
+        author: Option<&str>,
     ) -> MetaResult<VersionRecord>;
     /// Deletes one version, releasing its chunk references. The only version cannot be deleted.
     fn delete_version(&self, node: NodeId, num: VersionNum) -> MetaResult<()>;

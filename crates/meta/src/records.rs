@@ -73,6 +73,9 @@ pub struct VersionRecord {
     pub hash: ContentHash,
     /// Content type and user metadata.
     pub attrs: FileAttrs,
+    /// Who made it: the account's name, or `share:<id>` for an upload through a file-drop
+    /// link (`None` for versions written before authors were recorded).
+    pub author: Option<String>,
 }
 
 /// A chunk in the index.
@@ -138,6 +141,8 @@ pub struct CommitRequest<'a> {
     pub now_ns: i64,
     /// Content type and user metadata.
     pub attrs: FileAttrs,
+    /// Who makes the version (see [`VersionRecord::author`]).
+    pub author: Option<&'a str>,
 }
 
 /// A trash entry.

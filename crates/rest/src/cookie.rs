@@ -80,7 +80,11 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 
 /// Whether the request came over HTTPS: the server's TLS listener, or a trusted proxy
 /// saying so.
-fn over_https(parts_ext: &http::Extensions, headers: &HeaderMap, st: &RestState) -> bool {
+pub(crate) fn over_https(
+    parts_ext: &http::Extensions,
+    headers: &HeaderMap,
+    st: &RestState,
+) -> bool {
     if parts_ext.get::<OverTls>().is_some() {
         return true;
     }
@@ -92,7 +96,10 @@ fn over_https(parts_ext: &http::Extensions, headers: &HeaderMap, st: &RestState)
             .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"))
 }
 
-fn set_cookie(
+/// A `Set-Cookie` value (`SameSite=Lax`; `HttpOnly` and `Secure` as asked): the one
+/// builder of every cookie the server sets (sessions here, share passwords in
+/// `share_password`).
+pub(crate) fn set_cookie(
     name: &str,
     value: &str,
     path: &str,

@@ -158,6 +158,10 @@ pub struct VersionJson {
     pub created: i64,
     /// BLAKE3 (hex) of the content.
     pub hash: String,
+    /// Who made it: an account's name, or `share:<id>` for an upload through a file-drop
+    /// link; absent for versions stored before authors were recorded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
 }
 
 impl From<&VersionRecord> for VersionJson {
@@ -168,6 +172,7 @@ impl From<&VersionRecord> for VersionJson {
             mtime: secs(v.mtime_ns),
             created: secs(v.created_ns),
             hash: v.hash.to_hex(),
+            author: v.author.clone(),
         }
     }
 }

@@ -256,7 +256,8 @@ async fn authorized(
                 return Err(public_page::password_needed(token, None, &headers));
             };
             check_password(d, open, &pass, client, phc, token, &headers).await?;
-            cookie = Some(set_cookie(d, &open.record.id, token));
+            let secure = crate::cookie::over_https(req.extensions(), &headers, &d.rest);
+            cookie = Some(set_cookie(d, &open.record.id, token, secure));
         }
     }
     let is_dav = rest == "/dav" || rest.starts_with("/dav/");
@@ -519,6 +520,7 @@ pub(crate) async fn drop_writer(
         let path = o.free_name(&n)?;
         let opts = WriteOptions {
             expect: Some(Expect::Absent),
+            author: Some(o.author()),
             ..WriteOptions::default()
         };
         o.home.writer(&path, opts)

@@ -131,6 +131,7 @@ pub(crate) async fn password_form(
     phc: &str,
 ) -> Response {
     let headers = req.headers().clone();
+    let secure = crate::cookie::over_https(req.extensions(), &headers, &d.rest);
     let Ok(body) = axum::body::to_bytes(req.into_body(), MAX_FORM).await else {
         return public_page::error(StatusCode::PAYLOAD_TOO_LARGE, "form too large", &headers);
     };
@@ -143,8 +144,10 @@ pub(crate) async fn password_form(
     if let Ok(v) = HeaderValue::from_str(&format!("/s/{token}/")) {
         r.headers_mut().insert(header::LOCATION, v);
     }
-    r.headers_mut()
-        .insert(header::SET_COOKIE, set_cookie(d, &open.record.id, token));
+    r.headers_mut().insert(
+        header::SET_COOKIE,
+        set_cookie(d, &open.record.id, token, secure),
+    );
     r
 }
 
@@ -186,17 +189,22 @@ fn cookie_name(id: &str) -> String {
     format!("nas_share_{id}")
 }
 
-/// A `Set-Cookie` proving the password of share `id` was given (for an hour).
-pub(crate) fn set_cookie(d: &ShareDoor, id: &str, token: &str) -> HeaderValue {
+/// A `Set-Cookie` proving the password of share `id` was given (for an hour); `Secure`
+/// when the request came over HTTPS, like the session cookies.
+pub(crate) fn set_cookie(d: &ShareDoor, id: &str, token: &str, secure: bool) -> HeaderValue {
     let exp = crate::state::now_secs() + SHARE_COOKIE_SECS;
     let mac = cookie_mac(d, id, exp)
         .map(|m| B64.encode(m.finalize().into_bytes()))
         .unwrap_or_default();
-    let v = format!(
-        "{}={exp}.{mac}; Path=/s/{token}; Max-Age={SHARE_COOKIE_SECS}; HttpOnly; SameSite=Lax",
-        cookie_name(id)
-    );
-    HeaderValue::from_str(&v).unwrap_or_else(|_| HeaderValue::from_static("x=; Max-Age=0"))
+    crate::cookie::set_cookie(
+        &cookie_name(id),
+        &format!("{exp}.{mac}"),
+        &format!("/s/{token}"),
+        true,
+        SHARE_COOKIE_SECS,
+        secure,
+    )
+    .unwrap_or_else(|| HeaderValue::from_static("x=; Max-Age=0"))
 }
 
 pub(crate) fn cookie_valid(d: &ShareDoor, id: &str, h: &HeaderMap) -> bool {

@@ -122,6 +122,8 @@ pub struct VersionOut {
     created_ns: i64,
     mtime: String,
     blake3: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    author: Option<String>,
 }
 
 impl From<&VersionRecord> for VersionOut {
@@ -133,6 +135,7 @@ impl From<&VersionRecord> for VersionOut {
             created_ns: v.created_ns,
             mtime: time(v.mtime_ns),
             blake3: v.hash.to_hex(),
+            author: v.author.clone(),
         }
     }
 }
@@ -247,11 +250,12 @@ pub fn versions(a: PathArgs) -> Result<ExitCode> {
     } else {
         for v in &vs {
             println!(
-                "{:>4}  {:>10}  {}  {}",
+                "{:>4}  {:>10}  {}  {}  {}",
                 v.num,
                 size(v.size),
                 time(v.created_ns),
-                &v.hash.to_hex()[..16]
+                &v.hash.to_hex()[..16],
+                v.author.as_deref().unwrap_or("-")
             );
         }
     }

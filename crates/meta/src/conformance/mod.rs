@@ -90,6 +90,7 @@ macro_rules! meta_conformance_tests {
             concurrent_absent_commits_admit_exactly_one,
             an_empty_head_is_replaced_not_kept,
             restore_makes_an_old_version_the_newest,
+            versions_record_their_author,
             deleting_a_version_releases_its_chunks_and_moves_the_head,
             a_versions_attrs_change_in_place,
             versions_are_found_by_content_hash_within_one_home,
@@ -174,6 +175,7 @@ pub(crate) fn req<'a>(
         mtime_ns: 5,
         now_ns: 6,
         attrs: FileAttrs::default(),
+        author: None,
     }
 }
 

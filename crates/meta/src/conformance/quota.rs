@@ -32,6 +32,7 @@ fn req<'a>(parent: NodeId, name: &'a str, size: u64, chunk: &'a [NewChunk]) -> C
         mtime_ns: 5,
         now_ns: 6,
         attrs: FileAttrs::default(),
+        author: None,
     }
 }
 
@@ -87,7 +88,7 @@ pub fn counters_follow_every_change_of_usage(m: &dyn MetaStore) {
     let v2 = put(m, h.root, "f", 40).unwrap(); // overwrite: 130 - 100 + 40
     assert_eq!(m.usage(h.id).unwrap().current_bytes, 70);
     assert_eq!(m.usage(h.id).unwrap().all_bytes, 170);
-    m.restore_version(v2.node, VersionNum(1), 7).unwrap(); // back to 100
+    m.restore_version(v2.node, VersionNum(1), 7, None).unwrap(); // back to 100
     assert_eq!(m.usage(h.id).unwrap().current_bytes, 130);
     assert_counted(m, &h);
     m.delete_version(v2.node, VersionNum(3)).unwrap(); // the head goes: 40 again

@@ -225,7 +225,9 @@ pub fn restore_makes_an_old_version_the_newest(m: &dyn MetaStore) {
     let h = m.create_home("h", "h", 0).unwrap();
     let v1 = commit(m, h.root, "f", &[chunk(1), chunk(2)]);
     commit(m, h.root, "f", &[chunk(3)]);
-    let v3 = m.restore_version(v1.node, VersionNum(1), 999).unwrap();
+    let v3 = m
+        .restore_version(v1.node, VersionNum(1), 999, None)
+        .unwrap();
     assert_eq!(
         (v3.num, v3.size, v3.hash),
         (VersionNum(3), v1.size, v1.hash)
@@ -240,9 +242,49 @@ pub fn restore_makes_an_old_version_the_newest(m: &dyn MetaStore) {
         (Some(2), Some(2), Some(1))
     );
     assert!(matches!(
-        m.restore_version(v1.node, VersionNum(7), 1),
+        m.restore_version(v1.node, VersionNum(7), 1, None),
         Err(MetaError::NotFound(_))
     ));
+}
+
+/// Each version records who made it: the commit's author, the restorer for a restored
+/// version; a copy keeps its source's author; every read of the version returns it.
+pub fn versions_record_their_author(m: &dyn MetaStore) {
+    let h = m.create_home("h", "h", 0).unwrap();
+    let chunks = [chunk(1)];
+    let extents = [(chunks[0].id, 1)];
+    let mut r = req(h.root, "f", &extents, &chunks);
+    r.author = Some("alice");
+    let v1 = m.commit_version(&r).unwrap();
+    assert_eq!(v1.author.as_deref(), Some("alice"));
+    let mut r = req(h.root, "f", &extents, &[]);
+    r.author = Some("share:0123abcd");
+    let v2 = m.commit_version(&r).unwrap();
+    let v3 = m
+        .restore_version(v1.node, VersionNum(1), 9, Some("bob"))
+        .unwrap();
+    let authors: Vec<Option<String>> = m
+        .versions(v1.node)
+        .unwrap()
+        .into_iter()
+        .map(|v| v.author)
+        .collect();
+    assert_eq!(
+        authors,
+        [
+            Some("alice".into()),
+            Some("share:0123abcd".into()),
+            Some("bob".into())
+        ]
+    );
+    assert_eq!(m.node(v1.node).unwrap().unwrap().head, Some(v3.clone()));
+    let (head, _) = m.version(v1.node, None).unwrap().unwrap();
+    assert_eq!(head.author.as_deref(), Some("bob"));
+    let (second, _) = m.version(v1.node, Some(v2.num)).unwrap().unwrap();
+    assert_eq!(second.author.as_deref(), Some("share:0123abcd"));
+    let copy = m.copy(v1.node, h.root, "g", None, 10).unwrap();
+    let copied = copy.head.unwrap();
+    assert_eq!(copied.author.as_deref(), Some("bob"));
 }
 
 /// Deleting a version releases its references and, for the head, makes the newest

@@ -25,6 +25,7 @@ fn file(m: &SqliteMeta, parent: NodeId, name: &str, size: u64, mtime_ns: i64) ->
         mtime_ns,
         now_ns: mtime_ns,
         attrs: FileAttrs::default(),
+        author: None,
     })
     .unwrap()
     .node
@@ -284,6 +285,7 @@ fn search_equals_the_scan_at_every_step_of_a_random_workload() {
                         mtime_ns: mtime,
                         now_ns: mtime,
                         attrs: FileAttrs::default(),
+                        author: None,
                     }) {
                         nodes.push(v.node);
                     }

@@ -108,8 +108,8 @@ fn copy_tree(
                 .prepare_cached("SELECT v.extents FROM versions v JOIN nodes n ON v.id = n.head WHERE n.id = ?1")?
                 .query_row([src.id.0], |r| r.get(0))?;
             c.prepare_cached(
-                "INSERT INTO versions (node, num, size, mtime_ns, created_ns, hash, content_type, user_meta, extents)
-                 SELECT ?1, 1, size, mtime_ns, ?2, hash, content_type, user_meta, extents
+                "INSERT INTO versions (node, num, size, mtime_ns, created_ns, hash, content_type, user_meta, extents, author)
+                 SELECT ?1, 1, size, mtime_ns, ?2, hash, content_type, user_meta, extents, author
                  FROM versions WHERE id = (SELECT head FROM nodes WHERE id = ?3)",
             )?
             .execute(params![id.0, now_ns, src.id.0])?;

@@ -36,10 +36,11 @@ fn the_usage_check_sees_a_wrong_counter() {
 }
 
 /// Takes a database back to before schema 12 (for tests of older databases), undoing the
-/// later steps first (14: shares, 13: implicit folders).
+/// later steps first (15: version authors, 14: shares, 13: implicit folders).
 pub(super) const UNDO_SCHEMA_12: &str = concat!(
-    "DROP TABLE shares;",           // schema 14 (its index goes with it)
-    "DROP TABLE implicit_folders;", // schema 13
+    "ALTER TABLE versions DROP COLUMN author;", // schema 15
+    "DROP TABLE shares;",                       // schema 14 (its index goes with it)
+    "DROP TABLE implicit_folders;",             // schema 13
     "DROP TRIGGER versions_added; DROP TRIGGER versions_removed;
     DROP INDEX homes_account; ALTER TABLE homes DROP COLUMN account;
     ALTER TABLE homes DROP COLUMN current_bytes; ALTER TABLE homes DROP COLUMN all_bytes;"

@@ -10,11 +10,12 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use std::collections::{BTreeMap, HashMap};
 
 pub const NODE_SELECT: &str = "SELECT n.id, n.home, n.parent, n.name, n.kind, n.mtime_ns,
-    v.node, v.num, v.size, v.mtime_ns, v.created_ns, v.hash, v.content_type, v.user_meta
+    v.node, v.num, v.size, v.mtime_ns, v.created_ns, v.hash, v.content_type, v.user_meta,
+    v.author
     FROM nodes n LEFT JOIN versions v ON v.id = n.head";
 
 pub const VERSION_COLS: &str =
-    "node, num, size, mtime_ns, created_ns, hash, content_type, user_meta";
+    "node, num, size, mtime_ns, created_ns, hash, content_type, user_meta, author";
 
 pub const CHUNK_SELECT: &str =
     "SELECT id, hash, raw_len, stored_len, codec, pack, offset, refs FROM chunks";
@@ -72,6 +73,7 @@ pub fn version_at(r: &Row<'_>, i: usize) -> rusqlite::Result<VersionRecord> {
         created_ns: r.get(i + 4)?,
         hash: ContentHash(hash_from(r.get(i + 5)?)?),
         attrs: attrs_from(r.get(i + 6)?, r.get(i + 7)?),
+        author: r.get(i + 8)?,
     })
 }
 

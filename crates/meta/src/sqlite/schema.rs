@@ -250,6 +250,11 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX shares_owner ON shares(owner);
     "#,
+    // 15: who made each version (an account's name, or `share:<id>` for a file-drop
+    // upload); NULL for versions made before this step.
+    r#"
+    ALTER TABLE versions ADD COLUMN author TEXT;
+    "#,
 ];
 
 /// The database's schema version (0: none yet), refused when newer than this build's.

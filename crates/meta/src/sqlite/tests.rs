@@ -42,6 +42,7 @@ fn commit(
         mtime_ns: 5,
         now_ns: 6,
         attrs: FileAttrs::default(),
+        author: None,
     })
     .unwrap()
 }
@@ -131,7 +132,7 @@ fn backup_is_a_working_database() {
 /// A schema-12 database gains the implicit-folder (13) and share (14) tables and keeps what
 /// it had.
 #[test]
-fn a_schema_12_database_gains_implicit_folders_and_share_links() {
+fn a_schema_12_database_gains_implicit_folders_share_links_and_authors() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("m.sqlite");
     let (root, node) = {
@@ -142,7 +143,8 @@ fn a_schema_12_database_gains_implicit_folders_and_share_links() {
     rusqlite::Connection::open(&p)
         .unwrap()
         .execute_batch(
-            "DROP TABLE shares; DROP TABLE implicit_folders;
+            "ALTER TABLE versions DROP COLUMN author;
+             DROP TABLE shares; DROP TABLE implicit_folders;
              UPDATE meta SET value = 12 WHERE key = 'schema_version';",
         )
         .unwrap();
@@ -163,5 +165,11 @@ fn a_schema_12_database_gains_implicit_folders_and_share_links() {
     assert_eq!(m.share_by_hash(&[7; 32]).unwrap(), Some(share));
     let d = m.mkdir_implicit(root, "d", 2).unwrap();
     assert!(m.is_implicit(d.id).unwrap());
-    const { assert!(SCHEMA_VERSION >= 14) };
+    // versions from before authors were recorded have none; new ones do
+    assert_eq!(m.versions(node).unwrap()[0].author, None);
+    let v = m
+        .restore_version(node, VersionNum(1), 3, Some("ann"))
+        .unwrap();
+    assert_eq!(v.author.as_deref(), Some("ann"));
+    const { assert!(SCHEMA_VERSION >= 15) };
 }

@@ -24,8 +24,8 @@ fn insert_version(
         .prepare_cached("SELECT next_num FROM nodes WHERE id = ?1")?
         .query_row([node.0], |r| r.get(0))?;
     c.prepare_cached(
-        "INSERT INTO versions (node, num, size, mtime_ns, created_ns, hash, content_type, user_meta, extents)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        "INSERT INTO versions (node, num, size, mtime_ns, created_ns, hash, content_type, user_meta, extents, author)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )?
     .execute(params![
         node.0,
@@ -36,7 +36,8 @@ fn insert_version(
         &v.hash.0[..],
         v.attrs.content_type,
         user_meta_json(&v.attrs),
-        extents
+        extents,
+        v.author
     ])?;
     let vid = c.last_insert_rowid();
     c.prepare_cached("UPDATE nodes SET head = ?1, next_num = ?2 WHERE id = ?3")?
@@ -59,7 +60,7 @@ fn version_row(
     );
     let sql_num =
         format!("SELECT id, {VERSION_COLS}, extents FROM versions WHERE node = ?1 AND num = ?2");
-    let map = |r: &rusqlite::Row<'_>| Ok((r.get(0)?, version_at(r, 1)?, r.get(9)?));
+    let map = |r: &rusqlite::Row<'_>| Ok((r.get(0)?, version_at(r, 1)?, r.get(10)?));
     Ok(match num {
         None => c
             .prepare_cached(&sql_head)?
@@ -176,6 +177,7 @@ fn commit_one(
         created_ns: req.now_ns,
         hash: req.hash,
         attrs: req.attrs.clone(),
+        author: req.author.map(str::to_owned),
     };
     let v = insert_version(tx, node, &v, &extents)?;
     // the parent is a live folder, so the file is live
@@ -223,6 +225,7 @@ impl Versions for SqliteMeta {
         node: NodeId,
         num: VersionNum,
         now_ns: i64,
+        author: Option<&str>,
     ) -> MetaResult<VersionRecord> {
         self.write(|tx| {
             let (_, old, blob) = version_row(tx, node, Some(num))?
@@ -231,6 +234,7 @@ impl Versions for SqliteMeta {
             let v = VersionRecord {
                 created_ns: now_ns,
                 mtime_ns: now_ns,
+                author: author.map(str::to_owned),
                 ..old
             };
             let v = insert_version(tx, node, &v, &blob)?;
@@ -321,7 +325,7 @@ impl Versions for SqliteMeta {
                      LIMIT 1"
                 ))?
                 .query_row(params![&hash.0[..], size as i64, home.0], |r| {
-                    Ok((version_at(r, 0)?, r.get::<_, Vec<u8>>(8)?))
+                    Ok((version_at(r, 0)?, r.get::<_, Vec<u8>>(9)?))
                 })
                 .optional()?;
             match row {
@@ -344,7 +348,7 @@ impl Versions for SqliteMeta {
             let mut rows = st.query([])?;
             while let Some(r) = rows.next()? {
                 let version = version_at(r, 0)?;
-                let blob: Vec<u8> = r.get(8)?;
+                let blob: Vec<u8> = r.get(9)?;
                 f(VersionScan {
                     version,
                     extents: decode_extents(&blob),

@@ -19,6 +19,9 @@ export async function showVersions(main, path) {
     h('td', {}, `#${v.version}`, v.version === current ? h('span', { class: 'badge' }, 'current') : null),
     h('td', { class: 'size' }, size(v.size)),
     h('td', {}, time(v.created)),
+    v.author && v.author.startsWith('share:')
+      ? h('td', { class: 'author', title: `Uploaded through file-drop link ${v.author.slice(6)}` }, 'a file-drop link')
+      : h('td', { class: 'author' }, v.author || '—'),
     h('td', { class: 'actions' },
       h('a', { class: 'btn small', href: downloadUrl(path, v.version), download: name, 'aria-label': `Download version ${v.version}` }, 'Download'),
       v.version !== current && h('button', { type: 'button', class: 'small', 'aria-label': `Restore version ${v.version}`, onclick: async () => {
@@ -38,7 +41,7 @@ export async function showVersions(main, path) {
     h('h1', { id: 'versions-title' }, 'Versions of ', h('span', { class: 'fname' }, name)),
     h('table', { class: 'list', 'aria-labelledby': 'versions-title' },
       h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Version'), h('th', { scope: 'col', class: 'size' }, 'Size'),
-        h('th', { scope: 'col' }, 'Saved'), h('th', { scope: 'col', class: 'actions' }, h('span', { class: 'sr-only' }, 'Actions')))),
+        h('th', { scope: 'col' }, 'Saved'), h('th', { scope: 'col' }, 'By'), h('th', { scope: 'col', class: 'actions' }, h('span', { class: 'sr-only' }, 'Actions')))),
       h('tbody', {}, rows))));
 }
 
