@@ -11,6 +11,8 @@
 # limit must allow N_IDLE + a margin (ulimit -n; the server raises its soft limit itself).
 #
 #   bench/conns.sh [N_IDLE=10000] [N_SLOW=500]
+#
+# Output: the table on stdout; key figures in bench/out/conns-results.tsv.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(dirname "$HERE")
@@ -66,9 +68,18 @@ log "$N_SLOW slowloris connections: rclone serve webdav"
 RC_SLOW=$(PROBE_PATH=/small.txt py slowloris "http://127.0.0.1:$PORT" alice "$PW" "$RC" "$N_SLOW")
 log "$RC_SLOW"
 
-python3 - "$SN_IDLE" "$RC_IDLE" "$SN_SLOW" "$RC_SLOW" "$(loadavg)" <<'EOF'
+mkdir -p "$HERE/out"
+python3 - "$SN_IDLE" "$RC_IDLE" "$SN_SLOW" "$RC_SLOW" "$(loadavg)" "$HERE/out/conns-results.tsv" <<'EOF'
 import json, sys
 si, ri, ss, rs = (json.loads(a) for a in sys.argv[1:5])
+with open(sys.argv[6], "w") as f:
+    for who, i, s in (("ours", si, ss), ("rclone", ri, rs)):
+        f.write(f"idle_connections\t{i['connections']}\n" if who == "ours" else "")
+        f.write(f"idle_rss_held_mib_{who}\t{i['rss_held_mib']}\n")
+        f.write(f"idle_probe_p99_ms_{who}\t{i['probe']['p99_ms']}\n")
+        f.write(f"idle_probe_errors_{who}\t{i['probe']['errors']}\n")
+        f.write(f"slowloris_probe_p99_ms_{who}\t{s['probe']['p99_ms']}\n")
+        f.write(f"slowloris_probe_errors_{who}\t{s['probe']['errors']}\n")
 print()
 print("| measure | silent-nas | rclone serve webdav | issue 16 |")
 print("|---|---|---|---|")
