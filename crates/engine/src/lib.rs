@@ -51,6 +51,7 @@ mod stats;
 mod store;
 mod time;
 mod trash;
+mod trashed;
 pub mod upload;
 mod version_attrs;
 mod versions;

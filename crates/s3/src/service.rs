@@ -5,7 +5,8 @@ use crate::keys::{blocking, bucket_path};
 use crate::public::Settings;
 use crate::staging::{UploadLocks, staging_name};
 use crate::{
-    acl, attributes, complete, cors, list, multipart, objects, policy, read, tagging, versions,
+    acl, attributes, complete, cors, delete, list, multipart, objects, policy, read, tagging,
+    versions,
 };
 use nas_auth::Principal;
 use nas_engine::{Accounts, EngineError, Home, NodeKind, Store};
@@ -312,14 +313,14 @@ impl S3 for NasS3 {
         &self,
         req: S3Request<DeleteObjectInput>,
     ) -> S3Result<S3Response<DeleteObjectOutput>> {
-        objects::delete(self, req).await
+        delete::delete(self, req).await
     }
 
     async fn delete_objects(
         &self,
         req: S3Request<DeleteObjectsInput>,
     ) -> S3Result<S3Response<DeleteObjectsOutput>> {
-        objects::delete_many(self, req).await
+        delete::delete_many(self, req).await
     }
 
     async fn copy_object(

@@ -1,0 +1,22 @@
+//! Versioning as S3 clients see it (issue 14 item 8) against the real server with boto3:
+//! delete markers mapped onto the trash, across S3 and WebDAV. The scripts are in
+//! `tests/s3/aws_versioning*.py`.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed unwrap is a failed test
+
+mod common;
+use common::*;
+
+fn server(t: &tempfile::TempDir) -> Server {
+    Server::start_with(&t.path().join("data"), &["--s3-listen", "127.0.0.1:0"])
+}
+
+/// A DELETE makes a delete marker (the trash entry): GET 404 with `x-amz-delete-marker`,
+/// the marker's id 405, ListObjectVersions lists it (paged), removing it restores the
+/// object; versions of a deleted object removed by id; WebDAV deletes are markers and a
+/// removed marker is the file restored for WebDAV.
+#[test]
+fn deletes_make_delete_markers_that_bring_objects_back_when_removed() {
+    let t = tempfile::tempdir().unwrap();
+    let s = server(&t);
+    s3_script(&s, "aws_versioning.py", &[]);
+}
