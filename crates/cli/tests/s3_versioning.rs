@@ -20,3 +20,13 @@ fn deletes_make_delete_markers_that_bring_objects_back_when_removed() {
     let s = server(&t);
     s3_script(&s, "aws_versioning.py", &[]);
 }
+
+/// PutBucketVersioning `Suspended`: kept per bucket, each write while suspended (PUT,
+/// copy, multipart) replaces the previous one written while suspended, versions written
+/// while Enabled stay; re-enabled, every write keeps a version again.
+#[test]
+fn suspended_versioning_keeps_one_suspended_version_per_key() {
+    let t = tempfile::tempdir().unwrap();
+    let s = server(&t);
+    s3_script(&s, "aws_versioning_suspended.py", &[]);
+}

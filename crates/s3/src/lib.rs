@@ -36,6 +36,7 @@ mod staging;
 mod tagging;
 mod upload;
 mod version_id;
+mod versioning;
 mod versions;
 mod xml_body;
 mod xml_guard;

@@ -270,7 +270,7 @@ async fn put_body(
         }
     }
     let target = Target {
-        home,
+        home: home.clone(),
         path,
         mkdirs: true,
         bucket: bucket_at_open
@@ -296,6 +296,15 @@ async fn put_body(
         }
         _ => e,
     })?;
+    if let Some(num) = got.entry.version {
+        let (h, b, p, a) = (
+            home.clone(),
+            input.bucket.clone(),
+            got.entry.path.clone(),
+            got.entry.attrs.clone(),
+        );
+        blocking(move || crate::versioning::after_write(&h, &b, &p, num, &a)).await?;
+    }
     let c = got.checksum;
     Ok(S3Response::new(PutObjectOutput {
         e_tag: Some(ETag::Strong(got.md5_hex)),
@@ -404,7 +413,7 @@ pub async fn copy(
             ));
         }
     };
-    let h = home.clone();
+    let (h, dest_bucket) = (home.clone(), input.bucket.clone());
     let e = blocking(move || {
         if let Some(parent) = to.parent() {
             h.mkdir_all_implicit(&parent)?;
@@ -446,6 +455,10 @@ pub async fn copy(
             if let Some(num) = cur.version {
                 h.set_version_attrs(&to, num, &attrs)?;
             }
+        }
+        let e = h.stat(&to)?;
+        if let Some(num) = e.version {
+            crate::versioning::after_write(&h, &dest_bucket, &to, num, &e.attrs)?;
         }
         h.stat(&to)
     })

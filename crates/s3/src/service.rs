@@ -6,7 +6,7 @@ use crate::public::Settings;
 use crate::staging::{UploadLocks, staging_name};
 use crate::{
     acl, attributes, complete, cors, delete, list, multipart, objects, policy, read, tagging,
-    versions,
+    versioning, versions,
 };
 use nas_auth::Principal;
 use nas_engine::{Accounts, EngineError, Home, NodeKind, Store};
@@ -404,14 +404,14 @@ impl S3 for NasS3 {
         &self,
         req: S3Request<GetBucketVersioningInput>,
     ) -> S3Result<S3Response<GetBucketVersioningOutput>> {
-        versions::get_versioning(self, req).await
+        versioning::get(self, req).await
     }
 
     async fn put_bucket_versioning(
         &self,
         req: S3Request<PutBucketVersioningInput>,
     ) -> S3Result<S3Response<PutBucketVersioningOutput>> {
-        versions::put_versioning(self, req).await
+        versioning::put(self, req).await
     }
 
     async fn put_bucket_cors(

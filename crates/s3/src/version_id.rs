@@ -1,10 +1,11 @@
 //! Version ids given by clients: an operation that names a version acts on exactly that
 //! version or refuses, never on another. Ids are the engine's version numbers (`1`, `2`,
-//! …); `null` (S3's id of a version written while versioning was off) is well-formed and
-//! names no version here, since every bucket keeps versions. Anything else is malformed:
-//! `InvalidArgument` (400), as AWS answers. A well-formed id that names no version is
-//! `NoSuchVersion` (404) for reads and copies, and a success that removes nothing for
-//! deletes (deletes are idempotent, as on AWS).
+//! …) and, for delete markers, `dm` and a trash entry's id (`markers`); `null` (S3's id of
+//! a version written while versioning was off) is well-formed and names no version here
+//! (a suspended bucket's versions keep their numbers: `versioning`). Anything else is
+//! malformed: `InvalidArgument` (400), as AWS answers. A well-formed id that names no
+//! version is `NoSuchVersion` (404) for reads and copies, and a success that removes
+//! nothing for deletes (deletes are idempotent, as on AWS).
 
 use crate::markers::{self, Vid};
 use nas_engine::{EngineError, Home};

@@ -1,8 +1,7 @@
-//! Versions through S3: every overwrite keeps the old version (the engine's promise), so a
-//! bucket's versioning status is always `Enabled`; version ids are the engine's version
-//! numbers. ListObjectVersions walks keys like ListObjects and lists each key's versions,
-//! newest first. Deleted objects are in the trash, not behind delete markers, so no
-//! delete markers are listed (see docs/compat/s3.md).
+//! ListObjectVersions: walks keys like ListObjects and lists each key's versions, newest
+//! first; version ids are the engine's version numbers. A deleted key (its file in the
+//! trash) lists its current delete marker (`markers`) above the trashed file's versions.
+//! The versioning status: `versioning`.
 
 use crate::keys::{blocking, bucket_path, object_path};
 use crate::list::{common, encoder, walk_page};
@@ -11,40 +10,8 @@ use crate::objects::etag_of_version;
 use crate::service::{NasS3, need_bucket, owner_of, timestamp};
 use nas_engine::{EngineError, Home, TrashRecord};
 use s3s::dto::*;
-use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
+use s3s::{S3Request, S3Response, S3Result};
 use std::collections::{BTreeMap, BTreeSet};
-
-pub async fn get_versioning(
-    s3: &NasS3,
-    req: S3Request<GetBucketVersioningInput>,
-) -> S3Result<S3Response<GetBucketVersioningOutput>> {
-    let (home, _) = s3.caller(&req).await?;
-    need_bucket(&home, &req.input.bucket).await?;
-    Ok(S3Response::new(GetBucketVersioningOutput {
-        status: Some(BucketVersioningStatus::from_static(
-            BucketVersioningStatus::ENABLED,
-        )),
-        ..Default::default()
-    }))
-}
-
-pub async fn put_versioning(
-    s3: &NasS3,
-    req: S3Request<PutBucketVersioningInput>,
-) -> S3Result<S3Response<PutBucketVersioningOutput>> {
-    let (home, _) = s3.writer(&req).await?;
-    need_bucket(&home, &req.input.bucket).await?;
-    match req.input.versioning_configuration.status.as_ref() {
-        Some(s) if s.as_str() == BucketVersioningStatus::ENABLED => {
-            Ok(S3Response::new(PutBucketVersioningOutput::default()))
-        }
-        _ => Err(S3Error::with_message(
-            S3ErrorCode::InvalidArgument,
-            "versioning cannot be suspended: Silent-NAS keeps every version of every file; \
-             old versions are pruned by the retention policy",
-        )),
-    }
-}
 
 /// One listed version or delete marker, before encoding.
 struct Listed {
