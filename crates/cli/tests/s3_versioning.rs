@@ -30,3 +30,29 @@ fn suspended_versioning_keeps_one_suspended_version_per_key() {
     let s = server(&t);
     s3_script(&s, "aws_versioning_suspended.py", &[]);
 }
+
+/// Bucket lifecycle rules, with a lifecycle "day" of one second and the worker every
+/// second: stored and returned; transitions, tag and size filters, dates and
+/// `ExpiredObjectDeleteMarker` refused by name with nothing stored; the worker expires the
+/// current objects, noncurrent versions and multipart uploads its rules name, nothing
+/// else.
+#[test]
+fn lifecycle_rules_expire_what_they_name_and_nothing_else() {
+    let t = tempfile::tempdir().unwrap();
+    let cfg = t.path().join("s3.toml");
+    std::fs::write(
+        &cfg,
+        "[workers]\nlifecycle_interval = \"1s\"\nlifecycle_day = \"1s\"\n",
+    )
+    .unwrap();
+    let s = Server::start_with(
+        &t.path().join("data"),
+        &[
+            "--s3-listen",
+            "127.0.0.1:0",
+            "--config",
+            cfg.to_str().unwrap(),
+        ],
+    );
+    s3_script(&s, "aws_lifecycle.py", &[]);
+}

@@ -37,6 +37,7 @@ mod gc;
 mod group_commit;
 mod home;
 mod implicit;
+mod lifecycle;
 mod pins;
 mod progress;
 mod quota;
@@ -66,6 +67,7 @@ pub use error::{EngineError, EngineResult};
 pub use fsck::{FsckReport, Problem};
 pub use gc::{GcPlan, GcReport};
 pub use home::{Entry, Home, ListPage};
+pub use lifecycle::{LIFECYCLE_NS, LifecyclePlan, LifecycleRule};
 pub use nas_blob::Space;
 pub use nas_codec::Compression;
 pub use nas_meta::{

@@ -21,6 +21,7 @@ mod delete;
 mod digest;
 mod guard;
 mod keys;
+mod lifecycle;
 mod list;
 mod listener;
 mod markers;

@@ -5,8 +5,8 @@ use crate::keys::{blocking, bucket_path};
 use crate::public::Settings;
 use crate::staging::{UploadLocks, staging_name};
 use crate::{
-    acl, attributes, complete, cors, delete, list, multipart, objects, policy, read, tagging,
-    versioning, versions,
+    acl, attributes, complete, cors, delete, lifecycle, list, multipart, objects, policy, read,
+    tagging, versioning, versions,
 };
 use nas_auth::Principal;
 use nas_engine::{Accounts, EngineError, Home, NodeKind, Store};
@@ -40,6 +40,12 @@ impl NasS3 {
     /// Returns how many were removed.
     pub fn expire_uploads(&self, age: Duration) -> Result<usize, EngineError> {
         crate::staging::expire_uploads(&self.store, age, &self.uploads)
+    }
+
+    /// Purges multipart uploads their bucket's lifecycle rules abort, with rules' days
+    /// `day` long (for the lifecycle worker). Returns how many were removed.
+    pub fn abort_uploads_by_lifecycle(&self, day: Duration) -> Result<usize, EngineError> {
+        crate::staging::abort_by_lifecycle(&self.store, day, &self.uploads)
     }
 
     /// The caller's staging home (multipart uploads in progress).
@@ -419,6 +425,27 @@ impl S3 for NasS3 {
         req: S3Request<PutBucketCorsInput>,
     ) -> S3Result<S3Response<PutBucketCorsOutput>> {
         cors::put(self, req).await
+    }
+
+    async fn put_bucket_lifecycle_configuration(
+        &self,
+        req: S3Request<PutBucketLifecycleConfigurationInput>,
+    ) -> S3Result<S3Response<PutBucketLifecycleConfigurationOutput>> {
+        lifecycle::put(self, req).await
+    }
+
+    async fn get_bucket_lifecycle_configuration(
+        &self,
+        req: S3Request<GetBucketLifecycleConfigurationInput>,
+    ) -> S3Result<S3Response<GetBucketLifecycleConfigurationOutput>> {
+        lifecycle::get(self, req).await
+    }
+
+    async fn delete_bucket_lifecycle(
+        &self,
+        req: S3Request<DeleteBucketLifecycleInput>,
+    ) -> S3Result<S3Response<DeleteBucketLifecycleOutput>> {
+        lifecycle::delete(self, req).await
     }
 
     async fn get_bucket_cors(
