@@ -1,6 +1,7 @@
-//! Versioning as S3 clients see it (issue 14 item 8) against the real server with boto3:
-//! delete markers mapped onto the trash, across S3 and WebDAV. The scripts are in
-//! `tests/s3/aws_versioning*.py`.
+//! Issue 14 item 8 against the real server with boto3: versioning as S3 clients see it
+//! (delete markers mapped onto the trash, across S3 and WebDAV; `Suspended`), bucket
+//! lifecycle rules run by the worker, browser POST uploads. The scripts are
+//! `tests/s3/aws_versioning*.py`, `aws_lifecycle.py` and `aws_post_upload.py`.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed unwrap is a failed test
 
 mod common;
@@ -55,4 +56,26 @@ fn lifecycle_rules_expire_what_they_name_and_nothing_else() {
         ],
     );
     s3_script(&s, "aws_lifecycle.py", &[]);
+}
+
+/// Browser POST uploads (boto3's generate_presigned_post, sent by `requests`): the policy
+/// signature, every condition (a refusal names it), a 20 MiB file streamed in, the quota,
+/// a read-only key, success_action_status and success_action_redirect.
+#[test]
+fn browser_post_uploads_check_the_signed_policy_and_stream_the_file() {
+    let t = tempfile::tempdir().unwrap();
+    let s = server(&t);
+    s.add_user("small", "small-password-1", &["--quota", "8M"]);
+    let (sak, ssk) = s.s3_key("small");
+    let line = nas_ok(&[
+        "key",
+        "create",
+        "admin",
+        "--read-only",
+        "--data",
+        s.data.to_str().unwrap(),
+    ]);
+    let mut ro = line.split_whitespace();
+    let (rak, rsk) = (ro.next().unwrap(), ro.next().unwrap());
+    s3_script(&s, "aws_post_upload.py", &[&sak, &ssk, rak, rsk]);
 }
