@@ -118,9 +118,11 @@ pub async fn read(mut body: ByteStream, boundary: &str) -> Result<(Form, ByteStr
             ));
         }
         buf.advance(2);
-        // the part's headers
+        // the part's headers (each byte is searched once: a client sending one byte at a
+        // time costs no more than one sending it all)
+        let mut from = 0;
         let end = loop {
-            if let Some(i) = find(&buf, b"\r\n\r\n") {
+            if let Some(i) = find_from(&buf, b"\r\n\r\n", &mut from) {
                 break i;
             }
             if consumed + buf.len() > MAX_PRE_DATA {
@@ -150,8 +152,9 @@ pub async fn read(mut body: ByteStream, boundary: &str) -> Result<(Form, ByteStr
             return Ok((Form { fields, filename }, stream));
         }
         // a field's value, up to the next boundary
+        let mut from = 0;
         let end = loop {
-            if let Some(i) = find(&buf, delim.as_bytes()) {
+            if let Some(i) = find_from(&buf, delim.as_bytes(), &mut from) {
                 break i;
             }
             if consumed + buf.len() > MAX_PRE_DATA {
@@ -172,8 +175,17 @@ pub async fn read(mut body: ByteStream, boundary: &str) -> Result<(Form, ByteStr
     }
 }
 
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
+/// Where `needle` starts in `hay`, searching from `*from`; when absent, `*from` moves to
+/// the first place a match could still start once more bytes come.
+fn find_from(hay: &[u8], needle: &[u8], from: &mut usize) -> Option<usize> {
+    let start = (*from).min(hay.len());
+    match hay[start..].windows(needle.len()).position(|w| w == needle) {
+        Some(i) => Some(start + i),
+        None => {
+            *from = hay.len().saturating_sub(needle.len() - 1).max(start);
+            None
+        }
+    }
 }
 
 /// The file's content: the bytes up to `delim`, as they arrive. Only the last
@@ -183,12 +195,15 @@ fn file_stream(body: ByteStream, buf: BytesMut, delim: String) -> ByteStream {
         body: ByteStream,
         buf: BytesMut,
         delim: Vec<u8>,
+        /// Bytes of `buf` known not to start the delimiter.
+        from: usize,
         done: bool,
     }
     let st = St {
         body,
         buf,
         delim: delim.into_bytes(),
+        from: 0,
         done: false,
     };
     Box::pin(futures_util::stream::unfold(st, |mut st| async move {
@@ -196,7 +211,7 @@ fn file_stream(body: ByteStream, buf: BytesMut, delim: String) -> ByteStream {
             if st.done {
                 return None;
             }
-            if let Some(i) = find(&st.buf, &st.delim) {
+            if let Some(i) = find_from(&st.buf, &st.delim, &mut st.from) {
                 st.done = true;
                 let out = st.buf.split_to(i).freeze();
                 if out.is_empty() {
@@ -206,7 +221,9 @@ fn file_stream(body: ByteStream, buf: BytesMut, delim: String) -> ByteStream {
             }
             let keep = st.delim.len();
             if st.buf.len() > keep + 64 * 1024 {
-                let out = st.buf.split_to(st.buf.len() - keep).freeze();
+                let n = st.buf.len() - keep;
+                st.from = st.from.saturating_sub(n);
+                let out = st.buf.split_to(n).freeze();
                 return Some((Ok(out), st));
             }
             match st.body.next().await {
