@@ -167,36 +167,29 @@ async fn signer(s3: &NasS3, f: &Form) -> Result<(nas_auth::Principal, String), F
             "anonymous POST uploads are not allowed: the form needs a signed policy",
         ));
     };
-    let (ak, check): (&str, Box<dyn Fn(&str) -> bool + Send>) =
-        match (f.get("x-amz-algorithm"), f.get("awsaccesskeyid")) {
-            (Some("AWS4-HMAC-SHA256"), _) => {
-                let (ak, date, region, sig) = v4_fields(f)?;
-                let (date, region, sig, pol) = (
-                    date.to_owned(),
-                    region.to_owned(),
-                    sig.to_owned(),
-                    policy.to_owned(),
-                );
-                let check =
-                    move |secret: &str| equal(&signature(secret, &date, &region, &pol), &sig);
-                (ak, Box::new(check))
-            }
-            (None, Some(ak)) => {
-                let sig = f
-                    .get("signature")
-                    .ok_or_else(|| invalid("the form has no signature"))?
-                    .to_owned();
-                let pol = policy.to_owned();
-                let check = move |secret: &str| equal(&signature_v2(secret, &pol), &sig);
-                (ak, Box::new(check))
-            }
-            _ => {
-                return Err(invalid(
-                    "a POST policy is signed with Signature Version 4 (x-amz-algorithm \
+    // (access key, the signature expected from its secret)
+    let (ak, sig, v4) = match (f.get("x-amz-algorithm"), f.get("awsaccesskeyid")) {
+        (Some("AWS4-HMAC-SHA256"), _) => {
+            let (ak, date, region, sig) = v4_fields(f)?;
+            (ak, sig, Some((date, region)))
+        }
+        (None, Some(ak)) => {
+            let sig = f
+                .get("signature")
+                .ok_or_else(|| invalid("the form has no signature"))?;
+            (ak, sig, None)
+        }
+        _ => {
+            return Err(invalid(
+                "a POST policy is signed with Signature Version 4 (x-amz-algorithm \
                  AWS4-HMAC-SHA256) or 2 (AWSAccessKeyId, signature)",
-                ));
-            }
-        };
+            ));
+        }
+    };
+    let check = |secret: &str| match v4 {
+        Some((date, region)) => equal(&signature(secret, date, region, policy), sig),
+        None => equal(&signature_v2(secret, policy), sig),
+    };
     let (acc, key) = (s3.accounts.clone(), ak.to_owned());
     let found = tokio::task::spawn_blocking(move || nas_auth::key_owner(&acc, &key)).await;
     let (who, secret) = match found {

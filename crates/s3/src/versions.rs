@@ -94,7 +94,7 @@ fn marker_items(
         match delimiter.and_then(|d| rel.find(d).map(|i| i + d.len())) {
             Some(end) => {
                 let cp = format!("{prefix}{}", &rel[..end]);
-                if !after.is_some_and(|a| cp.as_str() <= a) {
+                if after.is_none_or(|a| cp.as_str() > a) {
                     out.push((cp, true));
                 }
             }
