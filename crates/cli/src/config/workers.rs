@@ -251,6 +251,24 @@ mod tests {
             ..WorkersFile::default()
         };
         assert_eq!(upload_expiry(Some(&off)).unwrap(), None);
+        assert_eq!(
+            lifecycle(None).unwrap(),
+            (Some(LIFECYCLE_INTERVAL), Duration::from_secs(86_400))
+        );
+        let fast = WorkersFile {
+            lifecycle_interval: Some("1s".into()),
+            lifecycle_day: Some("2s".into()),
+            ..WorkersFile::default()
+        };
+        assert_eq!(
+            lifecycle(Some(&fast)).unwrap(),
+            (Some(Duration::from_secs(1)), Duration::from_secs(2))
+        );
+        let no_day = WorkersFile {
+            lifecycle_day: Some("off".into()),
+            ..WorkersFile::default()
+        };
+        assert!(lifecycle(Some(&no_day)).is_err());
         assert!(d.retention.keep_last.is_none() && d.retention.keep_within.is_none());
         let c = parse(
             "[workers]\ngc_interval = \"90s\"\nretention_keep_versions = 5\nretention_keep_days = 30\n\
