@@ -27,6 +27,11 @@ def keys(prefix=""):
     return [o["Key"] for o in s3.list_objects_v2(Bucket="life", Prefix=prefix).get("Contents", [])]
 
 
+def marked(key):
+    r = s3.list_object_versions(Bucket="life", Prefix=key)
+    return [m["VersionId"] for m in r.get("DeleteMarkers", []) if m["Key"] == key]
+
+
 def versions(key):
     r = s3.list_object_versions(Bucket="life", Prefix=key)
     return [v["VersionId"] for v in r.get("Versions", []) if v["Key"] == key]
@@ -67,6 +72,14 @@ for k in ["tmp/a", "keep/a", "other/a"]:
     s3.put_object(Bucket="life", Key=k, Body=k.encode())
 for i in range(4):
     s3.put_object(Bucket="life", Key="logs/l", Body=b"v%d" % i)
+# deleted objects: their versions are all noncurrent (behind a delete marker)
+for i in range(3):
+    s3.put_object(Bucket="life", Key="logs/deleted", Body=b"d%d" % i)
+s3.delete_object(Bucket="life", Key="logs/deleted")
+s3.put_object(Bucket="life", Key="old/x", Body=b"x")
+s3.delete_object(Bucket="life", Key="old/x")
+s3.put_object(Bucket="life", Key="other/deleted", Body=b"o")
+s3.delete_object(Bucket="life", Key="other/deleted")
 s3.put_object(Bucket="life", Key="other/many", Body=b"1")
 s3.put_object(Bucket="life", Key="other/many", Body=b"2")
 up_doomed = s3.create_multipart_upload(Bucket="life", Key="up/big")["UploadId"]
@@ -76,27 +89,29 @@ rules = [
     {"ID": "tmp", "Status": "Enabled", "Filter": {"Prefix": "tmp/"}, "Expiration": {"Days": 2}},
     {"ID": "logs", "Status": "Enabled", "Filter": {"Prefix": "logs/"},
      "NoncurrentVersionExpiration": {"NoncurrentDays": 2, "NewerNoncurrentVersions": 1}},
+    {"ID": "old", "Status": "Enabled", "Filter": {"Prefix": "old/"}, "NoncurrentVersionExpiration": {"NoncurrentDays": 2}},
     {"ID": "off", "Status": "Disabled", "Filter": {"Prefix": "keep/"}, "Expiration": {"Days": 1}},
     {"ID": "uploads", "Status": "Enabled", "Prefix": "up/", "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 2}},
 ]
 put_rules(rules)
 got = s3.get_bucket_lifecycle_configuration(Bucket="life")["Rules"]
-assert [r["ID"] for r in got] == ["tmp", "logs", "off", "uploads"], got
+assert [r["ID"] for r in got] == ["tmp", "logs", "old", "off", "uploads"], got
 assert got[0]["Filter"]["Prefix"] == "tmp/" and got[0]["Expiration"]["Days"] == 2, got[0]
 assert got[1]["NoncurrentVersionExpiration"] == {"NoncurrentDays": 2, "NewerNoncurrentVersions": 1}, got[1]
-assert got[2]["Status"] == "Disabled", got[2]
-assert got[3]["Filter"]["Prefix"] == "up/" and got[3]["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"] == 2
+assert got[3]["Status"] == "Disabled", got[3]
+assert got[4]["Filter"]["Prefix"] == "up/" and got[4]["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"] == 2
 # an empty filter is every key; a second bucket's rules are its own
 s3.create_bucket(Bucket="life2")
 put_rules([{"ID": "all", "Status": "Enabled", "Filter": {}, "Expiration": {"Days": 365}}], bucket="life2")
 assert s3.get_bucket_lifecycle_configuration(Bucket="life2")["Rules"][0]["Filter"].get("Prefix", "") == ""
-assert len(s3.get_bucket_lifecycle_configuration(Bucket="life")["Rules"]) == 4
+assert len(s3.get_bucket_lifecycle_configuration(Bucket="life")["Rules"]) == 5
 
 # the worker (every second, days of one second) does what the rules say, within 30 s
 deadline = time.time() + 30
 while time.time() < deadline:
     uploads = [u["UploadId"] for u in s3.list_multipart_uploads(Bucket="life").get("Uploads", [])]
-    if "tmp/a" not in keys() and len(versions("logs/l")) == 2 and up_doomed not in uploads:
+    if ("tmp/a" not in keys() and len(versions("logs/l")) == 2 and up_doomed not in uploads
+            and len(versions("logs/deleted")) == 1 and not marked("old/x")):
         break
     time.sleep(0.5)
 assert "tmp/a" not in keys(), keys()
@@ -107,6 +122,11 @@ assert up_doomed not in uploads, uploads
 r = s3.list_object_versions(Bucket="life", Prefix="tmp/a")
 assert [m["IsLatest"] for m in r.get("DeleteMarkers", [])] == [True], r
 assert len(r.get("Versions", [])) == 1, r
+# a deleted object keeps its marker and the newest noncurrent version the rule keeps; one
+# whose every version went is gone, marker and all; a deleted object no rule names stays
+assert len(marked("logs/deleted")) == 1 and len(versions("logs/deleted")) == 1
+assert marked("old/x") == [] and versions("old/x") == []
+assert len(marked("other/deleted")) == 1 and len(versions("other/deleted")) == 1
 # and nothing else went: the current log, the disabled rule's and unruled keys, the other upload
 assert s3.get_object(Bucket="life", Key="logs/l")["Body"].read() == b"v3"
 assert sorted(keys()) == ["keep/a", "logs/l", "other/a", "other/many"], keys()

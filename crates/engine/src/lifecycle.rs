@@ -7,6 +7,10 @@
 //! [`Store::lifecycle_execute`]). `abort_upload_days` is kept for the S3 door, whose
 //! multipart uploads it governs (their staging is the door's).
 //!
+//! Files in the trash below the folder (deleted, or expired by a rule) count as having no
+//! current version: noncurrent rules delete their versions, the newest counted from the
+//! deletion, and a trash entry none of whose versions is kept is purged.
+//!
 //! A rule's "day" is the worker's `day` (one day, unless a test shortens it). Ages count
 //! from a version's creation in the store (not its modification time, which WebDAV
 //! clients may set): a file's current version from when it was written, a noncurrent
@@ -16,7 +20,7 @@ use crate::error::{EngineError, EngineResult};
 use crate::home::Home;
 use crate::store::Store;
 use nas_meta::{DeadProp, NodeKind, PropOp, VersionRecord};
-use nas_types::{NasPath, VersionNum};
+use nas_types::{NasPath, TrashId, VersionNum};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -115,14 +119,21 @@ pub struct LifecyclePlan {
     pub expire: Vec<(String, NasPath, VersionNum)>,
     /// `(home, file, version)` to delete for good.
     pub versions: Vec<(String, NasPath, VersionNum)>,
+    /// `(home, trash entry, version)` of a deleted file to delete for good.
+    pub trashed: Vec<(String, TrashId, VersionNum)>,
+    /// `(home, trash entry)` of a deleted file none of whose versions is kept: purged.
+    pub purge: Vec<(String, TrashId)>,
     /// Folders whose rules could not be read (skipped).
     pub problems: Vec<String>,
 }
 
-/// The versions (oldest first) that `rules` delete, and whether the file expires.
+/// The versions (oldest first) that `rules` delete, and whether the file expires. A file in
+/// the trash (`deleted_ns`) has no current version: its newest stopped being current when
+/// it was deleted.
 fn judge(
     rules: &[&LifecycleRule],
     versions: &[VersionRecord],
+    deleted_ns: Option<i64>,
     day: Duration,
     now: i64,
 ) -> (bool, Vec<VersionNum>) {
@@ -133,15 +144,20 @@ fn judge(
     let Some(head) = versions.last() else {
         return (false, Vec::new());
     };
-    let expire = rules
-        .iter()
-        .filter_map(|r| r.expire_days)
-        .any(|d| older_than(d, head.created_ns));
+    let expire = deleted_ns.is_none()
+        && rules
+            .iter()
+            .filter_map(|r| r.expire_days)
+            .any(|d| older_than(d, head.created_ns));
     let mut gone = Vec::new();
     // noncurrent versions, newest first, each with when it stopped being current
     let n = versions.len();
-    for (rank, i) in (0..n.saturating_sub(1)).rev().enumerate() {
-        let since = versions[i + 1].created_ns;
+    let noncurrent = if deleted_ns.is_some() { n } else { n - 1 };
+    for (rank, i) in (0..noncurrent).rev().enumerate() {
+        let since = match versions.get(i + 1) {
+            Some(next) => next.created_ns,
+            None => deleted_ns.unwrap_or(now),
+        };
         let doomed = rules.iter().any(|r| {
             r.noncurrent_days.is_some_and(|d| {
                 rank >= r.newer_noncurrent.unwrap_or(0) as usize && older_than(d, since)
@@ -197,6 +213,20 @@ impl Store {
                 Ok(()) => done += 1,
                 // gone meanwhile, or the only version left
                 Err(EngineError::NotFound(_) | EngineError::Conflict(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        for (name, id, num) in &plan.trashed {
+            match self.home(name)?.trash_delete_version(*id, *num) {
+                Ok(()) => done += 1,
+                Err(EngineError::NotFound(_) | EngineError::Conflict(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        for (name, id) in &plan.purge {
+            match self.home(name)?.trash_purge(*id) {
+                Ok(()) => done += 1,
+                Err(EngineError::NotFound(_)) => {}
                 Err(e) => return Err(e),
             }
         }
@@ -260,13 +290,46 @@ fn plan_folder(
                 Err(EngineError::NotFound(_)) => continue, // deleted meanwhile
                 Err(err) => return Err(err),
             };
-            let (expire, gone) = judge(&matching, &versions, day, now);
+            let (expire, gone) = judge(&matching, &versions, None, day, now);
             for num in gone {
                 plan.versions.push((name.to_owned(), e.path.clone(), num));
             }
             if expire && let Some(head) = versions.last() {
                 plan.expire
                     .push((name.to_owned(), e.path.clone(), head.num));
+            }
+        }
+    }
+    // deleted files below the folder: every version is noncurrent
+    for t in home.trash_list()? {
+        let Some(rel) = t.path.strip_prefix(&base) else {
+            continue;
+        };
+        if t.kind != NodeKind::File {
+            continue;
+        }
+        let matching: Vec<&LifecycleRule> = rules
+            .iter()
+            .copied()
+            .filter(|r| rel.starts_with(&r.prefix) && r.noncurrent_days.is_some())
+            .collect();
+        if matching.is_empty() {
+            continue;
+        }
+        let versions = match home.trash_versions(t.id) {
+            Ok(v) => v,
+            Err(EngineError::NotFound(_)) => continue, // purged meanwhile
+            Err(err) => return Err(err),
+        };
+        let (_, gone) = judge(&matching, &versions, Some(t.deleted_ns), day, now);
+        if gone.is_empty() {
+            continue;
+        }
+        if gone.len() == versions.len() {
+            plan.purge.push((name.to_owned(), t.id));
+        } else {
+            for num in gone {
+                plan.trashed.push((name.to_owned(), t.id, num));
             }
         }
     }
@@ -305,27 +368,38 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            judge(&[&rule(Some(1), None, None)], &vs, day, now),
+            judge(&[&rule(Some(1), None, None)], &vs, None, day, now),
             (true, vec![])
         );
         assert_eq!(
-            judge(&[&rule(Some(2), None, None)], &vs, day, now),
+            judge(&[&rule(Some(2), None, None)], &vs, None, day, now),
             (false, vec![])
         );
         // noncurrent since days 1, 2, 5 (v1, v2, v3): 4 days or more: v1 and v2
         let four = rule(None, Some(4), None);
         assert_eq!(
-            judge(&[&four], &vs, day, now),
+            judge(&[&four], &vs, None, day, now),
             (false, vec![VersionNum(1), VersionNum(2)])
         );
         // keeping the newest 2 noncurrent versions: only v1
         let keep2 = rule(None, Some(1), Some(2));
         assert_eq!(
-            judge(&[&keep2], &vs, day, now),
+            judge(&[&keep2], &vs, None, day, now),
             (false, vec![VersionNum(1)])
         );
         // the current version is never a noncurrent one
         let zero = rule(None, Some(0), None);
-        assert_eq!(judge(&[&zero], &vs, day, now).1.len(), 3);
+        assert_eq!(judge(&[&zero], &vs, None, day, now).1.len(), 3);
+        // deleted on day 5.5: every version is noncurrent, the newest since the delete;
+        // a deleted file never expires again
+        let deleted = Some(5 * d + d / 2);
+        let one = rule(Some(1), None, None);
+        assert_eq!(judge(&[&one], &vs, deleted, day, now), (false, vec![]));
+        assert_eq!(judge(&[&zero], &vs, deleted, day, now).1.len(), 4);
+        assert_eq!(
+            judge(&[&four], &vs, deleted, day, now).1,
+            vec![VersionNum(1), VersionNum(2)]
+        );
+        assert_eq!(judge(&[&keep2], &vs, deleted, day, now).1.len(), 2);
     }
 }

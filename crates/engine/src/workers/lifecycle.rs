@@ -18,9 +18,12 @@ pub fn lifecycle_worker(store: &Store, every: Duration, day: Duration) -> Worker
         let plan = s.lifecycle_plan(day, now_ns())?;
         let n = s.lifecycle_execute(&plan)?;
         let mut summary = format!(
-            "{} files expired to the trash, {} noncurrent versions deleted",
+            "{} files expired to the trash, {} noncurrent versions deleted, {} versions and \
+             {} entries of deleted files purged",
             plan.expire.len(),
-            plan.versions.len()
+            plan.versions.len(),
+            plan.trashed.len(),
+            plan.purge.len()
         );
         if !plan.problems.is_empty() {
             summary.push_str(&format!("; skipped: {}", plan.problems.join("; ")));
