@@ -93,6 +93,10 @@ pub struct Config {
     pub workers: nas_engine::workers::MaintenanceConfig,
     /// Age after which unfinished S3 multipart uploads are removed (`None`: never).
     pub s3_upload_expiry: Option<std::time::Duration>,
+    /// How often buckets' lifecycle rules are applied (`None`: never).
+    pub lifecycle_interval: Option<std::time::Duration>,
+    /// How long a lifecycle rule's day is.
+    pub lifecycle_day: std::time::Duration,
     /// Entries the audit log keeps (≥ 1).
     pub audit_max_entries: u64,
     /// Age after which an idle tus upload (REST) is removed (`None`: never).
@@ -261,6 +265,7 @@ impl Config {
         }
         let s3_upload_expiry = workers::s3_upload_expiry(fc.workers.as_ref())?;
         let upload_expiry = workers::upload_expiry(fc.workers.as_ref())?;
+        let (lifecycle_interval, lifecycle_day) = workers::lifecycle(fc.workers.as_ref())?;
         let workers = workers::resolve(fc.workers)?;
         let audit_max_entries = match env("SILENT_NAS_AUDIT_MAX_ENTRIES") {
             Some(v) => v
@@ -306,6 +311,8 @@ impl Config {
             s3_domain,
             workers,
             s3_upload_expiry,
+            lifecycle_interval,
+            lifecycle_day,
             audit_max_entries,
             upload_expiry,
         })

@@ -175,10 +175,13 @@ expired = int(NOW().timestamp()) - 60
 sig = base64.b64encode(hmac.new(SK.encode(), f"GET\n\n\n{expired}\n/sig/k.txt".encode(), hashlib.sha1).digest()).decode()
 r = send("GET", f"/sig/k.txt?AWSAccessKeyId={AK}&Expires={expired}&Signature={q(sig)}")
 assert (r[0], code(r)) == (403, "AccessDenied"), r
-# browser POST uploads are refused (s3s would buffer the whole file before any check)
+# a browser POST upload without a file or a signed policy stores nothing (aws_post_upload.py)
 form = b"--x\r\nContent-Disposition: form-data; name=\"key\"\r\n\r\np.txt\r\n--x--\r\n"
 r = send("POST", "/sig", {"content-type": "multipart/form-data; boundary=x"}, form)
-assert (r[0], code(r)) == (501, "NotImplemented"), r
+assert (r[0], code(r)) == (400, "MalformedPOSTRequest"), r
+form = b"--x\r\nContent-Disposition: form-data; name=\"key\"\r\n\r\np.txt\r\n--x\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a\"\r\n\r\nnew\r\n--x--\r\n"
+r = send("POST", "/sig", {"content-type": "multipart/form-data; boundary=x"}, form)
+assert (r[0], code(r)) == (403, "AccessDenied"), r
 assert s3.get_object(Bucket="sig", Key="k.txt")["Body"].read() == b"kept", "nothing was replayed"
 assert [o["Key"] for o in s3.list_objects_v2(Bucket="sig")["Contents"]] == ["k.txt"]
 "#,

@@ -30,10 +30,7 @@ impl Home {
     }
 
     fn own_entry(&self, id: TrashId) -> EngineResult<TrashRecord> {
-        match self.inner.meta.trash_entry(id)? {
-            Some(t) if t.home == self.rec.id => Ok(t),
-            _ => Err(EngineError::NotFound(format!("trash entry {id}"))),
-        }
+        self.trash_entry(id)
     }
 
     /// Restores an entry to `to`, or to where it was (re-creating missing folders).

@@ -247,6 +247,8 @@ pub async fn complete(
             })
             .map_err(s3_err)?;
         drop(readers);
+        crate::versioning::after_write(&home, &input.bucket, &dst, v.num, &v.attrs)
+            .map_err(s3_err)?;
         let done = Done {
             etag,
             checksum,

@@ -1,6 +1,7 @@
 //! What the S3 listener refuses before s3s sees a request, and why (docs/compat/s3.md,
-//! "Limits"): Signature Version 2 outside its time rules (`sigv2`); browser POST uploads
-//! (s3s would buffer the whole file before anything is checked); a SigV4 credential scope
+//! "Limits"): Signature Version 2 outside its time rules (`sigv2`); a form POST to anything
+//! but a bucket's URL (browser POST uploads to a bucket are served by `post_upload`, before
+//! s3s, which would buffer the whole file before anything is checked); a SigV4 credential scope
 //! naming another region than [`REGION`]; presigned URLs valid for more than
 //! [`MAX_PRESIGN_SECS`]; a `versionId` on a write (a write always makes a new version).
 //! XML request bodies are checked by `xml_body`. s3s itself refuses SigV4 signatures more
@@ -189,7 +190,7 @@ pub fn check_head(req: &Request) -> Result<(), Refusal> {
         return Err(Refusal::new(
             StatusCode::NOT_IMPLEMENTED,
             "NotImplemented",
-            "browser POST uploads (PostObject) are not supported; use PutObject or a presigned PUT URL",
+            "a browser POST upload (multipart/form-data) goes to the bucket's URL (POST /bucket)",
         ));
     }
     if let Some(c) = auth.and_then(header_credential)

@@ -86,11 +86,20 @@ pub fn router(store: Store, opts: S3Options) -> Result<(Router, NasS3), String> 
         cors: Cors::new(store),
         domain: domain.clone(),
     };
+    let door = s3.clone();
     let app = Router::new()
         .fallback(move |mut req: Request| {
             let svc = svc.clone();
             let domain = domain.clone();
+            let door = door.clone();
             async move {
+                if let Some(bucket) = crate::post_upload::bucket_of(&req, domain.as_deref()) {
+                    let (mut resp, who) = crate::post_upload::serve(&door, req, &bucket).await;
+                    if let Some(name) = who {
+                        resp.extensions_mut().insert(Signer(name));
+                    }
+                    return resp;
+                }
                 let query = req.uri().query().map(str::to_owned);
                 crate::read::normalize_range(req.headers_mut(), query.as_deref());
                 serve(svc, req, domain.as_deref()).await

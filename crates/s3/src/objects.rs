@@ -1,6 +1,6 @@
 //! Object operations: PUT (streamed through the engine's write pipeline, MD5 computed on
-//! the way for the S3 ETag), DELETE (to the trash), COPY (shares chunks: no data copied),
-//! and the attributes an object keeps. GET and HEAD: `read`.
+//! the way for the S3 ETag), COPY (shares chunks: no data copied),
+//! and the attributes an object keeps. GET and HEAD: `read`; DELETE: `delete`.
 
 use crate::checksums::{self, Claims};
 use crate::conditions::{check_copy_source, check_write};
@@ -10,15 +10,12 @@ use crate::service::{NasS3, need_bucket, timestamp};
 use crate::upload::{Body, Target, receive};
 use crate::{tagging, version_id};
 use futures_util::StreamExt;
-use nas_engine::{EngineError, Entry, Expect, FileAttrs, Home, NodeKind, WriteOptions};
+use nas_engine::{EngineError, Entry, Expect, FileAttrs, NodeKind, WriteOptions};
 use nas_md5::Md5;
-use nas_types::{ContentHash, NasPath};
+use nas_types::ContentHash;
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 use std::collections::BTreeMap;
-
-/// Most keys one DeleteObjects request may name (AWS's limit; more is `MalformedXML`).
-pub const MAX_DELETE_KEYS: usize = 1000;
 
 /// User-metadata key under which the MD5 of the content is kept (the S3 ETag). Keys with
 /// the `s3:` prefix are reserved and never returned as `x-amz-meta-*`.
@@ -273,7 +270,7 @@ async fn put_body(
         }
     }
     let target = Target {
-        home,
+        home: home.clone(),
         path,
         mkdirs: true,
         bucket: bucket_at_open
@@ -299,6 +296,15 @@ async fn put_body(
         }
         _ => e,
     })?;
+    if let Some(num) = got.entry.version {
+        let (h, b, p, a) = (
+            home.clone(),
+            input.bucket.clone(),
+            got.entry.path.clone(),
+            got.entry.attrs.clone(),
+        );
+        blocking(move || crate::versioning::after_write(&h, &b, &p, num, &a)).await?;
+    }
     let c = got.checksum;
     Ok(S3Response::new(PutObjectOutput {
         e_tag: Some(ETag::Strong(got.md5_hex)),
@@ -310,45 +316,6 @@ async fn put_body(
         checksum_sha256: c.checksum_sha256,
         ..Default::default()
     }))
-}
-
-pub async fn delete(
-    s3: &NasS3,
-    req: S3Request<DeleteObjectInput>,
-) -> S3Result<S3Response<DeleteObjectOutput>> {
-    let (home, _) = s3.writer(&req).await?;
-    let input = req.input;
-    need_bucket(&home, &input.bucket).await?;
-    let p = object_path(&input.bucket, &input.key)?;
-    if let Some(id) = input.version_id {
-        // exactly that version, or nothing
-        let num = version_id::parse(&id)?;
-        blocking(move || version_id::delete(&home, &p, num)).await?;
-        return Ok(S3Response::new(DeleteObjectOutput {
-            version_id: Some(id),
-            ..Default::default()
-        }));
-    }
-    let marker = input.key.ends_with('/');
-    blocking(move || delete_key(&home, &p, marker)).await?;
-    Ok(S3Response::new(DeleteObjectOutput::default()))
-}
-
-/// Deletes the object at `p` as S3 does: a missing key is a success; a key naming a folder
-/// deletes nothing below it. A `key/` marker (`marker`) lets its folder go: deleted if
-/// empty, else left to go with its last object (implicit). A file goes to the trash, and
-/// an implicit folder left empty with it (the engine's rule).
-pub(crate) fn delete_key(home: &Home, p: &NasPath, marker: bool) -> Result<(), EngineError> {
-    let r = match home.stat(p) {
-        Ok(e) if e.kind == NodeKind::File && !marker => home.delete(p).map(drop),
-        Ok(e) if e.kind == NodeKind::Dir && marker => home.release_folder(p),
-        Ok(_) => Ok(()), // the other kind: no such object
-        Err(e) => Err(e),
-    };
-    match r {
-        Err(EngineError::NotFound(_)) => Ok(()),
-        r => r,
-    }
 }
 
 pub async fn copy(
@@ -446,7 +413,7 @@ pub async fn copy(
             ));
         }
     };
-    let h = home.clone();
+    let (h, dest_bucket) = (home.clone(), input.bucket.clone());
     let e = blocking(move || {
         if let Some(parent) = to.parent() {
             h.mkdir_all_implicit(&parent)?;
@@ -489,6 +456,10 @@ pub async fn copy(
                 h.set_version_attrs(&to, num, &attrs)?;
             }
         }
+        let e = h.stat(&to)?;
+        if let Some(num) = e.version {
+            crate::versioning::after_write(&h, &dest_bucket, &to, num, &e.attrs)?;
+        }
         h.stat(&to)
     })
     .await?;
@@ -498,65 +469,6 @@ pub async fn copy(
             last_modified: Some(timestamp(e.mtime_ns)),
             ..Default::default()
         }),
-        ..Default::default()
-    }))
-}
-
-pub async fn delete_many(
-    s3: &NasS3,
-    req: S3Request<DeleteObjectsInput>,
-) -> S3Result<S3Response<DeleteObjectsOutput>> {
-    let (home, _) = s3.writer(&req).await?;
-    let input = req.input;
-    need_bucket(&home, &input.bucket).await?;
-    let quiet = input.delete.quiet.unwrap_or(false);
-    if input.delete.objects.len() > MAX_DELETE_KEYS {
-        return Err(S3Error::with_message(
-            S3ErrorCode::MalformedXML,
-            format!("DeleteObjects takes at most {MAX_DELETE_KEYS} keys a request"),
-        ));
-    }
-    let mut deleted = Vec::new();
-    let mut errors = Vec::new();
-    for obj in input.delete.objects {
-        let key = obj.key.clone();
-        let vid = obj.version_id.clone();
-        let result = match (object_path(&input.bucket, &key), &vid) {
-            (Ok(p), None) => {
-                let (h, marker) = (home.clone(), key.ends_with('/'));
-                blocking(move || delete_key(&h, &p, marker)).await
-            }
-            (Ok(p), Some(id)) => match version_id::parse(id) {
-                Ok(num) => {
-                    let h = home.clone();
-                    blocking(move || version_id::delete(&h, &p, num)).await
-                }
-                Err(e) => Err(e),
-            },
-            (Err(e), _) => Err(e),
-        };
-        match result {
-            Ok(()) if !quiet => deleted.push(DeletedObject {
-                key: Some(key),
-                version_id: vid,
-                ..Default::default()
-            }),
-            Ok(()) => {}
-            Err(e) => errors.push(Error {
-                version_id: vid,
-                key: Some(key),
-                code: Some(e.code().as_str().to_owned()),
-                message: e.message().map(str::to_owned),
-            }),
-        }
-    }
-    Ok(S3Response::new(DeleteObjectsOutput {
-        deleted: Some(deleted),
-        errors: if errors.is_empty() {
-            None
-        } else {
-            Some(errors)
-        },
         ..Default::default()
     }))
 }

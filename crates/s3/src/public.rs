@@ -196,6 +196,11 @@ fn text_of(props: &[DeadProp], name: &str) -> Option<String> {
     Some(xml_unescape(body))
 }
 
+/// One setting of the bucket folder at `p` (blocking).
+pub fn read_setting(home: &Home, p: &NasPath, name: &str) -> Result<Option<String>, EngineError> {
+    Ok(text_of(&home.props(p)?, name))
+}
+
 /// The public settings of the bucket folder at `p` (blocking).
 pub fn settings(home: &Home, p: &NasPath) -> Result<Settings, EngineError> {
     let props = home.props(p)?;

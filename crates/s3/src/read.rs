@@ -90,11 +90,51 @@ async fn at_version(home: &Home, mut e: Entry, id: Option<&str>) -> S3Result<Ent
     Ok(e)
 }
 
+/// A GET or HEAD of a delete marker: naming its version id is 405 `MethodNotAllowed`; a key
+/// whose current state is a marker is 404 `NoSuchKey`, both with `x-amz-delete-marker`.
+/// Anything else is `found` as it came.
+async fn unless_marker(
+    home: &Home,
+    bucket: &str,
+    key: &str,
+    id: Option<&str>,
+    found: S3Result<Entry>,
+) -> S3Result<Entry> {
+    use crate::markers::{self, Vid};
+    let vid = id.map(markers::parse).transpose()?;
+    let missing = matches!(&found, Err(e) if *e.code() == S3ErrorCode::NoSuchKey);
+    let asks_marker = matches!(vid, Some(Vid::Marker(_)));
+    if !missing && !asks_marker {
+        return found;
+    }
+    let p = object_path(bucket, key)?;
+    let h = home.clone();
+    let marker = blocking(move || match vid {
+        Some(Vid::Marker(m)) => markers::named(&h, &p, m),
+        _ => markers::current(&h, &p),
+    })
+    .await?;
+    match (marker, vid) {
+        (Some(t), Some(Vid::Marker(_))) => Err(markers::not_allowed(&t)),
+        (None, Some(Vid::Marker(_))) => Err(crate::version_id::no_such_version(id.unwrap_or(""))),
+        (Some(t), None) => Err(markers::no_such_key(&t)),
+        _ => found,
+    }
+}
+
 /// The file a GET or HEAD names, at the version asked for, once its preconditions hold
 /// (both inputs have the same fields).
 macro_rules! readable {
     ($home:expr, $input:expr) => {{
-        let e = file_entry($home, &$input.bucket, &$input.key).await?;
+        let e = file_entry($home, &$input.bucket, &$input.key).await;
+        let e = unless_marker(
+            $home,
+            &$input.bucket,
+            &$input.key,
+            $input.version_id.as_deref(),
+            e,
+        )
+        .await?;
         let e = at_version($home, e, $input.version_id.as_deref()).await?;
         check_read(
             etag_of(&e).value(),

@@ -5,7 +5,8 @@ use crate::keys::{blocking, bucket_path};
 use crate::public::Settings;
 use crate::staging::{UploadLocks, staging_name};
 use crate::{
-    acl, attributes, complete, cors, list, multipart, objects, policy, read, tagging, versions,
+    acl, attributes, complete, cors, delete, lifecycle, list, multipart, objects, policy, read,
+    tagging, versioning, versions,
 };
 use nas_auth::Principal;
 use nas_engine::{Accounts, EngineError, Home, NodeKind, Store};
@@ -39,6 +40,12 @@ impl NasS3 {
     /// Returns how many were removed.
     pub fn expire_uploads(&self, age: Duration) -> Result<usize, EngineError> {
         crate::staging::expire_uploads(&self.store, age, &self.uploads)
+    }
+
+    /// Purges multipart uploads their bucket's lifecycle rules abort, with rules' days
+    /// `day` long (for the lifecycle worker). Returns how many were removed.
+    pub fn abort_uploads_by_lifecycle(&self, day: Duration) -> Result<usize, EngineError> {
+        crate::staging::abort_by_lifecycle(&self.store, day, &self.uploads)
     }
 
     /// The caller's staging home (multipart uploads in progress).
@@ -312,14 +319,14 @@ impl S3 for NasS3 {
         &self,
         req: S3Request<DeleteObjectInput>,
     ) -> S3Result<S3Response<DeleteObjectOutput>> {
-        objects::delete(self, req).await
+        delete::delete(self, req).await
     }
 
     async fn delete_objects(
         &self,
         req: S3Request<DeleteObjectsInput>,
     ) -> S3Result<S3Response<DeleteObjectsOutput>> {
-        objects::delete_many(self, req).await
+        delete::delete_many(self, req).await
     }
 
     async fn copy_object(
@@ -403,14 +410,14 @@ impl S3 for NasS3 {
         &self,
         req: S3Request<GetBucketVersioningInput>,
     ) -> S3Result<S3Response<GetBucketVersioningOutput>> {
-        versions::get_versioning(self, req).await
+        versioning::get(self, req).await
     }
 
     async fn put_bucket_versioning(
         &self,
         req: S3Request<PutBucketVersioningInput>,
     ) -> S3Result<S3Response<PutBucketVersioningOutput>> {
-        versions::put_versioning(self, req).await
+        versioning::put(self, req).await
     }
 
     async fn put_bucket_cors(
@@ -418,6 +425,27 @@ impl S3 for NasS3 {
         req: S3Request<PutBucketCorsInput>,
     ) -> S3Result<S3Response<PutBucketCorsOutput>> {
         cors::put(self, req).await
+    }
+
+    async fn put_bucket_lifecycle_configuration(
+        &self,
+        req: S3Request<PutBucketLifecycleConfigurationInput>,
+    ) -> S3Result<S3Response<PutBucketLifecycleConfigurationOutput>> {
+        lifecycle::put(self, req).await
+    }
+
+    async fn get_bucket_lifecycle_configuration(
+        &self,
+        req: S3Request<GetBucketLifecycleConfigurationInput>,
+    ) -> S3Result<S3Response<GetBucketLifecycleConfigurationOutput>> {
+        lifecycle::get(self, req).await
+    }
+
+    async fn delete_bucket_lifecycle(
+        &self,
+        req: S3Request<DeleteBucketLifecycleInput>,
+    ) -> S3Result<S3Response<DeleteBucketLifecycleOutput>> {
+        lifecycle::delete(self, req).await
     }
 
     async fn get_bucket_cors(

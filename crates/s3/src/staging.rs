@@ -13,8 +13,10 @@
 //! owns a staging home); an UploadPart racing an abort cannot land in the purged folder,
 //! because the engine refuses to commit into a folder that is gone.
 
-use nas_engine::{EngineError, Entry, NodeKind, Store};
+use nas_engine::{EngineError, Entry, LifecycleRule, NodeKind, Store, account_of, now_ns};
 use nas_types::NasPath;
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::time::Duration;
 
 /// Prefix of the staging homes' names (user names never start with a dot).
@@ -76,5 +78,59 @@ pub fn expire_uploads(
             .stat(&marker(&dir.path))
             .map(|m| m.mtime_ns)
             .unwrap_or(dir.mtime_ns)
+    })
+}
+
+/// Purges every upload in progress that its bucket's lifecycle rules abort
+/// (`AbortIncompleteMultipartUpload`: started more than `DaysAfterInitiation` days of
+/// `day` ago, its key under the rule's prefix, the rule enabled). Returns how many.
+pub fn abort_by_lifecycle(
+    store: &Store,
+    day: Duration,
+    locks: &UploadLocks,
+) -> Result<usize, EngineError> {
+    let now = now_ns();
+    let day_ns = i64::try_from(day.as_nanos()).unwrap_or(i64::MAX);
+    // each bucket's rules, read once a run
+    let rules: RefCell<HashMap<(String, String), Vec<LifecycleRule>>> = RefCell::default();
+    let rules_of = |user: &str, bucket: &str| -> Vec<LifecycleRule> {
+        let k = (user.to_owned(), bucket.to_owned());
+        if let Some(r) = rules.borrow().get(&k) {
+            return r.clone();
+        }
+        let r = store
+            .home(user)
+            .and_then(|h| {
+                let p = crate::keys::bucket_path(bucket)
+                    .map_err(|e| EngineError::InvalidArgument(e.to_string()))?;
+                h.lifecycle(&p)
+            })
+            .unwrap_or_default();
+        rules.borrow_mut().insert(k, r.clone());
+        r
+    };
+    // an upload to abort "started" at the dawn of time, the others never (age zero)
+    store.expire_staged(STAGING_PREFIX, Duration::ZERO, locks, |staging, dir| {
+        let Ok(m) = staging.stat(&marker(&dir.path)) else {
+            return i64::MAX; // a create cut short: left to the age expiry
+        };
+        let (Some(bucket), Some(key)) =
+            (m.attrs.user.get(BUCKET_KEY), m.attrs.user.get(OBJECT_KEY))
+        else {
+            return i64::MAX;
+        };
+        if is_done(&m) {
+            return i64::MAX;
+        }
+        let age = now.saturating_sub(m.mtime_ns);
+        let abort = rules_of(account_of(staging.name()), bucket)
+            .iter()
+            .any(|r| {
+                r.enabled
+                    && key.starts_with(&r.prefix)
+                    && r.abort_upload_days
+                        .is_some_and(|d| age >= day_ns.saturating_mul(i64::from(d)))
+            });
+        if abort { i64::MIN } else { i64::MAX }
     })
 }

@@ -1,11 +1,13 @@
 //! Version ids given by clients: an operation that names a version acts on exactly that
 //! version or refuses, never on another. Ids are the engine's version numbers (`1`, `2`,
-//! …); `null` (S3's id of a version written while versioning was off) is well-formed and
-//! names no version here, since every bucket keeps versions. Anything else is malformed:
-//! `InvalidArgument` (400), as AWS answers. A well-formed id that names no version is
-//! `NoSuchVersion` (404) for reads and copies, and a success that removes nothing for
-//! deletes (deletes are idempotent, as on AWS).
+//! …) and, for delete markers, `dm` and a trash entry's id (`markers`); `null` (S3's id of
+//! a version written while versioning was off) is well-formed and names no version here
+//! (a suspended bucket's versions keep their numbers: `versioning`). Anything else is
+//! malformed: `InvalidArgument` (400), as AWS answers. A well-formed id that names no
+//! version is `NoSuchVersion` (404) for reads and copies, and a success that removes
+//! nothing for deletes (deletes are idempotent, as on AWS).
 
+use crate::markers::{self, Vid};
 use nas_engine::{EngineError, Home};
 use nas_types::{NasPath, VersionNum};
 use s3s::{S3Error, S3ErrorCode, S3Result};
@@ -18,10 +20,7 @@ pub fn parse(id: &str) -> S3Result<Option<VersionNum>> {
     let ok = !id.is_empty() && id.len() <= 20 && id.bytes().all(|b| b.is_ascii_digit());
     match id.parse::<u64>() {
         Ok(n) if ok && n > 0 => Ok(Some(VersionNum(n))),
-        _ => Err(S3Error::with_message(
-            S3ErrorCode::InvalidArgument,
-            "Invalid version id specified",
-        )),
+        _ => Err(malformed()),
     }
 }
 
@@ -38,32 +37,87 @@ pub fn existing(id: &str) -> S3Result<VersionNum> {
     parse(id)?.ok_or_else(|| no_such_version(id))
 }
 
-/// Removes exactly version `num` of the file at `p` (blocking). The object's only version
-/// takes the object with it (to the trash, like any delete). A missing file or version
-/// removes nothing.
-pub fn delete(home: &Home, p: &NasPath, num: Option<VersionNum>) -> Result<(), EngineError> {
-    let Some(num) = num else {
-        return Ok(());
+/// `InvalidArgument`: a version id that is neither a version number, `null` nor a delete
+/// marker's id.
+pub fn malformed() -> S3Error {
+    S3Error::with_message(S3ErrorCode::InvalidArgument, "Invalid version id specified")
+}
+
+/// Removes exactly what `vid` names at `p` (blocking); true when that was a delete marker.
+/// - a version of the file at `p`: removed for good; the previous one becomes current. The
+///   only version takes the object with it, for good too (it was asked for by id: it does
+///   not reappear as a delete marker's version);
+/// - a version of the trashed file behind the key's current delete marker: removed for
+///   good; the only one takes the trash entry, so its marker, with it;
+/// - the key's current delete marker: the file is restored from the trash (the object is
+///   back, its newest version current). An older marker of the key (a file is there again)
+///   is refused: removing it would purge trashed versions S3 does not show.
+///
+/// Anything else (a missing file, version or marker, `null`) removes nothing.
+pub fn delete(home: &Home, p: &NasPath, vid: Vid) -> Result<bool, EngineError> {
+    let num = match vid {
+        Vid::Version(None) => return Ok(false),
+        Vid::Version(Some(num)) => num,
+        Vid::Marker(id) => {
+            let Some(t) = markers::named(home, p, id)? else {
+                return Ok(false);
+            };
+            if !markers::is_current(home, &t)? {
+                return Err(EngineError::Conflict(format!(
+                    "delete marker {} is not the current version of its key: an object was \
+                     put there since; its trash entry can be restored or purged over WebDAV",
+                    markers::id_of(&t)
+                )));
+            }
+            home.trash_restore(t.id, None)?;
+            return Ok(true);
+        }
     };
     let versions = match home.versions(p) {
         Ok(v) => v,
-        Err(EngineError::NotFound(_) | EngineError::IsADirectory(_)) => return Ok(()),
+        Err(EngineError::NotFound(_) | EngineError::NotADirectory(_)) => {
+            return delete_trashed(home, p, num).map(|()| false);
+        }
+        Err(EngineError::IsADirectory(_)) => return Ok(false),
         Err(e) => return Err(e),
     };
     if !versions.iter().any(|v| v.num == num) {
-        return Ok(());
+        return Ok(false);
     }
     if versions.len() > 1 {
         return match home.delete_version(p, num) {
-            Err(EngineError::NotFound(_)) => Ok(()), // removed meanwhile
-            other => other,
+            Err(EngineError::NotFound(_)) => Ok(false), // removed meanwhile
+            other => other.map(|()| false),
         };
     }
-    // the only version: the object goes, if that version is still its head
+    // the only version: the object goes for good, if that version is still its head
     match home.stat(p) {
-        Ok(e) if e.version == Some(num) => home.delete(p).map(|_| ()),
-        Ok(_) | Err(EngineError::NotFound(_)) => Ok(()),
+        Ok(e) if e.version == Some(num) => {
+            let t = home.delete(p)?;
+            home.trash_purge(t.id).map(|()| false)
+        }
+        Ok(_) | Err(EngineError::NotFound(_)) => Ok(false),
         Err(e) => Err(e),
+    }
+}
+
+/// Removes version `num` of the trashed file behind the current delete marker of `p`.
+fn delete_trashed(home: &Home, p: &NasPath, num: VersionNum) -> Result<(), EngineError> {
+    let Some(t) = markers::current(home, p)? else {
+        return Ok(());
+    };
+    let versions = markers::versions(home, &t)?;
+    if !versions.iter().any(|v| v.num == num) {
+        return Ok(());
+    }
+    let r = if versions.len() > 1 {
+        home.trash_delete_version(t.id, num)
+    } else {
+        home.trash_purge(t.id)
+    };
+    match r {
+        Err(EngineError::NotFound(_)) => Ok(()),
+        other => other,
     }
 }
 

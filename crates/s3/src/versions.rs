@@ -1,64 +1,114 @@
-//! Versions through S3: every overwrite keeps the old version (the engine's promise), so a
-//! bucket's versioning status is always `Enabled`; version ids are the engine's version
-//! numbers. ListObjectVersions walks keys like ListObjects and lists each key's versions,
-//! newest first. Deleted objects are in the trash, not behind delete markers, so no
-//! delete markers are listed (see docs/compat/s3.md).
+//! ListObjectVersions: walks keys like ListObjects and lists each key's versions, newest
+//! first; version ids are the engine's version numbers. A deleted key (its file in the
+//! trash) lists its current delete marker (`markers`) above the trashed file's versions.
+//! The versioning status: `versioning`.
 
 use crate::keys::{blocking, bucket_path, object_path};
 use crate::list::{common, encoder, walk_page};
+use crate::markers::{self, Vid};
 use crate::objects::etag_of_version;
-use crate::service::{NasS3, need_bucket, timestamp};
-use nas_engine::EngineError;
+use crate::service::{NasS3, need_bucket, owner_of, timestamp};
+use nas_engine::{EngineError, Home, TrashRecord};
 use s3s::dto::*;
-use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
+use s3s::{S3Request, S3Response, S3Result};
+use std::collections::{BTreeMap, BTreeSet};
 
-pub async fn get_versioning(
-    s3: &NasS3,
-    req: S3Request<GetBucketVersioningInput>,
-) -> S3Result<S3Response<GetBucketVersioningOutput>> {
-    let (home, _) = s3.caller(&req).await?;
-    need_bucket(&home, &req.input.bucket).await?;
-    Ok(S3Response::new(GetBucketVersioningOutput {
-        status: Some(BucketVersioningStatus::from_static(
-            BucketVersioningStatus::ENABLED,
-        )),
-        ..Default::default()
-    }))
-}
-
-pub async fn put_versioning(
-    s3: &NasS3,
-    req: S3Request<PutBucketVersioningInput>,
-) -> S3Result<S3Response<PutBucketVersioningOutput>> {
-    let (home, _) = s3.writer(&req).await?;
-    need_bucket(&home, &req.input.bucket).await?;
-    match req.input.versioning_configuration.status.as_ref() {
-        Some(s) if s.as_str() == BucketVersioningStatus::ENABLED => {
-            Ok(S3Response::new(PutBucketVersioningOutput::default()))
-        }
-        _ => Err(S3Error::with_message(
-            S3ErrorCode::InvalidArgument,
-            "versioning cannot be suspended: Silent-NAS keeps every version of every file; \
-             old versions are pruned by the retention policy",
-        )),
-    }
-}
-
-/// One listed version, before encoding.
+/// One listed version or delete marker, before encoding.
 struct Listed {
     key: String,
+    id: String,
     num: u64,
     latest: bool,
-    etag: ETag,
-    size: u64,
+    /// `None` for a delete marker.
+    content: Option<(ETag, u64)>,
     mtime_ns: i64,
+}
+
+/// A key's versions as S3 lists them, newest first: its current delete marker and the
+/// trashed file's versions when it has one, else the file's versions (blocking).
+fn versions_of(
+    home: &Home,
+    bucket: &str,
+    key: &str,
+    marker: Option<&TrashRecord>,
+) -> Result<Vec<Listed>, EngineError> {
+    let (mut all, first) = match marker {
+        Some(t) => {
+            let m = Listed {
+                key: key.to_owned(),
+                id: markers::id_of(t),
+                num: 0,
+                latest: true,
+                content: None,
+                mtime_ns: t.deleted_ns,
+            };
+            (markers::versions(home, t)?, Some(m))
+        }
+        None => {
+            let p = object_path(bucket, key)
+                .map_err(|e| EngineError::InvalidArgument(e.to_string()))?;
+            match home.versions(&p) {
+                Ok(mut v) => {
+                    v.reverse(); // newest first
+                    (v, None)
+                }
+                Err(EngineError::NotFound(_)) => return Ok(Vec::new()),
+                Err(e) => return Err(e),
+            }
+        }
+    };
+    let head = if first.is_some() {
+        None
+    } else {
+        all.first().map(|v| v.num)
+    };
+    let rest = all.drain(..).map(|v| Listed {
+        key: key.to_owned(),
+        id: v.num.to_string(),
+        num: v.num.0,
+        latest: Some(v.num) == head,
+        content: Some((etag_of_version(&v.attrs, Some(&v.hash)), v.size)),
+        mtime_ns: v.mtime_ns,
+    });
+    Ok(first.into_iter().chain(rest).collect())
+}
+
+/// The keys and common prefixes that only delete markers hold (their files are in the
+/// trash, so the tree walk does not see them), after `after` and up to `upto`.
+fn marker_items(
+    marks: &BTreeMap<String, TrashRecord>,
+    prefix: &str,
+    delimiter: Option<&str>,
+    after: Option<&str>,
+    upto: Option<&str>,
+) -> Vec<(String, bool)> {
+    let mut out = Vec::new();
+    for key in marks.keys() {
+        if !key.starts_with(prefix) || after.is_some_and(|a| key.as_str() <= a) {
+            continue;
+        }
+        if upto.is_some_and(|u| key.as_str() > u) {
+            break;
+        }
+        let rel = &key[prefix.len()..];
+        match delimiter.and_then(|d| rel.find(d).map(|i| i + d.len())) {
+            Some(end) => {
+                let cp = format!("{prefix}{}", &rel[..end]);
+                if after.is_none_or(|a| cp.as_str() > a) {
+                    out.push((cp, true));
+                }
+            }
+            None => out.push((key.clone(), false)),
+        }
+    }
+    out
 }
 
 pub async fn list_versions(
     s3: &NasS3,
     req: S3Request<ListObjectVersionsInput>,
 ) -> S3Result<S3Response<ListObjectVersionsOutput>> {
-    let (home, _) = s3.caller(&req).await?;
+    let (home, who) = s3.caller(&req).await?;
     let input = req.input;
     need_bucket(&home, &input.bucket).await?;
     let prefix = input.prefix.clone().unwrap_or_default();
@@ -66,70 +116,83 @@ pub async fn list_versions(
     let max = input.max_keys.unwrap_or(1000).clamp(1, 1000) as usize;
     let key_marker = input.key_marker.clone().filter(|k| !k.is_empty());
     // a malformed marker is refused, never read as "from the start"
-    let vid_marker: Option<u64> = match input.version_id_marker.as_deref() {
+    let vid_marker: Option<(String, Option<u64>)> = match input.version_id_marker.as_deref() {
         None | Some("") => None,
-        Some(v) => crate::version_id::parse(v)?.map(|n| n.0),
+        Some(v) => match markers::parse(v)? {
+            Vid::Version(n) => Some((v.to_owned(), n.map(|n| n.0))),
+            Vid::Marker(_) => Some((v.to_owned(), None)),
+        },
     };
     let bucket = input.bucket.clone();
     let (p2, d2) = (prefix.clone(), delimiter.clone());
     let (versions, prefixes, next) = blocking(move || {
         let root = bucket_path(&bucket).map_err(|e| EngineError::InvalidArgument(e.to_string()))?;
-        let versions_of = |key: &str| -> Result<Vec<Listed>, EngineError> {
-            let p = object_path(&bucket, key)
-                .map_err(|e| EngineError::InvalidArgument(e.to_string()))?;
-            let mut all = match home.versions(&p) {
-                Ok(v) => v,
-                Err(EngineError::NotFound(_)) => return Ok(Vec::new()),
-                Err(e) => return Err(e),
-            };
-            all.reverse(); // newest first
-            let head = all.first().map(|v| v.num);
-            Ok(all
-                .into_iter()
-                .map(|v| Listed {
-                    key: key.to_owned(),
-                    num: v.num.0,
-                    latest: Some(v.num) == head,
-                    etag: etag_of_version(&v.attrs, Some(&v.hash)),
-                    size: v.size,
-                    mtime_ns: v.mtime_ns,
-                })
-                .collect())
-        };
+        let marks = markers::of_bucket(&home, &bucket)
+            .map_err(|e| EngineError::InvalidArgument(e.to_string()))?;
+        let of = |key: &str| versions_of(&home, &bucket, key, marks.get(key));
         let mut out: Vec<Listed> = Vec::new();
         let mut prefixes = Vec::new();
+        // the last item listed: where the next page resumes
+        let mut last: Option<(String, String)> = None;
         // the rest of a key cut short by the previous page
-        if let (Some(k), Some(m)) = (&key_marker, vid_marker) {
-            out.extend(versions_of(k)?.into_iter().filter(|v| v.num < m));
-            if out.len() > max {
-                out.truncate(max);
-                let last = out.last().map(|v| (v.key.clone(), v.num.to_string()));
-                return Ok((out, prefixes, last));
+        if let (Some(k), Some((vid, num))) = (&key_marker, &vid_marker) {
+            let all = of(k)?;
+            let rest: Vec<Listed> = match all.iter().position(|v| &v.id == vid) {
+                Some(i) => all.into_iter().skip(i + 1).collect(),
+                None => all
+                    .into_iter()
+                    .filter(|v| v.content.is_some() && num.is_some_and(|m| v.num < m))
+                    .collect(),
+            };
+            for v in rest {
+                if out.len() >= max {
+                    return Ok((out, prefixes, last));
+                }
+                last = Some((v.key.clone(), v.id.clone()));
+                out.push(v);
             }
         }
-        let page = walk_page(&home, &root, p2, d2, max - out.len(), key_marker)?;
-        // keys and prefixes in walk order
-        let mut items: Vec<(String, bool)> = page
+        let page = walk_page(
+            &home,
+            &root,
+            p2.clone(),
+            d2.clone(),
+            max - out.len(),
+            key_marker.clone(),
+        )?;
+        let upto = page.truncated.then(|| page.last.clone()).flatten();
+        // keys and prefixes in S3's order, with those only delete markers hold
+        let mut items: BTreeSet<(String, bool)> = page
             .contents
             .iter()
             .filter_map(|o| o.key.clone().map(|k| (k, false)))
             .chain(page.prefixes.iter().map(|p| (p.clone(), true)))
             .collect();
-        items.sort();
+        items.extend(marker_items(
+            &marks,
+            &p2,
+            d2.as_deref(),
+            key_marker.as_deref(),
+            upto.as_deref(),
+        ));
+        let mut seen_prefix = BTreeSet::new();
         for (key, is_prefix) in items {
-            if out.len() + prefixes.len() >= max {
-                let last = out.last().map(|v| (v.key.clone(), v.num.to_string()));
-                return Ok((out, prefixes, last));
-            }
             if is_prefix {
+                if !seen_prefix.insert(key.clone()) {
+                    continue;
+                }
+                if out.len() + prefixes.len() >= max {
+                    return Ok((out, prefixes, last));
+                }
+                last = Some((key.clone(), String::new()));
                 prefixes.push(key);
                 continue;
             }
-            for v in versions_of(&key)? {
+            for v in of(&key)? {
                 if out.len() + prefixes.len() >= max {
-                    let last = out.last().map(|v| (v.key.clone(), v.num.to_string()));
                     return Ok((out, prefixes, last));
                 }
+                last = Some((v.key.clone(), v.id.clone()));
                 out.push(v);
             }
         }
@@ -157,20 +220,37 @@ pub async fn list_versions(
         next_key_marker: next_key,
         next_version_id_marker: next_vid,
         encoding_type: input.encoding_type,
+        delete_markers: Some(
+            versions
+                .iter()
+                .filter(|v| v.content.is_none())
+                .map(|v| DeleteMarkerEntry {
+                    key: Some(enc(v.key.clone())),
+                    version_id: Some(v.id.clone()),
+                    is_latest: Some(v.latest),
+                    last_modified: Some(timestamp(v.mtime_ns)),
+                    owner: Some(owner_of(&who.name)),
+                })
+                .collect(),
+        ),
         versions: Some(
             versions
                 .into_iter()
-                .map(|v| ObjectVersion {
-                    key: Some(enc(v.key)),
-                    version_id: Some(v.num.to_string()),
-                    is_latest: Some(v.latest),
-                    e_tag: Some(v.etag),
-                    size: Some(v.size as i64),
-                    last_modified: Some(timestamp(v.mtime_ns)),
-                    storage_class: Some(ObjectVersionStorageClass::from_static(
-                        ObjectVersionStorageClass::STANDARD,
-                    )),
-                    ..Default::default()
+                .filter_map(|v| {
+                    let (etag, size) = v.content?;
+                    Some(ObjectVersion {
+                        key: Some(enc(v.key)),
+                        version_id: Some(v.id),
+                        is_latest: Some(v.latest),
+                        e_tag: Some(etag),
+                        size: Some(size as i64),
+                        last_modified: Some(timestamp(v.mtime_ns)),
+                        owner: Some(owner_of(&who.name)),
+                        storage_class: Some(ObjectVersionStorageClass::from_static(
+                            ObjectVersionStorageClass::STANDARD,
+                        )),
+                        ..Default::default()
+                    })
                 })
                 .collect(),
         ),

@@ -37,6 +37,10 @@ pub struct WorkersFile {
     pub s3_upload_expiry: Option<String>,
     /// Age after which an idle tus upload (REST, `/api/v1/tus`) is removed (`24h`; `off`).
     pub upload_expiry: Option<String>,
+    /// How often the buckets' lifecycle rules are applied (`1h`; `off`).
+    pub lifecycle_interval: Option<String>,
+    /// How long a lifecycle rule's day is (`1d`; shorter only for tests).
+    pub lifecycle_day: Option<String>,
 }
 
 /// Default age after which unfinished S3 multipart uploads are removed.
@@ -50,6 +54,27 @@ pub fn s3_upload_expiry(f: Option<&WorkersFile>) -> Result<Option<Duration>> {
         Some(S3_UPLOAD_EXPIRY),
         false,
     )
+}
+
+/// Default interval of the lifecycle worker.
+pub const LIFECYCLE_INTERVAL: Duration = Duration::from_secs(3600);
+
+/// How often the lifecycle worker runs (`None`: never) and how long a rule's day is.
+pub fn lifecycle(f: Option<&WorkersFile>) -> Result<(Option<Duration>, Duration)> {
+    let every = duration(
+        "SILENT_NAS_LIFECYCLE_INTERVAL",
+        f.and_then(|w| w.lifecycle_interval.clone()),
+        Some(LIFECYCLE_INTERVAL),
+        false,
+    )?;
+    let day = duration(
+        "SILENT_NAS_LIFECYCLE_DAY",
+        f.and_then(|w| w.lifecycle_day.clone()),
+        Some(Duration::from_secs(86_400)),
+        false,
+    )?
+    .context("lifecycle_day cannot be off (set lifecycle_interval = \"off\" instead)")?;
+    Ok((every, day))
 }
 
 /// Default age after which an idle tus upload is removed.
@@ -226,6 +251,24 @@ mod tests {
             ..WorkersFile::default()
         };
         assert_eq!(upload_expiry(Some(&off)).unwrap(), None);
+        assert_eq!(
+            lifecycle(None).unwrap(),
+            (Some(LIFECYCLE_INTERVAL), Duration::from_secs(86_400))
+        );
+        let fast = WorkersFile {
+            lifecycle_interval: Some("1s".into()),
+            lifecycle_day: Some("2s".into()),
+            ..WorkersFile::default()
+        };
+        assert_eq!(
+            lifecycle(Some(&fast)).unwrap(),
+            (Some(Duration::from_secs(1)), Duration::from_secs(2))
+        );
+        let no_day = WorkersFile {
+            lifecycle_day: Some("off".into()),
+            ..WorkersFile::default()
+        };
+        assert!(lifecycle(Some(&no_day)).is_err());
         assert!(d.retention.keep_last.is_none() && d.retention.keep_within.is_none());
         let c = parse(
             "[workers]\ngc_interval = \"90s\"\nretention_keep_versions = 5\nretention_keep_days = 30\n\

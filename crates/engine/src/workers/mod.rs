@@ -24,6 +24,7 @@
 //! runner.stop(); // waits for a run in progress, then joins every thread
 //! ```
 
+mod lifecycle;
 mod maintenance;
 mod runner;
 mod search_index;
@@ -31,6 +32,7 @@ mod search_index;
 mod tests;
 mod throttle;
 
+pub use lifecycle::{LIFECYCLE, lifecycle_worker};
 pub use maintenance::{GC, MaintenanceConfig, RETENTION, SCRUB, TRASH, maintenance_workers};
 pub use runner::{RunContext, Trigger, WorkerRunner};
 pub use search_index::{SEARCH_INDEX, search_index_worker};

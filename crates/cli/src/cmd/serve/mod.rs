@@ -18,7 +18,7 @@ use anyhow::{Context, Result};
 use axum::Router;
 use nas_auth::{Authenticator, Role, add_user, generate_password};
 use nas_engine::audit::AuditLog;
-use nas_engine::workers::{Outcome, Worker, WorkerRunner, maintenance_workers};
+use nas_engine::workers::{Outcome, Worker, WorkerRunner, lifecycle_worker, maintenance_workers};
 use nas_engine::{Store, StoreOptions};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -119,6 +119,9 @@ fn start_workers(
     let runner = Arc::new(WorkerRunner::new(Some(metrics)));
     for w in maintenance_workers(store, &cfg.workers) {
         runner.add(w)?;
+    }
+    if let Some(every) = cfg.lifecycle_interval {
+        runner.add(lifecycle_worker(store, every, cfg.lifecycle_day))?;
     }
     for st in runner.states() {
         tracing::info!(worker = %st.name, every = %humantime::format_duration(st.interval), "background worker scheduled");
@@ -347,6 +350,18 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
                 public_access: cfg.s3_public_access,
             };
             let (s3_app, s3) = nas_s3::router(store.clone(), opts).map_err(anyhow::Error::msg)?;
+            if let Some(every) = cfg.lifecycle_interval {
+                // buckets' AbortIncompleteMultipartUpload rules (the uploads are the door's)
+                let (s3, day) = (s3.clone(), cfg.lifecycle_day);
+                workers.add(Worker::new("s3_uploads_lifecycle", every, move |_| {
+                    let n = s3.abort_uploads_by_lifecycle(day)?;
+                    Ok(Outcome {
+                        summary: format!("aborted {n} multipart uploads by lifecycle rules"),
+                        items: n as u64,
+                        ..Outcome::default()
+                    })
+                }))?;
+            }
             if let Some(age) = cfg.s3_upload_expiry {
                 // checked hourly (or as often as the age, when shorter)
                 let every = age.min(std::time::Duration::from_secs(3600));

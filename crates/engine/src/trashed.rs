@@ -1,0 +1,42 @@
+//! Versions of a file in the trash: what a door that shows deleted files as "deleted but
+//! versioned" (S3's delete markers) needs. A trashed file keeps its versions; they can be
+//! listed, and one of them deleted for good, without restoring the file.
+
+use crate::error::{EngineError, EngineResult};
+use crate::home::Home;
+use nas_meta::{NodeKind, TrashRecord, VersionRecord};
+use nas_types::{TrashId, VersionNum};
+
+impl Home {
+    /// One trash entry of this home (`NotFound` for another home's or a missing one).
+    pub fn trash_entry(&self, id: TrashId) -> EngineResult<TrashRecord> {
+        match self.inner.meta.trash_entry(id)? {
+            Some(t) if t.home == self.rec.id => Ok(t),
+            _ => Err(EngineError::NotFound(format!("trash entry {id}"))),
+        }
+    }
+
+    fn trashed_file(&self, id: TrashId) -> EngineResult<TrashRecord> {
+        let t = self.trash_entry(id)?;
+        if t.kind == NodeKind::Dir {
+            return Err(EngineError::IsADirectory(t.path));
+        }
+        Ok(t)
+    }
+
+    /// Every version of a file in the trash, oldest first (`IsADirectory` for a folder).
+    pub fn trash_versions(&self, id: TrashId) -> EngineResult<Vec<VersionRecord>> {
+        let t = self.trashed_file(id)?;
+        Ok(self.inner.meta.versions(t.node)?)
+    }
+
+    /// Deletes one version of a file in the trash for good (not its only one: purge the
+    /// entry for that).
+    pub fn trash_delete_version(&self, id: TrashId, num: VersionNum) -> EngineResult<()> {
+        let t = self.trashed_file(id)?;
+        self.inner
+            .meta
+            .delete_version(t.node, num)
+            .map_err(|e| EngineError::from(e).at(&format!("trash entry {id} version {num}")))
+    }
+}
