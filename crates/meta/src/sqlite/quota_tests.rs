@@ -38,6 +38,9 @@ fn the_usage_check_sees_a_wrong_counter() {
 /// Takes a database back to before schema 12 (for tests of older databases), undoing the
 /// later steps first (14: shares, 13: implicit folders).
 pub(super) const UNDO_SCHEMA_12: &str = concat!(
+    // schema 15 (as `tests::UNDO_SCHEMA_15`)
+    "DROP TABLE chunk_sketches; DROP INDEX chunks_base;
+    ALTER TABLE chunks DROP COLUMN base; ALTER TABLE chunks DROP COLUMN whole_len;",
     "DROP TABLE shares;",           // schema 14 (its index goes with it)
     "DROP TABLE implicit_folders;", // schema 13
     "DROP TRIGGER versions_added; DROP TRIGGER versions_removed;

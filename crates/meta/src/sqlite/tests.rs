@@ -21,6 +21,9 @@ fn chunk(n: u8) -> NewChunk {
             offset: u64::from(n) * 100,
             len: 7,
         },
+        base: None,
+        whole_len: 0,
+        sketch: None,
     }
 }
 
@@ -141,10 +144,10 @@ fn a_schema_12_database_gains_implicit_folders_and_share_links() {
     };
     rusqlite::Connection::open(&p)
         .unwrap()
-        .execute_batch(
-            "DROP TABLE shares; DROP TABLE implicit_folders;
-             UPDATE meta SET value = 12 WHERE key = 'schema_version';",
-        )
+        .execute_batch(&format!(
+            "{UNDO_SCHEMA_15} DROP TABLE shares; DROP TABLE implicit_folders;
+             UPDATE meta SET value = 12 WHERE key = 'schema_version';"
+        ))
         .unwrap();
     let m = SqliteMeta::open(&p).unwrap();
     let share = ShareRecord {
@@ -164,4 +167,44 @@ fn a_schema_12_database_gains_implicit_folders_and_share_links() {
     let d = m.mkdir_implicit(root, "d", 2).unwrap();
     assert!(m.is_implicit(d.id).unwrap());
     const { assert!(SCHEMA_VERSION >= 14) };
+}
+
+/// Undoes schema step 15 (delta chunks) on a current database.
+pub(super) const UNDO_SCHEMA_15: &str = "DROP TABLE chunk_sketches; DROP INDEX chunks_base;
+    ALTER TABLE chunks DROP COLUMN base; ALTER TABLE chunks DROP COLUMN whole_len;";
+
+/// A schema-14 database (a store from before delta chunks) is migrated: its chunks keep
+/// their rows and references, are stored whole, and a delta against one of them commits.
+#[test]
+fn a_schema_14_database_gains_delta_chunks() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("m.sqlite");
+    let root = {
+        let m = SqliteMeta::open(&p).unwrap();
+        let h = m.create_home("ann", "ann", 0).unwrap();
+        commit(&m, h.root, "f", &[chunk(1)]);
+        h.root
+    };
+    rusqlite::Connection::open(&p)
+        .unwrap()
+        .execute_batch(&format!(
+            "{UNDO_SCHEMA_15} UPDATE meta SET value = 14 WHERE key = 'schema_version';"
+        ))
+        .unwrap();
+    let m = SqliteMeta::open(&p).unwrap();
+    let old = m.find_chunk(&chunk(1).id).unwrap().unwrap();
+    assert_eq!((old.refs, old.base), (1, None));
+    let mut delta = chunk(2);
+    delta.codec = 3;
+    delta.base = Some(chunk(1).id);
+    delta.whole_len = 50;
+    commit(&m, root, "g", &[delta]);
+    let d = m.find_chunk(&chunk(2).id).unwrap().unwrap();
+    assert_eq!(d.base, Some(old.row));
+    assert_eq!(m.find_chunk(&chunk(1).id).unwrap().unwrap().refs, 2);
+    let st = m.stats().unwrap();
+    assert_eq!(
+        (st.delta_chunks, st.delta_stored_bytes, st.delta_whole_bytes),
+        (1, 7, 50)
+    );
 }
