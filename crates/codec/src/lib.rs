@@ -274,7 +274,16 @@ pub fn decode_with_base(frame: &[u8], base: Option<&[u8]>) -> Result<Vec<u8>, Co
 
 /// Decodes a frame and checks that its plaintext hashes to `expected`.
 pub fn decode_verified(frame: &[u8], expected: &ChunkId) -> Result<Vec<u8>, CodecError> {
-    let out = decode(frame)?;
+    decode_verified_with_base(frame, None, expected)
+}
+
+/// As [`decode_verified`], for any frame: `base` is the base's plaintext for a delta.
+pub fn decode_verified_with_base(
+    frame: &[u8],
+    base: Option<&[u8]>,
+    expected: &ChunkId,
+) -> Result<Vec<u8>, CodecError> {
+    let out = decode_with_base(frame, base)?;
     let actual = ChunkId::of(&out);
     if &actual != expected {
         return Err(CodecError::HashMismatch {
