@@ -110,6 +110,33 @@ fn a_delta_frame_of_a_near_copy_is_tiny_and_decodes_only_with_its_base() {
 }
 
 #[test]
+fn a_delta_reaches_back_over_the_whole_base() {
+    // text, edited every 4 KiB: a window sized for the chunk alone would miss the base's
+    // first half and store most of it again
+    for size in [128 << 10, 1 << 20] {
+        let base: Vec<u8> = b"a line of some text file, numbered "
+            .iter()
+            .copied()
+            .cycle()
+            .zip(0..size)
+            .map(|(b, i)| b.wrapping_add((i / 97 % 7) as u8))
+            .collect();
+        let mut target = base.clone();
+        for i in (0..size).step_by(4096) {
+            target[i] = b'#';
+        }
+        let mut frame = Vec::new();
+        encode_delta(&target, &ChunkId::of(&base), &base, 3, &mut frame).unwrap();
+        assert!(
+            frame.len() < size / 50,
+            "{size}: delta frame is {} bytes",
+            frame.len()
+        );
+        assert_eq!(decode_with_base(&frame, Some(&base)).unwrap(), target);
+    }
+}
+
+#[test]
 fn a_base_that_starts_like_a_zstd_dictionary_is_still_raw_content() {
     // zstd's dictionary magic (0xEC30A437 LE) at the start of a base must not make it a
     // "formatted" dictionary
