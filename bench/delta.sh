@@ -46,6 +46,7 @@ for arg in "$@"; do
 done
 RUNS=${RUNS:-$([[ $QUICK == 1 ]] && echo 1 || echo 3)}
 
+[[ -x /usr/bin/time ]] || die "/usr/bin/time not found (apt-get install -y time)"
 for tool in python3 tar borg; do
     command -v "$tool" >/dev/null || die "$tool not found (apt-get install -y borgbackup)"
 done
@@ -85,48 +86,64 @@ result tar_bytes "$TAR_BYTES"
 log "$NV tars, $TAR_BYTES bytes in all"
 cat "$WORK"/v*.tar > /dev/null
 
-# series MODE DIR: imports every tar as a version of /text.tar; prints the seconds
+# series MODE DIR: imports every tar as a version of /text.tar into a new store; MODE is
+# on|off (delta, LZ4 for whole chunks) or zon|zoff (the same with zstd:3); prints the wall
+# seconds and the CPU seconds (user + system) of the imports
 series() {
-    local t0 total=0
+    local comp=lz4 delta=${1#z}
+    [[ $1 == z* ]] && comp=zstd
     rm -rf "$2"
+    "$BIN" init --data "$2" --compression "$comp" > /dev/null
+    : > "$WORK/times"
     for (( v = 0; v < NV; v++ )); do
-        t0=$(now_ns)
-        SILENT_NAS_STORAGE_DELTA=$(onoff "$1") "$BIN" put --data "$2" --home bench /text.tar \
+        SILENT_NAS_STORAGE_DELTA=$(onoff "$delta") /usr/bin/time -f '%e %U %S' -a \
+            -o "$WORK/times" "$BIN" put --data "$2" --home bench /text.tar \
             < "$WORK/v$v.tar" > /dev/null
-        total=$(python3 -c "import sys; print(float(sys.argv[1]) + float(sys.argv[2]))" \
-            "$total" "$(secs_since "$t0")")
+        if [[ $2 == */sn-* ]]; then
+            result "tar_$1_stored_v$v" "$(sn_stat "$2" stored_bytes)"
+        fi
     done
-    echo "$total"
+    awk '{w += $1; c += $2 + $3} END {printf "%.3f %.3f\n", w, c}' "$WORK/times"
 }
 
 # ---- 1. the tar series, alternating off / on ----------------------------------------------
-best_off=""; best_on=""
+series off "$WORK/sn-off" > /dev/null
+series on "$WORK/sn-on" > /dev/null
+best_off=""; best_on=""; cpu_off=""; cpu_on=""
 for (( r = 0; r < RUNS; r++ )); do
     for mode in off on; do
-        s=$(series "$mode" "$WORK/sn-$mode")
-        log "  run $r, delta $mode: ${s}s"
+        read -r s c < <(series "$mode" "$WORK/run-$mode")
+        rm -rf "$WORK/run-$mode"
+        log "  run $r, delta $mode: ${s}s wall, ${c}s CPU (load $(loadavg))"
         if [[ $mode == off ]]; then
             [[ -z $best_off ]] || fgt "$best_off" "$s" && best_off=$s
+            [[ -z $cpu_off ]] || fgt "$cpu_off" "$c" && cpu_off=$c
         else
             [[ -z $best_on ]] || fgt "$best_on" "$s" && best_on=$s
+            [[ -z $cpu_on ]] || fgt "$cpu_on" "$c" && cpu_on=$c
         fi
     done
 done
-for mode in off on; do
+for mode in zoff zon; do
+    series "$mode" "$WORK/sn-$mode" > /dev/null
+done
+for mode in off on zoff zon; do
     read -r stored pack < <(sn_stat "$WORK/sn-$mode" stored_bytes pack_bytes | paste -sd' ')
     result "tar_${mode}_stored" "$stored"
     result "tar_${mode}_pack" "$pack"
-    log "  delta $mode: stored $stored, packs $pack"
+    log "  $mode: stored $stored, packs $pack"
 done
 "$BIN" stats --data "$WORK/sn-on" --json > "$OUT/delta-stats.json"
 result tar_off_mbps "$(rate "$TAR_BYTES" "$best_off")"
 result tar_on_mbps "$(rate "$TAR_BYTES" "$best_on")"
+result tar_off_cpu_mbps "$(rate "$TAR_BYTES" "$cpu_off")"
+result tar_on_cpu_mbps "$(rate "$TAR_BYTES" "$cpu_on")"
 
 export BORG_BASE_DIR=$WORK/borg-base BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK=yes
-borg init -q -e none "$WORK/borg"
+borg init -e none "$WORK/borg"
 t0=$(now_ns)
 for (( v = 0; v < NV; v++ )); do
-    borg create -q --compression zstd,3 "$WORK/borg::v$v" - < "$WORK/v$v.tar"
+    borg create --compression zstd,3 "$WORK/borg::v$v" - < "$WORK/v$v.tar"
 done
 result borg_secs "$(secs_since "$t0")"
 result borg_stored "$(du -sb "$WORK/borg" | cut -f1)"

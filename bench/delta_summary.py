@@ -12,15 +12,24 @@ def main(path):
     mib = lambda b: f"{b / 2**20:.1f} MiB"
     kib = lambda b: f"{b / 1024:.1f} KiB"
     on, off, borg = r["tar_on_stored"], r["tar_off_stored"], r["borg_csize"]
+    zon, zoff = r["tar_zon_stored"], r["tar_zoff_stored"]
     n = int(r["versions"])
+    grow = lambda m: (r[f"tar_{m}_stored_v{n - 1}"] - r[f"tar_{m}_stored_v0"]) / max(n - 1, 1)
     rows = [
         ("tar series", f"{n} versions, {mib(r['tar_bytes'])} of tars"),
-        ("  stored, delta on", f"{mib(on)}"),
-        ("  stored, delta off", f"{mib(off)}   on/off = {on / off:.2f} (goal <= 0.5)"),
-        ("  borg zstd,3 (unique csize)", f"{mib(borg)}   on/borg = {on / borg:.2f} (goal <= 0.5)"),
+        ("  stored, delta on (LZ4)", f"{mib(on)}"),
+        ("  stored, delta off (LZ4)", f"{mib(off)}   on/off = {on / off:.2f} (goal <= 0.5)"),
+        ("  stored, delta on (zstd:3)", f"{mib(zon)}"),
+        ("  stored, delta off (zstd:3)", f"{mib(zoff)}   on/off = {zon / zoff:.2f}"),
+        ("  borg zstd,3 (unique csize)", f"{mib(borg)}   on/borg = {on / borg:.2f} (LZ4), "
+         f"{zon / borg:.2f} (zstd:3) (goal <= 0.5, stretch 0.33)"),
+        ("  growth per version on / off", f"{kib(grow('on'))} / {kib(grow('off'))} (LZ4), "
+         f"{kib(grow('zon'))} / {kib(grow('zoff'))} (zstd:3)"),
         ("  borg repo on disk", mib(r["borg_stored"])),
-        ("  import MB/s off / on", f"{r['tar_off_mbps']:.0f} / {r['tar_on_mbps']:.0f}"
+        ("  import MB/s off / on (wall)", f"{r['tar_off_mbps']:.0f} / {r['tar_on_mbps']:.0f}"
          f"   on/off = {r['tar_on_mbps'] / r['tar_off_mbps']:.2f} (goal >= 0.8)"),
+        ("  import MB/s off / on (per CPU s)", f"{r['tar_off_cpu_mbps']:.0f} / {r['tar_on_cpu_mbps']:.0f}"
+         f"   on/off = {r['tar_on_cpu_mbps'] / r['tar_off_cpu_mbps']:.2f}"),
         ("  read newest / oldest MB/s", f"{r['read_newest_mbps']:.0f} / {r['read_oldest_mbps']:.0f}"
          "   (goal >= 1000, incl. process start)"),
         ("1-byte edit of image.bin", ""),

@@ -35,7 +35,7 @@ fn main() {
         let mut frame = Vec::new();
         let t = Instant::now();
         for _ in 0..n {
-            encode_delta(&target, &id, &base, 3, &mut frame).expect("encode");
+            encode_delta(&target, &id, &base, level(), &mut frame).expect("encode");
         }
         let enc_prefix = t.elapsed().as_secs_f64();
         let t = Instant::now();
@@ -69,4 +69,12 @@ fn main() {
             dict_frame.len()
         );
     }
+}
+
+/// The zstd level of the delta frames (`LEVEL`, default 3).
+fn level() -> i32 {
+    std::env::var("LEVEL")
+        .ok()
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(3)
 }

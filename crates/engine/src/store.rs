@@ -240,7 +240,7 @@ impl Store {
                 read_only,
                 delta: crate::delta::DeltaSettings {
                     enabled: o.delta,
-                    level: 3,
+                    level: crate::delta::LEVEL,
                 },
                 plain_cache: crate::delta::PlainCache::new(crate::delta::DEFAULT_BASE_CACHE),
             }),
