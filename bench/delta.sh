@@ -150,19 +150,22 @@ result borg_stored "$(du -sb "$WORK/borg" | cut -f1)"
 result borg_csize "$(borg info --json "$WORK/borg" | python3 -c \
     'import json,sys; print(json.load(sys.stdin)["cache"]["stats"]["unique_csize"])')"
 
-# ---- 2. reading the newest and the oldest version back ------------------------------------
-for which in newest oldest; do
-    args=(); [[ $which == oldest ]] && args=(--version 1)
-    "$BIN" cat --data "$WORK/sn-on" --home bench /text.tar "${args[@]}" > /dev/null # warm
-    best=""
-    for _ in 1 2 3; do
-        t0=$(now_ns)
-        "$BIN" cat --data "$WORK/sn-on" --home bench /text.tar "${args[@]}" > /dev/null
-        s=$(secs_since "$t0")
-        [[ -z $best ]] || fgt "$best" "$s" && best=$s
+# ---- 2. reading the newest and the oldest version back (delta store and plain store) -----
+for store in on off; do
+    for which in newest oldest; do
+        args=(); [[ $which == oldest ]] && args=(--version 1)
+        "$BIN" cat --data "$WORK/sn-$store" --home bench /text.tar "${args[@]}" > /dev/null
+        best=""
+        for _ in 1 2 3 4 5; do
+            t0=$(now_ns)
+            "$BIN" cat --data "$WORK/sn-$store" --home bench /text.tar "${args[@]}" > /dev/null
+            s=$(secs_since "$t0")
+            [[ -z $best ]] || fgt "$best" "$s" && best=$s
+        done
+        size=$(stat -c %s "$WORK/v$([[ $which == oldest ]] && echo 0 || echo $(( NV - 1 ))).tar")
+        suffix=""; [[ $store == off ]] && suffix=_plain
+        result "read_${which}${suffix}_mbps" "$(rate "$size" "$best")"
     done
-    size=$(stat -c %s "$WORK/v$([[ $which == oldest ]] && echo 0 || echo $(( NV - 1 ))).tar")
-    result "read_${which}_mbps" "$(rate "$size" "$best")"
 done
 
 # ---- 3. 1-byte edit in the middle of the image ---------------------------------------------

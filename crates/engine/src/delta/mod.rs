@@ -4,8 +4,9 @@
 //!
 //! - **Choosing a base** (write path, for a chunk that is not a duplicate): first the
 //!   chunk covering the same offset in the previous version of the same file (or *its*
-//!   base, when that chunk is a delta), then the chunk sharing the most resemblance
-//!   super-features ([`sketch`]) in the metadata store's index. At most [`TRIES`]
+//!   base, when that chunk is a delta); when that does not pay, the chunk sharing the most
+//!   resemblance super-features ([`sketch`], computed only then) in the metadata store's
+//!   index. At most [`TRIES`]
 //!   candidates are encoded against; the delta is kept only when its frame is at most
 //!   [`PAYS_NUM`]/[`PAYS_DEN`] of the chunk's plain frame.
 //! - **Depth 1**: a base is always a chunk stored whole (the metadata store refuses
@@ -127,52 +128,70 @@ impl DeltaState {
         whole_len: usize,
         out: &mut Vec<u8>,
     ) -> EngineResult<Choice> {
-        if !inner.delta.enabled {
+        if !inner.delta.enabled || data.len() < sketch::MIN_LEN {
             return Ok(Choice {
                 base: None,
                 sketch: None,
             });
         }
+        // the hint first: when its delta pays, no sketch is needed (a delta is no base)
+        let hint = self.hint(inner, offset)?;
+        if let Some(h) = &hint
+            && self.try_base(inner, h, data, whole_len, out)?
+        {
+            return Ok(Choice {
+                base: Some(h.id),
+                sketch: None,
+            });
+        }
         let sketch = sketch::sketch(data);
         let mut choice = Choice { base: None, sketch };
-        if data.len() < sketch::MIN_LEN {
+        let Some(sk) = &sketch else {
             return Ok(choice);
-        }
-        let mut candidates: Vec<ChunkRecord> = Vec::with_capacity(TRIES);
-        if let Some(h) = self.hint(inner, offset)? {
-            candidates.push(h);
-        }
-        if let Some(sk) = &sketch
-            && candidates.len() < TRIES
-        {
-            for c in inner.meta.similar_chunks(sk, TRIES)? {
-                if candidates.len() < TRIES && !candidates.iter().any(|h| h.id == c.id) {
-                    candidates.push(c);
-                }
-            }
-        }
-        for cand in candidates {
-            // pinned before it is looked up again: if the row is there now, GC cannot
-            // free it until this write commits (see `pins`)
-            inner.pins.pin(cand.id);
-            self.pinned.push(cand.id);
-            let Some(rec) = inner.meta.find_chunk(&cand.id)? else {
+        };
+        let tries = TRIES - usize::from(hint.is_some());
+        let tried = hint.map(|h| h.id);
+        for cand in inner.meta.similar_chunks(sk, TRIES)? {
+            if Some(cand.id) == tried {
                 continue;
-            };
-            if rec.base.is_some() {
-                continue; // depth 1: only a chunk stored whole is a base
             }
-            let Ok(base) = plain(inner, &rec)? else {
-                continue; // a damaged base is never used (fsck reports it)
-            };
-            nas_codec::encode_delta(data, &rec.id, &base, inner.delta.level, out)
-                .map_err(|e| crate::error::EngineError::Internal(e.to_string()))?;
-            if out.len() * PAYS_DEN <= whole_len * PAYS_NUM {
-                choice.base = Some(rec.id);
+            if self.try_base(inner, &cand, data, whole_len, out)? {
+                choice.base = Some(cand.id);
                 return Ok(choice);
+            }
+            if tries == 1 {
+                break;
             }
         }
         Ok(choice)
+    }
+
+    /// Pins `cand`, checks it is (still) a chunk stored whole, and encodes `data` against
+    /// it into `out`; true when the delta pays against `whole_len`.
+    fn try_base(
+        &mut self,
+        inner: &Inner,
+        cand: &ChunkRecord,
+        data: &[u8],
+        whole_len: usize,
+        out: &mut Vec<u8>,
+    ) -> EngineResult<bool> {
+        // pinned before it is looked up again: if the row is there now, GC cannot free it
+        // until this write commits (see `pins`)
+        inner.pins.pin(cand.id);
+        self.pinned.push(cand.id);
+        let Some(rec) = inner.meta.find_chunk(&cand.id)? else {
+            return Ok(false);
+        };
+        if rec.base.is_some() {
+            return Ok(false); // depth 1: only a chunk stored whole is a base
+        }
+        let Ok(base) = plain(inner, &rec)? else {
+            return Ok(false); // a damaged base is never used (fsck reports it)
+        };
+        nas_codec::encode_delta(data, &rec.id, &base, inner.delta.level, out)
+            .map_err(|e| crate::error::EngineError::Internal(e.to_string()))?;
+        Ok(out.len() * PAYS_DEN <= whole_len * PAYS_NUM)
     }
 }
 

@@ -48,9 +48,7 @@ pub(crate) fn sketch(data: &[u8]) -> Option<Sketch> {
     }
     let mut max = [0u64; FEATURES];
     let mut samples = 0usize;
-    let mut fp = 0u64;
-    for &b in data {
-        fp = (fp << 1).wrapping_add(GEAR[b as usize]);
+    let mut sample = |fp: u64| {
         if fp & SAMPLE_MASK == 0 {
             samples += 1;
             for i in 0..FEATURES {
@@ -60,6 +58,23 @@ pub(crate) fn sketch(data: &[u8]) -> Option<Sketch> {
                 }
             }
         }
+    };
+    // Two bytes a step, both positions checked: the hash after the second byte is computed
+    // from the one before the pair (`fp << 2` plus both table entries), not from the first
+    // byte's, which halves the dependency chain; the values are those of the plain
+    // one-byte loop.
+    let mut fp = 0u64;
+    let mut pairs = data.chunks_exact(2);
+    for p in &mut pairs {
+        let (a, b) = (GEAR[p[0] as usize], GEAR[p[1] as usize]);
+        let first = (fp << 1).wrapping_add(a);
+        fp = (fp << 2).wrapping_add(a << 1).wrapping_add(b);
+        sample(first);
+        sample(fp);
+    }
+    if let [last] = pairs.remainder() {
+        fp = (fp << 1).wrapping_add(GEAR[*last as usize]);
+        sample(fp);
     }
     if samples == 0 {
         return None;
@@ -105,6 +120,44 @@ mod tests {
         assert_eq!(shared(&a, &other), 0);
         assert_eq!(sketch(&base), Some(a), "deterministic");
         assert_eq!(sketch(&base[..100]), None);
+    }
+
+    /// The two-bytes-a-step loop gives the plain loop's sketch (the format depends on it).
+    #[test]
+    fn the_paired_loop_samples_every_position() {
+        fn plain(data: &[u8]) -> Vec<u64> {
+            let mut fp = 0u64;
+            let mut out = Vec::new();
+            for &b in data {
+                fp = (fp << 1).wrapping_add(GEAR[b as usize]);
+                if fp & SAMPLE_MASK == 0 {
+                    out.push(fp);
+                }
+            }
+            out
+        }
+        for len in [1024, 1025, 40_001] {
+            let data = noise(len, len as u64);
+            let samples = plain(&data);
+            assert!(!samples.is_empty());
+            let mut max = [0u64; FEATURES];
+            for fp in samples {
+                for (i, m) in max.iter_mut().enumerate() {
+                    *m = (*m).max(fp.wrapping_mul(MUL[i] | 1).wrapping_add(ADD[i]));
+                }
+            }
+            let mut sf = [0u64; SKETCH_FEATURES];
+            for (s, group) in sf.iter_mut().zip(max.chunks(PER_SUPER)) {
+                let mut h = blake3::Hasher::new();
+                for f in group {
+                    h.update(&f.to_le_bytes());
+                }
+                let mut b = [0u8; 8];
+                b.copy_from_slice(&h.finalize().as_bytes()[..8]);
+                *s = u64::from_le_bytes(b) >> 1;
+            }
+            assert_eq!(sketch(&data), Some(Sketch(sf)), "{len} bytes");
+        }
     }
 
     #[test]
