@@ -23,7 +23,7 @@ fn text(len: usize, seed: u64) -> Vec<u8> {
     v
 }
 
-fn main() {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     for size in [64 << 10, 256 << 10, 1 << 20] {
         let base = text(size, 1);
         let mut target = base.clone();
@@ -35,26 +35,26 @@ fn main() {
         let mut frame = Vec::new();
         let t = Instant::now();
         for _ in 0..n {
-            encode_delta(&target, &id, &base, level(), &mut frame).expect("encode");
+            encode_delta(&target, &id, &base, level(), &mut frame)?;
         }
         let enc_prefix = t.elapsed().as_secs_f64();
         let t = Instant::now();
         for _ in 0..n {
-            decode_with_base(&frame, Some(&base)).expect("decode");
+            decode_with_base(&frame, Some(&base))?;
         }
         let dec_prefix = t.elapsed().as_secs_f64();
         let prefix_len = frame.len();
         let t = Instant::now();
         let mut dict_frame = Vec::new();
         for _ in 0..n {
-            let mut c = zstd::bulk::Compressor::with_dictionary(3, &base).expect("dict");
-            dict_frame = c.compress(&target).expect("compress");
+            let mut c = zstd::bulk::Compressor::with_dictionary(3, &base)?;
+            dict_frame = c.compress(&target)?;
         }
         let enc_dict = t.elapsed().as_secs_f64();
         let t = Instant::now();
         for _ in 0..n {
-            let mut d = zstd::bulk::Decompressor::with_dictionary(&base).expect("dict");
-            d.decompress(&dict_frame, size).expect("decompress");
+            let mut d = zstd::bulk::Decompressor::with_dictionary(&base)?;
+            d.decompress(&dict_frame, size)?;
         }
         let dec_dict = t.elapsed().as_secs_f64();
         let mbs = |s: f64| (n * size) as f64 / s / 1e6;
@@ -69,6 +69,7 @@ fn main() {
             dict_frame.len()
         );
     }
+    Ok(())
 }
 
 /// The zstd level of the delta frames (`LEVEL`, default 3).
