@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! 0      format   u8   = 1 (bump for encryption or any other layout change)
-//! 1      codec    u8   0 raw | 1 lz4 block | 2 zstd | 3 zstd delta (reserved, see below)
+//! 1      codec    u8   0 raw | 1 lz4 block | 2 zstd | 3 zstd delta (see below)
 //! 2..6   raw_len  u32 LE, length of the plaintext
 //! [codec 3 only: 6..38 base ChunkId, the chunk this one is a patch against]
 //! ..     payload
@@ -12,9 +12,10 @@
 //!
 //! Integrity is the chunk id itself: the BLAKE3 of the decoded plaintext must equal the id
 //! the frame was stored under ([`decode_verified`]). A frame this crate cannot decode is an
-//! error, never zeros. Codec 3 is reserved so that chunks stored as zstd `--patch-from`
-//! deltas against a similar chunk fit the format without a version bump; decoding one
-//! needs the base chunk's plaintext ([`decode_with_base`]).
+//! error, never zeros. Codec 3 stores a chunk as a zstd `--patch-from` delta against a
+//! similar *base* chunk ([`encode_delta`]); decoding one needs the base chunk's plaintext
+//! ([`decode_with_base`]). Which chunk may be a base is the engine's rule
+//! (`docs/design/delta.md`).
 //!
 //! ```
 //! use nas_codec::{Compression, encode, decode_verified};
@@ -26,8 +27,10 @@
 //! assert_eq!(decode_verified(&frame, &ChunkId::of(&data)).unwrap(), data);
 //! ```
 
+mod delta;
 mod entropy;
 
+pub use delta::{DELTA_HEADER_LEN, encode_delta};
 pub use entropy::looks_incompressible;
 use nas_types::ChunkId;
 use thiserror::Error;
@@ -50,7 +53,7 @@ pub enum Codec {
     Lz4 = 1,
     /// Zstandard frame.
     Zstd = 2,
-    /// Zstandard patch against a base chunk (reserved: written by a later version).
+    /// Zstandard frame compressed against a base chunk's plaintext (see [`encode_delta`]).
     ZstdDelta = 3,
 }
 
@@ -257,10 +260,7 @@ pub fn decode_with_base(frame: &[u8], base: Option<&[u8]>) -> Result<Vec<u8>, Co
         Codec::ZstdDelta => {
             let base_id = h.base.ok_or(CodecError::Truncated)?;
             let base = base.ok_or(CodecError::NeedsBase(base_id))?;
-            let mut d = zstd::bulk::Decompressor::with_dictionary(base)
-                .map_err(|e| CodecError::Corrupt(e.to_string()))?;
-            d.decompress(payload, n)
-                .map_err(|e| CodecError::Corrupt(e.to_string()))?
+            delta::decode_delta(payload, base, n)?
         }
     };
     if out.len() != n {
@@ -274,7 +274,16 @@ pub fn decode_with_base(frame: &[u8], base: Option<&[u8]>) -> Result<Vec<u8>, Co
 
 /// Decodes a frame and checks that its plaintext hashes to `expected`.
 pub fn decode_verified(frame: &[u8], expected: &ChunkId) -> Result<Vec<u8>, CodecError> {
-    let out = decode(frame)?;
+    decode_verified_with_base(frame, None, expected)
+}
+
+/// As [`decode_verified`], for any frame: `base` is the base's plaintext for a delta.
+pub fn decode_verified_with_base(
+    frame: &[u8],
+    base: Option<&[u8]>,
+    expected: &ChunkId,
+) -> Result<Vec<u8>, CodecError> {
+    let out = decode_with_base(frame, base)?;
     let actual = ChunkId::of(&out);
     if &actual != expected {
         return Err(CodecError::HashMismatch {

@@ -89,21 +89,65 @@ fn header_errors() {
 }
 
 #[test]
-fn delta_frames_are_reserved_and_decodable_with_base() {
-    // A delta frame built by hand: zstd with the base as a raw-content dictionary.
-    let base = b"version one of a long document, many paragraphs... ".repeat(100);
+fn a_delta_frame_of_a_near_copy_is_tiny_and_decodes_only_with_its_base() {
+    // 1 MiB of noise (incompressible alone), then the same with one byte changed
+    let base = noise(1 << 20, 5);
     let mut target = base.clone();
-    target.extend_from_slice(b"one more line");
-    let mut c = zstd::bulk::Compressor::with_dictionary(3, &base).unwrap();
-    let patch = c.compress(&target).unwrap();
+    target[512 * 1024] ^= 0xff;
     let base_id = ChunkId::of(&base);
-    let mut frame = vec![FORMAT_V1, Codec::ZstdDelta as u8];
-    frame.extend_from_slice(&(target.len() as u32).to_le_bytes());
-    frame.extend_from_slice(&base_id.0);
-    frame.extend_from_slice(&patch);
+    let mut frame = Vec::new();
+    encode_delta(&target, &base_id, &base, 3, &mut frame).unwrap();
+    assert!(frame.len() < 1500, "delta frame is {} bytes", frame.len());
+    let h = header(&frame).unwrap();
+    assert_eq!(h.codec, Codec::ZstdDelta);
+    assert_eq!(h.base, Some(base_id));
+    assert_eq!(h.payload_offset, DELTA_HEADER_LEN);
     assert_eq!(decode(&frame), Err(CodecError::NeedsBase(base_id)));
     assert_eq!(decode_with_base(&frame, Some(&base)).unwrap(), target);
-    assert!(frame.len() < 100);
+    // against the wrong base it fails or decodes to something else, never the target
+    let other = noise(1 << 20, 6);
+    assert!(decode_with_base(&frame, Some(&other)).map_or(true, |d| d != target));
+}
+
+#[test]
+fn a_delta_reaches_back_over_the_whole_base() {
+    // text, edited every 4 KiB: a window sized for the chunk alone would miss the base's
+    // first half and store most of it again
+    for size in [128 << 10, 1 << 20] {
+        let base: Vec<u8> = b"a line of some text file, numbered "
+            .iter()
+            .copied()
+            .cycle()
+            .zip(0..size)
+            .map(|(b, i)| b.wrapping_add((i / 97 % 7) as u8))
+            .collect();
+        let mut target = base.clone();
+        for i in (0..size).step_by(4096) {
+            target[i] = b'#';
+        }
+        let mut frame = Vec::new();
+        encode_delta(&target, &ChunkId::of(&base), &base, 3, &mut frame).unwrap();
+        assert!(
+            frame.len() < size / 50,
+            "{size}: delta frame is {} bytes",
+            frame.len()
+        );
+        assert_eq!(decode_with_base(&frame, Some(&base)).unwrap(), target);
+    }
+}
+
+#[test]
+fn a_base_that_starts_like_a_zstd_dictionary_is_still_raw_content() {
+    // zstd's dictionary magic (0xEC30A437 LE) at the start of a base must not make it a
+    // "formatted" dictionary
+    let mut base = vec![0x37, 0xa4, 0x30, 0xec];
+    base.extend_from_slice(&b"a paragraph of a document that goes on. ".repeat(400));
+    let mut target = base.clone();
+    target.extend_from_slice(b"and one more sentence");
+    let mut frame = Vec::new();
+    encode_delta(&target, &ChunkId::of(&base), &base, 3, &mut frame).unwrap();
+    assert_eq!(decode_with_base(&frame, Some(&base)).unwrap(), target);
+    assert!(frame.len() < 120, "delta frame is {} bytes", frame.len());
 }
 
 #[test]
@@ -123,6 +167,16 @@ proptest! {
         let mut f = Vec::new();
         encode(&data, c, &mut f);
         prop_assert_eq!(decode_verified(&f, &ChunkId::of(&data)).unwrap(), data);
+    }
+
+    #[test]
+    fn delta_round_trip(base in proptest::collection::vec(any::<u8>(), 0..20_000), edit in proptest::collection::vec(any::<u8>(), 0..200), at in any::<usize>()) {
+        let mut target = base.clone();
+        let at = if base.is_empty() { 0 } else { at % base.len() };
+        target.splice(at..at, edit);
+        let mut f = Vec::new();
+        encode_delta(&target, &ChunkId::of(&base), &base, 1, &mut f).unwrap();
+        prop_assert_eq!(decode_with_base(&f, Some(&base)).unwrap(), target);
     }
 
     #[test]

@@ -3,12 +3,12 @@
 //! reference count matches the versions that use it, and every home's usage counters (what
 //! quotas check) match a recount. With `verify_data` every chunk is
 //! read back, decoded and re-hashed. Every damaged file is reported by path; nothing is
-//! ever "repaired" here.
+//! ever "repaired" here. A delta chunk's base must be indexed and stored whole (depth 1);
+//! a damaged base damages every delta against it, and so every file using one of them.
 
 use crate::error::EngineResult;
 use crate::progress::{Progress, ProgressUnit};
 use crate::store::Store;
-use nas_blob::BlobStore;
 use nas_meta::{ChunkRecord, ChunkRow};
 use nas_types::{NodeId, PackId, VersionNum};
 use serde::Serialize;
@@ -83,7 +83,7 @@ impl Store {
     fn recheck(&self, row: ChunkRow) -> EngineResult<Option<String>> {
         Ok(match self.inner.meta.chunk(row)? {
             None => None,
-            Some(c) => verify_frame(&*self.inner.blobs, &c).err(),
+            Some(c) => self.verify_frame(&c)?.err(),
         })
     }
 
@@ -138,7 +138,7 @@ impl Store {
                     if done.is_multiple_of(256) {
                         progress(done, total);
                     }
-                    let found = verify_frame(&**blobs, c).err();
+                    let found = self.verify_frame(c)?.err();
                     let at = Progress::new(bytes_done, Some(total_bytes), ProgressUnit::Bytes);
                     if !after_chunk(u64::from(c.loc.len), at) {
                         rep.interrupted = true;
@@ -160,6 +160,36 @@ impl Store {
             }
         }
         progress(done, total);
+        // depth 1 and a base indexed; a damaged base damages each of its deltas
+        for c in chunks.values() {
+            let Some(b) = c.base else { continue };
+            let why = match chunks.get(&b) {
+                None => Some(format!(
+                    "chunk {}: its base row {} is not in the index",
+                    c.id, b.0
+                )),
+                Some(base) if base.base.is_some() => Some(format!(
+                    "chunk {}: its base chunk {} is itself a delta",
+                    c.id, base.id
+                )),
+                Some(base) => bad.get(&b).map(|why| {
+                    format!(
+                        "chunk {}: its base chunk {} is damaged ({why})",
+                        c.id, base.id
+                    )
+                }),
+            };
+            if let Some(why) = why {
+                let why = if online {
+                    self.recheck(c.row)?
+                } else {
+                    Some(why)
+                };
+                if let Some(why) = why {
+                    bad.insert(c.row, why);
+                }
+            }
+        }
         if rep.interrupted {
             let mut found: Vec<Problem> = bad
                 .into_values()
@@ -225,7 +255,7 @@ impl Store {
                 // a version committed after the index snapshot names a newer chunk row
                 let now = meta.chunk(row)?;
                 if let Some(c) = now.filter(|c| c.raw_len == len) {
-                    match verify_frame(&**blobs, &c) {
+                    match self.verify_frame(&c)? {
                         Ok(()) => continue,
                         Err(why) => {
                             damaged.push((node, num, why));
@@ -261,6 +291,10 @@ impl Store {
                 });
             }
         }
+        // a delta holds one reference on its base
+        for b in chunks.values().filter_map(|c| c.base) {
+            *counted.entry(b).or_default() += 1;
+        }
         // Reference counts move with every write and delete: only an offline check (no
         // writer) can compare them with the versions.
         for c in chunks.values().filter(|_| !online) {
@@ -281,15 +315,21 @@ impl Store {
     }
 }
 
-/// Reads a chunk's frame back, decodes it and checks its hash and length.
-fn verify_frame(blobs: &dyn BlobStore, c: &ChunkRecord) -> Result<(), String> {
-    let data = blobs
-        .read(&c.loc)
-        .map_err(|e| e.to_string())
-        .and_then(|f| nas_codec::decode_verified(&f, &c.id).map_err(|e| e.to_string()))
-        .map_err(|e| format!("chunk {}: {e}", c.id))?;
-    if data.len() != c.raw_len as usize {
-        return Err(format!("chunk {} decodes to the wrong length", c.id));
+impl Store {
+    /// Reads a chunk's frame back, decodes it (against its base, for a delta) and checks
+    /// its hash and length; the inner `Err` says what is wrong.
+    fn verify_frame(&self, c: &ChunkRecord) -> EngineResult<Result<(), String>> {
+        let frame = match self.inner.blobs.read(&c.loc) {
+            Ok(f) => f,
+            Err(e) => return Ok(Err(format!("chunk {}: {e}", c.id))),
+        };
+        let data = match crate::delta::decode(&self.inner, c, &frame)? {
+            Ok(d) => d,
+            Err(why) => return Ok(Err(why)),
+        };
+        if data.len() != c.raw_len as usize {
+            return Ok(Err(format!("chunk {} decodes to the wrong length", c.id)));
+        }
+        Ok(Ok(()))
     }
-    Ok(())
 }

@@ -150,16 +150,30 @@ impl Store {
         let rows = plan.rows.len() as u64;
         progress(Progress::new(0, Some(rows), ProgressUnit::Chunks));
         let mut examined = 0u64;
+        // bases whose last delta this run deleted: freed too, if nothing else holds them
+        let mut released: Vec<ChunkRow> = Vec::new();
         for batch in plan.rows.chunks(BATCH) {
             let deleted = inner.pins.locked(|pins| {
                 inner
                     .meta
                     .delete_unreferenced(batch, &|id| pins.chunk_pinned(id))
             })?;
+            released.extend(deleted.iter().filter_map(|c| c.base));
             report.chunks_pinned += batch.len() - deleted.len();
             report.chunks_freed += deleted.len();
             examined += batch.len() as u64;
             progress(Progress::new(examined, Some(rows), ProgressUnit::Chunks));
+        }
+        released.sort_unstable();
+        released.dedup();
+        // one round is enough: a base is never a delta, so freeing it releases nothing
+        for batch in released.chunks(BATCH) {
+            let deleted = inner.pins.locked(|pins| {
+                inner
+                    .meta
+                    .delete_unreferenced(batch, &|id| pins.chunk_pinned(id))
+            })?;
+            report.chunks_freed += deleted.len();
         }
         if let Some(active) = plan.seal_active
             && inner.blobs.active_pack() == Some(active)

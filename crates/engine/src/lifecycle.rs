@@ -350,6 +350,7 @@ mod tests {
             created_ns,
             hash: ContentHash::of(b""),
             attrs: Default::default(),
+            author: None,
         }
     }
 

@@ -119,8 +119,8 @@ impl RangeReader {
             }
             match self.inner.blobs.read(&rec.loc) {
                 Ok(frame) => {
-                    return nas_codec::decode_verified(&frame, &rec.id)
-                        .map_err(|e| self.corrupt(format!("chunk {}: {e}", rec.id)));
+                    return crate::delta::decode(&self.inner, &rec, &frame)?
+                        .map_err(|detail| self.corrupt(detail));
                 }
                 Err(BlobError::Missing { .. }) if attempt == 0 => continue,
                 Err(BlobError::Missing { reason, .. }) => {

@@ -1,4 +1,4 @@
-//! Store statistics: what is stored, and what dedup and compression saved.
+//! Store statistics: what is stored, and what dedup, compression and delta chunks saved.
 
 use crate::error::EngineResult;
 use crate::store::Store;
@@ -33,6 +33,16 @@ pub struct StoreStats {
     pub dedup_ratio: f64,
     /// `unique_bytes / stored_bytes`.
     pub compression_ratio: f64,
+    /// Chunks stored as a delta against a base chunk.
+    pub delta_chunks: u64,
+    /// What dedup saved: `logical_bytes - unique_bytes`.
+    pub saved_by_dedup: u64,
+    /// What compressing each chunk alone saved: `unique_bytes` less what every chunk
+    /// would take stored whole (compressed alone, deltas counted at their whole size).
+    pub saved_by_compression: u64,
+    /// What storing chunks as deltas saved beyond that: the delta chunks' size stored
+    /// whole less their stored size.
+    pub saved_by_delta: u64,
 }
 
 fn ratio(a: u64, b: u64) -> f64 {
@@ -40,6 +50,11 @@ fn ratio(a: u64, b: u64) -> f64 {
 }
 
 impl Store {
+    /// Hits, misses and evictions of the cache of decoded delta bases (this process).
+    pub fn base_cache_counters(&self) -> crate::delta::CacheCounters {
+        self.inner.plain_cache.counters()
+    }
+
     /// Computes the totals.
     pub fn stats(&self) -> EngineResult<StoreStats> {
         let m = self.inner.meta.stats()?;
@@ -49,6 +64,9 @@ impl Store {
             .filter_map(|f| std::fs::metadata(self.inner.dir.join(f)).ok())
             .map(|m| m.len())
             .sum();
+        // every chunk's frame as if stored whole
+        let whole = m.chunk_stored_bytes - m.delta_stored_bytes.min(m.chunk_stored_bytes)
+            + m.delta_whole_bytes;
         Ok(StoreStats {
             logical_bytes: m.logical_bytes,
             current_bytes: m.current_bytes,
@@ -63,6 +81,10 @@ impl Store {
             trash_entries: m.trash_entries,
             dedup_ratio: ratio(m.logical_bytes, m.chunk_raw_bytes),
             compression_ratio: ratio(m.chunk_raw_bytes, m.chunk_stored_bytes),
+            delta_chunks: m.delta_chunks,
+            saved_by_dedup: m.logical_bytes.saturating_sub(m.chunk_raw_bytes),
+            saved_by_compression: m.chunk_raw_bytes.saturating_sub(whole),
+            saved_by_delta: m.delta_whole_bytes.saturating_sub(m.delta_stored_bytes),
         })
     }
 }

@@ -36,7 +36,13 @@ pub struct StoreOptions {
     /// writes (deletes, trash purges, GC) always find room: a write that would go below it
     /// fails with [`EngineError::StorageFull`]. 0 keeps no reserve.
     pub reserve: u64,
+    /// Store a new chunk as a delta against a similar stored chunk when that pays
+    /// (`docs/design/delta.md`). Reading deltas works either way.
+    pub delta: bool,
 }
+
+/// Whether new stores and commands store delta chunks unless told otherwise.
+pub const DEFAULT_DELTA: bool = false;
 
 /// The default free-space reserve (see [`StoreOptions::reserve`] and
 /// `docs/operations.md`, "A full disk").
@@ -49,6 +55,7 @@ impl Default for StoreOptions {
             pack_size: 64 << 20,
             faults: None,
             reserve: DEFAULT_RESERVE,
+            delta: DEFAULT_DELTA,
         }
     }
 }
@@ -73,6 +80,10 @@ pub(crate) struct Inner {
     pub homes: Mutex<HashMap<String, HomeRecord>>,
     /// Opened with [`Store::open_read_only`]: every write fails, no home is created.
     pub read_only: bool,
+    /// Delta chunks for new writes (see [`crate::delta`]).
+    pub delta: crate::delta::DeltaSettings,
+    /// Decoded bases of delta chunks.
+    pub plain_cache: crate::delta::PlainCache,
 }
 
 /// What opening a store found: its metadata, its chunk storage, its coordinator and
@@ -83,6 +94,7 @@ struct Opened {
     coord: Arc<dyn Coordinator>,
     chunker: ChunkerParams,
     compression: Compression,
+    delta: bool,
 }
 
 /// An open store. Cheap to clone; all clones share one state.
@@ -146,6 +158,7 @@ impl Store {
             coord: Arc::new(coord),
             chunker,
             compression,
+            delta: opts.delta,
         };
         Store::assemble(dir, opened, false)
     }
@@ -171,6 +184,7 @@ impl Store {
             coord,
             chunker,
             compression,
+            delta: opts.delta,
         };
         Store::assemble(dir, opened, false)
     }
@@ -204,6 +218,7 @@ impl Store {
             coord: Arc::new(LocalCoordinator::unlocked(dir)),
             chunker,
             compression,
+            delta: false,
         };
         Store::assemble(dir, opened, true)
     }
@@ -223,6 +238,11 @@ impl Store {
                 commits: crate::group_commit::CommitQueue::start()?,
                 homes: Mutex::default(),
                 read_only,
+                delta: crate::delta::DeltaSettings {
+                    enabled: o.delta,
+                    level: crate::delta::LEVEL,
+                },
+                plain_cache: crate::delta::PlainCache::new(crate::delta::DEFAULT_BASE_CACHE),
             }),
         })
     }

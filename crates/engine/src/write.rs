@@ -7,6 +7,7 @@
 //! is durable. Dropping a writer without committing leaves the old version in place; the
 //! frames it appended are dead space that GC reclaims.
 
+use crate::delta::DeltaState;
 use crate::error::{EngineError, EngineResult};
 use crate::home::{Entry, Home};
 use crate::quota::Room;
@@ -62,6 +63,12 @@ struct Pipeline {
     /// Set once the write's version is committed; a pipeline dropped without it was
     /// abandoned, and the packs only it used are given back at once.
     committed: AtomicBool,
+    /// Where the next chunk starts in the file.
+    offset: u64,
+    /// Base candidates for delta chunks (see [`crate::delta`]).
+    delta: DeltaState,
+    /// A delta frame being tried.
+    delta_frame: Vec<u8>,
 }
 
 impl Pipeline {
@@ -71,6 +78,8 @@ impl Pipeline {
             None => ChunkId::from(blake3::hash(data)),
         };
         let len = data.len() as u32;
+        let offset = self.offset;
+        self.offset += u64::from(len);
         self.extents.push((id, len));
         if !self.seen.insert(id) {
             return Ok(()); // repeated inside this file
@@ -83,7 +92,16 @@ impl Pipeline {
         if present {
             return Ok(()); // dedup: referenced at commit, protected by the pin until then
         }
-        let (codec, parts) = nas_codec::encode_parts(data, self.inner.compression, &mut self.frame);
+        let (mut codec, mut parts) =
+            nas_codec::encode_parts(data, self.inner.compression, &mut self.frame);
+        let whole_len = parts[0].len() + parts[1].len();
+        let choice =
+            self.delta
+                .choose(&self.inner, data, offset, whole_len, &mut self.delta_frame)?;
+        if choice.base.is_some() {
+            codec = nas_codec::Codec::ZstdDelta;
+            parts = [self.delta_frame.as_slice(), &[]];
+        }
         let blobs = &self.inner.blobs;
         let loc = self.inner.pins.locked(|pins| {
             let loc = blobs.append_parts(&id, &parts)?;
@@ -101,6 +119,13 @@ impl Pipeline {
             raw_len: len,
             codec: codec as u8,
             loc,
+            base: choice.base,
+            whole_len: if choice.base.is_some() {
+                whole_len as u32
+            } else {
+                0
+            },
+            sketch: choice.sketch.filter(|_| choice.base.is_none()),
         });
         Ok(())
     }
@@ -108,9 +133,10 @@ impl Pipeline {
 
 impl Drop for Pipeline {
     fn drop(&mut self) {
-        self.inner
-            .pins
-            .unpin_all(self.seen.iter(), &self.pinned_packs);
+        self.inner.pins.unpin_all(
+            self.seen.iter().chain(self.delta.pinned.iter()),
+            &self.pinned_packs,
+        );
         if !self.committed.load(Ordering::Acquire) && !self.new_chunks.is_empty() {
             crate::gc::reclaim_abandoned(&self.inner, &self.pinned_packs);
         }
@@ -238,6 +264,7 @@ impl FileWriter {
             chunker.finish(|c| pipe.chunk(c))?;
         }
         pipe.frame = Vec::new(); // a prepared write waiting in a batch holds no buffers
+        pipe.delta_frame = Vec::new();
         let hash = match &pipe.hasher {
             ContentHasher::Here(h) => ContentHash::from(h.finalize()),
             ContentHasher::Caller(Some(h)) => *h,
@@ -473,7 +500,7 @@ impl Home {
             room,
             path,
             parent,
-            name,
+            name: name.clone(),
             opts,
             chunker: Some(Chunker::new(self.inner.chunker)),
             failed: false,
@@ -489,6 +516,9 @@ impl Home {
                 hints: None,
                 next_id: None,
                 committed: AtomicBool::new(false),
+                offset: 0,
+                delta: DeltaState::for_file(parent, name),
+                delta_frame: Vec::new(),
             },
         }
     }

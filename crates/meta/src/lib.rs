@@ -345,6 +345,9 @@ pub trait ChunkIndex {
     fn relocate(&self, moves: &[(ChunkRow, nas_blob::BlobLocation)]) -> MetaResult<()>;
     /// Visits every chunk, for fsck and scrub.
     fn for_each_chunk(&self, f: &mut dyn FnMut(ChunkRecord) -> MetaResult<()>) -> MetaResult<()>;
+    /// Up to `limit` chunks stored whole (candidates for a delta's base) whose sketch shares
+    /// at least one super-feature with `sketch`, those sharing the most first.
+    fn similar_chunks(&self, sketch: &Sketch, limit: usize) -> MetaResult<Vec<ChunkRecord>>;
     /// Totals for `stats`.
     fn stats(&self) -> MetaResult<MetaStats>;
 }

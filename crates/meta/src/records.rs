@@ -91,9 +91,22 @@ pub struct ChunkRecord {
     pub codec: u8,
     /// Where the frame is.
     pub loc: BlobLocation,
-    /// Number of version references.
+    /// References: one per version extent naming it, plus one per delta chunk whose base
+    /// it is (so a base outlives every delta that needs it).
     pub refs: i64,
+    /// For a delta chunk (codec 3), the row of its base chunk — which is never itself a
+    /// delta (depth 1).
+    pub base: Option<ChunkRow>,
 }
+
+/// A chunk's resemblance sketch: a few super-features, each a hash of content-defined
+/// samples. Two chunks sharing a super-feature are likely similar (see
+/// `docs/design/delta.md`). Only chunks stored whole carry one (only they can be bases).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Sketch(pub [u64; SKETCH_FEATURES]);
+
+/// Super-features in a [`Sketch`].
+pub const SKETCH_FEATURES: usize = 3;
 
 /// A chunk written by a commit (not yet in the index).
 #[derive(Debug, Clone, Copy)]
@@ -106,6 +119,14 @@ pub struct NewChunk {
     pub codec: u8,
     /// Where it was appended.
     pub loc: BlobLocation,
+    /// For a delta chunk: the content id of its base (a committed chunk stored whole, which
+    /// the writer keeps pinned until the commit). The commit adds a reference to it.
+    pub base: Option<ChunkId>,
+    /// For a delta chunk: the frame length it would have had stored whole (what the delta
+    /// saved is `whole_len - loc.len`); 0 otherwise.
+    pub whole_len: u32,
+    /// For a chunk stored whole: its resemblance sketch, indexed for base lookups.
+    pub sketch: Option<Sketch>,
 }
 
 /// What to do with an existing destination: move it to the trash under this path.
@@ -264,6 +285,12 @@ pub struct MetaStats {
     pub chunk_raw_bytes: u64,
     /// Their stored frame bytes.
     pub chunk_stored_bytes: u64,
+    /// Chunks stored as a delta against a base.
+    pub delta_chunks: u64,
+    /// Stored frame bytes of the delta chunks.
+    pub delta_stored_bytes: u64,
+    /// What the delta chunks would take stored whole (compressed alone).
+    pub delta_whole_bytes: u64,
     /// Trash entries.
     pub trash_entries: u64,
 }

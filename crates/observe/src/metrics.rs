@@ -4,6 +4,7 @@
 use crate::Observe;
 use crate::audit::AuditSeries;
 use crate::host::HostSeries;
+use crate::savings::SavingsSeries;
 use crate::workers::WorkerSeries;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
@@ -55,6 +56,7 @@ pub struct Metrics {
     pub(crate) audit: AuditSeries,
     pub(crate) host: HostSeries,
     pub(crate) workers: WorkerSeries,
+    savings: SavingsSeries,
 }
 
 fn latency_histogram() -> Histogram {
@@ -98,6 +100,7 @@ impl Metrics {
             started: Gauge::default(),
             audit: AuditSeries::register(&mut r),
             host: HostSeries::register(&mut r),
+            savings: SavingsSeries::register(&mut r),
             workers: WorkerSeries::register(&mut r),
         };
         r.register(
@@ -226,6 +229,7 @@ impl Metrics {
             self.trash.set(s.trash_entries as i64);
             self.dedup.set(s.dedup_ratio);
             self.compression.set(s.compression_ratio);
+            self.savings.refresh(&s, store.base_cache_counters());
         }
         self.failed_packs
             .set(i64::try_from(store.failed_packs()).unwrap_or(i64::MAX));

@@ -264,6 +264,14 @@ pub fn stats(a: StatsArgs) -> Result<ExitCode> {
         println!("chunks          {}", st.chunks);
         println!("dedup ratio     {:.2}", st.dedup_ratio);
         println!("compression     {:.2}", st.compression_ratio);
+        println!("delta chunks    {}", st.delta_chunks);
+        for (what, n) in [
+            ("saved by dedup ", st.saved_by_dedup),
+            ("saved by compr.", st.saved_by_compression),
+            ("saved by delta ", st.saved_by_delta),
+        ] {
+            println!("{what} {n} ({})", size(n));
+        }
         println!("trash entries   {}", st.trash_entries);
     }
     Ok(ExitCode::SUCCESS)

@@ -24,8 +24,10 @@ pub fn open(d: &DataArgs) -> Result<Store> {
 /// Opens the store with options; the free-space reserve comes from
 /// `SILENT_NAS_STORAGE_RESERVE` as for the server (default 64 MiB).
 pub fn open_with(d: &DataArgs, opts: StoreOptions) -> Result<Store> {
+    let storage = crate::config::Storage::from_env()?;
     let opts = StoreOptions {
-        reserve: crate::config::Storage::from_env()?.reserve,
+        reserve: storage.reserve,
+        delta: storage.delta,
         ..opts
     };
     Store::open(&d.data, opts).with_context(|| format!("cannot open store {}", d.data.display()))

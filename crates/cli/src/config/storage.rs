@@ -16,6 +16,8 @@ pub struct StorageFile {
     pub reserve: Option<String>,
     /// Readiness fails below this much free space (`1GiB`).
     pub ready_min_free: Option<String>,
+    /// Store new chunks as deltas against similar stored chunks when that pays.
+    pub delta: Option<bool>,
 }
 
 /// The validated `[storage]` settings.
@@ -25,6 +27,8 @@ pub struct Storage {
     pub reserve: u64,
     /// Readiness fails when less than this is free.
     pub ready_min_free: u64,
+    /// Delta chunks for new writes (see `nas_engine::StoreOptions::delta`).
+    pub delta: bool,
 }
 
 impl Default for Storage {
@@ -32,6 +36,7 @@ impl Default for Storage {
         Storage {
             reserve: nas_engine::DEFAULT_RESERVE,
             ready_min_free: 1 << 30,
+            delta: nas_engine::DEFAULT_DELTA,
         }
     }
 }
@@ -71,6 +76,7 @@ pub fn resolve(f: Option<StorageFile>) -> Result<Storage> {
             f.ready_min_free,
             d.ready_min_free,
         )?,
+        delta: super::switch("SILENT_NAS_STORAGE_DELTA", f.delta.unwrap_or(d.delta))?,
     };
     if s.reserve > 1 << 40 {
         bail!("[storage] reserve: {} bytes is more than 1 TiB", s.reserve);
@@ -94,6 +100,9 @@ mod tests {
         let s = parse("[storage]\nreserve = \"8MiB\"\nready_min_free = \"10M\"\n").unwrap();
         assert_eq!((s.reserve, s.ready_min_free), (8 << 20, 10 << 20));
         assert_eq!(parse("[storage]\nreserve = \"0\"\n").unwrap().reserve, 0);
+        assert!(parse("[storage]\ndelta = true\n").unwrap().delta);
+        assert!(!parse("[storage]\ndelta = false\n").unwrap().delta);
+        assert!(parse("[storage]\ndelta = \"maybe\"\n").is_err());
         for bad in [
             "reserve = \"lots\"",
             "reserve = \"2P\"",

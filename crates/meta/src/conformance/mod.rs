@@ -20,6 +20,7 @@
 
 mod accounts;
 mod chunks;
+mod deltas;
 mod implicit;
 mod namespace;
 mod quota;
@@ -30,6 +31,7 @@ mod versions;
 
 pub use accounts::*;
 pub use chunks::*;
+pub use deltas::*;
 pub use implicit::*;
 pub use namespace::*;
 #[cfg(test)]
@@ -99,6 +101,10 @@ macro_rules! meta_conformance_tests {
             chunks_are_found_by_id_row_and_pack,
             unreferenced_chunks_page_and_deletion_honours_keep,
             relocation_moves_chunks_between_packs,
+            a_delta_holds_a_reference_on_its_base_until_deleted,
+            a_delta_is_never_a_base_and_needs_its_base_indexed,
+            similar_chunks_share_super_features,
+            stats_count_deltas_apart,
             stats_count_live_files_and_every_version,
             trash_detaches_lists_restores_and_purges,
             trash_entries_age_and_refuse_bad_restores,
@@ -154,6 +160,9 @@ pub(crate) fn chunk(n: u32) -> NewChunk {
             offset: u64::from(n) * 100,
             len: 7,
         },
+        base: None,
+        whole_len: 0,
+        sketch: None,
     }
 }
 

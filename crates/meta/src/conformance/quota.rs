@@ -49,6 +49,9 @@ fn the_chunk() -> [NewChunk; 1] {
             offset: 0,
             len: 1,
         },
+        base: None,
+        whole_len: 0,
+        sketch: None,
     }]
 }
 

@@ -1,11 +1,75 @@
-//! [`ChunkIndex`] on SQLite: chunk lookup, GC candidates, compaction moves, stats.
+//! [`ChunkIndex`] on SQLite: chunk lookup, GC candidates, compaction moves, stats; the
+//! rows of new chunks (with a delta's reference on its base) and the resemblance sketches
+//! of chunks stored whole.
 
 use super::SqliteMeta;
 use super::rows::{CHUNK_SELECT, chunk_from, hash_from};
-use crate::{ChunkIndex, ChunkRecord, ChunkRow, MetaResult, MetaStats, PackUsage};
+use crate::{
+    ChunkIndex, ChunkRecord, ChunkRow, MetaError, MetaResult, MetaStats, NewChunk, PackUsage,
+    Sketch,
+};
 use nas_blob::BlobLocation;
 use nas_types::{ChunkId, PackId};
-use rusqlite::{OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, params};
+use std::collections::HashMap;
+
+/// Inserts the rows of a commit's new chunks (a chunk already indexed — stored meanwhile by
+/// another write — is left as it is) and returns the rows inserted, by content id. A delta
+/// chunk's row names its base's row and adds one reference to it; a chunk stored whole gets
+/// its sketch indexed. Runs inside the commit's transaction.
+pub(super) fn insert_new(c: &Connection, new: &[NewChunk]) -> MetaResult<HashMap<[u8; 32], i64>> {
+    let mut rows = HashMap::new();
+    let mut ins = c.prepare_cached(
+        "INSERT INTO chunks (hash, raw_len, stored_len, codec, pack, offset, refs, base, whole_len)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7, ?8) ON CONFLICT(hash) DO NOTHING",
+    )?;
+    let mut find_base = c.prepare_cached("SELECT id, base FROM chunks WHERE hash = ?1")?;
+    let mut add_ref = c.prepare_cached("UPDATE chunks SET refs = refs + 1 WHERE id = ?1")?;
+    let mut sketch = c.prepare_cached(
+        "INSERT OR IGNORE INTO chunk_sketches (chunk, sf0, sf1, sf2) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    for ch in new {
+        let base = match &ch.base {
+            None => None,
+            Some(b) => {
+                let (row, its_base): (i64, Option<i64>) = find_base
+                    .query_row([&b.0[..]], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()?
+                    .ok_or_else(|| {
+                        MetaError::Corrupt(format!("base chunk {b} vanished before commit"))
+                    })?;
+                if its_base.is_some() {
+                    return Err(MetaError::Invalid(format!(
+                        "chunk {b} is a delta and cannot be the base of {}",
+                        ch.id
+                    )));
+                }
+                Some(row)
+            }
+        };
+        let inserted = ins.execute(params![
+            &ch.id.0[..],
+            ch.raw_len,
+            ch.loc.len,
+            ch.codec,
+            ch.loc.pack.0 as i64,
+            ch.loc.offset as i64,
+            base,
+            base.map(|_| ch.whole_len)
+        ])?;
+        if inserted != 1 {
+            continue;
+        }
+        let row = c.last_insert_rowid();
+        rows.insert(ch.id.0, row);
+        if let Some(b) = base {
+            add_ref.execute([b])?;
+        } else if let Some(Sketch(f)) = ch.sketch {
+            sketch.execute(params![row, f[0] as i64, f[1] as i64, f[2] as i64])?;
+        }
+    }
+    Ok(rows)
+}
 
 impl ChunkIndex for SqliteMeta {
     fn find_chunk(&self, id: &ChunkId) -> MetaResult<Option<ChunkRecord>> {
@@ -75,12 +139,26 @@ impl ChunkIndex for SqliteMeta {
             let mut get =
                 tx.prepare_cached(&format!("{CHUNK_SELECT} WHERE id = ?1 AND refs = 0"))?;
             let mut del = tx.prepare_cached("DELETE FROM chunks WHERE id = ?1 AND refs = 0")?;
+            let mut unsketch = tx.prepare_cached("DELETE FROM chunk_sketches WHERE chunk = ?1")?;
+            // a delta gives back the reference it held on its base (which the next run
+            // collects, if nothing else holds one)
+            let mut release =
+                tx.prepare_cached("UPDATE chunks SET refs = refs - 1 WHERE id = ?1")?;
             let mut out = Vec::new();
             for row in rows {
                 if let Some(rec) = get.query_row([row.0], chunk_from).optional()?
                     && !keep(&rec.id)
                     && del.execute([row.0])? == 1
                 {
+                    unsketch.execute([row.0])?;
+                    if let Some(base) = rec.base
+                        && release.execute([base.0])? != 1
+                    {
+                        return Err(MetaError::Corrupt(format!(
+                            "chunk {} names missing base row {}",
+                            rec.id, base.0
+                        )));
+                    }
                     out.push(rec);
                 }
             }
@@ -144,6 +222,25 @@ impl ChunkIndex for SqliteMeta {
         })
     }
 
+    fn similar_chunks(&self, sketch: &Sketch, limit: usize) -> MetaResult<Vec<ChunkRecord>> {
+        let f = sketch.0.map(|x| x as i64);
+        self.read(|c| {
+            let mut st = c.prepare_cached(&format!(
+                "{CHUNK_SELECT} JOIN (
+                    SELECT chunk, count(*) AS shared FROM (
+                        SELECT chunk FROM chunk_sketches WHERE sf0 = ?1
+                        UNION ALL SELECT chunk FROM chunk_sketches WHERE sf1 = ?2
+                        UNION ALL SELECT chunk FROM chunk_sketches WHERE sf2 = ?3
+                    ) GROUP BY chunk ORDER BY shared DESC, chunk DESC LIMIT ?4
+                 ) AS s ON s.chunk = chunks.id
+                 WHERE chunks.base IS NULL ORDER BY s.shared DESC, chunks.id DESC"
+            ))?;
+            Ok(st
+                .query_map(params![f[0], f[1], f[2], limit as i64], chunk_from)?
+                .collect::<Result<_, _>>()?)
+        })
+    }
+
     fn stats(&self) -> MetaResult<MetaStats> {
         self.read(|c| {
             let mut s = MetaStats::default();
@@ -165,6 +262,14 @@ impl ChunkIndex for SqliteMeta {
             s.chunk_raw_bytes = q("SELECT sum(raw_len) FROM chunks")? as u64;
             s.chunk_stored_bytes = q("SELECT sum(stored_len) FROM chunks")? as u64;
             s.trash_entries = q("SELECT count(*) FROM trash")? as u64;
+            let (n, stored, whole): (i64, Option<i64>, Option<i64>) = c.query_row(
+                "SELECT count(*), sum(stored_len), sum(whole_len) FROM chunks WHERE base IS NOT NULL",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )?;
+            s.delta_chunks = n as u64;
+            s.delta_stored_bytes = stored.unwrap_or(0) as u64;
+            s.delta_whole_bytes = whole.unwrap_or(0) as u64;
             Ok(s)
         })
     }

@@ -36,8 +36,12 @@ fn the_usage_check_sees_a_wrong_counter() {
 }
 
 /// Takes a database back to before schema 12 (for tests of older databases), undoing the
-/// later steps first (15: version authors, 14: shares, 13: implicit folders).
+/// later steps first (16: delta chunks, 15: version authors, 14: shares, 13: implicit
+/// folders).
 pub(super) const UNDO_SCHEMA_12: &str = concat!(
+    // schema 16 (as `tests::UNDO_SCHEMA_16`)
+    "DROP TABLE chunk_sketches; DROP INDEX chunks_base;
+    ALTER TABLE chunks DROP COLUMN base; ALTER TABLE chunks DROP COLUMN whole_len;",
     "ALTER TABLE versions DROP COLUMN author;", // schema 15
     "DROP TABLE shares;",                       // schema 14 (its index goes with it)
     "DROP TABLE implicit_folders;",             // schema 13

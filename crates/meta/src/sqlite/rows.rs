@@ -18,7 +18,7 @@ pub const VERSION_COLS: &str =
     "node, num, size, mtime_ns, created_ns, hash, content_type, user_meta, author";
 
 pub const CHUNK_SELECT: &str =
-    "SELECT id, hash, raw_len, stored_len, codec, pack, offset, refs FROM chunks";
+    "SELECT id, hash, raw_len, stored_len, codec, pack, offset, refs, base FROM chunks";
 
 fn kind_of(k: i64) -> NodeKind {
     if k == 0 {
@@ -105,6 +105,7 @@ pub fn chunk_from(r: &Row<'_>) -> rusqlite::Result<ChunkRecord> {
         },
         codec: r.get::<_, i64>(4)? as u8,
         refs: r.get(7)?,
+        base: r.get::<_, Option<i64>>(8)?.map(ChunkRow),
     })
 }
 

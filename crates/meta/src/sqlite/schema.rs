@@ -255,6 +255,27 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE versions ADD COLUMN author TEXT;
     "#,
+    // 16: delta chunks (`docs/design/delta.md`). A chunk stored as a delta (codec 3) names
+    // the row of its `base`, which holds one reference for it (`refs` counts version
+    // extents plus dependent deltas); a base is never itself a delta. `whole_len` is the
+    // frame length a delta chunk would have had stored whole (for the "saved by delta"
+    // figure). `chunk_sketches` holds the resemblance sketch of chunks stored whole (the
+    // candidates for a base), one row per chunk, each super-feature indexed; its rows go
+    // with their chunk's.
+    r#"
+    ALTER TABLE chunks ADD COLUMN base INTEGER;
+    ALTER TABLE chunks ADD COLUMN whole_len INTEGER;
+    CREATE INDEX chunks_base ON chunks(base) WHERE base IS NOT NULL;
+    CREATE TABLE chunk_sketches (
+        chunk INTEGER PRIMARY KEY,
+        sf0 INTEGER NOT NULL,
+        sf1 INTEGER NOT NULL,
+        sf2 INTEGER NOT NULL
+    );
+    CREATE INDEX chunk_sketches_sf0 ON chunk_sketches(sf0);
+    CREATE INDEX chunk_sketches_sf1 ON chunk_sketches(sf1);
+    CREATE INDEX chunk_sketches_sf2 ON chunk_sketches(sf2);
+    "#,
 ];
 
 /// The database's schema version (0: none yet), refused when newer than this build's.

@@ -21,6 +21,9 @@ fn chunk(n: u8) -> NewChunk {
             offset: u64::from(n) * 100,
             len: 7,
         },
+        base: None,
+        whole_len: 0,
+        sketch: None,
     }
 }
 
@@ -142,11 +145,10 @@ fn a_schema_12_database_gains_implicit_folders_share_links_and_authors() {
     };
     rusqlite::Connection::open(&p)
         .unwrap()
-        .execute_batch(
-            "ALTER TABLE versions DROP COLUMN author;
-             DROP TABLE shares; DROP TABLE implicit_folders;
-             UPDATE meta SET value = 12 WHERE key = 'schema_version';",
-        )
+        .execute_batch(&format!(
+            "{UNDO_SCHEMA_16} {UNDO_SCHEMA_15} DROP TABLE shares; DROP TABLE implicit_folders;
+             UPDATE meta SET value = 12 WHERE key = 'schema_version';"
+        ))
         .unwrap();
     let m = SqliteMeta::open(&p).unwrap();
     let share = ShareRecord {
@@ -172,4 +174,46 @@ fn a_schema_12_database_gains_implicit_folders_share_links_and_authors() {
         .unwrap();
     assert_eq!(v.author.as_deref(), Some("ann"));
     const { assert!(SCHEMA_VERSION >= 15) };
+}
+
+/// Undoes schema step 16 (delta chunks) on a current database.
+pub(super) const UNDO_SCHEMA_16: &str = "DROP TABLE chunk_sketches; DROP INDEX chunks_base;
+    ALTER TABLE chunks DROP COLUMN base; ALTER TABLE chunks DROP COLUMN whole_len;";
+/// Undoes schema step 15 (version authors).
+pub(super) const UNDO_SCHEMA_15: &str = "ALTER TABLE versions DROP COLUMN author;";
+
+/// A schema-14 database (a store from before delta chunks) is migrated: its chunks keep
+/// their rows and references, are stored whole, and a delta against one of them commits.
+#[test]
+fn a_schema_14_database_gains_delta_chunks() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("m.sqlite");
+    let root = {
+        let m = SqliteMeta::open(&p).unwrap();
+        let h = m.create_home("ann", "ann", 0).unwrap();
+        commit(&m, h.root, "f", &[chunk(1)]);
+        h.root
+    };
+    rusqlite::Connection::open(&p)
+        .unwrap()
+        .execute_batch(&format!(
+            "{UNDO_SCHEMA_16} {UNDO_SCHEMA_15} UPDATE meta SET value = 14 WHERE key = 'schema_version';"
+        ))
+        .unwrap();
+    let m = SqliteMeta::open(&p).unwrap();
+    let old = m.find_chunk(&chunk(1).id).unwrap().unwrap();
+    assert_eq!((old.refs, old.base), (1, None));
+    let mut delta = chunk(2);
+    delta.codec = 3;
+    delta.base = Some(chunk(1).id);
+    delta.whole_len = 50;
+    commit(&m, root, "g", &[delta]);
+    let d = m.find_chunk(&chunk(2).id).unwrap().unwrap();
+    assert_eq!(d.base, Some(old.row));
+    assert_eq!(m.find_chunk(&chunk(1).id).unwrap().unwrap().refs, 2);
+    let st = m.stats().unwrap();
+    assert_eq!(
+        (st.delta_chunks, st.delta_stored_bytes, st.delta_whole_bytes),
+        (1, 7, 50)
+    );
 }

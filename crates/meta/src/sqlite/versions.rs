@@ -130,26 +130,7 @@ fn commit_one(
         }
     };
     // rows of the chunks inserted here are known without a lookup
-    let mut rows: HashMap<[u8; 32], i64> = HashMap::new();
-    {
-        let mut ins = tx.prepare_cached(
-            "INSERT INTO chunks (hash, raw_len, stored_len, codec, pack, offset, refs)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0) ON CONFLICT(hash) DO NOTHING",
-        )?;
-        for ch in req.new_chunks {
-            let inserted = ins.execute(params![
-                &ch.id.0[..],
-                ch.raw_len,
-                ch.loc.len,
-                ch.codec,
-                ch.loc.pack.0 as i64,
-                ch.loc.offset as i64
-            ])?;
-            if inserted == 1 {
-                rows.insert(ch.id.0, tx.last_insert_rowid());
-            }
-        }
-    }
+    let mut rows: HashMap<[u8; 32], i64> = super::chunks::insert_new(tx, req.new_chunks)?;
     let mut find = tx.prepare_cached("SELECT id FROM chunks WHERE hash = ?1")?;
     let mut items = Vec::with_capacity(req.extents.len());
     for (id, len) in req.extents {

@@ -195,6 +195,7 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
     }
     let opts = StoreOptions {
         reserve: cfg.storage.reserve,
+        delta: cfg.storage.delta,
         ..StoreOptions::default()
     };
     let store = Store::open(&cfg.data, opts)
