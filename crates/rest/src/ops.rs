@@ -129,7 +129,8 @@ pub async fn break_lock(
     .await
 }
 
-/// The background workers (GC, retention, trash expiry, scrub, S3 upload expiry): schedule,
+/// The background workers (GC, retention, trash expiry, scrub, lifecycle rules, the name
+/// index, S3 and tus upload expiry, S3 lifecycle upload aborts): schedule,
 /// whether one runs now and how far it is, and what the last runs did.
 #[utoipa::path(get, path = "/api/v1/admin/workers", tag = "admin",
     responses(
@@ -150,7 +151,7 @@ pub async fn list_workers(
 /// Starts a worker now (or right after its current run). Poll `GET /admin/workers` for
 /// its progress (`running`, `progress`, `runs`) and result (`last_outcome`, `last_error`).
 #[utoipa::path(post, path = "/api/v1/admin/workers/{name}/run", tag = "admin",
-    params(("name" = String, Path, description = "Worker name: gc, retention, trash, scrub, s3_uploads")),
+    params(("name" = String, Path, description = "Worker name: gc, retention, trash, scrub, lifecycle, search-index, s3_uploads, s3_uploads_lifecycle, tus_uploads")),
     responses(
         (status = 202, description = "Started, or queued after the current run", body = RunResponse),
         (status = 403, description = "Not an administrator", body = ErrorBody),
