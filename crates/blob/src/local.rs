@@ -279,6 +279,25 @@ impl LocalPackStore {
     fn active_id(&self) -> Option<PackId> {
         lock(&self.active).as_ref().map(|a| a.id)
     }
+
+    /// The whole file of a pack that is no longer appended to (for its upload to the
+    /// object-storage tier); `Missing` when it is gone.
+    pub fn read_pack(&self, pack: PackId) -> Result<Vec<u8>, BlobError> {
+        if self.active_id() == Some(pack) {
+            return Err(BlobError::Io(std::io::Error::other(
+                "the active pack is still being written",
+            )));
+        }
+        match fs::read(self.pack_path(pack)) {
+            Ok(d) => Ok(d),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(BlobError::Missing {
+                pack,
+                offset: 0,
+                reason: "pack file not found",
+            }),
+            Err(e) => Err(e.into()),
+        }
+    }
 }
 
 /// Whether `e` says the disk (or the user's disk quota) is full.
