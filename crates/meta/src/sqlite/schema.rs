@@ -250,6 +250,20 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX shares_owner ON shares(owner);
     "#,
+    // 15 (16 once the delta branch's step 15 is merged before it): where each sealed pack
+    // lives when the object-storage tier is on — a local copy, a verified remote copy
+    // (uploaded, its size and MD5 compared), its size and MD5. Pack ids are u64 stored as
+    // their i64 bit pattern. Written by the blob store's upload worker, never by a commit.
+    r#"
+    CREATE TABLE pack_placement (
+        pack INTEGER PRIMARY KEY,
+        local INTEGER NOT NULL,
+        remote INTEGER NOT NULL,
+        size INTEGER NOT NULL,
+        md5 TEXT,
+        updated_ns INTEGER NOT NULL
+    );
+    "#,
 ];
 
 /// The database's schema version (0: none yet), refused when newer than this build's.
