@@ -182,4 +182,9 @@ pub trait BlobStore: Send + Sync {
     fn evict_local(&self, _pack: PackId) -> Result<bool, BlobError> {
         Ok(false)
     }
+    /// Waits until every sealed pack is uploaded, at most `timeout`: true when it is (at
+    /// once for a store without a remote tier).
+    fn wait_uploaded(&self, _timeout: std::time::Duration) -> bool {
+        true
+    }
 }

@@ -65,7 +65,7 @@ pub use error::{EngineError, EngineResult};
 pub use fsck::{FsckReport, Problem};
 pub use gc::{GcPlan, GcReport};
 pub use home::{Entry, Home, ListPage};
-pub use nas_blob::Space;
+pub use nas_blob::{PlacementCounts, RemoteConfig, RemoteStatus, Space};
 pub use nas_codec::Compression;
 pub use nas_meta::{
     AppPasswordRecord, DeadProp, Expect, FileAttrs, HomeUsage, KeyRecord, ListKey, LockRecord,

@@ -19,6 +19,7 @@ mod audit;
 mod health;
 mod host;
 mod metrics;
+mod remote;
 mod workers;
 
 pub use audit::{Auditor, audit_trail};

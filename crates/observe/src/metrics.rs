@@ -4,6 +4,7 @@
 use crate::Observe;
 use crate::audit::AuditSeries;
 use crate::host::HostSeries;
+use crate::remote::RemoteSeries;
 use crate::workers::WorkerSeries;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
@@ -55,6 +56,7 @@ pub struct Metrics {
     pub(crate) audit: AuditSeries,
     pub(crate) host: HostSeries,
     pub(crate) workers: WorkerSeries,
+    remote: RemoteSeries,
 }
 
 fn latency_histogram() -> Histogram {
@@ -99,6 +101,7 @@ impl Metrics {
             audit: AuditSeries::register(&mut r),
             host: HostSeries::register(&mut r),
             workers: WorkerSeries::register(&mut r),
+            remote: RemoteSeries::register(&mut r),
         };
         r.register(
             "silent_nas_http_requests",
@@ -256,6 +259,7 @@ impl Metrics {
             self.fds.set(d.count() as i64);
         }
         self.host.refresh(store, min_free_bytes);
+        self.remote.refresh(store);
     }
 
     /// The connection series of one listener (`main`, `s3`, `metrics`).

@@ -168,7 +168,7 @@ impl RemotePackStore {
 
     /// Waits until every sealed pack is uploaded (the queue is empty and no upload runs),
     /// at most `timeout`; true when it is. For tests, benchmarks and shutdown.
-    pub fn wait_uploaded(&self, timeout: Duration) -> bool {
+    fn wait_idle(&self, timeout: Duration) -> bool {
         let until = Instant::now() + timeout;
         loop {
             {
@@ -382,6 +382,10 @@ impl BlobStore for RemotePackStore {
             cache_bytes: self.cache.bytes(),
             placement: self.shared.placements.counts(),
         })
+    }
+
+    fn wait_uploaded(&self, timeout: Duration) -> bool {
+        self.wait_idle(timeout)
     }
 
     fn evict_local(&self, pack: PackId) -> Result<bool, BlobError> {

@@ -8,6 +8,7 @@ pub mod key;
 pub mod locks;
 pub mod maintain;
 pub mod serve;
+pub mod tier;
 pub mod trash;
 pub mod user;
 
@@ -22,10 +23,12 @@ pub fn open(d: &DataArgs) -> Result<Store> {
 }
 
 /// Opens the store with options; the free-space reserve comes from
-/// `SILENT_NAS_STORAGE_RESERVE` as for the server (default 64 MiB).
+/// `SILENT_NAS_STORAGE_RESERVE` as for the server (default 64 MiB), the object-storage
+/// tier from `SILENT_NAS_BLOBS_*` (off by default).
 pub fn open_with(d: &DataArgs, opts: StoreOptions) -> Result<Store> {
     let opts = StoreOptions {
         reserve: crate::config::Storage::from_env()?.reserve,
+        remote: crate::config::blobs::from_env()?,
         ..opts
     };
     Store::open(&d.data, opts).with_context(|| format!("cannot open store {}", d.data.display()))

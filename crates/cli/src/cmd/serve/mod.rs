@@ -192,8 +192,12 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
     }
     let opts = StoreOptions {
         reserve: cfg.storage.reserve,
+        remote: cfg.remote.clone(),
         ..StoreOptions::default()
     };
+    if let Some(r) = &cfg.remote {
+        tracing::info!(remote = %r.url(), "object-storage tier on"); // never the keys
+    }
     let store = Store::open(&cfg.data, opts)
         .with_context(|| format!("cannot open store {}", cfg.data.display()))?;
     store.set_quota_counts(cfg.quota_counts)?;

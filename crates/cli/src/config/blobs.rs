@@ -1,0 +1,116 @@
+//! The `[blobs]` section: the object-storage tier. Off unless `remote` is set; then sealed
+//! packs are uploaded to that S3-compatible bucket and read from it when not on the local
+//! disk (`docs/design/object-storage.md`). Credentials come from the file or, when absent
+//! there, from the AWS environment (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+//! `AWS_SESSION_TOKEN`…); they are never logged (the settings' `Debug` redacts the secret).
+//! Every field can also come from `SILENT_NAS_BLOBS_<FIELD>` (which wins over the file).
+
+use super::env;
+use anyhow::{Result, anyhow, bail};
+use nas_engine::RemoteConfig;
+use serde::Deserialize;
+
+/// The `[blobs]` table of the configuration file (every field optional).
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlobsFile {
+    /// `s3://bucket/prefix`: the object-storage tier (off when unset).
+    pub remote: Option<String>,
+    /// Endpoint of an S3-compatible server (`http://127.0.0.1:9000`); AWS when unset.
+    pub endpoint: Option<String>,
+    /// Region (`us-east-1` when unset).
+    pub region: Option<String>,
+    /// Access key id (else `AWS_ACCESS_KEY_ID`).
+    pub access_key_id: Option<String>,
+    /// Secret access key (else `AWS_SECRET_ACCESS_KEY`).
+    pub secret_access_key: Option<String>,
+    /// Memory kept for recently read remote ranges (`256MiB`).
+    pub cache_size: Option<String>,
+}
+
+impl std::fmt::Debug for BlobsFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlobsFile")
+            .field("remote", &self.remote)
+            .field("endpoint", &self.endpoint)
+            .field("secret_access_key", &self.secret_access_key.as_ref().map(|_| "<redacted>"))
+            .finish_non_exhaustive()
+    }
+}
+
+fn pick(var: &str, file: Option<String>) -> Option<String> {
+    env(var).or(file)
+}
+
+/// Resolves `[blobs]` against the environment and validates it (`None`: no remote tier).
+pub fn resolve(f: Option<BlobsFile>) -> Result<Option<RemoteConfig>> {
+    let f = f.unwrap_or_default();
+    let Some(url) = pick("SILENT_NAS_BLOBS_REMOTE", f.remote) else {
+        return Ok(None);
+    };
+    let mut c = RemoteConfig::from_url(url.trim()).map_err(|e| anyhow!("[blobs] remote: {e}"))?;
+    if let Some(e) = pick("SILENT_NAS_BLOBS_ENDPOINT", f.endpoint) {
+        if !(e.starts_with("http://") || e.starts_with("https://")) {
+            bail!("[blobs] endpoint: {e:?} is not an http:// or https:// URL");
+        }
+        c.endpoint = Some(e.trim_end_matches('/').to_owned());
+    }
+    if let Some(r) = pick("SILENT_NAS_BLOBS_REGION", f.region) {
+        c.region = r;
+    }
+    c.access_key_id = pick("SILENT_NAS_BLOBS_ACCESS_KEY_ID", f.access_key_id);
+    c.secret_access_key = pick("SILENT_NAS_BLOBS_SECRET_ACCESS_KEY", f.secret_access_key);
+    if c.access_key_id.is_some() != c.secret_access_key.is_some() {
+        bail!("[blobs]: access_key_id and secret_access_key go together");
+    }
+    if let Some(v) = pick("SILENT_NAS_BLOBS_CACHE_SIZE", f.cache_size) {
+        c.cache_size = crate::cmd::user::parse_size(&v)
+            .map_err(|e| anyhow!("[blobs] cache_size: {e} (e.g. 256MiB, 1G)"))?;
+        if c.cache_size > 1 << 40 {
+            bail!("[blobs] cache_size: {} bytes is more than 1 TiB", c.cache_size);
+        }
+    }
+    Ok(Some(c))
+}
+
+/// The settings from the environment alone (the commands other than `serve` read no
+/// configuration file).
+pub fn from_env() -> Result<Option<RemoteConfig>> {
+    resolve(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Option<RemoteConfig>> {
+        let fc: crate::config::FileConfig = toml::from_str(text)?;
+        resolve(fc.blobs)
+    }
+
+    #[test]
+    fn off_by_default_parsed_when_set_and_bad_values_refused() {
+        assert_eq!(parse("").unwrap(), None);
+        let c = parse(
+            "[blobs]\nremote = \"s3://bkt/nas/one\"\nendpoint = \"http://127.0.0.1:9000/\"\n\
+             region = \"eu-1\"\naccess_key_id = \"AK\"\nsecret_access_key = \"SK-secret\"\n\
+             cache_size = \"64MiB\"\n",
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!((c.bucket.as_str(), c.prefix.as_str()), ("bkt", "nas/one"));
+        assert_eq!(c.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
+        assert_eq!(c.region, "eu-1");
+        assert_eq!(c.cache_size, 64 << 20);
+        assert!(!format!("{c:?}").contains("SK-secret"));
+        for bad in [
+            "remote = \"http://bkt\"",
+            "remote = \"s3://b\"\nendpoint = \"ftp://x\"",
+            "remote = \"s3://b\"\naccess_key_id = \"AK\"",
+            "remote = \"s3://b\"\ncache_size = \"lots\"",
+            "remote = \"s3://b\"\nbucket = \"x\"",
+        ] {
+            assert!(parse(&format!("[blobs]\n{bad}\n")).is_err(), "{bad}");
+        }
+    }
+}
