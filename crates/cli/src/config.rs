@@ -110,8 +110,8 @@ pub struct Config {
     pub s3_public_access: bool,
     /// The free-space reserve and readiness's free-space threshold.
     pub storage: Storage,
-    /// The object-storage tier, when on.
-    pub remote: Option<nas_engine::RemoteConfig>,
+    /// The object-storage tier (when on) and the pack size.
+    pub blobs: blobs::Blobs,
     /// What quotas count.
     pub quota_counts: nas_engine::QuotaCounts,
 }
@@ -292,11 +292,11 @@ impl Config {
         };
         let limits = limits::resolve(fc.limits)?;
         let storage = storage::resolve(fc.storage)?;
-        let remote = blobs::resolve(fc.blobs)?;
+        let blobs = blobs::resolve(fc.blobs)?;
         let metrics = limits::resolve_metrics(fc.metrics)?;
         Ok(Config {
             storage,
-            remote,
+            blobs,
             quota_counts,
             propfind_infinity,
             s3_public_access,

@@ -26,9 +26,10 @@ pub fn open(d: &DataArgs) -> Result<Store> {
 /// `SILENT_NAS_STORAGE_RESERVE` as for the server (default 64 MiB), the object-storage
 /// tier from `SILENT_NAS_BLOBS_*` (off by default).
 pub fn open_with(d: &DataArgs, opts: StoreOptions) -> Result<Store> {
+    let blobs = crate::config::blobs::from_env()?;
     let opts = StoreOptions {
         reserve: crate::config::Storage::from_env()?.reserve,
-        remote: crate::config::blobs::from_env()?,
+        remote: blobs.remote,
         ..opts
     };
     Store::open(&d.data, opts).with_context(|| format!("cannot open store {}", d.data.display()))

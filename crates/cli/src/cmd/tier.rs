@@ -60,7 +60,10 @@ pub fn run(a: TierArgs) -> Result<ExitCode> {
     println!("both            {}", st.placement.both);
     println!("remote only     {}", st.placement.remote_only);
     println!("upload queue    {}", st.upload_queue);
-    println!("uploaded        {} packs, {} bytes", st.packs_uploaded, st.bytes_uploaded);
+    println!(
+        "uploaded        {} packs, {} bytes",
+        st.packs_uploaded, st.bytes_uploaded
+    );
     println!("upload errors   {}", st.upload_errors);
     Ok(ExitCode::SUCCESS)
 }

@@ -26,6 +26,9 @@ pub struct BlobsFile {
     pub secret_access_key: Option<String>,
     /// Memory kept for recently read remote ranges (`256MiB`).
     pub cache_size: Option<String>,
+    /// Packs are sealed (and uploaded, with a tier) at about this size (`64MiB`; at least
+    /// `1MiB`). Applies with or without a remote tier.
+    pub pack_size: Option<String>,
 }
 
 impl std::fmt::Debug for BlobsFile {
@@ -33,7 +36,10 @@ impl std::fmt::Debug for BlobsFile {
         f.debug_struct("BlobsFile")
             .field("remote", &self.remote)
             .field("endpoint", &self.endpoint)
-            .field("secret_access_key", &self.secret_access_key.as_ref().map(|_| "<redacted>"))
+            .field(
+                "secret_access_key",
+                &self.secret_access_key.as_ref().map(|_| "<redacted>"),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -42,9 +48,36 @@ fn pick(var: &str, file: Option<String>) -> Option<String> {
     env(var).or(file)
 }
 
-/// Resolves `[blobs]` against the environment and validates it (`None`: no remote tier).
-pub fn resolve(f: Option<BlobsFile>) -> Result<Option<RemoteConfig>> {
-    let f = f.unwrap_or_default();
+/// The validated `[blobs]` settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Blobs {
+    /// The object-storage tier, when on.
+    pub remote: Option<RemoteConfig>,
+    /// Size at which packs are sealed.
+    pub pack_size: u64,
+}
+
+/// Resolves `[blobs]` against the environment and validates it.
+pub fn resolve(f: Option<BlobsFile>) -> Result<Blobs> {
+    let mut f = f.unwrap_or_default();
+    let pack_size = match pick("SILENT_NAS_BLOBS_PACK_SIZE", f.pack_size.take()) {
+        None => nas_engine::StoreOptions::default().pack_size,
+        Some(v) => {
+            let n = crate::cmd::user::parse_size(&v)
+                .map_err(|e| anyhow!("[blobs] pack_size: {e} (e.g. 64MiB)"))?;
+            if !(1 << 20..=4 << 30).contains(&n) {
+                bail!("[blobs] pack_size: {n} bytes is not between 1 MiB and 4 GiB");
+            }
+            n
+        }
+    };
+    Ok(Blobs {
+        remote: remote(f)?,
+        pack_size,
+    })
+}
+
+fn remote(f: BlobsFile) -> Result<Option<RemoteConfig>> {
     let Some(url) = pick("SILENT_NAS_BLOBS_REMOTE", f.remote) else {
         return Ok(None);
     };
@@ -67,7 +100,10 @@ pub fn resolve(f: Option<BlobsFile>) -> Result<Option<RemoteConfig>> {
         c.cache_size = crate::cmd::user::parse_size(&v)
             .map_err(|e| anyhow!("[blobs] cache_size: {e} (e.g. 256MiB, 1G)"))?;
         if c.cache_size > 1 << 40 {
-            bail!("[blobs] cache_size: {} bytes is more than 1 TiB", c.cache_size);
+            bail!(
+                "[blobs] cache_size: {} bytes is more than 1 TiB",
+                c.cache_size
+            );
         }
     }
     Ok(Some(c))
@@ -75,7 +111,7 @@ pub fn resolve(f: Option<BlobsFile>) -> Result<Option<RemoteConfig>> {
 
 /// The settings from the environment alone (the commands other than `serve` read no
 /// configuration file).
-pub fn from_env() -> Result<Option<RemoteConfig>> {
+pub fn from_env() -> Result<Blobs> {
     resolve(None)
 }
 
@@ -85,7 +121,7 @@ mod tests {
 
     fn parse(text: &str) -> Result<Option<RemoteConfig>> {
         let fc: crate::config::FileConfig = toml::from_str(text)?;
-        resolve(fc.blobs)
+        Ok(resolve(fc.blobs)?.remote)
     }
 
     #[test]
@@ -109,8 +145,13 @@ mod tests {
             "remote = \"s3://b\"\naccess_key_id = \"AK\"",
             "remote = \"s3://b\"\ncache_size = \"lots\"",
             "remote = \"s3://b\"\nbucket = \"x\"",
+            "pack_size = \"100K\"",
         ] {
             assert!(parse(&format!("[blobs]\n{bad}\n")).is_err(), "{bad}");
         }
+        let fc: crate::config::FileConfig =
+            toml::from_str("[blobs]\npack_size = \"8MiB\"\n").unwrap();
+        let b = resolve(fc.blobs).unwrap();
+        assert_eq!((b.remote, b.pack_size), (None, 8 << 20));
     }
 }

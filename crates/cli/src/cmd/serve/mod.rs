@@ -192,10 +192,11 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
     }
     let opts = StoreOptions {
         reserve: cfg.storage.reserve,
-        remote: cfg.remote.clone(),
+        remote: cfg.blobs.remote.clone(),
+        pack_size: cfg.blobs.pack_size,
         ..StoreOptions::default()
     };
-    if let Some(r) = &cfg.remote {
+    if let Some(r) = &cfg.blobs.remote {
         tracing::info!(remote = %r.url(), "object-storage tier on"); // never the keys
     }
     let store = Store::open(&cfg.data, opts)
