@@ -125,6 +125,7 @@ impl BlockCache {
     ) -> Result<Bytes, RemoteError> {
         let pending = {
             let mut g = lock(&self.inner);
+            // going forward through the pack (the block before is here or on its way)
             let sequential = b > 0 && g.slots.contains_key(&(pack, b - 1));
             let hit = match g.slots.get(&(pack, b)) {
                 Some(Slot::Ready { data, tick }) => Some((data.clone(), *tick)),
