@@ -176,3 +176,41 @@ fn a_pack_never_leaves_the_disk_without_a_verified_remote_copy_and_uploads_resum
         assert_eq!(&s.read(l).unwrap(), f);
     }
 }
+
+#[test]
+fn a_lost_or_truncated_local_pack_is_read_from_its_verified_remote_copy() {
+    let s3 = S3Server::start(&["bkt"]).unwrap();
+    let cfg = config(&s3, "fallback");
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path(), &cfg, Arc::new(MemoryPlacements::default()));
+    let frames: Vec<_> = (0..200).map(frame).collect();
+    let locs: Vec<_> = frames
+        .iter()
+        .map(|f| s.append(&ChunkId::of(f), f).unwrap())
+        .collect();
+    s.seal().unwrap();
+    assert!(s.wait_uploaded(Duration::from_secs(60)));
+    let packs: Vec<_> = s.packs().unwrap().into_iter().map(|p| p.id).collect();
+    assert!(packs.len() >= 3);
+    let path = |p: nas_types::PackId| {
+        let n = p.to_string();
+        dir.path()
+            .join("packs")
+            .join(&n[..2])
+            .join(format!("{n}.pack"))
+    };
+    std::fs::remove_file(path(packs[0])).unwrap(); // lost
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(path(packs[1]))
+        .unwrap();
+    f.set_len(100).unwrap(); // truncated
+    for (f, l) in frames.iter().zip(&locs) {
+        assert_eq!(&s.read(l).unwrap(), f);
+    }
+    let remote = locs
+        .iter()
+        .filter(|l| l.pack == packs[0] || l.pack == packs[1])
+        .count() as u64;
+    assert_eq!(s.remote_status().unwrap().remote_reads, remote);
+}
