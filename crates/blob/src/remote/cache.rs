@@ -5,7 +5,9 @@
 //! in a least-recently-used list up to the cache's size, and a reader going forward
 //! through a pack (it just read the block before) gets the next
 //! [`RemoteConfig::read_ahead`] blocks fetched concurrently ahead of it, so a cold
-//! sequential read streams at the object store's speed rather than one round trip at a time.
+//! sequential read streams at the object store's speed rather than one round trip at a
+//! time. A miss outside such a run fetches the block after it too (one block of
+//! read-ahead), so a reader starting on a pack waits for one round trip, not two.
 //!
 //! [`RemoteConfig::block_size`]: super::RemoteConfig::block_size
 //! [`RemoteConfig::read_ahead`]: super::RemoteConfig::read_ahead
@@ -144,7 +146,15 @@ impl BlockCache {
                 Some(Slot::Loading(p)) => p.clone(),
                 _ => {
                     self.counters.misses.fetch_add(1, Ordering::Relaxed);
-                    self.start(&mut g, client, pack, size, b)
+                    let p = self.start(&mut g, client, pack, size, b);
+                    // a first read of a pack also starts the next block: a reader that
+                    // goes on finds it under way (then full read-ahead), a small read
+                    // costs one block more
+                    let next = (pack, b + 1);
+                    if !sequential && (b + 1) * self.block < size && !g.slots.contains_key(&next) {
+                        self.start(&mut g, client, pack, size, b + 1);
+                    }
+                    p
                 }
             };
             drop(g);
