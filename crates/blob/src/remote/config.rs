@@ -63,7 +63,7 @@ impl RemoteConfig {
             secret_access_key: None,
             cache_size: DEFAULT_CACHE_SIZE,
             block_size: DEFAULT_BLOCK_SIZE,
-            read_ahead: 8,
+            read_ahead: 4,
             request_timeout: Duration::from_secs(120),
         })
     }

@@ -26,6 +26,10 @@ pub struct BlobsFile {
     pub secret_access_key: Option<String>,
     /// Memory kept for recently read remote ranges (`256MiB`).
     pub cache_size: Option<String>,
+    /// Bytes fetched per ranged GET of a remote pack (`8MiB`).
+    pub block_size: Option<String>,
+    /// Blocks fetched ahead of a sequential reader (`8`).
+    pub read_ahead: Option<u32>,
     /// Packs are sealed (and uploaded, with a tier) at about this size (`64MiB`; at least
     /// `1MiB`). Applies with or without a remote tier.
     pub pack_size: Option<String>,
@@ -96,6 +100,27 @@ fn remote(f: BlobsFile) -> Result<Option<RemoteConfig>> {
     if c.access_key_id.is_some() != c.secret_access_key.is_some() {
         bail!("[blobs]: access_key_id and secret_access_key go together");
     }
+    if let Some(v) = pick("SILENT_NAS_BLOBS_BLOCK_SIZE", f.block_size) {
+        c.block_size = crate::cmd::user::parse_size(&v)
+            .map_err(|e| anyhow!("[blobs] block_size: {e} (e.g. 8MiB)"))?;
+        if !(64 << 10..=256 << 20).contains(&c.block_size) {
+            bail!(
+                "[blobs] block_size: {} bytes is not between 64 KiB and 256 MiB",
+                c.block_size
+            );
+        }
+    }
+    let ahead = env("SILENT_NAS_BLOBS_READ_AHEAD")
+        .map(|v| v.trim().parse::<u32>())
+        .transpose()
+        .map_err(|e| anyhow!("SILENT_NAS_BLOBS_READ_AHEAD: {e}"))?
+        .or(f.read_ahead);
+    if let Some(n) = ahead {
+        if n > 64 {
+            bail!("[blobs] read_ahead: {n} blocks is more than 64");
+        }
+        c.read_ahead = n;
+    }
     if let Some(v) = pick("SILENT_NAS_BLOBS_CACHE_SIZE", f.cache_size) {
         c.cache_size = crate::cmd::user::parse_size(&v)
             .map_err(|e| anyhow!("[blobs] cache_size: {e} (e.g. 256MiB, 1G)"))?;
@@ -130,7 +155,7 @@ mod tests {
         let c = parse(
             "[blobs]\nremote = \"s3://bkt/nas/one\"\nendpoint = \"http://127.0.0.1:9000/\"\n\
              region = \"eu-1\"\naccess_key_id = \"AK\"\nsecret_access_key = \"SK-secret\"\n\
-             cache_size = \"64MiB\"\n",
+             cache_size = \"64MiB\"\nblock_size = \"4MiB\"\nread_ahead = 16\n",
         )
         .unwrap()
         .unwrap();
@@ -138,6 +163,7 @@ mod tests {
         assert_eq!(c.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
         assert_eq!(c.region, "eu-1");
         assert_eq!(c.cache_size, 64 << 20);
+        assert_eq!((c.block_size, c.read_ahead), (4 << 20, 16));
         assert!(!format!("{c:?}").contains("SK-secret"));
         for bad in [
             "remote = \"http://bkt\"",
@@ -146,6 +172,8 @@ mod tests {
             "remote = \"s3://b\"\ncache_size = \"lots\"",
             "remote = \"s3://b\"\nbucket = \"x\"",
             "pack_size = \"100K\"",
+            "remote = \"s3://b\"\nblock_size = \"1K\"",
+            "remote = \"s3://b\"\nread_ahead = 100",
         ] {
             assert!(parse(&format!("[blobs]\n{bad}\n")).is_err(), "{bad}");
         }
