@@ -32,8 +32,14 @@ fn config(s3: &S3Server, dir: &Path) -> PathBuf {
 
 /// `silent-nas tier ARGS --data D` with the tier configured by the environment.
 fn tier(s3: &S3Server, data: &Path, args: &[&str]) -> String {
+    let mut all = vec!["tier"];
+    all.extend_from_slice(args);
+    String::from_utf8(nas_with_tier(s3, data, &all)).unwrap()
+}
+
+/// `silent-nas ARGS --data D` with the tier configured by the environment: its stdout.
+fn nas_with_tier(s3: &S3Server, data: &Path, args: &[&str]) -> Vec<u8> {
     let out = Command::new(bin())
-        .arg("tier")
         .args(args)
         .args(["--data", data.to_str().unwrap()])
         .env("SILENT_NAS_BLOBS_REMOTE", "s3://bkt/nas")
@@ -42,13 +48,13 @@ fn tier(s3: &S3Server, data: &Path, args: &[&str]) -> String {
         .env("SILENT_NAS_BLOBS_SECRET_ACCESS_KEY", SECRET_KEY)
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
-        "tier {args:?}: {text}{}",
+        "{args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    text
+    out.stdout
 }
 
 fn local_packs(data: &Path) -> usize {
@@ -191,6 +197,10 @@ fn files_read_back_byte_exact_from_the_object_store_after_their_packs_are_evicte
     let s = Server::start_with(&data, &["--config", cfg.to_str().unwrap()]);
     assert_reads_back(&s, &files);
     assert!(metric(&s, "silent_nas_remote_read_frames_total") > 0.0);
+    // a command that only reads, beside the running server, reads the object store too
+    let (name, body) = &files[0];
+    let got = nas_with_tier(&s3, &data, &["cat", "--home", "admin", &format!("/{name}")]);
+    assert!(got == *body, "silent-nas cat of an evicted file");
     assert!(metric(&s, "silent_nas_remote_fetched_bytes_total") > 0.0);
     assert_eq!(
         local_packs(&data),

@@ -191,6 +191,13 @@ impl Store {
     /// does not exist is [`EngineError::NotFound`]. A read races the writer the way a
     /// second server's would: it sees each commit whole or not at all.
     pub fn open_read_only(dir: &Path) -> EngineResult<Store> {
+        Store::open_read_only_with(dir, None)
+    }
+
+    /// As [`open_read_only`](Store::open_read_only), with the object-storage tier the
+    /// writing process uses: packs that are not on the local disk are read from it
+    /// (nothing is uploaded or evicted by this store).
+    pub fn open_read_only_with(dir: &Path, remote: Option<&RemoteConfig>) -> EngineResult<Store> {
         let db = dir.join("meta.sqlite");
         if !db.is_file() {
             return Err(EngineError::NotFound(format!(
@@ -207,10 +214,15 @@ impl Store {
             .setting(SETTING_COMPRESSION)?
             .and_then(|s| Compression::parse(&s))
             .unwrap_or(Compression::Lz4);
-        let blobs = LocalPackStore::open(dir, StoreOptions::default().pack_size)?;
+        let local = LocalPackStore::open(dir, StoreOptions::default().pack_size)?;
+        let meta = Arc::new(meta);
+        let blobs: Arc<dyn BlobStore> = match remote {
+            Some(cfg) => Arc::new(RemotePackStore::open_reader(local, cfg, meta.clone())?),
+            None => Arc::new(local),
+        };
         let opened = Opened {
-            meta: Arc::new(meta),
-            blobs: Arc::new(blobs),
+            meta,
+            blobs,
             coord: Arc::new(LocalCoordinator::unlocked(dir)),
             chunker,
             compression,

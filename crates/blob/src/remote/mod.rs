@@ -95,6 +95,8 @@ pub struct RemotePackStore {
     seen: Mutex<HashSet<PackId>>,
     /// The pack of the last append (a fast path around `seen`).
     last: AtomicU64,
+    /// Opened by [`RemotePackStore::open_reader`]: no uploads, no placement writes.
+    reader: bool,
 }
 
 impl RemotePackStore {
@@ -107,14 +109,39 @@ impl RemotePackStore {
         cfg: &RemoteConfig,
         log: Arc<dyn PlacementLog>,
     ) -> Result<RemotePackStore, BlobError> {
+        RemotePackStore::start(local, cfg, log, false)
+    }
+
+    /// For a store opened read-only beside the process that writes it: reads fall back to
+    /// the object store as [`open`](RemotePackStore::open)'s do (placements are re-read
+    /// from `log` when a pack is not where they said), but nothing is uploaded, evicted,
+    /// deleted or recorded.
+    pub fn open_reader(
+        local: LocalPackStore,
+        cfg: &RemoteConfig,
+        log: Arc<dyn PlacementLog>,
+    ) -> Result<RemotePackStore, BlobError> {
+        RemotePackStore::start(local, cfg, log, true)
+    }
+
+    fn start(
+        local: LocalPackStore,
+        cfg: &RemoteConfig,
+        log: Arc<dyn PlacementLog>,
+        reader: bool,
+    ) -> Result<RemotePackStore, BlobError> {
         let client = ObjectClient::new(cfg)?;
         let placements = Placements::load(log)?;
-        let pending: VecDeque<PackId> = local
-            .packs()?
-            .into_iter()
-            .filter(|p| !placements.get(p.id).is_some_and(|pl| pl.remote))
-            .map(|p| p.id)
-            .collect();
+        let pending: VecDeque<PackId> = if reader {
+            VecDeque::new()
+        } else {
+            local
+                .packs()?
+                .into_iter()
+                .filter(|p| !placements.get(p.id).is_some_and(|pl| pl.remote))
+                .map(|p| p.id)
+                .collect()
+        };
         let shared = Arc::new(Shared {
             local,
             client,
@@ -126,16 +153,19 @@ impl RemotePackStore {
             upload_lock: Mutex::new(()),
             counters: Counters::default(),
         });
-        let worker = shared.clone();
-        std::thread::Builder::new()
-            .name("nas-upload".into())
-            .spawn(move || upload::run(worker))?;
+        if !reader {
+            let worker = shared.clone();
+            std::thread::Builder::new()
+                .name("nas-upload".into())
+                .spawn(move || upload::run(worker))?;
+        }
         Ok(RemotePackStore {
             shared,
             cache: BlockCache::new(cfg.cache_size, cfg.block_size, cfg.read_ahead),
             url: cfg.url(),
             seen: Mutex::new(HashSet::new()),
             last: AtomicU64::new(u64::MAX),
+            reader,
         })
     }
 
@@ -182,6 +212,14 @@ impl RemotePackStore {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// The verified remote size of `pack`; a reader asks the placement log again when its
+    /// copy knows of none (the writing process may have uploaded or evicted it since).
+    fn remote_size(&self, pack: PackId) -> Option<u64> {
+        let p = &self.shared.placements;
+        p.remote_size(pack)
+            .or_else(|| (self.reader && p.reload().is_ok()).then(|| p.remote_size(pack))?)
     }
 
     /// Reads a frame from the object store.
@@ -292,7 +330,7 @@ impl BlobStore for RemotePackStore {
     fn read(&self, loc: &BlobLocation) -> Result<Vec<u8>, BlobError> {
         match self.shared.local.read(loc) {
             Ok(v) => Ok(v),
-            Err(e) => match self.shared.placements.remote_size(loc.pack) {
+            Err(e) => match self.remote_size(loc.pack) {
                 Some(size) => self.read_remote(loc, size),
                 None => Err(e),
             },
@@ -319,6 +357,9 @@ impl BlobStore for RemotePackStore {
     }
 
     fn delete_pack(&self, pack: PackId) -> Result<(), BlobError> {
+        if self.reader {
+            return Err(BlobError::Io(std::io::Error::other("opened read-only")));
+        }
         if self.shared.local.active_pack() == Some(pack) {
             return self.shared.local.delete_pack(pack); // refused
         }
@@ -349,7 +390,7 @@ impl BlobStore for RemotePackStore {
     fn records(&self, pack: PackId) -> Result<Vec<(ChunkId, BlobLocation)>, BlobError> {
         match self.shared.local.records(pack) {
             Ok(r) => Ok(r),
-            Err(e) => match self.shared.placements.remote_size(pack) {
+            Err(e) => match self.remote_size(pack) {
                 Some(size) => {
                     let data = self
                         .cache
@@ -389,6 +430,9 @@ impl BlobStore for RemotePackStore {
     }
 
     fn evict_local(&self, pack: PackId) -> Result<bool, BlobError> {
+        if self.reader {
+            return Ok(false);
+        }
         let _busy = lock(&self.shared.upload_lock);
         let Some(mut p) = self.shared.placements.get(pack).filter(|p| p.remote) else {
             return Ok(false); // never without a verified remote copy

@@ -92,6 +92,18 @@ impl Placements {
         })
     }
 
+    /// Reads the log again (a reader beside the writing process).
+    pub(crate) fn reload(&self) -> Result<(), BlobError> {
+        let fresh = self
+            .log
+            .all_placements()?
+            .into_iter()
+            .map(|p| (p.pack, p))
+            .collect();
+        *lock(&self.map) = fresh;
+        Ok(())
+    }
+
     pub(crate) fn get(&self, pack: PackId) -> Option<Placement> {
         lock(&self.map).get(&pack).cloned()
     }

@@ -45,7 +45,8 @@ pub fn open_home(h: &HomeArgs) -> Result<(Store, Home)> {
 /// Opens the store read-only (no lock: works while the server runs), for commands that
 /// only read.
 pub fn open_read(d: &DataArgs) -> Result<Store> {
-    Store::open_read_only(&d.data)
+    let remote = crate::config::blobs::from_env()?.remote;
+    Store::open_read_only_with(&d.data, remote.as_ref())
         .with_context(|| format!("cannot open store {} to read", d.data.display()))
 }
 
