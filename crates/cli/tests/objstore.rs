@@ -182,6 +182,8 @@ fn files_read_back_byte_exact_from_the_object_store_after_their_packs_are_evicte
     // the last (active) pack is sealed by the restart; evict every verified local copy
     let out = tier(&s3, &data, &["evict", "--wait", "60"]);
     assert!(out.contains("upload queue    0"), "{out}");
+    let evicted = s3.objects("bkt").len();
+    assert!(out.contains(&format!("evicted {evicted} packs")), "{out}");
     assert_eq!(local_packs(&data), 0, "every pack evicted: {out}");
     let objects = s3.objects("bkt");
     assert!(

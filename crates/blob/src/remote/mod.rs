@@ -441,9 +441,13 @@ impl BlobStore for RemotePackStore {
             return Ok(false);
         }
         // recorded first: a crash before the file goes leaves a local copy reads still use
-        p.local = false;
-        self.shared.placements.set(p)?;
+        // (and the next eviction removes it)
+        let was_local = p.local;
+        if was_local {
+            p.local = false;
+            self.shared.placements.set(p)?;
+        }
         self.shared.local.delete_pack(pack)?;
-        Ok(true)
+        Ok(was_local)
     }
 }
