@@ -182,6 +182,21 @@ pub trait BlobStore: Send + Sync {
     fn evict_local(&self, _pack: PackId) -> Result<bool, BlobError> {
         Ok(false)
     }
+    /// Self-repair: a frame read by [`read`](BlobStore::read) failed its check (`verify`:
+    /// the caller's, e.g. decoding and comparing with the chunk id). Reads the frame from
+    /// the store's other copy of the pack; if `verify` accepts it, writes it back over the
+    /// damaged local bytes (the bytes the frame had when it was made durable), counts a
+    /// repair, logs it with `context` (which file), and returns it. `None`: the store has
+    /// no other copy of this pack (the default). `Some(Err)`: it has one, and it does not
+    /// verify either (counted as unrepairable) or cannot be read.
+    fn repair_frame(
+        &self,
+        _loc: &BlobLocation,
+        _verify: &dyn Fn(&[u8]) -> bool,
+        _context: &str,
+    ) -> Option<Result<Vec<u8>, BlobError>> {
+        None
+    }
     /// Waits until every sealed pack is uploaded, at most `timeout`: true when it is (at
     /// once for a store without a remote tier).
     fn wait_uploaded(&self, _timeout: std::time::Duration) -> bool {

@@ -41,6 +41,7 @@ mod pins;
 mod progress;
 mod quota;
 mod read;
+mod repair;
 mod retention;
 mod search;
 mod shares;

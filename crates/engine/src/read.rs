@@ -120,6 +120,9 @@ impl RangeReader {
             match self.inner.blobs.read(&rec.loc) {
                 Ok(frame) => {
                     return nas_codec::decode_verified(&frame, &rec.id)
+                        .or_else(|e| {
+                            crate::repair::from_other_copy(&self.inner, &rec, &self.path, e)
+                        })
                         .map_err(|e| self.corrupt(format!("chunk {}: {e}", rec.id)));
                 }
                 Err(BlobError::Missing { .. }) if attempt == 0 => continue,

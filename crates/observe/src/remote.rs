@@ -23,6 +23,8 @@ pub(crate) struct RemoteSeries {
     cache_misses: Counter,
     cache_bytes: Gauge,
     packs: Family<Labels, Gauge>,
+    repairs: Counter,
+    unrepairable: Counter,
 }
 
 /// Raises a counter to `to` (the store's own count since start; never lowers it).
@@ -51,7 +53,19 @@ impl RemoteSeries {
             cache_misses: Counter::default(),
             cache_bytes: Gauge::default(),
             packs: Family::default(),
+            repairs: Counter::default(),
+            unrepairable: Counter::default(),
         };
+        r.register(
+            "silent_nas_remote_repairs",
+            "Damaged local chunk frames replaced by their verified remote copy (self-repair)",
+            s.repairs.clone(),
+        );
+        r.register(
+            "silent_nas_remote_unrepairable",
+            "Damaged chunk frames whose remote copy did not verify either",
+            s.unrepairable.clone(),
+        );
         r.register(
             "silent_nas_remote_upload_queue_packs",
             "Sealed packs waiting for (or in) their upload to the object store",
@@ -124,6 +138,8 @@ impl RemoteSeries {
         raise(&self.cache_hits, st.cache_hits);
         raise(&self.cache_misses, st.cache_misses);
         self.cache_bytes.set(g(st.cache_bytes));
+        raise(&self.repairs, st.repairs);
+        raise(&self.unrepairable, st.unrepairable);
         for (place, n) in [
             ("local", st.placement.local_only),
             ("remote", st.placement.remote_only),

@@ -40,6 +40,8 @@ pub(crate) struct Counters {
     pub upload_errors: AtomicU64,
     pub remote_reads: AtomicU64,
     pub remote_read_bytes: AtomicU64,
+    pub repairs: AtomicU64,
+    pub unrepairable: AtomicU64,
 }
 
 /// What the remote tier is doing (for metrics and `tier status`; no credentials).
@@ -59,6 +61,10 @@ pub struct RemoteStatus {
     pub remote_reads: u64,
     /// Bytes of those frames.
     pub remote_read_bytes: u64,
+    /// Damaged local frames replaced by their verified remote copy.
+    pub repairs: u64,
+    /// Damaged frames whose remote copy did not verify either.
+    pub unrepairable: u64,
     /// Block reads served by the cache.
     pub cache_hits: u64,
     /// Block reads that had to fetch.
@@ -417,6 +423,8 @@ impl BlobStore for RemotePackStore {
             upload_errors: c.upload_errors.load(Ordering::Relaxed),
             remote_reads: c.remote_reads.load(Ordering::Relaxed),
             remote_read_bytes: c.remote_read_bytes.load(Ordering::Relaxed),
+            repairs: c.repairs.load(Ordering::Relaxed),
+            unrepairable: c.unrepairable.load(Ordering::Relaxed),
             cache_hits: cc.hits.load(Ordering::Relaxed),
             cache_misses: cc.misses.load(Ordering::Relaxed),
             fetched_bytes: cc.fetched_bytes.load(Ordering::Relaxed),
@@ -427,6 +435,34 @@ impl BlobStore for RemotePackStore {
 
     fn wait_uploaded(&self, timeout: Duration) -> bool {
         self.wait_idle(timeout)
+    }
+
+    fn repair_frame(
+        &self,
+        loc: &BlobLocation,
+        verify: &dyn Fn(&[u8]) -> bool,
+        context: &str,
+    ) -> Option<Result<Vec<u8>, BlobError>> {
+        let size = self.remote_size(loc.pack)?;
+        let c = &self.shared.counters;
+        let frame = match self.read_remote(loc, size) {
+            Ok(f) => f,
+            Err(e) => return Some(Err(e)),
+        };
+        if !verify(&frame) {
+            c.unrepairable.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(pack = %loc.pack, offset = loc.offset, what = context,
+                "damaged frame: the remote copy does not verify either");
+            return Some(Err(BlobError::Io(std::io::Error::other(
+                "the remote copy of the frame does not verify either",
+            ))));
+        }
+        // put the verified bytes back (a reader's store only serves them)
+        let rewritten = !self.reader && self.shared.local.rewrite_frame(loc, &frame).is_ok();
+        c.repairs.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(pack = %loc.pack, offset = loc.offset, what = context, rewritten,
+            "damaged frame repaired from the remote copy");
+        Some(Ok(frame))
     }
 
     fn evict_local(&self, pack: PackId) -> Result<bool, BlobError> {
