@@ -254,8 +254,10 @@ const MIGRATIONS: &[&str] = &[
     // lives when the object-storage tier is on — a local copy, a verified remote copy
     // (uploaded, its size and MD5 compared), its size and MD5. Pack ids are u64 stored as
     // their i64 bit pattern. Written by the blob store's upload worker, never by a commit.
+    // `IF NOT EXISTS`: the step is idempotent (the migration tests re-run later steps on a
+    // database whose version they lowered).
     r#"
-    CREATE TABLE pack_placement (
+    CREATE TABLE IF NOT EXISTS pack_placement (
         pack INTEGER PRIMARY KEY,
         local INTEGER NOT NULL,
         remote INTEGER NOT NULL,
