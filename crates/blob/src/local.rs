@@ -279,49 +279,6 @@ impl LocalPackStore {
     fn active_id(&self) -> Option<PackId> {
         lock(&self.active).as_ref().map(|a| a.id)
     }
-
-    /// Writes `frame` over the frame at `loc` of a sealed pack and fsyncs it: a repair
-    /// putting back verified bytes the frame had when it was made durable (never new
-    /// content; refused for the active pack).
-    pub fn rewrite_frame(&self, loc: &BlobLocation, frame: &[u8]) -> Result<(), BlobError> {
-        if self.active_id() == Some(loc.pack) || frame.len() != loc.len as usize {
-            return Err(BlobError::Io(std::io::Error::other(
-                "a frame is rewritten only in place, in a sealed pack",
-            )));
-        }
-        let f = OpenOptions::new()
-            .write(true)
-            .open(self.pack_path(loc.pack))?;
-        if f.metadata()?.len() < loc.offset + u64::from(loc.len) {
-            return Err(BlobError::Missing {
-                pack: loc.pack,
-                offset: loc.offset,
-                reason: "frame lies past the end of its pack",
-            });
-        }
-        f.write_all_at(frame, loc.offset)?;
-        f.sync_data()?;
-        Ok(())
-    }
-
-    /// The whole file of a pack that is no longer appended to (for its upload to the
-    /// object-storage tier); `Missing` when it is gone.
-    pub fn read_pack(&self, pack: PackId) -> Result<Vec<u8>, BlobError> {
-        if self.active_id() == Some(pack) {
-            return Err(BlobError::Io(std::io::Error::other(
-                "the active pack is still being written",
-            )));
-        }
-        match fs::read(self.pack_path(pack)) {
-            Ok(d) => Ok(d),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(BlobError::Missing {
-                pack,
-                offset: 0,
-                reason: "pack file not found",
-            }),
-            Err(e) => Err(e.into()),
-        }
-    }
 }
 
 /// Whether `e` says the disk (or the user's disk quota) is full.
@@ -613,6 +570,9 @@ impl BlobStore for LocalPackStore {
         Ok(out)
     }
 }
+
+#[path = "local_tier.rs"]
+mod tier;
 
 #[cfg(test)]
 #[path = "local_tests.rs"]
