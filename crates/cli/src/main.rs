@@ -113,6 +113,8 @@ enum Command {
     Fsck(cmd::maintain::FsckArgs),
     /// Show totals: bytes, chunks, dedup and compression ratios.
     Stats(cmd::maintain::StatsArgs),
+    /// The object-storage tier (`SILENT_NAS_BLOBS_REMOTE`…): where packs live, evict local copies.
+    Tier(cmd::tier::TierArgs),
     /// Copy the metadata database consistently (works while the store is in use by this process).
     BackupMeta(cmd::maintain::BackupArgs),
 }
@@ -145,6 +147,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Fsck(a) => cmd::maintain::fsck(a),
         Stats(a) => cmd::maintain::stats(a),
         BackupMeta(a) => cmd::maintain::backup(a),
+        Tier(a) => cmd::tier::run(a),
     }
 }
 

@@ -43,6 +43,7 @@ mod pins;
 mod progress;
 mod quota;
 mod read;
+mod repair;
 mod retention;
 mod search;
 mod shares;
@@ -70,7 +71,7 @@ pub use fsck::{FsckReport, Problem};
 pub use gc::{GcPlan, GcReport};
 pub use home::{Entry, Home, ListPage};
 pub use lifecycle::{LIFECYCLE_NS, LifecyclePlan, LifecycleRule};
-pub use nas_blob::Space;
+pub use nas_blob::{PlacementCounts, RemoteConfig, RemoteStatus, Space};
 pub use nas_codec::Compression;
 pub use nas_meta::{
     AppPasswordRecord, DeadProp, Expect, FileAttrs, HomeUsage, KeyRecord, ListKey, LockRecord,

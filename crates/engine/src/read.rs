@@ -120,6 +120,9 @@ impl RangeReader {
             match self.inner.blobs.read(&rec.loc) {
                 Ok(frame) => {
                     return crate::delta::decode(&self.inner, &rec, &frame)?
+                        .or_else(|detail| {
+                            crate::repair::from_other_copy(&self.inner, &rec, &self.path, detail)
+                        })
                         .map_err(|detail| self.corrupt(detail));
                 }
                 Err(BlobError::Missing { .. }) if attempt == 0 => continue,

@@ -12,7 +12,7 @@ use crate::error::{EngineError, EngineResult};
 use crate::home::Home;
 use crate::pins::Pins;
 use crate::time::now_ns;
-use nas_blob::{BlobStore, LocalPackStore};
+use nas_blob::{BlobStore, LocalPackStore, RemoteConfig, RemotePackStore, RemoteStatus};
 use nas_chunker::ChunkerParams;
 use nas_codec::Compression;
 use nas_meta::{HomeRecord, MetaStore, SqliteMeta};
@@ -39,6 +39,9 @@ pub struct StoreOptions {
     /// Store a new chunk as a delta against a similar stored chunk when that pays
     /// (`docs/design/delta.md`). Reading deltas works either way.
     pub delta: bool,
+    /// The object-storage tier: sealed packs are uploaded there and read from there when
+    /// not on the local disk (`docs/design/object-storage.md`). `None`: local packs only.
+    pub remote: Option<RemoteConfig>,
 }
 
 /// Whether new stores and commands store delta chunks unless told otherwise.
@@ -56,6 +59,7 @@ impl Default for StoreOptions {
             faults: None,
             reserve: DEFAULT_RESERVE,
             delta: DEFAULT_DELTA,
+            remote: None,
         }
     }
 }
@@ -150,11 +154,17 @@ impl Store {
         let coord = LocalCoordinator::lock_dir(dir)?;
         let meta = SqliteMeta::open(&dir.join("meta.sqlite"))?;
         let (chunker, compression) = writable_settings(&meta, &opts)?;
-        let blobs = LocalPackStore::open_with_faults(dir, opts.pack_size, opts.faults.clone())?
+        let local = LocalPackStore::open_with_faults(dir, opts.pack_size, opts.faults.clone())?
             .with_reserve(opts.reserve);
+        let meta = Arc::new(meta);
+        let blobs: Arc<dyn BlobStore> = match &opts.remote {
+            // placements are recorded in the metadata database
+            Some(cfg) => Arc::new(RemotePackStore::open(local, cfg, meta.clone())?),
+            None => Arc::new(local),
+        };
         let opened = Opened {
-            meta: Arc::new(meta),
-            blobs: Arc::new(blobs),
+            meta,
+            blobs,
             coord: Arc::new(coord),
             chunker,
             compression,
@@ -195,6 +205,13 @@ impl Store {
     /// does not exist is [`EngineError::NotFound`]. A read races the writer the way a
     /// second server's would: it sees each commit whole or not at all.
     pub fn open_read_only(dir: &Path) -> EngineResult<Store> {
+        Store::open_read_only_with(dir, None)
+    }
+
+    /// As [`open_read_only`](Store::open_read_only), with the object-storage tier the
+    /// writing process uses: packs that are not on the local disk are read from it
+    /// (nothing is uploaded or evicted by this store).
+    pub fn open_read_only_with(dir: &Path, remote: Option<&RemoteConfig>) -> EngineResult<Store> {
         let db = dir.join("meta.sqlite");
         if !db.is_file() {
             return Err(EngineError::NotFound(format!(
@@ -211,10 +228,15 @@ impl Store {
             .setting(SETTING_COMPRESSION)?
             .and_then(|s| Compression::parse(&s))
             .unwrap_or(Compression::Lz4);
-        let blobs = LocalPackStore::open(dir, StoreOptions::default().pack_size)?;
+        let local = LocalPackStore::open(dir, StoreOptions::default().pack_size)?;
+        let meta = Arc::new(meta);
+        let blobs: Arc<dyn BlobStore> = match remote {
+            Some(cfg) => Arc::new(RemotePackStore::open_reader(local, cfg, meta.clone())?),
+            None => Arc::new(local),
+        };
         let opened = Opened {
-            meta: Arc::new(meta),
-            blobs: Arc::new(blobs),
+            meta,
+            blobs,
             coord: Arc::new(LocalCoordinator::unlocked(dir)),
             chunker,
             compression,
@@ -275,6 +297,30 @@ impl Store {
     /// means the disk lost data that was never acknowledged (readiness reports it).
     pub fn failed_packs(&self) -> usize {
         self.inner.blobs.failed_packs()
+    }
+
+    /// What the object-storage tier is doing (`None`: the store has none).
+    pub fn remote_status(&self) -> Option<RemoteStatus> {
+        self.inner.blobs.remote_status()
+    }
+
+    /// Waits until every sealed pack is uploaded to the object-storage tier, at most
+    /// `timeout` (true when it is; at once without a tier).
+    pub fn wait_uploaded(&self, timeout: std::time::Duration) -> bool {
+        self.inner.blobs.wait_uploaded(timeout)
+    }
+
+    /// Drops the local copy of every sealed pack whose remote copy is verified (a pack
+    /// without one is left alone): how many were dropped. Reads of their frames go to the
+    /// object store from then on. For tests and operators until the mover exists.
+    pub fn evict_local_packs(&self) -> EngineResult<u64> {
+        let mut n = 0;
+        for p in self.inner.blobs.packs()? {
+            if !p.active && self.inner.blobs.evict_local(p.id)? {
+                n += 1;
+            }
+        }
+        Ok(n)
     }
 
     /// Free space on the data directory's file system and the reserve new data leaves

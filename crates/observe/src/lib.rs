@@ -19,6 +19,7 @@ mod audit;
 mod health;
 mod host;
 mod metrics;
+mod remote;
 mod savings;
 mod workers;
 

@@ -4,6 +4,7 @@
 use crate::Observe;
 use crate::audit::AuditSeries;
 use crate::host::HostSeries;
+use crate::remote::RemoteSeries;
 use crate::savings::SavingsSeries;
 use crate::workers::WorkerSeries;
 use axum::body::Body;
@@ -57,6 +58,7 @@ pub struct Metrics {
     pub(crate) host: HostSeries,
     pub(crate) workers: WorkerSeries,
     savings: SavingsSeries,
+    remote: RemoteSeries,
 }
 
 fn latency_histogram() -> Histogram {
@@ -102,6 +104,7 @@ impl Metrics {
             host: HostSeries::register(&mut r),
             savings: SavingsSeries::register(&mut r),
             workers: WorkerSeries::register(&mut r),
+            remote: RemoteSeries::register(&mut r),
         };
         r.register(
             "silent_nas_http_requests",
@@ -260,6 +263,7 @@ impl Metrics {
             self.fds.set(d.count() as i64);
         }
         self.host.refresh(store, min_free_bytes);
+        self.remote.refresh(store);
     }
 
     /// The connection series of one listener (`main`, `s3`, `metrics`).

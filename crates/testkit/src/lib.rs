@@ -1,5 +1,6 @@
-//! Test kit for Silent-NAS (dev only): deterministic test content, and the protocol of the
-//! `torture` child process used by the crash test.
+//! Test kit for Silent-NAS (dev only): deterministic test content, the protocol of the
+//! `torture` child process used by the crash test, and a real S3-compatible server for
+//! the object-storage tier's tests ([`rclone::S3Server`]).
 //!
 //! The torture child appends one line per step to its log *before* (`B`) and *after* (`D`)
 //! each operation; it is killed with SIGKILL at random moments. A `B` without its `D` is
@@ -9,6 +10,8 @@
 //! let a = nas_testkit::content(7, 1000);
 //! assert_eq!(a, nas_testkit::content(7, 1000));
 //! ```
+
+pub mod rclone;
 
 use rand::{Rng, SeedableRng, rngs::StdRng};
 

@@ -8,6 +8,7 @@ pub mod key;
 pub mod locks;
 pub mod maintain;
 pub mod serve;
+pub mod tier;
 pub mod trash;
 pub mod user;
 
@@ -22,12 +23,15 @@ pub fn open(d: &DataArgs) -> Result<Store> {
 }
 
 /// Opens the store with options; the free-space reserve comes from
-/// `SILENT_NAS_STORAGE_RESERVE` as for the server (default 64 MiB).
+/// `SILENT_NAS_STORAGE_RESERVE` as for the server (default 64 MiB), the object-storage
+/// tier from `SILENT_NAS_BLOBS_*` (off by default).
 pub fn open_with(d: &DataArgs, opts: StoreOptions) -> Result<Store> {
     let storage = crate::config::Storage::from_env()?;
+    let blobs = crate::config::blobs::from_env()?;
     let opts = StoreOptions {
         reserve: storage.reserve,
         delta: storage.delta,
+        remote: blobs.remote,
         ..opts
     };
     Store::open(&d.data, opts).with_context(|| format!("cannot open store {}", d.data.display()))
@@ -43,7 +47,8 @@ pub fn open_home(h: &HomeArgs) -> Result<(Store, Home)> {
 /// Opens the store read-only (no lock: works while the server runs), for commands that
 /// only read.
 pub fn open_read(d: &DataArgs) -> Result<Store> {
-    Store::open_read_only(&d.data)
+    let remote = crate::config::blobs::from_env()?.remote;
+    Store::open_read_only_with(&d.data, remote.as_ref())
         .with_context(|| format!("cannot open store {} to read", d.data.display()))
 }
 

@@ -11,6 +11,7 @@ mod implicit;
 mod locks;
 mod name_index;
 mod namespace;
+mod placement;
 mod rows;
 mod schema;
 mod search;

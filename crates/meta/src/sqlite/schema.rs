@@ -276,6 +276,22 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX chunk_sketches_sf1 ON chunk_sketches(sf1);
     CREATE INDEX chunk_sketches_sf2 ON chunk_sketches(sf2);
     "#,
+    // 17: where each sealed pack
+    // lives when the object-storage tier is on — a local copy, a verified remote copy
+    // (uploaded, its size and MD5 compared), its size and MD5. Pack ids are u64 stored as
+    // their i64 bit pattern. Written by the blob store's upload worker, never by a commit.
+    // `IF NOT EXISTS`: the step is idempotent (the migration tests re-run later steps on a
+    // database whose version they lowered).
+    r#"
+    CREATE TABLE IF NOT EXISTS pack_placement (
+        pack INTEGER PRIMARY KEY,
+        local INTEGER NOT NULL,
+        remote INTEGER NOT NULL,
+        size INTEGER NOT NULL,
+        md5 TEXT,
+        updated_ns INTEGER NOT NULL
+    );
+    "#,
 ];
 
 /// The database's schema version (0: none yet), refused when newer than this build's.

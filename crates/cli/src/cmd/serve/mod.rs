@@ -196,8 +196,13 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
     let opts = StoreOptions {
         reserve: cfg.storage.reserve,
         delta: cfg.storage.delta,
+        remote: cfg.blobs.remote.clone(),
+        pack_size: cfg.blobs.pack_size,
         ..StoreOptions::default()
     };
+    if let Some(r) = &cfg.blobs.remote {
+        tracing::info!(remote = %r.url(), "object-storage tier on"); // never the keys
+    }
     let store = Store::open(&cfg.data, opts)
         .with_context(|| format!("cannot open store {}", cfg.data.display()))?;
     store.set_quota_counts(cfg.quota_counts)?;

@@ -1,0 +1,54 @@
+//! What the object-storage tier needs of local packs besides the `BlobStore` calls: a
+//! sealed pack's whole file (its upload) and an in-place rewrite of a damaged frame with
+//! its verified remote copy (self-repair).
+
+use super::LocalPackStore;
+use crate::{BlobError, BlobLocation};
+use nas_types::PackId;
+use std::fs::{self, OpenOptions};
+use std::os::unix::fs::FileExt;
+
+impl LocalPackStore {
+    /// Writes `frame` over the frame at `loc` of a sealed pack and fsyncs it: a repair
+    /// putting back verified bytes the frame had when it was made durable (never new
+    /// content; refused for the active pack).
+    pub fn rewrite_frame(&self, loc: &BlobLocation, frame: &[u8]) -> Result<(), BlobError> {
+        if self.active_id() == Some(loc.pack) || frame.len() != loc.len as usize {
+            return Err(BlobError::Io(std::io::Error::other(
+                "a frame is rewritten only in place, in a sealed pack",
+            )));
+        }
+        let f = OpenOptions::new()
+            .write(true)
+            .open(self.pack_path(loc.pack))?;
+        if f.metadata()?.len() < loc.offset + u64::from(loc.len) {
+            return Err(BlobError::Missing {
+                pack: loc.pack,
+                offset: loc.offset,
+                reason: "frame lies past the end of its pack",
+            });
+        }
+        f.write_all_at(frame, loc.offset)?;
+        f.sync_data()?;
+        Ok(())
+    }
+
+    /// The whole file of a pack that is no longer appended to (for its upload to the
+    /// object-storage tier); `Missing` when it is gone.
+    pub fn read_pack(&self, pack: PackId) -> Result<Vec<u8>, BlobError> {
+        if self.active_id() == Some(pack) {
+            return Err(BlobError::Io(std::io::Error::other(
+                "the active pack is still being written",
+            )));
+        }
+        match fs::read(self.pack_path(pack)) {
+            Ok(d) => Ok(d),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(BlobError::Missing {
+                pack,
+                offset: 0,
+                reason: "pack file not found",
+            }),
+            Err(e) => Err(e.into()),
+        }
+    }
+}

@@ -1,0 +1,241 @@
+//! [`ObjectClient`]: the object store from synchronous code. `object_store` is async; the
+//! `BlobStore` trait is not, and its callers are threads of tokio's blocking pool, the
+//! engine's committer and workers — never a runtime worker. The client owns a small tokio
+//! runtime of its own (two threads): each call spawns its future there and the calling
+//! thread waits on a plain channel, so no runtime worker thread is ever blocked on a
+//! future and the server's runtime never runs our I/O. Every request is bounded by
+//! [`RemoteConfig::request_timeout`] (with `object_store`'s few retries inside it).
+
+use super::config::RemoteConfig;
+use bytes::Bytes;
+use nas_types::PackId;
+use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::client::{
+    HttpClient, HttpConnector, HttpError, HttpRequest, HttpResponse, HttpService, ReqwestConnector,
+};
+use object_store::path::Path as ObjectPath;
+use object_store::{ClientOptions, ObjectStoreExt, PutPayload, RetryConfig};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The reqwest transport, with one leniency: a ranged GET answered `200 OK` *with* a
+/// `Content-Range` header (what `rclone serve s3` does) is taken as the `206` it means.
+/// A server that ignored the range sends no `Content-Range` and is still refused.
+#[derive(Debug, Default)]
+struct Transport;
+
+#[derive(Debug)]
+struct RangeLenient(HttpClient);
+
+impl HttpConnector for Transport {
+    fn connect(&self, options: &ClientOptions) -> object_store::Result<HttpClient> {
+        Ok(HttpClient::new(RangeLenient(
+            ReqwestConnector::default().connect(options)?,
+        )))
+    }
+}
+
+impl HttpService for RangeLenient {
+    fn call<'a, 'b>(
+        &'a self,
+        req: HttpRequest,
+    ) -> Pin<Box<dyn Future<Output = Result<HttpResponse, HttpError>> + Send + 'b>>
+    where
+        'a: 'b,
+        Self: 'b,
+    {
+        let ranged = req.headers().contains_key(http::header::RANGE);
+        Box::pin(async move {
+            let mut res = self.0.execute(req).await?;
+            if ranged
+                && res.status() == http::StatusCode::OK
+                && res.headers().contains_key(http::header::CONTENT_RANGE)
+            {
+                *res.status_mut() = http::StatusCode::PARTIAL_CONTENT;
+            }
+            Ok(res)
+        })
+    }
+}
+
+/// Errors of the object store, as text (credentials never appear in them: `object_store`
+/// prints neither keys nor signatures).
+#[derive(Debug, thiserror::Error)]
+pub enum RemoteError {
+    /// The object does not exist.
+    #[error("object {0} not found")]
+    NotFound(String),
+    /// Any other failure (network, server, timeout); retrying may help.
+    #[error("object store: {0}")]
+    Other(String),
+}
+
+impl From<RemoteError> for crate::BlobError {
+    fn from(e: RemoteError) -> Self {
+        crate::BlobError::Io(std::io::Error::other(e))
+    }
+}
+
+/// A remote object's size and ETag.
+#[derive(Debug, Clone)]
+pub(crate) struct ObjectInfo {
+    pub size: u64,
+    pub e_tag: Option<String>,
+}
+
+/// The object store behind a runtime of its own.
+pub(crate) struct ObjectClient {
+    cfg: RemoteConfig,
+    store: Arc<AmazonS3>,
+    rt: Option<tokio::runtime::Runtime>,
+}
+
+fn install_crypto() {
+    // reqwest is built without a bundled TLS provider (see Cargo.toml): use ring, the one
+    // the binary already uses. A provider installed earlier (by the binary) stays.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+impl ObjectClient {
+    pub(crate) fn new(cfg: &RemoteConfig) -> Result<ObjectClient, RemoteError> {
+        install_crypto();
+        let mut b = AmazonS3Builder::from_env()
+            .with_bucket_name(&cfg.bucket)
+            .with_region(&cfg.region)
+            .with_virtual_hosted_style_request(false)
+            .with_http_connector(Transport)
+            .with_retry(RetryConfig {
+                max_retries: 3,
+                retry_timeout: cfg.request_timeout,
+                ..RetryConfig::default()
+            })
+            .with_client_options(
+                ClientOptions::new()
+                    .with_timeout(cfg.request_timeout)
+                    .with_connect_timeout(Duration::from_secs(10))
+                    .with_allow_http(
+                        cfg.endpoint
+                            .as_deref()
+                            .is_some_and(|e| e.starts_with("http://")),
+                    ),
+            );
+        if let Some(e) = &cfg.endpoint {
+            b = b.with_endpoint(e);
+        }
+        if let Some(k) = &cfg.access_key_id {
+            b = b.with_access_key_id(k);
+        }
+        if let Some(s) = &cfg.secret_access_key {
+            b = b.with_secret_access_key(s);
+        }
+        let store = b.build().map_err(|e| RemoteError::Other(e.to_string()))?;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("nas-objstore")
+            .enable_all()
+            .build()
+            .map_err(|e| RemoteError::Other(format!("runtime: {e}")))?;
+        Ok(ObjectClient {
+            cfg: cfg.clone(),
+            store: Arc::new(store),
+            rt: Some(rt),
+        })
+    }
+
+    fn path(&self, pack: PackId) -> ObjectPath {
+        ObjectPath::from(self.cfg.pack_key(pack))
+    }
+
+    /// Starts `fut` on the client's runtime; the result comes through the receiver.
+    pub(crate) fn spawn<T: Send + 'static>(
+        &self,
+        fut: impl Future<Output = T> + Send + 'static,
+    ) -> std::sync::mpsc::Receiver<T> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        if let Some(rt) = &self.rt {
+            rt.spawn(async move {
+                let _ = tx.send(fut.await);
+            });
+        }
+        rx
+    }
+
+    /// Runs `fut` on the client's runtime and waits for it on this (non-runtime) thread.
+    fn run<T: Send + 'static>(
+        &self,
+        fut: impl Future<Output = Result<T, object_store::Error>> + Send + 'static,
+        what: String,
+    ) -> Result<T, RemoteError> {
+        match self.spawn(fut).recv() {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(object_store::Error::NotFound { .. })) => Err(RemoteError::NotFound(what)),
+            Ok(Err(e)) => Err(RemoteError::Other(format!("{what}: {e}"))),
+            Err(_) => Err(RemoteError::Other(format!("{what}: the client stopped"))),
+        }
+    }
+
+    /// Uploads a whole pack as one object.
+    pub(crate) fn put(&self, pack: PackId, data: Bytes) -> Result<(), RemoteError> {
+        let (s, p) = (self.store.clone(), self.path(pack));
+        self.run(
+            async move { s.put(&p, PutPayload::from(data)).await.map(|_| ()) },
+            format!("PUT {pack}"),
+        )
+    }
+
+    /// Size and ETag of a pack's object.
+    pub(crate) fn head(&self, pack: PackId) -> Result<ObjectInfo, RemoteError> {
+        let (s, p) = (self.store.clone(), self.path(pack));
+        self.run(
+            async move {
+                s.head(&p).await.map(|m| ObjectInfo {
+                    size: m.size,
+                    e_tag: m.e_tag,
+                })
+            },
+            format!("HEAD {pack}"),
+        )
+    }
+
+    /// A future reading `range` of a pack's object (run with [`ObjectClient::spawn`]).
+    pub(crate) fn get_range_fut(
+        &self,
+        pack: PackId,
+        range: std::ops::Range<u64>,
+    ) -> impl Future<Output = Result<Bytes, RemoteError>> + Send + 'static {
+        let (s, p) = (self.store.clone(), self.path(pack));
+        async move {
+            match s.get_range(&p, range.clone()).await {
+                Ok(b) => Ok(b),
+                Err(object_store::Error::NotFound { .. }) => {
+                    Err(RemoteError::NotFound(format!("pack {pack}")))
+                }
+                Err(e) => Err(RemoteError::Other(format!(
+                    "GET {pack} {}-{}: {e}",
+                    range.start, range.end
+                ))),
+            }
+        }
+    }
+
+    /// Deletes a pack's object (a missing one is fine).
+    pub(crate) fn delete(&self, pack: PackId) -> Result<(), RemoteError> {
+        let (s, p) = (self.store.clone(), self.path(pack));
+        match self.run(async move { s.delete(&p).await }, format!("DELETE {pack}")) {
+            Err(RemoteError::NotFound(_)) => Ok(()),
+            r => r,
+        }
+    }
+}
+
+impl Drop for ObjectClient {
+    fn drop(&mut self) {
+        // may run inside another runtime (the server's last handle dropped by a task):
+        // shut down without waiting, which is allowed anywhere
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_background();
+        }
+    }
+}

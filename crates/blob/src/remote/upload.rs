@@ -1,0 +1,123 @@
+//! The upload worker: one thread that takes sealed packs from a queue, uploads each as one
+//! object, verifies it (the object's size, and its MD5 when the server's ETag is a plain
+//! MD5) and only then records the pack as `remote` in the placement table. A failed upload
+//! is retried after a growing pause (1 s to 60 s); the queue itself is rebuilt from the
+//! local packs and the placement table at every start, so an upload cut off by a crash
+//! simply runs again.
+
+use super::Shared;
+use super::placement::{Placement, lock};
+use bytes::Bytes;
+use nas_types::PackId;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+/// Runs until `shared.stop` is set.
+pub(crate) fn run(shared: std::sync::Arc<Shared>) {
+    let mut pause = Duration::from_secs(1);
+    loop {
+        let pack = {
+            let mut q = lock(&shared.queue);
+            loop {
+                if shared.stop.load(Ordering::Acquire) {
+                    return;
+                }
+                if let Some(p) = q.pop_front() {
+                    shared.busy.store(true, Ordering::Release);
+                    break p;
+                }
+                q = shared.queue_cv.wait(q).unwrap_or_else(|p| p.into_inner());
+            }
+        };
+        let r = upload_one(&shared, pack);
+        let mut q = lock(&shared.queue);
+        shared.busy.store(false, Ordering::Release);
+        match r {
+            Ok(()) => pause = Duration::from_secs(1),
+            Err(e) => {
+                shared
+                    .counters
+                    .upload_errors
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(pack = %pack, error = %e, "pack upload failed; retrying later");
+                q.push_back(pack);
+                // wait, but wake for a stop
+                let _ = shared
+                    .queue_cv
+                    .wait_timeout_while(q, pause, |_| !shared.stop.load(Ordering::Acquire));
+                pause = (pause * 2).min(Duration::from_secs(60));
+            }
+        }
+    }
+}
+
+/// Uploads and verifies one pack, then records it. A pack deleted meanwhile (by GC) is
+/// dropped from the queue.
+fn upload_one(shared: &Shared, pack: PackId) -> Result<(), crate::BlobError> {
+    // GC's delete_pack waits for this: no pack is recorded after it was deleted
+    let _busy = lock(&shared.upload_lock);
+    if shared.placements.get(pack).is_some_and(|p| p.remote) {
+        return Ok(());
+    }
+    let data = match shared.local.read_pack(pack) {
+        Ok(d) => d,
+        Err(crate::BlobError::Missing { .. }) => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let size = data.len() as u64;
+    if shared.placements.get(pack).is_none() {
+        // sealed, here, not uploaded yet: "local" until the upload is verified
+        shared.placements.set(Placement {
+            pack,
+            local: true,
+            remote: false,
+            size,
+            md5: None,
+        })?;
+    }
+    let md5 = hex(&md5_of(&data));
+    shared.client.put(pack, Bytes::from(data))?;
+    let info = shared.client.head(pack)?;
+    if info.size != size {
+        return Err(mismatch(pack, format!("size {} != {size}", info.size)));
+    }
+    if let Some(tag) = info.e_tag.as_deref().map(|t| t.trim_matches('"'))
+        && tag.len() == 32
+        && !tag.contains('-')
+        && !tag.eq_ignore_ascii_case(&md5)
+    {
+        return Err(mismatch(pack, format!("ETag {tag} != MD5 {md5}")));
+    }
+    shared.placements.set(Placement {
+        pack,
+        local: true,
+        remote: true,
+        size,
+        md5: Some(md5),
+    })?;
+    shared
+        .counters
+        .packs_uploaded
+        .fetch_add(1, Ordering::Relaxed);
+    shared
+        .counters
+        .bytes_uploaded
+        .fetch_add(size, Ordering::Relaxed);
+    tracing::debug!(pack = %pack, size, "pack uploaded and verified");
+    Ok(())
+}
+
+fn mismatch(pack: PackId, what: String) -> crate::BlobError {
+    crate::BlobError::Io(std::io::Error::other(format!(
+        "uploaded pack {pack} does not verify: {what}"
+    )))
+}
+
+fn md5_of(data: &[u8]) -> [u8; 16] {
+    use md5::Digest;
+    md5::Md5::digest(data).into()
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}

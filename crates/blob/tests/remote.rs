@@ -1,0 +1,216 @@
+//! The object-storage tier (`RemotePackStore`) against a real S3-compatible server
+//! (`rclone serve s3` on loopback, started by the test): the conformance suite, the round
+//! trip through the object store after the local copies are gone, GC's deletion, and an
+//! upload that could not finish resuming at the next open.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use nas_blob::{
+    BlobError, BlobStore, LocalPackStore, MemoryPlacements, PlacementLog, RemoteConfig,
+    RemotePackStore, conformance,
+};
+use nas_testkit::rclone::{ACCESS_KEY, S3Server, SECRET_KEY};
+use nas_types::ChunkId;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+fn config(s3: &S3Server, prefix: &str) -> RemoteConfig {
+    let mut c = RemoteConfig::from_url(&format!("s3://bkt/{prefix}")).unwrap();
+    c.endpoint = Some(s3.endpoint.clone());
+    c.access_key_id = Some(ACCESS_KEY.into());
+    c.secret_access_key = Some(SECRET_KEY.into());
+    c.block_size = 64 << 10;
+    c.cache_size = 1 << 20;
+    c.read_ahead = 2;
+    c.request_timeout = Duration::from_secs(20);
+    c
+}
+
+fn open(dir: &Path, cfg: &RemoteConfig, log: Arc<dyn PlacementLog>) -> RemotePackStore {
+    let local = LocalPackStore::open(dir, 256 << 10).unwrap();
+    RemotePackStore::open(local, cfg, log).unwrap()
+}
+
+fn frame(i: u32) -> Vec<u8> {
+    nas_testkit::content(u64::from(i), 3000 + (i as usize * 131) % 5000)
+}
+
+#[test]
+fn remote_packs_conform() {
+    let s3 = S3Server::start(&["bkt"]).unwrap();
+    let cfg = config(&s3, "conformance");
+    conformance::run_all(&|dir, faults| -> Box<dyn BlobStore> {
+        let local = LocalPackStore::open_with_faults(dir, 1 << 16, faults).unwrap();
+        Box::new(RemotePackStore::open(local, &cfg, Arc::new(MemoryPlacements::default())).unwrap())
+    });
+}
+
+#[test]
+fn sealed_packs_are_uploaded_verified_and_read_back_from_the_object_store() {
+    let s3 = S3Server::start(&["bkt"]).unwrap();
+    let cfg = config(&s3, "trip");
+    let dir = tempfile::tempdir().unwrap();
+    let log: Arc<dyn PlacementLog> = Arc::new(MemoryPlacements::default());
+    let s = open(dir.path(), &cfg, log.clone());
+    let frames: Vec<_> = (0..300).map(frame).collect();
+    let locs: Vec<_> = frames
+        .iter()
+        .map(|f| s.append(&ChunkId::of(f), f).unwrap())
+        .collect();
+    s.sync().unwrap();
+    s.seal().unwrap();
+    assert!(s.wait_uploaded(Duration::from_secs(60)), "uploads finish");
+    let packs = s.packs().unwrap();
+    assert!(packs.len() >= 4, "several packs: {}", packs.len());
+    let st = s.remote_status().unwrap();
+    assert_eq!(st.packs_uploaded, packs.len() as u64);
+    assert_eq!(st.upload_queue, 0);
+    assert_eq!(st.placement.both, packs.len() as u64);
+    // every pack is one object of the same size under the prefix
+    let objects = s3.objects("bkt");
+    for p in &packs {
+        let key = format!("trip/packs/{}.pack", p.id);
+        let found = objects.iter().find(|(k, _)| *k == key);
+        assert_eq!(found.map(|o| o.1), Some(p.size), "{key}");
+        assert!(
+            log.all_placements()
+                .unwrap()
+                .iter()
+                .any(|pl| pl.pack == p.id && pl.remote && pl.md5.is_some())
+        );
+    }
+    let records_before: Vec<_> = packs.iter().map(|p| s.records(p.id).unwrap()).collect();
+    for p in &packs {
+        assert!(
+            s.evict_local(p.id).unwrap(),
+            "verified packs can be evicted"
+        );
+    }
+    assert!(
+        LocalPackStore::open(dir.path(), 1 << 20)
+            .unwrap()
+            .packs()
+            .unwrap()
+            .is_empty(),
+        "no local pack left"
+    );
+    for (f, loc) in frames.iter().zip(&locs) {
+        assert_eq!(&s.read(loc).unwrap(), f, "read back from the object store");
+    }
+    for (p, before) in packs.iter().zip(&records_before) {
+        assert_eq!(
+            &s.records(p.id).unwrap(),
+            before,
+            "records of a remote pack"
+        );
+    }
+    assert_eq!(
+        s.packs().unwrap(),
+        packs,
+        "remote-only packs are still listed"
+    );
+    let st = s.remote_status().unwrap();
+    assert_eq!(st.remote_reads, frames.len() as u64);
+    assert_eq!(st.placement.remote_only, packs.len() as u64);
+    assert!(st.cache_hits > 0 && st.cache_misses > 0, "{st:?}");
+
+    // a reopened store (the placements persisted) still reads them
+    drop(s);
+    let s = open(dir.path(), &cfg, log.clone());
+    assert_eq!(s.read(&locs[7]).unwrap(), frames[7]);
+    // GC's delete removes the object and the placement
+    let gone = locs[0].pack;
+    s.delete_pack(gone).unwrap();
+    let key = format!("trip/packs/{gone}.pack");
+    assert!(
+        s3.objects("bkt").iter().all(|(k, _)| *k != key),
+        "object deleted"
+    );
+    assert!(matches!(s.read(&locs[0]), Err(BlobError::Missing { .. })));
+    assert!(log.all_placements().unwrap().iter().all(|p| p.pack != gone));
+}
+
+#[test]
+fn a_pack_never_leaves_the_disk_without_a_verified_remote_copy_and_uploads_resume() {
+    let mut s3 = S3Server::start(&["bkt"]).unwrap();
+    let cfg = config(&s3, "resume");
+    s3.stop(); // the object store is down
+    let dir = tempfile::tempdir().unwrap();
+    let log: Arc<dyn PlacementLog> = Arc::new(MemoryPlacements::default());
+    let frames: Vec<_> = (0..100).map(frame).collect();
+    let locs: Vec<_> = {
+        let s = open(dir.path(), &cfg, log.clone());
+        let locs: Vec<_> = frames
+            .iter()
+            .map(|f| s.append(&ChunkId::of(f), f).unwrap())
+            .collect();
+        s.seal().unwrap(); // committed locally while the object store is down
+        std::thread::sleep(Duration::from_millis(500));
+        let st = s.remote_status().unwrap();
+        assert_eq!(st.packs_uploaded, 0);
+        assert!(st.upload_queue > 0, "{st:?}");
+        for p in s.packs().unwrap() {
+            assert!(
+                !s.evict_local(p.id).unwrap(),
+                "no eviction before a verified upload"
+            );
+        }
+        for (f, l) in frames.iter().zip(&locs) {
+            assert_eq!(&s.read(l).unwrap(), f);
+        }
+        locs
+    }; // dropped with uploads pending, as a crash would leave them
+    assert!(log.all_placements().unwrap().iter().all(|p| !p.remote));
+    s3.restart().unwrap();
+    let s = open(dir.path(), &cfg, log.clone());
+    assert!(s.wait_uploaded(Duration::from_secs(60)), "uploads resume");
+    let packs = s.packs().unwrap();
+    assert_eq!(
+        s.remote_status().unwrap().packs_uploaded,
+        packs.len() as u64
+    );
+    for p in &packs {
+        assert!(s.evict_local(p.id).unwrap());
+    }
+    for (f, l) in frames.iter().zip(&locs) {
+        assert_eq!(&s.read(l).unwrap(), f);
+    }
+}
+
+#[test]
+fn a_lost_or_truncated_local_pack_is_read_from_its_verified_remote_copy() {
+    let s3 = S3Server::start(&["bkt"]).unwrap();
+    let cfg = config(&s3, "fallback");
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path(), &cfg, Arc::new(MemoryPlacements::default()));
+    let frames: Vec<_> = (0..200).map(frame).collect();
+    let locs: Vec<_> = frames
+        .iter()
+        .map(|f| s.append(&ChunkId::of(f), f).unwrap())
+        .collect();
+    s.seal().unwrap();
+    assert!(s.wait_uploaded(Duration::from_secs(60)));
+    let packs: Vec<_> = s.packs().unwrap().into_iter().map(|p| p.id).collect();
+    assert!(packs.len() >= 3);
+    let path = |p: nas_types::PackId| {
+        let n = p.to_string();
+        dir.path()
+            .join("packs")
+            .join(&n[..2])
+            .join(format!("{n}.pack"))
+    };
+    std::fs::remove_file(path(packs[0])).unwrap(); // lost
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(path(packs[1]))
+        .unwrap();
+    f.set_len(100).unwrap(); // truncated
+    for (f, l) in frames.iter().zip(&locs) {
+        assert_eq!(&s.read(l).unwrap(), f);
+    }
+    let remote = locs
+        .iter()
+        .filter(|l| l.pack == packs[0] || l.pack == packs[1])
+        .count() as u64;
+    assert_eq!(s.remote_status().unwrap().remote_reads, remote);
+}
