@@ -12,6 +12,9 @@ with their peers in the same run, each script measuring us and the peer alternat
     s3      bench/s3.sh      — the S3 door vs the WebDAV door, boto3/curl, RSS
     small   bench/small.sh   — small files: import vs restic, small PUTs vs rclone
     conns   bench/conns.sh   — 10,000 idle connections, slowloris, vs rclone serve webdav
+    load    bench/load.sh    — 1,000 connections: an open-loop mix of WebDAV and S3 at
+                               10,000 requests/s and a closed loop of small GETs, vs rclone
+                               serve webdav + rclone serve s3 (only if `oha` is installed)
     ui      bench/ui.sh      — the web UI in chromium (only if `node` and chromium exist)
 
 It writes `bench/reports/<date>-<commit>.md` (the machine, each suite's table, the plots:
@@ -24,7 +27,7 @@ both binaries, alternating A/B/A/B for --rounds rounds (default 5): per path (We
 GET, S3 PUT) the per-round ratios new/old, their median and spread, and a verdict. A path
 is flagged as a regression when the median ratio is below 0.88 and at least three rounds
 in four are below 0.95: on this noisy machine single rounds swing ±15 %, a 20 % slowdown
-moves the median to ~0.8 (bench/README in docs/benchmarks.md says how it was checked).
+moves the median to ~0.8 (docs/benchmarks.md says how far the rule has been checked).
 """
 
 import argparse
@@ -52,9 +55,10 @@ SUITES = {
     "s3": ("s3.sh", "s3-summary.txt", "s3-results.tsv"),
     "small": ("small.sh", "small-summary.txt", "small-results.tsv"),
     "conns": ("conns.sh", None, "conns-results.tsv"),
+    "load": ("load.sh", None, "load-results.tsv"),
     "ui": ("ui.sh", None, None),
 }
-DEFAULT = ["disk", "engine", "webdav", "s3", "small", "conns", "ui"]
+DEFAULT = ["disk", "engine", "webdav", "s3", "small", "conns", "load", "ui"]
 
 # (suite, metric, label, unit, higher_is_better) pairs drawn as "us vs the peer"
 PEER_BARS = [
@@ -62,6 +66,8 @@ PEER_BARS = [
     ("webdav", "down_ours", "down_rclone", "WebDAV download", "MB/s"),
     ("webdav", "small_ours", "small_rclone", "WebDAV small PUTs", "files/s"),
     ("conns", "idle_rss_held_mib_ours", "idle_rss_held_mib_rclone", "RSS, idle connections (lower is better)", "MiB"),
+    ("load", "closed_rps_ours", "closed_rps_rclone", "1,000 connections, small GETs", "req/s"),
+    ("load", "open_dav_get_small_p99_ms_ours", "open_dav_get_small_p99_ms_rclone", "open loop, small GET p99 (lower is better)", "ms"),
 ]
 # figures followed over commits in the trend plot
 TREND = [
@@ -138,6 +144,8 @@ def run_suite(name, quick, env):
         args.append("--quick")
     if quick and name == "conns":
         args += ["2000", "200"]
+    if quick and name == "load":
+        args += ["2000", "200", "10", "1"]
     if quick and name == "ui":
         args += ["256", "1"]
     log(f"{name}: {' '.join(os.path.basename(a) for a in args)}")
@@ -275,6 +283,10 @@ def main():
                 continue
             if s == "ui" and not (shutil.which("node") and os.path.exists("/usr/bin/chromium")):
                 log("ui: skipped (needs node and /usr/bin/chromium)")
+                continue
+            oha = os.path.expanduser("~/.cache/silent-nas/tools/bin/oha")
+            if s == "load" and not (shutil.which("oha") or os.path.exists(oha)):
+                log("load: skipped (needs oha: cargo install oha --locked --root ~/.cache/silent-nas/tools)")
                 continue
             results[s] = run_suite(s, a.quick, env)
         cmp_rows = None

@@ -30,7 +30,9 @@ impl AsyncHome {
     }
 
     /// Streams a range of a version into a channel of buffers (bounded: the reader waits
-    /// when the consumer is slow).
+    /// when the consumer is slow). A range of at most [`SMALL_READ`] bytes is read whole
+    /// in the same trip to the blocking pool as the open (most GETs on a NAS are of small
+    /// files, and each trip wakes a thread: two of them cost more than the read).
     pub async fn read(
         &self,
         path: NasPath,
@@ -38,11 +40,42 @@ impl AsyncHome {
         range: Option<ByteRange>,
     ) -> EngineResult<(VersionRecord, mpsc::Receiver<EngineResult<Vec<u8>>>)> {
         let h = self.home.clone();
-        let reader = blocking(move || h.open(&path, version)).await?;
-        let v = reader.version().clone();
-        let r = reader.range(range.unwrap_or(ByteRange::full(v.size)));
-        Ok((v, read_ahead(r)))
+        let (v, opened) = blocking(move || {
+            let reader = h.open(&path, version)?;
+            let v = reader.version().clone();
+            let r = reader.range(range.unwrap_or(ByteRange::full(v.size)));
+            let opened = if r.remaining() <= SMALL_READ {
+                Opened::Read(r.read_to_vec()?)
+            } else {
+                Opened::Stream(r)
+            };
+            Ok((v, opened))
+        })
+        .await?;
+        let rx = match opened {
+            Opened::Stream(r) => read_ahead(r),
+            Opened::Read(data) => {
+                let (tx, rx) = mpsc::channel(1);
+                if !data.is_empty() {
+                    // cannot fail: the channel is new, with room for one
+                    let _ = tx.try_send(Ok(data));
+                }
+                rx
+            }
+        };
+        Ok((v, rx))
     }
+}
+
+/// Ranges up to this size are read in one go by [`AsyncHome::read`].
+pub const SMALL_READ: u64 = 256 * 1024;
+
+/// What the blocking half of [`AsyncHome::read`] hands back.
+enum Opened {
+    /// The whole range, read.
+    Read(Vec<u8>),
+    /// A larger range, to stream.
+    Stream(RangeReader),
 }
 
 /// Reads the rest of `r` on the blocking pool, ahead of the consumer, into a bounded channel
@@ -54,7 +87,9 @@ pub fn read_ahead(mut r: RangeReader) -> mpsc::Receiver<EngineResult<Vec<u8>>> {
     tokio::task::spawn_blocking(move || {
         const BLOCK: usize = 512 * 1024;
         while !r.done() {
-            let mut buf = Vec::with_capacity(BLOCK + 128 * 1024);
+            let cap =
+                (BLOCK + 128 * 1024).min(usize::try_from(r.remaining()).unwrap_or(usize::MAX));
+            let mut buf = Vec::with_capacity(cap);
             while buf.len() < BLOCK && !r.done() {
                 match r.next_slice() {
                     Ok(piece) => buf.extend_from_slice(piece),

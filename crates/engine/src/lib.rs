@@ -62,7 +62,7 @@ pub mod workers;
 mod write;
 
 pub use accounts::{Accounts, LockTable};
-pub use asyncio::{AsyncHome, read_ahead};
+pub use asyncio::{AsyncHome, SMALL_READ, read_ahead};
 pub use compose::Composition;
 pub use coord::{Coordinator, KeyGuard, LocalCoordinator};
 pub use delta::{CacheCounters, DEFAULT_BASE_CACHE};

@@ -143,6 +143,11 @@ impl RangeReader {
         self.pos >= self.end
     }
 
+    /// Bytes of the range not read yet.
+    pub fn remaining(&self) -> u64 {
+        self.end.saturating_sub(self.pos)
+    }
+
     /// Reads the rest of the range into a vector.
     pub fn read_to_vec(mut self) -> EngineResult<Vec<u8>> {
         let mut out = Vec::with_capacity((self.end - self.pos) as usize);

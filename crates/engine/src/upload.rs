@@ -18,7 +18,7 @@
 //!   refusal. The policy lives here, once, for every door.
 //!
 //! Block size and depth are the WebDAV door's (256 KiB, two deep), whose PUT throughput was
-//! measured against deeper queues; `docs/benchmarks.md` has the A/B of this module against
+//! measured against deeper queues; `bench/reports/log-2026-11-28-to-12-07.md` has the A/B of this module against
 //! the four per-door bridges it replaced.
 
 use crate::error::{EngineError, EngineResult};

@@ -269,3 +269,73 @@ fn async_commits_go_through_the_committer_and_fail_alone() {
     let s = Store::open(dir.path(), StoreOptions::default()).unwrap();
     assert_eq!(home(&s).read_all(&p("/big"), None).unwrap(), big);
 }
+
+#[test]
+fn async_reads_small_and_large_agree_with_the_blocking_read() {
+    // AsyncHome::read reads a range of up to SMALL_READ bytes in the trip that opens the
+    // file and streams larger ones: both, and the edges, give the same bytes as read_all.
+    let (_d, s) = store();
+    let h = home(&s);
+    let small = nas_engine::SMALL_READ as usize;
+    let files = [
+        ("/empty", Vec::new()),
+        ("/tiny", random_bytes(4096, 1)),
+        ("/at-limit", random_bytes(small, 2)),
+        ("/over-limit", random_bytes(small + 1, 3)),
+        ("/large", random_bytes(3_000_000, 4)),
+    ];
+    for (name, data) in &files {
+        h.write_all(&p(name), data, WriteOptions::default())
+            .unwrap();
+    }
+    let a = AsyncHome::new(h.clone());
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let collect = |path: &str, range: Option<nas_types::ByteRange>| {
+        rt.block_on(async {
+            let (v, mut rx) = a.read(p(path), None, range).await.unwrap();
+            let mut out = Vec::new();
+            let mut pieces = 0;
+            while let Some(buf) = rx.recv().await {
+                let buf = buf.unwrap();
+                assert!(!buf.is_empty(), "an empty buffer was sent");
+                out.extend_from_slice(&buf);
+                pieces += 1;
+            }
+            (v.size, out, pieces)
+        })
+    };
+    for (name, data) in &files {
+        let (size, got, pieces) = collect(name, None);
+        assert_eq!(size, data.len() as u64, "{name}: version size");
+        assert_eq!(&got, data, "{name}: whole file");
+        if data.is_empty() {
+            assert_eq!(pieces, 0, "{name}: nothing to send");
+        }
+        if !data.is_empty() && data.len() <= small {
+            assert_eq!(pieces, 1, "{name}: a small file is one buffer");
+        }
+    }
+    let large = &files[4].1;
+    for (start, end) in [
+        (0, 10),
+        (100, 100 + small as u64),
+        (2_999_000, 3_000_000),
+        (5, 2_500_000),
+    ] {
+        let (_, got, _) = collect("/large", Some(nas_types::ByteRange { start, end }));
+        assert_eq!(
+            got,
+            large[start as usize..end as usize],
+            "range {start}..{end}"
+        );
+    }
+    let (_, got, pieces) = collect("/tiny", Some(nas_types::ByteRange { start: 7, end: 7 }));
+    assert!(
+        got.is_empty() && pieces == 0,
+        "an empty range sends nothing"
+    );
+}

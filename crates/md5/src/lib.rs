@@ -5,7 +5,7 @@
 //! Why not the `md-5` crate: on a single-stream S3 upload MD5 is the largest cost (about
 //! 40 % of the server's CPU), and it cannot be split over cores. `md-5`'s assembly runs at
 //! ~620 MB/s on the reference machine; this implementation runs at ~770 MB/s, as fast as
-//! OpenSSL's (`cargo bench -p nas-md5`; figures in `docs/benchmarks.md`). The difference is
+//! OpenSSL's (`cargo bench -p nas-md5`; figures in `bench/reports/log-2026-11-28-to-12-07.md`). The difference is
 //! the order of the additions in each step: MD5 is one long dependency chain (64 steps per
 //! 64-byte block), and a step's latency is the path from the register written by the step
 //! before. Here each step adds `K[i] + M[g]` to its target register as soon as that register

@@ -11,9 +11,9 @@
 
 use crate::checksums;
 use crate::conditions::check_read;
-use crate::keys::{blocking, object_path, s3_err};
+use crate::keys::{blocking, bucket_path, object_path, s3_err};
 use crate::objects::{PARTS_KEY, Standard, etag_of, user_metadata};
-use crate::service::{NasS3, need_bucket, timestamp};
+use crate::service::{NasS3, is_bucket, timestamp};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, header};
 use nas_engine::{AsyncHome, Entry, Home, NodeKind};
@@ -55,14 +55,18 @@ macro_rules! read_output {
 }
 
 /// The file object `bucket`/`key` names (`NoSuchKey` for folders and missing keys).
+/// The bucket and the key are index reads, made inline as the WebDAV door's open does (a
+/// WAL reader never waits for a writer): a trip to the blocking pool for them cost more
+/// than the reads.
 pub(crate) async fn file_entry(req_home: &Home, bucket: &str, key: &str) -> S3Result<Entry> {
-    need_bucket(req_home, bucket).await?;
+    let b = bucket_path(bucket)?;
+    if !is_bucket(req_home, &b).map_err(s3_err)? {
+        return Err(s3_error!(NoSuchBucket));
+    }
     if key.ends_with('/') {
         return Err(s3_error!(NoSuchKey));
     }
-    let p = object_path(bucket, key)?;
-    let h = req_home.clone();
-    let e = blocking(move || h.stat(&p)).await?;
+    let e = req_home.stat(&object_path(bucket, key)?).map_err(s3_err)?;
     if e.kind != NodeKind::File {
         return Err(s3_error!(NoSuchKey));
     }
