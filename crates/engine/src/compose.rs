@@ -63,6 +63,7 @@ impl Composition<'_> {
             now_ns: now,
             attrs: opts.attrs,
             author: Some(opts.author.as_deref().unwrap_or(self.home.name())),
+            lock: opts.lock,
         };
         let mut done = self
             .home

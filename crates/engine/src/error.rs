@@ -66,6 +66,11 @@ pub enum EngineError {
     /// trash purges and GC still work and give space back.
     #[error("storage full: {0}")]
     StorageFull(String),
+    /// The version (or a version in the subtree) is under object lock — a running
+    /// retention or a legal hold — and the call would destroy it or weaken its lock;
+    /// nothing was changed. Doors answer 403 (S3 `AccessDenied`, WebDAV) or 409/423 (REST).
+    #[error("object locked: {0}")]
+    Retained(String),
     /// Another process holds the data directory.
     #[error("data directory {0} is in use by another silent-nas process")]
     Locked(PathBuf),
@@ -92,6 +97,7 @@ impl From<MetaError> for EngineError {
             MetaError::IsADirectory(s) => EngineError::IsADirectory(s),
             MetaError::Invalid(s) => EngineError::Conflict(s),
             MetaError::Precondition(s) => EngineError::PreconditionFailed(s),
+            MetaError::Retained(s) => EngineError::Retained(s),
             MetaError::QuotaExceeded {
                 quota,
                 used,

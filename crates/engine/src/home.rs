@@ -35,13 +35,29 @@ pub struct Entry {
     pub hash: Option<ContentHash>,
     /// Content type and user metadata of a file's current version.
     pub attrs: FileAttrs,
+    /// Object lock of a file's current version.
+    pub lock: nas_meta::ObjectLock,
 }
 
 impl Entry {
     pub(crate) fn from_node(path: NasPath, n: NodeRecord) -> Entry {
-        let (size, mtime_ns, version, hash, attrs) = match n.head {
-            Some(v) => (v.size, v.mtime_ns, Some(v.num), Some(v.hash), v.attrs),
-            None => (0, n.mtime_ns, None, None, FileAttrs::default()),
+        let (size, mtime_ns, version, hash, attrs, lock) = match n.head {
+            Some(v) => (
+                v.size,
+                v.mtime_ns,
+                Some(v.num),
+                Some(v.hash),
+                v.attrs,
+                v.lock,
+            ),
+            None => (
+                0,
+                n.mtime_ns,
+                None,
+                None,
+                FileAttrs::default(),
+                Default::default(),
+            ),
         };
         Entry {
             id: n.id,
@@ -52,6 +68,7 @@ impl Entry {
             version,
             hash,
             attrs,
+            lock,
         }
     }
 
@@ -77,6 +94,7 @@ impl Entry {
             version: Some(v.num),
             hash: Some(v.hash),
             attrs: v.attrs.clone(),
+            lock: v.lock,
         }
     }
 

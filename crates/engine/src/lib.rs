@@ -39,6 +39,7 @@ mod group_commit;
 mod home;
 mod implicit;
 mod lifecycle;
+mod object_lock;
 mod pins;
 mod progress;
 mod quota;
@@ -74,9 +75,9 @@ pub use lifecycle::{LIFECYCLE_NS, LifecyclePlan, LifecycleRule};
 pub use nas_blob::{PlacementCounts, RemoteConfig, RemoteStatus, Space};
 pub use nas_codec::Compression;
 pub use nas_meta::{
-    AppPasswordRecord, DeadProp, Expect, FileAttrs, HomeUsage, KeyRecord, ListKey, LockRecord,
-    NameIndexStatus, NodeKind, PropOp, PruneStep, QuotaCounts, SearchFilter, TrashRecord,
-    UserRecord, VersionRecord,
+    AppPasswordRecord, DeadProp, Expect, FileAttrs, HomeUsage, KeyRecord, ListKey, LockChange,
+    LockRecord, NameIndexStatus, NodeKind, ObjectLock, PropOp, PruneStep, QuotaCounts, Retention,
+    RetentionMode, SearchFilter, TrashRecord, UserRecord, VersionRecord,
 };
 pub use progress::{Progress, ProgressUnit};
 pub use read::{FileReader, RangeReader};
@@ -92,5 +93,6 @@ pub use staging::{KeyedLocks, account_of, new_upload_id, upload_dir};
 pub use stats::StoreStats;
 pub use store::{DEFAULT_DELTA, DEFAULT_RESERVE, Store, StoreOptions};
 pub use time::now_ns;
+pub use trash::TrashPurge;
 pub use upload::Upload;
 pub use write::{FileWriter, PreparedWrite, WriteOptions};

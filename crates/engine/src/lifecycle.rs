@@ -204,29 +204,34 @@ impl Store {
     }
 
     /// Executes a plan: expired files go to the trash (unless written again since it was
-    /// made), versions are deleted (those already gone are skipped). Returns how many
+    /// made), versions are deleted (those already gone, and those under object lock, are
+    /// skipped: a locked version outlives every rule until its date). Returns how many
     /// files and versions went.
     pub fn lifecycle_execute(&self, plan: &LifecyclePlan) -> EngineResult<usize> {
         let mut done = 0;
         for (name, path, num) in &plan.versions {
             match self.home(name)?.delete_version(path, *num) {
                 Ok(()) => done += 1,
-                // gone meanwhile, or the only version left
-                Err(EngineError::NotFound(_) | EngineError::Conflict(_)) => {}
+                // gone meanwhile, the only version left, or under object lock
+                Err(
+                    EngineError::NotFound(_) | EngineError::Conflict(_) | EngineError::Retained(_),
+                ) => {}
                 Err(e) => return Err(e),
             }
         }
         for (name, id, num) in &plan.trashed {
             match self.home(name)?.trash_delete_version(*id, *num) {
                 Ok(()) => done += 1,
-                Err(EngineError::NotFound(_) | EngineError::Conflict(_)) => {}
+                Err(
+                    EngineError::NotFound(_) | EngineError::Conflict(_) | EngineError::Retained(_),
+                ) => {}
                 Err(e) => return Err(e),
             }
         }
         for (name, id) in &plan.purge {
             match self.home(name)?.trash_purge(*id) {
                 Ok(()) => done += 1,
-                Err(EngineError::NotFound(_)) => {}
+                Err(EngineError::NotFound(_) | EngineError::Retained(_)) => {}
                 Err(e) => return Err(e),
             }
         }
@@ -351,6 +356,7 @@ mod tests {
             hash: ContentHash::of(b""),
             attrs: Default::default(),
             author: None,
+            lock: Default::default(),
         }
     }
 

@@ -112,6 +112,9 @@ impl UserRetention {
 pub struct RetentionPlan {
     /// `(file, path if live, version, size)` to delete.
     pub victims: Vec<(NodeId, Option<String>, VersionNum, u64)>,
+    /// Versions the rules would delete but that are under object lock (a running
+    /// retention or a legal hold): kept, and counted here.
+    pub retained: usize,
 }
 
 impl RetentionPlan {
@@ -203,7 +206,11 @@ impl Store {
             if !gone.is_empty() {
                 let path = meta.node_path(*node)?;
                 for v in versions.iter().filter(|v| gone.contains(&v.num)) {
-                    plan.victims.push((*node, path.clone(), v.num, v.size));
+                    if v.lock.is_locked(now) {
+                        plan.retained += 1;
+                    } else {
+                        plan.victims.push((*node, path.clone(), v.num, v.size));
+                    }
                 }
             }
             progress(Progress::new(i as u64 + 1, total, ProgressUnit::Files));
@@ -211,7 +218,8 @@ impl Store {
         Ok(plan)
     }
 
-    /// Deletes the versions of a plan (skipping any that are already gone).
+    /// Deletes the versions of a plan (skipping any that are already gone, or that came
+    /// under object lock since the plan was made).
     pub fn retention_execute(&self, plan: &RetentionPlan) -> EngineResult<usize> {
         self.retention_execute_with(plan, &mut ignore)
     }
@@ -229,7 +237,11 @@ impl Store {
         for (i, (node, _, num, _)) in plan.victims.iter().enumerate() {
             match self.inner.meta.delete_version(*node, *num) {
                 Ok(()) => done += 1,
-                Err(nas_meta::MetaError::NotFound(_) | nas_meta::MetaError::Invalid(_)) => {}
+                Err(
+                    nas_meta::MetaError::NotFound(_)
+                    | nas_meta::MetaError::Invalid(_)
+                    | nas_meta::MetaError::Retained(_),
+                ) => {}
                 Err(e) => return Err(e.into()),
             }
             progress(Progress::new(i as u64 + 1, total, ProgressUnit::Versions));
@@ -253,6 +265,7 @@ mod tests {
             hash: ContentHash::of(b""),
             attrs: Default::default(),
             author: None,
+            lock: Default::default(),
         }
     }
 

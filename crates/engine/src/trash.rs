@@ -10,6 +10,15 @@ use nas_meta::TrashRecord;
 use nas_types::{NasPath, TrashId};
 use std::time::Duration;
 
+/// What emptying a trash did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TrashPurge {
+    /// Entries purged for good.
+    pub purged: usize,
+    /// Entries kept because a version in them is under object lock.
+    pub retained: usize,
+}
+
 impl Home {
     /// Moves a file or folder to the trash; an implicit folder left empty goes too.
     pub fn delete(&self, path: &NasPath) -> EngineResult<TrashRecord> {
@@ -55,23 +64,31 @@ impl Home {
     }
 
     /// Deletes an entry for good (its chunks become garbage once nothing else uses them).
+    /// `Retained` when a version in it is under object lock: nothing is purged.
     pub fn trash_purge(&self, id: TrashId) -> EngineResult<()> {
         self.own_entry(id)?;
         Ok(self.inner.meta.trash_purge(id)?)
     }
 
-    /// Purges every entry of this home.
-    pub fn trash_purge_all(&self) -> EngineResult<usize> {
-        let all = self.trash_list()?;
-        for t in &all {
-            self.inner.meta.trash_purge(t.id)?;
+    /// Purges every entry of this home but those holding a version under object lock
+    /// (a running retention or a legal hold), which stay and are counted.
+    pub fn trash_purge_all(&self) -> EngineResult<TrashPurge> {
+        let mut r = TrashPurge::default();
+        for t in &self.trash_list()? {
+            match self.inner.meta.trash_purge(t.id) {
+                Ok(()) => r.purged += 1,
+                Err(nas_meta::MetaError::Retained(_)) => r.retained += 1,
+                Err(nas_meta::MetaError::NotFound(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
         }
-        Ok(all.len())
+        Ok(r)
     }
 }
 
 impl Store {
-    /// Purges trash entries (all homes) older than `age`. Returns how many.
+    /// Purges trash entries (all homes) older than `age`, but those holding a version under
+    /// object lock (they stay until it ends). Returns how many were purged.
     pub fn expire_trash(&self, age: Duration) -> EngineResult<usize> {
         self.expire_trash_with(age, &mut ignore)
     }
@@ -87,13 +104,15 @@ impl Store {
         let old = self.inner.meta.trash_older_than(before)?;
         let total = Some(old.len() as u64);
         progress(Progress::new(0, total, ProgressUnit::Entries));
+        let mut purged = 0;
         for (i, t) in old.iter().enumerate() {
             match self.inner.meta.trash_purge(t.id) {
-                Ok(()) | Err(nas_meta::MetaError::NotFound(_)) => {}
+                Ok(()) => purged += 1,
+                Err(nas_meta::MetaError::NotFound(_) | nas_meta::MetaError::Retained(_)) => {}
                 Err(e) => return Err(e.into()),
             }
             progress(Progress::new(i as u64 + 1, total, ProgressUnit::Entries));
         }
-        Ok(old.len())
+        Ok(purged)
     }
 }

@@ -34,6 +34,8 @@ pub struct WriteOptions {
     /// Who makes the version, recorded with it (default: the home's account; a file-drop
     /// link says `share:<id>`).
     pub author: Option<String>,
+    /// The object lock the new version starts with (S3 Object Lock; none by default).
+    pub lock: nas_meta::ObjectLock,
 }
 
 enum ContentHasher {
@@ -416,6 +418,7 @@ pub(crate) fn commit_all(
             now_ns: now,
             attrs: p.w.opts.attrs.clone(),
             author: p.w.opts.author.as_deref(),
+            lock: p.w.opts.lock,
         })
         .collect();
     let versions = inner.meta.commit_versions(&reqs).map_err(|e| {

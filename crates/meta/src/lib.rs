@@ -21,10 +21,12 @@
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 mod extents;
+mod lock;
 mod records;
 mod sqlite;
 
 pub use extents::{Extent, decode_extents, encode_extents};
+pub use lock::{LockChange, ObjectLock, Retention, RetentionMode};
 pub use records::*;
 pub use sqlite::{SCHEMA_VERSION, SqliteMeta};
 
@@ -104,6 +106,10 @@ pub enum MetaError {
         /// Newest this build knows.
         supported: i64,
     },
+    /// The version is under object lock (a running retention or a legal hold) and the
+    /// change would destroy it or weaken the lock; nothing was changed.
+    #[error("{0}")]
+    Retained(String),
     /// The database itself failed.
     #[error("metadata database error: {0}")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -125,6 +131,13 @@ impl MetaError {
 
 impl From<rusqlite::Error> for MetaError {
     fn from(e: rusqlite::Error) -> Self {
+        // the lock triggers (schema 18) abort with a message of their own
+        if let rusqlite::Error::SqliteFailure(f, Some(msg)) = &e
+            && f.code == rusqlite::ErrorCode::ConstraintViolation
+            && let Some(why) = msg.strip_prefix(lock::RETAINED_PREFIX)
+        {
+            return MetaError::Retained(why.trim().to_owned());
+        }
         MetaError::Backend(Box::new(e))
     }
 }
@@ -287,8 +300,23 @@ pub trait Versions {
         now_ns: i64,
         author: Option<&str>,
     ) -> MetaResult<VersionRecord>;
-    /// Deletes one version, releasing its chunk references. The only version cannot be deleted.
+    /// Deletes one version, releasing its chunk references. The only version cannot be
+    /// deleted; a version under object lock neither (`Retained`).
     fn delete_version(&self, node: NodeId, num: VersionNum) -> MetaResult<()>;
+    /// [`Versions::delete_version`], passing over a running governance retention (cleared
+    /// in the same transaction); a compliance retention or a legal hold still refuse.
+    fn delete_version_bypassing_governance(&self, node: NodeId, num: VersionNum) -> MetaResult<()>;
+    /// Makes `change` to the object lock of version `num` if [`ObjectLock::may_become`]
+    /// allows it at `now_ns` (`Retained` otherwise), in one transaction; returns the
+    /// version as changed.
+    fn set_version_lock(
+        &self,
+        node: NodeId,
+        num: VersionNum,
+        change: LockChange,
+        now_ns: i64,
+        bypass_governance: bool,
+    ) -> MetaResult<VersionRecord>;
     /// Replaces the content type and user metadata of version `num` in place: no new
     /// version, content untouched. `NotFound` if the file has no such version.
     fn set_version_attrs(&self, node: NodeId, num: VersionNum, attrs: &FileAttrs)

@@ -1,5 +1,6 @@
 //! Plain records passed across the [`crate::MetaStore`] traits.
 
+use crate::ObjectLock;
 use nas_blob::BlobLocation;
 use nas_types::{ChunkId, ContentHash, HomeId, NodeId, PackId, TrashId, VersionNum};
 use std::collections::BTreeMap;
@@ -76,6 +77,8 @@ pub struct VersionRecord {
     /// Who made it: the account's name, or `share:<id>` for an upload through a file-drop
     /// link (`None` for versions written before authors were recorded).
     pub author: Option<String>,
+    /// Its object lock (none by default; schema 18).
+    pub lock: ObjectLock,
 }
 
 /// A chunk in the index.
@@ -164,6 +167,8 @@ pub struct CommitRequest<'a> {
     pub attrs: FileAttrs,
     /// Who makes the version (see [`VersionRecord::author`]).
     pub author: Option<&'a str>,
+    /// The object lock the new version starts with (none by default).
+    pub lock: ObjectLock,
 }
 
 /// A trash entry.

@@ -113,6 +113,8 @@ fn engine_status(e: &EngineError) -> (StatusCode, &'static str) {
         }
         EngineError::Corrupt { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "data_damaged"),
         EngineError::Locked(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+        // WebDAV's "Locked" (RFC 4918): the version is under object lock
+        EngineError::Retained(_) => (StatusCode::LOCKED, "object_locked"),
         EngineError::StorageFull(_) => (StatusCode::INSUFFICIENT_STORAGE, "storage_full"),
         EngineError::Meta(_)
         | EngineError::Blob(_)

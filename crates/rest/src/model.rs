@@ -253,6 +253,9 @@ pub struct TrashRestoreResponse {
 pub struct PurgeResponse {
     /// Entries purged.
     pub purged: usize,
+    /// Entries kept because a version in them is under object lock (S3 retention or
+    /// legal hold).
+    pub retained: usize,
 }
 
 /// An account, as administrators see it (never the password hash).

@@ -99,6 +99,7 @@ pub async fn restore(
     responses(
         (status = 204, description = "Purged"),
         (status = 404, description = "No such entry", body = ErrorBody),
+        (status = 423, description = "A version in the entry is under object lock", body = ErrorBody),
     ))]
 pub async fn purge_one(
     State(st): State<RestState>,
@@ -122,8 +123,11 @@ pub async fn purge_one(
 pub async fn purge_all(State(st): State<RestState>, c: Caller) -> RestResult<Json<PurgeResponse>> {
     c.need_write()?;
     blocking(move || {
-        let purged = home_of(&st, &c)?.trash_purge_all()?;
-        Ok(Json(PurgeResponse { purged }))
+        let r = home_of(&st, &c)?.trash_purge_all()?;
+        Ok(Json(PurgeResponse {
+            purged: r.purged,
+            retained: r.retained,
+        }))
     })
     .await
 }

@@ -89,6 +89,7 @@ pub struct VersionQuery {
         (status = 400, description = "The only version of a file cannot be deleted", body = ErrorBody),
         (status = 403, description = "Read-only account", body = ErrorBody),
         (status = 404, description = "No such file or version", body = ErrorBody),
+        (status = 423, description = "The version is under object lock (S3 retention or legal hold)", body = ErrorBody),
     ))]
 pub async fn delete(
     State(st): State<RestState>,

@@ -23,11 +23,19 @@ struct Outcome {
     delete_marker: bool,
 }
 
-/// Deletes one key, or one version of it (blocking).
-fn delete_one(home: &Home, key: &str, p: &NasPath, id: Option<String>) -> S3Result<Outcome> {
+/// Deletes one key, or one version of it (blocking); `bypass`: the request's
+/// `x-amz-bypass-governance-retention: true` (a governance retention does not stop it).
+fn delete_one(
+    home: &Home,
+    key: &str,
+    p: &NasPath,
+    id: Option<String>,
+    bypass: bool,
+) -> S3Result<Outcome> {
     if let Some(id) = id {
         let vid = markers::parse(&id)?;
-        let removed_marker = version_id::delete(home, p, vid).map_err(crate::keys::s3_err)?;
+        let removed_marker =
+            version_id::delete(home, p, vid, bypass).map_err(crate::keys::s3_err)?;
         return Ok(Outcome {
             version_id: Some(id),
             delete_marker: removed_marker || matches!(vid, markers::Vid::Marker(_)),
@@ -49,7 +57,8 @@ pub async fn delete(
     need_bucket(&home, &input.bucket).await?;
     let p = object_path(&input.bucket, &input.key)?;
     let (key, id) = (input.key, input.version_id);
-    let out = run(move || delete_one(&home, &key, &p, id)).await?;
+    let bypass = input.bypass_governance_retention.unwrap_or(false);
+    let out = run(move || delete_one(&home, &key, &p, id, bypass)).await?;
     Ok(S3Response::new(DeleteObjectOutput {
         version_id: out.version_id,
         delete_marker: out.delete_marker.then_some(true),
@@ -100,6 +109,7 @@ pub async fn delete_many(
             format!("DeleteObjects takes at most {MAX_DELETE_KEYS} keys a request"),
         ));
     }
+    let bypass = input.bypass_governance_retention.unwrap_or(false);
     let mut deleted = Vec::new();
     let mut errors = Vec::new();
     for obj in input.delete.objects {
@@ -108,7 +118,7 @@ pub async fn delete_many(
         let result = match object_path(&input.bucket, &key) {
             Ok(p) => {
                 let (h, k, id) = (home.clone(), key.clone(), vid.clone());
-                run(move || delete_one(&h, &k, &p, id)).await
+                run(move || delete_one(&h, &k, &p, id, bypass)).await
             }
             Err(e) => Err(e),
         };

@@ -53,6 +53,11 @@ pub fn s3_err(e: EngineError) -> S3Error {
         ),
         EngineError::Path(p) => S3Error::with_message(S3ErrorCode::InvalidArgument, p.to_string()),
         EngineError::QuotaExceeded { .. } => crate::upload::quota_exceeded(),
+        // AWS's answer to deleting a locked version, or weakening its lock
+        EngineError::Retained(_) => S3Error::with_message(
+            S3ErrorCode::AccessDenied,
+            "Access Denied because object protected by object lock.",
+        ),
         EngineError::StorageFull(why) => {
             tracing::warn!("s3: storage full: {why}");
             storage_full()

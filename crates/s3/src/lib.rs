@@ -28,6 +28,8 @@ mod listener;
 mod markers;
 mod messages;
 mod multipart;
+mod object_lock;
+mod object_retention;
 mod objects;
 mod policy;
 mod post_upload;

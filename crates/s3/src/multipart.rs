@@ -194,6 +194,7 @@ async fn upload_part_body(
         mkdirs: false,
         bucket: None,
         expect: None,
+        lock: None,
     };
     let got = receive(target, body.start(), &claims, trailers, |md5, sums| {
         let mut attrs = FileAttrs::default();

@@ -5,12 +5,13 @@
 use crate::checksums::{self, Claims};
 use crate::conditions::{check_copy_source, check_write};
 use crate::keys::{blocking, bucket_path, object_path, s3_err};
+use crate::object_lock::LockHeaders;
 use crate::read::file_entry;
 use crate::service::{NasS3, need_bucket, timestamp};
 use crate::upload::{Body, Target, receive};
 use crate::{tagging, version_id};
 use futures_util::StreamExt;
-use nas_engine::{EngineError, Entry, Expect, FileAttrs, NodeKind, WriteOptions};
+use nas_engine::{EngineError, Entry, Expect, FileAttrs, LockChange, NodeKind, WriteOptions};
 use nas_md5::Md5;
 use nas_types::ContentHash;
 use s3s::dto::*;
@@ -277,6 +278,20 @@ async fn put_body(
             .then(|| bucket_path(&input.bucket))
             .transpose()?,
         expect,
+        lock: Some((
+            input.bucket.clone(),
+            LockHeaders {
+                mode: input
+                    .object_lock_mode
+                    .as_ref()
+                    .map(|m| m.as_str().to_owned()),
+                until: input.object_lock_retain_until_date.clone(),
+                legal_hold: input
+                    .object_lock_legal_hold_status
+                    .as_ref()
+                    .map(|s| s.as_str().to_owned()),
+            },
+        )),
     };
     let got = receive(target, body.start(), &claims, trailers, |md5, sums| {
         attrs.user.insert(MD5_KEY.into(), md5.to_owned());
@@ -414,7 +429,29 @@ pub async fn copy(
         }
     };
     let (h, dest_bucket) = (home.clone(), input.bucket.clone());
+    let lock_headers = LockHeaders {
+        mode: input
+            .object_lock_mode
+            .as_ref()
+            .map(|m| m.as_str().to_owned()),
+        until: input.object_lock_retain_until_date.clone(),
+        legal_hold: input
+            .object_lock_legal_hold_status
+            .as_ref()
+            .map(|s| s.as_str().to_owned()),
+    };
     let e = blocking(move || {
+        // the copy's lock (headers, else the destination's default), refused before
+        // anything is copied
+        let conf = crate::object_lock::bucket_lock(&h, &dest_bucket)?;
+        let lock = match crate::object_lock::lock_for_write(
+            conf.as_ref(),
+            &lock_headers,
+            nas_engine::now_ns(),
+        ) {
+            Ok(l) => l,
+            Err(e) => return Ok(Err(e)),
+        };
         if let Some(parent) = to.parent() {
             h.mkdir_all_implicit(&parent)?;
         }
@@ -458,11 +495,18 @@ pub async fn copy(
         }
         let e = h.stat(&to)?;
         if let Some(num) = e.version {
+            // set on the new version just after its commit (a copy takes no options)
+            if lock.retention.is_some() {
+                h.set_version_lock(&to, Some(num), LockChange::Retention(lock.retention), false)?;
+            }
+            if lock.legal_hold {
+                h.set_version_lock(&to, Some(num), LockChange::LegalHold(true), false)?;
+            }
             crate::versioning::after_write(&h, &dest_bucket, &to, num, &e.attrs)?;
         }
-        h.stat(&to)
+        h.stat(&to).map(Ok)
     })
-    .await?;
+    .await??;
     Ok(S3Response::new(CopyObjectOutput {
         copy_object_result: Some(CopyObjectResult {
             e_tag: Some(etag_of(&e)),

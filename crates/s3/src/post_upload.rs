@@ -499,6 +499,8 @@ async fn run(s3: &NasS3, req: Request, bucket: &str) -> Result<(Response, String
         mkdirs: true,
         bucket: Some(bucket_path(bucket)?),
         expect: None,
+        // the bucket's default retention, if any (a form names no lock of its own)
+        lock: Some((bucket.to_owned(), Default::default())),
     };
     let got = receive(target, &mut body, &Default::default(), None, |md5, _| {
         attrs.user.insert(MD5_KEY.into(), md5.to_owned());

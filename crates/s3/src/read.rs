@@ -27,8 +27,12 @@ macro_rules! read_output {
     ($ty:ident, $e:expr, $a:expr, { $($own:tt)* }) => {{
         let (e, a) = ($e, $a);
         let c = a.checksum;
+        let lock = crate::object_retention::view(&e.lock);
         $ty {
             $($own)*
+            object_lock_mode: lock.mode,
+            object_lock_retain_until_date: lock.until,
+            object_lock_legal_hold_status: lock.legal_hold,
             content_length: Some(a.range.len() as i64),
             content_range: a.content_range,
             parts_count: a.parts_count,
@@ -91,6 +95,7 @@ async fn at_version(home: &Home, mut e: Entry, id: Option<&str>) -> S3Result<Ent
     e.mtime_ns = v.mtime_ns;
     e.hash = Some(v.hash);
     e.attrs = v.attrs;
+    e.lock = v.lock;
     Ok(e)
 }
 

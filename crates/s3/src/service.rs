@@ -5,8 +5,8 @@ use crate::keys::{blocking, bucket_path};
 use crate::public::Settings;
 use crate::staging::{UploadLocks, staging_name};
 use crate::{
-    acl, attributes, complete, cors, delete, lifecycle, list, multipart, objects, policy, read,
-    tagging, versioning, versions,
+    acl, attributes, complete, cors, delete, lifecycle, list, multipart, object_lock,
+    object_retention, objects, policy, read, tagging, versioning, versions,
 };
 use nas_auth::Principal;
 use nas_engine::{Accounts, EngineError, Home, NodeKind, Store};
@@ -227,10 +227,15 @@ impl S3 for NasS3 {
             &Settings::default(),
         )?;
         let h = home.clone();
+        let lock = req.input.object_lock_enabled_for_bucket == Some(true);
+        let b = req.input.bucket.clone();
         let made = tokio::task::spawn_blocking(move || {
             let e = h.mkdir(&p)?;
             if let Some(c) = canned.filter(|c| *c != crate::public::Canned::Private) {
                 crate::public::store_setting(&h, &p, crate::public::ACL_PROP, Some(c.as_str()))?;
+            }
+            if lock {
+                object_lock::enable(&h, &b)?; // versioning stays Enabled: never set
             }
             Ok(e)
         })
@@ -565,6 +570,48 @@ impl S3 for NasS3 {
         req: S3Request<DeletePublicAccessBlockInput>,
     ) -> S3Result<S3Response<DeletePublicAccessBlockOutput>> {
         policy::delete_block(self, req).await
+    }
+
+    async fn put_object_lock_configuration(
+        &self,
+        req: S3Request<PutObjectLockConfigurationInput>,
+    ) -> S3Result<S3Response<PutObjectLockConfigurationOutput>> {
+        object_lock::put_configuration(self, req).await
+    }
+
+    async fn get_object_lock_configuration(
+        &self,
+        req: S3Request<GetObjectLockConfigurationInput>,
+    ) -> S3Result<S3Response<GetObjectLockConfigurationOutput>> {
+        object_lock::get_configuration(self, req).await
+    }
+
+    async fn put_object_retention(
+        &self,
+        req: S3Request<PutObjectRetentionInput>,
+    ) -> S3Result<S3Response<PutObjectRetentionOutput>> {
+        object_retention::put_retention(self, req).await
+    }
+
+    async fn get_object_retention(
+        &self,
+        req: S3Request<GetObjectRetentionInput>,
+    ) -> S3Result<S3Response<GetObjectRetentionOutput>> {
+        object_retention::get_retention(self, req).await
+    }
+
+    async fn put_object_legal_hold(
+        &self,
+        req: S3Request<PutObjectLegalHoldInput>,
+    ) -> S3Result<S3Response<PutObjectLegalHoldOutput>> {
+        object_retention::put_legal_hold(self, req).await
+    }
+
+    async fn get_object_legal_hold(
+        &self,
+        req: S3Request<GetObjectLegalHoldInput>,
+    ) -> S3Result<S3Response<GetObjectLegalHoldOutput>> {
+        object_retention::get_legal_hold(self, req).await
     }
 }
 

@@ -11,9 +11,13 @@
 use crate::checksums::Claims;
 use crate::digest::{Digest, Sums};
 use crate::keys::s3_err;
+use crate::object_lock::LockHeaders;
 use bytes::Bytes;
 use futures_util::StreamExt;
-use nas_engine::{EngineError, Entry, Expect, FileAttrs, FileWriter, Home, Upload, WriteOptions};
+use nas_engine::{
+    EngineError, Entry, Expect, FileAttrs, FileWriter, Home, ObjectLock, Upload, WriteOptions,
+    now_ns,
+};
 use nas_types::{ContentHash, NasPath};
 use s3s::dto::{Checksum, StreamingBlob};
 use s3s::{S3Error, S3ErrorCode, S3Result, TrailingHeaders, s3_error};
@@ -32,6 +36,10 @@ pub struct Target {
     pub bucket: Option<NasPath>,
     /// A conditional write's expectation, checked atomically with the commit.
     pub expect: Option<Expect>,
+    /// For an object (not a part): its bucket and the request's lock headers, from which
+    /// the new version's object lock is decided when the file is opened (the bucket's
+    /// default retention, or the headers; refused on a bucket without object lock).
+    pub lock: Option<(String, LockHeaders)>,
 }
 
 /// What was stored.
@@ -75,6 +83,8 @@ enum Refused {
     NoBucket,
     /// The engine refused.
     Engine(EngineError),
+    /// The request's object lock settings were refused.
+    Lock(S3Error),
 }
 
 impl From<EngineError> for Refused {
@@ -200,6 +210,7 @@ fn open(t: Target) -> Result<Opened, Refused> {
         mkdirs,
         bucket,
         expect,
+        lock,
     } = t;
     if let Some(b) = bucket
         && !crate::service::is_bucket(&home, &b)?
@@ -209,8 +220,17 @@ fn open(t: Target) -> Result<Opened, Refused> {
     if mkdirs && let Some(parent) = path.parent() {
         home.mkdir_all_implicit(&parent)?; // folders made for a key go with it
     }
+    let lock = match lock {
+        None => ObjectLock::default(),
+        Some((b, headers)) => {
+            let conf = crate::object_lock::bucket_lock(&home, &b)?;
+            crate::object_lock::lock_for_write(conf.as_ref(), &headers, now_ns())
+                .map_err(Refused::Lock)?
+        }
+    };
     let opts = WriteOptions {
         expect,
+        lock,
         ..WriteOptions::default()
     };
     let mut w = home.writer(&path, opts)?;
@@ -236,6 +256,7 @@ fn refusal(r: Refused) -> S3Error {
     match r {
         Refused::NoBucket => s3_error!(NoSuchBucket),
         Refused::Engine(e) => s3_err(e),
+        Refused::Lock(e) => e,
     }
 }
 

@@ -8,7 +8,7 @@
 //! nothing for deletes (deletes are idempotent, as on AWS).
 
 use crate::markers::{self, Vid};
-use nas_engine::{EngineError, Home};
+use nas_engine::{EngineError, Home, LockChange, VersionRecord, now_ns};
 use nas_types::{NasPath, VersionNum};
 use s3s::{S3Error, S3ErrorCode, S3Result};
 
@@ -53,8 +53,11 @@ pub fn malformed() -> S3Error {
 ///   back, its newest version current). An older marker of the key (a file is there again)
 ///   is refused: removing it would purge trashed versions S3 does not show.
 ///
-/// Anything else (a missing file, version or marker, `null`) removes nothing.
-pub fn delete(home: &Home, p: &NasPath, vid: Vid) -> Result<bool, EngineError> {
+/// Anything else (a missing file, version or marker, `null`) removes nothing. A version
+/// under object lock is refused (`Retained`, before anything changes); `bypass` (the
+/// owner sent `x-amz-bypass-governance-retention: true`) passes over a governance
+/// retention, never a compliance one or a legal hold.
+pub fn delete(home: &Home, p: &NasPath, vid: Vid, bypass: bool) -> Result<bool, EngineError> {
     let num = match vid {
         Vid::Version(None) => return Ok(false),
         Vid::Version(Some(num)) => num,
@@ -76,16 +79,22 @@ pub fn delete(home: &Home, p: &NasPath, vid: Vid) -> Result<bool, EngineError> {
     let versions = match home.versions(p) {
         Ok(v) => v,
         Err(EngineError::NotFound(_) | EngineError::NotADirectory(_)) => {
-            return delete_trashed(home, p, num).map(|()| false);
+            return delete_trashed(home, p, num, bypass).map(|()| false);
         }
         Err(EngineError::IsADirectory(_)) => return Ok(false),
         Err(e) => return Err(e),
     };
-    if !versions.iter().any(|v| v.num == num) {
+    let Some(v) = versions.iter().find(|v| v.num == num) else {
         return Ok(false);
-    }
+    };
+    refuse_locked(v, bypass)?;
     if versions.len() > 1 {
-        return match home.delete_version(p, num) {
+        let r = if bypass {
+            home.delete_version_bypassing_governance(p, num)
+        } else {
+            home.delete_version(p, num)
+        };
+        return match r {
             Err(EngineError::NotFound(_)) => Ok(false), // removed meanwhile
             other => other.map(|()| false),
         };
@@ -93,6 +102,10 @@ pub fn delete(home: &Home, p: &NasPath, vid: Vid) -> Result<bool, EngineError> {
     // the only version: the object goes for good, if that version is still its head
     match home.stat(p) {
         Ok(e) if e.version == Some(num) => {
+            if bypass && v.lock.retention.is_some() {
+                // the purge below has no bypass: drop the governance retention first
+                home.set_version_lock(p, Some(num), LockChange::Retention(None), true)?;
+            }
             let t = home.delete(p)?;
             home.trash_purge(t.id).map(|()| false)
         }
@@ -101,16 +114,36 @@ pub fn delete(home: &Home, p: &NasPath, vid: Vid) -> Result<bool, EngineError> {
     }
 }
 
+/// `Retained` when version `v` may not be deleted now (with `bypass`: a governance
+/// retention does not count). Checked before anything changes; the engine checks again.
+fn refuse_locked(v: &VersionRecord, bypass: bool) -> Result<(), EngineError> {
+    if v.lock.blocks_delete(now_ns(), bypass) {
+        return Err(EngineError::Retained(format!(
+            "version {} is under object lock",
+            v.num
+        )));
+    }
+    Ok(())
+}
+
 /// Removes version `num` of the trashed file behind the current delete marker of `p`.
-fn delete_trashed(home: &Home, p: &NasPath, num: VersionNum) -> Result<(), EngineError> {
+fn delete_trashed(
+    home: &Home,
+    p: &NasPath,
+    num: VersionNum,
+    bypass: bool,
+) -> Result<(), EngineError> {
     let Some(t) = markers::current(home, p)? else {
         return Ok(());
     };
     let versions = markers::versions(home, &t)?;
-    if !versions.iter().any(|v| v.num == num) {
+    let Some(v) = versions.iter().find(|v| v.num == num) else {
         return Ok(());
-    }
-    let r = if versions.len() > 1 {
+    };
+    refuse_locked(v, bypass)?;
+    let r = if versions.len() > 1 && bypass {
+        home.trash_delete_version_bypassing_governance(t.id, num)
+    } else if versions.len() > 1 {
         home.trash_delete_version(t.id, num)
     } else {
         home.trash_purge(t.id)

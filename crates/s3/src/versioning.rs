@@ -108,6 +108,17 @@ pub async fn put(
         }
     };
     let p = bucket_path(&req.input.bucket)?;
-    blocking(move || store_setting(&home, &p, PROP, stored)).await?;
+    let bucket = req.input.bucket;
+    blocking(move || {
+        // a bucket with object lock keeps every version: it cannot be suspended
+        if stored.is_some() && crate::object_lock::bucket_lock(&home, &bucket)?.is_some() {
+            return Ok(Err(S3Error::with_message(
+                S3ErrorCode::InvalidBucketState,
+                "An Object Lock configuration is present on this bucket, so the versioning state cannot be changed.",
+            )));
+        }
+        store_setting(&home, &p, PROP, stored).map(Ok)
+    })
+    .await??;
     Ok(S3Response::new(PutBucketVersioningOutput::default()))
 }

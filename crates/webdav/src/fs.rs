@@ -96,6 +96,11 @@ pub fn fs_err(e: EngineError) -> FsError {
         | EngineError::Conflict(_)
         | EngineError::InvalidArgument(_)
         | EngineError::Path(_) => FsError::Forbidden,
+        // a version under object lock: 403, as for anything the caller may not do
+        EngineError::Retained(why) => {
+            tracing::debug!("webdav: refused, object locked: {why}");
+            FsError::Forbidden
+        }
         EngineError::StorageFull(why) => {
             tracing::warn!("webdav: storage full: {why}");
             note(Refusal::DiskFull(why));

@@ -127,6 +127,12 @@ pub fn prune(a: PruneArgs) -> Result<ExitCode> {
             size(plan.bytes())
         );
     }
+    if plan.retained > 0 {
+        println!(
+            "kept {} versions under object lock (retention or legal hold)",
+            plan.retained
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

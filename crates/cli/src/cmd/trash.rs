@@ -118,8 +118,14 @@ pub fn run(a: TrashArgs) -> Result<ExitCode> {
             println!("purged entry {id}");
         }
         Action::Purge { id: None } => {
-            let n = home.trash_purge_all()?;
-            println!("purged {n} entries");
+            let r = home.trash_purge_all()?;
+            println!("purged {} entries", r.purged);
+            if r.retained > 0 {
+                println!(
+                    "kept {} entries holding a version under object lock (retention or legal hold)",
+                    r.retained
+                );
+            }
         }
         Action::Expire { .. } => {} // handled above
     }

@@ -190,8 +190,9 @@ fn retention(
     let n = s.retention_execute_with(&plan, &mut |p| ctx.report(p))?;
     Ok(Outcome {
         summary: format!(
-            "deleted {n} old versions ({} bytes; GC frees their chunks)",
-            plan.bytes()
+            "deleted {n} old versions ({} bytes; GC frees their chunks); kept {} under object lock",
+            plan.bytes(),
+            plan.retained
         ),
         items: n as u64,
         ..Outcome::default()

@@ -22,6 +22,7 @@ mod accounts;
 mod chunks;
 mod deltas;
 mod implicit;
+mod locks;
 mod namespace;
 mod quota;
 mod search;
@@ -33,6 +34,7 @@ pub use accounts::*;
 pub use chunks::*;
 pub use deltas::*;
 pub use implicit::*;
+pub use locks::*;
 pub use namespace::*;
 #[cfg(test)]
 pub(crate) use quota::put as commit_sized;
@@ -94,6 +96,8 @@ macro_rules! meta_conformance_tests {
             restore_makes_an_old_version_the_newest,
             versions_record_their_author,
             deleting_a_version_releases_its_chunks_and_moves_the_head,
+            locked_versions_are_never_deleted,
+            lock_changes_follow_the_modes,
             a_versions_attrs_change_in_place,
             versions_are_found_by_content_hash_within_one_home,
             files_over_a_version_count_and_the_version_scan,
@@ -185,6 +189,7 @@ pub(crate) fn req<'a>(
         now_ns: 6,
         attrs: FileAttrs::default(),
         author: None,
+        lock: Default::default(),
     }
 }
 

@@ -33,6 +33,7 @@ fn req<'a>(parent: NodeId, name: &'a str, size: u64, chunk: &'a [NewChunk]) -> C
         now_ns: 6,
         attrs: FileAttrs::default(),
         author: None,
+        lock: Default::default(),
     }
 }
 

@@ -26,6 +26,7 @@ fn file(m: &SqliteMeta, parent: NodeId, name: &str, size: u64, mtime_ns: i64) ->
         now_ns: mtime_ns,
         attrs: FileAttrs::default(),
         author: None,
+        lock: Default::default(),
     })
     .unwrap()
     .node
@@ -286,6 +287,7 @@ fn search_equals_the_scan_at_every_step_of_a_random_workload() {
                         now_ns: mtime,
                         attrs: FileAttrs::default(),
                         author: None,
+                        lock: Default::default(),
                     }) {
                         nodes.push(v.node);
                     }

@@ -39,6 +39,10 @@ fn the_usage_check_sees_a_wrong_counter() {
 /// later steps first (16: delta chunks, 15: version authors, 14: shares, 13: implicit
 /// folders).
 pub(super) const UNDO_SCHEMA_12: &str = concat!(
+    // schema 18 (as `tests::UNDO_SCHEMA_18`)
+    "DROP TRIGGER versions_retained; DROP TRIGGER versions_compliance;
+    ALTER TABLE versions DROP COLUMN lock_mode; ALTER TABLE versions DROP COLUMN lock_until_ns;
+    ALTER TABLE versions DROP COLUMN legal_hold;",
     // schema 16 (as `tests::UNDO_SCHEMA_16`)
     "DROP TABLE chunk_sketches; DROP INDEX chunks_base;
     ALTER TABLE chunks DROP COLUMN base; ALTER TABLE chunks DROP COLUMN whole_len;",

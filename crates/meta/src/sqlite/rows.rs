@@ -2,7 +2,7 @@
 
 use crate::{
     ChunkRecord, ChunkRow, FileAttrs, HomeUsage, MetaError, MetaResult, NodeKind, NodeRecord,
-    QuotaCounts, VersionRecord, decode_extents,
+    ObjectLock, QuotaCounts, Retention, RetentionMode, VersionRecord, decode_extents,
 };
 use nas_blob::BlobLocation;
 use nas_types::{ChunkId, ContentHash, HomeId, NodeId, PackId, VersionNum};
@@ -11,11 +11,13 @@ use std::collections::{BTreeMap, HashMap};
 
 pub const NODE_SELECT: &str = "SELECT n.id, n.home, n.parent, n.name, n.kind, n.mtime_ns,
     v.node, v.num, v.size, v.mtime_ns, v.created_ns, v.hash, v.content_type, v.user_meta,
-    v.author
+    v.author, v.lock_mode, v.lock_until_ns, v.legal_hold
     FROM nodes n LEFT JOIN versions v ON v.id = n.head";
 
-pub const VERSION_COLS: &str =
-    "node, num, size, mtime_ns, created_ns, hash, content_type, user_meta, author";
+pub const VERSION_COLS: &str = "node, num, size, mtime_ns, created_ns, hash, content_type, user_meta, author, lock_mode, lock_until_ns, legal_hold";
+
+/// How many columns [`VERSION_COLS`] names.
+pub const VERSION_NCOLS: usize = 12;
 
 pub const CHUNK_SELECT: &str =
     "SELECT id, hash, raw_len, stored_len, codec, pack, offset, refs, base FROM chunks";
@@ -74,6 +76,22 @@ pub fn version_at(r: &Row<'_>, i: usize) -> rusqlite::Result<VersionRecord> {
         hash: ContentHash(hash_from(r.get(i + 5)?)?),
         attrs: attrs_from(r.get(i + 6)?, r.get(i + 7)?),
         author: r.get(i + 8)?,
+        lock: lock_at(r, i + 9)?,
+    })
+}
+
+/// An object lock from `lock_mode, lock_until_ns, legal_hold` starting at `i`.
+fn lock_at(r: &Row<'_>, i: usize) -> rusqlite::Result<ObjectLock> {
+    let mode = r
+        .get::<_, Option<i64>>(i)?
+        .and_then(RetentionMode::from_code);
+    let until = r.get::<_, Option<i64>>(i + 1)?;
+    Ok(ObjectLock {
+        retention: match (mode, until) {
+            (Some(mode), Some(until_ns)) => Some(Retention { mode, until_ns }),
+            _ => None,
+        },
+        legal_hold: r.get::<_, Option<i64>>(i + 2)?.unwrap_or(0) != 0,
     })
 }
 

@@ -292,6 +292,30 @@ const MIGRATIONS: &[&str] = &[
         updated_ns INTEGER NOT NULL
     );
     "#,
+    // 18: object lock (WORM) per version: `lock_mode` (1 governance, 2 compliance) and
+    // `lock_until_ns` (the retain-until date), `legal_hold` (0/1). The database refuses to
+    // delete a version while its retention runs or a hold is on, whatever the caller
+    // (`versions_retained`), and to shorten or drop a running compliance retention
+    // (`versions_compliance`); a governance retention is bypassed by clearing it in the
+    // same transaction as the delete (the engine decides who may). "Now" is SQLite's clock.
+    r#"
+    ALTER TABLE versions ADD COLUMN lock_mode INTEGER;
+    ALTER TABLE versions ADD COLUMN lock_until_ns INTEGER;
+    ALTER TABLE versions ADD COLUMN legal_hold INTEGER NOT NULL DEFAULT 0;
+    CREATE TRIGGER versions_retained BEFORE DELETE ON versions
+    WHEN OLD.legal_hold <> 0
+      OR (OLD.lock_mode IS NOT NULL AND OLD.lock_until_ns > CAST(unixepoch('subsec') * 1000000000 AS INTEGER))
+    BEGIN
+        SELECT RAISE(ABORT, 'retained: a version under object lock (retention or legal hold) cannot be deleted');
+    END;
+    CREATE TRIGGER versions_compliance BEFORE UPDATE OF lock_mode, lock_until_ns ON versions
+    WHEN OLD.lock_mode = 2
+      AND OLD.lock_until_ns > CAST(unixepoch('subsec') * 1000000000 AS INTEGER)
+      AND (NEW.lock_mode IS NOT 2 OR NEW.lock_until_ns IS NULL OR NEW.lock_until_ns < OLD.lock_until_ns)
+    BEGIN
+        SELECT RAISE(ABORT, 'retained: a compliance retention cannot be shortened or removed before its date');
+    END;
+    "#,
 ];
 
 /// The database's schema version (0: none yet), refused when newer than this build's.

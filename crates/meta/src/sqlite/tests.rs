@@ -46,6 +46,7 @@ fn commit(
         now_ns: 6,
         attrs: FileAttrs::default(),
         author: None,
+        lock: Default::default(),
     })
     .unwrap()
 }
@@ -146,7 +147,7 @@ fn a_schema_12_database_gains_implicit_folders_share_links_and_authors() {
     rusqlite::Connection::open(&p)
         .unwrap()
         .execute_batch(&format!(
-            "{UNDO_SCHEMA_16} {UNDO_SCHEMA_15} DROP TABLE shares; DROP TABLE implicit_folders;
+            "{UNDO_SCHEMA_18} {UNDO_SCHEMA_16} {UNDO_SCHEMA_15} DROP TABLE shares; DROP TABLE implicit_folders;
              UPDATE meta SET value = 12 WHERE key = 'schema_version';"
         ))
         .unwrap();
@@ -176,6 +177,10 @@ fn a_schema_12_database_gains_implicit_folders_share_links_and_authors() {
     const { assert!(SCHEMA_VERSION >= 15) };
 }
 
+/// Undoes schema step 18 (object lock) on a current database.
+pub(super) const UNDO_SCHEMA_18: &str = "DROP TRIGGER versions_retained;
+    DROP TRIGGER versions_compliance; ALTER TABLE versions DROP COLUMN lock_mode;
+    ALTER TABLE versions DROP COLUMN lock_until_ns; ALTER TABLE versions DROP COLUMN legal_hold;";
 /// Undoes schema step 16 (delta chunks) on a current database.
 pub(super) const UNDO_SCHEMA_16: &str = "DROP TABLE chunk_sketches; DROP INDEX chunks_base;
     ALTER TABLE chunks DROP COLUMN base; ALTER TABLE chunks DROP COLUMN whole_len;";
@@ -197,7 +202,7 @@ fn a_schema_14_database_gains_delta_chunks() {
     rusqlite::Connection::open(&p)
         .unwrap()
         .execute_batch(&format!(
-            "{UNDO_SCHEMA_16} {UNDO_SCHEMA_15} UPDATE meta SET value = 14 WHERE key = 'schema_version';"
+            "{UNDO_SCHEMA_18} {UNDO_SCHEMA_16} {UNDO_SCHEMA_15} UPDATE meta SET value = 14 WHERE key = 'schema_version';"
         ))
         .unwrap();
     let m = SqliteMeta::open(&p).unwrap();
@@ -216,4 +221,52 @@ fn a_schema_14_database_gains_delta_chunks() {
         (st.delta_chunks, st.delta_stored_bytes, st.delta_whole_bytes),
         (1, 7, 50)
     );
+}
+
+/// The database itself refuses to delete a locked version, whatever SQL a caller runs
+/// (schema 18's trigger), and to shorten a running compliance retention; a schema-17
+/// database gains unlocked versions.
+#[test]
+fn the_database_refuses_to_delete_a_locked_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("m.sqlite");
+    let (node, root) = {
+        let m = SqliteMeta::open(&p).unwrap();
+        let h = m.create_home("ann", "ann", 0).unwrap();
+        let v = commit(&m, h.root, "f", &[chunk(1)]);
+        (v.node, h.root)
+    };
+    rusqlite::Connection::open(&p)
+        .unwrap()
+        .execute_batch(&format!(
+            "{UNDO_SCHEMA_18} UPDATE meta SET value = 17 WHERE key = 'schema_version';"
+        ))
+        .unwrap();
+    let m = SqliteMeta::open(&p).unwrap();
+    assert_eq!(m.versions(node).unwrap()[0].lock, ObjectLock::default());
+    commit(&m, root, "f", &[chunk(2)]);
+    let far = i64::MAX / 2;
+    let compliance = LockChange::Retention(Some(Retention {
+        mode: RetentionMode::Compliance,
+        until_ns: far,
+    }));
+    m.set_version_lock(node, VersionNum(1), compliance, 0, false)
+        .unwrap();
+    assert!(matches!(
+        m.delete_version(node, VersionNum(1)),
+        Err(MetaError::Retained(_))
+    ));
+    let c = rusqlite::Connection::open(&p).unwrap();
+    let e = c
+        .execute("DELETE FROM versions WHERE node = ?1", [node.0])
+        .unwrap_err();
+    assert!(matches!(MetaError::from(e), MetaError::Retained(_)));
+    let e = c
+        .execute(
+            "UPDATE versions SET lock_until_ns = 1 WHERE node = ?1",
+            [node.0],
+        )
+        .unwrap_err();
+    assert!(matches!(MetaError::from(e), MetaError::Retained(_)));
+    assert_eq!(m.versions(node).unwrap().len(), 2, "nothing was deleted");
 }

@@ -3,12 +3,14 @@
 
 use super::SqliteMeta;
 use super::rows::{
-    VERSION_COLS, add_refs, charge, get_child, is_live, kind_code, need_live_dir, need_node,
-    user_meta_json, version_at,
+    VERSION_COLS, VERSION_NCOLS, add_refs, charge, get_child, is_live, kind_code, need_live_dir,
+    need_node, user_meta_json, version_at,
 };
+use crate::lock::SQL_NOW_NS;
 use crate::{
-    ChunkRow, CommitRequest, Expect, Extent, FileAttrs, MetaError, MetaResult, NodeKind,
-    NodeRecord, VersionRecord, VersionScan, Versions, decode_extents, encode_extents,
+    ChunkRow, CommitRequest, Expect, Extent, FileAttrs, LockChange, MetaError, MetaResult,
+    NodeKind, NodeRecord, ObjectLock, VersionRecord, VersionScan, Versions, decode_extents,
+    encode_extents,
 };
 use nas_types::{ContentHash, HomeId, NodeId, VersionNum};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -24,8 +26,8 @@ fn insert_version(
         .prepare_cached("SELECT next_num FROM nodes WHERE id = ?1")?
         .query_row([node.0], |r| r.get(0))?;
     c.prepare_cached(
-        "INSERT INTO versions (node, num, size, mtime_ns, created_ns, hash, content_type, user_meta, extents, author)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        "INSERT INTO versions (node, num, size, mtime_ns, created_ns, hash, content_type, user_meta, extents, author, lock_mode, lock_until_ns, legal_hold)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     )?
     .execute(params![
         node.0,
@@ -37,7 +39,10 @@ fn insert_version(
         v.attrs.content_type,
         user_meta_json(&v.attrs),
         extents,
-        v.author
+        v.author,
+        v.lock.retention.map(|r| r.mode.code()),
+        v.lock.retention.map(|r| r.until_ns),
+        v.lock.legal_hold as i64
     ])?;
     let vid = c.last_insert_rowid();
     c.prepare_cached("UPDATE nodes SET head = ?1, next_num = ?2 WHERE id = ?3")?
@@ -60,7 +65,7 @@ fn version_row(
     );
     let sql_num =
         format!("SELECT id, {VERSION_COLS}, extents FROM versions WHERE node = ?1 AND num = ?2");
-    let map = |r: &rusqlite::Row<'_>| Ok((r.get(0)?, version_at(r, 1)?, r.get(10)?));
+    let map = |r: &rusqlite::Row<'_>| Ok((r.get(0)?, version_at(r, 1)?, r.get(1 + VERSION_NCOLS)?));
     Ok(match num {
         None => c
             .prepare_cached(&sql_head)?
@@ -114,11 +119,13 @@ fn commit_one(
         }
         Some(n) => {
             // An empty version is never kept as history: the next write replaces it
-            // (Windows Explorer and davfs2 create a 0-byte file, then PUT the content).
+            // (Windows Explorer and davfs2 create a 0-byte file, then PUT the content) —
+            // unless it is under object lock: then it stays in the history.
             if n.head.as_ref().is_some_and(|h| h.size == 0) {
-                tx.prepare_cached(
-                    "DELETE FROM versions WHERE id = (SELECT head FROM nodes WHERE id = ?1)",
-                )?
+                tx.prepare_cached(&format!(
+                    "DELETE FROM versions WHERE id = (SELECT head FROM nodes WHERE id = ?1)
+                       AND legal_hold = 0 AND (lock_mode IS NULL OR lock_until_ns <= {SQL_NOW_NS})"
+                ))?
                 .execute([n.id.0])?;
             }
             n.id
@@ -159,11 +166,55 @@ fn commit_one(
         hash: req.hash,
         attrs: req.attrs.clone(),
         author: req.author.map(str::to_owned),
+        lock: req.lock,
     };
     let v = insert_version(tx, node, &v, &extents)?;
     // the parent is a live folder, so the file is live
     charge(tx, parent.home, req.size as i64 - old_size as i64, req.size)?;
     Ok(v)
+}
+
+/// Deletes version `num` of `node` (not its only one) in transaction `tx`; with
+/// `bypass_governance`, a running governance retention is cleared first (the
+/// `versions_retained` trigger refuses anything still locked).
+fn delete_one(
+    tx: &Connection,
+    node: NodeId,
+    num: VersionNum,
+    bypass_governance: bool,
+) -> MetaResult<()> {
+    let n = need_node(tx, node)?;
+    let (vid, _, blob) = version_row(tx, node, Some(num))?
+        .ok_or_else(|| MetaError::NotFound(format!("version {num}")))?;
+    let count: i64 = tx.query_row(
+        "SELECT count(*) FROM versions WHERE node = ?1",
+        [node.0],
+        |r| r.get(0),
+    )?;
+    if count <= 1 {
+        return Err(MetaError::Invalid(
+            "the only version of a file cannot be deleted; delete the file".into(),
+        ));
+    }
+    if bypass_governance {
+        tx.execute(
+            "UPDATE versions SET lock_mode = NULL, lock_until_ns = NULL WHERE id = ?1 AND lock_mode = 1",
+            [vid],
+        )?;
+    }
+    tx.execute("DELETE FROM versions WHERE id = ?1", [vid])?;
+    add_refs(tx, &blob, -1)?;
+    tx.execute(
+        "UPDATE nodes SET head = (SELECT id FROM versions WHERE node = ?1 ORDER BY num DESC LIMIT 1) WHERE id = ?1",
+        [node.0],
+    )?;
+    let was_head = n.head.as_ref().map(|h| h.num) == Some(num);
+    if was_head && is_live(tx, node)? {
+        let old = n.head.as_ref().map_or(0, |h| h.size);
+        let new = version_row(tx, node, None)?.map_or(0, |(_, h, _)| h.size);
+        charge(tx, n.home, new as i64 - old as i64, 0)?;
+    }
+    Ok(())
 }
 
 impl Versions for SqliteMeta {
@@ -216,6 +267,8 @@ impl Versions for SqliteMeta {
                 created_ns: now_ns,
                 mtime_ns: now_ns,
                 author: author.map(str::to_owned),
+                // a restored version is a new version: it starts without a lock
+                lock: ObjectLock::default(),
                 ..old
             };
             let v = insert_version(tx, node, &v, &blob)?;
@@ -231,27 +284,39 @@ impl Versions for SqliteMeta {
     }
 
     fn delete_version(&self, node: NodeId, num: VersionNum) -> MetaResult<()> {
+        self.write(|tx| delete_one(tx, node, num, false))
+    }
+
+    fn delete_version_bypassing_governance(&self, node: NodeId, num: VersionNum) -> MetaResult<()> {
+        self.write(|tx| delete_one(tx, node, num, true))
+    }
+
+    fn set_version_lock(
+        &self,
+        node: NodeId,
+        num: VersionNum,
+        change: LockChange,
+        now_ns: i64,
+        bypass_governance: bool,
+    ) -> MetaResult<VersionRecord> {
         self.write(|tx| {
-            let n = need_node(tx, node)?;
-            let (vid, _, blob) = version_row(tx, node, Some(num))?
+            need_node(tx, node)?;
+            let (vid, v, _) = version_row(tx, node, Some(num))?
                 .ok_or_else(|| MetaError::NotFound(format!("version {num}")))?;
-            let count: i64 = tx.query_row("SELECT count(*) FROM versions WHERE node = ?1", [node.0], |r| r.get(0))?;
-            if count <= 1 {
-                return Err(MetaError::Invalid("the only version of a file cannot be deleted; delete the file".into()));
-            }
-            tx.execute("DELETE FROM versions WHERE id = ?1", [vid])?;
-            add_refs(tx, &blob, -1)?;
+            let lock = &v.lock.with(change);
+            v.lock
+                .may_become(lock, now_ns, bypass_governance)
+                .map_err(|why| MetaError::Retained(why.to_owned()))?;
             tx.execute(
-                "UPDATE nodes SET head = (SELECT id FROM versions WHERE node = ?1 ORDER BY num DESC LIMIT 1) WHERE id = ?1",
-                [node.0],
+                "UPDATE versions SET lock_mode = ?1, lock_until_ns = ?2, legal_hold = ?3 WHERE id = ?4",
+                params![
+                    lock.retention.map(|r| r.mode.code()),
+                    lock.retention.map(|r| r.until_ns),
+                    lock.legal_hold as i64,
+                    vid
+                ],
             )?;
-            let was_head = n.head.as_ref().map(|h| h.num) == Some(num);
-            if was_head && is_live(tx, node)? {
-                let old = n.head.as_ref().map_or(0, |h| h.size);
-                let new = version_row(tx, node, None)?.map_or(0, |(_, h, _)| h.size);
-                charge(tx, n.home, new as i64 - old as i64, 0)?;
-            }
-            Ok(())
+            Ok(VersionRecord { lock: *lock, ..v })
         })
     }
 
@@ -306,7 +371,7 @@ impl Versions for SqliteMeta {
                      LIMIT 1"
                 ))?
                 .query_row(params![&hash.0[..], size as i64, home.0], |r| {
-                    Ok((version_at(r, 0)?, r.get::<_, Vec<u8>>(9)?))
+                    Ok((version_at(r, 0)?, r.get::<_, Vec<u8>>(VERSION_NCOLS)?))
                 })
                 .optional()?;
             match row {
@@ -329,7 +394,7 @@ impl Versions for SqliteMeta {
             let mut rows = st.query([])?;
             while let Some(r) = rows.next()? {
                 let version = version_at(r, 0)?;
-                let blob: Vec<u8> = r.get(9)?;
+                let blob: Vec<u8> = r.get(VERSION_NCOLS)?;
                 f(VersionScan {
                     version,
                     extents: decode_extents(&blob),
