@@ -38,7 +38,13 @@ impl AsyncHome {
         range: Option<ByteRange>,
     ) -> EngineResult<(VersionRecord, mpsc::Receiver<EngineResult<Vec<u8>>>)> {
         let h = self.home.clone();
-        let reader = blocking(move || h.open(&path, version)).await?;
+        let reader = blocking(move || {
+            let r = h.open(&path, version)?;
+            // an unreachable object store is an error now, before any byte is promised
+            r.check_available(range.map_or(0, |r| r.start))?;
+            Ok(r)
+        })
+        .await?;
         let v = reader.version().clone();
         let r = reader.range(range.unwrap_or(ByteRange::full(v.size)));
         Ok((v, read_ahead(r)))

@@ -39,6 +39,7 @@ fn the_usage_check_sees_a_wrong_counter() {
 /// later steps first (16: delta chunks, 15: version authors, 14: shares, 13: implicit
 /// folders).
 pub(super) const UNDO_SCHEMA_12: &str = concat!(
+    "ALTER TABLE pack_placement DROP COLUMN last_read_ns;", // schema 18 (17 is idempotent)
     // schema 16 (as `tests::UNDO_SCHEMA_16`)
     "DROP TABLE chunk_sketches; DROP INDEX chunks_base;
     ALTER TABLE chunks DROP COLUMN base; ALTER TABLE chunks DROP COLUMN whole_len;",

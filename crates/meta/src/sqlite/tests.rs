@@ -146,7 +146,7 @@ fn a_schema_12_database_gains_implicit_folders_share_links_and_authors() {
     rusqlite::Connection::open(&p)
         .unwrap()
         .execute_batch(&format!(
-            "{UNDO_SCHEMA_16} {UNDO_SCHEMA_15} DROP TABLE shares; DROP TABLE implicit_folders;
+            "{UNDO_SCHEMA_18} {UNDO_SCHEMA_16} {UNDO_SCHEMA_15} DROP TABLE shares; DROP TABLE implicit_folders;
              UPDATE meta SET value = 12 WHERE key = 'schema_version';"
         ))
         .unwrap();
@@ -176,6 +176,9 @@ fn a_schema_12_database_gains_implicit_folders_share_links_and_authors() {
     const { assert!(SCHEMA_VERSION >= 15) };
 }
 
+/// Undoes schema step 18 (packs' last reads) on a current database (step 17 is
+/// idempotent and stays).
+pub(super) const UNDO_SCHEMA_18: &str = "ALTER TABLE pack_placement DROP COLUMN last_read_ns;";
 /// Undoes schema step 16 (delta chunks) on a current database.
 pub(super) const UNDO_SCHEMA_16: &str = "DROP TABLE chunk_sketches; DROP INDEX chunks_base;
     ALTER TABLE chunks DROP COLUMN base; ALTER TABLE chunks DROP COLUMN whole_len;";
@@ -197,7 +200,7 @@ fn a_schema_14_database_gains_delta_chunks() {
     rusqlite::Connection::open(&p)
         .unwrap()
         .execute_batch(&format!(
-            "{UNDO_SCHEMA_16} {UNDO_SCHEMA_15} UPDATE meta SET value = 14 WHERE key = 'schema_version';"
+            "{UNDO_SCHEMA_18} {UNDO_SCHEMA_16} {UNDO_SCHEMA_15} UPDATE meta SET value = 14 WHERE key = 'schema_version';"
         ))
         .unwrap();
     let m = SqliteMeta::open(&p).unwrap();
