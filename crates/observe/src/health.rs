@@ -76,19 +76,6 @@ pub fn check_ready(store: &Store, min_free_bytes: u64) -> Readiness {
     Readiness { failures, degraded }
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn urls_are_kept_out_of_the_degraded_line() {
-        assert_eq!(
-            super::without_urls(
-                "GET 01: error sending request for url (http://10.0.0.5:9000/b/k) now"
-            ),
-            "GET 01: error sending request for url <url> now"
-        );
-    }
-}
-
 /// `text` with every `http://…` or `https://…` word replaced by `<url>`: `/readyz` answers
 /// without sign-in, and the object store's address is the operator's business (the log
 /// has the whole error).
@@ -135,5 +122,18 @@ pub async fn ready(State(o): State<Observe>) -> Response {
             "not ready\nreadiness check failed\n",
         )
             .into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn urls_are_kept_out_of_the_degraded_line() {
+        assert_eq!(
+            super::without_urls(
+                "GET 01: error sending request for url (http://10.0.0.5:9000/b/k) now"
+            ),
+            "GET 01: error sending request for url <url> now"
+        );
     }
 }
