@@ -57,6 +57,35 @@ pub struct PackInfo {
     pub active: bool,
 }
 
+/// A pack as the object-storage tier sees it ([`BlobStore::tier_packs`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TierPack {
+    /// Its id.
+    pub id: PackId,
+    /// Bytes (of the local file when local, else of the verified object).
+    pub size: u64,
+    /// A local copy is on the disk.
+    pub local: bool,
+    /// A verified remote copy exists.
+    pub remote: bool,
+    /// Still being appended to (never evicted).
+    pub active: bool,
+    /// When a frame of it was last read (coarse; the time it was sealed until then), ns
+    /// since the epoch.
+    pub last_read_ns: i64,
+}
+
+/// A pack whose local copy was lost or cut short ([`BlobStore::repair_packs`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackRepair {
+    /// The pack.
+    pub pack: PackId,
+    /// What was wrong with its local copy.
+    pub problem: String,
+    /// `Ok`: put back from the verified remote copy; `Err`: why not.
+    pub result: Result<(), String>,
+}
+
 /// Chunk storage errors.
 #[derive(Debug, Error)]
 pub enum BlobError {
@@ -84,6 +113,10 @@ pub enum BlobError {
     /// An I/O failure; retrying may help.
     #[error("chunk storage I/O error: {0}")]
     Io(#[from] std::io::Error),
+    /// The object store holding the data could not be reached or answered with an error
+    /// (after the client's bounded retries): nothing is wrong with the data; try later.
+    #[error("the object store is unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl BlobError {
@@ -95,7 +128,7 @@ impl BlobError {
                 source.kind(),
                 std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
             ),
-            BlobError::Missing { .. } => false,
+            BlobError::Missing { .. } | BlobError::Unavailable(_) => false,
         }
     }
 }
@@ -118,7 +151,8 @@ impl BlobError {
 ///   with an error whose [`is_storage_full`](BlobError::is_storage_full) is true; the pack
 ///   it was writing is retired as above but not counted by
 ///   [`failed_packs`](BlobStore::failed_packs) (nothing durable was lost).
-/// - All errors are I/O errors, [`BlobError::Missing`] or [`BlobError::PackFailed`]; `Io`
+/// - All errors are I/O errors, [`BlobError::Missing`], [`BlobError::PackFailed`] or, for a
+///   store with an object-storage tier, [`BlobError::Unavailable`]; `Io` and `Unavailable`
 ///   may be retried.
 pub trait BlobStore: Send + Sync {
     /// Appends one frame for chunk `id` to the active pack.
@@ -176,8 +210,9 @@ pub trait BlobStore: Send + Sync {
     fn remote_status(&self) -> Option<RemoteStatus> {
         None
     }
-    /// Drops the local copy of a sealed pack whose remote copy is verified; false (and
-    /// nothing done) when it has none, or is active. A store without a remote tier never
+    /// Drops the local copy of a sealed pack whose remote copy is verified (and, for an
+    /// object store, still there); false (and nothing done) when it has none, or is
+    /// active. A store without a remote tier never
     /// drops anything.
     fn evict_local(&self, _pack: PackId) -> Result<bool, BlobError> {
         Ok(false)
@@ -196,6 +231,28 @@ pub trait BlobStore: Send + Sync {
         _context: &str,
     ) -> Option<Result<Vec<u8>, BlobError>> {
         None
+    }
+    /// Whether the store has an object-storage tier (a read may need the network).
+    fn has_tier(&self) -> bool {
+        false
+    }
+    /// Whether `pack` is only in the object store (no local copy): a read of it needs the
+    /// object store. False for a store without a tier (the default).
+    fn is_remote_only(&self, _pack: PackId) -> bool {
+        false
+    }
+    /// Self-repair of whole packs: every sealed pack that should have a local copy beside
+    /// its verified remote copy (a `mirror` keeps both) but whose local file is missing or
+    /// not the remote copy's size is put back from the remote copy (fetched, checked,
+    /// written, fsynced). Returns each pack that needed it. Nothing for a store without a
+    /// second copy (the default).
+    fn repair_packs(&self) -> Result<Vec<PackRepair>, BlobError> {
+        Ok(Vec::new())
+    }
+    /// Every pack with its places, size and coarse last read, for a mover's plan (empty
+    /// for a store without a remote tier, the default).
+    fn tier_packs(&self) -> Result<Vec<TierPack>, BlobError> {
+        Ok(Vec::new())
     }
     /// Waits until every sealed pack is uploaded, at most `timeout`: true when it is (at
     /// once for a store without a remote tier).

@@ -1,6 +1,7 @@
 //! What the object-storage tier needs of local packs besides the `BlobStore` calls: a
-//! sealed pack's whole file (its upload) and an in-place rewrite of a damaged frame with
-//! its verified remote copy (self-repair).
+//! sealed pack's whole file (its upload), an in-place rewrite of a damaged frame with its
+//! verified remote copy (self-repair), and a lost or truncated pack put back whole from
+//! its verified remote copy.
 
 use super::LocalPackStore;
 use crate::{BlobError, BlobLocation};
@@ -30,6 +31,42 @@ impl LocalPackStore {
         }
         f.write_all_at(frame, loc.offset)?;
         f.sync_data()?;
+        Ok(())
+    }
+
+    /// Whether the file of `pack` is on the disk.
+    pub fn has_pack(&self, pack: PackId) -> bool {
+        self.pack_path(pack).exists()
+    }
+
+    /// The size of the file of `pack` (`None`: not on the disk).
+    pub fn pack_len(&self, pack: PackId) -> Option<u64> {
+        fs::metadata(self.pack_path(pack)).ok().map(|m| m.len())
+    }
+
+    /// Puts a sealed pack back whole (`data`: its verified remote copy): written beside,
+    /// fsynced, renamed over whatever is there, the folder fsynced; readers open the new
+    /// file from then on. Refused for the active pack.
+    pub fn restore_pack(&self, pack: PackId, data: &[u8]) -> Result<(), BlobError> {
+        if self.active_id() == Some(pack) {
+            return Err(BlobError::Io(std::io::Error::other(
+                "the active pack is never restored",
+            )));
+        }
+        let path = self.pack_path(pack);
+        let dir = path
+            .parent()
+            .ok_or_else(|| std::io::Error::other("a pack path has a folder"))?;
+        fs::create_dir_all(dir)?;
+        let tmp = path.with_extension("pack.restore");
+        {
+            let mut f = fs::File::create(&tmp)?;
+            std::io::Write::write_all(&mut f, data)?;
+            f.sync_all()?;
+        }
+        fs::rename(&tmp, &path)?;
+        fs::File::open(dir)?.sync_all()?;
+        super::lock(&self.handles).remove(&pack);
         Ok(())
     }
 

@@ -1,7 +1,8 @@
 //! The object-storage tier (`RemotePackStore`) against a real S3-compatible server
 //! (`rclone serve s3` on loopback, started by the test): the conformance suite, the round
-//! trip through the object store after the local copies are gone, GC's deletion, and an
-//! upload that could not finish resuming at the next open.
+//! trip through the object store after the local copies are gone, GC's deletion, an
+//! upload that could not finish resuming at the next open, eviction checking the object
+//! first, and a lost local pack put back from its object.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use nas_blob::{
@@ -213,4 +214,71 @@ fn a_lost_or_truncated_local_pack_is_read_from_its_verified_remote_copy() {
         .filter(|l| l.pack == packs[0] || l.pack == packs[1])
         .count() as u64;
     assert_eq!(s.remote_status().unwrap().remote_reads, remote);
+}
+
+/// An object gone from the bucket after its verified upload (deleted by hand, a bucket
+/// policy): eviction sees it with its HEAD, keeps the local copy, records the pack as not
+/// remote and uploads it again; then it may go. `repair_packs` puts back a lost local
+/// copy from the object, and `tier_packs` lists where each pack lives.
+#[test]
+fn eviction_checks_the_object_is_still_there_and_a_lost_local_pack_is_put_back() {
+    let s3 = S3Server::start(&["bkt"]).unwrap();
+    let cfg = config(&s3, "check");
+    let dir = tempfile::tempdir().unwrap();
+    let log: Arc<dyn PlacementLog> = Arc::new(MemoryPlacements::default());
+    let s = open(dir.path(), &cfg, log.clone());
+    let frames: Vec<_> = (0..120).map(frame).collect();
+    let locs: Vec<_> = frames
+        .iter()
+        .map(|f| s.append(&ChunkId::of(f), f).unwrap())
+        .collect();
+    s.seal().unwrap();
+    assert!(s.wait_uploaded(Duration::from_secs(60)));
+    let packs: Vec<_> = s.tier_packs().unwrap();
+    assert!(packs.len() >= 2 && packs.iter().all(|p| p.local && p.remote && !p.active));
+    let (a, b) = (packs[0].id, packs[1].id);
+    let object = |p: nas_types::PackId| s3.root.join("bkt").join(format!("check/packs/{p}.pack"));
+    // deleted through the server (rclone keeps what it knows of a file removed under it)
+    let url = format!("{}/bkt/check/packs/{a}.pack", s3.endpoint);
+    let del = std::process::Command::new("curl")
+        .args([
+            "-sf",
+            "-X",
+            "DELETE",
+            "--aws-sigv4",
+            "aws:amz:us-east-1:s3",
+            "--user",
+        ])
+        .arg(format!("{ACCESS_KEY}:{SECRET_KEY}"))
+        .args(["-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD", &url])
+        .status()
+        .unwrap();
+    assert!(del.success() && !object(a).exists());
+    assert!(!s.evict_local(a).unwrap(), "kept: its object is gone");
+    assert!(s.wait_uploaded(Duration::from_secs(60)), "uploaded again");
+    assert!(object(a).exists());
+    assert!(s.evict_local(a).unwrap());
+    let listed = s.tier_packs().unwrap();
+    assert!(listed.iter().any(|p| p.id == a && !p.local && p.remote));
+
+    // b's local file is lost: put back whole from its object, byte for byte
+    let name = b.to_string();
+    let local_b = dir
+        .path()
+        .join("packs")
+        .join(&name[..2])
+        .join(format!("{name}.pack"));
+    let before = std::fs::read(&local_b).unwrap();
+    std::fs::remove_file(&local_b).unwrap();
+    let fixed = s.repair_packs().unwrap();
+    assert_eq!(fixed.len(), 1, "{fixed:?}");
+    assert_eq!((fixed[0].pack, fixed[0].result.clone()), (b, Ok(())));
+    assert!(std::fs::read(&local_b).unwrap() == before);
+    assert!(
+        s.repair_packs().unwrap().is_empty(),
+        "nothing left to repair"
+    );
+    for (f, l) in frames.iter().zip(&locs) {
+        assert_eq!(&s.read(l).unwrap(), f);
+    }
 }

@@ -42,6 +42,8 @@ impl AsyncHome {
         let h = self.home.clone();
         let (v, opened) = blocking(move || {
             let reader = h.open(&path, version)?;
+            // an unreachable object store is an error now, before any byte is promised
+            reader.check_available(range.map_or(0, |r| r.start))?;
             let v = reader.version().clone();
             let r = reader.range(range.unwrap_or(ByteRange::full(v.size)));
             let opened = if r.remaining() <= SMALL_READ {

@@ -71,6 +71,11 @@ pub enum EngineError {
     /// nothing was changed. Doors answer 403 (S3 `AccessDenied`, WebDAV) or 409/423 (REST).
     #[error("object locked: {0}")]
     Retained(String),
+    /// The object store holding the data is unreachable (or failing) right now: nothing
+    /// is wrong with the data; a door answers 503 (`SlowDown` in S3) and the client may
+    /// retry. New writes are not affected (they are durable locally first).
+    #[error("temporarily unavailable: {0}")]
+    Unavailable(String),
     /// Another process holds the data directory.
     #[error("data directory {0} is in use by another silent-nas process")]
     Locked(PathBuf),
@@ -119,6 +124,7 @@ impl From<BlobError> for EngineError {
             BlobError::PackFailed { source, .. } | BlobError::Io(source) if e.is_storage_full() => {
                 EngineError::StorageFull(source.to_string())
             }
+            BlobError::Unavailable(why) => EngineError::Unavailable(why),
             e => EngineError::Blob(e),
         }
     }

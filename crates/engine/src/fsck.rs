@@ -2,8 +2,12 @@
 //! length, every referenced chunk is indexed and lies inside an existing pack, and every
 //! reference count matches the versions that use it, and every home's usage counters (what
 //! quotas check) match a recount. With `verify_data` every chunk is
-//! read back, decoded and re-hashed. Every damaged file is reported by path; nothing is
-//! ever "repaired" here. A delta chunk's base must be indexed and stored whole (depth 1);
+//! read back, decoded and re-hashed. Every damaged file is reported by path. With a second
+//! copy (the object-storage tier's verified copy of a pack) `verify_data` also repairs:
+//! a local pack lost or cut short is put back whole, a damaged frame is rewritten with
+//! its verified copy (`repair`); what was repaired is reported apart from the problems,
+//! each with the pack and the files affected, and logged the same way. Damage without a
+//! good second copy stays a problem, marked unrepairable. A delta chunk's base must be indexed and stored whole (depth 1);
 //! a damaged base damages every delta against it, and so every file using one of them.
 
 use crate::error::EngineResult;
@@ -34,8 +38,12 @@ pub struct FsckReport {
     pub chunks_verified: u64,
     /// Packs on disk.
     pub packs: u64,
-    /// Every problem found.
+    /// Every problem found and not repaired (damage without a good second copy is marked
+    /// unrepairable in its detail).
     pub problems: Vec<Problem>,
+    /// Damage repaired from the second copy: one entry per affected file (version), and
+    /// one without a path for a repair no file's data depended on.
+    pub repaired: Vec<Problem>,
     /// Paths of the damaged files, sorted.
     pub damaged_files: BTreeSet<String>,
     /// The check was stopped before it finished (a scrub interrupted by shutdown): only
@@ -106,6 +114,26 @@ impl Store {
         for detail in meta.check_usage()? {
             rep.problems.push(Problem { path: None, detail });
         }
+        // whole packs lost or cut short first: put back, their frames verify below
+        let mut restored: HashMap<PackId, String> = HashMap::new();
+        if verify_data {
+            for r in blobs.repair_packs()? {
+                match r.result {
+                    Ok(()) => {
+                        restored.insert(
+                            r.pack,
+                            format!("{}: restored from the remote copy", r.problem),
+                        );
+                    }
+                    Err(e) => rep.problems.push(Problem {
+                        path: None,
+                        detail: format!("{} (unrepairable: {e})", r.problem),
+                    }),
+                }
+            }
+        }
+        let has_copy = blobs.remote_status().is_some();
+        let mut repaired_rows: HashMap<ChunkRow, String> = HashMap::new();
         let packs: HashMap<PackId, u64> =
             blobs.packs()?.into_iter().map(|p| (p.id, p.size)).collect();
         rep.packs = packs.len() as u64;
@@ -138,7 +166,21 @@ impl Store {
                     if done.is_multiple_of(256) {
                         progress(done, total);
                     }
-                    let found = self.verify_frame(c)?.err();
+                    let mut found = self.verify_frame(c)?.err();
+                    if let Some(why) = found.take() {
+                        found = match crate::repair::repair_chunk(&self.inner, c, &why) {
+                            Some(Ok(())) => {
+                                repaired_rows.insert(c.row, why);
+                                None
+                            }
+                            Some(Err(e)) => Some(format!("{why} (unrepairable: {e})")),
+                            None if has_copy => Some(format!(
+                                "{why} (unrepairable: pack {} has no remote copy)",
+                                c.loc.pack
+                            )),
+                            None => Some(format!("{why} (unrepairable: no other copy)")),
+                        };
+                    }
                     let at = Progress::new(bytes_done, Some(total_bytes), ProgressUnit::Bytes);
                     if !after_chunk(u64::from(c.loc.len), at) {
                         rep.interrupted = true;
@@ -205,6 +247,22 @@ impl Store {
         // extents naming a chunk row the index snapshot lacks or disagrees with
         let mut suspects: Vec<(NodeId, u64, ChunkRow, u32, String)> = Vec::new();
         let mut reported: HashSet<ChunkRow> = HashSet::new();
+        // repairs by pack: what was done, and every file (version) whose data it holds
+        let mut repairs: HashMap<PackId, (String, BTreeSet<String>)> = HashMap::new();
+        let mut repaired_by: Vec<(PackId, NodeId, u64)> = Vec::new();
+        let mut frames: HashMap<PackId, usize> = HashMap::new();
+        for row in repaired_rows.keys() {
+            if let Some(c) = chunks.get(row) {
+                *frames.entry(c.loc.pack).or_default() += 1;
+            }
+        }
+        for (pack, n) in frames {
+            let why = format!("{n} damaged frames of pack {pack} rewritten from its remote copy");
+            repairs.insert(pack, (why, BTreeSet::new()));
+        }
+        for (pack, why) in &restored {
+            repairs.insert(*pack, (why.clone(), BTreeSet::new()));
+        }
         meta.for_each_version(&mut |scan| {
             rep.versions += 1;
             let v = &scan.version;
@@ -240,7 +298,12 @@ impl Store {
                         e.len,
                         format!("chunk {} length differs from the chunk list", c.id),
                     )),
-                    Some(_) => {
+                    Some(c) => {
+                        if repaired_rows.contains_key(&e.chunk)
+                            || restored.contains_key(&c.loc.pack)
+                        {
+                            repaired_by.push((c.loc.pack, v.node, v.num.0));
+                        }
                         if let Some(why) = bad.get(&e.chunk) {
                             damaged.push((v.node, v.num.0, why.clone()));
                             reported.insert(e.chunk);
@@ -283,6 +346,33 @@ impl Store {
                 detail,
             });
         }
+        repaired_by.sort();
+        repaired_by.dedup();
+        for (pack, node, num) in repaired_by {
+            let path = meta
+                .node_path(node)?
+                .unwrap_or_else(|| format!("[detached node {node}]"));
+            if let Some((_, files)) = repairs.get_mut(&pack) {
+                files.insert(format!("{path} (version {num})"));
+            }
+        }
+        for (pack, (why, files)) in &repairs {
+            let names: Vec<&str> = files.iter().map(String::as_str).collect();
+            tracing::warn!(pack = %pack, files = %names.join(", "), "repaired: {why}");
+            if files.is_empty() {
+                rep.repaired.push(Problem {
+                    path: None,
+                    detail: why.clone(),
+                });
+            }
+            for f in files {
+                rep.repaired.push(Problem {
+                    path: Some(f.clone()),
+                    detail: why.clone(),
+                });
+            }
+        }
+        rep.repaired.sort();
         for (row, why) in &bad {
             if !reported.contains(row) {
                 rep.problems.push(Problem {

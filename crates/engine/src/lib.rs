@@ -53,6 +53,7 @@ mod shares_tests;
 mod staging;
 mod stats;
 mod store;
+mod tiering;
 mod time;
 mod trash;
 mod trashed;
@@ -72,7 +73,7 @@ pub use fsck::{FsckReport, Problem};
 pub use gc::{GcPlan, GcReport};
 pub use home::{Entry, Home, ListPage};
 pub use lifecycle::{LIFECYCLE_NS, LifecyclePlan, LifecycleRule};
-pub use nas_blob::{PlacementCounts, RemoteConfig, RemoteStatus, Space};
+pub use nas_blob::{PlacementCounts, RemoteConfig, RemoteStatus, Space, TierPack};
 pub use nas_codec::Compression;
 pub use nas_meta::{
     AppPasswordRecord, DeadProp, Expect, FileAttrs, HomeUsage, KeyRecord, ListKey, LockChange,
@@ -92,6 +93,7 @@ pub use shares::{
 pub use staging::{KeyedLocks, account_of, new_upload_id, upload_dir};
 pub use stats::StoreStats;
 pub use store::{DEFAULT_DELTA, DEFAULT_RESERVE, Store, StoreOptions};
+pub use tiering::{Move, MovePlan, MoveReason, TierPolicy, TieredPolicy};
 pub use time::now_ns;
 pub use trash::TrashPurge;
 pub use upload::Upload;

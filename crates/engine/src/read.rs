@@ -50,6 +50,41 @@ impl FileReader {
         &self.extents
     }
 
+    /// Whether reading may need the object-storage tier (the store has one): then
+    /// [`check_available`](FileReader::check_available) may do I/O, so async callers run
+    /// it on the blocking pool; otherwise it returns at once.
+    pub fn may_need_remote(&self) -> bool {
+        self.inner.blobs.has_tier()
+    }
+
+    /// Makes sure the first chunk at or after `offset` can be read when it lives only in
+    /// the object store: it is fetched now (and kept in the tier's read cache for the read
+    /// that follows), so an unreachable object store is an error
+    /// ([`EngineError::Unavailable`]) before a door sends its status line — after a
+    /// bounded wait (the client's retries), never a hang. Nothing is read for local data.
+    pub fn check_available(&self, offset: u64) -> EngineResult<()> {
+        if !self.may_need_remote() {
+            return Ok(());
+        }
+        let r = self.range(ByteRange {
+            start: offset,
+            end: self.version.size,
+        });
+        let Some(ext) = r.extents.get(r.idx).copied() else {
+            return Ok(());
+        };
+        let Some(rec) = self.inner.meta.chunk(ext.chunk)? else {
+            return Ok(()); // the read itself reports it
+        };
+        if !self.inner.blobs.is_remote_only(rec.loc.pack) {
+            return Ok(());
+        }
+        match r.fetch(&ext) {
+            Err(e @ EngineError::Unavailable(_)) => Err(e),
+            _ => Ok(()), // anything else: the read reports it as it always did
+        }
+    }
+
     /// A reader over the whole version.
     pub fn reader(&self) -> RangeReader {
         self.range(ByteRange::full(self.version.size))

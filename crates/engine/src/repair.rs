@@ -3,7 +3,9 @@
 //! tier's copy of the pack (`nas_blob::BlobStore::repair_frame`). A copy that verifies is
 //! written back over the damaged bytes by the blob store and served: the client never
 //! sees the damage. Without another copy (or when it is damaged too) the read fails as it
-//! always did, with the error naming the file.
+//! always did, with the error naming the file. fsck and scrub use the same repair
+//! ([`repair_chunk`]) for every frame they find damaged, and report what they repaired
+//! apart from what they could not.
 
 use crate::store::Inner;
 use nas_meta::ChunkRecord;
@@ -28,4 +30,24 @@ pub(crate) fn from_other_copy(
         Some(Ok(frame)) => decode(&frame).ok_or(err),
         _ => Err(err),
     }
+}
+
+/// fsck's and scrub's repair of a chunk whose frame failed its check: `None` when the
+/// store has no other copy of its pack, `Some(Ok)` when the other copy verified and was
+/// written back, `Some(Err(why))` when it did not verify or could not be read.
+pub(crate) fn repair_chunk(
+    inner: &Inner,
+    rec: &ChunkRecord,
+    context: &str,
+) -> Option<Result<(), String>> {
+    let verify = |f: &[u8]| {
+        crate::delta::decode(inner, rec, f)
+            .ok()
+            .and_then(Result::ok)
+            .is_some_and(|d| d.len() == rec.raw_len as usize)
+    };
+    inner
+        .blobs
+        .repair_frame(&rec.loc, &verify, context)
+        .map(|r| r.map(|_| ()).map_err(|e| e.to_string()))
 }

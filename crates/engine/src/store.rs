@@ -312,7 +312,8 @@ impl Store {
 
     /// Drops the local copy of every sealed pack whose remote copy is verified (a pack
     /// without one is left alone): how many were dropped. Reads of their frames go to the
-    /// object store from then on. For tests and operators until the mover exists.
+    /// object store from then on. For `silent-nas tier evict` and tests; the `tiered`
+    /// policy's mover evicts by plan instead (`Store::mover_plan`).
     pub fn evict_local_packs(&self) -> EngineResult<u64> {
         let mut n = 0;
         for p in self.inner.blobs.packs()? {

@@ -11,11 +11,15 @@ use nas_engine::Store;
 pub struct Readiness {
     /// Failed checks, by name with the reason; empty when ready.
     pub failures: Vec<String>,
+    /// What works but not fully (the object-storage tier unreachable: new data stays
+    /// local, reads of evicted data fail); ready all the same.
+    pub degraded: Vec<String>,
 }
 
 /// Checks the metadata database, that the chunk store accepts a write, free space (above
 /// `min_free_bytes`, and above the store's reserve: at the reserve new data is refused),
-/// and that no pack failed a write or fsync since start.
+/// and that no pack failed a write or fsync since start. An unreachable object-storage
+/// tier is reported as degraded, not as a failure: the server still takes every write.
 pub fn check_ready(store: &Store, min_free_bytes: u64) -> Readiness {
     let mut failures = Vec::new();
     if let Err(e) = store.accounts().list() {
@@ -53,7 +57,39 @@ pub fn check_ready(store: &Store, min_free_bytes: u64) -> Readiness {
              (writes that needed them failed; check the disk, then restart)"
         ));
     }
-    Readiness { failures }
+    let mut degraded = Vec::new();
+    if let Some(t) = store.remote_status()
+        && t.degraded
+    {
+        degraded.push(format!(
+            "remote tier {}: the object store is unreachable ({} packs waiting for their \
+             upload, stored locally meanwhile; reads of packs only stored remotely fail \
+             with 503); last error {} s ago: {}",
+            t.url,
+            t.upload_queue,
+            t.last_error_secs.unwrap_or(0),
+            t.last_error
+                .as_deref()
+                .map_or_else(|| "-".into(), without_urls)
+        ));
+    }
+    Readiness { failures, degraded }
+}
+
+/// `text` with every `http://…` or `https://…` word replaced by `<url>`: `/readyz` answers
+/// without sign-in, and the object store's address is the operator's business (the log
+/// has the whole error).
+fn without_urls(text: &str) -> String {
+    text.split(' ')
+        .map(|w| {
+            if w.contains("http://") || w.contains("https://") {
+                "<url>"
+            } else {
+                w
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 pub async fn live() -> &'static str {
@@ -68,7 +104,14 @@ pub async fn ready(State(o): State<Observe>) -> Response {
     })
     .await;
     match r {
-        Ok(r) if r.failures.is_empty() => (StatusCode::OK, "ready\n").into_response(),
+        Ok(r) if r.failures.is_empty() && r.degraded.is_empty() => {
+            (StatusCode::OK, "ready\n").into_response()
+        }
+        Ok(r) if r.failures.is_empty() => (
+            StatusCode::OK,
+            format!("ready, degraded\n{}\n", r.degraded.join("\n")),
+        )
+            .into_response(),
         Ok(r) => (
             StatusCode::SERVICE_UNAVAILABLE,
             format!("not ready\n{}\n", r.failures.join("\n")),
@@ -79,5 +122,18 @@ pub async fn ready(State(o): State<Observe>) -> Response {
             "not ready\nreadiness check failed\n",
         )
             .into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn urls_are_kept_out_of_the_degraded_line() {
+        assert_eq!(
+            super::without_urls(
+                "GET 01: error sending request for url (http://10.0.0.5:9000/b/k) now"
+            ),
+            "GET 01: error sending request for url <url> now"
+        );
     }
 }

@@ -25,6 +25,7 @@ pub(crate) struct RemoteSeries {
     packs: Family<Labels, Gauge>,
     repairs: Counter,
     unrepairable: Counter,
+    degraded: Gauge,
 }
 
 /// Raises a counter to `to` (the store's own count since start; never lowers it).
@@ -55,7 +56,13 @@ impl RemoteSeries {
             packs: Family::default(),
             repairs: Counter::default(),
             unrepairable: Counter::default(),
+            degraded: Gauge::default(),
         };
+        r.register(
+            "silent_nas_remote_degraded",
+            "1 while the object store is unreachable (the last request failed, none succeeded since)",
+            s.degraded.clone(),
+        );
         r.register(
             "silent_nas_remote_repairs",
             "Damaged local chunk frames replaced by their verified remote copy (self-repair)",
@@ -129,6 +136,7 @@ impl RemoteSeries {
             return;
         };
         self.queue.set(g(st.upload_queue));
+        self.degraded.set(i64::from(st.degraded));
         raise(&self.uploaded_packs, st.packs_uploaded);
         raise(&self.uploaded_bytes, st.bytes_uploaded);
         raise(&self.upload_errors, st.upload_errors);

@@ -48,7 +48,12 @@ pub async fn download(
     let path = home_path(&uri, "/api/v1/download")?;
     let version = q.version.map(VersionNum);
     let p = path.clone();
-    let reader = blocking(move || Ok(home_of(&st, &c)?.open(&p, version)?)).await?;
+    let reader = blocking(move || {
+        let r = home_of(&st, &c)?.open(&p, version)?;
+        r.check_available(0)?; // an unreachable object store: 503 now, not a cut body
+        Ok(r)
+    })
+    .await?;
     serve_reader(reader, path.name().unwrap_or("download"), &headers)
 }
 

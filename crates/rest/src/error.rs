@@ -96,6 +96,11 @@ pub struct ErrorDetail {
 const STORAGE_FULL: &str = "the server's storage is full; nothing was stored \
      (deleting files and emptying the trash gives space back)";
 
+/// What a client is told when the object store holding the data cannot be reached (the
+/// cause is logged).
+const UNAVAILABLE: &str = "the storage holding this file's data is temporarily unreachable; \
+                           try again later (new uploads are not affected)";
+
 /// The status and code of an engine error: the door's only engine-error mapping.
 fn engine_status(e: &EngineError) -> (StatusCode, &'static str) {
     match e {
@@ -112,7 +117,9 @@ fn engine_status(e: &EngineError) -> (StatusCode, &'static str) {
             (StatusCode::PRECONDITION_FAILED, "precondition_failed")
         }
         EngineError::Corrupt { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "data_damaged"),
-        EngineError::Locked(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+        EngineError::Locked(_) | EngineError::Unavailable(_) => {
+            (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+        }
         // WebDAV's "Locked" (RFC 4918): the version is under object lock
         EngineError::Retained(_) => (StatusCode::LOCKED, "object_locked"),
         EngineError::StorageFull(_) => (StatusCode::INSUFFICIENT_STORAGE, "storage_full"),
@@ -140,6 +147,7 @@ impl RestError {
                     tracing::error!("rest: {e}");
                     match e {
                         EngineError::Corrupt { path, .. } => format!("data of {path} is damaged"),
+                        EngineError::Unavailable(_) => UNAVAILABLE.to_owned(),
                         _ => "internal error".to_owned(),
                     }
                 } else {

@@ -62,6 +62,15 @@ pub fn s3_err(e: EngineError) -> S3Error {
             tracing::warn!("s3: storage full: {why}");
             storage_full()
         }
+        EngineError::Unavailable(why) => {
+            // 503 SlowDown: every SDK retries it with backoff
+            tracing::warn!("s3: object store unavailable: {why}");
+            S3Error::with_message(
+                S3ErrorCode::SlowDown,
+                "the storage holding this object's data is temporarily unreachable; \
+                 try again later",
+            )
+        }
         other => {
             tracing::error!("s3: {other}");
             s3_error!(InternalError)

@@ -39,6 +39,8 @@ pub enum Refusal {
     Quota(String),
     /// The server's disk is full (`DAV:sufficient-disk-space`).
     DiskFull(String),
+    /// The object store holding the data is unreachable (answered 503).
+    Unavailable(String),
 }
 
 tokio::task_local! {
@@ -105,6 +107,11 @@ pub fn fs_err(e: EngineError) -> FsError {
             tracing::warn!("webdav: storage full: {why}");
             note(Refusal::DiskFull(why));
             FsError::InsufficientStorage // 507, given its body by the HTTP layer
+        }
+        EngineError::Unavailable(why) => {
+            tracing::warn!("webdav: object store unavailable: {why}");
+            note(Refusal::Unavailable(why));
+            FsError::GeneralFailure // 503, given its status and body by the HTTP layer
         }
         other => {
             tracing::error!("webdav: {other}");
@@ -206,10 +213,12 @@ impl GuardedFileSystem<DavUser> for EngineFs {
                 }
                 return Ok(Box::new(WriteFile::new(w, home, p)) as Box<dyn DavFile>);
             }
-            let r = (
-                home.open(&p, None).map_err(fs_err)?,
-                home.stat(&p).map_err(fs_err)?,
-            );
+            let mut file = home.open(&p, None).map_err(fs_err)?;
+            if file.may_need_remote() {
+                // an unreachable object store: 503 now, not a body cut short
+                file = blocking(move || file.check_available(0).map(|()| file)).await?;
+            }
+            let r = (file, home.stat(&p).map_err(fs_err)?);
             Ok(Box::new(ReadFile::new(r.0, r.1)) as Box<dyn DavFile>)
         })
     }

@@ -377,6 +377,17 @@ async fn handle(
     let why = match resp.status() {
         // dav-server answers a refused write with an empty 507: say why
         StatusCode::INSUFFICIENT_STORAGE if empty => Some(insufficient_storage(&st, refusal)),
+        // an unreachable object store: 503, try again later
+        StatusCode::INTERNAL_SERVER_ERROR if matches!(refusal, Some(Refusal::Unavailable(_))) => {
+            let mut r = status(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "service unavailable: the storage holding this file's data is temporarily \
+                 unreachable; try again later (new uploads are not affected)",
+            );
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, http::HeaderValue::from_static("30"));
+            Some(r)
+        }
         // and a failure of the store (logged with its cause) with an empty 500
         StatusCode::INTERNAL_SERVER_ERROR if empty => Some(status(
             StatusCode::INTERNAL_SERVER_ERROR,

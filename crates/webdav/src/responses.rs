@@ -31,6 +31,7 @@ pub fn insufficient_storage(why: &Refusal) -> Response {
              (deleting files and emptying the trash gives space back)",
             d,
         ),
+        Refusal::Unavailable(d) => ("sufficient-disk-space", "the storage is unavailable", d),
     };
     let message = if detail.is_empty() {
         text.to_owned()

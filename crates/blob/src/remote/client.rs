@@ -74,7 +74,10 @@ pub enum RemoteError {
 
 impl From<RemoteError> for crate::BlobError {
     fn from(e: RemoteError) -> Self {
-        crate::BlobError::Io(std::io::Error::other(e))
+        match e {
+            RemoteError::Other(why) => crate::BlobError::Unavailable(why),
+            e @ RemoteError::NotFound(_) => crate::BlobError::Io(std::io::Error::other(e)),
+        }
     }
 }
 

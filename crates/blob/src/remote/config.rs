@@ -29,6 +29,9 @@ pub struct RemoteConfig {
     pub read_ahead: u32,
     /// Bound of one request to the object store (a stalled server is an error, not a hang).
     pub request_timeout: Duration,
+    /// A pack's last read is recorded at most once per this interval (the mover's
+    /// `cold_after` is measured in days; an hour is precise enough and costs nothing).
+    pub read_mark_interval: Duration,
 }
 
 /// Default [`RemoteConfig::cache_size`].
@@ -65,6 +68,7 @@ impl RemoteConfig {
             block_size: DEFAULT_BLOCK_SIZE,
             read_ahead: 4,
             request_timeout: Duration::from_secs(120),
+            read_mark_interval: Duration::from_secs(3600),
         })
     }
 

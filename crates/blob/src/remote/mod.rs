@@ -8,21 +8,27 @@
 //! the placement table ([`placement`]). A read is served from the local pack when it is
 //! here and from the object store otherwise (ranged GETs through [`cache`]); a local read
 //! that fails for any reason (a missing or truncated pack, an I/O error) falls back to a
-//! verified remote copy. [`RemotePackStore::evict_local`] drops the local copy of a
-//! verified pack (the mover of a later slice will call it); GC's `delete_pack` deletes
-//! the remote object too. Design: `docs/design/object-storage.md`.
+//! verified remote copy. `evict_local` drops the local copy of a pack whose remote copy
+//! is verified (and still there: [`tier`]); the engine's mover calls it by policy, after
+//! reading [`BlobStore::tier_packs`] (each pack's size, places and coarse last read, noted
+//! by the read path and written in batches). GC's `delete_pack` deletes the remote object
+//! too. Design: `docs/design/object-storage.md`.
 
 mod cache;
 mod client;
 mod config;
 pub(crate) mod placement;
+mod repair;
+mod tier;
 mod upload;
 
 pub use client::RemoteError;
 pub use config::{DEFAULT_BLOCK_SIZE, DEFAULT_CACHE_SIZE, RemoteConfig};
 pub use placement::{MemoryPlacements, Placement, PlacementCounts, PlacementLog};
 
-use crate::{BlobError, BlobLocation, BlobStore, LocalPackStore, PACK_MAGIC, PackInfo, Space};
+use crate::{
+    BlobError, BlobLocation, BlobStore, LocalPackStore, PACK_MAGIC, PackInfo, Space, TierPack,
+};
 use cache::BlockCache;
 use client::ObjectClient;
 use nas_types::{ChunkId, PackId};
@@ -31,6 +37,7 @@ use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
+pub(crate) use tier::now_ns;
 
 /// Counters of the remote tier since the store was opened.
 #[derive(Debug, Default)]
@@ -75,6 +82,14 @@ pub struct RemoteStatus {
     pub cache_bytes: u64,
     /// Packs by where they live.
     pub placement: PlacementCounts,
+    /// The last request to the object store (an upload, a read) failed, and none has
+    /// succeeded since: new data stays local (the upload queue grows), reads of packs not
+    /// on the local disk fail with [`BlobError::Unavailable`].
+    pub degraded: bool,
+    /// The last failure of a request to the object store (never credentials).
+    pub last_error: Option<String>,
+    /// Seconds since that failure.
+    pub last_error_secs: Option<u64>,
 }
 
 /// State shared with the upload worker.
@@ -90,6 +105,12 @@ pub(crate) struct Shared {
     /// Held for one pack's upload and record, and by `delete_pack` and `evict_local`.
     pub upload_lock: Mutex<()>,
     pub counters: Counters,
+    /// Reads noted by the read path, not written to the placement log yet.
+    pub reads: Mutex<Vec<(PackId, i64)>>,
+    /// A pack's read is recorded at most once per this many ns.
+    pub read_mark_ns: i64,
+    /// How the object store answered lately.
+    pub health: Mutex<tier::Health>,
 }
 
 /// Local packs in front of an object store (see the module docs).
@@ -158,6 +179,9 @@ impl RemotePackStore {
             stop: AtomicBool::new(false),
             upload_lock: Mutex::new(()),
             counters: Counters::default(),
+            reads: Mutex::new(Vec::new()),
+            read_mark_ns: i64::try_from(cfg.read_mark_interval.as_nanos()).unwrap_or(i64::MAX),
+            health: Mutex::new(tier::Health::default()),
         });
         if !reader {
             let worker = shared.clone();
@@ -252,8 +276,12 @@ impl RemotePackStore {
                     offset: loc.offset,
                     reason: "pack object not found in the object store",
                 },
-                e => e.into(),
+                e => {
+                    self.shared.failed(&e);
+                    e.into()
+                }
             })?;
+        self.shared.succeeded();
         let c = &self.shared.counters;
         c.remote_reads.fetch_add(1, Ordering::Relaxed);
         c.remote_read_bytes
@@ -334,13 +362,17 @@ impl BlobStore for RemotePackStore {
     }
 
     fn read(&self, loc: &BlobLocation) -> Result<Vec<u8>, BlobError> {
-        match self.shared.local.read(loc) {
+        let r = match self.shared.local.read(loc) {
             Ok(v) => Ok(v),
             Err(e) => match self.remote_size(loc.pack) {
                 Some(size) => self.read_remote(loc, size),
                 None => Err(e),
             },
+        };
+        if r.is_ok() && !self.reader {
+            self.shared.note_read(loc.pack);
         }
+        r
     }
 
     fn packs(&self) -> Result<Vec<PackInfo>, BlobError> {
@@ -430,6 +462,7 @@ impl BlobStore for RemotePackStore {
             fetched_bytes: cc.fetched_bytes.load(Ordering::Relaxed),
             cache_bytes: self.cache.bytes(),
             placement: self.shared.placements.counts(),
+            ..self.shared.health_status()
         })
     }
 
@@ -466,24 +499,22 @@ impl BlobStore for RemotePackStore {
     }
 
     fn evict_local(&self, pack: PackId) -> Result<bool, BlobError> {
-        if self.reader {
-            return Ok(false);
-        }
-        let _busy = lock(&self.shared.upload_lock);
-        let Some(mut p) = self.shared.placements.get(pack).filter(|p| p.remote) else {
-            return Ok(false); // never without a verified remote copy
-        };
-        if self.shared.local.active_pack() == Some(pack) {
-            return Ok(false);
-        }
-        // recorded first: a crash before the file goes leaves a local copy reads still use
-        // (and the next eviction removes it)
-        let was_local = p.local;
-        if was_local {
-            p.local = false;
-            self.shared.placements.set(p)?;
-        }
-        self.shared.local.delete_pack(pack)?;
-        Ok(was_local)
+        self.evict_verified(pack)
+    }
+
+    fn tier_packs(&self) -> Result<Vec<TierPack>, BlobError> {
+        self.tier_listing()
+    }
+
+    fn has_tier(&self) -> bool {
+        true
+    }
+
+    fn is_remote_only(&self, pack: PackId) -> bool {
+        !self.shared.local.has_pack(pack) && self.remote_size(pack).is_some()
+    }
+
+    fn repair_packs(&self) -> Result<Vec<crate::PackRepair>, BlobError> {
+        self.repair_local_packs()
     }
 }

@@ -25,6 +25,11 @@ pub struct Placement {
     pub size: u64,
     /// Hex MD5 of the uploaded object (`None` before the upload).
     pub md5: Option<String>,
+    /// When a frame of the pack was last read (ns since the epoch; the time it was sealed
+    /// until then). Coarse: recorded at most once per pack per
+    /// [`RemoteConfig::read_mark_interval`](crate::RemoteConfig::read_mark_interval), in
+    /// batches; a log keeps the larger of the stored and the given value.
+    pub last_read_ns: i64,
 }
 
 /// The durable record of placements.
@@ -38,6 +43,9 @@ pub trait PlacementLog: Send + Sync {
     fn set_placement(&self, p: &Placement) -> Result<(), BlobError>;
     /// Forgets a pack (deleted everywhere).
     fn remove_placement(&self, pack: PackId) -> Result<(), BlobError>;
+    /// Records reads of packs: each pack's `last_read_ns` becomes the larger of the stored
+    /// value and the given one (packs without a row are skipped). One batch, one write.
+    fn record_reads(&self, reads: &[(PackId, i64)]) -> Result<(), BlobError>;
 }
 
 /// A [`PlacementLog`] in memory (tests; a store whose placements need not survive).
@@ -54,6 +62,15 @@ impl PlacementLog for MemoryPlacements {
     }
     fn remove_placement(&self, pack: PackId) -> Result<(), BlobError> {
         lock(&self.0).remove(&pack);
+        Ok(())
+    }
+    fn record_reads(&self, reads: &[(PackId, i64)]) -> Result<(), BlobError> {
+        let mut m = lock(&self.0);
+        for (pack, at) in reads {
+            if let Some(p) = m.get_mut(pack) {
+                p.last_read_ns = p.last_read_ns.max(*at);
+            }
+        }
         Ok(())
     }
 }
@@ -116,7 +133,11 @@ impl Placements {
             .map(|p| p.size)
     }
 
-    pub(crate) fn set(&self, p: Placement) -> Result<(), BlobError> {
+    /// Writes `p` (its `last_read_ns` never goes back: the larger of the old and new).
+    pub(crate) fn set(&self, mut p: Placement) -> Result<(), BlobError> {
+        if let Some(old) = self.get(p.pack) {
+            p.last_read_ns = p.last_read_ns.max(old.last_read_ns);
+        }
         self.log.set_placement(&p)?;
         lock(&self.map).insert(p.pack, p);
         Ok(())
@@ -126,6 +147,25 @@ impl Placements {
         self.log.remove_placement(pack)?;
         lock(&self.map).remove(&pack);
         Ok(())
+    }
+
+    /// Notes a read of `pack` at `now`: true when it is due to be recorded (its last
+    /// recorded read is at least `every` old; the copy in memory is moved on at once, so a
+    /// pack is due at most once per `every`). A pack without a row (active) is never due.
+    pub(crate) fn mark_read(&self, pack: PackId, now: i64, every: i64) -> bool {
+        let mut m = lock(&self.map);
+        match m.get_mut(&pack) {
+            Some(p) if now.saturating_sub(p.last_read_ns) >= every => {
+                p.last_read_ns = now;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Writes noted reads to the log.
+    pub(crate) fn record_reads(&self, reads: &[(PackId, i64)]) -> Result<(), BlobError> {
+        self.log.record_reads(reads)
     }
 
     pub(crate) fn all(&self) -> Vec<Placement> {

@@ -3,7 +3,8 @@
 //! MD5) and only then records the pack as `remote` in the placement table. A failed upload
 //! is retried after a growing pause (1 s to 60 s); the queue itself is rebuilt from the
 //! local packs and the placement table at every start, so an upload cut off by a crash
-//! simply runs again.
+//! simply runs again. While idle the worker writes the reads the read path noted (each
+//! pack's coarse `last_read_ns`, for the mover) to the placement log in one batch.
 
 use super::Shared;
 use super::placement::{Placement, lock};
@@ -12,7 +13,11 @@ use nas_types::PackId;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-/// Runs until `shared.stop` is set.
+/// How often an idle worker writes the reads noted since (the packs' `last_read_ns`).
+const READ_FLUSH: Duration = Duration::from_secs(60);
+
+/// Runs until `shared.stop` is set. While idle, it also records the reads noted by the
+/// read path (one batch a minute at most).
 pub(crate) fn run(shared: std::sync::Arc<Shared>) {
     let mut pause = Duration::from_secs(1);
     loop {
@@ -26,15 +31,28 @@ pub(crate) fn run(shared: std::sync::Arc<Shared>) {
                     shared.busy.store(true, Ordering::Release);
                     break p;
                 }
-                q = shared.queue_cv.wait(q).unwrap_or_else(|p| p.into_inner());
+                let (g, idle) = shared
+                    .queue_cv
+                    .wait_timeout(q, READ_FLUSH)
+                    .unwrap_or_else(|p| p.into_inner());
+                q = g;
+                if idle.timed_out() {
+                    drop(q);
+                    shared.flush_reads();
+                    q = lock(&shared.queue);
+                }
             }
         };
         let r = upload_one(&shared, pack);
         let mut q = lock(&shared.queue);
         shared.busy.store(false, Ordering::Release);
         match r {
-            Ok(()) => pause = Duration::from_secs(1),
+            Ok(()) => {
+                pause = Duration::from_secs(1);
+                shared.succeeded();
+            }
             Err(e) => {
+                shared.failed(&e);
                 shared
                     .counters
                     .upload_errors
@@ -73,6 +91,7 @@ fn upload_one(shared: &Shared, pack: PackId) -> Result<(), crate::BlobError> {
             remote: false,
             size,
             md5: None,
+            last_read_ns: super::now_ns(), // sealed now: "read" now
         })?;
     }
     let md5 = hex(&md5_of(&data));
@@ -94,6 +113,7 @@ fn upload_one(shared: &Shared, pack: PackId) -> Result<(), crate::BlobError> {
         remote: true,
         size,
         md5: Some(md5),
+        last_read_ns: 0, // kept: set() never moves it back
     })?;
     shared
         .counters
@@ -113,11 +133,11 @@ fn mismatch(pack: PackId, what: String) -> crate::BlobError {
     )))
 }
 
-fn md5_of(data: &[u8]) -> [u8; 16] {
+pub(crate) fn md5_of(data: &[u8]) -> [u8; 16] {
     use md5::Digest;
     md5::Md5::digest(data).into()
 }
 
-fn hex(b: &[u8]) -> String {
+pub(crate) fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }

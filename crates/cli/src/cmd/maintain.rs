@@ -194,6 +194,12 @@ pub fn fsck(a: FsckArgs) -> Result<ExitCode> {
     if a.json {
         json(&r)?;
     } else {
+        for p in &r.repaired {
+            match &p.path {
+                Some(path) => println!("REPAIRED {path}: {}", p.detail),
+                None => println!("REPAIRED {}", p.detail),
+            }
+        }
         for p in &r.problems {
             match &p.path {
                 Some(path) => println!("DAMAGED {path}: {}", p.detail),
@@ -210,11 +216,14 @@ pub fn fsck(a: FsckArgs) -> Result<ExitCode> {
                 String::new()
             },
             r.packs,
-            if r.is_clean() {
+            if r.is_clean() && r.repaired.is_empty() {
                 "clean".to_owned()
+            } else if r.is_clean() {
+                format!("clean after repairs ({} repaired)", r.repaired.len())
             } else {
                 format!(
-                    "{} problems, {} damaged files",
+                    "{} repaired, {} problems (unrepairable), {} damaged files",
+                    r.repaired.len(),
                     r.problems.len(),
                     r.damaged_files.len()
                 )

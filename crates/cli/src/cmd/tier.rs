@@ -1,11 +1,13 @@
 //! `silent-nas tier`: the object-storage tier of a store (configured by the
 //! `SILENT_NAS_BLOBS_*` environment, as `[blobs]` is for the server). `status` shows where
-//! packs live and what the upload queue holds; `evict` drops the local copy of every pack
+//! packs live, what the upload queue holds and, under a `tiered` policy
+//! (`SILENT_NAS_BLOBS_POLICY`), the local bytes and what the mover would move now; `evict` drops the local copy of every pack
 //! whose remote copy is verified (never another). Both open the store exclusively, and at
 //! open the packs a previous run left unuploaded are queued again and upload.
 
 use crate::DataArgs;
 use anyhow::{Result, bail};
+use nas_engine::TierPolicy;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -40,6 +42,7 @@ pub fn run(a: TierArgs) -> Result<ExitCode> {
         TierCmd::Status { data, wait } => (data, wait, false),
         TierCmd::Evict { data, wait } => (data, wait, true),
     };
+    let policy = crate::config::blobs::from_env()?.policy;
     let s = super::open(&data)?;
     if s.remote_status().is_none() {
         bail!("no object-storage tier: set SILENT_NAS_BLOBS_REMOTE (docs/configuration.md)");
@@ -65,5 +68,30 @@ pub fn run(a: TierArgs) -> Result<ExitCode> {
         st.packs_uploaded, st.bytes_uploaded
     );
     println!("upload errors   {}", st.upload_errors);
+    match policy {
+        TierPolicy::Mirror => {
+            println!("policy          mirror (every sealed pack local and remote)")
+        }
+        TierPolicy::Tiered(t) => {
+            let plan = s.mover_plan(&t)?;
+            println!(
+                "policy          tiered (hot_size {} bytes, cold_after {}, mover every {}, batch {})",
+                t.hot_size,
+                humantime::format_duration(t.cold_after),
+                humantime::format_duration(t.interval),
+                t.batch
+            );
+            println!(
+                "local           {} packs, {} bytes",
+                plan.local_packs, plan.local_bytes
+            );
+            println!(
+                "to move         {} packs ({} bytes after), {} waiting for their upload",
+                plan.moves.len(),
+                plan.local_bytes_after,
+                plan.waiting_upload
+            );
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,14 +1,17 @@
 //! The `[blobs]` section: the object-storage tier. Off unless `remote` is set; then sealed
 //! packs are uploaded to that S3-compatible bucket and read from it when not on the local
-//! disk (`docs/design/object-storage.md`). Credentials come from the file or, when absent
+//! disk (`docs/design/object-storage.md`); `policy` says what stays local (`mirror`:
+//! everything; `tiered`: a hot tier the mover keeps under `hot_size`, evicting packs not
+//! read for `cold_after`). Credentials come from the file or, when absent
 //! there, from the AWS environment (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
 //! `AWS_SESSION_TOKEN`…); they are never logged (the settings' `Debug` redacts the secret).
 //! Every field can also come from `SILENT_NAS_BLOBS_<FIELD>` (which wins over the file).
 
 use super::env;
 use anyhow::{Result, anyhow, bail};
-use nas_engine::RemoteConfig;
+use nas_engine::{RemoteConfig, TierPolicy, TieredPolicy};
 use serde::Deserialize;
+use std::time::Duration;
 
 /// The `[blobs]` table of the configuration file (every field optional).
 #[derive(Default, Deserialize)]
@@ -33,6 +36,21 @@ pub struct BlobsFile {
     /// Packs are sealed (and uploaded, with a tier) at about this size (`64MiB`; at least
     /// `1MiB`). Applies with or without a remote tier.
     pub pack_size: Option<String>,
+    /// `mirror` (every sealed pack local and remote; the default) or `tiered` (the local
+    /// disk is a hot tier; the mover evicts).
+    pub policy: Option<String>,
+    /// Tiered: local packs above this are evicted, least recently read first (`10GB`).
+    pub hot_size: Option<String>,
+    /// Tiered: a pack not read for this long is evicted (`7d`; a bare number is days).
+    pub cold_after: Option<String>,
+    /// Tiered: how often the mover runs (`1h`).
+    pub mover_interval: Option<String>,
+    /// Tiered: packs evicted per run at most (`100`).
+    pub mover_batch: Option<usize>,
+    /// Tiered: bytes of packs evicted per second at most (`64MiB`; `unlimited`).
+    pub mover_rate: Option<String>,
+    /// A pack's last read is recorded at most this often (`1h`).
+    pub read_mark_interval: Option<String>,
 }
 
 impl std::fmt::Debug for BlobsFile {
@@ -59,6 +77,8 @@ pub struct Blobs {
     pub remote: Option<RemoteConfig>,
     /// Size at which packs are sealed.
     pub pack_size: u64,
+    /// What the tier keeps where (`Mirror` without a remote tier: nothing moves).
+    pub policy: TierPolicy,
 }
 
 /// Resolves `[blobs]` against the environment and validates it.
@@ -75,10 +95,88 @@ pub fn resolve(f: Option<BlobsFile>) -> Result<Blobs> {
             n
         }
     };
+    let policy = policy(&mut f)?;
+    let read_mark = duration(
+        "SILENT_NAS_BLOBS_READ_MARK_INTERVAL",
+        f.read_mark_interval.take(),
+        "read_mark_interval",
+    )?;
+    let mut remote = remote(f)?;
+    if let (Some(r), Some(d)) = (remote.as_mut(), read_mark) {
+        r.read_mark_interval = d;
+    }
+    if remote.is_none() && matches!(policy, TierPolicy::Tiered(_)) {
+        bail!("[blobs] policy = \"tiered\" needs a remote tier (set remote)");
+    }
     Ok(Blobs {
-        remote: remote(f)?,
+        remote,
         pack_size,
+        policy,
     })
+}
+
+fn duration(var: &str, file: Option<String>, key: &str) -> Result<Option<Duration>> {
+    pick(var, file)
+        .map(|v| {
+            humantime::parse_duration(v.trim())
+                .map_err(|e| anyhow!("[blobs] {key}: {v:?}: {e} (e.g. 90s, 6h, 7d)"))
+        })
+        .transpose()
+}
+
+/// The tier policy and, for `tiered`, its settings (the seed's defaults).
+fn policy(f: &mut BlobsFile) -> Result<TierPolicy> {
+    let name = pick("SILENT_NAS_BLOBS_POLICY", f.policy.take());
+    let mut t = TieredPolicy::default();
+    if let Some(v) = pick("SILENT_NAS_BLOBS_HOT_SIZE", f.hot_size.take()) {
+        t.hot_size = crate::cmd::user::parse_size(&v)
+            .map_err(|e| anyhow!("[blobs] hot_size: {e} (e.g. 10GB)"))?;
+    }
+    if let Some(v) = pick("SILENT_NAS_BLOBS_COLD_AFTER", f.cold_after.take()) {
+        t.cold_after = match v.trim().parse::<u64>() {
+            Ok(days) => Duration::from_secs(days.saturating_mul(86_400)),
+            Err(_) => humantime::parse_duration(v.trim())
+                .map_err(|e| anyhow!("[blobs] cold_after: {v:?}: {e} (e.g. 7d, 36h, or 7)"))?,
+        };
+    }
+    if let Some(d) = duration(
+        "SILENT_NAS_BLOBS_MOVER_INTERVAL",
+        f.mover_interval.take(),
+        "mover_interval",
+    )? {
+        if d.is_zero() {
+            bail!("[blobs] mover_interval must be longer than zero");
+        }
+        t.interval = d;
+    }
+    let batch = env("SILENT_NAS_BLOBS_MOVER_BATCH")
+        .map(|v| v.trim().parse::<usize>())
+        .transpose()
+        .map_err(|e| anyhow!("SILENT_NAS_BLOBS_MOVER_BATCH: {e}"))?
+        .or(f.mover_batch);
+    if let Some(n) = batch {
+        if n == 0 {
+            bail!("[blobs] mover_batch must be at least 1");
+        }
+        t.batch = n;
+    }
+    match pick("SILENT_NAS_BLOBS_MOVER_RATE", f.mover_rate.take()) {
+        None => {}
+        Some(v) if matches!(v.trim(), "off" | "unlimited") => t.rate = None,
+        Some(v) => {
+            let n = crate::cmd::user::parse_size(v.trim().trim_end_matches("/s"))
+                .map_err(|e| anyhow!("[blobs] mover_rate: {e} (e.g. 64MiB, or unlimited)"))?;
+            if n == 0 {
+                bail!("[blobs] mover_rate must be above zero (or unlimited)");
+            }
+            t.rate = Some(n);
+        }
+    }
+    match name.as_deref().map(str::trim) {
+        None | Some("mirror") => Ok(TierPolicy::Mirror),
+        Some("tiered") => Ok(TierPolicy::Tiered(t)),
+        Some(other) => bail!("[blobs] policy: {other:?} is not mirror or tiered"),
+    }
 }
 
 fn remote(f: BlobsFile) -> Result<Option<RemoteConfig>> {
@@ -181,5 +279,50 @@ mod tests {
             toml::from_str("[blobs]\npack_size = \"8MiB\"\n").unwrap();
         let b = resolve(fc.blobs).unwrap();
         assert_eq!((b.remote, b.pack_size), (None, 8 << 20));
+        assert_eq!(b.policy, TierPolicy::Mirror);
+    }
+
+    fn blobs(text: &str) -> Result<Blobs> {
+        let fc: crate::config::FileConfig = toml::from_str(text)?;
+        resolve(fc.blobs)
+    }
+
+    #[test]
+    fn policies_mirror_by_default_tiered_with_the_seed_defaults_and_bad_values_refused() {
+        let b = blobs("[blobs]\nremote = \"s3://b\"\n").unwrap();
+        assert_eq!(b.policy, TierPolicy::Mirror);
+        assert_eq!(
+            b.remote.unwrap().read_mark_interval,
+            Duration::from_secs(3600)
+        );
+        let b = blobs("[blobs]\nremote = \"s3://b\"\npolicy = \"tiered\"\n").unwrap();
+        assert_eq!(b.policy, TierPolicy::Tiered(TieredPolicy::default()));
+        let d = TieredPolicy::default();
+        assert_eq!((d.hot_size, d.batch), (10 << 30, 100));
+        assert_eq!(d.cold_after, Duration::from_secs(7 * 86_400));
+        assert_eq!(d.interval, Duration::from_secs(3600));
+        let b = blobs(
+            "[blobs]\nremote = \"s3://b\"\npolicy = \"tiered\"\nhot_size = \"3MiB\"\n\
+             cold_after = \"2\"\nmover_interval = \"10m\"\nmover_batch = 5\n\
+             mover_rate = \"unlimited\"\nread_mark_interval = \"0s\"\n",
+        )
+        .unwrap();
+        let TierPolicy::Tiered(t) = b.policy else {
+            panic!("tiered")
+        };
+        assert_eq!((t.hot_size, t.batch, t.rate), (3 << 20, 5, None));
+        assert_eq!(t.cold_after, Duration::from_secs(2 * 86_400));
+        assert_eq!(t.interval, Duration::from_secs(600));
+        assert_eq!(b.remote.unwrap().read_mark_interval, Duration::ZERO);
+        for bad in [
+            "policy = \"tiered\"",
+            "remote = \"s3://b\"\npolicy = \"cold\"",
+            "remote = \"s3://b\"\ncold_after = \"soon\"",
+            "remote = \"s3://b\"\nmover_batch = 0",
+            "remote = \"s3://b\"\nmover_interval = \"0s\"",
+            "remote = \"s3://b\"\nhot_size = \"big\"",
+        ] {
+            assert!(blobs(&format!("[blobs]\n{bad}\n")).is_err(), "{bad}");
+        }
     }
 }

@@ -218,8 +218,13 @@ fn scrub(s: &Store, rate: Option<u64>, ctx: &RunContext) -> Result<Outcome, Work
         )
         .into());
     }
+    let repaired = if r.repaired.is_empty() {
+        String::new()
+    } else {
+        format!("; repaired from the remote copy: {}", r.repaired.len())
+    };
     let summary = if r.is_clean() {
-        format!("clean: {} chunks verified", r.chunks_verified)
+        format!("clean: {} chunks verified{repaired}", r.chunks_verified)
     } else {
         format!(
             "{} problems, {} damaged files: {}",
@@ -231,7 +236,7 @@ fn scrub(s: &Store, rate: Option<u64>, ctx: &RunContext) -> Result<Outcome, Work
                 .cloned()
                 .collect::<Vec<_>>()
                 .join(", ")
-        )
+        ) + &repaired
     };
     Ok(Outcome {
         summary,

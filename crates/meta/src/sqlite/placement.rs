@@ -1,5 +1,6 @@
 //! Pack placement on SQLite: where each sealed pack lives when the object-storage tier is
-//! on (`pack_placement`, schema step 17). One row per pack: a local copy, a verified remote copy, its size and MD5.
+//! on (`pack_placement`, schema step 17; `last_read_ns` from step 18). One row per pack: a
+//! local copy, a verified remote copy, its size and MD5, its coarse last read.
 //! Written by `nas_blob::RemotePackStore` through [`PlacementLog`], never by a commit.
 
 use super::SqliteMeta;
@@ -14,7 +15,9 @@ fn blob_err(e: MetaError) -> BlobError {
 impl PlacementLog for SqliteMeta {
     fn all_placements(&self) -> Result<Vec<Placement>, BlobError> {
         self.read(|c| {
-            let mut st = c.prepare("SELECT pack, local, remote, size, md5 FROM pack_placement")?;
+            let mut st = c.prepare(
+                "SELECT pack, local, remote, size, md5, last_read_ns FROM pack_placement",
+            )?;
             let rows = st.query_map([], |r| {
                 Ok(Placement {
                     pack: PackId(r.get::<_, i64>(0)? as u64),
@@ -22,6 +25,7 @@ impl PlacementLog for SqliteMeta {
                     remote: r.get(2)?,
                     size: r.get::<_, i64>(3)? as u64,
                     md5: r.get(4)?,
+                    last_read_ns: r.get(5)?,
                 })
             })?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
@@ -36,18 +40,21 @@ impl PlacementLog for SqliteMeta {
             .unwrap_or(0);
         self.write(|tx| {
             tx.execute(
-                "INSERT INTO pack_placement (pack, local, remote, size, md5, updated_ns)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                "INSERT INTO pack_placement
+                   (pack, local, remote, size, md5, updated_ns, last_read_ns)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
                  ON CONFLICT(pack) DO UPDATE SET local = excluded.local,
                    remote = excluded.remote, size = excluded.size, md5 = excluded.md5,
-                   updated_ns = excluded.updated_ns",
+                   updated_ns = excluded.updated_ns,
+                   last_read_ns = MAX(last_read_ns, excluded.last_read_ns)",
                 rusqlite::params![
                     p.pack.0 as i64,
                     p.local,
                     p.remote,
                     p.size as i64,
                     p.md5,
-                    now
+                    now,
+                    p.last_read_ns
                 ],
             )?;
             Ok(())
@@ -61,6 +68,19 @@ impl PlacementLog for SqliteMeta {
                 "DELETE FROM pack_placement WHERE pack = ?1",
                 [pack.0 as i64],
             )?;
+            Ok(())
+        })
+        .map_err(blob_err)
+    }
+
+    fn record_reads(&self, reads: &[(PackId, i64)]) -> Result<(), BlobError> {
+        self.write(|tx| {
+            let mut st = tx.prepare_cached(
+                "UPDATE pack_placement SET last_read_ns = MAX(last_read_ns, ?2) WHERE pack = ?1",
+            )?;
+            for (pack, at) in reads {
+                st.execute(rusqlite::params![pack.0 as i64, at])?;
+            }
             Ok(())
         })
         .map_err(blob_err)
@@ -81,6 +101,7 @@ mod tests {
             remote: false,
             size: 1234,
             md5: None,
+            last_read_ns: 50,
         };
         m.set_placement(&p).unwrap();
         assert_eq!(m.all_placements().unwrap(), vec![p.clone()]);
@@ -93,6 +114,7 @@ mod tests {
             remote: true,
             size: 9,
             md5: None,
+            last_read_ns: 7,
         };
         m.set_placement(&q).unwrap();
         drop(m);
@@ -100,6 +122,16 @@ mod tests {
         let mut all = m.all_placements().unwrap();
         all.sort_by_key(|x| x.pack);
         assert_eq!(all, vec![q.clone(), p.clone()]);
+        // reads move last_read_ns forward only; a later set never moves it back
+        m.record_reads(&[(p.pack, 40), (q.pack, 70), (PackId(99), 1)])
+            .unwrap();
+        let mut q2 = q.clone();
+        q2.last_read_ns = 0;
+        m.set_placement(&q2).unwrap();
+        let mut all = m.all_placements().unwrap();
+        all.sort_by_key(|x| x.pack);
+        assert_eq!((all[0].last_read_ns, all[1].last_read_ns), (70, 50));
+        let q = all[0].clone();
         m.remove_placement(p.pack).unwrap();
         m.remove_placement(p.pack).unwrap();
         assert_eq!(m.all_placements().unwrap(), vec![q]);

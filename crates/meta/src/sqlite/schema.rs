@@ -316,6 +316,14 @@ const MIGRATIONS: &[&str] = &[
         SELECT RAISE(ABORT, 'retained: a compliance retention cannot be shortened or removed before its date');
     END;
     "#,
+    // 19: each pack's coarse last read (ns since the epoch), for the tier mover's
+    // "not read for N days" and "evict the oldest-read first". Written in batches by the
+    // blob store, at most once per pack per `read_mark_interval`; a pack never read counts
+    // from when its row was last written (its seal, for a new pack).
+    r#"
+    ALTER TABLE pack_placement ADD COLUMN last_read_ns INTEGER NOT NULL DEFAULT 0;
+    UPDATE pack_placement SET last_read_ns = updated_ns;
+    "#,
 ];
 
 /// The database's schema version (0: none yet), refused when newer than this build's.

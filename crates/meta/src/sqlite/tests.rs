@@ -147,7 +147,7 @@ fn a_schema_12_database_gains_implicit_folders_share_links_and_authors() {
     rusqlite::Connection::open(&p)
         .unwrap()
         .execute_batch(&format!(
-            "{UNDO_SCHEMA_18} {UNDO_SCHEMA_16} {UNDO_SCHEMA_15} DROP TABLE shares; DROP TABLE implicit_folders;
+            "{UNDO_SCHEMA_19} {UNDO_SCHEMA_18} {UNDO_SCHEMA_16} {UNDO_SCHEMA_15} DROP TABLE shares; DROP TABLE implicit_folders;
              UPDATE meta SET value = 12 WHERE key = 'schema_version';"
         ))
         .unwrap();
@@ -181,6 +181,9 @@ fn a_schema_12_database_gains_implicit_folders_share_links_and_authors() {
 pub(super) const UNDO_SCHEMA_18: &str = "DROP TRIGGER versions_retained;
     DROP TRIGGER versions_compliance; ALTER TABLE versions DROP COLUMN lock_mode;
     ALTER TABLE versions DROP COLUMN lock_until_ns; ALTER TABLE versions DROP COLUMN legal_hold;";
+/// Undoes schema step 19 (packs' last reads) on a current database (step 17 is
+/// idempotent and stays).
+pub(super) const UNDO_SCHEMA_19: &str = "ALTER TABLE pack_placement DROP COLUMN last_read_ns;";
 /// Undoes schema step 16 (delta chunks) on a current database.
 pub(super) const UNDO_SCHEMA_16: &str = "DROP TABLE chunk_sketches; DROP INDEX chunks_base;
     ALTER TABLE chunks DROP COLUMN base; ALTER TABLE chunks DROP COLUMN whole_len;";
@@ -202,7 +205,7 @@ fn a_schema_14_database_gains_delta_chunks() {
     rusqlite::Connection::open(&p)
         .unwrap()
         .execute_batch(&format!(
-            "{UNDO_SCHEMA_18} {UNDO_SCHEMA_16} {UNDO_SCHEMA_15} UPDATE meta SET value = 14 WHERE key = 'schema_version';"
+            "{UNDO_SCHEMA_19} {UNDO_SCHEMA_18} {UNDO_SCHEMA_16} {UNDO_SCHEMA_15} UPDATE meta SET value = 14 WHERE key = 'schema_version';"
         ))
         .unwrap();
     let m = SqliteMeta::open(&p).unwrap();
@@ -239,7 +242,7 @@ fn the_database_refuses_to_delete_a_locked_version() {
     rusqlite::Connection::open(&p)
         .unwrap()
         .execute_batch(&format!(
-            "{UNDO_SCHEMA_18} UPDATE meta SET value = 17 WHERE key = 'schema_version';"
+            "{UNDO_SCHEMA_19} {UNDO_SCHEMA_18} UPDATE meta SET value = 17 WHERE key = 'schema_version';"
         ))
         .unwrap();
     let m = SqliteMeta::open(&p).unwrap();

@@ -18,7 +18,9 @@ use anyhow::{Context, Result};
 use axum::Router;
 use nas_auth::{Authenticator, Role, add_user, generate_password};
 use nas_engine::audit::AuditLog;
-use nas_engine::workers::{Outcome, Worker, WorkerRunner, lifecycle_worker, maintenance_workers};
+use nas_engine::workers::{
+    Outcome, Worker, WorkerRunner, lifecycle_worker, maintenance_workers, mover_worker,
+};
 use nas_engine::{Store, StoreOptions};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -108,8 +110,8 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: finishing in-flight requests");
 }
 
-/// Starts the maintenance workers (GC, retention, trash expiry, scrub, the search index)
-/// the configuration enables, reporting to the metrics. A door adds its own workers to
+/// Starts the maintenance workers (GC, retention, trash expiry, scrub, the search index,
+/// the tier mover under a `tiered` policy) the configuration enables, reporting to the metrics. A door adds its own workers to
 /// the same runner.
 fn start_workers(
     store: &Store,
@@ -122,6 +124,9 @@ fn start_workers(
     }
     if let Some(every) = cfg.lifecycle_interval {
         runner.add(lifecycle_worker(store, every, cfg.lifecycle_day))?;
+    }
+    if let (Some(_), nas_engine::TierPolicy::Tiered(t)) = (&cfg.blobs.remote, cfg.blobs.policy) {
+        runner.add(mover_worker(store, t))?;
     }
     for st in runner.states() {
         tracing::info!(worker = %st.name, every = %humantime::format_duration(st.interval), "background worker scheduled");
@@ -201,7 +206,7 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
         ..StoreOptions::default()
     };
     if let Some(r) = &cfg.blobs.remote {
-        tracing::info!(remote = %r.url(), "object-storage tier on"); // never the keys
+        tracing::info!(remote = %r.url(), policy = ?cfg.blobs.policy, "object-storage tier on"); // never the keys
     }
     let store = Store::open(&cfg.data, opts)
         .with_context(|| format!("cannot open store {}", cfg.data.display()))?;

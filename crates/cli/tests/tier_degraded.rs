@@ -1,0 +1,193 @@
+//! Degraded operation of the object-storage tier, through the real binary against
+//! `rclone serve s3` on loopback, stopped and restarted under it: uploads still succeed
+//! (stored locally), `/readyz` stays ready and says the tier is degraded (the upload queue,
+//! the last error), a read of a file whose packs live only in the object store gets a
+//! clear 503 — with a message over WebDAV and REST, `SlowDown` over S3 — within a bounded
+//! wait, and when the object store is back the queued uploads go through and the cold
+//! file reads back byte-exact.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::*;
+use nas_testkit::rclone::{ACCESS_KEY, S3Server, SECRET_KEY};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+fn config(s3: &S3Server, dir: &Path) -> PathBuf {
+    let p = dir.join("nas.toml");
+    std::fs::write(
+        &p,
+        format!(
+            "[blobs]\nremote = \"s3://bkt/nas\"\nendpoint = \"{}\"\naccess_key_id = \"{ACCESS_KEY}\"\n\
+             secret_access_key = \"{SECRET_KEY}\"\ncache_size = \"8MiB\"\npack_size = \"1MiB\"\n\
+             policy = \"tiered\"\ncold_after = \"0s\"\nmover_rate = \"unlimited\"\n",
+            s3.endpoint
+        ),
+    )
+    .unwrap();
+    p
+}
+
+fn metric(s: &Server, series: &str) -> f64 {
+    sample(&scrape_as_admin(s, "/metrics").text(), series).unwrap_or(0.0)
+}
+
+fn wait_metric(s: &Server, series: &str, ok: impl Fn(f64) -> bool) {
+    let until = Instant::now() + Duration::from_secs(120);
+    loop {
+        let v = metric(s, series);
+        if ok(v) {
+            return;
+        }
+        assert!(Instant::now() < until, "{series} stayed at {v}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn put(s: &Server, name: &str, body: &[u8]) -> u16 {
+    let a = auth("admin", ADMIN_PW);
+    curl(
+        &["-u", &a, "-T", "-", &s.url(&format!("/dav/{name}"))],
+        Some(body),
+    )
+    .status
+}
+
+fn workers_runs(s: &Server, name: &str) -> u64 {
+    let a = auth("admin", ADMIN_PW);
+    let r = curl(&["-u", &a, &s.url("/api/v1/admin/workers")], None);
+    let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    v["workers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["name"] == name)
+        .map(|w| w["runs"].as_u64().unwrap())
+        .unwrap()
+}
+
+#[test]
+fn object_store_down_uploads_stay_local_readiness_degraded_cold_reads_503_then_it_resumes() {
+    let mut s3 = S3Server::start(&["bkt"]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let cfg = config(&s3, dir.path());
+    let s = Server::start_with(
+        &data,
+        &[
+            "--config",
+            cfg.to_str().unwrap(),
+            "--s3-listen",
+            "127.0.0.1:0",
+        ],
+    );
+    let a = auth("admin", ADMIN_PW);
+    assert_eq!(
+        curl(&["-u", &a, "-X", "MKCOL", &s.url("/dav/tierb")], None).status,
+        201
+    );
+    let cold = content(3_000_000, 31);
+    assert_eq!(put(&s, "tierb/cold.bin", &cold), 201);
+    wait_metric(&s, "silent_nas_remote_uploaded_packs_total", |v| v >= 2.0);
+    wait_metric(&s, "silent_nas_remote_upload_queue_packs", |v| v == 0.0);
+    // the mover evicts every sealed pack: cold.bin's first chunks live only remotely
+    let runs = workers_runs(&s, "mover");
+    let run = curl(
+        &[
+            "-u",
+            &a,
+            "-X",
+            "POST",
+            &s.url("/api/v1/admin/workers/mover/run"),
+        ],
+        None,
+    );
+    assert_eq!(run.status, 202);
+    while workers_runs(&s, "mover") == runs {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let ready = curl(&[&s.url("/readyz")], None);
+    assert_eq!((ready.status, ready.text()), (200, "ready\n".to_owned()));
+
+    s3.stop();
+    // new data is still taken: stored locally, its upload queued
+    let fresh = content(2_500_000, 32);
+    assert_eq!(put(&s, "tierb/fresh.bin", &fresh), 201);
+    wait_metric(&s, "silent_nas_remote_degraded", |v| v == 1.0);
+    assert!(metric(&s, "silent_nas_remote_upload_queue_packs") >= 1.0);
+    let ready = curl(&[&s.url("/readyz")], None);
+    let text = ready.text();
+    assert_eq!(ready.status, 200, "{text}");
+    assert!(
+        text.starts_with("ready, degraded\n")
+            && text.contains("remote tier s3://bkt/nas")
+            && text.contains("waiting for their upload")
+            && text.contains("last error"),
+        "{text}"
+    );
+    assert!(!text.contains(SECRET_KEY) && !text.contains(ACCESS_KEY));
+    assert!(
+        !text.contains(&s3.endpoint),
+        "no address for anyone: {text}"
+    );
+    // a fresh file reads locally; the cold one gets a clear 503 on every door, quickly
+    let got = curl(&["-u", &a, &s.url("/dav/tierb/fresh.bin")], None);
+    assert!(got.status == 200 && got.body == fresh);
+    let t = Instant::now();
+    let dav = curl(&["-u", &a, &s.url("/dav/tierb/cold.bin")], None);
+    assert_eq!(dav.status, 503, "{}", dav.text());
+    assert!(
+        dav.text().contains("temporarily unreachable"),
+        "{}",
+        dav.text()
+    );
+    assert!(dav.header("retry-after").is_some());
+    let rest = curl(&["-u", &a, &s.url("/api/v1/download/tierb/cold.bin")], None);
+    assert_eq!(rest.status, 503, "{}", rest.text());
+    assert!(rest.text().contains("\"unavailable\""), "{}", rest.text());
+    let (ak, sk) = s.s3_key("admin");
+    let key = format!("{ak}:{sk}");
+    let obj = format!("http://{}/tierb/cold.bin", s.s3_addr.as_ref().unwrap());
+    let s3get = curl(
+        &[
+            "--aws-sigv4",
+            "aws:amz:us-east-1:s3",
+            "--user",
+            &key,
+            "-H",
+            "x-amz-content-sha256: UNSIGNED-PAYLOAD",
+            &obj,
+        ],
+        None,
+    );
+    assert_eq!(s3get.status, 503, "{}", s3get.text());
+    assert!(
+        s3get.text().contains("<Code>SlowDown</Code>"),
+        "{}",
+        s3get.text()
+    );
+    assert!(
+        t.elapsed() < Duration::from_secs(60),
+        "three reads answered in {:?}",
+        t.elapsed()
+    );
+
+    // back: the queued upload goes through, reads work again, readiness is plain again
+    s3.restart().unwrap();
+    wait_metric(&s, "silent_nas_remote_upload_queue_packs", |v| v == 0.0);
+    wait_metric(&s, "silent_nas_remote_degraded", |v| v == 0.0);
+    let got = curl(&["-u", &a, &s.url("/dav/tierb/cold.bin")], None);
+    assert!(got.status == 200 && got.body == cold, "cold.bin byte-exact");
+    let got = curl(
+        &["-u", &a, &s.url("/api/v1/download/tierb/fresh.bin")],
+        None,
+    );
+    assert!(got.status == 200 && got.body == fresh);
+    let ready = curl(&[&s.url("/readyz")], None);
+    assert_eq!((ready.status, ready.text()), (200, "ready\n".to_owned()));
+    assert!(
+        s3.objects("bkt").len() >= 4,
+        "the fresh packs were uploaded"
+    );
+}
