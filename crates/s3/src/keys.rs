@@ -1,8 +1,11 @@
-//! Buckets and keys onto the tree: `/bucket/a/b` — and the engine's errors onto S3's.
+//! Buckets and keys onto the tree: `/bucket/a/b` (a bucket is a top-level folder) — and the
+//! engine's errors onto S3's, timestamps and owners onto S3's types.
 
-use nas_engine::EngineError;
+use nas_engine::{EngineError, Home, NodeKind};
 use nas_types::NasPath;
-use s3s::{S3Error, S3ErrorCode, s3_error};
+use s3s::dto::{Owner, Timestamp};
+use s3s::{S3Error, S3ErrorCode, S3Result, s3_error};
+use std::time::{Duration, UNIX_EPOCH};
 
 /// The home path of a bucket.
 pub fn bucket_path(bucket: &str) -> Result<NasPath, S3Error> {
@@ -101,6 +104,39 @@ pub async fn blocking<T: Send + 'static>(
         Ok(r) => r.map_err(s3_err),
         Err(_) => Err(s3_error!(InternalError)),
     }
+}
+
+/// The bucket must exist (as a folder).
+pub(crate) async fn need_bucket(home: &Home, bucket: &str) -> S3Result<()> {
+    let p = bucket_path(bucket)?;
+    let h = home.clone();
+    match tokio::task::spawn_blocking(move || is_bucket(&h, &p)).await {
+        Ok(Ok(true)) => Ok(()),
+        Ok(Ok(false)) => Err(s3_error!(NoSuchBucket)),
+        _ => Err(s3_error!(InternalError)),
+    }
+}
+
+/// Whether the top-level path `p` is a bucket (a folder); blocking.
+pub(crate) fn is_bucket(home: &Home, p: &NasPath) -> Result<bool, EngineError> {
+    match home.stat(p) {
+        Ok(e) => Ok(e.kind == NodeKind::Dir),
+        Err(EngineError::NotFound(_)) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// The `Owner` element of the answers that name one: the signed-in user (buckets are
+/// per user).
+pub(crate) fn owner_of(user: &str) -> Owner {
+    Owner {
+        display_name: Some(user.to_owned()),
+        id: Some(user.to_owned()),
+    }
+}
+
+pub(crate) fn timestamp(ns: i64) -> Timestamp {
+    Timestamp::from(UNIX_EPOCH + Duration::from_nanos(ns.max(0) as u64))
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use nas_types::NasPath;
 use s3s::dto::*;
 use s3s::{S3, S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 use std::sync::Arc;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 
 /// The S3 door over a store.
 #[derive(Clone)]
@@ -99,38 +99,7 @@ impl NasS3 {
     }
 }
 
-/// The bucket must exist (as a folder).
-pub(crate) async fn need_bucket(home: &Home, bucket: &str) -> S3Result<()> {
-    let p = bucket_path(bucket)?;
-    let h = home.clone();
-    match tokio::task::spawn_blocking(move || is_bucket(&h, &p)).await {
-        Ok(Ok(true)) => Ok(()),
-        Ok(Ok(false)) => Err(s3_error!(NoSuchBucket)),
-        _ => Err(s3_error!(InternalError)),
-    }
-}
-
-/// Whether the top-level path `p` is a bucket (a folder); blocking.
-pub(crate) fn is_bucket(home: &Home, p: &NasPath) -> Result<bool, EngineError> {
-    match home.stat(p) {
-        Ok(e) => Ok(e.kind == NodeKind::Dir),
-        Err(EngineError::NotFound(_)) => Ok(false),
-        Err(e) => Err(e),
-    }
-}
-
-/// The `Owner` element of the answers that name one: the signed-in user (buckets are
-/// per user).
-pub(crate) fn owner_of(user: &str) -> Owner {
-    Owner {
-        display_name: Some(user.to_owned()),
-        id: Some(user.to_owned()),
-    }
-}
-
-pub(crate) fn timestamp(ns: i64) -> Timestamp {
-    Timestamp::from(UNIX_EPOCH + Duration::from_nanos(ns.max(0) as u64))
-}
+pub(crate) use crate::keys::{is_bucket, need_bucket, owner_of, timestamp};
 
 #[async_trait::async_trait]
 impl S3 for NasS3 {
