@@ -344,21 +344,7 @@ fn plan_folder(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use nas_types::{ContentHash, NodeId};
-
-    fn v(num: u64, created_ns: i64) -> VersionRecord {
-        VersionRecord {
-            node: NodeId(1),
-            num: VersionNum(num),
-            size: 1,
-            mtime_ns: 0,
-            created_ns,
-            hash: ContentHash::of(b""),
-            attrs: Default::default(),
-            author: None,
-            lock: Default::default(),
-        }
-    }
+    use crate::retention::tests::v;
 
     #[test]
     fn rules_judge_by_creation_and_noncurrent_age() {

@@ -251,11 +251,12 @@ impl Store {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use nas_types::ContentHash;
 
-    fn v(num: u64, created_ns: i64) -> VersionRecord {
+    /// A version of node 1 written at `created_ns` (also used by `lifecycle`'s tests).
+    pub(crate) fn v(num: u64, created_ns: i64) -> VersionRecord {
         VersionRecord {
             node: NodeId(1),
             num: VersionNum(num),
