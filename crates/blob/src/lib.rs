@@ -29,8 +29,9 @@ pub use faults::{Fault, FaultPlan};
 pub use local::{LocalPackStore, PACK_MAGIC, RECORD_HEADER_LEN};
 use nas_types::{ChunkId, PackId};
 pub use remote::{
-    DEFAULT_BLOCK_SIZE, DEFAULT_CACHE_SIZE, MemoryPlacements, Placement, PlacementCounts,
-    PlacementLog, RemoteConfig, RemoteError, RemotePackStore, RemoteStatus,
+    ArchivedObject, DEFAULT_BLOCK_SIZE, DEFAULT_CACHE_SIZE, MemoryPlacements, Placement,
+    PlacementCounts, PlacementLog, RemoteArchive, RemoteConfig, RemoteError, RemotePackStore,
+    RemoteStatus,
 };
 pub use space::{FULL_MARGIN, Space};
 use thiserror::Error;
@@ -258,5 +259,10 @@ pub trait BlobStore: Send + Sync {
     /// once for a store without a remote tier).
     fn wait_uploaded(&self, _timeout: std::time::Duration) -> bool {
         true
+    }
+    /// The object store's backups and listings (disaster recovery), sharing the tier's
+    /// client (`None`: the store has no remote tier, the default).
+    fn archive(&self) -> Option<RemoteArchive> {
+        None
     }
 }

@@ -99,8 +99,9 @@ enum Command {
     Rm(cmd::browse::PathArgs),
     /// List a file's versions.
     Versions(cmd::browse::PathArgs),
-    /// Make an old version the newest again.
-    Restore(cmd::browse::VersionArgs),
+    /// Make an old version the newest again; with --from s3://…, rebuild a data directory
+    /// from the object store (disaster recovery).
+    Restore(cmd::recover::RestoreArgs),
     /// Delete one version of a file.
     DeleteVersion(cmd::browse::VersionArgs),
     /// List, restore, purge or expire trash entries.
@@ -139,7 +140,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cp(a) => cmd::browse::mv(a, true),
         Rm(a) => cmd::browse::rm(a),
         Versions(a) => cmd::browse::versions(a),
-        Restore(a) => cmd::browse::restore(a),
+        Restore(a) => cmd::recover::run(a),
         DeleteVersion(a) => cmd::browse::delete_version(a),
         Trash(a) => cmd::trash::run(a),
         Prune(a) => cmd::maintain::prune(a),

@@ -8,27 +8,12 @@
 
 mod common;
 
+use common::objstore::*;
 use common::*;
 use nas_testkit::rclone::{ACCESS_KEY, S3Server, SECRET_KEY};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
-
-/// The `[blobs]` configuration for `s3`, in a file beside the data directory: 1 MiB packs
-/// (so a few MB of files seal several), credentials in the file.
-fn config(s3: &S3Server, dir: &Path) -> PathBuf {
-    let p = dir.join("nas.toml");
-    std::fs::write(
-        &p,
-        format!(
-            "[blobs]\nremote = \"s3://bkt/nas\"\nendpoint = \"{}\"\naccess_key_id = \"{ACCESS_KEY}\"\n\
-             secret_access_key = \"{SECRET_KEY}\"\ncache_size = \"8MiB\"\npack_size = \"1MiB\"\n",
-            s3.endpoint
-        ),
-    )
-    .unwrap();
-    p
-}
 
 /// `silent-nas tier ARGS --data D` with the tier configured by the environment.
 fn tier(s3: &S3Server, data: &Path, args: &[&str]) -> String {
@@ -39,13 +24,9 @@ fn tier(s3: &S3Server, data: &Path, args: &[&str]) -> String {
 
 /// `silent-nas ARGS --data D` with the tier configured by the environment: its stdout.
 fn nas_with_tier(s3: &S3Server, data: &Path, args: &[&str]) -> Vec<u8> {
-    let out = Command::new(bin())
+    let out = with_tier(&mut Command::new(bin()), s3)
         .args(args)
         .args(["--data", data.to_str().unwrap()])
-        .env("SILENT_NAS_BLOBS_REMOTE", "s3://bkt/nas")
-        .env("SILENT_NAS_BLOBS_ENDPOINT", &s3.endpoint)
-        .env("SILENT_NAS_BLOBS_ACCESS_KEY_ID", ACCESS_KEY)
-        .env("SILENT_NAS_BLOBS_SECRET_ACCESS_KEY", SECRET_KEY)
         .output()
         .unwrap();
     assert!(
@@ -68,12 +49,6 @@ fn local_packs(data: &Path) -> usize {
         }
     }
     n
-}
-
-fn metric(s: &Server, series: &str) -> f64 {
-    let r = scrape_as_admin(s, "/metrics");
-    assert_eq!(r.status, 200);
-    sample(&r.text(), series).unwrap_or(0.0)
 }
 
 /// Polls `series` until `ok` holds (at most a minute).
@@ -146,7 +121,7 @@ fn files_read_back_byte_exact_from_the_object_store_after_their_packs_are_evicte
     let s3 = S3Server::start(&["bkt"]).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let cfg = config(&s3, dir.path());
+    let cfg = tier_config(&s3, dir.path(), "");
     let log_path = dir.path().join("server.log");
     let mut s = Server::start_logged(
         &data,
@@ -216,7 +191,7 @@ fn a_server_killed_with_uploads_pending_uploads_them_at_the_next_start() {
     let mut s3 = S3Server::start(&["bkt"]).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let cfg = config(&s3, dir.path());
+    let cfg = tier_config(&s3, dir.path(), "");
     s3.stop(); // the object store is down: commits still succeed, uploads wait
     let mut s = Server::start_with(&data, &["--config", cfg.to_str().unwrap()]);
     let files = files();
@@ -266,7 +241,7 @@ fn a_flipped_byte_in_a_local_pack_is_repaired_from_the_remote_copy_while_a_clien
     let s3 = S3Server::start(&["bkt"]).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let cfg = config(&s3, dir.path());
+    let cfg = tier_config(&s3, dir.path(), "");
     let s = Server::start_with(&data, &["--config", cfg.to_str().unwrap()]);
     let files = files();
     for (name, body) in &files {

@@ -9,29 +9,10 @@
 
 mod common;
 
+use common::objstore::*;
 use common::*;
 use nas_testkit::rclone::{ACCESS_KEY, S3Server, SECRET_KEY};
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-
-fn config(s3: &S3Server, dir: &Path) -> PathBuf {
-    let p = dir.join("nas.toml");
-    std::fs::write(
-        &p,
-        format!(
-            "[blobs]\nremote = \"s3://bkt/nas\"\nendpoint = \"{}\"\naccess_key_id = \"{ACCESS_KEY}\"\n\
-             secret_access_key = \"{SECRET_KEY}\"\ncache_size = \"8MiB\"\npack_size = \"1MiB\"\n\
-             policy = \"tiered\"\ncold_after = \"0s\"\nmover_rate = \"unlimited\"\n",
-            s3.endpoint
-        ),
-    )
-    .unwrap();
-    p
-}
-
-fn metric(s: &Server, series: &str) -> f64 {
-    sample(&scrape_as_admin(s, "/metrics").text(), series).unwrap_or(0.0)
-}
 
 fn wait_metric(s: &Server, series: &str, ok: impl Fn(f64) -> bool) {
     let until = Instant::now() + Duration::from_secs(120);
@@ -72,7 +53,11 @@ fn object_store_down_uploads_stay_local_readiness_degraded_cold_reads_503_then_i
     let mut s3 = S3Server::start(&["bkt"]).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let cfg = config(&s3, dir.path());
+    let cfg = tier_config(
+        &s3,
+        dir.path(),
+        "policy = \"tiered\"\ncold_after = \"0s\"\nmover_rate = \"unlimited\"\n",
+    );
     let s = Server::start_with(
         &data,
         &[

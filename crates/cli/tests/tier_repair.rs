@@ -8,36 +8,19 @@
 
 mod common;
 
+use common::objstore::*;
 use common::*;
-use nas_testkit::rclone::{ACCESS_KEY, S3Server, SECRET_KEY};
+use nas_testkit::rclone::S3Server;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
-
-fn config(s3: &S3Server, dir: &Path) -> PathBuf {
-    let p = dir.join("nas.toml");
-    std::fs::write(
-        &p,
-        format!(
-            "[blobs]\nremote = \"s3://bkt/nas\"\nendpoint = \"{}\"\naccess_key_id = \"{ACCESS_KEY}\"\n\
-             secret_access_key = \"{SECRET_KEY}\"\ncache_size = \"8MiB\"\npack_size = \"1MiB\"\n\
-             [workers]\nscrub_interval = \"30d\"\nscrub_rate = \"unlimited\"\n",
-            s3.endpoint
-        ),
-    )
-    .unwrap();
-    p
-}
 
 /// `silent-nas fsck --verify-data` with the tier configured by the environment.
 fn fsck(s3: Option<&S3Server>, data: &Path) -> (bool, String) {
     let mut c = Command::new(bin());
     c.args(["fsck", "--verify-data", "--data", data.to_str().unwrap()]);
     if let Some(s3) = s3 {
-        c.env("SILENT_NAS_BLOBS_REMOTE", "s3://bkt/nas")
-            .env("SILENT_NAS_BLOBS_ENDPOINT", &s3.endpoint)
-            .env("SILENT_NAS_BLOBS_ACCESS_KEY_ID", ACCESS_KEY)
-            .env("SILENT_NAS_BLOBS_SECRET_ACCESS_KEY", SECRET_KEY);
+        with_tier(&mut c, s3);
     }
     let out: Output = c.output().unwrap();
     let text = format!(
@@ -46,21 +29,6 @@ fn fsck(s3: Option<&S3Server>, data: &Path) -> (bool, String) {
         String::from_utf8_lossy(&out.stderr)
     );
     (out.status.success(), text)
-}
-
-fn metric(s: &Server, series: &str) -> f64 {
-    let r = scrape_as_admin(s, "/metrics");
-    sample(&r.text(), series).unwrap_or(0.0)
-}
-
-fn wait_uploaded(s: &Server, n: f64) {
-    let until = Instant::now() + Duration::from_secs(90);
-    while metric(s, "silent_nas_remote_uploaded_packs_total") < n
-        || metric(s, "silent_nas_remote_upload_queue_packs") > 0.0
-    {
-        assert!(Instant::now() < until, "uploads did not finish");
-        std::thread::sleep(Duration::from_millis(200));
-    }
 }
 
 fn put(s: &Server, name: &str, body: &[u8]) {
@@ -124,7 +92,11 @@ fn fsck_repairs_a_flipped_byte_a_truncated_and_a_deleted_pack_and_a_second_fsck_
     let s3 = S3Server::start(&["bkt"]).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let cfg = config(&s3, dir.path());
+    let cfg = tier_config(
+        &s3,
+        dir.path(),
+        "[workers]\nscrub_interval = \"30d\"\nscrub_rate = \"unlimited\"\n",
+    );
     let s = Server::start_with(&data, &["--config", cfg.to_str().unwrap()]);
     let files = files();
     for (name, body) in &files {
@@ -211,7 +183,11 @@ fn without_a_good_remote_copy_the_damage_is_unrepairable_and_the_file_named() {
     // a tier whose copy of the damaged pack is gone from the bucket
     let s3 = S3Server::start(&["bkt"]).unwrap();
     let data = dir.path().join("data");
-    let cfg = config(&s3, dir.path());
+    let cfg = tier_config(
+        &s3,
+        dir.path(),
+        "[workers]\nscrub_interval = \"30d\"\nscrub_rate = \"unlimited\"\n",
+    );
     let s = Server::start_with(&data, &["--config", cfg.to_str().unwrap()]);
     for (name, body) in &files() {
         put(&s, name, body);
@@ -236,7 +212,11 @@ fn the_scrub_worker_repairs_while_serving_and_logs_the_pack_and_the_files() {
     let s3 = S3Server::start(&["bkt"]).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let cfg = config(&s3, dir.path());
+    let cfg = tier_config(
+        &s3,
+        dir.path(),
+        "[workers]\nscrub_interval = \"30d\"\nscrub_rate = \"unlimited\"\n",
+    );
     let log_path = dir.path().join("server.log");
     let s = Server::start_logged(
         &data,

@@ -8,37 +8,19 @@
 
 mod common;
 
+use common::objstore::*;
 use common::*;
-use nas_testkit::rclone::{ACCESS_KEY, S3Server, SECRET_KEY};
+use nas_testkit::rclone::S3Server;
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// `[blobs]` for `s3` with 1 MiB packs and `extra` lines (the policy).
-fn config(s3: &S3Server, dir: &Path, extra: &str) -> PathBuf {
-    let p = dir.join("nas.toml");
-    std::fs::write(
-        &p,
-        format!(
-            "[blobs]\nremote = \"s3://bkt/nas\"\nendpoint = \"{}\"\naccess_key_id = \"{ACCESS_KEY}\"\n\
-             secret_access_key = \"{SECRET_KEY}\"\ncache_size = \"8MiB\"\npack_size = \"1MiB\"\n{extra}",
-            s3.endpoint
-        ),
-    )
-    .unwrap();
-    p
-}
-
 /// `silent-nas ARGS --data D` with the tier (and `env`) configured by the environment.
 fn nas_tier(s3: &S3Server, data: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
-    let out = Command::new(bin())
+    let out = with_tier(&mut Command::new(bin()), s3)
         .args(args)
         .args(["--data", data.to_str().unwrap()])
-        .env("SILENT_NAS_BLOBS_REMOTE", "s3://bkt/nas")
-        .env("SILENT_NAS_BLOBS_ENDPOINT", &s3.endpoint)
-        .env("SILENT_NAS_BLOBS_ACCESS_KEY_ID", ACCESS_KEY)
-        .env("SILENT_NAS_BLOBS_SECRET_ACCESS_KEY", SECRET_KEY)
         .envs(env.iter().copied())
         .output()
         .unwrap();
@@ -77,23 +59,6 @@ fn remote_packs(s3: &S3Server) -> BTreeSet<String> {
                 .map(str::to_owned)
         })
         .collect()
-}
-
-fn metric(s: &Server, series: &str) -> f64 {
-    let r = scrape_as_admin(s, "/metrics");
-    assert_eq!(r.status, 200);
-    sample(&r.text(), series).unwrap_or(0.0)
-}
-
-/// Waits until every sealed pack is uploaded (at least `n`).
-fn wait_uploaded(s: &Server, n: f64) {
-    let until = Instant::now() + Duration::from_secs(90);
-    while metric(s, "silent_nas_remote_uploaded_packs_total") < n
-        || metric(s, "silent_nas_remote_upload_queue_packs") > 0.0
-    {
-        assert!(Instant::now() < until, "uploads did not finish");
-        std::thread::sleep(Duration::from_millis(200));
-    }
 }
 
 fn put(s: &Server, name: &str, body: &[u8]) {
@@ -171,7 +136,7 @@ fn tiered_the_mover_evicts_cold_packs_and_every_file_reads_back_byte_exact() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let tiered = "policy = \"tiered\"\ncold_after = \"0s\"\nmover_rate = \"unlimited\"\n";
-    let cfg = config(&s3, dir.path(), tiered);
+    let cfg = tier_config(&s3, dir.path(), tiered);
     let s = Server::start_with(&data, &["--config", cfg.to_str().unwrap()]);
     let files: Vec<(String, Vec<u8>)> = [3_000_000usize, 10_000, 2_500_000, 1]
         .iter()
@@ -226,7 +191,7 @@ fn mirror_keeps_every_pack_local_and_has_no_mover() {
     let s3 = S3Server::start(&["bkt"]).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let cfg = config(&s3, dir.path(), "policy = \"mirror\"\n");
+    let cfg = tier_config(&s3, dir.path(), "policy = \"mirror\"\n");
     let s = Server::start_with(&data, &["--config", cfg.to_str().unwrap()]);
     let body = content(3_000_000, 5);
     put(&s, "m.bin", &body);
@@ -254,7 +219,7 @@ fn over_hot_size_the_least_recently_read_packs_are_evicted_first() {
     let data = dir.path().join("data");
     // about 5.2 MiB in 1 MiB packs: three hold only `unread`; evicting them leaves
     // about 2.2 MiB, under 2800 KiB; evicting two would leave 3.2 MiB, over it
-    let cfg = config(
+    let cfg = tier_config(
         &s3,
         dir.path(),
         "policy = \"tiered\"\ncold_after = \"30d\"\nhot_size = \"2800KiB\"\n\
@@ -295,7 +260,7 @@ fn a_server_killed_during_a_move_loses_nothing_and_the_next_run_finishes_it() {
     let s3 = S3Server::start(&["bkt"]).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let cfg = config(
+    let cfg = tier_config(
         &s3,
         dir.path(),
         "policy = \"tiered\"\ncold_after = \"0s\"\nmover_rate = \"2MiB\"\n",

@@ -29,6 +29,7 @@
 mod accounts;
 mod asyncio;
 pub mod audit;
+mod backup;
 mod compose;
 pub mod coord;
 mod delta;
@@ -44,6 +45,7 @@ mod pins;
 mod progress;
 mod quota;
 mod read;
+mod recover;
 mod repair;
 mod retention;
 mod search;
@@ -65,6 +67,7 @@ mod write;
 
 pub use accounts::{Accounts, LockTable};
 pub use asyncio::{AsyncHome, SMALL_READ, read_ahead};
+pub use backup::{BackupManifest, BackupOptions, BackupReport};
 pub use compose::Composition;
 pub use coord::{Coordinator, KeyGuard, LocalCoordinator};
 pub use delta::{CacheCounters, DEFAULT_BASE_CACHE};
@@ -82,6 +85,7 @@ pub use nas_meta::{
 };
 pub use progress::{Progress, ProgressUnit};
 pub use read::{FileReader, RangeReader};
+pub use recover::{RestoreReport, list_remote_backups, restore_from_remote};
 pub use retention::{
     MAX_KEEP_DAYS, MAX_KEEP_VERSIONS, RetentionPlan, RetentionPolicy, UserRetention,
 };

@@ -14,7 +14,7 @@ use object_store::client::{
     HttpClient, HttpConnector, HttpError, HttpRequest, HttpResponse, HttpService, ReqwestConnector,
 };
 use object_store::path::Path as ObjectPath;
-use object_store::{ClientOptions, ObjectStoreExt, PutPayload, RetryConfig};
+use object_store::{ClientOptions, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -221,6 +221,59 @@ impl ObjectClient {
                 ))),
             }
         }
+    }
+
+    /// Uploads `data` as the object `key` (a full key, prefix included).
+    pub(crate) fn put_key(&self, key: &str, data: Bytes) -> Result<(), RemoteError> {
+        let (s, p) = (self.store.clone(), ObjectPath::from(key));
+        self.run(
+            async move { s.put(&p, PutPayload::from(data)).await.map(|_| ()) },
+            format!("PUT {key}"),
+        )
+    }
+
+    /// The whole object `key`.
+    pub(crate) fn get_key(&self, key: &str) -> Result<Bytes, RemoteError> {
+        let (s, p) = (self.store.clone(), ObjectPath::from(key));
+        self.run(
+            async move {
+                match s.get(&p).await {
+                    Ok(r) => r.bytes().await,
+                    Err(e) => Err(e),
+                }
+            },
+            format!("GET {key}"),
+        )
+    }
+
+    /// Every object under `prefix/` (all pages): (key, size).
+    pub(crate) fn list_keys(&self, prefix: &str) -> Result<Vec<(String, u64)>, RemoteError> {
+        let (s, p) = (self.store.clone(), ObjectPath::from(prefix));
+        self.run(
+            async move {
+                s.list_with_delimiter(Some(&p)).await.map(|l| {
+                    l.objects
+                        .into_iter()
+                        .map(|o| (o.location.to_string(), o.size))
+                        .collect()
+                })
+            },
+            format!("LIST {prefix}/"),
+        )
+    }
+
+    /// Deletes the object `key` (a missing one is fine).
+    pub(crate) fn delete_key(&self, key: &str) -> Result<(), RemoteError> {
+        let (s, p) = (self.store.clone(), ObjectPath::from(key));
+        match self.run(async move { s.delete(&p).await }, format!("DELETE {key}")) {
+            Err(RemoteError::NotFound(_)) => Ok(()),
+            r => r,
+        }
+    }
+
+    /// The tier's settings (no secret is ever printed from them).
+    pub(crate) fn config(&self) -> &RemoteConfig {
+        &self.cfg
     }
 
     /// Deletes a pack's object (a missing one is fine).

@@ -81,6 +81,15 @@ impl RemoteConfig {
         }
     }
 
+    /// `PREFIX/` followed by `rest` (just `rest` without a prefix).
+    pub(crate) fn key(&self, rest: &str) -> String {
+        if self.prefix.is_empty() {
+            rest.to_owned()
+        } else {
+            format!("{}/{rest}", self.prefix)
+        }
+    }
+
     /// The object key of a pack.
     pub(crate) fn pack_key(&self, pack: nas_types::PackId) -> String {
         if self.prefix.is_empty() {

@@ -14,6 +14,7 @@
 //! by the read path and written in batches). GC's `delete_pack` deletes the remote object
 //! too. Design: `docs/design/object-storage.md`.
 
+mod archive;
 mod cache;
 mod client;
 mod config;
@@ -22,6 +23,7 @@ mod repair;
 mod tier;
 mod upload;
 
+pub use archive::{ArchivedObject, RemoteArchive};
 pub use client::RemoteError;
 pub use config::{DEFAULT_BLOCK_SIZE, DEFAULT_CACHE_SIZE, RemoteConfig};
 pub use placement::{MemoryPlacements, Placement, PlacementCounts, PlacementLog};
@@ -95,7 +97,7 @@ pub struct RemoteStatus {
 /// State shared with the upload worker.
 pub(crate) struct Shared {
     pub local: LocalPackStore,
-    pub client: ObjectClient,
+    pub client: Arc<ObjectClient>,
     pub placements: Placements,
     pub queue: Mutex<VecDeque<PackId>>,
     pub queue_cv: Condvar,
@@ -157,7 +159,7 @@ impl RemotePackStore {
         log: Arc<dyn PlacementLog>,
         reader: bool,
     ) -> Result<RemotePackStore, BlobError> {
-        let client = ObjectClient::new(cfg)?;
+        let client = Arc::new(ObjectClient::new(cfg)?);
         let placements = Placements::load(log)?;
         let pending: VecDeque<PackId> = if reader {
             VecDeque::new()
@@ -516,5 +518,9 @@ impl BlobStore for RemotePackStore {
 
     fn repair_packs(&self) -> Result<Vec<crate::PackRepair>, BlobError> {
         self.repair_local_packs()
+    }
+
+    fn archive(&self) -> Option<RemoteArchive> {
+        Some(RemoteArchive::sharing(self.shared.client.clone()))
     }
 }

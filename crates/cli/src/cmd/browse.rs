@@ -262,13 +262,21 @@ pub fn versions(a: PathArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn restore(a: VersionArgs) -> Result<ExitCode> {
-    let (_s, home) = open_home(&a.home)?;
-    let v = home.restore_version(&path(&a.path)?, VersionNum(a.version))?;
-    println!(
-        "{}: version {} restored as version {}",
-        a.path, a.version, v.num
-    );
+/// `restore` without `--from`: makes `version` of `file` the newest again.
+pub fn restore_version(
+    data: &std::path::Path,
+    home: &str,
+    file: &str,
+    version: u64,
+) -> Result<ExitCode> {
+    let (_s, home) = open_home(&HomeArgs {
+        data: crate::DataArgs {
+            data: data.to_path_buf(),
+        },
+        home: home.to_owned(),
+    })?;
+    let v = home.restore_version(&path(file)?, VersionNum(version))?;
+    println!("{file}: version {version} restored as version {}", v.num);
     Ok(ExitCode::SUCCESS)
 }
 

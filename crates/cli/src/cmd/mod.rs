@@ -7,6 +7,7 @@ pub mod import;
 pub mod key;
 pub mod locks;
 pub mod maintain;
+pub mod recover;
 pub mod serve;
 pub mod tier;
 pub mod trash;

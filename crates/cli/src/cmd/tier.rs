@@ -2,7 +2,8 @@
 //! `SILENT_NAS_BLOBS_*` environment, as `[blobs]` is for the server). `status` shows where
 //! packs live, what the upload queue holds and, under a `tiered` policy
 //! (`SILENT_NAS_BLOBS_POLICY`), the local bytes and what the mover would move now; `evict` drops the local copy of every pack
-//! whose remote copy is verified (never another). Both open the store exclusively, and at
+//! whose remote copy is verified (never another); `backup` uploads a metadata backup for
+//! disaster recovery (`restore --from`). Each opens the store exclusively, and at
 //! open the packs a previous run left unuploaded are queued again and upload.
 
 use crate::DataArgs;
@@ -27,6 +28,16 @@ enum TierCmd {
         #[arg(long, value_name = "SECS")]
         wait: Option<u64>,
     },
+    /// Back the metadata up to the object store now (as the `meta_backup` worker does;
+    /// for disaster recovery, `restore --from`). The server must not be running: it runs
+    /// the worker itself (start it by hand at /api/v1/admin/workers/meta_backup/run).
+    Backup {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Backups kept (the oldest beyond are deleted); `[blobs] meta_backup_keep` else.
+        #[arg(long)]
+        keep: Option<usize>,
+    },
     /// Drop the local copy of every pack with a verified remote copy.
     Evict {
         #[command(flatten)]
@@ -41,6 +52,7 @@ pub fn run(a: TierArgs) -> Result<ExitCode> {
     let (data, wait, evict) = match a.cmd {
         TierCmd::Status { data, wait } => (data, wait, false),
         TierCmd::Evict { data, wait } => (data, wait, true),
+        TierCmd::Backup { data, keep } => return backup(&data, keep),
     };
     let policy = crate::config::blobs::from_env()?.policy;
     let s = super::open(&data)?;
@@ -92,6 +104,29 @@ pub fn run(a: TierArgs) -> Result<ExitCode> {
                 plan.waiting_upload
             );
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `tier backup`: one metadata backup to the object store, now.
+fn backup(data: &DataArgs, keep: Option<usize>) -> Result<ExitCode> {
+    let blobs = crate::config::blobs::from_env()?;
+    let s = super::open(data)?;
+    if s.remote_status().is_none() {
+        bail!("no object-storage tier: set SILENT_NAS_BLOBS_REMOTE (docs/configuration.md)");
+    }
+    let opts = nas_engine::BackupOptions {
+        keep: keep.unwrap_or(blobs.meta_backup_keep).max(1),
+        ..nas_engine::BackupOptions::default()
+    };
+    let r = s.backup_to_remote(&opts)?;
+    let m = &r.manifest;
+    println!(
+        "backup {} uploaded: {} bytes of metadata ({} compressed), {} packs referenced, {} older backups pruned",
+        m.name, m.db_bytes, m.compressed_bytes, m.packs, r.pruned
+    );
+    for p in &m.not_uploaded {
+        println!("NOT UPLOADED pack {p}: its files are at risk in a restore from this backup");
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -51,6 +51,10 @@ pub struct BlobsFile {
     pub mover_rate: Option<String>,
     /// A pack's last read is recorded at most this often (`1h`).
     pub read_mark_interval: Option<String>,
+    /// How often the metadata is backed up to the object store (`1h`; `off`).
+    pub meta_backup_interval: Option<String>,
+    /// Metadata backups kept in the object store (`24`).
+    pub meta_backup_keep: Option<usize>,
 }
 
 impl std::fmt::Debug for BlobsFile {
@@ -79,7 +83,17 @@ pub struct Blobs {
     pub pack_size: u64,
     /// What the tier keeps where (`Mirror` without a remote tier: nothing moves).
     pub policy: TierPolicy,
+    /// How often the metadata is backed up to the object store (`None`: never; only with
+    /// a remote tier).
+    pub meta_backup_interval: Option<Duration>,
+    /// Metadata backups kept.
+    pub meta_backup_keep: usize,
 }
+
+/// Default [`Blobs::meta_backup_interval`].
+pub const META_BACKUP_INTERVAL: Duration = Duration::from_secs(3600);
+/// Default [`Blobs::meta_backup_keep`].
+pub const META_BACKUP_KEEP: usize = 24;
 
 /// Resolves `[blobs]` against the environment and validates it.
 pub fn resolve(f: Option<BlobsFile>) -> Result<Blobs> {
@@ -96,6 +110,7 @@ pub fn resolve(f: Option<BlobsFile>) -> Result<Blobs> {
         }
     };
     let policy = policy(&mut f)?;
+    let (meta_backup_interval, meta_backup_keep) = meta_backup(&mut f)?;
     let read_mark = duration(
         "SILENT_NAS_BLOBS_READ_MARK_INTERVAL",
         f.read_mark_interval.take(),
@@ -112,7 +127,39 @@ pub fn resolve(f: Option<BlobsFile>) -> Result<Blobs> {
         remote,
         pack_size,
         policy,
+        meta_backup_interval,
+        meta_backup_keep,
     })
+}
+
+/// The metadata backup's interval (`off`: none) and how many backups are kept.
+fn meta_backup(f: &mut BlobsFile) -> Result<(Option<Duration>, usize)> {
+    let every = match pick(
+        "SILENT_NAS_BLOBS_META_BACKUP_INTERVAL",
+        f.meta_backup_interval.take(),
+    ) {
+        None => Some(META_BACKUP_INTERVAL),
+        Some(v) if matches!(v.trim(), "off" | "never" | "disabled") => None,
+        Some(v) => {
+            let d = humantime::parse_duration(v.trim()).map_err(|e| {
+                anyhow!("[blobs] meta_backup_interval: {v:?}: {e} (e.g. 1h, 30m, or off)")
+            })?;
+            if d.is_zero() {
+                bail!("[blobs] meta_backup_interval must be longer than zero (or off)");
+            }
+            Some(d)
+        }
+    };
+    let keep = env("SILENT_NAS_BLOBS_META_BACKUP_KEEP")
+        .map(|v| v.trim().parse::<usize>())
+        .transpose()
+        .map_err(|e| anyhow!("SILENT_NAS_BLOBS_META_BACKUP_KEEP: {e}"))?
+        .or(f.meta_backup_keep.take())
+        .unwrap_or(META_BACKUP_KEEP);
+    if keep == 0 {
+        bail!("[blobs] meta_backup_keep must be at least 1");
+    }
+    Ok((every, keep))
 }
 
 fn duration(var: &str, file: Option<String>, key: &str) -> Result<Option<Duration>> {
@@ -280,6 +327,35 @@ mod tests {
         let b = resolve(fc.blobs).unwrap();
         assert_eq!((b.remote, b.pack_size), (None, 8 << 20));
         assert_eq!(b.policy, TierPolicy::Mirror);
+    }
+
+    #[test]
+    fn metadata_backups_hourly_keeping_24_by_default_off_or_set_and_bad_values_refused() {
+        let b = blobs("[blobs]\nremote = \"s3://b\"\n").unwrap();
+        assert_eq!(
+            (b.meta_backup_interval, b.meta_backup_keep),
+            (Some(Duration::from_secs(3600)), 24)
+        );
+        let b = blobs(
+            "[blobs]\nremote = \"s3://b\"\nmeta_backup_interval = \"15m\"\nmeta_backup_keep = 3\n",
+        )
+        .unwrap();
+        assert_eq!(
+            (b.meta_backup_interval, b.meta_backup_keep),
+            (Some(Duration::from_secs(900)), 3)
+        );
+        let b = blobs("[blobs]\nremote = \"s3://b\"\nmeta_backup_interval = \"off\"\n").unwrap();
+        assert_eq!(b.meta_backup_interval, None);
+        for bad in [
+            "meta_backup_interval = \"0s\"",
+            "meta_backup_interval = \"hourly\"",
+            "meta_backup_keep = 0",
+        ] {
+            assert!(
+                blobs(&format!("[blobs]\nremote = \"s3://b\"\n{bad}\n")).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     fn blobs(text: &str) -> Result<Blobs> {

@@ -2,6 +2,8 @@
 //! and curl as the client.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod objstore;
+
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -137,7 +137,7 @@ fn first_run_in(store: &Store, name: &str, every: Duration) -> Duration {
 /// A maintenance worker whose schedule survives restarts: the end of each successful run
 /// is recorded in the store's settings, and the first run after start-up comes one
 /// interval after the recorded one (soon, if that is past).
-fn persisted(
+pub(super) fn persisted(
     store: &Store,
     name: &'static str,
     every: Duration,

@@ -19,7 +19,8 @@ use axum::Router;
 use nas_auth::{Authenticator, Role, add_user, generate_password};
 use nas_engine::audit::AuditLog;
 use nas_engine::workers::{
-    Outcome, Worker, WorkerRunner, lifecycle_worker, maintenance_workers, mover_worker,
+    Outcome, Worker, WorkerRunner, lifecycle_worker, maintenance_workers, meta_backup_worker,
+    mover_worker,
 };
 use nas_engine::{Store, StoreOptions};
 use std::path::PathBuf;
@@ -111,7 +112,7 @@ async fn shutdown_signal() {
 }
 
 /// Starts the maintenance workers (GC, retention, trash expiry, scrub, the search index,
-/// the tier mover under a `tiered` policy) the configuration enables, reporting to the metrics. A door adds its own workers to
+/// the tier mover under a `tiered` policy, the metadata backup to the object store) the configuration enables, reporting to the metrics. A door adds its own workers to
 /// the same runner.
 fn start_workers(
     store: &Store,
@@ -127,6 +128,13 @@ fn start_workers(
     }
     if let (Some(_), nas_engine::TierPolicy::Tiered(t)) = (&cfg.blobs.remote, cfg.blobs.policy) {
         runner.add(mover_worker(store, t))?;
+    }
+    if let (Some(_), Some(every)) = (&cfg.blobs.remote, cfg.blobs.meta_backup_interval) {
+        let opts = nas_engine::BackupOptions {
+            keep: cfg.blobs.meta_backup_keep,
+            ..nas_engine::BackupOptions::default()
+        };
+        runner.add(meta_backup_worker(store, every, opts))?;
     }
     for st in runner.states() {
         tracing::info!(worker = %st.name, every = %humantime::format_duration(st.interval), "background worker scheduled");

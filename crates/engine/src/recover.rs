@@ -1,0 +1,242 @@
+//! Disaster recovery: [`restore_from_remote`] rebuilds a data directory from the object
+//! store alone — the metadata from a backup [`Store::backup_to_remote`](crate::Store::backup_to_remote)
+//! made, the data left where it is. Steps: refuse a target that is not empty; read the
+//! manifest (`latest.json`, or the one of the backup asked for); download the compressed
+//! database, decompress it into `meta.sqlite.part` while hashing, check size and BLAKE3
+//! against the manifest, rename it into place; open it (migrating an older schema) and run
+//! SQLite's integrity check; then replace its placement table by what the object store
+//! holds: every pack object the chunk index names becomes a **remote-only** placement (the
+//! local disk is empty: reads fetch through the tier's cache). Packs the chunk index names
+//! that have no object are reported with the files whose versions use them (at risk);
+//! pack objects the backup does not name (written after it) are counted and left alone.
+
+use crate::backup::{BackupManifest, LATEST, MANIFEST_FORMAT, backup_names, remote};
+use crate::error::{EngineError, EngineResult};
+use crate::time::now_ns;
+use nas_blob::{Placement, PlacementLog, RemoteArchive, RemoteConfig, RemoteError};
+use nas_meta::{ChunkIndex, ChunkRow, MetaStore, Namespace, SqliteMeta, Versions};
+use nas_types::PackId;
+use std::collections::{HashMap, HashSet};
+use std::io::Write;
+use std::path::Path;
+
+/// What a restore did and found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestoreReport {
+    /// The backup restored.
+    pub manifest: BackupManifest,
+    /// Packs the restored chunk index names.
+    pub packs: u64,
+    /// Of those, packs found in the object store (recorded as remote-only).
+    pub packs_found: u64,
+    /// Bytes of those objects.
+    pub remote_bytes: u64,
+    /// Packs the chunk index names with no object in the store.
+    pub missing_packs: Vec<PackId>,
+    /// Files (path and version) with data in a missing pack: they cannot be read.
+    pub at_risk: Vec<String>,
+    /// Pack objects in the store that the backup does not name (written after it): left
+    /// alone, never deleted by the restored server.
+    pub unreferenced_objects: u64,
+}
+
+/// Names of the backups in the object store, oldest first.
+pub fn list_remote_backups(cfg: &RemoteConfig) -> EngineResult<Vec<String>> {
+    backup_names(&RemoteArchive::open(cfg).map_err(remote)?)
+}
+
+/// Rebuilds the data directory `dir` (absent or empty) from the object store `cfg`: the
+/// newest backup, or the one named `backup`. See the module docs.
+pub fn restore_from_remote(
+    dir: &Path,
+    cfg: &RemoteConfig,
+    backup: Option<&str>,
+) -> EngineResult<RestoreReport> {
+    if dir.exists() && std::fs::read_dir(dir)?.next().is_some() {
+        return Err(EngineError::AlreadyExists(format!(
+            "{} is not empty: a restore needs an empty directory",
+            dir.display()
+        )));
+    }
+    let archive = RemoteArchive::open(cfg).map_err(remote)?;
+    let manifest = manifest(&archive, backup)?;
+    let data = archive.get_meta(&manifest.object()).map_err(remote)?;
+    if data.len() as u64 != manifest.compressed_bytes {
+        return Err(corrupt(&manifest, "the compressed size differs"));
+    }
+    std::fs::create_dir_all(dir)?;
+    let part = dir.join("meta.sqlite.part");
+    let (db_bytes, hash) = decompress(&data, &part)?;
+    drop(data);
+    if db_bytes != manifest.db_bytes || hash != manifest.blake3 {
+        let _ = std::fs::remove_file(&part);
+        return Err(corrupt(&manifest, "the database's size or BLAKE3 differs"));
+    }
+    let db = dir.join("meta.sqlite");
+    std::fs::rename(&part, &db)?;
+    std::fs::File::open(dir)?.sync_all()?;
+    let meta = SqliteMeta::open(&db)?;
+    let problems = meta.integrity_check()?;
+    if !problems.is_empty() {
+        return Err(corrupt(
+            &manifest,
+            &format!("integrity check: {}", problems.join("; ")),
+        ));
+    }
+    let objects: HashMap<PackId, u64> = archive.list_packs().map_err(remote)?.into_iter().collect();
+    let referenced: HashSet<PackId> = meta
+        .pack_usage()?
+        .into_iter()
+        .filter(|u| u.chunks > 0)
+        .map(|u| u.pack)
+        .collect();
+    let old: HashMap<PackId, Placement> = meta
+        .all_placements()?
+        .into_iter()
+        .map(|p| (p.pack, p))
+        .collect();
+    for pack in old.keys() {
+        meta.remove_placement(*pack)?;
+    }
+    let (mut found, mut bytes, mut missing) = (0u64, 0u64, Vec::new());
+    let now = now_ns();
+    for pack in &referenced {
+        let Some(&size) = objects.get(pack) else {
+            missing.push(*pack);
+            continue;
+        };
+        // the recorded MD5 still holds for an object of the size it had
+        let md5 = old
+            .get(pack)
+            .filter(|p| p.remote && p.size == size)
+            .and_then(|p| p.md5.clone());
+        meta.set_placement(&Placement {
+            pack: *pack,
+            local: false,
+            remote: true,
+            size,
+            md5,
+            last_read_ns: now,
+        })?;
+        found += 1;
+        bytes += size;
+    }
+    missing.sort();
+    let at_risk = files_in(&meta, &missing)?;
+    let unreferenced = objects.keys().filter(|p| !referenced.contains(p)).count() as u64;
+    Ok(RestoreReport {
+        manifest,
+        packs: referenced.len() as u64,
+        packs_found: found,
+        remote_bytes: bytes,
+        missing_packs: missing,
+        at_risk,
+        unreferenced_objects: unreferenced,
+    })
+}
+
+fn corrupt(m: &BackupManifest, why: &str) -> EngineError {
+    EngineError::Internal(format!("backup {} does not verify: {why}", m.name))
+}
+
+/// The manifest of backup `name`, or the newest (`latest.json`; the newest name listed
+/// when that is missing).
+fn manifest(archive: &RemoteArchive, name: Option<&str>) -> EngineResult<BackupManifest> {
+    let file = match name {
+        Some(n) => format!("{n}.json"),
+        None => LATEST.to_owned(),
+    };
+    let bytes = match archive.get_meta(&file) {
+        Ok(b) => b,
+        Err(RemoteError::NotFound(_)) if name.is_none() => {
+            let newest = backup_names(archive)?.pop().ok_or_else(|| {
+                EngineError::NotFound(format!("no metadata backup in {}", archive.url()))
+            })?;
+            archive
+                .get_meta(&format!("{newest}.json"))
+                .map_err(remote)?
+        }
+        Err(RemoteError::NotFound(_)) => {
+            return Err(EngineError::NotFound(format!(
+                "backup {file} in {}",
+                archive.url()
+            )));
+        }
+        Err(e) => return Err(remote(e)),
+    };
+    let m: BackupManifest = serde_json::from_slice(&bytes)
+        .map_err(|e| EngineError::InvalidArgument(format!("manifest {file}: {e}")))?;
+    if m.format != MANIFEST_FORMAT {
+        return Err(EngineError::InvalidArgument(format!(
+            "manifest {file}: format {} is not {MANIFEST_FORMAT}",
+            m.format
+        )));
+    }
+    Ok(m)
+}
+
+/// Decompresses `data` into `path` (fsynced): (bytes, BLAKE3 hex).
+fn decompress(data: &[u8], path: &Path) -> EngineResult<(u64, String)> {
+    struct Tee<W> {
+        out: W,
+        hasher: blake3::Hasher,
+        bytes: u64,
+    }
+    impl<W: Write> Write for Tee<W> {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            let n = self.out.write(buf)?;
+            self.hasher.update(&buf[..n]);
+            self.bytes += n as u64;
+            Ok(n)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            self.out.flush()
+        }
+    }
+    let file = std::fs::File::create(path)?;
+    let mut tee = Tee {
+        out: std::io::BufWriter::new(file),
+        hasher: blake3::Hasher::new(),
+        bytes: 0,
+    };
+    zstd::stream::copy_decode(data, &mut tee)?;
+    tee.flush()?;
+    let file = tee.out.into_inner().map_err(|e| e.into_error())?;
+    file.sync_all()?;
+    Ok((tee.bytes, tee.hasher.finalize().to_hex().to_string()))
+}
+
+/// Every file version (path and version) with a chunk in one of `packs`.
+fn files_in(meta: &SqliteMeta, packs: &[PackId]) -> EngineResult<Vec<String>> {
+    if packs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let packs: HashSet<PackId> = packs.iter().copied().collect();
+    let mut rows: HashSet<ChunkRow> = HashSet::new();
+    meta.for_each_chunk(&mut |c| {
+        if packs.contains(&c.loc.pack) {
+            rows.insert(c.row);
+        }
+        Ok(())
+    })?;
+    let mut hit = Vec::new();
+    meta.for_each_version(&mut |v| {
+        let uses = v
+            .extents
+            .as_ref()
+            .is_ok_and(|ex| ex.iter().any(|e| rows.contains(&e.chunk)));
+        if uses {
+            hit.push((v.version.node, v.version.num));
+        }
+        Ok(())
+    })?;
+    let mut out = Vec::with_capacity(hit.len());
+    for (node, num) in hit {
+        let path = meta
+            .node_path(node)?
+            .unwrap_or_else(|| format!("(node {})", node.0));
+        out.push(format!("{path} (version {})", num.0));
+    }
+    out.sort();
+    Ok(out)
+}
