@@ -6,7 +6,8 @@
 //! (from the object store: no pack is local), the trash entry is there and `fsck
 //! --verify-data` is clean. `restore --from` refuses a directory that is not empty;
 //! `tier backup` keeps `--keep` backups; a pack missing from the object store is reported
-//! with the file it holds.
+//! with the file it holds; frames GC's compaction moved after the backup are found in the
+//! newer pack.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -299,4 +300,63 @@ fn tier_backup_keeps_the_newest_backups_and_a_missing_pack_is_named_at_restore()
             .any(|l| l.starts_with("AT RISK /") && (l.contains("one.bin") || l.contains("two.bin"))),
         "{out}"
     );
+}
+
+#[test]
+fn frames_gc_compacted_after_the_backup_are_found_in_the_newer_pack() {
+    let s3 = S3Server::start(&[BUCKET]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let cfg = tier_config(&s3, dir.path(), "");
+    let s = Server::start_with(&data, &["--config", cfg.to_str().unwrap()]);
+    let a = auth("admin", ADMIN_PW);
+    // both in one pack (1 MiB): the backup seals it and names it for both files
+    let keep = content(250_000, 95);
+    put(&s, "keep.bin", &keep);
+    put(&s, "drop.bin", &content(600_000, 96));
+    let w = run_worker(&s, "meta_backup");
+    assert!(w["last_error"].is_null(), "{w}");
+    let before = walk(&s3.root.join("bkt/nas/packs"));
+    assert_eq!(before.len(), 1, "{before:?}");
+    // drop.bin gone for good: GC compacts the pack (keep.bin's frames move) and deletes it
+    assert_eq!(
+        curl(&["-u", &a, "-X", "DELETE", &s.url("/dav/drop.bin")], None).status,
+        204
+    );
+    assert_eq!(
+        curl(&["-u", &a, "-X", "DELETE", &s.url("/api/v1/trash")], None).status,
+        200
+    );
+    let w = run_worker(&s, "gc");
+    assert!(w["last_error"].is_null(), "{w}");
+    assert!(
+        w["last_outcome"]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("compacted 1"),
+        "{w}"
+    );
+    let after = walk(&s3.root.join("bkt/nas/packs"));
+    assert!(
+        !after.contains(&before[0]),
+        "the compacted pack's object is gone"
+    );
+    assert_eq!(
+        after.len(),
+        1,
+        "the pack keep.bin moved to is uploaded: {after:?}"
+    );
+    drop(s);
+
+    let new = dir.path().join("restored");
+    let (ok, out) = restore(&s3, &new);
+    assert!(!ok, "drop.bin's data is gone: {out}");
+    assert!(out.contains("moved by GC"), "{out}");
+    let risky: Vec<&str> = out.lines().filter(|l| l.starts_with("AT RISK")).collect();
+    assert_eq!(risky.len(), 1, "{out}");
+    assert!(risky[0].contains("drop.bin"), "{out}");
+    let conf = new.join("silent-nas.toml");
+    with_credentials(&conf);
+    let s = Server::start_with(&new, &["--config", conf.to_str().unwrap()]);
+    assert!(get(&s, "/dav/keep.bin") == keep, "keep.bin byte-exact");
 }

@@ -5,7 +5,11 @@
 //! - a pack is deleted only when no index row points into it; a pack that is mostly dead
 //!   is compacted first (live frames copied to the active pack, fsynced, rows relocated in
 //!   one transaction, then the old pack removed). A crash at any step leaves either the
-//!   old or the new copy indexed; the other is dead space for the next run.
+//!   old or the new copy indexed; the other is dead space for the next run;
+//! - with an object store, a compacted pack (and its object, which metadata backups taken
+//!   before the run point at) is removed only once the pack its frames moved to is sealed
+//!   and uploaded, so a restore from such a backup finds every frame
+//!   (`docs/design/object-storage.md`, "Disaster recovery").
 
 use crate::error::{EngineError, EngineResult};
 use crate::progress::{Progress, ProgressUnit, ignore};
@@ -22,6 +26,9 @@ const COMPACT_DEAD_FRACTION: f64 = 0.3;
 /// least this much of it is: on a disk smaller than a pack everything lives in the active
 /// pack, and deleted files would otherwise never give their space back.
 const SEAL_ACTIVE_DEAD: u64 = 1 << 20;
+/// With an object store: how long a run waits for the packs its compaction filled to be
+/// uploaded before it deletes the compacted ones (else they wait for the next run).
+const UPLOAD_WAIT: std::time::Duration = std::time::Duration::from_secs(600);
 const BATCH: usize = 1000;
 
 /// What a GC run would do.
@@ -189,6 +196,7 @@ impl Store {
             .filter(|p| !p.active)
             .map(|p| (p.id, p.size))
             .collect();
+        let mut after_upload: Vec<(PackId, u64)> = Vec::new();
         for (i, pack) in plan.packs.iter().enumerate() {
             let done = Progress::new(i as u64 + 1, Some(packs), ProgressUnit::Packs);
             let Some(&size) = sizes.get(pack) else {
@@ -212,24 +220,58 @@ impl Store {
                 }
                 report.packs_compacted += 1;
                 freed = size.saturating_sub(disk_bytes_of(live.len() as u64, kept));
-            }
-            // Delete only if no index row points here any more and no writer has an
-            // uncommitted frame here, checked under the pin lock (see `pins`).
-            let deleted = inner.pins.locked(|pins| {
-                if pins.pack_pinned(*pack) || !inner.meta.chunks_in_pack(*pack)?.is_empty() {
-                    return Ok::<_, EngineError>(false);
+                if inner.blobs.has_tier() {
+                    // its object goes only once the frames moved out are uploaded too
+                    after_upload.push((*pack, freed));
+                    progress(done);
+                    continue;
                 }
-                inner.blobs.delete_pack(*pack)?;
-                Ok(true)
-            })?;
-            if deleted {
-                report.packs_deleted += 1;
-                report.bytes_freed += freed;
             }
+            self.delete_if_unused(*pack, freed, &mut report)?;
             progress(done);
+        }
+        if !after_upload.is_empty() {
+            // with an object store, the remote copy of a compacted pack is what a metadata
+            // backup taken before this run points at: it is deleted only once the packs
+            // its live frames moved to have verified remote copies (docs/design/object-storage.md)
+            inner.blobs.seal()?;
+            if inner.blobs.wait_uploaded(UPLOAD_WAIT) {
+                for (pack, freed) in after_upload {
+                    self.delete_if_unused(pack, freed, &mut report)?;
+                }
+            } else {
+                report.errors.push(format!(
+                    "{} compacted packs kept until the frames moved out of them are uploaded \
+                     (the next run deletes them)",
+                    after_upload.len()
+                ));
+            }
         }
         report.plan = plan;
         Ok(report)
+    }
+
+    /// Deletes `pack` if no index row points into it any more and no writer has an
+    /// uncommitted frame there, checked under the pin lock (see `pins`).
+    fn delete_if_unused(
+        &self,
+        pack: PackId,
+        freed: u64,
+        report: &mut GcReport,
+    ) -> EngineResult<()> {
+        let inner = &self.inner;
+        let deleted = inner.pins.locked(|pins| {
+            if pins.pack_pinned(pack) || !inner.meta.chunks_in_pack(pack)?.is_empty() {
+                return Ok::<_, EngineError>(false);
+            }
+            inner.blobs.delete_pack(pack)?;
+            Ok(true)
+        })?;
+        if deleted {
+            report.packs_deleted += 1;
+            report.bytes_freed += freed;
+        }
+        Ok(())
     }
 
     /// Plans and, unless `dry_run`, executes.

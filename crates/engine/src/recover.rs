@@ -6,16 +6,18 @@
 //! against the manifest, rename it into place; open it (migrating an older schema) and run
 //! SQLite's integrity check; then replace its placement table by what the object store
 //! holds: every pack object the chunk index names becomes a **remote-only** placement (the
-//! local disk is empty: reads fetch through the tier's cache). Packs the chunk index names
-//! that have no object are reported with the files whose versions use them (at risk);
-//! pack objects the backup does not name (written after it) are counted and left alone.
+//! local disk is empty: reads fetch through the tier's cache). A pack the chunk index names
+//! that has no object may have been compacted by GC after the backup: its frames are
+//! looked for, by chunk id, in the pack objects the backup does not name (written after
+//! it) and the chunk rows pointed at them. Frames found nowhere are reported with the files
+//! whose versions use them (at risk); other newer pack objects are counted and left alone.
 
 use crate::backup::{BackupManifest, LATEST, MANIFEST_FORMAT, backup_names, remote};
 use crate::error::{EngineError, EngineResult};
 use crate::time::now_ns;
-use nas_blob::{Placement, PlacementLog, RemoteArchive, RemoteConfig, RemoteError};
+use nas_blob::{BlobLocation, Placement, PlacementLog, RemoteArchive, RemoteConfig, RemoteError};
 use nas_meta::{ChunkIndex, ChunkRow, MetaStore, Namespace, SqliteMeta, Versions};
-use nas_types::PackId;
+use nas_types::{ChunkId, PackId};
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::Path;
@@ -35,8 +37,12 @@ pub struct RestoreReport {
     pub missing_packs: Vec<PackId>,
     /// Files (path and version) with data in a missing pack: they cannot be read.
     pub at_risk: Vec<String>,
-    /// Pack objects in the store that the backup does not name (written after it): left
-    /// alone, never deleted by the restored server.
+    /// Chunks of packs missing from the store found in packs written after the backup
+    /// (GC's compaction moved them there): pointed at their new place.
+    pub relocated_chunks: u64,
+    /// Pack objects in the store that the backup does not name (written after it) and
+    /// that hold none of its missing chunks: left alone, never deleted by the restored
+    /// server.
     pub unreferenced_objects: u64,
 }
 
@@ -122,8 +128,26 @@ pub fn restore_from_remote(
         bytes += size;
     }
     missing.sort();
+    let newer: Vec<PackId> = objects
+        .keys()
+        .copied()
+        .filter(|p| !referenced.contains(p))
+        .collect();
+    let moved = relocate(&archive, &meta, &mut missing, &newer)?;
+    for pack in &moved.into {
+        let size = objects.get(pack).copied().unwrap_or(0);
+        meta.set_placement(&Placement {
+            pack: *pack,
+            local: false,
+            remote: true,
+            size,
+            md5: None,
+            last_read_ns: now,
+        })?;
+        found += 1;
+        bytes += size;
+    }
     let at_risk = files_in(&meta, &missing)?;
-    let unreferenced = objects.keys().filter(|p| !referenced.contains(p)).count() as u64;
     Ok(RestoreReport {
         manifest,
         packs: referenced.len() as u64,
@@ -131,8 +155,62 @@ pub fn restore_from_remote(
         remote_bytes: bytes,
         missing_packs: missing,
         at_risk,
-        unreferenced_objects: unreferenced,
+        relocated_chunks: moved.chunks,
+        unreferenced_objects: (newer.len() - moved.into.len()) as u64,
     })
+}
+
+/// Frames found again in packs written after the backup.
+struct Relocated {
+    /// Chunk rows pointed at their new place.
+    chunks: u64,
+    /// The newer packs they are in (recorded as placements).
+    into: Vec<PackId>,
+}
+
+/// GC's compaction after the backup moved live frames out of packs the backup names into
+/// newer packs (and deleted the old objects): the frames of `missing` packs are looked up,
+/// by chunk id, in the records of the `newer` pack objects (read whole; a pack is
+/// self-describing) and the chunk rows pointed at them. `missing` keeps the packs with a
+/// chunk found nowhere. Every frame is still checked against its chunk id when read.
+fn relocate(
+    archive: &RemoteArchive,
+    meta: &SqliteMeta,
+    missing: &mut Vec<PackId>,
+    newer: &[PackId],
+) -> EngineResult<Relocated> {
+    let mut out = Relocated {
+        chunks: 0,
+        into: Vec::new(),
+    };
+    if missing.is_empty() || newer.is_empty() {
+        return Ok(out);
+    }
+    let mut found: HashMap<ChunkId, BlobLocation> = HashMap::new();
+    for pack in newer {
+        for (id, loc) in archive.pack_records(*pack).map_err(remote)? {
+            found.entry(id).or_insert(loc);
+        }
+    }
+    let mut into: HashSet<PackId> = HashSet::new();
+    let mut still = Vec::new();
+    for pack in missing.iter() {
+        let chunks = meta.chunks_in_pack(*pack)?;
+        let moves: Vec<(ChunkRow, BlobLocation)> = chunks
+            .iter()
+            .filter_map(|c| found.get(&c.id).map(|l| (c.row, *l)))
+            .collect();
+        if moves.len() < chunks.len() {
+            still.push(*pack);
+        }
+        into.extend(moves.iter().map(|(_, l)| l.pack));
+        out.chunks += moves.len() as u64;
+        meta.relocate(&moves)?;
+    }
+    *missing = still;
+    out.into = into.into_iter().collect();
+    out.into.sort();
+    Ok(out)
 }
 
 fn corrupt(m: &BackupManifest, why: &str) -> EngineError {

@@ -1,7 +1,7 @@
 //! [`RemoteArchive`]: the object store's objects other than what the pack store reads and
 //! writes frame by frame — the metadata backups of disaster recovery under
-//! `PREFIX/meta/`, and a listing of the pack objects under `PREFIX/packs/` (what a restore
-//! finds there). A running [`RemotePackStore`](super::RemotePackStore) hands out one
+//! `PREFIX/meta/`, and a listing and the records of the pack objects under
+//! `PREFIX/packs/` (what a restore finds there). A running [`RemotePackStore`](super::RemotePackStore) hands out one
 //! sharing its client ([`BlobStore::archive`](crate::BlobStore::archive)); a restore, which
 //! has no store yet, opens one from the settings ([`RemoteArchive::open`]).
 //!
@@ -11,8 +11,9 @@
 
 use super::client::{ObjectClient, RemoteError};
 use super::config::RemoteConfig;
+use crate::{BlobLocation, PACK_MAGIC};
 use bytes::Bytes;
-use nas_types::PackId;
+use nas_types::{ChunkId, PackId};
 use std::sync::Arc;
 
 /// Where metadata backups live under the tier's prefix.
@@ -124,5 +125,16 @@ impl RemoteArchive {
             .collect();
         out.sort();
         Ok(out)
+    }
+
+    /// Every record (chunk id, frame location) of the pack object `pack`, read whole (a
+    /// pack is self-describing: what a restore uses to find frames GC moved into a pack
+    /// written after the backup). Empty for an object that is not a pack.
+    pub fn pack_records(&self, pack: PackId) -> Result<Vec<(ChunkId, BlobLocation)>, RemoteError> {
+        let data = self.client.get_key(&self.client.config().pack_key(pack))?;
+        if !data.starts_with(PACK_MAGIC) {
+            return Ok(Vec::new());
+        }
+        Ok(super::parse_records(pack, &data))
     }
 }

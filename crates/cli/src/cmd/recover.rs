@@ -90,6 +90,12 @@ pub fn run(a: RestoreArgs) -> Result<ExitCode> {
         size(r.remote_bytes),
         r.missing_packs.len()
     );
+    if r.relocated_chunks > 0 {
+        println!(
+            "moved by GC     {} chunks found in packs written after the backup",
+            r.relocated_chunks
+        );
+    }
     if r.unreferenced_objects > 0 {
         println!(
             "newer packs     {} objects not named by this backup (written after it; left alone)",
