@@ -70,10 +70,36 @@ pub fn restore_from_remote(
     if data.len() as u64 != manifest.compressed_bytes {
         return Err(corrupt(&manifest, "the compressed size differs"));
     }
+    let created = !dir.exists();
     std::fs::create_dir_all(dir)?;
+    let r = rebuild(dir, &archive, manifest, &data);
+    if r.is_err() {
+        // leave the directory as it was (empty, or absent), so the restore can run again
+        for name in [
+            "meta.sqlite.part",
+            "meta.sqlite",
+            "meta.sqlite-wal",
+            "meta.sqlite-shm",
+        ] {
+            let _ = std::fs::remove_file(dir.join(name));
+        }
+        if created {
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
+    r
+}
+
+/// The restore's work in the (empty) directory `dir`: the database from `data`, checked,
+/// and the placements rebuilt from the object store.
+fn rebuild(
+    dir: &Path,
+    archive: &RemoteArchive,
+    manifest: BackupManifest,
+    data: &[u8],
+) -> EngineResult<RestoreReport> {
     let part = dir.join("meta.sqlite.part");
-    let (db_bytes, hash) = decompress(&data, &part)?;
-    drop(data);
+    let (db_bytes, hash) = decompress(data, &part)?;
     if db_bytes != manifest.db_bytes || hash != manifest.blake3 {
         let _ = std::fs::remove_file(&part);
         return Err(corrupt(&manifest, "the database's size or BLAKE3 differs"));
@@ -133,7 +159,7 @@ pub fn restore_from_remote(
         .copied()
         .filter(|p| !referenced.contains(p))
         .collect();
-    let moved = relocate(&archive, &meta, &mut missing, &newer)?;
+    let moved = relocate(archive, &meta, &mut missing, &newer)?;
     for pack in &moved.into {
         let size = objects.get(pack).copied().unwrap_or(0);
         meta.set_placement(&Placement {
