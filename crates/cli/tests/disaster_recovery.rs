@@ -5,8 +5,9 @@
 //! store alone, and the server on it serves every file and every old version byte-exact
 //! (from the object store: no pack is local), the trash entry is there and `fsck
 //! --verify-data` is clean. `restore --from` refuses a directory that is not empty;
-//! `tier backup` keeps `--keep` backups; a pack missing from the object store is reported
-//! with the file it holds; frames GC's compaction moved after the backup are found in the
+//! `tier backup` keeps `--keep` backups; a damaged backup is refused (and an older one
+//! restored by name); a pack missing from the object store is reported with the file it
+//! holds; frames GC's compaction moved after the backup are found in the
 //! newer pack.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -54,11 +55,32 @@ fn text(o: &Output) -> String {
 
 /// `restore --from` into `dir`: (success, output).
 fn restore(s3: &S3Server, dir: &Path) -> (bool, String) {
-    let o = nas(
-        s3,
-        &["restore", "--from", REMOTE, "--data", dir.to_str().unwrap()],
-    );
+    restore_with(s3, dir, &[])
+}
+
+/// `restore --from` into `dir` with `extra` arguments: (success, output).
+fn restore_with(s3: &S3Server, dir: &Path, extra: &[&str]) -> (bool, String) {
+    let mut args = vec!["restore", "--from", REMOTE, "--data", dir.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let o = nas(s3, &args);
     (o.status.success(), text(&o))
+}
+
+/// Deletes the object `key` of the bucket through the S3 API (signed): the status.
+/// (rclone's listings do not see a file removed under it at once.)
+fn s3_delete(s3: &S3Server, key: &str) -> u16 {
+    let url = format!("{}/{BUCKET}/{key}", s3.endpoint);
+    let creds = format!("{ACCESS_KEY}:{SECRET_KEY}");
+    let args = [
+        "--aws-sigv4",
+        "aws:amz:us-east-1:s3",
+        "-u",
+        &creds,
+        "-X",
+        "DELETE",
+        &url,
+    ];
+    curl(&args, None).status
 }
 
 /// Starts the worker `name` and waits for the run to end: its state afterwards.
@@ -229,7 +251,7 @@ fn restore_refuses_a_directory_that_is_not_empty() {
 }
 
 #[test]
-fn tier_backup_keeps_the_newest_backups_and_a_missing_pack_is_named_at_restore() {
+fn tier_backup_keeps_the_newest_backups_a_damaged_one_is_refused_and_a_missing_pack_named() {
     let s3 = S3Server::start(&[BUCKET]).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
@@ -270,29 +292,32 @@ fn tier_backup_keeps_the_newest_backups_and_a_missing_pack_is_named_at_restore()
     );
     assert_eq!(text(&o).lines().collect::<Vec<_>>(), names[2..].to_vec());
 
+    // the newest backup damaged: refused (size and BLAKE3 checked), the target left absent;
+    // the older one kept is restored by name
+    let damaged = s3
+        .root
+        .join(format!("bkt/nas/meta/{}.sqlite.zst", names[3]));
+    let mut bytes = std::fs::read(&damaged).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x55; // same size: only the content check can tell
+    std::fs::write(&damaged, bytes).unwrap();
+    let target = dir.path().join("first");
+    let (ok, out) = restore(&s3, &target);
+    assert!(!ok && out.contains("does not verify"), "{out}");
+    assert!(!target.exists(), "nothing left behind");
+    let (ok, out) = restore_with(&s3, &target, &["--backup", &names[2]]);
+    assert!(ok && out.contains(&names[2]), "{out}");
+
     // a pack lost from the object store: the restore names the file whose data it held
     let packs = walk(&s3.root.join("bkt/nas/packs"));
     let lost = packs
         .iter()
         .max_by_key(|p| std::fs::metadata(p).unwrap().len())
         .unwrap();
-    // through the S3 API: rclone's listing does not see files removed under it at once
     let key = lost.strip_prefix(s3.root.join(BUCKET)).unwrap();
-    let url = format!("{}/{BUCKET}/{}", s3.endpoint, key.display());
-    let r = curl(
-        &[
-            "--aws-sigv4",
-            "aws:amz:us-east-1:s3",
-            "-u",
-            &format!("{ACCESS_KEY}:{SECRET_KEY}"),
-            "-X",
-            "DELETE",
-            &url,
-        ],
-        None,
-    );
-    assert_eq!(r.status, 204, "DELETE {url}: {}", r.text());
-    let (ok, out) = restore(&s3, &dir.path().join("restored"));
+    let key = key.to_str().unwrap();
+    assert_eq!(s3_delete(&s3, key), 204, "DELETE {key}");
+    let (ok, out) = restore_with(&s3, &dir.path().join("restored"), &["--backup", &names[2]]);
     assert!(!ok, "a restore with data missing fails: {out}");
     assert!(out.contains(" 1 missing"), "{out}");
     assert!(

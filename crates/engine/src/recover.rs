@@ -99,7 +99,10 @@ fn rebuild(
     data: &[u8],
 ) -> EngineResult<RestoreReport> {
     let part = dir.join("meta.sqlite.part");
-    let (db_bytes, hash) = decompress(data, &part)?;
+    let (db_bytes, hash) = decompress(data, &part).map_err(|e| match e {
+        e @ EngineError::StorageFull(_) => e,
+        e => corrupt(&manifest, &format!("it does not decompress: {e}")),
+    })?;
     if db_bytes != manifest.db_bytes || hash != manifest.blake3 {
         let _ = std::fs::remove_file(&part);
         return Err(corrupt(&manifest, "the database's size or BLAKE3 differs"));
