@@ -202,25 +202,40 @@ impl ObjectClient {
         )
     }
 
-    /// A future reading `range` of a pack's object (run with [`ObjectClient::spawn`]).
+    /// A future reading `range` of a pack's object (run with [`ObjectClient::spawn`]),
+    /// given up after `limit` (retries included): a stalled server is an error.
     pub(crate) fn get_range_fut(
         &self,
         pack: PackId,
         range: std::ops::Range<u64>,
+        limit: Duration,
     ) -> impl Future<Output = Result<Bytes, RemoteError>> + Send + 'static {
         let (s, p) = (self.store.clone(), self.path(pack));
         async move {
-            match s.get_range(&p, range.clone()).await {
-                Ok(b) => Ok(b),
-                Err(object_store::Error::NotFound { .. }) => {
+            let what = || format!("GET {pack} {}-{}", range.start, range.end);
+            match tokio::time::timeout(limit, s.get_range(&p, range.clone())).await {
+                Ok(Ok(b)) => Ok(b),
+                Ok(Err(object_store::Error::NotFound { .. })) => {
                     Err(RemoteError::NotFound(format!("pack {pack}")))
                 }
-                Err(e) => Err(RemoteError::Other(format!(
-                    "GET {pack} {}-{}: {e}",
-                    range.start, range.end
+                Ok(Err(e)) => Err(RemoteError::Other(format!("{}: {e}", what()))),
+                Err(_) => Err(RemoteError::Other(format!(
+                    "{}: no answer from the object store in {} s",
+                    what(),
+                    limit.as_secs_f64()
                 ))),
             }
         }
+    }
+
+    /// [`RemoteConfig::read_timeout`].
+    pub(crate) fn read_timeout(&self) -> Duration {
+        self.cfg.read_timeout
+    }
+
+    /// [`RemoteConfig::request_timeout`].
+    pub(crate) fn request_timeout(&self) -> Duration {
+        self.cfg.request_timeout
     }
 
     /// Deletes a pack's object (a missing one is fine).
