@@ -188,6 +188,53 @@ impl ObjectClient {
         )
     }
 
+    /// Uploads a pack of `size` bytes in parts of `part_size`, read from `file` a part at
+    /// a time (two parts in flight at most: the memory is bounded by three parts), each
+    /// part shown to `tap` in order (the MD5 of the whole). A failed part aborts the
+    /// upload, so no parts are left behind on the object store.
+    pub(crate) fn put_parts(
+        &self,
+        pack: PackId,
+        file: &std::fs::File,
+        size: u64,
+        tap: &mut dyn FnMut(&[u8]),
+    ) -> Result<(), RemoteError> {
+        use std::os::unix::fs::FileExt;
+        let (s, p) = (self.store.clone(), self.path(pack));
+        let what = format!("multipart PUT {pack}");
+        let mut up = self.run(async move { s.put_multipart(&p).await }, what.clone())?;
+        let part = self.cfg.part_size.max(5 << 20);
+        let mut in_flight = std::collections::VecDeque::new();
+        let mut offset = 0;
+        let mut failed: Option<RemoteError> = None;
+        while offset < size && failed.is_none() {
+            let n = part.min(size - offset);
+            let mut buf = vec![0u8; usize::try_from(n).unwrap_or(usize::MAX)];
+            if let Err(e) = file.read_exact_at(&mut buf, offset) {
+                failed = Some(RemoteError::Other(format!("{what}: reading the pack: {e}")));
+                break;
+            }
+            tap(&buf);
+            offset += n;
+            in_flight.push_back(self.spawn(up.put_part(PutPayload::from(buf))));
+            if in_flight.len() >= 2 {
+                failed = in_flight.pop_front().and_then(|rx| part_error(rx, &what));
+            }
+        }
+        while let Some(rx) = in_flight.pop_front() {
+            if let Some(e) = part_error(rx, &what) {
+                failed.get_or_insert(e);
+            }
+        }
+        match failed {
+            None => self.run(async move { up.complete().await.map(|_| ()) }, what),
+            Some(e) => {
+                let _ = self.run(async move { up.abort().await }, what);
+                Err(e)
+            }
+        }
+    }
+
     /// Size and ETag of a pack's object.
     pub(crate) fn head(&self, pack: PackId) -> Result<ObjectInfo, RemoteError> {
         let (s, p) = (self.store.clone(), self.path(pack));
@@ -228,6 +275,11 @@ impl ObjectClient {
         }
     }
 
+    /// [`RemoteConfig::multipart_threshold`].
+    pub(crate) fn multipart_threshold(&self) -> u64 {
+        self.cfg.multipart_threshold
+    }
+
     /// [`RemoteConfig::read_timeout`].
     pub(crate) fn read_timeout(&self) -> Duration {
         self.cfg.read_timeout
@@ -245,6 +297,18 @@ impl ObjectClient {
             Err(RemoteError::NotFound(_)) => Ok(()),
             r => r,
         }
+    }
+}
+
+/// The error of a finished part upload, if it failed.
+fn part_error(
+    rx: std::sync::mpsc::Receiver<object_store::Result<()>>,
+    what: &str,
+) -> Option<RemoteError> {
+    match rx.recv() {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(RemoteError::Other(format!("{what}: a part: {e}"))),
+        Err(_) => Some(RemoteError::Other(format!("{what}: the client stopped"))),
     }
 }
 

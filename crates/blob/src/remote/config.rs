@@ -33,6 +33,11 @@ pub struct RemoteConfig {
     /// reading a cold file from a stalled object store gets an error after this long,
     /// not after `request_timeout` and its retries.
     pub read_timeout: Duration,
+    /// Packs larger than this are uploaded in parts (S3 multipart), read from the disk a
+    /// part at a time, so an upload's memory is bounded whatever `pack_size` is.
+    pub multipart_threshold: u64,
+    /// Bytes per part of a multipart upload (at least 5 MiB, S3's minimum).
+    pub part_size: u64,
     /// A pack's last read is recorded at most once per this interval (the mover's
     /// `cold_after` is measured in days; an hour is precise enough and costs nothing).
     pub read_mark_interval: Duration,
@@ -76,6 +81,8 @@ impl RemoteConfig {
             read_ahead: 4,
             request_timeout: Duration::from_secs(120),
             read_timeout: DEFAULT_READ_TIMEOUT,
+            multipart_threshold: 128 << 20,
+            part_size: 16 << 20,
             read_mark_interval: Duration::from_secs(3600),
         })
     }
@@ -115,6 +122,8 @@ impl fmt::Debug for RemoteConfig {
             .field("read_ahead", &self.read_ahead)
             .field("request_timeout", &self.request_timeout)
             .field("read_timeout", &self.read_timeout)
+            .field("multipart_threshold", &self.multipart_threshold)
+            .field("part_size", &self.part_size)
             .finish()
     }
 }
