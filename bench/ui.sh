@@ -48,16 +48,25 @@ for _ in 1 2 3; do FIRST+=("$(ui firstpage many f000000)"); done
 log "first page: ${FIRST[*]} ms"
 
 log "$SIZE_MIB MiB file"
-random_stream "$SIZE_MIB" 7 > "$WORK/big.bin"
-BYTES=$(stat -c %s "$WORK/big.bin")
-UI_MBS=() CURL_MBS=()
-for r in $(seq "$ROUNDS"); do
-    cp "$WORK/big.bin" "$WORK/ui-$r.bin"
+# every upload sends new content (its own seed): an upload of bytes the store already holds
+# is deduplicated, which would favour whichever of the two goes second
+BYTES=$(( SIZE_MIB << 20 ))
+ui_round() {
+    random_stream "$SIZE_MIB" $((100 + r)) > "$WORK/ui-$r.bin"
     s=$(ui upload "$WORK/ui-$r.bin")
     UI_MBS+=("$(rate "$BYTES" "$s")")
-    put_file "$URL/dav/curl-$r.bin" "$WORK/big.bin" -u "alice:$PW"
-    CURL_MBS+=("$(rate "$BYTES" "$SECS")")
     rm -f "$WORK/ui-$r.bin"
+}
+curl_round() {
+    random_stream "$SIZE_MIB" $((200 + r)) > "$WORK/curl-$r.bin"
+    put_file "$URL/dav/curl-$r.bin" "$WORK/curl-$r.bin" -u "alice:$PW"
+    CURL_MBS+=("$(rate "$BYTES" "$SECS")")
+    rm -f "$WORK/curl-$r.bin"
+}
+UI_MBS=() CURL_MBS=()
+for r in $(seq "$ROUNDS"); do
+    # the order alternates, so a machine slowing down or speeding up favours neither
+    if (( r % 2 )); then ui_round; curl_round; else curl_round; ui_round; fi
     log "round $r: UI ${UI_MBS[-1]} MB/s, curl -T ${CURL_MBS[-1]} MB/s"
 done
 

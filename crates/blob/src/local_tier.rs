@@ -1,5 +1,5 @@
-//! What the object-storage tier needs of local packs besides the `BlobStore` calls: a
-//! sealed pack's whole file (its upload), an in-place rewrite of a damaged frame with its
+//! What the object-storage tier needs of local packs besides the `BlobStore` calls: an
+//! open handle on a sealed pack (its upload), an in-place rewrite of a damaged frame with its
 //! verified remote copy (self-repair), and a lost or truncated pack put back whole from
 //! its verified remote copy.
 
@@ -32,6 +32,25 @@ impl LocalPackStore {
         f.write_all_at(frame, loc.offset)?;
         f.sync_data()?;
         Ok(())
+    }
+
+    /// The file of a sealed pack, open for reading (an upload in parts reads it piece by
+    /// piece). Refused for the active pack; `Missing` when the file is gone.
+    pub fn open_sealed(&self, pack: PackId) -> Result<fs::File, BlobError> {
+        if self.active_id() == Some(pack) {
+            return Err(BlobError::Io(std::io::Error::other(
+                "the active pack is still being written",
+            )));
+        }
+        match fs::File::open(self.pack_path(pack)) {
+            Ok(f) => Ok(f),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(BlobError::Missing {
+                pack,
+                offset: 0,
+                reason: "pack file not found",
+            }),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Whether the file of `pack` is on the disk.
@@ -68,24 +87,5 @@ impl LocalPackStore {
         fs::File::open(dir)?.sync_all()?;
         super::lock(&self.handles).remove(&pack);
         Ok(())
-    }
-
-    /// The whole file of a pack that is no longer appended to (for its upload to the
-    /// object-storage tier); `Missing` when it is gone.
-    pub fn read_pack(&self, pack: PackId) -> Result<Vec<u8>, BlobError> {
-        if self.active_id() == Some(pack) {
-            return Err(BlobError::Io(std::io::Error::other(
-                "the active pack is still being written",
-            )));
-        }
-        match fs::read(self.pack_path(pack)) {
-            Ok(d) => Ok(d),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(BlobError::Missing {
-                pack,
-                offset: 0,
-                reason: "pack file not found",
-            }),
-            Err(e) => Err(e.into()),
-        }
     }
 }

@@ -282,3 +282,63 @@ fn eviction_checks_the_object_is_still_there_and_a_lost_local_pack_is_put_back()
         assert_eq!(&s.read(l).unwrap(), f);
     }
 }
+
+#[test]
+fn a_pack_above_the_multipart_threshold_is_uploaded_in_parts_and_reads_back() {
+    let s3 = S3Server::start(&["bkt"]).unwrap();
+    let mut cfg = config(&s3, "parts");
+    cfg.multipart_threshold = 8 << 20;
+    cfg.part_size = 5 << 20;
+    let dir = tempfile::tempdir().unwrap();
+    let log: Arc<dyn PlacementLog> = Arc::new(MemoryPlacements::default());
+    let local = LocalPackStore::open(dir.path(), 12 << 20).unwrap();
+    let s = RemotePackStore::open(local, &cfg, log.clone()).unwrap();
+    // ~12.6 MB of frames: one pack of three parts (5 + 5 + the rest)
+    let frames: Vec<_> = (0..200u32)
+        .map(|i| nas_testkit::content(u64::from(i) + 9000, 63_000))
+        .collect();
+    let locs: Vec<_> = frames
+        .iter()
+        .map(|f| s.append(&ChunkId::of(f), f).unwrap())
+        .collect();
+    s.sync().unwrap();
+    s.seal().unwrap();
+    assert!(s.wait_uploaded(Duration::from_secs(60)), "uploads finish");
+    let packs = s.packs().unwrap();
+    let big = packs.iter().max_by_key(|p| p.size).unwrap();
+    assert!(big.size > cfg.multipart_threshold, "{packs:?}");
+    // the object is the pack, byte for byte, and its placement has the MD5 of the whole
+    let key = format!("parts/packs/{}.pack", big.id);
+    let object = std::fs::read(s3.root.join("bkt").join(&key)).unwrap();
+    let pack_file = dir
+        .path()
+        .join("packs")
+        .join(&big.id.to_string()[..2])
+        .join(format!("{}.pack", big.id));
+    let local_bytes = std::fs::read(&pack_file).unwrap();
+    assert!(object == local_bytes, "{key}: the object is the pack");
+    let md5 = log
+        .all_placements()
+        .unwrap()
+        .into_iter()
+        .find(|p| p.pack == big.id && p.remote)
+        .and_then(|p| p.md5)
+        .unwrap();
+    assert_eq!(md5, md5_hex(&local_bytes));
+    // evicted, every frame reads back from the object
+    for p in &packs {
+        assert!(s.evict_local(p.id).unwrap());
+    }
+    assert!(!pack_file.exists());
+    for (f, loc) in frames.iter().zip(&locs) {
+        assert_eq!(&s.read(loc).unwrap(), f);
+    }
+}
+
+fn md5_hex(data: &[u8]) -> String {
+    use md5::Digest;
+    md5::Md5::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}

@@ -4,7 +4,8 @@
 //! the last error), a read of a file whose packs live only in the object store gets a
 //! clear 503 — with a message over WebDAV and REST, `SlowDown` over S3 — within a bounded
 //! wait, and when the object store is back the queued uploads go through and the cold
-//! file reads back byte-exact.
+//! file reads back byte-exact. An object store that accepts connections and never answers
+//! (stalled, not down) costs a reader `read_timeout`, not minutes.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -13,6 +14,9 @@ use common::objstore::*;
 use common::*;
 use nas_testkit::rclone::{ACCESS_KEY, S3Server, SECRET_KEY};
 use std::time::{Duration, Instant};
+
+/// The `[blobs]` keys of these tests beside [`tier_config`]'s: tiered, every pack cold.
+const TIERED: &str = "policy = \"tiered\"\ncold_after = \"0s\"\nmover_rate = \"unlimited\"\n";
 
 fn wait_metric(s: &Server, series: &str, ok: impl Fn(f64) -> bool) {
     let until = Instant::now() + Duration::from_secs(120);
@@ -53,11 +57,7 @@ fn object_store_down_uploads_stay_local_readiness_degraded_cold_reads_503_then_i
     let mut s3 = S3Server::start(&["bkt"]).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let cfg = tier_config(
-        &s3,
-        dir.path(),
-        "policy = \"tiered\"\ncold_after = \"0s\"\nmover_rate = \"unlimited\"\n",
-    );
+    let cfg = tier_config(&s3, dir.path(), TIERED);
     let s = Server::start_with(
         &data,
         &[
@@ -175,4 +175,86 @@ fn object_store_down_uploads_stay_local_readiness_degraded_cold_reads_503_then_i
         s3.objects("bkt").len() >= 4,
         "the fresh packs were uploaded"
     );
+}
+
+/// Evicts every sealed pack (one mover run), so the files written so far are cold.
+fn evict_all(s: &Server) {
+    let a = auth("admin", ADMIN_PW);
+    let runs = workers_runs(s, "mover");
+    let run = curl(
+        &[
+            "-u",
+            &a,
+            "-X",
+            "POST",
+            &s.url("/api/v1/admin/workers/mover/run"),
+        ],
+        None,
+    );
+    assert_eq!(run.status, 202);
+    while workers_runs(s, "mover") == runs {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_stalled_object_store_costs_a_cold_read_the_read_timeout_not_minutes() {
+    let mut s3 = S3Server::start(&["bkt"]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let cfg = tier_config(&s3, dir.path(), &format!("{TIERED}read_timeout = \"2s\"\n"));
+    let s = Server::start_with(&data, &["--config", cfg.to_str().unwrap()]);
+    let cold = content(3_000_000, 41);
+    assert_eq!(put(&s, "cold.bin", &cold), 201);
+    wait_metric(&s, "silent_nas_remote_uploaded_packs_total", |v| v >= 2.0);
+    wait_metric(&s, "silent_nas_remote_upload_queue_packs", |v| v == 0.0);
+    evict_all(&s);
+    // the object store's port now accepts connections and never answers
+    s3.stop();
+    let addr = s3.endpoint.trim_start_matches("http://").to_owned();
+    let hole = std::net::TcpListener::bind(&addr).unwrap();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop = done.clone();
+    let held = std::thread::spawn(move || {
+        let mut conns = Vec::new();
+        hole.set_nonblocking(true).unwrap();
+        while !stop.load(std::sync::atomic::Ordering::Acquire) {
+            if let Ok((c, _)) = hole.accept() {
+                conns.push(c);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        conns.len()
+    });
+    let a = auth("admin", ADMIN_PW);
+    let t = Instant::now();
+    let got = curl(&["-u", &a, &s.url("/dav/cold.bin")], None);
+    let took = t.elapsed();
+    done.store(true, std::sync::atomic::Ordering::Release);
+    assert_eq!(got.status, 503, "{}", got.text());
+    assert!(
+        got.text().contains("temporarily unreachable"),
+        "{}",
+        got.text()
+    );
+    assert!(
+        took >= Duration::from_millis(1500) && took < Duration::from_secs(15),
+        "answered after {took:?}: the 2 s read bound, not a refusal or a hang"
+    );
+    assert!(
+        held.join().unwrap() >= 1,
+        "the read reached the stalled store"
+    );
+    // the store answers again: the same read succeeds
+    s3.restart().unwrap();
+    let until = Instant::now() + Duration::from_secs(60);
+    loop {
+        let got = curl(&["-u", &a, &s.url("/dav/cold.bin")], None);
+        if got.status == 200 {
+            assert!(got.body == cold, "cold.bin byte-exact");
+            break;
+        }
+        assert!(Instant::now() < until, "still {}", got.status);
+        std::thread::sleep(Duration::from_millis(500));
+    }
 }

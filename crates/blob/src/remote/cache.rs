@@ -198,7 +198,7 @@ impl BlockCache {
         g.slots.insert((pack, b), Slot::Loading(p.clone()));
         let start = b * self.block;
         let end = (start + self.block).min(size);
-        let fut = client.get_range_fut(pack, start..end.max(start));
+        let fut = client.get_range_fut(pack, start..end.max(start), client.read_timeout());
         let (inner, pending, cap) = (self.inner.clone(), p.clone(), self.capacity);
         let counters = self.counters.clone();
         // the result is stored by the task itself, so a read-ahead nobody waits for still

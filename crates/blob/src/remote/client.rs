@@ -188,6 +188,53 @@ impl ObjectClient {
         )
     }
 
+    /// Uploads a pack of `size` bytes in parts of `part_size`, read from `file` a part at
+    /// a time (two parts in flight at most: the memory is bounded by three parts), each
+    /// part shown to `tap` in order (the MD5 of the whole). A failed part aborts the
+    /// upload, so no parts are left behind on the object store.
+    pub(crate) fn put_parts(
+        &self,
+        pack: PackId,
+        file: &std::fs::File,
+        size: u64,
+        tap: &mut dyn FnMut(&[u8]),
+    ) -> Result<(), RemoteError> {
+        use std::os::unix::fs::FileExt;
+        let (s, p) = (self.store.clone(), self.path(pack));
+        let what = format!("multipart PUT {pack}");
+        let mut up = self.run(async move { s.put_multipart(&p).await }, what.clone())?;
+        let part = self.cfg.part_size.max(5 << 20);
+        let mut in_flight = std::collections::VecDeque::new();
+        let mut offset = 0;
+        let mut failed: Option<RemoteError> = None;
+        while offset < size && failed.is_none() {
+            let n = part.min(size - offset);
+            let mut buf = vec![0u8; usize::try_from(n).unwrap_or(usize::MAX)];
+            if let Err(e) = file.read_exact_at(&mut buf, offset) {
+                failed = Some(RemoteError::Other(format!("{what}: reading the pack: {e}")));
+                break;
+            }
+            tap(&buf);
+            offset += n;
+            in_flight.push_back(self.spawn(up.put_part(PutPayload::from(buf))));
+            if in_flight.len() >= 2 {
+                failed = in_flight.pop_front().and_then(|rx| part_error(rx, &what));
+            }
+        }
+        while let Some(rx) = in_flight.pop_front() {
+            if let Some(e) = part_error(rx, &what) {
+                failed.get_or_insert(e);
+            }
+        }
+        match failed {
+            None => self.run(async move { up.complete().await.map(|_| ()) }, what),
+            Some(e) => {
+                let _ = self.run(async move { up.abort().await }, what);
+                Err(e)
+            }
+        }
+    }
+
     /// Size and ETag of a pack's object.
     pub(crate) fn head(&self, pack: PackId) -> Result<ObjectInfo, RemoteError> {
         let (s, p) = (self.store.clone(), self.path(pack));
@@ -202,22 +249,27 @@ impl ObjectClient {
         )
     }
 
-    /// A future reading `range` of a pack's object (run with [`ObjectClient::spawn`]).
+    /// A future reading `range` of a pack's object (run with [`ObjectClient::spawn`]),
+    /// given up after `limit` (retries included): a stalled server is an error.
     pub(crate) fn get_range_fut(
         &self,
         pack: PackId,
         range: std::ops::Range<u64>,
+        limit: Duration,
     ) -> impl Future<Output = Result<Bytes, RemoteError>> + Send + 'static {
         let (s, p) = (self.store.clone(), self.path(pack));
         async move {
-            match s.get_range(&p, range.clone()).await {
-                Ok(b) => Ok(b),
-                Err(object_store::Error::NotFound { .. }) => {
+            let what = || format!("GET {pack} {}-{}", range.start, range.end);
+            match tokio::time::timeout(limit, s.get_range(&p, range.clone())).await {
+                Ok(Ok(b)) => Ok(b),
+                Ok(Err(object_store::Error::NotFound { .. })) => {
                     Err(RemoteError::NotFound(format!("pack {pack}")))
                 }
-                Err(e) => Err(RemoteError::Other(format!(
-                    "GET {pack} {}-{}: {e}",
-                    range.start, range.end
+                Ok(Err(e)) => Err(RemoteError::Other(format!("{}: {e}", what()))),
+                Err(_) => Err(RemoteError::Other(format!(
+                    "{}: no answer from the object store in {} s",
+                    what(),
+                    limit.as_secs_f64()
                 ))),
             }
         }
@@ -276,6 +328,21 @@ impl ObjectClient {
         &self.cfg
     }
 
+    /// [`RemoteConfig::multipart_threshold`].
+    pub(crate) fn multipart_threshold(&self) -> u64 {
+        self.cfg.multipart_threshold
+    }
+
+    /// [`RemoteConfig::read_timeout`].
+    pub(crate) fn read_timeout(&self) -> Duration {
+        self.cfg.read_timeout
+    }
+
+    /// [`RemoteConfig::request_timeout`].
+    pub(crate) fn request_timeout(&self) -> Duration {
+        self.cfg.request_timeout
+    }
+
     /// Deletes a pack's object (a missing one is fine).
     pub(crate) fn delete(&self, pack: PackId) -> Result<(), RemoteError> {
         let (s, p) = (self.store.clone(), self.path(pack));
@@ -283,6 +350,18 @@ impl ObjectClient {
             Err(RemoteError::NotFound(_)) => Ok(()),
             r => r,
         }
+    }
+}
+
+/// The error of a finished part upload, if it failed.
+fn part_error(
+    rx: std::sync::mpsc::Receiver<object_store::Result<()>>,
+    what: &str,
+) -> Option<RemoteError> {
+    match rx.recv() {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(RemoteError::Other(format!("{what}: a part: {e}"))),
+        Err(_) => Some(RemoteError::Other(format!("{what}: the client stopped"))),
     }
 }
 

@@ -29,6 +29,15 @@ pub struct RemoteConfig {
     pub read_ahead: u32,
     /// Bound of one request to the object store (a stalled server is an error, not a hang).
     pub request_timeout: Duration,
+    /// Bound of one ranged GET a reader waits for (a block of `block_size`): a client
+    /// reading a cold file from a stalled object store gets an error after this long,
+    /// not after `request_timeout` and its retries.
+    pub read_timeout: Duration,
+    /// Packs larger than this are uploaded in parts (S3 multipart), read from the disk a
+    /// part at a time, so an upload's memory is bounded whatever `pack_size` is.
+    pub multipart_threshold: u64,
+    /// Bytes per part of a multipart upload (at least 5 MiB, S3's minimum).
+    pub part_size: u64,
     /// A pack's last read is recorded at most once per this interval (the mover's
     /// `cold_after` is measured in days; an hour is precise enough and costs nothing).
     pub read_mark_interval: Duration,
@@ -36,6 +45,9 @@ pub struct RemoteConfig {
 
 /// Default [`RemoteConfig::cache_size`].
 pub const DEFAULT_CACHE_SIZE: u64 = 256 << 20;
+/// Default [`RemoteConfig::read_timeout`]: an 8 MiB block in 20 s is 0.4 MB/s, far below
+/// any object store that works.
+pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(20);
 /// Default [`RemoteConfig::block_size`].
 pub const DEFAULT_BLOCK_SIZE: u64 = 8 << 20;
 
@@ -68,6 +80,9 @@ impl RemoteConfig {
             block_size: DEFAULT_BLOCK_SIZE,
             read_ahead: 4,
             request_timeout: Duration::from_secs(120),
+            read_timeout: DEFAULT_READ_TIMEOUT,
+            multipart_threshold: 128 << 20,
+            part_size: 16 << 20,
             read_mark_interval: Duration::from_secs(3600),
         })
     }
@@ -114,6 +129,10 @@ impl fmt::Debug for RemoteConfig {
             .field("cache_size", &self.cache_size)
             .field("block_size", &self.block_size)
             .field("read_ahead", &self.read_ahead)
+            .field("request_timeout", &self.request_timeout)
+            .field("read_timeout", &self.read_timeout)
+            .field("multipart_threshold", &self.multipart_threshold)
+            .field("part_size", &self.part_size)
             .finish()
     }
 }

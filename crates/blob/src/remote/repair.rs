@@ -72,10 +72,11 @@ impl RemotePackStore {
         size: u64,
         md5: Option<&str>,
     ) -> Result<Vec<u8>, BlobError> {
-        let rx = self
-            .shared
-            .client
-            .spawn(self.shared.client.get_range_fut(pack, 0..size));
+        let rx = self.shared.client.spawn(self.shared.client.get_range_fut(
+            pack,
+            0..size,
+            self.shared.client.request_timeout(),
+        ));
         let data = rx
             .recv()
             .map_err(|_| std::io::Error::other("the object client stopped"))??;

@@ -1,5 +1,6 @@
 //! The upload worker: one thread that takes sealed packs from a queue, uploads each as one
-//! object, verifies it (the object's size, and its MD5 when the server's ETag is a plain
+//! object (in parts, read from the disk a part at a time, when it is larger than
+//! `multipart_threshold`), verifies it (the object's size, and its MD5 when the server's ETag is a plain
 //! MD5) and only then records the pack as `remote` in the placement table. A failed upload
 //! is retried after a growing pause (1 s to 60 s); the queue itself is rebuilt from the
 //! local packs and the placement table at every start, so an upload cut off by a crash
@@ -77,12 +78,13 @@ fn upload_one(shared: &Shared, pack: PackId) -> Result<(), crate::BlobError> {
     if shared.placements.get(pack).is_some_and(|p| p.remote) {
         return Ok(());
     }
-    let data = match shared.local.read_pack(pack) {
-        Ok(d) => d,
+    let file = match shared.local.open_sealed(pack) {
+        Ok(f) => f,
         Err(crate::BlobError::Missing { .. }) => return Ok(()),
         Err(e) => return Err(e),
     };
-    let size = data.len() as u64;
+    // a sealed pack never changes: its size now is its size
+    let size = file.metadata()?.len();
     if shared.placements.get(pack).is_none() {
         // sealed, here, not uploaded yet: "local" until the upload is verified
         shared.placements.set(Placement {
@@ -94,8 +96,27 @@ fn upload_one(shared: &Shared, pack: PackId) -> Result<(), crate::BlobError> {
             last_read_ns: super::now_ns(), // sealed now: "read" now
         })?;
     }
-    let md5 = hex(&md5_of(&data));
-    shared.client.put(pack, Bytes::from(data))?;
+    let md5 = if size > shared.client.multipart_threshold() {
+        // in parts, read a part at a time: memory stays bounded however large packs are
+        use md5::Digest;
+        let mut h = md5::Md5::new();
+        shared
+            .client
+            .put_parts(pack, &file, size, &mut |b| h.update(b))?;
+        hex(&h.finalize())
+    } else {
+        let mut data = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+        std::io::Read::read_to_end(&mut &file, &mut data)?;
+        if data.len() as u64 != size {
+            return Err(mismatch(
+                pack,
+                format!("read {} of {size} bytes", data.len()),
+            ));
+        }
+        let md5 = hex(&md5_of(&data));
+        shared.client.put(pack, Bytes::from(data))?;
+        md5
+    };
     let info = shared.client.head(pack)?;
     if info.size != size {
         return Err(mismatch(pack, format!("size {} != {size}", info.size)));

@@ -51,6 +51,10 @@ pub struct BlobsFile {
     pub mover_rate: Option<String>,
     /// A pack's last read is recorded at most this often (`1h`).
     pub read_mark_interval: Option<String>,
+    /// Bound of one request to the object store, retries included (`2m`).
+    pub request_timeout: Option<String>,
+    /// Bound of the ranged GET a reader of a cold file waits for (`20s`).
+    pub read_timeout: Option<String>,
     /// How often the metadata is backed up to the object store (`1h`; `off`).
     pub meta_backup_interval: Option<String>,
     /// Metadata backups kept in the object store (`24`).
@@ -116,9 +120,35 @@ pub fn resolve(f: Option<BlobsFile>) -> Result<Blobs> {
         f.read_mark_interval.take(),
         "read_mark_interval",
     )?;
+    let request_timeout = duration(
+        "SILENT_NAS_BLOBS_REQUEST_TIMEOUT",
+        f.request_timeout.take(),
+        "request_timeout",
+    )?;
+    let read_timeout = duration(
+        "SILENT_NAS_BLOBS_READ_TIMEOUT",
+        f.read_timeout.take(),
+        "read_timeout",
+    )?;
+    for (key, d) in [
+        ("request_timeout", request_timeout),
+        ("read_timeout", read_timeout),
+    ] {
+        if d.is_some_and(|d| d < Duration::from_secs(1)) {
+            bail!("[blobs] {key}: at least 1s");
+        }
+    }
     let mut remote = remote(f)?;
-    if let (Some(r), Some(d)) = (remote.as_mut(), read_mark) {
-        r.read_mark_interval = d;
+    if let Some(r) = remote.as_mut() {
+        if let Some(d) = read_mark {
+            r.read_mark_interval = d;
+        }
+        if let Some(d) = request_timeout {
+            r.request_timeout = d;
+        }
+        if let Some(d) = read_timeout {
+            r.read_timeout = d;
+        }
     }
     if remote.is_none() && matches!(policy, TierPolicy::Tiered(_)) {
         bail!("[blobs] policy = \"tiered\" needs a remote tier (set remote)");
@@ -399,6 +429,34 @@ mod tests {
             "remote = \"s3://b\"\nhot_size = \"big\"",
         ] {
             assert!(blobs(&format!("[blobs]\n{bad}\n")).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn timeouts_default_to_two_minutes_and_twenty_seconds_and_are_at_least_a_second() {
+        let r = blobs("[blobs]\nremote = \"s3://b\"\n")
+            .unwrap()
+            .remote
+            .unwrap();
+        assert_eq!(
+            (r.request_timeout, r.read_timeout),
+            (Duration::from_secs(120), Duration::from_secs(20))
+        );
+        let r = blobs(
+            "[blobs]\nremote = \"s3://b\"\nrequest_timeout = \"5m\"\nread_timeout = \"3s\"\n",
+        )
+        .unwrap()
+        .remote
+        .unwrap();
+        assert_eq!(
+            (r.request_timeout, r.read_timeout),
+            (Duration::from_secs(300), Duration::from_secs(3))
+        );
+        for bad in ["read_timeout = \"0s\"", "request_timeout = \"soon\""] {
+            assert!(
+                blobs(&format!("[blobs]\nremote = \"s3://b\"\n{bad}\n")).is_err(),
+                "{bad}"
+            );
         }
     }
 }
