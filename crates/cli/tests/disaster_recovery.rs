@@ -162,7 +162,13 @@ fn a_store_restored_from_the_object_store_alone_serves_every_file_version_and_tr
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let cfg = tier_config(&s3, dir.path(), "meta_backup_keep = 3\n");
-    let s = Server::start_with(&data, &["--config", cfg.to_str().unwrap()]);
+    let log = dir.path().join("server.log");
+    let s = Server::start_logged(
+        &data,
+        &["--config", cfg.to_str().unwrap()],
+        "info",
+        Some(std::fs::File::create(&log).unwrap()),
+    );
     let dav = |p: &str| format!("/dav/{p}");
     let a = auth("admin", ADMIN_PW);
     assert_eq!(
@@ -195,6 +201,12 @@ fn a_store_restored_from_the_object_store_alone_serves_every_file_version_and_tr
     assert_eq!(objects.len(), 3, "{objects:?}"); // <name>.sqlite.zst, <name>.json, latest
     assert!(objects.contains(&"latest.json".to_owned()));
     drop(s); // the machine is gone: kill -9
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(logged.contains("meta_backup"), "the backup run is logged");
+    assert!(
+        !logged.contains(SECRET_KEY) && !logged.contains(ACCESS_KEY),
+        "no credentials in the log"
+    );
 
     let new = dir.path().join("restored");
     let (ok, out) = restore(&s3, &new);
