@@ -61,6 +61,24 @@ for fn in (s3.get_object, s3.head_object):
     assert st == 405 and h.get("x-amz-delete-marker") == "true", (fn.__name__, c, st, h)
     if fn is s3.get_object:
         assert c == "MethodNotAllowed", c
+# the versions behind the marker are still read by id (200, as AWS), the newest and older
+for fn in (s3.get_object, s3.head_object):
+    for vid, body in ((v2, b"two"), (v1, b"one")):
+        o = fn(Bucket="ver", Key="d/v.txt", VersionId=vid)
+        assert o["ResponseMetadata"]["HTTPStatusCode"] == 200 and o["VersionId"] == vid, o
+        assert o["ContentLength"] == len(body) and "DeleteMarker" not in o, o
+        if fn is s3.get_object:
+            assert o["Body"].read() == body, vid
+assert s3.get_object(Bucket="ver", Key="d/v.txt", VersionId=v1, Range="bytes=1-")["Body"].read() == b"ne"
+c = code(s3.get_object, Bucket="ver", Key="d/v.txt", VersionId=str(int(v2) + 5))
+assert c == ("NoSuchVersion", 404), c
+# a large one (streamed, not read in one go) behind its marker
+big = bytes(range(256)) * 2048
+vb = s3.put_object(Bucket="ver", Key="big.bin", Body=big)["VersionId"]
+s3.delete_object(Bucket="ver", Key="big.bin")
+assert code(s3.get_object, Bucket="ver", Key="big.bin")[1] == 404
+assert s3.get_object(Bucket="ver", Key="big.bin", VersionId=vb)["Body"].read() == big
+s3.delete_object(Bucket="ver", Key="big.bin", VersionId=vb)
 # the key is gone from plain listings
 assert "Contents" not in s3.list_objects_v2(Bucket="ver"), s3.list_objects_v2(Bucket="ver")
 
