@@ -55,6 +55,7 @@ impl Composition<'_> {
             expect: opts.expect,
             parent: self.parent,
             name: &self.name,
+            path: self.path.as_str(),
             extents: &self.extents,
             new_chunks: &[],
             size: self.size,

@@ -1,6 +1,8 @@
 //! A path's history across the trash: the file at a path now and the files deleted from
 //! that path before it (the trash entries of a file at exactly that path, newest first)
-//! form one history, as S3 sees a key's versions and delete markers. A version number is
+//! form one history, as S3 sees a key's versions and delete markers. A file written at a
+//! path whose deleted files are in the trash numbers its versions on from theirs (schema
+//! 20, `nas_meta`'s commit), so a version number names one version of the history; it is
 //! looked up in the file there now first, then in the deleted ones, newest first.
 
 use crate::error::{EngineError, EngineResult};
@@ -52,6 +54,40 @@ impl Home {
             }
         }
         Ok(None)
+    }
+
+    /// Removes the trash entry `id` of a file deleted from a path that had a newer file
+    /// since (deleted too, or there now) and keeps its versions: they join that newer
+    /// file's as its oldest (`nas_meta`'s `trash_merge`), so nothing of the path's history
+    /// is lost — S3's removal of a delete marker that is not the latest. `Conflict` for
+    /// the newest deleted file of a path where no file is now (restore it instead), or
+    /// when the version numbers overlap (files deleted before schema 20 numbered a path's
+    /// files apart, or one moved there).
+    pub fn trash_merge_into_next(&self, id: TrashId) -> EngineResult<()> {
+        let t = self.trash_entry(id)?;
+        if t.kind == NodeKind::Dir {
+            return Err(EngineError::IsADirectory(t.path));
+        }
+        let p = NasPath::parse(&t.path)?;
+        let all = self.trashed_files_at(&p)?;
+        let i = all
+            .iter()
+            .position(|x| x.id == id)
+            .ok_or_else(|| EngineError::NotFound(format!("trash entry {id}")))?;
+        let into = match i.checked_sub(1) {
+            Some(newer) => all[newer].node,
+            None => match self.resolve(&p) {
+                Ok(n) if n.kind == NodeKind::File => n.id,
+                Ok(_) | Err(EngineError::NotFound(_) | EngineError::NotADirectory(_)) => {
+                    return Err(EngineError::Conflict(format!(
+                        "{}: no file was written there after this one: restore it",
+                        t.path
+                    )));
+                }
+                Err(e) => return Err(e),
+            },
+        };
+        Ok(self.inner.meta.trash_merge(id, into)?)
     }
 
     /// Opens a version of a file in the trash (its newest when `version` is `None`)

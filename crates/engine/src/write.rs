@@ -410,6 +410,7 @@ pub(crate) fn commit_all(
             expect: p.w.opts.expect,
             parent: p.w.parent,
             name: &p.w.name,
+            path: p.w.path.as_str(),
             extents: &p.w.pipe.extents,
             new_chunks: &p.w.pipe.new_chunks,
             size: p.w.pipe.size,
