@@ -60,6 +60,38 @@ for kw in ({"ObjectLockMode": "GOVERNANCE"}, {"ObjectLockRetainUntilDate": until
     assert c == ("InvalidArgument", 400), (kw, c)
 assert code(s3.head_object, Bucket="worm", Key="bad.txt")[1] == 404
 
+# --- lock headers of CreateMultipartUpload: on the version the completion commits ---------
+def multipart(bucket, key, body, **lock):
+    up = s3.create_multipart_upload(Bucket=bucket, Key=key, **lock)["UploadId"]
+    e = s3.upload_part(Bucket=bucket, Key=key, UploadId=up, PartNumber=1, Body=body)["ETag"]
+    return s3.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=up,
+                                        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": e}]})
+
+
+vm = multipart("worm", "mp.txt", b"multipart", ObjectLockMode="COMPLIANCE",
+               ObjectLockRetainUntilDate=until, ObjectLockLegalHoldStatus="ON")["VersionId"]
+h = s3.head_object(Bucket="worm", Key="mp.txt", VersionId=vm)
+assert h["ObjectLockMode"] == "COMPLIANCE" and h["ObjectLockRetainUntilDate"] == until, h
+assert h["ObjectLockLegalHoldStatus"] == "ON", h
+assert not any(k.startswith("s3") or "lock" in k for k in h.get("Metadata", {})), h["Metadata"]
+s3.put_object(Bucket="worm", Key="mp.txt", Body=b"over")
+c = code(s3.delete_object, Bucket="worm", Key="mp.txt", VersionId=vm, BypassGovernanceRetention=True)
+assert c == ("AccessDenied", 403), c
+vh = multipart("worm", "mp-hold.txt", b"held", ObjectLockLegalHoldStatus="ON")["VersionId"]
+h = s3.head_object(Bucket="worm", Key="mp-hold.txt")
+assert h["ObjectLockLegalHoldStatus"] == "ON" and "ObjectLockMode" not in h, h
+s3.put_object_legal_hold(Bucket="worm", Key="mp-hold.txt", VersionId=vh, LegalHold={"Status": "OFF"})
+# refused at CreateMultipartUpload, as a PutObject's: nothing started
+for bucket, kw, want in (
+        ("plain", {"ObjectLockLegalHoldStatus": "ON"}, ("InvalidRequest", 400)),
+        ("worm", {"ObjectLockMode": "GOVERNANCE"}, ("InvalidArgument", 400)),
+        ("worm", {"ObjectLockMode": "GOVERNANCE", "ObjectLockRetainUntilDate": now() - HOUR},
+         ("InvalidArgument", 400))):
+    c = code(s3.create_multipart_upload, Bucket=bucket, Key="mp-bad.txt", **kw)
+    assert c == want, (bucket, kw, c)
+    ups = s3.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
+    assert all(u["Key"] != "mp-bad.txt" for u in ups), ups
+
 # --- deletes of locked versions -----------------------------------------------------------
 # an overwrite is allowed: the locked version stays in the history
 v2 = s3.put_object(Bucket="worm", Key="c.txt", Body=b"overwritten")["VersionId"]
@@ -143,6 +175,15 @@ d = h["ObjectLockRetainUntilDate"] - before
 assert datetime.timedelta(hours=23) < d < datetime.timedelta(hours=25), d
 s3.copy_object(Bucket="worm", Key="n-copy.txt", CopySource={"Bucket": "worm", "Key": "n.txt"})
 assert s3.head_object(Bucket="worm", Key="n-copy.txt")["ObjectLockMode"] == "GOVERNANCE"
+# ... and to a multipart completion
+mp = s3.create_multipart_upload(Bucket="worm", Key="n-mp.txt")["UploadId"]
+et = s3.upload_part(Bucket="worm", Key="n-mp.txt", UploadId=mp, PartNumber=1, Body=b"mp")["ETag"]
+s3.complete_multipart_upload(Bucket="worm", Key="n-mp.txt", UploadId=mp,
+                             MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": et}]})
+h = s3.head_object(Bucket="worm", Key="n-mp.txt")
+assert h["ObjectLockMode"] == "GOVERNANCE", h
+d = h["ObjectLockRetainUntilDate"] - before
+assert datetime.timedelta(hours=23) < d < datetime.timedelta(hours=25), d
 # Days and Years together, or neither: MalformedXML; nothing changed
 for rule in ({"Mode": "GOVERNANCE", "Days": 1, "Years": 1}, {"Mode": "GOVERNANCE"}):
     c = code(s3.put_object_lock_configuration, Bucket="worm", ObjectLockConfiguration={

@@ -1,7 +1,8 @@
 //! S3 Object Lock at the bucket: whether a bucket has it (CreateBucket with
 //! `x-amz-bucket-object-lock-enabled: true`, or PutObjectLockConfiguration with
 //! `ObjectLockEnabled`), and its default retention (a mode and `Days` or `Years`, given to
-//! every new object version written through S3 without lock headers of its own). Kept as
+//! every new object version written through S3 without lock headers of its own; an
+//! upload's lock headers wait in its attributes for its completion). Kept as
 //! the bucket folder's dead property `object-lock` (as the ACL and lifecycle rules are):
 //! `Enabled`, or `Enabled GOVERNANCE 30d` / `Enabled COMPLIANCE 1y`. A bucket with object
 //! lock keeps versioning `Enabled` (it cannot be suspended). The lock itself — what may
@@ -14,6 +15,7 @@ use crate::service::{NasS3, need_bucket};
 use nas_engine::{EngineError, Home, ObjectLock, Retention, RetentionMode};
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
+use std::collections::BTreeMap;
 use time::OffsetDateTime;
 
 /// Dead-property name of a bucket's object lock configuration.
@@ -201,10 +203,7 @@ pub fn lock_for_write(
                 until_ns,
             })
         }
-        (None, None) => b.default.map(|d| Retention {
-            mode: d.mode,
-            until_ns: now_ns.saturating_add(i64::from(d.days()) * 86_400 * 1_000_000_000),
-        }),
+        (None, None) => default_retention(b, now_ns),
         _ => {
             return Err(S3Error::with_message(
                 S3ErrorCode::InvalidArgument,
@@ -216,6 +215,63 @@ pub fn lock_for_write(
         retention,
         legal_hold,
     })
+}
+
+/// The bucket's default retention for a version written at `now_ns`, if it has one.
+fn default_retention(b: &BucketLock, now_ns: i64) -> Option<Retention> {
+    b.default.map(|d| Retention {
+        mode: d.mode,
+        until_ns: now_ns.saturating_add(i64::from(d.days()) * 86_400 * 1_000_000_000),
+    })
+}
+
+/// Upload-marker attribute: the retention CreateMultipartUpload named (`GOVERNANCE NS`).
+pub const UPLOAD_RETENTION_KEY: &str = "s3:lock-retention";
+/// Upload-marker attribute: the legal hold CreateMultipartUpload put on (`ON`).
+pub const UPLOAD_HOLD_KEY: &str = "s3:lock-hold";
+
+/// CreateMultipartUpload's lock headers, checked as a PutObject's (`InvalidRequest` on a
+/// bucket without object lock, `InvalidArgument` for a mode without a date or a date not
+/// in the future) and kept in the upload's attributes for its completion.
+pub fn keep_for_upload(
+    bucket: Option<&BucketLock>,
+    h: &LockHeaders,
+    now_ns: i64,
+    attrs: &mut BTreeMap<String, String>,
+) -> S3Result<()> {
+    if !h.any() {
+        return Ok(());
+    }
+    let l = lock_for_write(bucket, h, now_ns)?;
+    if let (Some(r), Some(_)) = (l.retention, &h.mode) {
+        let v = format!("{} {}", mode_name(r.mode), r.until_ns);
+        attrs.insert(UPLOAD_RETENTION_KEY.into(), v);
+    }
+    if l.legal_hold {
+        attrs.insert(UPLOAD_HOLD_KEY.into(), ObjectLockLegalHoldStatus::ON.into());
+    }
+    Ok(())
+}
+
+/// The lock the version an upload's completion commits starts with: what its creation
+/// named (taken out of `attrs`), else the bucket's default retention as of `now_ns`.
+pub fn lock_for_completion(
+    bucket: Option<&BucketLock>,
+    attrs: &mut BTreeMap<String, String>,
+    now_ns: i64,
+) -> ObjectLock {
+    let named = attrs.remove(UPLOAD_RETENTION_KEY).and_then(|v| {
+        let (mode, until) = v.split_once(' ')?;
+        Some(Retention {
+            mode: parse_mode(mode).ok()?,
+            until_ns: until.parse().ok()?,
+        })
+    });
+    let legal_hold = attrs.remove(UPLOAD_HOLD_KEY).is_some();
+    ObjectLock {
+        retention: named.or_else(|| bucket.and_then(|b| default_retention(b, now_ns))),
+        legal_hold,
+    }
 }
 
 /// The default rule of a PutObjectLockConfiguration, checked as AWS does.
