@@ -92,6 +92,55 @@ for bucket, kw, want in (
     ups = s3.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
     assert all(u["Key"] != "mp-bad.txt" for u in ups), ups
 
+# --- CopyObject with lock headers: the lock is committed with the copy ---------------------
+src = s3.put_object(Bucket="worm", Key="src.txt", Body=b"source")["VersionId"]
+s3.put_object(Bucket="worm", Key="cp.txt", Body=b"before")
+r = s3.copy_object(Bucket="worm", Key="cp.txt", CopySource={"Bucket": "worm", "Key": "src.txt"},
+                   ObjectLockMode="COMPLIANCE", ObjectLockRetainUntilDate=until,
+                   ObjectLockLegalHoldStatus="ON")
+h = s3.head_object(Bucket="worm", Key="cp.txt")
+assert h["ObjectLockMode"] == "COMPLIANCE" and h["ObjectLockRetainUntilDate"] == until, h
+assert h["ObjectLockLegalHoldStatus"] == "ON" and h["ETag"] == r["CopyObjectResult"]["ETag"], h
+# one new version over the old one: no delete marker, no unlocked version in between
+vs = s3.list_object_versions(Bucket="worm", Prefix="cp.txt")
+assert [v["IsLatest"] for v in vs["Versions"]] == [True, False] and "DeleteMarkers" not in vs, vs
+assert s3.get_object(Bucket="worm", Key="cp.txt")["Body"].read() == b"source"
+# the source is untouched
+assert "ObjectLockMode" not in s3.head_object(Bucket="worm", Key="src.txt", VersionId=src)
+# while copies are made, no reader ever sees one without its lock
+import threading  # noqa: E402
+
+seen, stop = [], threading.Event()
+
+
+def poll():
+    while not stop.is_set():
+        for i in range(20):
+            try:
+                ph = s3.head_object(Bucket="worm", Key=f"cps/{i}")
+            except s3.exceptions.ClientError:
+                continue
+            seen.append((i, ph.get("ObjectLockMode"), ph.get("ObjectLockLegalHoldStatus")))
+
+
+t = threading.Thread(target=poll)
+t.start()
+for i in range(20):
+    s3.copy_object(Bucket="worm", Key=f"cps/{i}", CopySource={"Bucket": "worm", "Key": "src.txt"},
+                   ObjectLockMode="GOVERNANCE", ObjectLockRetainUntilDate=until,
+                   ObjectLockLegalHoldStatus="ON")
+stop.set()
+t.join()
+assert all(m == "GOVERNANCE" and lh == "ON" for _, m, lh in seen), [x for x in seen if x[1] is None][:3]
+for i in range(20):
+    v = s3.head_object(Bucket="worm", Key=f"cps/{i}")["VersionId"]
+    s3.put_object_legal_hold(Bucket="worm", Key=f"cps/{i}", VersionId=v, LegalHold={"Status": "OFF"})
+# bad lock headers on a copy: refused, nothing copied
+c = code(s3.copy_object, Bucket="worm", Key="cp-bad.txt", CopySource={"Bucket": "worm", "Key": "src.txt"},
+         ObjectLockMode="GOVERNANCE")
+assert c == ("InvalidArgument", 400), c
+assert code(s3.head_object, Bucket="worm", Key="cp-bad.txt")[1] == 404
+
 # --- deletes of locked versions -----------------------------------------------------------
 # an overwrite is allowed: the locked version stays in the history
 v2 = s3.put_object(Bucket="worm", Key="c.txt", Body=b"overwritten")["VersionId"]
