@@ -38,6 +38,70 @@ s3.put_object(Bucket="plain", Key="y", Body=b"y")
 c = code(s3.put_object_legal_hold, Bucket="plain", Key="y", LegalHold={"Status": "ON"})
 assert c == ("InvalidRequest", 400), c
 
+# --- an integrity header is required where AWS requires it -------------------------------
+MISSING = ("Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object requests "
+           "with Object Lock parameters")
+bare = client(request_checksum_calculation="when_required")
+
+
+def strip_integrity(request, **_):
+    for k in list(request.headers.keys()):
+        lk = k.lower()
+        if lk == "content-md5" or lk.startswith("x-amz-checksum-") or lk == "x-amz-sdk-checksum-algorithm":
+            del request.headers[k]
+
+
+def wrong_md5(request, **_):
+    strip_integrity(request)
+    request.headers["Content-MD5"] = "AAAAAAAAAAAAAAAAAAAAAA=="
+
+
+def refused(fn, **kw):
+    try:
+        fn(**kw)
+    except s3.exceptions.ClientError as e:
+        return e.response["Error"]["Code"], e.response["Error"].get("Message", "")
+    return "OK", ""
+
+
+s3.put_object(Bucket="worm", Key="i.txt", Body=b"i")
+calls = (
+    ("PutObjectRetention", "put_object_retention",
+     dict(Bucket="worm", Key="i.txt",
+          Retention={"Mode": "GOVERNANCE", "RetainUntilDate": now() + HOUR})),
+    ("PutObjectLegalHold", "put_object_legal_hold",
+     dict(Bucket="worm", Key="i.txt", LegalHold={"Status": "ON"})),
+    ("PutObjectLockConfiguration", "put_object_lock_configuration",
+     dict(Bucket="worm", ObjectLockConfiguration={
+         "ObjectLockEnabled": "Enabled",
+         "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": 3650}}})),
+)
+for op, name, kw in calls:
+    for hook, want in ((strip_integrity, ("InvalidRequest", MISSING)), (wrong_md5, ("BadDigest", None))):
+        cl = client()
+        cl.meta.events.register(f"before-sign.s3.{op}", hook)
+        c, msg = refused(getattr(cl, name), **kw)
+        assert c == want[0] and (want[1] is None or msg == want[1]), (op, hook.__name__, c, msg)
+# nothing of it took effect
+assert "ObjectLockMode" not in s3.head_object(Bucket="worm", Key="i.txt")
+assert s3.get_object_legal_hold(Bucket="worm", Key="i.txt")["LegalHold"]["Status"] == "OFF"
+assert "Rule" not in s3.get_object_lock_configuration(Bucket="worm")["ObjectLockConfiguration"]
+# PutObject with lock headers and no checksum (an SDK that sends none unless required)
+c, msg = refused(bare.put_object, Bucket="worm", Key="i2.txt", Body=b"x", ObjectLockLegalHoldStatus="ON")
+assert (c, msg) == ("InvalidRequest", MISSING), (c, msg)
+assert code(s3.head_object, Bucket="worm", Key="i2.txt")[1] == 404
+# ... while without lock headers it needs none; with a Content-MD5 (right, then wrong) as AWS
+bare.put_object(Bucket="worm", Key="i3.txt", Body=b"x")
+import base64, hashlib  # noqa: E401,E402
+md5 = base64.b64encode(hashlib.md5(b"x").digest()).decode()
+bare.put_object(Bucket="worm", Key="i2.txt", Body=b"x", ObjectLockLegalHoldStatus="ON", ContentMD5=md5)
+v_i2 = s3.head_object(Bucket="worm", Key="i2.txt")["VersionId"]
+s3.put_object_legal_hold(Bucket="worm", Key="i2.txt", VersionId=v_i2, LegalHold={"Status": "OFF"})
+c, _ = refused(bare.put_object, Bucket="worm", Key="i4.txt", Body=b"y", ObjectLockLegalHoldStatus="ON",
+               ContentMD5=md5)
+assert c == "BadDigest", c
+assert code(s3.head_object, Bucket="worm", Key="i4.txt")[1] == 404
+
 # --- per-object retention and legal hold on PUT -------------------------------------------
 until = (now() + HOUR).replace(microsecond=0)
 r = s3.put_object(Bucket="worm", Key="c.txt", Body=b"compliance", ObjectLockMode="COMPLIANCE",
