@@ -239,13 +239,8 @@ pub async fn complete(
         attrs.user.insert(MD5_KEY.into(), etag.clone());
         attrs.user.insert(PARTS_KEY.into(), sizes.join(","));
         checksums::to_attrs(&checksum, &mut attrs.user);
-        // the lock CreateMultipartUpload named, else the bucket's default retention
-        let conf = crate::object_lock::bucket_lock(&home, &input.bucket).map_err(s3_err)?;
-        let lock = crate::object_lock::lock_for_completion(
-            conf.as_ref(),
-            &mut attrs.user,
-            nas_engine::now_ns(),
-        );
+        // the lock CreateMultipartUpload named (the engine adds the bucket's default)
+        let lock = crate::object_lock::lock_for_completion(&mut attrs.user);
         let v = composed
             .commit(WriteOptions {
                 attrs,
