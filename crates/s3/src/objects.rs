@@ -441,9 +441,13 @@ pub async fn copy(
             .map(|s| s.as_str().to_owned()),
     };
     let e = blocking(move || {
-        // the copy's lock (headers, else the destination's default), refused before
-        // anything is copied
-        let conf = crate::object_lock::bucket_lock(&h, &dest_bucket)?;
+        // the copy's lock headers, refused before anything is copied (without them the
+        // engine gives the copy the destination bucket's default retention)
+        let conf = if lock_headers.any() {
+            crate::object_lock::bucket_lock(&h, &dest_bucket)?
+        } else {
+            None
+        };
         let lock = match crate::object_lock::lock_for_write(
             conf.as_ref(),
             &lock_headers,
