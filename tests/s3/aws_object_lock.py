@@ -38,6 +38,70 @@ s3.put_object(Bucket="plain", Key="y", Body=b"y")
 c = code(s3.put_object_legal_hold, Bucket="plain", Key="y", LegalHold={"Status": "ON"})
 assert c == ("InvalidRequest", 400), c
 
+# --- an integrity header is required where AWS requires it -------------------------------
+MISSING = ("Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object requests "
+           "with Object Lock parameters")
+bare = client(request_checksum_calculation="when_required")
+
+
+def strip_integrity(request, **_):
+    for k in list(request.headers.keys()):
+        lk = k.lower()
+        if lk == "content-md5" or lk.startswith("x-amz-checksum-") or lk == "x-amz-sdk-checksum-algorithm":
+            del request.headers[k]
+
+
+def wrong_md5(request, **_):
+    strip_integrity(request)
+    request.headers["Content-MD5"] = "AAAAAAAAAAAAAAAAAAAAAA=="
+
+
+def refused(fn, **kw):
+    try:
+        fn(**kw)
+    except s3.exceptions.ClientError as e:
+        return e.response["Error"]["Code"], e.response["Error"].get("Message", "")
+    return "OK", ""
+
+
+s3.put_object(Bucket="worm", Key="i.txt", Body=b"i")
+calls = (
+    ("PutObjectRetention", "put_object_retention",
+     dict(Bucket="worm", Key="i.txt",
+          Retention={"Mode": "GOVERNANCE", "RetainUntilDate": now() + HOUR})),
+    ("PutObjectLegalHold", "put_object_legal_hold",
+     dict(Bucket="worm", Key="i.txt", LegalHold={"Status": "ON"})),
+    ("PutObjectLockConfiguration", "put_object_lock_configuration",
+     dict(Bucket="worm", ObjectLockConfiguration={
+         "ObjectLockEnabled": "Enabled",
+         "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": 3650}}})),
+)
+for op, name, kw in calls:
+    for hook, want in ((strip_integrity, ("InvalidRequest", MISSING)), (wrong_md5, ("BadDigest", None))):
+        cl = client()
+        cl.meta.events.register(f"before-sign.s3.{op}", hook)
+        c, msg = refused(getattr(cl, name), **kw)
+        assert c == want[0] and (want[1] is None or msg == want[1]), (op, hook.__name__, c, msg)
+# nothing of it took effect
+assert "ObjectLockMode" not in s3.head_object(Bucket="worm", Key="i.txt")
+assert s3.get_object_legal_hold(Bucket="worm", Key="i.txt")["LegalHold"]["Status"] == "OFF"
+assert "Rule" not in s3.get_object_lock_configuration(Bucket="worm")["ObjectLockConfiguration"]
+# PutObject with lock headers and no checksum (an SDK that sends none unless required)
+c, msg = refused(bare.put_object, Bucket="worm", Key="i2.txt", Body=b"x", ObjectLockLegalHoldStatus="ON")
+assert (c, msg) == ("InvalidRequest", MISSING), (c, msg)
+assert code(s3.head_object, Bucket="worm", Key="i2.txt")[1] == 404
+# ... while without lock headers it needs none; with a Content-MD5 (right, then wrong) as AWS
+bare.put_object(Bucket="worm", Key="i3.txt", Body=b"x")
+import base64, hashlib  # noqa: E401,E402
+md5 = base64.b64encode(hashlib.md5(b"x").digest()).decode()
+bare.put_object(Bucket="worm", Key="i2.txt", Body=b"x", ObjectLockLegalHoldStatus="ON", ContentMD5=md5)
+v_i2 = s3.head_object(Bucket="worm", Key="i2.txt")["VersionId"]
+s3.put_object_legal_hold(Bucket="worm", Key="i2.txt", VersionId=v_i2, LegalHold={"Status": "OFF"})
+c, _ = refused(bare.put_object, Bucket="worm", Key="i4.txt", Body=b"y", ObjectLockLegalHoldStatus="ON",
+               ContentMD5=md5)
+assert c == "BadDigest", c
+assert code(s3.head_object, Bucket="worm", Key="i4.txt")[1] == 404
+
 # --- per-object retention and legal hold on PUT -------------------------------------------
 until = (now() + HOUR).replace(microsecond=0)
 r = s3.put_object(Bucket="worm", Key="c.txt", Body=b"compliance", ObjectLockMode="COMPLIANCE",
@@ -59,6 +123,87 @@ for kw in ({"ObjectLockMode": "GOVERNANCE"}, {"ObjectLockRetainUntilDate": until
     c = code(s3.put_object, Bucket="worm", Key="bad.txt", Body=b"x", **kw)
     assert c == ("InvalidArgument", 400), (kw, c)
 assert code(s3.head_object, Bucket="worm", Key="bad.txt")[1] == 404
+
+# --- lock headers of CreateMultipartUpload: on the version the completion commits ---------
+def multipart(bucket, key, body, **lock):
+    up = s3.create_multipart_upload(Bucket=bucket, Key=key, **lock)["UploadId"]
+    e = s3.upload_part(Bucket=bucket, Key=key, UploadId=up, PartNumber=1, Body=body)["ETag"]
+    return s3.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=up,
+                                        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": e}]})
+
+
+vm = multipart("worm", "mp.txt", b"multipart", ObjectLockMode="COMPLIANCE",
+               ObjectLockRetainUntilDate=until, ObjectLockLegalHoldStatus="ON")["VersionId"]
+h = s3.head_object(Bucket="worm", Key="mp.txt", VersionId=vm)
+assert h["ObjectLockMode"] == "COMPLIANCE" and h["ObjectLockRetainUntilDate"] == until, h
+assert h["ObjectLockLegalHoldStatus"] == "ON", h
+assert not any(k.startswith("s3") or "lock" in k for k in h.get("Metadata", {})), h["Metadata"]
+s3.put_object(Bucket="worm", Key="mp.txt", Body=b"over")
+c = code(s3.delete_object, Bucket="worm", Key="mp.txt", VersionId=vm, BypassGovernanceRetention=True)
+assert c == ("AccessDenied", 403), c
+vh = multipart("worm", "mp-hold.txt", b"held", ObjectLockLegalHoldStatus="ON")["VersionId"]
+h = s3.head_object(Bucket="worm", Key="mp-hold.txt")
+assert h["ObjectLockLegalHoldStatus"] == "ON" and "ObjectLockMode" not in h, h
+s3.put_object_legal_hold(Bucket="worm", Key="mp-hold.txt", VersionId=vh, LegalHold={"Status": "OFF"})
+# refused at CreateMultipartUpload, as a PutObject's: nothing started
+for bucket, kw, want in (
+        ("plain", {"ObjectLockLegalHoldStatus": "ON"}, ("InvalidRequest", 400)),
+        ("worm", {"ObjectLockMode": "GOVERNANCE"}, ("InvalidArgument", 400)),
+        ("worm", {"ObjectLockMode": "GOVERNANCE", "ObjectLockRetainUntilDate": now() - HOUR},
+         ("InvalidArgument", 400))):
+    c = code(s3.create_multipart_upload, Bucket=bucket, Key="mp-bad.txt", **kw)
+    assert c == want, (bucket, kw, c)
+    ups = s3.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
+    assert all(u["Key"] != "mp-bad.txt" for u in ups), ups
+
+# --- CopyObject with lock headers: the lock is committed with the copy ---------------------
+src = s3.put_object(Bucket="worm", Key="src.txt", Body=b"source")["VersionId"]
+s3.put_object(Bucket="worm", Key="cp.txt", Body=b"before")
+r = s3.copy_object(Bucket="worm", Key="cp.txt", CopySource={"Bucket": "worm", "Key": "src.txt"},
+                   ObjectLockMode="COMPLIANCE", ObjectLockRetainUntilDate=until,
+                   ObjectLockLegalHoldStatus="ON")
+h = s3.head_object(Bucket="worm", Key="cp.txt")
+assert h["ObjectLockMode"] == "COMPLIANCE" and h["ObjectLockRetainUntilDate"] == until, h
+assert h["ObjectLockLegalHoldStatus"] == "ON" and h["ETag"] == r["CopyObjectResult"]["ETag"], h
+# one new version over the old one: no delete marker, no unlocked version in between
+vs = s3.list_object_versions(Bucket="worm", Prefix="cp.txt")
+assert [v["IsLatest"] for v in vs["Versions"]] == [True, False] and "DeleteMarkers" not in vs, vs
+assert s3.get_object(Bucket="worm", Key="cp.txt")["Body"].read() == b"source"
+# the source is untouched
+assert "ObjectLockMode" not in s3.head_object(Bucket="worm", Key="src.txt", VersionId=src)
+# while copies are made, no reader ever sees one without its lock
+import threading  # noqa: E402
+
+seen, stop = [], threading.Event()
+
+
+def poll():
+    while not stop.is_set():
+        for i in range(20):
+            try:
+                ph = s3.head_object(Bucket="worm", Key=f"cps/{i}")
+            except s3.exceptions.ClientError:
+                continue
+            seen.append((i, ph.get("ObjectLockMode"), ph.get("ObjectLockLegalHoldStatus")))
+
+
+t = threading.Thread(target=poll)
+t.start()
+for i in range(20):
+    s3.copy_object(Bucket="worm", Key=f"cps/{i}", CopySource={"Bucket": "worm", "Key": "src.txt"},
+                   ObjectLockMode="GOVERNANCE", ObjectLockRetainUntilDate=until,
+                   ObjectLockLegalHoldStatus="ON")
+stop.set()
+t.join()
+assert all(m == "GOVERNANCE" and lh == "ON" for _, m, lh in seen), [x for x in seen if x[1] is None][:3]
+for i in range(20):
+    v = s3.head_object(Bucket="worm", Key=f"cps/{i}")["VersionId"]
+    s3.put_object_legal_hold(Bucket="worm", Key=f"cps/{i}", VersionId=v, LegalHold={"Status": "OFF"})
+# bad lock headers on a copy: refused, nothing copied
+c = code(s3.copy_object, Bucket="worm", Key="cp-bad.txt", CopySource={"Bucket": "worm", "Key": "src.txt"},
+         ObjectLockMode="GOVERNANCE")
+assert c == ("InvalidArgument", 400), c
+assert code(s3.head_object, Bucket="worm", Key="cp-bad.txt")[1] == 404
 
 # --- deletes of locked versions -----------------------------------------------------------
 # an overwrite is allowed: the locked version stays in the history
@@ -143,6 +288,15 @@ d = h["ObjectLockRetainUntilDate"] - before
 assert datetime.timedelta(hours=23) < d < datetime.timedelta(hours=25), d
 s3.copy_object(Bucket="worm", Key="n-copy.txt", CopySource={"Bucket": "worm", "Key": "n.txt"})
 assert s3.head_object(Bucket="worm", Key="n-copy.txt")["ObjectLockMode"] == "GOVERNANCE"
+# ... and to a multipart completion
+mp = s3.create_multipart_upload(Bucket="worm", Key="n-mp.txt")["UploadId"]
+et = s3.upload_part(Bucket="worm", Key="n-mp.txt", UploadId=mp, PartNumber=1, Body=b"mp")["ETag"]
+s3.complete_multipart_upload(Bucket="worm", Key="n-mp.txt", UploadId=mp,
+                             MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": et}]})
+h = s3.head_object(Bucket="worm", Key="n-mp.txt")
+assert h["ObjectLockMode"] == "GOVERNANCE", h
+d = h["ObjectLockRetainUntilDate"] - before
+assert datetime.timedelta(hours=23) < d < datetime.timedelta(hours=25), d
 # Days and Years together, or neither: MalformedXML; nothing changed
 for rule in ({"Mode": "GOVERNANCE", "Days": 1, "Years": 1}, {"Mode": "GOVERNANCE"}):
     c = code(s3.put_object_lock_configuration, Bucket="worm", ObjectLockConfiguration={

@@ -61,6 +61,24 @@ for fn in (s3.get_object, s3.head_object):
     assert st == 405 and h.get("x-amz-delete-marker") == "true", (fn.__name__, c, st, h)
     if fn is s3.get_object:
         assert c == "MethodNotAllowed", c
+# the versions behind the marker are still read by id (200, as AWS), the newest and older
+for fn in (s3.get_object, s3.head_object):
+    for vid, body in ((v2, b"two"), (v1, b"one")):
+        o = fn(Bucket="ver", Key="d/v.txt", VersionId=vid)
+        assert o["ResponseMetadata"]["HTTPStatusCode"] == 200 and o["VersionId"] == vid, o
+        assert o["ContentLength"] == len(body) and "DeleteMarker" not in o, o
+        if fn is s3.get_object:
+            assert o["Body"].read() == body, vid
+assert s3.get_object(Bucket="ver", Key="d/v.txt", VersionId=v1, Range="bytes=1-")["Body"].read() == b"ne"
+c = code(s3.get_object, Bucket="ver", Key="d/v.txt", VersionId=str(int(v2) + 5))
+assert c == ("NoSuchVersion", 404), c
+# a large one (streamed, not read in one go) behind its marker
+big = bytes(range(256)) * 2048
+vb = s3.put_object(Bucket="ver", Key="big.bin", Body=big)["VersionId"]
+s3.delete_object(Bucket="ver", Key="big.bin")
+assert code(s3.get_object, Bucket="ver", Key="big.bin")[1] == 404
+assert s3.get_object(Bucket="ver", Key="big.bin", VersionId=vb)["Body"].read() == big
+s3.delete_object(Bucket="ver", Key="big.bin", VersionId=vb)
 # the key is gone from plain listings
 assert "Contents" not in s3.list_objects_v2(Bucket="ver"), s3.list_objects_v2(Bucket="ver")
 
@@ -151,13 +169,56 @@ assert ("w.txt", dm_w, True) in listing("w")[1]
 s3.delete_object(Bucket="ver", Key="w.txt", VersionId=dm_w)
 assert dav_req("GET", "/ver/w.txt") == (200, b"dav")
 
-# a marker that is no longer current (an object was put at the key since) is refused
+# every marker of a key is listed, in order with the versions (a key deleted and put again,
+# twice): IsLatest only on the newest; the version numbers of the key never repeat
 s3.delete_object(Bucket="ver", Key="w.txt")
-dm_old = listing("w")[1][0][1]
-s3.put_object(Bucket="ver", Key="w.txt", Body=b"new")
-assert listing("w")[1] == [], "only a key's current marker is listed"
-assert code(s3.delete_object, Bucket="ver", Key="w.txt", VersionId=dm_old) == ("InvalidArgument", 400)
-assert s3.get_object(Bucket="ver", Key="w.txt")["Body"].read() == b"new"
-c, st, h = raw_error(s3.get_object, Bucket="ver", Key="w.txt", VersionId=dm_old)
-assert (c, st) == ("MethodNotAllowed", 405), (c, st)
+dm_a = listing("w")[1][0][1]
+v_new = s3.put_object(Bucket="ver", Key="w.txt", Body=b"new")["VersionId"]
+s3.delete_object(Bucket="ver", Key="w.txt")
+dm_b = listing("w")[1][0][1]
+v_newer = s3.put_object(Bucket="ver", Key="w.txt", Body=b"newer")["VersionId"]
+vs, ms = listing("w")
+v_dav = [v for _, v, _ in vs if v not in (v_new, v_newer)]
+assert len(v_dav) == 1 and len({v_newer, v_new, v_dav[0]}) == 3, vs
+v_dav = v_dav[0]
+assert vs == [("w.txt", v_newer, True), ("w.txt", v_new, False), ("w.txt", v_dav, False)], vs
+assert ms == [("w.txt", dm_b, False), ("w.txt", dm_a, False)], ms
+# paged one entry at a time: the order of the history, each exactly once
+seen, km, vm = [], None, None
+while True:
+    kw = {"MaxKeys": 1, "Prefix": "w"}
+    if km is not None:
+        kw.update(KeyMarker=km, VersionIdMarker=vm)
+    r = s3.list_object_versions(Bucket="ver", **kw)
+    seen += [m["VersionId"] for m in r.get("DeleteMarkers", [])] + [v["VersionId"] for v in r.get("Versions", [])]
+    if not r["IsTruncated"]:
+        break
+    km, vm = r["NextKeyMarker"], r.get("NextVersionIdMarker", "")
+assert seen == [v_newer, dm_b, v_new, dm_a, v_dav], seen
+# each version read by id, also those behind the older markers; a marker's id is 405
+for vid, body in ((v_newer, b"newer"), (v_new, b"new"), (v_dav, b"dav")):
+    assert s3.get_object(Bucket="ver", Key="w.txt", VersionId=vid)["Body"].read() == body, vid
+c, st, h = raw_error(s3.get_object, Bucket="ver", Key="w.txt", VersionId=dm_a)
+assert (c, st) == ("MethodNotAllowed", 405) and h.get("x-amz-delete-marker") == "true", (c, st)
+# deleting an older marker by id removes just that marker: the versions stay, in order
+r = s3.delete_object(Bucket="ver", Key="w.txt", VersionId=dm_a)
+assert r.get("DeleteMarker") is True and r["VersionId"] == dm_a, r
+vs, ms = listing("w")
+assert vs == [("w.txt", v_newer, True), ("w.txt", v_new, False), ("w.txt", v_dav, False)], vs
+assert ms == [("w.txt", dm_b, False)], ms
+assert s3.get_object(Bucket="ver", Key="w.txt")["Body"].read() == b"newer"
+assert s3.get_object(Bucket="ver", Key="w.txt", VersionId=v_dav)["Body"].read() == b"dav"
+assert code(s3.get_object, Bucket="ver", Key="w.txt", VersionId=dm_a) == ("NoSuchVersion", 404)
+# and the other: the whole history under the object, no marker left
+s3.delete_object(Bucket="ver", Key="w.txt", VersionId=dm_b)
+assert listing("w") == ([("w.txt", v_newer, True), ("w.txt", v_new, False), ("w.txt", v_dav, False)], []), listing("w")
+assert dav_req("GET", "/ver/w.txt") == (200, b"newer")
+# a version behind an older marker deleted by id: just that version
+s3.delete_object(Bucket="ver", Key="w.txt")
+dm_c = listing("w")[1][0][1]
+v_last = s3.put_object(Bucket="ver", Key="w.txt", Body=b"last")["VersionId"]
+s3.delete_object(Bucket="ver", Key="w.txt", VersionId=v_new)
+vs, ms = listing("w")
+assert vs == [("w.txt", v_last, True), ("w.txt", v_newer, False), ("w.txt", v_dav, False)], vs
+assert ms == [("w.txt", dm_c, False)], ms
 print("ok")

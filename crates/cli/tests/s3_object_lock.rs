@@ -171,3 +171,14 @@ fn entry_id(list: &str, path: &str) -> i64 {
         .and_then(|e| e["id"].as_i64())
         .unwrap_or_else(|| panic!("no trash entry for {path}: {list}"))
 }
+
+/// A bucket's default retention is the engine's rule: a WebDAV PUT and a REST upload into
+/// the bucket's folder (and a subfolder) are locked as an S3 PUT is (S3 sees the retention
+/// and refuses a delete by id); a bucket without one locks nothing
+/// (`tests/s3/aws_object_lock_doors.py`).
+#[test]
+fn a_bucket_default_retention_locks_writes_through_every_door() {
+    let t = tempfile::tempdir().unwrap();
+    let s = Server::start_with(&t.path().join("data"), &["--s3-listen", "127.0.0.1:0"]);
+    s3_script(&s, "aws_object_lock_doors.py", &[&s.url("")]);
+}

@@ -6,7 +6,7 @@ use crate::error::{EngineError, EngineResult};
 use crate::home::Home;
 use crate::read::RangeReader;
 use nas_meta::VersionRecord;
-use nas_types::{ByteRange, NasPath, VersionNum};
+use nas_types::{ByteRange, NasPath, TrashId, VersionNum};
 use tokio::sync::mpsc;
 
 /// An async view of a [`Home`].
@@ -39,9 +39,29 @@ impl AsyncHome {
         version: Option<VersionNum>,
         range: Option<ByteRange>,
     ) -> EngineResult<(VersionRecord, mpsc::Receiver<EngineResult<Vec<u8>>>)> {
+        self.read_from(move |h| h.open(&path, version), range).await
+    }
+
+    /// [`AsyncHome::read`] of a version of a file in the trash (trash entry `id`): what
+    /// S3 serves for a version behind a delete marker.
+    pub async fn read_trashed(
+        &self,
+        id: TrashId,
+        version: Option<VersionNum>,
+        range: Option<ByteRange>,
+    ) -> EngineResult<(VersionRecord, mpsc::Receiver<EngineResult<Vec<u8>>>)> {
+        self.read_from(move |h| h.trash_open(id, version), range)
+            .await
+    }
+
+    async fn read_from(
+        &self,
+        open: impl FnOnce(&Home) -> EngineResult<crate::read::FileReader> + Send + 'static,
+        range: Option<ByteRange>,
+    ) -> EngineResult<(VersionRecord, mpsc::Receiver<EngineResult<Vec<u8>>>)> {
         let h = self.home.clone();
         let (v, opened) = blocking(move || {
-            let reader = h.open(&path, version)?;
+            let reader = open(&h)?;
             // an unreachable object store is an error now, before any byte is promised
             reader.check_available(range.map_or(0, |r| r.start))?;
             let v = reader.version().clone();

@@ -50,11 +50,14 @@ impl Composition<'_> {
     /// Commits the composition as the file's newest version. Durable when it returns
     /// (every chunk is already durable: it belongs to committed versions).
     pub fn commit(self, opts: WriteOptions) -> EngineResult<VersionRecord> {
+        // a bucket's default retention, whatever the door (`folder_lock`)
+        let lock = self.home.lock_for_new_version(&self.path, opts.lock)?;
         let now = now_ns();
         let req = CommitRequest {
             expect: opts.expect,
             parent: self.parent,
             name: &self.name,
+            path: self.path.as_str(),
             extents: &self.extents,
             new_chunks: &[],
             size: self.size,
@@ -63,7 +66,7 @@ impl Composition<'_> {
             now_ns: now,
             attrs: opts.attrs,
             author: Some(opts.author.as_deref().unwrap_or(self.home.name())),
-            lock: opts.lock,
+            lock,
         };
         let mut done = self
             .home

@@ -34,9 +34,11 @@ mod compose;
 pub mod coord;
 mod delta;
 mod error;
+mod folder_lock;
 mod fsck;
 mod gc;
 mod group_commit;
+mod history;
 mod home;
 mod implicit;
 mod lifecycle;
@@ -72,8 +74,12 @@ pub use compose::Composition;
 pub use coord::{Coordinator, KeyGuard, LocalCoordinator};
 pub use delta::{CacheCounters, DEFAULT_BASE_CACHE};
 pub use error::{EngineError, EngineResult};
+pub use folder_lock::{
+    DefaultRetention, FOLDER_LOCK_NS, FOLDER_LOCK_PROP, encode_folder_lock, parse_folder_lock,
+};
 pub use fsck::{FsckReport, Problem};
 pub use gc::{GcPlan, GcReport};
+pub use history::Located;
 pub use home::{Entry, Home, ListPage};
 pub use lifecycle::{LIFECYCLE_NS, LifecyclePlan, LifecycleRule};
 pub use nas_blob::{PlacementCounts, RemoteConfig, RemoteStatus, Space, TierPack};

@@ -231,10 +231,20 @@ impl Home {
         if node.kind == NodeKind::Dir {
             return Err(EngineError::IsADirectory(path.to_string()));
         }
+        self.open_node(node.id, path, version)
+    }
+
+    /// Opens a version of file `node`, live or in the trash; `path` names it in errors.
+    pub(crate) fn open_node(
+        &self,
+        node: nas_types::NodeId,
+        path: &NasPath,
+        version: Option<VersionNum>,
+    ) -> EngineResult<FileReader> {
         let (v, extents) = self
             .inner
             .meta
-            .version(node.id, version)
+            .version(node, version)
             .map_err(|e| match e {
                 nas_meta::MetaError::Corrupt(d) => EngineError::Corrupt {
                     path: path.to_string(),

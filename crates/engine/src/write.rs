@@ -410,6 +410,7 @@ pub(crate) fn commit_all(
             expect: p.w.opts.expect,
             parent: p.w.parent,
             name: &p.w.name,
+            path: p.w.path.as_str(),
             extents: &p.w.pipe.extents,
             new_chunks: &p.w.pipe.new_chunks,
             size: p.w.pipe.size,
@@ -467,7 +468,7 @@ impl Home {
         let path = dir.path.join(name)?;
         // no early quota refusal for bulk writers (no usage read per file): the commit
         // checks the quota, atomically, as for every write
-        Ok(self.new_writer(path, dir.id, opts, None))
+        self.new_writer(path, dir.id, opts, None)
     }
 
     /// As [`writer`](Home::writer), also telling whether a file exists at `path` now
@@ -484,7 +485,7 @@ impl Home {
         }
         let room = Room::of(self, existing.as_ref())?;
         Ok((
-            self.new_writer(path.clone(), parent.id, opts, room),
+            self.new_writer(path.clone(), parent.id, opts, room)?,
             existing.is_some(),
         ))
     }
@@ -495,11 +496,13 @@ impl Home {
         parent: NodeId,
         opts: WriteOptions,
         room: Option<Room>,
-    ) -> FileWriter {
+    ) -> EngineResult<FileWriter> {
         let name = path.name().unwrap_or_default().to_owned();
         let mut opts = opts;
         opts.author.get_or_insert_with(|| self.name().to_owned());
-        FileWriter {
+        // a bucket's default retention, whatever the door (`folder_lock`)
+        opts.lock = self.lock_for_new_version(&path, opts.lock)?;
+        Ok(FileWriter {
             room,
             path,
             parent,
@@ -523,7 +526,7 @@ impl Home {
                 delta: DeltaState::for_file(parent, name),
                 delta_frame: Vec::new(),
             },
-        }
+        })
     }
 
     /// Stores many small writes whose whole content is given (each writer fresh, nothing

@@ -1,6 +1,7 @@
 //! Differential test: random sequences of write / overwrite / rename / copy / delete /
 //! trash-restore / version-restore / version-delete / purge / GC against a simple in-memory
-//! model. After every step, every version of every file must read back as the model says,
+//! model (a new file numbering its versions on from those deleted from its path). After
+//! every step, every version of every file must read back as the model says,
 //! and every path the model does not have must be absent. Seeds are fixed so a failure is
 //! reproducible: the message names the seed and the step.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed unwrap is a failed test
@@ -88,8 +89,18 @@ fn step(s: &Store, h: &Home, m: &mut Model, rng: &mut StdRng, pool: &[u8]) -> St
             let v = h
                 .write_all(&p(path), &data, WriteOptions::default())
                 .unwrap();
-            let f = m.files.entry(path.into()).or_default();
-            f.next = f.next.max(1);
+            // a new file numbers on from the files deleted from its path (schema 20)
+            let after = m
+                .trash
+                .iter()
+                .filter(|(_, t, _)| t == path)
+                .flat_map(|(_, _, f)| f.versions.iter().map(|v| v.0))
+                .max()
+                .unwrap_or(0);
+            let f = m.files.entry(path.into()).or_insert_with(|| File {
+                versions: Vec::new(),
+                next: after + 1,
+            });
             if f.versions.last().is_some_and(|(_, d)| d.is_empty()) {
                 f.versions.pop(); // an empty version is replaced, not kept as history
             }

@@ -392,6 +392,12 @@ pub trait TrashStore {
     fn trash_restore(&self, id: TrashId, parent: NodeId, name: &str) -> MetaResult<NodeRecord>;
     /// Deletes an entry's subtree for good, releasing chunk references.
     fn trash_purge(&self, id: TrashId) -> MetaResult<()>;
+    /// Moves every version of the trashed file `id` into file `into` (of the same home),
+    /// as its oldest versions, then removes the emptied entry: a file deleted from a path
+    /// and the one there after it become one history (S3: removing a delete marker that
+    /// is not the latest). `Invalid` unless each version's number is below every one of
+    /// `into`'s (the numbering of one path's history); nothing changes then.
+    fn trash_merge(&self, id: TrashId, into: NodeId) -> MetaResult<()>;
     /// Entries (all homes) deleted before `before_ns`.
     fn trash_older_than(&self, before_ns: i64) -> MetaResult<Vec<TrashRecord>>;
 }

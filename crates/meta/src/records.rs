@@ -151,6 +151,10 @@ pub struct CommitRequest<'a> {
     pub parent: NodeId,
     /// File name.
     pub name: &'a str,
+    /// The file's path in its home (`/a/b.txt`): a new file at a path whose deleted files
+    /// are in the trash numbers its versions on from theirs, so a path's version numbers
+    /// never repeat while they are kept.
+    pub path: &'a str,
     /// Chunk ids in file order with their plaintext lengths.
     pub extents: &'a [(ChunkId, u32)],
     /// Chunks this write appended (others are deduplicated against the index).

@@ -239,15 +239,8 @@ pub async fn complete(
         attrs.user.insert(MD5_KEY.into(), etag.clone());
         attrs.user.insert(PARTS_KEY.into(), sizes.join(","));
         checksums::to_attrs(&checksum, &mut attrs.user);
-        // the bucket's default retention (lock headers of CreateMultipartUpload are not kept)
-        let lock = match crate::object_lock::bucket_lock(&home, &input.bucket).map_err(s3_err)? {
-            Some(b) => crate::object_lock::lock_for_write(
-                Some(&b),
-                &Default::default(),
-                nas_engine::now_ns(),
-            )?,
-            None => Default::default(),
-        };
+        // the lock CreateMultipartUpload named (the engine adds the bucket's default)
+        let lock = crate::object_lock::lock_for_completion(&mut attrs.user);
         let v = composed
             .commit(WriteOptions {
                 attrs,

@@ -253,7 +253,7 @@ pub fn check_head(req: &Request) -> Result<(), Refusal> {
             "a write cannot name a version (versionId): it always makes a new version",
         ));
     }
-    Ok(())
+    crate::lock_integrity::check_head(req)
 }
 
 /// Whether the request carries a signature at all (header or query; not checked here).

@@ -25,6 +25,7 @@ mod keys;
 mod lifecycle;
 mod list;
 mod listener;
+mod lock_integrity;
 mod markers;
 mod messages;
 mod multipart;

@@ -142,6 +142,7 @@ async fn serve(svc: s3s::service::S3Service, req: Request, domain: Option<&str>)
         }
         return resp;
     }
+    let lock_body = crate::lock_integrity::checks_body(&req);
     let read = Arc::new(AtomicBool::new(false));
     let (mut parts, body) = req.into_parts();
     if cap.is_none() && streams_unsized(&parts) {
@@ -157,7 +158,14 @@ async fn serve(svc: s3s::service::S3Service, req: Request, domain: Option<&str>)
         Some(cap) => {
             read.store(true, Ordering::Relaxed);
             match crate::xml_body::read_xml_body(body, declared, cap, waits).await {
-                Ok(bytes) => s3s::Body::from(bytes),
+                Ok(bytes) => {
+                    if lock_body
+                        && let Err(r) = crate::lock_integrity::check_body(&parts.headers, &bytes)
+                    {
+                        return r.into_response();
+                    }
+                    s3s::Body::from(bytes)
+                }
                 Err(r) => return r.into_response(),
             }
         }

@@ -5,7 +5,9 @@
 //! file's versions, and deleting the marker's version id restores the file from the trash.
 //! A marker's version id is `dm` and the trash entry's id (`dm42`), so it can never be
 //! mistaken for a version number. Folders in the trash are not markers (S3 deletes keys,
-//! not folders), nor are older entries of a key (see docs/compat/s3.md).
+//! not folders). The older file trash entries of a key are its older markers: each stands
+//! between the versions of the file it holds and those of the file put at the key after
+//! it (the engine's history of a path, `Home::locate_version`).
 
 use crate::keys::bucket_path;
 use nas_engine::{EngineError, Home, NodeKind, TrashRecord, VersionRecord};
@@ -73,34 +75,21 @@ pub fn is_current(home: &Home, t: &TrashRecord) -> Result<bool, EngineError> {
     Ok(current(home, &p)?.is_some_and(|c| c.id == t.id))
 }
 
-/// Every current marker of a bucket, by key (blocking): the newest file trash entry of
-/// each path below the bucket with no file at that path now.
-pub fn of_bucket(home: &Home, bucket: &str) -> S3Result<BTreeMap<String, TrashRecord>> {
+/// Every delete marker of a bucket, by key (blocking): the file trash entries of each path
+/// below the bucket, newest first (the first is the key's current marker when no file is
+/// at that path now).
+pub fn of_bucket(home: &Home, bucket: &str) -> S3Result<BTreeMap<String, Vec<TrashRecord>>> {
     let root = bucket_path(bucket)?;
     let dir = format!("{}/", root.as_str());
-    let mut out: BTreeMap<String, TrashRecord> = BTreeMap::new();
+    let mut out: BTreeMap<String, Vec<TrashRecord>> = BTreeMap::new();
     let all = home.trash_list().map_err(crate::keys::s3_err)?; // newest first
     for t in all {
         if t.kind != NodeKind::File {
             continue;
         }
-        let Some(key) = t.path.strip_prefix(&dir) else {
-            continue;
-        };
-        if out.contains_key(key) {
-            continue;
+        if let Some(key) = t.path.strip_prefix(&dir) {
+            out.entry(key.to_owned()).or_default().push(t);
         }
-        out.insert(key.to_owned(), t);
-    }
-    let mut live = Vec::new();
-    for (key, t) in &out {
-        let p = NasPath::parse(&t.path).map_err(|e| crate::keys::s3_err(e.into()))?;
-        if is_file_at(home, &p).map_err(crate::keys::s3_err)? {
-            live.push(key.clone());
-        }
-    }
-    for k in live {
-        out.remove(&k);
     }
     Ok(out)
 }

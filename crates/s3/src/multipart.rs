@@ -118,6 +118,29 @@ pub async fn create(
             c.set_in(&mut attrs);
         }
     }
+    // lock headers are checked now (an upload that could not complete is refused at
+    // once) and kept for the version the completion commits
+    let headers = crate::object_lock::LockHeaders {
+        mode: input
+            .object_lock_mode
+            .as_ref()
+            .map(|m| m.as_str().to_owned()),
+        until: input.object_lock_retain_until_date.clone(),
+        legal_hold: input
+            .object_lock_legal_hold_status
+            .as_ref()
+            .map(|m| m.as_str().to_owned()),
+    };
+    if headers.any() {
+        let (h, b) = (home.clone(), input.bucket.clone());
+        let conf = blocking(move || crate::object_lock::bucket_lock(&h, &b)).await?;
+        crate::object_lock::keep_for_upload(
+            conf.as_ref(),
+            &headers,
+            nas_engine::now_ns(),
+            &mut attrs.user,
+        )?;
+    }
     attrs.user.insert(BUCKET_KEY.into(), input.bucket.clone());
     attrs.user.insert(OBJECT_KEY.into(), input.key.clone());
     if let Some(a) = algo {

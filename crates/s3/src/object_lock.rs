@@ -1,7 +1,9 @@
 //! S3 Object Lock at the bucket: whether a bucket has it (CreateBucket with
 //! `x-amz-bucket-object-lock-enabled: true`, or PutObjectLockConfiguration with
 //! `ObjectLockEnabled`), and its default retention (a mode and `Days` or `Years`, given to
-//! every new object version written through S3 without lock headers of its own). Kept as
+//! every new object version written without a retention of its own, through any door: the
+//! engine applies it, `nas_engine`'s `folder_lock`; an upload's lock headers wait in its
+//! attributes for its completion). Kept as
 //! the bucket folder's dead property `object-lock` (as the ACL and lifecycle rules are):
 //! `Enabled`, or `Enabled GOVERNANCE 30d` / `Enabled COMPLIANCE 1y`. A bucket with object
 //! lock keeps versioning `Enabled` (it cannot be suspended). The lock itself — what may
@@ -14,35 +16,18 @@ use crate::service::{NasS3, need_bucket};
 use nas_engine::{EngineError, Home, ObjectLock, Retention, RetentionMode};
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
+use std::collections::BTreeMap;
 use time::OffsetDateTime;
 
 /// Dead-property name of a bucket's object lock configuration.
-pub const PROP: &str = "object-lock";
+pub const PROP: &str = nas_engine::FOLDER_LOCK_PROP;
 
 /// Longest default retention accepted (AWS's limit: 100 years).
 const MAX_DAYS: u32 = 36_500;
 
-/// A bucket's default retention: a mode and a period in days (`years`: counted in years of
-/// 365 days, and answered as `Years`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DefaultRule {
-    /// Governance or compliance.
-    pub mode: RetentionMode,
-    /// The period, in `years` or days.
-    pub count: u32,
-    /// Whether `count` is years.
-    pub years: bool,
-}
-
-impl DefaultRule {
-    fn days(&self) -> u32 {
-        if self.years {
-            self.count.saturating_mul(365)
-        } else {
-            self.count
-        }
-    }
-}
+/// A bucket's default retention (the engine's: it applies it to every write, whatever
+/// the door).
+pub type DefaultRule = nas_engine::DefaultRetention;
 
 /// A bucket with object lock enabled, and its default retention, if any.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -72,37 +57,11 @@ pub fn parse_mode(s: &str) -> S3Result<RetentionMode> {
 }
 
 fn encode(b: &BucketLock) -> String {
-    match b.default {
-        None => "Enabled".into(),
-        Some(d) => format!(
-            "Enabled {} {}{}",
-            mode_name(d.mode),
-            d.count,
-            if d.years { "y" } else { "d" }
-        ),
-    }
+    nas_engine::encode_folder_lock(b.default.as_ref())
 }
 
 fn decode(s: &str) -> Option<BucketLock> {
-    let mut it = s.split(' ');
-    if it.next()? != "Enabled" {
-        return None;
-    }
-    let Some(mode) = it.next() else {
-        return Some(BucketLock::default());
-    };
-    let period = it.next()?;
-    let (n, years) = match period.strip_suffix('y') {
-        Some(n) => (n, true),
-        None => (period.strip_suffix('d')?, false),
-    };
-    Some(BucketLock {
-        default: Some(DefaultRule {
-            mode: parse_mode(mode).ok()?,
-            count: n.parse().ok()?,
-            years,
-        }),
-    })
+    nas_engine::parse_folder_lock(s).map(|default| BucketLock { default })
 }
 
 /// The object lock configuration of `bucket` (blocking): `None` when it has none.
@@ -170,13 +129,13 @@ pub fn lock_for_write(
     h: &LockHeaders,
     now_ns: i64,
 ) -> S3Result<ObjectLock> {
-    let Some(b) = bucket else {
+    if bucket.is_none() {
         return if h.any() {
             Err(not_enabled())
         } else {
             Ok(ObjectLock::default())
         };
-    };
+    }
     let legal_hold = match h.legal_hold.as_deref() {
         None | Some(ObjectLockLegalHoldStatus::OFF) => false,
         Some(ObjectLockLegalHoldStatus::ON) => true,
@@ -201,10 +160,8 @@ pub fn lock_for_write(
                 until_ns,
             })
         }
-        (None, None) => b.default.map(|d| Retention {
-            mode: d.mode,
-            until_ns: now_ns.saturating_add(i64::from(d.days()) * 86_400 * 1_000_000_000),
-        }),
+        // the bucket's default retention is the engine's to apply (`folder_lock`)
+        (None, None) => None,
         _ => {
             return Err(S3Error::with_message(
                 S3ErrorCode::InvalidArgument,
@@ -216,6 +173,52 @@ pub fn lock_for_write(
         retention,
         legal_hold,
     })
+}
+
+/// Upload-marker attribute: the retention CreateMultipartUpload named (`GOVERNANCE NS`).
+pub const UPLOAD_RETENTION_KEY: &str = "s3:lock-retention";
+/// Upload-marker attribute: the legal hold CreateMultipartUpload put on (`ON`).
+pub const UPLOAD_HOLD_KEY: &str = "s3:lock-hold";
+
+/// CreateMultipartUpload's lock headers, checked as a PutObject's (`InvalidRequest` on a
+/// bucket without object lock, `InvalidArgument` for a mode without a date or a date not
+/// in the future) and kept in the upload's attributes for its completion.
+pub fn keep_for_upload(
+    bucket: Option<&BucketLock>,
+    h: &LockHeaders,
+    now_ns: i64,
+    attrs: &mut BTreeMap<String, String>,
+) -> S3Result<()> {
+    if !h.any() {
+        return Ok(());
+    }
+    let l = lock_for_write(bucket, h, now_ns)?;
+    if let (Some(r), Some(_)) = (l.retention, &h.mode) {
+        let v = format!("{} {}", mode_name(r.mode), r.until_ns);
+        attrs.insert(UPLOAD_RETENTION_KEY.into(), v);
+    }
+    if l.legal_hold {
+        attrs.insert(UPLOAD_HOLD_KEY.into(), ObjectLockLegalHoldStatus::ON.into());
+    }
+    Ok(())
+}
+
+/// The lock the version an upload's completion commits starts with: what its creation
+/// named (taken out of `attrs`); without a retention, the engine gives it the bucket's
+/// default as it commits.
+pub fn lock_for_completion(attrs: &mut BTreeMap<String, String>) -> ObjectLock {
+    let named = attrs.remove(UPLOAD_RETENTION_KEY).and_then(|v| {
+        let (mode, until) = v.split_once(' ')?;
+        Some(Retention {
+            mode: parse_mode(mode).ok()?,
+            until_ns: until.parse().ok()?,
+        })
+    });
+    let legal_hold = attrs.remove(UPLOAD_HOLD_KEY).is_some();
+    ObjectLock {
+        retention: named,
+        legal_hold,
+    }
 }
 
 /// The default rule of a PutObjectLockConfiguration, checked as AWS does.
@@ -349,7 +352,7 @@ mod tests {
     }
 
     #[test]
-    fn the_default_applies_when_no_header_names_a_retention() {
+    fn the_default_is_left_to_the_engine_when_no_header_names_a_retention() {
         let b = BucketLock {
             default: Some(DefaultRule {
                 mode: RetentionMode::Governance,
@@ -358,7 +361,6 @@ mod tests {
             }),
         };
         let l = lock_for_write(Some(&b), &LockHeaders::default(), 5).ok();
-        let r = l.and_then(|l| l.retention);
-        assert_eq!(r.map(|r| r.until_ns), Some(5 + 86_400 * 1_000_000_000));
+        assert_eq!(l, Some(ObjectLock::default()));
     }
 }

@@ -11,7 +11,7 @@ use crate::service::{NasS3, need_bucket, timestamp};
 use crate::upload::{Body, Target, receive};
 use crate::{tagging, version_id};
 use futures_util::StreamExt;
-use nas_engine::{EngineError, Entry, Expect, FileAttrs, LockChange, NodeKind, WriteOptions};
+use nas_engine::{EngineError, Entry, Expect, FileAttrs, NodeKind, WriteOptions};
 use nas_md5::Md5;
 use nas_types::ContentHash;
 use s3s::dto::*;
@@ -441,9 +441,13 @@ pub async fn copy(
             .map(|s| s.as_str().to_owned()),
     };
     let e = blocking(move || {
-        // the copy's lock (headers, else the destination's default), refused before
-        // anything is copied
-        let conf = crate::object_lock::bucket_lock(&h, &dest_bucket)?;
+        // the copy's lock headers, refused before anything is copied (without them the
+        // engine gives the copy the destination bucket's default retention)
+        let conf = if lock_headers.any() {
+            crate::object_lock::bucket_lock(&h, &dest_bucket)?
+        } else {
+            None
+        };
         let lock = match crate::object_lock::lock_for_write(
             conf.as_ref(),
             &lock_headers,
@@ -455,55 +459,34 @@ pub async fn copy(
         if let Some(parent) = to.parent() {
             h.mkdir_all_implicit(&parent)?;
         }
-        if let Some(num) = version {
-            // that version's content and attributes, as the destination's new version
-            let src = h.open(&from, Some(num))?;
-            let attrs = src.version().attrs.clone();
-            h.share(&to, &src)?.commit(WriteOptions {
-                attrs,
-                ..Default::default()
-            })?;
-        } else if from != to {
-            h.copy(&from, &to, true)?;
-        }
-        let src_acl = h.stat(&to)?.attrs.user.get(crate::public::ACL_KEY).cloned();
-        if new_attrs.is_some()
-            || new_tags.is_some()
-            || src_acl.as_deref() != acl.map(|c| c.as_str())
-        {
-            // the copy's version, changed in place: new metadata keeps the content's MD5
-            // and, unless replaced too, the source's tags
-            let cur = h.stat(&to)?;
-            let mut attrs = match new_attrs {
-                Some(mut a) => {
-                    for k in [MD5_KEY, tagging::TAGS_KEY] {
-                        if let Some(v) = cur.attrs.user.get(k) {
-                            a.user.insert(k.into(), v.clone());
-                        }
+        // the source (the version named, else its head) as the destination's new version,
+        // with its attributes as asked and its lock, in one commit: the copy never exists
+        // unlocked or with the source's metadata
+        let src = h.open(&from, version)?;
+        let mut attrs = match new_attrs {
+            Some(mut a) => {
+                // new metadata keeps the content's MD5 and, unless replaced too, its tags
+                for k in [MD5_KEY, tagging::TAGS_KEY] {
+                    if let Some(v) = src.version().attrs.user.get(k) {
+                        a.user.insert(k.into(), v.clone());
                     }
-                    a
                 }
-                None => cur.attrs.clone(),
-            };
-            if let Some(t) = &new_tags {
-                tagging::set(&mut attrs, t);
+                a
             }
-            acl.unwrap_or_default().set_in(&mut attrs);
-            if let Some(num) = cur.version {
-                h.set_version_attrs(&to, num, &attrs)?;
-            }
+            None => src.version().attrs.clone(),
+        };
+        if let Some(t) = &new_tags {
+            tagging::set(&mut attrs, t);
         }
-        let e = h.stat(&to)?;
-        if let Some(num) = e.version {
-            // set on the new version just after its commit (a copy takes no options)
-            if lock.retention.is_some() {
-                h.set_version_lock(&to, Some(num), LockChange::Retention(lock.retention), false)?;
-            }
-            if lock.legal_hold {
-                h.set_version_lock(&to, Some(num), LockChange::LegalHold(true), false)?;
-            }
-            crate::versioning::after_write(&h, &dest_bucket, &to, num, &e.attrs)?;
-        }
+        acl.unwrap_or_default().set_in(&mut attrs);
+        let v = h.share(&to, &src)?.commit(WriteOptions {
+            attrs,
+            lock,
+            author: src.version().author.clone(),
+            ..Default::default()
+        })?;
+        drop(src);
+        crate::versioning::after_write(&h, &dest_bucket, &to, v.num, &v.attrs)?;
         h.stat(&to).map(Ok)
     })
     .await??;

@@ -16,8 +16,8 @@ use crate::objects::{PARTS_KEY, Standard, etag_of, user_metadata};
 use crate::service::{NasS3, is_bucket, timestamp};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, header};
-use nas_engine::{AsyncHome, Entry, Home, NodeKind};
-use nas_types::{ByteRange, RangeRequest, RangeSpec};
+use nas_engine::{AsyncHome, Entry, Home, Located, NodeKind, VersionRecord};
+use nas_types::{ByteRange, RangeRequest, RangeSpec, TrashId};
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 
@@ -77,66 +77,83 @@ pub(crate) async fn file_entry(req_home: &Home, bucket: &str, key: &str) -> S3Re
     Ok(e)
 }
 
-/// Version `id` of the object `e` (its current version when `id` is `None`). Version ids
-/// are the engine's version numbers.
-async fn at_version(home: &Home, mut e: Entry, id: Option<&str>) -> S3Result<Entry> {
-    let Some(id) = id else {
-        return Ok(e);
-    };
-    let num = crate::version_id::existing(id)?;
-    let (h, p) = (home.clone(), e.path.clone());
-    let all = blocking(move || h.versions(&p)).await?;
-    let v = all
-        .into_iter()
-        .find(|v| v.num == num)
-        .ok_or_else(|| crate::version_id::no_such_version(id))?;
-    e.version = Some(v.num);
-    e.size = v.size;
-    e.mtime_ns = v.mtime_ns;
-    e.hash = Some(v.hash);
-    e.attrs = v.attrs;
-    e.lock = v.lock;
-    Ok(e)
+/// The entry `v` describes: a version of the file `e`, or of a file in the trash.
+fn entry_of(id: nas_types::NodeId, path: nas_types::NasPath, v: VersionRecord) -> Entry {
+    Entry {
+        id,
+        path,
+        kind: NodeKind::File,
+        size: v.size,
+        mtime_ns: v.mtime_ns,
+        version: Some(v.num),
+        hash: Some(v.hash),
+        attrs: v.attrs,
+        lock: v.lock,
+    }
 }
 
-/// A GET or HEAD of a delete marker: naming its version id is 405 `MethodNotAllowed`; a key
-/// whose current state is a marker is 404 `NoSuchKey`, both with `x-amz-delete-marker`.
-/// Anything else is `found` as it came.
-async fn unless_marker(
+/// What a GET or HEAD names (`found`: the file at the key now, or why there is none), as
+/// S3 answers it. Without a version id: the current version, or 404 `NoSuchKey` with
+/// `x-amz-delete-marker` when the key's current state is a delete marker. A marker's id:
+/// 405 `MethodNotAllowed` with `x-amz-delete-marker`. A version id: that version of the
+/// key's history (`Home::locate_version`) — of the file there now, or of a deleted one
+/// behind a delete marker (then the trash entry to read it from comes too).
+async fn resolve(
     home: &Home,
     bucket: &str,
     key: &str,
     id: Option<&str>,
     found: S3Result<Entry>,
-) -> S3Result<Entry> {
+) -> S3Result<(Entry, Option<TrashId>)> {
     use crate::markers::{self, Vid};
     let vid = id.map(markers::parse).transpose()?;
-    let missing = matches!(&found, Err(e) if *e.code() == S3ErrorCode::NoSuchKey);
-    let asks_marker = matches!(vid, Some(Vid::Marker(_)));
-    if !missing && !asks_marker {
-        return found;
-    }
+    let missing = match &found {
+        Ok(_) => false,
+        Err(e) if *e.code() == S3ErrorCode::NoSuchKey && !key.ends_with('/') => true,
+        Err(_) => return found.map(|e| (e, None)), // no bucket, a folder's key
+    };
     let p = object_path(bucket, key)?;
     let h = home.clone();
-    let marker = blocking(move || match vid {
-        Some(Vid::Marker(m)) => markers::named(&h, &p, m),
-        _ => markers::current(&h, &p),
-    })
-    .await?;
-    match (marker, vid) {
-        (Some(t), Some(Vid::Marker(_))) => Err(markers::not_allowed(&t)),
-        (None, Some(Vid::Marker(_))) => Err(crate::version_id::no_such_version(id.unwrap_or(""))),
-        (Some(t), None) => Err(markers::no_such_key(&t)),
-        _ => found,
+    match vid {
+        None if !missing => found.map(|e| (e, None)),
+        None => match blocking(move || markers::current(&h, &p)).await? {
+            Some(t) => Err(markers::no_such_key(&t)),
+            None => found.map(|e| (e, None)),
+        },
+        Some(Vid::Marker(m)) => match blocking(move || markers::named(&h, &p, m)).await? {
+            Some(t) => Err(markers::not_allowed(&t)),
+            None => Err(crate::version_id::no_such_version(id.unwrap_or(""))),
+        },
+        Some(Vid::Version(None)) => Err(crate::version_id::no_such_version("null")),
+        Some(Vid::Version(Some(num))) => {
+            let p2 = p.clone();
+            match blocking(move || h.locate_version(&p2, num)).await? {
+                Some(Located::Live(v)) => match found {
+                    Ok(e) => Ok((entry_of(e.id, e.path, v), None)),
+                    Err(e) => Err(e), // the file went meanwhile
+                },
+                Some(Located::Trashed(t, v)) => Ok((entry_of(t.node, p, v), Some(t.id))),
+                // a key never written (nor deleted) is no key; one with a history
+                // lacks that version
+                None if missing => {
+                    let h = home.clone();
+                    match blocking(move || markers::current(&h, &p)).await? {
+                        Some(_) => Err(crate::version_id::no_such_version(id.unwrap_or(""))),
+                        None => found.map(|e| (e, None)),
+                    }
+                }
+                None => Err(crate::version_id::no_such_version(id.unwrap_or(""))),
+            }
+        }
     }
 }
 
 /// The file a GET or HEAD names, at the version asked for, once its preconditions hold
-/// (both inputs have the same fields).
+/// (both inputs have the same fields), and the trash entry it is read from if deleted.
 macro_rules! readable {
     ($home:expr, $input:expr) => {{
         let e = file_entry($home, &$input.bucket, &$input.key).await;
-        let e = unless_marker(
+        let (e, trashed) = resolve(
             $home,
             &$input.bucket,
             &$input.key,
@@ -144,7 +161,6 @@ macro_rules! readable {
             e,
         )
         .await?;
-        let e = at_version($home, e, $input.version_id.as_deref()).await?;
         check_read(
             etag_of(&e).value(),
             e.mtime_ns,
@@ -154,7 +170,7 @@ macro_rules! readable {
             $input.if_unmodified_since.as_ref(),
         )
         .map_err(|err| crate::conditions::not_modified_headers(err, &etag_of(&e), e.mtime_ns))?;
-        e
+        (e, trashed)
     }};
 }
 
@@ -319,7 +335,7 @@ pub async fn get(
         .await?;
     let home = r.home;
     let input = req.input;
-    let e = readable!(&home, input);
+    let (e, trashed) = readable!(&home, input);
     public_may_read(r.public.as_ref(), &e)?;
     let a = answer(
         &e,
@@ -327,10 +343,12 @@ pub async fn get(
         input.part_number,
         input.checksum_mode.as_ref(),
     )?;
-    let (_, rx) = AsyncHome::new(home)
-        .read(e.path.clone(), e.version, Some(a.range))
-        .await
-        .map_err(s3_err)?;
+    let h = AsyncHome::new(home);
+    let (_, rx) = match trashed {
+        None => h.read(e.path.clone(), e.version, Some(a.range)).await,
+        Some(t) => h.read_trashed(t, e.version, Some(a.range)).await,
+    }
+    .map_err(s3_err)?;
     let stream = futures_util::stream::unfold(rx, |mut rx| async move {
         match rx.recv().await? {
             Ok(buf) => Some((Ok::<_, std::io::Error>(Bytes::from(buf)), rx)),
@@ -354,7 +372,7 @@ pub async fn head(
         .await?;
     let home = r.home;
     let input = req.input;
-    let e = readable!(&home, input);
+    let (e, _) = readable!(&home, input);
     public_may_read(r.public.as_ref(), &e)?;
     let a = answer(
         &e,

@@ -37,8 +37,8 @@ pub struct Target {
     /// A conditional write's expectation, checked atomically with the commit.
     pub expect: Option<Expect>,
     /// For an object (not a part): its bucket and the request's lock headers, from which
-    /// the new version's object lock is decided when the file is opened (the bucket's
-    /// default retention, or the headers; refused on a bucket without object lock).
+    /// the new version's object lock is decided when the file is opened (the headers,
+    /// refused on a bucket without object lock; else the engine's bucket default).
     pub lock: Option<(String, LockHeaders)>,
 }
 
@@ -220,13 +220,15 @@ fn open(t: Target) -> Result<Opened, Refused> {
     if mkdirs && let Some(parent) = path.parent() {
         home.mkdir_all_implicit(&parent)?; // folders made for a key go with it
     }
+    // the headers' lock, checked against the bucket; without headers none here: the
+    // engine gives the version the bucket's default retention (`folder_lock`)
     let lock = match lock {
-        None => ObjectLock::default(),
-        Some((b, headers)) => {
+        Some((b, headers)) if headers.any() => {
             let conf = crate::object_lock::bucket_lock(&home, &b)?;
             crate::object_lock::lock_for_write(conf.as_ref(), &headers, now_ns())
                 .map_err(Refused::Lock)?
         }
+        _ => ObjectLock::default(),
     };
     let opts = WriteOptions {
         expect,

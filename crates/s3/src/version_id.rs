@@ -8,7 +8,7 @@
 //! nothing for deletes (deletes are idempotent, as on AWS).
 
 use crate::markers::{self, Vid};
-use nas_engine::{EngineError, Home, LockChange, VersionRecord, now_ns};
+use nas_engine::{EngineError, Home, Located, LockChange, TrashRecord, VersionRecord, now_ns};
 use nas_types::{NasPath, VersionNum};
 use s3s::{S3Error, S3ErrorCode, S3Result};
 
@@ -47,11 +47,13 @@ pub fn malformed() -> S3Error {
 /// - a version of the file at `p`: removed for good; the previous one becomes current. The
 ///   only version takes the object with it, for good too (it was asked for by id: it does
 ///   not reappear as a delete marker's version);
-/// - a version of the trashed file behind the key's current delete marker: removed for
-///   good; the only one takes the trash entry, so its marker, with it;
+/// - a version of a file deleted from `p` (behind one of the key's delete markers): removed
+///   for good; the only one takes the trash entry, so its marker, with it;
 /// - the key's current delete marker: the file is restored from the trash (the object is
-///   back, its newest version current). An older marker of the key (a file is there again)
-///   is refused: removing it would purge trashed versions S3 does not show.
+///   back, its newest version current);
+/// - an older delete marker of the key: just that marker goes; the versions of the file it
+///   held stay in the key's history, below the newer file's
+///   (`Home::trash_merge_into_next`).
 ///
 /// Anything else (a missing file, version or marker, `null`) removes nothing. A version
 /// under object lock is refused (`Retained`, before anything changes); `bypass` (the
@@ -65,24 +67,24 @@ pub fn delete(home: &Home, p: &NasPath, vid: Vid, bypass: bool) -> Result<bool, 
             let Some(t) = markers::named(home, p, id)? else {
                 return Ok(false);
             };
-            if !markers::is_current(home, &t)? {
-                return Err(EngineError::Conflict(format!(
-                    "delete marker {} is not the current version of its key: an object was \
-                     put there since; its trash entry can be restored or purged over WebDAV",
-                    markers::id_of(&t)
-                )));
+            if markers::is_current(home, &t)? {
+                home.trash_restore(t.id, None)?;
+            } else {
+                home.trash_merge_into_next(t.id)?;
             }
-            home.trash_restore(t.id, None)?;
             return Ok(true);
         }
     };
-    let versions = match home.versions(p) {
-        Ok(v) => v,
-        Err(EngineError::NotFound(_) | EngineError::NotADirectory(_)) => {
-            return delete_trashed(home, p, num, bypass).map(|()| false);
+    let versions = match home.locate_version(p, num)? {
+        None => return Ok(false),
+        Some(Located::Trashed(t, v)) => {
+            return delete_trashed(home, &t, &v, bypass).map(|()| false);
         }
-        Err(EngineError::IsADirectory(_)) => return Ok(false),
-        Err(e) => return Err(e),
+        Some(Located::Live(_)) => match home.versions(p) {
+            Ok(v) => v,
+            Err(EngineError::NotFound(_) | EngineError::NotADirectory(_)) => return Ok(false),
+            Err(e) => return Err(e),
+        },
     };
     let Some(v) = versions.iter().find(|v| v.num == num) else {
         return Ok(false);
@@ -126,25 +128,20 @@ fn refuse_locked(v: &VersionRecord, bypass: bool) -> Result<(), EngineError> {
     Ok(())
 }
 
-/// Removes version `num` of the trashed file behind the current delete marker of `p`.
+/// Removes version `v` of the file deleted from its key in trash entry `t`; its only
+/// version takes the entry (the marker) with it.
 fn delete_trashed(
     home: &Home,
-    p: &NasPath,
-    num: VersionNum,
+    t: &TrashRecord,
+    v: &VersionRecord,
     bypass: bool,
 ) -> Result<(), EngineError> {
-    let Some(t) = markers::current(home, p)? else {
-        return Ok(());
-    };
-    let versions = markers::versions(home, &t)?;
-    let Some(v) = versions.iter().find(|v| v.num == num) else {
-        return Ok(());
-    };
     refuse_locked(v, bypass)?;
-    let r = if versions.len() > 1 && bypass {
-        home.trash_delete_version_bypassing_governance(t.id, num)
-    } else if versions.len() > 1 {
-        home.trash_delete_version(t.id, num)
+    let count = markers::versions(home, t)?.len();
+    let r = if count > 1 && bypass {
+        home.trash_delete_version_bypassing_governance(t.id, v.num)
+    } else if count > 1 {
+        home.trash_delete_version(t.id, v.num)
     } else {
         home.trash_purge(t.id)
     };

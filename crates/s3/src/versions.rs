@@ -1,6 +1,7 @@
 //! ListObjectVersions: walks keys like ListObjects and lists each key's versions, newest
-//! first; version ids are the engine's version numbers. A deleted key (its file in the
-//! trash) lists its current delete marker (`markers`) above the trashed file's versions.
+//! first; version ids are the engine's version numbers. Each file deleted from a key (a
+//! trash entry) lists as a delete marker (`markers`) above the deleted file's versions,
+//! below the versions of what was put at the key after it.
 //! The versioning status: `versioning`.
 
 use crate::keys::{blocking, bucket_path, object_path};
@@ -8,10 +9,10 @@ use crate::list::{common, encoder, walk_page};
 use crate::markers::{self, Vid};
 use crate::objects::etag_of_version;
 use crate::service::{NasS3, need_bucket, owner_of, timestamp};
-use nas_engine::{EngineError, Home, TrashRecord};
+use nas_engine::{EngineError, Home, TrashRecord, VersionRecord};
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 /// One listed version or delete marker, before encoding.
 struct Listed {
@@ -24,59 +25,62 @@ struct Listed {
     mtime_ns: i64,
 }
 
-/// A key's versions as S3 lists them, newest first: its current delete marker and the
-/// trashed file's versions when it has one, else the file's versions (blocking).
+/// A version of `key` as listed (not yet knowing whether it is the latest).
+fn listed(key: &str, v: VersionRecord) -> Listed {
+    Listed {
+        key: key.to_owned(),
+        id: v.num.to_string(),
+        num: v.num.0,
+        latest: false,
+        content: Some((etag_of_version(&v.attrs, Some(&v.hash)), v.size)),
+        mtime_ns: v.mtime_ns,
+    }
+}
+
+/// A key's history as S3 lists it, newest first (blocking): the versions of the file at
+/// the key now, then for each file deleted from it (`trashed`, newest first) its delete
+/// marker and its versions. Only the first is `IsLatest`. A version number met twice (files
+/// deleted before schema 20 numbered apart) is listed once, the newer.
 fn versions_of(
     home: &Home,
     bucket: &str,
     key: &str,
-    marker: Option<&TrashRecord>,
+    trashed: &[TrashRecord],
 ) -> Result<Vec<Listed>, EngineError> {
-    let (mut all, first) = match marker {
-        Some(t) => {
-            let m = Listed {
-                key: key.to_owned(),
-                id: markers::id_of(t),
-                num: 0,
-                latest: true,
-                content: None,
-                mtime_ns: t.deleted_ns,
-            };
-            (markers::versions(home, t)?, Some(m))
-        }
-        None => {
-            let p = object_path(bucket, key)
-                .map_err(|e| EngineError::InvalidArgument(e.to_string()))?;
-            match home.versions(&p) {
-                Ok(mut v) => {
-                    v.reverse(); // newest first
-                    (v, None)
-                }
-                Err(EngineError::NotFound(_)) => return Ok(Vec::new()),
-                Err(e) => return Err(e),
+    let p = object_path(bucket, key).map_err(|e| EngineError::InvalidArgument(e.to_string()))?;
+    let mut all: Vec<Listed> = match home.versions(&p) {
+        Ok(v) => v.into_iter().rev().map(|v| listed(key, v)).collect(),
+        Err(
+            EngineError::NotFound(_) | EngineError::NotADirectory(_) | EngineError::IsADirectory(_),
+        ) => Vec::new(),
+        Err(e) => return Err(e),
+    };
+    let mut seen: HashSet<u64> = all.iter().map(|v| v.num).collect();
+    for t in trashed {
+        all.push(Listed {
+            key: key.to_owned(),
+            id: markers::id_of(t),
+            num: 0,
+            latest: false,
+            content: None,
+            mtime_ns: t.deleted_ns,
+        });
+        for v in markers::versions(home, t)? {
+            if seen.insert(v.num.0) {
+                all.push(listed(key, v));
             }
         }
-    };
-    let head = if first.is_some() {
-        None
-    } else {
-        all.first().map(|v| v.num)
-    };
-    let rest = all.drain(..).map(|v| Listed {
-        key: key.to_owned(),
-        id: v.num.to_string(),
-        num: v.num.0,
-        latest: Some(v.num) == head,
-        content: Some((etag_of_version(&v.attrs, Some(&v.hash)), v.size)),
-        mtime_ns: v.mtime_ns,
-    });
-    Ok(first.into_iter().chain(rest).collect())
+    }
+    if let Some(first) = all.first_mut() {
+        first.latest = true;
+    }
+    Ok(all)
 }
 
 /// The keys and common prefixes that only delete markers hold (their files are in the
 /// trash, so the tree walk does not see them), after `after` and up to `upto`.
 fn marker_items(
-    marks: &BTreeMap<String, TrashRecord>,
+    marks: &BTreeMap<String, Vec<TrashRecord>>,
     prefix: &str,
     delimiter: Option<&str>,
     after: Option<&str>,
@@ -129,7 +133,10 @@ pub async fn list_versions(
         let root = bucket_path(&bucket).map_err(|e| EngineError::InvalidArgument(e.to_string()))?;
         let marks = markers::of_bucket(&home, &bucket)
             .map_err(|e| EngineError::InvalidArgument(e.to_string()))?;
-        let of = |key: &str| versions_of(&home, &bucket, key, marks.get(key));
+        let of = |key: &str| {
+            let t = marks.get(key).map_or(&[][..], Vec::as_slice);
+            versions_of(&home, &bucket, key, t)
+        };
         let mut out: Vec<Listed> = Vec::new();
         let mut prefixes = Vec::new();
         // the last item listed: where the next page resumes

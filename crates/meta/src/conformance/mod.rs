@@ -181,6 +181,7 @@ pub(crate) fn req<'a>(
         expect: None,
         parent,
         name,
+        path: "",
         extents,
         new_chunks: chunks,
         size: extents.iter().map(|e| u64::from(e.1)).sum(),

@@ -25,6 +25,7 @@ fn req<'a>(parent: NodeId, name: &'a str, size: u64, chunk: &'a [NewChunk]) -> C
         expect: None,
         parent,
         name,
+        path: "",
         extents: EXTENTS,
         new_chunks: chunk,
         size,

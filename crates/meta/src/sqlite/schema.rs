@@ -324,6 +324,12 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE pack_placement ADD COLUMN last_read_ns INTEGER NOT NULL DEFAULT 0;
     UPDATE pack_placement SET last_read_ns = updated_ns;
     "#,
+    // 20: trash entries by path: a file committed at a path whose deleted files are in the
+    // trash numbers its versions on from theirs (one history per path, as S3 lists a key's
+    // versions and delete markers), looked up at each new file's first commit. Idempotent.
+    r#"
+    CREATE INDEX IF NOT EXISTS trash_path ON trash(home, path);
+    "#,
 ];
 
 /// The database's schema version (0: none yet), refused when newer than this build's.

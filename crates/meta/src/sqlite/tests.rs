@@ -33,11 +33,22 @@ fn commit(
     name: &str,
     chunks: &[NewChunk],
 ) -> VersionRecord {
+    commit_at(m, parent, name, "", chunks)
+}
+
+fn commit_at(
+    m: &SqliteMeta,
+    parent: nas_types::NodeId,
+    name: &str,
+    path: &str,
+    chunks: &[NewChunk],
+) -> VersionRecord {
     let extents: Vec<_> = chunks.iter().map(|c| (c.id, 1)).collect();
     m.commit_version(&CommitRequest {
         expect: None,
         parent,
         name,
+        path,
         extents: &extents,
         new_chunks: chunks,
         size: chunks.len() as u64,
@@ -49,6 +60,49 @@ fn commit(
         lock: Default::default(),
     })
     .unwrap()
+}
+
+/// A file committed at a path whose deleted files are in the trash numbers its versions on
+/// from theirs (schema 20); a trashed file merges into the file after it as its oldest
+/// versions, its entry gone, and never when the numbers overlap.
+#[test]
+fn a_path_numbers_its_versions_across_the_trash_and_merges_a_deleted_file() {
+    let (_d, m) = open();
+    let h = m.create_home("ann", "ann", 0).unwrap();
+    let a = commit_at(&m, h.root, "f", "/f", &[chunk(1)]).node;
+    commit_at(&m, h.root, "f", "/f", &[chunk(2)]);
+    let old = m.trash(a, "/f", 10).unwrap();
+    let b = commit_at(&m, h.root, "f", "/f", &[chunk(3)]);
+    assert_eq!((b.num, b.node == a), (VersionNum(3), false));
+    // another path starts at 1
+    assert_eq!(
+        commit_at(&m, h.root, "g", "/g", &[chunk(4)]).num,
+        VersionNum(1)
+    );
+    m.trash_merge(old.id, b.node).unwrap();
+    let nums: Vec<u64> = m
+        .versions(b.node)
+        .unwrap()
+        .iter()
+        .map(|v| v.num.0)
+        .collect();
+    assert_eq!(nums, [1, 2, 3]);
+    assert!(m.trash_list(h.id).unwrap().is_empty());
+    assert_eq!(
+        m.node(b.node).unwrap().unwrap().head.unwrap().num,
+        VersionNum(3)
+    );
+    assert_eq!(m.find_chunk(&chunk(1).id).unwrap().unwrap().refs, 1);
+    // numbers that overlap (a file deleted under another path): refused, nothing changed
+    let y = commit_at(&m, h.root, "y", "/y", &[chunk(5)]);
+    let z = commit_at(&m, h.root, "z", "/z", &[chunk(6)]);
+    let tz = m.trash(z.node, "/z", 11).unwrap();
+    assert!(matches!(
+        m.trash_merge(tz.id, y.node),
+        Err(MetaError::Invalid(_))
+    ));
+    assert_eq!(m.versions(y.node).unwrap().len(), 1);
+    assert_eq!(m.trash_list(h.id).unwrap().len(), 1);
 }
 
 #[test]
@@ -147,7 +201,7 @@ fn a_schema_12_database_gains_implicit_folders_share_links_and_authors() {
     rusqlite::Connection::open(&p)
         .unwrap()
         .execute_batch(&format!(
-            "{UNDO_SCHEMA_19} {UNDO_SCHEMA_18} {UNDO_SCHEMA_16} {UNDO_SCHEMA_15} DROP TABLE shares; DROP TABLE implicit_folders;
+            "{UNDO_SCHEMA_20} {UNDO_SCHEMA_19} {UNDO_SCHEMA_18} {UNDO_SCHEMA_16} {UNDO_SCHEMA_15} DROP TABLE shares; DROP TABLE implicit_folders;
              UPDATE meta SET value = 12 WHERE key = 'schema_version';"
         ))
         .unwrap();
@@ -181,6 +235,8 @@ fn a_schema_12_database_gains_implicit_folders_share_links_and_authors() {
 pub(super) const UNDO_SCHEMA_18: &str = "DROP TRIGGER versions_retained;
     DROP TRIGGER versions_compliance; ALTER TABLE versions DROP COLUMN lock_mode;
     ALTER TABLE versions DROP COLUMN lock_until_ns; ALTER TABLE versions DROP COLUMN legal_hold;";
+/// Undoes schema step 20 (trash entries by path) on a current database.
+pub(super) const UNDO_SCHEMA_20: &str = "DROP INDEX trash_path;";
 /// Undoes schema step 19 (packs' last reads) on a current database (step 17 is
 /// idempotent and stays).
 pub(super) const UNDO_SCHEMA_19: &str = "ALTER TABLE pack_placement DROP COLUMN last_read_ns;";
@@ -205,7 +261,7 @@ fn a_schema_14_database_gains_delta_chunks() {
     rusqlite::Connection::open(&p)
         .unwrap()
         .execute_batch(&format!(
-            "{UNDO_SCHEMA_19} {UNDO_SCHEMA_18} {UNDO_SCHEMA_16} {UNDO_SCHEMA_15} UPDATE meta SET value = 14 WHERE key = 'schema_version';"
+            "{UNDO_SCHEMA_20} {UNDO_SCHEMA_19} {UNDO_SCHEMA_18} {UNDO_SCHEMA_16} {UNDO_SCHEMA_15} UPDATE meta SET value = 14 WHERE key = 'schema_version';"
         ))
         .unwrap();
     let m = SqliteMeta::open(&p).unwrap();
@@ -242,7 +298,7 @@ fn the_database_refuses_to_delete_a_locked_version() {
     rusqlite::Connection::open(&p)
         .unwrap()
         .execute_batch(&format!(
-            "{UNDO_SCHEMA_19} {UNDO_SCHEMA_18} UPDATE meta SET value = 17 WHERE key = 'schema_version';"
+            "{UNDO_SCHEMA_20} {UNDO_SCHEMA_19} {UNDO_SCHEMA_18} UPDATE meta SET value = 17 WHERE key = 'schema_version';"
         ))
         .unwrap();
     let m = SqliteMeta::open(&p).unwrap();

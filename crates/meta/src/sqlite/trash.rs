@@ -85,31 +85,43 @@ impl TrashStore for SqliteMeta {
     }
 
     fn trash_purge(&self, id: TrashId) -> MetaResult<()> {
+        self.write(|tx| purge(tx, id))
+    }
+
+    fn trash_merge(&self, id: TrashId, into: NodeId) -> MetaResult<()> {
         self.write(|tx| {
-            let node: i64 = tx
-                .query_row("SELECT node FROM trash WHERE id = ?1", [id.0], |r| r.get(0))
+            let t = tx
+                .query_row(
+                    &format!("{TRASH_SELECT} WHERE t.id = ?1"),
+                    [id.0],
+                    trash_from,
+                )
                 .optional()?
                 .ok_or_else(|| MetaError::NotFound(format!("trash entry {id}")))?;
-            let nodes: Vec<i64> = {
-                let mut st = tx.prepare(
-                    "WITH RECURSIVE sub(id) AS (SELECT ?1 UNION ALL SELECT n.id FROM nodes n JOIN sub ON n.parent = sub.id)
-                     SELECT id FROM sub",
-                )?;
-                st.query_map([node], |r| r.get(0))?.collect::<Result<_, _>>()?
-            };
-            let mut versions = tx.prepare_cached("SELECT extents FROM versions WHERE node = ?1")?;
-            for n in &nodes {
-                let lists: Vec<Vec<u8>> = versions.query_map([n], |r| r.get(0))?.collect::<Result<_, _>>()?;
-                for blob in lists {
-                    add_refs(tx, &blob, -1)?;
-                }
-                tx.execute("DELETE FROM versions WHERE node = ?1", [n])?;
-                tx.execute("DELETE FROM props WHERE node = ?1", [n])?;
-                tx.execute("DELETE FROM implicit_folders WHERE node = ?1", [n])?;
-                tx.execute("DELETE FROM nodes WHERE id = ?1", [n])?;
+            let dest = need_node(tx, into)?;
+            if t.kind != NodeKind::File || dest.kind != NodeKind::File || dest.home != t.home {
+                return Err(MetaError::Invalid(
+                    "only a trashed file merges, into a file of its home".into(),
+                ));
             }
-            tx.execute("DELETE FROM trash WHERE id = ?1", [id.0])?;
-            Ok(())
+            let span = |n: NodeId| -> MetaResult<(Option<i64>, Option<i64>)> {
+                Ok(tx
+                    .prepare_cached("SELECT MIN(num), MAX(num) FROM versions WHERE node = ?1")?
+                    .query_row([n.0], |r| Ok((r.get(0)?, r.get(1)?)))?)
+            };
+            let ((_, top), (low, _)) = (span(t.node)?, span(into)?);
+            if let (Some(top), Some(low)) = (top, low)
+                && top >= low
+            {
+                return Err(MetaError::Invalid(format!(
+                    "trash entry {id}: its version numbers overlap those of the file after it"
+                )));
+            }
+            tx.execute(
+                "UPDATE versions SET node = ?1 WHERE node = ?2",
+                params![into.0, t.node.0],
+            )?;
+            purge(tx, id)
         })
     }
 
@@ -123,4 +135,35 @@ impl TrashStore for SqliteMeta {
                 .collect::<Result<_, _>>()?)
         })
     }
+}
+
+/// Deletes entry `id`'s subtree for good in transaction `tx`, releasing chunk references.
+fn purge(tx: &rusqlite::Connection, id: TrashId) -> MetaResult<()> {
+    let node: i64 = tx
+        .query_row("SELECT node FROM trash WHERE id = ?1", [id.0], |r| r.get(0))
+        .optional()?
+        .ok_or_else(|| MetaError::NotFound(format!("trash entry {id}")))?;
+    let nodes: Vec<i64> = {
+        let mut st = tx.prepare(
+            "WITH RECURSIVE sub(id) AS (SELECT ?1 UNION ALL SELECT n.id FROM nodes n JOIN sub ON n.parent = sub.id)
+             SELECT id FROM sub",
+        )?;
+        st.query_map([node], |r| r.get(0))?
+            .collect::<Result<_, _>>()?
+    };
+    let mut versions = tx.prepare_cached("SELECT extents FROM versions WHERE node = ?1")?;
+    for n in &nodes {
+        let lists: Vec<Vec<u8>> = versions
+            .query_map([n], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        for blob in lists {
+            add_refs(tx, &blob, -1)?;
+        }
+        tx.execute("DELETE FROM versions WHERE node = ?1", [n])?;
+        tx.execute("DELETE FROM props WHERE node = ?1", [n])?;
+        tx.execute("DELETE FROM implicit_folders WHERE node = ?1", [n])?;
+        tx.execute("DELETE FROM nodes WHERE id = ?1", [n])?;
+    }
+    tx.execute("DELETE FROM trash WHERE id = ?1", [id.0])?;
+    Ok(())
 }

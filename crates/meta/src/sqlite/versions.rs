@@ -131,8 +131,15 @@ fn commit_one(
             n.id
         }
         None => {
-            tx.prepare_cached("INSERT INTO nodes (home, parent, name, kind, mtime_ns) VALUES (?1, ?2, ?3, ?4, ?5)")?
-                .execute(params![parent.home.0, req.parent.0, req.name, kind_code(NodeKind::File), req.mtime_ns])?;
+            // the history of the path: number on from the files deleted from it
+            let after: Option<i64> = tx
+                .prepare_cached(
+                    "SELECT MAX(v.num) FROM trash t JOIN versions v ON v.node = t.node
+                     WHERE t.home = ?1 AND t.path = ?2",
+                )?
+                .query_row(params![parent.home.0, req.path], |r| r.get(0))?;
+            tx.prepare_cached("INSERT INTO nodes (home, parent, name, kind, mtime_ns, next_num) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
+                .execute(params![parent.home.0, req.parent.0, req.name, kind_code(NodeKind::File), req.mtime_ns, after.unwrap_or(0) + 1])?;
             NodeId(tx.last_insert_rowid())
         }
     };
