@@ -70,6 +70,13 @@ for fn in (s3.get_object, s3.head_object):
         if fn is s3.get_object:
             assert o["Body"].read() == body, vid
 assert s3.get_object(Bucket="ver", Key="d/v.txt", VersionId=v1, Range="bytes=1-")["Body"].read() == b"ne"
+# CopyObject of a version behind the marker, by id (as AWS): a new object with its bytes
+r = s3.copy_object(Bucket="ver", Key="d/copied.txt", CopySource={"Bucket": "ver", "Key": "d/v.txt", "VersionId": v1})
+assert r["ResponseMetadata"]["HTTPStatusCode"] == 200, r
+assert s3.get_object(Bucket="ver", Key="d/copied.txt")["Body"].read() == b"one"
+assert code(s3.get_object, Bucket="ver", Key="d/v.txt")[1] == 404, "the source stays deleted"
+s3.delete_object(Bucket="ver", Key="d/copied.txt",
+                 VersionId=s3.head_object(Bucket="ver", Key="d/copied.txt")["VersionId"])
 c = code(s3.get_object, Bucket="ver", Key="d/v.txt", VersionId=str(int(v2) + 5))
 assert c == ("NoSuchVersion", 404), c
 # a large one (streamed, not read in one go) behind its marker

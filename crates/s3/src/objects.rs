@@ -11,7 +11,7 @@ use crate::service::{NasS3, need_bucket, timestamp};
 use crate::upload::{Body, Target, receive};
 use crate::{tagging, version_id};
 use futures_util::StreamExt;
-use nas_engine::{EngineError, Entry, Expect, FileAttrs, NodeKind, WriteOptions};
+use nas_engine::{EngineError, Entry, Expect, FileAttrs, Located, NodeKind, WriteOptions};
 use nas_md5::Md5;
 use nas_types::ContentHash;
 use s3s::dto::*;
@@ -354,22 +354,29 @@ pub async fn copy(
         .as_deref()
         .map(version_id::existing)
         .transpose()?;
-    let head = file_entry(&home, sb, sk).await?; // NoSuchKey before anything else
-    need_bucket(&home, &input.bucket).await?;
     let from = object_path(sb, sk)?;
-    // the source's validators: its head's, or the named version's
-    let (src_etag, src_mtime) = match (version, version_id) {
+    // the source: the version named — of the object there now, or one behind a delete
+    // marker (its trash entry), as AWS copies any version by id — else the head
+    // (NoSuchKey before anything else)
+    let (located, src_etag, src_mtime) = match (version, version_id) {
         (Some(num), Some(id)) => {
+            need_bucket(&home, sb).await?;
             let (h, p) = (home.clone(), from.clone());
-            let versions = blocking(move || h.versions(&p)).await?;
-            let v = versions
-                .iter()
-                .find(|v| v.num == num)
+            let found = blocking(move || h.locate_version(&p, num))
+                .await?
                 .ok_or_else(|| version_id::no_such_version(id))?;
-            (etag_of_version(&v.attrs, Some(&v.hash)), v.mtime_ns)
+            let v = match &found {
+                Located::Live(v) | Located::Trashed(_, v) => v,
+            };
+            let (etag, mtime) = (etag_of_version(&v.attrs, Some(&v.hash)), v.mtime_ns);
+            (Some(found), etag, mtime)
         }
-        _ => (etag_of(&head), head.mtime_ns),
+        _ => {
+            let head = file_entry(&home, sb, sk).await?;
+            (None, etag_of(&head), head.mtime_ns)
+        }
     };
+    need_bucket(&home, &input.bucket).await?;
     check_copy_source(
         src_etag.value(),
         src_mtime,
@@ -462,7 +469,10 @@ pub async fn copy(
         // the source (the version named, else its head) as the destination's new version,
         // with its attributes as asked and its lock, in one commit: the copy never exists
         // unlocked or with the source's metadata
-        let src = h.open(&from, version)?;
+        let src = match located {
+            Some(Located::Trashed(t, v)) => h.trash_open(t.id, Some(v.num))?,
+            _ => h.open(&from, version)?,
+        };
         let mut attrs = match new_attrs {
             Some(mut a) => {
                 // new metadata keeps the content's MD5 and, unless replaced too, its tags

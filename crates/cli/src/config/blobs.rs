@@ -31,7 +31,7 @@ pub struct BlobsFile {
     pub cache_size: Option<String>,
     /// Bytes fetched per ranged GET of a remote pack (`8MiB`).
     pub block_size: Option<String>,
-    /// Blocks fetched ahead of a sequential reader (`8`).
+    /// Blocks fetched ahead of a sequential reader (`4`).
     pub read_ahead: Option<u32>,
     /// Packs are sealed (and uploaded, with a tier) at about this size (`64MiB`; at least
     /// `1MiB`). Applies with or without a remote tier.
