@@ -120,17 +120,11 @@ pub async fn create(
     }
     // lock headers are checked now (an upload that could not complete is refused at
     // once) and kept for the version the completion commits
-    let headers = crate::object_lock::LockHeaders {
-        mode: input
-            .object_lock_mode
-            .as_ref()
-            .map(|m| m.as_str().to_owned()),
-        until: input.object_lock_retain_until_date.clone(),
-        legal_hold: input
-            .object_lock_legal_hold_status
-            .as_ref()
-            .map(|m| m.as_str().to_owned()),
-    };
+    let headers = crate::object_lock::LockHeaders::of(
+        input.object_lock_mode.as_ref(),
+        input.object_lock_retain_until_date.as_ref(),
+        input.object_lock_legal_hold_status.as_ref(),
+    );
     if headers.any() {
         let (h, b) = (home.clone(), input.bucket.clone());
         let conf = blocking(move || crate::object_lock::bucket_lock(&h, &b)).await?;

@@ -113,6 +113,20 @@ pub struct LockHeaders {
 }
 
 impl LockHeaders {
+    /// The three headers as s3s hands them over (PutObject, CopyObject and
+    /// CreateMultipartUpload all carry the same fields).
+    pub fn of(
+        mode: Option<&ObjectLockMode>,
+        until: Option<&Timestamp>,
+        legal_hold: Option<&ObjectLockLegalHoldStatus>,
+    ) -> LockHeaders {
+        LockHeaders {
+            mode: mode.map(|m| m.as_str().to_owned()),
+            until: until.cloned(),
+            legal_hold: legal_hold.map(|s| s.as_str().to_owned()),
+        }
+    }
+
     /// Whether the request named any lock setting.
     pub fn any(&self) -> bool {
         self.mode.is_some() || self.until.is_some() || self.legal_hold.is_some()

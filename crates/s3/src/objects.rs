@@ -280,17 +280,11 @@ async fn put_body(
         expect,
         lock: Some((
             input.bucket.clone(),
-            LockHeaders {
-                mode: input
-                    .object_lock_mode
-                    .as_ref()
-                    .map(|m| m.as_str().to_owned()),
-                until: input.object_lock_retain_until_date.clone(),
-                legal_hold: input
-                    .object_lock_legal_hold_status
-                    .as_ref()
-                    .map(|s| s.as_str().to_owned()),
-            },
+            LockHeaders::of(
+                input.object_lock_mode.as_ref(),
+                input.object_lock_retain_until_date.as_ref(),
+                input.object_lock_legal_hold_status.as_ref(),
+            ),
         )),
     };
     let got = receive(target, body.start(), &claims, trailers, |md5, sums| {
@@ -436,17 +430,11 @@ pub async fn copy(
         }
     };
     let (h, dest_bucket) = (home.clone(), input.bucket.clone());
-    let lock_headers = LockHeaders {
-        mode: input
-            .object_lock_mode
-            .as_ref()
-            .map(|m| m.as_str().to_owned()),
-        until: input.object_lock_retain_until_date.clone(),
-        legal_hold: input
-            .object_lock_legal_hold_status
-            .as_ref()
-            .map(|s| s.as_str().to_owned()),
-    };
+    let lock_headers = LockHeaders::of(
+        input.object_lock_mode.as_ref(),
+        input.object_lock_retain_until_date.as_ref(),
+        input.object_lock_legal_hold_status.as_ref(),
+    );
     let e = blocking(move || {
         // the copy's lock headers, refused before anything is copied (without them the
         // engine gives the copy the destination bucket's default retention)
