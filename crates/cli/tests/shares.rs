@@ -29,10 +29,6 @@ fn upload(s: &Server, path: &str, body: &[u8]) {
     assert!(r.status == 201 || r.status == 200, "{path}: {}", r.text());
 }
 
-fn json(r: &Reply) -> serde_json::Value {
-    serde_json::from_slice(&r.body).unwrap_or_else(|_| panic!("not JSON: {}", r.text()))
-}
-
 /// Creates a share; returns (id, token).
 fn share(s: &Server, body: &str) -> (String, String) {
     let r = post_json_as(s, ANN, "/api/v1/shares", body);
@@ -54,51 +50,6 @@ fn my_shares(s: &Server) -> Vec<serde_json::Value> {
     let r = curl(&["-u", ANN, &s.url("/api/v1/shares")], None);
     assert_eq!(r.status, 200, "{}", r.text());
     json(&r).as_array().unwrap().clone()
-}
-
-/// Checks a ZIP with Python's zipfile: no CRC error, and exactly `want` (name → content;
-/// `None` for a folder).
-fn check_zip(bytes: &[u8], want: &[(&str, Option<&[u8]>)]) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("t.zip");
-    std::fs::write(&path, bytes).unwrap();
-    let mut spec = serde_json::Map::new();
-    for (name, body) in want {
-        spec.insert(
-            (*name).into(),
-            body.map_or(serde_json::Value::Null, |b| {
-                serde_json::Value::String(b.iter().map(|x| format!("{x:02x}")).collect())
-            }),
-        );
-    }
-    let script = r#"
-import sys, json, zipfile, zlib
-z = zipfile.ZipFile(sys.argv[1])
-assert z.testzip() is None, "bad CRC"
-want = json.load(open(sys.argv[2]))
-assert sorted(z.namelist()) == sorted(want), (sorted(z.namelist()), sorted(want))
-for name, body in want.items():
-    info = z.getinfo(name)
-    if body is None:
-        assert info.is_dir(), name
-    else:
-        data = z.read(name)
-        assert data == bytes.fromhex(body), name
-        assert info.CRC == zlib.crc32(data), name
-print("ok")
-"#;
-    let spec_path = dir.path().join("want.json");
-    std::fs::write(&spec_path, serde_json::Value::Object(spec).to_string()).unwrap();
-    let out = Command::new("python3")
-        .args(["-c", script, path.to_str().unwrap()])
-        .arg(&spec_path)
-        .output()
-        .expect("python3");
-    assert!(
-        out.status.success(),
-        "zipfile: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// The audit log as the admin sees it (waits for the batched writer).

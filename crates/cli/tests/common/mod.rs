@@ -405,3 +405,53 @@ pub fn s3_script(s: &Server, script: &str, extra: &[&str]) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The body of `r` as JSON (a body that is not JSON fails the test, showing it).
+pub fn json(r: &Reply) -> serde_json::Value {
+    serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", r.text()))
+}
+
+/// Checks a ZIP with Python's zipfile: no CRC error, and exactly `want` (name → content;
+/// `None` for a folder).
+pub fn check_zip(bytes: &[u8], want: &[(&str, Option<&[u8]>)]) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.zip");
+    std::fs::write(&path, bytes).unwrap();
+    let mut spec = serde_json::Map::new();
+    for (name, body) in want {
+        spec.insert(
+            (*name).into(),
+            body.map_or(serde_json::Value::Null, |b| {
+                serde_json::Value::String(b.iter().map(|x| format!("{x:02x}")).collect())
+            }),
+        );
+    }
+    let script = r#"
+import sys, json, zipfile, zlib
+z = zipfile.ZipFile(sys.argv[1])
+assert z.testzip() is None, "bad CRC"
+want = json.load(open(sys.argv[2]))
+assert sorted(z.namelist()) == sorted(want), (sorted(z.namelist()), sorted(want))
+for name, body in want.items():
+    info = z.getinfo(name)
+    if body is None:
+        assert info.is_dir(), name
+    else:
+        data = z.read(name)
+        assert data == bytes.fromhex(body), name
+        assert info.CRC == zlib.crc32(data), name
+print("ok")
+"#;
+    let spec_path = dir.path().join("want.json");
+    std::fs::write(&spec_path, serde_json::Value::Object(spec).to_string()).unwrap();
+    let out = std::process::Command::new("python3")
+        .args(["-c", script, path.to_str().unwrap()])
+        .arg(&spec_path)
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "zipfile: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -20,10 +20,6 @@ mod tus;
 use common::*;
 use serde_json::Value;
 
-pub fn json(r: &Reply) -> Value {
-    serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", r.text()))
-}
-
 /// Asserts a JSON error with this status and code.
 pub fn assert_error(r: &Reply, status: u16, code: &str) {
     assert_eq!(r.status, status, "{}", r.text());
