@@ -23,7 +23,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from objstore import ADMIN_PW, KEY, SECRET, VENV, binary, free_port, wait_port  # noqa: E402
+from objstore import ADMIN_PW, binary, rclone_s3, serve_tier  # noqa: E402
 from repair import metric, request  # noqa: E402
 
 PACK_MIB = 16
@@ -70,29 +70,10 @@ def main():
     work = tempfile.mkdtemp(prefix="mover-bench-")
     procs = []
     try:
-        root = os.path.join(work, "s3")
-        os.makedirs(os.path.join(root, "bkt"))
-        port = free_port()
-        rclone = shutil.which("rclone") or os.path.join(VENV, "rclone")
-        procs.append(subprocess.Popen(
-            [rclone, "serve", "s3", "--addr", f"127.0.0.1:{port}", "--auth-key", f"{KEY},{SECRET}",
-             "--etag-hash", "MD5", "--config", "/dev/null", root],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        wait_port(port, procs[-1], "rclone serve s3")
-        cfg = os.path.join(work, "nas.toml")
-        open(cfg, "w").write(
-            f'[blobs]\nremote = "s3://bkt/nas"\nendpoint = "http://127.0.0.1:{port}"\n'
-            f'access_key_id = "{KEY}"\nsecret_access_key = "{SECRET}"\npack_size = "{PACK_MIB}MiB"\n'
-            f'policy = "tiered"\ncold_after = "0d"\nhot_size = "1TB"\nmover_interval = "30d"\n'
-            f'mover_batch = {batch}\n')
-        env = dict(os.environ, SILENT_NAS_ADMIN_PASSWORD=ADMIN_PW, RUST_LOG="warn")
-        web = free_port()
-        srv = subprocess.Popen([nas, "serve", "--data", os.path.join(work, "data"), "--config", cfg,
-                                "--listen", f"127.0.0.1:{web}"], env=env,
-                               stdout=open(os.path.join(work, "serve.log"), "w"), stderr=subprocess.STDOUT)
-        procs.append(srv)
-        wait_port(web, srv, "silent-nas serve")
-        base = f"http://127.0.0.1:{web}"
+        port, _ = rclone_s3(work, procs)
+        srv, base = serve_tier(nas, work, port,
+                               f'pack_size = "{PACK_MIB}MiB"\npolicy = "tiered"\ncold_after = "0d"\n'
+                               f'hot_size = "1TB"\nmover_interval = "30d"\nmover_batch = {batch}\n', procs)
         src = os.path.join(work, "src.bin")
         print(f"prefill: {prefill} MiB", file=sys.stderr)
         for i in range(0, prefill, put_mib):

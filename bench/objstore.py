@@ -40,6 +40,38 @@ def wait_port(port, proc, what):
     sys.exit(f"{what} did not listen")
 
 
+def rclone_s3(work, procs):
+    """Starts `rclone serve s3` on a free loopback port over `work/s3` (bucket `bkt`), adds
+    it to `procs`, and returns (its port, its root folder)."""
+    root = os.path.join(work, "s3")
+    os.makedirs(os.path.join(root, "bkt"))
+    port = free_port()
+    rclone = shutil.which("rclone") or os.path.join(VENV, "rclone")
+    procs.append(subprocess.Popen(
+        [rclone, "serve", "s3", "--addr", f"127.0.0.1:{port}", "--auth-key", f"{KEY},{SECRET}",
+         "--etag-hash", "MD5", "--config", "/dev/null", root],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    wait_port(port, procs[-1], "rclone serve s3")
+    return port, root
+
+
+def serve_tier(nas, work, port, extra, procs):
+    """Starts `silent-nas serve` on `work/data` with `[blobs]` on the rclone at `port` plus
+    `extra` (more keys, or sections), adds it to `procs`; returns (process, base URL)."""
+    cfg = os.path.join(work, "nas.toml")
+    with open(cfg, "w") as f:
+        f.write(f'[blobs]\nremote = "s3://bkt/nas"\nendpoint = "http://127.0.0.1:{port}"\n'
+                f'access_key_id = "{KEY}"\nsecret_access_key = "{SECRET}"\n{extra}')
+    env = dict(os.environ, SILENT_NAS_ADMIN_PASSWORD=ADMIN_PW, RUST_LOG="warn")
+    web = free_port()
+    srv = subprocess.Popen([nas, "serve", "--data", os.path.join(work, "data"), "--config", cfg,
+                            "--listen", f"127.0.0.1:{web}"], env=env,
+                           stdout=open(os.path.join(work, "serve.log"), "w"), stderr=subprocess.STDOUT)
+    procs.append(srv)
+    wait_port(web, srv, "silent-nas serve")
+    return srv, f"http://127.0.0.1:{web}"
+
+
 def binary():
     if os.environ.get("SILENT_NAS_BIN"):
         return os.environ["SILENT_NAS_BIN"]
@@ -92,15 +124,7 @@ def main():
     work = tempfile.mkdtemp(prefix="objstore-bench-")
     procs = []
     try:
-        root = os.path.join(work, "s3")
-        os.makedirs(os.path.join(root, "bkt"))
-        port = free_port()
-        rclone = shutil.which("rclone") or os.path.join(VENV, "rclone")
-        procs.append(subprocess.Popen(
-            [rclone, "serve", "s3", "--addr", f"127.0.0.1:{port}", "--auth-key", f"{KEY},{SECRET}",
-             "--etag-hash", "MD5", "--config", "/dev/null", root],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        wait_port(port, procs[-1], "rclone serve s3")
+        port, root = rclone_s3(work, procs)
         endpoint = f"http://127.0.0.1:{port}"
         env = dict(os.environ, SILENT_NAS_BLOBS_REMOTE="s3://bkt/nas",
                    SILENT_NAS_BLOBS_ENDPOINT=endpoint, SILENT_NAS_BLOBS_ACCESS_KEY_ID=KEY,

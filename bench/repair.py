@@ -36,7 +36,7 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from objstore import ADMIN_PW, KEY, SECRET, VENV, binary, free_port, wait_port  # noqa: E402
+from objstore import ADMIN_PW, KEY, SECRET, binary, rclone_s3, serve_tier  # noqa: E402
 
 KINDS = ("flip", "truncate", "delete")
 AUTH = "Basic " + base64.b64encode(f"admin:{ADMIN_PW}".encode()).decode()
@@ -116,29 +116,11 @@ def main():
     work = tempfile.mkdtemp(prefix="repair-bench-")
     procs = []
     try:
-        root = os.path.join(work, "s3")
-        os.makedirs(os.path.join(root, "bkt"))
-        port = free_port()
-        rclone = shutil.which("rclone") or os.path.join(VENV, "rclone")
-        procs.append(subprocess.Popen(
-            [rclone, "serve", "s3", "--addr", f"127.0.0.1:{port}", "--auth-key", f"{KEY},{SECRET}",
-             "--etag-hash", "MD5", "--config", "/dev/null", root],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        wait_port(port, procs[-1], "rclone serve s3")
-        cfg = os.path.join(work, "nas.toml")
-        open(cfg, "w").write(
-            f'[blobs]\nremote = "s3://bkt/nas"\nendpoint = "http://127.0.0.1:{port}"\n'
-            f'access_key_id = "{KEY}"\nsecret_access_key = "{SECRET}"\npack_size = "1MiB"\n'
-            'cache_size = "4MiB"\n[workers]\nscrub_interval = "30d"\nscrub_rate = "unlimited"\n')
+        port, root = rclone_s3(work, procs)
+        srv, base = serve_tier(nas, work, port, 'pack_size = "1MiB"\ncache_size = "4MiB"\n'
+                               '[workers]\nscrub_interval = "30d"\nscrub_rate = "unlimited"\n', procs)
         env = dict(os.environ, SILENT_NAS_ADMIN_PASSWORD=ADMIN_PW, RUST_LOG="warn")
         data = os.path.join(work, "data")
-        log = open(os.path.join(work, "serve.log"), "w+")
-        web = free_port()
-        srv = subprocess.Popen([nas, "serve", "--data", data, "--config", cfg,
-                                "--listen", f"127.0.0.1:{web}"], env=env, stdout=log, stderr=subprocess.STDOUT)
-        procs.append(srv)
-        wait_port(web, srv, "silent-nas serve")
-        base = f"http://127.0.0.1:{web}"
         files = {}
         reader = Reader(base, files)
         reader.start()
