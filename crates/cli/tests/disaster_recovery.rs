@@ -20,15 +20,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-fn put(s: &Server, name: &str, body: &[u8]) {
-    let a = auth("admin", ADMIN_PW);
-    let r = curl(
-        &["-u", &a, "-T", "-", &s.url(&format!("/dav/{name}"))],
-        Some(body),
-    );
-    assert!(matches!(r.status, 201 | 204), "PUT {name}: {}", r.status);
-}
-
 fn get(s: &Server, path: &str) -> Vec<u8> {
     let r = curl(&["-u", &auth("admin", ADMIN_PW), &s.url(path)], None);
     assert_eq!(r.status, 200, "GET {path}");

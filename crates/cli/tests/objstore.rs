@@ -64,20 +64,6 @@ fn wait_metric(s: &Server, series: &str, ok: impl Fn(f64) -> bool) -> f64 {
     }
 }
 
-fn put(s: &Server, name: &str, body: &[u8]) {
-    let r = curl(
-        &[
-            "-u",
-            &auth("admin", ADMIN_PW),
-            "-T",
-            "-",
-            &s.url(&format!("/dav/{name}")),
-        ],
-        Some(body),
-    );
-    assert!(matches!(r.status, 201 | 204), "PUT {name}: {}", r.status);
-}
-
 fn files() -> Vec<(String, Vec<u8>)> {
     [3_000_000usize, 700_000, 10_000, 2_500_000, 1]
         .iter()

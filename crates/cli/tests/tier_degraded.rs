@@ -40,16 +40,7 @@ fn put(s: &Server, name: &str, body: &[u8]) -> u16 {
 }
 
 fn workers_runs(s: &Server, name: &str) -> u64 {
-    let a = auth("admin", ADMIN_PW);
-    let r = curl(&["-u", &a, &s.url("/api/v1/admin/workers")], None);
-    let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
-    v["workers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|w| w["name"] == name)
-        .map(|w| w["runs"].as_u64().unwrap())
-        .unwrap()
+    worker(s, name).unwrap()["runs"].as_u64().unwrap()
 }
 
 #[test]

@@ -31,15 +31,6 @@ fn fsck(s3: Option<&S3Server>, data: &Path) -> (bool, String) {
     (out.status.success(), text)
 }
 
-fn put(s: &Server, name: &str, body: &[u8]) {
-    let a = auth("admin", ADMIN_PW);
-    let r = curl(
-        &["-u", &a, "-T", "-", &s.url(&format!("/dav/{name}"))],
-        Some(body),
-    );
-    assert!(matches!(r.status, 201 | 204), "PUT {name}: {}", r.status);
-}
-
 fn get(s: &Server, name: &str) -> Vec<u8> {
     let a = auth("admin", ADMIN_PW);
     let r = curl(&["-u", &a, &s.url(&format!("/dav/{name}"))], None);

@@ -61,20 +61,6 @@ fn remote_packs(s3: &S3Server) -> BTreeSet<String> {
         .collect()
 }
 
-fn put(s: &Server, name: &str, body: &[u8]) {
-    let r = curl(
-        &[
-            "-u",
-            &auth("admin", ADMIN_PW),
-            "-T",
-            "-",
-            &s.url(&format!("/dav/{name}")),
-        ],
-        Some(body),
-    );
-    assert!(matches!(r.status, 201 | 204), "PUT {name}: {}", r.status);
-}
-
 /// The file reads back byte-exact over WebDAV and REST.
 fn assert_reads_back(s: &Server, name: &str, body: &[u8]) {
     let a = auth("admin", ADMIN_PW);
@@ -87,26 +73,6 @@ fn assert_reads_back(s: &Server, name: &str, body: &[u8]) {
     );
     assert_eq!(rest.status, 200, "{name}");
     assert!(rest.body == body, "{name}: REST bytes differ");
-}
-
-/// A worker's entry in `GET /api/v1/admin/workers` (`None`: not registered).
-fn worker(s: &Server, name: &str) -> Option<serde_json::Value> {
-    let r = curl(
-        &[
-            "-u",
-            &auth("admin", ADMIN_PW),
-            &s.url("/api/v1/admin/workers"),
-        ],
-        None,
-    );
-    assert_eq!(r.status, 200, "{}", r.text());
-    let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
-    v["workers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|w| w["name"] == name)
-        .cloned()
 }
 
 /// Starts the worker `name` now: the HTTP status of the request.

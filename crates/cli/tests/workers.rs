@@ -152,23 +152,7 @@ fn trash_expiry_then_gc_then_scrub_run_on_their_schedules() {
 
 /// The scrub worker's entry in `GET /api/v1/admin/workers` (Basic credentials).
 fn scrub_state(s: &Server) -> serde_json::Value {
-    let r = curl(
-        &[
-            "-u",
-            &auth("admin", ADMIN_PW),
-            &s.url("/api/v1/admin/workers"),
-        ],
-        None,
-    );
-    assert_eq!(r.status, 200, "{}", r.text());
-    let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
-    v["workers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|w| w["name"] == "scrub")
-        .unwrap_or_else(|| panic!("no scrub worker in {v}"))
-        .clone()
+    worker(s, "scrub").expect("a scrub worker")
 }
 
 #[test]

@@ -455,3 +455,29 @@ print("ok")
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A PUT of `body` to `/dav/{name}` as the admin; fails the test unless it is stored
+/// (201 or 204).
+pub fn put(s: &Server, name: &str, body: &[u8]) {
+    let a = auth("admin", ADMIN_PW);
+    let r = curl(
+        &["-u", &a, "-T", "-", &s.url(&format!("/dav/{name}"))],
+        Some(body),
+    );
+    assert!(matches!(r.status, 201 | 204), "PUT {name}: {}", r.status);
+}
+
+/// A worker's entry in `GET /api/v1/admin/workers`, asked as the admin (`None`: no worker
+/// of that name).
+pub fn worker(s: &Server, name: &str) -> Option<serde_json::Value> {
+    let a = auth("admin", ADMIN_PW);
+    let r = curl(&["-u", &a, &s.url("/api/v1/admin/workers")], None);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = json(&r);
+    v["workers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["name"] == name)
+        .cloned()
+}
