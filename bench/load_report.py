@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """The table of bench/load.sh: oha's JSON results of each stream, us and the peers.
 
-    load_report.py OPEN_OURS OPEN_PEER CLOSED RATE CONNS SECS RESULTS_TSV LOADAVG
+    load_report.py OPEN_OURS OPEN_PEER CLOSED RATE CONNS SECS RESULTS_TSV LOADAVG COSTS_TSV
 
 An error is any answer that is not 2xx (207 counts for PROPFIND) and any failed request,
-except those oha aborted at the deadline (in flight when the run ended).
+except those oha aborted at the deadline (in flight when the run ended). COSTS_TSV has a row
+per stream (name, server and loadgen CPU microseconds per answer, answers) measured alone:
+with the mix's shares it gives the rate this machine's cores can carry at most.
 """
 
 import glob
@@ -23,6 +25,8 @@ STREAMS = [
     ("s3_put_small", "S3 PutObject 4 KiB, new keys"),
     ("s3_list", "S3 ListObjectsV2, 100 keys"),
 ]
+
+from load_plan import MIX as SHARES  # noqa: E402 (the shares the plan gave each stream)
 
 
 def load(path):
@@ -53,8 +57,38 @@ def stats(d):
     }
 
 
+def cost_table(path, result):
+    """CPU per request of each stream alone, and the mix's ceiling on this machine's cores."""
+    try:
+        rows = [line.rstrip("\n").split("\t") for line in open(path) if line.strip()]
+    except OSError:
+        return
+    shares = dict(SHARES)
+    labels = dict(STREAMS)
+    print()
+    print("CPU per answer, each stream alone (400 requests/s, 40 connections, 8 s), in microseconds:")
+    print()
+    print("| stream | share | silent-nas | loadgen |")
+    print("|---|---|---|---|")
+    mix_server = mix_gen = 0.0
+    for name, server, gen, _n in rows:
+        share = shares.get(name, 0) / 100
+        mix_server += share * float(server)
+        mix_gen += share * float(gen)
+        print(f"| {labels.get(name, name)} | {shares.get(name, 0)} % | {server} | {gen} |")
+        result(f"cost_{name}_us", server)
+    cores = os.cpu_count() or 1
+    if mix_server + mix_gen > 0:
+        ceiling = cores * 1e6 / (mix_server + mix_gen)
+        print(f"| the mix | 100 % | {mix_server:.0f} | {mix_gen:.0f} |")
+        print()
+        print(f"So {cores} cores carry at most about **{ceiling:,.0f} requests/s** of this mix with the "
+              f"generator on the same machine ({cores * 1e6 / mix_server:,.0f} with the server alone).")
+        result("mix_ceiling_rps", round(ceiling))
+
+
 def main():
-    ours_dir, peer_dir, closed, rate, conns, secs, results, loadavg = sys.argv[1:9]
+    ours_dir, peer_dir, closed, rate, conns, secs, results, loadavg, costs = sys.argv[1:10]
     out = open(results, "a")
 
     def result(k, v):
@@ -93,6 +127,8 @@ def main():
     result("open_errors_ours", totals["ours"][1])
     result("open_rps_rclone", round(totals["peer"][2]))
     result("open_errors_rclone", totals["peer"][1])
+
+    cost_table(costs, result)
 
     rounds = {"silent-nas": [], "rclone": []}
     for f in sorted(glob.glob(os.path.join(closed, "*.json"))):
