@@ -187,6 +187,13 @@ pub trait BlobStore: Send + Sync {
     }
     /// Reads one frame.
     fn read(&self, loc: &BlobLocation) -> Result<Vec<u8>, BlobError>;
+    /// Reads one frame only if that waits on no device (the OS has its pages cached):
+    /// `None` when it would wait, or when the store cannot tell. Async callers read hot
+    /// data in place with it, and hand only what would wait to a thread.
+    fn read_cached(&self, loc: &BlobLocation) -> Result<Option<Vec<u8>>, BlobError> {
+        let _ = loc;
+        Ok(None)
+    }
     /// Lists every pack. Safe while packs are deleted: a pack removed during the listing
     /// may be left out, never reported as an error.
     fn packs(&self) -> Result<Vec<PackInfo>, BlobError>;

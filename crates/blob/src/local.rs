@@ -460,6 +460,23 @@ impl BlobStore for LocalPackStore {
         }
     }
 
+    /// `preadv2` with `RWF_NOWAIT`: the kernel answers from the page cache or refuses.
+    #[cfg(target_os = "linux")]
+    fn read_cached(&self, loc: &BlobLocation) -> Result<Option<Vec<u8>>, BlobError> {
+        use rustix::io::{ReadWriteFlags, preadv2};
+        let file = self.handle(loc.pack)?;
+        let mut buf = vec![0u8; loc.len as usize];
+        let read = preadv2(
+            &*file,
+            &mut [std::io::IoSliceMut::new(&mut buf)],
+            loc.offset,
+            ReadWriteFlags::NOWAIT,
+        );
+        // EAGAIN (not all cached), a short read, or a kernel or file system without
+        // RWF_NOWAIT: the blocking read decides (and reports any error)
+        Ok(matches!(read, Ok(n) if n == buf.len()).then_some(buf))
+    }
+
     fn packs(&self) -> Result<Vec<PackInfo>, BlobError> {
         let active = self.active_id();
         let mut out = Vec::new();

@@ -1,5 +1,6 @@
-//! [`AsyncHome`]: the engine from async code. Each call runs on tokio's blocking pool,
-//! so disk and database waits never stall the runtime's workers. Its streaming read (and
+//! [`AsyncHome`]: the engine from async code. Index reads and reads of data the OS has
+//! cached run in place; whatever may wait on a device or the object store runs on tokio's
+//! blocking pool, so those waits never stall the runtime's workers. Its streaming read (and
 //! [`read_ahead`]) serve the WebDAV and S3 downloads. Uploads go through [`crate::Upload`].
 
 use crate::error::{EngineError, EngineResult};
@@ -30,9 +31,10 @@ impl AsyncHome {
     }
 
     /// Streams a range of a version into a channel of buffers (bounded: the reader waits
-    /// when the consumer is slow). A range of at most [`SMALL_READ`] bytes is read whole
-    /// in the same trip to the blocking pool as the open (most GETs on a NAS are of small
-    /// files, and each trip wakes a thread: two of them cost more than the read).
+    /// when the consumer is slow). A range of at most [`SMALL_READ`] bytes is read whole:
+    /// in place when the OS has it cached, else in one trip to the blocking pool (most GETs
+    /// on a NAS are of small files, and a trip wakes two threads: it costs more than the
+    /// read).
     pub async fn read(
         &self,
         path: NasPath,
@@ -59,34 +61,43 @@ impl AsyncHome {
         open: impl FnOnce(&Home) -> EngineResult<crate::read::FileReader> + Send + 'static,
         range: Option<ByteRange>,
     ) -> EngineResult<(VersionRecord, mpsc::Receiver<EngineResult<Vec<u8>>>)> {
-        let h = self.home.clone();
-        let (v, opened) = blocking(move || {
-            let reader = open(&h)?;
+        // The index reads run inline (microseconds, never blocked by writers in WAL mode),
+        // and so does a small read the OS has cached: only what would wait on a device or
+        // the object store goes to the blocking pool.
+        let reader = open(&self.home)?;
+        let v = reader.version().clone();
+        let mut r = reader.range(range.unwrap_or(ByteRange::full(v.size)));
+        if r.remaining() <= SMALL_READ
+            && let Some(data) = r.read_cached(SMALL_READ as usize)
+        {
+            return Ok((v, one_buffer(data)));
+        }
+        let opened = blocking(move || {
             // an unreachable object store is an error now, before any byte is promised
             reader.check_available(range.map_or(0, |r| r.start))?;
-            let v = reader.version().clone();
-            let r = reader.range(range.unwrap_or(ByteRange::full(v.size)));
-            let opened = if r.remaining() <= SMALL_READ {
+            Ok(if r.remaining() <= SMALL_READ {
                 Opened::Read(r.read_to_vec()?)
             } else {
                 Opened::Stream(r)
-            };
-            Ok((v, opened))
+            })
         })
         .await?;
         let rx = match opened {
             Opened::Stream(r) => read_ahead(r),
-            Opened::Read(data) => {
-                let (tx, rx) = mpsc::channel(1);
-                if !data.is_empty() {
-                    // cannot fail: the channel is new, with room for one
-                    let _ = tx.try_send(Ok(data));
-                }
-                rx
-            }
+            Opened::Read(data) => one_buffer(data),
         };
         Ok((v, rx))
     }
+}
+
+/// A channel holding `data` as its one buffer (none when it is empty).
+fn one_buffer(data: Vec<u8>) -> mpsc::Receiver<EngineResult<Vec<u8>>> {
+    let (tx, rx) = mpsc::channel(1);
+    if !data.is_empty() {
+        // cannot fail: the channel is new, with room for one
+        let _ = tx.try_send(Ok(data));
+    }
+    rx
 }
 
 /// Ranges up to this size are read in one go by [`AsyncHome::read`].

@@ -123,6 +123,13 @@ fn each_kind_of_damage_is_reported_by_path() {
     let (pack4, off4, len4) = locate(d, &first_chunk_id(&files[4].1));
 
     let s = Store::open(d, Default::default()).unwrap();
+    // a read in place (the OS has the damaged page cached) declines rather than serve it
+    let mut in_place = home(&s).open(&p("/f0"), None).unwrap().reader();
+    assert!(
+        in_place.read_cached(1 << 20).is_none(),
+        "a damaged frame read in place"
+    );
+    drop(in_place); // it holds the store open
     expect_corrupt(&s, "/f0");
     expect_corrupt(&s, "/f1");
     expect_corrupt(&s, "/f2");

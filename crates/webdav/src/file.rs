@@ -20,8 +20,9 @@ pub struct ReadFile {
     cursor: Cursor,
 }
 
-/// Where the next read comes from. The first read after an open or a seek is served in one
-/// trip to the blocking pool (a `Range` request reads what it asked for, nothing more); a
+/// Where the next read comes from. The first read after an open or a seek is served in
+/// place when the OS has its data cached, else in one trip to the blocking pool (a `Range`
+/// request reads what it asked for, nothing more); a
 /// second read in a row is a download: from then on a blocking task reads ahead of the
 /// network (`nas_engine::read_ahead`), so decoding and verifying the next chunks overlaps
 /// sending these.
@@ -112,11 +113,15 @@ impl DavFile for ReadFile {
             let got = match std::mem::replace(&mut self.cursor, Cursor::Start) {
                 Cursor::Start => {
                     let size = self.file.version().size;
-                    let cursor = self.file.range(ByteRange {
+                    let mut cursor = self.file.range(ByteRange {
                         start: self.pos,
                         end: size,
                     });
-                    let (cursor, buf) = blocking(move || read_exactly(cursor, count)).await?;
+                    // in place when the OS has it cached (a small hot file: the common GET)
+                    let (cursor, buf) = match cursor.read_cached(count) {
+                        Some(buf) => (cursor, buf),
+                        None => blocking(move || read_exactly(cursor, count)).await?,
+                    };
                     self.cursor = Cursor::Direct(cursor);
                     Bytes::from(buf)
                 }

@@ -377,6 +377,15 @@ impl BlobStore for RemotePackStore {
         r
     }
 
+    /// Local packs only: a pack that lives only in the object store always waits.
+    fn read_cached(&self, loc: &BlobLocation) -> Result<Option<Vec<u8>>, BlobError> {
+        let r = self.shared.local.read_cached(loc).unwrap_or(None);
+        if r.is_some() && !self.reader {
+            self.shared.note_read(loc.pack);
+        }
+        Ok(r)
+    }
+
     fn packs(&self) -> Result<Vec<PackInfo>, BlobError> {
         let mut out = self.shared.local.packs()?;
         let here: HashSet<PackId> = out.iter().map(|p| p.id).collect();
