@@ -121,8 +121,14 @@ impl Walk<'_> {
             }
             after = Some(f);
         }
+        // Pages grow from what the answer still needs (one more tells it is truncated)
+        // to 1,000: a small listing of a large folder reads a few rows, not a thousand.
+        let mut size = (self.max + 1)
+            .saturating_sub(self.contents.len() + self.prefixes.len())
+            .clamp(16, 1000);
         while !self.stop {
-            let page = self.home.list(dir, after.as_deref(), 1000)?;
+            let page = self.home.list(dir, after.as_deref(), size)?;
+            size = (size * 4).min(1000);
             for e in page.entries {
                 self.next(e, &mut held, dir_key)?;
                 if self.stop {
