@@ -8,8 +8,10 @@
 //! nothing for deletes (deletes are idempotent, as on AWS).
 
 use crate::markers::{self, Vid};
-use nas_engine::{EngineError, Home, Located, LockChange, TrashRecord, VersionRecord, now_ns};
-use nas_types::{NasPath, VersionNum};
+use nas_engine::{
+    EngineError, FileAttrs, Home, Located, LockChange, TrashRecord, VersionRecord, now_ns,
+};
+use nas_types::{NasPath, TrashId, VersionNum};
 use s3s::{S3Error, S3ErrorCode, S3Result};
 
 /// The version an id names: `None` for `null` (no version has it).
@@ -41,6 +43,38 @@ pub fn existing(id: &str) -> S3Result<VersionNum> {
 /// marker's id.
 pub fn malformed() -> S3Error {
     S3Error::with_message(S3ErrorCode::InvalidArgument, "Invalid version id specified")
+}
+
+/// Replaces the attributes of version `num` at `p` in place (blocking): of the file there
+/// now, or, with `trashed`, of the deleted file in that trash entry (a version behind a
+/// delete marker, as `read::named_version` found it).
+pub fn set_attrs(
+    home: &Home,
+    p: &NasPath,
+    num: VersionNum,
+    trashed: Option<TrashId>,
+    attrs: &FileAttrs,
+) -> Result<(), EngineError> {
+    match trashed {
+        Some(t) => home.trash_set_version_attrs(t, num, attrs),
+        None => home.set_version_attrs(p, num, attrs),
+    }
+}
+
+/// Changes the object lock of version `num` at `p` (blocking), wherever it is (see
+/// [`set_attrs`]); the engine holds the rules (`Retained` when they refuse).
+pub fn set_lock(
+    home: &Home,
+    p: &NasPath,
+    num: VersionNum,
+    trashed: Option<TrashId>,
+    change: LockChange,
+    bypass: bool,
+) -> Result<VersionRecord, EngineError> {
+    match trashed {
+        Some(t) => home.trash_set_version_lock(t, num, change, bypass),
+        None => home.set_version_lock(p, Some(num), change, bypass),
+    }
 }
 
 /// Removes exactly what `vid` names at `p` (blocking); true when that was a delete marker.
