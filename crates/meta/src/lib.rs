@@ -212,7 +212,8 @@ pub trait Namespace {
         displace: Option<&Displace>,
     ) -> MetaResult<NodeRecord>;
     /// Copies `node` (a file's head version, or a whole folder tree) to `new_parent/new_name`;
-    /// chunks are shared, not copied.
+    /// chunks are shared, not copied. Every version the copy makes starts with `lock` (the
+    /// destination's default retention: the caller decides; the source's lock never travels).
     fn copy(
         &self,
         node: NodeId,
@@ -220,6 +221,7 @@ pub trait Namespace {
         new_name: &str,
         displace: Option<&Displace>,
         now_ns: i64,
+        lock: ObjectLock,
     ) -> MetaResult<NodeRecord>;
     /// Sets a folder's mtime or a file's head version's mtime.
     fn set_mtime(&self, node: NodeId, mtime_ns: i64) -> MetaResult<()>;
@@ -291,14 +293,15 @@ pub trait Versions {
         node: NodeId,
         num: Option<VersionNum>,
     ) -> MetaResult<Option<(VersionRecord, Vec<Extent>)>>;
-    /// Makes version `num` the newest, as a new version sharing its chunks.
-    /// `author` is who restores it.
+    /// Makes version `num` the newest, as a new version sharing its chunks, starting with
+    /// `lock` (the old version's lock does not travel). `author` is who restores it.
     fn restore_version(
         &self,
         node: NodeId,
         num: VersionNum,
         now_ns: i64,
         author: Option<&str>,
+        lock: ObjectLock,
     ) -> MetaResult<VersionRecord>;
     /// Deletes one version, releasing its chunk references. The only version cannot be
     /// deleted; a version under object lock neither (`Retained`).

@@ -265,6 +265,7 @@ impl Versions for SqliteMeta {
         num: VersionNum,
         now_ns: i64,
         author: Option<&str>,
+        lock: ObjectLock,
     ) -> MetaResult<VersionRecord> {
         self.write(|tx| {
             let (_, old, blob) = version_row(tx, node, Some(num))?
@@ -274,8 +275,8 @@ impl Versions for SqliteMeta {
                 created_ns: now_ns,
                 mtime_ns: now_ns,
                 author: author.map(str::to_owned),
-                // a restored version is a new version: it starts without a lock
-                lock: ObjectLock::default(),
+                // a restored version is a new version: it starts with the lock given
+                lock,
                 ..old
             };
             let v = insert_version(tx, node, &v, &blob)?;
