@@ -31,8 +31,9 @@ impl Home {
         Ok(self.inner.meta.versions(t.node)?)
     }
 
-    /// Deletes one version of a file in the trash for good (not its only one: purge the
-    /// entry for that).
+    /// Deletes one version of a file in the trash for good. Its last one too: the entry
+    /// then stays, holding no version (S3's delete marker with nothing behind it): it
+    /// cannot be restored, only purged (or it expires with the trash).
     pub fn trash_delete_version(&self, id: TrashId, num: VersionNum) -> EngineResult<()> {
         let t = self.trashed_file(id)?;
         self.inner

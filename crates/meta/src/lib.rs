@@ -303,8 +303,10 @@ pub trait Versions {
         author: Option<&str>,
         lock: ObjectLock,
     ) -> MetaResult<VersionRecord>;
-    /// Deletes one version, releasing its chunk references. The only version cannot be
-    /// deleted; a version under object lock neither (`Retained`).
+    /// Deletes one version, releasing its chunk references. The only version of a file
+    /// cannot be deleted (`Invalid`) — except of a file a trash entry holds: the entry
+    /// stays, holding no version (S3's delete marker with nothing behind it). A version
+    /// under object lock cannot be deleted either (`Retained`).
     fn delete_version(&self, node: NodeId, num: VersionNum) -> MetaResult<()>;
     /// [`Versions::delete_version`], passing over a running governance retention (cleared
     /// in the same transaction); a compliance retention or a legal hold still refuse.
@@ -391,7 +393,8 @@ pub trait TrashStore {
     fn trash_list(&self, home: HomeId) -> MetaResult<Vec<TrashRecord>>;
     /// One entry.
     fn trash_entry(&self, id: TrashId) -> MetaResult<Option<TrashRecord>>;
-    /// Re-attaches an entry at `parent/name`.
+    /// Re-attaches an entry at `parent/name` (`Invalid` for a file entry holding no
+    /// version: see [`Versions::delete_version`]).
     fn trash_restore(&self, id: TrashId, parent: NodeId, name: &str) -> MetaResult<NodeRecord>;
     /// Deletes an entry's subtree for good, releasing chunk references.
     fn trash_purge(&self, id: TrashId) -> MetaResult<()>;
