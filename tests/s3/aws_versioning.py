@@ -82,10 +82,11 @@ assert c == ("NoSuchVersion", 404), c
 # a large one (streamed, not read in one go) behind its marker
 big = bytes(range(256)) * 2048
 vb = s3.put_object(Bucket="ver", Key="big.bin", Body=big)["VersionId"]
-s3.delete_object(Bucket="ver", Key="big.bin")
+dm_big = s3.delete_object(Bucket="ver", Key="big.bin")["VersionId"]
 assert code(s3.get_object, Bucket="ver", Key="big.bin")[1] == 404
 assert s3.get_object(Bucket="ver", Key="big.bin", VersionId=vb)["Body"].read() == big
 s3.delete_object(Bucket="ver", Key="big.bin", VersionId=vb)
+s3.delete_object(Bucket="ver", Key="big.bin", VersionId=dm_big)  # the marker stayed: remove it
 # the key is gone from plain listings
 assert "Contents" not in s3.list_objects_v2(Bucket="ver"), s3.list_objects_v2(Bucket="ver")
 
@@ -145,10 +146,25 @@ vs, ms = listing("d/")
 assert ms == [("d/v.txt", dm_v, True)] and [v[1] for v in vs] == [v2, v1], (vs, ms)
 s3.delete_object(Bucket="ver", Key="d/v.txt", VersionId=v1)
 assert listing("d/") == ([("d/v.txt", v2, False)], [("d/v.txt", dm_v, True)]), listing("d/")
-# its last version: the marker goes with it (nothing is left of the key)
+# its last version: the marker stays, with nothing behind it (as on AWS)
 s3.delete_object(Bucket="ver", Key="d/v.txt", VersionId=v2)
+assert listing("d/") == ([], [("d/v.txt", dm_v, True)]), listing("d/")
+c, st, h = raw_error(s3.head_object, Bucket="ver", Key="d/v.txt")
+assert st == 404 and h.get("x-amz-delete-marker") == "true" and h.get("x-amz-version-id") == dm_v, h
+assert code(s3.get_object, Bucket="ver", Key="d/v.txt", VersionId=v2) == ("NoSuchVersion", 404)
+# the key's numbers are never used again: a new object numbers on past the deleted ones
+v3 = s3.put_object(Bucket="ver", Key="d/v.txt", Body=b"three")["VersionId"]
+assert int(v3) > max(int(v1), int(v2)), (v1, v2, v3)
+assert listing("d/") == ([("d/v.txt", v3, True)], [("d/v.txt", dm_v, False)]), listing("d/")
+# its only version removed by id: the key's state is the marker again
+s3.delete_object(Bucket="ver", Key="d/v.txt", VersionId=v3)
+assert listing("d/") == ([], [("d/v.txt", dm_v, True)]), listing("d/")
+# removing the marker: nothing is left of the key (no file comes back)
+r = s3.delete_object(Bucket="ver", Key="d/v.txt", VersionId=dm_v)
+assert r.get("DeleteMarker") is True and r["VersionId"] == dm_v, r
 assert listing("d/") == ([], []), listing("d/")
-assert code(s3.head_object, Bucket="ver", Key="d/v.txt")[1] == 404
+c, st, h = raw_error(s3.head_object, Bucket="ver", Key="d/v.txt")
+assert st == 404 and "x-amz-delete-marker" not in h, h
 
 # the only version of a live object removed by id goes for good: no marker appears
 only = s3.put_object(Bucket="ver", Key="only.txt", Body=b"x")["VersionId"]

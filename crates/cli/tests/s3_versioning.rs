@@ -1,7 +1,7 @@
 //! Issue 14 item 8 against the real server with boto3: versioning as S3 clients see it
 //! (delete markers mapped onto the trash, across S3 and WebDAV; `Suspended`), bucket
 //! lifecycle rules run by the worker, browser POST uploads. The scripts are
-//! `tests/s3/aws_versioning*.py`, `aws_lifecycle.py` and `aws_post_upload.py`.
+//! `tests/s3/aws_versioning*.py`, `aws_behind_marker.py`, `aws_lifecycle.py` and `aws_post_upload.py`.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed unwrap is a failed test
 
 mod common;
@@ -20,6 +20,17 @@ fn deletes_make_delete_markers_that_bring_objects_back_when_removed() {
     let t = tempfile::tempdir().unwrap();
     let s = server(&t);
     s3_script(&s, "aws_versioning.py", &[]);
+}
+
+/// When a key's current state is a delete marker, the calls naming an older version by id
+/// act on exactly that version (tagging, ACL, retention, legal hold, attributes,
+/// UploadPartCopy's source), under the engine's object lock rules, without bringing the
+/// object back (`tests/s3/aws_behind_marker.py`).
+#[test]
+fn calls_naming_a_version_behind_a_delete_marker_act_on_that_version() {
+    let t = tempfile::tempdir().unwrap();
+    let s = server(&t);
+    s3_script(&s, "aws_behind_marker.py", &[]);
 }
 
 /// PutBucketVersioning `Suspended`: kept per bucket, each write while suspended (PUT,

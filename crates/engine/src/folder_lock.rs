@@ -1,8 +1,10 @@
 //! A top-level folder's default retention (an S3 bucket's object lock configuration):
 //! every new version written into the folder's tree without a lock of its own starts
 //! with it, **whatever the door** — an S3 PUT, a WebDAV PUT, a REST upload, a multipart
-//! completion, a copy. The rule is applied where a version is made (the writer and the
-//! composition's commit), so no door can forget it.
+//! completion, a copy (S3's, or the engine's tree copy behind a WebDAV, REST or CLI
+//! COPY), a restored version. The rule is applied where a version is made (the writer,
+//! the composition's commit, `Home::copy`, `Home::restore_version`), so no door can
+//! forget it.
 //!
 //! Kept as the folder's dead property [`FOLDER_LOCK_PROP`] in [`FOLDER_LOCK_NS`] (the S3
 //! door sets it with PutObjectLockConfiguration), as text: `Enabled` (object lock on, no
@@ -113,16 +115,43 @@ impl Home {
             return Ok(lock); // a file at the root is in no bucket
         };
         let top = NasPath::parse(&format!("/{top}"))?;
-        let props = match self.props(&top) {
+        Ok(with_default(lock, self.folder_default(&top)?))
+    }
+
+    /// The lock every version a copy of `from` to `to` makes starts with (the engine's tree
+    /// copy: a WebDAV, REST or CLI COPY): the default retention of the top-level folder the
+    /// copy lands in. A folder copied to the root becomes a top-level folder itself,
+    /// carrying its source's dead properties, so its source's default (if any) applies.
+    pub(crate) fn lock_for_copy(
+        &self,
+        from: &NasPath,
+        to: &NasPath,
+        folder: bool,
+    ) -> EngineResult<ObjectLock> {
+        if to.segments().nth(1).is_some() {
+            return self.lock_for_new_version(to, ObjectLock::default());
+        }
+        if !folder {
+            return Ok(ObjectLock::default()); // a file at the root is in no bucket
+        }
+        Ok(with_default(
+            ObjectLock::default(),
+            self.folder_default(from)?,
+        ))
+    }
+
+    /// The default retention folder `folder`'s dead property names (none without one).
+    fn folder_default(&self, folder: &NasPath) -> EngineResult<Option<DefaultRetention>> {
+        let props = match self.props(folder) {
             Ok(p) => p,
-            Err(EngineError::NotFound(_) | EngineError::NotADirectory(_)) => return Ok(lock),
+            Err(EngineError::NotFound(_) | EngineError::NotADirectory(_)) => return Ok(None),
             Err(e) => return Err(e),
         };
         let Some(p) = props
             .iter()
             .find(|p| p.ns == FOLDER_LOCK_NS && p.name == FOLDER_LOCK_PROP)
         else {
-            return Ok(lock);
+            return Ok(None);
         };
         // the property's element: `<s3:object-lock …>TEXT</s3:object-lock>`
         let xml = String::from_utf8_lossy(&p.value);
@@ -130,13 +159,18 @@ impl Home {
             .split_once('>')
             .and_then(|(_, rest)| rest.rsplit_once('<'))
             .map_or("", |(t, _)| t);
-        Ok(match parse_folder_lock(text.trim()) {
-            Some(Some(d)) => ObjectLock {
-                retention: Some(d.at(now_ns())),
-                legal_hold: lock.legal_hold,
-            },
-            _ => lock,
-        })
+        Ok(parse_folder_lock(text.trim()).flatten())
+    }
+}
+
+/// `lock` with `default`'s retention as of now, when there is a default.
+fn with_default(lock: ObjectLock, default: Option<DefaultRetention>) -> ObjectLock {
+    match default {
+        Some(d) => ObjectLock {
+            retention: Some(d.at(now_ns())),
+            legal_hold: lock.legal_hold,
+        },
+        None => lock,
     }
 }
 

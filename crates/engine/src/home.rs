@@ -298,17 +298,20 @@ impl Home {
     }
 
     /// Copies a file (its current version) or a folder tree. Chunks are shared: the cost
-    /// is metadata only. Into itself, onto itself or onto a folder containing it:
-    /// `Conflict` (see [`refuse_nesting`]).
+    /// is metadata only. Each copied file's version is new: it starts with the default
+    /// retention of the bucket it lands in (`folder_lock`), never its source's lock. Into
+    /// itself, onto itself or onto a folder containing it: `Conflict` (see
+    /// [`refuse_nesting`]).
     pub fn copy(&self, from: &NasPath, to: &NasPath, overwrite: bool) -> EngineResult<Entry> {
         let src = self.resolve(from)?;
         refuse_nesting("copy", from, to)?;
         let (parent, name) = self.resolve_parent(to)?;
+        let lock = self.lock_for_copy(from, to, src.kind == NodeKind::Dir)?;
         let d = self.displace(to, overwrite);
         let n = self
             .inner
             .meta
-            .copy(src.id, parent.id, name, d.as_ref(), now_ns())
+            .copy(src.id, parent.id, name, d.as_ref(), now_ns(), lock)
             .map_err(|e| EngineError::from(e).at(to.as_str()))?;
         Ok(Entry::from_node(to.clone(), n))
     }

@@ -58,6 +58,22 @@ impl Home {
             .map_err(|e| EngineError::from(e).at(&format!("{path} version {num}")))
     }
 
+    /// [`Home::set_version_lock`] for version `num` of a file in the trash (a version
+    /// behind an S3 delete marker): the same rules, the entry stays in the trash.
+    pub fn trash_set_version_lock(
+        &self,
+        id: TrashId,
+        num: VersionNum,
+        change: LockChange,
+        bypass_governance: bool,
+    ) -> EngineResult<VersionRecord> {
+        let t = self.trashed_file(id)?;
+        self.inner
+            .meta
+            .set_version_lock(t.node, num, change, now_ns(), bypass_governance)
+            .map_err(|e| EngineError::from(e).at(&format!("trash entry {id} version {num}")))
+    }
+
     /// [`Home::delete_version`] passing over a running governance retention (the caller
     /// has the permission); a compliance retention or a legal hold still refuse.
     pub fn delete_version_bypassing_governance(
@@ -78,10 +94,7 @@ impl Home {
         id: TrashId,
         num: VersionNum,
     ) -> EngineResult<()> {
-        let t = self.trash_entry(id)?;
-        if t.kind == NodeKind::Dir {
-            return Err(EngineError::IsADirectory(t.path));
-        }
+        let t = self.trashed_file(id)?;
         self.inner
             .meta
             .delete_version_bypassing_governance(t.node, num)

@@ -43,8 +43,16 @@ impl Home {
     }
 
     /// Restores an entry to `to`, or to where it was (re-creating missing folders).
+    /// `Conflict` for a file entry that holds no version any more (its last one was
+    /// deleted: S3's delete marker with nothing behind it), which can only be purged.
     pub fn trash_restore(&self, id: TrashId, to: Option<&NasPath>) -> EngineResult<NasPath> {
         let t = self.own_entry(id)?;
+        if t.kind == nas_meta::NodeKind::File && self.inner.meta.versions(t.node)?.is_empty() {
+            return Err(EngineError::Conflict(format!(
+                "{}: the deleted file holds no version any more: nothing to restore",
+                t.path
+            )));
+        }
         let dest = match to {
             Some(p) => p.clone(),
             None => NasPath::parse(&t.path)?,

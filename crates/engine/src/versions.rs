@@ -4,7 +4,7 @@
 use crate::error::{EngineError, EngineResult};
 use crate::home::Home;
 use crate::time::now_ns;
-use nas_meta::{NodeKind, VersionRecord};
+use nas_meta::{NodeKind, ObjectLock, VersionRecord};
 use nas_types::{NasPath, NodeId, VersionNum};
 
 impl Home {
@@ -23,12 +23,14 @@ impl Home {
     }
 
     /// Makes version `num` the newest again (a new version sharing its chunks; nothing is
-    /// copied and nothing is lost).
+    /// copied and nothing is lost). Like any new version, it starts with the default
+    /// retention of the bucket it is in (`folder_lock`), not the old version's lock.
     pub fn restore_version(&self, path: &NasPath, num: VersionNum) -> EngineResult<VersionRecord> {
         let id = self.file(path)?;
+        let lock = self.lock_for_new_version(path, ObjectLock::default())?;
         self.inner
             .meta
-            .restore_version(id, num, now_ns(), Some(self.name()))
+            .restore_version(id, num, now_ns(), Some(self.name()), lock)
             .map_err(|e| EngineError::from(e).at(&format!("{path} version {num}")))
     }
 

@@ -212,7 +212,8 @@ pub trait Namespace {
         displace: Option<&Displace>,
     ) -> MetaResult<NodeRecord>;
     /// Copies `node` (a file's head version, or a whole folder tree) to `new_parent/new_name`;
-    /// chunks are shared, not copied.
+    /// chunks are shared, not copied. Every version the copy makes starts with `lock` (the
+    /// destination's default retention: the caller decides; the source's lock never travels).
     fn copy(
         &self,
         node: NodeId,
@@ -220,6 +221,7 @@ pub trait Namespace {
         new_name: &str,
         displace: Option<&Displace>,
         now_ns: i64,
+        lock: ObjectLock,
     ) -> MetaResult<NodeRecord>;
     /// Sets a folder's mtime or a file's head version's mtime.
     fn set_mtime(&self, node: NodeId, mtime_ns: i64) -> MetaResult<()>;
@@ -291,17 +293,20 @@ pub trait Versions {
         node: NodeId,
         num: Option<VersionNum>,
     ) -> MetaResult<Option<(VersionRecord, Vec<Extent>)>>;
-    /// Makes version `num` the newest, as a new version sharing its chunks.
-    /// `author` is who restores it.
+    /// Makes version `num` the newest, as a new version sharing its chunks, starting with
+    /// `lock` (the old version's lock does not travel). `author` is who restores it.
     fn restore_version(
         &self,
         node: NodeId,
         num: VersionNum,
         now_ns: i64,
         author: Option<&str>,
+        lock: ObjectLock,
     ) -> MetaResult<VersionRecord>;
-    /// Deletes one version, releasing its chunk references. The only version cannot be
-    /// deleted; a version under object lock neither (`Retained`).
+    /// Deletes one version, releasing its chunk references. The only version of a file
+    /// cannot be deleted (`Invalid`) — except of a file a trash entry holds: the entry
+    /// stays, holding no version (S3's delete marker with nothing behind it). A version
+    /// under object lock cannot be deleted either (`Retained`).
     fn delete_version(&self, node: NodeId, num: VersionNum) -> MetaResult<()>;
     /// [`Versions::delete_version`], passing over a running governance retention (cleared
     /// in the same transaction); a compliance retention or a legal hold still refuse.
@@ -388,7 +393,8 @@ pub trait TrashStore {
     fn trash_list(&self, home: HomeId) -> MetaResult<Vec<TrashRecord>>;
     /// One entry.
     fn trash_entry(&self, id: TrashId) -> MetaResult<Option<TrashRecord>>;
-    /// Re-attaches an entry at `parent/name`.
+    /// Re-attaches an entry at `parent/name` (`Invalid` for a file entry holding no
+    /// version: see [`Versions::delete_version`]).
     fn trash_restore(&self, id: TrashId, parent: NodeId, name: &str) -> MetaResult<NodeRecord>;
     /// Deletes an entry's subtree for good, releasing chunk references.
     fn trash_purge(&self, id: TrashId) -> MetaResult<()>;

@@ -5,11 +5,10 @@
 
 use crate::keys::{blocking, bucket_path, object_path};
 use crate::public::{self, ACL_PROP, Canned, Settings};
-use crate::read::file_entry;
+use crate::read::named_version;
 use crate::service::{NasS3, need_bucket, owner_of};
 use crate::version_id;
-use nas_engine::{FileAttrs, Home};
-use nas_types::VersionNum;
+use nas_engine::Home;
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
@@ -125,27 +124,6 @@ pub async fn get_bucket(
     }))
 }
 
-/// The version an object ACL request names (the current one without `versionId`).
-async fn version_of(
-    home: &Home,
-    bucket: &str,
-    key: &str,
-    id: Option<&str>,
-) -> S3Result<(VersionNum, FileAttrs)> {
-    let e = file_entry(home, bucket, key).await?;
-    let Some(id) = id else {
-        let num = e.version.ok_or_else(|| s3s::s3_error!(NoSuchKey))?;
-        return Ok((num, e.attrs));
-    };
-    let num = version_id::existing(id)?;
-    let (h, p) = (home.clone(), e.path.clone());
-    let all = blocking(move || h.versions(&p)).await?;
-    all.into_iter()
-        .find(|v| v.num == num)
-        .map(|v| (v.num, v.attrs))
-        .ok_or_else(|| version_id::no_such_version(id))
-}
-
 pub async fn put_object(
     s3: &NasS3,
     req: S3Request<PutObjectAclInput>,
@@ -153,13 +131,16 @@ pub async fn put_object(
     let (home, _) = s3.writer(&req).await?;
     let input = req.input;
     refuse_grants!(input);
-    let (num, mut attrs) = version_of(
+    // the current version, or the one `versionId` names (also behind a delete marker)
+    let (e, trashed) = named_version(
         &home,
         &input.bucket,
         &input.key,
         input.version_id.as_deref(),
     )
     .await?;
+    let num = e.version.ok_or_else(|| s3s::s3_error!(NoSuchKey))?;
+    let mut attrs = e.attrs;
     let s = bucket_settings(&home, &input.bucket).await?;
     let Some(c) = requested(input.acl.as_ref().map(|a| a.as_str()), &s)? else {
         return Err(S3Error::with_message(
@@ -169,7 +150,7 @@ pub async fn put_object(
     };
     c.set_in(&mut attrs);
     let p = object_path(&input.bucket, &input.key)?;
-    blocking(move || home.set_version_attrs(&p, num, &attrs)).await?;
+    blocking(move || version_id::set_attrs(&home, &p, num, trashed, &attrs)).await?;
     Ok(S3Response::new(PutObjectAclOutput::default()))
 }
 
@@ -179,7 +160,7 @@ pub async fn get_object(
 ) -> S3Result<S3Response<GetObjectAclOutput>> {
     let (home, who) = s3.caller(&req).await?;
     let input = req.input;
-    let (_, attrs) = version_of(
+    let (e, _) = named_version(
         &home,
         &input.bucket,
         &input.key,
@@ -187,7 +168,7 @@ pub async fn get_object(
     )
     .await?;
     Ok(S3Response::new(GetObjectAclOutput {
-        grants: Some(grants(&who.name, Canned::of_attrs(&attrs))),
+        grants: Some(grants(&who.name, Canned::of_attrs(&e.attrs))),
         owner: Some(owner_of(&who.name)),
         ..Default::default()
     }))

@@ -1,13 +1,11 @@
 //! GetObjectAttributes: the attributes asked for (`x-amz-object-attributes`: ETag,
 //! ObjectSize, StorageClass, Checksum, ObjectParts) of the current version or the one
-//! `versionId` names, without the content. Signed requests only (`public`).
+//! `versionId` names (also one behind a delete marker), without the content. Signed requests only (`public`).
 
 use crate::checksums;
-use crate::keys::blocking;
 use crate::objects::{PARTS_KEY, etag_of_version};
-use crate::read::file_entry;
+use crate::read::named_version;
 use crate::service::{NasS3, timestamp};
-use crate::version_id;
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
@@ -33,20 +31,15 @@ pub async fn get(
             "x-amz-object-attributes must name at least one attribute",
         ));
     }
-    let e = file_entry(&home, &input.bucket, &input.key).await?;
-    let (num, size, mtime, attrs, hash) = match input.version_id.as_deref() {
-        None => (e.version, e.size, e.mtime_ns, e.attrs, e.hash),
-        Some(id) => {
-            let n = version_id::existing(id)?;
-            let (h, p) = (home.clone(), e.path.clone());
-            let all = blocking(move || h.versions(&p)).await?;
-            let v = all
-                .into_iter()
-                .find(|v| v.num == n)
-                .ok_or_else(|| version_id::no_such_version(id))?;
-            (Some(v.num), v.size, v.mtime_ns, v.attrs, Some(v.hash))
-        }
-    };
+    // the current version, or the one `versionId` names (also behind a delete marker)
+    let (e, _) = named_version(
+        &home,
+        &input.bucket,
+        &input.key,
+        input.version_id.as_deref(),
+    )
+    .await?;
+    let (num, size, mtime, attrs, hash) = (e.version, e.size, e.mtime_ns, e.attrs, e.hash);
     let parts: Option<Vec<u64>> = attrs
         .user
         .get(PARTS_KEY)

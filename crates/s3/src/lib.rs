@@ -32,6 +32,7 @@ mod multipart;
 mod object_lock;
 mod object_retention;
 mod objects;
+mod part_copy;
 mod policy;
 mod post_upload;
 mod public;

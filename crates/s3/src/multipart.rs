@@ -1,5 +1,5 @@
-//! Multipart uploads: Create, UploadPart (idempotent per part number), UploadPartCopy,
-//! Complete (`complete`), Abort (`NoSuchUpload` when not in progress), ListParts,
+//! Multipart uploads: Create, UploadPart (idempotent per part number), UploadPartCopy
+//! (`part_copy`), Complete (`complete`), Abort (`NoSuchUpload` when not in progress), ListParts,
 //! ListMultipartUploads. Staging layout and locking: `staging`. Completion checks the part list (ascending, present, ETags match,
 //! every part but the last at least 5 MiB), composes the object from the parts' chunks
 //! (no data copied) and answers the S3 multipart ETag `md5-of-md5s-N`.
@@ -14,18 +14,16 @@ use crate::staging::{
 };
 use crate::upload::{Body, Target, receive};
 use nas_engine::{EngineError, Entry, FileAttrs, Home, WriteOptions};
-use nas_md5::Md5;
-use nas_types::{ByteRange, NasPath};
+use nas_types::NasPath;
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
-use std::io::Read;
 
 /// Smallest size of every part but the last.
 pub const MIN_PART_SIZE: u64 = 5 << 20;
 
 /// The upload `id` of `bucket`/`key` in `staging`, in progress: its folder and marker.
 /// An upload that completed is `NoSuchUpload` here, as on AWS.
-fn find_upload(
+pub(crate) fn find_upload(
     staging: &Home,
     id: &str,
     bucket: &str,
@@ -52,7 +50,7 @@ fn find_upload(
     Ok((dir, m))
 }
 
-fn part_in_range(n: i32) -> S3Result<()> {
+pub(crate) fn part_in_range(n: i32) -> S3Result<()> {
     if (1..=MAX_PART).contains(&n) {
         Ok(())
     } else {
@@ -233,114 +231,6 @@ async fn upload_part_body(
         checksum_crc64nvme: c.checksum_crc64nvme,
         checksum_sha1: c.checksum_sha1,
         checksum_sha256: c.checksum_sha256,
-        ..Default::default()
-    }))
-}
-
-/// `bytes=first-last` of a copy source (both inclusive, both required, as S3 says).
-fn copy_range(spec: Option<&str>, size: u64) -> S3Result<ByteRange> {
-    let Some(spec) = spec else {
-        return Ok(ByteRange::full(size));
-    };
-    let bad = || {
-        S3Error::with_message(
-            S3ErrorCode::InvalidArgument,
-            "x-amz-copy-source-range must be bytes=first-last within the source object",
-        )
-    };
-    let (a, b) = spec
-        .trim()
-        .strip_prefix("bytes=")
-        .and_then(|r| r.split_once('-'))
-        .ok_or_else(bad)?;
-    let (start, last): (u64, u64) = (
-        a.trim().parse().map_err(|_| bad())?,
-        b.trim().parse().map_err(|_| bad())?,
-    );
-    if start > last || last >= size {
-        return Err(s3_error!(InvalidRange));
-    }
-    Ok(ByteRange {
-        start,
-        end: last + 1,
-    })
-}
-
-pub async fn upload_part_copy(
-    s3: &NasS3,
-    req: S3Request<UploadPartCopyInput>,
-) -> S3Result<S3Response<UploadPartCopyOutput>> {
-    let (home, who) = s3.writer(&req).await?;
-    let input = req.input;
-    part_in_range(input.part_number)?;
-    let CopySource::Bucket {
-        bucket: sb,
-        key: sk,
-        version_id,
-    } = &input.copy_source
-    else {
-        return Err(s3_error!(
-            NotImplemented,
-            "access point copy sources are not supported"
-        ));
-    };
-    need_bucket(&home, sb).await?;
-    let from = object_path(sb, sk)?;
-    let version = version_id
-        .as_deref()
-        .map(crate::version_id::existing)
-        .transpose()?;
-    let vid = version_id.clone();
-    let staging = s3.staging(&who).await?;
-    let (id, b, k) = (
-        input.upload_id.clone(),
-        input.bucket.clone(),
-        input.key.clone(),
-    );
-    let range_spec = input.copy_source_range.clone();
-    let n = input.part_number;
-    let (md5_hex, mtime) = tokio::task::spawn_blocking(move || -> S3Result<(String, i64)> {
-        let (dir, _) = find_upload(&staging, &id, &b, &k)?;
-        let src = home.open(&from, version).map_err(|e| match (e, &vid) {
-            (EngineError::NotFound(_), Some(id)) if version.is_some() => {
-                crate::version_id::no_such_version(id)
-            }
-            (e, _) => s3_err(e),
-        })?;
-        let range = copy_range(range_spec.as_deref(), src.version().size)?;
-        let path = part_path(&dir, n);
-        let mut w = staging
-            .writer(&path, WriteOptions::default())
-            .map_err(s3_err)?;
-        let mut r = src.range(range);
-        let mut md5 = Md5::new();
-        let mut buf = vec![0u8; 1 << 20];
-        loop {
-            let got = r.read(&mut buf).map_err(|_| s3_error!(InternalError))?;
-            if got == 0 {
-                break;
-            }
-            md5.update(&buf[..got]);
-            w.write(&buf[..got]).map_err(s3_err)?;
-        }
-        let md5_hex = hex::encode(md5.finalize());
-        let mut attrs = FileAttrs::default();
-        attrs.user.insert(MD5_KEY.into(), md5_hex.clone());
-        w.set_attrs(attrs);
-        let v = w.commit().map_err(|e| match e {
-            EngineError::NotFound(_) => s3_error!(NoSuchUpload),
-            other => s3_err(other),
-        })?;
-        Ok((md5_hex, v.mtime_ns))
-    })
-    .await
-    .map_err(|_| s3_error!(InternalError))??;
-    Ok(S3Response::new(UploadPartCopyOutput {
-        copy_part_result: Some(CopyPartResult {
-            e_tag: Some(ETag::Strong(md5_hex)),
-            last_modified: Some(timestamp(mtime)),
-            ..Default::default()
-        }),
         ..Default::default()
     }))
 }

@@ -1,6 +1,7 @@
 //! S3 Object Lock on object versions: Put/GetObjectRetention and Put/GetObjectLegalHold
-//! (the current version, or the one `versionId` names), and the lock headers GET and HEAD
-//! answer. Changing a lock is the engine's `Home::set_version_lock`, which holds the
+//! (the current version, or the one `versionId` names, also behind a delete marker), and
+//! the lock headers GET and HEAD answer. Changing a lock is the engine's
+//! `Home::set_version_lock` (`Home::trash_set_version_lock` behind a marker), which holds the
 //! rules: a compliance retention only lengthens; a governance one is shortened or removed
 //! only with `x-amz-bypass-governance-retention: true` (the permission: the request is
 //! signed by the bucket's owner with a key that may write); a legal hold is set or lifted
@@ -8,31 +9,36 @@
 
 use crate::keys::{blocking, object_path};
 use crate::object_lock::{bucket_lock, mode_name, not_enabled, ns_of, parse_mode, timestamp_of};
-use crate::read::file_entry;
+use crate::read::named_version;
 use crate::service::NasS3;
 use crate::version_id;
-use nas_engine::{Home, LockChange, ObjectLock, Retention, VersionRecord};
-use nas_types::VersionNum;
+use nas_engine::{Home, LockChange, ObjectLock, Retention};
+use nas_types::{TrashId, VersionNum};
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
-/// The version a request names (the current one without `versionId`), in a bucket that
-/// must have object lock.
-async fn target(home: &Home, bucket: &str, key: &str, id: Option<&str>) -> S3Result<VersionRecord> {
+/// A version an object lock call acts on.
+struct Target {
+    num: VersionNum,
+    lock: ObjectLock,
+    /// The trash entry of a version behind a delete marker.
+    trashed: Option<TrashId>,
+}
+
+/// The version a request names (the current one without `versionId`, else that version,
+/// also one behind a delete marker), in a bucket that must have object lock.
+async fn target(home: &Home, bucket: &str, key: &str, id: Option<&str>) -> S3Result<Target> {
     let (h, b) = (home.clone(), bucket.to_owned());
     if blocking(move || bucket_lock(&h, &b)).await?.is_none() {
         return Err(not_enabled());
     }
-    let e = file_entry(home, bucket, key).await?;
-    let num: Option<VersionNum> = match id {
-        None => Some(e.version.ok_or_else(|| s3s::s3_error!(NoSuchKey))?),
-        Some(id) => Some(version_id::existing(id)?),
-    };
-    let (h, p) = (home.clone(), e.path.clone());
-    let all = blocking(move || h.versions(&p)).await?;
-    all.into_iter()
-        .find(|v| Some(v.num) == num)
-        .ok_or_else(|| version_id::no_such_version(id.unwrap_or("null")))
+    let (e, trashed) = named_version(home, bucket, key, id).await?;
+    let num = e.version.ok_or_else(|| s3s::s3_error!(NoSuchKey))?;
+    Ok(Target {
+        num,
+        lock: e.lock,
+        trashed,
+    })
 }
 
 /// The lock headers of GET and HEAD for a version's lock.
@@ -99,10 +105,8 @@ pub async fn put_retention(
         ));
     }
     let p = object_path(&input.bucket, &input.key)?;
-    blocking(move || {
-        home.set_version_lock(&p, Some(v.num), LockChange::Retention(retention), bypass)
-    })
-    .await?;
+    let change = LockChange::Retention(retention);
+    blocking(move || version_id::set_lock(&home, &p, v.num, v.trashed, change, bypass)).await?;
     Ok(S3Response::new(PutObjectRetentionOutput::default()))
 }
 
@@ -162,8 +166,8 @@ pub async fn put_legal_hold(
     )
     .await?;
     let p = object_path(&input.bucket, &input.key)?;
-    blocking(move || home.set_version_lock(&p, Some(v.num), LockChange::LegalHold(on), false))
-        .await?;
+    let change = LockChange::LegalHold(on);
+    blocking(move || version_id::set_lock(&home, &p, v.num, v.trashed, change, false)).await?;
     Ok(S3Response::new(PutObjectLegalHoldOutput::default()))
 }
 

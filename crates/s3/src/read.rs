@@ -148,6 +148,20 @@ async fn resolve(
     }
 }
 
+/// The version a request names by key and `versionId`, as GET answers it (`resolve`):
+/// the current one without an id, else that version of the key's history, also behind a
+/// delete marker (then with the trash entry it is in). Tagging, ACL, object lock and
+/// attribute calls act on exactly this version.
+pub(crate) async fn named_version(
+    home: &Home,
+    bucket: &str,
+    key: &str,
+    id: Option<&str>,
+) -> S3Result<(Entry, Option<TrashId>)> {
+    let found = file_entry(home, bucket, key).await;
+    resolve(home, bucket, key, id, found).await
+}
+
 /// The file a GET or HEAD names, at the version asked for, once its preconditions hold
 /// (both inputs have the same fields), and the trash entry it is read from if deleted.
 macro_rules! readable {

@@ -335,7 +335,7 @@ impl S3 for NasS3 {
         &self,
         req: S3Request<UploadPartCopyInput>,
     ) -> S3Result<S3Response<UploadPartCopyOutput>> {
-        multipart::upload_part_copy(self, req).await
+        crate::part_copy::upload_part_copy(self, req).await
     }
 
     async fn complete_multipart_upload(

@@ -5,15 +5,15 @@
 //! A version's tags are kept in its attributes under the reserved key [`TAGS_KEY`] (a JSON
 //! list of `[key, value]` pairs, in the order given), so each version has its own tags, as
 //! on AWS. Changing tags changes that version's attributes in place
-//! (`Home::set_version_attrs`): no new version is made. A new PUT of a key without tags
+//! (`Home::set_version_attrs`, or `Home::trash_set_version_attrs` for a version behind a
+//! delete marker): no new version is made. A new PUT of a key without tags
 //! makes a version without tags. Limits are AWS's ([`check`]).
 
 use crate::keys::{blocking, object_path};
-use crate::read::file_entry;
+use crate::read::named_version;
 use crate::service::NasS3;
 use crate::version_id;
 use nas_engine::FileAttrs;
-use nas_types::VersionNum;
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
@@ -150,34 +150,8 @@ pub fn set(attrs: &mut FileAttrs, tags: &Tags) {
     }
 }
 
-/// The version a tagging request names (the current one without `versionId`), with its
-/// attributes.
-async fn target(
-    home: &nas_engine::Home,
-    bucket: &str,
-    key: &str,
-    id: Option<&str>,
-) -> S3Result<(VersionNum, FileAttrs)> {
-    let e = file_entry(home, bucket, key).await?;
-    match id {
-        None => {
-            let num = e.version.ok_or_else(|| s3s::s3_error!(NoSuchKey))?;
-            Ok((num, e.attrs))
-        }
-        Some(id) => {
-            let num = version_id::existing(id)?;
-            let (h, p) = (home.clone(), e.path.clone());
-            let all = blocking(move || h.versions(&p)).await?;
-            let v = all
-                .into_iter()
-                .find(|v| v.num == num)
-                .ok_or_else(|| version_id::no_such_version(id))?;
-            Ok((v.num, v.attrs))
-        }
-    }
-}
-
-/// Replaces the tags of the version named (in place) and answers its id.
+/// Replaces the tags of the version named (in place: the current one without `versionId`,
+/// else that version, also one behind a delete marker) and answers its id.
 async fn retag(
     home: nas_engine::Home,
     bucket: &str,
@@ -185,10 +159,12 @@ async fn retag(
     id: Option<&str>,
     tags: Tags,
 ) -> S3Result<String> {
-    let (num, mut attrs) = target(&home, bucket, key, id).await?;
+    let (e, trashed) = named_version(&home, bucket, key, id).await?;
+    let num = e.version.ok_or_else(|| s3s::s3_error!(NoSuchKey))?;
+    let mut attrs = e.attrs;
     set(&mut attrs, &tags);
     let p = object_path(bucket, key)?;
-    blocking(move || home.set_version_attrs(&p, num, &attrs)).await?;
+    blocking(move || version_id::set_attrs(&home, &p, num, trashed, &attrs)).await?;
     Ok(num.to_string())
 }
 
@@ -218,7 +194,7 @@ pub async fn get(
 ) -> S3Result<S3Response<GetObjectTaggingOutput>> {
     let (home, _) = s3.caller(&req).await?;
     let input = req.input;
-    let (num, attrs) = target(
+    let (e, _) = named_version(
         &home,
         &input.bucket,
         &input.key,
@@ -226,14 +202,14 @@ pub async fn get(
     )
     .await?;
     Ok(S3Response::new(GetObjectTaggingOutput {
-        tag_set: tags_of(&attrs)
+        tag_set: tags_of(&e.attrs)
             .into_iter()
             .map(|(k, v)| Tag {
                 key: Some(k),
                 value: Some(v),
             })
             .collect(),
-        version_id: Some(num.to_string()),
+        version_id: e.version.map(|n| n.to_string()),
     }))
 }
 

@@ -8,8 +8,10 @@
 //! nothing for deletes (deletes are idempotent, as on AWS).
 
 use crate::markers::{self, Vid};
-use nas_engine::{EngineError, Home, Located, LockChange, TrashRecord, VersionRecord, now_ns};
-use nas_types::{NasPath, VersionNum};
+use nas_engine::{
+    EngineError, FileAttrs, Home, Located, LockChange, TrashRecord, VersionRecord, now_ns,
+};
+use nas_types::{NasPath, TrashId, VersionNum};
 use s3s::{S3Error, S3ErrorCode, S3Result};
 
 /// The version an id names: `None` for `null` (no version has it).
@@ -43,14 +45,47 @@ pub fn malformed() -> S3Error {
     S3Error::with_message(S3ErrorCode::InvalidArgument, "Invalid version id specified")
 }
 
+/// Replaces the attributes of version `num` at `p` in place (blocking): of the file there
+/// now, or, with `trashed`, of the deleted file in that trash entry (a version behind a
+/// delete marker, as `read::named_version` found it).
+pub fn set_attrs(
+    home: &Home,
+    p: &NasPath,
+    num: VersionNum,
+    trashed: Option<TrashId>,
+    attrs: &FileAttrs,
+) -> Result<(), EngineError> {
+    match trashed {
+        Some(t) => home.trash_set_version_attrs(t, num, attrs),
+        None => home.set_version_attrs(p, num, attrs),
+    }
+}
+
+/// Changes the object lock of version `num` at `p` (blocking), wherever it is (see
+/// [`set_attrs`]); the engine holds the rules (`Retained` when they refuse).
+pub fn set_lock(
+    home: &Home,
+    p: &NasPath,
+    num: VersionNum,
+    trashed: Option<TrashId>,
+    change: LockChange,
+    bypass: bool,
+) -> Result<VersionRecord, EngineError> {
+    match trashed {
+        Some(t) => home.trash_set_version_lock(t, num, change, bypass),
+        None => home.set_version_lock(p, Some(num), change, bypass),
+    }
+}
+
 /// Removes exactly what `vid` names at `p` (blocking); true when that was a delete marker.
 /// - a version of the file at `p`: removed for good; the previous one becomes current. The
 ///   only version takes the object with it, for good too (it was asked for by id: it does
 ///   not reappear as a delete marker's version);
 /// - a version of a file deleted from `p` (behind one of the key's delete markers): removed
-///   for good; the only one takes the trash entry, so its marker, with it;
+///   for good; the marker stays, also when no version is left behind it (as on AWS);
 /// - the key's current delete marker: the file is restored from the trash (the object is
-///   back, its newest version current);
+///   back, its newest version current) — or, with no version left behind the marker, the
+///   marker (the trash entry) just goes;
 /// - an older delete marker of the key: just that marker goes; the versions of the file it
 ///   held stay in the key's history, below the newer file's
 ///   (`Home::trash_merge_into_next`).
@@ -68,7 +103,11 @@ pub fn delete(home: &Home, p: &NasPath, vid: Vid, bypass: bool) -> Result<bool, 
                 return Ok(false);
             };
             if markers::is_current(home, &t)? {
-                home.trash_restore(t.id, None)?;
+                if markers::versions(home, &t)?.is_empty() {
+                    home.trash_purge(t.id)?; // a marker with nothing behind it
+                } else {
+                    home.trash_restore(t.id, None)?;
+                }
             } else {
                 home.trash_merge_into_next(t.id)?;
             }
@@ -128,8 +167,8 @@ fn refuse_locked(v: &VersionRecord, bypass: bool) -> Result<(), EngineError> {
     Ok(())
 }
 
-/// Removes version `v` of the file deleted from its key in trash entry `t`; its only
-/// version takes the entry (the marker) with it.
+/// Removes version `v` of the file deleted from its key in trash entry `t`; the entry
+/// (the marker) stays, also when it was its last version.
 fn delete_trashed(
     home: &Home,
     t: &TrashRecord,
@@ -137,13 +176,10 @@ fn delete_trashed(
     bypass: bool,
 ) -> Result<(), EngineError> {
     refuse_locked(v, bypass)?;
-    let count = markers::versions(home, t)?.len();
-    let r = if count > 1 && bypass {
+    let r = if bypass {
         home.trash_delete_version_bypassing_governance(t.id, v.num)
-    } else if count > 1 {
-        home.trash_delete_version(t.id, v.num)
     } else {
-        home.trash_purge(t.id)
+        home.trash_delete_version(t.id, v.num)
     };
     match r {
         Err(EngineError::NotFound(_)) => Ok(()),

@@ -4,7 +4,7 @@
 use super::{chunk, commit};
 use crate::{
     AppPasswordRecord, AuditQuery, AuditRecord, DeadProp, KeyRecord, LockRecord, MetaError,
-    MetaStore, PropOp, UserRecord,
+    MetaStore, ObjectLock, PropOp, UserRecord,
 };
 
 pub(crate) fn user(name: &str) -> UserRecord {
@@ -204,7 +204,9 @@ pub fn dead_props_apply_in_order_and_follow_copies(m: &dyn MetaStore) {
     .unwrap();
     assert_eq!(m.props(f.node).unwrap(), vec![prop("2")]);
     assert!(m.any_props().unwrap());
-    let c = m.copy(f.node, h.root, "g", None, 3).unwrap();
+    let c = m
+        .copy(f.node, h.root, "g", None, 3, ObjectLock::default())
+        .unwrap();
     assert_eq!(
         m.props(c.id).unwrap(),
         vec![prop("2")],

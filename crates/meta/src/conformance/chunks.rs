@@ -2,7 +2,7 @@
 //! candidates and deletion, lookups, compaction's relocation, pack usage and totals.
 
 use super::{chunk, commit, refs};
-use crate::{ChunkRecord, ChunkRow, MetaStore};
+use crate::{ChunkRecord, ChunkRow, MetaStore, ObjectLock};
 use nas_blob::BlobLocation;
 use nas_types::PackId;
 
@@ -14,7 +14,9 @@ pub fn refs_follow_versions_copies_and_purges(m: &dyn MetaStore) {
     commit(m, h.root, "a", &[chunk(2), chunk(3)]);
     let all = |m: &dyn MetaStore| (refs(m, 1), refs(m, 2), refs(m, 3));
     assert_eq!(all(m), (Some(1), Some(2), Some(1)));
-    let copy = m.copy(a.node, h.root, "b", None, 7).unwrap();
+    let copy = m
+        .copy(a.node, h.root, "b", None, 7, ObjectLock::default())
+        .unwrap();
     assert_eq!(copy.head.as_ref().unwrap().num.0, 1);
     assert_eq!(all(m), (Some(1), Some(3), Some(2)));
     m.delete_version(a.node, nas_types::VersionNum(1)).unwrap();

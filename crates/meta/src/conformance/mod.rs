@@ -112,6 +112,7 @@ macro_rules! meta_conformance_tests {
             stats_count_live_files_and_every_version,
             trash_detaches_lists_restores_and_purges,
             trash_entries_age_and_refuse_bad_restores,
+            a_trashed_file_may_lose_its_last_version,
             users_and_keys,
             disabling_a_user_raises_the_sessions_epoch,
             app_passwords_are_found_by_hash_and_go_with_their_user,

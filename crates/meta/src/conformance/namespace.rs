@@ -1,7 +1,7 @@
 //! Namespace checks: homes, folders, walks, listings, rename, copy, times, paths.
 
 use super::{chunk, commit, refs};
-use crate::{Displace, FileAttrs, ListKey, MetaError, MetaStore, NodeKind, NodeRecord};
+use crate::{Displace, FileAttrs, ListKey, MetaError, MetaStore, NodeKind, NodeRecord, ObjectLock};
 
 /// `create_home` returns the same home every time; a home's root is a live folder at `/`.
 pub fn homes_are_created_once(m: &dyn MetaStore) {
@@ -233,7 +233,9 @@ pub fn copy_shares_chunks_and_copies_whole_trees(m: &dyn MetaStore) {
     let f = commit(m, src.id, "f", &[chunk(1), chunk(2)]);
     commit(m, src.id, "f", &[chunk(2), chunk(3)]);
     commit(m, sub.id, "g", &[chunk(3)]);
-    let c = m.copy(f.node, h.root, "f-copy", None, 50).unwrap();
+    let c = m
+        .copy(f.node, h.root, "f-copy", None, 50, ObjectLock::default())
+        .unwrap();
     assert_ne!(c.id, f.node);
     let head = c.head.clone().unwrap();
     assert_eq!((head.num.0, head.size, head.created_ns), (1, 2, 50));
@@ -250,34 +252,45 @@ pub fn copy_shares_chunks_and_copies_whole_trees(m: &dyn MetaStore) {
         (refs(m, 1), refs(m, 2), refs(m, 3)),
         (Some(1), Some(3), Some(3))
     );
-    let tree = m.copy(src.id, h.root, "dst", None, 60).unwrap();
+    let tree = m
+        .copy(src.id, h.root, "dst", None, 60, ObjectLock::default())
+        .unwrap();
     assert_eq!(tree.kind, NodeKind::Dir);
     let g = m.walk(tree.id, &["sub", "g"]).unwrap().unwrap();
     assert_ne!(g.id, m.walk(src.id, &["sub", "g"]).unwrap().unwrap().id);
     assert_eq!(m.tree_bytes(tree.id).unwrap(), 3);
     assert_eq!((refs(m, 2), refs(m, 3)), (Some(4), Some(5)));
     assert!(matches!(
-        m.copy(src.id, sub.id, "loop", None, 70),
+        m.copy(src.id, sub.id, "loop", None, 70, ObjectLock::default()),
         Err(MetaError::Invalid(_))
     ));
     assert!(matches!(
-        m.copy(f.node, src.id, "f", None, 70),
+        m.copy(f.node, src.id, "f", None, 70, ObjectLock::default()),
         Err(MetaError::Invalid(_))
     ));
     assert!(matches!(
-        m.copy(f.node, h.root, "f-copy", None, 70),
+        m.copy(f.node, h.root, "f-copy", None, 70, ObjectLock::default()),
         Err(MetaError::Exists(_))
     ));
     let d = Displace {
         path: "/f-copy".into(),
         now_ns: 71,
     };
-    let again = m.copy(f.node, h.root, "f-copy", Some(&d), 71).unwrap();
+    let again = m
+        .copy(
+            f.node,
+            h.root,
+            "f-copy",
+            Some(&d),
+            71,
+            ObjectLock::default(),
+        )
+        .unwrap();
     assert_ne!(again.id, c.id);
     assert_eq!(m.trash_list(h.id).unwrap()[0].node, c.id);
     let other = m.create_home("other", "other", 0).unwrap();
     assert!(matches!(
-        m.copy(f.node, other.root, "f", None, 72),
+        m.copy(f.node, other.root, "f", None, 72, ObjectLock::default()),
         Err(MetaError::Invalid(_))
     ));
 }

@@ -93,13 +93,15 @@ pub fn counters_follow_every_change_of_usage(m: &dyn MetaStore) {
     let v2 = put(m, h.root, "f", 40).unwrap(); // overwrite: 130 - 100 + 40
     assert_eq!(m.usage(h.id).unwrap().current_bytes, 70);
     assert_eq!(m.usage(h.id).unwrap().all_bytes, 170);
-    m.restore_version(v2.node, VersionNum(1), 7, None).unwrap(); // back to 100
+    m.restore_version(v2.node, VersionNum(1), 7, None, ObjectLock::default())
+        .unwrap(); // back to 100
     assert_eq!(m.usage(h.id).unwrap().current_bytes, 130);
     assert_counted(m, &h);
     m.delete_version(v2.node, VersionNum(3)).unwrap(); // the head goes: 40 again
     assert_eq!(m.usage(h.id).unwrap().current_bytes, 70);
     assert_counted(m, &h);
-    m.copy(d.id, h.root, "d2", None, 8).unwrap();
+    m.copy(d.id, h.root, "d2", None, 8, ObjectLock::default())
+        .unwrap();
     assert_eq!(m.usage(h.id).unwrap().current_bytes, 100);
     let displace = Displace {
         path: "/d2".into(),
@@ -152,7 +154,8 @@ pub fn a_commit_over_the_quota_changes_nothing(m: &dyn MetaStore) {
             h.root,
             "g2",
             None,
-            1
+            1,
+            ObjectLock::default()
         ),
         Err(MetaError::QuotaExceeded { .. })
     ));

@@ -1,7 +1,8 @@
 //! Trash checks: detaching, listing, restoring and purging subtrees.
 
-use super::{chunk, commit, refs};
+use super::{chunk, commit, refs, req};
 use crate::{MetaError, MetaStore, NodeKind};
+use nas_types::VersionNum;
 
 /// A trashed node leaves its folder (still readable by id), is listed newest first, can be
 /// restored under any free name, or purged with its whole subtree.
@@ -98,4 +99,45 @@ pub fn trash_entries_age_and_refuse_bad_restores(m: &dyn MetaStore) {
     assert_eq!(other.id, f.node);
     assert_eq!(m.trash_list(a.id).unwrap(), []);
     assert_eq!(m.trash_list(b.id).unwrap(), [t2]);
+}
+
+/// A file a trash entry holds may lose its last version (a live file may not): the entry
+/// stays, holding none (S3's delete marker with nothing behind it); it cannot be restored,
+/// only purged, and a file made at its path numbers on from every number the deleted one
+/// used, so no number of the path's history is used twice.
+pub fn a_trashed_file_may_lose_its_last_version(m: &dyn MetaStore) {
+    let h = m.create_home("h", "h", 0).unwrap();
+    let (one, two) = ([chunk(1)], [chunk(2)]);
+    let (e1, e2) = ([(one[0].id, 1)], [(two[0].id, 1)]);
+    let mut r = req(h.root, "f", &e1, &one);
+    r.path = "/f";
+    let v1 = m.commit_version(&r).unwrap();
+    let mut r = req(h.root, "f", &e1, &[]);
+    r.path = "/f";
+    m.commit_version(&r).unwrap();
+    m.delete_version(v1.node, VersionNum(2)).unwrap();
+    assert!(
+        matches!(
+            m.delete_version(v1.node, VersionNum(1)),
+            Err(MetaError::Invalid(_))
+        ),
+        "the only version of a live file"
+    );
+    let t = m.trash(v1.node, "/f", 10).unwrap();
+    m.delete_version(v1.node, VersionNum(1)).unwrap();
+    assert!(m.versions(v1.node).unwrap().is_empty());
+    assert_eq!(m.node(v1.node).unwrap().unwrap().head, None);
+    assert_eq!(m.trash_entry(t.id).unwrap(), Some(t.clone()));
+    assert_eq!(refs(m, 1), Some(0));
+    assert!(matches!(
+        m.trash_restore(t.id, h.root, "f"),
+        Err(MetaError::Invalid(_))
+    ));
+    // numbers 1 and 2 were used (2 deleted while live, 1 in the trash): the next is 3
+    let mut r = req(h.root, "f", &e2, &two);
+    r.path = "/f";
+    assert_eq!(m.commit_version(&r).unwrap().num, VersionNum(3));
+    m.trash_purge(t.id).unwrap();
+    assert_eq!(m.trash_list(h.id).unwrap(), []);
+    assert_eq!(m.node(v1.node).unwrap(), None);
 }

@@ -2,7 +2,7 @@
 //! deletion, lookup by content hash, retention's list and fsck's scan.
 
 use super::{chunk, commit, content_hash, refs, req};
-use crate::{Expect, MetaError, MetaStore, NodeKind};
+use crate::{Expect, MetaError, MetaStore, NodeKind, ObjectLock, Retention, RetentionMode};
 use nas_types::{ContentHash, VersionNum};
 
 /// The first commit creates the file at version 1, each next one appends a version and
@@ -226,7 +226,7 @@ pub fn restore_makes_an_old_version_the_newest(m: &dyn MetaStore) {
     let v1 = commit(m, h.root, "f", &[chunk(1), chunk(2)]);
     commit(m, h.root, "f", &[chunk(3)]);
     let v3 = m
-        .restore_version(v1.node, VersionNum(1), 999, None)
+        .restore_version(v1.node, VersionNum(1), 999, None, ObjectLock::default())
         .unwrap();
     assert_eq!(
         (v3.num, v3.size, v3.hash),
@@ -242,9 +242,30 @@ pub fn restore_makes_an_old_version_the_newest(m: &dyn MetaStore) {
         (Some(2), Some(2), Some(1))
     );
     assert!(matches!(
-        m.restore_version(v1.node, VersionNum(7), 1, None),
+        m.restore_version(v1.node, VersionNum(7), 1, None, ObjectLock::default()),
         Err(MetaError::NotFound(_))
     ));
+    // the new version starts with the lock given (a folder's default retention), never
+    // the old one's; so does every version a copy makes
+    let lock = ObjectLock {
+        retention: Some(Retention {
+            mode: RetentionMode::Governance,
+            until_ns: i64::MAX,
+        }),
+        legal_hold: false,
+    };
+    let v4 = m
+        .restore_version(v1.node, VersionNum(2), 1_000, None, lock)
+        .unwrap();
+    assert_eq!(v4.lock, lock);
+    assert_eq!(m.version(v1.node, None).unwrap().unwrap().0.lock, lock);
+    let v5 = m
+        .restore_version(v1.node, VersionNum(4), 1_001, None, ObjectLock::default())
+        .unwrap();
+    assert_eq!(v5.lock, ObjectLock::default());
+    let copy = m.copy(v1.node, h.root, "g", None, 1_002, lock).unwrap();
+    assert_eq!(copy.head.unwrap().lock, lock);
+    assert_eq!(m.versions(copy.id).unwrap()[0].lock, lock);
 }
 
 /// Each version records who made it: the commit's author, the restorer for a restored
@@ -261,7 +282,13 @@ pub fn versions_record_their_author(m: &dyn MetaStore) {
     r.author = Some("share:0123abcd");
     let v2 = m.commit_version(&r).unwrap();
     let v3 = m
-        .restore_version(v1.node, VersionNum(1), 9, Some("bob"))
+        .restore_version(
+            v1.node,
+            VersionNum(1),
+            9,
+            Some("bob"),
+            ObjectLock::default(),
+        )
         .unwrap();
     let authors: Vec<Option<String>> = m
         .versions(v1.node)
@@ -282,7 +309,9 @@ pub fn versions_record_their_author(m: &dyn MetaStore) {
     assert_eq!(head.author.as_deref(), Some("bob"));
     let (second, _) = m.version(v1.node, Some(v2.num)).unwrap().unwrap();
     assert_eq!(second.author.as_deref(), Some("share:0123abcd"));
-    let copy = m.copy(v1.node, h.root, "g", None, 10).unwrap();
+    let copy = m
+        .copy(v1.node, h.root, "g", None, 10, ObjectLock::default())
+        .unwrap();
     let copied = copy.head.unwrap();
     assert_eq!(copied.author.as_deref(), Some("bob"));
 }

@@ -330,7 +330,14 @@ fn search_equals_the_scan_at_every_step_of_a_random_workload() {
                     m.trash_purge(t).unwrap();
                 }
                 74..=77 if !nodes.is_empty() => {
-                    if let Ok(c) = m.copy(r.pick(&nodes), r.pick(&dirs), &n, None, 0) {
+                    if let Ok(c) = m.copy(
+                        r.pick(&nodes),
+                        r.pick(&dirs),
+                        &n,
+                        None,
+                        0,
+                        ObjectLock::default(),
+                    ) {
                         nodes.push(c.id);
                     }
                 }

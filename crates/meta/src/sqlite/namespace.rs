@@ -7,7 +7,7 @@ use super::rows::{
 };
 use crate::{
     Displace, FileAttrs, HomeRecord, HomeUsage, ListKey, MetaError, MetaResult, Namespace,
-    NodeKind, NodeRecord, walk_names,
+    NodeKind, NodeRecord, ObjectLock, walk_names,
 };
 use nas_types::{HomeId, NodeId};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -82,12 +82,14 @@ fn insert_node(
 }
 
 /// Copies `src` (recursively) under `parent` as `name`; chunk references are shared.
+/// Each file's new version starts with `lock`.
 fn copy_tree(
     c: &Connection,
     src: &NodeRecord,
     parent: NodeId,
     name: &str,
     now_ns: i64,
+    lock: ObjectLock,
 ) -> MetaResult<NodeId> {
     let id = insert_node(
         c,
@@ -108,11 +110,18 @@ fn copy_tree(
                 .prepare_cached("SELECT v.extents FROM versions v JOIN nodes n ON v.id = n.head WHERE n.id = ?1")?
                 .query_row([src.id.0], |r| r.get(0))?;
             c.prepare_cached(
-                "INSERT INTO versions (node, num, size, mtime_ns, created_ns, hash, content_type, user_meta, extents, author)
-                 SELECT ?1, 1, size, mtime_ns, ?2, hash, content_type, user_meta, extents, author
+                "INSERT INTO versions (node, num, size, mtime_ns, created_ns, hash, content_type, user_meta, extents, author, lock_mode, lock_until_ns, legal_hold)
+                 SELECT ?1, 1, size, mtime_ns, ?2, hash, content_type, user_meta, extents, author, ?4, ?5, ?6
                  FROM versions WHERE id = (SELECT head FROM nodes WHERE id = ?3)",
             )?
-            .execute(params![id.0, now_ns, src.id.0])?;
+            .execute(params![
+                id.0,
+                now_ns,
+                src.id.0,
+                lock.retention.map(|r| r.mode.code()),
+                lock.retention.map(|r| r.until_ns),
+                lock.legal_hold as i64
+            ])?;
             let vid = c.last_insert_rowid();
             c.prepare_cached("UPDATE nodes SET head = ?1, next_num = 2 WHERE id = ?2")?
                 .execute(params![vid, id.0])?;
@@ -125,7 +134,7 @@ fn copy_tree(
                     .collect::<Result<_, _>>()?
             };
             for child in &children {
-                copy_tree(c, child, id, &child.name, now_ns)?;
+                copy_tree(c, child, id, &child.name, now_ns, lock)?;
             }
         }
     }
@@ -312,6 +321,7 @@ impl Namespace for SqliteMeta {
         new_name: &str,
         displace: Option<&Displace>,
         now_ns: i64,
+        lock: ObjectLock,
     ) -> MetaResult<NodeRecord> {
         self.write(|tx| {
             let src = need_node(tx, node)?;
@@ -326,7 +336,7 @@ impl Namespace for SqliteMeta {
                 ));
             }
             make_room(tx, new_parent, new_name, None, displace)?;
-            let id = copy_tree(tx, &src, new_parent, new_name, now_ns)?;
+            let id = copy_tree(tx, &src, new_parent, new_name, now_ns, lock)?;
             let bytes = tree_bytes(tx, id)?;
             charge(tx, dest.home, bytes as i64, bytes)?;
             need_node(tx, id)

@@ -225,7 +225,7 @@ fn a_schema_12_database_gains_implicit_folders_share_links_and_authors() {
     // versions from before authors were recorded have none; new ones do
     assert_eq!(m.versions(node).unwrap()[0].author, None);
     let v = m
-        .restore_version(node, VersionNum(1), 3, Some("ann"))
+        .restore_version(node, VersionNum(1), 3, Some("ann"), ObjectLock::default())
         .unwrap();
     assert_eq!(v.author.as_deref(), Some("ann"));
     const { assert!(SCHEMA_VERSION >= 15) };

@@ -70,6 +70,12 @@ impl TrashStore for SqliteMeta {
                     "cannot restore into another home".into(),
                 ));
             }
+            if t.kind == NodeKind::File && need_node(tx, t.node)?.head.is_none() {
+                return Err(MetaError::Invalid(format!(
+                    "trash entry {id} holds no version any more (only its delete marker): \
+                     nothing to restore; purge it"
+                )));
+            }
             if get_child(tx, parent, name)?.is_some() {
                 return Err(MetaError::Exists(name.to_owned()));
             }

@@ -131,13 +131,17 @@ fn commit_one(
             n.id
         }
         None => {
-            // the history of the path: number on from the files deleted from it
+            // the history of the path: number on from the files deleted from it — from
+            // every number they used, also one since deleted (a number is never reused)
             let after: Option<i64> = tx
                 .prepare_cached(
-                    "SELECT MAX(v.num) FROM trash t JOIN versions v ON v.node = t.node
-                     WHERE t.home = ?1 AND t.path = ?2",
+                    "SELECT MAX(n.next_num) - 1 FROM trash t JOIN nodes n ON n.id = t.node
+                     WHERE t.home = ?1 AND t.path = ?2 AND n.kind = ?3",
                 )?
-                .query_row(params![parent.home.0, req.path], |r| r.get(0))?;
+                .query_row(
+                    params![parent.home.0, req.path, kind_code(NodeKind::File)],
+                    |r| r.get(0),
+                )?;
             tx.prepare_cached("INSERT INTO nodes (home, parent, name, kind, mtime_ns, next_num) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
                 .execute(params![parent.home.0, req.parent.0, req.name, kind_code(NodeKind::File), req.mtime_ns, after.unwrap_or(0) + 1])?;
             NodeId(tx.last_insert_rowid())
@@ -184,6 +188,15 @@ fn commit_one(
 /// Deletes version `num` of `node` (not its only one) in transaction `tx`; with
 /// `bypass_governance`, a running governance retention is cleared first (the
 /// `versions_retained` trigger refuses anything still locked).
+/// Whether `node` is the file or folder a trash entry holds.
+fn is_trash_root(tx: &Connection, node: NodeId) -> MetaResult<bool> {
+    Ok(tx
+        .prepare_cached("SELECT 1 FROM trash WHERE node = ?1")?
+        .query_row([node.0], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
 fn delete_one(
     tx: &Connection,
     node: NodeId,
@@ -198,7 +211,10 @@ fn delete_one(
         [node.0],
         |r| r.get(0),
     )?;
-    if count <= 1 {
+    // the only version of a file goes with the file; but a deleted file (a trash entry)
+    // may lose its last one: the entry stays, holding no version (S3's delete marker
+    // with nothing behind it)
+    if count <= 1 && !is_trash_root(tx, node)? {
         return Err(MetaError::Invalid(
             "the only version of a file cannot be deleted; delete the file".into(),
         ));
@@ -265,6 +281,7 @@ impl Versions for SqliteMeta {
         num: VersionNum,
         now_ns: i64,
         author: Option<&str>,
+        lock: ObjectLock,
     ) -> MetaResult<VersionRecord> {
         self.write(|tx| {
             let (_, old, blob) = version_row(tx, node, Some(num))?
@@ -274,8 +291,8 @@ impl Versions for SqliteMeta {
                 created_ns: now_ns,
                 mtime_ns: now_ns,
                 author: author.map(str::to_owned),
-                // a restored version is a new version: it starts without a lock
-                lock: ObjectLock::default(),
+                // a restored version is a new version: it starts with the lock given
+                lock,
                 ..old
             };
             let v = insert_version(tx, node, &v, &blob)?;
