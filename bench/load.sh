@@ -99,16 +99,25 @@ log "open loop: the same against rclone serve webdav + rclone serve s3"
 mix "$RC" "$RC3" "" rclone alice
 
 # What one request of each stream costs alone, in CPU: the server's and loadgen's
-# (microseconds per answer; 400 requests/s over 40 connections for 8 s each).
+# (microseconds per answer). A short probe at 200 requests/s finds the rough cost; the
+# measurement then offers what keeps about half a core busy (100 to 3,000 requests/s, 50
+# connections, 8 s): a cost measured at a trickle counts wake-ups a loaded server shares.
 log "CPU per request, each stream alone: silent-nas"
 COSTS=$WORK/costs.tsv; : > "$COSTS"
+cost() { # cost NAME RATE SECS DIR: one row into DIR/row
+    python3 "$HERE/load_plan.py" --single "$WORK/open-silent-nas/plan.json" "$1" "$2" 50 "$3" "$4/plan.json"
+    local before after
+    before=$(cpu_secs "$SERVER")
+    /usr/bin/time -f "%U %S" -o "$4/time" "$LOADGEN" "$4/plan.json" "$4" 2> /dev/null || true
+    after=$(cpu_secs "$SERVER")
+    python3 "$HERE/load_plan.py" --cost "$4/$1.json" "$4/time" "$before" "$after" "$1" > "$4/row"
+}
 for name in $(python3 "$HERE/load_plan.py" --names "$WORK/open-silent-nas/plan.json"); do
     d=$WORK/cost-$name; mkdir -p "$d"
-    python3 "$HERE/load_plan.py" --single "$WORK/open-silent-nas/plan.json" "$name" 400 40 8 "$d/plan.json"
-    before=$(cpu_secs "$SERVER")
-    /usr/bin/time -f "%U %S" -o "$d/time" "$LOADGEN" "$d/plan.json" "$d" 2> /dev/null || true
-    after=$(cpu_secs "$SERVER")
-    python3 "$HERE/load_plan.py" --cost "$d/$name.json" "$d/time" "$before" "$after" "$name" >> "$COSTS"
+    cost "$name" 200 3 "$d"
+    rate=$(awk -F'\t' '{ r = 500000 / ($2 + $3 + 1); print (r < 100 ? 100 : (r > 3000 ? 3000 : int(r))) }' "$d/row")
+    cost "$name" "$rate" 8 "$d"
+    awk -v r="$rate" -F'\t' -v OFS='\t' '{ print $0, r }' "$d/row" >> "$COSTS"
 done
 
 log "closed loop: $CONNS connections of small GETs, ${ROUNDS} rounds, alternating"

@@ -5,7 +5,8 @@
 
 An error is any answer that is not 2xx (207 counts for PROPFIND) and any failed request,
 except those oha aborted at the deadline (in flight when the run ended). COSTS_TSV has a row
-per stream (name, server and loadgen CPU microseconds per answer, answers) measured alone:
+per stream (name, server and loadgen CPU microseconds per answer, answers, the rate it was
+measured at) measured alone:
 with the mix's shares it gives the rate this machine's cores can carry at most.
 """
 
@@ -66,21 +67,21 @@ def cost_table(path, result):
     shares = dict(SHARES)
     labels = dict(STREAMS)
     print()
-    print("CPU per answer, each stream alone (400 requests/s, 40 connections, 8 s), in microseconds:")
+    print("CPU per answer, each stream alone (8 s at the rate shown, 50 connections), in microseconds:")
     print()
-    print("| stream | share | silent-nas | loadgen |")
-    print("|---|---|---|---|")
+    print("| stream | share | requests/s | silent-nas | loadgen |")
+    print("|---|---|---|---|---|")
     mix_server = mix_gen = 0.0
-    for name, server, gen, _n in rows:
+    for name, server, gen, _n, at in rows:
         share = shares.get(name, 0) / 100
         mix_server += share * float(server)
         mix_gen += share * float(gen)
-        print(f"| {labels.get(name, name)} | {shares.get(name, 0)} % | {server} | {gen} |")
+        print(f"| {labels.get(name, name)} | {shares.get(name, 0)} % | {at} | {server} | {gen} |")
         result(f"cost_{name}_us", server)
     cores = os.cpu_count() or 1
     if mix_server + mix_gen > 0:
         ceiling = cores * 1e6 / (mix_server + mix_gen)
-        print(f"| the mix | 100 % | {mix_server:.0f} | {mix_gen:.0f} |")
+        print(f"| the mix | 100 % | | {mix_server:.0f} | {mix_gen:.0f} |")
         print()
         print(f"So {cores} cores carry at most about **{ceiling:,.0f} requests/s** of this mix with the "
               f"generator on the same machine ({cores * 1e6 / mix_server:,.0f} with the server alone).")

@@ -114,10 +114,16 @@ pub async fn receive(
     trailers: Option<TrailingHeaders>,
     attrs: impl FnOnce(&str, &Checksum) -> FileAttrs,
 ) -> S3Result<Received> {
-    let Opened { w, path } = tokio::task::spawn_blocking(move || open(t))
-        .await
-        .map_err(|_| s3_error!(InternalError))?
-        .map_err(refusal)?;
+    // Opening reads the index only, inline (microseconds, never blocked by writers in WAL
+    // mode) — unless the key's folders must be made: that write goes to the blocking pool.
+    let opened = if t.mkdirs && !parent_is_dir(&t) {
+        tokio::task::spawn_blocking(move || open(t))
+            .await
+            .map_err(|_| s3_error!(InternalError))?
+    } else {
+        open(Target { mkdirs: false, ..t })
+    };
+    let Opened { w, path } = opened.map_err(refusal)?;
     let mut up = Upload::new(w);
     let mut digest = Digest::Inline(Box::new(Sums::new(claims)));
     let mut fed = false;
@@ -203,6 +209,15 @@ struct Opened {
 
 /// Opens the file of `t` for writing (blocking): parent folders, and a writer whose
 /// content hash the caller gives.
+/// Whether the folder the file goes into exists (nothing to make).
+fn parent_is_dir(t: &Target) -> bool {
+    t.path.parent().is_none_or(|p| {
+        t.home
+            .stat(&p)
+            .is_ok_and(|e| e.kind == nas_engine::NodeKind::Dir)
+    })
+}
+
 fn open(t: Target) -> Result<Opened, Refused> {
     let Target {
         home,
