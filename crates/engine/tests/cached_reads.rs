@@ -38,6 +38,13 @@ fn cached_reads_give_the_bytes_and_leave_the_reader_where_they_stop() {
     });
     assert_eq!(tail.read_cached(1 << 20).unwrap(), &data[2_999_990..]);
     assert_eq!(tail.read_cached(1 << 20).unwrap(), b"");
+    // a file of one chunk, read whole (its plaintext handed over as it is)
+    h.write_all(&p("/small"), &data[..5000], WriteOptions::default())
+        .unwrap();
+    let mut one = h.open(&p("/small"), None).unwrap().reader();
+    assert_eq!(one.read_cached(1 << 20).unwrap(), &data[..5000]);
+    assert_eq!(one.remaining(), 0);
+    assert_eq!(one.read_to_vec().unwrap(), b"");
     // an empty file
     h.write_all(&p("/empty"), b"", WriteOptions::default())
         .unwrap();
