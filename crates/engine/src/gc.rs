@@ -314,7 +314,7 @@ impl Store {
 /// reserve new data leaves (it gives space back), not more — the other half stays for the
 /// metadata database — and the chunk store would refuse the copy. Deleting dead packs needs
 /// no room.
-fn no_room_to_compact(inner: &Inner, need: u64) -> Option<String> {
+pub(crate) fn no_room_to_compact(inner: &Inner, need: u64) -> Option<String> {
     let sp = inner.blobs.space()?;
     let keep = sp.reserve / 2;
     (sp.reserve > 0 && sp.free < keep.saturating_add(need)).then(|| {

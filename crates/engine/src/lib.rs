@@ -95,7 +95,7 @@ pub use nas_meta::{
 pub use progress::{Progress, ProgressUnit};
 pub use read::{FileReader, RangeReader};
 pub use recompress::{
-    ColdPacks, DEFAULT_LEVEL as RECOMPRESS_LEVEL, RecompressBatch, RecompressCounters,
+    ColdPacks, DEFAULT_LEVEL as RECOMPRESS_LEVEL, NoRoom, RecompressBatch, RecompressCounters,
     RecompressOptions,
 };
 pub use recover::{RestoreReport, list_remote_backups, restore_from_remote};

@@ -92,6 +92,11 @@ pub struct RecompressBatch {
     pub next: Option<ChunkRow>,
 }
 
+/// Why a batch wrote nothing: the disk is too full to append its new frames (they take
+/// room until GC compacts the old ones away); the run should stop.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoRoom(pub String);
+
 impl RecompressBatch {
     /// Adds another batch's figures.
     pub fn add(&mut self, b: &RecompressBatch) {
@@ -193,7 +198,7 @@ impl Store {
         after: ChunkRow,
         cold: &ColdPacks,
         opts: &RecompressOptions,
-    ) -> EngineResult<RecompressBatch> {
+    ) -> EngineResult<Result<RecompressBatch, NoRoom>> {
         let inner = &self.inner;
         let _one_at_a_time = inner.gc_lock.lock().unwrap_or_else(|p| p.into_inner());
         let page = inner
@@ -202,7 +207,10 @@ impl Store {
         let mut pinned = Vec::new();
         let result = self.recode_page(&page, cold, opts, &mut pinned);
         inner.pins.unpin_all(pinned.iter(), &[]);
-        let mut b = result?;
+        let mut b = match result? {
+            Ok(b) => b,
+            Err(no_room) => return Ok(Err(no_room)),
+        };
         b.next = (page.len() >= opts.batch.max(1))
             .then(|| page.last().map(|c| c.row))
             .flatten();
@@ -211,7 +219,7 @@ impl Store {
         c.deltas.fetch_add(b.as_delta, Ordering::Relaxed);
         c.before.fetch_add(b.bytes_before, Ordering::Relaxed);
         c.after.fetch_add(b.bytes_after, Ordering::Relaxed);
-        Ok(b)
+        Ok(Ok(b))
     }
 
     fn recode_page(
@@ -220,7 +228,7 @@ impl Store {
         cold: &ColdPacks,
         opts: &RecompressOptions,
         pinned: &mut Vec<ChunkId>,
-    ) -> EngineResult<RecompressBatch> {
+    ) -> EngineResult<Result<RecompressBatch, NoRoom>> {
         let inner = &self.inner;
         let mut b = RecompressBatch::default();
         // first every cold chunk's plaintext, and the sketches of all of them indexed, so
@@ -240,6 +248,11 @@ impl Store {
             if let Ok(data) = nas_codec::decode_verified(&frame, &rec.id) {
                 todo.push((rec, data));
             }
+        }
+        // at most what was read is appended: it may use what compaction may (half the
+        // reserve new data leaves), not more
+        if let Some(why) = crate::gc::no_room_to_compact(inner, b.bytes_read) {
+            return Ok(Err(NoRoom(why)));
         }
         if opts.delta {
             let sketches: Vec<_> = todo
@@ -285,7 +298,7 @@ impl Store {
             recodes.push(new);
         }
         if recodes.is_empty() {
-            return Ok(b);
+            return Ok(Ok(b));
         }
         inner.blobs.sync()?;
         crate::write::check_durable(inner.blobs.as_ref(), recodes.iter().map(|r| r.loc.pack))?;
@@ -300,6 +313,6 @@ impl Store {
             b.bytes_before += u64::from(r.old.len);
             b.bytes_after += u64::from(r.loc.len);
         }
-        Ok(b)
+        Ok(Ok(b))
     }
 }

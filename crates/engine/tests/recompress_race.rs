@@ -36,7 +36,7 @@ fn pass(s: &Store) -> (u64, u64) {
     let cold = s.cold_packs(opts.cold_after).unwrap();
     let (mut at, mut n, mut d) = (ChunkRow(0), 0, 0);
     loop {
-        let b = s.recompress_batch(at, &cold, &opts).unwrap();
+        let b = s.recompress_batch(at, &cold, &opts).unwrap().unwrap();
         n += b.recoded;
         d += b.as_delta;
         match b.next {

@@ -68,7 +68,16 @@ fn run(s: &Store, cfg: &RecompressConfig, ctx: &RunContext) -> Result<Outcome, W
         if ctx.should_stop() {
             break false;
         }
-        let b = s.recompress_batch(at, &cold, &cfg.options)?;
+        let b = match s.recompress_batch(at, &cold, &cfg.options)? {
+            Ok(b) => b,
+            Err(no_room) => {
+                return Err(format!(
+                    "stopped at row {} (resumes there): {}; re-encoded {} chunks so far",
+                    at.0, no_room.0, sum.recoded
+                )
+                .into());
+            }
+        };
         sum.add(&b);
         ctx.progress(sum.examined.min(total), Some(total), ProgressUnit::Chunks);
         let Some(next) = b.next else {
