@@ -252,7 +252,7 @@ impl Store {
         // at most what was read is appended: it may use what compaction may (half the
         // reserve new data leaves), not more
         if let Some(why) = crate::gc::no_room_to_compact(inner, b.bytes_read) {
-            return Ok(Err(NoRoom(why)));
+            return Ok(Err(NoRoom(format!("no room for the new frames: {why}"))));
         }
         if opts.delta {
             let sketches: Vec<_> = todo

@@ -4,7 +4,8 @@
 //! for bases among the chunks recompression is turning into deltas), and readers. Nothing
 //! may fail or read wrong: every write commits, every read is byte-exact, no base is ever
 //! itself a delta or freed while a delta needs it (fsck with data verification is clean),
-//! and recompression did shrink the store and make deltas.
+//! and recompression did shrink the store and make deltas. And on a disk too full for the
+//! new frames, a batch appends nothing and says why.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed unwrap is a failed test
 
 mod common;
@@ -167,4 +168,44 @@ fn recompression_racing_writers_readers_and_gc_loses_nothing() {
     // first versions took before
     let after = s.stats().unwrap().stored_bytes;
     assert!(after < before, "stored {before} -> {after}");
+}
+
+/// On a disk too full for its new frames (less free than half the reserve plus what a
+/// batch would append), a batch appends nothing, says why, and leaves every row as it was.
+#[test]
+fn a_full_disk_stops_recompression_before_it_appends() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = text_bytes(400_000, 7);
+    {
+        let s = Store::open(dir.path(), StoreOptions::default()).unwrap();
+        home(&s)
+            .write_all(&p("/f"), &data, WriteOptions::default())
+            .unwrap();
+    }
+    // a reserve larger than any disk: the file system is "full" for new data
+    let s = Store::open(
+        dir.path(),
+        StoreOptions {
+            reserve: u64::MAX / 4,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let before = (
+        s.stats().unwrap().stored_bytes,
+        s.stats().unwrap().pack_bytes,
+    );
+    let opts = RecompressOptions {
+        cold_after: Duration::ZERO,
+        ..RecompressOptions::default()
+    };
+    let cold = s.cold_packs(opts.cold_after).unwrap();
+    assert!(!cold.is_empty());
+    let stopped = s.recompress_batch(ChunkRow(0), &cold, &opts).unwrap();
+    let why = stopped.expect_err("the batch must not append on a full disk");
+    assert!(why.0.contains("reserve"), "{why:?}");
+    let st = s.stats().unwrap();
+    assert_eq!((st.stored_bytes, st.pack_bytes), before);
+    assert_eq!(s.recompress_counters().chunks, 0);
+    assert!(home(&s).read_all(&p("/f"), None).unwrap() == data);
 }
