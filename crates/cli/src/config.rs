@@ -96,6 +96,8 @@ pub struct Config {
     pub workers: nas_engine::workers::MaintenanceConfig,
     /// Age after which unfinished S3 multipart uploads are removed (`None`: never).
     pub s3_upload_expiry: Option<std::time::Duration>,
+    /// Schedule and limits of cold recompression.
+    pub recompress: nas_engine::workers::RecompressConfig,
     /// How often buckets' lifecycle rules are applied (`None`: never).
     pub lifecycle_interval: Option<std::time::Duration>,
     /// How long a lifecycle rule's day is.
@@ -271,6 +273,7 @@ impl Config {
         let s3_upload_expiry = workers::s3_upload_expiry(fc.workers.as_ref())?;
         let upload_expiry = workers::upload_expiry(fc.workers.as_ref())?;
         let (lifecycle_interval, lifecycle_day) = workers::lifecycle(fc.workers.as_ref())?;
+        let recompress = workers::recompress(fc.workers.as_ref())?;
         let workers = workers::resolve(fc.workers)?;
         let audit_max_entries = match env("SILENT_NAS_AUDIT_MAX_ENTRIES") {
             Some(v) => v
@@ -318,6 +321,7 @@ impl Config {
             s3_domain,
             workers,
             s3_upload_expiry,
+            recompress,
             lifecycle_interval,
             lifecycle_day,
             audit_max_entries,

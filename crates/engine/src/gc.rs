@@ -209,7 +209,9 @@ impl Store {
                 let kept: u64 = live.iter().map(|c| u64::from(c.loc.len)).sum();
                 if let Some(why) = no_room_to_compact(inner, disk_bytes_of(live.len() as u64, kept))
                 {
-                    report.errors.push(format!("pack {pack}: {why}"));
+                    report
+                        .errors
+                        .push(format!("pack {pack}: not compacted: {why}"));
                     progress(done);
                     continue;
                 }
@@ -310,17 +312,16 @@ impl Store {
     }
 }
 
-/// Why a compaction that copies `need` bytes cannot run now: it may use half of the
-/// reserve new data leaves (it gives space back), not more — the other half stays for the
-/// metadata database — and the chunk store would refuse the copy. Deleting dead packs needs
-/// no room.
-fn no_room_to_compact(inner: &Inner, need: u64) -> Option<String> {
+/// Why a compaction (or a recompression batch) that copies `need` bytes cannot run now:
+/// it may use half of the reserve new data leaves (it gives space back), not more — the
+/// other half stays for the metadata database — and the chunk store would refuse the
+/// copy. Deleting dead packs needs no room.
+pub(crate) fn no_room_to_compact(inner: &Inner, need: u64) -> Option<String> {
     let sp = inner.blobs.space()?;
     let keep = sp.reserve / 2;
     (sp.reserve > 0 && sp.free < keep.saturating_add(need)).then(|| {
         format!(
-            "not compacted: it copies {need} bytes, and {} bytes are free above half the \
-             reserve ({keep})",
+            "it copies {need} bytes, and {} bytes are free above half the reserve ({keep})",
             sp.free.saturating_sub(keep)
         )
     })

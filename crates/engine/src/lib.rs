@@ -47,6 +47,8 @@ mod pins;
 mod progress;
 mod quota;
 mod read;
+mod read_marks;
+mod recompress;
 mod recover;
 mod repair;
 mod retention;
@@ -84,6 +86,7 @@ pub use home::{Entry, Home, ListPage};
 pub use lifecycle::{LIFECYCLE_NS, LifecyclePlan, LifecycleRule};
 pub use nas_blob::{PlacementCounts, RemoteConfig, RemoteStatus, Space, TierPack};
 pub use nas_codec::Compression;
+pub use nas_meta::ChunkRow;
 pub use nas_meta::{
     AppPasswordRecord, DeadProp, Expect, FileAttrs, HomeUsage, KeyRecord, ListKey, LockChange,
     LockRecord, NameIndexStatus, NodeKind, ObjectLock, PropOp, PruneStep, QuotaCounts, Retention,
@@ -91,6 +94,10 @@ pub use nas_meta::{
 };
 pub use progress::{Progress, ProgressUnit};
 pub use read::{FileReader, RangeReader};
+pub use recompress::{
+    ColdPacks, DEFAULT_LEVEL as RECOMPRESS_LEVEL, NoRoom, RecompressBatch, RecompressCounters,
+    RecompressOptions,
+};
 pub use recover::{RestoreReport, list_remote_backups, restore_from_remote};
 pub use retention::{
     MAX_KEEP_DAYS, MAX_KEEP_VERSIONS, RetentionPlan, RetentionPolicy, UserRetention,

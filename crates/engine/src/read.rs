@@ -154,6 +154,7 @@ impl RangeReader {
             }
             match self.inner.blobs.read(&rec.loc) {
                 Ok(frame) => {
+                    self.inner.read_marks.note(rec.loc.pack);
                     return crate::delta::decode(&self.inner, &rec, &frame)?
                         .or_else(|detail| {
                             crate::repair::from_other_copy(&self.inner, &rec, &self.path, detail)

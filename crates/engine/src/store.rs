@@ -88,6 +88,10 @@ pub(crate) struct Inner {
     pub delta: crate::delta::DeltaSettings,
     /// Decoded bases of delta chunks.
     pub plain_cache: crate::delta::PlainCache,
+    /// Packs read since the last flush (for cold recompression).
+    pub read_marks: crate::read_marks::ReadMarks,
+    /// Totals of cold recompression in this process.
+    pub recompress: crate::recompress::Counters,
 }
 
 /// What opening a store found: its metadata, its chunk storage, its coordinator and
@@ -265,6 +269,8 @@ impl Store {
                     level: crate::delta::LEVEL,
                 },
                 plain_cache: crate::delta::PlainCache::new(crate::delta::DEFAULT_BASE_CACHE),
+                read_marks: Default::default(),
+                recompress: Default::default(),
             }),
         })
     }

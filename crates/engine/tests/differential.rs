@@ -1,5 +1,6 @@
 //! Differential test: random sequences of write / overwrite / rename / copy / delete /
-//! trash-restore / version-restore / version-delete / purge / GC against a simple in-memory
+//! trash-restore / version-restore / version-delete / purge / GC / cold recompression
+//! against a simple in-memory
 //! model (a new file numbering its versions on from those deleted from its path). After
 //! every step, every version of every file must read back as the model says,
 //! and every path the model does not have must be absent. Seeds are fixed so a failure is
@@ -8,7 +9,7 @@
 
 mod common;
 use common::*;
-use nas_engine::{EngineError, Home, Store, WriteOptions};
+use nas_engine::{ChunkRow, EngineError, Home, RecompressOptions, Store, WriteOptions};
 use nas_types::{ByteRange, TrashId, VersionNum};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use std::collections::BTreeMap;
@@ -215,14 +216,34 @@ fn step(s: &Store, h: &Home, m: &mut Model, rng: &mut StdRng, pool: &[u8]) -> St
             h.trash_purge(id).unwrap();
             format!("purge {id}")
         }
-        _ => {
+        92..=95 => {
             s.gc(false).unwrap();
             "gc".into()
+        }
+        _ => {
+            // cold recompression of every pack: LZ4 chunks become zstd or deltas
+            let opts = RecompressOptions {
+                cold_after: std::time::Duration::ZERO,
+                batch: 8,
+                ..RecompressOptions::default()
+            };
+            let cold = s.cold_packs(opts.cold_after).unwrap();
+            let (mut at, mut n) = (ChunkRow(0), 0);
+            loop {
+                let b = s.recompress_batch(at, &cold, &opts).unwrap().unwrap();
+                n += b.recoded;
+                match b.next {
+                    Some(next) => at = next,
+                    None => break,
+                }
+            }
+            format!("recompress ({n} chunks)")
         }
     }
 }
 
-fn run(seed: u64, steps: usize) {
+/// Runs `steps` random steps; returns the chunks recompression re-encoded.
+fn run(seed: u64, steps: usize) -> u64 {
     let (_d, s) = store();
     let h = home(&s);
     h.mkdir(&p("/d")).unwrap();
@@ -233,19 +254,23 @@ fn run(seed: u64, steps: usize) {
     };
     let mut rng = StdRng::seed_from_u64(seed);
     let mut m = Model::default();
+    let mut recoded = 0;
     for i in 0..steps {
         let what = step(&s, &h, &mut m, &mut rng, &pool);
+        if let Some(n) = what.strip_prefix("recompress (") {
+            recoded += n.trim_end_matches(" chunks)").parse::<u64>().unwrap();
+        }
         check(&h, &m, &mut rng, &format!("seed {seed} step {i} ({what})"));
     }
     s.gc(false).unwrap();
     check(&h, &m, &mut rng, &format!("seed {seed} after final gc"));
     let report = s.fsck(true, &mut |_, _| {}).unwrap();
     assert!(report.is_clean(), "seed {seed}: fsck {:?}", report.problems);
+    recoded
 }
 
 #[test]
 fn random_operation_sequences_agree_with_model() {
-    for seed in 0..12 {
-        run(seed, 60);
-    }
+    let recoded: u64 = (0..12).map(|seed| run(seed, 60)).sum();
+    assert!(recoded > 0, "no step recompressed anything");
 }

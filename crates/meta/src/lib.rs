@@ -22,11 +22,13 @@
 pub mod conformance;
 mod extents;
 mod lock;
+mod recode;
 mod records;
 mod sqlite;
 
 pub use extents::{Extent, decode_extents, encode_extents};
 pub use lock::{LockChange, ObjectLock, Retention, RetentionMode};
+pub use recode::Recode;
 pub use records::*;
 pub use sqlite::{SCHEMA_VERSION, SqliteMeta};
 
@@ -383,6 +385,35 @@ pub trait ChunkIndex {
     fn similar_chunks(&self, sketch: &Sketch, limit: usize) -> MetaResult<Vec<ChunkRecord>>;
     /// Totals for `stats`.
     fn stats(&self) -> MetaResult<MetaStats>;
+    /// Up to `limit` chunks with codec tag `codec` and rows after `after`, in row order.
+    fn chunks_with_codec(
+        &self,
+        codec: u8,
+        after: ChunkRow,
+        limit: usize,
+    ) -> MetaResult<Vec<ChunkRecord>>;
+    /// How many chunks have frames with codec tag `codec`.
+    fn count_chunks_with_codec(&self, codec: u8) -> MetaResult<u64>;
+    /// Points chunks at re-encoded frames atomically; returns the rows changed. Skipped
+    /// (the frame is dead space): a row gone or no longer at `old`; a delta whose chunk is
+    /// `busy` (a writer's), is some delta's base, or whose base is gone or a delta (depth
+    /// 1). A delta's recode adds a reference to its base and drops the chunk's sketch.
+    fn recode(
+        &self,
+        recodes: &[Recode],
+        busy: &dyn Fn(&ChunkId) -> bool,
+    ) -> MetaResult<Vec<ChunkRow>>;
+    /// Indexes sketches of chunks stored whole (rows gone, deltas, sketched: left alone).
+    fn add_sketches(&self, sketches: &[(ChunkRow, Sketch)]) -> MetaResult<()>;
+    /// Whether some delta chunk names `row` as its base.
+    fn is_base(&self, row: ChunkRow) -> MetaResult<bool>;
+    /// Each pack's recorded last read, as a day number (days since the epoch).
+    fn pack_read_days(&self) -> MetaResult<Vec<(PackId, i64)>>;
+    /// Records packs' last read days in one batch: each becomes the larger of the stored
+    /// and the given day.
+    fn record_pack_read_days(&self, days: &[(PackId, i64)]) -> MetaResult<()>;
+    /// Forgets the read days of packs that no longer exist.
+    fn forget_pack_read_days(&self, packs: &[PackId]) -> MetaResult<()>;
 }
 
 /// The trash: deleted subtrees, restorable until purged.

@@ -232,7 +232,8 @@ impl Metrics {
             self.trash.set(s.trash_entries as i64);
             self.dedup.set(s.dedup_ratio);
             self.compression.set(s.compression_ratio);
-            self.savings.refresh(&s, store.base_cache_counters());
+            self.savings
+                .refresh(&s, store.base_cache_counters(), store.recompress_counters());
         }
         self.failed_packs
             .set(i64::try_from(store.failed_packs()).unwrap_or(i64::MAX));

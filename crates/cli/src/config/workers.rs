@@ -6,8 +6,9 @@
 
 use super::env;
 use anyhow::{Context, Result, bail};
+use nas_engine::RecompressOptions;
 use nas_engine::RetentionPolicy;
-use nas_engine::workers::MaintenanceConfig;
+use nas_engine::workers::{MaintenanceConfig, RecompressConfig};
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -41,6 +42,17 @@ pub struct WorkersFile {
     pub lifecycle_interval: Option<String>,
     /// How long a lifecycle rule's day is (`1d`; shorter only for tests).
     pub lifecycle_day: Option<String>,
+    /// How often cold recompression runs (`1d`; `off`).
+    pub recompress_interval: Option<String>,
+    /// Age (whole days) after which a pack nobody read is cold and its LZ4 chunks are
+    /// re-encoded (`7d`; `0d` takes every pack).
+    pub recompress_after: Option<String>,
+    /// Frame bytes per second recompression may read (`2MiB`; `unlimited`).
+    pub recompress_rate: Option<String>,
+    /// zstd level of re-encoded chunks (1..=19; 9).
+    pub recompress_level: Option<i32>,
+    /// Look for a delta base when re-encoding (true).
+    pub recompress_delta: Option<bool>,
 }
 
 /// Default age after which unfinished S3 multipart uploads are removed.
@@ -89,6 +101,68 @@ pub fn upload_expiry(f: Option<&WorkersFile>) -> Result<Option<Duration>> {
         Some(UPLOAD_EXPIRY),
         false,
     )
+}
+
+/// Schedule and limits of cold recompression.
+pub fn recompress(f: Option<&WorkersFile>) -> Result<RecompressConfig> {
+    let d = RecompressConfig::default();
+    let interval = duration(
+        "SILENT_NAS_RECOMPRESS_INTERVAL",
+        f.and_then(|w| w.recompress_interval.clone()),
+        d.interval,
+        false,
+    )?;
+    let cold_after = duration(
+        "SILENT_NAS_RECOMPRESS_AFTER",
+        f.and_then(|w| w.recompress_after.clone()),
+        Some(d.options.cold_after),
+        true,
+    )?
+    .context("recompress_after cannot be off (set recompress_interval = \"off\" instead)")?;
+    let level = number(
+        "SILENT_NAS_RECOMPRESS_LEVEL",
+        f.and_then(|w| w.recompress_level),
+    )?
+    .unwrap_or(d.options.level);
+    if !(1..=19).contains(&level) {
+        bail!("recompress_level must be between 1 and 19");
+    }
+    let delta = number(
+        "SILENT_NAS_RECOMPRESS_DELTA",
+        f.and_then(|w| w.recompress_delta),
+    )?
+    .unwrap_or(d.options.delta);
+    Ok(RecompressConfig {
+        interval,
+        options: RecompressOptions {
+            cold_after,
+            level,
+            delta,
+            ..d.options
+        },
+        rate: rate(
+            "SILENT_NAS_RECOMPRESS_RATE",
+            f.and_then(|w| w.recompress_rate.clone()),
+            d.rate,
+        )?,
+    })
+}
+
+/// A byte rate (`50MiB`, `50MiB/s`), or `None` for `unlimited`.
+fn rate(var: &str, file: Option<String>, default: Option<u64>) -> Result<Option<u64>> {
+    match pick(var, file) {
+        None => Ok(default),
+        Some((v, _)) if matches!(v.trim(), "off" | "unlimited") => Ok(None),
+        Some((v, from)) => {
+            let per_s = v.trim().trim_end_matches("/s");
+            let n = crate::cmd::user::parse_size(per_s)
+                .map_err(|e| anyhow::anyhow!("{from}: {e} (e.g. 50MiB, or unlimited)"))?;
+            if n == 0 {
+                bail!("{from}: the rate must be above zero (use unlimited to remove the limit)");
+            }
+            Ok(Some(n))
+        }
+    }
 }
 
 fn pick(var: &str, file: Option<String>) -> Option<(String, String)> {
@@ -154,21 +228,7 @@ pub fn resolve(f: Option<WorkersFile>) -> Result<MaintenanceConfig> {
         ),
         None => None,
     };
-    let scrub_rate = match pick("SILENT_NAS_SCRUB_RATE", f.scrub_rate) {
-        None => d.scrub_rate,
-        Some((v, _)) if matches!(v.trim(), "off" | "unlimited") => None,
-        Some((v, from)) => {
-            let per_s = v.trim().trim_end_matches("/s");
-            let n = crate::cmd::user::parse_size(per_s)
-                .map_err(|e| anyhow::anyhow!("{from}: {e} (e.g. 50MiB, or unlimited)"))?;
-            if n == 0 {
-                bail!(
-                    "{from}: the scrub rate must be above zero (use unlimited to remove the limit)"
-                );
-            }
-            Some(n)
-        }
-    };
+    let scrub_rate = rate("SILENT_NAS_SCRUB_RATE", f.scrub_rate, d.scrub_rate)?;
     Ok(MaintenanceConfig {
         gc_interval: duration(
             "SILENT_NAS_GC_INTERVAL",
@@ -333,6 +393,46 @@ mod tests {
             "gc_intervall = \"1h\"",
         ] {
             assert!(parse(&format!("[workers]\n{bad}\n")).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn recompress_settings_parse_and_bad_ones_are_refused() {
+        let d = recompress(None).unwrap();
+        assert_eq!(d.interval, Some(Duration::from_secs(86_400)));
+        assert_eq!(d.options.cold_after, Duration::from_secs(7 * 86_400));
+        assert_eq!((d.options.level, d.options.delta), (9, true));
+        assert_eq!(d.rate, Some(2 << 20));
+        let w = WorkersFile {
+            recompress_interval: Some("1h".into()),
+            recompress_after: Some("0d".into()),
+            recompress_rate: Some("unlimited".into()),
+            recompress_level: Some(15),
+            recompress_delta: Some(false),
+            ..WorkersFile::default()
+        };
+        let c = recompress(Some(&w)).unwrap();
+        assert_eq!(c.interval, Some(Duration::from_secs(3600)));
+        assert_eq!(c.options.cold_after, Duration::ZERO);
+        assert_eq!(
+            (c.options.level, c.options.delta, c.rate),
+            (15, false, None)
+        );
+        for bad in [
+            WorkersFile {
+                recompress_level: Some(20),
+                ..WorkersFile::default()
+            },
+            WorkersFile {
+                recompress_after: Some("off".into()),
+                ..WorkersFile::default()
+            },
+            WorkersFile {
+                recompress_rate: Some("0".into()),
+                ..WorkersFile::default()
+            },
+        ] {
+            assert!(recompress(Some(&bad)).is_err(), "{bad:?}");
         }
     }
 }

@@ -61,6 +61,9 @@ pub(crate) struct DeltaState {
     prev: Option<Option<Arc<Vec<Extent>>>>,
     /// Candidate ids pinned by this writer (one entry per pin taken).
     pub pinned: Vec<ChunkId>,
+    /// Cold recompression of a stored chunk: look for a base whatever `[storage] delta`
+    /// says (that switch is about the write path's cost), never the chunk itself.
+    recode: Option<ChunkId>,
 }
 
 /// What the write path stores for a new chunk.
@@ -78,6 +81,17 @@ impl DeltaState {
             target: Some((parent, name)),
             prev: None,
             pinned: Vec::new(),
+            recode: None,
+        }
+    }
+
+    /// For cold recompression of the stored chunk `id` (no previous version to hint).
+    pub(crate) fn for_recode(id: ChunkId) -> DeltaState {
+        DeltaState {
+            target: None,
+            prev: None,
+            pinned: Vec::new(),
+            recode: Some(id),
         }
     }
 
@@ -128,7 +142,7 @@ impl DeltaState {
         whole_len: usize,
         out: &mut Vec<u8>,
     ) -> EngineResult<Choice> {
-        if !inner.delta.enabled || data.len() < sketch::MIN_LEN {
+        if (!inner.delta.enabled && self.recode.is_none()) || data.len() < sketch::MIN_LEN {
             return Ok(Choice {
                 base: None,
                 sketch: None,
@@ -152,7 +166,7 @@ impl DeltaState {
         let tries = TRIES - usize::from(hint.is_some());
         let tried = hint.map(|h| h.id);
         for cand in inner.meta.similar_chunks(sk, TRIES)? {
-            if Some(cand.id) == tried {
+            if Some(cand.id) == tried || Some(cand.id) == self.recode {
                 continue;
             }
             if self.try_base(inner, &cand, data, whole_len, out)? {
@@ -209,6 +223,7 @@ pub(crate) fn plain(
     for attempt in 0..2 {
         match inner.blobs.read(&rec.loc) {
             Ok(frame) => {
+                inner.read_marks.note(rec.loc.pack);
                 return Ok(match nas_codec::decode_verified(&frame, &rec.id) {
                     Ok(p) => {
                         let p = Arc::new(p);

@@ -4,7 +4,8 @@
 //! the progress the job reports ([`RunContext::progress`]). The store's maintenance — GC,
 //! retention of old versions, trash expiry, a throttled scrub, the name index behind
 //! search — is a set of ordinary
-//! workers ([`maintenance_workers`]), and so are the tier mover ([`mover_worker`]) and the
+//! workers ([`maintenance_workers`]), and so are cold recompression ([`recompress_worker`]),
+//! the tier mover ([`mover_worker`]) and the
 //! metadata backup to the object store ([`meta_backup_worker`]); a door registers its own (e.g. expiry of abandoned
 //! uploads) the same way, with a name, an interval and a closure. Nothing here knows of
 //! HTTP; metrics come from a [`WorkerObserver`] the server plugs in.
@@ -29,6 +30,7 @@ mod lifecycle;
 mod maintenance;
 mod meta_backup;
 mod mover;
+mod recompress;
 mod runner;
 mod search_index;
 #[cfg(test)]
@@ -39,6 +41,7 @@ pub use lifecycle::{LIFECYCLE, lifecycle_worker};
 pub use maintenance::{GC, MaintenanceConfig, RETENTION, SCRUB, TRASH, maintenance_workers};
 pub use meta_backup::{META_BACKUP, meta_backup_worker};
 pub use mover::{MOVER, mover_worker};
+pub use recompress::{RECOMPRESS, RecompressConfig, recompress_worker};
 pub use runner::{RunContext, Trigger, WorkerRunner};
 pub use search_index::{SEARCH_INDEX, search_index_worker};
 pub use throttle::Throttle;

@@ -131,3 +131,89 @@ pub fn stats_count_deltas_apart(m: &dyn MetaStore) {
         (2, 14, 80)
     );
 }
+
+/// A recode swaps a chunk's frame for a re-encoded one (whole, or a delta that takes a
+/// reference on its base and drops the chunk's sketch), only while the row is still at
+/// the frame that was read; it never makes a delta of a base, a busy chunk, or a chunk
+/// against a base that is itself a delta (depth 1).
+pub fn recodes_keep_depth_one_and_apply_only_where_the_frame_was_read(m: &dyn MetaStore) {
+    use crate::Recode;
+    use nas_blob::BlobLocation;
+    use nas_types::PackId;
+    let h = m.create_home("r", "r", 0).unwrap();
+    commit(
+        m,
+        h.root,
+        "a",
+        &[sketched(1, [1, 2, 3]), chunk(2), chunk(3), chunk(4)],
+    );
+    commit(m, h.root, "b", &[delta(5, 4)]);
+    let row = |n| m.find_chunk(&chunk(n).id).unwrap().unwrap();
+    let at = |offset| BlobLocation {
+        pack: PackId(77),
+        offset,
+        len: 9,
+    };
+    let whole = |n: u32, offset| Recode {
+        row: row(n).row,
+        old: row(n).loc,
+        loc: at(offset),
+        codec: 2,
+        base: None,
+        whole_len: 0,
+    };
+    let as_delta = |n: u32, base: u32, offset| Recode {
+        codec: 3,
+        base: Some(chunk(base).id),
+        whole_len: 30,
+        ..whole(n, offset)
+    };
+    let mut moved = whole(3, 300);
+    moved.old.offset += 1; // not where the row points
+    let busy = chunk(2).id;
+    let done = m
+        .recode(
+            &[
+                as_delta(1, 3, 100), // 1 becomes a delta of 3: its sketch goes
+                as_delta(2, 3, 200), // busy: refused
+                moved,               // moved meanwhile: refused
+                as_delta(4, 3, 400), // 4 is the base of 5: refused
+                as_delta(3, 5, 500), // 3 is now a base, and 5 a delta: refused
+            ],
+            &|id| *id == busy,
+        )
+        .unwrap();
+    assert_eq!(done, [row(1).row]);
+    let one = row(1);
+    assert_eq!(
+        (one.codec, one.base, one.loc),
+        (3, Some(row(3).row), at(100))
+    );
+    assert_eq!(refs(m, 3), Some(2), "its version, and the new delta");
+    assert!(m.is_base(row(3).row).unwrap() && !m.is_base(row(2).row).unwrap());
+    assert!(m.similar_chunks(&Sketch([1, 2, 3]), 8).unwrap().is_empty());
+    for n in [2, 3, 4] {
+        assert_eq!(row(n).codec, 0, "chunk {n} untouched");
+    }
+    // a chunk kept whole takes its new frame, and may get a sketch
+    let w = whole(2, 600);
+    assert_eq!(m.recode(&[w], &|_| false).unwrap(), [w.row]);
+    assert_eq!((row(2).codec, row(2).loc, row(2).base), (2, at(600), None));
+    m.add_sketches(&[
+        (row(2).row, Sketch([4, 5, 6])),
+        (one.row, Sketch([7, 8, 9])),
+    ])
+    .unwrap();
+    let found = |f| m.similar_chunks(&Sketch(f), 8).unwrap();
+    assert_eq!(found([4, 5, 6]).len(), 1);
+    assert!(found([7, 8, 9]).is_empty(), "a delta gets no sketch");
+    assert_eq!(
+        m.chunks_with_codec(0, ChunkRow(0), 10)
+            .unwrap()
+            .iter()
+            .map(|c| c.id)
+            .collect::<Vec<_>>(),
+        [chunk(3).id, chunk(4).id]
+    );
+    assert_eq!(m.count_chunks_with_codec(3).unwrap(), 2);
+}

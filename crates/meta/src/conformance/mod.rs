@@ -107,6 +107,7 @@ macro_rules! meta_conformance_tests {
             relocation_moves_chunks_between_packs,
             a_delta_holds_a_reference_on_its_base_until_deleted,
             a_delta_is_never_a_base_and_needs_its_base_indexed,
+            recodes_keep_depth_one_and_apply_only_where_the_frame_was_read,
             similar_chunks_share_super_features,
             stats_count_deltas_apart,
             stats_count_live_files_and_every_version,

@@ -3,10 +3,11 @@
 //! of chunks stored whole.
 
 use super::SqliteMeta;
+use super::recode;
 use super::rows::{CHUNK_SELECT, chunk_from, hash_from};
 use crate::{
     ChunkIndex, ChunkRecord, ChunkRow, MetaError, MetaResult, MetaStats, NewChunk, PackUsage,
-    Sketch,
+    Recode, Sketch,
 };
 use nas_blob::BlobLocation;
 use nas_types::{ChunkId, PackId};
@@ -272,5 +273,46 @@ impl ChunkIndex for SqliteMeta {
             s.delta_whole_bytes = whole.unwrap_or(0) as u64;
             Ok(s)
         })
+    }
+
+    fn chunks_with_codec(
+        &self,
+        codec: u8,
+        after: ChunkRow,
+        limit: usize,
+    ) -> MetaResult<Vec<ChunkRecord>> {
+        self.read(|c| recode::chunks_with_codec(c, codec, after, limit))
+    }
+
+    fn count_chunks_with_codec(&self, codec: u8) -> MetaResult<u64> {
+        self.read(|c| recode::count_chunks_with_codec(c, codec))
+    }
+
+    fn recode(
+        &self,
+        recodes: &[Recode],
+        busy: &dyn Fn(&ChunkId) -> bool,
+    ) -> MetaResult<Vec<ChunkRow>> {
+        self.write(|tx| recode::recode(tx, recodes, busy))
+    }
+
+    fn add_sketches(&self, sketches: &[(ChunkRow, Sketch)]) -> MetaResult<()> {
+        self.write(|tx| recode::add_sketches(tx, sketches))
+    }
+
+    fn is_base(&self, row: ChunkRow) -> MetaResult<bool> {
+        self.read(|c| recode::is_base(c, row))
+    }
+
+    fn pack_read_days(&self) -> MetaResult<Vec<(PackId, i64)>> {
+        self.read(recode::pack_read_days)
+    }
+
+    fn record_pack_read_days(&self, days: &[(PackId, i64)]) -> MetaResult<()> {
+        self.write(|tx| recode::record_pack_read_days(tx, days))
+    }
+
+    fn forget_pack_read_days(&self, packs: &[PackId]) -> MetaResult<()> {
+        self.write(|tx| recode::forget_pack_read_days(tx, packs))
     }
 }

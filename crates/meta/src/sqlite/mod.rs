@@ -12,6 +12,7 @@ mod locks;
 mod name_index;
 mod namespace;
 mod placement;
+mod recode;
 mod rows;
 mod schema;
 mod search;

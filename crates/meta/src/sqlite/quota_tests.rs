@@ -39,6 +39,7 @@ fn the_usage_check_sees_a_wrong_counter() {
 /// later steps first (16: delta chunks, 15: version authors, 14: shares, 13: implicit
 /// folders).
 pub(super) const UNDO_SCHEMA_12: &str = concat!(
+    "DROP TABLE pack_reads;",                               // schema 21
     "ALTER TABLE pack_placement DROP COLUMN last_read_ns;", // schema 19 (17 is idempotent)
     // schema 18 (as `tests::UNDO_SCHEMA_18`)
     "DROP TRIGGER versions_retained; DROP TRIGGER versions_compliance;

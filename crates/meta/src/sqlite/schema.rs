@@ -330,6 +330,17 @@ const MIGRATIONS: &[&str] = &[
     r#"
     CREATE INDEX IF NOT EXISTS trash_path ON trash(home, path);
     "#,
+    // 21: each pack's coarse last read, as a day number (days since the epoch), for cold
+    // recompression's "not read for N days" (`docs/design/delta.md`, "Cold
+    // recompression"). Noted in memory on the read path, at most once per pack per day,
+    // and written in batches; a pack without a row counts from when it was first seen.
+    // Idempotent.
+    r#"
+    CREATE TABLE IF NOT EXISTS pack_reads (
+        pack INTEGER PRIMARY KEY,
+        day INTEGER NOT NULL
+    );
+    "#,
 ];
 
 /// The database's schema version (0: none yet), refused when newer than this build's.

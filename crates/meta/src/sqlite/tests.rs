@@ -201,7 +201,7 @@ fn a_schema_12_database_gains_implicit_folders_share_links_and_authors() {
     rusqlite::Connection::open(&p)
         .unwrap()
         .execute_batch(&format!(
-            "{UNDO_SCHEMA_20} {UNDO_SCHEMA_19} {UNDO_SCHEMA_18} {UNDO_SCHEMA_16} {UNDO_SCHEMA_15} DROP TABLE shares; DROP TABLE implicit_folders;
+            "{UNDO_SCHEMA_21} {UNDO_SCHEMA_20} {UNDO_SCHEMA_19} {UNDO_SCHEMA_18} {UNDO_SCHEMA_16} {UNDO_SCHEMA_15} DROP TABLE shares; DROP TABLE implicit_folders;
              UPDATE meta SET value = 12 WHERE key = 'schema_version';"
         ))
         .unwrap();
@@ -235,6 +235,8 @@ fn a_schema_12_database_gains_implicit_folders_share_links_and_authors() {
 pub(super) const UNDO_SCHEMA_18: &str = "DROP TRIGGER versions_retained;
     DROP TRIGGER versions_compliance; ALTER TABLE versions DROP COLUMN lock_mode;
     ALTER TABLE versions DROP COLUMN lock_until_ns; ALTER TABLE versions DROP COLUMN legal_hold;";
+/// Undoes schema step 21 (packs' last read days, for cold recompression).
+pub(super) const UNDO_SCHEMA_21: &str = "DROP TABLE pack_reads;";
 /// Undoes schema step 20 (trash entries by path) on a current database.
 pub(super) const UNDO_SCHEMA_20: &str = "DROP INDEX trash_path;";
 /// Undoes schema step 19 (packs' last reads) on a current database (step 17 is
@@ -261,7 +263,7 @@ fn a_schema_14_database_gains_delta_chunks() {
     rusqlite::Connection::open(&p)
         .unwrap()
         .execute_batch(&format!(
-            "{UNDO_SCHEMA_20} {UNDO_SCHEMA_19} {UNDO_SCHEMA_18} {UNDO_SCHEMA_16} {UNDO_SCHEMA_15} UPDATE meta SET value = 14 WHERE key = 'schema_version';"
+            "{UNDO_SCHEMA_21} {UNDO_SCHEMA_20} {UNDO_SCHEMA_19} {UNDO_SCHEMA_18} {UNDO_SCHEMA_16} {UNDO_SCHEMA_15} UPDATE meta SET value = 14 WHERE key = 'schema_version';"
         ))
         .unwrap();
     let m = SqliteMeta::open(&p).unwrap();
@@ -298,7 +300,7 @@ fn the_database_refuses_to_delete_a_locked_version() {
     rusqlite::Connection::open(&p)
         .unwrap()
         .execute_batch(&format!(
-            "{UNDO_SCHEMA_20} {UNDO_SCHEMA_19} {UNDO_SCHEMA_18} UPDATE meta SET value = 17 WHERE key = 'schema_version';"
+            "{UNDO_SCHEMA_21} {UNDO_SCHEMA_20} {UNDO_SCHEMA_19} {UNDO_SCHEMA_18} UPDATE meta SET value = 17 WHERE key = 'schema_version';"
         ))
         .unwrap();
     let m = SqliteMeta::open(&p).unwrap();
@@ -328,4 +330,31 @@ fn the_database_refuses_to_delete_a_locked_version() {
         .unwrap_err();
     assert!(matches!(MetaError::from(e), MetaError::Retained(_)));
     assert_eq!(m.versions(node).unwrap().len(), 2, "nothing was deleted");
+}
+
+/// A schema-20 database gains the packs' last read days: a later day replaces an earlier
+/// one, never the reverse, and a deleted pack's day is forgotten.
+#[test]
+fn a_schema_20_database_gains_pack_read_days() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("m.sqlite");
+    drop(SqliteMeta::open(&p).unwrap());
+    rusqlite::Connection::open(&p)
+        .unwrap()
+        .execute_batch(&format!(
+            "{UNDO_SCHEMA_21} UPDATE meta SET value = 20 WHERE key = 'schema_version';"
+        ))
+        .unwrap();
+    let m = SqliteMeta::open(&p).unwrap();
+    assert!(m.pack_read_days().unwrap().is_empty());
+    let (a, b) = (nas_types::PackId(1), nas_types::PackId(2));
+    m.record_pack_read_days(&[(a, 20_000), (b, 20_001)])
+        .unwrap();
+    m.record_pack_read_days(&[(a, 19_000), (b, 20_005)])
+        .unwrap();
+    let mut days = m.pack_read_days().unwrap();
+    days.sort();
+    assert_eq!(days, vec![(a, 20_000), (b, 20_005)]);
+    m.forget_pack_read_days(&[a]).unwrap();
+    assert_eq!(m.pack_read_days().unwrap(), vec![(b, 20_005)]);
 }

@@ -112,6 +112,7 @@ async fn shutdown_signal() {
 }
 
 /// Starts the maintenance workers (GC, retention, trash expiry, scrub, the search index,
+/// cold recompression,
 /// the tier mover under a `tiered` policy, the metadata backup to the object store) the configuration enables, reporting to the metrics. A door adds its own workers to
 /// the same runner.
 fn start_workers(
@@ -121,6 +122,9 @@ fn start_workers(
 ) -> Result<Arc<WorkerRunner>> {
     let runner = Arc::new(WorkerRunner::new(Some(metrics)));
     for w in maintenance_workers(store, &cfg.workers) {
+        runner.add(w)?;
+    }
+    if let Some(w) = nas_engine::workers::recompress_worker(store, &cfg.recompress) {
         runner.add(w)?;
     }
     if let Some(every) = cfg.lifecycle_interval {
