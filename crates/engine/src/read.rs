@@ -200,6 +200,7 @@ impl RangeReader {
                 return None;
             }
             let frame = self.inner.blobs.read_cached(&rec.loc).ok()??;
+            self.inner.read_marks.note(rec.loc.pack);
             let plain = nas_codec::decode_verified(&frame, &rec.id).ok()?;
             let to = want_end.min(ext.offset + plain.len() as u64);
             out.extend_from_slice(
@@ -351,5 +352,29 @@ impl Home {
     /// Reads a whole version into memory (small files, tests).
     pub fn read_all(&self, path: &NasPath, version: Option<VersionNum>) -> EngineResult<Vec<u8>> {
         self.open(path, version)?.reader().read_to_vec()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
+    use crate::{Store, WriteOptions};
+    use nas_types::NasPath;
+
+    /// Cold recompression counts on every read noting its pack, in place or not.
+    #[test]
+    fn reads_in_place_and_on_the_pool_note_their_pack() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path(), Default::default()).unwrap();
+        let h = s.home("u").unwrap();
+        let f = NasPath::parse("/f").unwrap();
+        h.write_all(&f, &[7u8; 10_000], WriteOptions::default())
+            .unwrap();
+        s.inner.read_marks.take();
+        let mut r = h.open(&f, None).unwrap().reader();
+        assert_eq!(r.read_cached(1 << 20).unwrap(), vec![7u8; 10_000]);
+        assert_eq!(s.inner.read_marks.take().len(), 1, "a read in place");
+        assert_eq!(h.read_all(&f, None).unwrap(), vec![7u8; 10_000]);
+        assert_eq!(s.inner.read_marks.take().len(), 1, "an ordinary read");
     }
 }
