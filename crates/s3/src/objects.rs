@@ -333,22 +333,9 @@ pub async fn copy(
 ) -> S3Result<S3Response<CopyObjectOutput>> {
     let (home, _) = s3.writer(&req).await?;
     let input = req.input;
-    let CopySource::Bucket {
-        bucket: sb,
-        key: sk,
-        version_id,
-    } = &input.copy_source
-    else {
-        return Err(s3_error!(
-            NotImplemented,
-            "access point copy sources are not supported"
-        ));
-    };
-    let version = version_id
-        .as_deref()
-        .map(version_id::existing)
-        .transpose()?;
-    let from = object_path(sb, sk)?;
+    let source = version_id::copy_from(&input.copy_source)?;
+    let (sb, sk, version_id) = (source.bucket, source.key, source.version_id);
+    let (from, version) = (source.path, source.version);
     // the source: the version named — of the object there now, or one behind a delete
     // marker (its trash entry), as AWS copies any version by id — else the head
     // (NoSuchKey before anything else)

@@ -3,7 +3,7 @@
 //! a delete marker). The bytes are read (verified) and written as the part's file in the
 //! upload's staging folder, so the part has its own MD5 ETag as an uploaded one does.
 
-use crate::keys::{object_path, s3_err};
+use crate::keys::s3_err;
 use crate::multipart::{find_upload, part_in_range};
 use crate::objects::MD5_KEY;
 use crate::service::{NasS3, need_bucket, timestamp};
@@ -73,24 +73,10 @@ pub async fn upload_part_copy(
     let (home, who) = s3.writer(&req).await?;
     let input = req.input;
     part_in_range(input.part_number)?;
-    let CopySource::Bucket {
-        bucket: sb,
-        key: sk,
-        version_id,
-    } = &input.copy_source
-    else {
-        return Err(s3_error!(
-            NotImplemented,
-            "access point copy sources are not supported"
-        ));
-    };
-    need_bucket(&home, sb).await?;
-    let from = object_path(sb, sk)?;
-    let version = version_id
-        .as_deref()
-        .map(crate::version_id::existing)
-        .transpose()?;
-    let vid = version_id.clone().unwrap_or_default();
+    let source = crate::version_id::copy_from(&input.copy_source)?;
+    need_bucket(&home, source.bucket).await?;
+    let (from, version) = (source.path, source.version);
+    let vid = source.version_id.unwrap_or_default().to_owned();
     let staging = s3.staging(&who).await?;
     let (id, b, k) = (
         input.upload_id.clone(),

@@ -12,7 +12,8 @@ use nas_engine::{
     EngineError, FileAttrs, Home, Located, LockChange, TrashRecord, VersionRecord, now_ns,
 };
 use nas_types::{NasPath, TrashId, VersionNum};
-use s3s::{S3Error, S3ErrorCode, S3Result};
+use s3s::dto::CopySource;
+use s3s::{S3Error, S3ErrorCode, S3Result, s3_error};
 
 /// The version an id names: `None` for `null` (no version has it).
 pub fn parse(id: &str) -> S3Result<Option<VersionNum>> {
@@ -37,6 +38,38 @@ pub fn no_such_version(id: &str) -> S3Error {
 /// The version `id` names, which must exist (`NoSuchVersion` otherwise).
 pub fn existing(id: &str) -> S3Result<VersionNum> {
     parse(id)?.ok_or_else(|| no_such_version(id))
+}
+
+/// The object a copy reads (CopyObject, UploadPartCopy): its bucket and key, its path, and
+/// the version `versionId` names (which must exist), with the id as the client gave it.
+pub struct CopyFrom<'a> {
+    pub bucket: &'a str,
+    pub key: &'a str,
+    pub path: NasPath,
+    pub version: Option<VersionNum>,
+    pub version_id: Option<&'a str>,
+}
+
+/// Reads a copy source (`x-amz-copy-source`); access points are not supported.
+pub fn copy_from(source: &CopySource) -> S3Result<CopyFrom<'_>> {
+    let CopySource::Bucket {
+        bucket,
+        key,
+        version_id,
+    } = source
+    else {
+        return Err(s3_error!(
+            NotImplemented,
+            "access point copy sources are not supported"
+        ));
+    };
+    Ok(CopyFrom {
+        bucket,
+        key,
+        path: crate::keys::object_path(bucket, key)?,
+        version: version_id.as_deref().map(existing).transpose()?,
+        version_id: version_id.as_deref(),
+    })
 }
 
 /// `InvalidArgument`: a version id that is neither a version number, `null` nor a delete
