@@ -18,7 +18,6 @@ use common::*;
 use nas_testkit::rclone::{ACCESS_KEY, S3Server, SECRET_KEY};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::time::{Duration, Instant};
 
 fn get(s: &Server, path: &str) -> Vec<u8> {
     let r = curl(&["-u", &auth("admin", ADMIN_PW), &s.url(path)], None);
@@ -72,34 +71,6 @@ fn s3_delete(s3: &S3Server, key: &str) -> u16 {
         &url,
     ];
     curl(&args, None).status
-}
-
-/// Starts the worker `name` and waits for the run to end: its state afterwards.
-fn run_worker(s: &Server, name: &str) -> serde_json::Value {
-    let a = auth("admin", ADMIN_PW);
-    let state = || -> serde_json::Value {
-        let r = curl(&["-u", &a, &s.url("/api/v1/admin/workers")], None);
-        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
-        v["workers"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|w| w["name"] == name)
-            .cloned()
-            .unwrap_or_else(|| panic!("worker {name} is not registered: {v}"))
-    };
-    let runs = state()["runs"].as_u64().unwrap();
-    let url = s.url(&format!("/api/v1/admin/workers/{name}/run"));
-    assert_eq!(curl(&["-u", &a, "-X", "POST", &url], None).status, 202);
-    let until = Instant::now() + Duration::from_secs(120);
-    loop {
-        let w = state();
-        if w["runs"].as_u64().unwrap() > runs {
-            return w;
-        }
-        assert!(Instant::now() < until, "{name} did not finish: {w}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 /// The objects under `PREFIX/meta/` in the object store's directory.

@@ -100,23 +100,6 @@ fn get(s: &Server, name: &str) -> Reply {
     curl(&["-u", &a, &s.url(&format!("/dav/{name}"))], None)
 }
 
-/// Triggers a run of the recompress worker and returns its entry once the run is over.
-fn run_and_wait(s: &Server) -> serde_json::Value {
-    let runs = worker(s, "recompress").unwrap()["runs"].as_u64().unwrap();
-    let a = auth("admin", ADMIN_PW);
-    let url = s.url("/api/v1/admin/workers/recompress/run");
-    assert_eq!(curl(&["-u", &a, "-X", "POST", &url], None).status, 202);
-    let until = Instant::now() + PATIENCE;
-    loop {
-        let w = worker(s, "recompress").unwrap();
-        if w["runs"].as_u64().unwrap() > runs {
-            return w;
-        }
-        assert!(Instant::now() < until, "the run did not finish: {w}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 fn fsck_clean(data: &Path) {
     let out = std::process::Command::new(bin())
         .args(["fsck", "--verify-data", "--data", data.to_str().unwrap()])
@@ -173,7 +156,7 @@ fn recompression_shrinks_lz4_text_while_every_read_stays_exact() {
             }
         })
     };
-    let w = run_and_wait(&s);
+    let w = run_worker(&s, "recompress");
     stop.store(true, Ordering::SeqCst);
     reader.join().unwrap();
     assert!(reads.load(Ordering::SeqCst) > 0);
@@ -210,7 +193,7 @@ fn recompression_shrinks_lz4_text_while_every_read_stays_exact() {
         assert!(get(&s, name).body == *body, "{name} after recompression");
     }
     // a second run finds nothing left to do
-    let w = run_and_wait(&s);
+    let w = run_worker(&s, "recompress");
     assert_eq!(w["last_outcome"]["items"], 0, "{w}");
     s.kill9();
     fsck_clean(&dir.path().join("data"));
@@ -262,7 +245,7 @@ fn kill_9_in_the_middle_of_recompression_leaves_every_file_readable() {
         assert!(get(&s, name).body == *body, "{name} after the kill");
     }
     // the next run goes on and finishes the job
-    let w = run_and_wait(&s);
+    let w = run_worker(&s, "recompress");
     assert!(w["last_error"].is_null(), "{w}");
     let end = stats(&s)["stored_bytes"].as_u64().unwrap();
     assert!(
@@ -284,7 +267,7 @@ fn packs_read_or_written_today_are_not_cold_after_one_day() {
     put(&s, &name, &body);
     assert!(get(&s, &name).body == body);
     let before = stats(&s)["stored_bytes"].clone();
-    let w = run_and_wait(&s);
+    let w = run_worker(&s, "recompress");
     assert!(w["last_error"].is_null(), "{w}");
     assert_eq!(w["last_outcome"]["items"], 0, "{w}");
     assert!(

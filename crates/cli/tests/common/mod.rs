@@ -481,3 +481,25 @@ pub fn worker(s: &Server, name: &str) -> Option<serde_json::Value> {
         .find(|w| w["name"] == name)
         .cloned()
 }
+
+/// Triggers a run of worker `name` (as the admin) and returns its entry once that run is
+/// over (its run count went up), within five minutes.
+pub fn run_worker(s: &Server, name: &str) -> serde_json::Value {
+    let entry = || worker(s, name).unwrap_or_else(|| panic!("worker {name} is not registered"));
+    let runs = entry()["runs"].as_u64().unwrap();
+    let a = auth("admin", ADMIN_PW);
+    let url = s.url(&format!("/api/v1/admin/workers/{name}/run"));
+    assert_eq!(curl(&["-u", &a, "-X", "POST", &url], None).status, 202);
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    loop {
+        let w = entry();
+        if w["runs"].as_u64().unwrap() > runs {
+            return w;
+        }
+        assert!(
+            std::time::Instant::now() < until,
+            "{name} did not finish: {w}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
