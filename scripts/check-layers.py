@@ -23,8 +23,9 @@ ALLOWED = {
     "nas-rest": {"nas-engine", "nas-auth", "nas-types", "nas-md5"},
     "nas-observe": {"nas-engine", "nas-auth"},
     "nas-web": {"nas-engine", "nas-auth", "nas-types"},
+    "nas-cluster": {"nas-engine", "nas-types"},
     "silent-nas": {"nas-engine", "nas-types", "nas-auth", "nas-webdav", "nas-s3", "nas-rest",
-                   "nas-observe", "nas-web"},
+                   "nas-observe", "nas-web", "nas-cluster"},
     "nas-testkit": {"nas-engine", "nas-types"},
     "nas-loadgen": set(),
 }

@@ -4,7 +4,7 @@
 # ($HOME/.cache/silent-nas/venv), so Debian's python is never touched (PEP 668).
 need_apt=()
 export PATH="$PATH:/usr/sbin:/sbin" # nginx lives there, off a user's PATH
-for pkg in gcc:cc litmus:litmus curl:curl sqlite3:sqlite3 python3:python3 openssl:openssl prometheus:promtool awscli:aws s3cmd:s3cmd nginx:nginx systemd:systemd-analyze unzip:unzip chromium:chromium nodejs:node npm:npm; do
+for pkg in gcc:cc litmus:litmus nats-server:nats-server curl:curl sqlite3:sqlite3 python3:python3 openssl:openssl prometheus:promtool awscli:aws s3cmd:s3cmd nginx:nginx systemd:systemd-analyze unzip:unzip chromium:chromium nodejs:node npm:npm; do
   command -v "${pkg#*:}" >/dev/null 2>&1 || need_apt+=("${pkg%%:*}")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then

@@ -5,10 +5,12 @@
 //! generated and printed once).
 
 pub mod blobs;
+mod cluster;
 mod limits;
 mod storage;
 mod workers;
 
+pub use cluster::Cluster;
 pub use limits::{Limits, MetricsConfig};
 pub use storage::Storage;
 
@@ -59,6 +61,8 @@ pub struct FileConfig {
     /// What quotas count: `current` (the current content, default) or `all` (every
     /// version and the trash too).
     pub quota_counts: Option<String>,
+    /// What this node shares with other nodes: change events on NATS.
+    pub cluster: Option<cluster::ClusterFile>,
 }
 
 /// PEM files for HTTPS.
@@ -120,6 +124,8 @@ pub struct Config {
     pub blobs: blobs::Blobs,
     /// What quotas count.
     pub quota_counts: nas_engine::QuotaCounts,
+    /// This node's name and its change events.
+    pub cluster: Cluster,
 }
 
 /// How log lines are written to standard error.
@@ -155,6 +161,7 @@ pub struct Overrides {
     pub s3_listen: Option<String>,
     pub s3_domain: Option<String>,
     pub log_format: Option<LogFormat>,
+    pub nats: Option<String>,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -302,7 +309,9 @@ impl Config {
         let storage = storage::resolve(fc.storage)?;
         let blobs = blobs::resolve(fc.blobs)?;
         let metrics = limits::resolve_metrics(fc.metrics)?;
+        let cluster = cluster::resolve(fc.cluster, flags.nats)?;
         Ok(Config {
+            cluster,
             storage,
             blobs,
             quota_counts,

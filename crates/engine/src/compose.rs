@@ -74,8 +74,12 @@ impl Composition<'_> {
             .meta
             .commit_versions(std::slice::from_ref(&req))
             .map_err(|e| EngineError::from(e).at(self.path.as_str()))?;
-        done.pop()
-            .ok_or_else(|| EngineError::Internal("commit returned no version".into()))
+        let v = done
+            .pop()
+            .ok_or_else(|| EngineError::Internal("commit returned no version".into()))?;
+        let kind = crate::changes::write_kind(None, &v);
+        self.home.version_changed(kind, &self.path, &v);
+        Ok(v)
     }
 }
 

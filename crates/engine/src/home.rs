@@ -5,6 +5,7 @@
 //! Reads, writes, versions, the trash and search are further `impl Home` blocks in their
 //! modules.
 
+use crate::changes::{Change, ChangeKind, of_version};
 use crate::coord::Hint;
 use crate::error::{EngineError, EngineResult};
 use crate::implicit::DirMode;
@@ -224,6 +225,7 @@ impl Home {
             .meta
             .mkdir(parent.id, name, now_ns())
             .map_err(|e| EngineError::from(e).at(path.as_str()))?;
+        self.node_changed(ChangeKind::Create, path, None, n.id, true);
         Ok(Entry::from_node(path.clone(), n))
     }
 
@@ -266,7 +268,10 @@ impl Home {
                 },
             };
             node = match made {
-                Ok(n) => n,
+                Ok(n) => {
+                    self.node_changed(ChangeKind::Create, &cur, None, n.id, true);
+                    n
+                }
                 Err(nas_meta::MetaError::Exists(_)) => self.resolve(&cur)?,
                 Err(e) => return Err(EngineError::from(e).at(cur.as_str())),
             };
@@ -294,6 +299,8 @@ impl Home {
             .meta
             .rename(src.id, parent.id, name, d.as_ref())
             .map_err(|e| EngineError::from(e).at(to.as_str()))?;
+        let dir = n.kind == NodeKind::Dir;
+        self.node_changed(ChangeKind::Move, to, Some(from), n.id, dir);
         Ok(Entry::from_node(to.clone(), n))
     }
 
@@ -313,6 +320,13 @@ impl Home {
             .meta
             .copy(src.id, parent.id, name, d.as_ref(), now_ns(), lock)
             .map_err(|e| EngineError::from(e).at(to.as_str()))?;
+        match (&n.head, n.kind) {
+            (Some(v), NodeKind::File) => self.changed(|home| Change {
+                from: Some(from.to_string()),
+                ..of_version(ChangeKind::Create, home, to.as_str(), v)
+            }),
+            _ => self.node_changed(ChangeKind::Create, to, Some(from), n.id, true),
+        }
         Ok(Entry::from_node(to.clone(), n))
     }
 

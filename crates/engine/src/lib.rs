@@ -30,6 +30,7 @@ mod accounts;
 mod asyncio;
 pub mod audit;
 mod backup;
+pub mod changes;
 mod compose;
 pub mod coord;
 mod delta;

@@ -92,6 +92,8 @@ pub(crate) struct Inner {
     pub read_marks: crate::read_marks::ReadMarks,
     /// Totals of cold recompression in this process.
     pub recompress: crate::recompress::Counters,
+    /// Where change events go, once set ([`crate::changes`]).
+    pub changes: std::sync::OnceLock<Arc<dyn crate::changes::ChangeSink>>,
 }
 
 /// What opening a store found: its metadata, its chunk storage, its coordinator and
@@ -271,6 +273,7 @@ impl Store {
                 plain_cache: crate::delta::PlainCache::new(crate::delta::DEFAULT_BASE_CACHE),
                 read_marks: Default::default(),
                 recompress: Default::default(),
+                changes: Default::default(),
             }),
         })
     }

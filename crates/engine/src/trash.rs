@@ -1,6 +1,7 @@
 //! The trash: deletes detach a subtree (O(1)); it can be listed, restored to its old or a
 //! new path, purged, or expire after an age.
 
+use crate::changes::ChangeKind;
 use crate::error::{EngineError, EngineResult};
 use crate::home::Home;
 use crate::progress::{Progress, ProgressUnit, ignore};
@@ -27,6 +28,8 @@ impl Home {
         }
         let n = self.resolve(path)?;
         let t = self.inner.meta.trash(n.id, path.as_str(), now_ns())?;
+        let dir = t.kind == nas_meta::NodeKind::Dir;
+        self.node_changed(ChangeKind::Delete, path, None, t.node, dir);
         // an implicit folder goes with its last child (`implicit`); failing that leaves
         // an empty folder, not a wrong answer: the delete itself is done
         let _ = self.prune_implicit(n.parent);
@@ -68,6 +71,8 @@ impl Home {
             .meta
             .trash_restore(id, p.id, name)
             .map_err(|e| EngineError::from(e).at(dest.as_str()))?;
+        let dir = t.kind == nas_meta::NodeKind::Dir;
+        self.node_changed(ChangeKind::Restore, &dest, None, t.node, dir);
         Ok(dest)
     }
 

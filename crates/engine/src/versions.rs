@@ -1,6 +1,7 @@
 //! Versions of a file: list, restore, delete, the version at a time. Pruning old versions
 //! by policy is `retention`.
 
+use crate::changes::ChangeKind;
 use crate::error::{EngineError, EngineResult};
 use crate::home::Home;
 use crate::time::now_ns;
@@ -28,10 +29,13 @@ impl Home {
     pub fn restore_version(&self, path: &NasPath, num: VersionNum) -> EngineResult<VersionRecord> {
         let id = self.file(path)?;
         let lock = self.lock_for_new_version(path, ObjectLock::default())?;
-        self.inner
+        let v = self
+            .inner
             .meta
             .restore_version(id, num, now_ns(), Some(self.name()), lock)
-            .map_err(|e| EngineError::from(e).at(&format!("{path} version {num}")))
+            .map_err(|e| EngineError::from(e).at(&format!("{path} version {num}")))?;
+        self.version_changed(ChangeKind::Restore, path, &v);
+        Ok(v)
     }
 
     /// Deletes one version (not the only one).
@@ -40,7 +44,9 @@ impl Home {
         self.inner
             .meta
             .delete_version(id, num)
-            .map_err(|e| EngineError::from(e).at(&format!("{path} version {num}")))
+            .map_err(|e| EngineError::from(e).at(&format!("{path} version {num}")))?;
+        self.version_deleted(path, id, num);
+        Ok(())
     }
 
     /// The version that was current at `at_ns` (the newest created at or before it).

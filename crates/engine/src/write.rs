@@ -7,6 +7,7 @@
 //! is durable. Dropping a writer without committing leaves the old version in place; the
 //! frames it appended are dead space that GC reclaims.
 
+use crate::changes::of_version;
 use crate::delta::DeltaState;
 use crate::error::{EngineError, EngineResult};
 use crate::home::{Entry, Home};
@@ -149,6 +150,10 @@ impl Drop for Pipeline {
 /// then [`commit`](FileWriter::commit).
 pub struct FileWriter {
     path: NasPath,
+    /// The home's name and whether the file existed (`None`: not looked up), for the
+    /// change event of the commit.
+    home: String,
+    existed: Option<bool>,
     parent: NodeId,
     name: String,
     opts: WriteOptions,
@@ -432,6 +437,12 @@ pub(crate) fn commit_all(
     for p in writes {
         p.w.pipe.committed.store(true, Ordering::Release);
     }
+    if let Some(sink) = inner.changes.get() {
+        for (p, v) in writes.iter().zip(&versions) {
+            let kind = crate::changes::write_kind(p.w.existed, v);
+            sink.publish(of_version(kind, &p.w.home, p.w.path.as_str(), v));
+        }
+    }
     Ok(versions)
 }
 
@@ -468,7 +479,7 @@ impl Home {
         let path = dir.path.join(name)?;
         // no early quota refusal for bulk writers (no usage read per file): the commit
         // checks the quota, atomically, as for every write
-        self.new_writer(path, dir.id, opts, None)
+        self.new_writer(path, dir.id, opts, None, None)
     }
 
     /// As [`writer`](Home::writer), also telling whether a file exists at `path` now
@@ -485,7 +496,13 @@ impl Home {
         }
         let room = Room::of(self, existing.as_ref())?;
         Ok((
-            self.new_writer(path.clone(), parent.id, opts, room)?,
+            self.new_writer(
+                path.clone(),
+                parent.id,
+                opts,
+                room,
+                Some(existing.is_some()),
+            )?,
             existing.is_some(),
         ))
     }
@@ -496,6 +513,7 @@ impl Home {
         parent: NodeId,
         opts: WriteOptions,
         room: Option<Room>,
+        existed: Option<bool>,
     ) -> EngineResult<FileWriter> {
         let name = path.name().unwrap_or_default().to_owned();
         let mut opts = opts;
@@ -504,6 +522,8 @@ impl Home {
         opts.lock = self.lock_for_new_version(&path, opts.lock)?;
         Ok(FileWriter {
             room,
+            home: self.name().to_owned(),
+            existed,
             path,
             parent,
             name: name.clone(),

@@ -19,7 +19,8 @@ pub struct Readiness {
 /// Checks the metadata database, that the chunk store accepts a write, free space (above
 /// `min_free_bytes`, and above the store's reserve: at the reserve new data is refused),
 /// and that no pack failed a write or fsync since start. An unreachable object-storage
-/// tier is reported as degraded, not as a failure: the server still takes every write.
+/// tier is reported as degraded, not as a failure: the server still takes every write. So
+/// is an unreachable event bus (NATS): changes are not announced, nothing is lost.
 pub fn check_ready(store: &Store, min_free_bytes: u64) -> Readiness {
     let mut failures = Vec::new();
     if let Err(e) = store.accounts().list() {
@@ -72,6 +73,9 @@ pub fn check_ready(store: &Store, min_free_bytes: u64) -> Readiness {
                 .as_deref()
                 .map_or_else(|| "-".into(), without_urls)
         ));
+    }
+    if let Some(d) = store.changes_status().and_then(|s| s.degraded) {
+        degraded.push(format!("change events: {d}"));
     }
     Readiness { failures, degraded }
 }

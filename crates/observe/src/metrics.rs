@@ -3,6 +3,7 @@
 
 use crate::Observe;
 use crate::audit::AuditSeries;
+use crate::changes::ChangeSeries;
 use crate::host::HostSeries;
 use crate::remote::RemoteSeries;
 use crate::savings::SavingsSeries;
@@ -59,6 +60,7 @@ pub struct Metrics {
     pub(crate) workers: WorkerSeries,
     savings: SavingsSeries,
     remote: RemoteSeries,
+    changes: ChangeSeries,
 }
 
 fn latency_histogram() -> Histogram {
@@ -105,6 +107,7 @@ impl Metrics {
             savings: SavingsSeries::register(&mut r),
             workers: WorkerSeries::register(&mut r),
             remote: RemoteSeries::register(&mut r),
+            changes: ChangeSeries::register(&mut r),
         };
         r.register(
             "silent_nas_http_requests",
@@ -265,6 +268,7 @@ impl Metrics {
         }
         self.host.refresh(store, min_free_bytes);
         self.remote.refresh(store);
+        self.changes.refresh(store);
     }
 
     /// The connection series of one listener (`main`, `s3`, `metrics`).

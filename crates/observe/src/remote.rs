@@ -29,7 +29,7 @@ pub(crate) struct RemoteSeries {
 }
 
 /// Raises a counter to `to` (the store's own count since start; never lowers it).
-fn raise(c: &Counter, to: u64) {
+pub(crate) fn raise(c: &Counter, to: u64) {
     let now = c.get();
     if to > now {
         c.inc_by(to - now);

@@ -53,6 +53,9 @@ pub struct ServeArgs {
     /// Log lines as text (default; coloured only on a terminal) or JSON, one object a line.
     #[arg(long, value_enum)]
     log_format: Option<crate::config::LogFormat>,
+    /// Publish every change on this NATS server (`nats://host:4222`; see docs/api/events.md).
+    #[arg(long)]
+    nats: Option<String>,
 }
 
 /// Creates the `admin` user on a store without users. The password comes from
@@ -190,6 +193,7 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
         s3_listen: a.s3_listen,
         s3_domain: a.s3_domain,
         log_format: a.log_format,
+        nats: a.nats,
     };
     let cfg = Config::load(a.config.as_deref(), flags)?;
     let mut filter =
@@ -223,6 +227,14 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
     let store = Store::open(&cfg.data, opts)
         .with_context(|| format!("cannot open store {}", cfg.data.display()))?;
     store.set_quota_counts(cfg.quota_counts)?;
+    if let Some(url) = &cfg.cluster.nats {
+        let c = &cfg.cluster;
+        let sink = nas_cluster::NatsChanges::start(url, &c.node, &c.events_prefix)
+            .context("cannot start change events")?;
+        let target = nas_cluster::ChangeSink::status(&sink).target;
+        store.publish_changes_to(Arc::new(sink));
+        tracing::info!(nats = %target, node = %c.node, prefix = %c.events_prefix, "change events on NATS");
+    }
     let auth = Arc::new(Authenticator::new(store.accounts()));
     log_panics();
     let metrics = Arc::new(nas_observe::Metrics::new());
