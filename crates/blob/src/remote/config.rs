@@ -41,6 +41,11 @@ pub struct RemoteConfig {
     /// A pack's last read is recorded at most once per this interval (the mover's
     /// `cold_after` is measured in days; an hour is precise enough and costs nothing).
     pub read_mark_interval: Duration,
+    /// When a commit is acknowledged: `false` once its data is durable on the local disk
+    /// (uploaded later, in the background); `true` only once the packs holding it are
+    /// uploaded and verified (cluster mode: a node's disk is only a cache, so losing the
+    /// node loses nothing acknowledged). See `docs/design/object-storage.md`.
+    pub ack_remote: bool,
 }
 
 /// Default [`RemoteConfig::cache_size`].
@@ -84,6 +89,7 @@ impl RemoteConfig {
             multipart_threshold: 128 << 20,
             part_size: 16 << 20,
             read_mark_interval: Duration::from_secs(3600),
+            ack_remote: false,
         })
     }
 

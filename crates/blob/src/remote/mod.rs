@@ -126,6 +126,8 @@ pub struct RemotePackStore {
     last: AtomicU64,
     /// Opened by [`RemotePackStore::open_reader`]: no uploads, no placement writes.
     reader: bool,
+    /// `sync` returns only once what it made durable is uploaded ([`RemoteConfig::ack_remote`]).
+    ack_remote: bool,
 }
 
 impl RemotePackStore {
@@ -198,6 +200,7 @@ impl RemotePackStore {
             seen: Mutex::new(HashSet::new()),
             last: AtomicU64::new(u64::MAX),
             reader,
+            ack_remote: cfg.ack_remote && !reader,
         })
     }
 
@@ -208,8 +211,8 @@ impl RemotePackStore {
         }
     }
 
-    /// Queues the packs of this run that are no longer appended to.
-    fn queue_sealed(&self) {
+    /// Queues the packs of this run that are no longer appended to, and returns them.
+    fn queue_sealed(&self) -> Vec<PackId> {
         let active = self.shared.local.active_pack();
         let sealed: Vec<PackId> = {
             let mut seen = lock(&self.seen);
@@ -223,9 +226,34 @@ impl RemotePackStore {
         };
         if !sealed.is_empty() {
             self.last.store(u64::MAX, Ordering::Relaxed);
-            lock(&self.shared.queue).extend(sealed);
+            lock(&self.shared.queue).extend(sealed.iter().copied());
             self.shared.queue_cv.notify_all();
         }
+        sealed
+    }
+
+    /// With `ack_remote`, after the local `sync`: seals the active pack if this run wrote
+    /// to it, and uploads every pack written since the last sync before returning (the
+    /// background worker skips what is already remote). A failed upload fails the sync,
+    /// so the commit waiting on it is not acknowledged; the packs stay queued.
+    fn sync_remote(&self) -> Result<(), BlobError> {
+        let active = self.shared.local.active_pack();
+        if active.is_some_and(|a| lock(&self.seen).contains(&a)) {
+            self.shared.local.seal()?;
+        }
+        for pack in self.queue_sealed() {
+            if let Err(e) = upload::upload_one(&self.shared, pack) {
+                self.shared.failed(&e);
+                return Err(match e {
+                    BlobError::Unavailable(_) => e,
+                    other => BlobError::Unavailable(format!(
+                        "pack {pack} could not be stored in the object store: {other}"
+                    )),
+                });
+            }
+            self.shared.succeeded();
+        }
+        Ok(())
     }
 
     /// Waits until every sealed pack is uploaded (the queue is empty and no upload runs),
@@ -343,6 +371,9 @@ impl BlobStore for RemotePackStore {
 
     fn sync(&self) -> Result<(), BlobError> {
         self.shared.local.sync()?;
+        if self.ack_remote {
+            return self.sync_remote();
+        }
         self.queue_sealed();
         Ok(())
     }
@@ -432,7 +463,7 @@ impl BlobStore for RemotePackStore {
 
     fn seal(&self) -> Result<(), BlobError> {
         self.shared.local.seal()?;
-        self.queue_sealed();
+        let _ = self.queue_sealed();
         Ok(())
     }
 

@@ -71,8 +71,9 @@ pub(crate) fn run(shared: std::sync::Arc<Shared>) {
 }
 
 /// Uploads and verifies one pack, then records it. A pack deleted meanwhile (by GC) is
-/// dropped from the queue.
-fn upload_one(shared: &Shared, pack: PackId) -> Result<(), crate::BlobError> {
+/// dropped from the queue. Called by the worker, and by a committing `sync` when commits
+/// are acknowledged only once remote (`ack_remote`).
+pub(crate) fn upload_one(shared: &Shared, pack: PackId) -> Result<(), crate::BlobError> {
     // GC's delete_pack waits for this: no pack is recorded after it was deleted
     let _busy = lock(&shared.upload_lock);
     if shared.placements.get(pack).is_some_and(|p| p.remote) {

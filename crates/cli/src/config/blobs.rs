@@ -55,6 +55,9 @@ pub struct BlobsFile {
     pub request_timeout: Option<String>,
     /// Bound of the ranged GET a reader of a cold file waits for (`20s`).
     pub read_timeout: Option<String>,
+    /// When a write is acknowledged: `local` (durable on the local disk; uploaded in the
+    /// background; the default) or `remote` (only once uploaded and verified).
+    pub ack: Option<String>,
     /// How often the metadata is backed up to the object store (`1h`; `off`).
     pub meta_backup_interval: Option<String>,
     /// Metadata backups kept in the object store (`24`).
@@ -138,8 +141,17 @@ pub fn resolve(f: Option<BlobsFile>) -> Result<Blobs> {
             bail!("[blobs] {key}: at least 1s");
         }
     }
+    let ack_remote = match pick("SILENT_NAS_BLOBS_ACK", f.ack.take()).as_deref() {
+        None | Some("local") => false,
+        Some("remote") => true,
+        Some(other) => bail!("[blobs] ack: {other:?} is not local or remote"),
+    };
     let mut remote = remote(f)?;
+    if ack_remote && remote.is_none() {
+        bail!("[blobs] ack = \"remote\" needs a remote tier (set remote)");
+    }
     if let Some(r) = remote.as_mut() {
+        r.ack_remote = ack_remote;
         if let Some(d) = read_mark {
             r.read_mark_interval = d;
         }
