@@ -23,6 +23,8 @@ pub mod conformance;
 mod error;
 mod extents;
 mod lock;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod recode;
 mod records;
 mod sqlite;
@@ -30,6 +32,8 @@ mod sqlite;
 pub use error::{MetaError, MetaResult};
 pub use extents::{Extent, decode_extents, encode_extents};
 pub use lock::{LockChange, ObjectLock, Retention, RetentionMode};
+#[cfg(feature = "postgres")]
+pub use postgres::PgMeta;
 pub use recode::Recode;
 pub use records::*;
 pub use sqlite::{SCHEMA_VERSION, SqliteMeta};

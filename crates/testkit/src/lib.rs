@@ -1,6 +1,7 @@
 //! Test kit for Silent-NAS (dev only): deterministic test content, the protocol of the
 //! `torture` child process used by the crash test, and a real S3-compatible server for
-//! the object-storage tier's tests ([`rclone::S3Server`]).
+//! the object-storage tier's tests ([`rclone::S3Server`]), and a throwaway PostgreSQL
+//! server for the metadata store's ([`pg::TestPg`]).
 //!
 //! The torture child appends one line per step to its log *before* (`B`) and *after* (`D`)
 //! each operation; it is killed with SIGKILL at random moments. A `B` without its `D` is
@@ -11,6 +12,7 @@
 //! assert_eq!(a, nas_testkit::content(7, 1000));
 //! ```
 
+pub mod pg;
 pub mod rclone;
 
 use rand::{Rng, SeedableRng, rngs::StdRng};

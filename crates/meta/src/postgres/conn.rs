@@ -1,0 +1,308 @@
+//! The store's connections: opening them on the store's own runtime, the idle pool, the
+//! statement cache, and the transaction wrappers (`write` with retry, `read`, `auto`).
+
+use super::{MAX_IDLE, schema};
+use crate::{MetaError, MetaResult};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, Config, NoTls, Row, Statement};
+
+/// How often a write transaction is tried before its serialization failure is returned.
+const MAX_TRIES: u32 = 64;
+
+/// Metadata in a PostgreSQL database (see the module doc of `postgres`).
+pub struct PgMeta {
+    rt: Option<tokio::runtime::Runtime>,
+    config: Config,
+    idle: Mutex<Vec<Conn>>,
+    queries: AtomicU64,
+    retries: AtomicU64,
+}
+
+/// One connection and its prepared statements (by SQL text).
+pub(super) struct Conn {
+    client: Client,
+    stmts: RefCell<HashMap<String, Statement>>,
+}
+
+/// Bound parameters of one statement.
+pub(super) type Params<'p> = &'p [&'p (dyn ToSql + Sync)];
+
+/// A connection lent to one method (inside its transaction, if it runs one).
+pub(super) struct Db<'a> {
+    conn: &'a Conn,
+    queries: &'a AtomicU64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn backend(e: impl std::error::Error + Send + Sync + 'static) -> MetaError {
+    MetaError::Backend(Box::new(e))
+}
+
+/// A serialization failure or a deadlock: the transaction may succeed when run again.
+fn retryable(e: &MetaError) -> bool {
+    let MetaError::Backend(b) = e else {
+        return false;
+    };
+    b.downcast_ref::<tokio_postgres::Error>()
+        .and_then(|e| e.code())
+        .is_some_and(|c| {
+            *c == SqlState::T_R_SERIALIZATION_FAILURE || *c == SqlState::T_R_DEADLOCK_DETECTED
+        })
+}
+
+impl Db<'_> {
+    /// Waits for one round trip to the server.
+    fn wait<T>(&self, f: impl Future<Output = Result<T, tokio_postgres::Error>>) -> MetaResult<T> {
+        self.queries.fetch_add(1, Ordering::Relaxed);
+        Ok(pollster::block_on(f)?)
+    }
+
+    fn stmt(&self, sql: &str) -> MetaResult<Statement> {
+        if let Some(s) = self.conn.stmts.borrow().get(sql) {
+            return Ok(s.clone());
+        }
+        let s = self.wait(self.conn.client.prepare(sql))?;
+        self.conn
+            .stmts
+            .borrow_mut()
+            .insert(sql.to_owned(), s.clone());
+        Ok(s)
+    }
+
+    /// Every row `sql` returns.
+    pub fn rows(&self, sql: &str, p: Params<'_>) -> MetaResult<Vec<Row>> {
+        let st = self.stmt(sql)?;
+        self.wait(self.conn.client.query(&st, p))
+    }
+
+    /// The row `sql` returns, if any (an error if more than one).
+    pub fn opt(&self, sql: &str, p: Params<'_>) -> MetaResult<Option<Row>> {
+        let st = self.stmt(sql)?;
+        self.wait(self.conn.client.query_opt(&st, p))
+    }
+
+    /// The one row `sql` returns.
+    pub fn one(&self, sql: &str, p: Params<'_>) -> MetaResult<Row> {
+        let st = self.stmt(sql)?;
+        self.wait(self.conn.client.query_one(&st, p))
+    }
+
+    /// Runs `sql`; the number of rows it changed.
+    pub fn exec(&self, sql: &str, p: Params<'_>) -> MetaResult<u64> {
+        let st = self.stmt(sql)?;
+        self.wait(self.conn.client.execute(&st, p))
+    }
+
+    /// Whether `sql` returns a row.
+    pub fn exists(&self, sql: &str, p: Params<'_>) -> MetaResult<bool> {
+        Ok(self.opt(sql, p)?.is_some())
+    }
+
+    /// Runs statements without parameters (the simple protocol).
+    pub fn batch(&self, sql: &str) -> MetaResult<()> {
+        self.wait(self.conn.client.batch_execute(sql))
+    }
+}
+
+impl PgMeta {
+    /// Connects to the database at `url` (`postgres://user@host:port/db`; a host that is
+    /// a path, percent-encoded, or `?host=/dir` names a unix socket's directory), creating
+    /// or migrating its schema. Refuses a schema newer than this build's.
+    pub fn connect(url: &str) -> MetaResult<Self> {
+        let config: Config = url
+            .parse()
+            .map_err(|e| MetaError::Invalid(format!("PostgreSQL URL: {e}")))?;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("nas-meta-pg")
+            .enable_all()
+            .build()
+            .map_err(backend)?;
+        let me = PgMeta {
+            rt: Some(rt),
+            config,
+            idle: Mutex::new(Vec::new()),
+            queries: AtomicU64::new(0),
+            retries: AtomicU64::new(0),
+        };
+        me.with_conn(|db| schema::migrate(db))?;
+        Ok(me)
+    }
+
+    /// Statements sent to the server so far (round trips, counting `BEGIN` and `COMMIT`
+    /// and the first preparation of each statement on each connection).
+    pub fn queries(&self) -> u64 {
+        self.queries.load(Ordering::Relaxed)
+    }
+
+    /// Write transactions run again after a serialization failure or deadlock, so far.
+    pub fn retries(&self) -> u64 {
+        self.retries.load(Ordering::Relaxed)
+    }
+
+    fn open_conn(&self) -> MetaResult<Conn> {
+        let rt = self
+            .rt
+            .as_ref()
+            .ok_or_else(|| MetaError::Invalid("the store is closed".into()))?;
+        let config = self.config.clone();
+        let (client, connection) =
+            pollster::block_on(rt.spawn(async move { config.connect(NoTls).await }))
+                .map_err(backend)??;
+        // the socket's I/O runs on our runtime until the client is dropped
+        rt.spawn(async move {
+            let _ = connection.await;
+        });
+        Ok(Conn {
+            client,
+            stmts: RefCell::new(HashMap::new()),
+        })
+    }
+
+    /// Runs `f` on an idle connection (or a new one), then puts it back.
+    fn with_conn<T>(&self, f: impl FnOnce(&Db<'_>) -> MetaResult<T>) -> MetaResult<T> {
+        let popped = lock(&self.idle).pop();
+        let conn = match popped {
+            Some(c) => c,
+            None => self.open_conn()?,
+        };
+        let out = f(&Db {
+            conn: &conn,
+            queries: &self.queries,
+        });
+        if !conn.client.is_closed() {
+            let mut idle = lock(&self.idle);
+            if idle.len() < MAX_IDLE {
+                idle.push(conn);
+            }
+        }
+        out
+    }
+
+    /// Runs `f` inside `begin` … `COMMIT` (`ROLLBACK` when it fails).
+    fn transaction<T>(
+        &self,
+        begin: &str,
+        f: impl FnOnce(&Db<'_>) -> MetaResult<T>,
+    ) -> MetaResult<T> {
+        self.with_conn(|db| {
+            db.batch(begin)?;
+            match f(db) {
+                Ok(v) => {
+                    db.batch("COMMIT")?;
+                    Ok(v)
+                }
+                Err(e) => {
+                    let _ = db.batch("ROLLBACK");
+                    Err(e)
+                }
+            }
+        })
+    }
+
+    /// Runs `f` in one `SERIALIZABLE` write transaction, committed when `f` returns `Ok`;
+    /// run again from the start (after a short random pause) when PostgreSQL reports a
+    /// serialization failure or a deadlock.
+    pub(super) fn write<T>(&self, mut f: impl FnMut(&Db<'_>) -> MetaResult<T>) -> MetaResult<T> {
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match self.transaction("BEGIN ISOLATION LEVEL SERIALIZABLE", &mut f) {
+                Err(e) if tries < MAX_TRIES && retryable(&e) => {
+                    self.retries.fetch_add(1, Ordering::Relaxed);
+                    std::thread::sleep(pause(tries));
+                }
+                out => return out,
+            }
+        }
+    }
+
+    /// Runs `f` in one read-only snapshot (`REPEATABLE READ READ ONLY`, which never fails
+    /// to serialize).
+    pub(super) fn read<T>(&self, f: impl FnOnce(&Db<'_>) -> MetaResult<T>) -> MetaResult<T> {
+        self.transaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", f)
+    }
+
+    /// Calls `f` on every row of `sql` (no parameters), fetched a batch at a time through
+    /// a portal, in one read-only snapshot: memory stays bounded however many rows.
+    pub(super) fn scan(
+        &self,
+        sql: &str,
+        f: &mut dyn FnMut(&Row) -> MetaResult<()>,
+    ) -> MetaResult<()> {
+        const BATCH: i32 = 1000;
+        let popped = lock(&self.idle).pop();
+        let mut conn = match popped {
+            Some(c) => c,
+            None => self.open_conn()?,
+        };
+        let out = (|| {
+            let q = &self.queries;
+            let wait = |n: u64| q.fetch_add(n, Ordering::Relaxed);
+            wait(2);
+            let tx = pollster::block_on(
+                conn.client
+                    .build_transaction()
+                    .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+                    .read_only(true)
+                    .start(),
+            )?;
+            let portal = pollster::block_on(tx.bind(sql, &[]))?;
+            loop {
+                wait(1);
+                let rows = pollster::block_on(tx.query_portal(&portal, BATCH))?;
+                for r in &rows {
+                    f(r)?;
+                }
+                if rows.len() < BATCH as usize {
+                    break;
+                }
+            }
+            wait(1);
+            pollster::block_on(tx.commit())?;
+            Ok(())
+        })();
+        if !conn.client.is_closed() {
+            let mut idle = lock(&self.idle);
+            if idle.len() < MAX_IDLE {
+                idle.push(conn);
+            }
+        }
+        out
+    }
+
+    /// Runs `f`, which sends one statement, without a transaction around it.
+    pub(super) fn auto<T>(&self, f: impl FnOnce(&Db<'_>) -> MetaResult<T>) -> MetaResult<T> {
+        self.with_conn(f)
+    }
+}
+
+/// A random pause before try `tries` + 1, growing up to ~20 ms.
+fn pause(tries: u32) -> Duration {
+    let cap = 1u64 << tries.min(14); // µs
+    let noise = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::from(d.subsec_nanos()))
+        .unwrap_or(0);
+    Duration::from_micros(noise % cap.min(20_000) + 50)
+}
+
+impl Drop for PgMeta {
+    fn drop(&mut self) {
+        lock(&self.idle).clear();
+        if let Some(rt) = self.rt.take() {
+            // no blocking wait: the store may be dropped on a runtime's thread
+            rt.shutdown_background();
+        }
+    }
+}
