@@ -74,6 +74,7 @@ fn as_server_user(root: bool, program: &Path) -> Command {
     if root {
         let mut c = Command::new("runuser");
         c.args(["-u", "postgres", "--"]).arg(program);
+        c.current_dir("/tmp"); // the caller's directory may be closed to that user
         c
     } else {
         Command::new(program)
@@ -208,6 +209,28 @@ impl TestPg {
                 .args(["-p", &PORT.to_string(), "-U", "postgres", &name]),
         );
         self.url(&name)
+    }
+
+    /// Runs `sql` with `psql` in the database of `url` (made by [`fresh_db`]) and returns
+    /// what it prints (unaligned, tuples only). Panics when it fails.
+    ///
+    /// [`fresh_db`]: TestPg::fresh_db
+    pub fn psql(&self, url: &str, sql: &str) -> String {
+        let db = url.rsplit('/').next().unwrap_or_default();
+        let out = Command::new(self.bin.join("psql"))
+            .arg("-h")
+            .arg(&self.dir)
+            .args(["-p", &PORT.to_string(), "-U", "postgres", "-d", db])
+            .args(["-v", "ON_ERROR_STOP=1", "-tAc", sql])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("psql: cannot run: {e}"));
+        assert!(
+            out.status.success(),
+            "psql {sql:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
     }
 
     /// The server's process id (from `postmaster.pid`).

@@ -4,7 +4,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use nas_testkit::pg::TestPg;
-use std::process::Command;
 
 #[test]
 fn a_test_server_serves_fresh_databases_and_is_gone_when_dropped() {
