@@ -20,6 +20,7 @@
 //! let pg = nas_testkit::pg::TestPg::shared();
 //! let url = pg.fresh_db(); // postgres://postgres@%2Ftmp%2F…:5432/t…
 //! ```
+#![allow(clippy::expect_used)] // a test kit: a failure to start is a failed test
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};

@@ -5,6 +5,15 @@
 
 use nas_testkit::pg::TestPg;
 
+/// Whether process `pid` runs (a zombie waiting for its parent to reap it does not).
+fn running(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        s.rsplit(')')
+            .next()
+            .is_some_and(|rest| rest.trim_start().chars().next() != Some('Z'))
+    })
+}
+
 #[test]
 fn a_test_server_serves_fresh_databases_and_is_gone_when_dropped() {
     let pg = TestPg::start();
@@ -13,33 +22,12 @@ fn a_test_server_serves_fresh_databases_and_is_gone_when_dropped() {
     let (a, b) = (pg.fresh_db(), pg.fresh_db());
     assert_ne!(a, b, "each call makes a new database");
     assert!(a.starts_with("postgres://postgres@%2F"), "{a}");
-    assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
-    // psql (Debian's client, in the same bin directory) connects through the socket
-    let psql = std::fs::read_dir("/usr/lib/postgresql")
-        .unwrap()
-        .flatten()
-        .map(|e| e.path().join("bin/psql"))
-        .find(|p| p.is_file())
-        .expect("psql");
+    assert!(running(pid));
+    // psql connects through the socket, to the database the URL names
     let db = a.rsplit('/').next().unwrap();
-    let out = Command::new(psql)
-        .arg("-h")
-        .arg(&dir)
-        .args([
-            "-U",
-            "postgres",
-            "-d",
-            db,
-            "-tAc",
-            "SELECT current_database()",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), db);
+    assert_eq!(pg.psql(&a, "SELECT current_database()"), db);
+    assert_eq!(pg.psql(&a, "SHOW fsync"), "off");
     drop(pg);
-    assert!(
-        !std::path::Path::new(&format!("/proc/{pid}")).exists(),
-        "the server is stopped"
-    );
+    assert!(!running(pid), "the server is stopped");
     assert!(!dir.exists(), "its directory is deleted");
 }

@@ -135,7 +135,7 @@ impl PgMeta {
             queries: AtomicU64::new(0),
             retries: AtomicU64::new(0),
         };
-        me.with_conn(|db| schema::migrate(db))?;
+        me.with_conn(schema::migrate)?;
         Ok(me)
     }
 

@@ -330,7 +330,7 @@ impl Versions for PgMeta {
             need_node(tx, node)?;
             let (vid, v, _) = version_row(tx, node, Some(num))?
                 .ok_or_else(|| MetaError::NotFound(format!("version {num}")))?;
-            let lock = &v.lock.with(change.clone());
+            let lock = &v.lock.with(change);
             v.lock
                 .may_become(lock, now_ns, bypass_governance)
                 .map_err(|why| MetaError::Retained(why.to_owned()))?;
