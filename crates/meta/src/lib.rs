@@ -1,6 +1,7 @@
 //! Metadata for Silent-NAS: the namespace (homes, folders, files), versions, the chunk
-//! index with reference counts, and the trash — behind traits, so that a PostgreSQL
-//! implementation can follow without touching the engine.
+//! index with reference counts, and the trash — behind traits, implemented by
+//! [`SqliteMeta`] (embedded) and, with the cargo feature `postgres`, by `PgMeta`
+//! (PostgreSQL, for cluster mode: `docs/design/postgres.md`).
 //!
 //! [`MetaStore`] is the union of narrow traits, one per concern: [`Namespace`],
 //! [`NameIndex`], [`Versions`], [`ChunkIndex`], [`TrashStore`], [`Users`], [`Props`],
