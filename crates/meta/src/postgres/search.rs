@@ -84,6 +84,9 @@ pub fn search(
     after: Option<NodeId>,
     limit: usize,
 ) -> MetaResult<Vec<NodeId>> {
+    if f.needle.contains('\0') {
+        return Ok(Vec::new()); // PostgreSQL's text holds no NUL: no name contains one
+    }
     let size = |s: Option<u64>| s.map(|v| i64::try_from(v).unwrap_or(i64::MAX));
     let kind = f.kind.map(|k| match k {
         NodeKind::Dir => 0i64,
