@@ -10,7 +10,7 @@ fn running(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
         s.rsplit(')')
             .next()
-            .is_some_and(|rest| rest.trim_start().chars().next() != Some('Z'))
+            .is_some_and(|rest| !rest.trim_start().starts_with('Z'))
     })
 }
 

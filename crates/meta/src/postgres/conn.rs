@@ -3,11 +3,13 @@
 
 use super::{MAX_IDLE, schema};
 use crate::{MetaError, MetaResult};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
-use std::future::Future;
+use std::future::{Future, poll_fn};
+use std::pin::pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
+use std::task::Poll;
 use std::time::Duration;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
@@ -38,6 +40,8 @@ pub(super) type Params<'p> = &'p [&'p (dyn ToSql + Sync)];
 pub(super) struct Db<'a> {
     conn: &'a Conn,
     queries: &'a AtomicU64,
+    /// The `BEGIN …` not sent yet: it goes out with the transaction's first statement.
+    begin: Cell<Option<&'static str>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -60,11 +64,47 @@ fn retryable(e: &MetaError) -> bool {
         })
 }
 
+/// Runs `a` and `b` together, `a` polled first: each sends its request on its first
+/// poll, so the two go out in that order and come back in one round trip.
+async fn both<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
+    let (mut a, mut b) = (pin!(a), pin!(b));
+    let (mut ra, mut rb) = (None, None);
+    poll_fn(|cx| {
+        if ra.is_none()
+            && let Poll::Ready(v) = a.as_mut().poll(cx)
+        {
+            ra = Some(v);
+        }
+        if rb.is_none()
+            && let Poll::Ready(v) = b.as_mut().poll(cx)
+        {
+            rb = Some(v);
+        }
+        match (ra.take(), rb.take()) {
+            (Some(x), Some(y)) => Poll::Ready((x, y)),
+            (x, y) => {
+                (ra, rb) = (x, y);
+                Poll::Pending
+            }
+        }
+    })
+    .await
+}
+
 impl Db<'_> {
-    /// Waits for one round trip to the server.
+    /// Waits for one round trip to the server (which also carries the transaction's
+    /// `BEGIN` when it is the first).
     fn wait<T>(&self, f: impl Future<Output = Result<T, tokio_postgres::Error>>) -> MetaResult<T> {
         self.queries.fetch_add(1, Ordering::Relaxed);
-        Ok(pollster::block_on(f)?)
+        match self.begin.take() {
+            None => Ok(pollster::block_on(f)?),
+            Some(begin) => {
+                let (began, out) =
+                    pollster::block_on(both(self.conn.client.batch_execute(begin), f));
+                began?;
+                Ok(out?)
+            }
+        }
     }
 
     fn stmt(&self, sql: &str) -> MetaResult<Statement> {
@@ -179,6 +219,7 @@ impl PgMeta {
         let out = f(&Db {
             conn: &conn,
             queries: &self.queries,
+            begin: Cell::new(None),
         });
         if !conn.client.is_closed() {
             let mut idle = lock(&self.idle);
@@ -189,21 +230,28 @@ impl PgMeta {
         out
     }
 
-    /// Runs `f` inside `begin` … `COMMIT` (`ROLLBACK` when it fails).
+    /// Runs `f` inside `begin` … `COMMIT` (`ROLLBACK` when it fails). `BEGIN` goes out
+    /// with `f`'s first statement; when `f` sent none, neither is sent.
     fn transaction<T>(
         &self,
-        begin: &str,
+        begin: &'static str,
         f: impl FnOnce(&Db<'_>) -> MetaResult<T>,
     ) -> MetaResult<T> {
         self.with_conn(|db| {
-            db.batch(begin)?;
-            match f(db) {
+            db.begin.set(Some(begin));
+            let out = f(db);
+            let began = db.begin.take().is_none();
+            match out {
                 Ok(v) => {
-                    db.batch("COMMIT")?;
+                    if began {
+                        db.batch("COMMIT")?;
+                    }
                     Ok(v)
                 }
                 Err(e) => {
-                    let _ = db.batch("ROLLBACK");
+                    if began {
+                        let _ = db.batch("ROLLBACK");
+                    }
                     Err(e)
                 }
             }
@@ -304,5 +352,40 @@ impl Drop for PgMeta {
             // no blocking wait: the store may be dropped on a runtime's thread
             rt.shutdown_background();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn isolation(db: &Db<'_>) -> MetaResult<String> {
+        Ok(db
+            .one("SELECT current_setting('transaction_isolation')", &[])?
+            .try_get(0)?)
+    }
+
+    /// `BEGIN` rides with a transaction's first statement, and every statement after it
+    /// runs inside it; a transaction that sends nothing costs nothing.
+    #[test]
+    fn transactions_run_at_their_isolation_level_in_one_round_trip_less() {
+        let url = nas_testkit::pg::TestPg::shared().fresh_db();
+        let m = PgMeta::connect(&url).unwrap();
+        let read = m.read(|db| Ok((isolation(db)?, isolation(db)?))).unwrap();
+        assert_eq!(read, ("repeatable read".into(), "repeatable read".into()));
+        let write = m.write(|db| Ok((isolation(db)?, isolation(db)?))).unwrap();
+        assert_eq!(write, ("serializable".into(), "serializable".into()));
+        assert_eq!(m.auto(isolation).unwrap(), "read committed");
+        let before = m.queries();
+        m.write(isolation).unwrap();
+        assert_eq!(
+            m.queries() - before,
+            2,
+            "BEGIN + the statement, then COMMIT"
+        );
+        let before = m.queries();
+        m.write(|_| Ok(())).unwrap();
+        assert_eq!(m.queries(), before, "nothing sent");
     }
 }

@@ -12,7 +12,8 @@
 //!
 //! **Pool.** Idle connections wait in a `Mutex<Vec<_>>`; a call takes one (opening a new
 //! one when none is idle) and gives it back, up to [`MAX_IDLE`]. Each connection caches
-//! its prepared statements, so a statement costs one round trip after its first use.
+//! its prepared statements, so a statement costs one round trip after its first use. A
+//! transaction's `BEGIN` goes out with its first statement, not as a round trip of its own.
 //!
 //! **Transactions.** Every method is one transaction. Writes run `SERIALIZABLE` and are
 //! retried (from the start, on a fresh snapshot) on a serialization failure or deadlock:
