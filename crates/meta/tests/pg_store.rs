@@ -237,3 +237,25 @@ fn round_trips_per_commit_and_stat_do_not_grow_with_the_store() {
         big.0, big.1
     );
 }
+
+/// The consistency queries see damage the schema allows: a head that is no version of its
+/// node, a negative reference count.
+#[test]
+fn integrity_check_reports_broken_heads_and_counts() {
+    let (url, m) = fresh();
+    let h = m.create_home("a", "a", 0).unwrap();
+    put(&m, h.root, "f", 3).unwrap();
+    assert_eq!(m.integrity_check().unwrap(), Vec::<String>::new());
+    let pg = TestPg::shared();
+    pg.psql(
+        &url,
+        "UPDATE nodes SET head = head + 1000 WHERE head IS NOT NULL",
+    );
+    pg.psql(&url, "UPDATE chunks SET refs = -1");
+    let found = m.integrity_check().unwrap();
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert!(
+        found[0].contains("head") && found[1].contains("negative"),
+        "{found:?}"
+    );
+}

@@ -61,9 +61,10 @@ impl MetaStore for PgMeta {
 
     fn setting(&self, key: &str) -> MetaResult<Option<String>> {
         self.auto(|db| {
-            Ok(db
-                .opt("SELECT value FROM settings WHERE key = $1", &[&key])?
-                .map(|r| r.get(0)))
+            db.opt("SELECT value FROM settings WHERE key = $1", &[&key])?
+                .map(|r| r.try_get(0))
+                .transpose()
+                .map_err(Into::into)
         })
     }
 
@@ -112,7 +113,7 @@ impl MetaStore for PgMeta {
         self.read(|db| {
             let mut out = Vec::new();
             for (what, sql) in CHECKS {
-                let n: i64 = db.one(sql, &[])?.get(0);
+                let n: i64 = db.one(sql, &[])?.try_get(0)?;
                 if n > 0 {
                     out.push(format!("{n} {what}"));
                 }
