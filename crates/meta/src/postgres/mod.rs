@@ -15,8 +15,9 @@
 //! its prepared statements, so a statement costs one round trip after its first use. A
 //! transaction's `BEGIN` goes out with its first statement, not as a round trip of its own.
 //!
-//! **Transactions.** Every method is one transaction. Writes run `SERIALIZABLE` and are
-//! retried (from the start, on a fresh snapshot) on a serialization failure or deadlock:
+//! **Transactions.** Every method is one transaction. Writes run `SERIALIZABLE`, one at a
+//! time per store, and are retried (from the start, on a fresh snapshot) on a
+//! serialization failure or deadlock:
 //! PostgreSQL then guarantees what SQLite's single writer gave, that the outcome is that
 //! of some one-at-a-time order, so every invariant the SQLite code keeps by running alone
 //! holds here too (see the design note for the per-invariant reasoning). Reads of more than
