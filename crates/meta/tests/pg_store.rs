@@ -309,3 +309,26 @@ fn several_stores_writing_at_once_all_commit() {
     let retries: u64 = stores.iter().map(PgMeta::retries).sum();
     eprintln!("retries between the stores: {retries}");
 }
+
+/// Connections the server closed while idle (a restart, `pg_terminate_backend`) are
+/// dropped from the pool, not handed to the next call.
+#[test]
+fn connections_closed_by_the_server_are_replaced() {
+    let (url, m) = fresh();
+    let h = m.create_home("a", "a", 0).unwrap();
+    let db = url.rsplit('/').next().unwrap();
+    let killed = TestPg::shared().psql(
+        &url,
+        &format!(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+             WHERE datname = '{db}' AND pid <> pg_backend_pid()"
+        ),
+    );
+    assert_ne!(
+        killed, "0",
+        "the store's idle connection was there to close"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(200)); // the socket's EOF is seen
+    assert_eq!(m.home("a").unwrap().unwrap().root, h.root);
+    m.mkdir(h.root, "after", 0).unwrap();
+}

@@ -213,13 +213,22 @@ impl PgMeta {
         })
     }
 
+    /// An idle connection that is still open (those the server closed meanwhile — a
+    /// restart, an administrator's `pg_terminate_backend` — are dropped), or a new one.
+    fn checkout(&self) -> MetaResult<Conn> {
+        loop {
+            let popped = lock(&self.idle).pop();
+            match popped {
+                Some(c) if c.client.is_closed() => continue,
+                Some(c) => return Ok(c),
+                None => return self.open_conn(),
+            }
+        }
+    }
+
     /// Runs `f` on an idle connection (or a new one), then puts it back.
     fn with_conn<T>(&self, f: impl FnOnce(&Db<'_>) -> MetaResult<T>) -> MetaResult<T> {
-        let popped = lock(&self.idle).pop();
-        let conn = match popped {
-            Some(c) => c,
-            None => self.open_conn()?,
-        };
+        let conn = self.checkout()?;
         let out = f(&Db {
             conn: &conn,
             queries: &self.queries,
@@ -300,11 +309,7 @@ impl PgMeta {
         f: &mut dyn FnMut(&Row) -> MetaResult<()>,
     ) -> MetaResult<()> {
         const BATCH: i32 = 1000;
-        let popped = lock(&self.idle).pop();
-        let mut conn = match popped {
-            Some(c) => c,
-            None => self.open_conn()?,
-        };
+        let mut conn = self.checkout()?;
         let out = (|| {
             let q = &self.queries;
             let wait = |n: u64| q.fetch_add(n, Ordering::Relaxed);
