@@ -1,12 +1,16 @@
 # Installs (when missing) what the tests need, and puts it on PATH. Sourced by scripts/test
 # and .ci/run (bash). Debian packages with apt-get when run as root — otherwise it names
-# them and stops (chromium, node and npm for the web UI's browser tests); a current rclone and boto3 in a virtualenv of our own
+# them and stops (chromium, node and npm for the web UI's browser tests; postgresql for the
+# PostgreSQL metadata store's); a current rclone and boto3 in a virtualenv of our own
 # ($HOME/.cache/silent-nas/venv), so Debian's python is never touched (PEP 668).
 need_apt=()
 export PATH="$PATH:/usr/sbin:/sbin" # nginx lives there, off a user's PATH
 for pkg in gcc:cc litmus:litmus nats-server:nats-server curl:curl sqlite3:sqlite3 python3:python3 openssl:openssl prometheus:promtool awscli:aws s3cmd:s3cmd nginx:nginx systemd:systemd-analyze unzip:unzip chromium:chromium nodejs:node npm:npm; do
   command -v "${pkg#*:}" >/dev/null 2>&1 || need_apt+=("${pkg%%:*}")
 done
+# PostgreSQL for the metadata store's tests (nas-testkit's pg.rs starts its own server):
+# Debian keeps the server binaries off PATH, in /usr/lib/postgresql/<version>/bin.
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need_apt+=(postgresql)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null

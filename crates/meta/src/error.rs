@@ -72,6 +72,10 @@ impl MetaError {
         let MetaError::Backend(e) = self else {
             return false;
         };
+        #[cfg(feature = "postgres")]
+        if let Some(e) = e.downcast_ref::<tokio_postgres::Error>() {
+            return e.code() == Some(&tokio_postgres::error::SqlState::DISK_FULL);
+        }
         matches!(
             e.downcast_ref::<rusqlite::Error>(),
             Some(rusqlite::Error::SqliteFailure(f, _)) if f.code == rusqlite::ErrorCode::DiskFull
@@ -85,6 +89,20 @@ impl From<rusqlite::Error> for MetaError {
         if let rusqlite::Error::SqliteFailure(f, Some(msg)) = &e
             && f.code == rusqlite::ErrorCode::ConstraintViolation
             && let Some(why) = msg.strip_prefix(lock::RETAINED_PREFIX)
+        {
+            return MetaError::Retained(why.trim().to_owned());
+        }
+        MetaError::Backend(Box::new(e))
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl From<tokio_postgres::Error> for MetaError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        // the lock triggers raise an exception with a message of their own
+        if let Some(db) = e.as_db_error()
+            && *db.code() == tokio_postgres::error::SqlState::RAISE_EXCEPTION
+            && let Some(why) = db.message().strip_prefix(lock::RETAINED_PREFIX)
         {
             return MetaError::Retained(why.trim().to_owned());
         }

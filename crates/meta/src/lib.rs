@@ -1,6 +1,7 @@
 //! Metadata for Silent-NAS: the namespace (homes, folders, files), versions, the chunk
-//! index with reference counts, and the trash — behind traits, so that a PostgreSQL
-//! implementation can follow without touching the engine.
+//! index with reference counts, and the trash — behind traits, implemented by
+//! [`SqliteMeta`] (embedded) and, with the cargo feature `postgres`, by `PgMeta`
+//! (PostgreSQL, for cluster mode: `docs/design/postgres.md`).
 //!
 //! [`MetaStore`] is the union of narrow traits, one per concern: [`Namespace`],
 //! [`NameIndex`], [`Versions`], [`ChunkIndex`], [`TrashStore`], [`Users`], [`Props`],
@@ -23,6 +24,8 @@ pub mod conformance;
 mod error;
 mod extents;
 mod lock;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod recode;
 mod records;
 mod sqlite;
@@ -30,6 +33,8 @@ mod sqlite;
 pub use error::{MetaError, MetaResult};
 pub use extents::{Extent, decode_extents, encode_extents};
 pub use lock::{LockChange, ObjectLock, Retention, RetentionMode};
+#[cfg(feature = "postgres")]
+pub use postgres::PgMeta;
 pub use recode::Recode;
 pub use records::*;
 pub use sqlite::{SCHEMA_VERSION, SqliteMeta};

@@ -1,7 +1,8 @@
 //! Test kit for Silent-NAS (dev only): deterministic test content, the protocol of the
 //! `torture` child process used by the crash test, and a real S3-compatible server for
-//! the object-storage tier's tests ([`rclone::S3Server`]), and a real NATS server for
-//! change events ([`nats::NatsServer`]).
+//! the object-storage tier's tests ([`rclone::S3Server`]), a throwaway PostgreSQL server
+//! for the metadata store's ([`pg::TestPg`]), and a real NATS server for change events
+//! ([`nats::NatsServer`]).
 //!
 //! The torture child appends one line per step to its log *before* (`B`) and *after* (`D`)
 //! each operation; it is killed with SIGKILL at random moments. A `B` without its `D` is
@@ -13,6 +14,7 @@
 //! ```
 
 pub mod nats;
+pub mod pg;
 pub mod rclone;
 
 use rand::{Rng, SeedableRng, rngs::StdRng};
