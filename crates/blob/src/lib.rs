@@ -197,6 +197,11 @@ pub trait BlobStore: Send + Sync {
     /// Lists every pack. Safe while packs are deleted: a pack removed during the listing
     /// may be left out, never reported as an error.
     fn packs(&self) -> Result<Vec<PackInfo>, BlobError>;
+    /// The size packs grow to before they are sealed (`None`: no such target). GC merges
+    /// sealed packs far below it.
+    fn pack_size(&self) -> Option<u64> {
+        None
+    }
     /// Removes a sealed pack. Removing a missing pack is not an error.
     fn delete_pack(&self, pack: PackId) -> Result<(), BlobError>;
     /// The pack appends go to now, if any (`None` also when the store cannot tell).

@@ -422,6 +422,10 @@ impl LocalPackStore {
 }
 
 impl BlobStore for LocalPackStore {
+    fn pack_size(&self) -> Option<u64> {
+        Some(self.target_pack_size)
+    }
+
     fn append_parts(&self, id: &ChunkId, parts: &[&[u8]]) -> Result<BlobLocation, BlobError> {
         self.append_with(id, parts, false)
     }

@@ -69,6 +69,15 @@ fn an_acknowledged_write_is_in_the_object_store_and_survives_the_loss_of_the_nod
         "41 writes, {objects} pack objects: small writes are grouped"
     );
 
+    // GC merges the small packs the commits sealed (and deletes their objects)
+    let run = run_worker(&s, "gc");
+    let merged = pack_objects(&s3);
+    eprintln!("after GC: {merged} pack objects ({run})");
+    assert!(
+        merged < objects,
+        "GC merged small packs: {objects} pack objects before, {merged} after"
+    );
+
     // the node dies and its disk with it: every pack file is gone
     s.kill9();
     let mut removed = 0;
@@ -89,7 +98,10 @@ fn an_acknowledged_write_is_in_the_object_store_and_survives_the_loss_of_the_nod
     for (name, body) in &small {
         let r = get(&s, name);
         assert_eq!(r.status, 200, "{name}");
-        assert_eq!(&r.body, body, "{name} reads back byte-exact from the object store");
+        assert_eq!(
+            &r.body, body,
+            "{name} reads back byte-exact from the object store"
+        );
     }
     assert_eq!(get(&s, "big.bin").body, big);
     assert!(metric(&s, "silent_nas_remote_read_frames_total") > 0.0);
@@ -107,7 +119,11 @@ fn with_the_object_store_down_a_write_is_refused_not_acknowledged() {
     s3.stop();
     let status = put_as_admin(&s, "during.txt", b"must not be acknowledged");
     assert_eq!(status, 503, "the object store is down: no acknowledgement");
-    assert_eq!(get(&s, "during.txt").status, 404, "nothing of it is visible");
+    assert_eq!(
+        get(&s, "during.txt").status,
+        404,
+        "nothing of it is visible"
+    );
     assert_eq!(get(&s, "before.txt").body, b"stored remotely");
 
     s3.restart().unwrap();

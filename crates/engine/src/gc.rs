@@ -1,5 +1,6 @@
-//! Garbage collection: a plan (what is unreferenced, which packs empty or mostly dead),
-//! then an execution. Runs while writes go on:
+//! Garbage collection: a plan (what is unreferenced, which packs empty or mostly dead, and
+//! small sealed packs to merge once there are enough of them), then an execution. Runs
+//! while writes go on:
 //! - index rows are deleted only if they still have no reference *and* no writer has them
 //!   pinned (see [`crate::pins`]), in one transaction under the pin lock;
 //! - a pack is deleted only when no index row points into it; a pack that is mostly dead
@@ -30,6 +31,12 @@ const SEAL_ACTIVE_DEAD: u64 = 1 << 20;
 /// uploaded before it deletes the compacted ones (else they wait for the next run).
 const UPLOAD_WAIT: std::time::Duration = std::time::Duration::from_secs(600);
 const BATCH: usize = 1000;
+/// Sealed packs smaller than the pack size divided by this are "small"…
+const SMALL_PACK_DIVISOR: u64 = 4;
+/// …and merged (compacted together into the active pack) once there are at least this
+/// many: a trickle of commits acknowledged only once uploaded (`[blobs] ack = "remote"`)
+/// seals a pack per commit, and without this they would stay one object each forever.
+const MERGE_SMALL_MIN: usize = 8;
 
 /// What a GC run would do.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -72,6 +79,15 @@ pub struct GcReport {
     pub errors: Vec<String>,
 }
 
+/// Packs being compacted together: `(pack, bytes it frees)`, their live frames, and the
+/// disk bytes those take.
+#[derive(Default)]
+struct Group {
+    packs: Vec<(PackId, u64)>,
+    live: Vec<ChunkRecord>,
+    need: u64,
+}
+
 fn disk_bytes_of(chunks: u64, live: u64) -> u64 {
     live + chunks * RECORD_HEADER_LEN + nas_blob::PACK_MAGIC.len() as u64
 }
@@ -108,6 +124,8 @@ impl Store {
         // packs to delete come first: on a full disk they give back the room compaction
         // needs (it copies the live frames before the old pack goes)
         let mut compact = Vec::new();
+        let small_limit = self.inner.blobs.pack_size().map(|s| s / SMALL_PACK_DIVISOR);
+        let mut small = Vec::new();
         for p in self.inner.blobs.packs()? {
             let (chunks, live) = usage.get(&p.id).copied().unwrap_or((0, 0));
             if p.active {
@@ -131,7 +149,19 @@ impl Store {
                     plan.compact_packs.push((p.id.to_string(), p.size, live));
                     plan.reclaim_bytes += dead;
                     compact.push(p.id);
+                } else if !p.active
+                    && small_limit.is_some_and(|l| p.size < l)
+                    && !self.inner.blobs.is_remote_only(p.id)
+                {
+                    small.push((p, live, dead));
                 }
+            }
+        }
+        if small.len() >= MERGE_SMALL_MIN {
+            for (p, live, dead) in small {
+                plan.compact_packs.push((p.id.to_string(), p.size, live));
+                plan.reclaim_bytes += dead;
+                compact.push(p.id);
             }
         }
         plan.packs.extend(compact);
@@ -197,6 +227,11 @@ impl Store {
             .map(|p| (p.id, p.size))
             .collect();
         let mut after_upload: Vec<(PackId, u64)> = Vec::new();
+        // live frames of several packs are copied together, one sync for the group: with
+        // `ack = "remote"` every sync seals a pack, and merging small packs one by one
+        // would make as many new ones
+        let group_limit = inner.blobs.pack_size().unwrap_or(64 << 20) / 2;
+        let mut group = Group::default();
         for (i, pack) in plan.packs.iter().enumerate() {
             let done = Progress::new(i as u64 + 1, Some(packs), ProgressUnit::Packs);
             let Some(&size) = sizes.get(pack) else {
@@ -204,34 +239,29 @@ impl Store {
                 continue;
             };
             let live = inner.meta.chunks_in_pack(*pack)?;
-            let mut freed = size;
-            if !live.is_empty() {
-                let kept: u64 = live.iter().map(|c| u64::from(c.loc.len)).sum();
-                if let Some(why) = no_room_to_compact(inner, disk_bytes_of(live.len() as u64, kept))
-                {
-                    report
-                        .errors
-                        .push(format!("pack {pack}: not compacted: {why}"));
-                    progress(done);
-                    continue;
-                }
-                if let Err(e) = self.compact(&live) {
-                    report.errors.push(format!("pack {pack}: {e}"));
-                    progress(done);
-                    continue;
-                }
-                report.packs_compacted += 1;
-                freed = size.saturating_sub(disk_bytes_of(live.len() as u64, kept));
-                if inner.blobs.has_tier() {
-                    // its object goes only once the frames moved out are uploaded too
-                    after_upload.push((*pack, freed));
-                    progress(done);
-                    continue;
-                }
+            if live.is_empty() {
+                self.delete_if_unused(*pack, size, &mut report)?;
+                progress(done);
+                continue;
             }
-            self.delete_if_unused(*pack, freed, &mut report)?;
+            let kept: u64 = live.iter().map(|c| u64::from(c.loc.len)).sum();
+            let need = disk_bytes_of(live.len() as u64, kept);
+            if let Some(why) = no_room_to_compact(inner, group.need + need) {
+                report
+                    .errors
+                    .push(format!("pack {pack}: not compacted: {why}"));
+                progress(done);
+                continue;
+            }
+            group.packs.push((*pack, size.saturating_sub(need)));
+            group.live.extend(live);
+            group.need += need;
+            if group.need >= group_limit {
+                self.compact_group(std::mem::take(&mut group), &mut after_upload, &mut report)?;
+            }
             progress(done);
         }
+        self.compact_group(group, &mut after_upload, &mut report)?;
         if !after_upload.is_empty() {
             // with an object store, the remote copy of a compacted pack is what a metadata
             // backup taken before this run points at: it is deleted only once the packs
@@ -294,6 +324,35 @@ impl Store {
         let _one_at_a_time = self.inner.gc_lock.lock().unwrap_or_else(|p| p.into_inner());
         let plan = self.gc_plan()?;
         self.execute_locked(plan, progress)
+    }
+
+    /// Compacts a group of packs (their live frames copied together, one sync), then
+    /// deletes them — with an object store, only after the frames moved out are uploaded
+    /// (`after_upload`).
+    fn compact_group(
+        &self,
+        group: Group,
+        after_upload: &mut Vec<(PackId, u64)>,
+        report: &mut GcReport,
+    ) -> EngineResult<()> {
+        if group.packs.is_empty() {
+            return Ok(());
+        }
+        if let Err(e) = self.compact(&group.live) {
+            for (pack, _) in &group.packs {
+                report.errors.push(format!("pack {pack}: {e}"));
+            }
+            return Ok(());
+        }
+        report.packs_compacted += group.packs.len();
+        if self.inner.blobs.has_tier() {
+            after_upload.extend(group.packs);
+            return Ok(());
+        }
+        for (pack, freed) in group.packs {
+            self.delete_if_unused(pack, freed, report)?;
+        }
+        Ok(())
     }
 
     /// Copies the given indexed frames of a pack to the active pack and re-points the index.

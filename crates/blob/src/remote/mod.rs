@@ -357,6 +357,10 @@ fn parse_records(pack: PackId, data: &[u8]) -> Vec<(ChunkId, BlobLocation)> {
 }
 
 impl BlobStore for RemotePackStore {
+    fn pack_size(&self) -> Option<u64> {
+        self.shared.local.pack_size()
+    }
+
     fn append_parts(&self, id: &ChunkId, parts: &[&[u8]]) -> Result<BlobLocation, BlobError> {
         let loc = self.shared.local.append_parts(id, parts)?;
         self.note(loc.pack);
