@@ -2,7 +2,9 @@
 //! small sealed packs to merge once there are enough of them), then an execution. Runs
 //! while writes go on:
 //! - index rows are deleted only if they still have no reference *and* no writer has them
-//!   pinned (see [`crate::pins`]), in one transaction under the pin lock;
+//!   pinned (see [`crate::pins`]), in one transaction under the pin lock — and, with a
+//!   grace period ([`crate::StoreOptions::gc_grace`], cluster mode), only once they have
+//!   had no reference for longer than it;
 //! - a pack is deleted only when no index row points into it; a pack that is mostly dead
 //!   is compacted first (live frames copied to the active pack, fsynced, rows relocated in
 //!   one transaction, then the old pack removed). A crash at any step leaves either the
@@ -184,6 +186,7 @@ impl Store {
     ) -> EngineResult<GcReport> {
         let inner = &self.inner;
         let mut report = GcReport::default();
+        let grace_ns = i64::try_from(inner.gc_grace.as_nanos()).unwrap_or(i64::MAX);
         let rows = plan.rows.len() as u64;
         progress(Progress::new(0, Some(rows), ProgressUnit::Chunks));
         let mut examined = 0u64;
@@ -193,7 +196,7 @@ impl Store {
             let deleted = inner.pins.locked(|pins| {
                 inner
                     .meta
-                    .delete_unreferenced(batch, &|id| pins.chunk_pinned(id))
+                    .delete_unreferenced(batch, &|id| pins.chunk_pinned(id), grace_ns)
             })?;
             released.extend(deleted.iter().filter_map(|c| c.base));
             report.chunks_pinned += batch.len() - deleted.len();
@@ -208,7 +211,7 @@ impl Store {
             let deleted = inner.pins.locked(|pins| {
                 inner
                     .meta
-                    .delete_unreferenced(batch, &|id| pins.chunk_pinned(id))
+                    .delete_unreferenced(batch, &|id| pins.chunk_pinned(id), grace_ns)
             })?;
             report.chunks_freed += deleted.len();
         }

@@ -42,6 +42,13 @@ pub struct StoreOptions {
     /// The object-storage tier: sealed packs are uploaded there and read from there when
     /// not on the local disk (`docs/design/object-storage.md`). `None`: local packs only.
     pub remote: Option<RemoteConfig>,
+    /// GC deletes a chunk only once it has had no reference for this long (zero: as soon
+    /// as it has none). One process protects its writers' dedup lookups with pins; with
+    /// several processes over one database (cluster mode) a writer on another node may
+    /// have just deduplicated against a chunk that looks unreferenced here: the grace,
+    /// longer than any write takes, lets its commit revive the chunk instead
+    /// (`docs/design/versions-and-gc.md`, "Grace period").
+    pub gc_grace: std::time::Duration,
 }
 
 /// Whether new stores and commands store delta chunks unless told otherwise.
@@ -60,6 +67,7 @@ impl Default for StoreOptions {
             reserve: DEFAULT_RESERVE,
             delta: DEFAULT_DELTA,
             remote: None,
+            gc_grace: std::time::Duration::ZERO,
         }
     }
 }
@@ -94,6 +102,8 @@ pub(crate) struct Inner {
     pub recompress: crate::recompress::Counters,
     /// Where change events go, once set ([`crate::changes`]).
     pub changes: std::sync::OnceLock<Arc<dyn crate::changes::ChangeSink>>,
+    /// GC's grace period ([`StoreOptions::gc_grace`]).
+    pub gc_grace: std::time::Duration,
 }
 
 /// What opening a store found: its metadata, its chunk storage, its coordinator and
@@ -105,6 +115,7 @@ struct Opened {
     chunker: ChunkerParams,
     compression: Compression,
     delta: bool,
+    gc_grace: std::time::Duration,
 }
 
 /// An open store. Cheap to clone; all clones share one state.
@@ -175,6 +186,7 @@ impl Store {
             chunker,
             compression,
             delta: opts.delta,
+            gc_grace: opts.gc_grace,
         };
         Store::assemble(dir, opened, false)
     }
@@ -201,6 +213,7 @@ impl Store {
             chunker,
             compression,
             delta: opts.delta,
+            gc_grace: opts.gc_grace,
         };
         Store::assemble(dir, opened, false)
     }
@@ -247,6 +260,7 @@ impl Store {
             chunker,
             compression,
             delta: false,
+            gc_grace: std::time::Duration::ZERO,
         };
         Store::assemble(dir, opened, true)
     }
@@ -274,6 +288,7 @@ impl Store {
                 read_marks: Default::default(),
                 recompress: Default::default(),
                 changes: Default::default(),
+                gc_grace: o.gc_grace,
             }),
         })
     }

@@ -280,12 +280,14 @@ pub trait ChunkIndex {
     }
     /// Up to `limit` chunks with no reference, rows after `after`.
     fn unreferenced_chunks(&self, after: ChunkRow, limit: usize) -> MetaResult<Vec<ChunkRecord>>;
-    /// Deletes each listed chunk that still has no reference and for which `keep` is false,
-    /// in one transaction (run while holding the engine's pin lock). Returns the deleted ones.
+    /// Deletes each listed chunk that still has no reference, has had none for longer than
+    /// `grace_ns` (by the database's clock; 0: no grace) and for which `keep` is false, in
+    /// one transaction (run while holding the engine's pin lock). Returns the deleted ones.
     fn delete_unreferenced(
         &self,
         rows: &[ChunkRow],
         keep: &dyn Fn(&ChunkId) -> bool,
+        grace_ns: i64,
     ) -> MetaResult<Vec<ChunkRecord>>;
     /// Live bytes and chunk count per pack.
     fn pack_usage(&self) -> MetaResult<Vec<PackUsage>>;

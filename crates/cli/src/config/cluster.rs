@@ -1,7 +1,8 @@
-//! The `[cluster]` section: what a node shares with other nodes. So far the change events
+//! The `[cluster]` section: what a node shares with other nodes. The change events
 //! (`docs/api/events.md`): with `nats` set, every committed change is published on NATS
 //! under `events_prefix`, from a node called `node`. Without it nothing is published and
-//! nothing is needed (the single-node default).
+//! nothing is needed (the single-node default). And GC's grace period (`gc_grace`), which
+//! several nodes over one database need.
 
 use super::env;
 use anyhow::{Result, bail};
@@ -20,6 +21,8 @@ pub struct ClusterFile {
     pub nats: Option<String>,
     /// Subject prefix of change events.
     pub events_prefix: Option<String>,
+    /// GC deletes a chunk only once unreferenced this long (`0s`; `1h` with several nodes).
+    pub gc_grace: Option<String>,
 }
 
 /// The validated `[cluster]` settings.
@@ -31,6 +34,8 @@ pub struct Cluster {
     pub nats: Option<String>,
     /// Subject prefix.
     pub events_prefix: String,
+    /// GC's grace period (see `nas_engine::StoreOptions::gc_grace`).
+    pub gc_grace: std::time::Duration,
 }
 
 /// File, then environment (`SILENT_NAS_NODE`, `SILENT_NAS_NATS`,
@@ -56,10 +61,16 @@ pub fn resolve(file: Option<ClusterFile>, flag_nats: Option<String>) -> Result<C
     if node.is_empty() {
         bail!("[cluster] node must not be empty");
     }
+    let gc_grace = match env("SILENT_NAS_GC_GRACE").or(f.gc_grace) {
+        None => std::time::Duration::ZERO,
+        Some(v) => humantime::parse_duration(v.trim())
+            .map_err(|e| anyhow::anyhow!("[cluster] gc_grace: {e} (e.g. 1h, 0s)"))?,
+    };
     Ok(Cluster {
         node,
         nats,
         events_prefix,
+        gc_grace,
     })
 }
 
@@ -83,6 +94,7 @@ mod tests {
             node: Some("a".into()),
             nats: Some(nats.into()),
             events_prefix: Some(prefix.into()),
+            gc_grace: None,
         };
         assert!(resolve(Some(f("x.y", "nats://127.0.0.1:4222")), None).is_ok());
         assert!(resolve(Some(f("x.*", "nats://127.0.0.1:4222")), None).is_err());
@@ -92,5 +104,16 @@ mod tests {
         assert_eq!(c.nats, None);
         assert_eq!(c.events_prefix, DEFAULT_EVENTS_PREFIX);
         assert!(!c.node.is_empty());
+        assert_eq!(c.gc_grace, std::time::Duration::ZERO);
+        let g = ClusterFile {
+            gc_grace: Some("1h".into()),
+            ..ClusterFile::default()
+        };
+        assert_eq!(resolve(Some(g), None).unwrap().gc_grace.as_secs(), 3600);
+        let bad = ClusterFile {
+            gc_grace: Some("soon".into()),
+            ..ClusterFile::default()
+        };
+        assert!(resolve(Some(bad), None).is_err());
     }
 }

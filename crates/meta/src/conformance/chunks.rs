@@ -31,7 +31,7 @@ pub fn refs_follow_versions_copies_and_purges(m: &dyn MetaStore) {
     assert_eq!(all(m), (Some(0), Some(1), Some(1)));
     let un = m.unreferenced_chunks(ChunkRow(0), 10).unwrap();
     assert_eq!(un.iter().map(|c| c.id).collect::<Vec<_>>(), [chunk(1).id]);
-    let gone = m.delete_unreferenced(&[un[0].row], &|_| false).unwrap();
+    let gone = m.delete_unreferenced(&[un[0].row], &|_| false, 0).unwrap();
     assert_eq!(gone, un);
     assert_eq!(refs(m, 1), None);
     // a chunk back after its deletion is stored anew
@@ -105,12 +105,15 @@ pub fn unreferenced_chunks_page_and_deletion_honours_keep(m: &dyn MetaStore) {
     commit(m, h.root, "back", &[chunk(3)]);
     let rows: Vec<_> = all.iter().map(|c| c.row).collect();
     let kept = chunk(2).id;
-    let deleted = m.delete_unreferenced(&rows, &|id| *id == kept).unwrap();
+    let deleted = m.delete_unreferenced(&rows, &|id| *id == kept, 0).unwrap();
     let ids: Vec<_> = deleted.iter().map(|c| c.id).collect();
     assert_eq!(ids, [chunk(1).id, chunk(4).id, chunk(5).id]);
     assert_eq!((refs(m, 2), refs(m, 3)), (Some(0), Some(1)));
-    assert_eq!(m.delete_unreferenced(&rows, &|_| false).unwrap().len(), 1);
-    assert_eq!(m.delete_unreferenced(&rows, &|_| false).unwrap(), []);
+    assert_eq!(
+        m.delete_unreferenced(&rows, &|_| false, 0).unwrap().len(),
+        1
+    );
+    assert_eq!(m.delete_unreferenced(&rows, &|_| false, 0).unwrap(), []);
 }
 
 /// `relocate` moves chunks to new locations at once; pack usage counts frames and their
@@ -172,4 +175,43 @@ pub fn stats_count_live_files_and_every_version(m: &dyn MetaStore) {
         (5, 5, 35)
     );
     assert_eq!(s.trash_entries, 1);
+}
+
+/// GC's grace period: a chunk is deleted only once it has had no reference for longer
+/// than the grace; a chunk referenced again is revived (its clock starts over when it is
+/// dropped again). The clock is the database's.
+pub fn unreferenced_chunks_wait_out_the_grace_period(m: &dyn MetaStore) {
+    const HOUR: i64 = 3_600_000_000_000;
+    const SHORT: i64 = 300_000_000; // 300 ms
+    let h = m.create_home("g", "g", 0).unwrap();
+    let a = commit(m, h.root, "a", &[chunk(1)]);
+    commit(m, h.root, "a", &[chunk(2)]);
+    m.delete_version(a.node, nas_types::VersionNum(1)).unwrap();
+    assert_eq!(refs(m, 1), Some(0));
+    let row = m.find_chunk(&chunk(1).id).unwrap().unwrap().row;
+    assert_eq!(
+        m.delete_unreferenced(&[row], &|_| false, HOUR).unwrap(),
+        [],
+        "unreferenced a moment ago: kept through an hour's grace"
+    );
+    // referenced again (a writer deduplicated against it), then dropped again
+    let b = commit(m, h.root, "b", &[chunk(1)]);
+    assert_eq!(refs(m, 1), Some(1));
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    let t = m.trash(b.node, "/b", 9).unwrap();
+    m.trash_purge(t.id).unwrap();
+    assert_eq!(refs(m, 1), Some(0));
+    assert_eq!(
+        m.delete_unreferenced(&[row], &|_| false, SHORT).unwrap(),
+        [],
+        "its clock started over when it was dropped again"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    let gone = m.delete_unreferenced(&[row], &|_| false, SHORT).unwrap();
+    assert_eq!(
+        gone.len(),
+        1,
+        "unreferenced for longer than the grace: deleted"
+    );
+    assert_eq!(refs(m, 1), None);
 }

@@ -42,13 +42,15 @@ pub fn a_delta_holds_a_reference_on_its_base_until_deleted(m: &dyn MetaStore) {
     assert_eq!(un.iter().map(|c| c.id).collect::<Vec<_>>(), [chunk(2).id]);
     // a delta kept (pinned) keeps its base's reference
     assert!(
-        m.delete_unreferenced(&[d.row], &|_| true)
+        m.delete_unreferenced(&[d.row], &|_| true, 0)
             .unwrap()
             .is_empty()
     );
     assert_eq!(refs(m, 1), Some(1));
     assert_eq!(
-        m.delete_unreferenced(&[d.row], &|_| false).unwrap().len(),
+        m.delete_unreferenced(&[d.row], &|_| false, 0)
+            .unwrap()
+            .len(),
         1
     );
     assert_eq!(refs(m, 1), Some(0));
@@ -115,7 +117,7 @@ pub fn similar_chunks_share_super_features(m: &dyn MetaStore) {
     m.trash_purge(m.trash(a.node, "/a", 1).unwrap().id).unwrap();
     let un = m.unreferenced_chunks(ChunkRow(0), 10).unwrap();
     let rows: Vec<ChunkRow> = un.iter().map(|c| c.row).collect();
-    m.delete_unreferenced(&rows, &|_| false).unwrap();
+    m.delete_unreferenced(&rows, &|_| false, 0).unwrap();
     // chunk 1 stays (the delta holds it), 2 and 3 are gone with their sketches
     assert_eq!(found(m, [10, 99, 90], 8), [chunk(1).id]);
 }

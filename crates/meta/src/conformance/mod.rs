@@ -102,6 +102,7 @@ macro_rules! meta_conformance_tests {
             versions_are_found_by_content_hash_within_one_home,
             files_over_a_version_count_and_the_version_scan,
             refs_follow_versions_copies_and_purges,
+            unreferenced_chunks_wait_out_the_grace_period,
             chunks_are_found_by_id_row_and_pack,
             unreferenced_chunks_page_and_deletion_honours_keep,
             relocation_moves_chunks_between_packs,

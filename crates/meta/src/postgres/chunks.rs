@@ -126,14 +126,17 @@ impl ChunkIndex for PgMeta {
         &self,
         rows: &[ChunkRow],
         keep: &dyn Fn(&ChunkId) -> bool,
+        grace_ns: i64,
     ) -> MetaResult<Vec<ChunkRecord>> {
+        // unreferenced, and for long enough (a NULL mark: since before schema 22)
+        const GARBAGE: &str = "refs = 0 AND ($2::BIGINT <= 0 OR unref_ns IS NULL OR unref_ns < now_ns() - $2::BIGINT)";
         self.write(|tx| {
             let mut out = Vec::new();
             for row in rows {
                 let Some(rec) = tx
                     .opt(
-                        &format!("{CHUNK_SELECT} WHERE id = $1 AND refs = 0"),
-                        &[&row.0],
+                        &format!("{CHUNK_SELECT} WHERE id = $1 AND {GARBAGE}"),
+                        &[&row.0, &grace_ns],
                     )?
                     .as_ref()
                     .map(chunk_from)
@@ -142,7 +145,10 @@ impl ChunkIndex for PgMeta {
                     continue;
                 };
                 if keep(&rec.id)
-                    || tx.exec("DELETE FROM chunks WHERE id = $1 AND refs = 0", &[&row.0])? != 1
+                    || tx.exec(
+                        &format!("DELETE FROM chunks WHERE id = $1 AND {GARBAGE}"),
+                        &[&row.0, &grace_ns],
+                    )? != 1
                 {
                     continue;
                 }

@@ -257,6 +257,21 @@ const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER versions_compliance BEFORE UPDATE OF lock_mode, lock_until_ns ON versions
         FOR EACH ROW EXECUTE FUNCTION versions_compliance();
     "#,
+    // 22 (as SQLite's 22): when a chunk lost its last reference, for GC's grace period.
+    r#"
+    ALTER TABLE chunks ADD COLUMN unref_ns BIGINT;
+    CREATE FUNCTION chunks_unref_mark() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF NEW.refs = 0 AND (TG_OP = 'INSERT' OR OLD.refs <> 0) THEN
+            NEW.unref_ns := now_ns();
+        ELSIF NEW.refs <> 0 AND TG_OP = 'UPDATE' AND OLD.refs = 0 THEN
+            NEW.unref_ns := NULL;
+        END IF;
+        RETURN NEW;
+    END $$;
+    CREATE TRIGGER chunks_unref_mark BEFORE INSERT OR UPDATE OF refs ON chunks
+        FOR EACH ROW EXECUTE FUNCTION chunks_unref_mark();
+    "#,
 ];
 
 /// Brings the database to [`SCHEMA_VERSION`] in one transaction (under an advisory lock:

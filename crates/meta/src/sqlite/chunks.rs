@@ -135,11 +135,16 @@ impl ChunkIndex for SqliteMeta {
         &self,
         rows: &[ChunkRow],
         keep: &dyn Fn(&ChunkId) -> bool,
+        grace_ns: i64,
     ) -> MetaResult<Vec<ChunkRecord>> {
         self.write(|tx| {
+            // unreferenced, and for long enough (a NULL mark: since before schema 22)
+            let garbage = "refs = 0 AND (?2 <= 0 OR unref_ns IS NULL
+                 OR unref_ns < CAST(unixepoch('subsec') * 1000000000 AS INTEGER) - ?2)";
             let mut get =
-                tx.prepare_cached(&format!("{CHUNK_SELECT} WHERE id = ?1 AND refs = 0"))?;
-            let mut del = tx.prepare_cached("DELETE FROM chunks WHERE id = ?1 AND refs = 0")?;
+                tx.prepare_cached(&format!("{CHUNK_SELECT} WHERE id = ?1 AND {garbage}"))?;
+            let mut del =
+                tx.prepare_cached(&format!("DELETE FROM chunks WHERE id = ?1 AND {garbage}"))?;
             let mut unsketch = tx.prepare_cached("DELETE FROM chunk_sketches WHERE chunk = ?1")?;
             // a delta gives back the reference it held on its base (which the next run
             // collects, if nothing else holds one)
@@ -147,9 +152,9 @@ impl ChunkIndex for SqliteMeta {
                 tx.prepare_cached("UPDATE chunks SET refs = refs - 1 WHERE id = ?1")?;
             let mut out = Vec::new();
             for row in rows {
-                if let Some(rec) = get.query_row([row.0], chunk_from).optional()?
+                if let Some(rec) = get.query_row([row.0, grace_ns], chunk_from).optional()?
                     && !keep(&rec.id)
-                    && del.execute([row.0])? == 1
+                    && del.execute([row.0, grace_ns])? == 1
                 {
                     unsketch.execute([row.0])?;
                     if let Some(base) = rec.base

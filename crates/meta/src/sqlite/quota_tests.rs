@@ -39,6 +39,9 @@ fn the_usage_check_sees_a_wrong_counter() {
 /// later steps first (16: delta chunks, 15: version authors, 14: shares, 13: implicit
 /// folders).
 pub(super) const UNDO_SCHEMA_12: &str = concat!(
+    // schema 22 (as `tests::UNDO_SCHEMA_22`)
+    "DROP TRIGGER chunks_unreferenced_at; DROP TRIGGER chunks_referenced_again;
+    DROP TRIGGER chunks_inserted_unreferenced; ALTER TABLE chunks DROP COLUMN unref_ns;",
     "DROP TABLE pack_reads;",                               // schema 21
     "ALTER TABLE pack_placement DROP COLUMN last_read_ns;", // schema 19 (17 is idempotent)
     // schema 18 (as `tests::UNDO_SCHEMA_18`)

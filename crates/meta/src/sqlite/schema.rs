@@ -341,6 +341,32 @@ const MIGRATIONS: &[&str] = &[
         day INTEGER NOT NULL
     );
     "#,
+    // 22: when a chunk lost its last reference (`unref_ns`, the database's clock), for
+    // GC's grace period: with one (cluster mode), a chunk is collected only once it has
+    // been unreferenced for longer than any write can take, so a writer on another node
+    // that deduplicated against it meanwhile revives it (refs 0 -> 1 clears the mark)
+    // instead of losing it (`docs/design/versions-and-gc.md`, "Grace period"). Rows that
+    // were already unreferenced keep NULL: collectable at once, as before.
+    r#"
+    ALTER TABLE chunks ADD COLUMN unref_ns INTEGER;
+    CREATE TRIGGER chunks_unreferenced_at AFTER UPDATE OF refs ON chunks
+        WHEN NEW.refs = 0 AND OLD.refs <> 0
+        BEGIN
+            UPDATE chunks SET unref_ns = CAST(unixepoch('subsec') * 1000000000 AS INTEGER)
+            WHERE id = NEW.id;
+        END;
+    CREATE TRIGGER chunks_referenced_again AFTER UPDATE OF refs ON chunks
+        WHEN NEW.refs <> 0 AND OLD.refs = 0 AND NEW.unref_ns IS NOT NULL
+        BEGIN
+            UPDATE chunks SET unref_ns = NULL WHERE id = NEW.id;
+        END;
+    CREATE TRIGGER chunks_inserted_unreferenced AFTER INSERT ON chunks
+        WHEN NEW.refs = 0
+        BEGIN
+            UPDATE chunks SET unref_ns = CAST(unixepoch('subsec') * 1000000000 AS INTEGER)
+            WHERE id = NEW.id;
+        END;
+    "#,
 ];
 
 /// The database's schema version (0: none yet), refused when newer than this build's.

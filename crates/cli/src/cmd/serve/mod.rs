@@ -219,6 +219,7 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
         delta: cfg.storage.delta,
         remote: cfg.blobs.remote.clone(),
         pack_size: cfg.blobs.pack_size,
+        gc_grace: cfg.cluster.gc_grace,
         ..StoreOptions::default()
     };
     if let Some(r) = &cfg.blobs.remote {
