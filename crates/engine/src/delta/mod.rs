@@ -4,9 +4,9 @@
 //!
 //! - **Choosing a base** (write path, for a chunk that is not a duplicate): first the
 //!   chunk covering the same offset in the previous version of the same file (or *its*
-//!   base, when that chunk is a delta); when that does not pay, the chunk sharing the most
-//!   resemblance super-features ([`sketch`], computed only then) in the metadata store's
-//!   index. At most [`TRIES`]
+//!   base, when that chunk is a delta) unless its sketch shares nothing with the chunk's;
+//!   when that does not pay, the chunk sharing the most resemblance super-features
+//!   ([`sketch`]) in the metadata store's index. At most [`TRIES`]
 //!   candidates are encoded against; the delta is kept only when its frame is at most
 //!   [`PAYS_NUM`]/[`PAYS_DEN`] of the chunk's plain frame.
 //! - **Depth 1**: a base is always a chunk stored whole (the metadata store refuses
