@@ -254,9 +254,7 @@ pub fn decode_with_base(frame: &[u8], base: Option<&[u8]>) -> Result<Vec<u8>, Co
         }
         Codec::Lz4 => lz4_flex::block::decompress(payload, n)
             .map_err(|e| CodecError::Corrupt(e.to_string()))?,
-        Codec::Zstd => {
-            zstd::bulk::decompress(payload, n).map_err(|e| CodecError::Corrupt(e.to_string()))?
-        }
+        Codec::Zstd => delta::decode_zstd(payload, n)?,
         Codec::ZstdDelta => {
             let base_id = h.base.ok_or(CodecError::Truncated)?;
             let base = base.ok_or(CodecError::NeedsBase(base_id))?;

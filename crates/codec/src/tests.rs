@@ -210,3 +210,39 @@ fn parts_are_the_frame_without_copying_raw_payloads() {
         assert_eq!(decode(&whole).unwrap(), raw);
     }
 }
+
+/// Frames written before contexts were reused (a single-use prefix, long-distance
+/// matching on) decode through the reused context, which takes the base as raw content.
+#[test]
+fn a_delta_written_with_a_prefix_and_long_distance_matching_still_decodes() {
+    use zstd::zstd_safe::{CCtx, CParameter};
+    let base = noise(100_000, 7);
+    let mut target = base.clone();
+    target[50_000] ^= 1;
+    target.extend_from_slice(&base[..20_000]);
+    let mut cx = CCtx::create();
+    cx.set_parameter(CParameter::CompressionLevel(1)).unwrap();
+    cx.set_parameter(CParameter::ChecksumFlag(false)).unwrap();
+    cx.set_parameter(CParameter::WindowLog(18)).unwrap();
+    cx.set_parameter(CParameter::EnableLongDistanceMatching(true))
+        .unwrap();
+    cx.ref_prefix(&base).unwrap();
+    let mut payload = Vec::with_capacity(zstd::zstd_safe::compress_bound(target.len()));
+    cx.compress2(&mut payload, &target).unwrap();
+    let id = ChunkId::of(&base);
+    let mut frame = vec![FORMAT_V1, Codec::ZstdDelta as u8];
+    frame.extend_from_slice(&(target.len() as u32).to_le_bytes());
+    frame.extend_from_slice(&id.0);
+    frame.extend_from_slice(&payload);
+    assert!(frame.len() < 1000, "delta frame is {} bytes", frame.len());
+    // twice: the second decode reuses the thread's context
+    for _ in 0..2 {
+        let out = decode_verified_with_base(&frame, Some(&base), &ChunkId::of(&target));
+        assert_eq!(out.unwrap(), target);
+    }
+    // and a frame of today's encoder, against another base, on the same context
+    let other = noise(30_000, 8);
+    let mut f2 = Vec::new();
+    encode_delta(&other[1..], &ChunkId::of(&other), &other, 1, &mut f2).unwrap();
+    assert_eq!(decode_with_base(&f2, Some(&other)).unwrap(), &other[1..]);
+}

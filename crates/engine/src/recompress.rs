@@ -278,7 +278,8 @@ impl Store {
             };
             if opts.delta && !bases.contains(&rec.id) && !inner.meta.is_base(rec.row)? {
                 let mut st = DeltaState::for_recode(rec.id);
-                let choice = st.choose(inner, data, 0, whole.len(), &mut delta);
+                let whole_len = whole.len();
+                let choice = st.choose(inner, data, 0, &mut || whole_len, &mut delta);
                 pinned.append(&mut st.pinned);
                 if let Some(base) = choice?.base
                     && !deltas.contains(&base)
@@ -287,7 +288,7 @@ impl Store {
                     deltas.insert(rec.id);
                     new.base = Some(base);
                     new.codec = Codec::ZstdDelta as u8;
-                    new.whole_len = whole.len() as u32;
+                    new.whole_len = whole_len as u32;
                 }
             }
             let out = if new.base.is_some() { &delta } else { &whole };

@@ -95,16 +95,39 @@ impl Pipeline {
         if present {
             return Ok(()); // dedup: referenced at commit, protected by the pin until then
         }
-        let (mut codec, mut parts) =
-            nas_codec::encode_parts(data, self.inner.compression, &mut self.frame);
-        let whole_len = parts[0].len() + parts[1].len();
-        let choice =
-            self.delta
-                .choose(&self.inner, data, offset, whole_len, &mut self.delta_frame)?;
-        if choice.base.is_some() {
-            codec = nas_codec::Codec::ZstdDelta;
-            parts = [self.delta_frame.as_slice(), &[]];
-        }
+        // the chunk compressed alone: stored unless a delta pays, and compressed only when
+        // that decision needs its length (see `delta::CLEARLY_PAYS`)
+        let compression = self.inner.compression;
+        let frame = &mut self.frame;
+        let mut whole = None;
+        let mut compress = || {
+            let (codec, parts) = nas_codec::encode_parts(data, compression, frame);
+            let len = parts[0].len() + parts[1].len();
+            whole = Some(codec);
+            len
+        };
+        let choice = self.delta.choose(
+            &self.inner,
+            data,
+            offset,
+            &mut compress,
+            &mut self.delta_frame,
+        )?;
+        let (codec, parts) = if choice.base.is_some() {
+            (
+                nas_codec::Codec::ZstdDelta,
+                [self.delta_frame.as_slice(), &[]],
+            )
+        } else {
+            match whole {
+                // encode_parts leaves the header (and a compressed payload) in the frame
+                Some(nas_codec::Codec::Raw) => {
+                    (nas_codec::Codec::Raw, [self.frame.as_slice(), data])
+                }
+                Some(codec) => (codec, [self.frame.as_slice(), &[][..]]),
+                None => nas_codec::encode_parts(data, compression, &mut self.frame),
+            }
+        };
         let blobs = &self.inner.blobs;
         let loc = self.inner.pins.locked(|pins| {
             let loc = blobs.append_parts(&id, &parts)?;
@@ -124,7 +147,7 @@ impl Pipeline {
             loc,
             base: choice.base,
             whole_len: if choice.base.is_some() {
-                whole_len as u32
+                choice.whole_len as u32
             } else {
                 0
             },

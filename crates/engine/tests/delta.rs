@@ -110,6 +110,44 @@ fn versions_of_an_edited_file_are_stored_as_deltas() {
     assert!(rep.is_clean(), "{:?}", rep.problems);
 }
 
+/// A delta that is clearly small is kept without compressing its chunk alone: the plain
+/// frame recorded for the savings is then estimated from the base's frame. On compressible
+/// text it stays close to what compressing the chunks alone gives (a store without delta).
+#[test]
+fn the_plain_frame_of_a_tiny_delta_is_estimated_close_to_the_real_one() {
+    let v1 = text_bytes(2 << 20, 11);
+    let v2 = edited(&v1, 100_000, 12);
+    let grow = |delta: bool| {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(
+            dir.path(),
+            StoreOptions {
+                delta,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let h = home(&s);
+        h.write_all(&p("/t"), &v1, WriteOptions::default()).unwrap();
+        let before = s.stats().unwrap();
+        h.write_all(&p("/t"), &v2, WriteOptions::default()).unwrap();
+        assert_eq!(h.read_all(&p("/t"), None).unwrap(), v2);
+        let after = s.stats().unwrap();
+        (after, after.stored_bytes - before.stored_bytes)
+    };
+    let (with, delta_frames) = grow(true);
+    let (_, plain_frames) = grow(false);
+    assert!(with.delta_chunks > 10, "{with:?}");
+    // every new chunk became a delta: what they would take whole is their frames plus the
+    // saving, as recorded (estimated) at write time
+    let recorded = with.saved_by_delta + delta_frames;
+    let (lo, hi) = (plain_frames * 9 / 10, plain_frames * 11 / 10);
+    assert!(
+        (lo..=hi).contains(&recorded),
+        "recorded {recorded}, compressed alone {plain_frames}"
+    );
+}
+
 #[test]
 fn a_store_without_delta_reads_deltas_and_stores_none() {
     let dir = tempfile::tempdir().unwrap();

@@ -300,6 +300,9 @@ pub trait ChunkIndex {
     /// Up to `limit` chunks stored whole (candidates for a delta's base) whose sketch shares
     /// at least one super-feature with `sketch`, those sharing the most first.
     fn similar_chunks(&self, sketch: &Sketch, limit: usize) -> MetaResult<Vec<ChunkRecord>>;
+    /// The sketch indexed for the chunk at `row` (`None`: it has none — a delta, a chunk
+    /// written without delta, or too short to sketch).
+    fn chunk_sketch(&self, row: ChunkRow) -> MetaResult<Option<Sketch>>;
     /// Totals for `stats`.
     fn stats(&self) -> MetaResult<MetaStats>;
     /// Up to `limit` chunks with codec tag `codec` and rows after `after`, in row order.

@@ -4,9 +4,9 @@
 //!
 //! - **Choosing a base** (write path, for a chunk that is not a duplicate): first the
 //!   chunk covering the same offset in the previous version of the same file (or *its*
-//!   base, when that chunk is a delta); when that does not pay, the chunk sharing the most
-//!   resemblance super-features ([`sketch`], computed only then) in the metadata store's
-//!   index. At most [`TRIES`]
+//!   base, when that chunk is a delta) unless its sketch shares nothing with the chunk's;
+//!   when that does not pay, the chunk sharing the most resemblance super-features
+//!   ([`sketch`]) in the metadata store's index. At most [`TRIES`]
 //!   candidates are encoded against; the delta is kept only when its frame is at most
 //!   [`PAYS_NUM`]/[`PAYS_DEN`] of the chunk's plain frame.
 //! - **Depth 1**: a base is always a chunk stored whole (the metadata store refuses
@@ -72,7 +72,20 @@ pub(crate) struct Choice {
     pub base: Option<ChunkId>,
     /// The chunk's sketch (indexed when it is stored whole).
     pub sketch: Option<Sketch>,
+    /// For a delta, the length of the chunk's plain frame: computed, or estimated from
+    /// the base's when the delta is tiny (see [`CLEARLY_PAYS`]).
+    pub whole_len: usize,
 }
+
+/// A delta at most 1/`CLEARLY_PAYS` of the chunk's plain frame as estimated from its
+/// base's (the base's stored frame scaled to the chunk's length) is kept without
+/// compressing the chunk alone: a tiny delta means nearly the base's content, so its plain
+/// frame is nearly the base's. Most deltas are far below (median 1.8% of the plain frame
+/// on the tar series), and the plain frame was a second compression of every such chunk.
+pub(crate) const CLEARLY_PAYS: usize = 10;
+
+/// The chunk's plain frame, compressed when first asked for: its length.
+pub(crate) type Whole<'a> = &'a mut dyn FnMut() -> usize;
 
 impl DeltaState {
     /// For a write of the file `name` in the folder `parent`.
@@ -132,35 +145,38 @@ impl DeltaState {
     }
 
     /// Looks for a base for the new chunk `data` (at `offset` of the file) and encodes a
-    /// delta against it into `out` when one pays against `whole_len`, the length of the
-    /// chunk's plain frame.
+    /// delta against it into `out` when one pays against the chunk's plain frame, which
+    /// `whole` compresses (once) if the decision needs it.
     pub(crate) fn choose(
         &mut self,
         inner: &Inner,
         data: &[u8],
         offset: u64,
-        whole_len: usize,
+        whole: Whole<'_>,
         out: &mut Vec<u8>,
     ) -> EngineResult<Choice> {
+        let mut choice = Choice {
+            base: None,
+            sketch: None,
+            whole_len: 0,
+        };
         if (!inner.delta.enabled && self.recode.is_none()) || data.len() < sketch::MIN_LEN {
-            return Ok(Choice {
-                base: None,
-                sketch: None,
-            });
+            return Ok(choice);
         }
-        // the hint first: when its delta pays, no sketch is needed (a delta is no base)
+        // the hint first — unless both it and the chunk have a sketch and they share no
+        // super-feature: then the chunk is new content (half the hints tried on the tar
+        // series were), and encoding it against the hint would be wasted
+        choice.sketch = sketch::sketch(data);
         let hint = self.hint(inner, offset)?;
         if let Some(h) = &hint
-            && self.try_base(inner, h, data, whole_len, out)?
+            && resembles(inner, h, choice.sketch.as_ref())?
+            && let Some(w) = self.try_base(inner, h, data, whole, out)?
         {
-            return Ok(Choice {
-                base: Some(h.id),
-                sketch: None,
-            });
+            choice.base = Some(h.id);
+            choice.whole_len = w;
+            return Ok(choice);
         }
-        let sketch = sketch::sketch(data);
-        let mut choice = Choice { base: None, sketch };
-        let Some(sk) = &sketch else {
+        let Some(sk) = &choice.sketch else {
             return Ok(choice);
         };
         let tries = TRIES - usize::from(hint.is_some());
@@ -169,8 +185,9 @@ impl DeltaState {
             if Some(cand.id) == tried || Some(cand.id) == self.recode {
                 continue;
             }
-            if self.try_base(inner, &cand, data, whole_len, out)? {
+            if let Some(w) = self.try_base(inner, &cand, data, whole, out)? {
                 choice.base = Some(cand.id);
+                choice.whole_len = w;
                 return Ok(choice);
             }
             if tries == 1 {
@@ -181,32 +198,52 @@ impl DeltaState {
     }
 
     /// Pins `cand`, checks it is (still) a chunk stored whole, and encodes `data` against
-    /// it into `out`; true when the delta pays against `whole_len`.
+    /// it into `out`; the length of the chunk's plain frame (computed or estimated) when
+    /// the delta pays.
     fn try_base(
         &mut self,
         inner: &Inner,
         cand: &ChunkRecord,
         data: &[u8],
-        whole_len: usize,
+        whole: Whole<'_>,
         out: &mut Vec<u8>,
-    ) -> EngineResult<bool> {
+    ) -> EngineResult<Option<usize>> {
         // pinned before it is looked up again: if the row is there now, GC cannot free it
         // until this write commits (see `pins`)
         inner.pins.pin(cand.id);
         self.pinned.push(cand.id);
         let Some(rec) = inner.meta.find_chunk(&cand.id)? else {
-            return Ok(false);
+            return Ok(None);
         };
         if rec.base.is_some() {
-            return Ok(false); // depth 1: only a chunk stored whole is a base
+            return Ok(None); // depth 1: only a chunk stored whole is a base
         }
         let Ok(base) = plain(inner, &rec)? else {
-            return Ok(false); // a damaged base is never used (fsck reports it)
+            return Ok(None); // a damaged base is never used (fsck reports it)
         };
         nas_codec::encode_delta(data, &rec.id, &base, inner.delta.level, out)
             .map_err(|e| crate::error::EngineError::Internal(e.to_string()))?;
-        Ok(out.len() * PAYS_DEN <= whole_len * PAYS_NUM)
+        let estimate = (rec.loc.len as usize).saturating_mul(data.len()) / base.len().max(1);
+        // (cold recompression has the plain frame already: it decides on it)
+        if self.recode.is_none() && out.len() * CLEARLY_PAYS <= estimate {
+            return Ok(Some(estimate));
+        }
+        let whole_len = whole();
+        Ok((out.len() * PAYS_DEN <= whole_len * PAYS_NUM).then_some(whole_len))
     }
+}
+
+/// Whether the candidate `cand` may be similar to a chunk with `sketch`: false only when
+/// both have a sketch and they share no super-feature (a candidate without one, e.g. a
+/// chunk written with delta off, is always worth a try).
+fn resembles(inner: &Inner, cand: &ChunkRecord, sketch: Option<&Sketch>) -> EngineResult<bool> {
+    let Some(sk) = sketch else {
+        return Ok(true);
+    };
+    Ok(match inner.meta.chunk_sketch(cand.row)? {
+        Some(theirs) => sk.0.iter().zip(theirs.0.iter()).any(|(a, b)| a == b),
+        None => true,
+    })
 }
 
 /// The verified plaintext of a chunk stored whole (a base), from the cache or decoded; the

@@ -114,6 +114,10 @@ pub fn similar_chunks_share_super_features(m: &dyn MetaStore) {
     assert_eq!(found(m, [1, 2, 3], 8), []);
     // features match by position: 20 as the first feature is no match
     assert_eq!(found(m, [20, 1, 2], 8), []);
+    // a chunk's own sketch, by row: only chunks stored whole with one have it
+    let row = |n| m.find_chunk(&chunk(n).id).unwrap().unwrap().row;
+    assert_eq!(m.chunk_sketch(row(2)).unwrap(), Some(Sketch([10, 99, 98])));
+    assert_eq!(m.chunk_sketch(row(4)).unwrap(), None, "a delta has none");
     m.trash_purge(m.trash(a.node, "/a", 1).unwrap().id).unwrap();
     let un = m.unreferenced_chunks(ChunkRow(0), 10).unwrap();
     let rows: Vec<ChunkRow> = un.iter().map(|c| c.row).collect();

@@ -247,6 +247,19 @@ impl ChunkIndex for SqliteMeta {
         })
     }
 
+    fn chunk_sketch(&self, row: ChunkRow) -> MetaResult<Option<Sketch>> {
+        self.read(|c| {
+            let mut st =
+                c.prepare_cached("SELECT sf0, sf1, sf2 FROM chunk_sketches WHERE chunk = ?1")?;
+            Ok(st
+                .query_row([row.0], |r| {
+                    let f = |i| r.get::<_, i64>(i).map(|x| x as u64);
+                    Ok(Sketch([f(0)?, f(1)?, f(2)?]))
+                })
+                .optional()?)
+        })
+    }
+
     fn stats(&self) -> MetaResult<MetaStats> {
         self.read(|c| {
             let mut s = MetaStats::default();
