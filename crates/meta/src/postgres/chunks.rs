@@ -240,6 +240,20 @@ impl ChunkIndex for PgMeta {
         })
     }
 
+    fn chunk_sketch(&self, row: ChunkRow) -> MetaResult<Option<Sketch>> {
+        self.auto(|c| {
+            let Some(r) = c.opt(
+                "SELECT sf0, sf1, sf2 FROM chunk_sketches WHERE chunk = $1",
+                &[&row.0],
+            )?
+            else {
+                return Ok(None);
+            };
+            let f = |i| r.try_get::<_, i64>(i).map(|x| x as u64);
+            Ok(Some(Sketch([f(0)?, f(1)?, f(2)?])))
+        })
+    }
+
     fn stats(&self) -> MetaResult<MetaStats> {
         self.read(|c| {
             let mut s = MetaStats::default();
