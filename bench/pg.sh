@@ -16,6 +16,7 @@ BIN=$(realpath "$BIN")
 HERE=$(cd "$(dirname "$0")" && pwd)
 PW=bench-password-1
 work=$(mktemp -d /tmp/nas-pgbench.XXXXXX)
+chmod 755 "$work" # the postgres user goes through it
 pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 cleanup() {
@@ -70,5 +71,12 @@ for phase in put get stat; do
     begins=$(grep -cE 'LOG:  (statement|execute [^:]*): BEGIN' <<< "$lines" || true)
     awk -v p="$phase" -v s="$st" -v b="$begins" -v n="$N" \
         'BEGIN { printf "| %s | %.1f | %.1f | %.1f |\n", p, s / n, b / n, (s - b) / n }'
+    # which statements, per request (first 90 characters of each)
+    grep -E 'LOG:  (statement|execute)' <<< "$lines" | sed -E 's/.*LOG:  (statement|execute [^:]*): //' \
+        | cut -c1-90 | sort | uniq -c | sort -rn \
+        | awk -v n="$N" -v p="$phase" '{ c = $1; $1 = ""; printf "%s\t%.2f\t%s\n", p, c / n, $0 }' >> "$work/statements"
 done
+echo
+echo "statements per request, by text:"
+cat "$work/statements"
 psql_ "ALTER SYSTEM RESET log_statement" && psql_ "SELECT pg_reload_conf()" > /dev/null
