@@ -7,6 +7,7 @@
 pub mod blobs;
 mod cluster;
 mod limits;
+pub mod meta;
 mod storage;
 mod workers;
 
@@ -63,6 +64,9 @@ pub struct FileConfig {
     pub quota_counts: Option<String>,
     /// What this node shares with other nodes: change events on NATS.
     pub cluster: Option<cluster::ClusterFile>,
+    /// Where the metadata lives (`url = "postgres://…"`; the data directory's SQLite when
+    /// unset).
+    pub meta: Option<meta::MetaFile>,
 }
 
 /// PEM files for HTTPS.
@@ -126,6 +130,8 @@ pub struct Config {
     pub quota_counts: nas_engine::QuotaCounts,
     /// This node's name and its change events.
     pub cluster: Cluster,
+    /// Where the metadata lives.
+    pub meta: nas_engine::MetaLocation,
 }
 
 /// How log lines are written to standard error.
@@ -162,6 +168,7 @@ pub struct Overrides {
     pub s3_domain: Option<String>,
     pub log_format: Option<LogFormat>,
     pub nats: Option<String>,
+    pub meta: Option<String>,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -310,7 +317,9 @@ impl Config {
         let blobs = blobs::resolve(fc.blobs)?;
         let metrics = limits::resolve_metrics(fc.metrics)?;
         let cluster = cluster::resolve(fc.cluster, flags.nats)?;
+        let meta = meta::resolve(fc.meta, flags.meta)?;
         Ok(Config {
+            meta,
             cluster,
             storage,
             blobs,

@@ -31,6 +31,33 @@ pub struct DataArgs {
     /// Data directory (created on first use).
     #[arg(long, env = "SILENT_NAS_DATA")]
     pub data: PathBuf,
+    /// Where the metadata lives: a postgres:// URL (cluster mode), or the data
+    /// directory's SQLite when unset. The value is never shown in help or logs.
+    #[arg(
+        long,
+        env = "SILENT_NAS_META_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub meta: Option<String>,
+}
+
+impl DataArgs {
+    /// The data directory, with the metadata where the environment says (for commands
+    /// that build their options by hand).
+    pub fn dir(data: PathBuf) -> DataArgs {
+        DataArgs {
+            data,
+            meta: std::env::var(config::meta::ENV)
+                .ok()
+                .filter(|v| !v.is_empty()),
+        }
+    }
+
+    /// Where the metadata lives.
+    pub fn location(&self) -> Result<nas_engine::MetaLocation> {
+        config::meta::parse(self.meta.as_deref())
+    }
 }
 
 /// `--data` of a command family with actions (`user`, `key`, `trash`, …): global, so it goes
@@ -41,13 +68,25 @@ pub struct GlobalData {
     /// Data directory (created on first use).
     #[arg(long, env = "SILENT_NAS_DATA", global = true)]
     pub data: Option<PathBuf>,
+    /// Where the metadata lives: a postgres:// URL, or the data directory's SQLite.
+    #[arg(
+        long,
+        env = "SILENT_NAS_META_URL",
+        hide_env_values = true,
+        global = true,
+        value_name = "URL"
+    )]
+    pub meta: Option<String>,
 }
 
 impl GlobalData {
     /// The data directory, or an error naming the option.
     pub fn get(self) -> Result<DataArgs> {
         match self.data {
-            Some(data) => Ok(DataArgs { data }),
+            Some(data) => Ok(DataArgs {
+                data,
+                meta: self.meta,
+            }),
             None => anyhow::bail!("--data DIR is required (or set SILENT_NAS_DATA)"),
         }
     }

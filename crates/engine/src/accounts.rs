@@ -7,8 +7,9 @@
 
 use crate::coord::{Coordinator, Hint, LocalCoordinator};
 use crate::error::{EngineError, EngineResult};
+use crate::meta_location::MetaLocation;
 use crate::store::Store;
-use nas_meta::{AppPasswordRecord, KeyRecord, LockRecord, MetaStore, SqliteMeta, UserRecord};
+use nas_meta::{AppPasswordRecord, KeyRecord, LockRecord, MetaStore, UserRecord};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -21,15 +22,20 @@ pub struct Accounts {
 impl Accounts {
     /// Opens the accounts of `dir` without locking the store (safe while a server runs).
     pub fn open(dir: &Path) -> EngineResult<Accounts> {
-        let db = dir.join("meta.sqlite");
-        if !db.exists() {
+        Accounts::open_at(dir, &MetaLocation::DataDir)
+    }
+
+    /// As [`open`](Accounts::open), with the metadata at `location` (PostgreSQL: the
+    /// database other processes and servers share; the data directory must exist).
+    pub fn open_at(dir: &Path, location: &MetaLocation) -> EngineResult<Accounts> {
+        if !location.exists(dir) || !dir.is_dir() {
             return Err(EngineError::NotFound(format!(
                 "no store in {}",
                 dir.display()
             )));
         }
         Ok(Accounts {
-            meta: Arc::new(SqliteMeta::open(&db)?),
+            meta: location.open(dir)?.meta,
         })
     }
 
@@ -122,7 +128,12 @@ pub struct LockTable {
 impl LockTable {
     /// Opens the lock table of `dir` without locking the store.
     pub fn open(dir: &Path) -> EngineResult<LockTable> {
-        let a = Accounts::open(dir)?;
+        LockTable::open_at(dir, &MetaLocation::DataDir)
+    }
+
+    /// As [`open`](LockTable::open), with the metadata at `location`.
+    pub fn open_at(dir: &Path, location: &MetaLocation) -> EngineResult<LockTable> {
+        let a = Accounts::open_at(dir, location)?;
         Ok(LockTable {
             meta: a.meta,
             coord: Arc::new(LocalCoordinator::unlocked(dir)),

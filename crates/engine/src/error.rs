@@ -113,6 +113,9 @@ impl From<MetaError> for EngineError {
                 adding,
             },
             other if other.is_storage_full() => EngineError::StorageFull(other.to_string()),
+            other if other.is_unavailable() => {
+                EngineError::Unavailable(format!("the metadata database: {other}"))
+            }
             other => EngineError::Meta(other),
         }
     }

@@ -2,20 +2,23 @@
 //!
 //! Data directory layout (see `docs/design/on-disk-format.md`):
 //! `lock` (held exclusively while a store is open for writing — by its
-//! [`LocalCoordinator`]; read-only opens take none), `meta.sqlite` (+ WAL), `packs/`.
+//! [`LocalCoordinator`]; read-only opens take none), `meta.sqlite` (+ WAL) unless the
+//! metadata is in PostgreSQL ([`StoreOptions::meta`]), `packs/`.
 //!
-//! [`Store::open`] builds today's parts (SQLite, local packs, the in-process coordinator);
-//! [`Store::from_parts`] takes any implementations of the three seams.
+//! [`Store::open`] builds today's parts (the metadata where [`MetaLocation`] says, local
+//! packs, the in-process coordinator); [`Store::from_parts`] takes any implementations of
+//! the three seams.
 
 use crate::coord::{Coordinator, LocalCoordinator};
 use crate::error::{EngineError, EngineResult};
 use crate::home::Home;
+use crate::meta_location::MetaLocation;
 use crate::pins::Pins;
 use crate::time::now_ns;
 use nas_blob::{BlobStore, LocalPackStore, RemoteConfig, RemotePackStore, RemoteStatus};
 use nas_chunker::ChunkerParams;
 use nas_codec::Compression;
-use nas_meta::{HomeRecord, MetaStore, SqliteMeta};
+use nas_meta::{HomeRecord, MetaStore};
 use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -49,6 +52,8 @@ pub struct StoreOptions {
     /// longer than any write takes, lets its commit revive the chunk instead
     /// (`docs/design/versions-and-gc.md`, "Grace period").
     pub gc_grace: std::time::Duration,
+    /// Where the metadata lives: the data directory's SQLite (default) or PostgreSQL.
+    pub meta: MetaLocation,
 }
 
 /// Whether new stores and commands store delta chunks unless told otherwise.
@@ -68,6 +73,7 @@ impl Default for StoreOptions {
             delta: DEFAULT_DELTA,
             remote: None,
             gc_grace: std::time::Duration::ZERO,
+            meta: MetaLocation::DataDir,
         }
     }
 }
@@ -169,18 +175,17 @@ impl Store {
     pub fn open(dir: &Path, opts: StoreOptions) -> EngineResult<Store> {
         fs::create_dir_all(dir)?;
         let coord = LocalCoordinator::lock_dir(dir)?;
-        let meta = SqliteMeta::open(&dir.join("meta.sqlite"))?;
-        let (chunker, compression) = writable_settings(&meta, &opts)?;
+        let m = opts.meta.open(dir)?;
+        let (chunker, compression) = writable_settings(m.meta.as_ref(), &opts)?;
         let local = LocalPackStore::open_with_faults(dir, opts.pack_size, opts.faults.clone())?
             .with_reserve(opts.reserve);
-        let meta = Arc::new(meta);
         let blobs: Arc<dyn BlobStore> = match &opts.remote {
             // placements are recorded in the metadata database
-            Some(cfg) => Arc::new(RemotePackStore::open(local, cfg, meta.clone())?),
+            Some(cfg) => Arc::new(RemotePackStore::open(local, cfg, m.placements)?),
             None => Arc::new(local),
         };
         let opened = Opened {
-            meta,
+            meta: m.meta,
             blobs,
             coord: Arc::new(coord),
             chunker,
@@ -231,14 +236,24 @@ impl Store {
     /// writing process uses: packs that are not on the local disk are read from it
     /// (nothing is uploaded or evicted by this store).
     pub fn open_read_only_with(dir: &Path, remote: Option<&RemoteConfig>) -> EngineResult<Store> {
-        let db = dir.join("meta.sqlite");
-        if !db.is_file() {
+        Store::open_read_only_at(dir, &MetaLocation::DataDir, remote)
+    }
+
+    /// As [`open_read_only_with`](Store::open_read_only_with), with the metadata at
+    /// `location` (PostgreSQL is opened as for writing; the store refuses every write).
+    pub fn open_read_only_at(
+        dir: &Path,
+        location: &MetaLocation,
+        remote: Option<&RemoteConfig>,
+    ) -> EngineResult<Store> {
+        if !location.exists(dir) || !dir.is_dir() {
             return Err(EngineError::NotFound(format!(
                 "no store in {}",
                 dir.display()
             )));
         }
-        let meta = SqliteMeta::open_read_only(&db)?;
+        let m = location.open_read_only(dir)?;
+        let meta = m.meta;
         let chunker = match meta.setting(SETTING_CHUNKER)? {
             Some(s) => parse_chunker(&s)?,
             None => ChunkerParams::DEFAULT,
@@ -248,9 +263,8 @@ impl Store {
             .and_then(|s| Compression::parse(&s))
             .unwrap_or(Compression::Lz4);
         let local = LocalPackStore::open(dir, StoreOptions::default().pack_size)?;
-        let meta = Arc::new(meta);
         let blobs: Arc<dyn BlobStore> = match remote {
-            Some(cfg) => Arc::new(RemotePackStore::open_reader(local, cfg, meta.clone())?),
+            Some(cfg) => Arc::new(RemotePackStore::open_reader(local, cfg, m.placements)?),
             None => Arc::new(local),
         };
         let opened = Opened {
@@ -409,15 +423,16 @@ impl Store {
     /// A consistent copy of the metadata database of the store in `dir` at `dest`, taken
     /// without the store's lock: it works while a server has the store open (SQLite's WAL
     /// lets this read transaction see one committed state while the server writes).
+    /// Only for SQLite metadata ([`MetaLocation::require_sqlite`]).
     pub fn backup_meta_at(dir: &Path, dest: &Path) -> EngineResult<()> {
-        let db = dir.join("meta.sqlite");
-        if !db.exists() {
+        let location = MetaLocation::DataDir;
+        if !location.exists(dir) {
             return Err(EngineError::NotFound(format!(
                 "no store in {}",
                 dir.display()
             )));
         }
-        Ok(SqliteMeta::open(&db)?.backup(dest)?)
+        Ok(location.open(dir)?.meta.backup(dest)?)
     }
 }
 

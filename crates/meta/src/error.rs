@@ -81,6 +81,30 @@ impl MetaError {
             Some(rusqlite::Error::SqliteFailure(f, _)) if f.code == rusqlite::ErrorCode::DiskFull
         )
     }
+
+    /// True when the database server cannot be reached right now (PostgreSQL down,
+    /// restarting, or the connection lost): nothing is wrong with the data and the call may
+    /// succeed later — doors answer 503. Never true on SQLite, which is a local file.
+    pub fn is_unavailable(&self) -> bool {
+        let MetaError::Backend(_e) = self else {
+            return false;
+        };
+        #[cfg(feature = "postgres")]
+        if let Some(e) = _e.downcast_ref::<tokio_postgres::Error>() {
+            if e.is_closed() {
+                return true;
+            }
+            if let Some(code) = e.code() {
+                // class 08: connection exception; 57P01-03: shut down, crashed, starting
+                let c = code.code();
+                return c.starts_with("08") || matches!(c, "57P01" | "57P02" | "57P03");
+            }
+            // no server answer at all: the socket could not be opened or broke
+            return std::error::Error::source(e)
+                .is_some_and(|s| s.downcast_ref::<std::io::Error>().is_some());
+        }
+        false
+    }
 }
 
 impl From<rusqlite::Error> for MetaError {

@@ -158,21 +158,43 @@ impl TestPg {
             stdin,
             next_db: AtomicU64::new(0),
         };
+        pg.start_server();
+        pg
+    }
+
+    /// `pg_ctl start` on the data directory, waiting until the server accepts connections.
+    fn start_server(&self) {
         let options = format!(
             "-k {} -p {PORT} -c listen_addresses= -c fsync=off -c synchronous_commit=off \
              -c full_page_writes=off -c max_connections=300",
-            pg.dir.display()
+            self.dir.display()
         );
         run(
             "pg_ctl start",
-            as_server_user(root, &pg.bin.join("pg_ctl"))
+            as_server_user(is_root(), &self.bin.join("pg_ctl"))
                 .arg("-D")
-                .arg(&data)
+                .arg(self.dir.join("data"))
                 .arg("-l")
-                .arg(pg.dir.join("server.log"))
+                .arg(self.dir.join("server.log"))
                 .args(["-w", "-o", &options, "start"]),
         );
-        pg
+    }
+
+    /// Stops the server (`pg_ctl stop -m fast`: sessions are ended, nothing is lost) —
+    /// for tests of a database that goes away; [`resume`](TestPg::resume) starts it again.
+    pub fn pause(&self) {
+        run(
+            "pg_ctl stop",
+            as_server_user(is_root(), &self.bin.join("pg_ctl"))
+                .arg("-D")
+                .arg(self.dir.join("data"))
+                .args(["-m", "fast", "-w", "stop"]),
+        );
+    }
+
+    /// Starts the server stopped by [`pause`](TestPg::pause) again, on the same socket.
+    pub fn resume(&self) {
+        self.start_server();
     }
 
     /// One server for the whole test binary, started on first use and stopped when the

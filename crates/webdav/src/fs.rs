@@ -109,7 +109,7 @@ pub fn fs_err(e: EngineError) -> FsError {
             FsError::InsufficientStorage // 507, given its body by the HTTP layer
         }
         EngineError::Unavailable(why) => {
-            tracing::warn!("webdav: object store unavailable: {why}");
+            tracing::warn!("webdav: unavailable: {why}");
             note(Refusal::Unavailable(why));
             FsError::GeneralFailure // 503, given its status and body by the HTTP layer
         }

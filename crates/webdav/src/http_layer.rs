@@ -154,6 +154,17 @@ async fn signed_in(
             }
             Err(r)
         }
+        Err(AuthError::Backend(nas_engine::EngineError::Unavailable(why))) => {
+            // the metadata database is unreachable (PostgreSQL down): retry later
+            tracing::warn!("sign-in: {why}");
+            let mut r = status(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the metadata database is unavailable, retry later",
+            );
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            Err(r)
+        }
         Err(AuthError::Backend(e)) => {
             tracing::error!("auth backend: {e}");
             Err(status(StatusCode::INTERNAL_SERVER_ERROR, "internal error"))
@@ -379,11 +390,14 @@ async fn handle(
         StatusCode::INSUFFICIENT_STORAGE if empty => Some(insufficient_storage(&st, refusal)),
         // an unreachable object store: 503, try again later
         StatusCode::INTERNAL_SERVER_ERROR if matches!(refusal, Some(Refusal::Unavailable(_))) => {
-            let mut r = status(
-                StatusCode::SERVICE_UNAVAILABLE,
+            let metadata = matches!(&refusal, Some(Refusal::Unavailable(w)) if w.starts_with("the metadata database"));
+            let msg = if metadata {
+                "service unavailable: the metadata database is unavailable; try again later"
+            } else {
                 "service unavailable: the storage holding this file's data is temporarily \
-                 unreachable; try again later (new uploads are not affected)",
-            );
+                 unreachable; try again later (new uploads are not affected)"
+            };
+            let mut r = status(StatusCode::SERVICE_UNAVAILABLE, msg);
             r.headers_mut()
                 .insert(header::RETRY_AFTER, http::HeaderValue::from_static("30"));
             Some(r)

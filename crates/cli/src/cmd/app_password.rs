@@ -59,7 +59,7 @@ pub fn run(a: AppPasswordArgs) -> Result<ExitCode> {
             read_only,
             json: as_json,
         } => {
-            let acc = Accounts::open(&data.data)?;
+            let acc = Accounts::open_at(&data.data, &data.location()?)?;
             let (rec, secret) =
                 create_app_password(&acc, &user, &name, read_only).map_err(|e| match e {
                     AuthError::Invalid => anyhow::anyhow!("no enabled user {user:?}"),
@@ -81,7 +81,7 @@ pub fn run(a: AppPasswordArgs) -> Result<ExitCode> {
             user,
             json: as_json,
         } => {
-            let apps = Accounts::open(&data.data)?.app_passwords(&user)?;
+            let apps = Accounts::open_at(&data.data, &data.location()?)?.app_passwords(&user)?;
             if as_json {
                 let v: Vec<_> = apps
                     .iter()
@@ -117,7 +117,7 @@ pub fn run(a: AppPasswordArgs) -> Result<ExitCode> {
             }
         }
         Action::Revoke { user, id } => {
-            if !Accounts::open(&data.data)?.delete_app_password(&user, &id)? {
+            if !Accounts::open_at(&data.data, &data.location()?)?.delete_app_password(&user, &id)? {
                 bail!("user {user:?} has no app password {id}");
             }
             println!("app password {id} of {user} revoked");

@@ -270,9 +270,7 @@ pub fn restore_version(
     version: u64,
 ) -> Result<ExitCode> {
     let (_s, home) = open_home(&HomeArgs {
-        data: crate::DataArgs {
-            data: data.to_path_buf(),
-        },
+        data: crate::DataArgs::dir(data.to_path_buf()),
         home: home.to_owned(),
     })?;
     let v = home.restore_version(&path(file)?, VersionNum(version))?;

@@ -58,7 +58,7 @@ pub fn run(a: KeyArgs) -> Result<ExitCode> {
             read_only,
             json: as_json,
         } => {
-            let acc = Accounts::open(&data.data)?;
+            let acc = Accounts::open_at(&data.data, &data.location()?)?;
             let k =
                 create_named_key(&acc, &user, name.as_deref(), read_only).map_err(|e| match e {
                     nas_auth::AuthError::Invalid => anyhow::anyhow!("no user {user:?}"),
@@ -80,7 +80,7 @@ pub fn run(a: KeyArgs) -> Result<ExitCode> {
             user,
             json: as_json,
         } => {
-            let keys = Accounts::open(&data.data)?.keys(user.as_deref())?;
+            let keys = Accounts::open_at(&data.data, &data.location()?)?.keys(user.as_deref())?;
             if as_json {
                 let v: Vec<_> = keys
                     .iter()
@@ -105,7 +105,7 @@ pub fn run(a: KeyArgs) -> Result<ExitCode> {
             }
         }
         Action::Revoke { user, access_key } => {
-            let acc = Accounts::open(&data.data)?;
+            let acc = Accounts::open_at(&data.data, &data.location()?)?;
             match acc.key(&access_key)? {
                 Some(k) if k.user == user => {
                     acc.revoke_key(&access_key)?;

@@ -40,7 +40,7 @@ pub fn run(a: LocksArgs) -> Result<ExitCode> {
             user,
             json: as_json,
         } => {
-            let t = LockTable::open(&data.data)?;
+            let t = LockTable::open_at(&data.data, &data.location()?)?;
             let locks = t.list(user.as_deref())?;
             if as_json {
                 let v: Vec<_> = locks
@@ -64,7 +64,7 @@ pub fn run(a: LocksArgs) -> Result<ExitCode> {
             }
         }
         Action::Break { token } => {
-            if !LockTable::open(&data.data)?.remove(&token)? {
+            if !LockTable::open_at(&data.data, &data.location()?)?.remove(&token)? {
                 bail!("no lock {token}");
             }
             println!("lock {token} broken");

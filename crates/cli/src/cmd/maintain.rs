@@ -296,6 +296,9 @@ pub fn backup(a: BackupArgs) -> Result<ExitCode> {
     if a.out.exists() {
         anyhow::bail!("{} already exists", a.out.display());
     }
+    a.data
+        .location()?
+        .require_sqlite("`silent-nas backup-meta`")?;
     // no store lock: this works while the server runs
     nas_engine::Store::backup_meta_at(&a.data.data, &a.out)
         .with_context(|| format!("cannot back up the metadata of {}", a.data.data.display()))?;

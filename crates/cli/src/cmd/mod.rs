@@ -25,7 +25,8 @@ pub fn open(d: &DataArgs) -> Result<Store> {
 
 /// Opens the store with options; the free-space reserve comes from
 /// `SILENT_NAS_STORAGE_RESERVE` as for the server (default 64 MiB), the object-storage
-/// tier from `SILENT_NAS_BLOBS_*` (off by default).
+/// tier from `SILENT_NAS_BLOBS_*` (off by default), the metadata from `--meta` /
+/// `SILENT_NAS_META_URL` (the data directory's SQLite by default).
 pub fn open_with(d: &DataArgs, opts: StoreOptions) -> Result<Store> {
     let storage = crate::config::Storage::from_env()?;
     let blobs = crate::config::blobs::from_env()?;
@@ -33,6 +34,7 @@ pub fn open_with(d: &DataArgs, opts: StoreOptions) -> Result<Store> {
         reserve: storage.reserve,
         delta: storage.delta,
         remote: blobs.remote,
+        meta: d.location()?,
         ..opts
     };
     Store::open(&d.data, opts).with_context(|| format!("cannot open store {}", d.data.display()))
@@ -49,7 +51,7 @@ pub fn open_home(h: &HomeArgs) -> Result<(Store, Home)> {
 /// only read.
 pub fn open_read(d: &DataArgs) -> Result<Store> {
     let remote = crate::config::blobs::from_env()?.remote;
-    Store::open_read_only_with(&d.data, remote.as_ref())
+    Store::open_read_only_at(&d.data, &d.location()?, remote.as_ref())
         .with_context(|| format!("cannot open store {} to read", d.data.display()))
 }
 

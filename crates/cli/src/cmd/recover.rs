@@ -60,6 +60,10 @@ pub fn run(a: RestoreArgs) -> Result<ExitCode> {
         };
         return super::browse::restore_version(&a.data, &home, &path, version);
     };
+    // what it rebuilds is a data directory's SQLite: PostgreSQL has pg_restore
+    crate::DataArgs::dir(a.data.clone())
+        .location()?
+        .require_sqlite("restore --from")?;
     let cfg = remote_config(&from, a.endpoint.as_deref(), a.region.as_deref())?;
     if a.list {
         for name in list_remote_backups(&cfg)? {

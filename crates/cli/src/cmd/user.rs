@@ -140,14 +140,19 @@ fn read_password() -> Result<String> {
 
 /// The accounts of a data directory, creating the store if there is none yet.
 fn accounts(d: &DataArgs) -> Result<Accounts> {
-    match Accounts::open(&d.data) {
+    let location = d.location()?;
+    match Accounts::open_at(&d.data, &location) {
         Ok(a) => Ok(a),
         Err(EngineError::NotFound(_)) => {
+            let opts = nas_engine::StoreOptions {
+                meta: location.clone(),
+                ..Default::default()
+            };
             drop(
-                Store::open(&d.data, Default::default())
+                Store::open(&d.data, opts)
                     .with_context(|| format!("cannot create store {}", d.data.display()))?,
             );
-            Ok(Accounts::open(&d.data)?)
+            Ok(Accounts::open_at(&d.data, &location)?)
         }
         Err(e) => Err(e.into()),
     }

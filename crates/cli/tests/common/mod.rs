@@ -21,6 +21,9 @@ pub struct Server {
     /// The S3 listener, when started with `--s3-listen`.
     pub s3_addr: Option<String>,
     pub data: PathBuf,
+    /// The metadata's PostgreSQL URL, when started with `--meta` (the commands below pass
+    /// it on).
+    pub meta: Option<String>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -36,6 +39,23 @@ impl Server {
     /// Starts (or restarts) a server on an existing data directory.
     pub fn start_on(data: &Path) -> Server {
         Server::start_with(data, &[])
+    }
+
+    /// Starts (or restarts) a server on `data` with its metadata in the PostgreSQL
+    /// database `url` (`--meta`), and extra `serve` arguments.
+    pub fn start_pg(data: &Path, url: &str, extra: &[&str]) -> Server {
+        let mut args = vec!["--meta", url];
+        args.extend_from_slice(extra);
+        Server::start_with(data, &args)
+    }
+
+    /// `--data DIR` (and `--meta URL` on PostgreSQL) for a command run beside the server.
+    pub fn data_args(&self) -> Vec<String> {
+        let mut a = vec!["--data".to_owned(), self.data.to_str().unwrap().to_owned()];
+        if let Some(m) = &self.meta {
+            a.extend(["--meta".to_owned(), m.clone()]);
+        }
+        a
     }
 
     /// Starts a server with extra `serve` arguments.
@@ -96,11 +116,17 @@ impl Server {
         });
         // keep draining stdout so the server never blocks on a full pipe
         std::thread::spawn(move || for _ in lines {});
+        let meta = extra
+            .iter()
+            .position(|a| *a == "--meta")
+            .and_then(|i| extra.get(i + 1))
+            .map(|m| (*m).to_owned());
         Server {
             child,
             addr,
             s3_addr,
             data: data.to_path_buf(),
+            meta,
             _dir: None,
         }
     }
@@ -111,7 +137,9 @@ impl Server {
 
     /// A new S3 access key of `user` (`silent-nas key create`): (id, secret).
     pub fn s3_key(&self, user: &str) -> (String, String) {
-        let line = nas_ok(&["key", "create", user, "--data", self.data.to_str().unwrap()]);
+        let mut args = vec!["key".to_owned(), "create".to_owned(), user.to_owned()];
+        args.extend(self.data_args());
+        let line = nas_ok(&args);
         let mut parts = line.split_whitespace();
         (
             parts.next().unwrap().to_owned(),
@@ -120,14 +148,9 @@ impl Server {
     }
 
     pub fn add_user(&self, name: &str, pw: &str, extra: &[&str]) {
-        let mut args = vec![
-            "user",
-            "add",
-            name,
-            "--password-stdin",
-            "--data",
-            self.data.to_str().unwrap(),
-        ];
+        let data_args = self.data_args();
+        let mut args = vec!["user", "add", name, "--password-stdin"];
+        args.extend(data_args.iter().map(String::as_str));
         args.extend_from_slice(extra);
         let mut c = Command::new(bin())
             .args(&args)

@@ -56,6 +56,10 @@ pub struct ServeArgs {
     /// Publish every change on this NATS server (`nats://host:4222`; see docs/api/events.md).
     #[arg(long)]
     nats: Option<String>,
+    /// Keep the metadata in this PostgreSQL database (`postgres://user:pw@host/db`) instead
+    /// of the data directory's SQLite (also `SILENT_NAS_META_URL`, `[meta] url`).
+    #[arg(long, value_name = "URL")]
+    meta: Option<String>,
 }
 
 /// Creates the `admin` user on a store without users. The password comes from
@@ -136,7 +140,17 @@ fn start_workers(
     if let (Some(_), nas_engine::TierPolicy::Tiered(t)) = (&cfg.blobs.remote, cfg.blobs.policy) {
         runner.add(mover_worker(store, t))?;
     }
-    if let (Some(_), Some(every)) = (&cfg.blobs.remote, cfg.blobs.meta_backup_interval) {
+    if let (Some(_), Some(_), true) = (
+        &cfg.blobs.remote,
+        cfg.blobs.meta_backup_interval,
+        cfg.meta.is_postgres(),
+    ) {
+        // a file copy of the database is SQLite's; PostgreSQL is backed up with its tools
+        tracing::warn!(
+            "[blobs] meta_backup_interval is ignored: the metadata is in PostgreSQL, back it \
+             up with pg_dump or PostgreSQL's base backups"
+        );
+    } else if let (Some(_), Some(every)) = (&cfg.blobs.remote, cfg.blobs.meta_backup_interval) {
         let opts = nas_engine::BackupOptions {
             keep: cfg.blobs.meta_backup_keep,
             ..nas_engine::BackupOptions::default()
@@ -194,6 +208,7 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
         s3_domain: a.s3_domain,
         log_format: a.log_format,
         nats: a.nats,
+        meta: a.meta,
     };
     let cfg = Config::load(a.config.as_deref(), flags)?;
     let mut filter =
@@ -220,8 +235,12 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
         remote: cfg.blobs.remote.clone(),
         pack_size: cfg.blobs.pack_size,
         gc_grace: cfg.cluster.gc_grace,
+        meta: cfg.meta.clone(),
         ..StoreOptions::default()
     };
+    if cfg.meta.is_postgres() {
+        tracing::info!(meta = %cfg.meta, "metadata in PostgreSQL"); // never the password
+    }
     if let Some(r) = &cfg.blobs.remote {
         tracing::info!(remote = %r.url(), policy = ?cfg.blobs.policy, "object-storage tier on"); // never the keys
     }
