@@ -19,6 +19,7 @@
 //! assert_eq!(meta.child(home.root, "docs").unwrap().unwrap().id, docs.id);
 //! ```
 
+mod columns;
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 mod error;

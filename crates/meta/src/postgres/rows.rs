@@ -2,60 +2,20 @@
 //! implementations (the same as SQLite's `rows.rs`, statement for statement).
 
 use super::conn::Db;
+pub use crate::columns::{
+    NODE_SELECT, VERSION_COLS, VERSION_NCOLS, attrs_from, kind_code, kind_of, user_meta_json,
+};
 use crate::{
-    ChunkRecord, ChunkRow, FileAttrs, HomeUsage, MetaError, MetaResult, NodeKind, NodeRecord,
-    ObjectLock, QuotaCounts, Retention, RetentionMode, VersionRecord, decode_extents,
+    ChunkRecord, ChunkRow, HomeUsage, MetaError, MetaResult, NodeKind, NodeRecord, ObjectLock,
+    QuotaCounts, Retention, RetentionMode, VersionRecord, decode_extents,
 };
 use nas_blob::BlobLocation;
 use nas_types::{ChunkId, ContentHash, HomeId, NodeId, PackId, VersionNum};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use tokio_postgres::Row;
-
-pub const NODE_SELECT: &str = "SELECT n.id, n.home, n.parent, n.name, n.kind, n.mtime_ns,
-    v.node, v.num, v.size, v.mtime_ns, v.created_ns, v.hash, v.content_type, v.user_meta,
-    v.author, v.lock_mode, v.lock_until_ns, v.legal_hold
-    FROM nodes n LEFT JOIN versions v ON v.id = n.head";
-
-pub const VERSION_COLS: &str = "node, num, size, mtime_ns, created_ns, hash, content_type, user_meta, author, lock_mode, lock_until_ns, legal_hold";
-
-/// How many columns [`VERSION_COLS`] names.
-pub const VERSION_NCOLS: usize = 12;
 
 pub const CHUNK_SELECT: &str =
     "SELECT id, hash, raw_len, stored_len, codec, pack, pack_offset, refs, base FROM chunks";
-
-pub fn kind_of(k: i64) -> NodeKind {
-    if k == 0 {
-        NodeKind::Dir
-    } else {
-        NodeKind::File
-    }
-}
-
-pub fn kind_code(k: NodeKind) -> i64 {
-    match k {
-        NodeKind::Dir => 0,
-        NodeKind::File => 1,
-    }
-}
-
-fn attrs_from(ct: Option<String>, um: Option<String>) -> FileAttrs {
-    let user: BTreeMap<String, String> = um
-        .and_then(|s| serde_json::from_str(&s).ok())
-        .unwrap_or_default();
-    FileAttrs {
-        content_type: ct,
-        user,
-    }
-}
-
-pub fn user_meta_json(attrs: &FileAttrs) -> Option<String> {
-    if attrs.user.is_empty() {
-        None
-    } else {
-        serde_json::to_string(&attrs.user).ok()
-    }
-}
 
 pub fn hash_from(b: Vec<u8>) -> MetaResult<[u8; 32]> {
     <[u8; 32]>::try_from(b.as_slice())
