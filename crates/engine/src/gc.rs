@@ -69,7 +69,8 @@ pub struct GcReport {
     pub plan: GcPlan,
     /// Index rows deleted.
     pub chunks_freed: usize,
-    /// Unreferenced chunks kept because a write in flight had pinned them.
+    /// Unreferenced chunks kept because a write in flight had pinned them, or because
+    /// they lost their last reference less than the grace period ago.
     pub chunks_pinned: usize,
     /// Packs removed.
     pub packs_deleted: usize,
