@@ -29,6 +29,7 @@ mod lock;
 mod postgres;
 mod recode;
 mod records;
+mod shared;
 mod sqlite;
 
 pub use error::{MetaError, MetaResult};
@@ -38,6 +39,7 @@ pub use lock::{LockChange, ObjectLock, Retention, RetentionMode};
 pub use postgres::PgMeta;
 pub use recode::Recode;
 pub use records::*;
+pub use shared::{AdvisoryLocks, Document, Documents, HeldLock};
 pub use sqlite::{SCHEMA_VERSION, SqliteMeta};
 
 use nas_types::{ChunkId, ContentHash, HomeId, NodeId, PackId, TrashId, VersionNum};
@@ -493,6 +495,7 @@ pub trait MetaStore:
     + Props
     + Locks
     + AuditTrail
+    + Documents
     + Send
     + Sync
 {

@@ -332,3 +332,52 @@ fn connections_closed_by_the_server_are_replaced() {
     assert_eq!(m.home("a").unwrap().unwrap().root, h.root);
     m.mkdir(h.root, "after", 0).unwrap();
 }
+
+/// An advisory lock excludes holders in other stores (other nodes): `try_lock` of a held
+/// key fails, `lock` waits until the holder drops it, other keys are free; the
+/// connection it was held on goes back to the pool unlocked; a holder whose session ends
+/// (its node died) releases it.
+#[test]
+fn advisory_locks_exclude_other_stores_and_end_with_their_holder() {
+    use nas_meta::AdvisoryLocks;
+    use std::sync::mpsc;
+    use std::time::Duration;
+    let (url, a) = fresh();
+    let b = PgMeta::connect(&url).unwrap();
+    let held = a.lock(7).unwrap();
+    assert!(b.try_lock(7).unwrap().is_none(), "held by a");
+    assert!(a.try_lock(7).unwrap().is_none(), "another session of a, too");
+    assert!(b.try_lock(8).unwrap().is_some(), "another key is free");
+    let (tx, rx) = mpsc::channel();
+    let waiter = std::thread::spawn(move || {
+        let g = b.lock(7).unwrap();
+        tx.send(()).unwrap();
+        drop(g);
+        b
+    });
+    assert!(
+        rx.recv_timeout(Duration::from_millis(300)).is_err(),
+        "lock waits while a holds the key"
+    );
+    drop(held);
+    rx.recv_timeout(Duration::from_secs(10))
+        .expect("lock returns once a drops the key");
+    let b = waiter.join().unwrap();
+    // every pooled connection is free of the lock: each try from a succeeds
+    for _ in 0..4 {
+        assert!(a.try_lock(7).unwrap().is_some());
+    }
+    // a holder whose connection ends (the node died) releases the key
+    let _g = a.lock(9).unwrap();
+    assert!(b.try_lock(9).unwrap().is_none());
+    let db = url.rsplit('/').next().unwrap();
+    TestPg::shared().psql(
+        &url,
+        &format!(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_locks l JOIN pg_stat_activity s
+             USING (pid) WHERE l.locktype = 'advisory' AND s.datname = '{db}'"
+        ),
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(b.try_lock(9).unwrap().is_some(), "released with its session");
+}

@@ -354,3 +354,21 @@ pub fn settings_are_kept_and_replaced(m: &dyn MetaStore) {
     assert_eq!(m.setting("y").unwrap().as_deref(), Some(""));
     assert_eq!(m.integrity_check().unwrap(), Vec::<String>::new());
 }
+
+/// A document reads back what was last stored, its version raised by each replacement;
+/// creating one that exists keeps (and returns) the first bytes; names are apart.
+pub fn documents_are_replaced_whole_and_created_once(m: &dyn MetaStore) {
+    assert_eq!(m.document("a").unwrap(), None);
+    assert_eq!(m.document_version("a").unwrap(), None);
+    assert_eq!(m.put_document("a", b"one").unwrap(), 1);
+    assert_eq!(m.put_document("a", b"two").unwrap(), 2);
+    let d = m.document("a").unwrap().unwrap();
+    assert_eq!((d.bytes.as_slice(), d.version), (&b"two"[..], 2));
+    assert_eq!(m.document_version("a").unwrap(), Some(2));
+    assert_eq!(m.create_document("k", b"first").unwrap(), b"first");
+    assert_eq!(m.create_document("k", b"second").unwrap(), b"first");
+    assert_eq!(m.document("k").unwrap().unwrap().version, 1);
+    assert_eq!(m.put_document("empty", b"").unwrap(), 1);
+    assert_eq!(m.document("empty").unwrap().unwrap().bytes, b"");
+    assert_eq!(m.document("a").unwrap().unwrap().bytes, b"two", "names are apart");
+}

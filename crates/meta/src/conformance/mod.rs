@@ -123,6 +123,7 @@ macro_rules! meta_conformance_tests {
             locks_expire_refresh_and_go_with_their_subtree,
             the_audit_log_keeps_the_newest_entries_and_pages_newest_first,
             settings_are_kept_and_replaced,
+            documents_are_replaced_whole_and_created_once,
             search_matches_names_like_the_scan,
             search_filters_and_pages,
             search_answers_the_same_before_and_after_indexing,

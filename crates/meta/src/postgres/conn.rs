@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::future::{Future, poll_fn};
 use std::pin::pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Poll;
 use std::time::Duration;
 use tokio_postgres::error::SqlState;
@@ -22,7 +22,7 @@ const MAX_TRIES: u32 = 64;
 pub struct PgMeta {
     rt: Option<tokio::runtime::Runtime>,
     config: Config,
-    idle: Mutex<Vec<Conn>>,
+    idle: Arc<Mutex<Vec<Conn>>>,
     /// Held by each write transaction of this store, retries included: one writer at a
     /// time per store, as on SQLite (see `write`).
     writer: Mutex<()>,
@@ -174,7 +174,7 @@ impl PgMeta {
         let me = PgMeta {
             rt: Some(rt),
             config,
-            idle: Mutex::new(Vec::new()),
+            idle: Arc::default(),
             writer: Mutex::new(()),
             queries: AtomicU64::new(0),
             retries: AtomicU64::new(0),
@@ -234,13 +234,34 @@ impl PgMeta {
             queries: &self.queries,
             begin: Cell::new(None),
         });
-        if !conn.client.is_closed() {
-            let mut idle = lock(&self.idle);
-            if idle.len() < MAX_IDLE {
-                idle.push(conn);
-            }
-        }
+        give_back(&self.idle, conn);
         out
+    }
+
+    /// A connection of its own, out of the pool until [`PgMeta::session_end`]: for state
+    /// that lives as long as a session (an advisory lock).
+    pub(super) fn session(&self) -> MetaResult<Session> {
+        Ok(Session {
+            conn: Some(self.checkout()?),
+            idle: self.idle.clone(),
+        })
+    }
+
+    /// Runs `f` on `session`'s connection, outside any transaction.
+    pub(super) fn on_session<T>(
+        &self,
+        session: &Session,
+        f: impl FnOnce(&Db<'_>) -> MetaResult<T>,
+    ) -> MetaResult<T> {
+        let conn = session
+            .conn
+            .as_ref()
+            .ok_or_else(|| MetaError::Invalid("the session has ended".into()))?;
+        f(&Db {
+            conn,
+            queries: &self.queries,
+            begin: Cell::new(None),
+        })
     }
 
     /// Runs `f` inside `begin` … `COMMIT` (`ROLLBACK` when it fails). `BEGIN` goes out
@@ -336,18 +357,58 @@ impl PgMeta {
             pollster::block_on(tx.commit())?;
             Ok(())
         })();
-        if !conn.client.is_closed() {
-            let mut idle = lock(&self.idle);
-            if idle.len() < MAX_IDLE {
-                idle.push(conn);
-            }
-        }
+        give_back(&self.idle, conn);
         out
     }
 
     /// Runs `f`, which sends one statement, without a transaction around it.
     pub(super) fn auto<T>(&self, f: impl FnOnce(&Db<'_>) -> MetaResult<T>) -> MetaResult<T> {
         self.with_conn(f)
+    }
+}
+
+/// Puts `conn` back among the idle connections (unless the server closed it, or enough
+/// are idle).
+fn give_back(idle: &Mutex<Vec<Conn>>, conn: Conn) {
+    if !conn.client.is_closed() {
+        let mut idle = lock(idle);
+        if idle.len() < MAX_IDLE {
+            idle.push(conn);
+        }
+    }
+}
+
+/// A connection taken out of the pool ([`PgMeta::session`]); it goes back when dropped.
+pub(super) struct Session {
+    conn: Option<Conn>,
+    idle: Arc<Mutex<Vec<Conn>>>,
+}
+
+impl Session {
+    /// Runs `sql` (no result wanted) on the session's connection, without the store: for
+    /// a release in a destructor.
+    pub(super) fn run(&self, sql: &str, p: Params<'_>) -> MetaResult<()> {
+        let conn = self
+            .conn
+            .as_ref()
+            .ok_or_else(|| MetaError::Invalid("the session has ended".into()))?;
+        pollster::block_on(conn.client.execute(sql, p))?;
+        Ok(())
+    }
+}
+
+impl Session {
+    /// Closes the connection instead of giving it back (its session state is in doubt).
+    pub(super) fn discard(mut self) {
+        self.conn = None;
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        if let Some(c) = self.conn.take() {
+            give_back(&self.idle, c);
+        }
     }
 }
 

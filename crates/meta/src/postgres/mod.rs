@@ -35,6 +35,7 @@ mod recode;
 mod rows;
 mod schema;
 mod search;
+mod shared;
 mod trash;
 mod users;
 mod versions;

@@ -272,6 +272,14 @@ const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER chunks_unref_mark BEFORE INSERT OR UPDATE OF refs ON chunks
         FOR EACH ROW EXECUTE FUNCTION chunks_unref_mark();
     "#,
+    // 23 (as SQLite's 23): small named documents shared by the nodes (`Documents`).
+    r#"
+    CREATE TABLE documents (
+        name TEXT PRIMARY KEY,
+        bytes BYTEA NOT NULL,
+        version BIGINT NOT NULL
+    );
+    "#,
 ];
 
 /// Brings the database to [`SCHEMA_VERSION`] in one transaction (under an advisory lock:

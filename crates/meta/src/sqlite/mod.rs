@@ -7,6 +7,7 @@
 mod apps;
 mod audit;
 mod chunks;
+mod documents;
 mod implicit;
 mod locks;
 mod name_index;

@@ -367,6 +367,17 @@ const MIGRATIONS: &[&str] = &[
             WHERE id = NEW.id;
         END;
     "#,
+    // 23: small named documents shared by the servers of a store (the REST door's token
+    // secret and session table in cluster mode; `Documents`). Unused by a single SQLite
+    // server, which keeps them as files of its data directory; present so both backends
+    // share one schema version.
+    r#"
+    CREATE TABLE documents (
+        name TEXT PRIMARY KEY,
+        bytes BLOB NOT NULL,
+        version INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The database's schema version (0: none yet), refused when newer than this build's.
