@@ -201,7 +201,7 @@ fn a_schema_12_database_gains_implicit_folders_share_links_and_authors() {
     rusqlite::Connection::open(&p)
         .unwrap()
         .execute_batch(&format!(
-            "{UNDO_SCHEMA_22} {UNDO_SCHEMA_21} {UNDO_SCHEMA_20} {UNDO_SCHEMA_19} {UNDO_SCHEMA_18} {UNDO_SCHEMA_16} {UNDO_SCHEMA_15} DROP TABLE shares; DROP TABLE implicit_folders;
+            "{UNDO_SCHEMA_23} {UNDO_SCHEMA_22} {UNDO_SCHEMA_21} {UNDO_SCHEMA_20} {UNDO_SCHEMA_19} {UNDO_SCHEMA_18} {UNDO_SCHEMA_16} {UNDO_SCHEMA_15} DROP TABLE shares; DROP TABLE implicit_folders;
              UPDATE meta SET value = 12 WHERE key = 'schema_version';"
         ))
         .unwrap();
@@ -235,11 +235,14 @@ fn a_schema_12_database_gains_implicit_folders_share_links_and_authors() {
 pub(super) const UNDO_SCHEMA_18: &str = "DROP TRIGGER versions_retained;
     DROP TRIGGER versions_compliance; ALTER TABLE versions DROP COLUMN lock_mode;
     ALTER TABLE versions DROP COLUMN lock_until_ns; ALTER TABLE versions DROP COLUMN legal_hold;";
-/// Undoes schema step 21 (packs' last read days, for cold recompression).
+/// Undoes schema step 23 (shared documents).
+pub(super) const UNDO_SCHEMA_23: &str = "DROP TABLE documents;";
+/// Undoes schema step 22 (when a chunk lost its last reference).
 pub(super) const UNDO_SCHEMA_22: &str = "DROP TRIGGER chunks_unreferenced_at;
     DROP TRIGGER chunks_referenced_again; DROP TRIGGER chunks_inserted_unreferenced;
     ALTER TABLE chunks DROP COLUMN unref_ns;";
 
+/// Undoes schema step 21 (packs' last read days, for cold recompression).
 pub(super) const UNDO_SCHEMA_21: &str = "DROP TABLE pack_reads;";
 /// Undoes schema step 20 (trash entries by path) on a current database.
 pub(super) const UNDO_SCHEMA_20: &str = "DROP INDEX trash_path;";
@@ -267,7 +270,7 @@ fn a_schema_14_database_gains_delta_chunks() {
     rusqlite::Connection::open(&p)
         .unwrap()
         .execute_batch(&format!(
-            "{UNDO_SCHEMA_22} {UNDO_SCHEMA_21} {UNDO_SCHEMA_20} {UNDO_SCHEMA_19} {UNDO_SCHEMA_18} {UNDO_SCHEMA_16} {UNDO_SCHEMA_15} UPDATE meta SET value = 14 WHERE key = 'schema_version';"
+            "{UNDO_SCHEMA_23} {UNDO_SCHEMA_22} {UNDO_SCHEMA_21} {UNDO_SCHEMA_20} {UNDO_SCHEMA_19} {UNDO_SCHEMA_18} {UNDO_SCHEMA_16} {UNDO_SCHEMA_15} UPDATE meta SET value = 14 WHERE key = 'schema_version';"
         ))
         .unwrap();
     let m = SqliteMeta::open(&p).unwrap();
@@ -304,7 +307,7 @@ fn the_database_refuses_to_delete_a_locked_version() {
     rusqlite::Connection::open(&p)
         .unwrap()
         .execute_batch(&format!(
-            "{UNDO_SCHEMA_22} {UNDO_SCHEMA_21} {UNDO_SCHEMA_20} {UNDO_SCHEMA_19} {UNDO_SCHEMA_18} UPDATE meta SET value = 17 WHERE key = 'schema_version';"
+            "{UNDO_SCHEMA_23} {UNDO_SCHEMA_22} {UNDO_SCHEMA_21} {UNDO_SCHEMA_20} {UNDO_SCHEMA_19} {UNDO_SCHEMA_18} UPDATE meta SET value = 17 WHERE key = 'schema_version';"
         ))
         .unwrap();
     let m = SqliteMeta::open(&p).unwrap();
@@ -346,7 +349,7 @@ fn a_schema_20_database_gains_pack_read_days() {
     rusqlite::Connection::open(&p)
         .unwrap()
         .execute_batch(&format!(
-            "{UNDO_SCHEMA_22} {UNDO_SCHEMA_21} UPDATE meta SET value = 20 WHERE key = 'schema_version';"
+            "{UNDO_SCHEMA_23} {UNDO_SCHEMA_22} {UNDO_SCHEMA_21} UPDATE meta SET value = 20 WHERE key = 'schema_version';"
         ))
         .unwrap();
     let m = SqliteMeta::open(&p).unwrap();
