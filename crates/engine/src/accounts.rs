@@ -157,10 +157,12 @@ impl LockTable {
         Ok(locks)
     }
 
-    /// Runs `f` with lock changes serialized (check, then insert).
-    pub fn exclusive<T>(&self, f: impl FnOnce() -> T) -> T {
-        let _g = self.coord.lock_key(LOCK_CHANGES, "");
-        f()
+    /// Runs `f` with lock changes serialized (check, then insert), in every process that
+    /// shares the store; fails only when that serialization cannot be had (cluster mode's
+    /// database is unreachable).
+    pub fn exclusive<T>(&self, f: impl FnOnce() -> T) -> EngineResult<T> {
+        let _g = self.coord.lock_key(LOCK_CHANGES, "")?;
+        Ok(f())
     }
 
     /// Stores a new lock.

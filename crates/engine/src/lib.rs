@@ -75,7 +75,7 @@ pub use accounts::{Accounts, LockTable};
 pub use asyncio::{AsyncHome, SMALL_READ, read_ahead};
 pub use backup::{BackupManifest, BackupOptions, BackupReport};
 pub use compose::Composition;
-pub use coord::{Coordinator, KeyGuard, LocalCoordinator};
+pub use coord::{ClusterCoordinator, Coordinator, KeyGuard, LocalCoordinator};
 pub use delta::{CacheCounters, DEFAULT_BASE_CACHE};
 pub use error::{EngineError, EngineResult};
 pub use folder_lock::{

@@ -12,7 +12,7 @@
 
 use crate::error::{EngineError, EngineResult};
 use nas_blob::PlacementLog;
-use nas_meta::{MetaStore, SqliteMeta};
+use nas_meta::{AdvisoryLocks, MetaStore, SqliteMeta};
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
@@ -36,6 +36,9 @@ pub(crate) struct OpenedMeta {
     pub meta: Arc<dyn MetaStore>,
     /// Where the object-storage tier records its placements (the same database).
     pub placements: Arc<dyn PlacementLog>,
+    /// Locks shared by every process using the database: `Some` for PostgreSQL, whose
+    /// stores are shared by the nodes of a cluster.
+    pub locks: Option<Arc<dyn AdvisoryLocks>>,
 }
 
 impl MetaLocation {
@@ -115,6 +118,7 @@ fn both<M: MetaStore + PlacementLog + 'static>(m: Arc<M>) -> OpenedMeta {
     OpenedMeta {
         meta: m.clone(),
         placements: m,
+        locks: None,
     }
 }
 
@@ -126,7 +130,12 @@ fn open_postgres(url: &str) -> EngineResult<OpenedMeta> {
             redact_url(url)
         ))
     })?;
-    Ok(both(Arc::new(m)))
+    let m = Arc::new(m);
+    Ok(OpenedMeta {
+        meta: m.clone(),
+        placements: m.clone(),
+        locks: Some(m),
+    })
 }
 
 #[cfg(not(feature = "postgres"))]

@@ -46,8 +46,9 @@ pub struct KeyedLocks {
 }
 
 impl KeyedLocks {
-    /// Holds the lock of `key` until the guard is dropped.
-    pub fn lock(&self, key: &str) -> KeyGuard<'_> {
+    /// Holds the lock of `key` until the guard is dropped (fails only when the shared
+    /// database that holds cluster locks is unreachable).
+    pub fn lock(&self, key: &str) -> EngineResult<KeyGuard<'_>> {
         self.coord.lock_key(&self.scope, key)
     }
 }
@@ -95,7 +96,7 @@ impl Store {
             loop {
                 let page = staging.list(&NasPath::root(), after.as_deref(), 1000)?;
                 for dir in page.entries.iter().filter(|e| e.kind == NodeKind::Dir) {
-                    let _held = locks.lock(dir.name());
+                    let _held = locks.lock(dir.name())?;
                     if started(&staging, dir) < cutoff {
                         staging.purge(&dir.path)?;
                         removed += 1;

@@ -9,7 +9,7 @@
 //! packs, the in-process coordinator); [`Store::from_parts`] takes any implementations of
 //! the three seams.
 
-use crate::coord::{Coordinator, LocalCoordinator};
+use crate::coord::{ClusterCoordinator, Coordinator, LocalCoordinator};
 use crate::error::{EngineError, EngineResult};
 use crate::home::Home;
 use crate::meta_location::MetaLocation;
@@ -174,8 +174,17 @@ impl Store {
     /// [`EngineError::Locked`] when another process has it open.
     pub fn open(dir: &Path, opts: StoreOptions) -> EngineResult<Store> {
         fs::create_dir_all(dir)?;
-        let coord = LocalCoordinator::lock_dir(dir)?;
+        let local_coord = LocalCoordinator::lock_dir(dir)?;
         let m = opts.meta.open(dir)?;
+        // metadata other nodes may share (PostgreSQL) is coordinated through it
+        let coord: Arc<dyn Coordinator> = match &m.locks {
+            Some(locks) => Arc::new(ClusterCoordinator::new(
+                local_coord,
+                m.meta.clone(),
+                locks.clone(),
+            )),
+            None => Arc::new(local_coord),
+        };
         let (chunker, compression) = writable_settings(m.meta.as_ref(), &opts)?;
         let local = LocalPackStore::open_with_faults(dir, opts.pack_size, opts.faults.clone())?
             .with_reserve(opts.reserve);
@@ -187,7 +196,7 @@ impl Store {
         let opened = Opened {
             meta: m.meta,
             blobs,
-            coord: Arc::new(coord),
+            coord,
             chunker,
             compression,
             delta: opts.delta,

@@ -85,20 +85,20 @@ fn gc_honours_pins_held_in_the_coordinator() {
 fn keyed_locks_exclude_per_key_within_a_scope() {
     let (_d, s) = store();
     let uploads = s.keyed_locks("uploads");
-    let held = uploads.lock("a");
+    let held = uploads.lock("a").unwrap();
     let (tx, rx) = mpsc::channel();
     let got = Arc::new(AtomicBool::new(false));
     std::thread::scope(|sc| {
         let (u, got2, tx2) = (uploads.clone(), got.clone(), tx.clone());
         sc.spawn(move || {
-            let _g = u.lock("a");
+            let _g = u.lock("a").unwrap();
             got2.store(true, Ordering::SeqCst);
             tx2.send("a").unwrap();
         });
         let (u, other, tx3) = (uploads.clone(), s.keyed_locks("elsewhere"), tx);
         sc.spawn(move || {
-            let _b = u.lock("b");
-            let _a = other.lock("a");
+            let _b = u.lock("b").unwrap();
+            let _a = other.lock("a").unwrap();
             tx3.send("b and elsewhere/a").unwrap();
         });
         let first = rx.recv_timeout(Duration::from_secs(20)).unwrap();

@@ -234,7 +234,7 @@ fn dead_props_accounts_and_lock_table_through_the_facade() {
         expires_ns: None,
         created_ns: 0,
     };
-    locks.exclusive(|| locks.insert(&rec)).unwrap();
+    locks.exclusive(|| locks.insert(&rec)).unwrap().unwrap();
     assert_eq!(locks.list(Some("u")).unwrap(), vec![rec.clone()]);
     // another process (the CLI) breaks it: seen at once
     assert!(

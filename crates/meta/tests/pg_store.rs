@@ -346,7 +346,10 @@ fn advisory_locks_exclude_other_stores_and_end_with_their_holder() {
     let b = PgMeta::connect(&url).unwrap();
     let held = a.lock(7).unwrap();
     assert!(b.try_lock(7).unwrap().is_none(), "held by a");
-    assert!(a.try_lock(7).unwrap().is_none(), "another session of a, too");
+    assert!(
+        a.try_lock(7).unwrap().is_none(),
+        "another session of a, too"
+    );
     assert!(b.try_lock(8).unwrap().is_some(), "another key is free");
     let (tx, rx) = mpsc::channel();
     let waiter = std::thread::spawn(move || {
@@ -379,5 +382,8 @@ fn advisory_locks_exclude_other_stores_and_end_with_their_holder() {
         ),
     );
     std::thread::sleep(Duration::from_millis(200));
-    assert!(b.try_lock(9).unwrap().is_some(), "released with its session");
+    assert!(
+        b.try_lock(9).unwrap().is_some(),
+        "released with its session"
+    );
 }

@@ -8,14 +8,24 @@
 //! to a temporary file, fsynced, renamed, the folder fsynced): after a crash it holds the
 //! old or the new table, never a mix. See `docs/design/rest-sessions.md`.
 //!
-//! The in-memory copy is the truth while one process changes the table (today's
-//! deployment); cluster mode (issue 17) must re-read it, or keep sessions in the shared
-//! database, before it lets two servers change it (see `docs/design/coordination.md`).
+//! With one server the in-memory copy is the truth. When the coordinator is shared
+//! (cluster mode: the table is a document in PostgreSQL that every node changes), a change
+//! is a read-modify-write of the stored table under a cluster-wide keyed lock, and a check
+//! re-reads the table when its stored version moved — on a miss at once (a sign-in on
+//! another node), otherwise at most once per [`RECHECK`] (a logout on another node ends
+//! the session here within that time). See `docs/design/coordination.md`.
 
 use nas_engine::Coordinator;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+/// In cluster mode, how long a node trusts its copy of the table before it checks the
+/// stored version again.
+pub const RECHECK: Duration = Duration::from_secs(1);
+/// The keyed lock scope of changes to the table (cluster mode).
+const LOCK_SCOPE: &str = "rest-sessions";
 
 /// Name of the session table (locally, its file inside the data directory).
 pub const SESSIONS_FILE: &str = "rest-sessions.json";
@@ -72,33 +82,69 @@ pub struct Sessions {
     table: RwLock<HashMap<String, Session>>,
     /// Serializes changes (read, write the file, swap) so none is lost.
     writer: Mutex<()>,
+    /// Cluster mode: the stored version the copy in `table` was read at, and when it was
+    /// last compared with the stored one.
+    seen: Mutex<(Option<i64>, Instant)>,
+}
+
+fn decode(b: &[u8]) -> std::io::Result<HashMap<String, Session>> {
+    let d: OnDisk = serde_json::from_slice(b).map_err(|e| {
+        std::io::Error::other(format!("the session table {SESSIONS_FILE} is damaged: {e}"))
+    })?;
+    if d.format != FORMAT {
+        return Err(std::io::Error::other(format!(
+            "{SESSIONS_FILE}: unknown format {}",
+            d.format
+        )));
+    }
+    Ok(d.sessions)
 }
 
 impl Sessions {
     /// Loads the table kept by `coord` (empty when there is none yet).
     pub fn load(coord: Arc<dyn Coordinator>) -> std::io::Result<Sessions> {
+        // the version first: the bytes read after it are at least as new
+        let version = coord.state_version(SESSIONS_FILE)?;
         let table = match coord.load_state(SESSIONS_FILE)? {
-            Some(b) => {
-                let d: OnDisk = serde_json::from_slice(&b).map_err(|e| {
-                    std::io::Error::other(format!(
-                        "the session table {SESSIONS_FILE} is damaged: {e}"
-                    ))
-                })?;
-                if d.format != FORMAT {
-                    return Err(std::io::Error::other(format!(
-                        "{SESSIONS_FILE}: unknown format {}",
-                        d.format
-                    )));
-                }
-                d.sessions
-            }
+            Some(b) => decode(&b)?,
             None => HashMap::new(),
         };
         Ok(Sessions {
             coord,
             table: RwLock::new(table),
             writer: Mutex::new(()),
+            seen: Mutex::new((version, Instant::now())),
         })
+    }
+
+    /// Cluster mode: re-reads the stored table if its version moved since the copy was
+    /// read — checked on a `miss`, or when the last check is older than [`RECHECK`]. A
+    /// failed read keeps the copy (and is logged).
+    fn recheck(&self, miss: bool) {
+        if !self.coord.shared() {
+            return;
+        }
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        if !miss && seen.1.elapsed() < RECHECK {
+            return;
+        }
+        seen.1 = Instant::now();
+        let fresh = (|| -> std::io::Result<()> {
+            let version = self.coord.state_version(SESSIONS_FILE)?;
+            if version == seen.0 {
+                return Ok(());
+            }
+            let table = match self.coord.load_state(SESSIONS_FILE)? {
+                Some(b) => decode(&b)?,
+                None => HashMap::new(),
+            };
+            *self.table.write().unwrap_or_else(|p| p.into_inner()) = table;
+            seen.0 = version;
+            Ok(())
+        })();
+        if let Err(e) = fresh {
+            tracing::warn!("session table: cannot re-read it: {e}");
+        }
     }
 
     /// Sessions not expired at `now`.
@@ -109,8 +155,15 @@ impl Sessions {
 
     /// The session `sid`, if it exists and has not expired at `now`.
     pub fn get(&self, sid: &str, now: i64) -> Option<Session> {
-        let t = self.table.read().unwrap_or_else(|p| p.into_inner());
-        t.get(sid).filter(|s| s.expires > now).cloned()
+        let lookup = || {
+            let t = self.table.read().unwrap_or_else(|p| p.into_inner());
+            t.get(sid).filter(|s| s.expires > now).cloned()
+        };
+        if self.coord.shared() {
+            let found = lookup();
+            self.recheck(found.is_none());
+        }
+        lookup()
     }
 
     /// Adds a session (ending the user's oldest beyond [`MAX_PER_USER`]); durable when this
@@ -179,11 +232,36 @@ impl Sessions {
         f: impl FnOnce(&mut HashMap<String, Session>),
     ) -> std::io::Result<()> {
         let _one_at_a_time = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        let mut next = self.table.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let shared = self.coord.shared();
+        let _everywhere = if shared {
+            Some(
+                self.coord
+                    .lock_key(LOCK_SCOPE, "")
+                    .map_err(std::io::Error::other)?,
+            )
+        } else {
+            None
+        };
+        let mut next = if shared {
+            // the stored table, as other nodes left it
+            match self.coord.load_state(SESSIONS_FILE)? {
+                Some(b) => decode(&b)?,
+                None => HashMap::new(),
+            }
+        } else {
+            self.table.read().unwrap_or_else(|p| p.into_inner()).clone()
+        };
         f(&mut next);
         next.retain(|_, s| s.expires > now);
         self.write(&next)?;
+        let version = if shared {
+            // no other node writes while the lock is held: this is our version
+            self.coord.state_version(SESSIONS_FILE)?
+        } else {
+            None
+        };
         *self.table.write().unwrap_or_else(|p| p.into_inner()) = next;
+        *self.seen.lock().unwrap_or_else(|p| p.into_inner()) = (version, Instant::now());
         Ok(())
     }
 

@@ -93,7 +93,7 @@ pub async fn complete(
     let s3c = s3.clone();
     let (bucket, key) = (input.bucket.clone(), input.key.clone());
     let done = tokio::task::spawn_blocking(move || -> S3Result<Done> {
-        let _held = s3c.upload_locks().lock(&input.upload_id);
+        let _held = s3c.upload_locks().lock(&input.upload_id).map_err(s3_err)?;
         let dir = upload_dir(&input.upload_id).ok_or_else(|| s3_error!(NoSuchUpload))?;
         let m = match staging.stat(&marker(&dir)) {
             Ok(m) => m,

@@ -244,7 +244,7 @@ pub async fn abort(
     let staging = s3.staging(&who).await?;
     let s3c = s3.clone();
     tokio::task::spawn_blocking(move || -> S3Result<()> {
-        let _held = s3c.upload_locks().lock(&input.upload_id);
+        let _held = s3c.upload_locks().lock(&input.upload_id).map_err(s3_err)?;
         // an upload never issued, already aborted or completed is NoSuchUpload (404), as
         // on AWS: a completed upload's record stays, for a retried Complete
         let (dir, _) = find_upload(&staging, &input.upload_id, &input.bucket, &input.key)?;

@@ -220,6 +220,22 @@ impl DavLockSystem for DbLs {
         let href = path.with_prefix().as_url_string();
         let principal = principal.map(str::to_owned);
         let owner = owner.and_then(owner_xml);
+        let timeout = Some(timeout.unwrap_or(MAX_LOCK_TIMEOUT).min(MAX_LOCK_TIMEOUT));
+        let now = now_ns();
+        let timeout_ns = timeout.map(|d| d.as_nanos() as i64);
+        let rec = LockRecord {
+            token: uuid::Uuid::new_v4().urn().to_string(),
+            space: self.space.clone(),
+            path: key_of(&segs),
+            href,
+            principal,
+            owner,
+            shared,
+            deep,
+            timeout_ns,
+            expires_ns: timeout_ns.map(|t| now.saturating_add(t)),
+            created_ns: now,
+        };
         let res = self.table.exclusive(|| {
             let locks = self.current();
             let new_lock = Asker {
@@ -232,22 +248,6 @@ impl DavLockSystem for DbLs {
             if deep {
                 self.check_below(&locks, &segs, &new_lock)?;
             }
-            let timeout = Some(timeout.unwrap_or(MAX_LOCK_TIMEOUT).min(MAX_LOCK_TIMEOUT));
-            let now = now_ns();
-            let timeout_ns = timeout.map(|d| d.as_nanos() as i64);
-            let rec = LockRecord {
-                token: uuid::Uuid::new_v4().urn().to_string(),
-                space: self.space.clone(),
-                path: key_of(&segs),
-                href,
-                principal,
-                owner,
-                shared,
-                deep,
-                timeout_ns,
-                expires_ns: timeout_ns.map(|t| now.saturating_add(t)),
-                created_ns: now,
-            };
             match self.table.insert(&rec) {
                 Ok(()) => Ok(self.to_dav(&rec)),
                 Err(e) => {
@@ -255,6 +255,12 @@ impl DavLockSystem for DbLs {
                     Err(self.to_dav(&rec))
                 }
             }
+        });
+        // dav-server has no "unavailable" answer for LOCK: a lock that cannot be taken is
+        // refused as if held (423), and logged
+        let res = res.unwrap_or_else(|e| {
+            tracing::error!("lock table: {e}");
+            Err(self.to_dav(&rec))
         });
         Box::pin(async move { res })
     }
@@ -270,6 +276,10 @@ impl DavLockSystem for DbLs {
                 Some(h) => self.table.remove(&h.rec.token).map(|_| ()).map_err(|_| ()),
                 None => Err(()),
             }
+        });
+        let res = res.unwrap_or_else(|e| {
+            tracing::error!("lock table: {e}");
+            Err(())
         });
         Box::pin(async move { res })
     }
@@ -299,6 +309,10 @@ impl DavLockSystem for DbLs {
             rec.timeout_ns = Some(t);
             rec.expires_ns = Some(expires);
             Ok(self.to_dav(&rec))
+        });
+        let res = res.unwrap_or_else(|e| {
+            tracing::error!("lock table: {e}");
+            Err(())
         });
         Box::pin(async move { res })
     }

@@ -14,6 +14,9 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex, MutexGuard};
 
+/// The scope of leases among keyed locks.
+pub(super) const LEASE_SCOPE: &str = "lease";
+
 /// Name of the data directory's lock file.
 const LOCK_FILE: &str = "lock";
 
@@ -180,14 +183,24 @@ impl Coordinator for LocalCoordinator {
         Box::new(Section(guard(&self.pins)))
     }
 
-    fn lock_key(&self, scope: &str, key: &str) -> KeyGuard<'_> {
+    fn lock_key(&self, scope: &str, key: &str) -> EngineResult<KeyGuard<'_>> {
         let key = format!("{scope}\0{key}");
         let mut held = guard(&self.keys);
         while held.contains(&key) {
             held = self.released.wait(held).unwrap_or_else(|p| p.into_inner());
         }
         held.insert(key.clone());
-        KeyGuard::new(Held { owner: self, key })
+        Ok(KeyGuard::new(Held { owner: self, key }))
+    }
+
+    /// A key of its own scope, taken without waiting.
+    fn lease(&self, name: &str) -> EngineResult<Option<KeyGuard<'_>>> {
+        let key = format!("{LEASE_SCOPE}\0{name}");
+        let mut held = guard(&self.keys);
+        if !held.insert(key.clone()) {
+            return Ok(None);
+        }
+        Ok(Some(KeyGuard::new(Held { owner: self, key })))
     }
 
     fn hint(&self, hint: Hint) -> HintState {

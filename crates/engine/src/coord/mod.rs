@@ -17,12 +17,17 @@
 //!   [`Coordinator::load_state`], [`Coordinator::store_state`]): the REST door's token
 //!   secret and session table.
 //!
-//! [`LocalCoordinator`] is today's in-process implementation. What each piece guarantees,
+//! [`LocalCoordinator`] is the single-process implementation; [`ClusterCoordinator`] the
+//! one for several nodes sharing a PostgreSQL database (cluster mode). What each piece guarantees,
 //! and what a multi-node implementation must provide, is in `docs/design/coordination.md`.
 
+mod cluster;
 mod local;
 
+pub use cluster::ClusterCoordinator;
 pub use local::LocalCoordinator;
+
+use crate::error::EngineResult;
 
 use nas_types::{ChunkId, PackId};
 
@@ -82,7 +87,23 @@ pub trait Coordinator: Send + Sync {
     fn pin_section(&self) -> Box<dyn PinSection + '_>;
     /// Holds the lock of `key` within `scope` until the guard is dropped; waits while
     /// another holder (in this process or, for a multi-node implementation, in any) has it.
-    fn lock_key(&self, scope: &str, key: &str) -> KeyGuard<'_>;
+    /// Fails only when the lock cannot be had at all (the shared database is unreachable).
+    fn lock_key(&self, scope: &str, key: &str) -> EngineResult<KeyGuard<'_>>;
+    /// The lease of background job `name` (one run at a time across every process of the
+    /// store) if no one holds it now; `None` when another holder has it. Held until the
+    /// guard is dropped.
+    fn lease(&self, name: &str) -> EngineResult<Option<KeyGuard<'_>>>;
+    /// Whether other processes change this coordinator's state too (cluster mode): then a
+    /// copy of a document kept in memory must be checked against
+    /// [`state_version`](Coordinator::state_version) before it is trusted.
+    fn shared(&self) -> bool {
+        false
+    }
+    /// The version of document `name` (raised by each [`store_state`](Coordinator::store_state)),
+    /// when the coordinator keeps versions (`None` also when it is not stored).
+    fn state_version(&self, _name: &str) -> std::io::Result<Option<i64>> {
+        Ok(None)
+    }
     /// What the hint says now.
     fn hint(&self, hint: Hint) -> HintState;
     /// Records whether anything of the kind exists, as read by a query that began when the

@@ -42,7 +42,7 @@ pub use maintenance::{GC, MaintenanceConfig, RETENTION, SCRUB, TRASH, maintenanc
 pub use meta_backup::{META_BACKUP, meta_backup_worker};
 pub use mover::{MOVER, mover_worker};
 pub use recompress::{RECOMPRESS, RecompressConfig, recompress_worker};
-pub use runner::{RunContext, Trigger, WorkerRunner};
+pub use runner::{LEASED_ELSEWHERE, RunContext, Trigger, WorkerRunner};
 pub use search_index::{SEARCH_INDEX, search_index_worker};
 pub use throttle::Throttle;
 

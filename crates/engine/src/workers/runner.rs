@@ -3,6 +3,7 @@
 //! of the same worker at once" true by construction; different workers do run in parallel.
 
 use super::{Worker, WorkerObserver, WorkerState};
+use crate::coord::Coordinator;
 use crate::error::{EngineError, EngineResult};
 use crate::progress::{Progress, ProgressUnit};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -45,7 +46,11 @@ struct Shared {
 pub struct WorkerRunner {
     shared: Arc<Shared>,
     observer: Option<Arc<dyn WorkerObserver>>,
+    leases: Option<Arc<dyn Coordinator>>,
 }
+
+/// The summary of a turn skipped because another process holds the worker's lease.
+pub const LEASED_ELSEWHERE: &str = "skipped: another node is running it";
 
 /// Handed to each run: lets a long job report its progress, notice shutdown and pause
 /// without delaying it.
@@ -54,6 +59,7 @@ pub struct RunContext {
     slot: Arc<Slot>,
     name: String,
     observer: Option<Arc<dyn WorkerObserver>>,
+    leases: Option<Arc<dyn Coordinator>>,
 }
 
 impl RunContext {
@@ -144,7 +150,17 @@ impl WorkerRunner {
         WorkerRunner {
             shared: Arc::default(),
             observer,
+            leases: None,
         }
+    }
+
+    /// Makes each run take its worker's lease from `coord` first
+    /// ([`Coordinator::lease`], named after the worker): with several processes sharing a
+    /// store (cluster mode), one runs each worker at a time and the others skip their turn
+    /// ([`LEASED_ELSEWHERE`]). Set before workers are added.
+    pub fn leased_by(mut self, coord: Arc<dyn Coordinator>) -> WorkerRunner {
+        self.leases = Some(coord);
+        self
     }
 
     /// Adds a worker and starts its thread. Names are unique; the interval must not be 0.
@@ -193,6 +209,7 @@ impl WorkerRunner {
             slot: slot.clone(),
             name: w.name.clone(),
             observer: self.observer.clone(),
+            leases: self.leases.clone(),
         };
         let handle = std::thread::Builder::new()
             .name(format!("worker-{}", w.name))
@@ -301,10 +318,16 @@ fn worker_loop(mut w: Worker, ctx: RunContext) {
             o.started(&w.name);
         }
         let began = Instant::now();
-        let result = match catch_unwind(AssertUnwindSafe(|| (w.job)(&ctx))) {
-            Ok(Ok(outcome)) => Ok(outcome),
-            Ok(Err(e)) => Err(e.to_string()),
-            Err(_) => Err("the worker panicked".to_owned()),
+        // Ok(None): not leased (one process); Ok(Some(None)): another holds the lease
+        let lease = ctx.leases.as_deref().map(|c| c.lease(&w.name)).transpose();
+        let result = match lease {
+            Err(e) => Err(format!("cannot take the worker's lease: {e}")),
+            Ok(Some(None)) => Ok(super::Outcome::summary(LEASED_ELSEWHERE)),
+            Ok(_held) => match catch_unwind(AssertUnwindSafe(|| (w.job)(&ctx))) {
+                Ok(Ok(outcome)) => Ok(outcome),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(_) => Err("the worker panicked".to_owned()),
+            },
         };
         let took = began.elapsed();
         let state = {

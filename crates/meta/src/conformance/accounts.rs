@@ -370,5 +370,9 @@ pub fn documents_are_replaced_whole_and_created_once(m: &dyn MetaStore) {
     assert_eq!(m.document("k").unwrap().unwrap().version, 1);
     assert_eq!(m.put_document("empty", b"").unwrap(), 1);
     assert_eq!(m.document("empty").unwrap().unwrap().bytes, b"");
-    assert_eq!(m.document("a").unwrap().unwrap().bytes, b"two", "names are apart");
+    assert_eq!(
+        m.document("a").unwrap().unwrap().bytes,
+        b"two",
+        "names are apart"
+    );
 }

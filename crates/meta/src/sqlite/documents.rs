@@ -54,11 +54,11 @@ impl Documents for SqliteMeta {
                  ON CONFLICT (name) DO NOTHING",
                 rusqlite::params![name, bytes],
             )?;
-            Ok(tx.query_row(
-                "SELECT bytes FROM documents WHERE name = ?1",
-                [name],
-                |r| r.get(0),
-            )?)
+            Ok(
+                tx.query_row("SELECT bytes FROM documents WHERE name = ?1", [name], |r| {
+                    r.get(0)
+                })?,
+            )
         })
     }
 }

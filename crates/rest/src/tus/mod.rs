@@ -333,7 +333,7 @@ pub async fn terminate(
     c.need_write()?;
     blocking(move || {
         let staging = staging_of(&st, &c)?;
-        let _held = st.tus_locks().lock(&id);
+        let _held = st.tus_locks().lock(&id)?;
         let up = load(&staging, &id)?;
         staging.purge(&up.dir)?;
         Ok(())

@@ -175,7 +175,7 @@ fn open_segment(
 /// and expiry of the same upload. A crash after the commit leaves a whole upload behind
 /// (offset = length); an empty PATCH at that offset completes it again, expiry removes it.
 fn complete(st: &RestState, home: &Home, staging: &Home, id: &str) -> RestResult<()> {
-    let _held = st.tus_locks().lock(id);
+    let _held = st.tus_locks().lock(id)?;
     let up: Upload = load(staging, id)?;
     let p = progress(staging, &up)?;
     if p.offset != up.length {

@@ -127,7 +127,7 @@ fn start_workers(
     cfg: &Config,
     metrics: Arc<nas_observe::Metrics>,
 ) -> Result<Arc<WorkerRunner>> {
-    let runner = Arc::new(WorkerRunner::new(Some(metrics)));
+    let runner = Arc::new(WorkerRunner::new(Some(metrics)).leased_by(store.coordinator().clone()));
     for w in maintenance_workers(store, &cfg.workers) {
         runner.add(w)?;
     }
