@@ -93,6 +93,21 @@ CONF
     grep -q "$want" "$nginx_conf" || { echo "check-service: $nginx_conf lacks $want" >&2; exit 1; }
   done
   echo "nginx ok: $nginx_conf passes nginx -t"
+  # the cluster's load balancer (deploy/cluster/nginx.conf), the same way
+  cluster_conf=deploy/cluster/nginx.conf
+  sed -e "s#/etc/letsencrypt/live/nas.example.com/fullchain.pem#$tmp/cert.pem#" \
+    -e "s#/etc/letsencrypt/live/nas.example.com/privkey.pem#$tmp/key.pem#" \
+    "$cluster_conf" >"$tmp/silent-nas.conf"
+  if ! out=$(nginx -t -q -e stderr -p "$tmp" -c "$tmp/nginx.conf" 2>&1) || [ -n "$out" ]; then
+    echo "$out" >&2
+    echo "check-service: nginx -t failed or warned for $cluster_conf" >&2
+    exit 1
+  fi
+  for want in 'client_max_body_size 0;' 'proxy_request_buffering off;' 'proxy_buffering off;' \
+    'least_conn;' 'proxy_set_header Host $http_host;'; do
+    grep -qF "$want" "$cluster_conf" || { echo "check-service: $cluster_conf lacks $want" >&2; exit 1; }
+  done
+  echo "nginx ok: $cluster_conf passes nginx -t"
 else
   missing nginx nginx
 fi
