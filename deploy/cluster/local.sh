@@ -7,6 +7,7 @@
 #
 #   SILENT_NAS_ADMIN_PASSWORD=… deploy/cluster/local.sh up DIR [BIN]   # BIN: silent-nas
 #   deploy/cluster/local.sh down DIR
+#   deploy/cluster/local.sh pg-restart DIR   # stops PostgreSQL (fast), starts it again
 #
 # Ports: BASE (env CLUSTER_PORT, default 18000) is the load balancer (WebDAV, REST, UI),
 # BASE+1 its S3 API; BASE+2 PostgreSQL, BASE+3 NATS, BASE+4 the object store; node N
@@ -63,7 +64,13 @@ if [ "$cmd" = down ]; then
   fi
   exit 0
 fi
-[ "$cmd" = up ] || { echo "local.sh: up or down" >&2; exit 2; }
+if [ "$cmd" = pg-restart ]; then
+  as_pg "$(pg_bin)/pg_ctl" -D "$dir/pg/data" -m fast -w stop >/dev/null
+  sleep "${PG_DOWN_SECS:-1}"
+  as_pg "$(pg_bin)/pg_ctl" -D "$dir/pg/data" -l "$dir/pg/server.log" -w start >/dev/null
+  exit 0
+fi
+[ "$cmd" = up ] || { echo "local.sh: up, down or pg-restart" >&2; exit 2; }
 
 bin=${3:-silent-nas}
 rclone=${RCLONE:-rclone}
@@ -79,8 +86,12 @@ mkdir -p "$dir/pg"
 chmod o+x "$dir"
 [ "$(id -u)" = 0 ] && chown postgres: "$dir/pg"
 as_pg "$bin_pg/initdb" -D "$dir/pg/data" -U postgres --auth=trust -E UTF8 --no-sync >"$dir/pg/initdb.log" 2>&1
-as_pg "$bin_pg/pg_ctl" -D "$dir/pg/data" -l "$dir/pg/server.log" -w \
-  -o "-p $pg_port -k $dir/pg -c listen_addresses=127.0.0.1" start >/dev/null
+cat >>"$dir/pg/data/postgresql.conf" <<PGCONF
+port = $pg_port
+unix_socket_directories = '$dir/pg'
+listen_addresses = '127.0.0.1'
+PGCONF
+as_pg "$bin_pg/pg_ctl" -D "$dir/pg/data" -l "$dir/pg/server.log" -w start >/dev/null
 as_pg "$bin_pg/createdb" -h "$dir/pg" -p "$pg_port" -U postgres nas
 meta_url="postgres://postgres@127.0.0.1:$pg_port/nas"
 
