@@ -56,6 +56,14 @@ pub struct PackInfo {
     pub size: u64,
     /// True for packs still being appended to (never compacted or deleted).
     pub active: bool,
+    /// How long ago the pack was last written, or its placement recorded — the younger
+    /// of the two when both are known (the local file's modification time by this
+    /// machine's clock; a placement's by the placement log's). `None` when unknown, which
+    /// only a pack this process wrote may be (a remote-only pack of a store whose
+    /// placement log is not shared). GC leaves a pack alone while it is younger than its
+    /// grace period: a pack another node wrote may belong to a commit still in flight
+    /// there (`docs/design/versions-and-gc.md`).
+    pub age: Option<std::time::Duration>,
 }
 
 /// A pack as the object-storage tier sees it ([`BlobStore::tier_packs`]).

@@ -500,8 +500,11 @@ impl BlobStore for LocalPackStore {
                     continue;
                 };
                 // a pack GC deletes while we list is simply not there any more
-                let size = match f.metadata() {
-                    Ok(m) => m.len(),
+                let (size, age) = match f.metadata() {
+                    Ok(m) => (
+                        m.len(),
+                        m.modified().ok().map(|t| t.elapsed().unwrap_or_default()),
+                    ),
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                     Err(e) => return Err(e.into()),
                 };
@@ -509,6 +512,7 @@ impl BlobStore for LocalPackStore {
                     id,
                     size,
                     active: Some(id) == active,
+                    age,
                 });
             }
         }

@@ -5,6 +5,11 @@
 //!   pinned (see [`crate::pins`]), in one transaction under the pin lock — and, with a
 //!   grace period ([`crate::StoreOptions::gc_grace`], cluster mode), only once they have
 //!   had no reference for longer than it;
+//! - with a grace period, a pack younger than it (last written, or its placement last
+//!   recorded, less than the grace ago: [`nas_blob::PackInfo::age`]) is neither deleted
+//!   nor compacted: in cluster mode a pack another node wrote may hold frames of a commit
+//!   in flight there — uploaded, its index rows not recorded yet — which no pin of this
+//!   node protects (`docs/design/versions-and-gc.md`, "Packs and the grace period");
 //! - a pack is deleted only when no index row points into it; a pack that is mostly dead
 //!   is compacted first (live frames copied to the active pack, fsynced, rows relocated in
 //!   one transaction, then the old pack removed). A crash at any step leaves either the
@@ -53,6 +58,9 @@ pub struct GcPlan {
     pub compact_packs: Vec<(String, u64, u64)>,
     /// Disk bytes the run would give back.
     pub reclaim_bytes: u64,
+    /// Packs left alone because they are younger than the grace period (they may hold
+    /// frames of a commit in flight on another node).
+    pub young_packs: usize,
     #[serde(skip)]
     rows: Vec<ChunkRow>,
     #[serde(skip)]
@@ -129,7 +137,12 @@ impl Store {
         let mut compact = Vec::new();
         let small_limit = self.inner.blobs.pack_size().map(|s| s / SMALL_PACK_DIVISOR);
         let mut small = Vec::new();
+        let grace = self.inner.gc_grace;
         for p in self.inner.blobs.packs()? {
+            if !grace.is_zero() && p.age.is_some_and(|a| a < grace) {
+                plan.young_packs += 1;
+                continue;
+            }
             let (chunks, live) = usage.get(&p.id).copied().unwrap_or((0, 0));
             if p.active {
                 // frames of writes in flight look dead here: the pack is only deleted if

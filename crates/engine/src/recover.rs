@@ -152,6 +152,7 @@ fn rebuild(
             size,
             md5,
             last_read_ns: now,
+            age: None,
         })?;
         found += 1;
         bytes += size;
@@ -172,6 +173,7 @@ fn rebuild(
             size,
             md5: None,
             last_read_ns: now,
+            age: None,
         })?;
         found += 1;
         bytes += size;

@@ -189,8 +189,15 @@ impl Store {
         let local = LocalPackStore::open_with_faults(dir, opts.pack_size, opts.faults.clone())?
             .with_reserve(opts.reserve);
         let blobs: Arc<dyn BlobStore> = match &opts.remote {
-            // placements are recorded in the metadata database
-            Some(cfg) => Arc::new(RemotePackStore::open(local, cfg, m.placements)?),
+            // placements are recorded in the metadata database; in PostgreSQL other
+            // nodes record theirs there too (cluster mode: the shared pack view)
+            Some(cfg) => {
+                let cfg = RemoteConfig {
+                    shared: opts.meta.is_postgres(),
+                    ..cfg.clone()
+                };
+                Arc::new(RemotePackStore::open(local, &cfg, m.placements)?)
+            }
             None => Arc::new(local),
         };
         let opened = Opened {
@@ -273,7 +280,13 @@ impl Store {
             .unwrap_or(Compression::Lz4);
         let local = LocalPackStore::open(dir, StoreOptions::default().pack_size)?;
         let blobs: Arc<dyn BlobStore> = match remote {
-            Some(cfg) => Arc::new(RemotePackStore::open_reader(local, cfg, m.placements)?),
+            Some(cfg) => {
+                let cfg = RemoteConfig {
+                    shared: location.is_postgres(),
+                    ..cfg.clone()
+                };
+                Arc::new(RemotePackStore::open_reader(local, &cfg, m.placements)?)
+            }
             None => Arc::new(local),
         };
         let opened = Opened {

@@ -46,6 +46,11 @@ pub struct RemoteConfig {
     /// uploaded and verified (cluster mode: a node's disk is only a cache, so losing the
     /// node loses nothing acknowledged). See `docs/design/object-storage.md`.
     pub ack_remote: bool,
+    /// The placement log is shared with other nodes (cluster mode: the metadata is in
+    /// PostgreSQL). A pack this store has no placement for is looked up in the log (one
+    /// row) instead of being taken as absent, and GC, fsck and the mover list placements
+    /// from the log, not from memory. The engine sets it from where the metadata lives.
+    pub shared: bool,
 }
 
 /// Default [`RemoteConfig::cache_size`].
@@ -90,6 +95,7 @@ impl RemoteConfig {
             part_size: 16 << 20,
             read_mark_interval: Duration::from_secs(3600),
             ack_remote: false,
+            shared: false,
         })
     }
 
@@ -139,6 +145,8 @@ impl fmt::Debug for RemoteConfig {
             .field("read_timeout", &self.read_timeout)
             .field("multipart_threshold", &self.multipart_threshold)
             .field("part_size", &self.part_size)
+            .field("ack_remote", &self.ack_remote)
+            .field("shared", &self.shared)
             .finish()
     }
 }

@@ -12,7 +12,9 @@
 //! is verified (and still there: [`tier`]); the engine's mover calls it by policy, after
 //! reading [`BlobStore::tier_packs`] (each pack's size, places and coarse last read, noted
 //! by the read path and written in batches). GC's `delete_pack` deletes the remote object
-//! too. Design: `docs/design/object-storage.md`.
+//! too. In cluster mode ([`RemoteConfig::shared`]: several nodes, one placement log) a
+//! pack missing from this store's placements in memory is looked up in the log, and
+//! listings come from the log. Design: `docs/design/object-storage.md`.
 
 mod archive;
 mod cache;
@@ -22,6 +24,7 @@ pub(crate) mod placement;
 mod repair;
 mod tier;
 mod upload;
+mod view;
 
 pub use archive::{ArchivedObject, RemoteArchive};
 pub use client::RemoteError;
@@ -128,6 +131,11 @@ pub struct RemotePackStore {
     reader: bool,
     /// `sync` returns only once what it made durable is uploaded ([`RemoteConfig::ack_remote`]).
     ack_remote: bool,
+    /// Other processes write the placement log ([`RemoteConfig::shared`], or a reader):
+    /// a pack missing from memory is looked up in the log.
+    lookup_misses: bool,
+    /// Listings (GC, fsck, the mover) read the log, not memory ([`RemoteConfig::shared`]).
+    list_from_log: bool,
 }
 
 impl RemotePackStore {
@@ -201,6 +209,8 @@ impl RemotePackStore {
             last: AtomicU64::new(u64::MAX),
             reader,
             ack_remote: cfg.ack_remote && !reader,
+            lookup_misses: cfg.shared || reader,
+            list_from_log: cfg.shared,
         })
     }
 
@@ -274,14 +284,6 @@ impl RemotePackStore {
         }
     }
 
-    /// The verified remote size of `pack`; a reader asks the placement log again when its
-    /// copy knows of none (the writing process may have uploaded or evicted it since).
-    fn remote_size(&self, pack: PackId) -> Option<u64> {
-        let p = &self.shared.placements;
-        p.remote_size(pack)
-            .or_else(|| (self.reader && p.reload().is_ok()).then(|| p.remote_size(pack))?)
-    }
-
     /// Reads a frame from the object store.
     fn read_remote(&self, loc: &BlobLocation, size: u64) -> Result<Vec<u8>, BlobError> {
         if loc.offset + u64::from(loc.len) > size {
@@ -301,11 +303,18 @@ impl RemotePackStore {
                 u64::from(loc.len),
             )
             .map_err(|e| match e {
-                RemoteError::NotFound(_) => BlobError::Missing {
-                    pack: loc.pack,
-                    offset: loc.offset,
-                    reason: "pack object not found in the object store",
-                },
+                RemoteError::NotFound(_) => {
+                    // deleted by another node's GC (its frames moved to a newer pack): the
+                    // engine looks the chunk up again; the next miss reads the log
+                    if self.lookup_misses {
+                        self.shared.placements.forget(loc.pack);
+                    }
+                    BlobError::Missing {
+                        pack: loc.pack,
+                        offset: loc.offset,
+                        reason: "pack object not found in the object store",
+                    }
+                }
                 e => {
                     self.shared.failed(&e);
                     e.into()
@@ -401,7 +410,7 @@ impl BlobStore for RemotePackStore {
     fn read(&self, loc: &BlobLocation) -> Result<Vec<u8>, BlobError> {
         let r = match self.shared.local.read(loc) {
             Ok(v) => Ok(v),
-            Err(e) => match self.remote_size(loc.pack) {
+            Err(e) => match self.remote_size_checked(loc.pack)? {
                 Some(size) => self.read_remote(loc, size),
                 None => Err(e),
             },
@@ -422,22 +431,7 @@ impl BlobStore for RemotePackStore {
     }
 
     fn packs(&self) -> Result<Vec<PackInfo>, BlobError> {
-        let mut out = self.shared.local.packs()?;
-        let here: HashSet<PackId> = out.iter().map(|p| p.id).collect();
-        out.extend(
-            self.shared
-                .placements
-                .all()
-                .into_iter()
-                .filter(|p| p.remote && !here.contains(&p.pack))
-                .map(|p| PackInfo {
-                    id: p.pack,
-                    size: p.size,
-                    active: false,
-                }),
-        );
-        out.sort_by_key(|p| p.id);
-        Ok(out)
+        self.pack_listing()
     }
 
     fn delete_pack(&self, pack: PackId) -> Result<(), BlobError> {
@@ -474,7 +468,7 @@ impl BlobStore for RemotePackStore {
     fn records(&self, pack: PackId) -> Result<Vec<(ChunkId, BlobLocation)>, BlobError> {
         match self.shared.local.records(pack) {
             Ok(r) => Ok(r),
-            Err(e) => match self.remote_size(pack) {
+            Err(e) => match self.remote_size_checked(pack)? {
                 Some(size) => {
                     let data = self
                         .cache

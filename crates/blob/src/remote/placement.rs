@@ -3,6 +3,13 @@
 //! the server; [`MemoryPlacements`] in tests); [`Placements`] is the store's copy of it in
 //! memory, written through on every change.
 //!
+//! In cluster mode (several nodes sharing one log, [`RemoteConfig::shared`]) the copy in
+//! memory is only a hint: a pack it does not know is looked up in the log
+//! ([`PlacementLog::placement`], one row), nothing negative is remembered, and listings
+//! (GC, fsck, the mover) come from the log.
+//!
+//! [`RemoteConfig::shared`]: crate::RemoteConfig::shared
+//!
 //! Rules kept here: a pack is `remote` only once its uploaded object was **verified** (size,
 //! and the MD5 when the server's ETag is one); the local copy of a pack is dropped only
 //! while it is `remote`.
@@ -30,15 +37,24 @@ pub struct Placement {
     /// [`RemoteConfig::read_mark_interval`](crate::RemoteConfig::read_mark_interval), in
     /// batches; a log keeps the larger of the stored and the given value.
     pub last_read_ns: i64,
+    /// How long ago the row was last written, by the log's own clock (the database's, so
+    /// that nodes with skewed clocks agree), as read from a log; `None` in a value given
+    /// to [`PlacementLog::set_placement`], which stamps the time itself. GC's grace for
+    /// packs with no index rows is measured with it.
+    pub age: Option<std::time::Duration>,
 }
 
 /// The durable record of placements.
 ///
-/// Contract: `set` replaces the pack's row (inserting it) and is durable when it returns;
-/// `remove` forgets the pack (a missing row is fine); `all` lists every row.
+/// Contract: `set` replaces the pack's row (inserting it), stamps it with the log's clock
+/// and is durable when it returns; `remove` forgets the pack (a missing row is fine);
+/// `all` lists every row and `placement` reads one, each with its age.
 pub trait PlacementLog: Send + Sync {
     /// Every recorded placement.
     fn all_placements(&self) -> Result<Vec<Placement>, BlobError>;
+    /// One pack's placement (`None`: no row). A node sharing the log with others asks
+    /// this when a pack is not where its copy in memory says.
+    fn placement(&self, pack: PackId) -> Result<Option<Placement>, BlobError>;
     /// Records (or replaces) one pack's placement.
     fn set_placement(&self, p: &Placement) -> Result<(), BlobError>;
     /// Forgets a pack (deleted everywhere).
@@ -50,14 +66,33 @@ pub trait PlacementLog: Send + Sync {
 
 /// A [`PlacementLog`] in memory (tests; a store whose placements need not survive).
 #[derive(Debug, Default)]
-pub struct MemoryPlacements(Mutex<HashMap<PackId, Placement>>);
+pub struct MemoryPlacements(Mutex<HashMap<PackId, (Placement, std::time::Instant)>>);
+
+fn aged((p, at): &(Placement, std::time::Instant)) -> Placement {
+    Placement {
+        age: Some(at.elapsed()),
+        ..p.clone()
+    }
+}
 
 impl PlacementLog for MemoryPlacements {
     fn all_placements(&self) -> Result<Vec<Placement>, BlobError> {
-        Ok(lock(&self.0).values().cloned().collect())
+        Ok(lock(&self.0).values().map(aged).collect())
+    }
+    fn placement(&self, pack: PackId) -> Result<Option<Placement>, BlobError> {
+        Ok(lock(&self.0).get(&pack).map(aged))
     }
     fn set_placement(&self, p: &Placement) -> Result<(), BlobError> {
-        lock(&self.0).insert(p.pack, p.clone());
+        let mut m = lock(&self.0);
+        let last_read_ns = m.get(&p.pack).map_or(p.last_read_ns, |(old, _)| {
+            old.last_read_ns.max(p.last_read_ns)
+        });
+        let row = Placement {
+            last_read_ns,
+            age: None,
+            ..p.clone()
+        };
+        m.insert(p.pack, (row, std::time::Instant::now()));
         Ok(())
     }
     fn remove_placement(&self, pack: PackId) -> Result<(), BlobError> {
@@ -67,7 +102,7 @@ impl PlacementLog for MemoryPlacements {
     fn record_reads(&self, reads: &[(PackId, i64)]) -> Result<(), BlobError> {
         let mut m = lock(&self.0);
         for (pack, at) in reads {
-            if let Some(p) = m.get_mut(pack) {
+            if let Some((p, _)) = m.get_mut(pack) {
                 p.last_read_ns = p.last_read_ns.max(*at);
             }
         }
@@ -109,20 +144,39 @@ impl Placements {
         })
     }
 
-    /// Reads the log again (a reader beside the writing process).
-    pub(crate) fn reload(&self) -> Result<(), BlobError> {
-        let fresh = self
-            .log
-            .all_placements()?
-            .into_iter()
-            .map(|p| (p.pack, p))
-            .collect();
-        *lock(&self.map) = fresh;
-        Ok(())
-    }
-
     pub(crate) fn get(&self, pack: PackId) -> Option<Placement> {
         lock(&self.map).get(&pack).cloned()
+    }
+
+    /// Reads `pack`'s row from the log into memory (another node, or the writing process,
+    /// may have recorded or uploaded it since): its verified remote size, if any. Nothing
+    /// negative is remembered, so the next miss asks again; a row read before a write of
+    /// this process never replaces that write's verified remote copy in memory.
+    pub(crate) fn refresh(&self, pack: PackId) -> Result<Option<u64>, BlobError> {
+        let Some(mut p) = self.log.placement(pack)? else {
+            return Ok(None);
+        };
+        let mut m = lock(&self.map);
+        if let Some(old) = m.get(&pack) {
+            if old.remote && !p.remote {
+                return Ok(Some(old.size));
+            }
+            p.last_read_ns = p.last_read_ns.max(old.last_read_ns);
+        }
+        let size = p.remote.then_some(p.size);
+        m.insert(pack, p);
+        Ok(size)
+    }
+
+    /// Drops `pack` from memory only (its object was found gone: another node's GC
+    /// deleted it), leaving the log alone.
+    pub(crate) fn forget(&self, pack: PackId) {
+        lock(&self.map).remove(&pack);
+    }
+
+    /// Every row, read from the log now (cluster mode: other nodes write it too).
+    pub(crate) fn all_from_log(&self) -> Result<Vec<Placement>, BlobError> {
+        self.log.all_placements()
     }
 
     /// The verified remote size of `pack`, if it has a verified remote copy.

@@ -86,9 +86,7 @@ impl RemotePackStore {
             self.shared.flush_reads();
         }
         let placed: HashMap<PackId, _> = self
-            .shared
-            .placements
-            .all()
+            .placement_rows()?
             .into_iter()
             .map(|p| (p.pack, p))
             .collect();
@@ -184,6 +182,7 @@ mod tests {
             size: 10,
             md5: None,
             last_read_ns: 100,
+            age: None,
         })
         .unwrap();
         let p = Placements::load(log.clone()).unwrap();

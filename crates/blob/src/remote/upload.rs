@@ -95,6 +95,7 @@ pub(crate) fn upload_one(shared: &Shared, pack: PackId) -> Result<(), crate::Blo
             size,
             md5: None,
             last_read_ns: super::now_ns(), // sealed now: "read" now
+            age: None,
         })?;
     }
     let md5 = if size > shared.client.multipart_threshold() {
@@ -136,6 +137,7 @@ pub(crate) fn upload_one(shared: &Shared, pack: PackId) -> Result<(), crate::Blo
         size,
         md5: Some(md5),
         last_read_ns: 0, // kept: set() never moves it back
+        age: None,
     })?;
     shared
         .counters

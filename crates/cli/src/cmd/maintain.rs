@@ -164,6 +164,12 @@ pub fn gc(a: GcArgs) -> Result<ExitCode> {
                 String::new()
             }
         );
+        if r.plan.young_packs > 0 {
+            println!(
+                "{} packs younger than the grace period kept",
+                r.plan.young_packs
+            );
+        }
     }
     for e in &r.errors {
         eprintln!("gc: {e}");

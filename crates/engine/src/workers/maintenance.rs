@@ -166,6 +166,12 @@ fn gc(s: &Store, ctx: &RunContext) -> Result<Outcome, WorkerError> {
         "freed {} chunks, deleted {} packs, compacted {}: {} bytes",
         r.chunks_freed, r.packs_deleted, r.packs_compacted, r.bytes_freed
     );
+    if r.plan.young_packs > 0 {
+        summary.push_str(&format!(
+            "; {} packs younger than the grace period kept",
+            r.plan.young_packs
+        ));
+    }
     if !r.errors.is_empty() {
         summary.push_str(&format!(
             "; {} packs skipped: {}",

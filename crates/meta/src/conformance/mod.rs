@@ -24,6 +24,7 @@ mod deltas;
 mod implicit;
 mod locks;
 mod namespace;
+mod placement;
 mod quota;
 mod search;
 mod shares;
@@ -36,6 +37,7 @@ pub use deltas::*;
 pub use implicit::*;
 pub use locks::*;
 pub use namespace::*;
+pub use placement::*;
 #[cfg(test)]
 pub(crate) use quota::put as commit_sized;
 pub use quota::*;
@@ -150,6 +152,12 @@ macro_rules! meta_conformance_tests {
                 $crate::conformance::$check(&m);
             }
         )*
+        // the placement log, which every metadata store also is (nas_blob::PlacementLog)
+        #[test]
+        fn placements_are_looked_up_one_at_a_time_with_their_age() {
+            let (_guard, m) = ($new)();
+            $crate::conformance::placements_are_looked_up_one_at_a_time_with_their_age(&m);
+        }
         #[test]
         fn every_conformance_check_has_a_test() {
             assert_eq!(&[$(stringify!($check)),*][..], $crate::conformance::NAMES);
