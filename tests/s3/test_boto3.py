@@ -1,9 +1,13 @@
 #!/usr/bin/env python3
 """boto3 (current defaults: CRC32 checksums on every upload) against the S3 door.
 
-    test_boto3.py ENDPOINT ACCESS_KEY SECRET WEBDAV_BASE_URL WEBDAV_USER WEBDAV_PASS
+    test_boto3.py ENDPOINT ACCESS_KEY SECRET WEBDAV_BASE_URL WEBDAV_USER WEBDAV_PASS [--behind-proxy]
 
-Exits non-zero on the first failed check. Run by crates/cli/tests/s3.rs.
+Exits non-zero on the first failed check. Run by crates/cli/tests/s3.rs, and through a
+load balancer by crates/cli/tests/cluster_lb.rs with `--behind-proxy`: nginx answers
+`Expect: 100-continue` itself and keeps its own connection to the client, so the two
+checks of the server's early answer to a refused upload are the server's alone (they run
+against it directly) and are skipped there.
 """
 import base64
 import json
@@ -16,6 +20,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 endpoint, ak, sk, dav, dav_user, dav_pass = sys.argv[1:7]
+behind_proxy = "--behind-proxy" in sys.argv[7:]
 cfg = Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1})
 
 
@@ -219,8 +224,10 @@ with tempfile.NamedTemporaryFile() as f:
     out = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code} %{size_upload} %header{connection}",
                           "-H", "Expect: 100-continue", "--expect100-timeout", "30", "-T", f.name, url],
                          capture_output=True, text=True, check=True).stdout.split()
-assert out[:1] == ["404"] and int(out[1]) < (1 << 20), f"NoSuchBucket before the body: {out}"
-assert out[2:] == ["close"], f"the connection is closed after an early answer: {out}"
+assert out[:1] == ["404"], f"NoSuchBucket: {out}"
+if not behind_proxy:
+    assert int(out[1]) < (1 << 20), f"NoSuchBucket before the body: {out}"
+    assert out[2:] == ["close"], f"the connection is closed after an early answer: {out}"
 # a client that sends a refused body anyway (no 100-continue) keeps a usable connection:
 # two conditional PUTs refused, then a good one, on one keep-alive connection
 conn = __import__("http.client").client.HTTPConnection(endpoint.split("//")[1])
