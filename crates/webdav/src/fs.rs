@@ -192,7 +192,12 @@ impl GuardedFileSystem<DavUser> for EngineFs {
                 // Index reads run inline (microseconds, never blocked by writers in WAL
                 // mode); only what commits goes to the blocking pool. A small PUT then
                 // costs one thread hand-off instead of four.
-                let (w, exists) = match home.writer_and_existing(&p, Default::default()) {
+                // dav-server looked the path up just before: the writer takes that lookup
+                let writer = match u.resolved.take_located(&p) {
+                    Some(at) => home.writer_located(&at, Default::default()),
+                    None => home.writer_and_existing(&p, Default::default()),
+                };
+                let (w, exists) = match writer {
                     Ok(we) => we,
                     Err(EngineError::IsADirectory(_)) if create_new => {
                         return Err(FsError::Exists);

@@ -269,11 +269,11 @@ async fn handle(
             return status(StatusCode::INTERNAL_SERVER_ERROR, "internal error");
         }
     };
-    // a GET or HEAD changes nothing: its one path lookup serves all its calls
-    let resolved = if matches!(req.method().as_str(), "GET" | "HEAD") {
-        Resolved::kept()
-    } else {
-        Resolved::default()
+    // a GET, HEAD or PUT looks its path up once (`resolved.rs`)
+    let resolved = match req.method().as_str() {
+        "GET" | "HEAD" => Resolved::for_reads(),
+        "PUT" => Resolved::for_a_write(),
+        _ => Resolved::default(),
     };
     if matches!(req.method().as_str(), "GET" | "HEAD") {
         match selector {

@@ -1,42 +1,95 @@
-//! [`Resolved`]: the node a read-only request (GET, HEAD) found at its path, kept for the
-//! rest of that request. dav-server asks for a path's metadata, then opens it (and the
-//! `Range` rule stats it before either): each would walk the path in the metadata store —
-//! a round trip per walk on PostgreSQL. With the first lookup kept, a GET walks once.
+//! [`Resolved`]: the lookup of a request's path, kept for the rest of that request.
+//! dav-server asks for a path's metadata, then opens it (and the `Range` rule stats it
+//! before either): each would walk the path in the metadata store — a round trip per walk
+//! on PostgreSQL. With the first lookup kept, a GET or a PUT walks once.
 //!
-//! Only requests that change nothing keep it, so nothing the request itself does can make
-//! it stale; a change by another request meanwhile is seen as if the GET had run a moment
-//! earlier (the open reads the version the stat saw, so headers and body agree).
+//! Only GET and HEAD (which change nothing) and PUT (whose only change is the write that
+//! uses the lookup) keep it, so nothing the request itself does makes it stale. A change by
+//! another request meanwhile is seen as if this one had run a moment earlier: a GET opens
+//! the version the stat saw, so headers and body agree; a PUT's commit checks the folder
+//! and the name again, atomically, as every write does.
 
-use nas_engine::{EngineResult, Entry, Home};
+use nas_engine::{EngineError, EngineResult, Entry, Home, WriteTarget};
 use nas_types::NasPath;
 use std::sync::{Arc, Mutex};
 
-/// The path lookup of one request, or nothing kept (every lookup goes to the engine).
+/// What a request keeps of its path lookup.
 #[derive(Clone, Default)]
-pub struct Resolved(Option<Arc<Mutex<Option<Entry>>>>);
+pub struct Resolved(Option<(Keep, Arc<Mutex<Option<Kept>>>)>);
+
+#[derive(Clone, Copy)]
+enum Keep {
+    /// A stat (GET, HEAD).
+    Stat,
+    /// The folder and the file (PUT): what the writer needs too.
+    Write,
+}
+
+enum Kept {
+    Stat(Entry),
+    Located(WriteTarget),
+}
 
 impl Resolved {
-    /// Keeps the lookup: for a request that changes nothing (GET, HEAD).
-    pub fn kept() -> Resolved {
-        Resolved(Some(Arc::default()))
+    /// Keeps the stat: for a request that changes nothing (GET, HEAD).
+    pub fn for_reads() -> Resolved {
+        Resolved(Some((Keep::Stat, Arc::default())))
     }
 
-    /// Stats `path` in `home`, or answers what this request's earlier stat of it found.
+    /// Keeps the path's folder and file for the writer: for a PUT.
+    pub fn for_a_write() -> Resolved {
+        Resolved(Some((Keep::Write, Arc::default())))
+    }
+
+    /// Stats `path` in `home`, or answers what this request's earlier lookup of it found.
     pub fn stat(&self, home: &Home, path: &NasPath) -> EngineResult<Entry> {
-        if let Some(e) = self.get(path) {
-            return Ok(e);
-        }
-        let e = home.stat(path)?;
-        if let Some(slot) = &self.0 {
-            *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.clone());
-        }
-        Ok(e)
+        let Some((keep, slot)) = &self.0 else {
+            return home.stat(path);
+        };
+        let mut kept = slot.lock().unwrap_or_else(|p| p.into_inner());
+        let found = match &*kept {
+            Some(Kept::Stat(e)) if &e.path == path => return Ok(e.clone()),
+            Some(Kept::Located(l)) if l.path() == path => l.entry(),
+            _ => match keep {
+                Keep::Stat => {
+                    let e = home.stat(path)?;
+                    *kept = Some(Kept::Stat(e.clone()));
+                    Some(e)
+                }
+                Keep::Write => match home.locate(path) {
+                    Ok(l) => {
+                        let e = l.entry();
+                        *kept = Some(Kept::Located(l));
+                        e
+                    }
+                    // no folder there: the stat says why, as it always did
+                    Err(_) => return home.stat(path),
+                },
+            },
+        };
+        found.ok_or_else(|| EngineError::NotFound(path.to_string()))
     }
 
     /// What this request's earlier stat of `path` found, if it kept one.
     pub fn get(&self, path: &NasPath) -> Option<Entry> {
-        let slot = self.0.as_ref()?;
-        let kept = slot.lock().unwrap_or_else(|p| p.into_inner());
-        kept.as_ref().filter(|e| &e.path == path).cloned()
+        let (_, slot) = self.0.as_ref()?;
+        match &*slot.lock().unwrap_or_else(|p| p.into_inner()) {
+            Some(Kept::Stat(e)) if &e.path == path => Some(e.clone()),
+            _ => None,
+        }
+    }
+
+    /// The folder and file this request's earlier lookup of `path` found, for its writer
+    /// (handed over once).
+    pub fn take_located(&self, path: &NasPath) -> Option<WriteTarget> {
+        let (_, slot) = self.0.as_ref()?;
+        let mut kept = slot.lock().unwrap_or_else(|p| p.into_inner());
+        match kept.take() {
+            Some(Kept::Located(l)) if l.path() == path => Some(l),
+            other => {
+                *kept = other;
+                None
+            }
+        }
     }
 }
