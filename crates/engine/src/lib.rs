@@ -117,4 +117,4 @@ pub use tiering::{Move, MovePlan, MoveReason, TierPolicy, TieredPolicy};
 pub use time::now_ns;
 pub use trash::TrashPurge;
 pub use upload::Upload;
-pub use write::{FileWriter, PreparedWrite, WriteOptions};
+pub use write::{FileWriter, PreparedWrite, WriteOptions, WriteTarget};

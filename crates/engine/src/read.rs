@@ -3,10 +3,10 @@
 //! Damaged or missing data is an [`EngineError::Corrupt`] naming the file — never zeros.
 
 use crate::error::{EngineError, EngineResult};
-use crate::home::Home;
+use crate::home::{Entry, Home};
 use crate::store::Inner;
 use nas_blob::BlobError;
-use nas_meta::{Extent, NodeKind, VersionRecord};
+use nas_meta::{ChunkRecord, Extent, NodeKind, VersionRecord};
 use nas_types::{ByteRange, ContentHash, NasPath, VersionNum};
 use std::io::Read;
 use std::sync::Arc;
@@ -42,6 +42,8 @@ impl FileReader {
             end: r.end,
             cur: Vec::new(),
             cur_start: 0,
+            window: Vec::new(),
+            window_start: 0,
         }
     }
 
@@ -79,7 +81,7 @@ impl FileReader {
         if !self.inner.blobs.is_remote_only(rec.loc.pack) {
             return Ok(());
         }
-        match r.fetch(&ext) {
+        match r.fetch(&ext, Some(rec)) {
             Err(e @ EngineError::Unavailable(_)) => Err(e),
             _ => Ok(()), // anything else: the read reports it as it always did
         }
@@ -89,7 +91,18 @@ impl FileReader {
     pub fn reader(&self) -> RangeReader {
         self.range(ByteRange::full(self.version.size))
     }
+
+    /// The file as this reader sees it: for the newest version, what a stat right after
+    /// the open would say, without a second lookup of the path.
+    pub fn entry(&self) -> Entry {
+        Entry::of_version(self.path.clone(), &self.version)
+    }
 }
+
+/// How many extents' chunk records a reader looks up in one query: one round trip per
+/// window instead of one per chunk (a metadata database over a socket), and the records
+/// are still fresh when read (a compaction moving a chunk meanwhile is retried anyway).
+const WINDOW: usize = 64;
 
 /// Streams a byte range of one version, one verified chunk at a time.
 pub struct RangeReader {
@@ -103,6 +116,9 @@ pub struct RangeReader {
     end: u64,
     cur: Vec<u8>,
     cur_start: u64,
+    /// Chunk records of the extents from `window_start` on, looked up together.
+    window: Vec<Option<ChunkRecord>>,
+    window_start: usize,
 }
 
 impl RangeReader {
@@ -117,7 +133,8 @@ impl RangeReader {
         let Some(ext) = self.extents.get(self.idx).copied() else {
             return Err(self.corrupt("extent list ends before the file does".into()));
         };
-        let frame = self.fetch(&ext)?;
+        let rec = self.record(self.idx)?;
+        let frame = self.fetch(&ext, rec)?;
         self.cur = frame;
         self.cur_start = ext.offset;
         self.idx += 1;
@@ -136,11 +153,36 @@ impl RangeReader {
         }
     }
 
-    fn fetch(&self, ext: &Extent) -> EngineResult<Vec<u8>> {
+    /// The chunk record of extent `idx` (`None`: gone from the index), from the window of
+    /// records looked up together, which moves on to `idx` and up to [`WINDOW`] - 1
+    /// extents after it (no further than the range needs) when `idx` is outside it.
+    fn record(&mut self, idx: usize) -> EngineResult<Option<ChunkRecord>> {
+        let inside = idx >= self.window_start && idx < self.window_start + self.window.len();
+        if !inside {
+            // the extents the range still needs: those starting before its end
+            let needed = self.extents.partition_point(|e| e.offset < self.end);
+            let to = needed
+                .min(idx + WINDOW)
+                .max(idx + 1)
+                .min(self.extents.len());
+            let rows: Vec<_> = self.extents[idx..to].iter().map(|e| e.chunk).collect();
+            self.window = self.inner.meta.chunks(&rows)?;
+            self.window_start = idx;
+        }
+        Ok(self.window.get(idx - self.window_start).copied().flatten())
+    }
+
+    /// Reads and decodes the chunk of `ext`, whose record was looked up as `first`.
+    fn fetch(&self, ext: &Extent, first: Option<ChunkRecord>) -> EngineResult<Vec<u8>> {
         let meta = &self.inner.meta;
         // A compaction may move the chunk between lookup and read: look up again once.
         for attempt in 0..2 {
-            let Some(rec) = meta.chunk(ext.chunk)? else {
+            let found = if attempt == 0 {
+                first
+            } else {
+                meta.chunk(ext.chunk)?
+            };
+            let Some(rec) = found else {
                 return Err(self.vanished(format!(
                     "chunk row {} is missing from the index",
                     ext.chunk.0
@@ -195,7 +237,7 @@ impl RangeReader {
         let mut last = None;
         while pos < want_end {
             let ext = self.extents.get(idx).copied()?;
-            let rec = self.inner.meta.chunk(ext.chunk).ok()??;
+            let rec = self.record(idx).ok()??;
             if rec.base.is_some() || rec.raw_len != ext.len || ext.offset > pos {
                 return None;
             }
@@ -278,6 +320,22 @@ impl Home {
             return Err(EngineError::IsADirectory(path.to_string()));
         }
         self.open_node(node.id, path, version)
+    }
+
+    /// Opens the file a [`stat`](Home::stat) of this home returned, at the version the stat
+    /// saw, without resolving its path again (for a door that stats, then opens, in one
+    /// request: one path walk instead of two). When that version is gone meanwhile, the
+    /// file's newest. A folder is [`EngineError::IsADirectory`].
+    pub fn open_entry(&self, entry: &Entry) -> EngineResult<FileReader> {
+        if entry.kind == NodeKind::Dir {
+            return Err(EngineError::IsADirectory(entry.path.to_string()));
+        }
+        match self.open_node(entry.id, &entry.path, entry.version) {
+            Err(EngineError::NotFound(_)) if entry.version.is_some() => {
+                self.open_node(entry.id, &entry.path, None)
+            }
+            r => r,
+        }
     }
 
     /// Opens a version of file `node`, live or in the trash; `path` names it in errors.

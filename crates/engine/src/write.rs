@@ -16,7 +16,7 @@ use crate::quota::Room;
 use crate::store::Inner;
 pub(crate) use commit::{check_durable, commit_all, prepare_many};
 use nas_chunker::Chunker;
-use nas_meta::{Expect, FileAttrs, NewChunk, NodeKind, VersionRecord};
+use nas_meta::{Expect, FileAttrs, NewChunk, NodeKind, NodeRecord, VersionRecord};
 use nas_types::{ChunkId, ContentHash, NasPath, NodeId, PackId};
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
@@ -337,6 +337,27 @@ impl std::io::Write for FileWriter {
     }
 }
 
+/// A path looked up for a write by [`Home::locate`]: its folder and what is at it now.
+#[derive(Debug, Clone)]
+pub struct WriteTarget {
+    path: NasPath,
+    parent: NodeId,
+    existing: Option<NodeRecord>,
+}
+
+impl WriteTarget {
+    /// The path looked up.
+    pub fn path(&self) -> &NasPath {
+        &self.path
+    }
+
+    /// What was at the path (`None`: nothing), as [`Home::stat`] reports it.
+    pub fn entry(&self) -> Option<Entry> {
+        let n = self.existing.clone()?;
+        Some(Entry::from_node(self.path.clone(), n))
+    }
+}
+
 impl Home {
     /// Starts writing a new version of `path`. The folder must exist; `path` must not be
     /// a folder.
@@ -370,16 +391,48 @@ impl Home {
         path: &NasPath,
         opts: WriteOptions,
     ) -> EngineResult<(FileWriter, bool)> {
-        let (parent, name) = self.resolve_parent(path)?;
-        let existing = self.inner.meta.child(parent.id, name)?;
-        if existing.as_ref().is_some_and(|e| e.kind == NodeKind::Dir) {
-            return Err(EngineError::IsADirectory(path.to_string()));
+        self.writer_located(&self.locate(path)?, opts)
+    }
+
+    /// Looks `path` up for a write: its folder (which must exist) and what is at it now,
+    /// in one lookup (one round trip on PostgreSQL). A door that must answer "does it
+    /// exist" before it writes (WebDAV's PUT) asks this once and hands the answer to
+    /// [`writer_located`](Home::writer_located).
+    pub fn locate(&self, path: &NasPath) -> EngineResult<WriteTarget> {
+        let names: Vec<&str> = path.segments().collect();
+        let Some(parent_path) = path.parent() else {
+            return Err(EngineError::Conflict("the root has no parent".into()));
+        };
+        let Some((parent, existing)) = self.inner.meta.walk_parent(self.rec.root, &names)? else {
+            return Err(EngineError::NotFound(parent_path.to_string()));
+        };
+        if parent.kind != NodeKind::Dir {
+            return Err(EngineError::NotADirectory(parent_path.to_string()));
         }
-        let room = Room::of(self, existing.as_ref())?;
+        Ok(WriteTarget {
+            path: path.clone(),
+            parent: parent.id,
+            existing,
+        })
+    }
+
+    /// As [`writer_and_existing`](Home::writer_and_existing) at a path [`locate`](Home::locate)
+    /// looked up, without looking it up again. What changed there since is the commit's to
+    /// find (it checks the folder and the name atomically, as for every write).
+    pub fn writer_located(
+        &self,
+        at: &WriteTarget,
+        opts: WriteOptions,
+    ) -> EngineResult<(FileWriter, bool)> {
+        let existing = at.existing.as_ref();
+        if existing.is_some_and(|e| e.kind == NodeKind::Dir) {
+            return Err(EngineError::IsADirectory(at.path.to_string()));
+        }
+        let room = Room::of(self, existing)?;
         Ok((
             self.new_writer(
-                path.clone(),
-                parent.id,
+                at.path.clone(),
+                at.parent,
                 opts,
                 room,
                 Some(existing.is_some()),

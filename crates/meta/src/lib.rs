@@ -87,6 +87,28 @@ pub trait Namespace {
         }
         walk_names(from, names, |parent, name| self.child(parent, name))
     }
+    /// What a write to a path needs: the node reached from folder `from` through all of
+    /// the (non-empty) `names` but the last — folders on the way, the last of them of any
+    /// kind — and, when that is a folder, its child called the last name. `None` when a
+    /// name before the last is missing or a node before the last but one is not a folder.
+    /// (On PostgreSQL one statement; here a walk, then a child lookup.)
+    fn walk_parent(
+        &self,
+        from: NodeId,
+        names: &[&str],
+    ) -> MetaResult<Option<(NodeRecord, Option<NodeRecord>)>> {
+        let Some((last, dirs)) = names.split_last() else {
+            return Err(MetaError::Invalid("a walk to the parent of no name".into()));
+        };
+        let Some(parent) = self.walk(from, dirs)? else {
+            return Ok(None);
+        };
+        let child = match parent.kind {
+            NodeKind::Dir => self.child(parent.id, last)?,
+            NodeKind::File => None,
+        };
+        Ok(Some((parent, child)))
+    }
     /// Up to `limit` children of `parent` with names sorted bytewise after `after`.
     fn list(
         &self,
@@ -280,6 +302,11 @@ pub trait ChunkIndex {
         rows.iter()
             .map(|r| Ok(self.chunk(*r)?.map(|c| c.id)))
             .collect()
+    }
+    /// Chunks by row, in the order given (`None` for a row that is gone): the read path
+    /// looks up a window of a file's extents at once, one query instead of one per chunk.
+    fn chunks(&self, rows: &[ChunkRow]) -> MetaResult<Vec<Option<ChunkRecord>>> {
+        rows.iter().map(|r| self.chunk(*r)).collect()
     }
     /// Up to `limit` chunks with no reference, rows after `after`.
     fn unreferenced_chunks(&self, after: ChunkRow, limit: usize) -> MetaResult<Vec<ChunkRecord>>;

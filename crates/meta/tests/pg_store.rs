@@ -1,6 +1,7 @@
 //! What the conformance suite leaves to the PostgreSQL store itself: its schema version
 //! and migration, `backup`, calls from inside a tokio runtime, the quota under concurrent
-//! writers (the isolation rule), and round trips that do not grow with the store.
+//! writers (the isolation rule), and round trips: how many a walk, a window of chunk
+//! lookups and the usage cost, and that they do not grow with the store.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -239,6 +240,49 @@ fn round_trips_per_commit_and_stat_do_not_grow_with_the_store() {
         "round trips: a new small file's commit {}, a walk + chunk lookup {}",
         big.0, big.1
     );
+}
+
+/// A walk down a path of any depth, a window of chunk lookups and a home's usage each
+/// cost one round trip: one statement, no transaction around it (issue 17's "fewer round
+/// trips per request"; a walk was `BEGIN` + a `SELECT` per name + `COMMIT`).
+#[test]
+fn a_walk_a_window_of_chunks_and_the_usage_are_one_round_trip_each() {
+    let (_url, m) = fresh();
+    let h = m.create_home("a", "a", 0).unwrap();
+    let mut dir = h.root;
+    let mut names = Vec::new();
+    for i in 0..6 {
+        let name = format!("d{i}");
+        dir = m.mkdir(dir, &name, 1).unwrap().id;
+        names.push(name);
+    }
+    put(&m, dir, "f", 3).unwrap();
+    names.push("f".into());
+    let path: Vec<&str> = names.iter().map(String::as_str).collect();
+    let row = m.find_chunk(&ONE).unwrap().unwrap().row;
+    let rows = vec![row; 64];
+    let cost = |f: &dyn Fn()| {
+        f(); // prepares the statement on this connection
+        let before = m.queries();
+        f();
+        m.queries() - before
+    };
+    let walk = || assert!(m.walk(h.root, &path).unwrap().is_some());
+    let missing = || assert!(m.walk(h.root, &["d0", "nope", "f"]).unwrap().is_none());
+    let through_a_file = || {
+        assert!(
+            m.walk(h.root, &[&path[..], &["x"]].concat())
+                .unwrap()
+                .is_none()
+        )
+    };
+    let window = || assert_eq!(m.chunks(&rows).unwrap().len(), 64);
+    let usage = || assert_eq!(m.usage(h.id).unwrap().current_bytes, 3);
+    assert_eq!(cost(&walk), 1, "a walk of 7 names");
+    assert_eq!(cost(&missing), 1, "a walk that stops at a gap");
+    assert_eq!(cost(&through_a_file), 1, "a walk that stops at a file");
+    assert_eq!(cost(&window), 1, "64 chunk lookups");
+    assert_eq!(cost(&usage), 1, "the usage");
 }
 
 /// The consistency queries see damage the schema allows: a head that is no version of its

@@ -6,6 +6,7 @@
 use crate::dead_props::refusals;
 use crate::file::{ReadFile, WriteFile};
 use crate::metadata::{DirEntry, Meta};
+pub use crate::resolved::Resolved;
 use dav_server::davpath::DavPath;
 use dav_server::fs::{
     DavDirEntry, DavFile, DavMetaData, DavProp, FsError, FsFuture, FsResult, FsStream,
@@ -24,6 +25,8 @@ pub struct DavUser {
     pub home: Home,
     /// False for read-only users.
     pub can_write: bool,
+    /// The request's path lookup, kept for its later calls when it changes nothing.
+    pub resolved: Resolved,
 }
 
 /// The engine as a dav-server file system (stateless: all state is in the credentials).
@@ -189,7 +192,12 @@ impl GuardedFileSystem<DavUser> for EngineFs {
                 // Index reads run inline (microseconds, never blocked by writers in WAL
                 // mode); only what commits goes to the blocking pool. A small PUT then
                 // costs one thread hand-off instead of four.
-                let (w, exists) = match home.writer_and_existing(&p, Default::default()) {
+                // dav-server looked the path up just before: the writer takes that lookup
+                let writer = match u.resolved.take_located(&p) {
+                    Some(at) => home.writer_located(&at, Default::default()),
+                    None => home.writer_and_existing(&p, Default::default()),
+                };
+                let (w, exists) = match writer {
                     Ok(we) => we,
                     Err(EngineError::IsADirectory(_)) if create_new => {
                         return Err(FsError::Exists);
@@ -213,13 +221,18 @@ impl GuardedFileSystem<DavUser> for EngineFs {
                 }
                 return Ok(Box::new(WriteFile::new(w, home, p)) as Box<dyn DavFile>);
             }
-            let mut file = home.open(&p, None).map_err(fs_err)?;
+            // dav-server stats the path before it opens it: no second walk
+            let mut file = match u.resolved.get(&p) {
+                Some(e) => home.open_entry(&e),
+                None => home.open(&p, None),
+            }
+            .map_err(fs_err)?;
             if file.may_need_remote() {
                 // an unreachable object store: 503 now, not a body cut short
                 file = blocking(move || file.check_available(0).map(|()| file)).await?;
             }
-            let r = (file, home.stat(&p).map_err(fs_err)?);
-            Ok(Box::new(ReadFile::new(r.0, r.1)) as Box<dyn DavFile>)
+            let entry = file.entry();
+            Ok(Box::new(ReadFile::new(file, entry)) as Box<dyn DavFile>)
         })
     }
 
@@ -242,7 +255,7 @@ impl GuardedFileSystem<DavUser> for EngineFs {
     ) -> FsFuture<'a, Box<dyn DavMetaData>> {
         Box::pin(async move {
             let p = nas_path(path)?;
-            let e = u.home.stat(&p).map_err(fs_err)?; // inline: an index read
+            let e = u.resolved.stat(&u.home, &p).map_err(fs_err)?; // inline: an index read
             Ok(Box::new(Meta { entry: e }) as Box<dyn DavMetaData>)
         })
     }

@@ -5,7 +5,7 @@
 //! everything else goes to dav-server.
 
 use crate::extras::{VersionSelector, old_version, version_param, win32_modified};
-use crate::fs::{DavUser, EngineFs, REFUSAL, Refusal};
+use crate::fs::{DavUser, EngineFs, REFUSAL, Refusal, Resolved};
 use crate::locks::DbLs;
 use crate::paths::{check_uri_path, dav_path, macos_noise};
 use crate::precheck::{check_destination, check_nesting, guard_body, rewrite_range};
@@ -269,6 +269,12 @@ async fn handle(
             return status(StatusCode::INTERNAL_SERVER_ERROR, "internal error");
         }
     };
+    // a GET, HEAD or PUT looks its path up once (`resolved.rs`)
+    let resolved = match req.method().as_str() {
+        "GET" | "HEAD" => Resolved::for_reads(),
+        "PUT" => Resolved::for_a_write(),
+        _ => Resolved::default(),
+    };
     if matches!(req.method().as_str(), "GET" | "HEAD") {
         match selector {
             VersionSelector::Version(v) => {
@@ -282,7 +288,9 @@ async fn handle(
             VersionSelector::Malformed => {
                 return status(StatusCode::BAD_REQUEST, "?version= takes a version number");
             }
-            VersionSelector::Current => rewrite_range(req.headers_mut(), &home, &path),
+            VersionSelector::Current => {
+                rewrite_range(req.headers_mut(), &home, &resolved, &path);
+            }
         }
     }
     // Every body but PUT's is XML for dav-server: bounded and depth-checked first.
@@ -364,6 +372,7 @@ async fn handle(
     let user = DavUser {
         home: home.clone(),
         can_write: who.role.can_write(),
+        resolved,
     };
     let handler = st.handler(&who.name);
     let broken = Arc::new(std::sync::atomic::AtomicBool::new(false));

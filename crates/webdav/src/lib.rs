@@ -25,6 +25,7 @@ mod locks;
 mod metadata;
 mod paths;
 mod precheck;
+mod resolved;
 mod responses;
 mod share_view;
 pub mod xml_guard;

@@ -18,13 +18,14 @@
 //!   file.
 
 use crate::paths::{check_uri_path, dav_path};
+use crate::resolved::Resolved;
 use crate::responses::status;
 use crate::xml_guard::{MAX_XML_BODY, MAX_XML_DEPTH, check_xml_depth};
 use axum::body::Body;
 use axum::response::Response;
 use futures_util::StreamExt;
 use http::{HeaderMap, HeaderValue, Request, StatusCode, header};
-use nas_engine::{Home, NodeKind};
+use nas_engine::{Entry, Home, NodeKind};
 use nas_types::{RangePlan, RangeRequest};
 
 /// Reads a non-PUT body (bounded) and checks its XML depth: the request with the body as
@@ -155,21 +156,25 @@ fn strip_port(h: &str) -> &str {
 }
 
 /// Rewrites a GET/HEAD `Range` by the one range rule, for the file at `uri_path`: merged
-/// ranges, or no `Range` (the whole file), or one dav-server answers with 416.
-pub fn rewrite_range(headers: &mut HeaderMap, home: &Home, uri_path: &str) {
-    rewrite_range_at(headers, home, dav_path(uri_path));
+/// ranges, or no `Range` (the whole file), or one dav-server answers with 416. The file is
+/// looked up through `resolved`, which keeps it for the rest of the request.
+pub fn rewrite_range(headers: &mut HeaderMap, home: &Home, resolved: &Resolved, uri_path: &str) {
+    let path = dav_path(uri_path);
+    rewrite_range_with(headers, || resolved.stat(home, &path?).ok());
 }
 
 /// [`rewrite_range`] for the file at `path` of `home` (`None`: not a valid path).
 pub fn rewrite_range_at(headers: &mut HeaderMap, home: &Home, path: Option<nas_types::NasPath>) {
+    rewrite_range_with(headers, || home.stat(&path?).ok());
+}
+
+/// The range rule, with `stat` finding the file (called only when there is a `Range`).
+fn rewrite_range_with(headers: &mut HeaderMap, stat: impl FnOnce() -> Option<Entry>) {
     let Some(raw) = headers.get(header::RANGE) else {
         return;
     };
     let req = raw.to_str().ok().and_then(RangeRequest::parse);
-    let size = path
-        .and_then(|p| home.stat(&p).ok())
-        .filter(|e| e.kind == NodeKind::File)
-        .map(|e| e.size);
+    let size = stat().filter(|e| e.kind == NodeKind::File).map(|e| e.size);
     let value = match (req, size) {
         (Some(r), Some(size)) => match r.plan(size) {
             RangePlan::Whole => None,

@@ -60,8 +60,8 @@ impl GuardedFileSystem<ShareRoot> for ShareFs {
             }
             let p = s.path(path)?;
             let home = s.home.clone();
-            let (file, entry) =
-                blocking(move || Ok((home.open(&p, None)?, home.stat(&p)?))).await?;
+            let file = blocking(move || home.open(&p, None)).await?;
+            let entry = file.entry();
             Ok(Box::new(ReadFile::new(file, entry)) as Box<dyn DavFile>)
         })
     }

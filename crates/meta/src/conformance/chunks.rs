@@ -2,7 +2,7 @@
 //! candidates and deletion, lookups, compaction's relocation, pack usage and totals.
 
 use super::{chunk, commit, refs};
-use crate::{ChunkRecord, ChunkRow, MetaStore, ObjectLock};
+use crate::{ChunkRecord, ChunkRow, MetaStore, NewChunk, ObjectLock};
 use nas_blob::BlobLocation;
 use nas_types::PackId;
 
@@ -75,6 +75,31 @@ pub fn chunks_are_found_by_id_row_and_pack(m: &dyn MetaStore) {
     })
     .unwrap();
     assert_eq!(every.len(), 2);
+}
+
+/// Many chunks are looked up by row at once, in the order given, repeats and rows that
+/// are gone included, each as the one-row lookup finds it.
+pub fn chunks_are_looked_up_by_row_many_at_once(m: &dyn MetaStore) {
+    let h = m.create_home("c", "c", 0).unwrap();
+    let new: Vec<NewChunk> = (1..=70).map(chunk).collect();
+    commit(m, h.root, "f", &new);
+    let rows: Vec<ChunkRow> = (1..=70)
+        .map(|n| m.find_chunk(&chunk(n).id).unwrap().unwrap().row)
+        .collect();
+    let gone = ChunkRow(i64::MAX - 1);
+    let ask = [rows[3], gone, rows[0], rows[3], rows[69]];
+    let got = m.chunks(&ask).unwrap();
+    let one_by_one: Vec<_> = ask.iter().map(|r| m.chunk(*r).unwrap()).collect();
+    assert_eq!(got, one_by_one);
+    assert_eq!(got[0].as_ref().map(|c| c.id), Some(chunk(4).id));
+    assert_eq!(got[1], None);
+    assert_eq!(got[4].as_ref().map(|c| c.loc), Some(chunk(70).loc));
+    // a whole window (the read path asks for 64 at a time)
+    let all = m.chunks(&rows).unwrap();
+    let ids: Vec<_> = all.iter().map(|c| c.as_ref().map(|c| c.id)).collect();
+    let want: Vec<_> = (1..=70).map(|n| Some(chunk(n).id)).collect();
+    assert_eq!(ids, want);
+    assert!(m.chunks(&[]).unwrap().is_empty());
 }
 
 fn unreferenced(m: &dyn MetaStore, n: std::ops::Range<u32>) -> Vec<ChunkRecord> {

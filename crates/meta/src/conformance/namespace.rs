@@ -77,6 +77,38 @@ pub fn walk_follows_folders_and_stops_at_files_and_gaps(m: &dyn MetaStore) {
     assert!(m.walk(h.root, &["a", "file", "file"]).unwrap().is_none());
 }
 
+/// `walk_parent` finds a path's folder and its child of the last name (or no child), the
+/// last folder of any kind, and `None` through a gap or a file before it.
+pub fn walk_parent_finds_the_folder_and_the_child(m: &dyn MetaStore) {
+    let h = m.create_home("w", "w", 0).unwrap();
+    let a = m.mkdir(h.root, "a", 1).unwrap();
+    let b = m.mkdir(a.id, "b", 1).unwrap();
+    commit(m, b.id, "f", &[chunk(1)]);
+    commit(m, a.id, "file", &[chunk(2)]);
+    let ids = |names: &[&str]| {
+        m.walk_parent(h.root, names)
+            .unwrap()
+            .map(|(p, c)| (p.id, c.map(|c| c.name)))
+    };
+    let f = Some("f".to_owned());
+    assert_eq!(ids(&["a", "b", "f"]), Some((b.id, f.clone())));
+    assert_eq!(ids(&["a", "b", "new"]), Some((b.id, None)));
+    assert_eq!(ids(&["a"]), Some((h.root, Some("a".to_owned()))));
+    assert_eq!(ids(&["new"]), Some((h.root, None)));
+    assert_eq!(
+        m.walk_parent(a.id, &["b", "f"]).unwrap().unwrap().0.id,
+        b.id
+    );
+    // the last folder may be a file: found, without a child
+    let (p, c) = m.walk_parent(h.root, &["a", "file", "x"]).unwrap().unwrap();
+    assert_eq!((p.name.as_str(), p.kind, c), ("file", NodeKind::File, None));
+    // a gap, or a file before the last folder
+    assert_eq!(ids(&["a", "missing", "f"]), None);
+    assert_eq!(ids(&["a", "file", "x", "y"]), None);
+    assert_eq!(ids(&["missing", "b", "f"]), None);
+    assert!(m.walk_parent(h.root, &[]).is_err());
+}
+
 /// `list` returns children sorted bytewise by name, after a cursor, a page at a time.
 pub fn listings_page_by_name_bytewise(m: &dyn MetaStore) {
     let h = m.create_home("l", "l", 0).unwrap();

@@ -112,6 +112,18 @@ impl ChunkIndex for PgMeta {
         Ok(rows.iter().map(|r| found.get(&r.0).copied()).collect())
     }
 
+    fn chunks(&self, rows: &[ChunkRow]) -> MetaResult<Vec<Option<ChunkRecord>>> {
+        // one statement for the lot
+        let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
+        let found = self.auto(|c| {
+            c.rows(&format!("{CHUNK_SELECT} WHERE id = ANY($1)"), &[&ids])?
+                .iter()
+                .map(|r| chunk_from(r).map(|c| (c.row.0, c)))
+                .collect::<MetaResult<HashMap<i64, ChunkRecord>>>()
+        })?;
+        Ok(rows.iter().map(|r| found.get(&r.0).cloned()).collect())
+    }
+
     fn unreferenced_chunks(&self, after: ChunkRow, limit: usize) -> MetaResult<Vec<ChunkRecord>> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.auto(|c| {

@@ -4,11 +4,12 @@ use super::PgMeta;
 use super::conn::Db;
 use super::rows::{
     NODE_SELECT, add_refs, charge, get_child, get_node, is_live, is_root, kind_code, need_live_dir,
-    need_node, nodes_from, trash_node, tree_bytes, usage, user_meta_json,
+    need_node, nodes_from, trash_node, tree_bytes, usage, user_meta_json, walk_parent_path,
+    walk_path,
 };
 use crate::{
     Displace, FileAttrs, HomeRecord, HomeUsage, ListKey, MetaError, MetaResult, Namespace,
-    NodeKind, NodeRecord, ObjectLock, walk_names,
+    NodeKind, NodeRecord, ObjectLock,
 };
 use nas_types::{HomeId, NodeId};
 use tokio_postgres::Row;
@@ -199,8 +200,16 @@ impl Namespace for PgMeta {
         if names.is_empty() {
             return self.node(from);
         }
-        // one snapshot for the whole walk
-        self.read(|c| walk_names(from, names, |parent, name| get_child(c, parent, name)))
+        // one statement for the whole walk: one round trip, one snapshot
+        self.auto(|c| walk_path(c, from, names))
+    }
+
+    fn walk_parent(
+        &self,
+        from: NodeId,
+        names: &[&str],
+    ) -> MetaResult<Option<(NodeRecord, Option<NodeRecord>)>> {
+        self.auto(|c| walk_parent_path(c, from, names))
     }
 
     fn list(
@@ -394,7 +403,9 @@ impl Namespace for PgMeta {
     }
 
     fn usage(&self, home: HomeId) -> MetaResult<HomeUsage> {
-        self.read(|c| usage(c, home))
+        // no transaction: one statement for a user's home (a staging home's account sum
+        // is a second, and an early answer needs no snapshot — the commit checks again)
+        self.auto(|c| usage(c, home))
     }
 
     fn check_usage(&self) -> MetaResult<Vec<String>> {

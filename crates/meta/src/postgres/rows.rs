@@ -109,6 +109,66 @@ pub fn get_child(c: &Db<'_>, parent: NodeId, name: &str) -> MetaResult<Option<No
     .transpose()
 }
 
+/// The node reached from folder `from` through the (non-empty) `names`, each a child of
+/// the one before and every one but the last a folder; `None` when one is missing. One
+/// statement (a recursive query down the `(parent, name)` index), so one round trip and
+/// one snapshot — no transaction around it (`Namespace::walk`'s contract).
+pub fn walk_path(c: &Db<'_>, from: NodeId, names: &[&str]) -> MetaResult<Option<NodeRecord>> {
+    let depth = i32::try_from(names.len())
+        .map_err(|_| MetaError::Invalid(format!("a path of {} names", names.len())))?;
+    c.opt(
+        &format!(
+            "WITH RECURSIVE walk(id, depth) AS (
+                 SELECT $1::BIGINT, 0
+                 UNION ALL
+                 SELECT m.id, walk.depth + 1 FROM walk
+                 JOIN nodes m ON m.parent = walk.id AND m.name = ($2::TEXT[])[walk.depth + 1]
+                 WHERE walk.depth < $3::INT AND (walk.depth + 1 = $3::INT OR m.kind = {dir})
+             )
+             {NODE_SELECT} WHERE n.id = (SELECT id FROM walk WHERE depth = $3::INT)",
+            dir = kind_code(NodeKind::Dir)
+        ),
+        &[&from.0, &names, &depth],
+    )?
+    .as_ref()
+    .map(node_from)
+    .transpose()
+}
+
+/// [`walk_path`] to the parent of the last name (the last folder of any kind) and its
+/// child of that name: `Namespace::walk_parent` in one statement.
+pub fn walk_parent_path(
+    c: &Db<'_>,
+    from: NodeId,
+    names: &[&str],
+) -> MetaResult<Option<(NodeRecord, Option<NodeRecord>)>> {
+    let depth = i32::try_from(names.len())
+        .map_err(|_| MetaError::Invalid(format!("a path of {} names", names.len())))?;
+    if depth == 0 {
+        return Err(MetaError::Invalid("a walk to the parent of no name".into()));
+    }
+    let rows = c.rows(
+        &format!(
+            "WITH RECURSIVE walk(id, depth) AS (
+                 SELECT $1::BIGINT, 0
+                 UNION ALL
+                 SELECT m.id, walk.depth + 1 FROM walk
+                 JOIN nodes m ON m.parent = walk.id AND m.name = ($2::TEXT[])[walk.depth + 1]
+                 WHERE walk.depth < $3::INT AND (walk.depth + 2 >= $3::INT OR m.kind = {dir})
+             )
+             {NODE_SELECT} JOIN walk ON walk.id = n.id
+             WHERE walk.depth >= $3::INT - 1 ORDER BY walk.depth",
+            dir = kind_code(NodeKind::Dir)
+        ),
+        &[&from.0, &names, &depth],
+    )?;
+    let mut nodes = rows.iter().map(node_from);
+    let Some(parent) = nodes.next().transpose()? else {
+        return Ok(None);
+    };
+    Ok(Some((parent, nodes.next().transpose()?)))
+}
+
 pub fn need_node(c: &Db<'_>, id: NodeId) -> MetaResult<NodeRecord> {
     get_node(c, id)?.ok_or_else(|| MetaError::NotFound(format!("node {id}")))
 }

@@ -120,6 +120,19 @@ impl ChunkIndex for SqliteMeta {
         })
     }
 
+    fn chunks(&self, rows: &[ChunkRow]) -> MetaResult<Vec<Option<ChunkRecord>>> {
+        self.read(|c| {
+            // one read transaction and one statement for the lot
+            let tx = c.unchecked_transaction()?;
+            let mut st = tx.prepare_cached(&format!("{CHUNK_SELECT} WHERE id = ?1"))?;
+            let mut out = Vec::with_capacity(rows.len());
+            for r in rows {
+                out.push(st.query_row([r.0], chunk_from).optional()?);
+            }
+            Ok(out)
+        })
+    }
+
     fn unreferenced_chunks(&self, after: ChunkRow, limit: usize) -> MetaResult<Vec<ChunkRecord>> {
         self.read(|c| {
             let mut st = c.prepare_cached(&format!(
