@@ -12,11 +12,15 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// A cluster started by `deploy/cluster/local.sh up`, stopped (`down`) when dropped.
+/// A cluster started by `deploy/cluster/local.sh up`, stopped (`down`) when dropped. One
+/// at a time in this test binary (each is seven processes and nginx on a 2-core machine).
 struct Cluster {
     dir: tempfile::TempDir,
     env: HashMap<String, String>,
+    _one_at_a_time: std::sync::MutexGuard<'static, ()>,
 }
+
+static ONE_CLUSTER: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/cluster/local.sh")
@@ -36,9 +40,10 @@ impl Cluster {
 
     /// A cluster whose nodes also get the environment `env` (e.g. `SILENT_NAS_GC_GRACE`).
     fn up_with(env: &[(&str, &str)]) -> Cluster {
+        let one = ONE_CLUSTER.lock().unwrap_or_else(|p| p.into_inner());
         let dir = tempfile::tempdir().unwrap();
         // a base port of its own per test process and cluster
-        let base = 20_000 + (std::process::id() % 400) * 100 + next_slot() * 30;
+        let base = 20_000 + (std::process::id() % 200) * 200 + next_slot() * 35;
         let out = Command::new("bash")
             .arg(script())
             .args(["up", dir.path().to_str().unwrap(), bin()])
@@ -77,7 +82,11 @@ impl Cluster {
             .filter_map(|l| l.split_once('='))
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
             .collect();
-        Cluster { dir, env }
+        Cluster {
+            dir,
+            env,
+            _one_at_a_time: one,
+        }
     }
 
     fn get(&self, key: &str) -> &str {
@@ -159,7 +168,7 @@ impl Cluster {
 fn next_slot() -> u32 {
     use std::sync::atomic::{AtomicU32, Ordering};
     static SLOT: AtomicU32 = AtomicU32::new(0);
-    SLOT.fetch_add(1, Ordering::SeqCst) % 3
+    SLOT.fetch_add(1, Ordering::SeqCst) % 5
 }
 
 impl Drop for Cluster {
