@@ -19,6 +19,7 @@
 //!   and uploaded, so a restore from such a backup finds every frame
 //!   (`docs/design/object-storage.md`, "Disaster recovery").
 
+use crate::coord::KeyGuard;
 use crate::error::{EngineError, EngineResult};
 use crate::progress::{Progress, ProgressUnit, ignore};
 use crate::store::{Inner, Store};
@@ -30,6 +31,10 @@ use std::collections::HashMap;
 
 /// A pack is compacted when more than this fraction of it is dead.
 const COMPACT_DEAD_FRACTION: f64 = 0.3;
+
+/// The keyed-lock scope of GC runs (see `Store::gc_exclusive`).
+const GC_SCOPE: &str = "gc";
+
 /// The active pack is sealed and compacted (or deleted) when it is mostly dead and at
 /// least this much of it is: on a disk smaller than a pack everything lives in the active
 /// pack, and deleted files would otherwise never give their space back.
@@ -187,7 +192,7 @@ impl Store {
     /// Executes a plan. Safe to run while writers work; never frees a referenced or
     /// pinned chunk.
     pub fn gc_execute(&self, plan: GcPlan) -> EngineResult<GcReport> {
-        let _one_at_a_time = self.inner.gc_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let _one_at_a_time = self.gc_exclusive()?;
         self.execute_locked(plan, &mut ignore)
     }
 
@@ -323,6 +328,15 @@ impl Store {
         Ok(())
     }
 
+    /// One GC run at a time: in this process (`gc_lock`) and, when the store is shared by
+    /// several nodes, across all of them (a keyed lock of the coordinator, held for the
+    /// run) — a node's GC worker and `silent-nas gc` run by hand beside a cluster alike.
+    fn gc_exclusive(&self) -> EngineResult<(std::sync::MutexGuard<'_, ()>, KeyGuard<'_>)> {
+        let here = self.inner.gc_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let everywhere = self.inner.coord.lock_key(GC_SCOPE, "run")?;
+        Ok((here, everywhere))
+    }
+
     /// Plans and, unless `dry_run`, executes.
     pub fn gc(&self, dry_run: bool) -> EngineResult<GcReport> {
         if dry_run {
@@ -338,7 +352,7 @@ impl Store {
     /// Plans and executes, telling `progress` how far the execution is: chunks examined of
     /// the plan's unreferenced chunks, then packs done of the packs to delete or compact.
     pub fn gc_with(&self, progress: &mut dyn FnMut(Progress)) -> EngineResult<GcReport> {
-        let _one_at_a_time = self.inner.gc_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let _one_at_a_time = self.gc_exclusive()?;
         let plan = self.gc_plan()?;
         self.execute_locked(plan, progress)
     }

@@ -128,3 +128,25 @@ fn small_state_is_shared_and_hints_are_never_trusted() {
     cb.settle_hint(Hint::Locks, seen.generation, false);
     assert_eq!(cb.hint(Hint::Locks).known, None, "never settled to none");
 }
+
+/// A GC run on one node waits while another node's run holds GC's cluster lock (the lock
+/// every run takes, a worker's and `silent-nas gc`'s alike), then runs.
+#[test]
+fn gc_runs_one_node_at_a_time() {
+    let (_d, a, b) = two_nodes();
+    let gc_runs = a.keyed_locks("gc");
+    let held = gc_runs.lock("run").unwrap(); // as a's GC does for its run
+    let (tx, rx) = mpsc::channel();
+    std::thread::scope(|sc| {
+        sc.spawn(|| {
+            let report = b.gc(false).unwrap();
+            tx.send(report.errors.len()).unwrap();
+        });
+        assert!(
+            rx.recv_timeout(Duration::from_millis(500)).is_err(),
+            "b's GC waits for a's run"
+        );
+        drop(held);
+        assert_eq!(rx.recv_timeout(Duration::from_secs(20)).unwrap(), 0);
+    });
+}
