@@ -29,9 +29,10 @@ pg_bin() {
   echo "$b"
 }
 
-# `program args…`, as the postgres user when we are root (PostgreSQL refuses root)
+# `program args…`, as the postgres user when we are root (PostgreSQL refuses root), from
+# `/` (the caller's directory may be closed to that user)
 as_pg() {
-  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+  if [ "$(id -u)" = 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
 stop_pid() {
