@@ -16,6 +16,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 PW=bench-password-1
 export PATH="$PATH:$HOME/.cache/silent-nas/venv/bin:/usr/sbin"
 work=$(mktemp -d /tmp/nas-clbench.XXXXXX)
+chmod 755 "$work" # the postgres user goes through it
 cleanup() {
     [ -f "$work/single.pid" ] && kill "$(cat "$work/single.pid")" 2>/dev/null || true
     "$HERE/../deploy/cluster/local.sh" down "$work/cl" > /dev/null 2>&1 || true

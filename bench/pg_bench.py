@@ -111,11 +111,12 @@ def main():
             order = servers if r % 2 == 0 else list(reversed(servers))
             for name, addr in order:
                 d = Dav(addr, pw)
-                p, g = small(d, f"s{r}")
+                # names apart per server: two of them may share one store (cluster nodes)
+                p, g = small(d, f"{name}-s{r}")
                 res[name]["put"] += p; res[name]["get"] += g
-                res[name]["stat"] += stat(d, f"s{r}")
-                res[name]["list"] += listing(d, f"l{r}")
-                lp, lg = large(addr, pw, big.name, f"big{r}")
+                res[name]["stat"] += stat(d, f"{name}-s{r}")
+                res[name]["list"] += listing(d, f"{name}-l{r}")
+                lp, lg = large(addr, pw, big.name, f"{name}-big{r}")
                 res[name]["lput"].append(lp); res[name]["lget"].append(lg)
                 print(f"round {r + 1} {name} done", file=sys.stderr)
     names = [n for n, _ in servers]

@@ -86,7 +86,11 @@ bin_pg=$(pg_bin)
 mkdir -p "$dir/pg"
 chmod o+x "$dir"
 [ "$(id -u)" = 0 ] && chown postgres: "$dir/pg"
-as_pg "$bin_pg/initdb" -D "$dir/pg/data" -U postgres --auth=trust -E UTF8 --no-sync >"$dir/pg/initdb.log" 2>&1
+as_pg "$bin_pg/initdb" -D "$dir/pg/data" -U postgres --auth=trust -E UTF8 --no-sync >"$dir/pg/initdb.log" 2>&1 || {
+  cat "$dir/pg/initdb.log" >&2
+  echo "local.sh: initdb failed (as root, DIR and every folder above it must be open to the postgres user)" >&2
+  exit 1
+}
 cat >>"$dir/pg/data/postgresql.conf" <<PGCONF
 port = $pg_port
 unix_socket_directories = '$dir/pg'

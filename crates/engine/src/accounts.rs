@@ -149,7 +149,9 @@ impl LockTable {
             return Ok(Vec::new());
         }
         let locks = self.meta.locks(space, crate::now_ns())?;
-        if seen.known.is_none() || locks.is_empty() {
+        // a shared coordinator never settles a hint (another node may create a lock at
+        // any time): then the second query would be wasted
+        if (seen.known.is_none() || locks.is_empty()) && !self.coord.shared() {
             let any = !self.meta.locks(None, crate::now_ns())?.is_empty();
             // recorded only if no lock was taken meanwhile: then the answer is current
             self.coord.settle_hint(Hint::Locks, seen.generation, any);

@@ -353,7 +353,8 @@ impl Home {
         }
         let n = self.resolve(path)?;
         let props = self.inner.meta.props(n.id)?;
-        if seen.known.is_none() {
+        // a shared coordinator never settles a hint: then the second query would be wasted
+        if seen.known.is_none() && !self.inner.coord.shared() {
             let any = !props.is_empty() || self.inner.meta.any_props()?;
             self.inner
                 .coord
