@@ -108,10 +108,20 @@ fn a_webdav_request_walks_its_path_once_and_reads_chunks_in_windows() {
     // itself reads and writes (a GET: the version and its chunks; a PUT: the usage, the
     // chunk lookup, the commit's transaction, the audit entry); half a round trip of room
     // for a background worker's statements (the search index's) during the run.
+    // On PostgreSQL the store is shared by the nodes of a cluster, so the "no WebDAV lock /
+    // no dead property exists" hints a single server keeps cannot be trusted: every lock
+    // check is one query (a PUT makes about three), and a PROPFIND entry's locks and dead
+    // properties three (`docs/design/cluster.md`, "What a request costs").
     assert!(get_rt <= 4.5, "GET: {get_rt:.1} round trips (was 12)");
     assert!(range_rt <= 4.5, "GET with a range: {range_rt:.1}");
-    assert!(stat_rt <= 2.5, "stat: {stat_rt:.1} (was 4)");
-    assert!(put_rt <= 16.5, "PUT: {put_rt:.1} (was 22)");
+    assert!(
+        stat_rt <= 5.5,
+        "stat: {stat_rt:.1} (2 + 3 for locks and properties)"
+    );
+    assert!(
+        put_rt <= 20.5,
+        "PUT: {put_rt:.1} (16 + about 3 lock checks; was 22 + 0)"
+    );
     // chunk records looked up 64 at a time, not one per chunk (the background worker's
     // statements weigh more on 2 requests: more room)
     assert!(extents > 128.0, "the large file has many chunks: {extents}");
