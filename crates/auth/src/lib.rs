@@ -296,6 +296,14 @@ impl Authenticator {
         }
     }
 
+    /// This authenticator with failed sign-ins counted in `counts`, shared by every node
+    /// of a cluster ([`nas_engine::Coordinator::failure_counts`]): a client spreading its
+    /// guesses over the nodes is throttled as if it sent them all to one.
+    pub fn sharing_failures(mut self, counts: Arc<dyn nas_engine::FailureCounts>) -> Self {
+        self.limiter = self.limiter.sharing(counts, "sign-in");
+        self
+    }
+
     /// The accounts it reads.
     pub fn accounts(&self) -> &Accounts {
         &self.accounts
@@ -383,7 +391,16 @@ impl Authenticator {
         if let Some(p) = self.verify_cached(&name, &password, client) {
             return Ok(p);
         }
-        match self.limiter.attempt(strip_domain(&name), client) {
+        let throttle = if self.limiter.is_shared() {
+            // a query of the shared database: off the runtime's threads
+            let (me, user) = (self.clone(), strip_domain(&name).to_owned());
+            tokio::task::spawn_blocking(move || me.limiter.attempt(&user, client))
+                .await
+                .map_err(|e| AuthError::Backend(EngineError::Io(std::io::Error::other(e))))?
+        } else {
+            self.limiter.attempt(strip_domain(&name), client)
+        };
+        match throttle {
             Throttle::Refuse(d) => return Err(AuthError::RateLimited(d)),
             Throttle::Delay(d) => tokio::time::sleep(d).await,
             Throttle::Allow => {}

@@ -75,7 +75,9 @@ pub use accounts::{Accounts, LockTable};
 pub use asyncio::{AsyncHome, SMALL_READ, read_ahead};
 pub use backup::{BackupManifest, BackupOptions, BackupReport};
 pub use compose::Composition;
-pub use coord::{ClusterCoordinator, Coordinator, KeyGuard, LocalCoordinator};
+pub use coord::{
+    ClusterCoordinator, Coordinator, KeyGuard, LocalCoordinator, NODE_BEAT, NODE_FORGET, NODE_LIVE,
+};
 pub use delta::{CacheCounters, DEFAULT_BASE_CACHE};
 pub use error::{EngineError, EngineResult};
 pub use folder_lock::{
@@ -95,6 +97,7 @@ pub use nas_meta::{
     LockRecord, NameIndexStatus, NodeKind, ObjectLock, PropOp, PruneStep, QuotaCounts, Retention,
     RetentionMode, SearchFilter, TrashRecord, UserRecord, VersionRecord,
 };
+pub use nas_meta::{ClusterNode, FailureCount, FailureCounts, FailureKey, NodeRegistry};
 pub use progress::{Progress, ProgressUnit};
 pub use read::{FileReader, RangeReader};
 pub use recompress::{

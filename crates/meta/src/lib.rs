@@ -39,7 +39,10 @@ pub use lock::{LockChange, ObjectLock, Retention, RetentionMode};
 pub use postgres::PgMeta;
 pub use recode::Recode;
 pub use records::*;
-pub use shared::{AdvisoryLocks, Document, Documents, HeldLock};
+pub use shared::{
+    AdvisoryLocks, ClusterNode, Document, Documents, FailureCount, FailureCounts, FailureKey,
+    HeldLock, NodeRegistry,
+};
 pub use sqlite::{SCHEMA_VERSION, SqliteMeta};
 
 use nas_types::{ChunkId, ContentHash, HomeId, NodeId, PackId, TrashId, VersionNum};
@@ -523,6 +526,8 @@ pub trait MetaStore:
     + Locks
     + AuditTrail
     + Documents
+    + FailureCounts
+    + NodeRegistry
     + Send
     + Sync
 {

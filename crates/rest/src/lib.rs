@@ -147,6 +147,7 @@ pub fn router(state: RestState) -> Router {
             axum::routing::delete(ops::break_lock),
         )
         .route("/api/v1/admin/workers", get(ops::list_workers))
+        .route("/api/v1/admin/nodes", get(ops::list_nodes))
         .route("/api/v1/admin/workers/{name}/run", post(ops::run_worker))
         .route("/api/v1/admin/audit", get(audit::list))
         .route("/api/v1/shares", get(shares::list).post(shares::create))

@@ -35,7 +35,7 @@ use utoipa::{Modify, OpenApi};
         admin::list_users, admin::create_user, admin::update_user, admin::delete_user,
         admin::stats,
         ops::list_keys, ops::create, ops::revoke, ops::list_locks, ops::break_lock,
-        ops::list_workers, ops::run_worker, audit::list,
+        ops::list_workers, ops::run_worker, ops::list_nodes, audit::list,
         tus::describe, tus::create, tus::head, tus::patch::patch, tus::terminate,
         shares::create, shares::list, shares::revoke, zip_folder::zip,
     ),
@@ -49,7 +49,8 @@ use utoipa::{Modify, OpenApi};
         (name = "versions", description = "Versions of a file"),
         (name = "trash", description = "The caller's trash"),
         (name = "admin", description = "Accounts, store totals, S3 keys, WebDAV locks, \
-            background workers (start GC or scrub) and the audit log (admins only)"),
+            background workers (start GC or scrub), the cluster's nodes and the audit log \
+            (admins only)"),
         (name = "shares", description = "Share links of the caller's files and folders \
             (recipients use /s/{token}, see docs/design/shares.md)"),
         (name = "tus", description = "Resumable uploads (tus 1.0: creation, termination, checksum, expiration)"),

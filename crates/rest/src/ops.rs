@@ -8,8 +8,8 @@
 use crate::error::{ErrorBody, RestError, RestResult};
 use crate::extract::{Admin, JsonBody, Query};
 use crate::ops_model::{
-    CreateKeyRequest, CreatedKeyJson, KeyJson, KeysResponse, LockJson, LocksResponse, RunResponse,
-    UserFilter, WorkerJson, WorkersResponse,
+    CreateKeyRequest, CreatedKeyJson, KeyJson, KeysResponse, LockJson, LocksResponse, NodeJson,
+    NodesResponse, RunResponse, UserFilter, WorkerJson, WorkersResponse,
 };
 use crate::state::{RestState, blocking};
 use axum::Json;
@@ -146,6 +146,32 @@ pub async fn list_workers(
         .map(|w| w.states().iter().map(WorkerJson::from).collect())
         .unwrap_or_default();
     Ok(Json(WorkersResponse { workers }))
+}
+
+/// The nodes of the cluster, as each last announced itself (every 10 s): name, address,
+/// version, when it started, when it was last heard from, and whether it is live. A
+/// single server (metadata in SQLite) is no cluster and lists none.
+#[utoipa::path(get, path = "/api/v1/admin/nodes", tag = "admin",
+    responses(
+        (status = 200, description = "Nodes", body = NodesResponse),
+        (status = 403, description = "Not an administrator", body = ErrorBody),
+    ))]
+pub async fn list_nodes(State(st): State<RestState>, _: Admin) -> RestResult<Json<NodesResponse>> {
+    blocking(move || {
+        let Some(registry) = st.store().coordinator().node_registry() else {
+            return Ok(Json(NodesResponse {
+                cluster: false,
+                nodes: Vec::new(),
+            }));
+        };
+        let nodes = registry.nodes().map_err(EngineError::from)?;
+        let this = st.node_instance();
+        Ok(Json(NodesResponse {
+            cluster: true,
+            nodes: nodes.iter().map(|n| NodeJson::of(n, this)).collect(),
+        }))
+    })
+    .await
 }
 
 /// Starts a worker now (or right after its current run). Poll `GET /admin/workers` for

@@ -328,3 +328,50 @@ pub struct AuditResponse {
     /// Pass as `cursor` for the next (older) page; `null` on the last page.
     pub next_cursor: Option<String>,
 }
+
+/// A node of the cluster as it last announced itself.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NodeJson {
+    /// Its name (`[cluster] node`).
+    pub name: String,
+    /// Where it serves.
+    pub address: String,
+    /// The program's version it runs.
+    pub version: String,
+    /// A random id of its process (changes when it restarts).
+    pub instance: String,
+    /// When it started, Unix seconds.
+    pub started: i64,
+    /// Seconds since its last heartbeat (every 10 s).
+    pub last_seen_secs: i64,
+    /// Heard from within 30 s.
+    pub live: bool,
+    /// The node that answered this request.
+    pub this_node: bool,
+}
+
+/// `GET /admin/nodes`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NodesResponse {
+    /// Whether this server is a node of a cluster (metadata in PostgreSQL); a single
+    /// server lists no nodes.
+    pub cluster: bool,
+    /// The nodes, by name: live ones and those that stopped answering (kept a day).
+    pub nodes: Vec<NodeJson>,
+}
+
+impl NodeJson {
+    /// `r` as listed, `this` being the instance of the node answering.
+    pub fn of(r: &nas_engine::ClusterNode, this: Option<&str>) -> NodeJson {
+        NodeJson {
+            name: r.name.clone(),
+            address: r.address.clone(),
+            version: r.version.clone(),
+            instance: r.instance.clone(),
+            started: secs(r.started_ns),
+            last_seen_secs: secs(r.age_ns.max(0)),
+            live: r.age_ns < nas_engine::NODE_LIVE.as_nanos() as i64,
+            this_node: this == Some(r.instance.as_str()),
+        }
+    }
+}

@@ -93,10 +93,14 @@ pub struct ShareDoor {
 /// `/s/{token}/dav/` is 404).
 pub fn router(rest: RestState, dav: Option<ShareDav>) -> std::io::Result<Router> {
     let key = rest.store().coordinator().secret(SHARE_COOKIE_SECRET)?;
+    let mut limiter = RateLimiter::new(share_password_limits());
+    if let Some(counts) = rest.store().coordinator().failure_counts() {
+        limiter = limiter.sharing(counts, "share-password"); // cluster mode
+    }
     let door = ShareDoor {
         rest,
         key,
-        limiter: Arc::new(RateLimiter::new(share_password_limits())),
+        limiter: Arc::new(limiter),
         dav,
         verified: Arc::default(),
     };

@@ -28,6 +28,8 @@ pub struct RestState {
     workers: Option<Arc<WorkerRunner>>,
     /// The audit log (`/admin/audit`), when given.
     audit: Option<AuditLog>,
+    /// This node's instance in the cluster's node registry (`/admin/nodes`), when given.
+    node: Option<Arc<str>>,
 }
 
 struct Shared {
@@ -108,6 +110,7 @@ impl RestState {
             }),
             workers: None,
             audit: None,
+            node: None,
         })
     }
 
@@ -116,6 +119,18 @@ impl RestState {
     pub fn with_workers(mut self, workers: Arc<WorkerRunner>) -> RestState {
         self.workers = Some(workers);
         self
+    }
+
+    /// Tells the admin routes which instance of the node registry this server is
+    /// (`this_node` at `/api/v1/admin/nodes`).
+    pub fn with_node_instance(mut self, instance: &str) -> RestState {
+        self.node = Some(instance.into());
+        self
+    }
+
+    /// This server's instance in the node registry, when given.
+    pub(crate) fn node_instance(&self) -> Option<&str> {
+        self.node.as_deref()
     }
 
     /// Gives the admin routes the audit log (read at `/api/v1/admin/audit`).

@@ -162,6 +162,14 @@ impl Server {
         assert!(c.wait().unwrap().success(), "user add {name}");
     }
 
+    /// Stops the server as a service manager does (SIGTERM) and waits for it to exit.
+    pub fn stop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+
     pub fn kill9(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();

@@ -22,14 +22,14 @@
 use super::local::LEASE_SCOPE;
 use super::{Coordinator, Hint, HintState, KeyGuard, LocalCoordinator, PinSection};
 use crate::error::{EngineError, EngineResult};
-use nas_meta::{AdvisoryLocks, Documents, MetaError};
+use nas_meta::{AdvisoryLocks, FailureCounts, MetaError, MetaStore, NodeRegistry};
 use nas_types::{ChunkId, PackId};
 use std::sync::Arc;
 
 /// Coordination through the shared metadata database (see the module documentation).
 pub struct ClusterCoordinator {
     local: LocalCoordinator,
-    docs: Arc<dyn Documents>,
+    meta: Arc<dyn MetaStore>,
     locks: Arc<dyn AdvisoryLocks>,
 }
 
@@ -56,14 +56,15 @@ fn io(e: MetaError) -> std::io::Error {
 }
 
 impl ClusterCoordinator {
-    /// Coordination through `docs` and `locks` (the same database), over `local`: the
-    /// node's own data directory, locked ([`LocalCoordinator::lock_dir`]).
+    /// Coordination through `meta` (its documents, failure counts and node registry) and
+    /// `locks` (the same database), over `local`: the node's own data directory, locked
+    /// ([`LocalCoordinator::lock_dir`]).
     pub fn new(
         local: LocalCoordinator,
-        docs: Arc<dyn Documents>,
+        meta: Arc<dyn MetaStore>,
         locks: Arc<dyn AdvisoryLocks>,
     ) -> ClusterCoordinator {
-        ClusterCoordinator { local, docs, locks }
+        ClusterCoordinator { local, meta, locks }
     }
 }
 
@@ -102,8 +103,16 @@ impl Coordinator for ClusterCoordinator {
         true
     }
 
+    fn failure_counts(&self) -> Option<Arc<dyn FailureCounts>> {
+        Some(self.meta.clone())
+    }
+
+    fn node_registry(&self) -> Option<Arc<dyn NodeRegistry>> {
+        Some(self.meta.clone())
+    }
+
     fn state_version(&self, name: &str) -> std::io::Result<Option<i64>> {
-        self.docs.document_version(name).map_err(io)
+        self.meta.document_version(name).map_err(io)
     }
 
     /// Always unknown: another node may create one at any time.
@@ -120,7 +129,7 @@ impl Coordinator for ClusterCoordinator {
     fn secret(&self, name: &str) -> std::io::Result<[u8; 32]> {
         let mut fresh = [0u8; 32];
         rand::fill(&mut fresh);
-        let kept = self.docs.create_document(name, &fresh).map_err(io)?;
+        let kept = self.meta.create_document(name, &fresh).map_err(io)?;
         kept.as_slice().try_into().map_err(|_| {
             std::io::Error::other(format!(
                 "the shared secret {name} is damaged (expected 32 bytes); delete its row \
@@ -130,11 +139,11 @@ impl Coordinator for ClusterCoordinator {
     }
 
     fn load_state(&self, name: &str) -> std::io::Result<Option<Vec<u8>>> {
-        Ok(self.docs.document(name).map_err(io)?.map(|d| d.bytes))
+        Ok(self.meta.document(name).map_err(io)?.map(|d| d.bytes))
     }
 
     fn store_state(&self, name: &str, bytes: &[u8]) -> std::io::Result<()> {
-        self.docs.put_document(name, bytes).map_err(io)?;
+        self.meta.put_document(name, bytes).map_err(io)?;
         Ok(())
     }
 }

@@ -29,7 +29,18 @@ pub use local::LocalCoordinator;
 
 use crate::error::EngineResult;
 
+use nas_meta::{FailureCounts, NodeRegistry};
 use nas_types::{ChunkId, PackId};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How often a node of a cluster announces itself in the node registry
+/// ([`Coordinator::node_registry`]).
+pub const NODE_BEAT: Duration = Duration::from_secs(10);
+/// A node heard from within this long is live (three heartbeats).
+pub const NODE_LIVE: Duration = Duration::from_secs(30);
+/// A node not heard from for this long is dropped from the registry by another's heartbeat.
+pub const NODE_FORGET: Duration = Duration::from_secs(24 * 3600);
 
 /// The pin set as seen while the pin lock is held (see [`Coordinator::pin_section`]).
 pub trait PinSection {
@@ -98,6 +109,16 @@ pub trait Coordinator: Send + Sync {
     /// [`state_version`](Coordinator::state_version) before it is trusted.
     fn shared(&self) -> bool {
         false
+    }
+    /// Where failed sign-ins are counted when every process must see the others' counts
+    /// (cluster mode: the shared database); `None` when this process counts alone.
+    fn failure_counts(&self) -> Option<Arc<dyn FailureCounts>> {
+        None
+    }
+    /// The registry of the cluster's nodes, where each announces itself (cluster mode);
+    /// `None` when this process is the only one.
+    fn node_registry(&self) -> Option<Arc<dyn NodeRegistry>> {
+        None
     }
     /// The version of document `name` (raised by each [`store_state`](Coordinator::store_state)),
     /// when the coordinator keeps versions (`None` also when it is not stored).

@@ -376,3 +376,85 @@ pub fn documents_are_replaced_whole_and_created_once(m: &dyn MetaStore) {
         "names are apart"
     );
 }
+
+/// Failures are counted per key up to its cap (where the time of the last failure stops
+/// moving), start again after the window, are read back with their age, forgiven one at a
+/// time or cleared, and pruned after the window.
+pub fn failures_are_counted_capped_forgiven_and_forgotten(m: &dyn MetaStore) {
+    const HOUR: i64 = 3_600_000_000_000;
+    let (a, b, c) = ([1u8; 16], [2u8; 16], [3u8; 16]);
+    assert_eq!(m.failure_counts(&[a, b], HOUR).unwrap(), vec![None, None]);
+    let n = |v: Vec<crate::FailureCount>| v.iter().map(|c| c.failures).collect::<Vec<_>>();
+    assert_eq!(
+        n(m.count_failures(&[(a, 3), (b, 10)], HOUR).unwrap()),
+        [1, 1]
+    );
+    assert_eq!(
+        n(m.count_failures(&[(a, 3), (b, 10)], HOUR).unwrap()),
+        [2, 2]
+    );
+    assert_eq!(n(m.count_failures(&[(a, 3)], HOUR).unwrap()), [3]);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let capped = m.count_failures(&[(a, 3)], HOUR).unwrap();
+    assert_eq!(capped[0].failures, 3, "a count stays at its cap");
+    assert!(
+        capped[0].age_ns >= 15_000_000,
+        "at the cap, the last failure's time does not move: {capped:?}"
+    );
+    let read = m.failure_counts(&[a, b, c], HOUR).unwrap();
+    assert_eq!(read[0].map(|c| c.failures), Some(3));
+    assert_eq!(read[1].map(|c| c.failures), Some(2));
+    assert!(read[1].is_some_and(|c| (0..HOUR).contains(&c.age_ns)));
+    assert_eq!(read[2], None);
+    m.forgive(&b, &a).unwrap();
+    let read = m.failure_counts(&[a, b], HOUR).unwrap();
+    assert_eq!(read[0], None, "cleared");
+    assert_eq!(read[1].map(|c| c.failures), Some(1), "one taken off");
+    // a window shorter than the age of the last failure: the count is gone and starts again
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    assert_eq!(m.failure_counts(&[b], 10_000_000).unwrap(), vec![None]);
+    assert_eq!(n(m.count_failures(&[(b, 10)], 10_000_000).unwrap()), [1]);
+    m.count_failures(&[(c, 5)], HOUR).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    assert_eq!(m.prune_failures(10_000_000).unwrap(), 2);
+    assert_eq!(m.failure_counts(&[b, c], HOUR).unwrap(), vec![None, None]);
+}
+
+/// A node's heartbeat records it (its age restarting at 0), tells of another instance that
+/// had its name, forgets nodes silent for too long, and a node leaving removes only its
+/// own record.
+pub fn nodes_announce_themselves_and_leave(m: &dyn MetaStore) {
+    const HOUR: i64 = 3_600_000_000_000;
+    let node = |name: &str, instance: &str| crate::ClusterNode {
+        name: name.into(),
+        instance: instance.into(),
+        version: "1.0".into(),
+        address: format!("http://{name}:8080"),
+        started_ns: 42,
+        age_ns: 0,
+    };
+    assert!(m.nodes().unwrap().is_empty());
+    assert_eq!(m.heartbeat(&node("b", "b1"), HOUR).unwrap(), None);
+    assert_eq!(m.heartbeat(&node("a", "a1"), HOUR).unwrap(), None);
+    assert_eq!(m.heartbeat(&node("a", "a1"), HOUR).unwrap(), None, "itself");
+    let all = m.nodes().unwrap();
+    assert_eq!(
+        all.iter().map(|n| n.name.as_str()).collect::<Vec<_>>(),
+        ["a", "b"]
+    );
+    assert_eq!(all[0].address, "http://a:8080");
+    assert_eq!(all[0].started_ns, 42);
+    assert!(all.iter().all(|n| (0..HOUR).contains(&n.age_ns)), "{all:?}");
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    // another process under the name "a": told who had it and how long ago it was heard
+    let (was, age) = m.heartbeat(&node("a", "a2"), HOUR).unwrap().unwrap();
+    assert_eq!(was, "a1");
+    assert!(age >= 15_000_000, "{age}");
+    assert!(!m.leave("a", "a1").unwrap(), "a1 no longer holds the name");
+    // b, silent for longer than a short forget time, is dropped by a's next heartbeat
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    m.heartbeat(&node("a", "a2"), 10_000_000).unwrap();
+    assert_eq!(m.nodes().unwrap().len(), 1);
+    assert!(m.leave("a", "a2").unwrap());
+    assert!(m.nodes().unwrap().is_empty());
+}

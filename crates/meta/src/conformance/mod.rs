@@ -128,6 +128,8 @@ macro_rules! meta_conformance_tests {
             the_audit_log_keeps_the_newest_entries_and_pages_newest_first,
             settings_are_kept_and_replaced,
             documents_are_replaced_whole_and_created_once,
+            failures_are_counted_capped_forgiven_and_forgotten,
+            nodes_announce_themselves_and_leave,
             search_matches_names_like_the_scan,
             search_filters_and_pages,
             search_answers_the_same_before_and_after_indexing,

@@ -27,9 +27,11 @@
 mod accounts;
 mod chunks;
 mod conn;
+mod failures;
 mod implicit;
 mod name_index;
 mod namespace;
+mod nodes;
 mod placement;
 mod recode;
 mod rows;

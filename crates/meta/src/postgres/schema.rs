@@ -280,6 +280,27 @@ const MIGRATIONS: &[&str] = &[
         version BIGINT NOT NULL
     );
     "#,
+    // 24 (as SQLite's 24): counts of failed sign-ins shared by the nodes (`FailureCounts`).
+    r#"
+    CREATE TABLE failure_counts (
+        key BYTEA PRIMARY KEY,
+        failures INTEGER NOT NULL,
+        cap INTEGER NOT NULL,
+        last_ns BIGINT NOT NULL
+    );
+    CREATE INDEX failure_counts_last ON failure_counts (last_ns);
+    "#,
+    // 25 (as SQLite's 25): the nodes of a cluster, each announcing itself (`NodeRegistry`).
+    r#"
+    CREATE TABLE cluster_nodes (
+        name TEXT PRIMARY KEY,
+        instance TEXT NOT NULL,
+        version TEXT NOT NULL,
+        address TEXT NOT NULL,
+        started_ns BIGINT NOT NULL,
+        seen_ns BIGINT NOT NULL
+    );
+    "#,
 ];
 
 /// Brings the database to [`SCHEMA_VERSION`] in one transaction (under an advisory lock:

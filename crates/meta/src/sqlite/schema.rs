@@ -378,6 +378,28 @@ const MIGRATIONS: &[&str] = &[
         version INTEGER NOT NULL
     ) WITHOUT ROWID;
     "#,
+    // 24: counts of failed sign-ins shared by the servers of a store (`FailureCounts`;
+    // nas-auth's throttling in cluster mode). A single SQLite server counts in memory.
+    r#"
+    CREATE TABLE failure_counts (
+        key BLOB PRIMARY KEY,
+        failures INTEGER NOT NULL,
+        cap INTEGER NOT NULL,
+        last_ns INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    "#,
+    // 25: the nodes of a cluster, each announcing itself (`NodeRegistry`). A single SQLite
+    // server does not write it.
+    r#"
+    CREATE TABLE cluster_nodes (
+        name TEXT PRIMARY KEY,
+        instance TEXT NOT NULL,
+        version TEXT NOT NULL,
+        address TEXT NOT NULL,
+        started_ns INTEGER NOT NULL,
+        seen_ns INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The database's schema version (0: none yet), refused when newer than this build's.

@@ -11,6 +11,7 @@
 
 mod guard;
 mod listener;
+mod node;
 mod stall;
 
 use crate::config::{Config, LogFormat, Overrides};
@@ -255,7 +256,11 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
         store.publish_changes_to(Arc::new(sink));
         tracing::info!(nats = %target, node = %c.node, prefix = %c.events_prefix, "change events on NATS");
     }
-    let auth = Arc::new(Authenticator::new(store.accounts()));
+    let mut auth = Authenticator::new(store.accounts());
+    if let Some(counts) = store.coordinator().failure_counts() {
+        auth = auth.sharing_failures(counts); // cluster mode: every node sees every failure
+    }
+    let auth = Arc::new(auth);
     log_panics();
     let metrics = Arc::new(nas_observe::Metrics::new());
     let workers = start_workers(&store, &cfg, metrics.clone())?;
@@ -265,8 +270,10 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
         metrics: metrics.clone(),
         trusted_proxies: Arc::new(cfg.trusted_proxies.clone()),
     };
+    let instance = node::instance_id(); // this process in the cluster's node registry
     let rest = nas_rest::RestState::new(store.clone(), auth.clone(), cfg.trusted_proxies.clone())
         .context("cannot load the REST door's token secret or sessions")?
+        .with_node_instance(&instance)
         .with_workers(workers.clone())
         .with_audit(audit.clone())
         .with_upload_expiry(cfg.upload_expiry);
@@ -397,6 +404,13 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
         if let Some(u) = &cfg.public_url {
             println!("public URL: {}/dav/", u.trim_end_matches('/'));
         }
+        let announced = store.coordinator().node_registry().map(|registry| {
+            let address = match &cfg.public_url {
+                Some(u) => u.trim_end_matches('/').to_owned(),
+                None => format!("{scheme}://{addr}"),
+            };
+            node::announce(registry, &cfg.cluster.node, &instance, &address)
+        });
         let handle = axum_server::Handle::new();
         if let Some(l) = s3_listener {
             let bound = l.local_addr()?;
@@ -460,9 +474,13 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
             guard::CUT_OFF.store(true, std::sync::atomic::Ordering::Release);
             stopper.shutdown();
         });
-        listener::serve(listener, tls, app, &cfg.limits, handle, metrics.connections("main"))
+        let served = listener::serve(listener, tls, app, &cfg.limits, handle, metrics.connections("main"))
             .await
-            .context("server failed")
+            .context("server failed");
+        if let Some(a) = announced {
+            a.leave(); // no longer serving: out of the registry
+        }
+        served
     })?;
     // whatever the runtime still holds is cut off (and logged as such by the request guard
     // when its body is dropped with the runtime's tasks)

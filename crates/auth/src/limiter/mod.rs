@@ -17,10 +17,17 @@
 //! [`Limits::max_entries`] entries (user names are kept as a 128-bit hash): when full, the
 //! entries whose last failure is oldest go first.
 
+//!
+//! In cluster mode ([`RateLimiter::sharing`]) the counts live in the shared database, so
+//! every node sees every node's failures (see `shared`).
+
+mod shared;
+
+use nas_engine::FailureCounts;
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// What to do with a sign-in attempt.
@@ -102,6 +109,9 @@ pub struct RateLimiter {
     limits: Limits,
     by_pair: Table<PairKey>,
     by_addr: Table<AddrKey>,
+    /// The counts every node shares, when they are shared (the tables are then this
+    /// node's copy of the last counts it saw).
+    shared: Option<shared::Shared>,
 }
 
 impl Default for RateLimiter {
@@ -133,6 +143,20 @@ fn bump<K: Hash + Eq + Copy>(m: &mut HashMap<K, (u32, Instant)>, k: K, limits: &
     *e = (e.0.saturating_add(1), now);
 }
 
+/// Replaces `k`'s entry by a count read from the shared database.
+fn set<K: Hash + Eq + Copy>(
+    m: &mut HashMap<K, (u32, Instant)>,
+    k: K,
+    (n, age): (u32, Duration),
+    limits: &Limits,
+) {
+    if m.len() >= limits.max_entries && !m.contains_key(&k) {
+        make_room(m, limits);
+    }
+    let now = Instant::now();
+    m.insert(k, (n, now.checked_sub(age).unwrap_or(now)));
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -159,7 +183,49 @@ impl RateLimiter {
             limits,
             by_pair: Mutex::default(),
             by_addr: Mutex::default(),
+            shared: None,
         }
+    }
+
+    /// This limiter with its counts in `counts`, shared by every node of a cluster, apart
+    /// from other limiters' by `scope`.
+    pub fn sharing(mut self, counts: Arc<dyn FailureCounts>, scope: &'static str) -> Self {
+        self.shared = Some(shared::Shared::new(counts, scope));
+        self
+    }
+
+    /// Whether counting a failure is a query of the shared database (so async code should
+    /// call [`attempt`](Self::attempt) and [`fail`](Self::fail) off its runtime threads).
+    pub fn is_shared(&self) -> bool {
+        self.shared.is_some()
+    }
+
+    /// Keeps counts read from the shared database in this node's tables.
+    fn keep(&self, addr: IpAddr, a: shared::Count, pair: Option<(&str, shared::Count)>) {
+        set(&mut lock(&self.by_addr), addr_key(addr), a, &self.limits);
+        if let Some((user, p)) = pair {
+            set(
+                &mut lock(&self.by_pair),
+                pair_key(user, addr),
+                p,
+                &self.limits,
+            );
+        }
+    }
+
+    /// Counts a failure of the address (and the pair, with `user`) in the shared
+    /// database, keeping what it returns; `None` when not shared or it failed.
+    fn count_shared(
+        &self,
+        user: Option<&str>,
+        addr: IpAddr,
+    ) -> Option<(nas_engine::FailureCount, Option<nas_engine::FailureCount>)> {
+        let s = self.shared.as_ref()?;
+        let pk = user.map(|u| pair_key(u, addr));
+        let (a, p) = s.count(&addr_key(addr), pk.as_ref(), &self.limits)?;
+        let pair = user.zip(p.map(shared::after));
+        self.keep(addr, shared::after(a), pair);
+        Some((a, p))
     }
 
     /// How to treat a sign-in attempt of `user` from `addr` (counts nothing).
@@ -174,6 +240,9 @@ impl RateLimiter {
     /// guesses is throttled like a sequence. A success gives it back
     /// ([`succeed`](Self::succeed)).
     pub fn attempt(&self, user: &str, addr: IpAddr) -> Throttle {
+        if let Some((a, p)) = self.count_shared(Some(user), addr) {
+            return judge(&self.limits, shared::before(a), p.and_then(shared::before));
+        }
         let mut a = lock(&self.by_addr);
         let mut p = lock(&self.by_pair);
         let t = self.judge(&a, &p, user, addr);
@@ -191,23 +260,12 @@ impl RateLimiter {
         user: &str,
         addr: IpAddr,
     ) -> Throttle {
-        let l = &self.limits;
-        if let Some((n, age)) = count(a, &addr_key(addr), l.window)
-            && n >= l.addr_refuse
-        {
-            return Refuse(l.window - age);
-        }
-        let Some((n, age)) = count(p, &pair_key(user, addr), l.window) else {
-            return Throttle::Allow;
-        };
-        if n >= l.pair_refuse {
-            return Refuse(l.window - age);
-        }
-        if n < l.free_failures {
-            return Throttle::Allow;
-        }
-        let steps = (n - l.free_failures).min(16);
-        Throttle::Delay((l.base_delay * (1u32 << steps)).min(l.max_delay))
+        let w = self.limits.window;
+        judge(
+            &self.limits,
+            count(a, &addr_key(addr), w),
+            count(p, &pair_key(user, addr), w),
+        )
     }
 
     /// How to treat an attempt from `addr` that names no user (an app password sent as a
@@ -215,19 +273,25 @@ impl RateLimiter {
     pub fn check_addr(&self, addr: IpAddr) -> Throttle {
         let l = &self.limits;
         match count(&lock(&self.by_addr), &addr_key(addr), l.window) {
-            Some((n, age)) if n >= l.addr_refuse => Refuse(l.window - age),
+            Some((n, age)) if n >= l.addr_refuse => Refuse(l.window.saturating_sub(age)),
             _ => Throttle::Allow,
         }
     }
 
     /// Records a failure of `user` from `addr` (one not counted by [`attempt`](Self::attempt)).
     pub fn fail(&self, user: &str, addr: IpAddr) {
+        if self.count_shared(Some(user), addr).is_some() {
+            return;
+        }
         bump(&mut lock(&self.by_pair), pair_key(user, addr), &self.limits);
         self.fail_addr(addr);
     }
 
     /// Records a failure from `addr` that names no user.
     pub fn fail_addr(&self, addr: IpAddr) {
+        if self.count_shared(None, addr).is_some() {
+            return;
+        }
         bump(&mut lock(&self.by_addr), addr_key(addr), &self.limits);
     }
 
@@ -235,6 +299,9 @@ impl RateLimiter {
     /// forgotten and the address gets back the one the attempt counted (not the others, so
     /// an attacker with one account of their own cannot reset their count).
     pub fn succeed(&self, user: &str, addr: IpAddr) {
+        if let Some(s) = &self.shared {
+            s.forgive(&addr_key(addr), &pair_key(user, addr));
+        }
         let mut a = lock(&self.by_addr);
         if let Some(e) = a.get_mut(&addr_key(addr)) {
             e.0 = e.0.saturating_sub(1);
@@ -250,137 +317,28 @@ impl RateLimiter {
     }
 }
 
+/// The rules of the module docs, on an address's count and a pair's (failures, time
+/// since the last one) before the attempt.
+fn judge(l: &Limits, addr: Option<(u32, Duration)>, pair: Option<(u32, Duration)>) -> Throttle {
+    if let Some((n, age)) = addr
+        && n >= l.addr_refuse
+    {
+        return Refuse(l.window.saturating_sub(age));
+    }
+    let Some((n, age)) = pair else {
+        return Throttle::Allow;
+    };
+    if n >= l.pair_refuse {
+        return Refuse(l.window.saturating_sub(age));
+    }
+    if n < l.free_failures {
+        return Throttle::Allow;
+    }
+    let steps = (n - l.free_failures).min(16);
+    Throttle::Delay((l.base_delay * (1u32 << steps)).min(l.max_delay))
+}
+
 use Throttle::Refuse;
 
 #[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-    use super::*;
-
-    fn ip(s: &str) -> IpAddr {
-        s.parse().unwrap()
-    }
-
-    #[test]
-    fn a_pair_is_slowed_then_refused_and_others_are_not_touched() {
-        let l = RateLimiter::default();
-        let (a, b) = (ip("10.0.0.1"), ip("10.0.0.2"));
-        for _ in 0..3 {
-            assert_eq!(l.check("victim", a), Throttle::Allow);
-            l.fail("victim", a);
-        }
-        let mut last = Duration::ZERO;
-        for _ in 3..10 {
-            let Throttle::Delay(d) = l.check("victim", a) else {
-                panic!("a delay")
-            };
-            assert!(d >= last && d <= Duration::from_secs(2), "{d:?}");
-            last = d;
-            l.fail("victim", a);
-        }
-        assert_eq!(last, Duration::from_secs(2), "capped");
-        assert!(matches!(l.check("victim", a), Throttle::Refuse(_)));
-        // the victim's own address, and another name from the attacker's, are untouched
-        assert_eq!(l.check("victim", b), Throttle::Allow);
-        assert_eq!(l.check("other", a), Throttle::Allow);
-        l.succeed("other", a);
-        assert!(matches!(l.check("victim", a), Throttle::Refuse(_)));
-    }
-
-    #[test]
-    fn an_address_spraying_names_is_refused_for_every_name() {
-        let l = RateLimiter::default();
-        let a = ip("2001:db8::1");
-        for i in 0..30 {
-            assert_eq!(l.check(&format!("u{i}"), a), Throttle::Allow);
-            l.fail(&format!("u{i}"), a);
-        }
-        // the same /64 is the same client; another /64 is not
-        assert!(matches!(
-            l.check("anyone", ip("2001:db8::ffff")),
-            Throttle::Refuse(_)
-        ));
-        assert!(matches!(l.check_addr(a), Throttle::Refuse(_)));
-        assert_eq!(l.check("anyone", ip("2001:db8:0:1::1")), Throttle::Allow);
-    }
-
-    #[test]
-    fn counts_expire_and_a_success_clears_its_pair() {
-        let l = RateLimiter::new(Limits {
-            window: Duration::from_millis(50),
-            ..Limits::default()
-        });
-        let a = ip("::ffff:10.0.0.9");
-        for _ in 0..10 {
-            l.fail("x", a);
-        }
-        assert!(matches!(l.check("x", ip("10.0.0.9")), Throttle::Refuse(_)));
-        std::thread::sleep(Duration::from_millis(60));
-        assert_eq!(l.check("x", a), Throttle::Allow);
-        for _ in 0..5 {
-            l.fail("y", a);
-        }
-        l.succeed("y", a);
-        assert_eq!(l.check("y", a), Throttle::Allow);
-    }
-
-    #[test]
-    fn parallel_attempts_count_before_they_are_checked() {
-        let l = std::sync::Arc::new(RateLimiter::default());
-        let a = ip("10.0.0.5");
-        let refused: usize = (0..8)
-            .map(|_| {
-                let l = l.clone();
-                std::thread::spawn(move || {
-                    (0..10)
-                        .filter(|_| matches!(l.attempt("victim", a), Throttle::Refuse(_)))
-                        .count()
-                })
-            })
-            .map(|t| t.join().unwrap())
-            .sum();
-        assert_eq!(
-            refused,
-            80 - 10,
-            "only the first ten attempts of the burst pass"
-        );
-        // a success gives back only its own attempt
-        let b = ip("10.0.0.6");
-        for _ in 0..5 {
-            l.attempt("x", b);
-        }
-        l.attempt("y", b);
-        l.succeed("y", b);
-        assert_eq!(
-            count(&lock(&l.by_addr), &addr_key(b), Duration::from_secs(60))
-                .unwrap()
-                .0,
-            5
-        );
-    }
-
-    #[test]
-    fn the_tables_are_bounded() {
-        let l = RateLimiter::new(Limits {
-            max_entries: 1000,
-            ..Limits::default()
-        });
-        for i in 0..5000u32 {
-            let a = IpAddr::from(i.to_be_bytes());
-            l.fail(&"n".repeat(1000), a);
-        }
-        let (p, a) = l.entries();
-        assert!(p <= 1000 && a <= 1000, "{p} {a}");
-        // the newest failures are the ones kept
-        assert!(matches!(
-            l.check_addr(IpAddr::from(4999u32.to_be_bytes())),
-            Throttle::Allow
-        ));
-        assert!(
-            l.by_addr
-                .lock()
-                .unwrap()
-                .contains_key(&addr_key(IpAddr::from(4999u32.to_be_bytes())))
-        );
-    }
-}
+mod tests;
