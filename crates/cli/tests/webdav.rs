@@ -451,3 +451,129 @@ fn a_damaged_chunk_is_never_served_as_data() {
         assert_eq!(&g.body[..], &body[..g.body.len()]);
     }
 }
+
+/// A PROPFIND's responses as (href, the response's XML), from a multistatus body.
+fn responses(body: &str) -> Vec<(String, String)> {
+    body.split("<D:response>")
+        .skip(1)
+        .map(|r| {
+            let href = r.split_once("<D:href>").map_or("", |(_, h)| h);
+            let href = href.split_once("</D:href>").map_or("", |(h, _)| h);
+            (href.to_owned(), r.to_owned())
+        })
+        .collect()
+}
+
+#[test]
+fn a_listing_shows_each_entrys_own_dead_properties_and_locks() {
+    let s = Server::start();
+    let a = admin();
+    let mkcol = |p: &str| curl(&["-u", &a, "-X", "MKCOL", &s.url(p)], None).status;
+    assert_eq!(mkcol("/dav/d"), 201);
+    assert_eq!(mkcol("/dav/d/sub"), 201);
+    for (name, body) in [
+        ("d/a", b"aaa"),
+        ("d/b", b"bbb"),
+        ("d/c", b"ccc"),
+        ("x", b"xxx"),
+    ] {
+        put(&s, name, body);
+    }
+    let patch = |p: &str, colour: &str| {
+        let body = format!(
+            "<?xml version=\"1.0\"?><D:propertyupdate xmlns:D=\"DAV:\" xmlns:x=\"urn:t\">\
+             <D:set><D:prop><x:colour>{colour}</x:colour></D:prop></D:set></D:propertyupdate>"
+        );
+        let r = curl(
+            &[
+                "-u",
+                &a,
+                "-X",
+                "PROPPATCH",
+                "--data-binary",
+                &body,
+                &s.url(p),
+            ],
+            None,
+        );
+        assert_eq!(r.status, 207);
+    };
+    patch("/dav/d/a", "red");
+    patch("/dav/d/sub", "blue");
+    patch("/dav/x", "green"); // outside the folder listed
+    let lockinfo = "<?xml version=\"1.0\"?><D:lockinfo xmlns:D=\"DAV:\"><D:lockscope>\
+        <D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockinfo>";
+    let lock = curl(
+        &[
+            "-u",
+            &a,
+            "-X",
+            "LOCK",
+            "--data-binary",
+            lockinfo,
+            &s.url("/dav/d/b"),
+        ],
+        None,
+    );
+    assert_eq!(lock.status, 200);
+    let token = lock.header("lock-token").unwrap();
+    let token = token.trim_matches(['<', '>', ' ']);
+    // allprop: every entry with its own properties and locks, nobody else's
+    let want = |r: &[(String, String)], colour_of_a: &str, locks: bool| {
+        assert_eq!(r.len(), 5, "the folder and its four entries");
+        for (href, xml) in r {
+            let mine = match href.trim_end_matches('/') {
+                "/dav/d/a" => Some(colour_of_a),
+                "/dav/d/sub" => Some("blue"),
+                _ => None,
+            };
+            for c in ["red", "amber", "blue", "green"] {
+                let shown = xml.contains(&format!(">{c}<"));
+                assert_eq!(shown, mine == Some(c), "{href} and {c}: {xml}");
+            }
+            let locked = locks && href == "/dav/d/b";
+            assert_eq!(xml.contains(token), locked, "{href}: {xml}");
+        }
+    };
+    let p = propfind(&a, &s.url("/dav/d/"), "1", None);
+    assert_eq!(p.status, 207);
+    want(&responses(&p.text()), "red", true);
+    // named properties: the dead one where it is set (404 elsewhere), and the live ones of
+    // each entry (its own id, its own content's checksum)
+    let named = "<?xml version=\"1.0\"?><D:propfind xmlns:D=\"DAV:\" xmlns:x=\"urn:t\" \
+        xmlns:oc=\"http://owncloud.org/ns\"><D:prop><x:colour/><oc:fileid/><oc:checksums/>\
+        </D:prop></D:propfind>";
+    let p = propfind(&a, &s.url("/dav/d/"), "1", Some(named));
+    assert_eq!(p.status, 207);
+    let r = responses(&p.text());
+    want(&r, "red", false);
+    let ids: std::collections::HashSet<&str> = r
+        .iter()
+        .map(|(_, x)| x.split_once("fileid").unwrap().1.split('<').next().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 5, "a file id of its own each: {r:?}");
+    let sums: std::collections::HashSet<&str> = r
+        .iter()
+        .filter_map(|(_, x)| x.split_once("BLAKE3:").map(|s| &s.1[..64]))
+        .collect();
+    assert_eq!(sums.len(), 3, "three files, three contents: {r:?}");
+    // a change between two requests is seen by the second (nothing kept across requests)
+    patch("/dav/d/a", "amber");
+    let p = propfind(&a, &s.url("/dav/d/"), "1", None);
+    want(&responses(&p.text()), "amber", true);
+    let unlock = curl(
+        &[
+            "-u",
+            &a,
+            "-X",
+            "UNLOCK",
+            "-H",
+            &format!("Lock-Token: <{token}>"),
+            &s.url("/dav/d/b"),
+        ],
+        None,
+    );
+    assert_eq!(unlock.status, 204);
+    let p = propfind(&a, &s.url("/dav/d/"), "1", None);
+    assert!(!p.text().contains(token), "{}", p.text());
+}

@@ -12,9 +12,11 @@ use crate::implicit::DirMode;
 use crate::store::Inner;
 use crate::time::now_ns;
 use nas_meta::{
-    Displace, FileAttrs, HomeRecord, HomeUsage, ListKey, NodeKind, NodeRecord, VersionRecord,
+    DeadProp, Displace, FileAttrs, HomeRecord, HomeUsage, ListKey, NodeKind, NodeRecord,
+    VersionRecord,
 };
 use nas_types::{ContentHash, NasPath, NodeId, VersionNum};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// A file or folder as the engine reports it.
@@ -112,6 +114,8 @@ pub struct ListPage {
     pub entries: Vec<Entry>,
     /// Pass as `after` to get the next page; `None` on the last page.
     pub next_after: Option<String>,
+    /// The listed folder (for [`Home::props_of_page`]).
+    pub(crate) folder: NodeId,
 }
 
 /// A handle on one home. Cheap to clone.
@@ -191,6 +195,7 @@ impl Home {
         Ok(ListPage {
             entries,
             next_after,
+            folder: dir.id,
         })
     }
 
@@ -346,21 +351,64 @@ impl Home {
     }
 
     /// Dead properties of a file or folder (WebDAV PROPPATCH).
-    pub fn props(&self, path: &NasPath) -> EngineResult<Vec<nas_meta::DeadProp>> {
+    pub fn props(&self, path: &NasPath) -> EngineResult<Vec<DeadProp>> {
+        self.read_props(|| {
+            let props = self.inner.meta.props(self.resolve(path)?.id)?;
+            let any = !props.is_empty();
+            Ok((props, any))
+        })
+    }
+
+    /// As [`props`](Home::props), for the file or folder a [`stat`](Home::stat) of this home
+    /// returned, without resolving its path again (a door that stats, then reads the
+    /// properties, in one request: one path walk instead of two).
+    pub fn props_of(&self, entry: &Entry) -> EngineResult<Vec<DeadProp>> {
+        self.read_props(|| {
+            let props = self.inner.meta.props(entry.id)?;
+            let any = !props.is_empty();
+            Ok((props, any))
+        })
+    }
+
+    /// The dead properties of every entry of a page of this home's [`list`](Home::list), in
+    /// one query whatever the page's size, by entry id (an entry with none is absent). An
+    /// entry moved out of the folder since the page was read has none here.
+    pub fn props_of_page(&self, page: &ListPage) -> EngineResult<HashMap<NodeId, Vec<DeadProp>>> {
+        if page.entries.is_empty() {
+            return Ok(HashMap::new());
+        }
+        self.read_props(|| {
+            let ids: Vec<NodeId> = page.entries.iter().map(|e| e.id).collect();
+            let rows = self.inner.meta.child_props(page.folder, &ids)?;
+            let any = !rows.is_empty();
+            let mut by_node: HashMap<NodeId, Vec<DeadProp>> = HashMap::new();
+            for (node, prop) in rows {
+                by_node.entry(node).or_default().push(prop);
+            }
+            Ok((by_node, any))
+        })
+    }
+
+    /// Runs `read` (answering what it found and whether that was any property) unless no
+    /// dead property can exist anywhere — then nothing is looked up — and settles that
+    /// hint when it was unknown. A shared coordinator never settles a hint (another node
+    /// may add a property at any time): then the hint's own query would be wasted.
+    fn read_props<T: Default>(
+        &self,
+        read: impl FnOnce() -> EngineResult<(T, bool)>,
+    ) -> EngineResult<T> {
         let seen = self.inner.coord.hint(Hint::DeadProps);
         if seen.known == Some(false) {
-            return Ok(Vec::new()); // no dead property anywhere: nothing to look up
+            return Ok(T::default());
         }
-        let n = self.resolve(path)?;
-        let props = self.inner.meta.props(n.id)?;
-        // a shared coordinator never settles a hint: then the second query would be wasted
+        let (found, any_here) = read()?;
         if seen.known.is_none() && !self.inner.coord.shared() {
-            let any = !props.is_empty() || self.inner.meta.any_props()?;
+            let any = any_here || self.inner.meta.any_props()?;
             self.inner
                 .coord
                 .settle_hint(Hint::DeadProps, seen.generation, any);
         }
-        Ok(props)
+        Ok(found)
     }
 
     /// Applies dead-property sets and removals in order, in one transaction.

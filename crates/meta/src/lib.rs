@@ -460,6 +460,10 @@ pub enum PropOp {
 pub trait Props {
     /// Every dead property of a node.
     fn props(&self, node: NodeId) -> MetaResult<Vec<DeadProp>>;
+    /// The dead properties of those of `nodes` whose folder is `parent`, in one query, as
+    /// (node, property) ordered by node, then as [`props`](Props::props) orders them; ids
+    /// of nodes elsewhere (or gone) are ignored. A listing's entries' properties at once.
+    fn child_props(&self, parent: NodeId, nodes: &[NodeId]) -> MetaResult<Vec<(NodeId, DeadProp)>>;
     /// Whether any node has a dead property.
     fn any_props(&self) -> MetaResult<bool>;
     /// Applies set and remove operations in order, in one transaction.

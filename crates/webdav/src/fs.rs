@@ -5,6 +5,7 @@
 
 use crate::dead_props::refusals;
 use crate::file::{ReadFile, WriteFile};
+pub use crate::listed::Listed;
 use crate::metadata::{DirEntry, Meta};
 pub use crate::resolved::Resolved;
 use dav_server::davpath::DavPath;
@@ -27,6 +28,8 @@ pub struct DavUser {
     pub can_write: bool,
     /// The request's path lookup, kept for its later calls when it changes nothing.
     pub resolved: Resolved,
+    /// The request's folder listings, kept for the properties of their entries.
+    pub listed: Listed,
 }
 
 /// The engine as a dav-server file system (stateless: all state is in the credentials).
@@ -59,14 +62,24 @@ fn note(r: Refusal) {
 
 /// A folder's entries as dav-server streams them: pages of 1,000 fetched as the response is
 /// written, so memory stays bounded for folders of any size (a home's and a share's view).
-pub fn listing(home: Home, p: NasPath) -> FsStream<Box<dyn DavDirEntry>> {
+/// Each page is kept in `listed` while its entries are answered, and dropped at the end.
+pub fn listing(home: Home, p: NasPath, listed: Option<Listed>) -> FsStream<Box<dyn DavDirEntry>> {
     use futures_util::StreamExt;
     let pages = stream::unfold(Some(None::<String>), move |cursor| {
-        let (home, p) = (home.clone(), p.clone());
+        let (home, p, listed) = (home.clone(), p.clone(), listed.clone());
         async move {
-            let after = cursor?;
-            match blocking(move || home.list(&p, after.as_deref(), 1000)).await {
+            let Some(after) = cursor else {
+                if let Some(l) = &listed {
+                    l.forget(&p);
+                }
+                return None;
+            };
+            let folder = p.clone();
+            match blocking(move || home.list(&folder, after.as_deref(), 1000)).await {
                 Ok(page) => {
+                    if let Some(l) = &listed {
+                        l.keep(&p, &page);
+                    }
                     let next = page.next_after.clone().map(Some);
                     let items: Vec<FsResult<Box<dyn DavDirEntry>>> = page
                         .entries
@@ -244,7 +257,7 @@ impl GuardedFileSystem<DavUser> for EngineFs {
     ) -> FsFuture<'a, FsStream<Box<dyn DavDirEntry>>> {
         Box::pin(async move {
             let p = nas_path(path)?;
-            Ok(listing(u.home.clone(), p))
+            Ok(listing(u.home.clone(), p, Some(u.listed.clone())))
         })
     }
 
@@ -390,8 +403,16 @@ impl GuardedFileSystem<DavUser> for EngineFs {
         Box::pin(async move {
             let p = nas_path(path)?;
             // Inline, not on the blocking pool: called once per entry of a PROPFIND, and a
-            // thread hand-off per entry costs more than this indexed read.
-            let props = u.home.props(&p).map_err(fs_err)?;
+            // thread hand-off per entry costs more than this indexed read. An entry of the
+            // folder this request lists: its page's properties, read once for the page.
+            let props = match u.listed.props(&u.home, &p) {
+                Some(props) => props,
+                None => match u.resolved.get(&p) {
+                    Some(e) => u.home.props_of(&e), // the request's own path: no second walk
+                    None => u.home.props(&p),
+                },
+            }
+            .map_err(fs_err)?;
             Ok(props
                 .into_iter()
                 .map(|d| DavProp {
@@ -413,9 +434,21 @@ impl GuardedFileSystem<DavUser> for EngineFs {
         Box::pin(async move {
             let p = nas_path(path)?;
             let (ns, name) = prop_key(&prop);
-            let home = u.home.clone();
-            let entry_and_props = blocking(move || Ok((home.stat(&p)?, home.props(&p)?))).await?;
-            let (entry, props) = entry_and_props;
+            // an entry this request listed or looked up already: no walk, and its
+            // properties from its page's one query
+            let (entry, props) = match u.listed.entry(&p).or_else(|| u.resolved.get(&p)) {
+                Some(e) => {
+                    let props = match u.listed.props(&u.home, &p) {
+                        Some(props) => props,
+                        None => u.home.props_of(&e),
+                    };
+                    (e, props.map_err(fs_err)?)
+                }
+                None => {
+                    let home = u.home.clone();
+                    blocking(move || Ok((home.stat(&p)?, home.props(&p)?))).await?
+                }
+            };
             if ns == "http://owncloud.org/ns" {
                 // live sync-client properties: a stable file id and the content checksum
                 match name.as_str() {

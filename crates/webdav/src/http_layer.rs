@@ -1,11 +1,12 @@
-//! The HTTP side of the door: Basic auth (before any body is read), per-user lock spaces,
+//! The HTTP side of the door: Basic auth (before any body is read), per-user lock spaces
+//! (read once per request: [`DbLs`] is built for each),
 //! the `?version=N` read-only view of old versions (any other method naming a version is
 //! 405), the checks of [`crate::precheck`] (XML bodies, `Destination`, `Range`),
 //! `X-OC-Mtime`, finite PROPFIND depth, and cheap answers to macOS metadata files;
 //! everything else goes to dav-server.
 
 use crate::extras::{VersionSelector, old_version, version_param, win32_modified};
-use crate::fs::{DavUser, EngineFs, REFUSAL, Refusal, Resolved};
+use crate::fs::{DavUser, EngineFs, Listed, REFUSAL, Refusal, Resolved};
 use crate::locks::DbLs;
 use crate::paths::{check_uri_path, dav_path, macos_noise};
 use crate::precheck::{check_destination, check_nesting, guard_body, rewrite_range};
@@ -22,9 +23,8 @@ use http::{HeaderValue, Method, Request, StatusCode, header};
 use nas_auth::{AuthError, Authenticator, Principal};
 use nas_engine::Store;
 use nas_engine::audit::AuditNote;
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// Largest macOS metadata file (`._name`, `.DS_Store`) a PUT may send; it is discarded.
 const MAX_NOISE_BODY: usize = 64 << 20;
@@ -38,8 +38,6 @@ pub const MAX_LOCKS_PER_USER: usize = 1000;
 pub struct DavState {
     store: Store,
     auth: Arc<Authenticator>,
-    /// One dav-server handler (and lock space) per user: lock paths are home-relative.
-    handlers: Arc<Mutex<HashMap<String, DavHandler<DavUser>>>>,
     /// Reverse proxies whose `X-Forwarded-For` names the real client (for rate limits).
     trusted_proxies: Arc<Vec<IpAddr>>,
     /// Whether `PROPFIND Depth: infinity` is answered (a walk of the whole subtree) instead
@@ -53,7 +51,6 @@ impl DavState {
         DavState {
             store,
             auth,
-            handlers: Arc::default(),
             trusted_proxies: Arc::default(),
             propfind_infinity: false,
         }
@@ -82,18 +79,16 @@ impl DavState {
         nas_auth::client_address(peer, forwarded, &self.trusted_proxies)
     }
 
+    /// A dav-server handler for one request of `user`: the user's lock space (lock paths
+    /// are home-relative), read at most once by the request ([`DbLs`] keeps what it read
+    /// for the request, so a handler is never reused for another).
     fn handler(&self, user: &str) -> DavHandler<DavUser> {
-        let mut m = self.handlers.lock().unwrap_or_else(|p| p.into_inner());
-        m.entry(user.to_owned())
-            .or_insert_with(|| {
-                DavHandler::builder()
-                    .filesystem(Box::new(EngineFs))
-                    .locksystem(DbLs::new(user, "/dav", self.store.locks()))
-                    .strip_prefix("/dav")
-                    .read_buf_size(256 * 1024)
-                    .build_handler()
-            })
-            .clone()
+        DavHandler::builder()
+            .filesystem(Box::new(EngineFs))
+            .locksystem(DbLs::new(user, "/dav", self.store.locks()))
+            .strip_prefix("/dav")
+            .read_buf_size(256 * 1024)
+            .build_handler()
     }
 }
 
@@ -269,9 +264,9 @@ async fn handle(
             return status(StatusCode::INTERNAL_SERVER_ERROR, "internal error");
         }
     };
-    // a GET, HEAD or PUT looks its path up once (`resolved.rs`)
+    // a GET, HEAD, PROPFIND or PUT looks its path up once (`resolved.rs`)
     let resolved = match req.method().as_str() {
-        "GET" | "HEAD" => Resolved::for_reads(),
+        "GET" | "HEAD" | "PROPFIND" => Resolved::for_reads(),
         "PUT" => Resolved::for_a_write(),
         _ => Resolved::default(),
     };
@@ -373,6 +368,7 @@ async fn handle(
         home: home.clone(),
         can_write: who.role.can_write(),
         resolved,
+        listed: Listed::default(),
     };
     let handler = st.handler(&who.name);
     let broken = Arc::new(std::sync::atomic::AtomicBool::new(false));

@@ -21,6 +21,7 @@ mod extras;
 mod file;
 mod fs;
 mod http_layer;
+mod listed;
 mod locks;
 mod metadata;
 mod paths;

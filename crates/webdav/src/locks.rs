@@ -3,23 +3,35 @@
 //! lock can outlive a crash by more than that), and can be listed and broken by an admin
 //! (`silent-nas locks`). The conflict rules are RFC 4918's, as dav-server's in-memory
 //! `MemLs` implements them, evaluated over the space's current locks.
+//!
+//! A `DbLs` is built for each request (`http_layer`) and reads the space's locks once for
+//! it: a PROPFIND asks for every entry's locks, and on PostgreSQL (cluster mode, where no
+//! "no lock exists" hint can be trusted) each ask was a round trip. Checks and discovery
+//! answer from that one read; a change (LOCK, UNLOCK, a refresh, the locks of a deleted
+//! path) reads the table afresh under the lock-change lock and drops what was read, so the
+//! request's later checks see its own change. A change by another request meanwhile is seen
+//! as if this one had run a moment earlier.
 
 use dav_server::davpath::DavPath;
 use dav_server::ls::{DavLock, DavLockSystem, LsFuture};
 use nas_engine::{LockRecord, LockTable, now_ns};
 use std::fmt;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use xmltree::Element;
 
 /// Longest lock the server grants; a client asking for more (or infinite) gets this.
 pub const MAX_LOCK_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 
-/// The persisted lock space of one user.
+/// The persisted lock space of one user, as one request sees it.
 #[derive(Clone)]
 pub struct DbLs {
     space: String,
     prefix: String,
     table: LockTable,
+    /// The space's locks as this request read them (dav-server clones the lock system
+    /// within a request: the clones share it). `None` until read, and after a change.
+    seen: Arc<Mutex<Option<Arc<[Held]>>>>,
 }
 
 impl fmt::Debug for DbLs {
@@ -29,12 +41,14 @@ impl fmt::Debug for DbLs {
 }
 
 impl DbLs {
-    /// The lock space of `space` (a user name), for paths under `prefix`.
+    /// The lock space of `space` (a user name), for paths under `prefix`, for one request:
+    /// its locks are read at most once, unless the request changes one.
     pub fn new(space: &str, prefix: &str, table: LockTable) -> Box<DbLs> {
         Box::new(DbLs {
             space: space.to_owned(),
             prefix: prefix.to_owned(),
             table,
+            seen: Arc::default(),
         })
     }
 }
@@ -92,27 +106,53 @@ fn ns_to_time(ns: i64) -> SystemTime {
 }
 
 impl DbLs {
-    fn current(&self) -> Vec<Held> {
-        let mut v: Vec<Held> = match self.table.list(Some(&self.space)) {
-            Ok(l) => l
-                .into_iter()
-                .map(|rec| Held {
-                    segs: rec
-                        .path
-                        .split('/')
-                        .filter(|s| !s.is_empty())
-                        .map(str::to_owned)
-                        .collect(),
-                    rec,
-                })
-                .collect(),
+    /// The space's locks as this request first read them.
+    fn seen(&self) -> Arc<[Held]> {
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(locks) = &*seen {
+            return locks.clone();
+        }
+        match self.load() {
+            Ok(locks) => {
+                let locks: Arc<[Held]> = locks.into();
+                *seen = Some(locks.clone());
+                locks
+            }
             Err(e) => {
                 tracing::error!("lock table: {e}");
-                Vec::new()
+                Arc::from([]) // not kept: the next check reads again
             }
-        };
+        }
+    }
+
+    /// Forgets what was read: the request changed a lock.
+    fn changed(&self) {
+        *self.seen.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    /// The space's locks now, from the table (none when it cannot be read: logged).
+    fn read(&self) -> Vec<Held> {
+        self.load().unwrap_or_else(|e| {
+            tracing::error!("lock table: {e}");
+            Vec::new()
+        })
+    }
+
+    fn load(&self) -> Result<Vec<Held>, nas_engine::EngineError> {
+        let mut v: Vec<Held> = (self.table.list(Some(&self.space))?)
+            .into_iter()
+            .map(|rec| Held {
+                segs: rec
+                    .path
+                    .split('/')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+                rec,
+            })
+            .collect();
         v.sort_by_key(|h| h.segs.len()); // root to leaf, then oldest first (stable)
-        v
+        Ok(v)
     }
 
     fn to_dav(&self, rec: &LockRecord) -> DavLock {
@@ -237,7 +277,7 @@ impl DavLockSystem for DbLs {
             created_ns: now,
         };
         let res = self.table.exclusive(|| {
-            let locks = self.current();
+            let locks = self.read();
             let new_lock = Asker {
                 principal: None,
                 ignore_principal: true,
@@ -248,6 +288,7 @@ impl DavLockSystem for DbLs {
             if deep {
                 self.check_below(&locks, &segs, &new_lock)?;
             }
+            self.changed();
             match self.table.insert(&rec) {
                 Ok(()) => Ok(self.to_dav(&rec)),
                 Err(e) => {
@@ -268,12 +309,15 @@ impl DavLockSystem for DbLs {
     fn unlock(&self, path: &DavPath, token: &str) -> LsFuture<'_, Result<(), ()>> {
         let segs = segs_of(path);
         let res = self.table.exclusive(|| {
-            let locks = self.current();
+            let locks = self.read();
             match locks
                 .iter()
                 .find(|h| h.rec.token == token && is_prefix(&h.segs, &segs))
             {
-                Some(h) => self.table.remove(&h.rec.token).map(|_| ()).map_err(|_| ()),
+                Some(h) => {
+                    self.changed();
+                    self.table.remove(&h.rec.token).map(|_| ()).map_err(|_| ())
+                }
                 None => Err(()),
             }
         });
@@ -292,7 +336,7 @@ impl DavLockSystem for DbLs {
     ) -> LsFuture<'_, Result<DavLock, ()>> {
         let segs = segs_of(path);
         let res = self.table.exclusive(|| {
-            let locks = self.current();
+            let locks = self.read();
             let h = locks
                 .iter()
                 .find(|h| h.rec.token == token && is_prefix(&h.segs, &segs))
@@ -302,6 +346,7 @@ impl DavLockSystem for DbLs {
                 .min(MAX_LOCK_TIMEOUT)
                 .as_nanos() as i64;
             let expires = now_ns().saturating_add(t);
+            self.changed();
             self.table
                 .refresh(token, Some(t), Some(expires))
                 .map_err(|_| ())?;
@@ -326,7 +371,7 @@ impl DavLockSystem for DbLs {
         submitted_tokens: &[String],
     ) -> LsFuture<'_, Result<(), DavLock>> {
         let segs = segs_of(path);
-        let locks = self.current();
+        let locks = self.seen();
         if ignore_principal {
             // dav-server asks this (no principal, not deep) for one state token of an
             // `If:` header: RFC 4918 §10.4 makes the condition true only when the token
@@ -358,7 +403,7 @@ impl DavLockSystem for DbLs {
     fn discover(&self, path: &DavPath) -> LsFuture<'_, Vec<DavLock>> {
         let segs = segs_of(path);
         let found: Vec<DavLock> = self
-            .current()
+            .seen()
             .iter()
             .filter(|h| is_prefix(&h.segs, &segs))
             .map(|h| self.to_dav(&h.rec))
@@ -368,6 +413,7 @@ impl DavLockSystem for DbLs {
 
     fn delete(&self, path: &DavPath) -> LsFuture<'_, Result<(), ()>> {
         let key = key_of(&segs_of(path));
+        self.changed();
         let res = self.table.remove_below(&self.space, &key).map_err(|_| ());
         Box::pin(async move { res })
     }

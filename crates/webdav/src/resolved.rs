@@ -3,8 +3,8 @@
 //! before either): each would walk the path in the metadata store — a round trip per walk
 //! on PostgreSQL. With the first lookup kept, a GET or a PUT walks once.
 //!
-//! Only GET and HEAD (which change nothing) and PUT (whose only change is the write that
-//! uses the lookup) keep it, so nothing the request itself does makes it stale. A change by
+//! Only GET, HEAD and PROPFIND (which change nothing) and PUT (whose only change is the
+//! write that uses the lookup) keep it, so nothing the request itself does makes it stale. A change by
 //! another request meanwhile is seen as if this one had run a moment earlier: a GET opens
 //! the version the stat saw, so headers and body agree; a PUT's commit checks the folder
 //! and the name again, atomically, as every write does.
@@ -31,7 +31,7 @@ enum Kept {
 }
 
 impl Resolved {
-    /// Keeps the stat: for a request that changes nothing (GET, HEAD).
+    /// Keeps the stat: for a request that changes nothing (GET, HEAD, PROPFIND).
     pub fn for_reads() -> Resolved {
         Resolved(Some((Keep::Stat, Arc::default())))
     }

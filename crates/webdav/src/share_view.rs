@@ -74,7 +74,7 @@ impl GuardedFileSystem<ShareRoot> for ShareFs {
     ) -> FsFuture<'a, FsStream<Box<dyn DavDirEntry>>> {
         Box::pin(async move {
             let p = s.path(path)?;
-            Ok(listing(s.home.clone(), p))
+            Ok(listing(s.home.clone(), p, None))
         })
     }
 

@@ -6,6 +6,7 @@ use crate::{
     AppPasswordRecord, AuditQuery, AuditRecord, DeadProp, KeyRecord, LockRecord, MetaError,
     MetaStore, ObjectLock, PropOp, UserRecord,
 };
+use nas_types::NodeId;
 
 pub(crate) fn user(name: &str) -> UserRecord {
     UserRecord {
@@ -218,6 +219,62 @@ pub fn dead_props_apply_in_order_and_follow_copies(m: &dyn MetaStore) {
     let t = m.trash(c.id, "/g", 4).unwrap();
     m.trash_purge(t.id).unwrap();
     assert!(m.props(c.id).unwrap().is_empty(), "purged with their node");
+}
+
+/// `child_props` answers the properties of the listed children of one folder at once, by
+/// node then (namespace, name), and nothing of a node elsewhere, even when asked for it.
+pub fn dead_props_of_a_folders_children_come_in_one_call(m: &dyn MetaStore) {
+    let h = m.create_home("h", "h", 0).unwrap();
+    let d = m.mkdir(h.root, "d", 1).unwrap();
+    let a = commit(m, d.id, "a", &[chunk(1)]);
+    let b = m.mkdir(d.id, "b", 2).unwrap();
+    let c = commit(m, d.id, "c", &[chunk(2)]);
+    let out = commit(m, h.root, "out", &[chunk(3)]);
+    let prop = |ns: &str, name: &str, v: &str| DeadProp {
+        ns: ns.into(),
+        prefix: "x".into(),
+        name: name.into(),
+        value: v.as_bytes().to_vec(),
+    };
+    assert!(m.child_props(d.id, &[a.node, b.id]).unwrap().is_empty());
+    assert!(m.child_props(d.id, &[]).unwrap().is_empty());
+    let set = |node, props: &[DeadProp]| {
+        let ops: Vec<PropOp> = props.iter().cloned().map(PropOp::Set).collect();
+        m.patch_props(node, &ops).unwrap();
+    };
+    set(
+        a.node,
+        &[prop("urn:y", "p", "a2"), prop("urn:x", "q", "a1")],
+    );
+    set(b.id, &[prop("urn:x", "p", "b1")]);
+    set(c.node, &[prop("urn:x", "p", "c1")]);
+    set(out.node, &[prop("urn:x", "p", "out")]);
+    let got = m
+        .child_props(d.id, &[c.node, b.id, a.node, out.node, NodeId(i64::MAX)])
+        .unwrap();
+    let mut want = vec![
+        (a.node, prop("urn:x", "q", "a1")),
+        (a.node, prop("urn:y", "p", "a2")),
+        (b.id, prop("urn:x", "p", "b1")),
+        (c.node, prop("urn:x", "p", "c1")),
+    ];
+    want.sort_by_key(|(n, _)| *n); // by node (ids need not follow names)
+    assert_eq!(
+        got, want,
+        "the children asked for, not a node of another folder"
+    );
+    for (n, p) in &want {
+        assert!(m.props(*n).unwrap().contains(p), "the same as props()");
+    }
+    // only the children asked for
+    assert_eq!(
+        m.child_props(d.id, &[b.id]).unwrap(),
+        vec![(b.id, prop("urn:x", "p", "b1"))]
+    );
+    // a node moved out of the folder is no longer its child
+    m.rename(c.node, h.root, "c2", None).unwrap();
+    assert_eq!(m.child_props(d.id, &[c.node]).unwrap(), vec![]);
+    assert_eq!(m.child_props(h.root, &[c.node]).unwrap().len(), 1);
 }
 
 /// Expired locks are never returned; refresh moves an expiry; deleting below a path takes

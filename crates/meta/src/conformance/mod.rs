@@ -124,6 +124,7 @@ macro_rules! meta_conformance_tests {
             app_passwords_are_found_by_hash_and_go_with_their_user,
             shares_are_found_by_hash_counted_and_go_with_their_owner,
             dead_props_apply_in_order_and_follow_copies,
+            dead_props_of_a_folders_children_come_in_one_call,
             locks_expire_refresh_and_go_with_their_subtree,
             the_audit_log_keeps_the_newest_entries_and_pages_newest_first,
             settings_are_kept_and_replaced,

@@ -186,6 +186,35 @@ impl Props for PgMeta {
         })
     }
 
+    fn child_props(&self, parent: NodeId, nodes: &[NodeId]) -> MetaResult<Vec<(NodeId, DeadProp)>> {
+        if nodes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<i64> = nodes.iter().map(|n| n.0).collect();
+        self.auto(|c| {
+            c.rows(
+                "SELECT p.node, p.ns, p.name, p.prefix, p.value FROM props p
+                 JOIN nodes n ON n.id = p.node
+                 WHERE p.node = ANY($2) AND n.parent = $1
+                 ORDER BY p.node, p.ns COLLATE \"C\", p.name COLLATE \"C\"",
+                &[&parent.0, &ids],
+            )?
+            .iter()
+            .map(|r| {
+                Ok((
+                    NodeId(r.try_get(0)?),
+                    DeadProp {
+                        ns: r.try_get(1)?,
+                        name: r.try_get(2)?,
+                        prefix: r.try_get(3)?,
+                        value: r.try_get(4)?,
+                    },
+                ))
+            })
+            .collect()
+        })
+    }
+
     fn patch_props(&self, node: NodeId, ops: &[PropOp]) -> MetaResult<()> {
         self.write(|tx| {
             for op in ops {

@@ -155,6 +155,42 @@ impl Props for SqliteMeta {
         })
     }
 
+    fn child_props(&self, parent: NodeId, nodes: &[NodeId]) -> MetaResult<Vec<(NodeId, DeadProp)>> {
+        if nodes.is_empty() {
+            return Ok(Vec::new());
+        }
+        // the ids as one JSON array parameter: one statement, prepared once, any count
+        let mut ids = String::with_capacity(nodes.len() * 8 + 2);
+        ids.push('[');
+        for (i, n) in nodes.iter().enumerate() {
+            if i > 0 {
+                ids.push(',');
+            }
+            ids.push_str(&n.0.to_string());
+        }
+        ids.push(']');
+        self.read(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT p.node, p.ns, p.name, p.prefix, p.value FROM props p
+                 JOIN nodes n ON n.id = p.node
+                 WHERE p.node IN (SELECT value FROM json_each(?2)) AND n.parent = ?1
+                 ORDER BY p.node, p.ns, p.name",
+            )?;
+            let rows = st.query_map(params![parent.0, ids], |r| {
+                Ok((
+                    NodeId(r.get(0)?),
+                    DeadProp {
+                        ns: r.get(1)?,
+                        name: r.get(2)?,
+                        prefix: r.get(3)?,
+                        value: r.get(4)?,
+                    },
+                ))
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
     fn patch_props(&self, node: NodeId, ops: &[PropOp]) -> MetaResult<()> {
         self.write(|tx| {
             for op in ops {
