@@ -1,13 +1,16 @@
-//! The write pipeline: bytes → FastCDC chunks → BLAKE3 id → dedup lookup → compress →
-//! append to a pack → (on commit) fsync packs, then one metadata transaction.
+//! The write pipeline: bytes → FastCDC chunks → BLAKE3 id → dedup lookup (64 chunks at a
+//! time, [`lookup`]) → compress → append to a pack → (on commit) fsync packs, then one
+//! metadata transaction.
 //!
-//! Memory is bounded by the chunker's buffer (2 × max chunk) plus one frame, whatever the
-//! file size; the extent list grows by ~40 bytes per chunk (~2.5 MiB for a 4 GiB file).
+//! Memory is bounded by the chunker's buffer (2 × max chunk), the chunks waiting for their
+//! lookup (at most 4 MiB) and one frame, whatever the file size; the extent list grows by
+//! ~40 bytes per chunk (~2.5 MiB for a 4 GiB file).
 //! Nothing is visible until [`FileWriter::commit`] returns, and when it returns the version
 //! is durable. Dropping a writer without committing leaves the old version in place; the
 //! frames it appended are dead space that GC reclaims.
 
 mod commit;
+mod lookup;
 
 use crate::delta::DeltaState;
 use crate::error::{EngineError, EngineResult};
@@ -64,6 +67,8 @@ struct Pipeline {
     /// The id of the next chunk, when the caller hashed it already (a content that is one
     /// chunk: its chunk id is its content hash).
     next_id: Option<ChunkId>,
+    /// New chunks waiting for their dedup lookup, looked up many at a time.
+    lookups: lookup::Lookups,
     /// Set once the write's version is committed; a pipeline dropped without it was
     /// abandoned, and the packs only it used are given back at once.
     committed: AtomicBool,
@@ -88,14 +93,22 @@ impl Pipeline {
         if !self.seen.insert(id) {
             return Ok(()); // repeated inside this file
         }
+        // pinned before it is looked up, until the commit (see `pins`)
         self.inner.pins.pin(id);
-        let present = match self.hints.as_ref().and_then(|h| h.get(&id)) {
-            Some(known) => *known,
-            None => self.inner.meta.find_chunk(&id)?.is_some(),
-        };
-        if present {
+        let known = self.hints.as_ref().and_then(|h| h.get(&id)).copied();
+        if known == Some(true) {
             return Ok(()); // dedup: referenced at commit, protected by the pin until then
         }
+        if self.lookups.push(id, offset, data, known) {
+            self.look_up()?;
+        }
+        Ok(())
+    }
+
+    /// Stores a chunk the index does not hold: appended to a pack (whole or as a delta),
+    /// its row recorded at commit.
+    fn store(&mut self, id: ChunkId, data: &[u8], offset: u64) -> EngineResult<()> {
+        let len = data.len() as u32;
         // the chunk compressed alone: stored unless a delta pays, and compressed only when
         // that decision needs its length (see `delta::CLEARLY_PAYS`)
         let compression = self.inner.compression;
@@ -294,7 +307,9 @@ impl FileWriter {
         if let Some(chunker) = self.chunker.take() {
             chunker.finish(|c| pipe.chunk(c))?;
         }
+        pipe.look_up()?;
         pipe.frame = Vec::new(); // a prepared write waiting in a batch holds no buffers
+        pipe.lookups = lookup::Lookups::default();
         pipe.delta_frame = Vec::new();
         let hash = match &pipe.hasher {
             ContentHasher::Here(h) => ContentHash::from(h.finalize()),
@@ -475,6 +490,7 @@ impl Home {
                 frame: Vec::new(),
                 hints: None,
                 next_id: None,
+                lookups: lookup::Lookups::default(),
                 committed: AtomicBool::new(false),
                 offset: 0,
                 delta: DeltaState::for_file(parent, name),

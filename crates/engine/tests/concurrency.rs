@@ -147,7 +147,8 @@ fn frames_of_writes_that_never_commit_are_reclaimed() {
     h.write_all(&p("/keep"), b"kept", WriteOptions::default())
         .unwrap();
     let mut w = h.writer(&p("/lost"), WriteOptions::default()).unwrap();
-    w.write(&random_bytes(5_000_000, 3)).unwrap();
+    // 9 MB: all but the chunks waiting for their dedup lookup (at most 4 MiB) are stored
+    w.write(&random_bytes(9_000_000, 3)).unwrap();
     let during = s.stats().unwrap();
     assert!(
         during.pack_bytes > 4_000_000,

@@ -269,7 +269,10 @@ fn gc_never_frees_a_base_a_writer_relies_on() {
                 let (src, dst) = (p(&format!("/w{w}/src")), p(&format!("/w{w}/dst{w}")));
                 let mut out = Vec::new();
                 for i in 0..6u64 {
-                    let base = random_bytes(600_000, w * 1000 + i);
+                    // 6 MB: the first half is more than a batch of dedup lookups (64
+                    // chunks), so some chunks have chosen (and pinned) their bases
+                    // before the purge
+                    let base = random_bytes(6_000_000, w * 1000 + i);
                     h.write_all(&src, &base, WriteOptions::default()).unwrap();
                     let data = edited(&base, 20_000, i);
                     let dst = p(&format!("{dst}-{i}"));

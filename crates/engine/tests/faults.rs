@@ -83,8 +83,9 @@ fn a_later_successful_fsync_never_acknowledges_frames_of_a_failed_pack() {
     let dir = tempfile::tempdir().unwrap();
     let (s, plan) = faulty_store(dir.path());
     let h = s.home("test").unwrap();
-    // writer 1 has frames in the active pack, not committed yet
-    let one = random_bytes(2 << 20, 3);
+    // writer 1 has frames in the active pack, not committed yet (6 MiB: more than the
+    // chunks a writer keeps waiting for their dedup lookup, at most 4 MiB)
+    let one = random_bytes(6 << 20, 3);
     let mut w1 = h.writer(&p("/one"), WriteOptions::default()).unwrap();
     w1.write(&one).unwrap();
     // writer 2 commits into the same pack; its fsync fails

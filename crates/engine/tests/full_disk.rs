@@ -90,7 +90,9 @@ fn a_write_in_flight_in_a_pack_given_up_for_space_fails_as_storage_full() {
     };
     let s = Store::open(dir.path(), opts).unwrap();
     let h = s.home("test").unwrap();
-    let one = random_bytes(1 << 20, 3);
+    // 6 MiB: more than the chunks a writer keeps waiting for their dedup lookup (at most
+    // 4 MiB), so some of its frames are in the active pack
+    let one = random_bytes(6 << 20, 3);
     let mut w1 = h.writer(&p("/one"), WriteOptions::default()).unwrap();
     w1.write(&one).unwrap();
     plan.fail(Fault::NoSpace, 1);
@@ -105,10 +107,11 @@ fn a_write_in_flight_in_a_pack_given_up_for_space_fails_as_storage_full() {
     // writer 1's frames were in the pack given up (and cut off): it fails the same way
     let err = w1.commit().unwrap_err();
     assert!(matches!(err, EngineError::StorageFull(_)), "{err}");
-    // the pack given up is gone; what writer 1 stored at its commit (the chunker's last
-    // ≤ 128 KiB) went to a new pack, the active one, which later writes go on filling
+    // the pack given up is gone; what writer 1 stored at its commit (the chunks waiting
+    // for their lookup, ≤ 4 MiB, and the chunker's last ≤ 128 KiB) went to a new pack, the
+    // active one, which later writes go on filling
     assert!(
-        pack_bytes(dir.path()) <= 160 << 10,
+        pack_bytes(dir.path()) <= (4 << 20) + (160 << 10),
         "{} bytes of packs",
         pack_bytes(dir.path())
     );

@@ -291,8 +291,9 @@ pub trait Versions {
 pub trait ChunkIndex {
     /// Looks a chunk up by content id.
     fn find_chunk(&self, id: &ChunkId) -> MetaResult<Option<ChunkRecord>>;
-    /// Whether each chunk is in the index, in the order given (for many small writes: one
-    /// read transaction for all, not one per chunk).
+    /// Whether each chunk is in the index, in the order given: the write pipeline's dedup
+    /// lookup, for many small writes or a large file's new chunks 64 at a time (one read
+    /// transaction or statement for all, not one per chunk).
     fn chunks_present(&self, ids: &[ChunkId]) -> MetaResult<Vec<bool>> {
         ids.iter()
             .map(|id| Ok(self.find_chunk(id)?.is_some()))

@@ -242,6 +242,61 @@ fn round_trips_per_commit_and_stat_do_not_grow_with_the_store() {
     );
 }
 
+/// A commit's new chunks cost round trips per 1,024 rows, not per chunk, and a commit
+/// checks its folder and name in one statement (issue 17: a large PUT in cluster mode).
+#[test]
+fn a_commit_of_many_new_chunks_costs_round_trips_per_thousand_rows() {
+    let (_url, m) = fresh();
+    let h = m.create_home("a", "a", 0).unwrap();
+    let d = m.mkdir(h.root, "d", 1).unwrap();
+    let chunks = |from: u32, n: u32| -> Vec<NewChunk> {
+        (from..from + n)
+            .map(|i| NewChunk {
+                id: ChunkId::of(&i.to_le_bytes()),
+                loc: BlobLocation {
+                    pack: PackId(1),
+                    offset: u64::from(i),
+                    len: 1,
+                },
+                ..CHUNK[0]
+            })
+            .collect()
+    };
+    let cost = |name: &str, new: &[NewChunk]| {
+        let extents: Vec<(ChunkId, u32)> = new.iter().map(|c| (c.id, 1)).collect();
+        let before = m.queries();
+        m.commit_version(&CommitRequest {
+            expect: None,
+            parent: d.id,
+            name,
+            path: "",
+            extents: &extents,
+            new_chunks: new,
+            size: extents.len() as u64,
+            hash: ContentHash::of(name.as_bytes()),
+            mtime_ns: 5,
+            now_ns: 6,
+            attrs: FileAttrs::default(),
+            author: None,
+            lock: Default::default(),
+        })
+        .unwrap();
+        m.queries() - before
+    };
+    cost("warm-up", &chunks(0, 1)); // prepares the statements
+    let one = cost("one", &chunks(10, 1));
+    let many = cost("many", &chunks(100, 3_000));
+    eprintln!("round trips: a commit of 1 new chunk {one}, of 3,000 {many}");
+    assert!(
+        one <= 10,
+        "a small file's commit: {one} round trips (was 12)"
+    );
+    assert!(
+        many <= one + 2 + 1, // two more insert statements, one preparation
+        "a commit of 3,000 new chunks: {many} round trips (one of 1: {one})"
+    );
+}
+
 /// A walk down a path of any depth, a window of chunk lookups and a home's usage each
 /// cost one round trip: one statement, no transaction around it (issue 17's "fewer round
 /// trips per request"; a walk was `BEGIN` + a `SELECT` per name + `COMMIT`).

@@ -240,3 +240,59 @@ pub fn unreferenced_chunks_wait_out_the_grace_period(m: &dyn MetaStore) {
     );
     assert_eq!(refs(m, 1), None);
 }
+
+/// A commit of a large file's many new chunks (more than PostgreSQL inserts in one
+/// statement) indexes each once, in the same transaction as anything else it names: a
+/// chunk given as new that is indexed already keeps its row and location, a chunk named
+/// twice by the file takes two references, sketches are indexed, a delta in the same
+/// commit names its base; `chunks_present` answers for many ids in order.
+pub fn a_commit_of_many_new_chunks_indexes_each_once(m: &dyn MetaStore) {
+    let h = m.create_home("many", "many", 0).unwrap();
+    commit(m, h.root, "old", &[chunk(1)]);
+    let n = 2_500;
+    let mut new: Vec<NewChunk> = (1..=n).map(chunk).collect();
+    new[0].loc.offset = 7; // chunk 1, written again by a racing writer: the index keeps one
+    new[99].sketch = Some(crate::Sketch([11, 22, 33]));
+    new[2_000].sketch = Some(crate::Sketch([11, 44, 55]));
+    let mut d = chunk(n + 1);
+    (d.codec, d.base, d.whole_len) = (3, Some(chunk(1).id), 40);
+    new.push(d);
+    let mut extents: Vec<_> = new.iter().map(|c| (c.id, 1)).collect();
+    extents.push((chunk(5).id, 1));
+    m.commit_version(&super::req(h.root, "big", &extents, &new))
+        .unwrap();
+    assert_eq!(refs(m, 1), Some(3), "two versions and a delta's base");
+    assert_eq!(
+        m.find_chunk(&chunk(1).id).unwrap().unwrap().loc,
+        chunk(1).loc
+    );
+    assert_eq!(refs(m, 5), Some(2), "named twice");
+    for i in [2, 1_024, 1_025, 2_048, 2_049, n] {
+        let c = m.find_chunk(&chunk(i).id).unwrap().unwrap();
+        assert_eq!(
+            (c.loc, c.refs, c.base),
+            (chunk(i).loc, 1, None),
+            "chunk {i}"
+        );
+    }
+    let d = m.find_chunk(&chunk(n + 1).id).unwrap().unwrap();
+    let base = m.find_chunk(&chunk(1).id).unwrap().unwrap().row;
+    assert_eq!((d.base, d.codec, d.refs), (Some(base), 3, 1));
+    let similar: Vec<_> = m
+        .similar_chunks(&crate::Sketch([11, 0, 0]), 8)
+        .unwrap()
+        .iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(
+        similar,
+        [chunk(2_001).id, chunk(100).id],
+        "newest row first"
+    );
+    assert_eq!(m.stats().unwrap().chunks, u64::from(n) + 1);
+    let ask: Vec<_> = [3, n + 7, 2_400, 1, n + 8].map(|i| chunk(i).id).to_vec();
+    assert_eq!(
+        m.chunks_present(&ask).unwrap(),
+        [true, false, true, true, false]
+    );
+}

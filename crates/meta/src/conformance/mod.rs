@@ -108,6 +108,7 @@ macro_rules! meta_conformance_tests {
             unreferenced_chunks_wait_out_the_grace_period,
             chunks_are_found_by_id_row_and_pack,
             chunks_are_looked_up_by_row_many_at_once,
+            a_commit_of_many_new_chunks_indexes_each_once,
             unreferenced_chunks_page_and_deletion_honours_keep,
             relocation_moves_chunks_between_packs,
             a_delta_holds_a_reference_on_its_base_until_deleted,

@@ -14,59 +14,110 @@ use nas_blob::BlobLocation;
 use nas_types::{ChunkId, PackId};
 use std::collections::HashMap;
 
+/// Rows of chunks stored whole inserted in one statement, at most.
+const INSERT_BATCH: usize = 1024;
+
 /// Inserts the rows of a commit's new chunks (one already indexed is left as it is) and
 /// returns the rows inserted, by content id. A delta chunk's row names its base's row and
 /// adds one reference to it; a chunk stored whole gets its sketch indexed. Runs inside the
-/// commit's transaction.
+/// commit's transaction. Chunks stored whole (all of them unless delta chunks are on) are
+/// inserted [`INSERT_BATCH`] rows per statement, their sketches likewise: a large file's
+/// commit costs a few round trips, not one per chunk.
 pub(super) fn insert_new(c: &Db<'_>, new: &[NewChunk]) -> MetaResult<HashMap<[u8; 32], i64>> {
     let mut rows = HashMap::new();
-    for ch in new {
-        let base = match &ch.base {
-            None => None,
-            Some(b) => {
-                let r = c
-                    .opt("SELECT id, base FROM chunks WHERE hash = $1", &[&&b.0[..]])?
-                    .ok_or_else(|| {
-                        MetaError::Corrupt(format!("base chunk {b} vanished before commit"))
-                    })?;
-                let (row, its_base): (i64, Option<i64>) = (r.try_get(0)?, r.try_get(1)?);
-                if its_base.is_some() {
-                    return Err(MetaError::Invalid(format!(
-                        "chunk {b} is a delta and cannot be the base of {}",
-                        ch.id
-                    )));
-                }
-                Some(row)
-            }
-        };
-        let inserted = c.opt(
-            "INSERT INTO chunks (hash, raw_len, stored_len, codec, pack, pack_offset, refs, base, whole_len)
-             VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8) ON CONFLICT (hash) DO NOTHING RETURNING id",
-            &[
-                &&ch.id.0[..],
-                &i64::from(ch.raw_len),
-                &i64::from(ch.loc.len),
-                &i64::from(ch.codec),
-                &(ch.loc.pack.0 as i64),
-                &(ch.loc.offset as i64),
-                &base,
-                &base.map(|_| i64::from(ch.whole_len)),
-            ],
-        )?;
-        let Some(r) = inserted else { continue };
-        let row: i64 = r.try_get(0)?;
-        rows.insert(ch.id.0, row);
-        if let Some(b) = base {
-            c.exec("UPDATE chunks SET refs = refs + 1 WHERE id = $1", &[&b])?;
-        } else if let Some(Sketch(f)) = ch.sketch {
-            c.exec(
-                "INSERT INTO chunk_sketches (chunk, sf0, sf1, sf2) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT DO NOTHING",
-                &[&row, &(f[0] as i64), &(f[1] as i64), &(f[2] as i64)],
-            )?;
-        }
+    let whole: Vec<&NewChunk> = new.iter().filter(|ch| ch.base.is_none()).collect();
+    for batch in whole.chunks(INSERT_BATCH) {
+        insert_whole(c, batch, &mut rows)?;
+    }
+    for ch in new.iter().filter(|ch| ch.base.is_some()) {
+        insert_delta(c, ch, &mut rows)?;
     }
     Ok(rows)
+}
+
+/// Inserts the rows of chunks stored whole, and their sketches, in one statement each.
+fn insert_whole(
+    c: &Db<'_>,
+    batch: &[&NewChunk],
+    rows: &mut HashMap<[u8; 32], i64>,
+) -> MetaResult<()> {
+    let hashes: Vec<&[u8]> = batch.iter().map(|ch| &ch.id.0[..]).collect();
+    let raw: Vec<i64> = batch.iter().map(|ch| i64::from(ch.raw_len)).collect();
+    let stored: Vec<i64> = batch.iter().map(|ch| i64::from(ch.loc.len)).collect();
+    let codecs: Vec<i64> = batch.iter().map(|ch| i64::from(ch.codec)).collect();
+    let packs: Vec<i64> = batch.iter().map(|ch| ch.loc.pack.0 as i64).collect();
+    let offsets: Vec<i64> = batch.iter().map(|ch| ch.loc.offset as i64).collect();
+    let inserted = c.rows(
+        "INSERT INTO chunks (hash, raw_len, stored_len, codec, pack, pack_offset, refs)
+         SELECT n.hash, n.raw, n.stored, n.codec, n.pack, n.off, 0
+         FROM unnest($1::BYTEA[], $2::BIGINT[], $3::BIGINT[], $4::BIGINT[], $5::BIGINT[], $6::BIGINT[])
+              AS n(hash, raw, stored, codec, pack, off)
+         ON CONFLICT (hash) DO NOTHING RETURNING id, hash",
+        &[&hashes, &raw, &stored, &codecs, &packs, &offsets],
+    )?;
+    let mut sketched: Vec<i64> = Vec::new();
+    let mut sf: [Vec<i64>; 3] = Default::default();
+    let sketches: HashMap<[u8; 32], Sketch> = batch
+        .iter()
+        .filter_map(|ch| ch.sketch.map(|s| (ch.id.0, s)))
+        .collect();
+    for r in inserted {
+        let row: i64 = r.try_get(0)?;
+        let hash = hash_from(r.try_get(1)?)?;
+        rows.insert(hash, row);
+        if let Some(Sketch(f)) = sketches.get(&hash) {
+            sketched.push(row);
+            for (col, x) in sf.iter_mut().zip(f) {
+                col.push(*x as i64);
+            }
+        }
+    }
+    if !sketched.is_empty() {
+        c.exec(
+            "INSERT INTO chunk_sketches (chunk, sf0, sf1, sf2)
+             SELECT * FROM unnest($1::BIGINT[], $2::BIGINT[], $3::BIGINT[], $4::BIGINT[])
+             ON CONFLICT DO NOTHING",
+            &[&sketched, &sf[0], &sf[1], &sf[2]],
+        )?;
+    }
+    Ok(())
+}
+
+/// Inserts the row of a delta chunk, naming its base's row and adding one reference to it.
+fn insert_delta(c: &Db<'_>, ch: &NewChunk, rows: &mut HashMap<[u8; 32], i64>) -> MetaResult<()> {
+    let Some(b) = &ch.base else {
+        return Ok(());
+    };
+    let r = c
+        .opt("SELECT id, base FROM chunks WHERE hash = $1", &[&&b.0[..]])?
+        .ok_or_else(|| MetaError::Corrupt(format!("base chunk {b} vanished before commit")))?;
+    let (base, its_base): (i64, Option<i64>) = (r.try_get(0)?, r.try_get(1)?);
+    if its_base.is_some() {
+        return Err(MetaError::Invalid(format!(
+            "chunk {b} is a delta and cannot be the base of {}",
+            ch.id
+        )));
+    }
+    let inserted = c.opt(
+        "INSERT INTO chunks (hash, raw_len, stored_len, codec, pack, pack_offset, refs, base, whole_len)
+         VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8) ON CONFLICT (hash) DO NOTHING RETURNING id",
+        &[
+            &&ch.id.0[..],
+            &i64::from(ch.raw_len),
+            &i64::from(ch.loc.len),
+            &i64::from(ch.codec),
+            &(ch.loc.pack.0 as i64),
+            &(ch.loc.offset as i64),
+            &base,
+            &i64::from(ch.whole_len),
+        ],
+    )?;
+    let Some(r) = inserted else {
+        return Ok(());
+    };
+    rows.insert(ch.id.0, r.try_get(0)?);
+    c.exec("UPDATE chunks SET refs = refs + 1 WHERE id = $1", &[&base])?;
+    Ok(())
 }
 
 impl ChunkIndex for PgMeta {

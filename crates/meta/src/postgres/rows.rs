@@ -1,5 +1,6 @@
 //! Mapping PostgreSQL rows to records, and the helpers shared by the trait
-//! implementations (the same as SQLite's `rows.rs`, statement for statement).
+//! implementations (the same as SQLite's `rows.rs`, statement for statement, but for
+//! [`live_dir_and_child`]: a commit's three folder and name checks in one round trip).
 
 use super::conn::Db;
 pub use crate::columns::{
@@ -186,6 +187,64 @@ pub fn need_live_dir(c: &Db<'_>, id: NodeId) -> MetaResult<NodeRecord> {
         )));
     }
     Ok(n)
+}
+
+/// The live folder `parent` (or the matching error, as [`need_live_dir`]) and what is
+/// named `name` in it, in one statement (one round trip instead of three): a commit's
+/// folder and name checks.
+pub fn live_dir_and_child(
+    c: &Db<'_>,
+    parent: NodeId,
+    name: &str,
+) -> MetaResult<(NodeRecord, Option<NodeRecord>)> {
+    // the folder's row (with how far up its tree goes and whether a home root tops it),
+    // then the child's; told apart by the last column
+    let rows = c.rows(
+        &format!(
+            "WITH RECURSIVE up(id, parent, depth) AS (
+                 SELECT id, parent, 0 FROM nodes WHERE id = $1
+                 UNION ALL SELECT n.id, n.parent, up.depth + 1 FROM nodes n JOIN up ON n.id = up.parent
+                 WHERE up.depth < 10000
+             )
+             SELECT d.*, (SELECT max(depth) FROM up),
+                    EXISTS (SELECT 1 FROM up JOIN homes h ON h.root = up.id WHERE up.parent IS NULL),
+                    0 AS which
+             FROM ({NODE_SELECT} WHERE n.id = $1) d
+             UNION ALL
+             SELECT f.*, NULL, NULL, 1 FROM ({NODE_SELECT} WHERE n.parent = $1 AND n.name = $2) f
+             ORDER BY which"
+        ),
+        &[&parent.0, &name],
+    )?;
+    const EXTRA: usize = 6 + VERSION_NCOLS; // the columns after NODE_SELECT's
+    let mut dir = None;
+    let mut child = None;
+    for r in &rows {
+        match r.try_get::<_, i32>(EXTRA + 2)? {
+            0 => {
+                let depth: Option<i32> = r.try_get(EXTRA)?;
+                let live: bool = r.try_get(EXTRA + 1)?;
+                dir = Some((node_from(r)?, depth, live));
+            }
+            _ => child = Some(node_from(r)?),
+        }
+    }
+    let Some((n, depth, live)) = dir else {
+        return Err(MetaError::NotFound(format!("node {parent}")));
+    };
+    if n.kind != NodeKind::Dir {
+        return Err(MetaError::NotADirectory(n.name));
+    }
+    if depth.is_some_and(|d| d >= 10_000) {
+        return Err(MetaError::Corrupt(format!("cycle above node {parent}")));
+    }
+    if !live {
+        return Err(MetaError::NotFound(format!(
+            "folder {} was deleted",
+            n.name
+        )));
+    }
+    Ok((n, child))
 }
 
 /// Walks up to the top of `id`'s tree (one statement): live iff the top is a home root.

@@ -4,8 +4,8 @@
 use super::PgMeta;
 use super::conn::Db;
 use super::rows::{
-    VERSION_COLS, VERSION_NCOLS, add_refs, charge, get_child, is_live, kind_code, need_live_dir,
-    need_node, user_meta_json, version_at,
+    VERSION_COLS, VERSION_NCOLS, add_refs, charge, get_child, is_live, kind_code,
+    live_dir_and_child, need_node, user_meta_json, version_at,
 };
 use crate::{
     ChunkRow, CommitRequest, Expect, Extent, FileAttrs, LockChange, MetaError, MetaResult,
@@ -93,15 +93,16 @@ fn commit_one(
     req: &CommitRequest<'_>,
     live: &mut LiveDirs,
 ) -> MetaResult<VersionRecord> {
-    let parent = match live.get(&req.parent) {
-        Some(p) => p.clone(),
+    // the folder and the name in one statement; a folder already checked in this
+    // transaction, only the name
+    let (parent, existing) = match live.get(&req.parent) {
+        Some(p) => (p.clone(), get_child(tx, req.parent, req.name)?),
         None => {
-            let p = need_live_dir(tx, req.parent)?;
+            let (p, existing) = live_dir_and_child(tx, req.parent, req.name)?;
             live.insert(req.parent, p.clone());
-            p
+            (p, existing)
         }
     };
-    let existing = get_child(tx, req.parent, req.name)?;
     if let Some(expect) = req.expect {
         let head = existing
             .as_ref()
