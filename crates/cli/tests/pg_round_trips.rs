@@ -142,14 +142,9 @@ fn a_webdav_request_walks_its_path_once_and_reads_chunks_in_windows() {
         "stat: {stat_rt:.1} (2 + the locks + the properties; was 5)"
     );
     assert!(
-<<<<<<< HEAD
-        put_rt <= 20.5,
-        "PUT: {put_rt:.1} (16 + the locks + the bucket's properties; was 22 + 0)"
-=======
         put_rt <= 19.0,
-        "PUT: {put_rt:.1} (14 + about 3 lock checks; was 16 before the commit checked its \
-         folder and name in one statement, 22 before that)"
->>>>>>> cdedup
+        "PUT: {put_rt:.1} (14 + the locks + the bucket's properties; was 16 before the \
+         commit checked its folder and name in one statement, 22 before that)"
     );
     // chunk records looked up 64 at a time, not one per chunk (the background worker's
     // statements weigh more on 2 requests: more room)
