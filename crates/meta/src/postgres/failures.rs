@@ -6,6 +6,20 @@ use super::PgMeta;
 use crate::{FailureCount, FailureCounts, FailureKey, MetaResult};
 use std::collections::HashMap;
 
+/// Rows of (key, failures, age) by key.
+fn by_key(rows: &[tokio_postgres::Row]) -> MetaResult<HashMap<Vec<u8>, FailureCount>> {
+    rows.iter()
+        .map(|r| {
+            let failures: i32 = r.try_get(1)?;
+            let count = FailureCount {
+                failures: failures.max(0) as u32,
+                age_ns: r.try_get(2)?,
+            };
+            Ok((r.try_get(0)?, count))
+        })
+        .collect()
+}
+
 impl FailureCounts for PgMeta {
     fn count_failures(
         &self,
@@ -34,19 +48,7 @@ impl FailureCounts for PgMeta {
                 &[&ks, &caps, &window_ns],
             )
         })?;
-        let mut by_key = HashMap::with_capacity(rows.len());
-        for r in rows {
-            let k: Vec<u8> = r.try_get(0)?;
-            let failures: i32 = r.try_get(1)?;
-            let age_ns: i64 = r.try_get(2)?;
-            by_key.insert(
-                k,
-                FailureCount {
-                    failures: failures.max(0) as u32,
-                    age_ns,
-                },
-            );
-        }
+        let by_key = by_key(&rows)?;
         keys.iter()
             .map(|(k, _)| {
                 by_key.get(&k[..]).copied().ok_or_else(|| {
@@ -70,19 +72,7 @@ impl FailureCounts for PgMeta {
                 &[&ks, &window_ns],
             )
         })?;
-        let mut by_key = HashMap::with_capacity(rows.len());
-        for r in rows {
-            let k: Vec<u8> = r.try_get(0)?;
-            let failures: i32 = r.try_get(1)?;
-            let age_ns: i64 = r.try_get(2)?;
-            by_key.insert(
-                k,
-                FailureCount {
-                    failures: failures.max(0) as u32,
-                    age_ns,
-                },
-            );
-        }
+        let by_key = by_key(&rows)?;
         Ok(keys.iter().map(|k| by_key.get(&k[..]).copied()).collect())
     }
 
