@@ -233,7 +233,9 @@ fn kill_9_during_and_after_a_delta_upload_loses_nothing_acknowledged() {
     std::fs::write(&cfg, "[storage]\ndelta = true\n").unwrap();
     let serve = || Server::start_with(&data, &["--config", cfg.to_str().unwrap()]);
     let a = auth("admin", ADMIN_PW);
-    let v1 = content(2 << 20, 21);
+    // 8 MiB: the writer looks new chunks up 4 MiB (or 64 chunks) at a time, so three
+    // quarters of it have had frames appended before the knife
+    let v1 = content(8 << 20, 21);
     let v2 = edited(&v1, 30_000, 5);
     let mut s = serve();
     let url = s.url("/dav/vm.img");

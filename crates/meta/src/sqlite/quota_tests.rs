@@ -39,7 +39,8 @@ fn the_usage_check_sees_a_wrong_counter() {
 /// later steps first (16: delta chunks, 15: version authors, 14: shares, 13: implicit
 /// folders).
 pub(super) const UNDO_SCHEMA_12: &str = concat!(
-    "DROP TABLE documents;", // schema 23
+    "DROP TABLE cluster_nodes; DROP TABLE failure_counts;", // schema 25, 24
+    "DROP TABLE documents;",                                // schema 23
     // schema 22 (as `tests::UNDO_SCHEMA_22`)
     "DROP TRIGGER chunks_unreferenced_at; DROP TRIGGER chunks_referenced_again;
     DROP TRIGGER chunks_inserted_unreferenced; ALTER TABLE chunks DROP COLUMN unref_ns;",

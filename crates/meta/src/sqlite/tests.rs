@@ -201,7 +201,7 @@ fn a_schema_12_database_gains_implicit_folders_share_links_and_authors() {
     rusqlite::Connection::open(&p)
         .unwrap()
         .execute_batch(&format!(
-            "{UNDO_SCHEMA_23} {UNDO_SCHEMA_22} {UNDO_SCHEMA_21} {UNDO_SCHEMA_20} {UNDO_SCHEMA_19} {UNDO_SCHEMA_18} {UNDO_SCHEMA_16} {UNDO_SCHEMA_15} DROP TABLE shares; DROP TABLE implicit_folders;
+            "{UNDO_SCHEMA_25_24} {UNDO_SCHEMA_23} {UNDO_SCHEMA_22} {UNDO_SCHEMA_21} {UNDO_SCHEMA_20} {UNDO_SCHEMA_19} {UNDO_SCHEMA_18} {UNDO_SCHEMA_16} {UNDO_SCHEMA_15} DROP TABLE shares; DROP TABLE implicit_folders;
              UPDATE meta SET value = 12 WHERE key = 'schema_version';"
         ))
         .unwrap();
@@ -235,6 +235,8 @@ fn a_schema_12_database_gains_implicit_folders_share_links_and_authors() {
 pub(super) const UNDO_SCHEMA_18: &str = "DROP TRIGGER versions_retained;
     DROP TRIGGER versions_compliance; ALTER TABLE versions DROP COLUMN lock_mode;
     ALTER TABLE versions DROP COLUMN lock_until_ns; ALTER TABLE versions DROP COLUMN legal_hold;";
+/// Undoes schema steps 25 and 24 (the cluster's node registry, shared failure counts).
+pub(super) const UNDO_SCHEMA_25_24: &str = "DROP TABLE cluster_nodes; DROP TABLE failure_counts;";
 /// Undoes schema step 23 (shared documents).
 pub(super) const UNDO_SCHEMA_23: &str = "DROP TABLE documents;";
 /// Undoes schema step 22 (when a chunk lost its last reference).
@@ -270,7 +272,7 @@ fn a_schema_14_database_gains_delta_chunks() {
     rusqlite::Connection::open(&p)
         .unwrap()
         .execute_batch(&format!(
-            "{UNDO_SCHEMA_23} {UNDO_SCHEMA_22} {UNDO_SCHEMA_21} {UNDO_SCHEMA_20} {UNDO_SCHEMA_19} {UNDO_SCHEMA_18} {UNDO_SCHEMA_16} {UNDO_SCHEMA_15} UPDATE meta SET value = 14 WHERE key = 'schema_version';"
+            "{UNDO_SCHEMA_25_24} {UNDO_SCHEMA_23} {UNDO_SCHEMA_22} {UNDO_SCHEMA_21} {UNDO_SCHEMA_20} {UNDO_SCHEMA_19} {UNDO_SCHEMA_18} {UNDO_SCHEMA_16} {UNDO_SCHEMA_15} UPDATE meta SET value = 14 WHERE key = 'schema_version';"
         ))
         .unwrap();
     let m = SqliteMeta::open(&p).unwrap();
@@ -307,7 +309,7 @@ fn the_database_refuses_to_delete_a_locked_version() {
     rusqlite::Connection::open(&p)
         .unwrap()
         .execute_batch(&format!(
-            "{UNDO_SCHEMA_23} {UNDO_SCHEMA_22} {UNDO_SCHEMA_21} {UNDO_SCHEMA_20} {UNDO_SCHEMA_19} {UNDO_SCHEMA_18} UPDATE meta SET value = 17 WHERE key = 'schema_version';"
+            "{UNDO_SCHEMA_25_24} {UNDO_SCHEMA_23} {UNDO_SCHEMA_22} {UNDO_SCHEMA_21} {UNDO_SCHEMA_20} {UNDO_SCHEMA_19} {UNDO_SCHEMA_18} UPDATE meta SET value = 17 WHERE key = 'schema_version';"
         ))
         .unwrap();
     let m = SqliteMeta::open(&p).unwrap();
@@ -349,7 +351,7 @@ fn a_schema_20_database_gains_pack_read_days() {
     rusqlite::Connection::open(&p)
         .unwrap()
         .execute_batch(&format!(
-            "{UNDO_SCHEMA_23} {UNDO_SCHEMA_22} {UNDO_SCHEMA_21} UPDATE meta SET value = 20 WHERE key = 'schema_version';"
+            "{UNDO_SCHEMA_25_24} {UNDO_SCHEMA_23} {UNDO_SCHEMA_22} {UNDO_SCHEMA_21} UPDATE meta SET value = 20 WHERE key = 'schema_version';"
         ))
         .unwrap();
     let m = SqliteMeta::open(&p).unwrap();
