@@ -269,7 +269,7 @@ fn cache_key(name: &str, password: &str) -> CacheKey {
 pub struct Authenticator {
     accounts: Accounts,
     verified: Mutex<HashMap<CacheKey, (String, Instant)>>,
-    limiter: RateLimiter,
+    limiter: Arc<RateLimiter>,
     /// When each app password's use was last written (see `app_password`).
     touched: Mutex<HashMap<String, Instant>>,
     /// Sign-ins in flight, one gate per credentials: a burst of requests with the same
@@ -290,7 +290,7 @@ impl Authenticator {
         Authenticator {
             accounts,
             verified: Mutex::new(HashMap::new()),
-            limiter: RateLimiter::new(limits),
+            limiter: Arc::new(RateLimiter::new(limits)),
             touched: Mutex::new(HashMap::new()),
             inflight: Mutex::new(HashMap::new()),
         }
@@ -300,7 +300,8 @@ impl Authenticator {
     /// of a cluster ([`nas_engine::Coordinator::failure_counts`]): a client spreading its
     /// guesses over the nodes is throttled as if it sent them all to one.
     pub fn sharing_failures(mut self, counts: Arc<dyn nas_engine::FailureCounts>) -> Self {
-        self.limiter = self.limiter.sharing(counts, "sign-in");
+        let limits = self.limiter.limits();
+        self.limiter = Arc::new(RateLimiter::new(limits).sharing(counts, "sign-in"));
         self
     }
 
@@ -391,16 +392,11 @@ impl Authenticator {
         if let Some(p) = self.verify_cached(&name, &password, client) {
             return Ok(p);
         }
-        let throttle = if self.limiter.is_shared() {
-            // a query of the shared database: off the runtime's threads
-            let (me, user) = (self.clone(), strip_domain(&name).to_owned());
-            tokio::task::spawn_blocking(move || me.limiter.attempt(&user, client))
-                .await
-                .map_err(|e| AuthError::Backend(EngineError::Io(std::io::Error::other(e))))?
-        } else {
-            self.limiter.attempt(strip_domain(&name), client)
-        };
-        match throttle {
+        match self
+            .limiter
+            .attempt_async(strip_domain(&name), client)
+            .await
+        {
             Throttle::Refuse(d) => return Err(AuthError::RateLimited(d)),
             Throttle::Delay(d) => tokio::time::sleep(d).await,
             Throttle::Allow => {}

@@ -78,16 +78,7 @@ pub(crate) async fn check_password(
             return Ok(());
         }
     }
-    let throttle = if d.limiter.is_shared() {
-        // a query of the shared database: off the runtime's threads
-        let (limiter, pair) = (d.limiter.clone(), pair.clone());
-        tokio::task::spawn_blocking(move || limiter.attempt(&pair, client))
-            .await
-            .unwrap_or(Throttle::Refuse(Duration::from_secs(1)))
-    } else {
-        d.limiter.attempt(&pair, client)
-    };
-    match throttle {
+    match d.limiter.attempt_async(&pair, client).await {
         Throttle::Refuse(wait) => {
             let mut r = public_page::error(
                 StatusCode::TOO_MANY_REQUESTS,

@@ -194,10 +194,21 @@ impl RateLimiter {
         self
     }
 
-    /// Whether counting a failure is a query of the shared database (so async code should
-    /// call [`attempt`](Self::attempt) and [`fail`](Self::fail) off its runtime threads).
-    pub fn is_shared(&self) -> bool {
-        self.shared.is_some()
+    /// Its thresholds.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// [`attempt`](Self::attempt) for async code: when counting is a query of the shared
+    /// database, it runs off the runtime's threads (a task that failed refuses for a second).
+    pub async fn attempt_async(self: &Arc<Self>, user: &str, addr: IpAddr) -> Throttle {
+        if self.shared.is_none() {
+            return self.attempt(user, addr);
+        }
+        let (me, user) = (self.clone(), user.to_owned());
+        tokio::task::spawn_blocking(move || me.attempt(&user, addr))
+            .await
+            .unwrap_or(Throttle::Refuse(Duration::from_secs(1)))
     }
 
     /// Keeps counts read from the shared database in this node's tables.

@@ -2,15 +2,9 @@
 //! counts failed sign-ins in memory; this is here so that both backends keep one schema
 //! and one contract (the conformance suite runs it on both). The clock is this process's.
 
-use super::SqliteMeta;
+use super::{SqliteMeta, now_ns};
 use crate::{FailureCount, FailureCounts, FailureKey, MetaResult};
 use rusqlite::OptionalExtension;
-
-fn now_ns() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as i64)
-}
 
 impl FailureCounts for SqliteMeta {
     fn count_failures(

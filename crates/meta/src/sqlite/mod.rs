@@ -66,6 +66,14 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// This process's clock, ns since the Unix epoch (a single SQLite server's "now" for the
+/// tables whose PostgreSQL twin uses the database's clock).
+fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i64)
+}
+
 impl SqliteMeta {
     /// Opens (creating and migrating) the database at `path`.
     pub fn open(path: &Path) -> MetaResult<Self> {

@@ -2,15 +2,9 @@
 //! announce itself; this is here so that both backends keep one schema and one contract
 //! (the conformance suite runs it on both). The clock is this process's.
 
-use super::SqliteMeta;
+use super::{SqliteMeta, now_ns};
 use crate::{ClusterNode, MetaResult, NodeRegistry};
 use rusqlite::OptionalExtension;
-
-fn now_ns() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as i64)
-}
 
 impl NodeRegistry for SqliteMeta {
     fn heartbeat(&self, n: &ClusterNode, forget_ns: i64) -> MetaResult<Option<(String, i64)>> {
