@@ -102,6 +102,11 @@ fn a_webdav_request_walks_its_path_once_and_reads_chunks_in_windows() {
         let g = curl(&["-u", &a, &s.url("/dav/ops/big")], None);
         assert!(g.body == big, "the large file reads back whole");
     });
+    // read before: its extent list and chunk records come from the node's read cache
+    let big_again_rt = round_trips(&log, 3, |_| {
+        let g = curl(&["-u", &a, &s.url("/dav/ops/big")], None);
+        assert!(g.body == big, "the large file reads back whole again");
+    });
     // every chunk but the small files' one (all of them hold the same 4 KiB) is the large
     // file's: its content repeats nothing
     let chunks = || {
@@ -123,11 +128,12 @@ fn a_webdav_request_walks_its_path_once_and_reads_chunks_in_windows() {
     }
     eprintln!(
         "round trips per request: PUT {put_rt:.1}, GET {get_rt:.1}, stat {stat_rt:.1}, \
-         GET with a range {range_rt:.1}, GET of 16 MiB ({extents} extents) {big_rt:.1}, \
-         PUT of 16 MiB ({new_chunks} new chunks) {big_put_rt:.1}"
+         GET with a range {range_rt:.1}, GET of 16 MiB ({extents} extents) {big_rt:.1} \
+         (read again: {big_again_rt:.1}), PUT of 16 MiB ({new_chunks} new chunks) {big_put_rt:.1}"
     );
     // One path lookup per request (one statement), the user record, and what the request
-    // itself reads and writes (a GET: the version and its chunks; a PUT: the usage, the
+    // itself reads and writes (a GET of a version read before: nothing more, its extent
+    // list and chunk records are in the read cache; a PUT: the usage, the
     // chunk lookup, the commit's transaction, the audit entry); half a round trip of room
     // for a background worker's statements (the search index's) during the run.
     // On PostgreSQL the store is shared by the nodes of a cluster, so the "no WebDAV lock /
@@ -135,8 +141,11 @@ fn a_webdav_request_walks_its_path_once_and_reads_chunks_in_windows() {
     // reads its user's locks once (one query), a stat its path's dead properties by the id
     // its lookup found (one), and a PUT its bucket folder's (the default retention: a walk
     // and a query) (`docs/design/cluster.md`, "What a request costs").
-    assert!(get_rt <= 4.5, "GET: {get_rt:.1} round trips (was 12)");
-    assert!(range_rt <= 4.5, "GET with a range: {range_rt:.1}");
+    assert!(
+        get_rt <= 2.5,
+        "GET: {get_rt:.1} round trips (4 before the read cache, 12 before that)"
+    );
+    assert!(range_rt <= 2.5, "GET with a range: {range_rt:.1}");
     assert!(
         stat_rt <= 4.5,
         "stat: {stat_rt:.1} (2 + the locks + the properties; was 5)"
@@ -152,6 +161,10 @@ fn a_webdav_request_walks_its_path_once_and_reads_chunks_in_windows() {
     assert!(
         big_rt <= 8.0 + (extents / 64.0).ceil(),
         "GET of 16 MiB: {big_rt:.1} round trips for {extents} extents"
+    );
+    assert!(
+        big_again_rt <= 3.0,
+        "GET of 16 MiB read before: {big_again_rt:.1} round trips (the user and the walk)"
     );
     // a large PUT: its new chunks looked up 64 at a time and their rows inserted in a few
     // statements, not a lookup and an insert per chunk (854 round trips for 418 chunks)

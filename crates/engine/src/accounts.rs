@@ -17,6 +17,10 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub struct Accounts {
     meta: Arc<dyn MetaStore>,
+    /// The store's state when opened through [`Store::accounts`]: its user cache and its
+    /// change sink (changes are dropped from the one and told to the other). Weak: an
+    /// authenticator holding these accounts does not keep a closed store open.
+    store: Option<std::sync::Weak<crate::store::Inner>>,
 }
 
 impl Accounts {
@@ -36,17 +40,43 @@ impl Accounts {
         }
         Ok(Accounts {
             meta: location.open(dir)?.meta,
+            store: None,
         })
+    }
+
+    /// After a committed change of `name`'s record: dropped from this node's cache, told
+    /// to the others.
+    fn changed(&self, name: &str) {
+        if let Some(inner) = self.store.as_ref().and_then(|s| s.upgrade()) {
+            inner.users.forget(name);
+            if let Some(sink) = inner.changes.get() {
+                sink.account_changed(name);
+            }
+        }
     }
 
     /// Creates a user.
     pub fn create(&self, u: &UserRecord) -> EngineResult<()> {
-        Ok(self.meta.create_user(u)?)
+        self.meta.create_user(u)?;
+        self.changed(&u.name);
+        Ok(())
     }
 
-    /// One user.
+    /// One user: from the user cache when it is on and trusts its entry
+    /// ([`crate::user_cache`]), else from the database.
     pub fn get(&self, name: &str) -> EngineResult<Option<UserRecord>> {
-        Ok(self.meta.user(name)?)
+        let Some(inner) = self.store.as_ref().and_then(|s| s.upgrade()) else {
+            return Ok(self.meta.user(name)?);
+        };
+        let epoch = match inner.users.get(name) {
+            Ok(u) => return Ok(Some(u)),
+            Err(epoch) => epoch,
+        };
+        let user = self.meta.user(name)?;
+        if let Some(u) = &user {
+            inner.users.keep(u, epoch);
+        }
+        Ok(user)
     }
 
     /// Every user.
@@ -56,12 +86,16 @@ impl Accounts {
 
     /// Replaces a user's record (matched by name).
     pub fn update(&self, u: &UserRecord) -> EngineResult<()> {
-        Ok(self.meta.update_user(u)?)
+        let done = self.meta.update_user(u);
+        self.changed(&u.name); // even on an error: whether it committed is not known
+        Ok(done?)
     }
 
     /// Deletes a user (their home and files stay until purged by an admin).
     pub fn remove(&self, name: &str) -> EngineResult<()> {
-        Ok(self.meta.delete_user(name)?)
+        let done = self.meta.delete_user(name);
+        self.changed(name);
+        Ok(done?)
     }
 
     /// Stores a new S3 access key.
@@ -199,6 +233,7 @@ impl Store {
     pub fn accounts(&self) -> Accounts {
         Accounts {
             meta: self.inner.meta.clone(),
+            store: Some(Arc::downgrade(&self.inner)),
         }
     }
 

@@ -80,8 +80,25 @@ pub struct Change {
 pub trait ChangeSink: Send + Sync {
     /// Takes one committed change (may drop it; see the module doc).
     fn publish(&self, change: Change);
+    /// Takes a change of user `name`'s account record (password, role, quota, disabled,
+    /// sessions; created or removed), committed: other nodes drop their cached copy. The
+    /// event carries the name only, never a secret. None by default.
+    fn account_changed(&self, name: &str) {
+        let _ = name;
+    }
     /// How the sink is doing, for readiness and metrics.
     fn status(&self) -> SinkStatus;
+}
+
+/// What a node's caches are told by the bus it hears other nodes' changes on
+/// (`crate::user_cache` says what each call does to the user cache).
+pub trait ChangeListener: Send + Sync {
+    /// Another node changed user `name`'s account.
+    fn account_changed(&self, name: &str);
+    /// The bus is heard (`true`: connected and subscribed) or not.
+    fn linked(&self, up: bool);
+    /// The bus dropped messages meant for this node (a slow consumer).
+    fn missed(&self);
 }
 
 /// A sink's state and totals since start.

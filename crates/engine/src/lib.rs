@@ -43,12 +43,14 @@ mod history;
 mod home;
 mod implicit;
 mod lifecycle;
+mod lru;
 mod meta_location;
 mod object_lock;
 mod pins;
 mod progress;
 mod quota;
 mod read;
+mod read_cache;
 mod read_marks;
 mod recompress;
 mod recover;
@@ -66,6 +68,7 @@ mod time;
 mod trash;
 mod trashed;
 pub mod upload;
+mod user_cache;
 mod version_attrs;
 mod versions;
 pub mod workers;
@@ -78,7 +81,7 @@ pub use compose::Composition;
 pub use coord::{
     ClusterCoordinator, Coordinator, KeyGuard, LocalCoordinator, NODE_BEAT, NODE_FORGET, NODE_LIVE,
 };
-pub use delta::{CacheCounters, DEFAULT_BASE_CACHE};
+pub use delta::DEFAULT_BASE_CACHE;
 pub use error::{EngineError, EngineResult};
 pub use folder_lock::{
     DefaultRetention, FOLDER_LOCK_NS, FOLDER_LOCK_PROP, encode_folder_lock, parse_folder_lock,
@@ -88,6 +91,7 @@ pub use gc::{GcPlan, GcReport};
 pub use history::Located;
 pub use home::{Entry, Home, ListPage};
 pub use lifecycle::{LIFECYCLE_NS, LifecyclePlan, LifecycleRule};
+pub use lru::CacheCounters;
 pub use meta_location::MetaLocation;
 pub use nas_blob::{PlacementCounts, RemoteConfig, RemoteStatus, Space, TierPack};
 pub use nas_codec::Compression;
@@ -120,4 +124,5 @@ pub use tiering::{Move, MovePlan, MoveReason, TierPolicy, TieredPolicy};
 pub use time::now_ns;
 pub use trash::TrashPurge;
 pub use upload::Upload;
+pub use user_cache::{LINKED_TTL, UNLINKED_TTL, USER_CACHE_ENTRIES};
 pub use write::{FileWriter, PreparedWrite, WriteOptions, WriteTarget};

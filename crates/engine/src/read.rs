@@ -165,8 +165,27 @@ impl RangeReader {
                 .min(idx + WINDOW)
                 .max(idx + 1)
                 .min(self.extents.len());
-            let rows: Vec<_> = self.extents[idx..to].iter().map(|e| e.chunk).collect();
-            self.window = self.inner.meta.chunks(&rows)?;
+            let cache = &self.inner.read_cache;
+            let mut window: Vec<_> = self.extents[idx..to]
+                .iter()
+                .map(|e| cache.chunk(e.chunk))
+                .collect();
+            let missing: Vec<_> = self.extents[idx..to]
+                .iter()
+                .zip(&window)
+                .filter(|(_, r)| r.is_none())
+                .map(|(e, _)| e.chunk)
+                .collect();
+            if !missing.is_empty() {
+                let mut found = self.inner.meta.chunks(&missing)?.into_iter();
+                for slot in window.iter_mut().filter(|r| r.is_none()) {
+                    *slot = found.next().flatten();
+                    if let Some(rec) = *slot {
+                        cache.keep_chunk(rec);
+                    }
+                }
+            }
+            self.window = window;
             self.window_start = idx;
         }
         Ok(self.window.get(idx - self.window_start).copied().flatten())
@@ -174,13 +193,13 @@ impl RangeReader {
 
     /// Reads and decodes the chunk of `ext`, whose record was looked up as `first`.
     fn fetch(&self, ext: &Extent, first: Option<ChunkRecord>) -> EngineResult<Vec<u8>> {
-        let meta = &self.inner.meta;
-        // A compaction may move the chunk between lookup and read: look up again once.
+        // A compaction may move the chunk between lookup (or the read cache) and read:
+        // look up again once.
         for attempt in 0..2 {
             let found = if attempt == 0 {
                 first
             } else {
-                meta.chunk(ext.chunk)?
+                self.lookup_again(ext)?
             };
             let Some(rec) = found else {
                 return Err(self.vanished(format!(
@@ -197,7 +216,11 @@ impl RangeReader {
             match self.inner.blobs.read(&rec.loc) {
                 Ok(frame) => {
                     self.inner.read_marks.note(rec.loc.pack);
-                    return crate::delta::decode(&self.inner, &rec, &frame)?
+                    let decoded = crate::delta::decode(&self.inner, &rec, &frame)?;
+                    if decoded.is_err() && attempt == 0 && self.lookup_again(ext)? != Some(rec) {
+                        continue; // a cached record a repair or recompression outdated
+                    }
+                    return decoded
                         .or_else(|detail| {
                             crate::repair::from_other_copy(&self.inner, &rec, &self.path, detail)
                         })
@@ -214,6 +237,17 @@ impl RangeReader {
             }
         }
         Err(self.corrupt("chunk unreadable".into()))
+    }
+
+    /// The chunk record of `ext` as the index holds it now (kept in the read cache, or
+    /// dropped from it when the row is gone).
+    fn lookup_again(&self, ext: &Extent) -> EngineResult<Option<ChunkRecord>> {
+        let now = self.inner.meta.chunk(ext.chunk)?;
+        match now {
+            Some(rec) => self.inner.read_cache.keep_chunk(rec),
+            None => self.inner.read_cache.forget_chunk(ext.chunk),
+        }
+        Ok(now)
     }
 
     /// The next `count` bytes of the range (fewer at its end), read now only if no byte of
@@ -319,7 +353,38 @@ impl Home {
         if node.kind == NodeKind::Dir {
             return Err(EngineError::IsADirectory(path.to_string()));
         }
-        self.open_node(node.id, path, version)
+        match node.head {
+            // the walk read the newest version's record: only its extents are missing
+            Some(head) if version.is_none() => {
+                if let Some(fixed) = self
+                    .inner
+                    .read_cache
+                    .version(head.node, head.num, &head.hash, head.size)
+                {
+                    return Ok(self.reader(path, head, fixed.extents.clone()));
+                }
+                match self.open_node(node.id, path, Some(head.num)) {
+                    // deleted since the walk: the newest now
+                    Err(EngineError::NotFound(_)) => self.open_node(node.id, path, None),
+                    r => r,
+                }
+            }
+            _ => self.open_node(node.id, path, version),
+        }
+    }
+
+    fn reader(
+        &self,
+        path: &NasPath,
+        version: VersionRecord,
+        extents: Arc<Vec<Extent>>,
+    ) -> FileReader {
+        FileReader {
+            inner: self.inner.clone(),
+            path: path.clone(),
+            version,
+            extents,
+        }
     }
 
     /// Opens the file a [`stat`](Home::stat) of this home returned, at the version the stat
@@ -329,6 +394,14 @@ impl Home {
     pub fn open_entry(&self, entry: &Entry) -> EngineResult<FileReader> {
         if entry.kind == NodeKind::Dir {
             return Err(EngineError::IsADirectory(entry.path.to_string()));
+        }
+        if let (Some(num), Some(hash)) = (entry.version, &entry.hash)
+            && let Some(fixed) = self
+                .inner
+                .read_cache
+                .version(entry.id, num, hash, entry.size)
+        {
+            return Ok(self.reader(&entry.path, fixed.record(entry, num), fixed.extents.clone()));
         }
         match self.open_node(entry.id, &entry.path, entry.version) {
             Err(EngineError::NotFound(_)) if entry.version.is_some() => {
@@ -367,12 +440,9 @@ impl Home {
                 detail: format!("chunk list covers {covered} bytes of {}", v.size),
             });
         }
-        Ok(FileReader {
-            inner: self.inner.clone(),
-            path: path.clone(),
-            version: v,
-            extents: Arc::new(extents),
-        })
+        let extents = Arc::new(extents);
+        self.inner.read_cache.keep_version(&v, extents.clone());
+        Ok(self.reader(path, v, extents))
     }
 
     /// A version in this home (any file, live or in the trash, any version) whose content

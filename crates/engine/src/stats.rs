@@ -51,8 +51,14 @@ fn ratio(a: u64, b: u64) -> f64 {
 
 impl Store {
     /// Hits, misses and evictions of the cache of decoded delta bases (this process).
-    pub fn base_cache_counters(&self) -> crate::delta::CacheCounters {
+    pub fn base_cache_counters(&self) -> crate::CacheCounters {
         self.inner.plain_cache.counters()
+    }
+
+    /// Hits, misses and evictions of the read cache (this process): versions' extent
+    /// lists (weighed in bytes) and chunk records (counted).
+    pub fn read_cache_counters(&self) -> (crate::CacheCounters, crate::CacheCounters) {
+        self.inner.read_cache.counters()
     }
 
     /// Computes the totals.

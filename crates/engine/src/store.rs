@@ -102,6 +102,10 @@ pub(crate) struct Inner {
     pub delta: crate::delta::DeltaSettings,
     /// Decoded bases of delta chunks.
     pub plain_cache: crate::delta::PlainCache,
+    /// What reads look up that does not change: versions' extent lists, chunk records.
+    pub read_cache: crate::read_cache::ReadCache,
+    /// Users' records, on a cluster node hearing change events ([`crate::user_cache`]).
+    pub users: Arc<crate::user_cache::UserCache>,
     /// Packs read since the last flush (for cold recompression).
     pub read_marks: crate::read_marks::ReadMarks,
     /// Totals of cold recompression in this process.
@@ -321,6 +325,11 @@ impl Store {
                     level: crate::delta::LEVEL,
                 },
                 plain_cache: crate::delta::PlainCache::new(crate::delta::DEFAULT_BASE_CACHE),
+                users: Arc::new(crate::user_cache::UserCache::new()),
+                read_cache: crate::read_cache::ReadCache::new(
+                    crate::read_cache::DEFAULT_VERSION_CACHE,
+                    crate::read_cache::DEFAULT_CHUNK_CACHE,
+                ),
                 read_marks: Default::default(),
                 recompress: Default::default(),
                 changes: Default::default(),

@@ -16,6 +16,7 @@
 //! [`nas_engine::workers::WorkerObserver`].
 
 mod audit;
+mod caches;
 mod changes;
 mod health;
 mod host;

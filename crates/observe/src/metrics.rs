@@ -3,6 +3,7 @@
 
 use crate::Observe;
 use crate::audit::AuditSeries;
+use crate::caches::CacheSeries;
 use crate::changes::ChangeSeries;
 use crate::host::HostSeries;
 use crate::remote::RemoteSeries;
@@ -59,6 +60,7 @@ pub struct Metrics {
     pub(crate) host: HostSeries,
     pub(crate) workers: WorkerSeries,
     savings: SavingsSeries,
+    caches: CacheSeries,
     remote: RemoteSeries,
     changes: ChangeSeries,
 }
@@ -105,6 +107,7 @@ impl Metrics {
             audit: AuditSeries::register(&mut r),
             host: HostSeries::register(&mut r),
             savings: SavingsSeries::register(&mut r),
+            caches: CacheSeries::register(&mut r),
             workers: WorkerSeries::register(&mut r),
             remote: RemoteSeries::register(&mut r),
             changes: ChangeSeries::register(&mut r),
@@ -238,6 +241,10 @@ impl Metrics {
             self.savings
                 .refresh(&s, store.base_cache_counters(), store.recompress_counters());
         }
+        let (versions, chunks) = store.read_cache_counters();
+        self.caches.refresh("versions", versions);
+        self.caches.refresh("chunks", chunks);
+        self.caches.refresh("users", store.user_cache_counters());
         self.failed_packs
             .set(i64::try_from(store.failed_packs()).unwrap_or(i64::MAX));
         if let Ok(n) = store.name_index_status() {

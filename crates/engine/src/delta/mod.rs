@@ -18,11 +18,12 @@
 //! - **Reads**: a delta's base is decoded (and hash-verified) once and kept in a bounded
 //!   [`PlainCache`].
 
-mod cache;
 pub(crate) mod sketch;
 
-pub use cache::CacheCounters;
-pub(crate) use cache::PlainCache;
+/// Decoded plaintexts by content id (a chunk's content never changes, so an entry is
+/// never stale, even after compaction moves its frame), weighed in bytes: a sequential
+/// read of a file whose chunks are deltas against the same few bases decodes each once.
+pub(crate) type PlainCache = crate::lru::Lru<ChunkId, Arc<Vec<u8>>>;
 
 use crate::error::EngineResult;
 use crate::store::Inner;
@@ -264,7 +265,7 @@ pub(crate) fn plain(
                 return Ok(match nas_codec::decode_verified(&frame, &rec.id) {
                     Ok(p) => {
                         let p = Arc::new(p);
-                        inner.plain_cache.insert(rec.id, p.clone());
+                        inner.plain_cache.insert(rec.id, p.clone(), p.len() as u64);
                         Ok(p)
                     }
                     Err(e) => Err(format!("base chunk {}: {e}", rec.id)),

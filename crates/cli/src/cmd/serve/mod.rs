@@ -250,7 +250,9 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
     store.set_quota_counts(cfg.quota_counts)?;
     if let Some(url) = &cfg.cluster.nats {
         let c = &cfg.cluster;
-        let sink = nas_cluster::NatsChanges::start(url, &c.node, &c.events_prefix)
+        // a node hearing the bus keeps users' records (docs/design/caches.md)
+        let listener = store.coordinator().shared().then(|| store.cache_users());
+        let sink = nas_cluster::NatsChanges::start(url, &c.node, &c.events_prefix, listener)
             .context("cannot start change events")?;
         let target = nas_cluster::ChangeSink::status(&sink).target;
         store.publish_changes_to(Arc::new(sink));
