@@ -248,3 +248,113 @@ fn the_nodes_announce_themselves_and_leave_when_they_stop() {
         .collect();
     assert_eq!(names, ["a"], "b left when it stopped: {v}");
 }
+
+/// A PATCH of `/api/v1/admin/users/NAME` through `s` as the admin.
+fn patch_user(s: &Server, name: &str, body: &str) -> u16 {
+    let a = format!("admin:{ADMIN_PW}");
+    let url = s.url(&format!("/api/v1/admin/users/{name}"));
+    let args = [
+        "-u",
+        &a,
+        "-X",
+        "PATCH",
+        "-H",
+        "Content-Type: application/json",
+    ];
+    let mut args = args.to_vec();
+    args.extend(["--data-binary", body, &url]);
+    curl(&args, None).status
+}
+
+/// How many of `user`'s sign-ins node `s` answered from its user cache so far.
+fn user_cache_hits(s: &Server) -> f64 {
+    let m = scrape_as_admin(s, "/metrics");
+    sample(&m.text(), "silent_nas_cache_hits_total{cache=\"users\"}").unwrap_or(0.0)
+}
+
+/// Polls `check` every 20 ms until it holds; how long that took (panics after `limit`).
+fn within(limit: Duration, what: &str, mut check: impl FnMut() -> bool) -> Duration {
+    let t = Instant::now();
+    while !check() {
+        assert!(t.elapsed() < limit, "{what}: not within {limit:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    t.elapsed()
+}
+
+/// A node hearing NATS keeps users' records (a request does not read its user again),
+/// yet a user disabled through another node is refused on it at once: the account change
+/// event drops the entry, well before the 30 s an entry is trusted. While the bus is down
+/// an entry is trusted for a second only, so a change made elsewhere meanwhile applies
+/// within about that. The event says who changed, never a secret.
+#[test]
+fn cached_users_are_dropped_by_another_nodes_account_events() {
+    let bus = nas_testkit::nats::NatsServer::start().unwrap();
+    let url = TestPg::shared().fresh_db();
+    let t = tempfile::tempdir().unwrap();
+    let node = |name: &str| {
+        let cfg = t.path().join(format!("{name}.toml"));
+        let toml = format!("[cluster]\nnode = \"{name}\"\nnats = \"{}\"\n", bus.url);
+        std::fs::write(&cfg, toml).unwrap();
+        Server::start_pg(
+            &t.path().join(name),
+            &url,
+            &["--config", cfg.to_str().unwrap()],
+        )
+    };
+    let (a, b) = (node("a"), node("b"));
+    let mut events = bus.subscribe("silent-nas.events.*.account").unwrap();
+    let create = serde_json::json!({"name": "carol", "password": "carol-password-1"});
+    let r = post_json_as(
+        &a,
+        &format!("admin:{ADMIN_PW}"),
+        "/api/v1/admin/users",
+        &create.to_string(),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let m = events
+        .next(Duration::from_secs(5))
+        .unwrap()
+        .expect("an event");
+    let e: serde_json::Value = serde_json::from_slice(&m.payload).unwrap();
+    assert_eq!(
+        (&e["kind"], &e["user"], &e["node"]),
+        (&"account".into(), &"carol".into(), &"a".into())
+    );
+    assert!(
+        !m.payload.windows(5).any(|w| w == b"carol-"),
+        "no password: {e}"
+    );
+
+    // b keeps carol's record: her next requests do not read it again
+    assert_eq!(me_basic(&b, "carol", "carol-password-1"), 200);
+    let before = user_cache_hits(&b);
+    for _ in 0..5 {
+        assert_eq!(me_basic(&b, "carol", "carol-password-1"), 200);
+    }
+    assert!(
+        user_cache_hits(&b) >= before + 5.0,
+        "b's user cache answered carol's sign-ins"
+    );
+
+    // disabled through a: refused on b at once, not after the 30 s an entry may live
+    assert_eq!(patch_user(&a, "carol", r#"{"disabled": true}"#), 200);
+    let took = within(Duration::from_secs(5), "carol refused on b", || {
+        me_basic(&b, "carol", "carol-password-1") == 401
+    });
+    eprintln!("a user disabled on a was refused on b after {took:?}");
+
+    // the bus goes away: b trusts an entry for a second only
+    drop(bus);
+    within(Duration::from_secs(10), "b reports the bus down", || {
+        curl(&[&b.url("/readyz")], None)
+            .text()
+            .contains("1 s instead of 30 s")
+    });
+    assert_eq!(me_basic(&b, "carol", "carol-password-1"), 401); // cached as disabled
+    assert_eq!(patch_user(&a, "carol", r#"{"disabled": false}"#), 200);
+    let took = within(Duration::from_secs(5), "carol let in again on b", || {
+        me_basic(&b, "carol", "carol-password-1") == 200
+    });
+    eprintln!("with the bus down, a user enabled on a was let in on b after {took:?}");
+}

@@ -30,6 +30,8 @@ pub const QUEUE: usize = 16_384;
 pub struct NatsChanges {
     tx: mpsc::Sender<Out>,
     client: async_nats::Client,
+    /// Other nodes' account changes are followed (this node caches users' records).
+    listens: bool,
     counts: Arc<Counts>,
     target: String,
     _runtime: tokio::runtime::Runtime,
@@ -81,6 +83,7 @@ impl NatsChanges {
         let client = runtime
             .block_on(opts.connect(url))
             .map_err(|e| ClusterError::Config(format!("NATS {}: {e}", without_secret(url))))?;
+        let listens = listener.is_some();
         if let Some(listener) = listener {
             let subject = format!("{prefix}.*.account");
             let subscription = runtime
@@ -101,6 +104,7 @@ impl NatsChanges {
         Ok(NatsChanges {
             tx,
             client,
+            listens,
             counts,
             target: without_secret(url),
             _runtime: runtime,
@@ -129,13 +133,20 @@ impl ChangeSink for NatsChanges {
     fn status(&self) -> SinkStatus {
         let degraded = match self.client.connection_state() {
             State::Connected => None,
-            s => Some(format!(
-                "NATS is unreachable ({s:?}): change events wait in a queue of {QUEUE}, \
-                 then are dropped; caches of users' records trust an entry for {} s instead \
-                 of {} s",
-                nas_engine::UNLINKED_TTL.as_secs(),
-                nas_engine::LINKED_TTL.as_secs()
-            )),
+            s => {
+                let mut why = format!(
+                    "NATS is unreachable ({s:?}): change events wait in a queue of \
+                     {QUEUE}, then are dropped"
+                );
+                if self.listens {
+                    why += &format!(
+                        "; the cache of users' records trusts an entry for {} s instead of {} s",
+                        nas_engine::UNLINKED_TTL.as_secs(),
+                        nas_engine::LINKED_TTL.as_secs()
+                    );
+                }
+                Some(why)
+            }
         };
         SinkStatus {
             target: self.target.clone(),
