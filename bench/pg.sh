@@ -6,7 +6,9 @@
 # swapped every round.
 #
 #   bench/pg.sh [BIN] [ROUNDS]     (defaults: target/release/silent-nas, 2 rounds;
-#                                    LARGE_MIB=256 sets the large file's size)
+#                                    LARGE_MIB=256 sets the large file's size;
+#                                    CACHE_AB=1: four servers, each backend with and
+#                                    without the read cache, and no statement count)
 #
 # Prints the table of bench/pg_bench.py (p50/p99 latencies in ms, throughput in MB/s, and
 # PostgreSQL / SQLite ratios).
@@ -46,6 +48,16 @@ start() { # NAME [serve args…] -> prints the address
 sqlite=$(start sqlite)
 pg=$(start postgres --meta "$url")
 echo "binary $BIN; PostgreSQL $("$pgbin/postgres" --version | awk '{print $3}') (fsync on, unix socket); rounds $ROUNDS" >&2
+if [ "${CACHE_AB:-}" = 1 ]; then
+    # the read cache (docs/design/caches.md) against its absence, on both backends: each
+    # server's default beside the other setting, one more database for the second node
+    "$pgbin/createdb" -h "$work/pg" -U postgres nasbench2
+    sqlite_c=$(SILENT_NAS_STORAGE_READ_CACHE=on start sqlite-cache)
+    pg_nc=$(SILENT_NAS_STORAGE_READ_CACHE=off start postgres-nocache --meta "${url}2")
+    python3 "$HERE/pg_bench.py" "sqlite=$sqlite" "sqlite-cache=$sqlite_c" \
+        "postgres-nocache=$pg_nc" "postgres=$pg" --password "$PW" --rounds "$ROUNDS"
+    exit 0
+fi
 python3 "$HERE/pg_bench.py" "sqlite=$sqlite" "postgres=$pg" --password "$PW" --rounds "$ROUNDS"
 
 # What one request costs the database: statements the PostgreSQL server logs

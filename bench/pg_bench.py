@@ -6,6 +6,8 @@ servers (SQLite and PostgreSQL metadata), alternated round by round in one run.
 
 Measured per server (sequential, one keep-alive connection, WebDAV as admin):
   - small PUT / GET: SMALL (500) files of 4 KiB, latency p50 / p99 (ms)
+  - hot GET: the first HOT (50) of them read again, SMALL GETs in all (a working set a
+    read cache holds), p50 / p99 (ms)
   - stat: PROPFIND Depth 0 of one file, 500 times, p50 / p99 (ms)
   - list: PROPFIND Depth 1 of a folder of 1,000 files, 20 times, p50 / p99 (ms)
   - large PUT / GET of LARGE_MIB (256) MiB with curl, MB/s
@@ -14,6 +16,7 @@ Prints one table: each figure of every server side by side, and the ratio to the
 import base64, http.client, os, statistics, subprocess, sys, tempfile, time
 
 SMALL, STAT, LIST_N, LIST_REPS, LARGE_MIB = 500, 500, 1000, 20, int(os.environ.get("LARGE_MIB", "256"))
+HOT = 50
 
 
 def pct(xs, p):
@@ -45,7 +48,9 @@ def small(d, tag):
     d.req("MKCOL", f"/dav/{tag}")
     puts = [d.req("PUT", f"/dav/{tag}/f{i}", body)[0] for i in range(SMALL)]
     gets = [d.req("GET", f"/dav/{tag}/f{i}")[0] for i in range(SMALL)]
-    return puts, gets
+    # a working set read again: the first HOT files, SMALL GETs in all
+    hot = [d.req("GET", f"/dav/{tag}/f{i % HOT}")[0] for i in range(SMALL)]
+    return puts, gets, hot
 
 
 def stat(d, tag):
@@ -104,7 +109,7 @@ def main():
     if "--rounds" in args:
         i = args.index("--rounds"); rounds = int(args[i + 1]); del args[i:i + 2]
     servers = [a.split("=", 1) for a in args]
-    res = {name: {k: [] for k in ("put", "get", "stat", "list", "lput", "lget")} for name, _ in servers}
+    res = {name: {k: [] for k in ("put", "get", "hot", "stat", "list", "lput", "lget")} for name, _ in servers}
     with tempfile.NamedTemporaryFile(prefix="pgbench", suffix=".bin") as big:
         big.write(os.urandom(LARGE_MIB << 20)); big.flush()
         for r in range(rounds):
@@ -112,8 +117,8 @@ def main():
             for name, addr in order:
                 d = Dav(addr, pw)
                 # names apart per server: two of them may share one store (cluster nodes)
-                p, g = small(d, f"{name}-s{r}")
-                res[name]["put"] += p; res[name]["get"] += g
+                p, g, h = small(d, f"{name}-s{r}")
+                res[name]["put"] += p; res[name]["get"] += g; res[name]["hot"] += h
                 res[name]["stat"] += stat(d, f"{name}-s{r}")
                 res[name]["list"] += listing(d, f"{name}-l{r}")
                 lp, lg = large(addr, pw, big.name, f"{name}-big{r}")
@@ -122,6 +127,7 @@ def main():
     names = [n for n, _ in servers]
     rows = []
     for k, label in (("put", "small PUT 4 KiB"), ("get", "small GET 4 KiB"),
+                     ("hot", f"hot GET 4 KiB ({HOT} files again)"),
                      ("stat", "stat (PROPFIND depth 0)"), ("list", f"list {LIST_N} (PROPFIND depth 1)")):
         for p in (50, 99):
             vals = [pct(res[n][k], p) * 1000 for n in names]

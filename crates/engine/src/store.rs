@@ -54,6 +54,16 @@ pub struct StoreOptions {
     pub gc_grace: std::time::Duration,
     /// Where the metadata lives: the data directory's SQLite (default) or PostgreSQL.
     pub meta: MetaLocation,
+    /// Keep versions' extent lists and chunk records after a read (`crate::read_cache`);
+    /// `None`: [`read_cache_default`] for the metadata's location.
+    pub read_cache: Option<bool>,
+}
+
+/// Whether a store keeps a read cache unless told: where a metadata lookup is a round
+/// trip to a database server (PostgreSQL). On SQLite a lookup is a read of pages SQLite
+/// already holds in memory; `docs/design/caches.md` has the figures of both.
+pub fn read_cache_default(meta: &MetaLocation) -> bool {
+    meta.is_postgres()
 }
 
 /// Whether new stores and commands store delta chunks unless told otherwise.
@@ -74,6 +84,7 @@ impl Default for StoreOptions {
             remote: None,
             gc_grace: std::time::Duration::ZERO,
             meta: MetaLocation::DataDir,
+            read_cache: None,
         }
     }
 }
@@ -126,6 +137,7 @@ struct Opened {
     compression: Compression,
     delta: bool,
     gc_grace: std::time::Duration,
+    read_cache: bool,
 }
 
 /// An open store. Cheap to clone; all clones share one state.
@@ -212,6 +224,9 @@ impl Store {
             compression,
             delta: opts.delta,
             gc_grace: opts.gc_grace,
+            read_cache: opts
+                .read_cache
+                .unwrap_or_else(|| read_cache_default(&opts.meta)),
         };
         Store::assemble(dir, opened, false)
     }
@@ -239,6 +254,9 @@ impl Store {
             compression,
             delta: opts.delta,
             gc_grace: opts.gc_grace,
+            read_cache: opts
+                .read_cache
+                .unwrap_or_else(|| read_cache_default(&opts.meta)),
         };
         Store::assemble(dir, opened, false)
     }
@@ -301,6 +319,7 @@ impl Store {
             compression,
             delta: false,
             gc_grace: std::time::Duration::ZERO,
+            read_cache: false,
         };
         Store::assemble(dir, opened, true)
     }
@@ -326,10 +345,14 @@ impl Store {
                 },
                 plain_cache: crate::delta::PlainCache::new(crate::delta::DEFAULT_BASE_CACHE),
                 users: Arc::new(crate::user_cache::UserCache::new()),
-                read_cache: crate::read_cache::ReadCache::new(
-                    crate::read_cache::DEFAULT_VERSION_CACHE,
-                    crate::read_cache::DEFAULT_CHUNK_CACHE,
-                ),
+                read_cache: if o.read_cache {
+                    crate::read_cache::ReadCache::new(
+                        crate::read_cache::DEFAULT_VERSION_CACHE,
+                        crate::read_cache::DEFAULT_CHUNK_CACHE,
+                    )
+                } else {
+                    crate::read_cache::ReadCache::new(0, 0)
+                },
                 read_marks: Default::default(),
                 recompress: Default::default(),
                 changes: Default::default(),

@@ -7,13 +7,25 @@
 
 mod common;
 use common::*;
-use nas_engine::{ChunkRow, RecompressOptions, Store, WriteOptions};
+use nas_engine::{ChunkRow, RecompressOptions, Store, StoreOptions, WriteOptions};
 use nas_types::VersionNum;
 use std::time::Duration;
 
+/// A store with the read cache on (the default only with PostgreSQL metadata).
+fn cached_store(pack_size: u64) -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = StoreOptions {
+        pack_size,
+        read_cache: Some(true),
+        ..Default::default()
+    };
+    let s = Store::open(dir.path(), opts).unwrap();
+    (dir, s)
+}
+
 #[test]
 fn a_second_read_comes_from_the_cache_and_every_change_still_shows() {
-    let (_d, s) = store();
+    let (_d, s) = cached_store(64 << 20);
     let h = home(&s);
     let f = p("/f");
     let one = random_bytes(300_000, 1);
@@ -79,7 +91,7 @@ fn recompress_all(s: &Store) -> u64 {
 
 #[test]
 fn a_cached_chunk_record_whose_frame_moved_still_reads_right() {
-    let (_d, s) = store_with_packs(256 << 10);
+    let (_d, s) = cached_store(256 << 10);
     let h = home(&s);
     let files: Vec<Vec<u8>> = (0..3).map(|i| text_bytes(500_000, i)).collect();
     for (i, data) in files.iter().enumerate() {
@@ -116,4 +128,17 @@ fn a_cached_chunk_record_whose_frame_moved_still_reads_right() {
     }
     assert_eq!(s.read_cache_counters().1.misses, c1.misses);
     assert!(s.fsck(true, &mut |_, _| {}).unwrap().is_clean());
+}
+
+#[test]
+fn off_by_default_on_sqlite() {
+    let (_d, s) = store();
+    let h = home(&s);
+    h.write_all(&p("/f"), b"data", WriteOptions::default())
+        .unwrap();
+    for _ in 0..3 {
+        assert_eq!(h.read_all(&p("/f"), None).unwrap(), b"data");
+    }
+    let (v, c) = s.read_cache_counters();
+    assert_eq!((v.hits, v.misses, c.hits, c.misses), (0, 0, 0, 0));
 }

@@ -233,6 +233,7 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
     let opts = StoreOptions {
         reserve: cfg.storage.reserve,
         delta: cfg.storage.delta,
+        read_cache: cfg.storage.read_cache,
         remote: cfg.blobs.remote.clone(),
         pack_size: cfg.blobs.pack_size,
         gc_grace: cfg.cluster.gc_grace,
