@@ -49,12 +49,12 @@ sqlite=$(start sqlite)
 pg=$(start postgres --meta "$url")
 echo "binary $BIN; PostgreSQL $("$pgbin/postgres" --version | awk '{print $3}') (fsync on, unix socket); rounds $ROUNDS" >&2
 if [ "${CACHE_AB:-}" = 1 ]; then
-    # the read cache (docs/design/caches.md) against its absence, on both backends: each
-    # server's default beside the other setting, one more database for the second node
+    # the read cache (docs/design/caches.md, on by default) against its absence, on both
+    # backends; one more database for the second PostgreSQL server
     "$pgbin/createdb" -h "$work/pg" -U postgres nasbench2
-    sqlite_c=$(SILENT_NAS_STORAGE_READ_CACHE=on start sqlite-cache)
+    sqlite_nc=$(SILENT_NAS_STORAGE_READ_CACHE=off start sqlite-nocache)
     pg_nc=$(SILENT_NAS_STORAGE_READ_CACHE=off start postgres-nocache --meta "${url}2")
-    python3 "$HERE/pg_bench.py" "sqlite=$sqlite" "sqlite-cache=$sqlite_c" \
+    python3 "$HERE/pg_bench.py" "sqlite-nocache=$sqlite_nc" "sqlite=$sqlite" \
         "postgres-nocache=$pg_nc" "postgres=$pg" --password "$PW" --rounds "$ROUNDS"
     exit 0
 fi

@@ -54,16 +54,9 @@ pub struct StoreOptions {
     pub gc_grace: std::time::Duration,
     /// Where the metadata lives: the data directory's SQLite (default) or PostgreSQL.
     pub meta: MetaLocation,
-    /// Keep versions' extent lists and chunk records after a read (`crate::read_cache`);
-    /// `None`: [`read_cache_default`] for the metadata's location.
-    pub read_cache: Option<bool>,
-}
-
-/// Whether a store keeps a read cache unless told: where a metadata lookup is a round
-/// trip to a database server (PostgreSQL). On SQLite a lookup is a read of pages SQLite
-/// already holds in memory; `docs/design/caches.md` has the figures of both.
-pub fn read_cache_default(meta: &MetaLocation) -> bool {
-    meta.is_postgres()
+    /// Keep versions' extent lists and chunk records after a read (`crate::read_cache`;
+    /// on by default: `docs/design/caches.md` has the figures on both backends).
+    pub read_cache: bool,
 }
 
 /// Whether new stores and commands store delta chunks unless told otherwise.
@@ -84,7 +77,7 @@ impl Default for StoreOptions {
             remote: None,
             gc_grace: std::time::Duration::ZERO,
             meta: MetaLocation::DataDir,
-            read_cache: None,
+            read_cache: true,
         }
     }
 }
@@ -224,9 +217,7 @@ impl Store {
             compression,
             delta: opts.delta,
             gc_grace: opts.gc_grace,
-            read_cache: opts
-                .read_cache
-                .unwrap_or_else(|| read_cache_default(&opts.meta)),
+            read_cache: opts.read_cache,
         };
         Store::assemble(dir, opened, false)
     }
@@ -254,9 +245,7 @@ impl Store {
             compression,
             delta: opts.delta,
             gc_grace: opts.gc_grace,
-            read_cache: opts
-                .read_cache
-                .unwrap_or_else(|| read_cache_default(&opts.meta)),
+            read_cache: opts.read_cache,
         };
         Store::assemble(dir, opened, false)
     }

@@ -11,12 +11,12 @@ use nas_engine::{ChunkRow, RecompressOptions, Store, StoreOptions, WriteOptions}
 use nas_types::VersionNum;
 use std::time::Duration;
 
-/// A store with the read cache on (the default only with PostgreSQL metadata).
-fn cached_store(pack_size: u64) -> (tempfile::TempDir, Store) {
+/// A store with small packs and the read cache `on` (the default) or off.
+fn cached_store(pack_size: u64, on: bool) -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
     let opts = StoreOptions {
         pack_size,
-        read_cache: Some(true),
+        read_cache: on,
         ..Default::default()
     };
     let s = Store::open(dir.path(), opts).unwrap();
@@ -25,7 +25,7 @@ fn cached_store(pack_size: u64) -> (tempfile::TempDir, Store) {
 
 #[test]
 fn a_second_read_comes_from_the_cache_and_every_change_still_shows() {
-    let (_d, s) = cached_store(64 << 20);
+    let (_d, s) = cached_store(64 << 20, true);
     let h = home(&s);
     let f = p("/f");
     let one = random_bytes(300_000, 1);
@@ -91,7 +91,7 @@ fn recompress_all(s: &Store) -> u64 {
 
 #[test]
 fn a_cached_chunk_record_whose_frame_moved_still_reads_right() {
-    let (_d, s) = cached_store(256 << 10);
+    let (_d, s) = cached_store(256 << 10, true);
     let h = home(&s);
     let files: Vec<Vec<u8>> = (0..3).map(|i| text_bytes(500_000, i)).collect();
     for (i, data) in files.iter().enumerate() {
@@ -131,8 +131,8 @@ fn a_cached_chunk_record_whose_frame_moved_still_reads_right() {
 }
 
 #[test]
-fn off_by_default_on_sqlite() {
-    let (_d, s) = store();
+fn switched_off_it_keeps_nothing() {
+    let (_d, s) = cached_store(64 << 20, false);
     let h = home(&s);
     h.write_all(&p("/f"), b"data", WriteOptions::default())
         .unwrap();

@@ -18,8 +18,7 @@ pub struct StorageFile {
     pub ready_min_free: Option<String>,
     /// Store new chunks as deltas against similar stored chunks when that pays.
     pub delta: Option<bool>,
-    /// Keep versions' extent lists and chunk records in memory after a read (default:
-    /// on with PostgreSQL metadata, off with SQLite).
+    /// Keep versions' extent lists and chunk records in memory after a read (on).
     pub read_cache: Option<bool>,
 }
 
@@ -32,9 +31,8 @@ pub struct Storage {
     pub ready_min_free: u64,
     /// Delta chunks for new writes (see `nas_engine::StoreOptions::delta`).
     pub delta: bool,
-    /// The read cache (`None`: the default for the metadata's location, see
-    /// `nas_engine::read_cache_default`).
-    pub read_cache: Option<bool>,
+    /// The read cache (see `nas_engine::StoreOptions::read_cache`).
+    pub read_cache: bool,
 }
 
 impl Default for Storage {
@@ -43,7 +41,7 @@ impl Default for Storage {
             reserve: nas_engine::DEFAULT_RESERVE,
             ready_min_free: 1 << 30,
             delta: nas_engine::DEFAULT_DELTA,
-            read_cache: None,
+            read_cache: true,
         }
     }
 }
@@ -84,13 +82,10 @@ pub fn resolve(f: Option<StorageFile>) -> Result<Storage> {
             d.ready_min_free,
         )?,
         delta: super::switch("SILENT_NAS_STORAGE_DELTA", f.delta.unwrap_or(d.delta))?,
-        read_cache: match (env("SILENT_NAS_STORAGE_READ_CACHE"), f.read_cache) {
-            (None, None) => None,
-            (_, file) => Some(super::switch(
-                "SILENT_NAS_STORAGE_READ_CACHE",
-                file.unwrap_or(false),
-            )?),
-        },
+        read_cache: super::switch(
+            "SILENT_NAS_STORAGE_READ_CACHE",
+            f.read_cache.unwrap_or(d.read_cache),
+        )?,
     };
     if s.reserve > 1 << 40 {
         bail!("[storage] reserve: {} bytes is more than 1 TiB", s.reserve);
@@ -117,15 +112,8 @@ mod tests {
         assert!(parse("[storage]\ndelta = true\n").unwrap().delta);
         assert!(!parse("[storage]\ndelta = false\n").unwrap().delta);
         assert!(parse("[storage]\ndelta = \"maybe\"\n").is_err());
-        assert_eq!(
-            parse("").unwrap().read_cache,
-            None,
-            "the location's default"
-        );
-        let on = parse("[storage]\nread_cache = true\n").unwrap();
-        assert_eq!(on.read_cache, Some(true));
-        let off = parse("[storage]\nread_cache = false\n").unwrap();
-        assert_eq!(off.read_cache, Some(false));
+        assert!(parse("").unwrap().read_cache, "on by default");
+        assert!(!parse("[storage]\nread_cache = false\n").unwrap().read_cache);
         for bad in [
             "reserve = \"lots\"",
             "reserve = \"2P\"",
