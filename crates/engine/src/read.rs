@@ -40,7 +40,7 @@ impl FileReader {
             idx,
             pos: r.start,
             end: r.end,
-            cur: Vec::new(),
+            cur: Arc::default(),
             cur_start: 0,
             window: Vec::new(),
             window_start: 0,
@@ -114,7 +114,8 @@ pub struct RangeReader {
     idx: usize,
     pos: u64,
     end: u64,
-    cur: Vec<u8>,
+    /// The plaintext of the chunk being read (shared with the chunk cache when it is on).
+    cur: Arc<Vec<u8>>,
     cur_start: u64,
     /// Chunk records of the extents from `window_start` on, looked up together.
     window: Vec<Option<ChunkRecord>>,
@@ -134,7 +135,21 @@ impl RangeReader {
             return Err(self.corrupt("extent list ends before the file does".into()));
         };
         let rec = self.record(self.idx)?;
-        let frame = self.fetch(&ext, rec)?;
+        let cache = &self.inner.chunk_cache;
+        let hit = rec.and_then(|r| Some((cache.get(&r.id)?, r.loc.pack)));
+        let frame = match hit {
+            Some((plain, pack)) if plain.len() == ext.len as usize => {
+                self.inner.read_marks.note(pack); // a hot pack is not cold
+                plain
+            }
+            _ => {
+                let plain = Arc::new(self.fetch(&ext, rec)?);
+                if let Some(r) = rec {
+                    cache.insert(r.id, plain.clone(), plain.len() as u64);
+                }
+                plain
+            }
+        };
         self.cur = frame;
         self.cur_start = ext.offset;
         self.idx += 1;
@@ -272,12 +287,24 @@ impl RangeReader {
         while pos < want_end {
             let ext = self.extents.get(idx).copied()?;
             let rec = self.record(idx).ok()??;
-            if rec.base.is_some() || rec.raw_len != ext.len || ext.offset > pos {
+            if rec.raw_len != ext.len || ext.offset > pos {
                 return None;
             }
-            let frame = self.inner.blobs.read_cached(&rec.loc).ok()??;
-            self.inner.read_marks.note(rec.loc.pack);
-            let plain = nas_codec::decode_verified(&frame, &rec.id).ok()?;
+            let plain = match self.inner.chunk_cache.get(&rec.id) {
+                Some(plain) => {
+                    self.inner.read_marks.note(rec.loc.pack);
+                    plain
+                }
+                None if rec.base.is_some() => return None,
+                None => {
+                    let frame = self.inner.blobs.read_cached(&rec.loc).ok()??;
+                    self.inner.read_marks.note(rec.loc.pack);
+                    let plain = Arc::new(nas_codec::decode_verified(&frame, &rec.id).ok()?);
+                    let weight = plain.len() as u64;
+                    self.inner.chunk_cache.insert(rec.id, plain.clone(), weight);
+                    plain
+                }
+            };
             let to = want_end.min(ext.offset + plain.len() as u64);
             out.extend_from_slice(
                 plain.get((pos - ext.offset) as usize..(to - ext.offset) as usize)?,

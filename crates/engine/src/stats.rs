@@ -61,6 +61,12 @@ impl Store {
         self.inner.read_cache.counters()
     }
 
+    /// Hits, misses and evictions of the cache of decoded chunks (this process; all zero
+    /// while off).
+    pub fn chunk_cache_counters(&self) -> crate::CacheCounters {
+        self.inner.chunk_cache.counters()
+    }
+
     /// Computes the totals.
     pub fn stats(&self) -> EngineResult<StoreStats> {
         let m = self.inner.meta.stats()?;

@@ -57,6 +57,10 @@ pub struct StoreOptions {
     /// Keep versions' extent lists and chunk records after a read (`crate::read_cache`;
     /// on by default: `docs/design/caches.md` has the figures on both backends).
     pub read_cache: bool,
+    /// Bytes of decoded chunks kept after a read (a chunk's plaintext, by content id), so
+    /// a file read again is neither read from its pack nor decoded nor verified again; 0
+    /// (the default) keeps none. `docs/design/caches.md` has the figures behind the default.
+    pub chunk_cache: u64,
 }
 
 /// Whether new stores and commands store delta chunks unless told otherwise.
@@ -78,6 +82,7 @@ impl Default for StoreOptions {
             gc_grace: std::time::Duration::ZERO,
             meta: MetaLocation::DataDir,
             read_cache: true,
+            chunk_cache: 0,
         }
     }
 }
@@ -106,6 +111,8 @@ pub(crate) struct Inner {
     pub delta: crate::delta::DeltaSettings,
     /// Decoded bases of delta chunks.
     pub plain_cache: crate::delta::PlainCache,
+    /// Decoded chunks kept after a read (`StoreOptions::chunk_cache`; none by default).
+    pub chunk_cache: crate::delta::PlainCache,
     /// What reads look up that does not change: versions' extent lists, chunk records.
     pub read_cache: crate::read_cache::ReadCache,
     /// Users' records, on a cluster node hearing change events ([`crate::user_cache`]).
@@ -131,6 +138,7 @@ struct Opened {
     delta: bool,
     gc_grace: std::time::Duration,
     read_cache: bool,
+    chunk_cache: u64,
 }
 
 /// An open store. Cheap to clone; all clones share one state.
@@ -218,6 +226,7 @@ impl Store {
             delta: opts.delta,
             gc_grace: opts.gc_grace,
             read_cache: opts.read_cache,
+            chunk_cache: opts.chunk_cache,
         };
         Store::assemble(dir, opened, false)
     }
@@ -246,6 +255,7 @@ impl Store {
             delta: opts.delta,
             gc_grace: opts.gc_grace,
             read_cache: opts.read_cache,
+            chunk_cache: opts.chunk_cache,
         };
         Store::assemble(dir, opened, false)
     }
@@ -309,6 +319,7 @@ impl Store {
             delta: false,
             gc_grace: std::time::Duration::ZERO,
             read_cache: false,
+            chunk_cache: 0,
         };
         Store::assemble(dir, opened, true)
     }
@@ -333,6 +344,7 @@ impl Store {
                     level: crate::delta::LEVEL,
                 },
                 plain_cache: crate::delta::PlainCache::new(crate::delta::DEFAULT_BASE_CACHE),
+                chunk_cache: crate::delta::PlainCache::new(o.chunk_cache),
                 users: Arc::new(crate::user_cache::UserCache::new()),
                 read_cache: if o.read_cache {
                     crate::read_cache::ReadCache::new(

@@ -8,7 +8,7 @@
 mod common;
 use common::*;
 use nas_engine::{ChunkRow, RecompressOptions, Store, StoreOptions, WriteOptions};
-use nas_types::VersionNum;
+use nas_types::{ByteRange, VersionNum};
 use std::time::Duration;
 
 /// A store with small packs and the read cache `on` (the default) or off.
@@ -141,4 +141,43 @@ fn switched_off_it_keeps_nothing() {
     }
     let (v, c) = s.read_cache_counters();
     assert_eq!((v.hits, v.misses, c.hits, c.misses), (0, 0, 0, 0));
+}
+
+#[test]
+fn decoded_chunks_kept_are_served_again_and_changes_still_show() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = StoreOptions {
+        chunk_cache: 8 << 20,
+        ..Default::default()
+    };
+    let s = Store::open(dir.path(), opts).unwrap();
+    let h = home(&s);
+    let f = p("/f");
+    let one = text_bytes(1_000_000, 1);
+    h.write_all(&f, &one, WriteOptions::default()).unwrap();
+    assert_eq!(h.read_all(&f, None).unwrap(), one);
+    let before = s.chunk_cache_counters();
+    assert!(
+        before.misses > 0 && before.bytes > 0,
+        "kept on the first read"
+    );
+    assert_eq!(h.read_all(&f, None).unwrap(), one);
+    let after = s.chunk_cache_counters();
+    assert!(after.hits > before.hits, "served again from the cache");
+    assert_eq!(after.misses, before.misses);
+    // in place, as an async door reads a hot file
+    let range = ByteRange {
+        start: 10,
+        end: 200_000,
+    };
+    let mut r = h.open(&f, None).unwrap().range(range);
+    assert_eq!(r.read_cached(1 << 20).unwrap(), &one[10..200_000]);
+    // a new version is read, not the chunks of the old one
+    let two = text_bytes(1_000_000, 2);
+    h.write_all(&f, &two, WriteOptions::default()).unwrap();
+    assert_eq!(h.read_all(&f, None).unwrap(), two);
+    assert!(
+        s.chunk_cache_counters().bytes <= 8 << 20,
+        "within its bound"
+    );
 }

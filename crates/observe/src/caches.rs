@@ -1,7 +1,7 @@
 //! Series of the engine's in-memory caches of metadata, set at each scrape: hits, misses,
 //! evictions and what each holds, labelled by cache (`versions`: versions' extent lists,
 //! weighed in bytes; `chunks`: chunk records, counted; `users`: users' records on a
-//! cluster node, counted). `docs/design/caches.md` says what each saves.
+//! cluster node, counted; `decoded`: decoded chunks, in bytes, when that cache is on). `docs/design/caches.md` says what each saves.
 
 use nas_engine::CacheCounters;
 use prometheus_client::metrics::counter::Counter;
@@ -45,7 +45,7 @@ impl CacheSeries {
         );
         r.register(
             "silent_nas_cache_held",
-            "What a metadata cache holds: bytes (versions) or entries (chunks, users)",
+            "What a cache holds: bytes (versions, decoded) or entries (chunks, users)",
             s.held.clone(),
         );
         s

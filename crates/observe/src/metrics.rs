@@ -245,6 +245,7 @@ impl Metrics {
         self.caches.refresh("versions", versions);
         self.caches.refresh("chunks", chunks);
         self.caches.refresh("users", store.user_cache_counters());
+        self.caches.refresh("decoded", store.chunk_cache_counters());
         self.failed_packs
             .set(i64::try_from(store.failed_packs()).unwrap_or(i64::MAX));
         if let Ok(n) = store.name_index_status() {

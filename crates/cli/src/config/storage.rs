@@ -20,6 +20,8 @@ pub struct StorageFile {
     pub delta: Option<bool>,
     /// Keep versions' extent lists and chunk records in memory after a read (on).
     pub read_cache: Option<bool>,
+    /// Bytes of decoded chunks kept after a read (`0`, the default: none).
+    pub chunk_cache: Option<String>,
 }
 
 /// The validated `[storage]` settings.
@@ -33,6 +35,8 @@ pub struct Storage {
     pub delta: bool,
     /// The read cache (see `nas_engine::StoreOptions::read_cache`).
     pub read_cache: bool,
+    /// Bytes of decoded chunks kept (see `nas_engine::StoreOptions::chunk_cache`).
+    pub chunk_cache: u64,
 }
 
 impl Default for Storage {
@@ -42,6 +46,7 @@ impl Default for Storage {
             ready_min_free: 1 << 30,
             delta: nas_engine::DEFAULT_DELTA,
             read_cache: true,
+            chunk_cache: 0,
         }
     }
 }
@@ -86,6 +91,12 @@ pub fn resolve(f: Option<StorageFile>) -> Result<Storage> {
             "SILENT_NAS_STORAGE_READ_CACHE",
             f.read_cache.unwrap_or(d.read_cache),
         )?,
+        chunk_cache: size(
+            "SILENT_NAS_STORAGE_CHUNK_CACHE",
+            "chunk_cache",
+            f.chunk_cache,
+            d.chunk_cache,
+        )?,
     };
     if s.reserve > 1 << 40 {
         bail!("[storage] reserve: {} bytes is more than 1 TiB", s.reserve);
@@ -114,6 +125,9 @@ mod tests {
         assert!(parse("[storage]\ndelta = \"maybe\"\n").is_err());
         assert!(parse("").unwrap().read_cache, "on by default");
         assert!(!parse("[storage]\nread_cache = false\n").unwrap().read_cache);
+        assert_eq!(parse("").unwrap().chunk_cache, 0, "off by default");
+        let c = parse("[storage]\nchunk_cache = \"100MiB\"\n").unwrap();
+        assert_eq!(c.chunk_cache, 100 << 20);
         for bad in [
             "reserve = \"lots\"",
             "reserve = \"2P\"",

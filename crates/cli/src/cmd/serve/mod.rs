@@ -234,6 +234,7 @@ pub fn run(a: ServeArgs) -> Result<ExitCode> {
         reserve: cfg.storage.reserve,
         delta: cfg.storage.delta,
         read_cache: cfg.storage.read_cache,
+        chunk_cache: cfg.storage.chunk_cache,
         remote: cfg.blobs.remote.clone(),
         pack_size: cfg.blobs.pack_size,
         gc_grace: cfg.cluster.gc_grace,
