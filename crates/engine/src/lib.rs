@@ -119,7 +119,7 @@ pub use shares::{
 };
 pub use staging::{KeyedLocks, account_of, new_upload_id, upload_dir};
 pub use stats::StoreStats;
-pub use store::{DEFAULT_DELTA, DEFAULT_RESERVE, Store, StoreOptions};
+pub use store::{DEFAULT_CHUNK_CACHE, DEFAULT_DELTA, DEFAULT_RESERVE, Store, StoreOptions};
 pub use tiering::{Move, MovePlan, MoveReason, TierPolicy, TieredPolicy};
 pub use time::now_ns;
 pub use trash::TrashPurge;

@@ -56,6 +56,11 @@ impl<K: Hash + Eq + Clone, V: Clone> Lru<K, V> {
         }
     }
 
+    /// The bound.
+    pub(crate) fn cap(&self) -> u64 {
+        self.cap
+    }
+
     fn state(&self) -> std::sync::MutexGuard<'_, State<K, V>> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }

@@ -44,6 +44,9 @@ impl FileReader {
             cur_start: 0,
             window: Vec::new(),
             window_start: 0,
+            // a file of more than a quarter of the decoded-chunk cache would only push
+            // everything else out of it (a scan): its chunks are not kept
+            keep_decoded: self.version.size <= self.inner.chunk_cache.cap() / 4,
         }
     }
 
@@ -120,6 +123,8 @@ pub struct RangeReader {
     /// Chunk records of the extents from `window_start` on, looked up together.
     window: Vec<Option<ChunkRecord>>,
     window_start: usize,
+    /// Chunks decoded by this reader go into the decoded-chunk cache.
+    keep_decoded: bool,
 }
 
 impl RangeReader {
@@ -144,7 +149,7 @@ impl RangeReader {
             }
             _ => {
                 let plain = Arc::new(self.fetch(&ext, rec)?);
-                if let Some(r) = rec {
+                if let Some(r) = rec.filter(|_| self.keep_decoded) {
                     cache.insert(r.id, plain.clone(), plain.len() as u64);
                 }
                 plain
@@ -300,8 +305,10 @@ impl RangeReader {
                     let frame = self.inner.blobs.read_cached(&rec.loc).ok()??;
                     self.inner.read_marks.note(rec.loc.pack);
                     let plain = Arc::new(nas_codec::decode_verified(&frame, &rec.id).ok()?);
-                    let weight = plain.len() as u64;
-                    self.inner.chunk_cache.insert(rec.id, plain.clone(), weight);
+                    if self.keep_decoded {
+                        let weight = plain.len() as u64;
+                        self.inner.chunk_cache.insert(rec.id, plain.clone(), weight);
+                    }
                     plain
                 }
             };

@@ -58,10 +58,16 @@ pub struct StoreOptions {
     /// on by default: `docs/design/caches.md` has the figures on both backends).
     pub read_cache: bool,
     /// Bytes of decoded chunks kept after a read (a chunk's plaintext, by content id), so
-    /// a file read again is neither read from its pack nor decoded nor verified again; 0
-    /// (the default) keeps none. `docs/design/caches.md` has the figures behind the default.
+    /// a file read again is neither read from its pack nor decoded nor verified again;
+    /// the chunks of a file larger than a quarter of it are not kept (a scan would only
+    /// empty it). 0 keeps none. `docs/design/caches.md` has the figures behind the
+    /// default ([`DEFAULT_CHUNK_CACHE`]).
     pub chunk_cache: u64,
 }
+
+/// Bytes of decoded chunks a store keeps unless told otherwise (see
+/// [`StoreOptions::chunk_cache`]).
+pub const DEFAULT_CHUNK_CACHE: u64 = 100 << 20;
 
 /// Whether new stores and commands store delta chunks unless told otherwise.
 pub const DEFAULT_DELTA: bool = false;
@@ -82,7 +88,7 @@ impl Default for StoreOptions {
             gc_grace: std::time::Duration::ZERO,
             meta: MetaLocation::DataDir,
             read_cache: true,
-            chunk_cache: 0,
+            chunk_cache: DEFAULT_CHUNK_CACHE,
         }
     }
 }
@@ -111,7 +117,7 @@ pub(crate) struct Inner {
     pub delta: crate::delta::DeltaSettings,
     /// Decoded bases of delta chunks.
     pub plain_cache: crate::delta::PlainCache,
-    /// Decoded chunks kept after a read (`StoreOptions::chunk_cache`; none by default).
+    /// Decoded chunks kept after a read (`StoreOptions::chunk_cache`).
     pub chunk_cache: crate::delta::PlainCache,
     /// What reads look up that does not change: versions' extent lists, chunk records.
     pub read_cache: crate::read_cache::ReadCache,

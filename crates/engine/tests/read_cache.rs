@@ -11,12 +11,14 @@ use nas_engine::{ChunkRow, RecompressOptions, Store, StoreOptions, WriteOptions}
 use nas_types::{ByteRange, VersionNum};
 use std::time::Duration;
 
-/// A store with small packs and the read cache `on` (the default) or off.
+/// A store with small packs and the read cache `on` (the default) or off; no decoded
+/// chunks kept, so that every read goes through the chunk records.
 fn cached_store(pack_size: u64, on: bool) -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
     let opts = StoreOptions {
         pack_size,
         read_cache: on,
+        chunk_cache: 0,
         ..Default::default()
     };
     let s = Store::open(dir.path(), opts).unwrap();
@@ -141,6 +143,7 @@ fn switched_off_it_keeps_nothing() {
     }
     let (v, c) = s.read_cache_counters();
     assert_eq!((v.hits, v.misses, c.hits, c.misses), (0, 0, 0, 0));
+    assert_eq!(s.chunk_cache_counters().bytes, 0);
 }
 
 #[test]

@@ -20,7 +20,7 @@ pub struct StorageFile {
     pub delta: Option<bool>,
     /// Keep versions' extent lists and chunk records in memory after a read (on).
     pub read_cache: Option<bool>,
-    /// Bytes of decoded chunks kept after a read (`0`, the default: none).
+    /// Bytes of decoded chunks kept after a read (`100MiB`; `0` keeps none).
     pub chunk_cache: Option<String>,
 }
 
@@ -46,7 +46,7 @@ impl Default for Storage {
             ready_min_free: 1 << 30,
             delta: nas_engine::DEFAULT_DELTA,
             read_cache: true,
-            chunk_cache: 0,
+            chunk_cache: nas_engine::DEFAULT_CHUNK_CACHE,
         }
     }
 }
@@ -125,9 +125,9 @@ mod tests {
         assert!(parse("[storage]\ndelta = \"maybe\"\n").is_err());
         assert!(parse("").unwrap().read_cache, "on by default");
         assert!(!parse("[storage]\nread_cache = false\n").unwrap().read_cache);
-        assert_eq!(parse("").unwrap().chunk_cache, 0, "off by default");
-        let c = parse("[storage]\nchunk_cache = \"100MiB\"\n").unwrap();
-        assert_eq!(c.chunk_cache, 100 << 20);
+        assert_eq!(parse("").unwrap().chunk_cache, 100 << 20);
+        let c = parse("[storage]\nchunk_cache = \"0\"\n").unwrap();
+        assert_eq!(c.chunk_cache, 0);
         for bad in [
             "reserve = \"lots\"",
             "reserve = \"2P\"",
