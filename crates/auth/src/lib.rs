@@ -264,7 +264,8 @@ fn cache_key(name: &str, password: &str) -> CacheKey {
 /// Verifies credentials. Argon2 is deliberately slow (~tens of ms), so a successful
 /// verification is remembered for a few minutes, keyed by user, a hash of the password and
 /// the stored hash — a password change or a disabled account takes effect at the next
-/// request. Failures are throttled per client address and per (address, user) pair
+/// request (on a cluster node that caches users' records, when the change reaches it:
+/// `nas_engine`'s user cache). Failures are throttled per client address and per (address, user) pair
 /// ([`RateLimiter`]): a client that has not failed is never slowed or refused.
 pub struct Authenticator {
     accounts: Accounts,

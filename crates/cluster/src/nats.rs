@@ -20,15 +20,18 @@ use async_nats::connection::State;
 use futures_util::StreamExt;
 use nas_engine::changes::{Change, ChangeListener, ChangeSink, SinkStatus};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use tokio::sync::mpsc;
 
 /// Changes waiting for the publisher before new ones are dropped.
 pub const QUEUE: usize = 16_384;
+/// Account changes waiting for their own publisher.
+pub const ACCOUNT_QUEUE: usize = 1_024;
 
 /// The store's change events, published on NATS.
 pub struct NatsChanges {
     tx: mpsc::Sender<Out>,
+    accounts_tx: mpsc::Sender<Out>,
     client: async_nats::Client,
     /// Other nodes' account changes are followed (this node caches users' records).
     listens: bool,
@@ -89,20 +92,32 @@ impl NatsChanges {
             let subscription = runtime
                 .block_on(client.subscribe(subject))
                 .map_err(|e| ClusterError::Config(format!("NATS subscription: {e}")))?;
-            runtime.spawn(follow(client.clone(), events_rx, listener.clone()));
-            runtime.spawn(listen(subscription, listener, node.to_owned()));
+            let deaf = Arc::new(AtomicBool::new(false));
+            runtime.spawn(follow(
+                client.clone(),
+                events_rx,
+                listener.clone(),
+                deaf.clone(),
+            ));
+            runtime.spawn(listen(subscription, listener, node.to_owned(), deaf));
         }
-        let (tx, rx) = mpsc::channel(QUEUE);
         let counts = Arc::new(Counts::default());
-        runtime.spawn(run(
-            client.clone(),
-            rx,
-            counts.clone(),
-            node.to_owned(),
-            prefix.to_owned(),
-        ));
+        // two publishers: a burst of file changes filling its queue never holds back or
+        // drops an account change, which other nodes' caches wait for
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let (accounts_tx, accounts_rx) = mpsc::channel(ACCOUNT_QUEUE);
+        for rx in [rx, accounts_rx] {
+            runtime.spawn(run(
+                client.clone(),
+                rx,
+                counts.clone(),
+                node.to_owned(),
+                prefix.to_owned(),
+            ));
+        }
         Ok(NatsChanges {
             tx,
+            accounts_tx,
             client,
             listens,
             counts,
@@ -122,7 +137,7 @@ impl ChangeSink for NatsChanges {
     fn account_changed(&self, name: &str) {
         let now = nas_engine::now_ns();
         if self
-            .tx
+            .accounts_tx
             .try_send(Out::Account(name.to_owned(), now))
             .is_err()
         {
@@ -202,21 +217,40 @@ fn subject_token(name: &str) -> String {
 }
 
 /// Follows the connection's events and tells `listener` whether the bus is heard: after
-/// `Connected`, once a flush proves the subscription is in place on the server.
+/// `Connected`, once a flush proves the subscription is in place on the server. A server
+/// that refuses the subscription says so only in an error event: then (or when the
+/// subscription ends) this node is `deaf` until it restarts, and its caches keep to the
+/// short lifetime.
 async fn follow(
     client: async_nats::Client,
     mut events: mpsc::UnboundedReceiver<async_nats::Event>,
     listener: Arc<dyn ChangeListener>,
+    deaf: Arc<AtomicBool>,
 ) {
-    use async_nats::Event;
-    if client.connection_state() == State::Connected && client.flush().await.is_ok() {
+    use async_nats::{Event, ServerError};
+    let heard = |deaf: &AtomicBool| !deaf.load(Ordering::Acquire);
+    if client.connection_state() == State::Connected && client.flush().await.is_ok() && heard(&deaf)
+    {
         listener.linked(true);
     }
     while let Some(e) = events.recv().await {
         match e {
-            Event::Connected if client.flush().await.is_ok() => listener.linked(true),
+            Event::Connected if client.flush().await.is_ok() && heard(&deaf) => {
+                listener.linked(true)
+            }
             Event::Disconnected | Event::Closed => listener.linked(false),
-            Event::SlowConsumer(_) => listener.missed(),
+            Event::SlowConsumer(_) | Event::ServerError(ServerError::SlowConsumer(_)) => {
+                listener.missed()
+            }
+            Event::ServerError(ServerError::Other(why)) if why.contains("Subscription") => {
+                deaf.store(true, Ordering::Release);
+                listener.linked(false);
+                tracing::error!(
+                    "NATS refused the subscription to account changes ({why}): this node \
+                     trusts a cached user record for {} s only until it restarts",
+                    nas_engine::UNLINKED_TTL.as_secs()
+                );
+            }
             _ => {}
         }
     }
@@ -227,6 +261,7 @@ async fn listen(
     mut subscription: async_nats::Subscriber,
     listener: Arc<dyn ChangeListener>,
     node: String,
+    deaf: Arc<AtomicBool>,
 ) {
     while let Some(m) = subscription.next().await {
         let Ok(v) = serde_json::from_slice::<serde_json::Value>(&m.payload) else {
@@ -240,6 +275,9 @@ async fn listen(
             None => listener.missed(), // not ours to read: drop everything rather than guess
         }
     }
+    // the subscription is gone (the client closed it): nothing will drop entries now
+    deaf.store(true, Ordering::Release);
+    listener.linked(false);
 }
 
 /// The body of an account change (`docs/api/events.md`): who, where, when — no secret.

@@ -62,8 +62,16 @@ impl Accounts {
         Ok(())
     }
 
+    /// One user as the database holds it now, never from the user cache: what a change
+    /// of the record starts from (an edit of a cached copy could write back a field
+    /// another node or `silent-nas user` changed meanwhile — a disable, a password).
+    pub fn get_fresh(&self, name: &str) -> EngineResult<Option<UserRecord>> {
+        Ok(self.meta.user(name)?)
+    }
+
     /// One user: from the user cache when it is on and trusts its entry
-    /// ([`crate::user_cache`]), else from the database.
+    /// ([`crate::user_cache`]), else from the database. For a sign-in's check; a change
+    /// starts from [`get_fresh`](Accounts::get_fresh).
     pub fn get(&self, name: &str) -> EngineResult<Option<UserRecord>> {
         let Some(inner) = self.store.as_ref().and_then(|s| s.upgrade()) else {
             return Ok(self.meta.user(name)?);

@@ -111,10 +111,18 @@ impl<K: Hash + Eq + Clone, V: Clone> Lru<K, V> {
     /// Keeps `value` under `key` with `weight`, dropping the least recently used entries
     /// beyond the bound.
     pub(crate) fn insert(&self, key: K, value: V, weight: u64) {
+        self.insert_if(key, value, weight, || true);
+    }
+
+    /// [`insert`](Lru::insert), if `still` says so once the cache's lock is held.
+    pub(crate) fn insert_if(&self, key: K, value: V, weight: u64, still: impl FnOnce() -> bool) {
         if weight > self.cap {
             return;
         }
         let mut s = self.state();
+        if !still() {
+            return;
+        }
         s.tick += 1;
         let tick = s.tick;
         if let Some((_, used, w)) = s.map.insert(key.clone(), (value, tick, weight)) {

@@ -82,16 +82,12 @@ impl UserCache {
         if !self.on.load(Ordering::Relaxed) {
             return;
         }
-        // under no lock: a drop between this check and the insert is covered because
-        // the drop happens after its change is committed, and `forget` bumps the epoch
-        // before it removes, so the insert below is at worst removed right after
-        if self.epoch.load(Ordering::Acquire) == epoch {
-            self.users
-                .insert(user.name.clone(), (user.clone(), Instant::now()), 1);
-            if self.epoch.load(Ordering::Acquire) != epoch {
-                self.users.remove(&user.name); // a drop raced the insert
-            }
-        }
+        // the epoch is checked under the cache's lock: `forget` bumps it before it takes
+        // that lock to remove, so either this insert sees the new epoch and keeps
+        // nothing, or it lands first and the drop removes it before the change returns
+        let fresh = || self.epoch.load(Ordering::Acquire) == epoch;
+        self.users
+            .insert_if(user.name.clone(), (user.clone(), Instant::now()), 1, fresh);
     }
 
     /// Drops `name`'s entry.
@@ -116,7 +112,15 @@ impl ChangeListener for UserCache {
     }
 
     fn linked(&self, up: bool) {
-        if self.linked.swap(up, Ordering::AcqRel) != up {
+        if self.linked.load(Ordering::Acquire) == up {
+            return;
+        }
+        if up {
+            // what was kept while deaf is dropped before anything is trusted for long
+            self.clear();
+            self.linked.store(true, Ordering::Release);
+        } else {
+            self.linked.store(false, Ordering::Release);
             self.clear();
         }
     }

@@ -148,7 +148,7 @@ pub async fn change_password(
     blocking(move || {
         let accounts = st.accounts();
         let mut u = accounts
-            .get(&name)?
+            .get_fresh(&name)?
             .ok_or_else(|| nas_engine::EngineError::NotFound(format!("user {name}")))?;
         u.password = nas_auth::hash_password(&b.new);
         accounts.update(&u)?;

@@ -118,7 +118,7 @@ pub async fn update_user(
     blocking(move || {
         let accounts = st.accounts();
         let mut u = accounts
-            .get(&name)?
+            .get_fresh(&name)?
             .ok_or_else(|| nas_engine::EngineError::NotFound(format!("user {name}")))?;
         if let Some(r) = new_role {
             u.role = r.as_str().to_owned();
