@@ -410,7 +410,15 @@ fn sigterm_stops_gracefully_with_exit_0() {
 #[test]
 fn a_damaged_chunk_is_never_served_as_data() {
     use std::io::{Seek, SeekFrom, Write};
-    let s = Server::start();
+    // no decoded-chunk cache: the read after the damage must read the packs (with it, the
+    // file read before is served from its verified plaintext in memory — see below)
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("nas.toml");
+    std::fs::write(&cfg, "[storage]\nchunk_cache = \"0\"\n").unwrap();
+    let s = Server::start_with(
+        &dir.path().join("data"),
+        &["--config", cfg.to_str().unwrap()],
+    );
     let a = admin();
     let body = content(3 << 20, 11);
     let r = curl(&["-u", &a, "-T", "-", &s.url("/dav/c.bin")], Some(&body));
@@ -450,6 +458,49 @@ fn a_damaged_chunk_is_never_served_as_data() {
     if g.status == 200 {
         assert_eq!(&g.body[..], &body[..g.body.len()]);
     }
+}
+
+/// With the decoded-chunk cache (the default), a file read before its packs were damaged
+/// is served from the plaintext verified then — the right bytes, never the damaged ones —
+/// while a check of the disk (fsck reading every chunk) reports the damage.
+#[test]
+fn a_file_read_before_damage_is_served_from_verified_memory_and_fsck_reports_the_damage() {
+    use std::io::{Seek, SeekFrom, Write};
+    let s = Server::start();
+    let a = admin();
+    let body = content(3 << 20, 12);
+    let r = curl(&["-u", &a, "-T", "-", &s.url("/dav/c.bin")], Some(&body));
+    assert_eq!(r.status, 201);
+    let g = curl(&["-u", &a, &s.url("/dav/c.bin")], None);
+    assert_eq!((g.status, g.body == body), (200, true), "intact before");
+    for sub in std::fs::read_dir(s.data.join("packs")).unwrap() {
+        for f in std::fs::read_dir(sub.unwrap().path()).unwrap() {
+            let p = f.unwrap().path();
+            let len = std::fs::metadata(&p).unwrap().len();
+            if len == 0 {
+                continue;
+            }
+            let mut file = std::fs::OpenOptions::new().write(true).open(&p).unwrap();
+            file.seek(SeekFrom::Start(len / 2)).unwrap();
+            file.write_all(&[0x5a; 64]).unwrap();
+        }
+    }
+    let g = curl(&["-u", &a, &s.url("/dav/c.bin")], None);
+    assert_eq!(
+        (g.status, g.body == body),
+        (200, true),
+        "the verified bytes"
+    );
+    let mut s = s;
+    s.stop();
+    let out = std::process::Command::new(bin())
+        .args(["fsck", "--verify-data", "--data"])
+        .arg(&s.data)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "fsck finds the damage: {text}");
+    assert!(text.contains("DAMAGED") && text.contains("c.bin"), "{text}");
 }
 
 /// A PROPFIND's responses as (href, the response's XML), from a multistatus body.
