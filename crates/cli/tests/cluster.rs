@@ -12,13 +12,18 @@ use nas_testkit::pg::TestPg;
 use std::time::{Duration, Instant};
 
 /// Nodes a and b (so named) on one fresh database (and the directory of their data
-/// directories).
-fn two_nodes() -> (tempfile::TempDir, Server, Server) {
+/// directories), both publishing to and hearing `nats` when given (then both cache users'
+/// records).
+fn nodes_on(nats: Option<&str>) -> (tempfile::TempDir, Server, Server) {
     let url = TestPg::shared().fresh_db();
     let t = tempfile::tempdir().unwrap();
     let node = |name: &str| {
         let cfg = t.path().join(format!("{name}.toml"));
-        std::fs::write(&cfg, format!("[cluster]\nnode = \"{name}\"\n")).unwrap();
+        let mut toml = format!("[cluster]\nnode = \"{name}\"\n");
+        if let Some(bus) = nats {
+            toml += &format!("nats = \"{bus}\"\n");
+        }
+        std::fs::write(&cfg, toml).unwrap();
         Server::start_pg(
             &t.path().join(name),
             &url,
@@ -27,6 +32,10 @@ fn two_nodes() -> (tempfile::TempDir, Server, Server) {
     };
     let (a, b) = (node("a"), node("b"));
     (t, a, b)
+}
+
+fn two_nodes() -> (tempfile::TempDir, Server, Server) {
+    nodes_on(None)
 }
 
 fn post(s: &Server, token: Option<&str>, path: &str, body: &str) -> Reply {
@@ -282,24 +291,6 @@ fn within(limit: Duration, what: &str, mut check: impl FnMut() -> bool) -> Durat
     t.elapsed()
 }
 
-/// Nodes a and b on one fresh database, both hearing `bus` (so both cache users' records).
-fn nodes_hearing(bus: &nas_testkit::nats::NatsServer) -> (tempfile::TempDir, Server, Server) {
-    let url = TestPg::shared().fresh_db();
-    let t = tempfile::tempdir().unwrap();
-    let node = |name: &str| {
-        let cfg = t.path().join(format!("{name}.toml"));
-        let toml = format!("[cluster]\nnode = \"{name}\"\nnats = \"{}\"\n", bus.url);
-        std::fs::write(&cfg, toml).unwrap();
-        Server::start_pg(
-            &t.path().join(name),
-            &url,
-            &["--config", cfg.to_str().unwrap()],
-        )
-    };
-    let (a, b) = (node("a"), node("b"));
-    (t, a, b)
-}
-
 /// User carol (password `carol-password-1`), created through `s` by the admin.
 fn create_carol(s: &Server) {
     let create = serde_json::json!({"name": "carol", "password": "carol-password-1"});
@@ -320,7 +311,7 @@ fn create_carol(s: &Server) {
 #[test]
 fn cached_users_are_dropped_by_another_nodes_account_events() {
     let bus = nas_testkit::nats::NatsServer::start().unwrap();
-    let (_t, a, b) = nodes_hearing(&bus);
+    let (_t, a, b) = nodes_on(Some(&bus.url));
     let mut events = bus.subscribe("silent-nas.events.*.account").unwrap();
     create_carol(&a);
     // (the first admin's creation, published as node a started, may come first)
@@ -383,7 +374,7 @@ fn cached_users_are_dropped_by_another_nodes_account_events() {
 #[test]
 fn an_edit_through_a_node_never_undoes_a_change_its_cache_missed() {
     let bus = nas_testkit::nats::NatsServer::start().unwrap();
-    let (_t, a, b) = nodes_hearing(&bus);
+    let (_t, a, b) = nodes_on(Some(&bus.url));
     create_carol(&a);
     assert_eq!(me_basic(&b, "carol", "carol-password-1"), 200); // b keeps her record
     let mut args = vec![

@@ -58,31 +58,17 @@ fn fixture(read_cache: bool, chunk_cache: u64) -> (tempfile::TempDir, Store, Hom
     };
     let store = Store::open(dir.path(), opts).unwrap();
     let home = store.home("bench").unwrap();
-    let files: Vec<_> = (0..SMALL)
-        .map(|i| {
-            let p = NasPath::parse(&format!("/f{i:04}")).unwrap();
-            (p, bytes(4096, i as u64))
-        })
-        .collect();
-    home.commit_batch_small(&files);
+    for i in 0..SMALL {
+        let p = NasPath::parse(&format!("/f{i:04}")).unwrap();
+        home.write_all(&p, &bytes(4096, i as u64), WriteOptions::default())
+            .unwrap();
+    }
     for (name, len) in [("/big", 16 << 20), ("/scan", 192 << 20)] {
         let p = NasPath::parse(name).unwrap();
         home.write_all(&p, &bytes(len, len as u64), WriteOptions::default())
             .unwrap();
     }
     (dir, store, home)
-}
-
-trait Batch {
-    fn commit_batch_small(&self, files: &[(NasPath, Vec<u8>)]);
-}
-
-impl Batch for Home {
-    fn commit_batch_small(&self, files: &[(NasPath, Vec<u8>)]) {
-        for (p, data) in files {
-            self.write_all(p, data, WriteOptions::default()).unwrap();
-        }
-    }
 }
 
 fn main() {

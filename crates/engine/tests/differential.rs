@@ -9,7 +9,7 @@
 
 mod common;
 use common::*;
-use nas_engine::{ChunkRow, EngineError, Home, RecompressOptions, Store, WriteOptions};
+use nas_engine::{EngineError, Home, Store, WriteOptions};
 use nas_types::{ByteRange, TrashId, VersionNum};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use std::collections::BTreeMap;
@@ -222,21 +222,7 @@ fn step(s: &Store, h: &Home, m: &mut Model, rng: &mut StdRng, pool: &[u8]) -> St
         }
         _ => {
             // cold recompression of every pack: LZ4 chunks become zstd or deltas
-            let opts = RecompressOptions {
-                cold_after: std::time::Duration::ZERO,
-                batch: 8,
-                ..RecompressOptions::default()
-            };
-            let cold = s.cold_packs(opts.cold_after).unwrap();
-            let (mut at, mut n) = (ChunkRow(0), 0);
-            loop {
-                let b = s.recompress_batch(at, &cold, &opts).unwrap().unwrap();
-                n += b.recoded;
-                match b.next {
-                    Some(next) => at = next,
-                    None => break,
-                }
-            }
+            let (n, _) = recompress_all(s, 8);
             format!("recompress ({n} chunks)")
         }
     }

@@ -7,9 +7,8 @@
 
 mod common;
 use common::*;
-use nas_engine::{ChunkRow, RecompressOptions, Store, StoreOptions, WriteOptions};
+use nas_engine::{Store, StoreOptions, WriteOptions};
 use nas_types::{ByteRange, VersionNum};
-use std::time::Duration;
 
 /// A store with small packs and the read cache `on` (the default) or off; no decoded
 /// chunks kept, so that every read goes through the chunk records.
@@ -72,25 +71,6 @@ fn a_second_read_comes_from_the_cache_and_every_change_still_shows() {
     assert_eq!(h.read_all(&f, None).unwrap(), two);
 }
 
-/// One pass of cold recompression over every pack.
-fn recompress_all(s: &Store) -> u64 {
-    let opts = RecompressOptions {
-        cold_after: Duration::ZERO,
-        batch: 16,
-        ..RecompressOptions::default()
-    };
-    let cold = s.cold_packs(opts.cold_after).unwrap();
-    let (mut at, mut n) = (ChunkRow(0), 0);
-    loop {
-        let b = s.recompress_batch(at, &cold, &opts).unwrap().unwrap();
-        n += b.recoded;
-        match b.next {
-            Some(next) => at = next,
-            None => return n,
-        }
-    }
-}
-
 #[test]
 fn a_cached_chunk_record_whose_frame_moved_still_reads_right() {
     let (_d, s) = cached_store(256 << 10, true);
@@ -106,7 +86,7 @@ fn a_cached_chunk_record_whose_frame_moved_still_reads_right() {
     // every frame re-encoded into new packs, the old packs deleted by GC
     let before = s.stats().unwrap().pack_bytes;
     assert!(
-        recompress_all(&s) > 0,
+        recompress_all(&s, 16).0 > 0,
         "recompression re-encoded the chunks"
     );
     s.gc(false).unwrap();

@@ -29,22 +29,7 @@ fn edited(base: &[u8], every: usize, salt: u8) -> Vec<u8> {
 
 /// One full pass of recompression over every pack; returns (re-encoded, as deltas).
 fn pass(s: &Store) -> (u64, u64) {
-    let opts = RecompressOptions {
-        cold_after: Duration::ZERO,
-        batch: 16,
-        ..RecompressOptions::default()
-    };
-    let cold = s.cold_packs(opts.cold_after).unwrap();
-    let (mut at, mut n, mut d) = (ChunkRow(0), 0, 0);
-    loop {
-        let b = s.recompress_batch(at, &cold, &opts).unwrap().unwrap();
-        n += b.recoded;
-        d += b.as_delta;
-        match b.next {
-            Some(next) => at = next,
-            None => return (n, d),
-        }
-    }
+    recompress_all(s, 16)
 }
 
 #[test]

@@ -50,3 +50,24 @@ pub fn text_bytes(len: usize, seed: u64) -> Vec<u8> {
     v.truncate(len);
     v
 }
+
+/// One full pass of cold recompression over every pack (everything counts as cold), in
+/// batches of `batch` chunks; returns (chunks re-encoded, of them stored as deltas).
+pub fn recompress_all(s: &Store, batch: usize) -> (u64, u64) {
+    let opts = nas_engine::RecompressOptions {
+        cold_after: std::time::Duration::ZERO,
+        batch,
+        ..nas_engine::RecompressOptions::default()
+    };
+    let cold = s.cold_packs(opts.cold_after).unwrap();
+    let (mut at, mut n, mut d) = (nas_engine::ChunkRow(0), 0, 0);
+    loop {
+        let b = s.recompress_batch(at, &cold, &opts).unwrap().unwrap();
+        n += b.recoded;
+        d += b.as_delta;
+        match b.next {
+            Some(next) => at = next,
+            None => return (n, d),
+        }
+    }
+}
